@@ -1,0 +1,17 @@
+//! Each layer kind's burn module, built with Keras's initializers, and its forward where
+//! burn-nn has none that matches Keras. One file per layer kind; `model!`'s generated code
+//! and the runtime model read from JSON both build their layers here.
+
+mod batch_normalization;
+mod conv;
+mod dense;
+mod dropout;
+mod pooling;
+mod reshape;
+
+pub use batch_normalization::batch_normalization;
+pub use conv::{conv1d, conv2d};
+pub use dense::dense;
+pub use dropout::dropout;
+pub use pooling::{average_pooling2d, global_average_pooling2d, max_pooling1d, max_pooling2d};
+pub use reshape::{flatten, reshape};

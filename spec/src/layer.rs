@@ -1,0 +1,269 @@
+//! The layers kiln knows: the enum of every kind, and what each kind shares.
+//!
+//! Each kind's rule (its arguments, its output shape, its parameter count) lives in one
+//! file of `layers/`; this file only dispatches to them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::args::{ArgError, At, Call, suggestion};
+use crate::layers::*;
+use crate::regularizer::Regularizer;
+use crate::shape::Shape;
+
+/// A layer's parameter counts, as Keras reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Params {
+    /// Weights the optimizer updates.
+    pub trainable: usize,
+    /// Weights kept but not trained (BatchNormalization's moving mean and variance).
+    pub non_trainable: usize,
+}
+
+impl Params {
+    /// Only trainable weights.
+    pub const fn trainable(n: usize) -> Self {
+        Params {
+            trainable: n,
+            non_trainable: 0,
+        }
+    }
+
+    /// Trainable and non-trainable together.
+    pub const fn total(&self) -> usize {
+        self.trainable + self.non_trainable
+    }
+}
+
+impl std::ops::Add for Params {
+    type Output = Params;
+    fn add(self, rhs: Params) -> Params {
+        Params {
+            trainable: self.trainable + rhs.trainable,
+            non_trainable: self.non_trainable + rhs.non_trainable,
+        }
+    }
+}
+
+/// The input a layer is checked against: its shape, and where it comes from (for messages).
+pub struct Input<'a> {
+    /// The shape of one example.
+    pub shape: &'a Shape,
+    /// What produced it: `the input`, or the producing layer's Keras class (`MaxPooling2D`).
+    pub from: &'a str,
+}
+
+impl Input<'_> {
+    /// `[64, 12, 12] from MaxPooling2D`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} from {}", self.shape, self.from)
+    }
+}
+
+/// What every layer kind answers.
+pub(crate) trait Rule {
+    /// The output shape for `input`, or why the layer cannot take it; `layer` is the
+    /// layer's class name, for messages.
+    fn output(&self, layer: &str, input: &Input) -> Result<Shape, String>;
+
+    /// The layer's weights for an input of this (already accepted) shape.
+    fn params(&self, _input: &Shape) -> Params {
+        Params::default()
+    }
+}
+
+macro_rules! layers {
+    ($($(#[$doc:meta])* $kind:ident($config:ident)),* $(,)?) => {
+        /// One layer with its configuration. Its JSON form is Keras's
+        /// `{"class_name": "Conv2D", "config": {...}}`.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "class_name", content = "config")]
+        pub enum Layer {
+            $($(#[$doc])* $kind($config),)*
+        }
+
+        impl Layer {
+            /// Every layer name `model!` accepts.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($kind)),*];
+
+            /// Reads a layer as written in `model!`, collecting every argument error.
+            pub fn from_call(call: &Call) -> Result<Layer, Vec<ArgError>> {
+                match call.name.as_str() {
+                    $(stringify!($kind) => $config::from_call(call).map(Layer::$kind),)*
+                    other => Err(vec![ArgError::new(
+                        At::Name,
+                        format!("unknown layer `{other}`; {}", suggestion(other, Self::NAMES)),
+                    )]),
+                }
+            }
+
+            /// The Keras class name: `Conv2D`.
+            pub fn class_name(&self) -> &'static str {
+                match self {
+                    $(Layer::$kind(_) => stringify!($kind),)*
+                }
+            }
+
+            fn rule(&self) -> &dyn Rule {
+                match self {
+                    $(Layer::$kind(layer) => layer,)*
+                }
+            }
+        }
+    };
+}
+
+layers! {
+    /// A fully connected layer.
+    Dense(Dense),
+    /// An activation function on its own.
+    Activation(ActivationLayer),
+    /// Zeroes a random fraction of its inputs while training.
+    Dropout(Dropout),
+    /// Flattens every dimension into one.
+    Flatten(Flatten),
+    /// Gives the same elements another shape.
+    Reshape(Reshape),
+    /// A 1-D convolution over `[channels, length]`.
+    Conv1D(Conv1D),
+    /// A 2-D convolution over `[channels, height, width]`.
+    Conv2D(Conv2D),
+    /// Max pooling over `[channels, length]`.
+    MaxPooling1D(MaxPooling1D),
+    /// Max pooling over `[channels, height, width]`.
+    MaxPooling2D(Pooling2D),
+    /// Average pooling over `[channels, height, width]`.
+    AveragePooling2D(Pooling2D),
+    /// The mean over height and width: `[channels, height, width]` to `[channels]`.
+    GlobalAveragePooling2D(GlobalAveragePooling2D),
+    /// Normalizes each channel with batch statistics.
+    BatchNormalization(BatchNormalization),
+}
+
+impl Layer {
+    /// The output shape for `input`, or a message naming both shapes and the fix.
+    pub fn output(&self, input: &Input) -> Result<Shape, String> {
+        self.rule().output(self.class_name(), input)
+    }
+
+    /// The layer's parameter counts for an input it accepts.
+    pub fn params(&self, input: &Shape) -> Params {
+        self.rule().params(input)
+    }
+
+    /// Keras's default layer name: `Conv2D` → `conv2d`, `MaxPooling2D` → `max_pooling2d`.
+    pub fn keras_name(&self) -> String {
+        let mut name = String::new();
+        let mut previous_lower = false;
+        for c in self.class_name().chars() {
+            if c.is_ascii_uppercase() && previous_lower {
+                name.push('_');
+            }
+            previous_lower = c.is_ascii_lowercase();
+            name.push(c.to_ascii_lowercase());
+        }
+        name
+    }
+
+    /// The activation applied at the end of this layer, if it has one.
+    pub fn activation(&self) -> Option<Activation> {
+        match self {
+            Layer::Activation(l) => Some(l.activation),
+            _ => self.weights().map(|w| w.activation),
+        }
+    }
+
+    /// The options of a layer with a kernel (Dense, Conv1D, Conv2D).
+    pub fn weights(&self) -> Option<&WeightOptions> {
+        match self {
+            Layer::Dense(l) => Some(&l.weights),
+            Layer::Conv1D(l) => Some(&l.weights),
+            Layer::Conv2D(l) => Some(&l.weights),
+            _ => None,
+        }
+    }
+}
+
+/// What the layers with a kernel (Dense, Conv1D, Conv2D) share: the activation, the bias,
+/// and the regularizers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WeightOptions {
+    /// Applied to the layer's output (`linear` by default).
+    pub activation: Activation,
+    /// Whether the layer adds a bias.
+    pub use_bias: bool,
+    /// Penalty on the kernel.
+    pub kernel_regularizer: Option<Regularizer>,
+    /// Penalty on the bias.
+    pub bias_regularizer: Option<Regularizer>,
+    /// Penalty on the layer's output, divided by the batch size as Keras does.
+    pub activity_regularizer: Option<Regularizer>,
+}
+
+impl WeightOptions {
+    /// The keyword parameters these options take.
+    pub(crate) const PARAMS: [crate::args::Param; 5] = [
+        crate::args::Param::keyword("activation"),
+        crate::args::Param::keyword("use_bias"),
+        crate::args::Param::keyword("kernel_regularizer"),
+        crate::args::Param::keyword("bias_regularizer"),
+        crate::args::Param::keyword("activity_regularizer"),
+    ];
+
+    pub(crate) fn read(args: &mut crate::args::Args) -> Self {
+        WeightOptions {
+            activation: args.or("activation", Activation::Linear, Activation::from_value),
+            use_bias: args.or("use_bias", true, crate::args::boolean),
+            kernel_regularizer: args.get("kernel_regularizer", Regularizer::from_value),
+            bias_regularizer: args.get("bias_regularizer", Regularizer::from_value),
+            activity_regularizer: args.get("activity_regularizer", Regularizer::from_value),
+        }
+    }
+
+    /// Whether any penalty is declared.
+    pub fn regularized(&self) -> bool {
+        self.kernel_regularizer.is_some()
+            || self.bias_regularizer.is_some()
+            || self.activity_regularizer.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Value;
+
+    #[test]
+    fn keras_names() {
+        let cases = [
+            ("Conv2D", "conv2d"),
+            ("MaxPooling2D", "max_pooling2d"),
+            ("BatchNormalization", "batch_normalization"),
+            ("GlobalAveragePooling2D", "global_average_pooling2d"),
+            ("Flatten", "flatten"),
+        ];
+        for (class, want) in cases {
+            let mut call = Call::bare(class);
+            if class == "Conv2D" {
+                call.args = vec![
+                    crate::args::Arg { keyword: None, value: Value::Int(1) },
+                    crate::args::Arg { keyword: None, value: Value::Int(1) },
+                ];
+            }
+            assert_eq!(Layer::from_call(&call).unwrap().keras_name(), want);
+        }
+    }
+
+    #[test]
+    fn unknown_layers_get_the_nearest_name() {
+        let cases = [
+            ("Conv2d", "unknown layer `Conv2d`; did you mean `Conv2D`?"),
+            ("MaxPool2D", "unknown layer `MaxPool2D`; did you mean `MaxPooling2D`?"),
+            ("Dens", "unknown layer `Dens`; did you mean `Dense`?"),
+        ];
+        for (name, want) in cases {
+            let err = Layer::from_call(&Call::bare(name)).unwrap_err();
+            assert_eq!(err, vec![ArgError::new(At::Name, want)]);
+        }
+    }
+}

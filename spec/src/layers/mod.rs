@@ -1,0 +1,72 @@
+//! One file per layer kind: its arguments, output shape and parameter count.
+
+mod activation;
+mod batch_normalization;
+mod conv;
+mod dense;
+mod dropout;
+mod flatten;
+mod global_average_pooling2d;
+mod pooling;
+mod reshape;
+
+pub use activation::ActivationLayer;
+pub use batch_normalization::BatchNormalization;
+pub use conv::{Conv, Conv1D, Conv2D};
+pub use dense::Dense;
+pub use dropout::Dropout;
+pub use flatten::Flatten;
+pub use global_average_pooling2d::GlobalAveragePooling2D;
+pub use pooling::{MaxPooling1D, Pooling, Pooling2D};
+pub use reshape::Reshape;
+
+/// Test helpers shared by the layer files.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::args::{Arg, Call, Value};
+    use crate::layer::{Input, Layer};
+    use crate::shape::{Dim, Shape};
+
+    /// Parses a layer from a `model!`-like spelling: `("Conv2D", &[i(32), i(3)], &[("padding", n("same"))])`.
+    pub fn layer(name: &str, pos: &[Value], kw: &[(&str, Value)]) -> Layer {
+        Layer::from_call(&call(name, pos, kw)).unwrap_or_else(|e| panic!("{name}: {e:?}"))
+    }
+
+    pub fn call(name: &str, pos: &[Value], kw: &[(&str, Value)]) -> Call {
+        let mut args: Vec<Arg> = pos
+            .iter()
+            .map(|v| Arg { keyword: None, value: v.clone() })
+            .collect();
+        args.extend(kw.iter().map(|(k, v)| Arg {
+            keyword: Some(k.to_string()),
+            value: v.clone(),
+        }));
+        Call { name: name.into(), args }
+    }
+
+    pub fn i(n: i64) -> Value {
+        Value::Int(n)
+    }
+
+    pub fn f(x: f64) -> Value {
+        Value::Float(x)
+    }
+
+    pub fn n(s: &str) -> Value {
+        Value::Name(s.into())
+    }
+
+    pub fn t(items: &[i64]) -> Value {
+        Value::Tuple(items.iter().map(|&x| Value::Int(x)).collect())
+    }
+
+    /// A shape from `Some(n)` / `None` dimensions.
+    pub fn s(dims: &[Option<usize>]) -> Shape {
+        Shape::new(dims.iter().map(|&d| Dim::from(d)))
+    }
+
+    /// The output (or error) of `layer` on `input` coming from `from`.
+    pub fn out(layer: &Layer, input: &Shape, from: &str) -> Result<Shape, String> {
+        layer.output(&Input { shape: input, from })
+    }
+}

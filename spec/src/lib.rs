@@ -1,0 +1,27 @@
+//! kiln's shape engine: the layers `model!` accepts, their arguments, their shape rules
+//! and parameter counts, and a model's JSON form.
+//!
+//! This crate knows nothing of burn: the `model!` macro uses it at compile time to refuse
+//! a network whose shapes do not fit, and kiln's runtime uses it to check a model read from
+//! JSON, so both check shapes with one code.
+//!
+//! Shapes leave out the batch dimension and are channels-first: an image is
+//! `[channels, height, width]`.
+#![warn(missing_docs)]
+
+mod activation;
+mod args;
+mod layer;
+pub mod layers;
+mod model;
+mod regularizer;
+mod shape;
+mod window;
+
+pub use activation::Activation;
+pub use args::{Arg, ArgError, At, Call, Value, nearest};
+pub use layer::{Input, Layer, Params, WeightOptions};
+pub use model::{CheckError, Checked, JsonError, LayerInfo, ModelSpec, NamedLayer, Summary};
+pub use regularizer::Regularizer;
+pub use shape::{Dim, Shape, shapes_fit};
+pub use window::{Padding, Window};
