@@ -1,1 +1,21 @@
-//! placeholder
+//! The `model!` macro: a network declared in Keras's words, every tensor shape worked out
+//! at compile time, expanded into an ordinary burn module. Use it through the `kiln` crate.
+//!
+//! Phases, one file each: [`ast`] parses, [`check`] applies kiln-spec's rules and maps
+//! their errors onto the user's tokens ([`ctxt`] collects them), [`expand`] generates the
+//! module with one file of [`layers`] per layer kind.
+
+mod ast;
+mod check;
+mod ctxt;
+mod expand;
+mod layers;
+
+use proc_macro::TokenStream;
+
+/// Declares a model. See the `kiln` crate's documentation.
+#[proc_macro]
+pub fn model(input: TokenStream) -> TokenStream {
+    let decl = syn::parse_macro_input!(input as ast::ModelDecl);
+    expand::model(decl).into()
+}

@@ -217,18 +217,25 @@ impl<'a> Args<'a> {
         let mut seen_keyword = false;
         for (i, arg) in self.call.args.iter().enumerate() {
             let slot = match &arg.keyword {
-                None if seen_keyword => {
-                    self.errors.push(ArgError::new(
-                        At::Arg(i),
-                        format!(
-                            "positional argument after a keyword argument in {}; \
-                             write positional arguments first or name this one",
-                            self.layer
-                        ),
-                    ));
-                    continue;
-                }
                 None => {
+                    if seen_keyword {
+                        self.errors.push(ArgError::new(
+                            At::Arg(i),
+                            format!(
+                                "positional argument after a keyword argument in {}; \
+                                 write positional arguments first or name this one",
+                                self.layer
+                            ),
+                        ));
+                    }
+                    // Taken by the next positional parameter not given yet, so the order
+                    // error is the only one reported.
+                    while positional
+                        .get(next_positional)
+                        .is_some_and(|&slot| seen_keyword && self.given[slot].is_some())
+                    {
+                        next_positional += 1;
+                    }
                     let Some(&slot) = positional.get(next_positional) else {
                         self.errors.push(ArgError::new(At::Arg(i), self.surplus_message()));
                         continue;
@@ -482,13 +489,10 @@ mod tests {
             ),
             (
                 call(vec![kw("use_bias", Value::Bool(true)), pos(Value::Int(4))]),
-                vec![
-                    (
-                        At::Arg(1),
-                        "positional argument after a keyword argument in Test; write positional arguments first or name this one",
-                    ),
-                    (At::Layer, "Test needs `units` (the number of outputs, e.g. Test(10)); add it"),
-                ],
+                vec![(
+                    At::Arg(1),
+                    "positional argument after a keyword argument in Test; write positional arguments first or name this one",
+                )],
             ),
             (
                 call(vec![pos(Value::Int(-2)), kw("use_bias", Value::Int(1))]),

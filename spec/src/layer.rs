@@ -211,13 +211,20 @@ impl WeightOptions {
     ];
 
     pub(crate) fn read(args: &mut crate::args::Args) -> Self {
-        WeightOptions {
+        let options = WeightOptions {
             activation: args.or("activation", Activation::Linear, Activation::from_value),
             use_bias: args.or("use_bias", true, crate::args::boolean),
             kernel_regularizer: args.get("kernel_regularizer", Regularizer::from_value),
             bias_regularizer: args.get("bias_regularizer", Regularizer::from_value),
             activity_regularizer: args.get("activity_regularizer", Regularizer::from_value),
+        };
+        if !options.use_bias && options.bias_regularizer.is_some() {
+            args.error_on(
+                "bias_regularizer",
+                "bias_regularizer has no bias to act on, since use_bias = false; remove one of them".into(),
+            );
         }
+        options
     }
 
     /// Whether any penalty is declared.

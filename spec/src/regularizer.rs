@@ -50,7 +50,7 @@ impl Regularizer {
             if x >= 0.0 && x.is_finite() {
                 Ok(x)
             } else {
-                Err(format!("a factor of {call} must be ≥ 0, got {x}"))
+                Err(format!("a factor of {call} must be ≥ 0, got {x:?}"))
             }
         };
         let mut l1 = None;

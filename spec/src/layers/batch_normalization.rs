@@ -25,7 +25,7 @@ impl BatchNormalization {
             if (0.0..=1.0).contains(&m) {
                 Ok(m)
             } else {
-                Err(format!("the momentum must be in [0, 1], got {m}"))
+                Err(format!("the momentum must be in [0, 1], got {m:?}"))
             }
         });
         let epsilon = args.or("epsilon", 1e-3, |v| {
@@ -33,7 +33,7 @@ impl BatchNormalization {
             if e > 0.0 {
                 Ok(e)
             } else {
-                Err(format!("epsilon must be positive, got {e}"))
+                Err(format!("epsilon must be positive, got {e:?}"))
             }
         });
         args.finish(|| Some(BatchNormalization { momentum, epsilon }))
@@ -85,7 +85,7 @@ mod tests {
             messages,
             [
                 "`momentum` of BatchNormalization: the momentum must be in [0, 1], got 1.5",
-                "`epsilon` of BatchNormalization: epsilon must be positive, got 0",
+                "`epsilon` of BatchNormalization: epsilon must be positive, got 0.0",
             ]
         );
     }

@@ -97,6 +97,15 @@ impl<const N: usize> Rule for Conv<N> {
                 input.describe()
             ));
         }
+        if self.padding == Padding::Same
+            && self.dilation_rate.iter().any(|&d| d > 1)
+            && sizes.contains(&Dim::Unknown)
+        {
+            return Err(format!(
+                "{layer} with padding = same and dilation_rate > 1 needs known input sizes, got {}",
+                input.describe()
+            ));
+        }
         let out: Option<Vec<Dim>> = self
             .windows()
             .iter()
@@ -165,6 +174,7 @@ mod tests {
             (&conv1, s(&[Some(100)]), "Conv1D expects a 2-D input [channels, length], got [100] from the input; add Reshape((1, 100)) before it"),
             (&conv, s(&[Some(64), Some(3), Some(3)]), "Conv2D kernel_size 5×5 does not fit its 3×3 input [64, 3, 3] from the input, so its output would be empty; use a smaller kernel_size or padding = same"),
             (&dilated, s(&[Some(1), Some(6), Some(6)]), "Conv2D kernel_size 3×3 (dilated to 7×7) does not fit its 6×6 input [1, 6, 6] from the input, so its output would be empty; use a smaller kernel_size or padding = same"),
+            (&layer("Conv2D", &[i(4), i(3)], &[("dilation_rate", i(2)), ("padding", n("same"))]), s(&[Some(1), None, Some(8)]), "Conv2D with padding = same and dilation_rate > 1 needs known input sizes, got [1, _, 8] from the input"),
             (&conv, s(&[None, Some(28), Some(28)]), "Conv2D needs a known number of input channels (the first dimension), got [_, 28, 28] from the input"),
         ];
         for (l, input, want) in cases {

@@ -97,6 +97,18 @@ mod tests {
     }
 
     #[test]
+    fn a_bias_regularizer_needs_a_bias() {
+        let err = Layer::from_call(&call(
+            "Dense",
+            &[i(4)],
+            &[("use_bias", crate::args::Value::Bool(false)), ("bias_regularizer", crate::args::Value::Call(call("l2", &[], &[])))],
+        ))
+        .unwrap_err();
+        assert_eq!(err[0].at, crate::At::Value(2));
+        assert_eq!(err[0].message, "bias_regularizer has no bias to act on, since use_bias = false; remove one of them");
+    }
+
+    #[test]
     fn refuses_inputs_it_cannot_take() {
         let l = layer("Dense", &[i(10)], &[]);
         let cases = [

@@ -26,7 +26,7 @@ impl Dropout {
             if (0.0..1.0).contains(&rate) {
                 Ok(rate)
             } else {
-                Err(format!("the rate must be in [0, 1), got {rate}"))
+                Err(format!("the rate must be in [0, 1), got {rate:?}"))
             }
         });
         args.finish(|| Some(Dropout { rate: rate? }))
@@ -46,7 +46,7 @@ mod tests {
 
     #[test]
     fn rate_must_be_a_fraction() {
-        let cases = [(f(0.25), None), (i(0), None), (f(1.0), Some("1")), (f(-0.1), Some("-0.1"))];
+        let cases = [(f(0.25), None), (i(0), None), (f(1.0), Some("1.0")), (f(-0.1), Some("-0.1"))];
         for (rate, bad) in cases {
             let got = Layer::from_call(&call("Dropout", &[rate.clone()], &[]));
             match bad {

@@ -1,0 +1,311 @@
+//! The syntax of `model!`, kept with its tokens so every error can point at them.
+//!
+//! ```text
+//! model! {
+//!     $(#[$attr])* $vis struct $Name {
+//!         input: [$dim, ...],            // $dim: an integer or `_`
+//!         $Layer $( ( $arg, ... ) )?,    // Keras's layer names
+//!         ...
+//!     }
+//! }
+//! $arg   := $value | $keyword = $value
+//! $value := 32 | -1 | 0.25 | 1e-4 | true | relu | "relu" | (3, 3) | [3, 3] | l2(1e-4)
+//! ```
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Generics, Ident, Token, Visibility, bracketed, parenthesized};
+
+use kiln_spec::{Arg, Call, Dim, Value};
+
+syn::custom_keyword!(input);
+
+/// The whole invocation. The body is parsed on its own so that a mistake inside it still
+/// leaves the struct's name for the fallback expansion.
+pub struct ModelDecl {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub ident: Ident,
+    pub generics: Generics,
+    pub body: syn::Result<Body>,
+}
+
+/// `input: [...]` and the layers.
+pub struct Body {
+    pub input: InputDecl,
+    pub layers: Vec<LayerCall>,
+}
+
+/// `input: [1, 28, 28]`.
+pub struct InputDecl {
+    pub tokens: TokenStream,
+    pub dims: Vec<DimTok>,
+}
+
+/// One dimension of the input, with its token.
+pub struct DimTok {
+    pub dim: Dim,
+    pub tokens: TokenStream,
+}
+
+/// `Conv2D(32, 3, activation = relu)` or `Flatten`.
+pub struct LayerCall {
+    pub name: Ident,
+    pub args: Vec<ArgTok>,
+    pub tokens: TokenStream,
+}
+
+/// One argument with its tokens.
+pub struct ArgTok {
+    pub keyword: Option<Ident>,
+    pub value: ValueTok,
+    pub tokens: TokenStream,
+}
+
+/// One value with its tokens.
+pub struct ValueTok {
+    pub value: Value,
+    pub tokens: TokenStream,
+}
+
+impl LayerCall {
+    /// The call as kiln-spec reads it.
+    pub fn to_call(&self) -> Call {
+        Call {
+            name: self.name.to_string(),
+            args: self
+                .args
+                .iter()
+                .map(|a| Arg {
+                    keyword: a.keyword.as_ref().map(|k| k.to_string()),
+                    value: a.value.value.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Parse for ModelDecl {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        input.parse::<Token![struct]>()?;
+        let ident: Ident = input.parse()?;
+        let generics: Generics = input.parse()?;
+        let content;
+        syn::braced!(content in input);
+        // An error inside the braces is kept in `body`, for the fallback expansion.
+        let body = whole(&content, Body::parse);
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the model's closing brace"));
+        }
+        Ok(ModelDecl {
+            attrs,
+            vis,
+            ident,
+            generics,
+            body,
+        })
+    }
+}
+
+impl Parse for Body {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if !input.peek(self::input) {
+            return Err(input.error(
+                "a model starts with the shape of one input example, e.g. `input: [1, 28, 28],`",
+            ));
+        }
+        let input_decl = input.parse::<InputDecl>()?;
+        let mut layers = Vec::new();
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+        while !input.is_empty() {
+            layers.push(input.parse::<LayerCall>()?);
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(Body {
+            input: input_decl,
+            layers,
+        })
+    }
+}
+
+impl Parse for InputDecl {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let begin = input.fork();
+        input.parse::<self::input>()?;
+        input.parse::<Token![:]>()?;
+        let content;
+        bracketed!(content in input);
+        let dims = whole(&content, Punctuated::<DimTok, Token![,]>::parse_terminated)?;
+        Ok(InputDecl {
+            tokens: tokens_between(&begin, input),
+            dims: dims.into_iter().collect(),
+        })
+    }
+}
+
+impl Parse for DimTok {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let lookahead = input.lookahead1();
+        if lookahead.peek(Token![_]) {
+            let underscore: Token![_] = input.parse()?;
+            Ok(DimTok {
+                dim: Dim::Unknown,
+                tokens: underscore.into_token_stream(),
+            })
+        } else if lookahead.peek(syn::LitInt) {
+            let lit: syn::LitInt = input.parse()?;
+            Ok(DimTok {
+                dim: Dim::Known(lit.base10_parse()?),
+                tokens: lit.into_token_stream(),
+            })
+        } else {
+            Err(lookahead.error())
+        }
+    }
+}
+
+impl Parse for LayerCall {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let begin = input.fork();
+        let name: Ident = input.parse()?;
+        let args = if input.peek(syn::token::Paren) {
+            parse_args(input)?
+        } else {
+            Vec::new()
+        };
+        Ok(LayerCall {
+            name,
+            args,
+            tokens: tokens_between(&begin, input),
+        })
+    }
+}
+
+/// `( $arg, ... )`
+fn parse_args(input: ParseStream) -> syn::Result<Vec<ArgTok>> {
+    let content;
+    parenthesized!(content in input);
+    let args = whole(&content, Punctuated::<ArgTok, Token![,]>::parse_terminated)?;
+    Ok(args.into_iter().collect())
+}
+
+impl Parse for ArgTok {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let begin = input.fork();
+        let keyword = if input.peek(Ident) && input.peek2(Token![=]) {
+            let k: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            Some(k)
+        } else {
+            None
+        };
+        let value: ValueTok = input.parse()?;
+        Ok(ArgTok {
+            keyword,
+            value,
+            tokens: tokens_between(&begin, input),
+        })
+    }
+}
+
+impl Parse for ValueTok {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let begin = input.fork();
+        let value = parse_value(input)?;
+        Ok(ValueTok {
+            value,
+            tokens: tokens_between(&begin, input),
+        })
+    }
+}
+
+fn parse_value(input: ParseStream) -> syn::Result<Value> {
+    let lookahead = input.lookahead1();
+    if lookahead.peek(Token![-]) {
+        input.parse::<Token![-]>()?;
+        let at = input.span();
+        return match parse_value(input)? {
+            Value::Int(n) => Ok(Value::Int(-n)),
+            Value::Float(x) => Ok(Value::Float(-x)),
+            other => Err(syn::Error::new(
+                at,
+                format!("expected a number after `-`, got `{other}`"),
+            )),
+        };
+    }
+    if lookahead.peek(syn::LitInt) {
+        let lit: syn::LitInt = input.parse()?;
+        return Ok(Value::Int(lit.base10_parse()?));
+    }
+    if lookahead.peek(syn::LitFloat) {
+        let lit: syn::LitFloat = input.parse()?;
+        return Ok(Value::Float(lit.base10_parse()?));
+    }
+    if lookahead.peek(syn::LitBool) {
+        let lit: syn::LitBool = input.parse()?;
+        return Ok(Value::Bool(lit.value));
+    }
+    if lookahead.peek(syn::LitStr) {
+        let lit: syn::LitStr = input.parse()?;
+        return Ok(Value::Name(lit.value()));
+    }
+    if lookahead.peek(syn::token::Paren) || lookahead.peek(syn::token::Bracket) {
+        let content;
+        if input.peek(syn::token::Paren) {
+            parenthesized!(content in input);
+        } else {
+            bracketed!(content in input);
+        }
+        let items = whole(&content, Punctuated::<ValueTok, Token![,]>::parse_terminated)?;
+        return Ok(Value::Tuple(items.into_iter().map(|v| v.value).collect()));
+    }
+    if lookahead.peek(Ident) {
+        let name: Ident = input.parse()?;
+        if input.peek(syn::token::Paren) {
+            let args = parse_args(input)?;
+            return Ok(Value::Call(Call {
+                name: name.to_string(),
+                args: args
+                    .into_iter()
+                    .map(|a| Arg {
+                        keyword: a.keyword.map(|k| k.to_string()),
+                        value: a.value.value,
+                    })
+                    .collect(),
+            }));
+        }
+        return Ok(Value::Name(name.to_string()));
+    }
+    Err(lookahead.error())
+}
+
+/// Parses the whole of a delimited group with `parse`; after an error the rest of the group
+/// is skipped, so syn reports that error rather than the tokens left over.
+fn whole<T>(content: ParseStream, parse: impl FnOnce(ParseStream) -> syn::Result<T>) -> syn::Result<T> {
+    parse(content).inspect_err(|_| {
+        let _ = content.parse::<TokenStream>();
+    })
+}
+
+/// The tokens `input` consumed since `begin` was forked from it.
+fn tokens_between(begin: ParseStream, end: ParseStream) -> TokenStream {
+    let mut tokens = TokenStream::new();
+    let mut cursor = begin.cursor();
+    while cursor != end.cursor() {
+        let Some((tt, next)) = cursor.token_tree() else {
+            break;
+        };
+        tokens.extend([tt]);
+        cursor = next;
+    }
+    tokens
+}

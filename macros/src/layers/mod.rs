@@ -1,0 +1,100 @@
+//! Code generation per layer kind: the field a layer adds to the model struct (for layers
+//! with weights or state) and its forward step. One file per kind.
+
+mod batch_normalization;
+mod conv;
+mod dense;
+mod dropout;
+mod pooling;
+mod reshape;
+
+use kiln_spec::{Dim, Layer, LayerInfo, Padding};
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+use syn::Ident;
+
+/// What one layer generates.
+pub struct LayerCode {
+    /// The struct field (type, initializer using `device`), for layers with state.
+    pub field: Option<(TokenStream, TokenStream)>,
+    /// The forward step, an expression of the previous output `x`.
+    pub forward: TokenStream,
+}
+
+impl LayerCode {
+    /// A layer without state.
+    fn stateless(forward: TokenStream) -> Self {
+        LayerCode { field: None, forward }
+    }
+
+    /// A layer whose burn module does the forward step.
+    fn module(field: &Ident, ty: TokenStream, init: TokenStream) -> Self {
+        LayerCode {
+            field: Some((ty, init)),
+            forward: quote!(self.#field.forward(x)),
+        }
+    }
+}
+
+/// The path every generated item goes through, so users need `kiln` alone.
+pub fn private() -> TokenStream {
+    quote!(::kiln::__private)
+}
+
+/// The code of one layer; `field` is its name in the struct.
+pub fn layer_code(layer: &Layer, info: &LayerInfo, field: &Ident) -> LayerCode {
+    match layer {
+        Layer::Dense(l) => dense::expand(l, info, field),
+        Layer::Conv1D(l) => conv::expand(l, info, field),
+        Layer::Conv2D(l) => conv::expand(l, info, field),
+        Layer::BatchNormalization(l) => batch_normalization::expand(l, info, field),
+        Layer::Dropout(l) => dropout::expand(l, field),
+        Layer::MaxPooling1D(l) => pooling::max_1d(l),
+        Layer::MaxPooling2D(l) => pooling::max_2d(l),
+        Layer::AveragePooling2D(l) => pooling::average_2d(l),
+        Layer::GlobalAveragePooling2D(_) => pooling::global_average_2d(),
+        Layer::Flatten(_) => reshape::flatten(),
+        Layer::Reshape(l) => reshape::reshape(l),
+        // The activation itself is applied by the model's expansion, as for every layer.
+        Layer::Activation(_) => LayerCode::stateless(quote!(x)),
+    }
+}
+
+pub fn usize_lit(n: usize) -> Literal {
+    Literal::usize_unsuffixed(n)
+}
+
+pub fn f64_lit(x: f64) -> Literal {
+    Literal::f64_suffixed(x)
+}
+
+/// `[a, b]` of usize literals.
+pub fn usize_array(items: &[usize]) -> TokenStream {
+    let items = items.iter().map(|&n| usize_lit(n));
+    quote!([#(#items),*])
+}
+
+pub fn dim_tokens(d: Dim) -> TokenStream {
+    let kp = private();
+    match d {
+        Dim::Known(n) => {
+            let n = usize_lit(n);
+            quote!(#kp::Dim::Known(#n))
+        }
+        Dim::Unknown => quote!(#kp::Dim::Unknown),
+    }
+}
+
+pub fn padding_tokens(p: Padding) -> TokenStream {
+    let kp = private();
+    match p {
+        Padding::Valid => quote!(#kp::Padding::Valid),
+        Padding::Same => quote!(#kp::Padding::Same),
+    }
+}
+
+/// The known first dimension (channels or features) of a layer's input; kiln-spec
+/// refuses an unknown one for every layer that asks.
+fn channels(info: &LayerInfo) -> usize {
+    info.input.dims().first().and_then(|d| d.known()).unwrap_or(0)
+}

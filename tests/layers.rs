@@ -1,0 +1,142 @@
+//! Every layer and argument `model!` accepts, in models that build and run: the tensors
+//! they produce have the shapes the macro declared, and the generated code computes what
+//! the layers mean.
+
+use burn::module::{AutodiffModule, Param};
+use burn::tensor::{Distribution, Tensor};
+use kiln::prelude::*;
+
+type B = kiln::backend::Cpu;
+type Inner = kiln::backend::CpuBackend;
+
+fn dims(shape: &[Dim]) -> Vec<usize> {
+    shape.iter().map(|d| d.known().expect("a known dimension")).collect()
+}
+
+model! {
+    /// Every 2-D layer and argument in one network.
+    struct Everything2D {
+        input: [3, 17, 17],
+        Conv2D(8, 3, strides = 2, padding = same, activation = relu, use_bias = false,
+               kernel_regularizer = l1(0.01), activity_regularizer = l2(0.001)),
+        BatchNormalization(momentum = 0.9, epsilon = 0.001),
+        Activation(elu),
+        Conv2D(filters = 8, kernel_size = (3, 1), dilation_rate = (1, 2), padding = "same"),
+        MaxPooling2D(pool_size = 2, strides = 1),
+        AveragePooling2D((2, 3), padding = same),
+        Conv2D(4, [2, 2], activation = selu, bias_regularizer = l1_l2(l1 = 0.1, l2 = 0.2)),
+        GlobalAveragePooling2D,
+        Dropout(rate = 0.1),
+        Dense(units = 6, activation = gelu),
+        Dense(5, activation = leaky_relu),
+        Dense(4, activation = softplus),
+        Dense(4, activation = swish),
+        Dense(4, activation = tanh),
+        Dense(4, activation = linear),
+        Reshape((2, -1)),
+        Flatten,
+        Dense(3, activation = sigmoid),
+    }
+}
+
+model! {
+    /// The 1-D layers, and unknown lengths flowing through them.
+    struct Everything1D {
+        input: [4, _],
+        Conv1D(8, 3, padding = same, activation = relu),
+        Conv1D(8, 2, strides = 2),
+        MaxPooling1D(2, padding = same),
+        Conv1D(6, 1, dilation_rate = 1),
+    }
+}
+
+model! {
+    /// Dense over the last axis of a sequence, as Keras applies it.
+    struct PerStep {
+        input: [_, 16],
+        Dense(8, activation = relu),
+        Dense(2),
+    }
+}
+
+#[test]
+fn every_2d_layer_runs_with_the_declared_shapes() {
+    let device = Default::default();
+    let model = Everything2D::<B>::new(&device);
+    let checked = Everything2D::<B>::spec().check().unwrap();
+    let shapes: Vec<String> = checked.layers.iter().map(|l| l.output.to_string()).collect();
+    assert_eq!(
+        shapes,
+        [
+            "[8, 9, 9]", "[8, 9, 9]", "[8, 9, 9]", "[8, 9, 9]", "[8, 8, 8]", "[8, 4, 3]",
+            "[4, 3, 2]", "[4]", "[4]", "[6]", "[5]", "[4]", "[4]", "[4]", "[4]", "[2, 2]",
+            "[4]", "[3]",
+        ]
+    );
+    let x = Tensor::<B, 4>::random([5, 3, 17, 17], Distribution::Default, &device);
+    let out = model.forward_train(x.clone());
+    assert_eq!(out.logits.dims(), [5, 3]);
+    assert_eq!(out.activation, Activation::Sigmoid);
+    assert!(out.penalty.is_some());
+    let y = model.valid().forward(x.inner());
+    let mut want = vec![5];
+    want.extend(dims(&Everything2D::<B>::OUTPUT_SHAPE));
+    assert_eq!(y.dims().to_vec(), want);
+    let values = y.into_data().to_vec::<f32>().unwrap();
+    assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "sigmoid outputs: {values:?}");
+}
+
+#[test]
+fn unknown_lengths_flow_through_1d_layers() {
+    let device = Default::default();
+    let model = Everything1D::<Inner>::new(&device);
+    assert_eq!(Everything1D::<Inner>::OUTPUT_SHAPE, [Dim::Known(6), Dim::Unknown]);
+    for (length, want) in [(10, 3), (16, 4), (7, 2)] {
+        let y = model.forward(Tensor::zeros([2, 4, length], &device));
+        assert_eq!(y.dims(), [2, 6, want], "length {length}");
+    }
+}
+
+#[test]
+fn dense_applies_to_the_last_axis() {
+    let device = Default::default();
+    let model = PerStep::<Inner>::new(&device);
+    assert_eq!(model.forward(Tensor::zeros([3, 7, 16], &device)).dims(), [3, 7, 2]);
+}
+
+model! {
+    struct Tiny {
+        input: [2],
+        Dense(2, activation = relu, kernel_regularizer = l2(0.5), bias_regularizer = l1(0.25)),
+        Dense(1, activation = sigmoid, activity_regularizer = l1(0.1)),
+    }
+}
+
+/// Sets a Linear layer's weights.
+fn set(layer: &mut burn::nn::Linear<Inner>, w: Tensor<Inner, 2>, b: Tensor<Inner, 1>) {
+    layer.weight = Param::from_tensor(w);
+    layer.bias = Some(Param::from_tensor(b));
+}
+
+#[test]
+fn generated_forward_and_penalties_compute_what_the_layers_mean() {
+    let device = Default::default();
+    let mut model = Tiny::<Inner>::new(&device);
+    set(&mut model.dense, Tensor::from_floats([[1.0, -1.0], [2.0, 0.5]], &device), Tensor::from_floats([0.5, -3.0], &device));
+    set(&mut model.dense_1, Tensor::from_floats([[1.0], [-2.0]], &device), Tensor::from_floats([0.25], &device));
+    let x = Tensor::<Inner, 2>::from_floats([[1.0, 1.0], [0.0, -1.0]], &device);
+
+    // By hand: h = relu(x·W + b) = [[3.5, 0], [0, 0]]; z = h·V + c = [[3.75], [0.25]].
+    let out = model.forward_train(x.clone());
+    let z = out.logits.clone().into_data().to_vec::<f32>().unwrap();
+    assert_eq!(z, [3.75, 0.25]);
+    let y = model.forward(x).into_data().to_vec::<f32>().unwrap();
+    let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());
+    assert!((y[0] - sigmoid(3.75)).abs() < 1e-6 && (y[1] - sigmoid(0.25)).abs() < 1e-6);
+
+    // Penalties: 0.5·Σw² = 0.5·(1 + 1 + 4 + 0.25) = 3.125; 0.25·Σ|b| = 0.25·3.5 = 0.875;
+    // activity 0.1·Σ|sigmoid(z)| / batch 2.
+    let activity = 0.1 * (sigmoid(3.75) + sigmoid(0.25)) / 2.0;
+    let penalty = out.penalty.unwrap().into_scalar();
+    assert!((penalty - (3.125 + 0.875 + activity)).abs() < 1e-5, "{penalty}");
+}
