@@ -1,1 +1,32 @@
-//! placeholder
+//! kiln's datasets: MNIST, CIFAR-10 and folders of images — found in a data directory or
+//! downloaded from the canonical mirrors and verified, parsed with every header checked,
+//! kept in memory as bytes, and batched ahead of training.
+//!
+//! ```no_run
+//! use kiln_datasets::{DataDir, mnist};
+//! let (train, test) = mnist(&DataDir::default())?;
+//! assert_eq!((train.len(), test.len()), (60_000, 10_000));
+//! # Ok::<(), kiln_datasets::DataError>(())
+//! ```
+#![warn(missing_docs)]
+
+mod cifar;
+mod dataset;
+mod dir;
+mod download;
+mod error;
+mod folder;
+pub mod idx;
+mod loader;
+mod mnist;
+mod synthetic;
+
+pub use cifar::{CLASSES as CIFAR10_CLASSES, cifar10, cifar10_batch, cifar10_train, read_batch as read_cifar10_batch};
+pub use dataset::ImageDataset;
+pub use dir::DataDir;
+pub use download::md5_file;
+pub use error::{DataError, Result};
+pub use folder::image_folder;
+pub use loader::{Dataset, HostBatch, Loader, Normalization, TargetKind, Targets, gather};
+pub use mnist::{mnist, read_split as read_mnist_split};
+pub use synthetic::synthetic_digits;
