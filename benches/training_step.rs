@@ -126,7 +126,7 @@ where
         let example: Vec<usize> = M::INPUT_SHAPE.iter().map(|d| d.known().unwrap_or(1)).collect();
         let mut shape = vec![BATCH];
         shape.extend(example);
-        let x = Tensor::<B, 1>::random([shape.iter().product()], Distribution::Default, device);
+        let x = Tensor::<B, 1>::random([shape.iter().product::<usize>()], Distribution::Default, device);
         let labels = Tensor::<B, 1, Int>::random([BATCH], Distribution::Uniform(0.0, 10.0), device);
         Trainer {
             model: Some(model),
@@ -239,6 +239,7 @@ fn pytorch() -> Option<Vec<(String, f64)>> {
 fn main() {
     println!("batch {BATCH}, Adam, f32, {} s per model", budget().as_secs_f64());
     generated_vs_hand_written::<kiln::backend::Flex>("flex");
+    #[allow(unused_mut)] // NdArray joins the results when its feature is on.
     let mut results = vec![("flex", reference_models::<kiln::backend::Flex>("flex"))];
     #[cfg(feature = "ndarray")]
     {

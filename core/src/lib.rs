@@ -1,14 +1,34 @@
 //! kiln's runtime on burn: each layer's module with Keras's initializers, activations and
-//! regularizers, and the [`Model`] trait the trainer works with.
+//! regularizers, the [`Model`] trait, and the Keras workflow of [`Trainer`]: losses,
+//! metrics, optimizers, fit, evaluate, predict, callbacks and history.
 #![warn(missing_docs)]
 
 pub mod activation;
 pub mod backend;
+mod callback;
+mod error;
+mod history;
 pub mod layers;
+mod logs;
+mod loss;
+mod metric;
 mod model;
+mod optimizer;
+mod progress;
 pub mod regularizer;
+mod subset;
+mod trainer;
 
+pub use callback::{Callback, CallbackResult, Control};
+pub use error::TrainError;
+pub use history::{History, PlotError};
+pub use logs::Logs;
+pub use loss::{Loss, Output, Target};
+pub use metric::Metric;
 pub use model::{Batch, Model, TrainForward};
+pub use optimizer::{Adam, AdamW, Optimizer, RmsProp, Sgd};
+pub use progress::Verbosity;
+pub use trainer::{Fit, Trainer};
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -21,6 +21,12 @@ pub trait Batch<B: Backend>: Sized + Clone + Send + std::fmt::Debug {
 
     /// The number of examples.
     fn batch_size(&self) -> usize;
+
+    /// Batches joined one after the other.
+    ///
+    /// # Panics
+    /// When `batches` is empty.
+    fn cat(batches: Vec<Self>) -> Self;
 }
 
 impl<B: Backend, const D: usize> Batch<B> for Tensor<B, D> {
@@ -38,6 +44,10 @@ impl<B: Backend, const D: usize> Batch<B> for Tensor<B, D> {
 
     fn batch_size(&self) -> usize {
         self.dims()[0]
+    }
+
+    fn cat(batches: Vec<Self>) -> Self {
+        Tensor::cat(batches, 0)
     }
 }
 

@@ -10,6 +10,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod array;
 mod cifar;
 mod dataset;
 mod dir;
@@ -21,6 +22,7 @@ mod loader;
 mod mnist;
 mod synthetic;
 
+pub use array::ArrayDataset;
 pub use cifar::{CLASSES as CIFAR10_CLASSES, cifar10, cifar10_batch, cifar10_train, read_batch as read_cifar10_batch};
 pub use dataset::ImageDataset;
 pub use dir::DataDir;

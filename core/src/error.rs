@@ -1,0 +1,49 @@
+//! Why training, evaluating, predicting, saving or loading failed.
+
+use std::path::PathBuf;
+
+/// An error of the trainer; each names what does not fit and how to mend it.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The dataset's examples do not have the model's input shape.
+    #[error("the dataset's examples have shape {data:?} but the model takes {model}; reshape the data or change the model's input")]
+    InputShape {
+        /// The dataset's example shape.
+        data: Vec<usize>,
+        /// The model's input shape.
+        model: String,
+    },
+    /// The dataset's targets do not fit the model's output or the loss.
+    #[error("{0}")]
+    Targets(String),
+    /// There is nothing to train or evaluate on.
+    #[error("the {0} dataset is empty")]
+    Empty(&'static str),
+    /// A setting is out of range.
+    #[error("{0}")]
+    Setting(String),
+    /// A callback stopped training with an error.
+    #[error("callback {name} failed: {source}")]
+    Callback {
+        /// The callback's name.
+        name: String,
+        /// Its error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A file could not be read or written.
+    #[error("cannot access {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Saved weights or architecture do not match the model they are loaded into.
+    #[error("{path} does not fit this model: {reason}")]
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// What differs (layer, shape).
+        reason: String,
+    },
+}

@@ -1,0 +1,312 @@
+//! Losses, by their Keras names and definitions. Cross-entropies work on logits when the
+//! model ends in softmax or sigmoid (or in no activation), never on the log of an
+//! activated output.
+
+use std::fmt;
+
+use burn::tensor::activation::{log_softmax, softplus};
+use burn::tensor::{Int, Tensor, backend::Backend};
+use kiln_spec::Activation;
+
+use crate::activation;
+
+/// Keras's epsilon for clipping probabilities and denominators.
+pub(crate) const EPSILON: f64 = 1e-7;
+
+/// A batch's targets on the device.
+#[derive(Clone, Debug)]
+pub enum Target<B: Backend> {
+    /// Class indices `[batch]`, among this many classes.
+    Classes(Tensor<B, 1, Int>, usize),
+    /// Values `[batch, width]`.
+    Values(Tensor<B, 2>),
+}
+
+impl<B: Backend> Target<B> {
+    /// The targets as values `[batch, width]`: class indices one-hot over `width` columns,
+    /// or as a single 0/1 column for a one-output binary model.
+    pub fn dense(&self, width: usize) -> Tensor<B, 2> {
+        match self {
+            Target::Values(v) => v.clone(),
+            Target::Classes(c, _) if width == 1 => c.clone().float().unsqueeze_dim(1),
+            Target::Classes(c, _) => c.clone().one_hot(width).float(),
+        }
+    }
+}
+
+/// A model's output for a batch, as `[batch, width]` rows: the values before the last
+/// activation and that activation.
+#[derive(Clone, Debug)]
+pub struct Output<B: Backend> {
+    /// The rows before the last activation.
+    pub logits: Tensor<B, 2>,
+    /// The last activation.
+    pub activation: Activation,
+}
+
+impl<B: Backend> Output<B> {
+    /// The model's output: the activation applied.
+    pub fn activated(&self) -> Tensor<B, 2> {
+        activation::apply(self.activation, self.logits.clone())
+    }
+
+    /// Whether the rows before the activation can be read as logits of a softmax
+    /// (a softmax, or no activation, at the end).
+    fn softmax_logits(&self) -> bool {
+        matches!(self.activation, Activation::Softmax | Activation::Linear)
+    }
+
+    /// The same for a sigmoid.
+    fn sigmoid_logits(&self) -> bool {
+        matches!(self.activation, Activation::Sigmoid | Activation::Linear)
+    }
+
+    /// The output width.
+    pub fn width(&self) -> usize {
+        self.logits.dims()[1]
+    }
+}
+
+/// A loss, named as in Keras (`loss="categorical_crossentropy"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// `mean((y - ŷ)²)`.
+    MeanSquaredError,
+    /// `sqrt(mean((y - ŷ)²))` over the batch.
+    RootMeanSquaredError,
+    /// `mean(|y - ŷ|)`.
+    MeanAbsoluteError,
+    /// `100 · mean(|y - ŷ| / max(|y|, ε))`.
+    MeanAbsolutePercentageError,
+    /// `mean((ln(1 + ŷ) - ln(1 + y))²)`, both clipped at ε.
+    MeanSquaredLogarithmicError,
+    /// `mean(max(1 - y·ŷ, 0))`, with 0/1 targets read as -1/1.
+    Hinge,
+    /// `mean(max(1 - y·ŷ, 0)²)`, with 0/1 targets read as -1/1.
+    SquaredHinge,
+    /// `-mean(y·ln p + (1 - y)·ln(1 - p))`.
+    BinaryCrossentropy,
+    /// `-sum(y · ln p)` with one-hot (or class-index) targets.
+    CategoricalCrossentropy,
+    /// `-ln p[label]` with class-index targets.
+    SparseCategoricalCrossentropy,
+}
+
+impl Loss {
+    /// Every loss.
+    pub const ALL: [Loss; 10] = [
+        Loss::MeanSquaredError,
+        Loss::RootMeanSquaredError,
+        Loss::MeanAbsoluteError,
+        Loss::MeanAbsolutePercentageError,
+        Loss::MeanSquaredLogarithmicError,
+        Loss::Hinge,
+        Loss::SquaredHinge,
+        Loss::BinaryCrossentropy,
+        Loss::CategoricalCrossentropy,
+        Loss::SparseCategoricalCrossentropy,
+    ];
+
+    /// The Keras name: `categorical_crossentropy`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Loss::MeanSquaredError => "mean_squared_error",
+            Loss::RootMeanSquaredError => "root_mean_squared_error",
+            Loss::MeanAbsoluteError => "mean_absolute_error",
+            Loss::MeanAbsolutePercentageError => "mean_absolute_percentage_error",
+            Loss::MeanSquaredLogarithmicError => "mean_squared_logarithmic_error",
+            Loss::Hinge => "hinge",
+            Loss::SquaredHinge => "squared_hinge",
+            Loss::BinaryCrossentropy => "binary_crossentropy",
+            Loss::CategoricalCrossentropy => "categorical_crossentropy",
+            Loss::SparseCategoricalCrossentropy => "sparse_categorical_crossentropy",
+        }
+    }
+
+    /// The loss with this Keras name (or its short alias: `mse`, `mae`, `mape`, `msle`).
+    pub fn from_name(name: &str) -> Option<Loss> {
+        let name = match name {
+            "mse" => "mean_squared_error",
+            "rmse" => "root_mean_squared_error",
+            "mae" => "mean_absolute_error",
+            "mape" => "mean_absolute_percentage_error",
+            "msle" => "mean_squared_logarithmic_error",
+            other => other,
+        };
+        Loss::ALL.into_iter().find(|l| l.name() == name)
+    }
+
+    /// Whether the loss needs class indices (sparse categorical cross-entropy).
+    pub fn needs_classes(self) -> bool {
+        self == Loss::SparseCategoricalCrossentropy
+    }
+
+    /// The loss of a batch, averaged over its examples: one value.
+    pub fn batch<B: Backend>(self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 1> {
+        match self {
+            Loss::RootMeanSquaredError => {
+                let y = target.dense(output.width());
+                (output.activated() - y).square().mean().sqrt()
+            }
+            _ => self.per_example(output, target).mean(),
+        }
+    }
+
+    /// The loss of each example, `[batch]` (for every loss but the root mean squared
+    /// error, which is only defined over a batch).
+    fn per_example<B: Backend>(self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 1> {
+        let width = output.width();
+        let rows = |t: Tensor<B, 2>| t.mean_dim(1).squeeze_dim(1);
+        match self {
+            Loss::SparseCategoricalCrossentropy | Loss::CategoricalCrossentropy => {
+                let y = target.dense(width);
+                let log_p = if output.softmax_logits() {
+                    log_softmax(output.logits.clone(), 1)
+                } else {
+                    // An output that is not a softmax: normalize and clip as Keras does.
+                    let p = output.activated();
+                    let p = p.clone() / p.sum_dim(1);
+                    p.clamp(EPSILON, 1.0 - EPSILON).log()
+                };
+                (y * log_p).sum_dim(1).squeeze_dim(1).neg()
+            }
+            Loss::BinaryCrossentropy => {
+                let y = target.dense(width);
+                if output.sigmoid_logits() {
+                    // -[y·ln σ(z) + (1-y)·ln σ(-z)] = softplus(z) - y·z, computed stably.
+                    let z = output.logits.clone();
+                    rows(softplus(z.clone(), 1.0) - y * z)
+                } else {
+                    let p = output.activated().clamp(EPSILON, 1.0 - EPSILON);
+                    let one = p.ones_like();
+                    rows((y.clone() * p.clone().log() + (one.clone() - y) * (one - p).log()).neg())
+                }
+            }
+            // The root is taken over the whole batch, in `batch`.
+            Loss::MeanSquaredError | Loss::RootMeanSquaredError => {
+                rows((output.activated() - target.dense(width)).square())
+            }
+            Loss::MeanAbsoluteError => rows((output.activated() - target.dense(width)).abs()),
+            Loss::MeanAbsolutePercentageError => {
+                let y = target.dense(width);
+                let denominator = y.clone().abs().clamp_min(EPSILON);
+                rows((output.activated() - y).abs() / denominator).mul_scalar(100.0)
+            }
+            Loss::MeanSquaredLogarithmicError => {
+                let y = target.dense(width).clamp_min(EPSILON).add_scalar(1.0).log();
+                let p = output.activated().clamp_min(EPSILON).add_scalar(1.0).log();
+                rows((p - y).square())
+            }
+            Loss::Hinge | Loss::SquaredHinge => {
+                let y = signed(target.dense(width));
+                let margin = (y * output.activated()).neg().add_scalar(1.0).clamp_min(0.0);
+                if self == Loss::Hinge {
+                    rows(margin)
+                } else {
+                    rows(margin.square())
+                }
+            }
+        }
+    }
+}
+
+/// Keras's hinge targets: when every target is 0 or 1 they become -1 or 1, else they
+/// stay; decided on the device, without a round trip.
+fn signed<B: Backend>(y: Tensor<B, 2>) -> Tensor<B, 2> {
+    let binary = y
+        .clone()
+        .equal_elem(0.0)
+        .bool_or(y.clone().equal_elem(1.0))
+        .all()
+        .float()
+        .unsqueeze_dim::<2>(1);
+    // binary · (2y - 1) + (1 - binary) · y = y + binary · (y - 1)
+    y.clone() + (y.sub_scalar(1.0) * binary)
+}
+
+impl fmt::Display for Loss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestBackend as B;
+
+    fn rows(v: &[&[f32]]) -> Tensor<B, 2> {
+        let width = v[0].len();
+        let flat: Vec<f32> = v.iter().flat_map(|r| r.iter().copied()).collect();
+        Tensor::<B, 1>::from_floats(flat.as_slice(), &Default::default()).reshape([v.len(), width])
+    }
+
+    fn classes(c: &[i64], n: usize) -> Target<B> {
+        Target::Classes(Tensor::from_data(burn::tensor::TensorData::new(c.to_vec(), [c.len()]), &Default::default()), n)
+    }
+
+    fn out(logits: &[&[f32]], activation: Activation) -> Output<B> {
+        Output { logits: rows(logits), activation }
+    }
+
+    fn value(loss: Loss, output: &Output<B>, target: &Target<B>) -> f32 {
+        loss.batch(output, target).into_scalar()
+    }
+
+    #[test]
+    fn values_match_keras_definitions() {
+        // Expected values: Keras's formulas (keras.losses, Keras 3) worked by hand, with
+        // the numbers in each comment.
+        let values = |y: &[&[f32]]| Target::Values(rows(y));
+        let cases: Vec<(Loss, Output<B>, Target<B>, f32)> = vec![
+            // ((0 - 0.5)² + (1 - 0.5)²) / 2
+            (Loss::MeanSquaredError, out(&[&[0.5, 0.5]], Activation::Linear), values(&[&[0.0, 1.0]]), 0.25),
+            // sqrt(mean(1, 1, 9, 9))
+            (Loss::RootMeanSquaredError, out(&[&[1.0, 1.0], &[3.0, 3.0]], Activation::Linear), values(&[&[0.0, 0.0], &[0.0, 0.0]]), 5f32.sqrt()),
+            // (|2 - 1| + |-4 + 2|) / 2
+            (Loss::MeanAbsoluteError, out(&[&[1.0, -2.0]], Activation::Linear), values(&[&[2.0, -4.0]]), 1.5),
+            // 100 · (1/2 + 2/4) / 2
+            (Loss::MeanAbsolutePercentageError, out(&[&[1.0, -2.0]], Activation::Linear), values(&[&[2.0, -4.0]]), 50.0),
+            // (ln 4 - ln 2)²
+            (Loss::MeanSquaredLogarithmicError, out(&[&[3.0]], Activation::Linear), values(&[&[1.0]]), 2f32.ln().powi(2)),
+            // 0/1 targets read as -1/1: (max(1 + 0.3, 0) + max(1 - 0.4, 0)) / 2
+            (Loss::Hinge, out(&[&[0.3, 0.4]], Activation::Linear), values(&[&[0.0, 1.0]]), 0.95),
+            // (1.3² + 0.6²) / 2
+            (Loss::SquaredHinge, out(&[&[0.3, 0.4]], Activation::Linear), values(&[&[0.0, 1.0]]), 1.025),
+            // -1/1 targets stay: max(1 - (-1)(-0.5), 0)
+            (Loss::Hinge, out(&[&[-0.5]], Activation::Linear), values(&[&[-1.0]]), 0.5),
+            // logsumexp(1, 2, 3) - 3
+            (Loss::CategoricalCrossentropy, out(&[&[1.0, 2.0, 3.0]], Activation::Softmax), classes(&[2], 3), 0.407_605_96),
+            (Loss::SparseCategoricalCrossentropy, out(&[&[1.0, 2.0, 3.0]], Activation::Softmax), classes(&[2], 3), 0.407_605_96),
+            (Loss::CategoricalCrossentropy, out(&[&[1.0, 2.0, 3.0]], Activation::Softmax), values(&[&[0.0, 0.0, 1.0]]), 0.407_605_96),
+            // (ln 2 + softplus(2)) / 2, from sigmoid logits 0 and 2 with targets 1 and 0
+            (Loss::BinaryCrossentropy, out(&[&[0.0], &[2.0]], Activation::Sigmoid), classes(&[1, 0], 2), (2f32.ln() + 2.126_928) / 2.0),
+            // an output that is not a sigmoid is a probability: -ln 0.8
+            (Loss::BinaryCrossentropy, out(&[&[0.8]], Activation::Relu), values(&[&[1.0]]), 0.223_143_55),
+        ];
+        for (loss, output, target, want) in cases {
+            let got = value(loss, &output, &target);
+            assert!((got - want).abs() < 1e-5, "{loss}: got {got}, want {want}");
+        }
+    }
+
+    #[test]
+    fn cross_entropy_on_logits_stays_finite() {
+        // Softmax of [1000, 0] rounds to [1, 0] in f32: log(softmax) would give -inf.
+        let output = out(&[&[1000.0, 0.0]], Activation::Softmax);
+        let got = value(Loss::CategoricalCrossentropy, &output, &classes(&[1], 2));
+        assert!((got - 1000.0).abs() < 1e-2, "{got}");
+        let output = out(&[&[-1000.0]], Activation::Sigmoid);
+        let got = value(Loss::BinaryCrossentropy, &output, &classes(&[1], 2));
+        assert!((got - 1000.0).abs() < 1e-2, "{got}");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for loss in Loss::ALL {
+            assert_eq!(Loss::from_name(loss.name()), Some(loss));
+        }
+        assert_eq!(Loss::from_name("mse"), Some(Loss::MeanSquaredError));
+        assert_eq!(Loss::from_name("nope"), None);
+    }
+}

@@ -1,0 +1,280 @@
+//! Optimizers with Keras's names, arguments and defaults, running burn-optim's algorithms.
+//! `decay` is Keras 2's time-based decay: `lr / (1 + decay · iterations)`.
+
+use burn::module::AutodiffModule;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, Optimizer as _, RmsPropConfig, SgdConfig};
+use burn::tensor::backend::AutodiffBackend;
+
+macro_rules! setters {
+    ($ty:ident { $($(#[$doc:meta])* $field:ident: $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                $(#[$doc])*
+                pub fn $field(mut self, $field: $t) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+/// Stochastic gradient descent, with momentum and Nesterov momentum as Keras's `SGD`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sgd {
+    learning_rate: f64,
+    momentum: f64,
+    nesterov: bool,
+    decay: f64,
+}
+
+impl Sgd {
+    /// Keras's defaults: learning rate 0.01, no momentum.
+    pub fn new() -> Self {
+        Sgd { learning_rate: 0.01, momentum: 0.0, nesterov: false, decay: 0.0 }
+    }
+}
+
+setters!(Sgd {
+    /// The step size.
+    learning_rate: f64,
+    /// The momentum factor, in `[0, 1)`.
+    momentum: f64,
+    /// Whether to use Nesterov momentum.
+    nesterov: bool,
+    /// Time-based decay of the learning rate.
+    decay: f64,
+});
+
+/// RMSprop, as Keras's `RMSprop`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RmsProp {
+    learning_rate: f64,
+    rho: f64,
+    epsilon: f64,
+    momentum: f64,
+    decay: f64,
+}
+
+impl RmsProp {
+    /// Keras's defaults: learning rate 0.001, rho 0.9, epsilon 1e-7, no momentum.
+    pub fn new() -> Self {
+        RmsProp { learning_rate: 0.001, rho: 0.9, epsilon: 1e-7, momentum: 0.0, decay: 0.0 }
+    }
+}
+
+setters!(RmsProp {
+    /// The step size.
+    learning_rate: f64,
+    /// The discount of the moving average of squared gradients.
+    rho: f64,
+    /// Added to the root of that average.
+    epsilon: f64,
+    /// The momentum factor.
+    momentum: f64,
+    /// Time-based decay of the learning rate.
+    decay: f64,
+});
+
+/// Adam, as Keras's `Adam` (epsilon is added as PyTorch and burn add it, to the
+/// bias-corrected root).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Adam {
+    learning_rate: f64,
+    beta_1: f64,
+    beta_2: f64,
+    epsilon: f64,
+    amsgrad: bool,
+    decay: f64,
+}
+
+impl Adam {
+    /// Keras's defaults: learning rate 0.001, betas 0.9 and 0.999, epsilon 1e-7.
+    pub fn new() -> Self {
+        Adam { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false, decay: 0.0 }
+    }
+}
+
+setters!(Adam {
+    /// The step size.
+    learning_rate: f64,
+    /// The decay of the first moment.
+    beta_1: f64,
+    /// The decay of the second moment.
+    beta_2: f64,
+    /// Added for numerical stability.
+    epsilon: f64,
+    /// Whether to use AMSGrad.
+    amsgrad: bool,
+    /// Time-based decay of the learning rate.
+    decay: f64,
+});
+
+/// Adam with decoupled weight decay, as Keras's `AdamW`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdamW {
+    learning_rate: f64,
+    weight_decay: f64,
+    beta_1: f64,
+    beta_2: f64,
+    epsilon: f64,
+    amsgrad: bool,
+    decay: f64,
+}
+
+impl AdamW {
+    /// Keras's defaults: learning rate 0.001, weight decay 0.004, betas 0.9 and 0.999,
+    /// epsilon 1e-7.
+    pub fn new() -> Self {
+        AdamW { learning_rate: 0.001, weight_decay: 0.004, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false, decay: 0.0 }
+    }
+}
+
+setters!(AdamW {
+    /// The step size.
+    learning_rate: f64,
+    /// The decoupled weight decay factor.
+    weight_decay: f64,
+    /// The decay of the first moment.
+    beta_1: f64,
+    /// The decay of the second moment.
+    beta_2: f64,
+    /// Added for numerical stability.
+    epsilon: f64,
+    /// Whether to use AMSGrad.
+    amsgrad: bool,
+    /// Time-based decay of the learning rate.
+    decay: f64,
+});
+
+macro_rules! defaults {
+    ($($ty:ident),*) => {$(
+        impl Default for $ty {
+            fn default() -> Self {
+                $ty::new()
+            }
+        }
+        impl From<$ty> for Optimizer {
+            fn from(o: $ty) -> Self {
+                Optimizer::$ty(o)
+            }
+        }
+    )*};
+}
+
+defaults!(Sgd, RmsProp, Adam, AdamW);
+
+/// One of the optimizers, as the trainer is compiled with it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Optimizer {
+    /// [`Sgd`].
+    Sgd(Sgd),
+    /// [`RmsProp`].
+    RmsProp(RmsProp),
+    /// [`Adam`].
+    Adam(Adam),
+    /// [`AdamW`].
+    AdamW(AdamW),
+}
+
+impl Default for Optimizer {
+    /// Keras's `model.compile()` default: RMSprop.
+    fn default() -> Self {
+        Optimizer::RmsProp(RmsProp::new())
+    }
+}
+
+impl Optimizer {
+    /// The name: `sgd`, `rmsprop`, `adam`, `adamw`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Sgd(_) => "sgd",
+            Optimizer::RmsProp(_) => "rmsprop",
+            Optimizer::Adam(_) => "adam",
+            Optimizer::AdamW(_) => "adamw",
+        }
+    }
+
+    /// The base learning rate.
+    pub fn base_learning_rate(&self) -> f64 {
+        match self {
+            Optimizer::Sgd(o) => o.learning_rate,
+            Optimizer::RmsProp(o) => o.learning_rate,
+            Optimizer::Adam(o) => o.learning_rate,
+            Optimizer::AdamW(o) => o.learning_rate,
+        }
+    }
+
+    fn decay(&self) -> f64 {
+        match self {
+            Optimizer::Sgd(o) => o.decay,
+            Optimizer::RmsProp(o) => o.decay,
+            Optimizer::Adam(o) => o.decay,
+            Optimizer::AdamW(o) => o.decay,
+        }
+    }
+
+    /// The learning rate after `iterations` updates with Keras 2's time-based decay:
+    /// `base / (1 + decay · iterations)`, `base` being the current base rate.
+    pub fn decayed(&self, base: f64, iterations: u64) -> f64 {
+        base / (1.0 + self.decay() * iterations as f64)
+    }
+
+    /// The burn optimizer for a module of type `M`.
+    pub(crate) fn init<B: AutodiffBackend, M: AutodiffModule<B>>(&self) -> Stepper<B, M> {
+        match self {
+            Optimizer::Sgd(o) => {
+                let momentum = (o.momentum > 0.0).then(|| {
+                    MomentumConfig { momentum: o.momentum, dampening: 0.0, nesterov: o.nesterov }
+                });
+                Stepper::Sgd(SgdConfig::new().with_momentum(momentum).init())
+            }
+            Optimizer::RmsProp(o) => Stepper::RmsProp(
+                RmsPropConfig::new()
+                    .with_alpha(o.rho as f32)
+                    .with_epsilon(o.epsilon as f32)
+                    .with_momentum(o.momentum as f32)
+                    .init(),
+            ),
+            Optimizer::Adam(o) => Stepper::Adam(
+                AdamConfig::new()
+                    .with_beta_1(o.beta_1 as f32)
+                    .with_beta_2(o.beta_2 as f32)
+                    .with_epsilon(o.epsilon as f32)
+                    .with_amsgrad(o.amsgrad)
+                    .init(),
+            ),
+            Optimizer::AdamW(o) => Stepper::AdamW(
+                AdamWConfig::new()
+                    .with_beta_1(o.beta_1 as f32)
+                    .with_beta_2(o.beta_2 as f32)
+                    .with_epsilon(o.epsilon as f32)
+                    .with_weight_decay(o.weight_decay as f32)
+                    .with_amsgrad(o.amsgrad)
+                    .init(),
+            ),
+        }
+    }
+}
+
+/// A burn optimizer of one of the kinds, for module `M`.
+pub(crate) enum Stepper<B: AutodiffBackend, M: AutodiffModule<B>> {
+    Sgd(OptimizerAdaptor<burn::optim::Sgd<B::InnerBackend>, M, B>),
+    RmsProp(OptimizerAdaptor<burn::optim::RmsProp, M, B>),
+    Adam(OptimizerAdaptor<burn::optim::Adam, M, B>),
+    AdamW(OptimizerAdaptor<burn::optim::AdamW, M, B>),
+}
+
+impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
+    /// One update of `module` with `grads` at `lr`.
+    pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
+        match self {
+            Stepper::Sgd(o) => o.step(lr, module, grads),
+            Stepper::RmsProp(o) => o.step(lr, module, grads),
+            Stepper::Adam(o) => o.step(lr, module, grads),
+            Stepper::AdamW(o) => o.step(lr, module, grads),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! A contiguous part of a dataset, without copying it (a validation split).
+
+use std::ops::Range;
+
+use kiln_datasets::{Dataset, TargetKind, Targets};
+
+/// The examples `range` of `data`.
+pub(crate) struct Subset<'a, D: ?Sized> {
+    data: &'a D,
+    range: Range<usize>,
+}
+
+impl<'a, D: Dataset + ?Sized> Subset<'a, D> {
+    pub fn new(data: &'a D, range: Range<usize>) -> Self {
+        Subset { data, range }
+    }
+}
+
+impl<D: Dataset + ?Sized> Dataset for Subset<'_, D> {
+    fn len(&self) -> usize {
+        self.range.len()
+    }
+
+    fn example_shape(&self) -> Vec<usize> {
+        self.data.example_shape()
+    }
+
+    fn target_kind(&self) -> TargetKind {
+        self.data.target_kind()
+    }
+
+    fn gather(&self, indices: &[usize], x: &mut Vec<f32>, targets: &mut Targets) {
+        let shifted: Vec<usize> = indices.iter().map(|i| i + self.range.start).collect();
+        self.data.gather(&shifted, x, targets);
+    }
+}

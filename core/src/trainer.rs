@@ -1,0 +1,634 @@
+//! The Keras workflow: compile (optimizer, loss, metrics), fit, evaluate, predict.
+
+use std::ops::ControlFlow;
+
+use burn::module::AutodiffModule;
+use burn::optim::GradientsParams;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor, TensorData};
+use kiln_datasets::{Dataset, HostBatch, Loader, TargetKind, Targets};
+use kiln_spec::Dim;
+
+use crate::callback::{Callback, Control};
+use crate::error::TrainError;
+use crate::history::History;
+use crate::logs::Logs;
+use crate::loss::{Loss, Output, Target};
+use crate::metric::Metric;
+use crate::model::{Batch, Model};
+use crate::optimizer::{Optimizer, Stepper};
+use crate::progress::{Progress, Verbosity};
+use crate::subset::Subset;
+
+/// How `fit` runs: epochs, batch size, validation, shuffling, callbacks, verbosity.
+///
+/// ```
+/// use kiln_core::{Fit, Verbosity};
+/// type B = kiln_core::backend::Cpu;
+/// # type M = ();
+/// let fit: Fit<B, M> = Fit::epochs(10).batch_size(128).validation_split(0.1).verbose(Verbosity::OneLinePerEpoch);
+/// ```
+pub struct Fit<'a, B: AutodiffBackend, M> {
+    epochs: usize,
+    batch_size: usize,
+    validation_split: f64,
+    validation_data: Option<&'a (dyn Dataset + 'a)>,
+    shuffle: bool,
+    seed: u64,
+    verbose: Verbosity,
+    callbacks: Vec<Box<dyn Callback<B, M> + 'a>>,
+    initial_epoch: usize,
+}
+
+impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
+    /// Trains for `epochs` epochs; Keras's other defaults: batches of 32, shuffled, no
+    /// validation, a progress bar.
+    pub fn epochs(epochs: usize) -> Self {
+        Fit {
+            epochs,
+            batch_size: 32,
+            validation_split: 0.0,
+            validation_data: None,
+            shuffle: true,
+            seed: 0,
+            verbose: Verbosity::ProgressBar,
+            callbacks: Vec::new(),
+            initial_epoch: 0,
+        }
+    }
+
+    /// Examples per update.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Holds out the last `fraction` of the training data (before shuffling) for
+    /// validation, as Keras's `validation_split`.
+    pub fn validation_split(mut self, fraction: f64) -> Self {
+        self.validation_split = fraction;
+        self
+    }
+
+    /// Validates on `data` after each epoch.
+    pub fn validation_data(mut self, data: &'a (dyn Dataset + 'a)) -> Self {
+        self.validation_data = Some(data);
+        self
+    }
+
+    /// Whether to shuffle the training data each epoch (seeded; on by default).
+    pub fn shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+
+    /// The seed of the shuffling.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// How much to print.
+    pub fn verbose(mut self, verbose: Verbosity) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
+    /// Adds callbacks, run in order.
+    pub fn callbacks(mut self, callbacks: impl IntoIterator<Item = Box<dyn Callback<B, M> + 'a>>) -> Self {
+        self.callbacks.extend(callbacks);
+        self
+    }
+
+    /// Adds one callback.
+    pub fn callback(mut self, callback: impl Callback<B, M> + 'a) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    /// The epoch to start counting from (to resume a run).
+    pub fn initial_epoch(mut self, epoch: usize) -> Self {
+        self.initial_epoch = epoch;
+        self
+    }
+}
+
+/// A model with its optimizer, loss and metrics: Keras's compiled model.
+///
+/// ```no_run
+/// # use kiln_core::*;
+/// # fn demo<M>(model: M, train: &kiln_datasets::ImageDataset) -> Result<(), TrainError>
+/// # where M: burn::module::AutodiffModule<backend::Cpu> + Model<backend::Cpu>,
+/// #       M::InnerModule: Model<backend::CpuBackend> {
+/// let mut trainer = Trainer::new(model)
+///     .optimizer(Adam::new().learning_rate(1e-3))
+///     .loss(Loss::CategoricalCrossentropy)
+///     .metrics([Metric::Accuracy]);
+/// let history = trainer.fit(train, Fit::epochs(10).batch_size(128).validation_split(0.1))?;
+/// println!("{:?}", history.get("val_accuracy"));
+/// # Ok(()) }
+/// ```
+pub struct Trainer<B, M>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + Model<B>,
+    M::InnerModule: Model<B::InnerBackend>,
+{
+    model: Option<M>,
+    device: B::Device,
+    optimizer: Optimizer,
+    stepper: Option<Stepper<B, M>>,
+    loss: Loss,
+    metrics: Vec<Metric>,
+    learning_rate: f64,
+    iterations: u64,
+}
+
+/// The model is out of its slot only inside an update, which cannot be observed.
+const TAKEN: &str = "the model is only taken out during an update";
+
+/// The running sums of an epoch: the loss and each metric over its examples.
+struct Totals<B: Backend> {
+    sums: Option<Tensor<B, 1>>,
+    examples: usize,
+}
+
+impl<B: Backend> Totals<B> {
+    fn new() -> Self {
+        Totals { sums: None, examples: 0 }
+    }
+
+    fn add(&mut self, sums: Tensor<B, 1>, examples: usize) {
+        self.sums = Some(match self.sums.take() {
+            Some(s) => s + sums,
+            None => sums,
+        });
+        self.examples += examples;
+    }
+
+    /// The epoch's logs so far (waits for the device).
+    fn logs(&self, metrics: &[Metric]) -> Logs {
+        let mut logs = Logs::new();
+        let Some(sums) = &self.sums else { return logs };
+        let values = sums.clone().into_data().convert::<f64>().to_vec::<f64>().unwrap_or_default();
+        let n = self.examples.max(1) as f64;
+        logs.insert("loss", values.first().copied().unwrap_or(f64::NAN) / n);
+        for (metric, sum) in metrics.iter().zip(values.iter().skip(1)) {
+            logs.insert(metric.name(), metric.finish(sum / n));
+        }
+        logs
+    }
+}
+
+/// The targets of a batch on `device`.
+fn target<BB: Backend>(batch: &HostBatch, kind: &TargetKind, device: &BB::Device) -> Target<BB> {
+    match (&batch.targets, kind) {
+        (Targets::Classes(c), TargetKind::Classes(n)) => Target::Classes(
+            Tensor::<BB, 1, Int>::from_data(TensorData::new(c.clone(), [c.len()]), device),
+            *n,
+        ),
+        (Targets::Classes(c), TargetKind::Values(_)) => Target::Classes(
+            Tensor::<BB, 1, Int>::from_data(TensorData::new(c.clone(), [c.len()]), device),
+            0,
+        ),
+        (Targets::Values(v), _) => {
+            let width = v.len().checked_div(batch.len).unwrap_or(0);
+            Target::Values(Tensor::from_data(TensorData::new(v.clone(), [batch.len, width]), device))
+        }
+    }
+}
+
+/// The sums a batch adds to an epoch's totals: `[loss · examples, metric sums...]`.
+fn batch_sums<BB: Backend>(loss: Tensor<BB, 1>, output: &Output<BB>, target: &Target<BB>, metrics: &[Metric], examples: usize) -> Tensor<BB, 1> {
+    let mut parts = vec![loss.mul_scalar(examples as f64)];
+    parts.extend(metrics.iter().map(|m| m.batch_sum(output, target)));
+    Tensor::cat(parts, 0)
+}
+
+impl<B, M> Trainer<B, M>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + Model<B>,
+    M::InnerModule: Model<B::InnerBackend>,
+{
+    /// A trainer for `model`, on the device its weights are on, with Keras's compile
+    /// defaults: RMSprop, mean squared error, no metric.
+    pub fn new(model: M) -> Self {
+        let device = model.devices().into_iter().next().unwrap_or_default();
+        let optimizer = Optimizer::default();
+        Trainer {
+            learning_rate: optimizer.base_learning_rate(),
+            model: Some(model),
+            device,
+            optimizer,
+            stepper: None,
+            loss: Loss::MeanSquaredError,
+            metrics: Vec::new(),
+            iterations: 0,
+        }
+    }
+
+    /// The optimizer (a new one: its state starts afresh).
+    pub fn optimizer(mut self, optimizer: impl Into<Optimizer>) -> Self {
+        self.optimizer = optimizer.into();
+        self.learning_rate = self.optimizer.base_learning_rate();
+        self.stepper = None;
+        self
+    }
+
+    /// The loss to minimize.
+    pub fn loss(mut self, loss: Loss) -> Self {
+        self.loss = loss;
+        self
+    }
+
+    /// The metrics to report, besides the loss.
+    pub fn metrics(mut self, metrics: impl IntoIterator<Item = Metric>) -> Self {
+        self.metrics = metrics.into_iter().collect();
+        self
+    }
+
+    /// The model.
+    pub fn model(&self) -> &M {
+        self.model.as_ref().expect(TAKEN)
+    }
+
+    /// The model, taken back from the trainer.
+    pub fn into_model(mut self) -> M {
+        self.model.take().expect(TAKEN)
+    }
+
+    /// Replaces the model's weights (the optimizer state is kept).
+    pub fn set_model(&mut self, model: M) {
+        self.model = Some(model);
+    }
+
+    /// The device the model trains on.
+    pub fn device(&self) -> &B::Device {
+        &self.device
+    }
+
+    /// The updates done so far.
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
+    /// The current base learning rate (before the optimizer's decay).
+    pub fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    /// The shape of one example as the model takes it, checked against `data`: the
+    /// data's own shape when it fits the model's input, else the model's input when that
+    /// is fully known and holds as many elements (so MNIST's `[1, 28, 28]` images feed a
+    /// model declared with `input: [784]`, as Keras users reshape them).
+    fn example_shape<D: Dataset + ?Sized>(&self, data: &D, what: &'static str) -> Result<Vec<usize>, TrainError> {
+        if data.is_empty() {
+            return Err(TrainError::Empty(what));
+        }
+        let shape = data.example_shape();
+        let input = kiln_spec::Shape::new(M::INPUT_SHAPE.iter().copied());
+        let fits = shape.len() == input.rank() && shape.iter().zip(input.dims()).all(|(&d, m)| Dim::Known(d).fits(*m));
+        if fits {
+            return Ok(shape);
+        }
+        match input.all_known() {
+            Some(dims) if dims.iter().product::<usize>() == shape.iter().product::<usize>() => Ok(dims),
+            _ => Err(TrainError::InputShape { data: shape, model: input.to_string() }),
+        }
+    }
+
+    /// Checks that `data`'s targets fit the model's output and the loss.
+    fn check_targets<D: Dataset + ?Sized>(&self, data: &D) -> Result<(), TrainError> {
+        let Some(width) = kiln_spec::Shape::new(M::OUTPUT_SHAPE.iter().copied()).elements() else {
+            return Ok(()); // an output of unknown size is checked by burn as it runs
+        };
+        let categorical = matches!(self.loss, Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy);
+        match data.target_kind() {
+            TargetKind::Classes(n) if width == n || (width == 1 && n == 2 && !categorical) => Ok(()),
+            TargetKind::Classes(n) => Err(TrainError::Targets(format!(
+                "the model outputs {width} values per example but the dataset has {n} classes; end the model with Dense({n}){}",
+                if n == 2 { " or, for a binary loss, Dense(1, activation = sigmoid)" } else { "" }
+            ))),
+            TargetKind::Values(_) if self.loss.needs_classes() => Err(TrainError::Targets(format!(
+                "{} needs class labels but the dataset's targets are values; use categorical_crossentropy for one-hot targets",
+                self.loss
+            ))),
+            TargetKind::Values(w) if w == width => Ok(()),
+            TargetKind::Values(w) => Err(TrainError::Targets(format!(
+                "the model outputs {width} values per example but the dataset's targets have {w}"
+            ))),
+        }
+    }
+
+    /// Trains the model on `data`, as Keras's `model.fit`, and returns every epoch's logs.
+    ///
+    /// # Errors
+    /// When the data does not fit the model (shape, targets), a setting is out of range,
+    /// or a callback fails.
+    pub fn fit<D: Dataset + ?Sized>(&mut self, data: &D, mut fit: Fit<'_, B, M>) -> Result<History, TrainError> {
+        if !(0.0..1.0).contains(&fit.validation_split) {
+            return Err(TrainError::Setting(format!("validation_split must be in [0, 1), got {}", fit.validation_split)));
+        }
+        if fit.batch_size == 0 {
+            return Err(TrainError::Setting("the batch size must be positive".into()));
+        }
+        // Keras holds out the last fraction, before any shuffling.
+        let train_len = match fit.validation_data {
+            Some(_) => data.len(),
+            None => ((data.len() as f64) * (1.0 - fit.validation_split)) as usize,
+        };
+        let train = Subset::new(data, 0..train_len);
+        let split_val = Subset::new(data, train_len..data.len());
+        let validation: Option<&dyn Dataset> = match fit.validation_data {
+            Some(v) => Some(v),
+            None if fit.validation_split > 0.0 => Some(&split_val),
+            None => None,
+        };
+        let example = self.example_shape(&train, "training")?;
+        self.check_targets(&train)?;
+        if let Some(v) = validation {
+            self.example_shape(v, "validation")?;
+            self.check_targets(v)?;
+        }
+        let kind = train.target_kind();
+        let mut loader = Loader::new(fit.batch_size);
+        if fit.shuffle {
+            loader = loader.shuffle(fit.seed);
+        }
+        let steps = loader.batches(train.len());
+        let batch_logs = fit.callbacks.iter().any(|c| c.wants_batch_logs());
+        let mut progress = Progress::new(fit.verbose);
+        let mut history = History::default();
+        let mut stepper = self.stepper.take().unwrap_or_else(|| self.optimizer.init());
+        // The model is taken out of its Option by each update, which consumes it, so no
+        // second handle on its weights stops the optimizer from updating them in place.
+        let mut model = self.model.take();
+        let mut control_state = (false, self.learning_rate);
+        let mut last_logs = Logs::new();
+
+        let result = (|| -> Result<(), TrainError> {
+            macro_rules! each_callback {
+                ($epoch:expr, |$c:ident, $ctl:ident| $call:expr) => {{
+                    let mut $ctl = Control { model: model.as_mut().expect(TAKEN), stop: control_state.0, learning_rate: control_state.1, epoch: $epoch };
+                    for $c in fit.callbacks.iter_mut() {
+                        $call.map_err(|source| TrainError::Callback { name: $c.name(), source })?;
+                    }
+                    control_state = ($ctl.stop, $ctl.learning_rate);
+                }};
+            }
+            each_callback!(fit.initial_epoch, |c, ctl| c.on_train_begin(&mut ctl));
+            for epoch in fit.initial_epoch..fit.epochs {
+                if control_state.0 {
+                    break;
+                }
+                each_callback!(epoch, |c, ctl| c.on_epoch_begin(epoch, &mut ctl));
+                progress.begin_epoch(epoch, fit.epochs, steps);
+                let mut totals = Totals::<B::InnerBackend>::new();
+                let mut failure = None;
+                let mut done = 0;
+                loader.for_each(&train, epoch as u64, |batch| {
+                    let x = <M::Input as Batch<B>>::from_rows(batch.rows::<B>(&self.device), &example);
+                    let target = target::<B>(&batch, &kind, &self.device);
+                    let current = model.take().expect(TAKEN);
+                    let forward = current.forward_train(x);
+                    let output = Output { logits: forward.logits.into_rows(), activation: forward.activation };
+                    let mut loss = self.loss.batch(&output, &target);
+                    if let Some(penalty) = forward.penalty {
+                        loss = loss + penalty;
+                    }
+                    let detached = Output { logits: output.logits.clone().inner(), activation: output.activation };
+                    let detached_target = match &target {
+                        Target::Classes(c, n) => Target::Classes(c.clone().inner(), *n),
+                        Target::Values(v) => Target::Values(v.clone().inner()),
+                    };
+                    totals.add(batch_sums(loss.clone().inner(), &detached, &detached_target, &self.metrics, batch.len), batch.len);
+                    let grads = GradientsParams::from_grads(loss.backward(), &current);
+                    let lr = self.optimizer.decayed(control_state.1, self.iterations);
+                    model = Some(stepper.step(lr, current, grads));
+                    self.iterations += 1;
+                    done += 1;
+                    let logs = (batch_logs || progress.wants_logs()).then(|| totals.logs(&self.metrics));
+                    progress.step(done, logs.as_ref());
+                    if batch_logs {
+                        let logs = logs.unwrap_or_default();
+                        let mut ctl = Control { model: model.as_mut().expect(TAKEN), stop: control_state.0, learning_rate: control_state.1, epoch };
+                        for c in fit.callbacks.iter_mut() {
+                            if let Err(source) = c.on_train_batch_end(done - 1, &logs, &mut ctl) {
+                                failure = Some(TrainError::Callback { name: c.name(), source });
+                            }
+                        }
+                        control_state = (ctl.stop, ctl.learning_rate);
+                        if failure.is_some() || control_state.0 {
+                            return ControlFlow::Break(());
+                        }
+                    }
+                    ControlFlow::Continue(())
+                });
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+                let mut logs = totals.logs(&self.metrics);
+                if let Some(v) = validation {
+                    let inner = model.as_ref().expect(TAKEN).valid();
+                    let val = evaluate_with::<B, M, _>(&inner, v, fit.batch_size, self.loss, &self.metrics, &self.device);
+                    logs.extend_prefixed("val_", &val);
+                }
+                progress.end_epoch(&logs);
+                history.push(epoch, &logs);
+                each_callback!(epoch, |c, ctl| c.on_epoch_end(epoch, &logs, &mut ctl));
+                last_logs = logs;
+            }
+            each_callback!(fit.epochs.saturating_sub(1), |c, ctl| c.on_train_end(&last_logs, &mut ctl));
+            Ok(())
+        })();
+        self.model = model;
+        self.stepper = Some(stepper);
+        self.learning_rate = control_state.1;
+        result.map(|()| history)
+    }
+
+    /// The loss and every metric on `data`, in batches of 32, as Keras's `evaluate`.
+    ///
+    /// # Errors
+    /// When the data does not fit the model.
+    pub fn evaluate<D: Dataset + ?Sized>(&self, data: &D) -> Result<Logs, TrainError> {
+        self.evaluate_batched(data, 32)
+    }
+
+    /// [`Trainer::evaluate`] with another batch size.
+    ///
+    /// # Errors
+    /// When the data does not fit the model.
+    pub fn evaluate_batched<D: Dataset + ?Sized>(&self, data: &D, batch_size: usize) -> Result<Logs, TrainError> {
+        self.example_shape(data, "evaluation")?;
+        self.check_targets(data)?;
+        Ok(evaluate_with::<B, M, D>(&self.model().valid(), data, batch_size.max(1), self.loss, &self.metrics, &self.device))
+    }
+
+    /// The model's outputs for every example of `data`, in order, as Keras's `predict`.
+    ///
+    /// # Errors
+    /// When the examples do not have the model's input shape.
+    pub fn predict<D: Dataset + ?Sized>(&self, data: &D) -> Result<<M::InnerModule as Model<B::InnerBackend>>::Output, TrainError> {
+        let example = self.example_shape(data, "prediction")?;
+        let model = self.model().valid();
+        let mut outputs = Vec::new();
+        Loader::new(32).for_each(data, 0, |batch| {
+            let x = <<M::InnerModule as Model<B::InnerBackend>>::Input as Batch<B::InnerBackend>>::from_rows(batch.rows(&self.device), &example);
+            outputs.push(model.forward(x));
+            ControlFlow::Continue(())
+        });
+        Ok(Batch::cat(outputs))
+    }
+
+    /// The outputs as `[examples, values]` rows: the class probabilities of a classifier,
+    /// as Keras's `predict_proba`.
+    ///
+    /// # Errors
+    /// When the examples do not have the model's input shape.
+    pub fn predict_proba<D: Dataset + ?Sized>(&self, data: &D) -> Result<Tensor<B::InnerBackend, 2>, TrainError> {
+        Ok(self.predict(data)?.into_rows())
+    }
+
+    /// The predicted class of each example: the arg-max of its outputs, or for a single
+    /// output whether it exceeds 0.5, as Keras's `predict_classes`.
+    ///
+    /// # Errors
+    /// When the examples do not have the model's input shape.
+    pub fn predict_classes<D: Dataset + ?Sized>(&self, data: &D) -> Result<Vec<usize>, TrainError> {
+        let rows = self.predict_proba(data)?;
+        let classes = if rows.dims()[1] == 1 {
+            rows.greater_elem(0.5).int().squeeze_dim::<1>(1)
+        } else {
+            rows.argmax(1).squeeze_dim::<1>(1)
+        };
+        Ok(classes.into_data().convert::<i64>().to_vec::<i64>().unwrap_or_default().into_iter().map(|c| c as usize).collect())
+    }
+}
+
+/// The loss and metrics of `model` (without dropout) on `data`.
+fn evaluate_with<B, M, D>(model: &M::InnerModule, data: &D, batch_size: usize, loss: Loss, metrics: &[Metric], device: &B::Device) -> Logs
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + Model<B>,
+    M::InnerModule: Model<B::InnerBackend>,
+    D: Dataset + ?Sized,
+{
+    let example = data.example_shape();
+    let kind = data.target_kind();
+    let mut totals = Totals::<B::InnerBackend>::new();
+    Loader::new(batch_size).for_each(data, 0, |batch| {
+        let x = <<M::InnerModule as Model<B::InnerBackend>>::Input as Batch<B::InnerBackend>>::from_rows(batch.rows(device), &example);
+        let target = target::<B::InnerBackend>(&batch, &kind, device);
+        let forward = model.forward_train(x);
+        let output = Output { logits: forward.logits.into_rows(), activation: forward.activation };
+        let mut value = loss.batch(&output, &target);
+        if let Some(penalty) = forward.penalty {
+            value = value + penalty;
+        }
+        totals.add(batch_sums(value, &output, &target, metrics, batch.len), batch.len);
+        ControlFlow::Continue(())
+    });
+    totals.logs(metrics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optimizer::{Adam, RmsProp, Sgd};
+    use crate::testing::TestAutodiff as Ad;
+    use burn::module::{Module, Param};
+    use kiln_datasets::{ArrayDataset, ImageDataset};
+
+    /// One weight `w`: `forward(x) = w · x`.
+    #[derive(Module, Debug)]
+    struct Scale<B: Backend> {
+        w: Param<Tensor<B, 1>>,
+    }
+
+    impl<B: Backend> Model<B> for Scale<B> {
+        type Input = Tensor<B, 2>;
+        type Output = Tensor<B, 2>;
+        const INPUT_SHAPE: &'static [Dim] = &[Dim::Known(1)];
+        const OUTPUT_SHAPE: &'static [Dim] = &[Dim::Known(1)];
+
+        fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+            x * self.w.val().unsqueeze_dim(0)
+        }
+    }
+
+    /// One example: x = 1 with the target value 0.
+    fn one_example() -> ArrayDataset {
+        ArrayDataset::regression(vec![1.0], vec![1], vec![0.0], 1).unwrap()
+    }
+
+    /// The weight after `steps` updates from w = 1 on loss w² (gradient 2w).
+    fn w_after(optimizer: impl Into<Optimizer>, steps: usize) -> f32 {
+        let device = Default::default();
+        let model = Scale::<Ad> { w: Param::from_tensor(Tensor::from_floats([1.0], &device)) };
+        let mut trainer = Trainer::new(model).optimizer(optimizer).loss(Loss::MeanSquaredError);
+        trainer.fit(&one_example(), Fit::epochs(steps).batch_size(1).verbose(Verbosity::Silent)).unwrap();
+        trainer.model().w.val().into_scalar()
+    }
+
+    #[test]
+    fn updates_follow_keras_rules() {
+        // Hand-computed from w = 1 and the gradient 2w:
+        let cases: Vec<(Optimizer, usize, f32)> = vec![
+            // w - lr·g = 1 - 0.1·2
+            (Sgd::new().learning_rate(0.1).into(), 1, 0.8),
+            // v1 = -0.2, w1 = 0.8; v2 = 0.9·v1 - 0.1·1.6 = -0.34, w2 = 0.46
+            (Sgd::new().learning_rate(0.1).momentum(0.9).into(), 2, 0.46),
+            // Nesterov: w1 = w + 0.9·v1 - lr·g = 1 - 0.18 - 0.2
+            (Sgd::new().learning_rate(0.1).momentum(0.9).nesterov(true).into(), 1, 0.62),
+            // decay 0.5: w1 = 0.8, then lr = 0.1 / 1.5 and w2 = 0.8 - 1.6/15
+            (Sgd::new().learning_rate(0.1).decay(0.5).into(), 2, 0.8 - 1.6 / 15.0),
+            // v = (1 - 0.9)·4 = 0.4; w = 1 - 0.01·2 / (sqrt(0.4) + 1e-7)
+            (RmsProp::new().learning_rate(0.01).into(), 1, 1.0 - 0.02 / (0.4f32.sqrt() + 1e-7)),
+            // m̂ = 2, v̂ = 4: w = 1 - 0.1·2 / (2 + ε)
+            (Adam::new().learning_rate(0.1).into(), 1, 0.9),
+        ];
+        for (optimizer, steps, want) in cases {
+            let got = w_after(optimizer.clone(), steps);
+            assert!((got - want).abs() < 1e-5, "{optimizer:?}: got {got}, want {want}");
+        }
+    }
+
+    #[test]
+    fn epoch_metrics_are_exact_over_uneven_batches() {
+        // Five examples, right for the first two only (w = 1 makes the output x, compared
+        // with targets): batches of 2 give per-batch accuracies 1, 0, 0, whose plain mean
+        // 1/3 differs from the exact 2/5.
+        let data = ArrayDataset::classification(vec![1.0; 5], vec![1], vec![1, 1, 0, 0, 0], 2).unwrap();
+        let device = Default::default();
+        let model = Scale::<Ad> { w: Param::from_tensor(Tensor::from_floats([1.0], &device)) };
+        let trainer = Trainer::new(model).loss(Loss::BinaryCrossentropy).metrics([Metric::Accuracy]);
+        let logs = trainer.evaluate_batched(&data, 2).unwrap();
+        assert_eq!(logs.get("accuracy"), Some(0.4));
+        let one_by_one = trainer.evaluate_batched(&data, 1).unwrap();
+        assert!((logs.get("loss").unwrap() - one_by_one.get("loss").unwrap()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn data_that_does_not_fit_is_refused() {
+        let device = Default::default();
+        let model = Scale::<Ad> { w: Param::from_tensor(Tensor::from_floats([1.0], &device)) };
+        let mut trainer = Trainer::new(model).loss(Loss::CategoricalCrossentropy);
+        let wrong_shape = ImageDataset::new("wide", [1, 1, 2], vec![0, 0], vec![0], vec!["0".into()]).unwrap();
+        let err = trainer.fit(&wrong_shape, Fit::epochs(1).verbose(Verbosity::Silent)).unwrap_err();
+        assert_eq!(err.to_string(), "the dataset's examples have shape [1, 1, 2] but the model takes [1]; reshape the data or change the model's input");
+        let flat_enough = ImageDataset::new("one", [1, 1, 1], vec![0], vec![0], vec!["0".into(), "1".into()]).unwrap();
+        let err = trainer.fit(&flat_enough, Fit::epochs(1).verbose(Verbosity::Silent)).unwrap_err();
+        assert_eq!(err.to_string(), "the model outputs 1 values per example but the dataset has 2 classes; end the model with Dense(2) or, for a binary loss, Dense(1, activation = sigmoid)");
+        let trainer_sparse = Trainer::new(Scale::<Ad> { w: Param::from_tensor(Tensor::from_floats([1.0], &device)) }).loss(Loss::SparseCategoricalCrossentropy);
+        assert_eq!(
+            trainer_sparse.evaluate(&one_example()).unwrap_err().to_string(),
+            "sparse_categorical_crossentropy needs class labels but the dataset's targets are values; use categorical_crossentropy for one-hot targets"
+        );
+        let err = trainer.fit(&one_example(), Fit::epochs(1).validation_split(1.5)).unwrap_err();
+        assert_eq!(err.to_string(), "validation_split must be in [0, 1), got 1.5");
+        let empty = ImageDataset::new("none", [1, 1, 1], vec![], vec![], vec!["0".into()]).unwrap();
+        assert_eq!(trainer.evaluate(&empty).unwrap_err().to_string(), "the evaluation dataset is empty");
+    }
+}
