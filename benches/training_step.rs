@@ -10,59 +10,18 @@
 //! Run: `cargo bench --bench training_step` (add `--features ndarray` for NdArray).
 //! `KILN_BENCH_SECONDS` sets the seconds measured per model (default 6).
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod common;
 
-use burn::module::{AutodiffModule, Module};
+use std::process::Command;
+
+use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{Dropout, Linear};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
-use burn::tensor::activation::{log_softmax, relu};
+use burn::tensor::Tensor;
+use burn::tensor::activation::relu;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{Distribution, Int, Tensor};
+use common::{BATCH, CifarCnn, MnistCnn, MnistMlp, Step, budget};
 use kiln::prelude::*;
-
-const BATCH: usize = 128;
-
-model! {
-    struct MnistMlp {
-        input: [784],
-        Dense(128, activation = relu),
-        Dropout(0.2),
-        Dense(128, activation = relu),
-        Dropout(0.2),
-        Dense(10, activation = softmax),
-    }
-}
-
-model! {
-    struct MnistCnn {
-        input: [1, 28, 28],
-        Conv2D(32, 3, activation = relu),
-        Conv2D(64, 3, activation = relu),
-        MaxPooling2D(2),
-        Dropout(0.25),
-        Flatten,
-        Dense(128, activation = relu),
-        Dropout(0.5),
-        Dense(10, activation = softmax),
-    }
-}
-
-model! {
-    struct CifarCnn {
-        input: [3, 32, 32],
-        Conv2D(32, 3, padding = same, activation = relu),
-        Conv2D(32, 3, activation = relu),
-        MaxPooling2D(2),
-        Conv2D(64, 3, padding = same, activation = relu),
-        Conv2D(64, 3, activation = relu),
-        MaxPooling2D(2),
-        Flatten,
-        Dense(512, activation = relu),
-        Dense(10, activation = softmax),
-    }
-}
 
 /// MnistCnn written by hand with burn-nn, as a burn user would.
 #[derive(Module, Debug)]
@@ -93,8 +52,14 @@ impl<B: Backend> HandCnn<B> {
 impl<B: Backend> kiln::Model<B> for HandCnn<B> {
     type Input = Tensor<B, 4>;
     type Output = Tensor<B, 2>;
-    const INPUT_SHAPE: &'static [Dim] = &[Dim::Known(1), Dim::Known(28), Dim::Known(28)];
-    const OUTPUT_SHAPE: &'static [Dim] = &[Dim::Known(10)];
+
+    fn input_shape(&self) -> Shape {
+        Shape::known([1, 28, 28])
+    }
+
+    fn output_shape(&self) -> Shape {
+        Shape::known([10])
+    }
 
     /// Logits; the loss takes the log-softmax.
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
@@ -109,88 +74,30 @@ impl<B: Backend> kiln::Model<B> for HandCnn<B> {
     }
 }
 
-/// One training step: forward, cross-entropy on the logits, backward, Adam.
-struct Trainer<B: AutodiffBackend, M: AutodiffModule<B>, const D: usize> {
-    model: Option<M>,
-    optim: burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, M, B>,
-    x: Tensor<B, D>,
-    targets: Tensor<B, 2>,
-}
-
-impl<B, M, const D: usize> Trainer<B, M, D>
-where
-    B: AutodiffBackend,
-    M: AutodiffModule<B> + kiln::Model<B, Input = Tensor<B, D>, Output = Tensor<B, 2>>,
-{
-    fn new(model: M, device: &B::Device) -> Self {
-        let example: Vec<usize> = M::INPUT_SHAPE.iter().map(|d| d.known().unwrap_or(1)).collect();
-        let mut shape = vec![BATCH];
-        shape.extend(example);
-        let x = Tensor::<B, 1>::random([shape.iter().product::<usize>()], Distribution::Default, device);
-        let labels = Tensor::<B, 1, Int>::random([BATCH], Distribution::Uniform(0.0, 10.0), device);
-        Trainer {
-            model: Some(model),
-            optim: AdamConfig::new().init(),
-            x: x.reshape::<D, _>(burn::tensor::Shape::from(shape)),
-            targets: labels.one_hot(10).float(),
-        }
-    }
-
-    fn step(&mut self) {
-        let Some(model) = self.model.take() else { return };
-        let logits = model.forward_train(self.x.clone()).logits;
-        let loss = (log_softmax(logits, 1) * self.targets.clone()).sum_dim(1).mean().neg();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let model = self.optim.step(1e-3, model, grads);
-        // Wait for the device so each step's time is its own.
-        let _ = B::sync(&self.x.device());
-        self.model = Some(model);
-    }
-
-    /// Seconds per step over `steps` steps.
-    fn time(&mut self, steps: usize) -> f64 {
-        let start = Instant::now();
-        for _ in 0..steps {
-            self.step();
-        }
-        start.elapsed().as_secs_f64() / steps as f64
-    }
-
-    /// Seconds per step, measured for about `budget` after two warm-up steps.
-    fn measure(&mut self, budget: Duration) -> f64 {
-        self.time(2);
-        let probe = self.time(1).max(1e-4);
-        let steps = ((budget.as_secs_f64() / probe) as usize).clamp(2, 1000);
-        self.time(steps)
-    }
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
 
-fn budget() -> Duration {
-    let seconds = std::env::var("KILN_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6.0);
-    Duration::from_secs_f64(seconds)
-}
-
-/// Generated vs hand-written MnistCnn: interleaved blocks, median step time of each.
+/// Generated vs hand-written MnistCnn: blocks in A-B-B-A order (so neither always runs
+/// first), the median step time of each.
 fn generated_vs_hand_written<B: AutodiffBackend>(backend: &str) {
     let device = B::Device::default();
-    let mut generated = Trainer::new(MnistCnn::<B>::new(&device), &device);
-    let mut hand = Trainer::new(HandCnn::<B>::new(&device), &device);
+    let mut generated = Step::new(MnistCnn::<B>::new(&device), &device);
+    let mut hand = Step::new(HandCnn::<B>::new(&device), &device);
     generated.time(2);
     hand.time(2);
-    let per_block = ((budget().as_secs_f64() / 10.0 / generated.time(1)) as usize).max(2);
+    let per_block = ((budget().as_secs_f64() / 8.0 / generated.time(1)) as usize).max(3);
     let (mut g, mut h) = (Vec::new(), Vec::new());
-    for _ in 0..7 {
+    for _ in 0..4 {
         g.push(generated.time(per_block));
         h.push(hand.time(per_block));
+        h.push(hand.time(per_block));
+        g.push(generated.time(per_block));
     }
     let (g, h) = (median(g), median(h));
     println!(
-        "{backend:<8} MnistCnn training step: generated {:.2} ms, hand-written burn {:.2} ms, ratio {:.3} (7 interleaved blocks of {per_block} steps)",
+        "{backend:<8} MnistCnn training step: generated {:.2} ms, hand-written burn {:.2} ms, ratio {:.3} (median of 8 blocks of {per_block} steps each)",
         g * 1e3,
         h * 1e3,
         g / h
@@ -201,9 +108,18 @@ fn generated_vs_hand_written<B: AutodiffBackend>(backend: &str) {
 fn reference_models<B: AutodiffBackend>(backend: &str) -> Vec<(String, f64)> {
     let device = B::Device::default();
     let rates = vec![
-        ("mlp".to_string(), BATCH as f64 / Trainer::new(MnistMlp::<B>::new(&device), &device).measure(budget())),
-        ("mnist_cnn".to_string(), BATCH as f64 / Trainer::new(MnistCnn::<B>::new(&device), &device).measure(budget())),
-        ("cifar_cnn".to_string(), BATCH as f64 / Trainer::new(CifarCnn::<B>::new(&device), &device).measure(budget())),
+        (
+            "mlp".to_string(),
+            BATCH as f64 / Step::new(MnistMlp::<B>::new(&device), &device).measure(budget()),
+        ),
+        (
+            "mnist_cnn".to_string(),
+            BATCH as f64 / Step::new(MnistCnn::<B>::new(&device), &device).measure(budget()),
+        ),
+        (
+            "cifar_cnn".to_string(),
+            BATCH as f64 / Step::new(CifarCnn::<B>::new(&device), &device).measure(budget()),
+        ),
     ];
     for (model, rate) in &rates {
         println!("{backend:<8} {model:<10} {rate:>9.1} images/s");
@@ -220,7 +136,13 @@ fn pytorch() -> Option<Vec<(String, f64)>> {
         .output()
         .ok()?;
     if !out.status.success() {
-        println!("pytorch  not measured: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+        println!(
+            "pytorch  not measured: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
         return None;
     }
     let rates: Vec<(String, f64)> = String::from_utf8_lossy(&out.stdout)
@@ -237,14 +159,20 @@ fn pytorch() -> Option<Vec<(String, f64)>> {
 }
 
 fn main() {
-    println!("batch {BATCH}, Adam, f32, {} s per model", budget().as_secs_f64());
+    println!(
+        "batch {BATCH}, Adam, f32, {} s per model",
+        budget().as_secs_f64()
+    );
     generated_vs_hand_written::<kiln::backend::Flex>("flex");
     #[allow(unused_mut)] // NdArray joins the results when its feature is on.
     let mut results = vec![("flex", reference_models::<kiln::backend::Flex>("flex"))];
     #[cfg(feature = "ndarray")]
     {
         generated_vs_hand_written::<kiln::backend::NdArray>("ndarray");
-        results.push(("ndarray", reference_models::<kiln::backend::NdArray>("ndarray")));
+        results.push((
+            "ndarray",
+            reference_models::<kiln::backend::NdArray>("ndarray"),
+        ));
     }
     if let Some(torch) = pytorch() {
         for (backend, rates) in &results {

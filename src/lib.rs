@@ -32,15 +32,39 @@
 //! ```
 #![warn(missing_docs)]
 
-pub use kiln_core::{Batch, Model, TrainForward, activation, backend, layers, regularizer};
+pub use kiln_core::{
+    Adam, AdamW, Batch, Callback, CallbackResult, Control, Fit, History, JsonModel, Logs, Loss,
+    Metric, Model, Optimizer, PlotError, RmsProp, Sgd, TrainError, TrainForward, Trainer,
+    Verbosity, activation, backend, layers, load_model, load_weights, regularizer, save_model,
+    save_weights,
+};
+pub use kiln_datasets as datasets;
 pub use kiln_macros::model;
 pub use kiln_spec as spec;
 pub use kiln_spec::{Activation, Dim, ModelSpec, Padding, Regularizer, Shape, Summary};
 
+/// Builds a runtime model from the JSON form of a `model!` (`to_json()`), with fresh
+/// weights on `device`; `I` and `O` are the ranks of its input and output tensors (one more
+/// than its example shapes). The same as [`JsonModel::from_json`].
+///
+/// # Errors
+/// When the text is not a model, its shapes do not fit kiln-spec's rules, or its ranks are
+/// not `I` and `O`.
+pub fn from_json<B: burn::tensor::backend::Backend, const I: usize, const O: usize>(
+    json: &str,
+    device: &B::Device,
+) -> Result<JsonModel<B, I, O>, TrainError> {
+    JsonModel::from_json(json, device)
+}
+
 /// What most programs need: `use kiln::prelude::*;`.
 pub mod prelude {
+    pub use crate::datasets::{ArrayDataset, DataDir, Dataset, ImageDataset};
     pub use crate::model;
-    pub use crate::{Activation, Dim, Model, Shape};
+    pub use crate::{
+        Activation, Adam, AdamW, Callback, Dim, Fit, History, Logs, Loss, Metric, Model, RmsProp,
+        Sgd, Shape, Trainer, Verbosity,
+    };
     pub use burn::tensor::Tensor;
     pub use burn::tensor::backend::Backend;
 }
@@ -52,5 +76,5 @@ pub mod __private {
     pub use burn;
     pub use kiln_core::activation::apply as activation;
     pub use kiln_core::{Model, TrainForward, layers, regularizer};
-    pub use kiln_spec::{Activation, Dim, ModelSpec, Padding, Regularizer, Summary};
+    pub use kiln_spec::{Activation, Dim, ModelSpec, Padding, Regularizer, Shape, Summary};
 }

@@ -10,7 +10,10 @@ type B = kiln::backend::Cpu;
 type Inner = kiln::backend::CpuBackend;
 
 fn dims(shape: &[Dim]) -> Vec<usize> {
-    shape.iter().map(|d| d.known().expect("a known dimension")).collect()
+    shape
+        .iter()
+        .map(|d| d.known().expect("a known dimension"))
+        .collect()
 }
 
 model! {
@@ -64,13 +67,32 @@ fn every_2d_layer_runs_with_the_declared_shapes() {
     let device = Default::default();
     let model = Everything2D::<B>::new(&device);
     let checked = Everything2D::<B>::spec().check().unwrap();
-    let shapes: Vec<String> = checked.layers.iter().map(|l| l.output.to_string()).collect();
+    let shapes: Vec<String> = checked
+        .layers
+        .iter()
+        .map(|l| l.output.to_string())
+        .collect();
     assert_eq!(
         shapes,
         [
-            "[8, 9, 9]", "[8, 9, 9]", "[8, 9, 9]", "[8, 9, 9]", "[8, 8, 8]", "[8, 4, 3]",
-            "[4, 3, 2]", "[4]", "[4]", "[6]", "[5]", "[4]", "[4]", "[4]", "[4]", "[2, 2]",
-            "[4]", "[3]",
+            "[8, 9, 9]",
+            "[8, 9, 9]",
+            "[8, 9, 9]",
+            "[8, 9, 9]",
+            "[8, 8, 8]",
+            "[8, 4, 3]",
+            "[4, 3, 2]",
+            "[4]",
+            "[4]",
+            "[6]",
+            "[5]",
+            "[4]",
+            "[4]",
+            "[4]",
+            "[4]",
+            "[2, 2]",
+            "[4]",
+            "[3]",
         ]
     );
     let x = Tensor::<B, 4>::random([5, 3, 17, 17], Distribution::Default, &device);
@@ -83,14 +105,20 @@ fn every_2d_layer_runs_with_the_declared_shapes() {
     want.extend(dims(&Everything2D::<B>::OUTPUT_SHAPE));
     assert_eq!(y.dims().to_vec(), want);
     let values = y.into_data().to_vec::<f32>().unwrap();
-    assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "sigmoid outputs: {values:?}");
+    assert!(
+        values.iter().all(|v| (0.0..=1.0).contains(v)),
+        "sigmoid outputs: {values:?}"
+    );
 }
 
 #[test]
 fn unknown_lengths_flow_through_1d_layers() {
     let device = Default::default();
     let model = Everything1D::<Inner>::new(&device);
-    assert_eq!(Everything1D::<Inner>::OUTPUT_SHAPE, [Dim::Known(6), Dim::Unknown]);
+    assert_eq!(
+        Everything1D::<Inner>::OUTPUT_SHAPE,
+        [Dim::Known(6), Dim::Unknown]
+    );
     for (length, want) in [(10, 3), (16, 4), (7, 2)] {
         let y = model.forward(Tensor::zeros([2, 4, length], &device));
         assert_eq!(y.dims(), [2, 6, want], "length {length}");
@@ -101,7 +129,10 @@ fn unknown_lengths_flow_through_1d_layers() {
 fn dense_applies_to_the_last_axis() {
     let device = Default::default();
     let model = PerStep::<Inner>::new(&device);
-    assert_eq!(model.forward(Tensor::zeros([3, 7, 16], &device)).dims(), [3, 7, 2]);
+    assert_eq!(
+        model.forward(Tensor::zeros([3, 7, 16], &device)).dims(),
+        [3, 7, 2]
+    );
 }
 
 model! {
@@ -122,8 +153,16 @@ fn set(layer: &mut burn::nn::Linear<Inner>, w: Tensor<Inner, 2>, b: Tensor<Inner
 fn generated_forward_and_penalties_compute_what_the_layers_mean() {
     let device = Default::default();
     let mut model = Tiny::<Inner>::new(&device);
-    set(&mut model.dense, Tensor::from_floats([[1.0, -1.0], [2.0, 0.5]], &device), Tensor::from_floats([0.5, -3.0], &device));
-    set(&mut model.dense_1, Tensor::from_floats([[1.0], [-2.0]], &device), Tensor::from_floats([0.25], &device));
+    set(
+        &mut model.dense,
+        Tensor::from_floats([[1.0, -1.0], [2.0, 0.5]], &device),
+        Tensor::from_floats([0.5, -3.0], &device),
+    );
+    set(
+        &mut model.dense_1,
+        Tensor::from_floats([[1.0], [-2.0]], &device),
+        Tensor::from_floats([0.25], &device),
+    );
     let x = Tensor::<Inner, 2>::from_floats([[1.0, 1.0], [0.0, -1.0]], &device);
 
     // By hand: h = relu(x·W + b) = [[3.5, 0], [0, 0]]; z = h·V + c = [[3.75], [0.25]].
@@ -138,5 +177,8 @@ fn generated_forward_and_penalties_compute_what_the_layers_mean() {
     // activity 0.1·Σ|sigmoid(z)| / batch 2.
     let activity = 0.1 * (sigmoid(3.75) + sigmoid(0.25)) / 2.0;
     let penalty = out.penalty.unwrap().into_scalar();
-    assert!((penalty - (3.125 + 0.875 + activity)).abs() < 1e-5, "{penalty}");
+    assert!(
+        (penalty - (3.125 + 0.875 + activity)).abs() < 1e-5,
+        "{penalty}"
+    );
 }

@@ -58,13 +58,19 @@ fn cross_entropy(logits: Tensor<B, 2>, labels: &[usize]) -> Tensor<B, 1> {
         .iter()
         .flat_map(|&l| (0..classes).map(move |c| f32::from(u8::from(c == l))))
         .collect();
-    let targets = Tensor::<B, 1>::from_floats(targets.as_slice(), &device).reshape([labels.len(), classes]);
+    let targets =
+        Tensor::<B, 1>::from_floats(targets.as_slice(), &device).reshape([labels.len(), classes]);
     let log_p = burn::tensor::activation::log_softmax(logits, 1);
     (log_p * targets).sum_dim(1).mean().neg()
 }
 
 /// Trains `model` a few Adam steps on one fixed batch; returns the loss before and after.
-fn losses_over_steps<M, const D: usize>(mut model: M, x: Tensor<B, D>, labels: &[usize], steps: usize) -> (f32, f32)
+fn losses_over_steps<M, const D: usize>(
+    mut model: M,
+    x: Tensor<B, D>,
+    labels: &[usize],
+    steps: usize,
+) -> (f32, f32)
 where
     M: AutodiffModule<B> + kiln::Model<B, Input = Tensor<B, D>, Output = Tensor<B, 2>>,
 {
@@ -92,7 +98,10 @@ fn the_mlp_has_keras_parameter_count_and_learns() {
     assert_eq!(summary.0.params().trainable, 118_282);
     assert_eq!(summary.0.params().non_trainable, 0);
     assert_eq!(model.num_params(), 118_282);
-    assert!(summary.to_string().contains("Total params: 118,282"), "{summary}");
+    assert!(
+        summary.to_string().contains("Total params: 118,282"),
+        "{summary}"
+    );
     assert_eq!(Mlp::<B>::INPUT_SHAPE, [Dim::Known(784)]);
     assert_eq!(Mlp::<B>::OUTPUT_SHAPE, [Dim::Known(10)]);
 

@@ -53,27 +53,58 @@ mod tests {
         let x = [-2.0, -0.5, 0.0, 1.5];
         let cases: [(Activation, [f32; 4]); 10] = [
             (Activation::Relu, [0.0, 0.0, 0.0, 1.5]),
-            (Activation::Sigmoid, [0.119_202_92, 0.377_540_67, 0.5, 0.817_574_48]),
-            (Activation::Tanh, [-0.964_027_58, -0.462_117_16, 0.0, 0.905_148_25]),
+            (
+                Activation::Sigmoid,
+                [0.119_202_92, 0.377_540_67, 0.5, 0.817_574_48],
+            ),
+            (
+                Activation::Tanh,
+                [-0.964_027_58, -0.462_117_16, 0.0, 0.905_148_25],
+            ),
             (Activation::Elu, [-0.864_664_72, -0.393_469_34, 0.0, 1.5]),
-            (Activation::Selu, [-1.520_166_47, -0.691_758_19, 0.0, 1.576_051_48]),
-            (Activation::Gelu, [-0.045_500_26, -0.154_268_77, 0.0, 1.399_789_2]),
+            (
+                Activation::Selu,
+                [-1.520_166_47, -0.691_758_19, 0.0, 1.576_051_48],
+            ),
+            (
+                Activation::Gelu,
+                [-0.045_500_26, -0.154_268_77, 0.0, 1.399_789_2],
+            ),
             (Activation::LeakyRelu, [-0.4, -0.1, 0.0, 1.5]),
-            (Activation::Softplus, [0.126_928_01, 0.474_076_98, 0.693_147_18, 1.701_413_28]),
-            (Activation::Swish, [-0.238_405_84, -0.188_770_33, 0.0, 1.226_361_71]),
+            (
+                Activation::Softplus,
+                [0.126_928_01, 0.474_076_98, 0.693_147_18, 1.701_413_28],
+            ),
+            (
+                Activation::Swish,
+                [-0.238_405_84, -0.188_770_33, 0.0, 1.226_361_71],
+            ),
             (Activation::Linear, [-2.0, -0.5, 0.0, 1.5]),
         ];
         for (a, want) in cases {
-            let got = floats(apply(a, Tensor::<TestBackend, 1>::from_floats(x, &Default::default())));
+            let got = floats(apply(
+                a,
+                Tensor::<TestBackend, 1>::from_floats(x, &Default::default()),
+            ));
             assert_close(&got, &want, 1e-5, a.name());
         }
     }
 
     #[test]
     fn softmax_runs_along_the_last_axis() {
-        let x = Tensor::<TestBackend, 2>::from_floats([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], &Default::default());
+        let x = Tensor::<TestBackend, 2>::from_floats(
+            [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]],
+            &Default::default(),
+        );
         let got = floats(apply(Activation::Softmax, x));
-        let want = [0.090_030_57, 0.244_728_48, 0.665_240_94, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0];
+        let want = [
+            0.090_030_57,
+            0.244_728_48,
+            0.665_240_94,
+            1.0 / 3.0,
+            1.0 / 3.0,
+            1.0 / 3.0,
+        ];
         assert_close(&got, &want, 1e-6, "softmax");
     }
 }

@@ -79,7 +79,11 @@ impl<M> Control<'_, M> {
 pub trait Callback<B: AutodiffBackend, M> {
     /// A name for messages.
     fn name(&self) -> String {
-        std::any::type_name::<Self>().rsplit("::").next().unwrap_or("callback").to_string()
+        std::any::type_name::<Self>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("callback")
+            .to_string()
     }
 
     /// Whether [`Callback::on_train_batch_end`] needs the running logs of each batch
@@ -100,12 +104,22 @@ pub trait Callback<B: AutodiffBackend, M> {
 
     /// After each training batch, with the epoch's running logs so far when
     /// [`Callback::wants_batch_logs`] (else empty logs).
-    fn on_train_batch_end(&mut self, _batch: usize, _logs: &Logs, _control: &mut Control<M>) -> CallbackResult {
+    fn on_train_batch_end(
+        &mut self,
+        _batch: usize,
+        _logs: &Logs,
+        _control: &mut Control<M>,
+    ) -> CallbackResult {
         Ok(())
     }
 
     /// After each epoch, with its logs (`loss`, metrics, `val_` values).
-    fn on_epoch_end(&mut self, _epoch: usize, _logs: &Logs, _control: &mut Control<M>) -> CallbackResult {
+    fn on_epoch_end(
+        &mut self,
+        _epoch: usize,
+        _logs: &Logs,
+        _control: &mut Control<M>,
+    ) -> CallbackResult {
         Ok(())
     }
 

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// The dataset's examples do not have the model's input shape.
-    #[error("the dataset's examples have shape {data:?} but the model takes {model}; reshape the data or change the model's input")]
+    #[error(
+        "the dataset's examples have shape {data:?} but the model takes {model}; reshape the data or change the model's input"
+    )]
     InputShape {
         /// The dataset's example shape.
         data: Vec<usize>,

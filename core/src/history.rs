@@ -72,7 +72,10 @@ impl History {
 
     /// The values of `name`, one per epoch.
     pub fn get(&self, name: &str) -> Option<&[f64]> {
-        self.columns.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
     }
 
     /// The names logged, in order.
@@ -111,7 +114,10 @@ impl History {
         for (name, values) in &self.columns {
             let values: Vec<serde_json::Value> = values
                 .iter()
-                .map(|v| serde_json::Number::from_f64(*v).map_or(serde_json::Value::Null, serde_json::Value::Number))
+                .map(|v| {
+                    serde_json::Number::from_f64(*v)
+                        .map_or(serde_json::Value::Null, serde_json::Value::Number)
+                })
                 .collect();
             map.insert(name.clone(), values.into());
         }
@@ -137,10 +143,16 @@ impl History {
                 path.to_path_buf()
             } else {
                 let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-                let ext = path.extension().map_or_else(|| "png".to_string(), |e| e.to_string_lossy().into_owned());
+                let ext = path
+                    .extension()
+                    .map_or_else(|| "png".to_string(), |e| e.to_string_lossy().into_owned());
                 path.with_file_name(format!("{stem}_{name}.{ext}"))
             };
-            self.plot_one(name, &file).map_err(|reason| PlotError::Draw { path: file.clone(), reason })?;
+            self.plot_one(name, &file)
+                .map_err(|reason| PlotError::Draw {
+                    path: file.clone(),
+                    reason,
+                })?;
             written.push(file);
         }
         Ok(written)
@@ -150,17 +162,31 @@ impl History {
         let train = self.get(name).unwrap_or(&[]);
         let val_name = format!("val_{name}");
         let val = self.get(&val_name);
-        let finite = train.iter().chain(val.unwrap_or(&[])).copied().filter(|v| v.is_finite());
+        let finite = train
+            .iter()
+            .chain(val.unwrap_or(&[]))
+            .copied()
+            .filter(|v| v.is_finite());
         let (lo, hi) = finite.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (lo, hi) = if lo > hi { (0.0, 1.0) } else if lo == hi { (lo - 0.5, hi + 0.5) } else { (lo, hi) };
+        let (lo, hi) = if lo > hi {
+            (0.0, 1.0)
+        } else if lo == hi {
+            (lo - 0.5, hi + 0.5)
+        } else {
+            (lo, hi)
+        };
         let margin = (hi - lo) * 0.05;
-        let first = *self.epochs.first().unwrap_or(&0) as f64;
-        let last = (*self.epochs.last().unwrap_or(&0) as f64).max(first + 1.0);
+        // Epochs are shown 1-based, as Keras prints them.
+        let first = *self.epochs.first().unwrap_or(&0) as f64 + 1.0;
+        let last = (*self.epochs.last().unwrap_or(&0) as f64 + 1.0).max(first + 1.0);
 
         let root = BitMapBackend::new(file, (800, 500)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{name}, training and validation"), ("sans-serif", 24))
+            .caption(
+                format!("{name}, training and validation"),
+                ("sans-serif", 24),
+            )
             .margin(15)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -169,24 +195,37 @@ impl History {
         chart
             .configure_mesh()
             .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc(name)
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
         let series = |values: &[f64]| -> Vec<(f64, f64)> {
-            self.epochs.iter().zip(values).filter(|(_, v)| v.is_finite()).map(|(&e, &v)| (e as f64, v)).collect()
+            self.epochs
+                .iter()
+                .zip(values)
+                .filter(|(_, v)| v.is_finite())
+                .map(|(&e, &v)| (e as f64 + 1.0, v))
+                .collect()
         };
-        chart
-            .draw_series(LineSeries::new(series(train), BLUE.stroke_width(2)))
-            .map_err(|e| e.to_string())?
-            .label(name)
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-        if let Some(val) = val {
+        for (label, values, color) in [(name.to_string(), Some(train), BLUE), (val_name, val, RED)]
+        {
+            let Some(values) = values else { continue };
+            let points = series(values);
             chart
-                .draw_series(LineSeries::new(series(val), RED.stroke_width(2)))
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
                 .map_err(|e| e.to_string())?
-                .label(val_name)
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, 4, color.filled())),
+                )
+                .map_err(|e| e.to_string())?;
         }
         chart
             .configure_series_labels()
@@ -227,7 +266,12 @@ pub(crate) mod font {
                 .find_map(|p| std::fs::read(p).ok());
             match bytes {
                 // The font lives as long as the program: plotters keeps a 'static slice.
-                Some(b) => plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, Box::leak(b.into_boxed_slice())).is_ok(),
+                Some(b) => plotters::style::register_font(
+                    "sans-serif",
+                    plotters::style::FontStyle::Normal,
+                    Box::leak(b.into_boxed_slice()),
+                )
+                .is_ok(),
                 None => false,
             }
         });
@@ -241,7 +285,10 @@ mod tests {
 
     fn history() -> History {
         let mut h = History::default();
-        for (e, (loss, val)) in [(1.0, 1.1), (0.5, 0.7), (0.25, 0.6)].into_iter().enumerate() {
+        for (e, (loss, val)) in [(1.0, 1.1), (0.5, 0.7), (0.25, 0.6)]
+            .into_iter()
+            .enumerate()
+        {
             let mut logs = Logs::new();
             logs.insert("loss", loss);
             logs.insert("accuracy", 1.0 - loss / 2.0);
@@ -255,9 +302,15 @@ mod tests {
     #[test]
     fn dumps_every_value() {
         let h = history();
-        assert_eq!(h.names().collect::<Vec<_>>(), ["loss", "accuracy", "val_loss", "val_accuracy"]);
+        assert_eq!(
+            h.names().collect::<Vec<_>>(),
+            ["loss", "accuracy", "val_loss", "val_accuracy"]
+        );
         assert_eq!(h.get("val_loss"), Some(&[1.1, 0.7, 0.6][..]));
-        assert!(h.to_csv().starts_with("epoch,loss,accuracy,val_loss,val_accuracy\n0,1,0.5,1.1,"));
+        assert!(
+            h.to_csv()
+                .starts_with("epoch,loss,accuracy,val_loss,val_accuracy\n0,1,0.5,1.1,")
+        );
         let json: serde_json::Value = serde_json::from_str(&h.to_json()).unwrap();
         assert_eq!(json["loss"], serde_json::json!([1.0, 0.5, 0.25]));
         assert_eq!(json["epoch"], serde_json::json!([0, 1, 2]));
@@ -284,11 +337,17 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kiln-plot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let files = history().plot(dir.join("history.png")).unwrap();
-        assert_eq!(files, [dir.join("history.png"), dir.join("history_accuracy.png")]);
+        assert_eq!(
+            files,
+            [dir.join("history.png"), dir.join("history_accuracy.png")]
+        );
         for f in files {
             let bytes = std::fs::read(&f).unwrap();
             assert_eq!(&bytes[1..4], b"PNG", "{}", f.display());
         }
-        assert!(matches!(History::default().plot(dir.join("x.png")), Err(PlotError::Empty)));
+        assert!(matches!(
+            History::default().plot(dir.join("x.png")),
+            Err(PlotError::Empty)
+        ));
     }
 }

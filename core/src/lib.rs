@@ -16,6 +16,8 @@ mod model;
 mod optimizer;
 mod progress;
 pub mod regularizer;
+mod runtime;
+mod save;
 mod subset;
 mod trainer;
 
@@ -28,6 +30,8 @@ pub use metric::Metric;
 pub use model::{Batch, Model, TrainForward};
 pub use optimizer::{Adam, AdamW, Optimizer, RmsProp, Sgd};
 pub use progress::Verbosity;
+pub use runtime::{JsonModel, RuntimeLayer};
+pub use save::{load_model, load_weights, save_model, save_weights};
 pub use trainer::{Fit, Trainer};
 
 #[cfg(test)]

@@ -71,7 +71,10 @@ mod tests {
         val.insert("loss", 0.5);
         logs.extend_prefixed("val_", &val);
         logs.insert("loss", 0.125);
-        assert_eq!(logs.to_string(), "loss: 0.1250 - accuracy: 0.9000 - val_loss: 0.5000");
+        assert_eq!(
+            logs.to_string(),
+            "loss: 0.1250 - accuracy: 0.9000 - val_loss: 0.5000"
+        );
         assert_eq!(logs.get("val_loss"), Some(0.5));
         assert_eq!(logs.get("val_accuracy"), None);
     }

@@ -199,7 +199,10 @@ impl Loss {
             }
             Loss::Hinge | Loss::SquaredHinge => {
                 let y = signed(target.dense(width));
-                let margin = (y * output.activated()).neg().add_scalar(1.0).clamp_min(0.0);
+                let margin = (y * output.activated())
+                    .neg()
+                    .add_scalar(1.0)
+                    .clamp_min(0.0);
                 if self == Loss::Hinge {
                     rows(margin)
                 } else {
@@ -242,11 +245,20 @@ mod tests {
     }
 
     fn classes(c: &[i64], n: usize) -> Target<B> {
-        Target::Classes(Tensor::from_data(burn::tensor::TensorData::new(c.to_vec(), [c.len()]), &Default::default()), n)
+        Target::Classes(
+            Tensor::from_data(
+                burn::tensor::TensorData::new(c.to_vec(), [c.len()]),
+                &Default::default(),
+            ),
+            n,
+        )
     }
 
     fn out(logits: &[&[f32]], activation: Activation) -> Output<B> {
-        Output { logits: rows(logits), activation }
+        Output {
+            logits: rows(logits),
+            activation,
+        }
     }
 
     fn value(loss: Loss, output: &Output<B>, target: &Target<B>) -> f32 {
@@ -260,29 +272,94 @@ mod tests {
         let values = |y: &[&[f32]]| Target::Values(rows(y));
         let cases: Vec<(Loss, Output<B>, Target<B>, f32)> = vec![
             // ((0 - 0.5)² + (1 - 0.5)²) / 2
-            (Loss::MeanSquaredError, out(&[&[0.5, 0.5]], Activation::Linear), values(&[&[0.0, 1.0]]), 0.25),
+            (
+                Loss::MeanSquaredError,
+                out(&[&[0.5, 0.5]], Activation::Linear),
+                values(&[&[0.0, 1.0]]),
+                0.25,
+            ),
             // sqrt(mean(1, 1, 9, 9))
-            (Loss::RootMeanSquaredError, out(&[&[1.0, 1.0], &[3.0, 3.0]], Activation::Linear), values(&[&[0.0, 0.0], &[0.0, 0.0]]), 5f32.sqrt()),
+            (
+                Loss::RootMeanSquaredError,
+                out(&[&[1.0, 1.0], &[3.0, 3.0]], Activation::Linear),
+                values(&[&[0.0, 0.0], &[0.0, 0.0]]),
+                5f32.sqrt(),
+            ),
             // (|2 - 1| + |-4 + 2|) / 2
-            (Loss::MeanAbsoluteError, out(&[&[1.0, -2.0]], Activation::Linear), values(&[&[2.0, -4.0]]), 1.5),
+            (
+                Loss::MeanAbsoluteError,
+                out(&[&[1.0, -2.0]], Activation::Linear),
+                values(&[&[2.0, -4.0]]),
+                1.5,
+            ),
             // 100 · (1/2 + 2/4) / 2
-            (Loss::MeanAbsolutePercentageError, out(&[&[1.0, -2.0]], Activation::Linear), values(&[&[2.0, -4.0]]), 50.0),
+            (
+                Loss::MeanAbsolutePercentageError,
+                out(&[&[1.0, -2.0]], Activation::Linear),
+                values(&[&[2.0, -4.0]]),
+                50.0,
+            ),
             // (ln 4 - ln 2)²
-            (Loss::MeanSquaredLogarithmicError, out(&[&[3.0]], Activation::Linear), values(&[&[1.0]]), 2f32.ln().powi(2)),
+            (
+                Loss::MeanSquaredLogarithmicError,
+                out(&[&[3.0]], Activation::Linear),
+                values(&[&[1.0]]),
+                2f32.ln().powi(2),
+            ),
             // 0/1 targets read as -1/1: (max(1 + 0.3, 0) + max(1 - 0.4, 0)) / 2
-            (Loss::Hinge, out(&[&[0.3, 0.4]], Activation::Linear), values(&[&[0.0, 1.0]]), 0.95),
+            (
+                Loss::Hinge,
+                out(&[&[0.3, 0.4]], Activation::Linear),
+                values(&[&[0.0, 1.0]]),
+                0.95,
+            ),
             // (1.3² + 0.6²) / 2
-            (Loss::SquaredHinge, out(&[&[0.3, 0.4]], Activation::Linear), values(&[&[0.0, 1.0]]), 1.025),
+            (
+                Loss::SquaredHinge,
+                out(&[&[0.3, 0.4]], Activation::Linear),
+                values(&[&[0.0, 1.0]]),
+                1.025,
+            ),
             // -1/1 targets stay: max(1 - (-1)(-0.5), 0)
-            (Loss::Hinge, out(&[&[-0.5]], Activation::Linear), values(&[&[-1.0]]), 0.5),
+            (
+                Loss::Hinge,
+                out(&[&[-0.5]], Activation::Linear),
+                values(&[&[-1.0]]),
+                0.5,
+            ),
             // logsumexp(1, 2, 3) - 3
-            (Loss::CategoricalCrossentropy, out(&[&[1.0, 2.0, 3.0]], Activation::Softmax), classes(&[2], 3), 0.407_605_96),
-            (Loss::SparseCategoricalCrossentropy, out(&[&[1.0, 2.0, 3.0]], Activation::Softmax), classes(&[2], 3), 0.407_605_96),
-            (Loss::CategoricalCrossentropy, out(&[&[1.0, 2.0, 3.0]], Activation::Softmax), values(&[&[0.0, 0.0, 1.0]]), 0.407_605_96),
+            (
+                Loss::CategoricalCrossentropy,
+                out(&[&[1.0, 2.0, 3.0]], Activation::Softmax),
+                classes(&[2], 3),
+                0.407_605_96,
+            ),
+            (
+                Loss::SparseCategoricalCrossentropy,
+                out(&[&[1.0, 2.0, 3.0]], Activation::Softmax),
+                classes(&[2], 3),
+                0.407_605_96,
+            ),
+            (
+                Loss::CategoricalCrossentropy,
+                out(&[&[1.0, 2.0, 3.0]], Activation::Softmax),
+                values(&[&[0.0, 0.0, 1.0]]),
+                0.407_605_96,
+            ),
             // (ln 2 + softplus(2)) / 2, from sigmoid logits 0 and 2 with targets 1 and 0
-            (Loss::BinaryCrossentropy, out(&[&[0.0], &[2.0]], Activation::Sigmoid), classes(&[1, 0], 2), (2f32.ln() + 2.126_928) / 2.0),
+            (
+                Loss::BinaryCrossentropy,
+                out(&[&[0.0], &[2.0]], Activation::Sigmoid),
+                classes(&[1, 0], 2),
+                (2f32.ln() + 2.126_928) / 2.0,
+            ),
             // an output that is not a sigmoid is a probability: -ln 0.8
-            (Loss::BinaryCrossentropy, out(&[&[0.8]], Activation::Relu), values(&[&[1.0]]), 0.223_143_55),
+            (
+                Loss::BinaryCrossentropy,
+                out(&[&[0.8]], Activation::Relu),
+                values(&[&[1.0]]),
+                0.223_143_55,
+            ),
         ];
         for (loss, output, target, want) in cases {
             let got = value(loss, &output, &target);

@@ -114,7 +114,9 @@ impl Metric {
                 let beaten_by = p.greater(of_truth).int().sum_dim(1).squeeze_dim::<1>(1);
                 beaten_by.lower_elem(*k as i64).float().sum()
             }
-            Metric::MeanSquaredError | Metric::RootMeanSquaredError => per_row((p() - target.dense(width)).square()),
+            Metric::MeanSquaredError | Metric::RootMeanSquaredError => {
+                per_row((p() - target.dense(width)).square())
+            }
             Metric::MeanAbsoluteError => per_row((p() - target.dense(width)).abs()),
             Metric::MeanAbsolutePercentageError => {
                 let y = target.dense(width);
@@ -151,12 +153,22 @@ mod tests {
     fn output(v: &[&[f32]]) -> Output<B> {
         let width = v[0].len();
         let flat: Vec<f32> = v.iter().flat_map(|r| r.iter().copied()).collect();
-        let logits = Tensor::<B, 1>::from_floats(flat.as_slice(), &Default::default()).reshape([v.len(), width]);
-        Output { logits, activation: Activation::Linear }
+        let logits = Tensor::<B, 1>::from_floats(flat.as_slice(), &Default::default())
+            .reshape([v.len(), width]);
+        Output {
+            logits,
+            activation: Activation::Linear,
+        }
     }
 
     fn classes(c: &[i64]) -> Target<B> {
-        Target::Classes(Tensor::from_data(burn::tensor::TensorData::new(c.to_vec(), [c.len()]), &Default::default()), 3)
+        Target::Classes(
+            Tensor::from_data(
+                burn::tensor::TensorData::new(c.to_vec(), [c.len()]),
+                &Default::default(),
+            ),
+            3,
+        )
     }
 
     fn sum(metric: Metric, output: &Output<B>, target: &Target<B>) -> f32 {
@@ -171,14 +183,20 @@ mod tests {
         assert_eq!(sum(Metric::Accuracy, &three, &labels), 1.0);
         assert_eq!(sum(Metric::SparseCategoricalAccuracy, &three, &labels), 1.0);
         // Top 2: label 1 is in {1, 2}; label 1 in {0, 1}; label 0 is not in {2, 1}.
-        assert_eq!(sum(Metric::TopKCategoricalAccuracy { k: 2 }, &three, &labels), 2.0);
+        assert_eq!(
+            sum(Metric::TopKCategoricalAccuracy { k: 2 }, &three, &labels),
+            2.0
+        );
         let one_hot = Target::Values(labels.dense(3));
         assert_eq!(sum(Metric::CategoricalAccuracy, &three, &one_hot), 1.0);
 
         let binary = output(&[&[0.9], &[0.4], &[0.6]]);
         let targets = Target::Values(output(&[&[1.0], &[1.0], &[0.0]]).logits);
         assert_eq!(sum(Metric::Accuracy, &binary, &targets), 1.0);
-        assert_eq!(sum(Metric::BinaryAccuracy { threshold: 0.3 }, &binary, &targets), 2.0);
+        assert_eq!(
+            sum(Metric::BinaryAccuracy { threshold: 0.3 }, &binary, &targets),
+            2.0
+        );
 
         // Squared errors 0.01, 0.36, 0.36: summed per example.
         let squared = sum(Metric::MeanSquaredError, &binary, &targets);
@@ -188,9 +206,17 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for m in [Metric::Accuracy, Metric::BINARY_ACCURACY, Metric::CategoricalAccuracy, Metric::TOP_5, Metric::MeanAbsoluteError] {
+        for m in [
+            Metric::Accuracy,
+            Metric::BINARY_ACCURACY,
+            Metric::CategoricalAccuracy,
+            Metric::TOP_5,
+            Metric::MeanAbsoluteError,
+        ] {
             assert_eq!(Metric::from_name(m.name()), Some(m));
         }
-        assert!(Metric::Accuracy.higher_is_better() && !Metric::MeanSquaredError.higher_is_better());
+        assert!(
+            Metric::Accuracy.higher_is_better() && !Metric::MeanSquaredError.higher_is_better()
+        );
     }
 }

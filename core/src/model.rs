@@ -3,7 +3,7 @@
 
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
-use kiln_spec::{Activation, Dim, ModelSpec};
+use kiln_spec::{Activation, ModelSpec, Shape};
 
 use crate::activation;
 
@@ -31,7 +31,11 @@ pub trait Batch<B: Backend>: Sized + Clone + Send + std::fmt::Debug {
 
 impl<B: Backend, const D: usize> Batch<B> for Tensor<B, D> {
     fn from_rows(rows: Tensor<B, 2>, example: &[usize]) -> Self {
-        assert_eq!(example.len() + 1, D, "an example of {example:?} does not make a rank-{D} batch");
+        assert_eq!(
+            example.len() + 1,
+            D,
+            "an example of {example:?} does not make a rank-{D} batch"
+        );
         let mut shape = [0usize; D];
         shape[0] = rows.dims()[0];
         shape[1..].copy_from_slice(example);
@@ -75,7 +79,8 @@ impl<B: Backend, const D: usize> TrainForward<B, Tensor<B, D>> {
 /// A model kiln can train: a burn module with a known input and output shape.
 ///
 /// `model!` implements it; for a hand-written burn module, implement `forward` and the
-/// shapes (and `forward_train` to expose logits or penalties).
+/// shapes (and `forward_train` to expose logits or penalties). `model!` also gives its
+/// models the shapes as constants (`INPUT_SHAPE`), for checks at compile time.
 pub trait Model<B: Backend>: Module<B> {
     /// The input batch, `Tensor<B, D>` with `D` one more than the example's rank.
     type Input: Batch<B>;
@@ -83,9 +88,10 @@ pub trait Model<B: Backend>: Module<B> {
     type Output: Batch<B>;
 
     /// The shape of one input example (the batch dimension left out).
-    const INPUT_SHAPE: &'static [Dim];
+    fn input_shape(&self) -> Shape;
+
     /// The shape of one output example.
-    const OUTPUT_SHAPE: &'static [Dim];
+    fn output_shape(&self) -> Shape;
 
     /// The model's output for a batch.
     fn forward(&self, input: Self::Input) -> Self::Output;
@@ -100,8 +106,16 @@ pub trait Model<B: Backend>: Module<B> {
         }
     }
 
-    /// The model's declaration, when it has one (`model!`'s models do).
-    fn spec() -> Option<ModelSpec> {
+    /// The model's declaration, when it has one (`model!`'s models and models read from
+    /// JSON do).
+    fn spec(&self) -> Option<ModelSpec> {
         None
+    }
+
+    /// `(module path prefix, saved name prefix)` pairs for a model whose burn module paths
+    /// differ from its layers' names (a model read from JSON), so that its saved weights
+    /// carry the same names as those of the `model!` it describes. Empty by default.
+    fn stored_names(&self) -> Vec<(String, String)> {
+        Vec::new()
     }
 }

@@ -4,7 +4,9 @@
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, Optimizer as _, RmsPropConfig, SgdConfig};
+use burn::optim::{
+    AdamConfig, AdamWConfig, GradientsParams, Optimizer as _, RmsPropConfig, SgdConfig,
+};
 use burn::tensor::backend::AutodiffBackend;
 
 macro_rules! setters {
@@ -33,7 +35,12 @@ pub struct Sgd {
 impl Sgd {
     /// Keras's defaults: learning rate 0.01, no momentum.
     pub fn new() -> Self {
-        Sgd { learning_rate: 0.01, momentum: 0.0, nesterov: false, decay: 0.0 }
+        Sgd {
+            learning_rate: 0.01,
+            momentum: 0.0,
+            nesterov: false,
+            decay: 0.0,
+        }
     }
 }
 
@@ -61,7 +68,13 @@ pub struct RmsProp {
 impl RmsProp {
     /// Keras's defaults: learning rate 0.001, rho 0.9, epsilon 1e-7, no momentum.
     pub fn new() -> Self {
-        RmsProp { learning_rate: 0.001, rho: 0.9, epsilon: 1e-7, momentum: 0.0, decay: 0.0 }
+        RmsProp {
+            learning_rate: 0.001,
+            rho: 0.9,
+            epsilon: 1e-7,
+            momentum: 0.0,
+            decay: 0.0,
+        }
     }
 }
 
@@ -93,7 +106,14 @@ pub struct Adam {
 impl Adam {
     /// Keras's defaults: learning rate 0.001, betas 0.9 and 0.999, epsilon 1e-7.
     pub fn new() -> Self {
-        Adam { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false, decay: 0.0 }
+        Adam {
+            learning_rate: 0.001,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+            amsgrad: false,
+            decay: 0.0,
+        }
     }
 }
 
@@ -128,7 +148,15 @@ impl AdamW {
     /// Keras's defaults: learning rate 0.001, weight decay 0.004, betas 0.9 and 0.999,
     /// epsilon 1e-7.
     pub fn new() -> Self {
-        AdamW { learning_rate: 0.001, weight_decay: 0.004, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false, decay: 0.0 }
+        AdamW {
+            learning_rate: 0.001,
+            weight_decay: 0.004,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+            amsgrad: false,
+            decay: 0.0,
+        }
     }
 }
 
@@ -226,8 +254,10 @@ impl Optimizer {
     pub(crate) fn init<B: AutodiffBackend, M: AutodiffModule<B>>(&self) -> Stepper<B, M> {
         match self {
             Optimizer::Sgd(o) => {
-                let momentum = (o.momentum > 0.0).then(|| {
-                    MomentumConfig { momentum: o.momentum, dampening: 0.0, nesterov: o.nesterov }
+                let momentum = (o.momentum > 0.0).then(|| MomentumConfig {
+                    momentum: o.momentum,
+                    dampening: 0.0,
+                    nesterov: o.nesterov,
                 });
                 Stepper::Sgd(SgdConfig::new().with_momentum(momentum).init())
             }

@@ -51,7 +51,8 @@ impl Progress {
         }
         println!("Epoch {}/{epochs}", epoch + 1);
         if self.verbosity == Verbosity::ProgressBar && std::io::stdout().is_terminal() {
-            let bar = ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::stdout());
+            let bar =
+                ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::stdout());
             bar.set_style(
                 ProgressStyle::with_template("{pos:>5}/{len} [{bar:30}] - ETA: {eta} - {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())

@@ -15,7 +15,10 @@ use kiln_spec::Regularizer;
 /// let p = penalty(Regularizer { l1: 0.5, l2: 0.1 }, w).into_scalar();
 /// assert!((p - (0.5 * 3.0 + 0.1 * 5.0)).abs() < 1e-6);
 /// ```
-pub fn penalty<B: Backend, const D: usize>(regularizer: Regularizer, w: Tensor<B, D>) -> Tensor<B, 1> {
+pub fn penalty<B: Backend, const D: usize>(
+    regularizer: Regularizer,
+    w: Tensor<B, D>,
+) -> Tensor<B, 1> {
     let Regularizer { l1, l2 } = regularizer;
     match (l1 != 0.0, l2 != 0.0) {
         (true, true) => w.clone().abs().sum().mul_scalar(l1) + w.square().sum().mul_scalar(l2),
@@ -26,7 +29,10 @@ pub fn penalty<B: Backend, const D: usize>(regularizer: Regularizer, w: Tensor<B
 
 /// The activity penalty of a batch of outputs: the penalty divided by the batch size,
 /// as Keras does.
-pub fn activity_penalty<B: Backend, const D: usize>(regularizer: Regularizer, output: Tensor<B, D>) -> Tensor<B, 1> {
+pub fn activity_penalty<B: Backend, const D: usize>(
+    regularizer: Regularizer,
+    output: Tensor<B, D>,
+) -> Tensor<B, 1> {
     let batch = output.dims()[0].max(1);
     penalty(regularizer, output).div_scalar(batch as f64)
 }
@@ -46,7 +52,9 @@ mod tests {
 
     #[test]
     fn penalties_match_their_definition() {
-        let w = || Tensor::<TestBackend, 2>::from_floats([[1.0, -2.0], [0.5, 0.0]], &Default::default());
+        let w = || {
+            Tensor::<TestBackend, 2>::from_floats([[1.0, -2.0], [0.5, 0.0]], &Default::default())
+        };
         // sum(|w|) = 3.5, sum(w²) = 5.25
         let cases = [
             (Regularizer::l1(0.1), 0.35),

@@ -9,7 +9,10 @@ pub type TestAutodiff = burn::backend::Autodiff<TestBackend>;
 
 /// A tensor's values, flattened.
 pub fn floats<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data")
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("f32 data")
 }
 
 /// Asserts `got` and `want` agree within `tol` everywhere.

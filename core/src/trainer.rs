@@ -95,7 +95,10 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
     }
 
     /// Adds callbacks, run in order.
-    pub fn callbacks(mut self, callbacks: impl IntoIterator<Item = Box<dyn Callback<B, M> + 'a>>) -> Self {
+    pub fn callbacks(
+        mut self,
+        callbacks: impl IntoIterator<Item = Box<dyn Callback<B, M> + 'a>>,
+    ) -> Self {
         self.callbacks.extend(callbacks);
         self
     }
@@ -155,7 +158,10 @@ struct Totals<B: Backend> {
 
 impl<B: Backend> Totals<B> {
     fn new() -> Self {
-        Totals { sums: None, examples: 0 }
+        Totals {
+            sums: None,
+            examples: 0,
+        }
     }
 
     fn add(&mut self, sums: Tensor<B, 1>, examples: usize) {
@@ -170,7 +176,12 @@ impl<B: Backend> Totals<B> {
     fn logs(&self, metrics: &[Metric]) -> Logs {
         let mut logs = Logs::new();
         let Some(sums) = &self.sums else { return logs };
-        let values = sums.clone().into_data().convert::<f64>().to_vec::<f64>().unwrap_or_default();
+        let values = sums
+            .clone()
+            .into_data()
+            .convert::<f64>()
+            .to_vec::<f64>()
+            .unwrap_or_default();
         let n = self.examples.max(1) as f64;
         logs.insert("loss", values.first().copied().unwrap_or(f64::NAN) / n);
         for (metric, sum) in metrics.iter().zip(values.iter().skip(1)) {
@@ -193,13 +204,22 @@ fn target<BB: Backend>(batch: &HostBatch, kind: &TargetKind, device: &BB::Device
         ),
         (Targets::Values(v), _) => {
             let width = v.len().checked_div(batch.len).unwrap_or(0);
-            Target::Values(Tensor::from_data(TensorData::new(v.clone(), [batch.len, width]), device))
+            Target::Values(Tensor::from_data(
+                TensorData::new(v.clone(), [batch.len, width]),
+                device,
+            ))
         }
     }
 }
 
 /// The sums a batch adds to an epoch's totals: `[loss · examples, metric sums...]`.
-fn batch_sums<BB: Backend>(loss: Tensor<BB, 1>, output: &Output<BB>, target: &Target<BB>, metrics: &[Metric], examples: usize) -> Tensor<BB, 1> {
+fn batch_sums<BB: Backend>(
+    loss: Tensor<BB, 1>,
+    output: &Output<BB>,
+    target: &Target<BB>,
+    metrics: &[Metric],
+    examples: usize,
+) -> Tensor<BB, 1> {
     let mut parts = vec![loss.mul_scalar(examples as f64)];
     parts.extend(metrics.iter().map(|m| m.batch_sum(output, target)));
     Tensor::cat(parts, 0)
@@ -282,38 +302,62 @@ where
     /// data's own shape when it fits the model's input, else the model's input when that
     /// is fully known and holds as many elements (so MNIST's `[1, 28, 28]` images feed a
     /// model declared with `input: [784]`, as Keras users reshape them).
-    fn example_shape<D: Dataset + ?Sized>(&self, data: &D, what: &'static str) -> Result<Vec<usize>, TrainError> {
+    fn example_shape<D: Dataset + ?Sized>(
+        &self,
+        data: &D,
+        what: &'static str,
+    ) -> Result<Vec<usize>, TrainError> {
         if data.is_empty() {
             return Err(TrainError::Empty(what));
         }
         let shape = data.example_shape();
-        let input = kiln_spec::Shape::new(M::INPUT_SHAPE.iter().copied());
-        let fits = shape.len() == input.rank() && shape.iter().zip(input.dims()).all(|(&d, m)| Dim::Known(d).fits(*m));
+        let input = self.model().input_shape();
+        let fits = shape.len() == input.rank()
+            && shape
+                .iter()
+                .zip(input.dims())
+                .all(|(&d, m)| Dim::Known(d).fits(*m));
         if fits {
             return Ok(shape);
         }
         match input.all_known() {
-            Some(dims) if dims.iter().product::<usize>() == shape.iter().product::<usize>() => Ok(dims),
-            _ => Err(TrainError::InputShape { data: shape, model: input.to_string() }),
+            Some(dims) if dims.iter().product::<usize>() == shape.iter().product::<usize>() => {
+                Ok(dims)
+            }
+            _ => Err(TrainError::InputShape {
+                data: shape,
+                model: input.to_string(),
+            }),
         }
     }
 
     /// Checks that `data`'s targets fit the model's output and the loss.
     fn check_targets<D: Dataset + ?Sized>(&self, data: &D) -> Result<(), TrainError> {
-        let Some(width) = kiln_spec::Shape::new(M::OUTPUT_SHAPE.iter().copied()).elements() else {
+        let Some(width) = self.model().output_shape().elements() else {
             return Ok(()); // an output of unknown size is checked by burn as it runs
         };
-        let categorical = matches!(self.loss, Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy);
+        let categorical = matches!(
+            self.loss,
+            Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy
+        );
         match data.target_kind() {
-            TargetKind::Classes(n) if width == n || (width == 1 && n == 2 && !categorical) => Ok(()),
+            TargetKind::Classes(n) if width == n || (width == 1 && n == 2 && !categorical) => {
+                Ok(())
+            }
             TargetKind::Classes(n) => Err(TrainError::Targets(format!(
                 "the model outputs {width} values per example but the dataset has {n} classes; end the model with Dense({n}){}",
-                if n == 2 { " or, for a binary loss, Dense(1, activation = sigmoid)" } else { "" }
+                if n == 2 {
+                    " or, for a binary loss, Dense(1, activation = sigmoid)"
+                } else {
+                    ""
+                }
             ))),
-            TargetKind::Values(_) if self.loss.needs_classes() => Err(TrainError::Targets(format!(
-                "{} needs class labels but the dataset's targets are values; use categorical_crossentropy for one-hot targets",
-                self.loss
-            ))),
+            TargetKind::Values(_) if self.loss.needs_classes() => {
+                Err(TrainError::Targets(format!(
+                    "{} needs class labels but the dataset's targets are values; use categorical_crossentropy for one-hot targets",
+                    self.loss
+                )))
+            }
             TargetKind::Values(w) if w == width => Ok(()),
             TargetKind::Values(w) => Err(TrainError::Targets(format!(
                 "the model outputs {width} values per example but the dataset's targets have {w}"
@@ -326,12 +370,21 @@ where
     /// # Errors
     /// When the data does not fit the model (shape, targets), a setting is out of range,
     /// or a callback fails.
-    pub fn fit<D: Dataset + ?Sized>(&mut self, data: &D, mut fit: Fit<'_, B, M>) -> Result<History, TrainError> {
+    pub fn fit<D: Dataset + ?Sized>(
+        &mut self,
+        data: &D,
+        mut fit: Fit<'_, B, M>,
+    ) -> Result<History, TrainError> {
         if !(0.0..1.0).contains(&fit.validation_split) {
-            return Err(TrainError::Setting(format!("validation_split must be in [0, 1), got {}", fit.validation_split)));
+            return Err(TrainError::Setting(format!(
+                "validation_split must be in [0, 1), got {}",
+                fit.validation_split
+            )));
         }
         if fit.batch_size == 0 {
-            return Err(TrainError::Setting("the batch size must be positive".into()));
+            return Err(TrainError::Setting(
+                "the batch size must be positive".into(),
+            ));
         }
         // Keras holds out the last fraction, before any shuffling.
         let train_len = match fit.validation_data {
@@ -347,10 +400,13 @@ where
         };
         let example = self.example_shape(&train, "training")?;
         self.check_targets(&train)?;
-        if let Some(v) = validation {
-            self.example_shape(v, "validation")?;
-            self.check_targets(v)?;
-        }
+        let val_example = match validation {
+            Some(v) => {
+                self.check_targets(v)?;
+                self.example_shape(v, "validation")?
+            }
+            None => Vec::new(),
+        };
         let kind = train.target_kind();
         let mut loader = Loader::new(fit.batch_size);
         if fit.shuffle {
@@ -370,9 +426,17 @@ where
         let result = (|| -> Result<(), TrainError> {
             macro_rules! each_callback {
                 ($epoch:expr, |$c:ident, $ctl:ident| $call:expr) => {{
-                    let mut $ctl = Control { model: model.as_mut().expect(TAKEN), stop: control_state.0, learning_rate: control_state.1, epoch: $epoch };
+                    let mut $ctl = Control {
+                        model: model.as_mut().expect(TAKEN),
+                        stop: control_state.0,
+                        learning_rate: control_state.1,
+                        epoch: $epoch,
+                    };
                     for $c in fit.callbacks.iter_mut() {
-                        $call.map_err(|source| TrainError::Callback { name: $c.name(), source })?;
+                        $call.map_err(|source| TrainError::Callback {
+                            name: $c.name(),
+                            source,
+                        })?;
                     }
                     control_state = ($ctl.stop, $ctl.learning_rate);
                 }};
@@ -388,34 +452,59 @@ where
                 let mut failure = None;
                 let mut done = 0;
                 loader.for_each(&train, epoch as u64, |batch| {
-                    let x = <M::Input as Batch<B>>::from_rows(batch.rows::<B>(&self.device), &example);
+                    let x =
+                        <M::Input as Batch<B>>::from_rows(batch.rows::<B>(&self.device), &example);
                     let target = target::<B>(&batch, &kind, &self.device);
                     let current = model.take().expect(TAKEN);
                     let forward = current.forward_train(x);
-                    let output = Output { logits: forward.logits.into_rows(), activation: forward.activation };
+                    let output = Output {
+                        logits: forward.logits.into_rows(),
+                        activation: forward.activation,
+                    };
                     let mut loss = self.loss.batch(&output, &target);
                     if let Some(penalty) = forward.penalty {
                         loss = loss + penalty;
                     }
-                    let detached = Output { logits: output.logits.clone().inner(), activation: output.activation };
+                    let detached = Output {
+                        logits: output.logits.clone().inner(),
+                        activation: output.activation,
+                    };
                     let detached_target = match &target {
                         Target::Classes(c, n) => Target::Classes(c.clone().inner(), *n),
                         Target::Values(v) => Target::Values(v.clone().inner()),
                     };
-                    totals.add(batch_sums(loss.clone().inner(), &detached, &detached_target, &self.metrics, batch.len), batch.len);
+                    totals.add(
+                        batch_sums(
+                            loss.clone().inner(),
+                            &detached,
+                            &detached_target,
+                            &self.metrics,
+                            batch.len,
+                        ),
+                        batch.len,
+                    );
                     let grads = GradientsParams::from_grads(loss.backward(), &current);
                     let lr = self.optimizer.decayed(control_state.1, self.iterations);
                     model = Some(stepper.step(lr, current, grads));
                     self.iterations += 1;
                     done += 1;
-                    let logs = (batch_logs || progress.wants_logs()).then(|| totals.logs(&self.metrics));
+                    let logs =
+                        (batch_logs || progress.wants_logs()).then(|| totals.logs(&self.metrics));
                     progress.step(done, logs.as_ref());
                     if batch_logs {
                         let logs = logs.unwrap_or_default();
-                        let mut ctl = Control { model: model.as_mut().expect(TAKEN), stop: control_state.0, learning_rate: control_state.1, epoch };
+                        let mut ctl = Control {
+                            model: model.as_mut().expect(TAKEN),
+                            stop: control_state.0,
+                            learning_rate: control_state.1,
+                            epoch,
+                        };
                         for c in fit.callbacks.iter_mut() {
                             if let Err(source) = c.on_train_batch_end(done - 1, &logs, &mut ctl) {
-                                failure = Some(TrainError::Callback { name: c.name(), source });
+                                failure = Some(TrainError::Callback {
+                                    name: c.name(),
+                                    source,
+                                });
                             }
                         }
                         control_state = (ctl.stop, ctl.learning_rate);
@@ -431,7 +520,15 @@ where
                 let mut logs = totals.logs(&self.metrics);
                 if let Some(v) = validation {
                     let inner = model.as_ref().expect(TAKEN).valid();
-                    let val = evaluate_with::<B, M, _>(&inner, v, fit.batch_size, self.loss, &self.metrics, &self.device);
+                    let val = evaluate_with::<B, M, _>(
+                        &inner,
+                        v,
+                        &val_example,
+                        fit.batch_size,
+                        self.loss,
+                        &self.metrics,
+                        &self.device,
+                    );
                     logs.extend_prefixed("val_", &val);
                 }
                 progress.end_epoch(&logs);
@@ -439,7 +536,8 @@ where
                 each_callback!(epoch, |c, ctl| c.on_epoch_end(epoch, &logs, &mut ctl));
                 last_logs = logs;
             }
-            each_callback!(fit.epochs.saturating_sub(1), |c, ctl| c.on_train_end(&last_logs, &mut ctl));
+            each_callback!(fit.epochs.saturating_sub(1), |c, ctl| c
+                .on_train_end(&last_logs, &mut ctl));
             Ok(())
         })();
         self.model = model;
@@ -460,17 +558,32 @@ where
     ///
     /// # Errors
     /// When the data does not fit the model.
-    pub fn evaluate_batched<D: Dataset + ?Sized>(&self, data: &D, batch_size: usize) -> Result<Logs, TrainError> {
-        self.example_shape(data, "evaluation")?;
+    pub fn evaluate_batched<D: Dataset + ?Sized>(
+        &self,
+        data: &D,
+        batch_size: usize,
+    ) -> Result<Logs, TrainError> {
+        let example = self.example_shape(data, "evaluation")?;
         self.check_targets(data)?;
-        Ok(evaluate_with::<B, M, D>(&self.model().valid(), data, batch_size.max(1), self.loss, &self.metrics, &self.device))
+        Ok(evaluate_with::<B, M, D>(
+            &self.model().valid(),
+            data,
+            &example,
+            batch_size.max(1),
+            self.loss,
+            &self.metrics,
+            &self.device,
+        ))
     }
 
     /// The model's outputs for every example of `data`, in order, as Keras's `predict`.
     ///
     /// # Errors
     /// When the examples do not have the model's input shape.
-    pub fn predict<D: Dataset + ?Sized>(&self, data: &D) -> Result<<M::InnerModule as Model<B::InnerBackend>>::Output, TrainError> {
+    pub fn predict<D: Dataset + ?Sized>(
+        &self,
+        data: &D,
+    ) -> Result<<M::InnerModule as Model<B::InnerBackend>>::Output, TrainError> {
         let example = self.example_shape(data, "prediction")?;
         let model = self.model().valid();
         let mut outputs = Vec::new();
@@ -487,7 +600,10 @@ where
     ///
     /// # Errors
     /// When the examples do not have the model's input shape.
-    pub fn predict_proba<D: Dataset + ?Sized>(&self, data: &D) -> Result<Tensor<B::InnerBackend, 2>, TrainError> {
+    pub fn predict_proba<D: Dataset + ?Sized>(
+        &self,
+        data: &D,
+    ) -> Result<Tensor<B::InnerBackend, 2>, TrainError> {
         Ok(self.predict(data)?.into_rows())
     }
 
@@ -503,23 +619,37 @@ where
         } else {
             rows.argmax(1).squeeze_dim::<1>(1)
         };
-        Ok(classes.into_data().convert::<i64>().to_vec::<i64>().unwrap_or_default().into_iter().map(|c| c as usize).collect())
+        Ok(classes
+            .into_data()
+            .convert::<i64>()
+            .to_vec::<i64>()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c as usize)
+            .collect())
     }
 }
 
 /// The loss and metrics of `model` (without dropout) on `data`.
-fn evaluate_with<B, M, D>(model: &M::InnerModule, data: &D, batch_size: usize, loss: Loss, metrics: &[Metric], device: &B::Device) -> Logs
+fn evaluate_with<B, M, D>(
+    model: &M::InnerModule,
+    data: &D,
+    example: &[usize],
+    batch_size: usize,
+    loss: Loss,
+    metrics: &[Metric],
+    device: &B::Device,
+) -> Logs
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + Model<B>,
     M::InnerModule: Model<B::InnerBackend>,
     D: Dataset + ?Sized,
 {
-    let example = data.example_shape();
     let kind = data.target_kind();
     let mut totals = Totals::<B::InnerBackend>::new();
     Loader::new(batch_size).for_each(data, 0, |batch| {
-        let x = <<M::InnerModule as Model<B::InnerBackend>>::Input as Batch<B::InnerBackend>>::from_rows(batch.rows(device), &example);
+        let x = <<M::InnerModule as Model<B::InnerBackend>>::Input as Batch<B::InnerBackend>>::from_rows(batch.rows(device), example);
         let target = target::<B::InnerBackend>(&batch, &kind, device);
         let forward = model.forward_train(x);
         let output = Output { logits: forward.logits.into_rows(), activation: forward.activation };
@@ -550,8 +680,14 @@ mod tests {
     impl<B: Backend> Model<B> for Scale<B> {
         type Input = Tensor<B, 2>;
         type Output = Tensor<B, 2>;
-        const INPUT_SHAPE: &'static [Dim] = &[Dim::Known(1)];
-        const OUTPUT_SHAPE: &'static [Dim] = &[Dim::Known(1)];
+
+        fn input_shape(&self) -> kiln_spec::Shape {
+            kiln_spec::Shape::known([1])
+        }
+
+        fn output_shape(&self) -> kiln_spec::Shape {
+            kiln_spec::Shape::known([1])
+        }
 
         fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
             x * self.w.val().unsqueeze_dim(0)
@@ -566,9 +702,18 @@ mod tests {
     /// The weight after `steps` updates from w = 1 on loss w² (gradient 2w).
     fn w_after(optimizer: impl Into<Optimizer>, steps: usize) -> f32 {
         let device = Default::default();
-        let model = Scale::<Ad> { w: Param::from_tensor(Tensor::from_floats([1.0], &device)) };
-        let mut trainer = Trainer::new(model).optimizer(optimizer).loss(Loss::MeanSquaredError);
-        trainer.fit(&one_example(), Fit::epochs(steps).batch_size(1).verbose(Verbosity::Silent)).unwrap();
+        let model = Scale::<Ad> {
+            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
+        };
+        let mut trainer = Trainer::new(model)
+            .optimizer(optimizer)
+            .loss(Loss::MeanSquaredError);
+        trainer
+            .fit(
+                &one_example(),
+                Fit::epochs(steps).batch_size(1).verbose(Verbosity::Silent),
+            )
+            .unwrap();
         trainer.model().w.val().into_scalar()
     }
 
@@ -581,17 +726,36 @@ mod tests {
             // v1 = -0.2, w1 = 0.8; v2 = 0.9·v1 - 0.1·1.6 = -0.34, w2 = 0.46
             (Sgd::new().learning_rate(0.1).momentum(0.9).into(), 2, 0.46),
             // Nesterov: w1 = w + 0.9·v1 - lr·g = 1 - 0.18 - 0.2
-            (Sgd::new().learning_rate(0.1).momentum(0.9).nesterov(true).into(), 1, 0.62),
+            (
+                Sgd::new()
+                    .learning_rate(0.1)
+                    .momentum(0.9)
+                    .nesterov(true)
+                    .into(),
+                1,
+                0.62,
+            ),
             // decay 0.5: w1 = 0.8, then lr = 0.1 / 1.5 and w2 = 0.8 - 1.6/15
-            (Sgd::new().learning_rate(0.1).decay(0.5).into(), 2, 0.8 - 1.6 / 15.0),
+            (
+                Sgd::new().learning_rate(0.1).decay(0.5).into(),
+                2,
+                0.8 - 1.6 / 15.0,
+            ),
             // v = (1 - 0.9)·4 = 0.4; w = 1 - 0.01·2 / (sqrt(0.4) + 1e-7)
-            (RmsProp::new().learning_rate(0.01).into(), 1, 1.0 - 0.02 / (0.4f32.sqrt() + 1e-7)),
+            (
+                RmsProp::new().learning_rate(0.01).into(),
+                1,
+                1.0 - 0.02 / (0.4f32.sqrt() + 1e-7),
+            ),
             // m̂ = 2, v̂ = 4: w = 1 - 0.1·2 / (2 + ε)
             (Adam::new().learning_rate(0.1).into(), 1, 0.9),
         ];
         for (optimizer, steps, want) in cases {
             let got = w_after(optimizer.clone(), steps);
-            assert!((got - want).abs() < 1e-5, "{optimizer:?}: got {got}, want {want}");
+            assert!(
+                (got - want).abs() < 1e-5,
+                "{optimizer:?}: got {got}, want {want}"
+            );
         }
     }
 
@@ -600,10 +764,15 @@ mod tests {
         // Five examples, right for the first two only (w = 1 makes the output x, compared
         // with targets): batches of 2 give per-batch accuracies 1, 0, 0, whose plain mean
         // 1/3 differs from the exact 2/5.
-        let data = ArrayDataset::classification(vec![1.0; 5], vec![1], vec![1, 1, 0, 0, 0], 2).unwrap();
+        let data =
+            ArrayDataset::classification(vec![1.0; 5], vec![1], vec![1, 1, 0, 0, 0], 2).unwrap();
         let device = Default::default();
-        let model = Scale::<Ad> { w: Param::from_tensor(Tensor::from_floats([1.0], &device)) };
-        let trainer = Trainer::new(model).loss(Loss::BinaryCrossentropy).metrics([Metric::Accuracy]);
+        let model = Scale::<Ad> {
+            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
+        };
+        let trainer = Trainer::new(model)
+            .loss(Loss::BinaryCrossentropy)
+            .metrics([Metric::Accuracy]);
         let logs = trainer.evaluate_batched(&data, 2).unwrap();
         assert_eq!(logs.get("accuracy"), Some(0.4));
         let one_by_one = trainer.evaluate_batched(&data, 1).unwrap();
@@ -613,22 +782,56 @@ mod tests {
     #[test]
     fn data_that_does_not_fit_is_refused() {
         let device = Default::default();
-        let model = Scale::<Ad> { w: Param::from_tensor(Tensor::from_floats([1.0], &device)) };
+        let model = Scale::<Ad> {
+            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
+        };
         let mut trainer = Trainer::new(model).loss(Loss::CategoricalCrossentropy);
-        let wrong_shape = ImageDataset::new("wide", [1, 1, 2], vec![0, 0], vec![0], vec!["0".into()]).unwrap();
-        let err = trainer.fit(&wrong_shape, Fit::epochs(1).verbose(Verbosity::Silent)).unwrap_err();
-        assert_eq!(err.to_string(), "the dataset's examples have shape [1, 1, 2] but the model takes [1]; reshape the data or change the model's input");
-        let flat_enough = ImageDataset::new("one", [1, 1, 1], vec![0], vec![0], vec!["0".into(), "1".into()]).unwrap();
-        let err = trainer.fit(&flat_enough, Fit::epochs(1).verbose(Verbosity::Silent)).unwrap_err();
-        assert_eq!(err.to_string(), "the model outputs 1 values per example but the dataset has 2 classes; end the model with Dense(2) or, for a binary loss, Dense(1, activation = sigmoid)");
-        let trainer_sparse = Trainer::new(Scale::<Ad> { w: Param::from_tensor(Tensor::from_floats([1.0], &device)) }).loss(Loss::SparseCategoricalCrossentropy);
+        let wrong_shape =
+            ImageDataset::new("wide", [1, 1, 2], vec![0, 0], vec![0], vec!["0".into()]).unwrap();
+        let err = trainer
+            .fit(&wrong_shape, Fit::epochs(1).verbose(Verbosity::Silent))
+            .unwrap_err();
         assert_eq!(
-            trainer_sparse.evaluate(&one_example()).unwrap_err().to_string(),
+            err.to_string(),
+            "the dataset's examples have shape [1, 1, 2] but the model takes [1]; reshape the data or change the model's input"
+        );
+        let flat_enough = ImageDataset::new(
+            "one",
+            [1, 1, 1],
+            vec![0],
+            vec![0],
+            vec!["0".into(), "1".into()],
+        )
+        .unwrap();
+        let err = trainer
+            .fit(&flat_enough, Fit::epochs(1).verbose(Verbosity::Silent))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the model outputs 1 values per example but the dataset has 2 classes; end the model with Dense(2) or, for a binary loss, Dense(1, activation = sigmoid)"
+        );
+        let trainer_sparse = Trainer::new(Scale::<Ad> {
+            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
+        })
+        .loss(Loss::SparseCategoricalCrossentropy);
+        assert_eq!(
+            trainer_sparse
+                .evaluate(&one_example())
+                .unwrap_err()
+                .to_string(),
             "sparse_categorical_crossentropy needs class labels but the dataset's targets are values; use categorical_crossentropy for one-hot targets"
         );
-        let err = trainer.fit(&one_example(), Fit::epochs(1).validation_split(1.5)).unwrap_err();
-        assert_eq!(err.to_string(), "validation_split must be in [0, 1), got 1.5");
+        let err = trainer
+            .fit(&one_example(), Fit::epochs(1).validation_split(1.5))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "validation_split must be in [0, 1), got 1.5"
+        );
         let empty = ImageDataset::new("none", [1, 1, 1], vec![], vec![], vec!["0".into()]).unwrap();
-        assert_eq!(trainer.evaluate(&empty).unwrap_err().to_string(), "the evaluation dataset is empty");
+        assert_eq!(
+            trainer.evaluate(&empty).unwrap_err().to_string(),
+            "the evaluation dataset is empty"
+        );
     }
 }

@@ -37,13 +37,23 @@ impl ArrayDataset {
     ///
     /// # Errors
     /// When the counts disagree or a label is not a class.
-    pub fn classification(x: Vec<f32>, example: Vec<usize>, labels: Vec<usize>, classes: usize) -> Result<Self> {
+    pub fn classification(
+        x: Vec<f32>,
+        example: Vec<usize>,
+        labels: Vec<usize>,
+        classes: usize,
+    ) -> Result<Self> {
         let n = Self::count(&x, &example)?;
         if labels.len() != n {
-            return Err(DataError::Invalid(format!("{n} examples but {} labels", labels.len())));
+            return Err(DataError::Invalid(format!(
+                "{n} examples but {} labels",
+                labels.len()
+            )));
         }
         if let Some((i, l)) = labels.iter().enumerate().find(|(_, l)| **l >= classes) {
-            return Err(DataError::Invalid(format!("label {l} of example {i} is outside the {classes} classes")));
+            return Err(DataError::Invalid(format!(
+                "label {l} of example {i} is outside the {classes} classes"
+            )));
         }
         Ok(ArrayDataset {
             x,
@@ -101,7 +111,9 @@ impl Dataset for ArrayDataset {
             x.extend_from_slice(&self.x[i * per..(i + 1) * per]);
         }
         match (&self.targets, targets) {
-            (Targets::Classes(src), Targets::Classes(dst)) => dst.extend(indices.iter().map(|&i| src[i])),
+            (Targets::Classes(src), Targets::Classes(dst)) => {
+                dst.extend(indices.iter().map(|&i| src[i]))
+            }
             (Targets::Values(src), Targets::Values(dst)) => {
                 let w = src.len() / self.len().max(1);
                 for &i in indices {
@@ -120,7 +132,13 @@ mod tests {
 
     #[test]
     fn gathers_examples_and_targets() {
-        let data = ArrayDataset::regression((0..6).map(|v| v as f32).collect(), vec![2], vec![10.0, 11.0, 12.0, 13.0, 14.0, 15.0], 2).unwrap();
+        let data = ArrayDataset::regression(
+            (0..6).map(|v| v as f32).collect(),
+            vec![2],
+            vec![10.0, 11.0, 12.0, 13.0, 14.0, 15.0],
+            2,
+        )
+        .unwrap();
         let batch = gather(&data, &[2, 0]);
         assert_eq!(batch.x, [4.0, 5.0, 0.0, 1.0]);
         assert_eq!(batch.targets, Targets::Values(vec![14.0, 15.0, 10.0, 11.0]));
@@ -131,10 +149,22 @@ mod tests {
     #[test]
     fn refuses_inconsistent_arrays() {
         let cases = [
-            (ArrayDataset::classification(vec![0.0; 5], vec![2], vec![0, 0], 1), "5 values do not make whole examples of shape [2]"),
-            (ArrayDataset::classification(vec![0.0; 4], vec![2], vec![0], 1), "2 examples but 1 labels"),
-            (ArrayDataset::classification(vec![0.0; 2], vec![2], vec![3], 2), "label 3 of example 0 is outside the 2 classes"),
-            (ArrayDataset::regression(vec![0.0; 2], vec![1], vec![0.0; 3], 1), "2 examples need 2 target values of width 1, got 3"),
+            (
+                ArrayDataset::classification(vec![0.0; 5], vec![2], vec![0, 0], 1),
+                "5 values do not make whole examples of shape [2]",
+            ),
+            (
+                ArrayDataset::classification(vec![0.0; 4], vec![2], vec![0], 1),
+                "2 examples but 1 labels",
+            ),
+            (
+                ArrayDataset::classification(vec![0.0; 2], vec![2], vec![3], 2),
+                "label 3 of example 0 is outside the 2 classes",
+            ),
+            (
+                ArrayDataset::regression(vec![0.0; 2], vec![1], vec![0.0; 3], 1),
+                "2 examples need 2 target values of width 1, got 3",
+            ),
         ];
         for (got, want) in cases {
             assert_eq!(got.unwrap_err().to_string(), want);

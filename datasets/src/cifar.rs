@@ -17,11 +17,28 @@ const ARCHIVE: &str = "cifar-10-binary.tar.gz";
 /// The archive's published MD5 (the one torchvision and Keras check).
 const ARCHIVE_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 const MIRRORS: [&str; 1] = ["https://www.cs.toronto.edu/~kriz/"];
-const TRAIN: [&str; 5] = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
+const TRAIN: [&str; 5] = [
+    "data_batch_1.bin",
+    "data_batch_2.bin",
+    "data_batch_3.bin",
+    "data_batch_4.bin",
+    "data_batch_5.bin",
+];
 const TEST: &str = "test_batch.bin";
 
 /// CIFAR-10's class names, by label.
-pub const CLASSES: [&str; 10] = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+pub const CLASSES: [&str; 10] = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+];
 
 /// Reads CIFAR-10 records from `reader`, as many as it holds; `file` names it in errors.
 ///
@@ -54,8 +71,17 @@ pub fn read_batch(mut reader: impl Read, file: &Path) -> Result<ImageDataset> {
         labels.push(u16::from(record[0]));
         images.extend_from_slice(&record[1..]);
     }
-    let name = file.file_name().map_or_else(|| "CIFAR-10".to_string(), |n| format!("CIFAR-10 {}", n.to_string_lossy()));
-    ImageDataset::new(name, [3, 32, 32], images, labels, CLASSES.map(String::from).to_vec())
+    let name = file.file_name().map_or_else(
+        || "CIFAR-10".to_string(),
+        |n| format!("CIFAR-10 {}", n.to_string_lossy()),
+    );
+    ImageDataset::new(
+        name,
+        [3, 32, 32],
+        images,
+        labels,
+        CLASSES.map(String::from).to_vec(),
+    )
 }
 
 /// Reads one CIFAR-10 batch file by path (e.g. a partial test file).
@@ -75,14 +101,23 @@ fn concat(name: &str, parts: Vec<ImageDataset>) -> Result<ImageDataset> {
         images.extend_from_slice(part.images());
         labels.extend_from_slice(part.labels());
     }
-    ImageDataset::new(name, [3, 32, 32], images, labels, CLASSES.map(String::from).to_vec())
+    ImageDataset::new(
+        name,
+        [3, 32, 32],
+        images,
+        labels,
+        CLASSES.map(String::from).to_vec(),
+    )
 }
 
 /// Where the batch files are: `dir/cifar10/` or the archive's `cifar-10-batches-bin/` in it.
 fn batch_path(folder: &Path, name: &str) -> Option<PathBuf> {
-    [folder.join(name), folder.join("cifar-10-batches-bin").join(name)]
-        .into_iter()
-        .find(|p| p.exists())
+    [
+        folder.join(name),
+        folder.join("cifar-10-batches-bin").join(name),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
 }
 
 /// The batch files `names`, unpacking (and if needed downloading) the original archive
@@ -114,7 +149,9 @@ fn batches(dir: &DataDir, names: &[&str], mirrors: &[String]) -> Result<Vec<Path
 
 /// Unpacks the archive's batch files into `folder`, by file name only.
 fn unpack(archive: &Path, folder: &Path) -> Result<()> {
-    let mut tar = tar::Archive::new(GzDecoder::new(BufReader::new(File::open(archive).map_err(io(archive))?)));
+    let mut tar = tar::Archive::new(GzDecoder::new(BufReader::new(
+        File::open(archive).map_err(io(archive))?,
+    )));
     let entries = tar.entries().map_err(io(archive))?;
     for entry in entries {
         let mut entry = entry.map_err(io(archive))?;
@@ -171,13 +208,16 @@ mod tests {
     /// `n` records with labels `i % 10` and pixels `i` everywhere.
     fn records(n: usize) -> Vec<u8> {
         (0..n)
-            .flat_map(|i| std::iter::once((i % 10) as u8).chain(std::iter::repeat_n(i as u8, RECORD - 1)))
+            .flat_map(|i| {
+                std::iter::once((i % 10) as u8).chain(std::iter::repeat_n(i as u8, RECORD - 1))
+            })
             .collect()
     }
 
     #[test]
     fn reads_any_number_of_records() {
-        let data = read_batch(records(3).as_slice(), Path::new("test_batch_first1000.bin")).unwrap();
+        let data =
+            read_batch(records(3).as_slice(), Path::new("test_batch_first1000.bin")).unwrap();
         assert_eq!(data.len(), 3);
         assert_eq!(data.shape(), [3, 32, 32]);
         assert_eq!(data.labels(), [0, 1, 2]);
@@ -189,12 +229,21 @@ mod tests {
     fn refuses_partial_records_and_bad_labels() {
         let file = Path::new("data_batch_1.bin");
         let err = read_batch(&records(2)[..RECORD + 5], file).unwrap_err();
-        assert_eq!(err.to_string(), "data_batch_1.bin is truncated: expected 6146 bytes of 2 records of 3073 bytes, found 3078");
+        assert_eq!(
+            err.to_string(),
+            "data_batch_1.bin is truncated: expected 6146 bytes of 2 records of 3073 bytes, found 3078"
+        );
         let err = read_batch(&[][..], file).unwrap_err();
-        assert_eq!(err.to_string(), "data_batch_1.bin is truncated: expected 3073 bytes of 1 records of 3073 bytes, found 0");
+        assert_eq!(
+            err.to_string(),
+            "data_batch_1.bin is truncated: expected 3073 bytes of 1 records of 3073 bytes, found 0"
+        );
         let mut bad = records(2);
         bad[RECORD] = 10;
-        assert_eq!(read_batch(bad.as_slice(), file).unwrap_err().to_string(), "data_batch_1.bin: label 10 of record 1 is outside 0..10");
+        assert_eq!(
+            read_batch(bad.as_slice(), file).unwrap_err().to_string(),
+            "data_batch_1.bin: label 10 of record 1 is outside 0..10"
+        );
     }
 
     #[test]
@@ -210,9 +259,18 @@ mod tests {
             header.set_size(body.len() as u64);
             header.set_mode(0o644);
             header.set_cksum();
-            tar.append_data(&mut header, format!("cifar-10-batches-bin/{name}"), body.as_slice()).unwrap();
+            tar.append_data(
+                &mut header,
+                format!("cifar-10-batches-bin/{name}"),
+                body.as_slice(),
+            )
+            .unwrap();
         }
-        fs::write(folder.join(ARCHIVE), tar.into_inner().unwrap().finish().unwrap()).unwrap();
+        fs::write(
+            folder.join(ARCHIVE),
+            tar.into_inner().unwrap().finish().unwrap(),
+        )
+        .unwrap();
         let (train, test) = cifar10(&DataDir::new(&root).offline(true)).unwrap();
         assert_eq!((train.len(), test.len()), (10, 2));
         assert!(folder.join("data_batch_3.bin").exists());
@@ -222,6 +280,10 @@ mod tests {
     fn missing_files_are_named_when_offline() {
         let root = std::env::temp_dir().join(format!("kiln-cifar-missing-{}", std::process::id()));
         let err = cifar10_train(&DataDir::new(&root).offline(true)).unwrap_err();
-        assert!(err.to_string().contains("cifar-10-binary.tar.gz is missing and downloads are off"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("cifar-10-binary.tar.gz is missing and downloads are off"),
+            "{err}"
+        );
     }
 }

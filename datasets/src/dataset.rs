@@ -34,11 +34,19 @@ impl ImageDataset {
     ///
     /// # Errors
     /// When `images` does not hold exactly one image per label, or a label is not a class.
-    pub fn new(name: impl Into<String>, shape: [usize; 3], images: Vec<u8>, labels: Vec<u16>, classes: Vec<String>) -> Result<Self> {
+    pub fn new(
+        name: impl Into<String>,
+        shape: [usize; 3],
+        images: Vec<u8>,
+        labels: Vec<u16>,
+        classes: Vec<String>,
+    ) -> Result<Self> {
         let name = name.into();
         let per_image: usize = shape.iter().product();
         if per_image == 0 {
-            return Err(DataError::Invalid(format!("{name}: an image shape {shape:?} holds no pixels")));
+            return Err(DataError::Invalid(format!(
+                "{name}: an image shape {shape:?} holds no pixels"
+            )));
         }
         if images.len() != per_image * labels.len() {
             return Err(DataError::Invalid(format!(
@@ -48,7 +56,11 @@ impl ImageDataset {
                 images.len()
             )));
         }
-        if let Some((i, &l)) = labels.iter().enumerate().find(|(_, l)| usize::from(**l) >= classes.len()) {
+        if let Some((i, &l)) = labels
+            .iter()
+            .enumerate()
+            .find(|(_, l)| usize::from(**l) >= classes.len())
+        {
             return Err(DataError::Invalid(format!(
                 "{name}: label {l} of image {i} is outside the {} classes",
                 classes.len()
@@ -153,7 +165,10 @@ impl ImageDataset {
     /// # Panics
     /// When `fraction` is not in `[0, 1)`.
     pub fn validation_split(&self, fraction: f64) -> (ImageDataset, ImageDataset) {
-        assert!((0.0..1.0).contains(&fraction), "validation_split must be in [0, 1), got {fraction}");
+        assert!(
+            (0.0..1.0).contains(&fraction),
+            "validation_split must be in [0, 1), got {fraction}"
+        );
         let train = ((self.len() as f64) * (1.0 - fraction)) as usize;
         let all: Vec<usize> = (0..self.len()).collect();
         (self.select(&all[..train]), self.select(&all[train..]))
@@ -165,7 +180,10 @@ impl ImageDataset {
     /// # Panics
     /// When `fraction` is not in `[0, 1)`.
     pub fn shuffled_split(&self, fraction: f64, seed: u64) -> (ImageDataset, ImageDataset) {
-        assert!((0.0..1.0).contains(&fraction), "the split fraction must be in [0, 1), got {fraction}");
+        assert!(
+            (0.0..1.0).contains(&fraction),
+            "the split fraction must be in [0, 1), got {fraction}"
+        );
         let mut all: Vec<usize> = (0..self.len()).collect();
         all.shuffle(&mut StdRng::seed_from_u64(seed));
         let train = ((self.len() as f64) * (1.0 - fraction)) as usize;
@@ -199,7 +217,11 @@ impl ImageDataset {
         }
         let n = (self.len() * h * w).max(1) as f64;
         let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
-        let std = sq.iter().zip(&mean).map(|(q, m)| ((q / n - m * m).max(0.0)).sqrt() as f32).collect();
+        let std = sq
+            .iter()
+            .zip(&mean)
+            .map(|(q, m)| ((q / n - m * m).max(0.0)).sqrt() as f32)
+            .collect();
         (mean.into_iter().map(|m| m as f32).collect(), std)
     }
 }
@@ -211,7 +233,14 @@ mod tests {
     fn numbered(n: usize) -> ImageDataset {
         let images: Vec<u8> = (0..n as u8).flat_map(|i| [i, i]).collect();
         let labels: Vec<u16> = (0..n as u16).map(|i| i % 3).collect();
-        ImageDataset::new("numbered", [1, 1, 2], images, labels, vec!["a".into(), "b".into(), "c".into()]).unwrap()
+        ImageDataset::new(
+            "numbered",
+            [1, 1, 2],
+            images,
+            labels,
+            vec!["a".into(), "b".into(), "c".into()],
+        )
+        .unwrap()
     }
 
     #[test]
@@ -220,7 +249,11 @@ mod tests {
         let data = numbered(10);
         for (fraction, train_len) in [(0.1, 9), (0.25, 7), (0.0, 10), (0.33, 6)] {
             let (train, val) = data.validation_split(fraction);
-            assert_eq!((train.len(), val.len()), (train_len, 10 - train_len), "{fraction}");
+            assert_eq!(
+                (train.len(), val.len()),
+                (train_len, 10 - train_len),
+                "{fraction}"
+            );
             if train_len < 10 {
                 assert_eq!(val.image(0), data.image(train_len));
             }
@@ -234,7 +267,13 @@ mod tests {
         let (b_train, b_val) = data.shuffled_split(0.25, 7);
         assert_eq!((&a_train, &a_val), (&b_train, &b_val));
         assert_eq!(a_val.len(), 5);
-        let mut seen: Vec<u8> = a_train.images().iter().chain(a_val.images()).step_by(2).copied().collect();
+        let mut seen: Vec<u8> = a_train
+            .images()
+            .iter()
+            .chain(a_val.images())
+            .step_by(2)
+            .copied()
+            .collect();
         seen.sort();
         assert_eq!(seen, (0..20).collect::<Vec<u8>>());
         assert_ne!(a_val, data.validation_split(0.25).1);
@@ -244,11 +283,20 @@ mod tests {
     fn refuses_inconsistent_data() {
         let classes = vec!["a".to_string()];
         let cases = [
-            (vec![0u8; 3], vec![0u16, 0], "short: 2 labels need 4 bytes of [1, 1, 2] images, got 3"),
-            (vec![0u8; 2], vec![1u16], "short: label 1 of image 0 is outside the 1 classes"),
+            (
+                vec![0u8; 3],
+                vec![0u16, 0],
+                "short: 2 labels need 4 bytes of [1, 1, 2] images, got 3",
+            ),
+            (
+                vec![0u8; 2],
+                vec![1u16],
+                "short: label 1 of image 0 is outside the 1 classes",
+            ),
         ];
         for (images, labels, want) in cases {
-            let err = ImageDataset::new("short", [1, 1, 2], images, labels, classes.clone()).unwrap_err();
+            let err =
+                ImageDataset::new("short", [1, 1, 2], images, labels, classes.clone()).unwrap_err();
             assert_eq!(err.to_string(), want);
         }
     }
@@ -256,10 +304,14 @@ mod tests {
     #[test]
     fn channel_stats_are_per_channel() {
         let images = vec![0, 255, 255, 255, 0, 0, 255, 255];
-        let data = ImageDataset::new("rgb", [2, 1, 2], images, vec![0, 0], vec!["x".into()]).unwrap();
+        let data =
+            ImageDataset::new("rgb", [2, 1, 2], images, vec![0, 0], vec!["x".into()]).unwrap();
         let (mean, std) = data.channel_stats();
         // Channel 0 holds 0, 255, 0, 0; channel 1 holds 255 four times.
         assert_eq!(mean, [0.25, 1.0]);
-        assert!((std[0] - 0.433_012_7).abs() < 1e-6 && std[1] == 0.0, "{std:?}");
+        assert!(
+            (std[0] - 0.433_012_7).abs() < 1e-6 && std[1] == 0.0,
+            "{std:?}"
+        );
     }
 }

@@ -66,7 +66,10 @@ pub fn ensure(dir: &Path, remote: &Remote, offline: bool) -> Result<PathBuf> {
             Err(e) => attempts.push(format!("{url}: {e}")),
         }
     }
-    Err(checksum_error.unwrap_or(DataError::Download { file: path, attempts }))
+    Err(checksum_error.unwrap_or(DataError::Download {
+        file: path,
+        attempts,
+    }))
 }
 
 /// Downloads `url` to `path` through `path.part`, checking length and MD5.
@@ -74,7 +77,8 @@ fn download(url: &str, path: &Path, md5: &str) -> Result<()> {
     let mut part = path.as_os_str().to_owned();
     part.push(".part");
     let part = PathBuf::from(part);
-    let result = fetch_to(url, &part, path, md5).and_then(|()| fs::rename(&part, path).map_err(io(path)));
+    let result =
+        fetch_to(url, &part, path, md5).and_then(|()| fs::rename(&part, path).map_err(io(path)));
     if result.is_err() {
         let _ = fs::remove_file(&part);
     }
@@ -91,17 +95,24 @@ fn fetch_to(url: &str, part: &Path, path: &Path, md5: &str) -> Result<()> {
         .timeout_read(Duration::from_secs(60))
         .build();
     let response = agent.get(url).call().map_err(|e| failed(e.to_string()))?;
-    let length: Option<u64> = response.header("Content-Length").and_then(|l| l.parse().ok());
+    let length: Option<u64> = response
+        .header("Content-Length")
+        .and_then(|l| l.parse().ok());
     let bar = match length {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
     };
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
-    bar.set_message(format!("downloading {}", path.file_name().unwrap_or_default().to_string_lossy()));
+    bar.set_message(format!(
+        "downloading {}",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
     let mut reader = response.into_reader();
     let mut out = BufWriter::new(File::create(part).map_err(io(part))?);
     let mut ctx = md5::Context::new();
@@ -114,7 +125,9 @@ fn fetch_to(url: &str, part: &Path, path: &Path, md5: &str) -> Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 bar.abandon();
-                return Err(failed(format!("the transfer broke off after {received} bytes: {e}")));
+                return Err(failed(format!(
+                    "the transfer broke off after {received} bytes: {e}"
+                )));
             }
         };
         ctx.consume(&buf[..n]);
@@ -125,7 +138,9 @@ fn fetch_to(url: &str, part: &Path, path: &Path, md5: &str) -> Result<()> {
     out.flush().map_err(io(part))?;
     bar.finish_and_clear();
     if let Some(expected) = length.filter(|&l| l != received) {
-        return Err(failed(format!("the transfer broke off after {received} of {expected} bytes")));
+        return Err(failed(format!(
+            "the transfer broke off after {received} of {expected} bytes"
+        )));
     }
     let found = format!("{:x}", ctx.finalize());
     if found != md5 {
@@ -178,7 +193,9 @@ pub(crate) mod tests {
                     Reply::Status(code) => (*code, Vec::new(), 0),
                     Reply::Cut { body, announced } => (200, body.clone(), *announced),
                 };
-                let head = format!("HTTP/1.1 {status} X\r\nContent-Length: {announced}\r\nConnection: close\r\n\r\n");
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {announced}\r\nConnection: close\r\n\r\n"
+                );
                 let _ = stream.write_all(head.as_bytes());
                 let _ = stream.write_all(&body);
             }
@@ -202,7 +219,10 @@ pub(crate) mod tests {
 
     fn files(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
-            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         names.sort();
         names
@@ -216,7 +236,10 @@ pub(crate) mod tests {
         let path = ensure(&dir, &remote("data.bin", &body, vec![base]), false).unwrap();
         assert_eq!(fs::read(&path).unwrap(), body);
         assert_eq!(files(&dir), ["data.bin"]);
-        assert_eq!(md5_file(&path).unwrap(), format!("{:x}", md5::compute(&body)));
+        assert_eq!(
+            md5_file(&path).unwrap(),
+            format!("{:x}", md5::compute(&body))
+        );
     }
 
     #[test]
@@ -225,7 +248,10 @@ pub(crate) mod tests {
         let dir = tempdir("checksum");
         let err = ensure(&dir, &remote("data.bin", b"genuine", vec![base]), false).unwrap_err();
         assert!(matches!(err, DataError::Checksum { .. }), "{err}");
-        assert!(err.to_string().contains("does not match its published MD5"), "{err}");
+        assert!(
+            err.to_string().contains("does not match its published MD5"),
+            "{err}"
+        );
         assert_eq!(files(&dir), Vec::<String>::new());
     }
 
@@ -235,7 +261,12 @@ pub(crate) mod tests {
         let (broken, hits) = serve(Reply::Status(500), 1);
         let (fallback, _) = serve(Reply::Ok(body.clone()), 1);
         let dir = tempdir("fallback");
-        let path = ensure(&dir, &remote("data.bin", &body, vec![broken, fallback]), false).unwrap();
+        let path = ensure(
+            &dir,
+            &remote("data.bin", &body, vec![broken, fallback]),
+            false,
+        )
+        .unwrap();
         assert_eq!(fs::read(path).unwrap(), body);
         assert_eq!(hits.load(Ordering::SeqCst), 1);
     }
@@ -248,14 +279,23 @@ pub(crate) mod tests {
         let message = err.to_string();
         assert!(message.contains(&format!("{base}data.bin")), "{message}");
         assert!(message.contains("500"), "{message}");
-        assert!(message.contains("data.bin is missing and could not be downloaded"), "{message}");
+        assert!(
+            message.contains("data.bin is missing and could not be downloaded"),
+            "{message}"
+        );
         assert_eq!(files(&dir), Vec::<String>::new());
     }
 
     #[test]
     fn an_interrupted_body_leaves_nothing_behind() {
         let body = b"only the first half".to_vec();
-        let (base, _) = serve(Reply::Cut { body: body.clone(), announced: 1000 }, 1);
+        let (base, _) = serve(
+            Reply::Cut {
+                body: body.clone(),
+                announced: 1000,
+            },
+            1,
+        );
         let dir = tempdir("cut");
         let err = ensure(&dir, &remote("data.bin", &body, vec![base]), false).unwrap_err();
         assert!(err.to_string().contains("broke off"), "{err}");
@@ -265,9 +305,23 @@ pub(crate) mod tests {
     #[test]
     fn offline_and_unreachable_are_errors_naming_the_file() {
         let dir = tempdir("offline");
-        let err = ensure(&dir, &remote("data.bin", b"x", vec!["http://127.0.0.1:9/".into()]), true).unwrap_err();
-        assert!(err.to_string().contains("data.bin is missing and downloads are off"), "{err}");
-        let err = ensure(&dir, &remote("data.bin", b"x", vec!["http://127.0.0.1:9/".into()]), false).unwrap_err();
+        let err = ensure(
+            &dir,
+            &remote("data.bin", b"x", vec!["http://127.0.0.1:9/".into()]),
+            true,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("data.bin is missing and downloads are off"),
+            "{err}"
+        );
+        let err = ensure(
+            &dir,
+            &remote("data.bin", b"x", vec!["http://127.0.0.1:9/".into()]),
+            false,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("could not be downloaded"), "{err}");
     }
 }

@@ -58,7 +58,9 @@ pub enum DataError {
         classes: usize,
     },
     /// A downloaded file does not have the published checksum; it was removed.
-    #[error("{file} does not match its published MD5 {expected} (got {found}); the download was removed")]
+    #[error(
+        "{file} does not match its published MD5 {expected} (got {found}); the download was removed"
+    )]
     Checksum {
         /// The file.
         file: PathBuf,

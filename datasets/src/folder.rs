@@ -38,18 +38,33 @@ pub fn image_folder(root: impl AsRef<Path>, shape: [usize; 3]) -> Result<ImageDa
             "image_folder takes [1 or 3 channels, height, width], got {shape:?}"
         )));
     }
-    let classes: Vec<PathBuf> = sorted_entries(root)?.into_iter().filter(|p| p.is_dir()).collect();
+    let classes: Vec<PathBuf> = sorted_entries(root)?
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect();
     if classes.is_empty() {
-        return Err(DataError::NoClasses { dir: root.to_path_buf() });
+        return Err(DataError::NoClasses {
+            dir: root.to_path_buf(),
+        });
     }
     let mut names = Vec::new();
     let mut images = Vec::new();
     let mut labels = Vec::new();
     for (label, class_dir) in classes.iter().enumerate() {
-        let class = class_dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let files: Vec<PathBuf> = sorted_entries(class_dir)?.into_iter().filter(|p| is_image(p)).collect();
+        let class = class_dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let files: Vec<PathBuf> = sorted_entries(class_dir)?
+            .into_iter()
+            .filter(|p| is_image(p))
+            .collect();
         if files.is_empty() {
-            return Err(DataError::EmptyClass { dir: root.to_path_buf(), class });
+            return Err(DataError::EmptyClass {
+                dir: root.to_path_buf(),
+                class,
+            });
         }
         for file in files {
             let decoded = image::open(&file).map_err(|e| DataError::Image {
@@ -86,7 +101,9 @@ mod tests {
 
     fn png(path: &Path, w: u32, h: u32, rgb: [u8; 3]) {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
-        image::RgbImage::from_pixel(w, h, image::Rgb(rgb)).save(path).unwrap();
+        image::RgbImage::from_pixel(w, h, image::Rgb(rgb))
+            .save(path)
+            .unwrap();
     }
 
     #[test]
@@ -110,7 +127,10 @@ mod tests {
     #[test]
     fn bad_folders_are_clear_errors() {
         let empty = root("empty");
-        assert!(matches!(image_folder(&empty, [3, 8, 8]), Err(DataError::NoClasses { .. })));
+        assert!(matches!(
+            image_folder(&empty, [3, 8, 8]),
+            Err(DataError::NoClasses { .. })
+        ));
         let no_images = root("no-images");
         fs::create_dir_all(no_images.join("cats")).unwrap();
         let err = image_folder(&no_images, [3, 8, 8]).unwrap_err();
@@ -120,6 +140,11 @@ mod tests {
         fs::write(broken.join("cats/x.png"), b"not a png").unwrap();
         let err = image_folder(&broken, [3, 8, 8]).unwrap_err();
         assert!(err.to_string().starts_with("cannot decode image"), "{err}");
-        assert!(image_folder(&broken, [2, 8, 8]).unwrap_err().to_string().contains("1 or 3 channels"));
+        assert!(
+            image_folder(&broken, [2, 8, 8])
+                .unwrap_err()
+                .to_string()
+                .contains("1 or 3 channels")
+        );
     }
 }

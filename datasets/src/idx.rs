@@ -34,7 +34,14 @@ fn read_u32s<const N: usize>(reader: &mut impl Read, file: &Path, what: &str) ->
             found: got as u64,
         });
     }
-    Ok(std::array::from_fn(|i| u32::from_be_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]])))
+    Ok(std::array::from_fn(|i| {
+        u32::from_be_bytes([
+            bytes[4 * i],
+            bytes[4 * i + 1],
+            bytes[4 * i + 2],
+            bytes[4 * i + 3],
+        ])
+    }))
 }
 
 /// Reads into `buf` until it is full or the input ends; returns the bytes read.
@@ -97,7 +104,8 @@ fn check_magic(found: u32, expected: u32, file: &Path, format: &'static str) -> 
 pub fn read_images(mut reader: impl Read, file: &Path) -> Result<IdxImages> {
     let [magic] = read_u32s::<1>(&mut reader, file, "the IDX header")?;
     check_magic(magic, IMAGES_MAGIC, file, "an IDX image file")?;
-    let [count, rows, cols] = read_u32s::<3>(&mut reader, file, "the IDX dimensions")?.map(u64::from);
+    let [count, rows, cols] =
+        read_u32s::<3>(&mut reader, file, "the IDX dimensions")?.map(u64::from);
     if rows == 0 || cols == 0 {
         return Err(DataError::Malformed {
             file: file.to_path_buf(),
@@ -105,7 +113,12 @@ pub fn read_images(mut reader: impl Read, file: &Path) -> Result<IdxImages> {
         });
     }
     let what = format!("{count} images of {rows}×{cols}");
-    let pixels = read_body(&mut reader, count.saturating_mul(rows).saturating_mul(cols), file, &what)?;
+    let pixels = read_body(
+        &mut reader,
+        count.saturating_mul(rows).saturating_mul(cols),
+        file,
+        &what,
+    )?;
     Ok(IdxImages {
         count: count as usize,
         rows: rows as usize,
@@ -122,7 +135,11 @@ pub fn read_labels(mut reader: impl Read, file: &Path, classes: usize) -> Result
     let [magic, count] = read_u32s::<2>(&mut reader, file, "the IDX header")?;
     check_magic(magic, LABELS_MAGIC, file, "an IDX label file")?;
     let labels = read_body(&mut reader, count.into(), file, &format!("{count} labels"))?;
-    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, l)| usize::from(**l) >= classes) {
+    if let Some((index, &label)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, l)| usize::from(**l) >= classes)
+    {
         return Err(DataError::LabelOutOfRange {
             file: file.to_path_buf(),
             index,
@@ -175,22 +192,44 @@ pub(crate) mod tests {
         let mut swapped = images_file(1);
         swapped[..4].copy_from_slice(&LABELS_MAGIC.to_be_bytes());
         let cases = [
-            (images_file(2)[..20].to_vec(), "train-images-idx3-ubyte is truncated: expected 12 bytes of 2 images of 2×3, found 4"),
-            (images_file(2)[..6].to_vec(), "train-images-idx3-ubyte is truncated: expected 12 bytes of the IDX dimensions, found 2"),
-            (vec![], "train-images-idx3-ubyte is truncated: expected 4 bytes of the IDX header, found 0"),
-            (trailing, "train-images-idx3-ubyte: more bytes than the 12 bytes of 2 images of 2×3 its header announces"),
-            (swapped, "train-images-idx3-ubyte is not an IDX image file: its magic number is 0x00000801, expected 0x00000803"),
+            (
+                images_file(2)[..20].to_vec(),
+                "train-images-idx3-ubyte is truncated: expected 12 bytes of 2 images of 2×3, found 4",
+            ),
+            (
+                images_file(2)[..6].to_vec(),
+                "train-images-idx3-ubyte is truncated: expected 12 bytes of the IDX dimensions, found 2",
+            ),
+            (
+                vec![],
+                "train-images-idx3-ubyte is truncated: expected 4 bytes of the IDX header, found 0",
+            ),
+            (
+                trailing,
+                "train-images-idx3-ubyte: more bytes than the 12 bytes of 2 images of 2×3 its header announces",
+            ),
+            (
+                swapped,
+                "train-images-idx3-ubyte is not an IDX image file: its magic number is 0x00000801, expected 0x00000803",
+            ),
         ];
         for (bytes, want) in cases {
-            assert_eq!(read_images(bytes.as_slice(), file).unwrap_err().to_string(), want);
+            assert_eq!(
+                read_images(bytes.as_slice(), file).unwrap_err().to_string(),
+                want
+            );
         }
         let labels = Path::new("train-labels-idx1-ubyte");
         assert_eq!(
-            read_labels(labels_file(&[1, 10]).as_slice(), labels, 10).unwrap_err().to_string(),
+            read_labels(labels_file(&[1, 10]).as_slice(), labels, 10)
+                .unwrap_err()
+                .to_string(),
             "train-labels-idx1-ubyte: label 10 of record 1 is outside 0..10"
         );
         assert_eq!(
-            read_labels(&labels_file(&[1, 2, 3])[..10], labels, 10).unwrap_err().to_string(),
+            read_labels(&labels_file(&[1, 2, 3])[..10], labels, 10)
+                .unwrap_err()
+                .to_string(),
             "train-labels-idx1-ubyte is truncated: expected 3 bytes of 3 labels, found 2"
         );
     }

@@ -23,12 +23,15 @@ mod mnist;
 mod synthetic;
 
 pub use array::ArrayDataset;
-pub use cifar::{CLASSES as CIFAR10_CLASSES, cifar10, cifar10_batch, cifar10_train, read_batch as read_cifar10_batch};
+pub use cifar::{
+    CLASSES as CIFAR10_CLASSES, cifar10, cifar10_batch, cifar10_train,
+    read_batch as read_cifar10_batch,
+};
 pub use dataset::ImageDataset;
 pub use dir::DataDir;
 pub use download::md5_file;
 pub use error::{DataError, Result};
 pub use folder::image_folder;
 pub use loader::{Dataset, HostBatch, Loader, Normalization, TargetKind, Targets, gather};
-pub use mnist::{mnist, read_split as read_mnist_split};
+pub use mnist::{mnist, mnist_or_synthetic, read_split as read_mnist_split};
 pub use synthetic::synthetic_digits;

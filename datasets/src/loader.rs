@@ -67,7 +67,12 @@ pub enum Normalization {
 
 impl ImageDataset {
     /// Gathers images as `f32` with `normalization`.
-    pub(crate) fn gather_images(&self, indices: &[usize], normalization: &Normalization, x: &mut Vec<f32>) {
+    pub(crate) fn gather_images(
+        &self,
+        indices: &[usize],
+        normalization: &Normalization,
+        x: &mut Vec<f32>,
+    ) {
         let [c, h, w] = self.shape();
         let plane = h * w;
         // One multiply-add per pixel: scale and shift per channel.
@@ -127,13 +132,19 @@ impl HostBatch {
     /// The examples as `[len, elements]` rows on `device`.
     pub fn rows<B: Backend>(&self, device: &B::Device) -> Tensor<B, 2> {
         let elements = self.x.len().checked_div(self.len).unwrap_or(0);
-        Tensor::from_data(TensorData::new(self.x.clone(), [self.len, elements]), device)
+        Tensor::from_data(
+            TensorData::new(self.x.clone(), [self.len, elements]),
+            device,
+        )
     }
 
     /// The class indices on `device`, when the targets are classes.
     pub fn classes<B: Backend>(&self, device: &B::Device) -> Option<Tensor<B, 1, Int>> {
         match &self.targets {
-            Targets::Classes(c) => Some(Tensor::from_data(TensorData::new(c.clone(), [c.len()]), device)),
+            Targets::Classes(c) => Some(Tensor::from_data(
+                TensorData::new(c.clone(), [c.len()]),
+                device,
+            )),
             Targets::Values(_) => None,
         }
     }
@@ -143,7 +154,10 @@ impl HostBatch {
         match &self.targets {
             Targets::Values(v) => {
                 let width = v.len().checked_div(self.len).unwrap_or(0);
-                Some(Tensor::from_data(TensorData::new(v.clone(), [self.len, width]), device))
+                Some(Tensor::from_data(
+                    TensorData::new(v.clone(), [self.len, width]),
+                    device,
+                ))
             }
             Targets::Classes(_) => None,
         }
@@ -209,12 +223,20 @@ impl Loader {
             let mixed = seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15);
             order.shuffle(&mut StdRng::seed_from_u64(mixed));
         }
-        order.chunks(self.batch_size).map(<[usize]>::to_vec).collect()
+        order
+            .chunks(self.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect()
     }
 
     /// Calls `f` with each batch of `epoch` in turn, while a worker thread gathers the
     /// next ones; `f` returns `Break` to stop early.
-    pub fn for_each<D: Dataset + ?Sized>(&self, data: &D, epoch: u64, mut f: impl FnMut(HostBatch) -> ControlFlow<()>) {
+    pub fn for_each<D: Dataset + ?Sized>(
+        &self,
+        data: &D,
+        epoch: u64,
+        mut f: impl FnMut(HostBatch) -> ControlFlow<()>,
+    ) {
         let plan = self.plan(data.len(), epoch);
         let (tx, rx) = mpsc::sync_channel::<HostBatch>(self.prefetch);
         std::thread::scope(|scope| {
@@ -276,7 +298,14 @@ mod tests {
         let batches = epoch(&Loader::new(4), &data(), 0);
         assert_eq!(batches.iter().map(|b| b.len).collect::<Vec<_>>(), [4, 4, 2]);
         let want = [0.0, 1.0, 20.0 / 255.0, 235.0 / 255.0];
-        assert!(batches[0].x[..4].iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{:?}", batches[0].x);
+        assert!(
+            batches[0].x[..4]
+                .iter()
+                .zip(want)
+                .all(|(a, b)| (a - b).abs() < 1e-6),
+            "{:?}",
+            batches[0].x
+        );
         assert_eq!(batches[2].targets, Targets::Classes(vec![0, 1]));
     }
 
@@ -284,19 +313,29 @@ mod tests {
     fn shuffling_is_seeded_per_epoch_and_covers_every_example() {
         let loader = Loader::new(3).shuffle(11);
         let data = data();
-        let labels = |bs: &[HostBatch]| -> Vec<f32> { bs.iter().flat_map(|b| b.x.iter().step_by(2).copied()).collect() };
+        let labels = |bs: &[HostBatch]| -> Vec<f32> {
+            bs.iter()
+                .flat_map(|b| b.x.iter().step_by(2).copied())
+                .collect()
+        };
         let a = labels(&epoch(&loader, &data, 0));
         assert_eq!(a, labels(&epoch(&loader, &data, 0)));
         assert_ne!(a, labels(&epoch(&loader, &data, 1)));
         let mut sorted = a.clone();
         sorted.sort_by(f32::total_cmp);
         let want: Vec<f32> = (0..10).map(|i| (i * 20) as f32 / 255.0).collect();
-        assert!(sorted.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6), "{sorted:?}");
+        assert!(
+            sorted.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{sorted:?}"
+        );
     }
 
     #[test]
     fn standardization_is_per_channel() {
-        let data = data().with_normalization(Normalization::Standardize { mean: vec![0.5, 0.25], std: vec![0.5, 0.25] });
+        let data = data().with_normalization(Normalization::Standardize {
+            mean: vec![0.5, 0.25],
+            std: vec![0.5, 0.25],
+        });
         let batch = gather(&data, &[0]);
         assert_eq!(batch.x, [-1.0, 3.0]);
     }
@@ -306,7 +345,11 @@ mod tests {
         let mut seen = 0;
         Loader::new(1).for_each(&data(), 0, |_| {
             seen += 1;
-            if seen == 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            if seen == 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         });
         assert_eq!(seen, 2);
     }

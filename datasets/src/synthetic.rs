@@ -27,17 +27,47 @@ fn strokes(digit: usize) -> Vec<Stroke> {
     match digit {
         0 => vec![ellipse(0.5, 0.5, 0.22, 0.36)],
         1 => vec![vec![(0.38, 0.26), (0.52, 0.12), (0.52, 0.88)]],
-        2 => vec![vec![(0.3, 0.3), (0.38, 0.16), (0.55, 0.12), (0.68, 0.22), (0.68, 0.38), (0.3, 0.88), (0.72, 0.88)]],
+        2 => vec![vec![
+            (0.3, 0.3),
+            (0.38, 0.16),
+            (0.55, 0.12),
+            (0.68, 0.22),
+            (0.68, 0.38),
+            (0.3, 0.88),
+            (0.72, 0.88),
+        ]],
         3 => vec![vec![
-            (0.3, 0.18), (0.5, 0.12), (0.68, 0.22), (0.66, 0.38), (0.48, 0.48), (0.68, 0.58),
-            (0.7, 0.76), (0.52, 0.88), (0.3, 0.82),
+            (0.3, 0.18),
+            (0.5, 0.12),
+            (0.68, 0.22),
+            (0.66, 0.38),
+            (0.48, 0.48),
+            (0.68, 0.58),
+            (0.7, 0.76),
+            (0.52, 0.88),
+            (0.3, 0.82),
         ]],
         4 => vec![vec![(0.62, 0.88), (0.62, 0.12), (0.26, 0.62), (0.76, 0.62)]],
-        5 => vec![vec![(0.7, 0.12), (0.36, 0.12), (0.33, 0.45), (0.55, 0.42), (0.7, 0.55), (0.7, 0.75), (0.52, 0.88), (0.3, 0.82)]],
-        6 => vec![vec![(0.66, 0.14), (0.46, 0.28), (0.34, 0.5), (0.33, 0.7)], ellipse(0.5, 0.7, 0.17, 0.17)],
+        5 => vec![vec![
+            (0.7, 0.12),
+            (0.36, 0.12),
+            (0.33, 0.45),
+            (0.55, 0.42),
+            (0.7, 0.55),
+            (0.7, 0.75),
+            (0.52, 0.88),
+            (0.3, 0.82),
+        ]],
+        6 => vec![
+            vec![(0.66, 0.14), (0.46, 0.28), (0.34, 0.5), (0.33, 0.7)],
+            ellipse(0.5, 0.7, 0.17, 0.17),
+        ],
         7 => vec![vec![(0.28, 0.12), (0.72, 0.12), (0.42, 0.88)]],
         8 => vec![ellipse(0.5, 0.3, 0.16, 0.17), ellipse(0.5, 0.69, 0.2, 0.19)],
-        _ => vec![ellipse(0.5, 0.32, 0.18, 0.18), vec![(0.68, 0.32), (0.64, 0.6), (0.58, 0.88)]],
+        _ => vec![
+            ellipse(0.5, 0.32, 0.18, 0.18),
+            vec![(0.68, 0.32), (0.64, 0.6), (0.58, 0.88)],
+        ],
     }
 }
 
@@ -45,7 +75,11 @@ fn strokes(digit: usize) -> Vec<Stroke> {
 fn distance(p: (f32, f32), a: (f32, f32), b: (f32, f32)) -> f32 {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let len2 = dx * dx + dy * dy;
-    let t = if len2 == 0.0 { 0.0 } else { (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0) };
+    let t = if len2 == 0.0 {
+        0.0
+    } else {
+        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
+    };
     let (qx, qy) = (a.0 + t * dx - p.0, a.1 + t * dy - p.1);
     (qx * qx + qy * qy).sqrt()
 }
@@ -55,7 +89,10 @@ fn draw(digit: usize, rng: &mut StdRng) -> Vec<u8> {
     let angle = rng.random_range(-0.25f32..0.25);
     let scale = rng.random_range(0.75f32..1.05) * SIZE as f32 * 0.8;
     let shear = rng.random_range(-0.25f32..0.25);
-    let shift = (rng.random_range(-2.0f32..2.0), rng.random_range(-2.0f32..2.0));
+    let shift = (
+        rng.random_range(-2.0f32..2.0),
+        rng.random_range(-2.0f32..2.0),
+    );
     let thickness = rng.random_range(1.2f32..2.6);
     let (sin, cos) = angle.sin_cos();
     let centre = SIZE as f32 / 2.0;
@@ -77,9 +114,16 @@ fn draw(digit: usize, rng: &mut StdRng) -> Vec<u8> {
     (0..SIZE * SIZE)
         .map(|i| {
             let p = ((i % SIZE) as f32 + 0.5, (i / SIZE) as f32 + 0.5);
-            let d = segments.iter().map(|&(a, b)| distance(p, a, b)).fold(f32::MAX, f32::min);
+            let d = segments
+                .iter()
+                .map(|&(a, b)| distance(p, a, b))
+                .fold(f32::MAX, f32::min);
             let ink = (thickness / 2.0 + 0.5 - d).clamp(0.0, 1.0);
-            let speckle = if rng.random::<f32>() < 0.03 { rng.random_range(0.0..noise) } else { 0.0 };
+            let speckle = if rng.random::<f32>() < 0.03 {
+                rng.random_range(0.0..noise)
+            } else {
+                0.0
+            };
             ((ink + speckle).min(1.0) * 255.0).round() as u8
         })
         .collect()

@@ -265,7 +265,10 @@ fn parse_value(input: ParseStream) -> syn::Result<Value> {
         } else {
             bracketed!(content in input);
         }
-        let items = whole(&content, Punctuated::<ValueTok, Token![,]>::parse_terminated)?;
+        let items = whole(
+            &content,
+            Punctuated::<ValueTok, Token![,]>::parse_terminated,
+        )?;
         return Ok(Value::Tuple(items.into_iter().map(|v| v.value).collect()));
     }
     if lookahead.peek(Ident) {
@@ -290,7 +293,10 @@ fn parse_value(input: ParseStream) -> syn::Result<Value> {
 
 /// Parses the whole of a delimited group with `parse`; after an error the rest of the group
 /// is skipped, so syn reports that error rather than the tokens left over.
-fn whole<T>(content: ParseStream, parse: impl FnOnce(ParseStream) -> syn::Result<T>) -> syn::Result<T> {
+fn whole<T>(
+    content: ParseStream,
+    parse: impl FnOnce(ParseStream) -> syn::Result<T>,
+) -> syn::Result<T> {
     parse(content).inspect_err(|_| {
         let _ = content.parse::<TokenStream>();
     })

@@ -103,7 +103,10 @@ fn check_shapes(cx: &Ctxt, spec: &ModelSpec, calls: &[LayerCall]) -> Option<Chec
         Err(e) => {
             match e.layer.and_then(|i| calls.get(i)) {
                 Some(call) => cx.error_spanned_by(&call.tokens, e.message),
-                None => cx.error_spanned_by(proc_macro2::TokenStream::new().into_token_stream(), e.message),
+                None => cx.error_spanned_by(
+                    proc_macro2::TokenStream::new().into_token_stream(),
+                    e.message,
+                ),
             }
             None
         }

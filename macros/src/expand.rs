@@ -243,8 +243,14 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
             impl<B: #backend> #kp::Model<B> for #name<B> {
                 type Input = #tensor_in;
                 type Output = #tensor_out;
-                const INPUT_SHAPE: &'static [#kp::Dim] = &#name::<B>::INPUT_SHAPE;
-                const OUTPUT_SHAPE: &'static [#kp::Dim] = &#name::<B>::OUTPUT_SHAPE;
+
+                fn input_shape(&self) -> #kp::Shape {
+                    #kp::Shape::new(#name::<B>::INPUT_SHAPE)
+                }
+
+                fn output_shape(&self) -> #kp::Shape {
+                    #kp::Shape::new(#name::<B>::OUTPUT_SHAPE)
+                }
 
                 fn forward(&self, x: Self::Input) -> Self::Output {
                     #name::forward(self, x)
@@ -254,7 +260,7 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
                     #name::forward_train(self, x)
                 }
 
-                fn spec() -> ::core::option::Option<#kp::ModelSpec> {
+                fn spec(&self) -> ::core::option::Option<#kp::ModelSpec> {
                     ::core::option::Option::Some(#name::<B>::spec())
                 }
             }
@@ -301,4 +307,3 @@ fn stub(decl: &ModelDecl) -> TokenStream {
         }
     }
 }
-

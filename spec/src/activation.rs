@@ -108,8 +108,14 @@ mod tests {
     #[test]
     fn unknown_names_get_a_suggestion() {
         let cases = [
-            (Value::Name("rellu".into()), "unknown activation `rellu`; did you mean `relu`?"),
-            (Value::Name("softmx".into()), "unknown activation `softmx`; did you mean `softmax`?"),
+            (
+                Value::Name("rellu".into()),
+                "unknown activation `rellu`; did you mean `relu`?",
+            ),
+            (
+                Value::Name("softmx".into()),
+                "unknown activation `softmx`; did you mean `softmax`?",
+            ),
             (
                 Value::Int(3),
                 "expected an activation name (relu, sigmoid, tanh, softmax, elu, selu, gelu, leaky_relu, softplus, swish, linear), got `3`",

@@ -237,7 +237,8 @@ impl<'a> Args<'a> {
                         next_positional += 1;
                     }
                     let Some(&slot) = positional.get(next_positional) else {
-                        self.errors.push(ArgError::new(At::Arg(i), self.surplus_message()));
+                        self.errors
+                            .push(ArgError::new(At::Arg(i), self.surplus_message()));
                         continue;
                     };
                     next_positional += 1;
@@ -308,7 +309,11 @@ impl<'a> Args<'a> {
 
     /// The converted value of parameter `name`, if given; a conversion error is recorded
     /// on the value.
-    pub fn get<T>(&mut self, name: &str, convert: impl FnOnce(&Value) -> Result<T, String>) -> Option<T> {
+    pub fn get<T>(
+        &mut self,
+        name: &str,
+        convert: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Option<T> {
         let index = self.given[self.slot(name)]?;
         match convert(&self.call.args[index].value) {
             Ok(v) => Some(v),
@@ -323,13 +328,22 @@ impl<'a> Args<'a> {
     }
 
     /// Like [`Args::get`], with `default` when the argument is not written.
-    pub fn or<T>(&mut self, name: &str, default: T, convert: impl FnOnce(&Value) -> Result<T, String>) -> T {
+    pub fn or<T>(
+        &mut self,
+        name: &str,
+        default: T,
+        convert: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> T {
         // After a bad value (recorded as an error) the default only lets checking go on.
         self.get(name, convert).unwrap_or(default)
     }
 
     /// A parameter the layer cannot do without; its absence is recorded on the layer.
-    pub fn required<T>(&mut self, name: &str, convert: impl FnOnce(&Value) -> Result<T, String>) -> Option<T> {
+    pub fn required<T>(
+        &mut self,
+        name: &str,
+        convert: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Option<T> {
         let slot = self.slot(name);
         if self.given[slot].is_none() {
             self.errors.push(ArgError::new(
@@ -410,7 +424,10 @@ pub(crate) fn one_of(v: &Value, names: &[&str]) -> Result<usize, String> {
             .iter()
             .position(|c| c == n)
             .ok_or_else(|| format!("unknown value `{n}`; {}", suggestion(n, names))),
-        other => Err(format!("expected one of {}, got `{other}`", names.join(", "))),
+        other => Err(format!(
+            "expected one of {}, got `{other}`",
+            names.join(", ")
+        )),
     }
 }
 
@@ -470,7 +487,10 @@ mod tests {
         let cases: Vec<(Call, Vec<(At, &str)>)> = vec![
             (
                 call(vec![]),
-                vec![(At::Layer, "Test needs `units` (the number of outputs, e.g. Test(10)); add it")],
+                vec![(
+                    At::Layer,
+                    "Test needs `units` (the number of outputs, e.g. Test(10)); add it",
+                )],
             ),
             (
                 call(vec![pos(Value::Int(3)), pos(Value::Int(4))]),
@@ -481,7 +501,10 @@ mod tests {
             ),
             (
                 call(vec![pos(Value::Int(3)), kw("use_bais", Value::Bool(true))]),
-                vec![(At::Arg(1), "unknown argument `use_bais` for Test; did you mean `use_bias`?")],
+                vec![(
+                    At::Arg(1),
+                    "unknown argument `use_bais` for Test; did you mean `use_bias`?",
+                )],
             ),
             (
                 call(vec![pos(Value::Int(3)), kw("units", Value::Int(4))]),
@@ -497,14 +520,22 @@ mod tests {
             (
                 call(vec![pos(Value::Int(-2)), kw("use_bias", Value::Int(1))]),
                 vec![
-                    (At::Value(0), "`units` of Test: expected a positive integer, got -2"),
-                    (At::Value(1), "`use_bias` of Test: expected `true` or `false`, got `1`"),
+                    (
+                        At::Value(0),
+                        "`units` of Test: expected a positive integer, got -2",
+                    ),
+                    (
+                        At::Value(1),
+                        "`use_bias` of Test: expected `true` or `false`, got `1`",
+                    ),
                 ],
             ),
         ];
         for (c, want) in cases {
-            let got: Vec<(At, String)> = errors(&c).into_iter().map(|e| (e.at, e.message)).collect();
-            let want: Vec<(At, String)> = want.into_iter().map(|(a, m)| (a, m.to_string())).collect();
+            let got: Vec<(At, String)> =
+                errors(&c).into_iter().map(|e| (e.at, e.message)).collect();
+            let want: Vec<(At, String)> =
+                want.into_iter().map(|(a, m)| (a, m.to_string())).collect();
             assert_eq!(got, want, "{c}");
         }
     }

@@ -253,8 +253,14 @@ mod tests {
             let mut call = Call::bare(class);
             if class == "Conv2D" {
                 call.args = vec![
-                    crate::args::Arg { keyword: None, value: Value::Int(1) },
-                    crate::args::Arg { keyword: None, value: Value::Int(1) },
+                    crate::args::Arg {
+                        keyword: None,
+                        value: Value::Int(1),
+                    },
+                    crate::args::Arg {
+                        keyword: None,
+                        value: Value::Int(1),
+                    },
                 ];
             }
             assert_eq!(Layer::from_call(&call).unwrap().keras_name(), want);
@@ -265,7 +271,10 @@ mod tests {
     fn unknown_layers_get_the_nearest_name() {
         let cases = [
             ("Conv2d", "unknown layer `Conv2d`; did you mean `Conv2D`?"),
-            ("MaxPool2D", "unknown layer `MaxPool2D`; did you mean `MaxPooling2D`?"),
+            (
+                "MaxPool2D",
+                "unknown layer `MaxPool2D`; did you mean `MaxPooling2D`?",
+            ),
             ("Dens", "unknown layer `Dens`; did you mean `Dense`?"),
         ];
         for (name, want) in cases {

@@ -74,7 +74,10 @@ pub struct Checked {
 impl Checked {
     /// The parameter counts of the whole model.
     pub fn params(&self) -> Params {
-        self.layers.iter().map(|l| l.params).fold(Params::default(), |a, b| a + b)
+        self.layers
+            .iter()
+            .map(|l| l.params)
+            .fold(Params::default(), |a, b| a + b)
     }
 }
 
@@ -112,7 +115,11 @@ impl ModelSpec {
                 let base = layer.keras_name();
                 let count = seen.iter().filter(|n| **n == base).count();
                 seen.push(base.clone());
-                let name = if count == 0 { base } else { format!("{base}_{count}") };
+                let name = if count == 0 {
+                    base
+                } else {
+                    format!("{base}_{count}")
+                };
                 NamedLayer { name, layer }
             })
             .collect();
@@ -133,7 +140,10 @@ impl ModelSpec {
         for (i, named) in self.layers.iter().enumerate() {
             let output = named
                 .layer
-                .output(&Input { shape: &shape, from })
+                .output(&Input {
+                    shape: &shape,
+                    from,
+                })
                 .map_err(|message| CheckError {
                     layer: Some(i),
                     message,
@@ -195,7 +205,12 @@ impl ModelSpec {
 }
 
 fn check_input(input: &Shape) -> Result<(), CheckError> {
-    let error = |message: String| Err(CheckError { layer: None, message });
+    let error = |message: String| {
+        Err(CheckError {
+            layer: None,
+            message,
+        })
+    };
     if input.rank() == 0 {
         return error("the input needs at least one dimension, e.g. input: [784]".into());
     }
@@ -308,7 +323,10 @@ mod tests {
     fn parameter_totals_match_keras() {
         // Totals printed by Keras's model.summary() for the same models.
         assert_eq!(mlp().check().unwrap().params(), Params::trainable(118_282));
-        assert_eq!(convnet().check().unwrap().params(), Params::trainable(34_826));
+        assert_eq!(
+            convnet().check().unwrap().params(),
+            Params::trainable(34_826)
+        );
     }
 
     #[test]
@@ -316,7 +334,15 @@ mod tests {
         let names: Vec<String> = convnet().layers.into_iter().map(|l| l.name).collect();
         assert_eq!(
             names,
-            ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "flatten", "dropout", "dense"]
+            [
+                "conv2d",
+                "max_pooling2d",
+                "conv2d_1",
+                "max_pooling2d_1",
+                "flatten",
+                "dropout",
+                "dense"
+            ]
         );
     }
 
@@ -362,12 +388,24 @@ ____________________________________________________________________"#;
     #[test]
     fn refuses_impossible_inputs() {
         let cases = [
-            (s(&[]), "the input needs at least one dimension, e.g. input: [784]"),
-            (s(&[Some(0), Some(3)]), "the input shape [0, 3] has a zero dimension; every size must be positive"),
+            (
+                s(&[]),
+                "the input needs at least one dimension, e.g. input: [784]",
+            ),
+            (
+                s(&[Some(0), Some(3)]),
+                "the input shape [0, 3] has a zero dimension; every size must be positive",
+            ),
         ];
         for (input, want) in cases {
             let m = ModelSpec::sequential("M", input, vec![]);
-            assert_eq!(m.check(), Err(CheckError { layer: None, message: want.into() }));
+            assert_eq!(
+                m.check(),
+                Err(CheckError {
+                    layer: None,
+                    message: want.into()
+                })
+            );
         }
     }
 
@@ -375,7 +413,10 @@ ____________________________________________________________________"#;
     fn final_activation_is_the_last_layers() {
         assert_eq!(mlp().final_activation(), Activation::Softmax);
         let mut m = mlp();
-        m.layers.push(NamedLayer { name: "flatten".into(), layer: layer("Flatten", &[], &[]) });
+        m.layers.push(NamedLayer {
+            name: "flatten".into(),
+            layer: layer("Flatten", &[], &[]),
+        });
         assert_eq!(m.final_activation(), Activation::Linear);
     }
 
@@ -395,7 +436,14 @@ ____________________________________________________________________"#;
                 "Dense",
                 &[i(3)],
                 &[
-                    ("kernel_regularizer", crate::Value::Call(call("l1_l2", &[], &[("l1", f(1e-5)), ("l2", f(0.1 + 0.2))]))),
+                    (
+                        "kernel_regularizer",
+                        crate::Value::Call(call(
+                            "l1_l2",
+                            &[],
+                            &[("l1", f(1e-5)), ("l2", f(0.1 + 0.2))],
+                        )),
+                    ),
                     ("use_bias", crate::Value::Bool(false)),
                 ],
             ),
@@ -422,6 +470,10 @@ ____________________________________________________________________"#;
             "two layers are named `conv2d`; layer names must be unique"
         );
         let err = ModelSpec::from_json(r#"{"name": "x", "input": [3], "layers": [{"name": "a", "class_name": "Dens", "config": {}}]}"#).unwrap_err();
-        assert!(err.to_string().starts_with("not a kiln model: unknown variant `Dens`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("not a kiln model: unknown variant `Dens`"),
+            "{err}"
+        );
     }
 }

@@ -45,7 +45,11 @@ impl Regularizer {
             let x = match v {
                 Value::Float(x) => *x,
                 Value::Int(n) => *n as f64,
-                other => return Err(format!("a factor of {call} must be a number, got `{other}`")),
+                other => {
+                    return Err(format!(
+                        "a factor of {call} must be a number, got `{other}`"
+                    ));
+                }
             };
             if x >= 0.0 && x.is_finite() {
                 Ok(x)
@@ -101,14 +105,29 @@ mod tests {
     #[test]
     fn reads_every_spelling() {
         let cases = [
-            (reg("l2", &[(None, Value::Float(1e-4))]), Regularizer::l2(1e-4)),
-            (reg("l1", &[]), Regularizer::l1(0.01)),
-            (reg("l2", &[(Some("l2"), Value::Int(1))]), Regularizer::l2(1.0)),
             (
-                reg("l1_l2", &[(Some("l1"), Value::Float(0.1)), (Some("l2"), Value::Float(0.2))]),
+                reg("l2", &[(None, Value::Float(1e-4))]),
+                Regularizer::l2(1e-4),
+            ),
+            (reg("l1", &[]), Regularizer::l1(0.01)),
+            (
+                reg("l2", &[(Some("l2"), Value::Int(1))]),
+                Regularizer::l2(1.0),
+            ),
+            (
+                reg(
+                    "l1_l2",
+                    &[
+                        (Some("l1"), Value::Float(0.1)),
+                        (Some("l2"), Value::Float(0.2)),
+                    ],
+                ),
                 Regularizer { l1: 0.1, l2: 0.2 },
             ),
-            (reg("l1_l2", &[(Some("l2"), Value::Float(0.2))]), Regularizer { l1: 0.0, l2: 0.2 }),
+            (
+                reg("l1_l2", &[(Some("l2"), Value::Float(0.2))]),
+                Regularizer { l1: 0.0, l2: 0.2 },
+            ),
         ];
         for (v, want) in cases {
             assert_eq!(Regularizer::from_value(&v), Ok(want), "{v}");
@@ -118,10 +137,19 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_regularizer() {
         let cases = [
-            (reg("l3", &[(None, Value::Float(0.1))]), "unknown regularizer `l3`; did you mean `l1`?"),
-            (reg("l2", &[(None, Value::Float(-0.1))]), "a factor of l2(-0.1) must be ≥ 0, got -0.1"),
             (
-                reg("l2", &[(None, Value::Float(0.1)), (None, Value::Float(0.1))]),
+                reg("l3", &[(None, Value::Float(0.1))]),
+                "unknown regularizer `l3`; did you mean `l1`?",
+            ),
+            (
+                reg("l2", &[(None, Value::Float(-0.1))]),
+                "a factor of l2(-0.1) must be ≥ 0, got -0.1",
+            ),
+            (
+                reg(
+                    "l2",
+                    &[(None, Value::Float(0.1)), (None, Value::Float(0.1))],
+                ),
                 "unexpected argument 2 in `l2(0.1, 0.1)`",
             ),
             (

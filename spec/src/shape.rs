@@ -122,7 +122,9 @@ impl Shape {
 
     /// The number of elements of one example, when every dimension is known.
     pub fn elements(&self) -> Option<usize> {
-        self.0.iter().try_fold(1usize, |acc, d| Some(acc * d.known()?))
+        self.0
+            .iter()
+            .try_fold(1usize, |acc, d| Some(acc * d.known()?))
     }
 
     /// Every dimension, when all are known.

@@ -63,7 +63,10 @@ impl Window {
 
 /// Checks that `input` is `[channels, ...N spatial dimensions]` and returns the spatial
 /// dimensions; else a message with the Reshape that would mend it.
-pub(crate) fn spatial<'a, const N: usize>(layer: &str, input: &Input<'a>) -> Result<&'a [Dim], String> {
+pub(crate) fn spatial<'a, const N: usize>(
+    layer: &str,
+    input: &Input<'a>,
+) -> Result<&'a [Dim], String> {
     let dims = input.shape.dims();
     if dims.len() == N + 1 {
         return Ok(&dims[1..]);
@@ -112,14 +115,22 @@ mod tests {
             (3, 5, 1, 1, Padding::Same, Some(3)),
         ];
         for (size, kernel, stride, dilation, padding, want) in cases {
-            let w = Window { kernel, stride, dilation };
+            let w = Window {
+                kernel,
+                stride,
+                dilation,
+            };
             assert_eq!(
                 w.output(Dim::Known(size), padding),
                 want.map(Dim::Known),
                 "{size} {kernel} {stride} {dilation} {padding:?}"
             );
         }
-        let w = Window { kernel: 3, stride: 1, dilation: 1 };
+        let w = Window {
+            kernel: 3,
+            stride: 1,
+            dilation: 1,
+        };
         assert_eq!(w.output(Dim::Unknown, Padding::Valid), Some(Dim::Unknown));
     }
 
@@ -133,8 +144,16 @@ mod tests {
             (5, 2, 2, 1, (0, 1)),
         ];
         for (size, kernel, stride, dilation, want) in cases {
-            let w = Window { kernel, stride, dilation };
-            assert_eq!(w.same_padding(size), want, "{size} {kernel} {stride} {dilation}");
+            let w = Window {
+                kernel,
+                stride,
+                dilation,
+            };
+            assert_eq!(
+                w.same_padding(size),
+                want,
+                "{size} {kernel} {stride} {dilation}"
+            );
         }
     }
 }

@@ -10,7 +10,12 @@ use burn::tensor::backend::Backend;
 /// # Shapes
 /// - input: `[batch, channels, ...]`
 /// - output: the same
-pub fn batch_normalization<B: Backend>(channels: usize, momentum: f64, epsilon: f64, device: &B::Device) -> BatchNorm<B> {
+pub fn batch_normalization<B: Backend>(
+    channels: usize,
+    momentum: f64,
+    epsilon: f64,
+    device: &B::Device,
+) -> BatchNorm<B> {
     BatchNormConfig::new(channels)
         .with_momentum(1.0 - momentum)
         .with_epsilon(epsilon)
@@ -35,6 +40,9 @@ mod tests {
         // Normalised with the batch's mean 2 and variance 1: ±1 / sqrt(1 + 1e-3).
         let expected = 1.0 / (1.0f32 + 1e-3).sqrt();
         let got = floats(y);
-        assert!((got[0] + expected).abs() < 1e-5 && (got[1] - expected).abs() < 1e-5, "{got:?}");
+        assert!(
+            (got[0] + expected).abs() < 1e-5 && (got[1] - expected).abs() < 1e-5,
+            "{got:?}"
+        );
     }
 }

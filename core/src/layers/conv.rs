@@ -8,7 +8,11 @@ use burn::tensor::backend::Backend;
 use kiln_spec::{Dim, Padding, Window};
 
 /// The `(start, end)` padding of each axis, when every size is known.
-fn explicit<const N: usize>(windows: &[Window; N], sizes: [Dim; N], padding: Padding) -> Option<[(usize, usize); N]> {
+fn explicit<const N: usize>(
+    windows: &[Window; N],
+    sizes: [Dim; N],
+    padding: Padding,
+) -> Option<[(usize, usize); N]> {
     let mut pads = [(0, 0); N];
     for ((pad, window), size) in pads.iter_mut().zip(windows).zip(sizes) {
         if padding == Padding::Same {
@@ -18,7 +22,11 @@ fn explicit<const N: usize>(windows: &[Window; N], sizes: [Dim; N], padding: Pad
     Some(pads)
 }
 
-fn windows<const N: usize>(kernel: [usize; N], strides: [usize; N], dilation: [usize; N]) -> [Window; N] {
+fn windows<const N: usize>(
+    kernel: [usize; N],
+    strides: [usize; N],
+    dilation: [usize; N],
+) -> [Window; N] {
     std::array::from_fn(|i| Window {
         kernel: kernel[i],
         stride: strides[i],
@@ -47,7 +55,11 @@ pub fn conv2d<B: Backend>(
 ) -> Conv2d<B> {
     let fan_in = channels * kernel_size[0] * kernel_size[1];
     let fan_out = filters * kernel_size[0] * kernel_size[1];
-    let padding = match explicit(&windows(kernel_size, strides, dilation_rate), sizes, padding) {
+    let padding = match explicit(
+        &windows(kernel_size, strides, dilation_rate),
+        sizes,
+        padding,
+    ) {
         Some([(top, bottom), (left, right)]) => PaddingConfig2d::Explicit(top, left, bottom, right),
         None => PaddingConfig2d::Same,
     };
@@ -84,7 +96,11 @@ pub fn conv1d<B: Backend>(
     use_bias: bool,
     device: &B::Device,
 ) -> Conv1d<B> {
-    let padding = match explicit(&windows([kernel_size], [strides], [dilation_rate]), [length], padding) {
+    let padding = match explicit(
+        &windows([kernel_size], [strides], [dilation_rate]),
+        [length],
+        padding,
+    ) {
         Some([(left, right)]) => PaddingConfig1d::Explicit(left, right),
         None => PaddingConfig1d::Same,
     };
@@ -124,10 +140,21 @@ mod tests {
             (3, 1, 2, Padding::Valid, 10, 6),
         ];
         for (k, s, d, padding, size, want) in cases {
-            let conv = conv2d::<TestBackend>(2, 4, [k, k], [s, s], [d, d], padding, [Dim::Known(size); 2], true, &device);
+            let conv = conv2d::<TestBackend>(
+                2,
+                4,
+                [k, k],
+                [s, s],
+                [d, d],
+                padding,
+                [Dim::Known(size); 2],
+                true,
+                &device,
+            );
             let y = conv.forward(Tensor::zeros([1, 2, size, size], &device));
             assert_eq!(y.dims(), [1, 4, want, want], "{k} {s} {d} {padding:?}");
-            let conv = conv1d::<TestBackend>(2, 4, k, s, d, padding, Dim::Known(size), true, &device);
+            let conv =
+                conv1d::<TestBackend>(2, 4, k, s, d, padding, Dim::Known(size), true, &device);
             let y = conv.forward(Tensor::zeros([1, 2, size], &device));
             assert_eq!(y.dims(), [1, 4, want], "{k} {s} {d} {padding:?}");
         }
@@ -138,7 +165,17 @@ mod tests {
         // A 2x2 kernel of ones on a 2x2 input with same padding: TensorFlow pads one row and
         // one column at the end, so the last row and column sum fewer elements.
         let device = Default::default();
-        let mut conv = conv2d::<TestBackend>(1, 1, [2, 2], [1, 1], [1, 1], Padding::Same, [Dim::Known(2); 2], false, &device);
+        let mut conv = conv2d::<TestBackend>(
+            1,
+            1,
+            [2, 2],
+            [1, 1],
+            [1, 1],
+            Padding::Same,
+            [Dim::Known(2); 2],
+            false,
+            &device,
+        );
         conv.weight = burn::module::Param::from_tensor(Tensor::ones([1, 1, 2, 2], &device));
         let x = Tensor::<TestBackend, 4>::from_floats([[[[1.0, 2.0], [3.0, 4.0]]]], &device);
         assert_eq!(floats(conv.forward(x)), [10.0, 6.0, 7.0, 4.0]);

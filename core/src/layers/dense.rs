@@ -10,7 +10,12 @@ use burn::tensor::backend::Backend;
 /// # Shapes
 /// - input: `[batch, ..., features]`
 /// - output: `[batch, ..., units]`
-pub fn dense<B: Backend>(features: usize, units: usize, use_bias: bool, device: &B::Device) -> Linear<B> {
+pub fn dense<B: Backend>(
+    features: usize,
+    units: usize,
+    use_bias: bool,
+    device: &B::Device,
+) -> Linear<B> {
     Linear {
         weight: Initializer::XavierUniform { gain: 1.0 }.init_with(
             [features, units],
@@ -37,16 +42,27 @@ mod tests {
         assert!(w.iter().all(|v| v.abs() <= limit));
         assert!(w.iter().any(|v| v.abs() > limit / 2.0));
         assert!(floats(layer.bias.unwrap().val()).iter().all(|&b| b == 0.0));
-        assert!(dense::<TestBackend>(3, 2, false, &Default::default()).bias.is_none());
+        assert!(
+            dense::<TestBackend>(3, 2, false, &Default::default())
+                .bias
+                .is_none()
+        );
     }
 
     #[test]
     fn computes_x_w_plus_b() {
         let mut layer = dense::<TestBackend>(2, 1, true, &Default::default());
         let device = Default::default();
-        layer.weight = burn::module::Param::from_tensor(Tensor::from_floats([[2.0], [3.0]], &device));
-        layer.bias = Some(burn::module::Param::from_tensor(Tensor::from_floats([0.5], &device)));
-        let y = layer.forward(Tensor::<TestBackend, 2>::from_floats([[1.0, 1.0], [0.0, -1.0]], &device));
+        layer.weight =
+            burn::module::Param::from_tensor(Tensor::from_floats([[2.0], [3.0]], &device));
+        layer.bias = Some(burn::module::Param::from_tensor(Tensor::from_floats(
+            [0.5],
+            &device,
+        )));
+        let y = layer.forward(Tensor::<TestBackend, 2>::from_floats(
+            [[1.0, 1.0], [0.0, -1.0]],
+            &device,
+        ));
         assert_eq!(floats(y), [5.5, -2.5]);
     }
 }

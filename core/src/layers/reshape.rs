@@ -16,7 +16,10 @@ pub fn flatten<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, 2> {
 /// # Shapes
 /// - input: `[batch, ...]`
 /// - output: `[batch, ...target]`; `D2` is `target`'s length plus one
-pub fn reshape<B: Backend, const D: usize, const D2: usize>(x: Tensor<B, D>, target: &[i32]) -> Tensor<B, D2> {
+pub fn reshape<B: Backend, const D: usize, const D2: usize>(
+    x: Tensor<B, D>,
+    target: &[i32],
+) -> Tensor<B, D2> {
     let mut shape = [0i32; D2];
     shape[1..].copy_from_slice(target);
     x.reshape(shape)

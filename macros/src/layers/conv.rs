@@ -12,7 +12,10 @@ pub fn expand<const N: usize>(layer: &Conv<N>, info: &LayerInfo, field: &Ident) 
     let filters = usize_lit(layer.filters);
     let padding = padding_tokens(layer.padding);
     let bias = layer.weights.use_bias;
-    let sizes: Vec<_> = info.input.dims()[1..].iter().map(|&d| dim_tokens(d)).collect();
+    let sizes: Vec<_> = info.input.dims()[1..]
+        .iter()
+        .map(|&d| dim_tokens(d))
+        .collect();
     let (ty, init) = if N == 1 {
         let (k, s, d) = (
             usize_lit(layer.kernel_size[0]),

@@ -24,7 +24,10 @@ pub struct LayerCode {
 impl LayerCode {
     /// A layer without state.
     fn stateless(forward: TokenStream) -> Self {
-        LayerCode { field: None, forward }
+        LayerCode {
+            field: None,
+            forward,
+        }
     }
 
     /// A layer whose burn module does the forward step.
@@ -96,5 +99,9 @@ pub fn padding_tokens(p: Padding) -> TokenStream {
 /// The known first dimension (channels or features) of a layer's input; kiln-spec
 /// refuses an unknown one for every layer that asks.
 fn channels(info: &LayerInfo) -> usize {
-    info.input.dims().first().and_then(|d| d.known()).unwrap_or(0)
+    info.input
+        .dims()
+        .first()
+        .and_then(|d| d.known())
+        .unwrap_or(0)
 }

@@ -22,7 +22,11 @@ impl ActivationLayer {
         )];
         let mut args = Args::new("Activation", call, &params);
         let activation = args.required("activation", Activation::from_value);
-        args.finish(|| Some(ActivationLayer { activation: activation? }))
+        args.finish(|| {
+            Some(ActivationLayer {
+                activation: activation?,
+            })
+        })
     }
 }
 

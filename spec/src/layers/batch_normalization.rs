@@ -71,15 +71,28 @@ mod tests {
         let l = layer("BatchNormalization", &[], &[]);
         let input = s(&[Some(32), Some(8), Some(8)]);
         assert_eq!(out(&l, &input, "Conv2D"), Ok(input.clone()));
-        assert_eq!(l.params(&input), Params { trainable: 64, non_trainable: 64 });
+        assert_eq!(
+            l.params(&input),
+            Params {
+                trainable: 64,
+                non_trainable: 64
+            }
+        );
         assert_eq!(l.params(&input).total(), 128);
     }
 
     #[test]
     fn reads_keras_defaults_and_checks_ranges() {
-        let Layer::BatchNormalization(bn) = layer("BatchNormalization", &[], &[]) else { unreachable!() };
+        let Layer::BatchNormalization(bn) = layer("BatchNormalization", &[], &[]) else {
+            unreachable!()
+        };
         assert_eq!((bn.momentum, bn.epsilon), (0.99, 1e-3));
-        let err = Layer::from_call(&call("BatchNormalization", &[], &[("momentum", f(1.5)), ("epsilon", i(0))])).unwrap_err();
+        let err = Layer::from_call(&call(
+            "BatchNormalization",
+            &[],
+            &[("momentum", f(1.5)), ("epsilon", i(0))],
+        ))
+        .unwrap_err();
         let messages: Vec<String> = err.into_iter().map(|e| e.message).collect();
         assert_eq!(
             messages,

@@ -44,7 +44,10 @@ impl<const N: usize> Conv<N> {
         let layer = ["Conv1D", "Conv2D"][N - 1];
         let params = [
             &[
-                Param::positional("filters", "the number of output channels, e.g. Conv2D(32, 3)"),
+                Param::positional(
+                    "filters",
+                    "the number of output channels, e.g. Conv2D(32, 3)",
+                ),
                 Param::positional("kernel_size", "the window's size, e.g. Conv2D(32, 3)"),
                 Param::keyword("strides"),
                 Param::keyword("padding"),
@@ -127,7 +130,9 @@ impl<const N: usize> Rule for Conv<N> {
                 input.describe()
             ));
         };
-        Ok(Shape::new([Dim::Known(self.filters)].into_iter().chain(out)))
+        Ok(Shape::new(
+            [Dim::Known(self.filters)].into_iter().chain(out),
+        ))
     }
 
     fn params(&self, input: &Shape) -> Params {
@@ -149,13 +154,59 @@ mod tests {
         // Params from keras.layers.Conv2D/Conv1D(...).count_params() on the same input
         // (Keras is channels-last; the counts do not depend on the layout).
         let cases: Vec<(Layer, _, _, usize)> = vec![
-            (layer("Conv2D", &[i(32), i(3)], &[]), s(&[Some(1), Some(28), Some(28)]), s(&[Some(32), Some(26), Some(26)]), 320),
-            (layer("Conv2D", &[i(64), i(3)], &[]), s(&[Some(32), Some(26), Some(26)]), s(&[Some(64), Some(24), Some(24)]), 18_496),
-            (layer("Conv2D", &[i(32), i(3)], &[("padding", n("same"))]), s(&[Some(3), Some(32), Some(32)]), s(&[Some(32), Some(32), Some(32)]), 896),
-            (layer("Conv2D", &[i(8), t(&[3, 5])], &[("strides", i(2)), ("use_bias", crate::args::Value::Bool(false))]), s(&[Some(2), Some(9), Some(9)]), s(&[Some(8), Some(4), Some(3)]), 240),
-            (layer("Conv2D", &[i(4), i(3)], &[("dilation_rate", i(2))]), s(&[Some(1), Some(10), None]), s(&[Some(4), Some(6), None]), 40),
-            (layer("Conv1D", &[i(16), i(5)], &[]), s(&[Some(4), Some(100)]), s(&[Some(16), Some(96)]), 336),
-            (layer("Conv1D", &[i(16), i(3)], &[("strides", i(2)), ("padding", n("same"))]), s(&[Some(4), Some(9)]), s(&[Some(16), Some(5)]), 208),
+            (
+                layer("Conv2D", &[i(32), i(3)], &[]),
+                s(&[Some(1), Some(28), Some(28)]),
+                s(&[Some(32), Some(26), Some(26)]),
+                320,
+            ),
+            (
+                layer("Conv2D", &[i(64), i(3)], &[]),
+                s(&[Some(32), Some(26), Some(26)]),
+                s(&[Some(64), Some(24), Some(24)]),
+                18_496,
+            ),
+            (
+                layer("Conv2D", &[i(32), i(3)], &[("padding", n("same"))]),
+                s(&[Some(3), Some(32), Some(32)]),
+                s(&[Some(32), Some(32), Some(32)]),
+                896,
+            ),
+            (
+                layer(
+                    "Conv2D",
+                    &[i(8), t(&[3, 5])],
+                    &[
+                        ("strides", i(2)),
+                        ("use_bias", crate::args::Value::Bool(false)),
+                    ],
+                ),
+                s(&[Some(2), Some(9), Some(9)]),
+                s(&[Some(8), Some(4), Some(3)]),
+                240,
+            ),
+            (
+                layer("Conv2D", &[i(4), i(3)], &[("dilation_rate", i(2))]),
+                s(&[Some(1), Some(10), None]),
+                s(&[Some(4), Some(6), None]),
+                40,
+            ),
+            (
+                layer("Conv1D", &[i(16), i(5)], &[]),
+                s(&[Some(4), Some(100)]),
+                s(&[Some(16), Some(96)]),
+                336,
+            ),
+            (
+                layer(
+                    "Conv1D",
+                    &[i(16), i(3)],
+                    &[("strides", i(2)), ("padding", n("same"))],
+                ),
+                s(&[Some(4), Some(9)]),
+                s(&[Some(16), Some(5)]),
+                208,
+            ),
         ];
         for (l, input, output, params) in cases {
             assert_eq!(out(&l, &input, "the input"), Ok(output), "{l:?}");
@@ -169,13 +220,45 @@ mod tests {
         let dilated = layer("Conv2D", &[i(32), i(3)], &[("dilation_rate", i(3))]);
         let conv1 = layer("Conv1D", &[i(8), i(3)], &[]);
         let cases = [
-            (&conv, s(&[Some(784)]), "Conv2D expects a 3-D input [channels, height, width], got [784] from the input; add Reshape((1, 28, 28)) before it"),
-            (&conv, s(&[Some(10)]), "Conv2D expects a 3-D input [channels, height, width], got [10] from the input; reshape it to [channels, height, width] first"),
-            (&conv1, s(&[Some(100)]), "Conv1D expects a 2-D input [channels, length], got [100] from the input; add Reshape((1, 100)) before it"),
-            (&conv, s(&[Some(64), Some(3), Some(3)]), "Conv2D kernel_size 5×5 does not fit its 3×3 input [64, 3, 3] from the input, so its output would be empty; use a smaller kernel_size or padding = same"),
-            (&dilated, s(&[Some(1), Some(6), Some(6)]), "Conv2D kernel_size 3×3 (dilated to 7×7) does not fit its 6×6 input [1, 6, 6] from the input, so its output would be empty; use a smaller kernel_size or padding = same"),
-            (&layer("Conv2D", &[i(4), i(3)], &[("dilation_rate", i(2)), ("padding", n("same"))]), s(&[Some(1), None, Some(8)]), "Conv2D with padding = same and dilation_rate > 1 needs known input sizes, got [1, _, 8] from the input"),
-            (&conv, s(&[None, Some(28), Some(28)]), "Conv2D needs a known number of input channels (the first dimension), got [_, 28, 28] from the input"),
+            (
+                &conv,
+                s(&[Some(784)]),
+                "Conv2D expects a 3-D input [channels, height, width], got [784] from the input; add Reshape((1, 28, 28)) before it",
+            ),
+            (
+                &conv,
+                s(&[Some(10)]),
+                "Conv2D expects a 3-D input [channels, height, width], got [10] from the input; reshape it to [channels, height, width] first",
+            ),
+            (
+                &conv1,
+                s(&[Some(100)]),
+                "Conv1D expects a 2-D input [channels, length], got [100] from the input; add Reshape((1, 100)) before it",
+            ),
+            (
+                &conv,
+                s(&[Some(64), Some(3), Some(3)]),
+                "Conv2D kernel_size 5×5 does not fit its 3×3 input [64, 3, 3] from the input, so its output would be empty; use a smaller kernel_size or padding = same",
+            ),
+            (
+                &dilated,
+                s(&[Some(1), Some(6), Some(6)]),
+                "Conv2D kernel_size 3×3 (dilated to 7×7) does not fit its 6×6 input [1, 6, 6] from the input, so its output would be empty; use a smaller kernel_size or padding = same",
+            ),
+            (
+                &layer(
+                    "Conv2D",
+                    &[i(4), i(3)],
+                    &[("dilation_rate", i(2)), ("padding", n("same"))],
+                ),
+                s(&[Some(1), None, Some(8)]),
+                "Conv2D with padding = same and dilation_rate > 1 needs known input sizes, got [1, _, 8] from the input",
+            ),
+            (
+                &conv,
+                s(&[None, Some(28), Some(28)]),
+                "Conv2D needs a known number of input channels (the first dimension), got [_, 28, 28] from the input",
+            ),
         ];
         for (l, input, want) in cases {
             assert_eq!(out(l, &input, "the input"), Err(want.to_string()));
@@ -185,17 +268,42 @@ mod tests {
     #[test]
     fn refuses_bad_arguments() {
         let cases = [
-            (call("Conv2D", &[i(32)], &[]), vec!["Conv2D needs `kernel_size` (the window's size, e.g. Conv2D(32, 3)); add it"]),
-            (call("Conv2D", &[i(0), t(&[3, 3, 3])], &[]), vec![
-                "`filters` of Conv2D: expected a positive integer, got 0",
-                "`kernel_size` of Conv2D: expected a positive integer or a tuple of 2, got `(3, 3, 3)`",
-            ]),
-            (call("Conv2D", &[i(3), i(3)], &[("padding", n("sane"))]), vec!["`padding` of Conv2D: unknown value `sane`; did you mean `same`?"]),
-            (call("Conv2D", &[i(3), i(3)], &[("strides", i(2)), ("dilation_rate", i(2))]), vec!["Conv2D cannot combine strides > 1 with dilation_rate > 1 (as in Keras); use one of them"]),
-            (call("Conv2D", &[i(3), i(3)], &[("filter", i(2))]), vec!["unknown argument `filter` for Conv2D; did you mean `filters`?"]),
+            (
+                call("Conv2D", &[i(32)], &[]),
+                vec!["Conv2D needs `kernel_size` (the window's size, e.g. Conv2D(32, 3)); add it"],
+            ),
+            (
+                call("Conv2D", &[i(0), t(&[3, 3, 3])], &[]),
+                vec![
+                    "`filters` of Conv2D: expected a positive integer, got 0",
+                    "`kernel_size` of Conv2D: expected a positive integer or a tuple of 2, got `(3, 3, 3)`",
+                ],
+            ),
+            (
+                call("Conv2D", &[i(3), i(3)], &[("padding", n("sane"))]),
+                vec!["`padding` of Conv2D: unknown value `sane`; did you mean `same`?"],
+            ),
+            (
+                call(
+                    "Conv2D",
+                    &[i(3), i(3)],
+                    &[("strides", i(2)), ("dilation_rate", i(2))],
+                ),
+                vec![
+                    "Conv2D cannot combine strides > 1 with dilation_rate > 1 (as in Keras); use one of them",
+                ],
+            ),
+            (
+                call("Conv2D", &[i(3), i(3)], &[("filter", i(2))]),
+                vec!["unknown argument `filter` for Conv2D; did you mean `filters`?"],
+            ),
         ];
         for (c, want) in cases {
-            let got: Vec<String> = Layer::from_call(&c).unwrap_err().into_iter().map(|e| e.message).collect();
+            let got: Vec<String> = Layer::from_call(&c)
+                .unwrap_err()
+                .into_iter()
+                .map(|e| e.message)
+                .collect();
             assert_eq!(got, want);
         }
     }

@@ -22,14 +22,22 @@ pub struct Dense {
 impl Dense {
     pub(crate) fn from_call(call: &Call) -> Result<Self, Vec<ArgError>> {
         let params = [
-            &[Param::positional("units", "the number of outputs, e.g. Dense(128)")][..],
+            &[Param::positional(
+                "units",
+                "the number of outputs, e.g. Dense(128)",
+            )][..],
             &WeightOptions::PARAMS,
         ]
         .concat();
         let mut args = Args::new("Dense", call, &params);
         let units = args.required("units", positive_int);
         let weights = WeightOptions::read(&mut args);
-        args.finish(|| Some(Dense { units: units?, weights }))
+        args.finish(|| {
+            Some(Dense {
+                units: units?,
+                weights,
+            })
+        })
     }
 
     fn features(input: &Shape) -> Option<usize> {
@@ -49,9 +57,9 @@ impl Rule for Dense {
                 "{layer} needs a known number of input features (the last dimension), got {}",
                 input.describe()
             )),
-            [rest @ .., Dim::Known(_)] => {
-                Ok(Shape::new(rest.iter().copied().chain([Dim::Known(self.units)])))
-            }
+            [rest @ .., Dim::Known(_)] => Ok(Shape::new(
+                rest.iter().copied().chain([Dim::Known(self.units)]),
+            )),
         }
     }
 
@@ -76,7 +84,11 @@ mod tests {
             (8, true, s(&[None, Some(4)]), s(&[None, Some(8)]), 40),
         ];
         for (units, bias, input, output, params) in cases {
-            let l = layer("Dense", &[i(units)], &[("use_bias", crate::args::Value::Bool(bias))]);
+            let l = layer(
+                "Dense",
+                &[i(units)],
+                &[("use_bias", crate::args::Value::Bool(bias))],
+            );
             assert_eq!(out(&l, &input, "the input"), Ok(output));
             assert_eq!(l.params(&input), Params::trainable(params));
         }
@@ -87,7 +99,13 @@ mod tests {
         let l = layer(
             "Dense",
             &[i(64)],
-            &[("activation", n("relu")), ("kernel_regularizer", crate::args::Value::Call(call("l2", &[f(1e-4)], &[])))],
+            &[
+                ("activation", n("relu")),
+                (
+                    "kernel_regularizer",
+                    crate::args::Value::Call(call("l2", &[f(1e-4)], &[])),
+                ),
+            ],
         );
         let Layer::Dense(d) = l else { unreachable!() };
         assert_eq!(d.units, 64);
@@ -101,11 +119,20 @@ mod tests {
         let err = Layer::from_call(&call(
             "Dense",
             &[i(4)],
-            &[("use_bias", crate::args::Value::Bool(false)), ("bias_regularizer", crate::args::Value::Call(call("l2", &[], &[])))],
+            &[
+                ("use_bias", crate::args::Value::Bool(false)),
+                (
+                    "bias_regularizer",
+                    crate::args::Value::Call(call("l2", &[], &[])),
+                ),
+            ],
         ))
         .unwrap_err();
         assert_eq!(err[0].at, crate::At::Value(2));
-        assert_eq!(err[0].message, "bias_regularizer has no bias to act on, since use_bias = false; remove one of them");
+        assert_eq!(
+            err[0].message,
+            "bias_regularizer has no bias to act on, since use_bias = false; remove one of them"
+        );
     }
 
     #[test]

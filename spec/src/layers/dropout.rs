@@ -46,7 +46,12 @@ mod tests {
 
     #[test]
     fn rate_must_be_a_fraction() {
-        let cases = [(f(0.25), None), (i(0), None), (f(1.0), Some("1.0")), (f(-0.1), Some("-0.1"))];
+        let cases = [
+            (f(0.25), None),
+            (i(0), None),
+            (f(1.0), Some("1.0")),
+            (f(-0.1), Some("-0.1")),
+        ];
         for (rate, bad) in cases {
             let got = Layer::from_call(&call("Dropout", &[rate.clone()], &[]));
             match bad {

@@ -34,7 +34,10 @@ mod tests {
     #[test]
     fn keeps_the_channels() {
         let l = layer("GlobalAveragePooling2D", &[], &[]);
-        assert_eq!(out(&l, &s(&[Some(32), Some(8), None]), "Conv2D"), Ok(s(&[Some(32)])));
+        assert_eq!(
+            out(&l, &s(&[Some(32), Some(8), None]), "Conv2D"),
+            Ok(s(&[Some(32)]))
+        );
         assert_eq!(
             out(&l, &s(&[Some(32)]), "Dense"),
             Err("GlobalAveragePooling2D expects a 3-D input [channels, height, width], got [32] from Dense; reshape it to [channels, height, width] first".to_string())

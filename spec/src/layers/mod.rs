@@ -35,13 +35,19 @@ pub(crate) mod testing {
     pub fn call(name: &str, pos: &[Value], kw: &[(&str, Value)]) -> Call {
         let mut args: Vec<Arg> = pos
             .iter()
-            .map(|v| Arg { keyword: None, value: v.clone() })
+            .map(|v| Arg {
+                keyword: None,
+                value: v.clone(),
+            })
             .collect();
         args.extend(kw.iter().map(|(k, v)| Arg {
             keyword: Some(k.to_string()),
             value: v.clone(),
         }));
-        Call { name: name.into(), args }
+        Call {
+            name: name.into(),
+            args,
+        }
     }
 
     pub fn i(n: i64) -> Value {

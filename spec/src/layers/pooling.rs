@@ -91,12 +91,36 @@ mod tests {
     #[test]
     fn shapes_match_keras() {
         let cases: Vec<(Layer, _, _)> = vec![
-            (layer("MaxPooling2D", &[i(2)], &[]), s(&[Some(64), Some(24), Some(24)]), s(&[Some(64), Some(12), Some(12)])),
-            (layer("MaxPooling2D", &[], &[]), s(&[Some(32), Some(27), Some(27)]), s(&[Some(32), Some(13), Some(13)])),
-            (layer("MaxPooling2D", &[i(2)], &[("padding", n("same"))]), s(&[Some(32), Some(27), Some(27)]), s(&[Some(32), Some(14), Some(14)])),
-            (layer("AveragePooling2D", &[i(3), i(1)], &[]), s(&[Some(8), Some(5), Some(6)]), s(&[Some(8), Some(3), Some(4)])),
-            (layer("AveragePooling2D", &[t(&[2, 1])], &[]), s(&[None, Some(4), None]), s(&[None, Some(2), None])),
-            (layer("MaxPooling1D", &[i(2)], &[]), s(&[Some(16), Some(9)]), s(&[Some(16), Some(4)])),
+            (
+                layer("MaxPooling2D", &[i(2)], &[]),
+                s(&[Some(64), Some(24), Some(24)]),
+                s(&[Some(64), Some(12), Some(12)]),
+            ),
+            (
+                layer("MaxPooling2D", &[], &[]),
+                s(&[Some(32), Some(27), Some(27)]),
+                s(&[Some(32), Some(13), Some(13)]),
+            ),
+            (
+                layer("MaxPooling2D", &[i(2)], &[("padding", n("same"))]),
+                s(&[Some(32), Some(27), Some(27)]),
+                s(&[Some(32), Some(14), Some(14)]),
+            ),
+            (
+                layer("AveragePooling2D", &[i(3), i(1)], &[]),
+                s(&[Some(8), Some(5), Some(6)]),
+                s(&[Some(8), Some(3), Some(4)]),
+            ),
+            (
+                layer("AveragePooling2D", &[t(&[2, 1])], &[]),
+                s(&[None, Some(4), None]),
+                s(&[None, Some(2), None]),
+            ),
+            (
+                layer("MaxPooling1D", &[i(2)], &[]),
+                s(&[Some(16), Some(9)]),
+                s(&[Some(16), Some(4)]),
+            ),
         ];
         for (l, input, output) in cases {
             assert_eq!(out(&l, &input, "the input"), Ok(output), "{l:?}");

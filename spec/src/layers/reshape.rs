@@ -42,7 +42,11 @@ impl Reshape {
             }
             Ok(dims)
         });
-        args.finish(|| Some(Reshape { target_shape: target? }))
+        args.finish(|| {
+            Some(Reshape {
+                target_shape: target?,
+            })
+        })
     }
 
     fn target(&self) -> String {
@@ -75,7 +79,9 @@ impl Rule for Reshape {
             ));
         }
         Ok(Shape::known(
-            self.target_shape.iter().map(|d| d.unwrap_or(elements / known)),
+            self.target_shape
+                .iter()
+                .map(|d| d.unwrap_or(elements / known)),
         ))
     }
 }
@@ -88,19 +94,31 @@ mod tests {
     #[test]
     fn keeps_the_element_count() {
         let cases = [
-            (t(&[1, 28, 28]), s(&[Some(784)]), Ok(s(&[Some(1), Some(28), Some(28)]))),
-            (t(&[4, -1]), s(&[Some(2), Some(6)]), Ok(s(&[Some(4), Some(3)]))),
+            (
+                t(&[1, 28, 28]),
+                s(&[Some(784)]),
+                Ok(s(&[Some(1), Some(28), Some(28)])),
+            ),
+            (
+                t(&[4, -1]),
+                s(&[Some(2), Some(6)]),
+                Ok(s(&[Some(4), Some(3)])),
+            ),
             (t(&[-1]), s(&[Some(2), Some(6)]), Ok(s(&[Some(12)]))),
             (t(&[4, 8]), s(&[None, Some(8)]), Ok(s(&[Some(4), Some(8)]))),
             (
                 t(&[4, 7, 7]),
                 s(&[Some(784)]),
-                Err("Reshape to (4, 7, 7) does not fit [784] from Flatten (784 elements); the element counts must be equal"),
+                Err(
+                    "Reshape to (4, 7, 7) does not fit [784] from Flatten (784 elements); the element counts must be equal",
+                ),
             ),
             (
                 t(&[5, -1]),
                 s(&[Some(12)]),
-                Err("Reshape to (5, -1) does not fit [12] from Flatten (12 elements); the element counts must be equal"),
+                Err(
+                    "Reshape to (5, -1) does not fit [12] from Flatten (12 elements); the element counts must be equal",
+                ),
             ),
         ];
         for (target, input, want) in cases {
@@ -112,9 +130,18 @@ mod tests {
     #[test]
     fn refuses_bad_targets() {
         let cases = [
-            (t(&[-1, -1]), "`target_shape` of Reshape: only one size can be -1"),
-            (t(&[0, 4]), "`target_shape` of Reshape: each size must be a positive integer or -1, got `0`"),
-            (n("x"), "`target_shape` of Reshape: expected a tuple of sizes, got `x`"),
+            (
+                t(&[-1, -1]),
+                "`target_shape` of Reshape: only one size can be -1",
+            ),
+            (
+                t(&[0, 4]),
+                "`target_shape` of Reshape: each size must be a positive integer or -1, got `0`",
+            ),
+            (
+                n("x"),
+                "`target_shape` of Reshape: expected a tuple of sizes, got `x`",
+            ),
         ];
         for (target, want) in cases {
             let err = Layer::from_call(&call("Reshape", &[target], &[])).unwrap_err();

@@ -1,0 +1,134 @@
+//! What the benchmarks share: the three reference models (batch 128, Adam, f32) and a
+//! bare training step to measure them with.
+#![allow(dead_code)] // each benchmark uses its own part
+
+use std::time::{Duration, Instant};
+
+use burn::module::AutodiffModule;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Distribution, Int, Tensor};
+use kiln::prelude::*;
+
+/// The batch size of every benchmark.
+pub const BATCH: usize = 128;
+
+model! {
+    pub struct MnistMlp {
+        input: [784],
+        Dense(128, activation = relu),
+        Dropout(0.2),
+        Dense(128, activation = relu),
+        Dropout(0.2),
+        Dense(10, activation = softmax),
+    }
+}
+
+model! {
+    pub struct MnistCnn {
+        input: [1, 28, 28],
+        Conv2D(32, 3, activation = relu),
+        Conv2D(64, 3, activation = relu),
+        MaxPooling2D(2),
+        Dropout(0.25),
+        Flatten,
+        Dense(128, activation = relu),
+        Dropout(0.5),
+        Dense(10, activation = softmax),
+    }
+}
+
+model! {
+    pub struct CifarCnn {
+        input: [3, 32, 32],
+        Conv2D(32, 3, padding = same, activation = relu),
+        Conv2D(32, 3, activation = relu),
+        MaxPooling2D(2),
+        Conv2D(64, 3, padding = same, activation = relu),
+        Conv2D(64, 3, activation = relu),
+        MaxPooling2D(2),
+        Flatten,
+        Dense(512, activation = relu),
+        Dense(10, activation = softmax),
+    }
+}
+
+/// One training step: forward, cross-entropy on the logits, backward, Adam.
+pub struct Step<B: AutodiffBackend, M: AutodiffModule<B>, const D: usize> {
+    model: Option<M>,
+    optim: burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, M, B>,
+    x: Tensor<B, D>,
+    targets: Tensor<B, 2>,
+}
+
+impl<B, M, const D: usize> Step<B, M, D>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + kiln::Model<B, Input = Tensor<B, D>, Output = Tensor<B, 2>>,
+{
+    pub fn new(model: M, device: &B::Device) -> Self {
+        let example: Vec<usize> = model
+            .input_shape()
+            .dims()
+            .iter()
+            .map(|d| d.known().unwrap_or(1))
+            .collect();
+        let mut shape = vec![BATCH];
+        shape.extend(example);
+        let x = Tensor::<B, 1>::random(
+            [shape.iter().product::<usize>()],
+            Distribution::Default,
+            device,
+        );
+        let labels = Tensor::<B, 1, Int>::random([BATCH], Distribution::Uniform(0.0, 10.0), device);
+        Step {
+            model: Some(model),
+            optim: AdamConfig::new().init(),
+            x: x.reshape::<D, _>(burn::tensor::Shape::from(shape)),
+            targets: labels.one_hot(10).float(),
+        }
+    }
+
+    pub fn step(&mut self) {
+        let Some(model) = self.model.take() else {
+            return;
+        };
+        let logits = model.forward_train(self.x.clone()).logits;
+        let loss = (log_softmax(logits, 1) * self.targets.clone())
+            .sum_dim(1)
+            .mean()
+            .neg();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let model = self.optim.step(1e-3, model, grads);
+        // Wait for the device so each step's time is its own.
+        let _ = B::sync(&self.x.device());
+        self.model = Some(model);
+    }
+
+    /// Seconds per step over `steps` steps.
+    pub fn time(&mut self, steps: usize) -> f64 {
+        let start = Instant::now();
+        for _ in 0..steps {
+            self.step();
+        }
+        start.elapsed().as_secs_f64() / steps as f64
+    }
+
+    /// Seconds per step, measured for about `budget` after two warm-up steps.
+    pub fn measure(&mut self, budget: Duration) -> f64 {
+        self.time(2);
+        let probe = self.time(1).max(1e-4);
+        let steps = ((budget.as_secs_f64() / probe) as usize).clamp(2, 1000);
+        self.time(steps)
+    }
+}
+
+/// The seconds each measurement may take: `KILN_BENCH_SECONDS`, 6 by default.
+pub fn budget() -> Duration {
+    let seconds = std::env::var("KILN_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6.0);
+    Duration::from_secs_f64(seconds)
+}

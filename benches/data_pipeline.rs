@@ -1,0 +1,74 @@
+//! The data pipeline against training: batches/s of the loader (shuffled, gathered in
+//! its worker, converted to `f32` and put on the CPU device) versus the training
+//! throughput of the MNIST CNN and the CIFAR CNN, in the same run. The loader must be at
+//! least 10× faster than training, so the model never waits for data.
+//!
+//! Run: `KILN_DATA=../shared/data cargo bench --bench data_pipeline` (without the data,
+//! synthetic images of the same shapes stand in, and the output says so).
+
+mod common;
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use common::{BATCH, CifarCnn, MnistCnn, Step, budget};
+use kiln::datasets::{DataDir, ImageDataset, Loader, cifar10_train, mnist, synthetic_digits};
+use kiln::prelude::*;
+
+type B = kiln::backend::Cpu;
+
+/// Images/s of the loader over one shuffled epoch of `data`, batches put on the device.
+fn loader_rate(data: &ImageDataset) -> f64 {
+    let device = Default::default();
+    let start = Instant::now();
+    let mut images = 0;
+    Loader::new(BATCH).shuffle(1).for_each(data, 0, |batch| {
+        let rows = batch.rows::<kiln::backend::CpuBackend>(&device);
+        images += rows.dims()[0];
+        ControlFlow::Continue(())
+    });
+    images as f64 / start.elapsed().as_secs_f64()
+}
+
+fn report(name: &str, data: &ImageDataset, train_rate: f64) {
+    let load_rate = loader_rate(data);
+    println!(
+        "{name:<10} loader {:>9.0} images/s ({:>6.0} batches/s), training {train_rate:>7.1} images/s: loader {:.0}× faster",
+        load_rate,
+        load_rate / BATCH as f64,
+        load_rate / train_rate
+    );
+}
+
+fn main() {
+    let dir = DataDir::default().offline(true);
+    let device = Default::default();
+    let mnist_train = match mnist(&dir) {
+        Ok((train, _)) => train,
+        Err(e) => {
+            println!("MNIST not found ({e}); synthetic digits stand in");
+            synthetic_digits(60_000, 1)
+        }
+    };
+    let cifar_train = match cifar10_train(&dir) {
+        Ok(train) => train,
+        Err(e) => {
+            println!("CIFAR-10 not found ({e}); random images stand in");
+            let images = (0..50_000 * 3072).map(|i| (i * 7919 % 251) as u8).collect();
+            ImageDataset::new(
+                "random",
+                [3, 32, 32],
+                images,
+                vec![0; 50_000],
+                vec!["x".into()],
+            )
+            .expect("consistent sizes")
+        }
+    };
+    let mnist_rate =
+        BATCH as f64 / Step::new(MnistCnn::<B>::new(&device), &device).measure(budget());
+    report("MNIST", &mnist_train, mnist_rate);
+    let cifar_rate =
+        BATCH as f64 / Step::new(CifarCnn::<B>::new(&device), &device).measure(budget());
+    report("CIFAR-10", &cifar_train, cifar_rate);
+}

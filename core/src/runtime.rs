@@ -1,0 +1,371 @@
+//! Models built at run time from their JSON form (`kiln::from_json`): the same layers,
+//! shapes and parameters as the `model!` they came from, checked by kiln-spec's rules,
+//! trainable and usable like it.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv1d, Conv2d};
+use burn::nn::{BatchNorm, Dropout, Linear};
+use burn::tensor::{Tensor, backend::Backend};
+use kiln_spec::{Activation, Checked, Layer, ModelSpec, Shape};
+
+use crate::activation;
+use crate::error::TrainError;
+use crate::layers;
+use crate::model::{Model, TrainForward};
+use crate::regularizer;
+
+/// The burn module of a layer with weights or state.
+#[derive(Module, Debug)]
+pub enum RuntimeLayer<B: Backend> {
+    /// Dense.
+    Dense(Linear<B>),
+    /// Conv1D.
+    Conv1D(Conv1d<B>),
+    /// Conv2D.
+    Conv2D(Conv2d<B>),
+    /// BatchNormalization.
+    BatchNormalization(BatchNorm<B>),
+    /// Dropout.
+    Dropout(Dropout),
+}
+
+/// A model read from JSON, taking `[batch, ...input]` tensors of rank `I` and giving
+/// rank `O`, as the `model!` it describes.
+#[derive(Module, Debug)]
+pub struct JsonModel<B: Backend, const I: usize, const O: usize> {
+    /// Each layer's module, `None` for layers without weights or state.
+    layers: Vec<Option<RuntimeLayer<B>>>,
+    #[module(skip)]
+    spec: ModelSpec,
+    #[module(skip)]
+    checked: Checked,
+}
+
+/// A tensor of any rank a runtime model passes between layers.
+enum AnyTensor<B: Backend> {
+    R2(Tensor<B, 2>),
+    R3(Tensor<B, 3>),
+    R4(Tensor<B, 4>),
+}
+
+/// `t` as a tensor of rank `D` (its own rank: kiln-spec's check guarantees it).
+fn rank<B: Backend, const S: usize, const D: usize>(t: Tensor<B, S>) -> Tensor<B, D> {
+    let dims = t.dims();
+    let mut shape = [0usize; D];
+    shape.copy_from_slice(&dims[..D]);
+    t.reshape(shape)
+}
+
+impl<B: Backend> AnyTensor<B> {
+    fn of<const D: usize>(t: Tensor<B, D>) -> Self {
+        match D {
+            2 => AnyTensor::R2(rank(t)),
+            3 => AnyTensor::R3(rank(t)),
+            _ => AnyTensor::R4(rank(t)),
+        }
+    }
+
+    fn get<const D: usize>(self) -> Tensor<B, D> {
+        match self {
+            AnyTensor::R2(t) => rank(t),
+            AnyTensor::R3(t) => rank(t),
+            AnyTensor::R4(t) => rank(t),
+        }
+    }
+}
+
+/// Applies a rank-preserving expression to whatever rank `$t` has.
+macro_rules! each_rank {
+    ($t:expr, |$x:ident| $e:expr) => {
+        match $t {
+            AnyTensor::R2($x) => AnyTensor::R2($e),
+            AnyTensor::R3($x) => AnyTensor::R3($e),
+            AnyTensor::R4($x) => AnyTensor::R4($e),
+        }
+    };
+}
+
+/// The activity penalty of `t`, whatever its rank.
+fn activity<B: Backend>(r: kiln_spec::Regularizer, t: &AnyTensor<B>) -> Tensor<B, 1> {
+    match t {
+        AnyTensor::R2(x) => regularizer::activity_penalty(r, x.clone()),
+        AnyTensor::R3(x) => regularizer::activity_penalty(r, x.clone()),
+        AnyTensor::R4(x) => regularizer::activity_penalty(r, x.clone()),
+    }
+}
+
+impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
+    /// Builds the model `spec` describes, with fresh weights on `device`.
+    ///
+    /// # Errors
+    /// When the model does not fit kiln-spec's rules, or its input and output ranks are
+    /// not `I - 1` and `O - 1`, or its examples have more than 3 dimensions.
+    pub fn new(spec: ModelSpec, device: &B::Device) -> Result<Self, TrainError> {
+        let invalid = |reason: String| TrainError::Mismatch {
+            path: "the JSON model".into(),
+            reason,
+        };
+        let checked = spec.check().map_err(|e| invalid(e.to_string()))?;
+        let mut ranks = checked
+            .layers
+            .iter()
+            .map(|l| l.output.rank())
+            .chain([checked.input.rank()]);
+        if ranks.any(|r| r > 3) {
+            return Err(invalid(
+                "runtime models take examples of at most 3 dimensions".into(),
+            ));
+        }
+        if checked.input.rank() + 1 != I || checked.output.rank() + 1 != O {
+            return Err(invalid(format!(
+                "it takes {} and gives {} per example, so its tensors have ranks {} and {}, not {I} and {O}",
+                checked.input,
+                checked.output,
+                checked.input.rank() + 1,
+                checked.output.rank() + 1
+            )));
+        }
+        let layers = spec
+            .layers
+            .iter()
+            .zip(&checked.layers)
+            .map(|(named, info)| build(&named.layer, &info.input, device))
+            .collect();
+        Ok(JsonModel {
+            layers,
+            spec,
+            checked,
+        })
+    }
+
+    /// Reads a model's JSON form (`to_json()` of a `model!`) and builds it.
+    ///
+    /// # Errors
+    /// When the text is not a model, or as [`JsonModel::new`].
+    pub fn from_json(json: &str, device: &B::Device) -> Result<Self, TrainError> {
+        let spec = ModelSpec::from_json(json).map_err(|e| TrainError::Mismatch {
+            path: "the JSON model".into(),
+            reason: e.to_string(),
+        })?;
+        Self::new(spec, device)
+    }
+
+    /// Keras's summary table.
+    pub fn summary(&self) -> kiln_spec::Summary {
+        kiln_spec::Summary(self.checked.clone())
+    }
+
+    /// The JSON form.
+    pub fn to_json(&self) -> String {
+        self.spec.to_json()
+    }
+
+    fn layers_forward(
+        &self,
+        x: Tensor<B, I>,
+        penalties: bool,
+    ) -> (Tensor<B, O>, Option<Tensor<B, 1>>) {
+        let mut t = AnyTensor::of(x);
+        let mut penalty = None;
+        let last = self.spec.layers.len().saturating_sub(1);
+        for (i, (named, module)) in self.spec.layers.iter().zip(&self.layers).enumerate() {
+            t = step(&named.layer, module.as_ref(), t);
+            if penalties {
+                penalty = weight_penalties(&named.layer, module.as_ref(), penalty);
+            }
+            let activation = named.layer.activation().unwrap_or(Activation::Linear);
+            if i != last {
+                t = each_rank!(t, |x| activation::apply(activation, x));
+            }
+            if let (true, Some(r)) = (
+                penalties,
+                named.layer.weights().and_then(|w| w.activity_regularizer),
+            ) {
+                let output = if i == last {
+                    each_rank!(&t, |x| activation::apply(activation, x.clone()))
+                } else {
+                    each_rank!(&t, |x| x.clone())
+                };
+                penalty = regularizer::add(penalty, activity(r, &output));
+            }
+        }
+        (t.get(), penalty)
+    }
+}
+
+/// The module of a layer with weights or state, for an input of `input`'s shape.
+fn build<B: Backend>(layer: &Layer, input: &Shape, device: &B::Device) -> Option<RuntimeLayer<B>> {
+    let dims = input.dims();
+    let first = dims.first().and_then(|d| d.known()).unwrap_or(0);
+    Some(match layer {
+        Layer::Dense(l) => {
+            let features = dims.last().and_then(|d| d.known()).unwrap_or(0);
+            RuntimeLayer::Dense(layers::dense(features, l.units, l.weights.use_bias, device))
+        }
+        Layer::Conv1D(l) => RuntimeLayer::Conv1D(layers::conv1d(
+            first,
+            l.filters,
+            l.kernel_size[0],
+            l.strides[0],
+            l.dilation_rate[0],
+            l.padding,
+            dims[1],
+            l.weights.use_bias,
+            device,
+        )),
+        Layer::Conv2D(l) => RuntimeLayer::Conv2D(layers::conv2d(
+            first,
+            l.filters,
+            l.kernel_size,
+            l.strides,
+            l.dilation_rate,
+            l.padding,
+            [dims[1], dims[2]],
+            l.weights.use_bias,
+            device,
+        )),
+        Layer::BatchNormalization(l) => RuntimeLayer::BatchNormalization(
+            layers::batch_normalization(first, l.momentum, l.epsilon, device),
+        ),
+        Layer::Dropout(l) => RuntimeLayer::Dropout(layers::dropout(l.rate)),
+        _ => return None,
+    })
+}
+
+/// One layer's forward step, before its activation.
+fn step<B: Backend>(
+    layer: &Layer,
+    module: Option<&RuntimeLayer<B>>,
+    t: AnyTensor<B>,
+) -> AnyTensor<B> {
+    match (layer, module) {
+        (_, Some(RuntimeLayer::Dense(l))) => each_rank!(t, |x| l.forward(x)),
+        (_, Some(RuntimeLayer::Conv1D(c))) => AnyTensor::R3(c.forward(t.get())),
+        (_, Some(RuntimeLayer::Conv2D(c))) => AnyTensor::R4(c.forward(t.get())),
+        (_, Some(RuntimeLayer::BatchNormalization(bn))) => each_rank!(t, |x| bn.forward(x)),
+        (_, Some(RuntimeLayer::Dropout(d))) => each_rank!(t, |x| d.forward(x)),
+        (Layer::MaxPooling1D(p), None) => AnyTensor::R3(layers::max_pooling1d(
+            t.get(),
+            p.pool_size[0],
+            p.strides[0],
+            p.padding,
+        )),
+        (Layer::MaxPooling2D(p), None) => AnyTensor::R4(layers::max_pooling2d(
+            t.get(),
+            p.pool_size,
+            p.strides,
+            p.padding,
+        )),
+        (Layer::AveragePooling2D(p), None) => AnyTensor::R4(layers::average_pooling2d(
+            t.get(),
+            p.pool_size,
+            p.strides,
+            p.padding,
+        )),
+        (Layer::GlobalAveragePooling2D(_), None) => {
+            AnyTensor::R2(layers::global_average_pooling2d(t.get()))
+        }
+        (Layer::Flatten(_), None) => AnyTensor::R2(match t {
+            AnyTensor::R2(x) => x,
+            AnyTensor::R3(x) => layers::flatten(x),
+            AnyTensor::R4(x) => layers::flatten(x),
+        }),
+        (Layer::Reshape(r), None) => {
+            let target: Vec<i32> = r
+                .target_shape
+                .iter()
+                .map(|d| d.map_or(-1, |n| n as i32))
+                .collect();
+            match target.len() {
+                1 => AnyTensor::R2(reshape_any(t, &target)),
+                2 => AnyTensor::R3(reshape_any(t, &target)),
+                _ => AnyTensor::R4(reshape_any(t, &target)),
+            }
+        }
+        // Activation layers apply their function after the step, as every layer does.
+        _ => t,
+    }
+}
+
+fn reshape_any<B: Backend, const D: usize>(t: AnyTensor<B>, target: &[i32]) -> Tensor<B, D> {
+    match t {
+        AnyTensor::R2(x) => layers::reshape(x, target),
+        AnyTensor::R3(x) => layers::reshape(x, target),
+        AnyTensor::R4(x) => layers::reshape(x, target),
+    }
+}
+
+/// Adds the kernel and bias penalties of `layer` to `total`.
+fn weight_penalties<B: Backend>(
+    layer: &Layer,
+    module: Option<&RuntimeLayer<B>>,
+    mut total: Option<Tensor<B, 1>>,
+) -> Option<Tensor<B, 1>> {
+    let Some(options) = layer.weights() else {
+        return total;
+    };
+    let (kernel, bias): (Tensor<B, 1>, Option<Tensor<B, 1>>) = match module {
+        Some(RuntimeLayer::Dense(l)) => (
+            l.weight.val().reshape([-1]),
+            l.bias.as_ref().map(|b| b.val()),
+        ),
+        Some(RuntimeLayer::Conv1D(c)) => (
+            c.weight.val().reshape([-1]),
+            c.bias.as_ref().map(|b| b.val()),
+        ),
+        Some(RuntimeLayer::Conv2D(c)) => (
+            c.weight.val().reshape([-1]),
+            c.bias.as_ref().map(|b| b.val()),
+        ),
+        _ => return total,
+    };
+    if let Some(r) = options.kernel_regularizer {
+        total = regularizer::add(total, regularizer::penalty(r, kernel));
+    }
+    if let (Some(r), Some(b)) = (options.bias_regularizer, bias) {
+        total = regularizer::add(total, regularizer::penalty(r, b));
+    }
+    total
+}
+
+impl<B: Backend, const I: usize, const O: usize> Model<B> for JsonModel<B, I, O> {
+    type Input = Tensor<B, I>;
+    type Output = Tensor<B, O>;
+
+    fn input_shape(&self) -> Shape {
+        self.checked.input.clone()
+    }
+
+    fn output_shape(&self) -> Shape {
+        self.checked.output.clone()
+    }
+
+    fn forward(&self, x: Tensor<B, I>) -> Tensor<B, O> {
+        let (logits, _) = self.layers_forward(x, false);
+        activation::apply(self.spec.final_activation(), logits)
+    }
+
+    fn forward_train(&self, x: Tensor<B, I>) -> TrainForward<B, Tensor<B, O>> {
+        let (logits, penalty) = self.layers_forward(x, true);
+        TrainForward {
+            logits,
+            activation: self.spec.final_activation(),
+            penalty,
+        }
+    }
+
+    fn spec(&self) -> Option<ModelSpec> {
+        Some(self.spec.clone())
+    }
+
+    fn stored_names(&self) -> Vec<(String, String)> {
+        self.spec
+            .layers
+            .iter()
+            .zip(&self.layers)
+            .enumerate()
+            .filter(|(_, (_, m))| m.is_some())
+            .map(|(i, (named, _))| (format!("layers.{i}."), format!("{}.", named.name)))
+            .collect()
+    }
+}

@@ -1,0 +1,257 @@
+//! Saving and loading: weights (burnpack, or safetensors for interchange), and the
+//! architecture and weights together in one safetensors file whose metadata holds the
+//! model's JSON form.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::backend::Backend;
+use burn_store::{ApplyError, ApplyResult, BurnpackStore, ModuleSnapshot, SafetensorsStore};
+
+use crate::error::TrainError;
+use crate::model::Model;
+use crate::runtime::JsonModel;
+
+/// The metadata key of the architecture in a model file.
+const ARCHITECTURE: &str = "kiln.model";
+
+fn is_safetensors(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "safetensors")
+}
+
+fn file_error(path: &Path, reason: impl std::fmt::Display) -> TrainError {
+    TrainError::File {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Writes to `path` through a temporary file renamed into place, so a crash mid-write
+/// never leaves a half-written file where a good one was.
+fn atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), TrainError>,
+) -> Result<(), TrainError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let result =
+        write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| file_error(path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Saves `model`'s weights to `path`: safetensors when it ends in `.safetensors` (for
+/// interchange), burnpack otherwise. Layers are named as in the `model!` (`conv2d_1`).
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn save_weights<B: Backend, M: Module<B> + Model<B>>(
+    model: &M,
+    path: impl AsRef<Path>,
+) -> Result<(), TrainError> {
+    save(model, path.as_ref(), None)
+}
+
+/// Saves `model`'s architecture (its JSON form) and weights together in one safetensors
+/// file, which [`load_model`] reads back without the model's Rust type.
+///
+/// # Errors
+/// When the model has no declaration (a hand-written module) or the file cannot be written.
+pub fn save_model<B: Backend, M: Module<B> + Model<B>>(
+    model: &M,
+    path: impl AsRef<Path>,
+) -> Result<(), TrainError> {
+    let path = path.as_ref();
+    let spec = model.spec().ok_or_else(|| TrainError::Setting("only a model with a declaration (model! or JSON) can be saved with its architecture; use save_weights".into()))?;
+    save(model, path, Some(spec.to_json()))
+}
+
+fn save<B: Backend, M: Module<B> + Model<B>>(
+    model: &M,
+    path: &Path,
+    architecture: Option<String>,
+) -> Result<(), TrainError> {
+    let names = model.stored_names();
+    atomically(path, |tmp| {
+        if is_safetensors(path) || architecture.is_some() {
+            let mut store = SafetensorsStore::from_file(tmp).skip_enum_variants(!names.is_empty());
+            for (module, saved) in &names {
+                store =
+                    store.with_key_remapping(format!("^{}", regex_escape(module)), saved.clone());
+            }
+            if let Some(json) = &architecture {
+                store = store.metadata(ARCHITECTURE, json.clone());
+            }
+            model.save_into(&mut store).map_err(|e| file_error(path, e))
+        } else {
+            let mut store = BurnpackStore::from_file(tmp)
+                .auto_extension(false)
+                .overwrite(true);
+            for (module, saved) in &names {
+                store =
+                    store.with_remap_pattern(format!("^{}", regex_escape(module)), saved.clone());
+            }
+            model.save_into(&mut store).map_err(|e| file_error(path, e))
+        }
+    })
+}
+
+/// Loads weights saved by [`save_weights`] (or [`save_model`]) into `model`, checking
+/// that every layer's weights are there with the right shapes.
+///
+/// # Errors
+/// When the file cannot be read, or does not hold this model's weights: each missing,
+/// extra or differently shaped tensor is named.
+pub fn load_weights<B: Backend, M: Module<B> + Model<B>>(
+    model: &mut M,
+    path: impl AsRef<Path>,
+) -> Result<(), TrainError> {
+    let path = path.as_ref();
+    if !path.exists() {
+        return Err(file_error(path, "no such file"));
+    }
+    let names = model.stored_names();
+    let result = if is_safetensors(path) || read_architecture(path).is_ok() {
+        let mut store = SafetensorsStore::from_file(path)
+            .validate(false)
+            .allow_partial(true)
+            .skip_enum_variants(!names.is_empty());
+        for (module, saved) in &names {
+            store = store.with_key_remapping(format!("^{}", regex_escape(saved)), module.clone());
+        }
+        model
+            .load_from(&mut store)
+            .map_err(|e| file_error(path, e))?
+    } else {
+        let mut store = BurnpackStore::from_file(path)
+            .auto_extension(false)
+            .validate(false)
+            .allow_partial(true);
+        for (module, saved) in &names {
+            store = store.with_remap_pattern(format!("^{}", regex_escape(saved)), module.clone());
+        }
+        model
+            .load_from(&mut store)
+            .map_err(|e| file_error(path, e))?
+    };
+    check_applied(path, &result, &names)
+}
+
+/// Turns what loading found into an error naming each tensor that does not fit.
+fn check_applied(
+    path: &Path,
+    result: &ApplyResult,
+    names: &[(String, String)],
+) -> Result<(), TrainError> {
+    // Report module paths with the layer names users know.
+    let shown = |p: &str| -> String {
+        names
+            .iter()
+            .find_map(|(module, saved)| {
+                p.strip_prefix(module.as_str()).map(|rest| {
+                    let rest = rest.split_once('.').map_or(rest, |(_, r)| r);
+                    format!("{saved}{rest}")
+                })
+            })
+            .unwrap_or_else(|| p.to_string())
+    };
+    let mut problems: Vec<String> = result
+        .errors
+        .iter()
+        .map(|e| match e {
+            ApplyError::ShapeMismatch {
+                path,
+                expected,
+                found,
+            } => {
+                format!(
+                    "`{}` is {:?} in the file but {:?} in the model",
+                    shown(path),
+                    found.as_slice(),
+                    expected.as_slice()
+                )
+            }
+            other => other.to_string(),
+        })
+        .collect();
+    problems.extend(
+        result
+            .missing
+            .iter()
+            .map(|(p, _)| format!("the file has no `{}`", shown(p))),
+    );
+    problems.extend(
+        result
+            .unused
+            .iter()
+            .map(|p| format!("the model has no `{p}`")),
+    );
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(TrainError::Mismatch {
+            path: path.to_path_buf(),
+            reason: problems.join("; "),
+        })
+    }
+}
+
+/// The architecture JSON stored in a model file.
+fn read_architecture(path: &Path) -> Result<String, TrainError> {
+    let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| file_error(path, format!("not a safetensors file: {e}")))?;
+    metadata
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(ARCHITECTURE).cloned())
+        .ok_or_else(|| {
+            file_error(
+                path,
+                "holds weights but no architecture; load it into a model with load_weights",
+            )
+        })
+}
+
+/// Reads a model saved by [`save_model`]: builds it from its architecture and loads its
+/// weights. `I` and `O` are the ranks of its input and output tensors.
+///
+/// # Errors
+/// When the file cannot be read, holds no architecture, or its architecture or weights
+/// do not fit.
+pub fn load_model<B: Backend, const I: usize, const O: usize>(
+    path: impl AsRef<Path>,
+    device: &B::Device,
+) -> Result<JsonModel<B, I, O>, TrainError> {
+    let path = path.as_ref();
+    let json = read_architecture(path)?;
+    let mut model = JsonModel::<B, I, O>::from_json(&json, device).map_err(|e| match e {
+        TrainError::Mismatch { reason, .. } => TrainError::Mismatch {
+            path: path.to_path_buf(),
+            reason,
+        },
+        other => other,
+    })?;
+    load_weights(&mut model, path)?;
+    Ok(model)
+}
+
+/// `s` with regex metacharacters escaped.
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}

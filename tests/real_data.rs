@@ -1,0 +1,138 @@
+//! Real-data tests on the files in `KILN_DATA` (`../shared/data` in `.ci/run`): the
+//! datasets parse to their published counts, and the reference models reach their stated
+//! accuracies. Each test is skipped, saying why, when the data is absent.
+
+use kiln::datasets::{cifar10_batch, cifar10_train, mnist};
+use kiln::prelude::*;
+
+type B = kiln::backend::Cpu;
+
+/// The data directory, or `None` (with the reason printed) when the files are absent.
+fn data(needs: &str) -> Option<DataDir> {
+    let Some(root) = std::env::var_os("KILN_DATA") else {
+        eprintln!("skipped: KILN_DATA is not set (point it at the real data, e.g. ../shared/data)");
+        return None;
+    };
+    let dir = DataDir::new(root).offline(true);
+    if !dir.dataset(needs).exists() {
+        eprintln!("skipped: {} does not exist", dir.dataset(needs).display());
+        return None;
+    }
+    Some(dir)
+}
+
+#[test]
+fn mnist_has_the_published_counts() {
+    let Some(dir) = data("mnist") else { return };
+    let (train, test) = mnist(&dir).unwrap();
+    assert_eq!((train.len(), test.len()), (60_000, 10_000));
+    assert_eq!(train.shape(), [1, 28, 28]);
+    assert_eq!(
+        train.class_counts(),
+        [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    );
+    assert_eq!(
+        test.class_counts(),
+        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    );
+}
+
+#[test]
+fn cifar10_has_the_published_counts() {
+    let Some(dir) = data("cifar10") else { return };
+    let train = cifar10_train(&dir).unwrap();
+    assert_eq!(train.len(), 50_000);
+    assert_eq!(train.class_counts(), [5000; 10]);
+    // Per-channel statistics published for the training set.
+    let (mean, std) = train.channel_stats();
+    for (got, want) in mean
+        .iter()
+        .chain(&std)
+        .zip([0.4914, 0.4822, 0.4465, 0.2470, 0.2435, 0.2616])
+    {
+        assert!((got - want).abs() < 1e-3, "{mean:?} {std:?}");
+    }
+    // The partial test file: its count is read, not assumed.
+    let test = cifar10_batch(dir.dataset("cifar10").join("test_batch_first1000.bin")).unwrap();
+    assert_eq!(test.len(), 1000);
+    assert_eq!(
+        test.class_counts(),
+        [103, 89, 100, 103, 90, 86, 112, 102, 106, 109]
+    );
+    // The published first pixels of test record 0: [158, 159, 165, ...].
+    assert_eq!(&test.image(0)[..3], [158, 159, 165]);
+}
+
+model! {
+    /// The seed's MLP.
+    struct Mlp {
+        input: [784],
+        Dense(128, activation = relu),
+        Dropout(0.2),
+        Dense(128, activation = relu),
+        Dropout(0.2),
+        Dense(10, activation = softmax),
+    }
+}
+
+model! {
+    /// Keras's mnist_convnet.
+    struct Convnet {
+        input: [1, 28, 28],
+        Conv2D(32, 3, activation = relu),
+        MaxPooling2D(2),
+        Conv2D(64, 3, activation = relu),
+        MaxPooling2D(2),
+        Flatten,
+        Dropout(0.5),
+        Dense(10, activation = softmax),
+    }
+}
+
+#[test]
+fn the_mlp_reaches_97_5_percent_on_mnist() {
+    let Some(dir) = data("mnist") else { return };
+    let (train, test) = mnist(&dir).unwrap();
+    let device = Default::default();
+    <B as Backend>::seed(&device, 7);
+    let mut trainer = Trainer::new(Mlp::<B>::new(&device))
+        .optimizer(Adam::new())
+        .loss(Loss::CategoricalCrossentropy)
+        .metrics([Metric::Accuracy]);
+    let history = trainer
+        .fit(
+            &train,
+            Fit::epochs(8)
+                .batch_size(128)
+                .verbose(Verbosity::OneLinePerEpoch),
+        )
+        .unwrap();
+    let losses = history.get("loss").unwrap();
+    assert!(losses[losses.len() - 1] < losses[0], "{losses:?}");
+    let accuracy = trainer.evaluate(&test).unwrap().get("accuracy").unwrap();
+    println!("MLP test accuracy: {accuracy:.4}");
+    assert!(accuracy >= 0.975, "MLP test accuracy {accuracy}");
+}
+
+#[test]
+fn the_cnn_reaches_98_8_percent_on_mnist() {
+    let Some(dir) = data("mnist") else { return };
+    let (train, test) = mnist(&dir).unwrap();
+    let device = Default::default();
+    <B as Backend>::seed(&device, 7);
+    let mut trainer = Trainer::new(Convnet::<B>::new(&device))
+        .optimizer(Adam::new())
+        .loss(Loss::CategoricalCrossentropy)
+        .metrics([Metric::Accuracy]);
+    trainer
+        .fit(
+            &train,
+            Fit::epochs(3)
+                .batch_size(128)
+                .verbose(Verbosity::OneLinePerEpoch),
+        )
+        .unwrap();
+    let accuracy = trainer.evaluate(&test).unwrap().get("accuracy").unwrap();
+    println!("CNN test accuracy: {accuracy:.4}");
+    assert!(accuracy >= 0.988, "CNN test accuracy {accuracy}");
+}

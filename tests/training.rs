@@ -1,0 +1,197 @@
+//! The Keras workflow on `model!` models: fit with validation, history, predictions,
+//! callbacks, and the regularization penalty's exact gradient.
+
+use burn::module::{AutodiffModule, Param};
+use burn::tensor::Tensor;
+use kiln::prelude::*;
+
+type Ad = kiln::backend::Cpu;
+
+model! {
+    struct Classifier {
+        input: [1, 28, 28],
+        Conv2D(8, 3, activation = relu),
+        MaxPooling2D(2),
+        Flatten,
+        Dense(10, activation = softmax),
+    }
+}
+
+fn trainer() -> Trainer<Ad, Classifier<Ad>> {
+    let device = Default::default();
+    <Ad as Backend>::seed(&device, 5);
+    Trainer::new(Classifier::<Ad>::new(&device))
+        .optimizer(Adam::new().learning_rate(3e-3))
+        .loss(Loss::CategoricalCrossentropy)
+        .metrics([Metric::Accuracy, Metric::TOP_5])
+}
+
+/// The seed's LossHistory callback: the running loss after every batch.
+#[derive(Default)]
+struct LossHistory {
+    losses: Vec<f64>,
+    epochs_seen: Vec<usize>,
+}
+
+impl<B: burn::tensor::backend::AutodiffBackend, M> Callback<B, M> for &mut LossHistory {
+    fn wants_batch_logs(&self) -> bool {
+        true
+    }
+
+    fn on_train_batch_end(
+        &mut self,
+        _batch: usize,
+        logs: &Logs,
+        _control: &mut kiln::Control<M>,
+    ) -> kiln::CallbackResult {
+        self.losses.extend(logs.get("loss"));
+        Ok(())
+    }
+
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        _logs: &Logs,
+        _control: &mut kiln::Control<M>,
+    ) -> kiln::CallbackResult {
+        self.epochs_seen.push(epoch);
+        Ok(())
+    }
+}
+
+#[test]
+fn fit_reports_every_metric_and_learns_the_digits() {
+    let digits = kiln::datasets::synthetic_digits(600, 1);
+    let mut trainer = trainer();
+    let mut losses = LossHistory::default();
+    let history = trainer
+        .fit(
+            &digits,
+            Fit::epochs(3)
+                .batch_size(50)
+                .validation_split(0.2)
+                .verbose(Verbosity::Silent)
+                .callback(&mut losses),
+        )
+        .unwrap();
+    assert_eq!(
+        history.names().collect::<Vec<_>>(),
+        [
+            "loss",
+            "accuracy",
+            "top_k_categorical_accuracy",
+            "val_loss",
+            "val_accuracy",
+            "val_top_k_categorical_accuracy"
+        ]
+    );
+    assert_eq!(history.epochs(), [0, 1, 2]);
+    let val = history.get("val_accuracy").unwrap();
+    assert!(val[2] > 0.8, "validation accuracy {val:?}");
+    // 480 training images in batches of 50: 10 batches per epoch, each logged.
+    assert_eq!(losses.losses.len(), 30);
+    assert_eq!(losses.epochs_seen, [0, 1, 2]);
+    assert_eq!(trainer.iterations(), 30);
+
+    let test = kiln::datasets::synthetic_digits(50, 9);
+    let probabilities = trainer.predict_proba(&test).unwrap();
+    assert_eq!(probabilities.dims(), [50, 10]);
+    let sums = probabilities
+        .sum_dim(1)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-4));
+    let classes = trainer.predict_classes(&test).unwrap();
+    let right = classes
+        .iter()
+        .zip(test.labels())
+        .filter(|(c, l)| **c == usize::from(**l))
+        .count();
+    let accuracy = trainer.evaluate(&test).unwrap().get("accuracy").unwrap();
+    assert!(
+        (accuracy - right as f64 / 50.0).abs() < 1e-9,
+        "{accuracy} vs {right}/50"
+    );
+    assert_eq!(trainer.predict(&test).unwrap().dims(), [50, 10]);
+}
+
+#[test]
+fn a_callback_can_stop_training() {
+    struct StopAfterOne;
+    impl<B: burn::tensor::backend::AutodiffBackend, M> Callback<B, M> for StopAfterOne {
+        fn on_epoch_end(
+            &mut self,
+            _epoch: usize,
+            _logs: &Logs,
+            control: &mut kiln::Control<M>,
+        ) -> kiln::CallbackResult {
+            control.stop_training();
+            Ok(())
+        }
+    }
+    let digits = kiln::datasets::synthetic_digits(40, 1);
+    let history = trainer()
+        .fit(
+            &digits,
+            Fit::epochs(5)
+                .batch_size(20)
+                .verbose(Verbosity::Silent)
+                .callback(StopAfterOne),
+        )
+        .unwrap();
+    assert_eq!(history.epochs(), [0]);
+}
+
+model! {
+    struct Linear1 {
+        input: [3],
+        Dense(1, use_bias = false),
+    }
+}
+
+model! {
+    struct Linear1L2 {
+        input: [3],
+        Dense(1, use_bias = false, kernel_regularizer = l2(0.25)),
+    }
+}
+
+#[test]
+fn l2_adds_exactly_two_lambda_w_to_the_gradient() {
+    let device = Default::default();
+    let w = Tensor::<Ad, 2>::from_floats([[0.5], [-1.0], [2.0]], &device);
+    let x = Tensor::<Ad, 2>::from_floats([[1.0, 2.0, 3.0]], &device);
+    let mut plain = Linear1::<Ad>::new(&device);
+    plain.dense.weight = Param::from_tensor(w.clone());
+    let mut regularized = Linear1L2::<Ad>::new(&device);
+    regularized.dense.weight = Param::from_tensor(w.clone());
+
+    let gradient = |out: kiln::TrainForward<Ad, Tensor<Ad, 2>>, weight: &Param<Tensor<Ad, 2>>| {
+        let loss = out.logits.sum() + out.penalty.unwrap_or_else(|| Tensor::zeros([1], &device));
+        let grads = loss.backward();
+        weight
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+    };
+    let g_plain = gradient(plain.forward_train(x.clone()), &plain.dense.weight);
+    let g_l2 = gradient(regularized.forward_train(x), &regularized.dense.weight);
+    let w = w.inner().into_data().to_vec::<f32>().unwrap();
+    for ((a, b), w) in g_plain.iter().zip(&g_l2).zip(&w) {
+        assert!(
+            (b - a - 2.0 * 0.25 * w).abs() < 1e-6,
+            "{b} - {a} != 2·0.25·{w}"
+        );
+    }
+    // The generated model's penalty is what the trainer adds: 0.25 · sum(w²).
+    let penalty = regularized
+        .valid()
+        .forward_train(Tensor::zeros([1, 3], &device))
+        .penalty
+        .unwrap()
+        .into_scalar();
+    assert!((penalty - 0.25 * (0.25 + 1.0 + 4.0)).abs() < 1e-6);
+}
