@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use common::{BATCH, CifarCnn, MnistCnn, Step, budget};
 use kiln::datasets::{DataDir, ImageDataset, Loader, cifar10_train, mnist, synthetic_digits};
-use kiln::prelude::*;
 
 type B = kiln::backend::Cpu;
 

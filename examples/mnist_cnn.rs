@@ -1,13 +1,15 @@
 //! Keras's mnist_convnet example in kiln: a small CNN on MNIST, about 99% test accuracy.
 //!
-//! `cargo run --release --example mnist_cnn -- [--epochs N] [--batch-size N]`
+//! `cargo run --release --example mnist_cnn -- [--epochs 15] [--batch-size 128] [--device cpu]`
 //!
 //! Uses MNIST from the data directory (`KILN_DATA`, else the user's cache), downloading
 //! it when missing; with neither, kiln's synthetic digits, and says so.
 
-use kiln::prelude::*;
+mod common;
 
-type B = kiln::backend::Cpu;
+use burn::tensor::backend::AutodiffBackend;
+use common::Flags;
+use kiln::prelude::*;
 
 model! {
     /// Keras's mnist_convnet.
@@ -23,18 +25,12 @@ model! {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str, default: usize| -> usize {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let (epochs, batch_size) = (flag("--epochs", 15), flag("--batch-size", 128));
+fn run<B: AutodiffBackend>(
+    device: B::Device,
+    flags: &Flags,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (epochs, batch_size) = (flags.get("epochs", 15)?, flags.get("batch-size", 128)?);
     let (train, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default());
-    let device = Default::default();
     let model = MnistCnn::<B>::new(&device);
     println!("{}", model.summary());
     let mut trainer = Trainer::new(model)
@@ -48,16 +44,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .batch_size(batch_size)
             .validation_split(0.1),
     )?;
+    let seconds = start.elapsed().as_secs_f64();
     let scores = trainer.evaluate(&test)?;
     println!("Test loss: {:.4}", scores.get("loss").unwrap_or(f64::NAN));
     println!(
         "Test accuracy: {:.4}",
         scores.get("accuracy").unwrap_or(f64::NAN)
     );
-    println!(
-        "Trained {epochs} epochs in {:.0} s",
-        start.elapsed().as_secs_f64()
-    );
+    println!("Trained {epochs} epochs in {seconds:.0} s");
+    kiln::save_model(trainer.model(), "mnist_cnn.safetensors")?;
+    println!("Model saved to mnist_cnn.safetensors");
     match history.plot("mnist_cnn_history.png") {
         Ok(files) => println!(
             "History charts: {}",
@@ -70,4 +66,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => println!("No history charts: {e}"),
     }
     Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let flags = Flags::parse();
+    on_device!(flags, run(&flags))
 }

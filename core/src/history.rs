@@ -159,83 +159,132 @@ impl History {
     }
 
     fn plot_one(&self, name: &str, file: &Path) -> Result<(), String> {
-        let train = self.get(name).unwrap_or(&[]);
         let val_name = format!("val_{name}");
-        let val = self.get(&val_name);
-        let finite = train
-            .iter()
-            .chain(val.unwrap_or(&[]))
-            .copied()
-            .filter(|v| v.is_finite());
-        let (lo, hi) = finite.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (lo, hi) = if lo > hi {
-            (0.0, 1.0)
-        } else if lo == hi {
-            (lo - 0.5, hi + 0.5)
-        } else {
-            (lo, hi)
-        };
-        let margin = (hi - lo) * 0.05;
-        // Epochs are shown 1-based, as Keras prints them.
-        let first = *self.epochs.first().unwrap_or(&0) as f64 + 1.0;
-        let last = (*self.epochs.last().unwrap_or(&0) as f64 + 1.0).max(first + 1.0);
+        let mut curves = vec![(name.to_string(), self, name)];
+        if self.get(&val_name).is_some() {
+            curves.push((val_name.clone(), self, val_name.as_str()));
+        }
+        draw(
+            file,
+            &format!("{name}, training and validation"),
+            name,
+            &curves,
+        )
+    }
+}
 
-        let root = BitMapBackend::new(file, (800, 500)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("{name}, training and validation"),
-                ("sans-serif", 24),
-            )
-            .margin(15)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(first..last, (lo - margin)..(hi + margin))
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc(name)
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        let series = |values: &[f64]| -> Vec<(f64, f64)> {
-            self.epochs
+/// Writes one chart comparing `metric` (`val_accuracy`, say) across several runs, one
+/// curve per run labelled with its name: an experiment's summary chart.
+///
+/// # Errors
+/// [`PlotError`] when no run has the metric, there is no font, or the file cannot be
+/// written.
+pub fn plot_runs(
+    path: impl AsRef<Path>,
+    title: &str,
+    metric: &str,
+    runs: &[(String, &History)],
+) -> Result<(), PlotError> {
+    let path = path.as_ref();
+    if runs.iter().all(|(_, h)| h.get(metric).is_none()) {
+        return Err(PlotError::Empty);
+    }
+    font::register()?;
+    let curves: Vec<(String, &History, &str)> = runs
+        .iter()
+        .map(|(label, h)| (label.clone(), *h, metric))
+        .collect();
+    draw(path, title, metric, &curves).map_err(|reason| PlotError::Draw {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// The curves' colours, in order.
+const COLORS: [RGBColor; 6] = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+
+/// Draws `curves` (label, history, value name) on one chart, epochs 1-based as Keras
+/// prints them.
+fn draw(
+    file: &Path,
+    title: &str,
+    y_label: &str,
+    curves: &[(String, &History, &str)],
+) -> Result<(), String> {
+    let series: Vec<(&String, Vec<(f64, f64)>)> = curves
+        .iter()
+        .map(|(label, h, name)| {
+            let points = h
+                .epochs
                 .iter()
-                .zip(values)
+                .zip(h.get(name).unwrap_or(&[]))
                 .filter(|(_, v)| v.is_finite())
                 .map(|(&e, &v)| (e as f64 + 1.0, v))
-                .collect()
-        };
-        for (label, values, color) in [(name.to_string(), Some(train), BLUE), (val_name, val, RED)]
-        {
-            let Some(values) = values else { continue };
-            let points = series(values);
-            chart
-                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(
-                    points
-                        .into_iter()
-                        .map(|p| Circle::new(p, 4, color.filled())),
-                )
-                .map_err(|e| e.to_string())?;
-        }
+                .collect();
+            (label, points)
+        })
+        .collect();
+    let points = series.iter().flat_map(|(_, p)| p.iter());
+    let (lo, hi, first, last) = points.fold(
+        (f64::MAX, f64::MIN, f64::MAX, f64::MIN),
+        |(lo, hi, f, l), &(x, y)| (lo.min(y), hi.max(y), f.min(x), l.max(x)),
+    );
+    let (lo, hi) = if lo > hi {
+        (0.0, 1.0)
+    } else if lo == hi {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    };
+    let (first, last) = if first > last {
+        (1.0, 2.0)
+    } else {
+        (first, last.max(first + 1.0))
+    };
+    let margin = (hi - lo) * 0.05;
+
+    let root = BitMapBackend::new(file, (800, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(first..last, (lo - margin)..(hi + margin))
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc(y_label)
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (i, (label, points)) in series.into_iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
         chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(label.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 4, color.filled())),
+            )
             .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())
     }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
 }
 
 /// The font charts write their text with: `KILN_FONT`, else a common system font.

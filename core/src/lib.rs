@@ -23,7 +23,7 @@ mod trainer;
 
 pub use callback::{Callback, CallbackResult, Control};
 pub use error::TrainError;
-pub use history::{History, PlotError};
+pub use history::{History, PlotError, plot_runs};
 pub use logs::Logs;
 pub use loss::{Loss, Output, Target};
 pub use metric::Metric;

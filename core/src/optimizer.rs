@@ -254,7 +254,7 @@ impl Optimizer {
     pub(crate) fn init<B: AutodiffBackend, M: AutodiffModule<B>>(&self) -> Stepper<B, M> {
         match self {
             Optimizer::Sgd(o) => {
-                let momentum = (o.momentum > 0.0).then(|| MomentumConfig {
+                let momentum = (o.momentum > 0.0).then_some(MomentumConfig {
                     momentum: o.momentum,
                     dampening: 0.0,
                     nesterov: o.nesterov,

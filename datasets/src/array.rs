@@ -23,7 +23,7 @@ pub struct ArrayDataset {
 impl ArrayDataset {
     fn count(x: &[f32], example: &[usize]) -> Result<usize> {
         let per: usize = example.iter().product();
-        if per == 0 || x.len() % per != 0 {
+        if per == 0 || !x.len().is_multiple_of(per) {
             return Err(DataError::Invalid(format!(
                 "{} values do not make whole examples of shape {example:?}",
                 x.len()

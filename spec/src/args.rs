@@ -72,6 +72,44 @@ impl Call {
             args: Vec::new(),
         }
     }
+
+    /// The same call with one more positional argument.
+    pub fn arg(mut self, value: impl Into<Value>) -> Self {
+        self.args.push(Arg {
+            keyword: None,
+            value: value.into(),
+        });
+        self
+    }
+
+    /// The same call with one more keyword argument.
+    pub fn kw(mut self, keyword: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.args.push(Arg {
+            keyword: Some(keyword.into()),
+            value: value.into(),
+        });
+        self
+    }
+}
+
+macro_rules! value_from {
+    ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from($v: $t) -> Self {
+                $e
+            }
+        }
+    )*};
+}
+
+value_from! {
+    i64 => |v| Value::Int(v),
+    i32 => |v| Value::Int(v.into()),
+    usize => |v| Value::Int(v as i64),
+    f64 => |v| Value::Float(v),
+    bool => |v| Value::Bool(v),
+    &str => |v| Value::Name(v.to_string()),
+    Call => |v| Value::Call(v),
 }
 
 impl fmt::Display for Call {

@@ -130,6 +130,51 @@ impl ModelSpec {
         }
     }
 
+    /// A Sequential model from layer calls written at run time, each read with the same
+    /// rules as in `model!`:
+    ///
+    /// ```
+    /// use kiln_spec::{Call, ModelSpec, Shape};
+    /// let layers = [
+    ///     Call::bare("Dense").arg(64).kw("activation", "relu"),
+    ///     Call::bare("Dense").arg(10).kw("activation", "softmax"),
+    /// ];
+    /// let spec = ModelSpec::from_calls("Mlp", Shape::known([784]), &layers).unwrap();
+    /// assert_eq!(spec.check().unwrap().params().total(), 784 * 64 + 64 + 64 * 10 + 10);
+    /// let err = ModelSpec::from_calls("Bad", Shape::known([784]), &[Call::bare("Dense")]).unwrap_err();
+    /// assert_eq!(err.to_string(), "layer 1: Dense needs `units` (the number of outputs, e.g. Dense(128)); add it");
+    /// ```
+    ///
+    /// # Errors
+    /// [`CheckError`] for the first layer whose arguments or input shape do not fit.
+    pub fn from_calls(
+        name: impl Into<String>,
+        input: Shape,
+        calls: &[crate::Call],
+    ) -> Result<ModelSpec, CheckError> {
+        let layers = calls
+            .iter()
+            .enumerate()
+            .map(|(i, call)| {
+                Layer::from_call(call).map_err(|errors| CheckError {
+                    layer: Some(i),
+                    message: format!(
+                        "layer {}: {}",
+                        i + 1,
+                        errors
+                            .into_iter()
+                            .map(|e| e.message)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let spec = ModelSpec::sequential(name, input, layers);
+        spec.check()?;
+        Ok(spec)
+    }
+
     /// Checks every layer's input shape in order, stopping at the first that does not
     /// fit (the shapes after it are unknown).
     pub fn check(&self) -> Result<Checked, CheckError> {
@@ -230,7 +275,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
