@@ -32,11 +32,12 @@
 //! ```
 #![warn(missing_docs)]
 
+pub use kiln_core::callbacks;
 pub use kiln_core::{
-    Adam, AdamW, Batch, Callback, CallbackResult, Control, Fit, History, JsonModel, Logs, Loss,
-    Metric, Model, Optimizer, PlotError, RmsProp, Sgd, TrainError, TrainForward, Trainer,
-    Verbosity, activation, backend, layers, load_model, load_weights, plot_runs, regularizer,
-    save_model, save_weights,
+    Adam, AdamW, Batch, BatchLogs, Callback, CallbackResult, Control, Fit, History, JsonModel,
+    Logs, Loss, Metric, Mode, Model, Optimizer, PlotError, RmsProp, Sgd, TrainError, TrainForward,
+    Trainer, Verbosity, activation, backend, layers, load_model, load_weights, plot_runs,
+    regularizer, save_model, save_weights,
 };
 pub use kiln_datasets as datasets;
 pub use kiln_macros::model;

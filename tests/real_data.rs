@@ -7,6 +7,10 @@ use kiln::prelude::*;
 
 type B = kiln::backend::Cpu;
 
+/// The training tests run one at a time: they share the backend's random generator
+/// (seeded by `fit`) and the machine's cores.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The data directory, or `None` (with the reason printed) when the files are absent.
 fn data(needs: &str) -> Option<DataDir> {
     let Some(root) = std::env::var_os("KILN_DATA") else {
@@ -92,6 +96,7 @@ model! {
 #[test]
 fn the_mlp_reaches_97_5_percent_on_mnist() {
     let Some(dir) = data("mnist") else { return };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (train, test) = mnist(&dir).unwrap();
     let device = Default::default();
     <B as Backend>::seed(&device, 7);
@@ -117,6 +122,7 @@ fn the_mlp_reaches_97_5_percent_on_mnist() {
 #[test]
 fn the_cnn_reaches_98_8_percent_on_mnist() {
     let Some(dir) = data("mnist") else { return };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (train, test) = mnist(&dir).unwrap();
     let device = Default::default();
     <B as Backend>::seed(&device, 7);

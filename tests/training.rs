@@ -33,18 +33,14 @@ struct LossHistory {
     epochs_seen: Vec<usize>,
 }
 
-impl<B: burn::tensor::backend::AutodiffBackend, M> Callback<B, M> for &mut LossHistory {
-    fn wants_batch_logs(&self) -> bool {
-        true
-    }
-
+impl<B: burn::tensor::backend::AutodiffBackend, M> Callback<B, M> for LossHistory {
     fn on_train_batch_end(
         &mut self,
         _batch: usize,
-        logs: &Logs,
+        logs: &kiln::BatchLogs,
         _control: &mut kiln::Control<M>,
     ) -> kiln::CallbackResult {
-        self.losses.extend(logs.get("loss"));
+        self.losses.extend(logs.get().get("loss"));
         Ok(())
     }
 

@@ -115,11 +115,11 @@ where
         start.elapsed().as_secs_f64() / steps as f64
     }
 
-    /// Seconds per step, measured for about `budget` after two warm-up steps.
+    /// Seconds per step, measured for about `budget` after a warm-up step and a probe.
     pub fn measure(&mut self, budget: Duration) -> f64 {
-        self.time(2);
+        self.time(1);
         let probe = self.time(1).max(1e-4);
-        let steps = ((budget.as_secs_f64() / probe) as usize).clamp(2, 1000);
+        let steps = ((budget.as_secs_f64() / probe) as usize).clamp(1, 1000);
         self.time(steps)
     }
 }

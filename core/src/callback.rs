@@ -1,5 +1,9 @@
 //! Callbacks: code that runs at the start and end of training, of each epoch and of each
-//! batch, reads the logs, and can stop training or change the learning rate.
+//! batch (training and validation), reads the logs, and can stop training or change the
+//! learning rate.
+
+use std::cell::OnceCell;
+use std::path::Path;
 
 use burn::tensor::backend::AutodiffBackend;
 
@@ -14,6 +18,8 @@ pub struct Control<'a, M> {
     pub(crate) stop: bool,
     pub(crate) learning_rate: f64,
     pub(crate) epoch: usize,
+    pub(crate) epochs: usize,
+    pub(crate) steps: usize,
 }
 
 impl<M> Control<'_, M> {
@@ -51,13 +57,44 @@ impl<M> Control<'_, M> {
     pub fn epoch(&self) -> usize {
         self.epoch
     }
+
+    /// The number of epochs `fit` was asked for.
+    pub fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    /// The training batches per epoch.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+}
+
+/// The running logs of the epoch after a batch, read from the device only when a callback
+/// asks (reading waits for the device to finish).
+pub struct BatchLogs<'a> {
+    read: &'a dyn Fn() -> Logs,
+    cache: OnceCell<Logs>,
+}
+
+impl<'a> BatchLogs<'a> {
+    pub(crate) fn new(read: &'a dyn Fn() -> Logs) -> Self {
+        BatchLogs {
+            read,
+            cache: OnceCell::new(),
+        }
+    }
+
+    /// The epoch's running loss and metrics so far.
+    pub fn get(&self) -> &Logs {
+        self.cache.get_or_init(|| (self.read)())
+    }
 }
 
 /// A hook into `fit`, as Keras's `Callback`. Every method does nothing by default; a
 /// callback implements those it needs.
 ///
 /// ```
-/// use kiln_core::{Callback, CallbackResult, Control, Logs};
+/// use kiln_core::{BatchLogs, Callback, CallbackResult, Control};
 ///
 /// /// The seed's LossHistory: the loss after every batch.
 /// #[derive(Default)]
@@ -66,12 +103,8 @@ impl<M> Control<'_, M> {
 /// }
 ///
 /// impl<B: burn::tensor::backend::AutodiffBackend, M> Callback<B, M> for LossHistory {
-///     fn wants_batch_logs(&self) -> bool {
-///         true
-///     }
-///
-///     fn on_train_batch_end(&mut self, _batch: usize, logs: &Logs, _control: &mut Control<M>) -> CallbackResult {
-///         self.losses.extend(logs.get("loss"));
+///     fn on_train_batch_end(&mut self, _batch: usize, logs: &BatchLogs, _control: &mut Control<M>) -> CallbackResult {
+///         self.losses.extend(logs.get().get("loss"));
 ///         Ok(())
 ///     }
 /// }
@@ -86,9 +119,14 @@ pub trait Callback<B: AutodiffBackend, M> {
             .to_string()
     }
 
-    /// Whether [`Callback::on_train_batch_end`] needs the running logs of each batch
-    /// (reading them waits for the device, so it is done only when asked).
-    fn wants_batch_logs(&self) -> bool {
+    /// Where this callback keeps the training state to resume after a crash, for
+    /// `BackupAndRestore`: the trainer saves there after each epoch and resumes from it.
+    fn backup_dir(&self) -> Option<&Path> {
+        None
+    }
+
+    /// Whether the backup stays after `fit` finishes (with [`Callback::backup_dir`]).
+    fn keeps_backup(&self) -> bool {
         false
     }
 
@@ -102,14 +140,23 @@ pub trait Callback<B: AutodiffBackend, M> {
         Ok(())
     }
 
-    /// After each training batch, with the epoch's running logs so far when
-    /// [`Callback::wants_batch_logs`] (else empty logs).
+    /// After each training batch, with the epoch's running logs on demand.
     fn on_train_batch_end(
         &mut self,
         _batch: usize,
-        _logs: &Logs,
+        _logs: &BatchLogs,
         _control: &mut Control<M>,
     ) -> CallbackResult {
+        Ok(())
+    }
+
+    /// Before the validation at the end of an epoch.
+    fn on_test_begin(&mut self, _control: &mut Control<M>) -> CallbackResult {
+        Ok(())
+    }
+
+    /// After the validation, with its logs (`loss` and metrics, without `val_`).
+    fn on_test_end(&mut self, _logs: &Logs, _control: &mut Control<M>) -> CallbackResult {
         Ok(())
     }
 
@@ -126,5 +173,129 @@ pub trait Callback<B: AutodiffBackend, M> {
     /// After the last epoch, with its logs.
     fn on_train_end(&mut self, _logs: &Logs, _control: &mut Control<M>) -> CallbackResult {
         Ok(())
+    }
+}
+
+/// Whether higher values of a monitored quantity are better.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Lower is better (losses).
+    Min,
+    /// Higher is better (accuracies).
+    Max,
+    /// Max for names ending in `accuracy`, `acc` or `auc`, else min, as Keras decides.
+    #[default]
+    Auto,
+}
+
+/// A monitored quantity and the best value seen (shared by EarlyStopping,
+/// ModelCheckpoint and ReduceLROnPlateau).
+#[derive(Clone, Debug)]
+pub(crate) struct Monitor {
+    pub name: String,
+    pub higher_is_better: bool,
+    pub min_delta: f64,
+    pub best: f64,
+}
+
+impl Monitor {
+    pub fn new(name: &str, mode: Mode, min_delta: f64) -> Self {
+        let higher_is_better = match mode {
+            Mode::Min => false,
+            Mode::Max => true,
+            Mode::Auto => ["accuracy", "acc", "auc"].iter().any(|s| name.ends_with(s)),
+        };
+        let mut m = Monitor {
+            name: name.to_string(),
+            higher_is_better,
+            min_delta: min_delta.abs(),
+            best: 0.0,
+        };
+        m.reset();
+        m
+    }
+
+    /// Forgets the best value.
+    pub fn reset(&mut self) {
+        self.best = if self.higher_is_better {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
+    }
+
+    /// The monitored value in `logs`, or an error listing what is logged.
+    pub fn value(&self, logs: &Logs) -> Result<f64, String> {
+        logs.get(&self.name).ok_or_else(|| {
+            let names: Vec<&str> = logs.iter().map(|(n, _)| n).collect();
+            format!(
+                "`{}` is not logged; the logs hold: {}",
+                self.name,
+                names.join(", ")
+            )
+        })
+    }
+
+    /// Whether `current` improves on `reference` by more than `min_delta`.
+    pub fn improves(&self, current: f64, reference: f64) -> bool {
+        if self.higher_is_better {
+            current - self.min_delta > reference
+        } else {
+            current + self.min_delta < reference
+        }
+    }
+}
+
+/// A callback lent to `fit` (`.callback(&mut checkpoint)`) works as itself, and stays with
+/// its owner to be inspected afterwards.
+impl<B: AutodiffBackend, M, C: Callback<B, M> + ?Sized> Callback<B, M> for &mut C {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+
+    fn backup_dir(&self) -> Option<&Path> {
+        (**self).backup_dir()
+    }
+
+    fn keeps_backup(&self) -> bool {
+        (**self).keeps_backup()
+    }
+
+    fn on_train_begin(&mut self, control: &mut Control<M>) -> CallbackResult {
+        (**self).on_train_begin(control)
+    }
+
+    fn on_epoch_begin(&mut self, epoch: usize, control: &mut Control<M>) -> CallbackResult {
+        (**self).on_epoch_begin(epoch, control)
+    }
+
+    fn on_train_batch_end(
+        &mut self,
+        batch: usize,
+        logs: &BatchLogs,
+        control: &mut Control<M>,
+    ) -> CallbackResult {
+        (**self).on_train_batch_end(batch, logs, control)
+    }
+
+    fn on_test_begin(&mut self, control: &mut Control<M>) -> CallbackResult {
+        (**self).on_test_begin(control)
+    }
+
+    fn on_test_end(&mut self, logs: &Logs, control: &mut Control<M>) -> CallbackResult {
+        (**self).on_test_end(logs, control)
+    }
+
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        control: &mut Control<M>,
+    ) -> CallbackResult {
+        (**self).on_epoch_end(epoch, logs, control)
+    }
+
+    fn on_train_end(&mut self, logs: &Logs, control: &mut Control<M>) -> CallbackResult {
+        (**self).on_train_end(logs, control)
     }
 }

@@ -124,6 +124,45 @@ impl History {
         serde_json::Value::Object(map).to_string()
     }
 
+    /// Reads back [`History::to_json`]'s output (`null` values are missing epochs).
+    ///
+    /// # Errors
+    /// When the text is not such a JSON object.
+    pub fn from_json(json: &str) -> Result<History, String> {
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let object = value.as_object().ok_or("a history is a JSON object")?;
+        let numbers = |v: &serde_json::Value| -> Result<Vec<f64>, String> {
+            v.as_array()
+                .ok_or("each history entry is a list")?
+                .iter()
+                .map(|x| {
+                    if x.is_null() {
+                        Ok(f64::NAN)
+                    } else {
+                        x.as_f64().ok_or_else(|| format!("`{x}` is not a number"))
+                    }
+                })
+                .collect()
+        };
+        let epochs = numbers(object.get("epoch").ok_or("a history lists its epochs")?)?;
+        let mut history = History {
+            epochs: epochs.iter().map(|&e| e as usize).collect(),
+            columns: Vec::new(),
+        };
+        for (name, values) in object.iter().filter(|(n, _)| *n != "epoch") {
+            let values = numbers(values)?;
+            if values.len() != history.epochs.len() {
+                return Err(format!(
+                    "`{name}` has {} values for {} epochs",
+                    values.len(),
+                    history.epochs.len()
+                ));
+            }
+            history.columns.push((name.clone(), values));
+        }
+        Ok(history)
+    }
+
     /// Writes one PNG chart per logged quantity (loss and each metric), training and
     /// validation curves together: `path` for the loss, `path` with `_<metric>` before
     /// its extension for each metric. Returns the files written.
@@ -360,6 +399,7 @@ mod tests {
             h.to_csv()
                 .starts_with("epoch,loss,accuracy,val_loss,val_accuracy\n0,1,0.5,1.1,")
         );
+        assert_eq!(History::from_json(&h.to_json()).unwrap(), h);
         let json: serde_json::Value = serde_json::from_str(&h.to_json()).unwrap();
         assert_eq!(json["loss"], serde_json::json!([1.0, 0.5, 0.25]));
         assert_eq!(json["epoch"], serde_json::json!([0, 1, 2]));

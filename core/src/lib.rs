@@ -5,7 +5,9 @@
 
 pub mod activation;
 pub mod backend;
+mod backup;
 mod callback;
+pub mod callbacks;
 mod error;
 mod history;
 pub mod layers;
@@ -21,7 +23,7 @@ mod save;
 mod subset;
 mod trainer;
 
-pub use callback::{Callback, CallbackResult, Control};
+pub use callback::{BatchLogs, Callback, CallbackResult, Control, Mode};
 pub use error::TrainError;
 pub use history::{History, PlotError, plot_runs};
 pub use logs::Logs;

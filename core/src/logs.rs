@@ -45,6 +45,16 @@ impl Logs {
     }
 }
 
+impl<S: Into<String>> FromIterator<(S, f64)> for Logs {
+    fn from_iter<I: IntoIterator<Item = (S, f64)>>(iter: I) -> Self {
+        let mut logs = Logs::new();
+        for (name, value) in iter {
+            logs.insert(name, value);
+        }
+        logs
+    }
+}
+
 impl fmt::Display for Logs {
     /// `loss: 0.1234 - accuracy: 0.9876`, as Keras prints them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

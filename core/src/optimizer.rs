@@ -1,12 +1,15 @@
 //! Optimizers with Keras's names, arguments and defaults, running burn-optim's algorithms.
 //! `decay` is Keras 2's time-based decay: `lr / (1 + decay · iterations)`.
 
+use std::path::Path;
+
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{
     AdamConfig, AdamWConfig, GradientsParams, Optimizer as _, RmsPropConfig, SgdConfig,
 };
+use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 
 macro_rules! setters {
@@ -298,6 +301,40 @@ pub(crate) enum Stepper<B: AutodiffBackend, M: AutodiffModule<B>> {
 }
 
 impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
+    /// Saves the optimizer's state (moments, step counts) to `path` plus `.bin`.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
+        let path = path.to_path_buf();
+        match self {
+            Stepper::Sgd(o) => Recorder::<B>::record(&recorder, o.to_record(), path),
+            Stepper::RmsProp(o) => Recorder::<B>::record(&recorder, o.to_record(), path),
+            Stepper::Adam(o) => Recorder::<B>::record(&recorder, o.to_record(), path),
+            Stepper::AdamW(o) => Recorder::<B>::record(&recorder, o.to_record(), path),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    /// The same optimizer with the state saved at `path` (plus `.bin`).
+    pub fn load(self, path: &Path, device: &B::Device) -> Result<Self, String> {
+        let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
+        let path = path.to_path_buf();
+        let err = |e: burn::record::RecorderError| e.to_string();
+        Ok(match self {
+            Stepper::Sgd(o) => {
+                Stepper::Sgd(o.load_record(recorder.load(path, device).map_err(err)?))
+            }
+            Stepper::RmsProp(o) => {
+                Stepper::RmsProp(o.load_record(recorder.load(path, device).map_err(err)?))
+            }
+            Stepper::Adam(o) => {
+                Stepper::Adam(o.load_record(recorder.load(path, device).map_err(err)?))
+            }
+            Stepper::AdamW(o) => {
+                Stepper::AdamW(o.load_record(recorder.load(path, device).map_err(err)?))
+            }
+        })
+    }
+
     /// One update of `module` with `grads` at `lr`.
     pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
         match self {

@@ -255,3 +255,33 @@ fn regex_escape(s: &str) -> String {
         })
         .collect()
 }
+
+/// The weights of a model held in memory (burnpack bytes), to put back later.
+pub(crate) struct Snapshot(burn::tensor::Bytes);
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Snapshot({} bytes)", self.0.len())
+    }
+}
+
+/// The model's weights, copied into memory.
+pub(crate) fn snapshot<B: Backend, M: Module<B>>(model: &M) -> Result<Snapshot, String> {
+    let mut store = BurnpackStore::from_bytes(None);
+    model.save_into(&mut store).map_err(|e| e.to_string())?;
+    store.get_bytes().map(Snapshot).map_err(|e| e.to_string())
+}
+
+/// Puts weights copied by [`snapshot`] back into `model`.
+pub(crate) fn restore<B: Backend, M: Module<B>>(
+    model: &mut M,
+    snapshot: &Snapshot,
+) -> Result<(), String> {
+    let mut store = BurnpackStore::from_bytes(Some(snapshot.0.clone()));
+    let result = model.load_from(&mut store).map_err(|e| e.to_string())?;
+    if result.errors.is_empty() && result.missing.is_empty() {
+        Ok(())
+    } else {
+        Err("the saved weights no longer fit the model".into())
+    }
+}

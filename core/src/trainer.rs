@@ -9,7 +9,9 @@ use burn::tensor::{Int, Tensor, TensorData};
 use kiln_datasets::{Dataset, HostBatch, Loader, TargetKind, Targets};
 use kiln_spec::Dim;
 
-use crate::callback::{Callback, Control};
+use crate::backup::{Backup, BackupState};
+use crate::callback::{BatchLogs, Callback, Control};
+use crate::callbacks::ProgbarLogger;
 use crate::error::TrainError;
 use crate::history::History;
 use crate::logs::Logs;
@@ -17,7 +19,7 @@ use crate::loss::{Loss, Output, Target};
 use crate::metric::Metric;
 use crate::model::{Batch, Model};
 use crate::optimizer::{Optimizer, Stepper};
-use crate::progress::{Progress, Verbosity};
+use crate::progress::Verbosity;
 use crate::subset::Subset;
 
 /// How `fit` runs: epochs, batch size, validation, shuffling, callbacks, verbosity.
@@ -154,6 +156,7 @@ const TAKEN: &str = "the model is only taken out during an update";
 struct Totals<B: Backend> {
     sums: Option<Tensor<B, 1>>,
     examples: usize,
+    batches: usize,
 }
 
 impl<B: Backend> Totals<B> {
@@ -161,6 +164,7 @@ impl<B: Backend> Totals<B> {
         Totals {
             sums: None,
             examples: 0,
+            batches: 0,
         }
     }
 
@@ -170,6 +174,7 @@ impl<B: Backend> Totals<B> {
             None => sums,
         });
         self.examples += examples;
+        self.batches += 1;
     }
 
     /// The epoch's logs so far (waits for the device).
@@ -366,14 +371,16 @@ where
     }
 
     /// Trains the model on `data`, as Keras's `model.fit`, and returns every epoch's logs.
+    /// Shuffling and dropout are seeded per epoch from the fit's seed, so a run is
+    /// reproducible, and a run resumed by `BackupAndRestore` continues as it would have.
     ///
     /// # Errors
     /// When the data does not fit the model (shape, targets), a setting is out of range,
-    /// or a callback fails.
+    /// a backup cannot be read or written, or a callback fails.
     pub fn fit<D: Dataset + ?Sized>(
         &mut self,
         data: &D,
-        mut fit: Fit<'_, B, M>,
+        fit: Fit<'_, B, M>,
     ) -> Result<History, TrainError> {
         if !(0.0..1.0).contains(&fit.validation_split) {
             return Err(TrainError::Setting(format!(
@@ -407,20 +414,59 @@ where
             }
             None => Vec::new(),
         };
-        let kind = train.target_kind();
         let mut loader = Loader::new(fit.batch_size);
         if fit.shuffle {
             loader = loader.shuffle(fit.seed);
         }
-        let steps = loader.batches(train.len());
-        let batch_logs = fit.callbacks.iter().any(|c| c.wants_batch_logs());
-        let mut progress = Progress::new(fit.verbose);
+        let Fit {
+            epochs,
+            batch_size,
+            seed,
+            verbose,
+            mut callbacks,
+            initial_epoch,
+            ..
+        } = fit;
+        if verbose != Verbosity::Silent {
+            callbacks.insert(0, Box::new(ProgbarLogger::new(verbose)));
+        }
+        let backup = callbacks
+            .iter()
+            .find_map(|c| c.backup_dir().map(|d| (Backup::new(d), c.keeps_backup())));
         let mut history = History::default();
+        let mut first_epoch = initial_epoch;
+        if let Some((backup, _)) = &backup
+            && let Some(state) = backup.read()?
+        {
+            let mut model = self.model.take().expect(TAKEN);
+            let restored = backup.restore(
+                &mut model,
+                &mut self.stepper,
+                &self.optimizer,
+                &self.device,
+                &state,
+            );
+            self.model = Some(model);
+            restored?;
+            self.iterations = state.iterations;
+            self.learning_rate = state.learning_rate;
+            history = state.history()?;
+            first_epoch = state.epoch + 1;
+            if verbose != Verbosity::Silent {
+                println!(
+                    "Resuming after epoch {} from the backup in {}",
+                    state.epoch + 1,
+                    backup.dir().display()
+                );
+            }
+        }
+        let steps = loader.batches(train.len());
+        let kind = train.target_kind();
         let mut stepper = self.stepper.take().unwrap_or_else(|| self.optimizer.init());
         // The model is taken out of its Option by each update, which consumes it, so no
         // second handle on its weights stops the optimizer from updating them in place.
         let mut model = self.model.take();
-        let mut control_state = (false, self.learning_rate);
+        let mut state = (false, self.learning_rate);
         let mut last_logs = Logs::new();
 
         let result = (|| -> Result<(), TrainError> {
@@ -428,34 +474,39 @@ where
                 ($epoch:expr, |$c:ident, $ctl:ident| $call:expr) => {{
                     let mut $ctl = Control {
                         model: model.as_mut().expect(TAKEN),
-                        stop: control_state.0,
-                        learning_rate: control_state.1,
+                        stop: state.0,
+                        learning_rate: state.1,
                         epoch: $epoch,
+                        epochs,
+                        steps,
                     };
-                    for $c in fit.callbacks.iter_mut() {
+                    for $c in callbacks.iter_mut() {
                         $call.map_err(|source| TrainError::Callback {
                             name: $c.name(),
                             source,
                         })?;
                     }
-                    control_state = ($ctl.stop, $ctl.learning_rate);
+                    state = ($ctl.stop, $ctl.learning_rate);
                 }};
             }
-            each_callback!(fit.initial_epoch, |c, ctl| c.on_train_begin(&mut ctl));
-            for epoch in fit.initial_epoch..fit.epochs {
-                if control_state.0 {
+            each_callback!(first_epoch, |c, ctl| c.on_train_begin(&mut ctl));
+            for epoch in first_epoch..epochs {
+                if state.0 {
                     break;
                 }
+                // Dropout and other randomness drawn anew, reproducibly, each epoch.
+                B::seed(
+                    &self.device,
+                    seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
                 each_callback!(epoch, |c, ctl| c.on_epoch_begin(epoch, &mut ctl));
-                progress.begin_epoch(epoch, fit.epochs, steps);
-                let mut totals = Totals::<B::InnerBackend>::new();
+                let totals = std::cell::RefCell::new(Totals::<B::InnerBackend>::new());
                 let mut failure = None;
-                let mut done = 0;
                 loader.for_each(&train, epoch as u64, |batch| {
+                    let current = model.take().expect(TAKEN);
                     let x =
                         <M::Input as Batch<B>>::from_rows(batch.rows::<B>(&self.device), &example);
                     let target = target::<B>(&batch, &kind, &self.device);
-                    let current = model.take().expect(TAKEN);
                     let forward = current.forward_train(x);
                     let output = Output {
                         logits: forward.logits.into_rows(),
@@ -473,76 +524,89 @@ where
                         Target::Classes(c, n) => Target::Classes(c.clone().inner(), *n),
                         Target::Values(v) => Target::Values(v.clone().inner()),
                     };
-                    totals.add(
-                        batch_sums(
-                            loss.clone().inner(),
-                            &detached,
-                            &detached_target,
-                            &self.metrics,
-                            batch.len,
-                        ),
+                    let sums = batch_sums(
+                        loss.clone().inner(),
+                        &detached,
+                        &detached_target,
+                        &self.metrics,
                         batch.len,
                     );
+                    totals.borrow_mut().add(sums, batch.len);
                     let grads = GradientsParams::from_grads(loss.backward(), &current);
-                    let lr = self.optimizer.decayed(control_state.1, self.iterations);
+                    let lr = self.optimizer.decayed(state.1, self.iterations);
                     model = Some(stepper.step(lr, current, grads));
                     self.iterations += 1;
-                    done += 1;
-                    let logs =
-                        (batch_logs || progress.wants_logs()).then(|| totals.logs(&self.metrics));
-                    progress.step(done, logs.as_ref());
-                    if batch_logs {
-                        let logs = logs.unwrap_or_default();
-                        let mut ctl = Control {
-                            model: model.as_mut().expect(TAKEN),
-                            stop: control_state.0,
-                            learning_rate: control_state.1,
-                            epoch,
-                        };
-                        for c in fit.callbacks.iter_mut() {
-                            if let Err(source) = c.on_train_batch_end(done - 1, &logs, &mut ctl) {
-                                failure = Some(TrainError::Callback {
-                                    name: c.name(),
-                                    source,
-                                });
-                            }
-                        }
-                        control_state = (ctl.stop, ctl.learning_rate);
-                        if failure.is_some() || control_state.0 {
+                    let read = || totals.borrow().logs(&self.metrics);
+                    let logs = BatchLogs::new(&read);
+                    let mut ctl = Control {
+                        model: model.as_mut().expect(TAKEN),
+                        stop: state.0,
+                        learning_rate: state.1,
+                        epoch,
+                        epochs,
+                        steps,
+                    };
+                    for c in callbacks.iter_mut() {
+                        if let Err(source) =
+                            c.on_train_batch_end(totals.borrow().batches - 1, &logs, &mut ctl)
+                        {
+                            failure = Some(TrainError::Callback {
+                                name: c.name(),
+                                source,
+                            });
                             return ControlFlow::Break(());
                         }
                     }
-                    ControlFlow::Continue(())
+                    state = (ctl.stop, ctl.learning_rate);
+                    if state.0 {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
                 });
                 if let Some(e) = failure {
                     return Err(e);
                 }
-                let mut logs = totals.logs(&self.metrics);
+                let mut logs = totals.borrow().logs(&self.metrics);
                 if let Some(v) = validation {
+                    each_callback!(epoch, |c, ctl| c.on_test_begin(&mut ctl));
                     let inner = model.as_ref().expect(TAKEN).valid();
                     let val = evaluate_with::<B, M, _>(
                         &inner,
                         v,
                         &val_example,
-                        fit.batch_size,
+                        batch_size,
                         self.loss,
                         &self.metrics,
                         &self.device,
                     );
+                    each_callback!(epoch, |c, ctl| c.on_test_end(&val, &mut ctl));
                     logs.extend_prefixed("val_", &val);
                 }
-                progress.end_epoch(&logs);
                 history.push(epoch, &logs);
                 each_callback!(epoch, |c, ctl| c.on_epoch_end(epoch, &logs, &mut ctl));
+                if let Some((backup, _)) = &backup {
+                    let snapshot = BackupState {
+                        epoch,
+                        iterations: self.iterations,
+                        learning_rate: state.1,
+                        seed,
+                        history: history.to_json(),
+                    };
+                    backup.write(model.as_ref().expect(TAKEN), &stepper, &snapshot)?;
+                }
                 last_logs = logs;
             }
-            each_callback!(fit.epochs.saturating_sub(1), |c, ctl| c
+            each_callback!(epochs.saturating_sub(1), |c, ctl| c
                 .on_train_end(&last_logs, &mut ctl));
+            if let Some((backup, false)) = &backup {
+                backup.remove()?;
+            }
             Ok(())
         })();
         self.model = model;
         self.stepper = Some(stepper);
-        self.learning_rate = control_state.1;
+        self.learning_rate = state.1;
         result.map(|()| history)
     }
 

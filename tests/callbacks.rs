@@ -1,0 +1,446 @@
+//! Keras's callbacks in real `fit` runs: the files they write (checked record by record
+//! for TensorBoard), the decisions they take, and a crash survived with BackupAndRestore.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use kiln::callbacks::{
+    BackupAndRestore, CsvLogger, EarlyStopping, ModelCheckpoint, TensorBoard, TerminateOnNan,
+};
+use kiln::prelude::*;
+
+type Ad = kiln::backend::Cpu;
+
+model! {
+    struct Digits {
+        input: [1, 28, 28],
+        Conv2D(4, 3, strides = 2, activation = relu),
+        Flatten,
+        Dropout(0.1),
+        Dense(10, activation = softmax),
+    }
+}
+
+fn trainer() -> Trainer<Ad, Digits<Ad>> {
+    let device = Default::default();
+    <Ad as Backend>::seed(&device, 11);
+    Trainer::new(Digits::<Ad>::new(&device))
+        .optimizer(Adam::new().learning_rate(3e-3))
+        .loss(Loss::CategoricalCrossentropy)
+        .metrics([Metric::Accuracy])
+}
+
+fn dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kiln-callbacks-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every parameter's values, flattened, in order.
+fn weights<M: Module<Ad>>(model: &M) -> Vec<Vec<f32>> {
+    use burn_store::ModuleSnapshot;
+    model
+        .collect(None, None, false)
+        .iter()
+        .map(|s| s.to_data().unwrap().to_vec::<f32>().unwrap())
+        .collect()
+}
+
+#[test]
+fn tensorboard_writes_event_files_tensorboard_reads() {
+    let logs = dir("tensorboard");
+    let digits = kiln::datasets::synthetic_digits(200, 1);
+    let mut board = TensorBoard::new(&logs).histogram_freq(1).update_freq(2);
+    let history = trainer()
+        .fit(
+            &digits,
+            Fit::epochs(2)
+                .batch_size(50)
+                .validation_split(0.2)
+                .verbose(Verbosity::Silent)
+                .callback(&mut board),
+        )
+        .unwrap();
+    let files = board.files();
+    assert_eq!(files.len(), 2);
+    assert!(
+        files[0].starts_with(logs.join("train")) && files[1].starts_with(logs.join("validation"))
+    );
+    assert!(files.iter().all(|f| {
+        f.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("events.out.tfevents.")
+    }));
+
+    // Every record's framing and CRCs check out; the values are the history's.
+    let train = kiln::callbacks::read_events(&files[0]).unwrap();
+    let validation = kiln::callbacks::read_events(&files[1]).unwrap();
+    use kiln::callbacks::tensorboard::{Kind, What};
+    assert_eq!(
+        train[0].what,
+        Some(What::FileVersion("brain.Event:2".into()))
+    );
+    let scalars = |events: &[kiln::callbacks::tensorboard::Event], tag: &str| -> Vec<(i64, f32)> {
+        events
+            .iter()
+            .filter_map(|e| match &e.what {
+                Some(What::Summary(s)) => Some((e.step, s)),
+                _ => None,
+            })
+            .flat_map(|(step, s)| {
+                s.value
+                    .iter()
+                    .filter(|v| v.tag == tag)
+                    .filter_map(move |v| match v.value {
+                        Some(Kind::SimpleValue(x)) => Some((step, x)),
+                        _ => None,
+                    })
+            })
+            .collect()
+    };
+    let as_f32 = |name: &str| -> Vec<(i64, f32)> {
+        history
+            .get(name)
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as i64, v as f32))
+            .collect()
+    };
+    assert_eq!(scalars(&train, "epoch_loss"), as_f32("loss"));
+    assert_eq!(scalars(&train, "epoch_accuracy"), as_f32("accuracy"));
+    assert_eq!(scalars(&validation, "epoch_loss"), as_f32("val_loss"));
+    assert_eq!(
+        scalars(&train, "epoch_learning_rate"),
+        [(0, 3e-3), (1, 3e-3)]
+    );
+    // 160 training images in batches of 50: 4 batches an epoch, logged every 2nd.
+    assert_eq!(
+        scalars(&train, "batch_loss")
+            .iter()
+            .map(|(s, _)| *s)
+            .collect::<Vec<_>>(),
+        [2, 4, 6, 8]
+    );
+    let histograms = train.iter().filter_map(|e| match &e.what {
+        Some(What::Summary(s)) => Some(
+            s.value
+                .iter()
+                .filter(|v| matches!(v.value, Some(Kind::Histo(_))))
+                .count(),
+        ),
+        _ => None,
+    });
+    assert_eq!(
+        histograms.sum::<usize>(),
+        2 * 4,
+        "conv2d weight and bias, dense weight and bias, each epoch"
+    );
+    let has_text = train.iter().any(|e| matches!(&e.what, Some(What::Summary(s)) if s.value.iter().any(|v| v.tag == "model/summary/text_summary")));
+    assert!(has_text);
+
+    // And TensorBoard's own reader, when the tensorboard package is installed.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tensorboard_reader.py");
+    match std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&logs)
+        .output()
+    {
+        Ok(out) if out.status.code() == Some(0) => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let loss = history.get("loss").unwrap();
+            assert!(
+                text.contains(&format!("train epoch_loss 0 {:.5}", loss[0])),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!(
+                    "validation epoch_accuracy 1 {:.5}",
+                    history.get("val_accuracy").unwrap()[1]
+                )),
+                "{text}"
+            );
+        }
+        Ok(out) if out.status.code() == Some(3) => eprintln!(
+            "skipped TensorBoard's reader: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Ok(out) => panic!(
+            "TensorBoard's reader failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => eprintln!("skipped TensorBoard's reader: no python3 ({e})"),
+    }
+}
+
+#[test]
+fn checkpoints_and_csv_logs_follow_the_epochs() {
+    let out = dir("checkpoint");
+    let digits = kiln::datasets::synthetic_digits(100, 2);
+    let mut every = ModelCheckpoint::new(
+        out.join("every-{epoch:02}.safetensors")
+            .to_string_lossy()
+            .into_owned(),
+    )
+    .monitor("loss");
+    let mut best = ModelCheckpoint::new(out.join("best.bpk").to_string_lossy().into_owned())
+        .monitor("loss")
+        .save_best_only(true)
+        .save_weights_only(true);
+    let mut csv = CsvLogger::new(out.join("log.csv"));
+    let mut trainer = trainer();
+    let history = trainer
+        .fit(
+            &digits,
+            Fit::epochs(3)
+                .batch_size(25)
+                .verbose(Verbosity::Silent)
+                .callback(&mut every)
+                .callback(&mut best)
+                .callback(&mut csv),
+        )
+        .unwrap();
+    let names: Vec<String> = every
+        .saved()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "every-01.safetensors",
+            "every-02.safetensors",
+            "every-03.safetensors"
+        ]
+    );
+    // The loss falls every epoch here, so the best checkpoint is written each time, and
+    // holds the last weights.
+    let losses = history.get("loss").unwrap();
+    assert!(losses.windows(2).all(|w| w[1] < w[0]), "{losses:?}");
+    assert_eq!(best.saved().len(), 3);
+    let mut restored = Digits::<Ad>::new(&Default::default());
+    kiln::load_weights(&mut restored, out.join("best.bpk")).unwrap();
+    assert_eq!(weights(&restored), weights(trainer.model()));
+    let model_file: kiln::JsonModel<Ad, 4, 2> =
+        kiln::load_model(out.join("every-03.safetensors"), &Default::default()).unwrap();
+    assert_eq!(weights(&model_file), weights(trainer.model()));
+    let csv_text = std::fs::read_to_string(out.join("log.csv")).unwrap();
+    let lines: Vec<&str> = csv_text.lines().collect();
+    assert_eq!(lines[0], "epoch,accuracy,loss");
+    assert_eq!(lines.len(), 4);
+    assert_eq!(
+        lines[3],
+        format!("2,{},{}", history.get("accuracy").unwrap()[2], losses[2])
+    );
+}
+
+#[test]
+fn early_stopping_restores_the_best_weights() {
+    // A learning rate so large the loss diverges after the first epochs.
+    let digits = kiln::datasets::synthetic_digits(100, 3);
+    let mut stop = EarlyStopping::monitor("loss")
+        .patience(1)
+        .restore_best_weights(true);
+    let mut seen = Vec::new();
+    struct Record<'a>(&'a mut Vec<Vec<Vec<f32>>>);
+    impl<B: burn::tensor::backend::AutodiffBackend, M: Module<B>> Callback<B, M> for Record<'_> {
+        fn on_epoch_end(
+            &mut self,
+            _e: usize,
+            _l: &Logs,
+            control: &mut kiln::Control<M>,
+        ) -> kiln::CallbackResult {
+            use burn_store::ModuleSnapshot;
+            self.0.push(
+                control
+                    .model()
+                    .collect(None, None, false)
+                    .iter()
+                    .map(|s| {
+                        s.to_data()
+                            .unwrap()
+                            .convert::<f32>()
+                            .to_vec::<f32>()
+                            .unwrap()
+                    })
+                    .collect(),
+            );
+            Ok(())
+        }
+    }
+    let mut trainer = trainer().optimizer(Sgd::new().learning_rate(5.0));
+    let history = trainer
+        .fit(
+            &digits,
+            Fit::epochs(20)
+                .batch_size(25)
+                .verbose(Verbosity::Silent)
+                .callback(Record(&mut seen))
+                .callback(&mut stop),
+        )
+        .unwrap();
+    let losses = history.get("loss").unwrap();
+    let best = stop.best_epoch().unwrap();
+    let stopped = stop.stopped_epoch().expect("the loss stops improving");
+    assert_eq!(losses.len(), stopped + 1);
+    assert!(
+        losses.iter().all(|&l| l >= losses[best] || l.is_nan()),
+        "{losses:?}"
+    );
+    assert_eq!(
+        weights(trainer.model()),
+        seen[best],
+        "the weights of epoch {best} are back"
+    );
+}
+
+model! {
+    struct Linear {
+        input: [4],
+        Dense(3, activation = softmax),
+    }
+}
+
+#[test]
+fn terminate_on_nan_names_the_batch() {
+    // Example 35 holds a NaN: batch 3 of 10 examples (0-based) is the first with a NaN loss.
+    let mut x: Vec<f32> = (0..100 * 4).map(|i| (i % 7) as f32 / 7.0).collect();
+    x[35 * 4 + 1] = f32::NAN;
+    let labels = (0..100).map(|i| i % 3).collect();
+    let data = ArrayDataset::classification(x, vec![4], labels, 3).unwrap();
+    let mut nan = TerminateOnNan::new();
+    let mut trainer = Trainer::new(Linear::<Ad>::new(&Default::default()))
+        .loss(Loss::SparseCategoricalCrossentropy);
+    let history = trainer
+        .fit(
+            &data,
+            Fit::epochs(5)
+                .batch_size(10)
+                .shuffle(false)
+                .verbose(Verbosity::Silent)
+                .callback(&mut nan),
+        )
+        .unwrap();
+    assert_eq!(nan.stopped_at(), Some((0, 3)));
+    assert_eq!(history.epochs(), [0]);
+    assert!(history.get("loss").unwrap()[0].is_nan());
+}
+
+/// The child half of the crash test: trains with a backup until killed.
+#[test]
+#[ignore = "run by crash_mid_epoch_resumes_from_the_last_finished_epoch"]
+fn crash_child() {
+    let Some(dir) = std::env::var_os("KILN_CRASH_DIR") else {
+        return;
+    };
+    let digits = kiln::datasets::synthetic_digits(2000, 5);
+    let _ = trainer().fit(
+        &digits,
+        Fit::epochs(1000)
+            .batch_size(10)
+            .seed(9)
+            .verbose(Verbosity::Silent)
+            .callback(BackupAndRestore::new(dir)),
+    );
+}
+
+#[test]
+fn crash_mid_epoch_resumes_from_the_last_finished_epoch() {
+    let backup = dir("crash");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--ignored", "--nocapture"])
+        .env("KILN_CRASH_DIR", &backup)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for two finished epochs, then kill the trainer in the middle of the third.
+    let state = backup.join("state.json");
+    let started = std::time::Instant::now();
+    let finished = |epochs: usize| -> bool {
+        std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            .and_then(|v| v["epoch"].as_u64())
+            .is_some_and(|e| e as usize + 1 >= epochs)
+    };
+    while !finished(2) {
+        assert!(
+            started.elapsed().as_secs() < 300,
+            "the child never finished two epochs"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the child ended early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let last = saved["epoch"].as_u64().unwrap() as usize;
+    let saved_history = kiln::History::from_json(saved["history"].as_str().unwrap()).unwrap();
+    let mut at_backup = Digits::<Ad>::new(&Default::default());
+    kiln::load_weights(&mut at_backup, backup.join(format!("model-{last}.bpk"))).unwrap();
+
+    // Restart: the weights on resuming are the backup's, bit for bit; no epoch is lost.
+    struct FirstWeights(Option<Vec<Vec<f32>>>, Option<usize>);
+    impl<B: burn::tensor::backend::AutodiffBackend, M: Module<B>> Callback<B, M> for FirstWeights {
+        fn on_train_begin(&mut self, control: &mut kiln::Control<M>) -> kiln::CallbackResult {
+            use burn_store::ModuleSnapshot;
+            self.0 = Some(
+                control
+                    .model()
+                    .collect(None, None, false)
+                    .iter()
+                    .map(|s| {
+                        s.to_data()
+                            .unwrap()
+                            .convert::<f32>()
+                            .to_vec::<f32>()
+                            .unwrap()
+                    })
+                    .collect(),
+            );
+            self.1 = Some(control.epoch());
+            Ok(())
+        }
+    }
+    let mut first = FirstWeights(None, None);
+    let digits = kiln::datasets::synthetic_digits(2000, 5);
+    let mut trainer = trainer();
+    let history = trainer
+        .fit(
+            &digits,
+            Fit::epochs(last + 2)
+                .batch_size(10)
+                .seed(9)
+                .verbose(Verbosity::Silent)
+                .callback(&mut first)
+                .callback(BackupAndRestore::new(&backup)),
+        )
+        .unwrap();
+    assert_eq!(first.1, Some(last + 1), "resumed after epoch {last}");
+    assert_eq!(first.0.unwrap(), weights(&at_backup));
+    assert_eq!(history.epochs(), (0..last + 2).collect::<Vec<_>>());
+    assert_eq!(
+        &history.get("loss").unwrap()[..=last],
+        saved_history.get("loss").unwrap()
+    );
+    assert!(!backup.exists(), "a finished fit removes its backup");
+}
+
+#[test]
+fn an_interrupted_checkpoint_write_leaves_the_previous_one() {
+    let out = dir("atomic");
+    let path = out.join("model.safetensors");
+    let model = Digits::<Ad>::new(&Default::default());
+    kiln::save_model(&model, &path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    // The temporary file cannot be created (a directory is in its way): the write fails
+    // before touching the checkpoint.
+    std::fs::create_dir_all(out.join("model.safetensors.tmp/blocker")).unwrap();
+    let other = Digits::<Ad>::new(&Default::default());
+    assert!(kiln::save_model(&other, &path).is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
