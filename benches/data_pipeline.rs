@@ -1,7 +1,8 @@
 //! The data pipeline against training: batches/s of the loader (shuffled, gathered in
-//! its worker, converted to `f32` and put on the CPU device) versus the training
-//! throughput of the MNIST CNN and the CIFAR CNN, in the same run. The loader must be at
-//! least 10× faster than training, so the model never waits for data.
+//! its worker, converted to `f32` and put on the CPU device), with and without CIFAR
+//! augmentation (shifts, flips, rotation, zoom), versus the training throughput of the
+//! MNIST CNN and the CIFAR CNN, in the same run. Loading and augmenting must be at least
+//! 10× faster than training, so the model never waits for data.
 //!
 //! Run: `KILN_DATA=../shared/data cargo bench --bench data_pipeline` (without the data,
 //! synthetic images of the same shapes stand in, and the output says so).
@@ -12,16 +13,18 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use common::{BATCH, CifarCnn, MnistCnn, Step, budget};
-use kiln::datasets::{DataDir, ImageDataset, Loader, cifar10_train, mnist, synthetic_digits};
+use kiln::datasets::{
+    Augment, DataDir, ImageDataset, Loader, cifar10_train, mnist, synthetic_digits,
+};
 
 type B = kiln::backend::Cpu;
 
-/// Images/s of the loader over one shuffled epoch of `data`, batches put on the device.
-fn loader_rate(data: &ImageDataset) -> f64 {
+/// Images/s of `loader` over one epoch of `data`, batches put on the device.
+fn loader_rate(loader: &Loader, data: &ImageDataset) -> f64 {
     let device = Default::default();
     let start = Instant::now();
     let mut images = 0;
-    Loader::new(BATCH).shuffle(1).for_each(data, 0, |batch| {
+    loader.for_each(data, 0, |batch| {
         let rows = batch.rows::<kiln::backend::CpuBackend>(&device);
         images += rows.dims()[0];
         ControlFlow::Continue(())
@@ -29,8 +32,8 @@ fn loader_rate(data: &ImageDataset) -> f64 {
     images as f64 / start.elapsed().as_secs_f64()
 }
 
-fn report(name: &str, data: &ImageDataset, train_rate: f64) {
-    let load_rate = loader_rate(data);
+fn report(name: &str, loader: &Loader, data: &ImageDataset, train_rate: f64) {
+    let load_rate = loader_rate(loader, data);
     println!(
         "{name:<10} loader {:>9.0} images/s ({:>6.0} batches/s), training {train_rate:>7.1} images/s: loader {:.0}× faster",
         load_rate,
@@ -66,8 +69,21 @@ fn main() {
     };
     let mnist_rate =
         BATCH as f64 / Step::new(MnistCnn::<B>::new(&device), &device).measure(budget());
-    report("MNIST", &mnist_train, mnist_rate);
+    let plain = Loader::new(BATCH).shuffle(1);
+    report("MNIST", &plain, &mnist_train, mnist_rate);
     let cifar_rate =
         BATCH as f64 / Step::new(CifarCnn::<B>::new(&device), &device).measure(budget());
-    report("CIFAR-10", &cifar_train, cifar_rate);
+    report("CIFAR-10", &plain, &cifar_train, cifar_rate);
+    let augment = Augment::new()
+        .width_shift_range(0.1)
+        .height_shift_range(0.1)
+        .horizontal_flip(true)
+        .rotation_range(15.0)
+        .zoom_range(0.1);
+    report(
+        "CIFAR aug",
+        &plain.clone().augment(augment, 1),
+        &cifar_train,
+        cifar_rate,
+    );
 }

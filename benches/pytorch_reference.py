@@ -1,7 +1,7 @@
 """The training benchmark's reference: the same three models in PyTorch eager, batch 128,
-Adam, f32, on this machine's CPU. Prints `model images_per_second` lines.
+Adam, f32, on this machine's CPU or GPU. Prints `model images_per_second` lines.
 
-Usage: python3 benches/pytorch_reference.py [seconds per model]
+Usage: python3 benches/pytorch_reference.py [seconds per model] [cpu|cuda]
 """
 import sys
 import time
@@ -38,18 +38,21 @@ def cifar_cnn():
     ), (3, 32, 32)
 
 
-def images_per_second(build, seconds):
+def images_per_second(build, seconds, device):
     model, shape = build()
+    model = model.to(device)
     model.train()
     optim = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
-    x = torch.rand((BATCH,) + shape)
-    y = torch.randint(0, 10, (BATCH,))
+    x = torch.rand((BATCH,) + shape, device=device)
+    y = torch.randint(0, 10, (BATCH,), device=device)
 
     def step():
         optim.zero_grad()
         loss_fn(model(x), y).backward()
         optim.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
 
     for _ in range(2):
         step()
@@ -65,5 +68,6 @@ def images_per_second(build, seconds):
 
 if __name__ == "__main__":
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 6.0
+    device = sys.argv[2] if len(sys.argv) > 2 else "cpu"
     for name, build in [("mlp", mlp), ("mnist_cnn", mnist_cnn), ("cifar_cnn", cifar_cnn)]:
-        print(name, round(images_per_second(build, seconds), 1), flush=True)
+        print(name, round(images_per_second(build, seconds, device), 1), flush=True)

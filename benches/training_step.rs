@@ -7,7 +7,8 @@
 //!    in PyTorch on this machine in the same run (`benches/pytorch_reference.py`), when
 //!    `python3 -c "import torch"` works.
 //!
-//! Run: `cargo bench --bench training_step` (add `--features ndarray` for NdArray).
+//! Run: `cargo bench --bench training_step` (add `--features ndarray` for NdArray; on a
+//! GPU, `KILN_BENCH_DEVICE=cuda cargo bench --features cuda --bench training_step`).
 //! `KILN_BENCH_SECONDS` sets the seconds measured per model (default 6).
 
 mod common;
@@ -127,12 +128,14 @@ fn reference_models<B: AutodiffBackend>(backend: &str) -> Vec<(String, f64)> {
     rates
 }
 
-/// The same models in PyTorch, when it is installed: `(model, images/s)`.
-fn pytorch() -> Option<Vec<(String, f64)>> {
+/// The same models in PyTorch on `device` (`cpu` or `cuda`), when it is installed:
+/// `(model, images/s)`.
+fn pytorch(device: &str) -> Option<Vec<(String, f64)>> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_reference.py");
     let out = Command::new("python3")
         .arg(script)
         .arg(budget().as_secs_f64().to_string())
+        .arg(device)
         .output()
         .ok()?;
     if !out.status.success() {
@@ -153,9 +156,53 @@ fn pytorch() -> Option<Vec<(String, f64)>> {
         })
         .collect();
     for (model, rate) in &rates {
-        println!("pytorch  {model:<10} {rate:>9.1} images/s");
+        println!("pytorch-{device:<4} {model:<10} {rate:>9.1} images/s");
     }
     Some(rates)
+}
+
+fn ratios(results: &[(&str, Vec<(String, f64)>)], torch: &[(String, f64)]) {
+    for (backend, rates) in results {
+        for ((model, ours), (_, theirs)) in rates.iter().zip(torch) {
+            println!("{backend:<8} {model:<10} {:.2}× PyTorch", ours / theirs);
+        }
+    }
+}
+
+/// On an NVIDIA GPU (`KILN_BENCH_DEVICE=cuda`, built with `--features cuda`): the first
+/// step of each model (cold or warm kernel cache), images/s, and PyTorch on the same GPU.
+#[cfg(feature = "cuda")]
+fn cuda() {
+    type C = kiln::backend::Cuda;
+    let device = Default::default();
+    let first = |name: &str, seconds: f64| {
+        println!(
+            "cuda     {name:<10} first step {seconds:.1} s (kernel compilation and tuning included)"
+        )
+    };
+    let mut mlp = Step::new(MnistMlp::<C>::new(&device), &device);
+    first("mlp", mlp.time(1));
+    let mut cnn = Step::new(MnistCnn::<C>::new(&device), &device);
+    first("mnist_cnn", cnn.time(1));
+    let mut cifar = Step::new(CifarCnn::<C>::new(&device), &device);
+    first("cifar_cnn", cifar.time(1));
+    let rates = vec![
+        ("mlp".to_string(), BATCH as f64 / mlp.measure(budget())),
+        (
+            "mnist_cnn".to_string(),
+            BATCH as f64 / cnn.measure(budget()),
+        ),
+        (
+            "cifar_cnn".to_string(),
+            BATCH as f64 / cifar.measure(budget()),
+        ),
+    ];
+    for (model, rate) in &rates {
+        println!("cuda     {model:<10} {rate:>9.1} images/s");
+    }
+    if let Some(torch) = pytorch("cuda") {
+        ratios(&[("cuda", rates)], &torch);
+    }
 }
 
 fn main() {
@@ -163,22 +210,22 @@ fn main() {
         "batch {BATCH}, Adam, f32, {} s per model",
         budget().as_secs_f64()
     );
+    #[cfg(feature = "cuda")]
+    if std::env::var("KILN_BENCH_DEVICE").as_deref() == Ok("cuda") {
+        cuda();
+        return;
+    }
     generated_vs_hand_written::<kiln::backend::Flex>("flex");
     #[allow(unused_mut)] // NdArray joins the results when its feature is on.
     let mut results = vec![("flex", reference_models::<kiln::backend::Flex>("flex"))];
+    // NdArray is measured for the choice of the default CPU backend only (its CNN steps
+    // take seconds each, so the long interleaved comparison runs on Flex alone).
     #[cfg(feature = "ndarray")]
-    {
-        generated_vs_hand_written::<kiln::backend::NdArray>("ndarray");
-        results.push((
-            "ndarray",
-            reference_models::<kiln::backend::NdArray>("ndarray"),
-        ));
-    }
-    if let Some(torch) = pytorch() {
-        for (backend, rates) in &results {
-            for ((model, ours), (_, theirs)) in rates.iter().zip(&torch) {
-                println!("{backend:<8} {model:<10} {:.2}× PyTorch", ours / theirs);
-            }
-        }
+    results.push((
+        "ndarray",
+        reference_models::<kiln::backend::NdArray>("ndarray"),
+    ));
+    if let Some(torch) = pytorch("cpu") {
+        ratios(&results, &torch);
     }
 }

@@ -6,7 +6,7 @@ use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
-use kiln_datasets::{Dataset, HostBatch, Loader, TargetKind, Targets};
+use kiln_datasets::{Augment, Dataset, HostBatch, Loader, TargetKind, Targets};
 use kiln_spec::Dim;
 
 use crate::backup::{Backup, BackupState};
@@ -40,6 +40,7 @@ pub struct Fit<'a, B: AutodiffBackend, M> {
     verbose: Verbosity,
     callbacks: Vec<Box<dyn Callback<B, M> + 'a>>,
     initial_epoch: usize,
+    augment: Option<Augment>,
 }
 
 impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
@@ -56,6 +57,7 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
             verbose: Verbosity::ProgressBar,
             callbacks: Vec::new(),
             initial_epoch: 0,
+            augment: None,
         }
     }
 
@@ -111,6 +113,13 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
         self
     }
 
+    /// Augments every training batch of images (never the validation data) with these
+    /// random transforms, seeded from the fit's seed, as Keras's `ImageDataGenerator`.
+    pub fn augment(mut self, augment: Augment) -> Self {
+        self.augment = Some(augment);
+        self
+    }
+
     /// The epoch to start counting from (to resume a run).
     pub fn initial_epoch(mut self, epoch: usize) -> Self {
         self.initial_epoch = epoch;
@@ -147,6 +156,7 @@ where
     metrics: Vec<Metric>,
     learning_rate: f64,
     iterations: u64,
+    first_step: Option<std::time::Duration>,
 }
 
 /// The model is out of its slot only inside an update, which cannot be observed.
@@ -193,6 +203,51 @@ impl<B: Backend> Totals<B> {
             logs.insert(metric.name(), metric.finish(sum / n));
         }
         logs
+    }
+}
+
+/// Says what is happening when the first update is slow (a GPU backend compiling and
+/// tuning its kernels), from a thread that waits for it.
+struct WarmUp {
+    started: std::time::Instant,
+    done: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl WarmUp {
+    fn start(verbose: bool) -> Self {
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let started = std::time::Instant::now();
+        if verbose {
+            std::thread::spawn(move || {
+                use std::sync::mpsc::RecvTimeoutError::Timeout;
+                if wait.recv_timeout(std::time::Duration::from_secs(5)) != Err(Timeout) {
+                    return;
+                }
+                eprintln!(
+                    "Warming up: the first step compiles and tunes the backend's kernels; this happens once, \
+                     cubecl caches them in the project's target/ (else ~/.cache/cubecl) for later runs"
+                );
+                while wait.recv_timeout(std::time::Duration::from_secs(15)) == Err(Timeout) {
+                    eprintln!(
+                        "  still warming up after {:.0} s",
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                eprintln!(
+                    "Kernels ready after {:.0} s",
+                    started.elapsed().as_secs_f64()
+                );
+            });
+        }
+        WarmUp {
+            started,
+            done: Some(done),
+        }
+    }
+
+    fn finish(mut self) -> std::time::Duration {
+        drop(self.done.take());
+        self.started.elapsed()
     }
 }
 
@@ -250,6 +305,7 @@ where
             loss: Loss::MeanSquaredError,
             metrics: Vec::new(),
             iterations: 0,
+            first_step: None,
         }
     }
 
@@ -296,6 +352,13 @@ where
     /// The updates done so far.
     pub fn iterations(&self) -> u64 {
         self.iterations
+    }
+
+    /// How long the first update of the last `fit` took, device work included: on a GPU,
+    /// the time to compile and tune its kernels (minutes on the first run, seconds once
+    /// cubecl has cached them).
+    pub fn first_step_time(&self) -> Option<std::time::Duration> {
+        self.first_step
     }
 
     /// The current base learning rate (before the optimizer's decay).
@@ -380,7 +443,7 @@ where
     pub fn fit<D: Dataset + ?Sized>(
         &mut self,
         data: &D,
-        fit: Fit<'_, B, M>,
+        mut fit: Fit<'_, B, M>,
     ) -> Result<History, TrainError> {
         if !(0.0..1.0).contains(&fit.validation_split) {
             return Err(TrainError::Setting(format!(
@@ -417,6 +480,14 @@ where
         let mut loader = Loader::new(fit.batch_size);
         if fit.shuffle {
             loader = loader.shuffle(fit.seed);
+        }
+        if let Some(augment) = fit.augment.take() {
+            if example.len() != 3 {
+                return Err(TrainError::Setting(format!(
+                    "augmentation transforms images [channels, height, width], but the examples are {example:?}"
+                )));
+            }
+            loader = loader.augment(augment, fit.seed);
         }
         let Fit {
             epochs,
@@ -469,6 +540,7 @@ where
         let mut state = (false, self.learning_rate);
         let mut last_logs = Logs::new();
 
+        let mut warm_up = Some(WarmUp::start(verbose != Verbosity::Silent));
         let result = (|| -> Result<(), TrainError> {
             macro_rules! each_callback {
                 ($epoch:expr, |$c:ident, $ctl:ident| $call:expr) => {{
@@ -535,6 +607,11 @@ where
                     let grads = GradientsParams::from_grads(loss.backward(), &current);
                     let lr = self.optimizer.decayed(state.1, self.iterations);
                     model = Some(stepper.step(lr, current, grads));
+                    if let Some(warm_up) = warm_up.take() {
+                        // The first update compiles and tunes a GPU backend's kernels.
+                        let _ = B::sync(&self.device);
+                        self.first_step = Some(warm_up.finish());
+                    }
                     self.iterations += 1;
                     let read = || totals.borrow().logs(&self.metrics);
                     let logs = BatchLogs::new(&read);

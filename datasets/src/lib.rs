@@ -11,18 +11,21 @@
 #![warn(missing_docs)]
 
 mod array;
+mod augment;
 mod cifar;
 mod dataset;
 mod dir;
 mod download;
 mod error;
 mod folder;
+mod grid;
 pub mod idx;
 mod loader;
 mod mnist;
 mod synthetic;
 
 pub use array::ArrayDataset;
+pub use augment::{Augment, FillMode};
 pub use cifar::{
     CLASSES as CIFAR10_CLASSES, cifar10, cifar10_batch, cifar10_train,
     read_batch as read_cifar10_batch,
@@ -32,6 +35,7 @@ pub use dir::DataDir;
 pub use download::md5_file;
 pub use error::{DataError, Result};
 pub use folder::image_folder;
+pub use grid::save_image_grid;
 pub use loader::{Dataset, HostBatch, Loader, Normalization, TargetKind, Targets, gather};
 pub use mnist::{mnist, mnist_or_synthetic, read_split as read_mnist_split};
 pub use synthetic::synthetic_digits;

@@ -9,6 +9,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use crate::augment::Augment;
 use crate::dataset::ImageDataset;
 
 /// What a dataset's targets are.
@@ -183,6 +184,7 @@ pub struct Loader {
     batch_size: usize,
     seed: Option<u64>,
     prefetch: usize,
+    augment: Option<(Augment, u64)>,
 }
 
 impl Loader {
@@ -196,12 +198,21 @@ impl Loader {
             batch_size,
             seed: None,
             prefetch: 4,
+            augment: None,
         }
     }
 
     /// Shuffles the examples each epoch, reproducibly for `seed`.
     pub fn shuffle(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
+        self
+    }
+
+    /// Augments every batch of images (`[channels, height, width]` examples) with random
+    /// transforms drawn from `seed`, the epoch and each image's position, in the worker
+    /// threads. Examples of another shape are left as they are.
+    pub fn augment(mut self, augment: Augment, seed: u64) -> Self {
+        self.augment = (!augment.is_identity()).then_some((augment, seed));
         self
     }
 
@@ -239,10 +250,16 @@ impl Loader {
     ) {
         let plan = self.plan(data.len(), epoch);
         let (tx, rx) = mpsc::sync_channel::<HostBatch>(self.prefetch);
+        let image: Option<[usize; 3]> = data.example_shape().try_into().ok();
+        let augment = self.augment.as_ref().zip(image);
+        let batch_size = self.batch_size;
         std::thread::scope(|scope| {
             scope.spawn(move || {
-                for indices in plan {
-                    let batch = gather(data, &indices);
+                for (i, indices) in plan.into_iter().enumerate() {
+                    let mut batch = gather(data, &indices);
+                    if let Some(((augment, seed), shape)) = augment {
+                        augment.apply_batch(&mut batch.x, shape, *seed, epoch, i * batch_size);
+                    }
                     if tx.send(batch).is_err() {
                         break; // the consumer stopped
                     }
