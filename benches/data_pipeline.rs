@@ -5,7 +5,8 @@
 //! 10× faster than training, so the model never waits for data.
 //!
 //! Run: `KILN_DATA=../shared/data cargo bench --bench data_pipeline` (without the data,
-//! synthetic images of the same shapes stand in, and the output says so).
+//! synthetic images of the same shapes stand in, and the output says so; on a GPU,
+//! `KILN_BENCH_DEVICE=cuda cargo bench --features cuda --bench data_pipeline`).
 
 mod common;
 
@@ -42,9 +43,32 @@ fn report(name: &str, loader: &Loader, data: &ImageDataset, train_rate: f64) {
     );
 }
 
+/// Training images/s of the MNIST and CIFAR CNNs on the bench's device: CUDA with
+/// `KILN_BENCH_DEVICE=cuda` (built with `--features cuda`), else the CPU.
+fn training_rates() -> (f64, f64) {
+    #[cfg(feature = "cuda")]
+    if std::env::var("KILN_BENCH_DEVICE").as_deref() == Ok("cuda") {
+        println!(
+            "training on cuda; loading on {} CPU threads",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        return rates::<kiln::backend::Cuda>();
+    }
+    rates::<B>()
+}
+
+fn rates<T: burn::tensor::backend::AutodiffBackend>() -> (f64, f64) {
+    let device = Default::default();
+    let mut mnist = Step::new(MnistCnn::<T>::new(&device), &device);
+    let mut cifar = Step::new(CifarCnn::<T>::new(&device), &device);
+    (
+        BATCH as f64 / mnist.measure(budget()),
+        BATCH as f64 / cifar.measure(budget()),
+    )
+}
+
 fn main() {
     let dir = DataDir::default().offline(true);
-    let device = Default::default();
     let mnist_train = match mnist(&dir) {
         Ok((train, _)) => train,
         Err(e) => {
@@ -67,12 +91,9 @@ fn main() {
             .expect("consistent sizes")
         }
     };
-    let mnist_rate =
-        BATCH as f64 / Step::new(MnistCnn::<B>::new(&device), &device).measure(budget());
+    let (mnist_rate, cifar_rate) = training_rates();
     let plain = Loader::new(BATCH).shuffle(1);
     report("MNIST", &plain, &mnist_train, mnist_rate);
-    let cifar_rate =
-        BATCH as f64 / Step::new(CifarCnn::<B>::new(&device), &device).measure(budget());
     report("CIFAR-10", &plain, &cifar_train, cifar_rate);
     let augment = Augment::new()
         .width_shift_range(0.1)

@@ -16,7 +16,13 @@ use kiln::prelude::*;
 
 type B = kiln::backend::Cpu;
 
-/// Images/s of `fit` over one epoch of `data`, and of the bare step on the same model.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Images/s of `fit` over one epoch of `data` and of the bare step on the same model and
+/// as many batches, alternated three times; the medians are compared.
 fn compare<M, const D: usize>(name: &str, new: impl Fn() -> M, data: &ImageDataset)
 where
     M: AutodiffModule<B> + Model<B, Input = Tensor<B, D>, Output = Tensor<B, 2>>,
@@ -26,27 +32,29 @@ where
     let steps = data.len().div_ceil(BATCH);
     let mut bare = Step::new(new(), &device);
     bare.time(2);
-    let bare_rate = BATCH as f64 / bare.time(steps);
-
     let mut trainer = Trainer::new(new())
         .optimizer(Adam::new())
         .loss(Loss::CategoricalCrossentropy)
         .metrics([Metric::Accuracy]);
-    // One warm-up epoch on a few batches, then the measured epoch.
     let _ = trainer.fit(
         &data.take(2 * BATCH),
         Fit::epochs(1).batch_size(BATCH).verbose(Verbosity::Silent),
     );
-    let start = Instant::now();
-    trainer
-        .fit(
-            data,
-            Fit::epochs(1).batch_size(BATCH).verbose(Verbosity::Silent),
-        )
-        .expect("the data fits the model");
-    let fit_rate = data.len() as f64 / start.elapsed().as_secs_f64();
+    let (mut bare_rates, mut fit_rates) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        bare_rates.push(BATCH as f64 / bare.time(steps));
+        let start = Instant::now();
+        trainer
+            .fit(
+                data,
+                Fit::epochs(1).batch_size(BATCH).verbose(Verbosity::Silent),
+            )
+            .expect("the data fits the model");
+        fit_rates.push(data.len() as f64 / start.elapsed().as_secs_f64());
+    }
+    let (bare_rate, fit_rate) = (median(bare_rates), median(fit_rates));
     println!(
-        "{name:<9} bare step {bare_rate:>8.1} images/s, fit {fit_rate:>8.1} images/s: loop overhead {:+.1}% ({} images)",
+        "{name:<9} bare step {bare_rate:>8.1} images/s, fit {fit_rate:>8.1} images/s: loop overhead {:+.1}% (median of 3 alternated runs of {} images)",
         (bare_rate / fit_rate - 1.0) * 100.0,
         data.len()
     );

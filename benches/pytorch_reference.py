@@ -1,7 +1,7 @@
 """The training benchmark's reference: the same three models in PyTorch eager, batch 128,
 Adam, f32, on this machine's CPU or GPU. Prints `model images_per_second` lines.
 
-Usage: python3 benches/pytorch_reference.py [seconds per model] [cpu|cuda]
+Usage: python3 benches/pytorch_reference.py [seconds per model] [cpu|cuda] [models, comma-separated]
 """
 import sys
 import time
@@ -69,5 +69,7 @@ def images_per_second(build, seconds, device):
 if __name__ == "__main__":
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 6.0
     device = sys.argv[2] if len(sys.argv) > 2 else "cpu"
+    wanted = sys.argv[3].split(",") if len(sys.argv) > 3 else ["mlp", "mnist_cnn", "cifar_cnn"]
     for name, build in [("mlp", mlp), ("mnist_cnn", mnist_cnn), ("cifar_cnn", cifar_cnn)]:
-        print(name, round(images_per_second(build, seconds, device), 1), flush=True)
+        if name in wanted:
+            print(name, round(images_per_second(build, seconds, device), 1), flush=True)

@@ -132,10 +132,13 @@ fn reference_models<B: AutodiffBackend>(backend: &str) -> Vec<(String, f64)> {
 /// `(model, images/s)`.
 fn pytorch(device: &str) -> Option<Vec<(String, f64)>> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_reference.py");
+    let models =
+        std::env::var("KILN_BENCH_MODELS").unwrap_or_else(|_| "mlp,mnist_cnn,cifar_cnn".into());
     let out = Command::new("python3")
         .arg(script)
         .arg(budget().as_secs_f64().to_string())
         .arg(device)
+        .arg(models)
         .output()
         .ok()?;
     if !out.status.success() {
@@ -169,39 +172,93 @@ fn ratios(results: &[(&str, Vec<(String, f64)>)], torch: &[(String, f64)]) {
     }
 }
 
+/// The models `KILN_BENCH_MODELS` names (comma-separated; all three by default).
+#[cfg(feature = "cuda")]
+fn selected() -> Vec<String> {
+    std::env::var("KILN_BENCH_MODELS")
+        .unwrap_or_else(|_| "mlp,mnist_cnn,cifar_cnn".into())
+        .split(',')
+        .map(str::to_string)
+        .collect()
+}
+
 /// On an NVIDIA GPU (`KILN_BENCH_DEVICE=cuda`, built with `--features cuda`): the first
-/// step of each model (cold or warm kernel cache), images/s, and PyTorch on the same GPU.
+/// step of each model (cold or warm kernel cache), images/s, PyTorch on the same GPU, and
+/// the augmenting loader (on the machine's CPU threads) against the CIFAR CNN's training.
 #[cfg(feature = "cuda")]
 fn cuda() {
+    use std::ops::ControlFlow;
     type C = kiln::backend::Cuda;
     let device = Default::default();
-    let first = |name: &str, seconds: f64| {
+    let mut rates = Vec::new();
+    for model in selected() {
+        let (first, per_step) = match model.as_str() {
+            "mlp" => {
+                let mut s = Step::new(MnistMlp::<C>::new(&device), &device);
+                (s.time(1), s.measure(budget()))
+            }
+            "mnist_cnn" => {
+                let mut s = Step::new(MnistCnn::<C>::new(&device), &device);
+                (s.time(1), s.measure(budget()))
+            }
+            "cifar_cnn" => {
+                let mut s = Step::new(CifarCnn::<C>::new(&device), &device);
+                (s.time(1), s.measure(budget()))
+            }
+            other => {
+                println!("unknown model {other}");
+                continue;
+            }
+        };
         println!(
-            "cuda     {name:<10} first step {seconds:.1} s (kernel compilation and tuning included)"
-        )
-    };
-    let mut mlp = Step::new(MnistMlp::<C>::new(&device), &device);
-    first("mlp", mlp.time(1));
-    let mut cnn = Step::new(MnistCnn::<C>::new(&device), &device);
-    first("mnist_cnn", cnn.time(1));
-    let mut cifar = Step::new(CifarCnn::<C>::new(&device), &device);
-    first("cifar_cnn", cifar.time(1));
-    let rates = vec![
-        ("mlp".to_string(), BATCH as f64 / mlp.measure(budget())),
-        (
-            "mnist_cnn".to_string(),
-            BATCH as f64 / cnn.measure(budget()),
-        ),
-        (
-            "cifar_cnn".to_string(),
-            BATCH as f64 / cifar.measure(budget()),
-        ),
-    ];
-    for (model, rate) in &rates {
-        println!("cuda     {model:<10} {rate:>9.1} images/s");
+            "cuda     {model:<10} first step {first:.1} s (kernel compilation and tuning included)"
+        );
+        println!(
+            "cuda     {model:<10} {:>9.1} images/s",
+            BATCH as f64 / per_step
+        );
+        rates.push((model, BATCH as f64 / per_step));
     }
     if let Some(torch) = pytorch("cuda") {
-        ratios(&[("cuda", rates)], &torch);
+        let torch: Vec<(String, f64)> = torch
+            .into_iter()
+            .filter(|(m, _)| rates.iter().any(|(r, _)| r == m))
+            .collect();
+        ratios(&[("cuda", rates.clone())], &torch);
+    }
+    // CIFAR-shaped images through the augmenting loader, each batch put on the GPU.
+    let images = (0..20_000 * 3072).map(|i| (i * 7919 % 251) as u8).collect();
+    let data = kiln::datasets::ImageDataset::new(
+        "random",
+        [3, 32, 32],
+        images,
+        vec![0; 20_000],
+        vec!["x".into()],
+    )
+    .expect("consistent sizes");
+    let augment = kiln::datasets::Augment::new()
+        .width_shift_range(0.1)
+        .height_shift_range(0.1)
+        .horizontal_flip(true)
+        .rotation_range(15.0)
+        .zoom_range(0.1);
+    let loader = kiln::datasets::Loader::new(BATCH)
+        .shuffle(1)
+        .augment(augment, 1);
+    let start = std::time::Instant::now();
+    let mut seen = 0;
+    loader.for_each(&data, 0, |batch| {
+        seen += batch.rows::<C>(&device).dims()[0];
+        ControlFlow::Continue(())
+    });
+    let augmented = seen as f64 / start.elapsed().as_secs_f64();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("augmenting loader {augmented:>9.0} images/s on {threads} CPU threads");
+    if let Some((_, train)) = rates.iter().find(|(m, _)| m == "cifar_cnn") {
+        println!(
+            "augmentation is {:.1}× the CIFAR CNN's training on cuda",
+            augmented / train
+        );
     }
 }
 

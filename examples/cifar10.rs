@@ -3,11 +3,12 @@
 //!
 //! `cargo run --release --example cifar10 -- [--model cnn|deep] [--epochs 50]
 //!  [--batch-size 32] [--optimizer rmsprop|adam|sgd] [--learning-rate 0.0001]
-//!  [--augment on|off] [--train-limit N] [--device cpu|cuda]`
+//!  [--augment on|off] [--train-limit N] [--train-batches 5] [--device cpu|cuda]`
 //!
 //! Trains on the first 40,000 training images, validates on the last 10,000 (a hold-out
 //! of the training set), and tests on the CIFAR-10 test records there are (the full
-//! `test_batch.bin`, else `test_batch_first1000.bin`). Prints the summary, a progress bar
+//! `test_batch.bin`, else `test_batch_first1000.bin`). With `--train-batches N` below 5,
+//! only the first N batch files are read and their last tenth is the hold-out. Prints the summary, a progress bar
 //! and each epoch's metrics; writes `cifar10_history*.png`, `cifar10_samples.png` (a batch
 //! before and after augmentation) and the best checkpoint `cifar10_best.safetensors`.
 
@@ -91,10 +92,37 @@ where
     M::InnerModule: Model<B::InnerBackend>,
 {
     let dir = DataDir::default();
-    let all = cifar10_train(&dir)?;
-    let limit = flags.get("train-limit", 40_000)?.min(40_000);
+    let files = flags.get("train-batches", 5)?;
+    let all = if files >= 5 {
+        cifar10_train(&dir)?
+    } else {
+        let parts = (1..=files.max(1))
+            .map(|i| cifar10_batch(dir.dataset("cifar10").join(format!("data_batch_{i}.bin"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let images: Vec<u8> = parts
+            .iter()
+            .flat_map(|p| p.images().iter().copied())
+            .collect();
+        let labels: Vec<u16> = parts
+            .iter()
+            .flat_map(|p| p.labels().iter().copied())
+            .collect();
+        ImageDataset::new(
+            "CIFAR-10 train",
+            [3, 32, 32],
+            images,
+            labels,
+            parts[0].classes().to_vec(),
+        )?
+    };
+    let holdout_start = if files >= 5 {
+        40_000
+    } else {
+        all.len() * 9 / 10
+    };
+    let limit = flags.get("train-limit", holdout_start)?.min(holdout_start);
     let train = all.take(limit);
-    let holdout = all.select(&(40_000..all.len()).collect::<Vec<_>>());
+    let holdout = all.select(&(holdout_start..all.len()).collect::<Vec<_>>());
     let test = test_set(&dir)?;
     let augment = Augment::new()
         .width_shift_range(0.1)
@@ -142,7 +170,10 @@ where
         .get("val_accuracy")
         .and_then(|v| v.last().copied())
         .unwrap_or(f64::NAN);
-    println!("Hold-out accuracy (10,000 training images): {holdout_accuracy:.4}");
+    println!(
+        "Hold-out accuracy ({} training images): {holdout_accuracy:.4}",
+        holdout.len()
+    );
     println!(
         "Test accuracy ({} records): {:.4}",
         test.len(),

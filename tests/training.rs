@@ -191,3 +191,136 @@ fn l2_adds_exactly_two_lambda_w_to_the_gradient() {
         .into_scalar();
     assert!((penalty - 0.25 * (0.25 + 1.0 + 4.0)).abs() < 1e-6);
 }
+
+model! {
+    /// Keras's mnist_convnet.
+    struct Convnet {
+        input: [1, 28, 28],
+        Conv2D(32, 3, activation = relu),
+        MaxPooling2D(2),
+        Conv2D(64, 3, activation = relu),
+        MaxPooling2D(2),
+        Flatten,
+        Dropout(0.5),
+        Dense(10, activation = softmax),
+    }
+}
+
+#[test]
+fn the_mnist_cnn_learns_the_synthetic_digits_to_95_percent() {
+    let device = Default::default();
+    <Ad as Backend>::seed(&device, 3);
+    let train = kiln::datasets::synthetic_digits(3_000, 1);
+    let test = kiln::datasets::synthetic_digits(500, 2);
+    let mut trainer = Trainer::new(Convnet::<Ad>::new(&device))
+        .optimizer(Adam::new())
+        .loss(Loss::CategoricalCrossentropy)
+        .metrics([Metric::Accuracy]);
+    trainer
+        .fit(
+            &train,
+            Fit::epochs(3).batch_size(32).verbose(Verbosity::Silent),
+        )
+        .unwrap();
+    let accuracy = trainer.evaluate(&test).unwrap().get("accuracy").unwrap();
+    assert!(
+        accuracy >= 0.95,
+        "synthetic digits test accuracy {accuracy}"
+    );
+}
+
+#[test]
+fn every_hook_runs_in_order() {
+    #[derive(Default)]
+    struct Hooks(Vec<String>);
+    impl<B: burn::tensor::backend::AutodiffBackend, M> Callback<B, M> for Hooks {
+        fn on_train_begin(&mut self, _c: &mut kiln::Control<M>) -> kiln::CallbackResult {
+            self.0.push("train_begin".into());
+            Ok(())
+        }
+        fn on_epoch_begin(&mut self, e: usize, _c: &mut kiln::Control<M>) -> kiln::CallbackResult {
+            self.0.push(format!("epoch_begin {e}"));
+            Ok(())
+        }
+        fn on_train_batch_begin(
+            &mut self,
+            b: usize,
+            _c: &mut kiln::Control<M>,
+        ) -> kiln::CallbackResult {
+            self.0.push(format!("batch_begin {b}"));
+            Ok(())
+        }
+        fn on_train_batch_end(
+            &mut self,
+            b: usize,
+            _l: &kiln::BatchLogs,
+            _c: &mut kiln::Control<M>,
+        ) -> kiln::CallbackResult {
+            self.0.push(format!("batch_end {b}"));
+            Ok(())
+        }
+        fn on_test_begin(&mut self, _c: &mut kiln::Control<M>) -> kiln::CallbackResult {
+            self.0.push("test_begin".into());
+            Ok(())
+        }
+        fn on_test_end(&mut self, logs: &Logs, _c: &mut kiln::Control<M>) -> kiln::CallbackResult {
+            self.0.push(format!(
+                "test_end {}",
+                logs.iter().map(|(n, _)| n).collect::<Vec<_>>().join(",")
+            ));
+            Ok(())
+        }
+        fn on_epoch_end(
+            &mut self,
+            e: usize,
+            _l: &Logs,
+            _c: &mut kiln::Control<M>,
+        ) -> kiln::CallbackResult {
+            self.0.push(format!("epoch_end {e}"));
+            Ok(())
+        }
+        fn on_train_end(&mut self, _l: &Logs, _c: &mut kiln::Control<M>) -> kiln::CallbackResult {
+            self.0.push("train_end".into());
+            Ok(())
+        }
+        fn on_predict_begin(&mut self, _c: &mut kiln::Control<M>) -> kiln::CallbackResult {
+            self.0.push("predict_begin".into());
+            Ok(())
+        }
+        fn on_predict_end(&mut self, n: usize, _c: &mut kiln::Control<M>) -> kiln::CallbackResult {
+            self.0.push(format!("predict_end {n}"));
+            Ok(())
+        }
+    }
+    let digits = kiln::datasets::synthetic_digits(30, 1);
+    let mut hooks = Hooks::default();
+    let mut trainer = trainer();
+    trainer
+        .fit(
+            &digits,
+            Fit::epochs(1)
+                .batch_size(10)
+                .validation_split(1.0 / 3.0)
+                .verbose(Verbosity::Silent)
+                .callback(&mut hooks),
+        )
+        .unwrap();
+    trainer.predict_with(&digits, &mut [&mut hooks]).unwrap();
+    assert_eq!(
+        hooks.0,
+        [
+            "train_begin",
+            "epoch_begin 0",
+            "batch_begin 0",
+            "batch_end 0",
+            "batch_begin 1",
+            "batch_end 1",
+            "test_begin",
+            "test_end loss,accuracy,top_k_categorical_accuracy",
+            "epoch_end 0",
+            "train_end",
+            "predict_begin",
+            "predict_end 30",
+        ]
+    );
+}

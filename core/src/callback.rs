@@ -140,6 +140,11 @@ pub trait Callback<B: AutodiffBackend, M> {
         Ok(())
     }
 
+    /// Before each training batch.
+    fn on_train_batch_begin(&mut self, _batch: usize, _control: &mut Control<M>) -> CallbackResult {
+        Ok(())
+    }
+
     /// After each training batch, with the epoch's running logs on demand.
     fn on_train_batch_end(
         &mut self,
@@ -172,6 +177,16 @@ pub trait Callback<B: AutodiffBackend, M> {
 
     /// After the last epoch, with its logs.
     fn on_train_end(&mut self, _logs: &Logs, _control: &mut Control<M>) -> CallbackResult {
+        Ok(())
+    }
+
+    /// Before `Trainer::predict_with` runs.
+    fn on_predict_begin(&mut self, _control: &mut Control<M>) -> CallbackResult {
+        Ok(())
+    }
+
+    /// After `Trainer::predict_with` ran, with the number of examples predicted.
+    fn on_predict_end(&mut self, _examples: usize, _control: &mut Control<M>) -> CallbackResult {
         Ok(())
     }
 }
@@ -297,5 +312,17 @@ impl<B: AutodiffBackend, M, C: Callback<B, M> + ?Sized> Callback<B, M> for &mut 
 
     fn on_train_end(&mut self, logs: &Logs, control: &mut Control<M>) -> CallbackResult {
         (**self).on_train_end(logs, control)
+    }
+
+    fn on_train_batch_begin(&mut self, batch: usize, control: &mut Control<M>) -> CallbackResult {
+        (**self).on_train_batch_begin(batch, control)
+    }
+
+    fn on_predict_begin(&mut self, control: &mut Control<M>) -> CallbackResult {
+        (**self).on_predict_begin(control)
+    }
+
+    fn on_predict_end(&mut self, examples: usize, control: &mut Control<M>) -> CallbackResult {
+        (**self).on_predict_end(examples, control)
     }
 }

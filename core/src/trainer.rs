@@ -575,6 +575,25 @@ where
                 let totals = std::cell::RefCell::new(Totals::<B::InnerBackend>::new());
                 let mut failure = None;
                 loader.for_each(&train, epoch as u64, |batch| {
+                    let index = totals.borrow().batches;
+                    let mut ctl = Control {
+                        model: model.as_mut().expect(TAKEN),
+                        stop: state.0,
+                        learning_rate: state.1,
+                        epoch,
+                        epochs,
+                        steps,
+                    };
+                    for c in callbacks.iter_mut() {
+                        if let Err(source) = c.on_train_batch_begin(index, &mut ctl) {
+                            failure = Some(TrainError::Callback {
+                                name: c.name(),
+                                source,
+                            });
+                            return ControlFlow::Break(());
+                        }
+                    }
+                    state = (ctl.stop, ctl.learning_rate);
                     let current = model.take().expect(TAKEN);
                     let x =
                         <M::Input as Batch<B>>::from_rows(batch.rows::<B>(&self.device), &example);
@@ -734,6 +753,45 @@ where
             ControlFlow::Continue(())
         });
         Ok(Batch::cat(outputs))
+    }
+
+    /// [`Trainer::predict`] with callbacks around it (their predict hooks), as Keras's
+    /// `predict(x, callbacks=...)`.
+    ///
+    /// # Errors
+    /// When the examples do not have the model's input shape, or a callback fails.
+    pub fn predict_with<D: Dataset + ?Sized>(
+        &mut self,
+        data: &D,
+        callbacks: &mut [&mut dyn Callback<B, M>],
+    ) -> Result<<M::InnerModule as Model<B::InnerBackend>>::Output, TrainError> {
+        let mut hook = |trainer: &mut Self,
+                        f: &mut dyn FnMut(
+            &mut dyn Callback<B, M>,
+            &mut Control<M>,
+        ) -> crate::callback::CallbackResult| {
+            let learning_rate = trainer.learning_rate;
+            let mut control = Control {
+                model: trainer.model.as_mut().expect(TAKEN),
+                stop: false,
+                learning_rate,
+                epoch: 0,
+                epochs: 0,
+                steps: 0,
+            };
+            for c in callbacks.iter_mut() {
+                f(&mut **c, &mut control).map_err(|source| TrainError::Callback {
+                    name: c.name(),
+                    source,
+                })?;
+            }
+            Ok::<(), TrainError>(())
+        };
+        hook(self, &mut |c, control| c.on_predict_begin(control))?;
+        let output = self.predict(data)?;
+        let examples = output.batch_size();
+        hook(self, &mut |c, control| c.on_predict_end(examples, control))?;
+        Ok(output)
     }
 
     /// The outputs as `[examples, values]` rows: the class probabilities of a classifier,
