@@ -13,7 +13,8 @@ mod common;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use common::{BATCH, CifarCnn, MnistCnn, Step, budget};
+use common::models::{CifarCnn, MnistCnn};
+use common::{BATCH, Step, budget};
 use kiln::datasets::{
     Augment, DataDir, ImageDataset, Loader, cifar10_train, mnist, synthetic_digits,
 };

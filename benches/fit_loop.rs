@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
-use common::{BATCH, MnistCnn, MnistMlp, Step};
+use common::models::{MnistCnn, MnistMlp};
+use common::{BATCH, Step};
 use kiln::datasets::{DataDir, ImageDataset, mnist, synthetic_digits};
 use kiln::prelude::*;
 

@@ -21,7 +21,8 @@ use burn::nn::{Dropout, Linear};
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::AutodiffBackend;
-use common::{BATCH, CifarCnn, MnistCnn, MnistMlp, Step, budget};
+use common::models::{CifarCnn, MnistCnn, MnistMlp};
+use common::{BATCH, Step, budget};
 use kiln::prelude::*;
 
 /// MnistCnn written by hand with burn-nn, as a burn user would.

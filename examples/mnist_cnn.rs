@@ -1,6 +1,7 @@
-//! Keras's mnist_convnet example in kiln: a small CNN on MNIST, about 99% test accuracy.
+//! Keras's classic `mnist_cnn.py` example in kiln (99.25% test accuracy after 12 epochs in
+//! Keras): two convolutions, max pooling, dropout and a dense layer on MNIST.
 //!
-//! `cargo run --release --example mnist_cnn -- [--epochs 15] [--batch-size 128] [--device cpu]`
+//! `cargo run --release --example mnist_cnn -- [--epochs 12] [--batch-size 128] [--device cpu]`
 //!
 //! Uses MNIST from the data directory (`KILN_DATA`, else the user's cache), downloading
 //! it when missing; with neither, kiln's synthetic digits, and says so.
@@ -12,14 +13,15 @@ use common::Flags;
 use kiln::prelude::*;
 
 model! {
-    /// Keras's mnist_convnet.
+    /// Keras's mnist_cnn.
     pub struct MnistCnn {
         input: [1, 28, 28],
         Conv2D(32, 3, activation = relu),
-        MaxPooling2D(2),
         Conv2D(64, 3, activation = relu),
         MaxPooling2D(2),
+        Dropout(0.25),
         Flatten,
+        Dense(128, activation = relu),
         Dropout(0.5),
         Dense(10, activation = softmax),
     }
@@ -29,7 +31,7 @@ fn run<B: AutodiffBackend>(
     device: B::Device,
     flags: &Flags,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let (epochs, batch_size) = (flags.get("epochs", 15)?, flags.get("batch-size", 128)?);
+    let (epochs, batch_size) = (flags.get("epochs", 12)?, flags.get("batch-size", 128)?);
     let (train, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default());
     let model = MnistCnn::<B>::new(&device);
     println!("{}", model.summary());

@@ -6,19 +6,12 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Distribution, Tensor};
 use kiln::prelude::*;
 
-type B = kiln::backend::Cpu;
+// The seed's MLP, Keras's classic mnist_cnn and the CIFAR CNN, shared with the benchmarks.
+#[path = "../benches/common/models.rs"]
+mod models;
+use models::{CifarCnn, MnistCnn, MnistMlp};
 
-model! {
-    /// The seed's MLP.
-    pub struct Mlp {
-        input: [784],
-        Dense(128, activation = relu),
-        Dropout(0.2),
-        Dense(128, activation = relu),
-        Dropout(0.2),
-        Dense(10, activation = softmax),
-    }
-}
+type B = kiln::backend::Cpu;
 
 model! {
     /// Keras's mnist_convnet example.
@@ -31,22 +24,6 @@ model! {
         Flatten,
         Dropout(0.5),
         Dense(10, activation = softmax),
-    }
-}
-
-model! {
-    /// The CIFAR-10 CNN of the benchmarks (Keras's cifar10_cnn shape).
-    struct CifarCnn {
-        input: [3, 32, 32],
-        Conv2D(32, 3, padding = same, activation = relu),
-        Conv2D(32, 3, activation = relu),
-        MaxPooling2D(2),
-        Conv2D(64, 3, padding = same, activation = relu),
-        Conv2D(64, 3, activation = relu),
-        MaxPooling2D(2),
-        Flatten,
-        Dense(512, activation = relu),
-        Dense(10),
     }
 }
 
@@ -93,7 +70,7 @@ fn labels(n: usize) -> Vec<usize> {
 fn the_mlp_has_keras_parameter_count_and_learns() {
     let device = Default::default();
     <B as Backend>::seed(&device, 1);
-    let model = Mlp::<B>::new(&device);
+    let model = MnistMlp::<B>::new(&device);
     let summary = model.summary();
     assert_eq!(summary.0.params().trainable, 118_282);
     assert_eq!(summary.0.params().non_trainable, 0);
@@ -102,8 +79,8 @@ fn the_mlp_has_keras_parameter_count_and_learns() {
         summary.to_string().contains("Total params: 118,282"),
         "{summary}"
     );
-    assert_eq!(Mlp::<B>::INPUT_SHAPE, [Dim::Known(784)]);
-    assert_eq!(Mlp::<B>::OUTPUT_SHAPE, [Dim::Known(10)]);
+    assert_eq!(MnistMlp::<B>::INPUT_SHAPE, [Dim::Known(784)]);
+    assert_eq!(MnistMlp::<B>::OUTPUT_SHAPE, [Dim::Known(10)]);
 
     let x = Tensor::<B, 2>::random([16, 784], Distribution::Uniform(0.0, 1.0), &device);
     let y = model.valid().forward(x.clone().inner());
@@ -140,4 +117,20 @@ fn the_cifar_cnn_builds_with_same_padding() {
     assert_eq!(model.num_params(), 1_250_858);
     let x = Tensor::<B, 4>::zeros([2, 3, 32, 32], &device);
     assert_eq!(model.forward(x).dims(), [2, 10]);
+}
+
+/// The README shows this architecture's summary (its declaration there adds an `l2`
+/// regularizer, which adds no parameters) as the user sees it; the two must not drift.
+#[test]
+fn the_readme_shows_the_real_summary() {
+    let readme = include_str!("../README.md");
+    let shown = readme
+        .split("```text\n")
+        .find(|block| block.starts_with("Model: \"MnistCnn\""))
+        .and_then(|block| block.split("```").next())
+        .expect("the README shows MnistCnn's summary");
+    let summary = MnistCnn::<B>::new(&Default::default())
+        .summary()
+        .to_string();
+    assert_eq!(shown.trim_end(), summary.trim_end());
 }

@@ -9,50 +9,11 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Int, Tensor};
-use kiln::prelude::*;
 
 /// The batch size of every benchmark.
 pub const BATCH: usize = 128;
 
-model! {
-    pub struct MnistMlp {
-        input: [784],
-        Dense(128, activation = relu),
-        Dropout(0.2),
-        Dense(128, activation = relu),
-        Dropout(0.2),
-        Dense(10, activation = softmax),
-    }
-}
-
-model! {
-    pub struct MnistCnn {
-        input: [1, 28, 28],
-        Conv2D(32, 3, activation = relu),
-        Conv2D(64, 3, activation = relu),
-        MaxPooling2D(2),
-        Dropout(0.25),
-        Flatten,
-        Dense(128, activation = relu),
-        Dropout(0.5),
-        Dense(10, activation = softmax),
-    }
-}
-
-model! {
-    pub struct CifarCnn {
-        input: [3, 32, 32],
-        Conv2D(32, 3, padding = same, activation = relu),
-        Conv2D(32, 3, activation = relu),
-        MaxPooling2D(2),
-        Conv2D(64, 3, padding = same, activation = relu),
-        Conv2D(64, 3, activation = relu),
-        MaxPooling2D(2),
-        Flatten,
-        Dense(512, activation = relu),
-        Dense(10, activation = softmax),
-    }
-}
+pub mod models;
 
 /// One training step: forward, cross-entropy on the logits, backward, Adam.
 pub struct Step<B: AutodiffBackend, M: AutodiffModule<B>, const D: usize> {

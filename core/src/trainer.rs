@@ -10,7 +10,7 @@ use kiln_datasets::{Augment, Dataset, HostBatch, Loader, TargetKind, Targets};
 use kiln_spec::Dim;
 
 use crate::backup::{Backup, BackupState};
-use crate::callback::{BatchLogs, Callback, Control};
+use crate::callback::{BatchLogs, Callback, CallbackResult, Control};
 use crate::callbacks::ProgbarLogger;
 use crate::error::TrainError;
 use crate::history::History;
@@ -21,6 +21,10 @@ use crate::model::{Batch, Model};
 use crate::optimizer::{Optimizer, Stepper};
 use crate::progress::Verbosity;
 use crate::subset::Subset;
+
+/// One hook call on one callback, as [`Trainer::predict_with`] runs it on each.
+type CallbackHook<'a, B, M> =
+    dyn FnMut(&mut dyn Callback<B, M>, &mut Control<M>) -> CallbackResult + 'a;
 
 /// How `fit` runs: epochs, batch size, validation, shuffling, callbacks, verbosity.
 ///
@@ -765,11 +769,7 @@ where
         data: &D,
         callbacks: &mut [&mut dyn Callback<B, M>],
     ) -> Result<<M::InnerModule as Model<B::InnerBackend>>::Output, TrainError> {
-        let mut hook = |trainer: &mut Self,
-                        f: &mut dyn FnMut(
-            &mut dyn Callback<B, M>,
-            &mut Control<M>,
-        ) -> crate::callback::CallbackResult| {
+        let mut hook = |trainer: &mut Self, f: &mut CallbackHook<'_, B, M>| {
             let learning_rate = trainer.learning_rate;
             let mut control = Control {
                 model: trainer.model.as_mut().expect(TAKEN),

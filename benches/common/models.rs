@@ -1,0 +1,44 @@
+//! The three reference models of the benchmarks (and of `tests/reference_models.rs`):
+//! the seed's MLP, Keras's classic mnist_cnn and a cifar10_cnn-shaped net.
+
+use kiln::prelude::*;
+
+model! {
+    pub struct MnistMlp {
+        input: [784],
+        Dense(128, activation = relu),
+        Dropout(0.2),
+        Dense(128, activation = relu),
+        Dropout(0.2),
+        Dense(10, activation = softmax),
+    }
+}
+
+model! {
+    pub struct MnistCnn {
+        input: [1, 28, 28],
+        Conv2D(32, 3, activation = relu),
+        Conv2D(64, 3, activation = relu),
+        MaxPooling2D(2),
+        Dropout(0.25),
+        Flatten,
+        Dense(128, activation = relu),
+        Dropout(0.5),
+        Dense(10, activation = softmax),
+    }
+}
+
+model! {
+    pub struct CifarCnn {
+        input: [3, 32, 32],
+        Conv2D(32, 3, padding = same, activation = relu),
+        Conv2D(32, 3, activation = relu),
+        MaxPooling2D(2),
+        Conv2D(64, 3, padding = same, activation = relu),
+        Conv2D(64, 3, activation = relu),
+        MaxPooling2D(2),
+        Flatten,
+        Dense(512, activation = relu),
+        Dense(10, activation = softmax),
+    }
+}
