@@ -56,6 +56,15 @@ impl<B: Backend> Output<B> {
         matches!(self.activation, Activation::Softmax | Activation::Linear)
     }
 
+    /// Rows whose order is the output's: the logits when the last activation keeps their
+    /// order (softmax, sigmoid, none), so ranking them (accuracies) skips the activation.
+    pub(crate) fn ranked(&self) -> Tensor<B, 2> {
+        match self.activation {
+            Activation::Softmax | Activation::Sigmoid | Activation::Linear => self.logits.clone(),
+            _ => self.activated(),
+        }
+    }
+
     /// The same for a sigmoid.
     fn sigmoid_logits(&self) -> bool {
         matches!(self.activation, Activation::Sigmoid | Activation::Linear)
@@ -159,7 +168,6 @@ impl Loss {
         let rows = |t: Tensor<B, 2>| t.mean_dim(1).squeeze_dim(1);
         match self {
             Loss::SparseCategoricalCrossentropy | Loss::CategoricalCrossentropy => {
-                let y = target.dense(width);
                 let log_p = if output.softmax_logits() {
                     log_softmax(output.logits.clone(), 1)
                 } else {
@@ -168,7 +176,18 @@ impl Loss {
                     let p = p.clone() / p.sum_dim(1);
                     p.clamp(EPSILON, 1.0 - EPSILON).log()
                 };
-                (y * log_p).sum_dim(1).squeeze_dim(1).neg()
+                match target {
+                    // The true class's log-probability, picked rather than summed over a
+                    // one-hot row: the same value in fewer operations.
+                    Target::Classes(c, _) if width > 1 => log_p
+                        .gather(1, c.clone().unsqueeze_dim(1))
+                        .squeeze_dim(1)
+                        .neg(),
+                    _ => (target.dense(width) * log_p)
+                        .sum_dim(1)
+                        .squeeze_dim(1)
+                        .neg(),
+                }
             }
             Loss::BinaryCrossentropy => {
                 let y = target.dense(width);

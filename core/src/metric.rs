@@ -91,7 +91,7 @@ impl Metric {
         match self {
             Metric::Accuracy if width == 1 => Metric::BINARY_ACCURACY.batch_sum(output, target),
             Metric::Accuracy | Metric::CategoricalAccuracy | Metric::SparseCategoricalAccuracy => {
-                let predicted = p().argmax(1).squeeze_dim::<1>(1);
+                let predicted = output.ranked().argmax(1).squeeze_dim::<1>(1);
                 let truth = match target {
                     Target::Classes(c, _) => c.clone(),
                     Target::Values(v) => v.clone().argmax(1).squeeze_dim(1),
@@ -104,7 +104,7 @@ impl Metric {
                 per_row(predicted.equal(truth).float())
             }
             Metric::TopKCategoricalAccuracy { k } => {
-                let p = p();
+                let p = output.ranked();
                 let truth = match target {
                     Target::Classes(c, _) => c.clone(),
                     Target::Values(v) => v.clone().argmax(1).squeeze_dim(1),
