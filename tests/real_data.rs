@@ -7,6 +7,11 @@ use kiln::prelude::*;
 
 type B = kiln::backend::Cpu;
 
+// The seed's MLP, Keras's mnist_convnet and the benchmarks' CIFAR CNN.
+#[path = "../benches/common/models.rs"]
+mod models;
+use models::{CifarCnn, MnistConvnet, MnistMlp};
+
 /// The training tests run one at a time: they share the backend's random generator
 /// (seeded by `fit`) and the machine's cores.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -67,32 +72,6 @@ fn cifar10_has_the_published_counts() {
     assert_eq!(&test.image(0)[..3], [158, 159, 165]);
 }
 
-model! {
-    /// The seed's MLP.
-    struct Mlp {
-        input: [784],
-        Dense(128, activation = relu),
-        Dropout(0.2),
-        Dense(128, activation = relu),
-        Dropout(0.2),
-        Dense(10, activation = softmax),
-    }
-}
-
-model! {
-    /// Keras's mnist_convnet.
-    struct Convnet {
-        input: [1, 28, 28],
-        Conv2D(32, 3, activation = relu),
-        MaxPooling2D(2),
-        Conv2D(64, 3, activation = relu),
-        MaxPooling2D(2),
-        Flatten,
-        Dropout(0.5),
-        Dense(10, activation = softmax),
-    }
-}
-
 #[test]
 fn the_mlp_reaches_97_5_percent_on_mnist() {
     let Some(dir) = data("mnist") else { return };
@@ -100,7 +79,7 @@ fn the_mlp_reaches_97_5_percent_on_mnist() {
     let (train, test) = mnist(&dir).unwrap();
     let device = Default::default();
     <B as Backend>::seed(&device, 7);
-    let mut trainer = Trainer::new(Mlp::<B>::new(&device))
+    let mut trainer = Trainer::new(MnistMlp::<B>::new(&device))
         .optimizer(Adam::new())
         .loss(Loss::CategoricalCrossentropy)
         .metrics([Metric::Accuracy]);
@@ -126,7 +105,7 @@ fn the_cnn_reaches_98_8_percent_on_mnist() {
     let (train, test) = mnist(&dir).unwrap();
     let device = Default::default();
     <B as Backend>::seed(&device, 7);
-    let mut trainer = Trainer::new(Convnet::<B>::new(&device))
+    let mut trainer = Trainer::new(MnistConvnet::<B>::new(&device))
         .optimizer(Adam::new())
         .loss(Loss::CategoricalCrossentropy)
         .metrics([Metric::Accuracy]);
@@ -142,22 +121,6 @@ fn the_cnn_reaches_98_8_percent_on_mnist() {
     let accuracy = trainer.evaluate(&test).unwrap().get("accuracy").unwrap();
     println!("CNN test accuracy: {accuracy:.4}");
     assert!(accuracy >= 0.988, "CNN test accuracy {accuracy}");
-}
-
-model! {
-    /// The benchmarks' CIFAR CNN (Keras's cifar10_cnn without dropout).
-    struct CifarCnn {
-        input: [3, 32, 32],
-        Conv2D(32, 3, padding = same, activation = relu),
-        Conv2D(32, 3, activation = relu),
-        MaxPooling2D(2),
-        Conv2D(64, 3, padding = same, activation = relu),
-        Conv2D(64, 3, activation = relu),
-        MaxPooling2D(2),
-        Flatten,
-        Dense(512, activation = relu),
-        Dense(10, activation = softmax),
-    }
 }
 
 #[test]

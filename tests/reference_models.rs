@@ -6,26 +6,12 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Distribution, Tensor};
 use kiln::prelude::*;
 
-// The seed's MLP, Keras's classic mnist_cnn and the CIFAR CNN, shared with the benchmarks.
+// The reference models, shared with the benchmarks and the real-data tests.
 #[path = "../benches/common/models.rs"]
 mod models;
-use models::{CifarCnn, MnistCnn, MnistMlp};
+use models::{CifarCnn, MnistCnn, MnistConvnet, MnistMlp};
 
 type B = kiln::backend::Cpu;
-
-model! {
-    /// Keras's mnist_convnet example.
-    pub struct MnistConvnet {
-        input: [1, 28, 28],
-        Conv2D(32, 3, activation = relu),
-        MaxPooling2D(2),
-        Conv2D(64, 3, activation = relu),
-        MaxPooling2D(2),
-        Flatten,
-        Dropout(0.5),
-        Dense(10, activation = softmax),
-    }
-}
 
 /// Cross-entropy of softmax(logits) against integer labels, written with burn ops.
 fn cross_entropy(logits: Tensor<B, 2>, labels: &[usize]) -> Tensor<B, 1> {

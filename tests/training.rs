@@ -7,6 +7,11 @@ use kiln::prelude::*;
 
 type Ad = kiln::backend::Cpu;
 
+// Keras's mnist_convnet, as the benchmarks and the other tests declare it.
+#[path = "../benches/common/models.rs"]
+mod models;
+use models::MnistConvnet;
+
 model! {
     struct Classifier {
         input: [1, 28, 28],
@@ -192,27 +197,13 @@ fn l2_adds_exactly_two_lambda_w_to_the_gradient() {
     assert!((penalty - 0.25 * (0.25 + 1.0 + 4.0)).abs() < 1e-6);
 }
 
-model! {
-    /// Keras's mnist_convnet.
-    struct Convnet {
-        input: [1, 28, 28],
-        Conv2D(32, 3, activation = relu),
-        MaxPooling2D(2),
-        Conv2D(64, 3, activation = relu),
-        MaxPooling2D(2),
-        Flatten,
-        Dropout(0.5),
-        Dense(10, activation = softmax),
-    }
-}
-
 #[test]
 fn the_mnist_cnn_learns_the_synthetic_digits_to_95_percent() {
     let device = Default::default();
     <Ad as Backend>::seed(&device, 3);
     let train = kiln::datasets::synthetic_digits(3_000, 1);
     let test = kiln::datasets::synthetic_digits(500, 2);
-    let mut trainer = Trainer::new(Convnet::<Ad>::new(&device))
+    let mut trainer = Trainer::new(MnistConvnet::<Ad>::new(&device))
         .optimizer(Adam::new())
         .loss(Loss::CategoricalCrossentropy)
         .metrics([Metric::Accuracy]);

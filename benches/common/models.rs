@@ -1,5 +1,7 @@
-//! The three reference models of the benchmarks (and of `tests/reference_models.rs`):
-//! the seed's MLP, Keras's classic mnist_cnn and a cifar10_cnn-shaped net.
+//! The reference models, declared once for the benchmarks and the tests that include
+//! this file: the seed's MLP, Keras's classic mnist_cnn, Keras's mnist_convnet and a
+//! cifar10_cnn-shaped net (without dropout).
+#![allow(dead_code)] // each includer uses its own part
 
 use kiln::prelude::*;
 
@@ -39,6 +41,19 @@ model! {
         MaxPooling2D(2),
         Flatten,
         Dense(512, activation = relu),
+        Dense(10, activation = softmax),
+    }
+}
+
+model! {
+    pub struct MnistConvnet {
+        input: [1, 28, 28],
+        Conv2D(32, 3, activation = relu),
+        MaxPooling2D(2),
+        Conv2D(64, 3, activation = relu),
+        MaxPooling2D(2),
+        Flatten,
+        Dropout(0.5),
         Dense(10, activation = softmax),
     }
 }
