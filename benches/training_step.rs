@@ -23,6 +23,8 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::AutodiffBackend;
 use common::models::{CifarCnn, MnistCnn, MnistMlp};
 use common::{BATCH, Step, budget};
+#[cfg(feature = "cuda")]
+use common::{device_augment_rate, shifts_and_flips};
 use kiln::prelude::*;
 
 /// MnistCnn written by hand with burn-nn, as a burn user would.
@@ -185,7 +187,8 @@ fn selected() -> Vec<String> {
 
 /// On an NVIDIA GPU (`KILN_BENCH_DEVICE=cuda`, built with `--features cuda`): the first
 /// step of each model (cold or warm kernel cache), images/s, PyTorch on the same GPU, and
-/// the augmenting loader (on the machine's CPU threads) against the CIFAR CNN's training.
+/// augmentation (in the machine's CPU threads, and as tensor ops on the GPU) against the
+/// CIFAR CNN's training.
 #[cfg(feature = "cuda")]
 fn cuda() {
     use std::ops::ControlFlow;
@@ -237,28 +240,27 @@ fn cuda() {
         vec!["x".into()],
     )
     .expect("consistent sizes");
-    let augment = kiln::datasets::Augment::new()
-        .width_shift_range(0.1)
-        .height_shift_range(0.1)
-        .horizontal_flip(true)
-        .rotation_range(15.0)
-        .zoom_range(0.1);
     let loader = kiln::datasets::Loader::new(BATCH)
         .shuffle(1)
-        .augment(augment, 1);
+        .augment(shifts_and_flips().rotation_range(15.0).zoom_range(0.1), 1);
     let start = std::time::Instant::now();
     let mut seen = 0;
     loader.for_each(&data, 0, |batch| {
         seen += batch.rows::<C>(&device).dims()[0];
         ControlFlow::Continue(())
     });
-    let augmented = seen as f64 / start.elapsed().as_secs_f64();
+    let workers = seen as f64 / start.elapsed().as_secs_f64();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("augmenting loader {augmented:>9.0} images/s on {threads} CPU threads");
+    println!(
+        "augmenting loader {workers:>9.0} images/s on {threads} CPU threads (shifts, flips, rotation, zoom)"
+    );
+    let on_gpu = device_augment_rate::<C>(&data);
+    println!("augmenting on the GPU {on_gpu:>9.0} images/s (shifts and flips as tensor ops)");
     if let Some((_, train)) = rates.iter().find(|(m, _)| m == "cifar_cnn") {
         println!(
-            "augmentation is {:.1}× the CIFAR CNN's training on cuda",
-            augmented / train
+            "augmentation is {:.1}× (CPU workers) and {:.1}× (GPU) the CIFAR CNN's training on cuda",
+            workers / train,
+            on_gpu / train
         );
     }
 }

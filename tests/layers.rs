@@ -182,3 +182,48 @@ fn generated_forward_and_penalties_compute_what_the_layers_mean() {
         "{penalty}"
     );
 }
+
+model! {
+    /// The recurrent layers, stacked as Keras stacks them, over sequences of any length.
+    struct Recurrent {
+        input: [_, 16],
+        LSTM(32, return_sequences = true),
+        GRU(16, return_sequences = true, go_backwards = true, reset_after = false),
+        SimpleRNN(8, activation = relu),
+        Dense(3, activation = softmax),
+    }
+}
+
+#[test]
+fn recurrent_layers_run_with_keras_s_shapes_and_counts() {
+    let device = Default::default();
+    let model = Recurrent::<B>::new(&device);
+    let checked = Recurrent::<B>::spec().check().unwrap();
+    let rows: Vec<(String, usize)> = checked
+        .layers
+        .iter()
+        .map(|l| (l.output.to_string(), l.params.trainable))
+        .collect();
+    // Parameter counts from Keras 3's count_params() for the same stack.
+    let want = [
+        ("[_, 32]", 6_272),
+        ("[_, 16]", 2_352),
+        ("[8]", 200),
+        ("[3]", 27),
+    ];
+    let want: Vec<(String, usize)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+    assert_eq!(rows, want);
+    use burn::module::Module;
+    assert_eq!(model.num_params(), 6_272 + 2_352 + 200 + 27);
+    for steps in [1, 5, 12] {
+        let x = Tensor::<B, 3>::random([4, steps, 16], Distribution::Default, &device);
+        let out = model.forward_train(x);
+        assert_eq!(out.logits.dims(), [4, 3], "{steps} steps");
+    }
+    // The runtime model from the JSON form is the same network.
+    let json = model.to_json();
+    let runtime = kiln::from_json::<Inner, 3, 2>(&json, &device).unwrap();
+    assert_eq!(runtime.num_params(), model.num_params());
+    let y = runtime.forward(Tensor::zeros([2, 7, 16], &device));
+    assert_eq!(y.dims(), [2, 3]);
+}

@@ -197,23 +197,44 @@ fn l2_adds_exactly_two_lambda_w_to_the_gradient() {
     assert!((penalty - 0.25 * (0.25 + 1.0 + 4.0)).abs() < 1e-6);
 }
 
-#[test]
-fn the_mnist_cnn_learns_the_synthetic_digits_to_95_percent() {
-    let device = Default::default();
-    <Ad as Backend>::seed(&device, 3);
-    let train = kiln::datasets::synthetic_digits(3_000, 1);
-    let test = kiln::datasets::synthetic_digits(500, 2);
-    let mut trainer = Trainer::new(MnistConvnet::<Ad>::new(&device))
-        .optimizer(Adam::new())
+/// Test accuracy after `epochs` of Adam at `learning_rate` in batches of `batch_size`.
+fn accuracy_after<M>(
+    model: M,
+    learning_rate: f64,
+    (epochs, batch_size): (usize, usize),
+    train: &impl kiln::datasets::Dataset,
+    test: &impl kiln::datasets::Dataset,
+) -> f64
+where
+    M: AutodiffModule<Ad> + Model<Ad>,
+    M::InnerModule: Model<<Ad as burn::tensor::backend::AutodiffBackend>::InnerBackend>,
+{
+    let mut trainer = Trainer::new(model)
+        .optimizer(Adam::new().learning_rate(learning_rate))
         .loss(Loss::CategoricalCrossentropy)
         .metrics([Metric::Accuracy]);
     trainer
         .fit(
-            &train,
-            Fit::epochs(3).batch_size(32).verbose(Verbosity::Silent),
+            train,
+            Fit::epochs(epochs)
+                .batch_size(batch_size)
+                .verbose(Verbosity::Silent),
         )
         .unwrap();
-    let accuracy = trainer.evaluate(&test).unwrap().get("accuracy").unwrap();
+    trainer.evaluate(test).unwrap().get("accuracy").unwrap()
+}
+
+#[test]
+fn the_mnist_cnn_learns_the_synthetic_digits_to_95_percent() {
+    let device = Default::default();
+    <Ad as Backend>::seed(&device, 3);
+    let accuracy = accuracy_after(
+        MnistConvnet::<Ad>::new(&device),
+        1e-3,
+        (3, 32),
+        &kiln::datasets::synthetic_digits(3_000, 1),
+        &kiln::datasets::synthetic_digits(500, 2),
+    );
     assert!(
         accuracy >= 0.95,
         "synthetic digits test accuracy {accuracy}"
@@ -314,4 +335,64 @@ fn every_hook_runs_in_order() {
             "predict_end 30",
         ]
     );
+}
+
+#[test]
+fn fit_augments_on_the_device_and_refuses_warps_there() {
+    let digits = kiln::datasets::synthetic_digits(600, 1);
+    let shifts = kiln::datasets::Augment::new()
+        .width_shift_range(0.05)
+        .height_shift_range(0.05)
+        .on_device(true);
+    let mut trainer = trainer();
+    let history = trainer
+        .fit(
+            &digits,
+            Fit::epochs(3)
+                .batch_size(50)
+                .validation_split(0.2)
+                .augment(shifts.clone())
+                .verbose(Verbosity::Silent),
+        )
+        .unwrap();
+    let val = history.get("val_accuracy").unwrap();
+    assert!(val[2] > 0.7, "validation accuracy {val:?}");
+
+    let error = trainer
+        .fit(
+            &digits,
+            Fit::epochs(1)
+                .augment(shifts.rotation_range(10.0))
+                .verbose(Verbosity::Silent),
+        )
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("rotation_range needs the CPU workers"),
+        "{error}"
+    );
+}
+
+model! {
+    /// The sequence_classifier example's LSTM.
+    struct MotifLstm {
+        input: [_, 8],
+        LSTM(32),
+        Dense(2, activation = softmax),
+    }
+}
+
+#[test]
+fn an_lstm_learns_whether_a_motif_occurs() {
+    let device = Default::default();
+    <Ad as Backend>::seed(&device, 2);
+    let accuracy = accuracy_after(
+        MotifLstm::<Ad>::new(&device),
+        3e-3,
+        (6, 64),
+        &kiln::datasets::motif_sequences(4_000, 1),
+        &kiln::datasets::motif_sequences(500, 2),
+    );
+    assert!(accuracy >= 0.95, "motif test accuracy {accuracy}");
 }

@@ -4,8 +4,9 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv2d};
-use burn::nn::{BatchNorm, Dropout, Linear};
+use burn::nn::{BatchNorm, Dropout, Gru, Linear, Lstm, Rnn};
 use burn::tensor::{Tensor, backend::Backend};
+use kiln_spec::layers::Cell;
 use kiln_spec::{Activation, Checked, Layer, ModelSpec, Shape};
 
 use crate::activation;
@@ -15,6 +16,8 @@ use crate::model::{Model, TrainForward};
 use crate::regularizer;
 
 /// The burn module of a layer with weights or state.
+// A model holds a handful of these, and burn's Module derive does not reach through a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum RuntimeLayer<B: Backend> {
     /// Dense.
@@ -27,6 +30,12 @@ pub enum RuntimeLayer<B: Backend> {
     BatchNormalization(BatchNorm<B>),
     /// Dropout.
     Dropout(Dropout),
+    /// SimpleRNN.
+    SimpleRnn(Rnn<B>),
+    /// GRU.
+    Gru(Gru<B>),
+    /// LSTM.
+    Lstm(Lstm<B>),
 }
 
 /// A model read from JSON, taking `[batch, ...input]` tensors of rank `I` and giving
@@ -228,6 +237,35 @@ fn build<B: Backend>(layer: &Layer, input: &Shape, device: &B::Device) -> Option
             layers::batch_normalization(first, l.momentum, l.epsilon, device),
         ),
         Layer::Dropout(l) => RuntimeLayer::Dropout(layers::dropout(l.rate)),
+        Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => {
+            let features = dims.last().and_then(|d| d.known()).unwrap_or(0);
+            let activations = [l.activation, l.recurrent_activation];
+            match l.cell {
+                Cell::SimpleRnn => RuntimeLayer::SimpleRnn(layers::simple_rnn(
+                    features,
+                    l.units,
+                    l.activation,
+                    l.use_bias,
+                    device,
+                )),
+                Cell::Gru => RuntimeLayer::Gru(layers::gru(
+                    features,
+                    l.units,
+                    activations,
+                    l.use_bias,
+                    l.reset_after,
+                    device,
+                )),
+                Cell::Lstm => RuntimeLayer::Lstm(layers::lstm(
+                    features,
+                    l.units,
+                    activations,
+                    l.use_bias,
+                    l.unit_forget_bias,
+                    device,
+                )),
+            }
+        }
         _ => return None,
     })
 }
@@ -244,6 +282,9 @@ fn step<B: Backend>(
         (_, Some(RuntimeLayer::Conv2D(c))) => AnyTensor::R4(c.forward(t.get())),
         (_, Some(RuntimeLayer::BatchNormalization(bn))) => each_rank!(t, |x| bn.forward(x)),
         (_, Some(RuntimeLayer::Dropout(d))) => each_rank!(t, |x| d.forward(x)),
+        (Layer::SimpleRNN(l), Some(RuntimeLayer::SimpleRnn(m))) => recurrent(l, m, t),
+        (Layer::GRU(l), Some(RuntimeLayer::Gru(m))) => recurrent(l, m, t),
+        (Layer::LSTM(l), Some(RuntimeLayer::Lstm(m))) => recurrent(l, m, t),
         (Layer::MaxPooling1D(p), None) => AnyTensor::R3(layers::max_pooling1d(
             t.get(),
             p.pool_size[0],
@@ -284,6 +325,20 @@ fn step<B: Backend>(
         }
         // Activation layers apply their function after the step, as every layer does.
         _ => t,
+    }
+}
+
+/// A recurrent layer's step: the whole sequence or its last state, as `layer` asks.
+fn recurrent<B: Backend>(
+    layer: &kiln_spec::layers::Recurrent,
+    module: &impl layers::Recurrent<B>,
+    t: AnyTensor<B>,
+) -> AnyTensor<B> {
+    let x = t.get();
+    if layer.return_sequences {
+        AnyTensor::R3(layers::recurrent_sequence(module, x, layer.go_backwards))
+    } else {
+        AnyTensor::R2(layers::recurrent_last(module, x, layer.go_backwards))
     }
 }
 

@@ -491,6 +491,9 @@ where
                     "augmentation transforms images [channels, height, width], but the examples are {example:?}"
                 )));
             }
+            augment
+                .check([example[0], example[1], example[2]])
+                .map_err(TrainError::Setting)?;
             loader = loader.augment(augment, fit.seed);
         }
         let Fit {

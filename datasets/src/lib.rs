@@ -22,10 +22,11 @@ mod grid;
 pub mod idx;
 mod loader;
 mod mnist;
+mod sequences;
 mod synthetic;
 
 pub use array::ArrayDataset;
-pub use augment::{Augment, FillMode};
+pub use augment::{Augment, DeviceAugmentation, FillMode};
 pub use cifar::{
     CLASSES as CIFAR10_CLASSES, cifar10, cifar10_batch, cifar10_train,
     read_batch as read_cifar10_batch,
@@ -38,4 +39,5 @@ pub use folder::image_folder;
 pub use grid::save_image_grid;
 pub use loader::{Dataset, HostBatch, Loader, Normalization, TargetKind, Targets, gather};
 pub use mnist::{mnist, mnist_or_synthetic, read_split as read_mnist_split};
+pub use sequences::{MOTIF, MOTIF_STEPS, MOTIF_TOKENS, motif_sequences};
 pub use synthetic::synthetic_digits;

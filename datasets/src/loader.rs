@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::augment::Augment;
+use crate::augment::{Augment, DeviceAugmentation};
 use crate::dataset::ImageDataset;
 
 /// What a dataset's targets are.
@@ -127,16 +127,23 @@ pub struct HostBatch {
     pub len: usize,
     /// The targets.
     pub targets: Targets,
+    /// The augmentation still to run on the device ([`Augment::on_device`]).
+    pub augmentation: Option<DeviceAugmentation>,
 }
 
 impl HostBatch {
-    /// The examples as `[len, elements]` rows on `device`.
+    /// The examples as `[len, elements]` rows on `device`, augmented there when the
+    /// batch carries a device augmentation.
     pub fn rows<B: Backend>(&self, device: &B::Device) -> Tensor<B, 2> {
         let elements = self.x.len().checked_div(self.len).unwrap_or(0);
-        Tensor::from_data(
+        let rows = Tensor::from_data(
             TensorData::new(self.x.clone(), [self.len, elements]),
             device,
-        )
+        );
+        match &self.augmentation {
+            Some(augmentation) => augmentation.apply(rows),
+            None => rows,
+        }
     }
 
     /// The class indices on `device`, when the targets are classes.
@@ -210,7 +217,8 @@ impl Loader {
 
     /// Augments every batch of images (`[channels, height, width]` examples) with random
     /// transforms drawn from `seed`, the epoch and each image's position, in the worker
-    /// threads. Examples of another shape are left as they are.
+    /// threads, or, with [`Augment::on_device`], planned there and run on the device by
+    /// [`HostBatch::rows`]. Examples of another shape are left as they are.
     pub fn augment(mut self, augment: Augment, seed: u64) -> Self {
         self.augment = (!augment.is_identity()).then_some((augment, seed));
         self
@@ -258,7 +266,13 @@ impl Loader {
                 for (i, indices) in plan.into_iter().enumerate() {
                     let mut batch = gather(data, &indices);
                     if let Some(((augment, seed), shape)) = augment {
-                        augment.apply_batch(&mut batch.x, shape, *seed, epoch, i * batch_size);
+                        let first = i * batch_size;
+                        if augment.runs_on_device() {
+                            batch.augmentation =
+                                Some(augment.plan_batch(batch.len, shape, *seed, epoch, first));
+                        } else {
+                            augment.apply_batch(&mut batch.x, shape, *seed, epoch, first);
+                        }
                     }
                     if tx.send(batch).is_err() {
                         break; // the consumer stopped
@@ -288,6 +302,7 @@ pub fn gather<D: Dataset + ?Sized>(data: &D, indices: &[usize]) -> HostBatch {
         x,
         len: indices.len(),
         targets,
+        augmentation: None,
     }
 }
 
@@ -379,5 +394,42 @@ mod tests {
         assert_eq!(batch.rows::<B>(&device).dims(), [2, 2]);
         assert_eq!(batch.classes::<B>(&device).unwrap().dims(), [2]);
         assert!(batch.values::<B>(&device).is_none());
+    }
+
+    #[test]
+    fn device_augmentation_gives_the_workers_images() {
+        type B = burn::backend::Flex;
+        let digits = crate::synthetic_digits(20, 4);
+        let augment = Augment::new()
+            .width_shift_range(0.2)
+            .height_shift_range(0.1)
+            .horizontal_flip(true);
+        // The rows on the device, and how many batches left their augmentation to it.
+        let rows = |loader: Loader| {
+            let (mut out, mut planned) = (Vec::new(), 0);
+            loader.for_each(&digits, 3, |batch| {
+                planned += usize::from(batch.augmentation.is_some());
+                let rows = batch.rows::<B>(&Default::default());
+                out.extend(rows.into_data().to_vec::<f32>().unwrap());
+                ControlFlow::Continue(())
+            });
+            (out, planned)
+        };
+        let (workers, none) = rows(Loader::new(8).shuffle(1).augment(augment.clone(), 9));
+        let (device, all) = rows(
+            Loader::new(8)
+                .shuffle(1)
+                .augment(augment.on_device(true), 9),
+        );
+        assert_eq!((none, all), (0, 3));
+        assert_eq!(workers.len(), 20 * 28 * 28);
+        assert_ne!(workers, rows(Loader::new(8).shuffle(1)).0, "augmented");
+        assert!(
+            workers
+                .iter()
+                .zip(&device)
+                .all(|(a, b)| (a - b).abs() < 1e-5),
+            "the device path differs from the workers'"
+        );
     }
 }

@@ -61,7 +61,7 @@ fn regularizer_tokens(r: Regularizer) -> TokenStream {
     quote!(#kp::Regularizer { l1: #l1, l2: #l2 })
 }
 
-fn activation_tokens(a: Activation) -> TokenStream {
+pub(crate) fn activation_tokens(a: Activation) -> TokenStream {
     let kp = private();
     let variant = Ident::new(&format!("{a:?}"), proc_macro2::Span::call_site());
     quote!(#kp::Activation::#variant)

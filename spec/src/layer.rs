@@ -138,6 +138,12 @@ layers! {
     GlobalAveragePooling2D(GlobalAveragePooling2D),
     /// Normalizes each channel with batch statistics.
     BatchNormalization(BatchNormalization),
+    /// A fully recurrent cell over `[timesteps, features]`.
+    SimpleRNN(Recurrent),
+    /// A gated recurrent unit over `[timesteps, features]`.
+    GRU(Recurrent),
+    /// A long short-term memory over `[timesteps, features]`.
+    LSTM(Recurrent),
 }
 
 impl Layer {

@@ -7,6 +7,7 @@ mod conv;
 mod dense;
 mod dropout;
 mod pooling;
+mod recurrent;
 mod reshape;
 
 pub use batch_normalization::batch_normalization;
@@ -14,4 +15,5 @@ pub use conv::{conv1d, conv2d};
 pub use dense::dense;
 pub use dropout::dropout;
 pub use pooling::{average_pooling2d, global_average_pooling2d, max_pooling1d, max_pooling2d};
+pub use recurrent::{Recurrent, gru, lstm, recurrent_last, recurrent_sequence, simple_rnn};
 pub use reshape::{flatten, reshape};

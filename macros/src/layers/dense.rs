@@ -4,17 +4,11 @@ use kiln_spec::{LayerInfo, layers::Dense};
 use quote::quote;
 use syn::Ident;
 
-use super::{LayerCode, private, usize_lit};
+use super::{LayerCode, features, private, usize_lit};
 
 pub fn expand(layer: &Dense, info: &LayerInfo, field: &Ident) -> LayerCode {
     let kp = private();
-    let features = usize_lit(
-        info.input
-            .dims()
-            .last()
-            .and_then(|d| d.known())
-            .unwrap_or(0),
-    );
+    let features = usize_lit(features(info));
     let units = usize_lit(layer.units);
     let bias = layer.weights.use_bias;
     LayerCode::module(

@@ -6,6 +6,7 @@ mod conv;
 mod dense;
 mod dropout;
 mod pooling;
+mod recurrent;
 mod reshape;
 
 use kiln_spec::{Dim, Layer, LayerInfo, Padding};
@@ -56,6 +57,7 @@ pub fn layer_code(layer: &Layer, info: &LayerInfo, field: &Ident) -> LayerCode {
         Layer::MaxPooling2D(l) => pooling::max_2d(l),
         Layer::AveragePooling2D(l) => pooling::average_2d(l),
         Layer::GlobalAveragePooling2D(_) => pooling::global_average_2d(),
+        Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => recurrent::expand(l, info, field),
         Layer::Flatten(_) => reshape::flatten(),
         Layer::Reshape(l) => reshape::reshape(l),
         // The activation itself is applied by the model's expansion, as for every layer.
@@ -94,6 +96,16 @@ pub fn padding_tokens(p: Padding) -> TokenStream {
         Padding::Valid => quote!(#kp::Padding::Valid),
         Padding::Same => quote!(#kp::Padding::Same),
     }
+}
+
+/// The known last dimension (features) of a layer's input; kiln-spec refuses an unknown
+/// one for every layer that asks.
+fn features(info: &LayerInfo) -> usize {
+    info.input
+        .dims()
+        .last()
+        .and_then(|d| d.known())
+        .unwrap_or(0)
 }
 
 /// The known first dimension (channels or features) of a layer's input; kiln-spec

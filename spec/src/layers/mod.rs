@@ -8,6 +8,7 @@ mod dropout;
 mod flatten;
 mod global_average_pooling2d;
 mod pooling;
+mod recurrent;
 mod reshape;
 
 pub use activation::ActivationLayer;
@@ -18,6 +19,7 @@ pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use global_average_pooling2d::GlobalAveragePooling2D;
 pub use pooling::{MaxPooling1D, Pooling, Pooling2D};
+pub use recurrent::{Cell, Recurrent};
 pub use reshape::Reshape;
 
 /// Test helpers shared by the layer files.

@@ -11,6 +11,10 @@ use rayon::prelude::*;
 use crate::dataset::ImageDataset;
 use crate::loader::Dataset;
 
+mod device;
+
+pub use device::DeviceAugmentation;
+
 /// How points outside the image are filled by shifts, rotations and zooms.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum FillMode {
@@ -56,6 +60,7 @@ pub struct Augment {
     featurewise: Option<(Vec<f32>, Vec<f32>)>,
     featurewise_center: bool,
     featurewise_std_normalization: bool,
+    on_device: bool,
 }
 
 /// One image's draw of the random parameters.
@@ -205,9 +210,58 @@ impl Augment {
         self
     }
 
+    /// Runs the transforms as batched tensor ops on the model's device (a GPU's, say)
+    /// instead of in the loader's CPU workers: the workers only draw the random numbers.
+    /// Flips, shifts, random crops (every fill mode), channel shifts, cutout, rescaling
+    /// and featurewise normalization can; rotation, shear and zoom cannot, and `fit`
+    /// refuses them with this on. The images are the CPU path's, up to float rounding.
+    pub fn on_device(mut self, on: bool) -> Self {
+        self.on_device = on;
+        self
+    }
+
+    /// Whether the transforms run on the model's device ([`Augment::on_device`]).
+    pub fn runs_on_device(&self) -> bool {
+        self.on_device
+    }
+
+    /// Whether this pipeline can augment images of `shape`: featurewise statistics fitted
+    /// on as many channels, and, on the device, no transform that must stay on the CPU.
+    ///
+    /// # Errors
+    /// Naming the transform at fault: statistics of another channel count, or rotation,
+    /// shear or zoom with [`Augment::on_device`].
+    pub fn check(&self, shape: [usize; 3]) -> Result<(), String> {
+        if let Some((mean, _)) = &self.featurewise
+            && mean.len() != shape[0]
+        {
+            return Err(format!(
+                "the featurewise statistics were fitted on images of {} channels, but these have {}",
+                mean.len(),
+                shape[0]
+            ));
+        }
+        let warps = [
+            ("rotation_range", self.rotation_range != 0.0),
+            ("shear_range", self.shear_range != 0.0),
+            ("zoom_range", self.zoom_range != (1.0, 1.0)),
+        ];
+        match warps.iter().find(|(_, on)| self.on_device && *on) {
+            Some((name, _)) => Err(format!(
+                "{name} needs the CPU workers: it warps the image, and only flips, shifts, \
+                 crops, channel shifts, cutout, rescaling and featurewise normalization run \
+                 on the device; drop it or turn on_device off"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Whether any transform is on.
     pub fn is_identity(&self) -> bool {
-        *self == Augment::new()
+        Augment {
+            on_device: false,
+            ..self.clone()
+        } == Augment::new()
     }
 
     fn draw(&self, rng: &mut StdRng, shape: [usize; 3]) -> Draw {
@@ -393,12 +447,34 @@ impl Augment {
     ) {
         let per: usize = shape.iter().product();
         x.par_chunks_mut(per).enumerate().for_each(|(i, image)| {
-            let s = seed
-                ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                ^ ((first + i) as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
-            self.apply(image, shape, s);
+            self.apply(image, shape, image_seed(seed, epoch, first + i));
         });
     }
+
+    /// Plans the device ops of [`Augment::on_device`] for a batch of `len` images, each
+    /// drawing the random numbers [`Augment::apply_batch`] would draw for it.
+    pub fn plan_batch(
+        &self,
+        len: usize,
+        shape: [usize; 3],
+        seed: u64,
+        epoch: u64,
+        first: usize,
+    ) -> DeviceAugmentation {
+        let draws: Vec<Draw> = (0..len)
+            .map(|i| {
+                let mut rng = StdRng::seed_from_u64(image_seed(seed, epoch, first + i));
+                self.draw(&mut rng, shape)
+            })
+            .collect();
+        DeviceAugmentation::plan(self, shape, &draws)
+    }
+}
+
+/// The seed of the image at `index` in the whole epoch's order.
+fn image_seed(seed: u64, epoch: u64, index: usize) -> u64 {
+    seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (index as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
 }
 
 /// Coordinates within 1e-4 of an integer are taken as that integer, so flips, 90° turns
