@@ -1,15 +1,16 @@
 //! A recurrent classifier on a synthetic but learnable task: does the motif 1 2 3 occur,
 //! in that order and in a row, somewhere in a sequence of 20 tokens out of 8? Tokens are
-//! one-hot, so each sequence is `[20, 8]`; half the sequences hold the motif.
+//! one-hot (each sequence `[20, 8]`), or ids looked up by an Embedding (`[20]`); half the
+//! sequences hold the motif.
 //!
-//! `cargo run --release --example sequence_classifier -- [--model lstm|gru] [--epochs 8]
-//!  [--batch-size 64] [--sequences 8000] [--device cpu|cuda]`
+//! `cargo run --release --example sequence_classifier -- [--model lstm|gru|embedding]
+//!  [--epochs 8] [--batch-size 64] [--sequences 8000] [--device cpu|cuda]`
 
 mod common;
 
 use burn::tensor::backend::AutodiffBackend;
 use common::Flags;
-use kiln::datasets::motif_sequences;
+use kiln::datasets::{ArrayDataset, motif_sequences, motif_token_ids};
 use kiln::prelude::*;
 
 model! {
@@ -31,13 +32,31 @@ model! {
     }
 }
 
-fn train<B: AutodiffBackend, M>(model: M, flags: &Flags) -> Result<(), Box<dyn std::error::Error>>
+model! {
+    /// Token ids looked up as learned vectors, then an LSTM.
+    pub struct EmbeddingClassifier {
+        input: [_],
+        Embedding(8, 16),
+        LSTM(32),
+        Dense(2, activation = softmax),
+    }
+}
+
+fn train<B: AutodiffBackend, M>(
+    model: M,
+    sequences: fn(usize, u64) -> ArrayDataset,
+    flags: &Flags,
+) -> Result<(), Box<dyn std::error::Error>>
 where
-    M: burn::module::AutodiffModule<B> + Model<B, Input = Tensor<B, 3>, Output = Tensor<B, 2>>,
+    M: burn::module::AutodiffModule<B> + Model<B, Output = Tensor<B, 2>>,
     M::InnerModule: Model<B::InnerBackend>,
 {
-    let train = motif_sequences(flags.get("sequences", 8_000)?, 1);
-    let test = motif_sequences(2_000, 2);
+    println!(
+        "{}",
+        kiln::Summary(model.spec().ok_or("a declared model")?.check()?)
+    );
+    let train = sequences(flags.get("sequences", 8_000)?, 1);
+    let test = sequences(2_000, 2);
     let mut trainer = Trainer::new(model)
         .optimizer(Adam::new().learning_rate(3e-3))
         .loss(Loss::CategoricalCrossentropy)
@@ -65,17 +84,14 @@ fn run<B: AutodiffBackend>(
     flags: &Flags,
 ) -> Result<(), Box<dyn std::error::Error>> {
     match flags.get("model", String::from("lstm"))?.as_str() {
-        "lstm" => {
-            let model = LstmClassifier::<B>::new(&device);
-            println!("{}", model.summary());
-            train::<B, _>(model, flags)
-        }
-        "gru" => {
-            let model = GruClassifier::<B>::new(&device);
-            println!("{}", model.summary());
-            train::<B, _>(model, flags)
-        }
-        other => Err(format!("unknown model `{other}`: use lstm or gru").into()),
+        "lstm" => train(LstmClassifier::<B>::new(&device), motif_sequences, flags),
+        "gru" => train(GruClassifier::<B>::new(&device), motif_sequences, flags),
+        "embedding" => train(
+            EmbeddingClassifier::<B>::new(&device),
+            motif_token_ids,
+            flags,
+        ),
+        other => Err(format!("unknown model `{other}`: use lstm, gru or embedding").into()),
     }
 }
 

@@ -227,3 +227,30 @@ fn recurrent_layers_run_with_keras_s_shapes_and_counts() {
     let y = runtime.forward(Tensor::zeros([2, 7, 16], &device));
     assert_eq!(y.dims(), [2, 3]);
 }
+
+model! {
+    /// Token ids looked up, then read by an LSTM.
+    struct Embedded {
+        input: [_],
+        Embedding(100, 8),
+        LSTM(4, return_sequences = true),
+    }
+}
+
+#[test]
+fn embedding_looks_up_ids_for_the_layers_after_it() {
+    let device = Default::default();
+    let model = Embedded::<Inner>::new(&device);
+    assert_eq!(
+        Embedded::<Inner>::OUTPUT_SHAPE,
+        [Dim::Unknown, Dim::Known(4)]
+    );
+    use burn::module::Module;
+    // Keras: Embedding(100, 8) has 800 weights, LSTM(4) on 8 features 4·(4·12 + 4) = 208.
+    assert_eq!(model.num_params(), 800 + 208);
+    let ids = Tensor::<Inner, 2>::from_floats([[3.0, 99.0, 0.0], [1.0, 1.0, 1.0]], &device);
+    assert_eq!(model.forward(ids.clone()).dims(), [2, 3, 4]);
+    let runtime = kiln::from_json::<Inner, 2, 3>(&model.to_json(), &device).unwrap();
+    assert_eq!(runtime.forward(ids).dims(), [2, 3, 4]);
+    assert_eq!(runtime.num_params(), model.num_params());
+}

@@ -396,3 +396,38 @@ fn an_lstm_learns_whether_a_motif_occurs() {
     );
     assert!(accuracy >= 0.95, "motif test accuracy {accuracy}");
 }
+
+model! {
+    /// Ids of the motif task looked up, then an LSTM.
+    struct MotifIds {
+        input: [_],
+        Embedding(8, 4),
+        LSTM(8),
+        Dense(2, activation = softmax),
+    }
+}
+
+#[test]
+fn ids_an_embedding_lacks_are_refused_before_training() {
+    let device = Default::default();
+    let mut trainer = Trainer::new(MotifIds::<Ad>::new(&device))
+        .optimizer(Adam::new())
+        .loss(Loss::CategoricalCrossentropy);
+    let good = kiln::datasets::motif_token_ids(8, 1);
+    assert!(trainer.evaluate(&good).is_ok());
+    for (value, shown) in [(8.0, "8"), (2.5, "2.5"), (-1.0, "-1")] {
+        let mut x = vec![0.0; 3 * 20];
+        x[20 + 7] = value;
+        let bad =
+            kiln::datasets::ArrayDataset::classification(x, vec![20], vec![0, 1, 0], 2).unwrap();
+        let error = trainer
+            .fit(&bad, Fit::epochs(1).verbose(Verbosity::Silent))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "training example 1 holds {shown} at step 7, but the Embedding's token ids are whole numbers from 0 to 7 (input_dim = 8)"
+            )
+        );
+    }
+}

@@ -18,6 +18,9 @@ pub enum TrainError {
     /// The dataset's targets do not fit the model's output or the loss.
     #[error("{0}")]
     Targets(String),
+    /// The dataset's values do not fit the model's input (token ids an Embedding lacks).
+    #[error("{0}")]
+    Inputs(String),
     /// There is nothing to train or evaluate on.
     #[error("the {0} dataset is empty")]
     Empty(&'static str),

@@ -4,7 +4,7 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv2d};
-use burn::nn::{BatchNorm, Dropout, Gru, Linear, Lstm, Rnn};
+use burn::nn::{BatchNorm, Dropout, Embedding, Gru, Linear, Lstm, Rnn};
 use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::layers::Cell;
 use kiln_spec::{Activation, Checked, Layer, ModelSpec, Shape};
@@ -36,6 +36,8 @@ pub enum RuntimeLayer<B: Backend> {
     Gru(Gru<B>),
     /// LSTM.
     Lstm(Lstm<B>),
+    /// Embedding.
+    Embedding(Embedding<B>),
 }
 
 /// A model read from JSON, taking `[batch, ...input]` tensors of rank `I` and giving
@@ -266,6 +268,9 @@ fn build<B: Backend>(layer: &Layer, input: &Shape, device: &B::Device) -> Option
                 )),
             }
         }
+        Layer::Embedding(l) => {
+            RuntimeLayer::Embedding(layers::embedding(l.input_dim, l.output_dim, device))
+        }
         _ => return None,
     })
 }
@@ -285,6 +290,7 @@ fn step<B: Backend>(
         (Layer::SimpleRNN(l), Some(RuntimeLayer::SimpleRnn(m))) => recurrent(l, m, t),
         (Layer::GRU(l), Some(RuntimeLayer::Gru(m))) => recurrent(l, m, t),
         (Layer::LSTM(l), Some(RuntimeLayer::Lstm(m))) => recurrent(l, m, t),
+        (_, Some(RuntimeLayer::Embedding(e))) => AnyTensor::R3(layers::embed(e, t.get())),
         (Layer::MaxPooling1D(p), None) => AnyTensor::R3(layers::max_pooling1d(
             t.get(),
             p.pool_size[0],

@@ -7,7 +7,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use kiln_datasets::{Augment, Dataset, HostBatch, Loader, TargetKind, Targets};
-use kiln_spec::Dim;
+use kiln_spec::{Dim, Layer};
 
 use crate::backup::{Backup, BackupState};
 use crate::callback::{BatchLogs, Callback, CallbackResult, Control};
@@ -390,6 +390,7 @@ where
                 .zip(input.dims())
                 .all(|(&d, m)| Dim::Known(d).fits(*m));
         if fits {
+            self.check_token_ids(data, what)?;
             return Ok(shape);
         }
         match input.all_known() {
@@ -401,6 +402,43 @@ where
                 model: input.to_string(),
             }),
         }
+    }
+
+    /// Checks, when the model starts with an Embedding, that every value of `data` is a
+    /// token id it has: a whole number from 0 to `input_dim - 1`. One pass over the data,
+    /// so a bad id is named here rather than read out of bounds on the device.
+    fn check_token_ids<D: Dataset + ?Sized>(
+        &self,
+        data: &D,
+        what: &'static str,
+    ) -> Result<(), TrainError> {
+        let spec = self.model().spec();
+        let Some(Layer::Embedding(embedding)) = spec
+            .as_ref()
+            .and_then(|s| s.layers.first())
+            .map(|l| &l.layer)
+        else {
+            return Ok(());
+        };
+        let per = data.example_shape().iter().product::<usize>().max(1);
+        let indices: Vec<usize> = (0..data.len()).collect();
+        for (c, chunk) in indices.chunks(1024).enumerate() {
+            let x = kiln_datasets::gather(data, chunk).x;
+            let bad = x.iter().position(|&v| {
+                !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < embedding.input_dim)
+            });
+            if let Some(i) = bad {
+                return Err(TrainError::Inputs(format!(
+                    "{what} example {} holds {} at step {}, but the Embedding's token ids are whole numbers from 0 to {} (input_dim = {})",
+                    c * 1024 + i / per,
+                    x[i],
+                    i % per,
+                    embedding.input_dim - 1,
+                    embedding.input_dim
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Checks that `data`'s targets fit the model's output and the loss.

@@ -39,5 +39,5 @@ pub use folder::image_folder;
 pub use grid::save_image_grid;
 pub use loader::{Dataset, HostBatch, Loader, Normalization, TargetKind, Targets, gather};
 pub use mnist::{mnist, mnist_or_synthetic, read_split as read_mnist_split};
-pub use sequences::{MOTIF, MOTIF_STEPS, MOTIF_TOKENS, motif_sequences};
+pub use sequences::{MOTIF, MOTIF_STEPS, MOTIF_TOKENS, motif_sequences, motif_token_ids};
 pub use synthetic::synthetic_digits;

@@ -23,8 +23,33 @@ pub const MOTIF: [usize; 3] = [1, 2, 3];
 /// assert_eq!((data.len(), data.example_shape()), (100, vec![20, 8]));
 /// ```
 pub fn motif_sequences(n: usize, seed: u64) -> ArrayDataset {
+    let (tokens, labels) = draw(n, seed);
+    let x = tokens
+        .iter()
+        .flat_map(|&token| (0..MOTIF_TOKENS).map(move |t| f32::from(u8::from(t == token))))
+        .collect();
+    ArrayDataset::classification(x, vec![MOTIF_STEPS, MOTIF_TOKENS], labels, 2)
+        .expect("whole examples and binary labels by construction")
+}
+
+/// The sequences of [`motif_sequences`] (same seed, same sequences and labels) as token
+/// ids, each example `[20]`, for a model that starts with an `Embedding`.
+///
+/// ```
+/// use kiln_datasets::{Dataset, motif_token_ids};
+/// assert_eq!(motif_token_ids(10, 1).example_shape(), vec![20]);
+/// ```
+pub fn motif_token_ids(n: usize, seed: u64) -> ArrayDataset {
+    let (tokens, labels) = draw(n, seed);
+    let x = tokens.iter().map(|&t| t as f32).collect();
+    ArrayDataset::classification(x, vec![MOTIF_STEPS], labels, 2)
+        .expect("whole examples and binary labels by construction")
+}
+
+/// The tokens of `n` sequences, one after the other, and their labels.
+fn draw(n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let (mut x, mut labels) = (Vec::new(), Vec::new());
+    let (mut all, mut labels) = (Vec::with_capacity(n * MOTIF_STEPS), Vec::with_capacity(n));
     for i in 0..n {
         let mut tokens: Vec<usize> = (0..MOTIF_STEPS)
             .map(|_| rng.random_range(0..MOTIF_TOKENS))
@@ -34,12 +59,9 @@ pub fn motif_sequences(n: usize, seed: u64) -> ArrayDataset {
             tokens[at..at + MOTIF.len()].copy_from_slice(&MOTIF);
         }
         labels.push(usize::from(tokens.windows(MOTIF.len()).any(|w| w == MOTIF)));
-        for token in tokens {
-            x.extend((0..MOTIF_TOKENS).map(|t| f32::from(u8::from(t == token))));
-        }
+        all.extend(tokens);
     }
-    ArrayDataset::classification(x, vec![MOTIF_STEPS, MOTIF_TOKENS], labels, 2)
-        .expect("whole examples and binary labels by construction")
+    (all, labels)
 }
 
 #[cfg(test)]
@@ -68,5 +90,14 @@ mod tests {
         let positives = labels.iter().filter(|&&l| l == 1).count();
         assert!((100..=120).contains(&positives), "{positives} of 200");
         assert_eq!(motif_sequences(200, 4), data);
+        // The id form holds the same tokens.
+        let ids = motif_token_ids(200, 4);
+        let mut id_values = Vec::new();
+        ids.gather(&[0], &mut id_values, &mut Targets::Classes(Vec::new()));
+        let first: Vec<f32> = x[..per]
+            .chunks(MOTIF_TOKENS)
+            .map(|one_hot| one_hot.iter().position(|&v| v == 1.0).unwrap() as f32)
+            .collect();
+        assert_eq!(id_values, first);
     }
 }

@@ -144,6 +144,8 @@ layers! {
     GRU(Recurrent),
     /// A long short-term memory over `[timesteps, features]`.
     LSTM(Recurrent),
+    /// A learned vector per token id: `[timesteps]` to `[timesteps, output_dim]`.
+    Embedding(Embedding),
 }
 
 impl Layer {

@@ -5,6 +5,7 @@ mod batch_normalization;
 mod conv;
 mod dense;
 mod dropout;
+mod embedding;
 mod pooling;
 mod recurrent;
 mod reshape;
@@ -58,6 +59,7 @@ pub fn layer_code(layer: &Layer, info: &LayerInfo, field: &Ident) -> LayerCode {
         Layer::AveragePooling2D(l) => pooling::average_2d(l),
         Layer::GlobalAveragePooling2D(_) => pooling::global_average_2d(),
         Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => recurrent::expand(l, info, field),
+        Layer::Embedding(l) => embedding::expand(l, field),
         Layer::Flatten(_) => reshape::flatten(),
         Layer::Reshape(l) => reshape::reshape(l),
         // The activation itself is applied by the model's expansion, as for every layer.
