@@ -197,9 +197,13 @@ fn l2_adds_exactly_two_lambda_w_to_the_gradient() {
     assert!((penalty - 0.25 * (0.25 + 1.0 + 4.0)).abs() < 1e-6);
 }
 
-/// Test accuracy after `epochs` of Adam at `learning_rate` in batches of `batch_size`.
+/// Test accuracy of the model `build` makes (after seeding the backend with `seed`),
+/// after `epochs` of Adam at `learning_rate` in batches of `batch_size`.
 fn accuracy_after<M>(
-    model: M,
+    (seed, build): (
+        u64,
+        fn(&<Ad as burn::tensor::backend::BackendTypes>::Device) -> M,
+    ),
     learning_rate: f64,
     (epochs, batch_size): (usize, usize),
     train: &impl kiln::datasets::Dataset,
@@ -209,7 +213,9 @@ where
     M: AutodiffModule<Ad> + Model<Ad>,
     M::InnerModule: Model<<Ad as burn::tensor::backend::AutodiffBackend>::InnerBackend>,
 {
-    let mut trainer = Trainer::new(model)
+    let device = Default::default();
+    <Ad as Backend>::seed(&device, seed);
+    let mut trainer = Trainer::new(build(&device))
         .optimizer(Adam::new().learning_rate(learning_rate))
         .loss(Loss::CategoricalCrossentropy)
         .metrics([Metric::Accuracy]);
@@ -226,10 +232,8 @@ where
 
 #[test]
 fn the_mnist_cnn_learns_the_synthetic_digits_to_95_percent() {
-    let device = Default::default();
-    <Ad as Backend>::seed(&device, 3);
     let accuracy = accuracy_after(
-        MnistConvnet::<Ad>::new(&device),
+        (3, MnistConvnet::<Ad>::new),
         1e-3,
         (3, 32),
         &kiln::datasets::synthetic_digits(3_000, 1),
@@ -385,10 +389,8 @@ model! {
 
 #[test]
 fn an_lstm_learns_whether_a_motif_occurs() {
-    let device = Default::default();
-    <Ad as Backend>::seed(&device, 2);
     let accuracy = accuracy_after(
-        MotifLstm::<Ad>::new(&device),
+        (2, MotifLstm::<Ad>::new),
         3e-3,
         (6, 64),
         &kiln::datasets::motif_sequences(4_000, 1),
