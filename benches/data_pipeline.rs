@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use burn::tensor::backend::AutodiffBackend;
 use common::models::{CifarCnn, MnistCnn};
-use common::{BATCH, Step, budget, device_augment_rate, shifts_and_flips};
+use common::{BATCH, Step, budget, device_augment_rate, shifts_and_flips, warps};
 use kiln::datasets::{DataDir, ImageDataset, Loader, cifar10_train, mnist, synthetic_digits};
 
 type B = kiln::backend::Cpu;
@@ -47,7 +47,7 @@ fn report(name: &str, loader: &Loader, data: &ImageDataset, train_rate: f64) {
 /// Training images/s of the MNIST and CIFAR CNNs on the bench's device, and images/s of
 /// the CIFAR augmentation run there: CUDA with `KILN_BENCH_DEVICE=cuda` (built with
 /// `--features cuda`), else the CPU.
-fn device_rates(cifar: &ImageDataset) -> (f64, f64, f64) {
+fn device_rates(cifar: &ImageDataset) -> (f64, f64, [f64; 2]) {
     #[cfg(feature = "cuda")]
     if std::env::var("KILN_BENCH_DEVICE").as_deref() == Ok("cuda") {
         println!(
@@ -59,14 +59,14 @@ fn device_rates(cifar: &ImageDataset) -> (f64, f64, f64) {
     rates::<B>(cifar)
 }
 
-fn rates<T: AutodiffBackend>(cifar: &ImageDataset) -> (f64, f64, f64) {
+fn rates<T: AutodiffBackend>(cifar: &ImageDataset) -> (f64, f64, [f64; 2]) {
     let device = Default::default();
     let mut mnist = Step::new(MnistCnn::<T>::new(&device), &device);
     let mut cifar_step = Step::new(CifarCnn::<T>::new(&device), &device);
     (
         BATCH as f64 / mnist.measure(budget()),
         BATCH as f64 / cifar_step.measure(budget()),
-        device_augment_rate::<T::InnerBackend>(cifar),
+        [shifts_and_flips(), warps()].map(|a| device_augment_rate::<T::InnerBackend>(cifar, a)),
     )
 }
 
@@ -100,9 +100,7 @@ fn main() {
     report("CIFAR-10", &plain, &cifar_train, cifar_rate);
     report(
         "CIFAR aug",
-        &plain
-            .clone()
-            .augment(shifts_and_flips().rotation_range(15.0).zoom_range(0.1), 1),
+        &plain.clone().augment(warps(), 1),
         &cifar_train,
         cifar_rate,
     );
@@ -112,8 +110,10 @@ fn main() {
         &cifar_train,
         cifar_rate,
     );
-    println!(
-        "CIFAR s+f  on the training device {device_augment:>9.0} images/s, training {cifar_rate:>7.1} images/s: {:.0}× faster",
-        device_augment / cifar_rate
-    );
+    for (name, rate) in ["CIFAR s+f", "CIFAR aug"].iter().zip(device_augment) {
+        println!(
+            "{name:<10} on the training device {rate:>9.0} images/s, training {cifar_rate:>7.1} images/s: {:.0}× faster",
+            rate / cifar_rate
+        );
+    }
 }

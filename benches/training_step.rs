@@ -24,7 +24,7 @@ use burn::tensor::backend::AutodiffBackend;
 use common::models::{CifarCnn, MnistCnn, MnistMlp};
 use common::{BATCH, Step, budget};
 #[cfg(feature = "cuda")]
-use common::{device_augment_rate, shifts_and_flips};
+use common::{device_augment_rate, shifts_and_flips, warps};
 use kiln::prelude::*;
 
 /// MnistCnn written by hand with burn-nn, as a burn user would.
@@ -242,7 +242,7 @@ fn cuda() {
     .expect("consistent sizes");
     let loader = kiln::datasets::Loader::new(BATCH)
         .shuffle(1)
-        .augment(shifts_and_flips().rotation_range(15.0).zoom_range(0.1), 1);
+        .augment(warps(), 1);
     let start = std::time::Instant::now();
     let mut seen = 0;
     loader.for_each(&data, 0, |batch| {
@@ -254,13 +254,16 @@ fn cuda() {
     println!(
         "augmenting loader {workers:>9.0} images/s on {threads} CPU threads (shifts, flips, rotation, zoom)"
     );
-    let on_gpu = device_augment_rate::<C>(&data);
+    let on_gpu = device_augment_rate::<C>(&data, shifts_and_flips());
+    let warps_on_gpu = device_augment_rate::<C>(&data, warps());
     println!("augmenting on the GPU {on_gpu:>9.0} images/s (shifts and flips as tensor ops)");
+    println!("augmenting on the GPU {warps_on_gpu:>9.0} images/s (with rotation and zoom)");
     if let Some((_, train)) = rates.iter().find(|(m, _)| m == "cifar_cnn") {
         println!(
-            "augmentation is {:.1}× (CPU workers) and {:.1}× (GPU) the CIFAR CNN's training on cuda",
+            "augmentation is {:.1}× (CPU workers), {:.1}× and {:.1}× (GPU) the CIFAR CNN's training on cuda",
             workers / train,
-            on_gpu / train
+            on_gpu / train,
+            warps_on_gpu / train
         );
     }
 }

@@ -95,7 +95,7 @@ pub fn budget() -> Duration {
     Duration::from_secs_f64(seconds)
 }
 
-/// The CIFAR example's augmentation: shifts and flips, which can run on the device.
+/// The CIFAR example's augmentation: shifts and flips.
 pub fn shifts_and_flips() -> Augment {
     Augment::new()
         .width_shift_range(0.1)
@@ -104,13 +104,13 @@ pub fn shifts_and_flips() -> Augment {
         .fill_mode(FillMode::Nearest)
 }
 
-/// Images/s of one epoch of `data` augmented on `T`'s device: planned in the loader's
-/// worker, shifted and flipped by tensor ops on the device, waited for batch by batch.
-pub fn device_augment_rate<T: Backend>(data: &ImageDataset) -> f64 {
+/// Images/s of one epoch of `data` augmented by `augment` on `T`'s device: planned in the
+/// loader's worker, run by tensor ops on the device, waited for batch by batch.
+pub fn device_augment_rate<T: Backend>(data: &ImageDataset, augment: Augment) -> f64 {
     let device = Default::default();
     let loader = Loader::new(BATCH)
         .shuffle(1)
-        .augment(shifts_and_flips().on_device(true), 1);
+        .augment(augment.on_device(true), 1);
     let pass = |epoch: u64, batches: usize| {
         let start = Instant::now();
         let mut images = 0;
@@ -127,4 +127,9 @@ pub fn device_augment_rate<T: Backend>(data: &ImageDataset) -> f64 {
     };
     pass(0, 4); // compiles the device's kernels
     pass(1, usize::MAX)
+}
+
+/// The shifts and flips with 15° rotations and zoom: the heavier pipeline.
+pub fn warps() -> Augment {
+    shifts_and_flips().rotation_range(15.0).zoom_range(0.1)
 }

@@ -1,89 +1,151 @@
-//! Augmentation as batched tensor ops on the model's device, for the transforms that are
-//! separable by axis: flips, shifts and crops (with every fill mode), channel shifts,
-//! cutout, rescaling and featurewise normalization.
+//! Augmentation as batched tensor ops on the model's device: every transform of the CPU
+//! path (flips, shifts, crops, rotation, shear, zoom, with every fill mode; channel
+//! shifts, cutout, rescaling and featurewise normalization).
 //!
 //! The loader's worker draws each image's random numbers exactly as the CPU path does and
-//! turns them into small per-image tables (which source columns and rows each output
-//! position reads, and with what weights); the training thread then only launches a few
-//! gathers and element-wise ops on the whole batch. The ops are deterministic, so a seed
+//! turns them into per-image tables: for shifts, crops and flips, which source row and
+//! column each output position reads (two taps per axis, so fractional shifts blend);
+//! with a rotation, shear or zoom, a sampling grid of four bilinear taps per pixel. The
+//! training thread then only launches a few gathers and element-wise ops on the batch. The ops are deterministic, so a seed
 //! gives the same batch on the same device every time, and the same images as the CPU
 //! path up to float rounding.
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
-use super::{Augment, Draw, FillMode, fill_index, snap};
+use super::{Affine, Augment, Draw, FillMode, fill_index, snap};
 
-/// One axis's resampling for a batch of `n` images: output position `p` of image `i`
-/// reads source positions `first` and `second` and blends them with their weights, plus
-/// the fill constant with the weight of the positions that fell outside.
+/// Resampling tables for a batch: output position `p` of image `i` reads `K` input
+/// positions (`index[k]`) and blends them with `weight[k]`, plus the fill constant with the
+/// weight of the taps that fell outside (`fill`).
 #[derive(Clone, Debug, PartialEq)]
-struct Resample {
-    first: Vec<i64>,
-    second: Vec<i64>,
-    w_first: Vec<f32>,
-    w_second: Vec<f32>,
-    w_fill: Vec<f32>,
+struct Taps<const K: usize> {
+    index: [Vec<i64>; K],
+    weight: [Vec<f32>; K],
+    fill: Vec<f32>,
 }
 
-impl Resample {
-    /// Each image's content moves by `shift` pixels along an axis of `len` and is then
-    /// mirrored when `flip` (the CPU path's order: the warp, then the flip).
-    fn new(moves: impl Iterator<Item = (f32, bool)>, len: usize, mode: FillMode) -> Self {
-        let mut r = Resample {
-            first: Vec::new(),
-            second: Vec::new(),
-            w_first: Vec::new(),
-            w_second: Vec::new(),
-            w_fill: Vec::new(),
-        };
-        let centre = (len as f32 - 1.0) / 2.0;
-        for (shift, flip) in moves {
-            for p in 0..len {
-                let q = if flip { len - 1 - p } else { p };
-                // As the CPU warp computes it: about the centre, then back.
-                let s = snap((q as f32 - centre) - shift + centre);
-                let s0 = s.floor();
-                let f = s - s0;
-                let mut fill = 0.0;
-                let mut tap = |i: f32, weight: f32| match fill_index(i as isize, len, mode) {
-                    Some(index) => (index as i64, weight),
-                    None => {
-                        fill += weight;
-                        (0, 0.0)
-                    }
-                };
-                let (a, wa) = tap(s0, 1.0 - f);
-                let (b, wb) = tap(s0 + 1.0, f);
-                r.first.push(a);
-                r.second.push(b);
-                r.w_first.push(wa);
-                r.w_second.push(wb);
-                r.w_fill.push(fill);
-            }
+impl<const K: usize> Taps<K> {
+    fn new() -> Self {
+        Taps {
+            index: std::array::from_fn(|_| Vec::new()),
+            weight: std::array::from_fn(|_| Vec::new()),
+            fill: Vec::new(),
         }
-        r
     }
 
-    /// Resamples `x` (`[n, c, h, w]`) along `dim` (2: rows, 3: columns).
-    fn apply<B: Backend>(&self, x: Tensor<B, 4>, dim: usize, cval: f32) -> Tensor<B, 4> {
+    /// Appends one output position's taps: each an input position (`None`: outside, so
+    /// the fill constant) and its weight.
+    fn push(&mut self, taps: [(Option<usize>, f32); K]) {
+        let mut fill = 0.0;
+        for (k, (at, weight)) in taps.into_iter().enumerate() {
+            let (index, weight) = match at {
+                Some(i) => (i as i64, weight),
+                None => {
+                    fill += weight;
+                    (0, 0.0)
+                }
+            };
+            self.index[k].push(index);
+            self.weight[k].push(weight);
+        }
+        self.fill.push(fill);
+    }
+
+    /// Resamples `x` along `dim`, whose per-image tables have the shape `table` (the batch,
+    /// and `dim`'s length, with 1 elsewhere).
+    fn apply<B: Backend>(
+        &self,
+        x: Tensor<B, 4>,
+        dim: usize,
+        table: [usize; 4],
+        cval: f32,
+    ) -> Tensor<B, 4> {
         let device = x.device();
         let dims = x.dims();
-        let mut table = [dims[0], 1, 1, 1];
-        table[dim] = dims[dim];
-        let index = |v: &[i64]| {
-            Tensor::<B, 4, Int>::from_data(TensorData::new(v.to_vec(), table), &device).expand(dims)
-        };
         let weight =
             |v: &[f32]| Tensor::<B, 4>::from_data(TensorData::new(v.to_vec(), table), &device);
-        let a = x.clone().gather(dim, index(&self.first)) * weight(&self.w_first);
-        let b = x.gather(dim, index(&self.second)) * weight(&self.w_second);
-        let out = a + b;
-        if self.w_fill.iter().any(|&w| w != 0.0) {
-            out + weight(&self.w_fill) * cval
+        let mut out = None;
+        for (index, w) in self.index.iter().zip(&self.weight) {
+            let index =
+                Tensor::<B, 4, Int>::from_data(TensorData::new(index.clone(), table), &device)
+                    .expand(dims);
+            let term = x.clone().gather(dim, index) * weight(w);
+            out = Some(match out {
+                Some(sum) => sum + term,
+                None => term,
+            });
+        }
+        let out = out.unwrap_or(x);
+        if self.fill.iter().any(|&w| w != 0.0) {
+            out + weight(&self.fill) * cval
         } else {
             out
         }
     }
+}
+
+/// One axis's resampling: each image's content moves by `shift` pixels along an axis of
+/// `len` and is then mirrored when `flip` (the CPU path's order: the warp, then the flip);
+/// a shift by a fraction of a pixel blends two neighbours.
+fn resample(moves: impl Iterator<Item = (f32, bool)>, len: usize, mode: FillMode) -> Taps<2> {
+    let mut taps = Taps::new();
+    let centre = (len as f32 - 1.0) / 2.0;
+    for (shift, flip) in moves {
+        for p in 0..len {
+            let q = if flip { len - 1 - p } else { p };
+            // As the CPU warp computes it: about the centre, then back.
+            let s = snap((q as f32 - centre) - shift + centre);
+            let (s0, f) = (s.floor(), s - s.floor());
+            let at = |i: f32| fill_index(i as isize, len, mode);
+            taps.push([(at(s0), 1.0 - f), (at(s0 + 1.0), f)]);
+        }
+    }
+    taps
+}
+
+/// The affine warps (rotation, shear, zoom, with the shifts and flips): each output pixel
+/// reads the four input pixels around the point the CPU warp maps it to, blended
+/// bilinearly; the tables index each image's flattened plane.
+fn grid(draws: &[Draw], h: usize, w: usize, mode: FillMode) -> Taps<4> {
+    let mut taps = Taps::new();
+    for d in draws {
+        let affine = Affine::new(d, h, w);
+        for y in 0..h {
+            for x in 0..w {
+                // The flip comes after the warp, as on the CPU.
+                let (y, x) = (
+                    if d.flip.0 { h - 1 - y } else { y },
+                    if d.flip.1 { w - 1 - x } else { x },
+                );
+                let (sy, sx) = affine.source(y, x);
+                let (y0, x0) = (sy.floor(), sx.floor());
+                let (fy, fx) = (sy - y0, sx - x0);
+                let at = |yy: f32, xx: f32| {
+                    let iy = fill_index(yy as isize, h, mode)?;
+                    Some(iy * w + fill_index(xx as isize, w, mode)?)
+                };
+                taps.push([
+                    (at(y0, x0), (1.0 - fy) * (1.0 - fx)),
+                    (at(y0, x0 + 1.0), (1.0 - fy) * fx),
+                    (at(y0 + 1.0, x0), fy * (1.0 - fx)),
+                    (at(y0 + 1.0, x0 + 1.0), fy * fx),
+                ]);
+            }
+        }
+    }
+    taps
+}
+
+/// How a batch's pixels move.
+#[derive(Clone, Debug, PartialEq)]
+enum Geometry {
+    /// Shifts, crops and flips, one axis at a time (either may stay still).
+    Separable {
+        rows: Option<Taps<2>>,
+        columns: Option<Taps<2>>,
+    },
+    /// Rotation, shear or zoom: a sampling grid over each plane.
+    Grid(Taps<4>),
 }
 
 /// A batch's augmentation, planned in the loader's worker and run on the device when the
@@ -92,8 +154,7 @@ impl Resample {
 pub struct DeviceAugmentation {
     shape: [usize; 3],
     cval: f32,
-    rows: Option<Resample>,
-    columns: Option<Resample>,
+    geometry: Geometry,
     channel_shift: Option<Vec<f32>>,
     /// Per image, which rows and which columns the cutout square covers (1) or not (0).
     cutout: Option<(Vec<f32>, Vec<f32>)>,
@@ -127,11 +188,21 @@ impl DeviceAugmentation {
                 draws.iter().flat_map(|d| covered(d.cutout.1, w)).collect(),
             )
         });
+        let warped = draws
+            .iter()
+            .any(|d| d.angle != 0.0 || d.shear != 0.0 || d.zoom != (1.0, 1.0));
+        let geometry = if warped {
+            Geometry::Grid(grid(draws, h, w, mode))
+        } else {
+            Geometry::Separable {
+                rows: moving(0).then(|| resample(moves(0), h, mode)),
+                columns: moving(1).then(|| resample(moves(1), w, mode)),
+            }
+        };
         DeviceAugmentation {
             shape,
             cval: augment.cval,
-            rows: moving(0).then(|| Resample::new(moves(0), h, mode)),
-            columns: moving(1).then(|| Resample::new(moves(1), w, mode)),
+            geometry,
             channel_shift: draws
                 .iter()
                 .any(|d| d.channel_shift != 0.0)
@@ -160,11 +231,21 @@ impl DeviceAugmentation {
         let [c, h, w] = self.shape;
         let device = rows.device();
         let mut x = rows.reshape([n, c, h, w]);
-        if let Some(rows) = &self.rows {
-            x = rows.apply(x, 2, self.cval);
-        }
-        if let Some(columns) = &self.columns {
-            x = columns.apply(x, 3, self.cval);
+        match &self.geometry {
+            Geometry::Separable { rows, columns } => {
+                if let Some(rows) = rows {
+                    x = rows.apply(x, 2, [n, 1, h, 1], self.cval);
+                }
+                if let Some(columns) = columns {
+                    x = columns.apply(x, 3, [n, 1, 1, w], self.cval);
+                }
+            }
+            Geometry::Grid(taps) => {
+                let planes = x.reshape([n, c, 1, h * w]);
+                x = taps
+                    .apply(planes, 3, [n, 1, 1, h * w], self.cval)
+                    .reshape([n, c, h, w]);
+            }
         }
         if let Some(shift) = &self.channel_shift {
             let flat = x.reshape([n, elements]);
@@ -246,7 +327,7 @@ mod tests {
     }
 
     #[test]
-    fn flips_shifts_and_crops_match_the_cpu_path_in_every_fill_mode() {
+    fn every_geometric_transform_matches_the_cpu_path_in_every_fill_mode() {
         for mode in [
             FillMode::Constant,
             FillMode::Nearest,
@@ -263,7 +344,19 @@ mod tests {
                     .cval(-2.0),
             );
             matches_the_cpu_path(Augment::new().random_crop(2).fill_mode(mode));
+            matches_the_cpu_path(
+                Augment::new()
+                    .rotation_range(40.0)
+                    .shear_range(15.0)
+                    .zoom_range(0.3)
+                    .width_shift_range(0.2)
+                    .horizontal_flip(true)
+                    .vertical_flip(true)
+                    .fill_mode(mode)
+                    .cval(-2.0),
+            );
         }
+        matches_the_cpu_path(Augment::new().rotation_range(90.0).channel_shift_range(1.0));
         matches_the_cpu_path(Augment::new().horizontal_flip(true));
         matches_the_cpu_path(Augment::new().width_shift_range(0.2));
     }
@@ -305,26 +398,6 @@ mod tests {
         let a = on_device(&augment, &x, n, shape, 1);
         assert_eq!(a, on_device(&augment, &x, n, shape, 1));
         assert_ne!(a, on_device(&augment, &x, n, shape, 2));
-    }
-
-    #[test]
-    fn warps_are_refused_on_the_device_by_name() {
-        let shape = [3, 8, 8];
-        let flips = Augment::new().horizontal_flip(true).on_device(true);
-        assert_eq!(flips.check(shape), Ok(()));
-        assert_eq!(Augment::new().rotation_range(10.0).check(shape), Ok(()));
-        for (augment, name) in [
-            (Augment::new().rotation_range(10.0), "rotation_range"),
-            (Augment::new().shear_range(5.0), "shear_range"),
-            (Augment::new().zoom_range(0.1), "zoom_range"),
-        ] {
-            let error = augment.on_device(true).check(shape).unwrap_err();
-            assert!(
-                error.starts_with(&format!("{name} needs the CPU workers")),
-                "{error}"
-            );
-        }
-        assert!(Augment::new().on_device(true).is_identity());
     }
 
     #[test]

@@ -211,10 +211,9 @@ impl Augment {
     }
 
     /// Runs the transforms as batched tensor ops on the model's device (a GPU's, say)
-    /// instead of in the loader's CPU workers: the workers only draw the random numbers.
-    /// Flips, shifts, random crops (every fill mode), channel shifts, cutout, rescaling
-    /// and featurewise normalization can; rotation, shear and zoom cannot, and `fit`
-    /// refuses them with this on. The images are the CPU path's, up to float rounding.
+    /// instead of in the loader's CPU workers: the workers only draw the random numbers
+    /// and turn them into sampling tables. Every transform can; the images are the CPU
+    /// path's, up to float rounding.
     pub fn on_device(mut self, on: bool) -> Self {
         self.on_device = on;
         self
@@ -226,33 +225,18 @@ impl Augment {
     }
 
     /// Whether this pipeline can augment images of `shape`: featurewise statistics fitted
-    /// on as many channels, and, on the device, no transform that must stay on the CPU.
+    /// on as many channels.
     ///
     /// # Errors
-    /// Naming the transform at fault: statistics of another channel count, or rotation,
-    /// shear or zoom with [`Augment::on_device`].
+    /// Statistics of another channel count, naming both.
     pub fn check(&self, shape: [usize; 3]) -> Result<(), String> {
-        if let Some((mean, _)) = &self.featurewise
-            && mean.len() != shape[0]
-        {
-            return Err(format!(
+        match &self.featurewise {
+            Some((mean, _)) if mean.len() != shape[0] => Err(format!(
                 "the featurewise statistics were fitted on images of {} channels, but these have {}",
                 mean.len(),
                 shape[0]
-            ));
-        }
-        let warps = [
-            ("rotation_range", self.rotation_range != 0.0),
-            ("shear_range", self.shear_range != 0.0),
-            ("zoom_range", self.zoom_range != (1.0, 1.0)),
-        ];
-        match warps.iter().find(|(_, on)| self.on_device && *on) {
-            Some((name, _)) => Err(format!(
-                "{name} needs the CPU workers: it warps the image, and only flips, shifts, \
-                 crops, channel shifts, cutout, rescaling and featurewise normalization run \
-                 on the device; drop it or turn on_device off"
             )),
-            None => Ok(()),
+            _ => Ok(()),
         }
     }
 
@@ -386,22 +370,11 @@ impl Augment {
     /// them), by mapping each output pixel back into the input and sampling it bilinearly
     /// (Keras's order-1 interpolation).
     fn warp(&self, image: &mut [f32], [c, h, w]: [usize; 3], d: &Draw) {
-        let (cy, cx) = ((h as f32 - 1.0) / 2.0, (w as f32 - 1.0) / 2.0);
-        let (sin, cos) = d.angle.sin_cos();
-        let (shear_sin, shear_cos) = d.shear.sin_cos();
-        let (zy, zx) = d.zoom;
-        // Content moves by +shift, so the output samples the input at -shift.
-        let (ty, tx) = (
-            -(d.shift.0 + d.crop.0 as f32),
-            -(d.shift.1 + d.crop.1 as f32),
-        );
+        let affine = Affine::new(d, h, w);
         let source = image.to_vec();
         for y in 0..h {
             for x in 0..w {
-                let (a, b) = (zy * (y as f32 - cy), zx * (x as f32 - cx));
-                let (a, b) = (a - shear_sin * b, shear_cos * b);
-                let (a, b) = (a + ty, b + tx);
-                let (sy, sx) = (snap(cos * a - sin * b + cy), snap(sin * a + cos * b + cx));
+                let (sy, sx) = affine.source(y, x);
                 for ch in 0..c {
                     image[ch * h * w + y * w + x] =
                         self.sample(&source[ch * h * w..(ch + 1) * h * w], h, w, sy, sx);
@@ -475,6 +448,42 @@ impl Augment {
 fn image_seed(seed: u64, epoch: u64, index: usize) -> u64 {
     seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ (index as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+}
+
+/// One image's affine part (zoom, shear, shift, rotation about the centre, as Keras
+/// composes them): where each output pixel samples the input.
+struct Affine {
+    centre: (f32, f32),
+    rotation: (f32, f32),
+    shear: (f32, f32),
+    zoom: (f32, f32),
+    shift: (f32, f32),
+}
+
+impl Affine {
+    fn new(d: &Draw, h: usize, w: usize) -> Self {
+        Affine {
+            centre: ((h as f32 - 1.0) / 2.0, (w as f32 - 1.0) / 2.0),
+            rotation: d.angle.sin_cos(),
+            shear: d.shear.sin_cos(),
+            zoom: d.zoom,
+            // Content moves by +shift, so the output samples the input at -shift.
+            shift: (
+                -(d.shift.0 + d.crop.0 as f32),
+                -(d.shift.1 + d.crop.1 as f32),
+            ),
+        }
+    }
+
+    /// The input point `(y, x)` the output pixel `(y, x)` reads.
+    fn source(&self, y: usize, x: usize) -> (f32, f32) {
+        let ((cy, cx), (sin, cos)) = (self.centre, self.rotation);
+        let (shear_sin, shear_cos) = self.shear;
+        let (a, b) = (self.zoom.0 * (y as f32 - cy), self.zoom.1 * (x as f32 - cx));
+        let (a, b) = (a - shear_sin * b, shear_cos * b);
+        let (a, b) = (a + self.shift.0, b + self.shift.1);
+        (snap(cos * a - sin * b + cy), snap(sin * a + cos * b + cx))
+    }
 }
 
 /// Coordinates within 1e-4 of an integer are taken as that integer, so flips, 90° turns
