@@ -9,7 +9,8 @@
 //!
 //! Run: `cargo bench --bench training_step` (add `--features ndarray` for NdArray; on a
 //! GPU, `KILN_BENCH_DEVICE=cuda cargo bench --features cuda --bench training_step`).
-//! `KILN_BENCH_SECONDS` sets the seconds measured per model (default 6).
+//! `KILN_BENCH_SECONDS` sets the seconds measured per model (default 6);
+//! `KILN_BENCH_PYTORCH` the path of `pytorch_reference.py` (default: where it was built).
 
 mod common;
 
@@ -134,7 +135,10 @@ fn reference_models<B: AutodiffBackend>(backend: &str) -> Vec<(String, f64)> {
 /// The same models in PyTorch on `device` (`cpu` or `cuda`), when it is installed:
 /// `(model, images/s)`.
 fn pytorch(device: &str) -> Option<Vec<(String, f64)>> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_reference.py");
+    // A binary carried to another machine is told where the script is.
+    let script = std::env::var("KILN_BENCH_PYTORCH").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_reference.py").to_string()
+    });
     let models =
         std::env::var("KILN_BENCH_MODELS").unwrap_or_else(|_| "mlp,mnist_cnn,cifar_cnn".into());
     let out = Command::new("python3")
