@@ -20,7 +20,8 @@ fn cell_activation<B: Backend>(
         Activation::Selu => ActivationConfig::Selu,
         Activation::Elu => ActivationConfig::Elu(EluConfig::new()),
         Activation::Softplus => ActivationConfig::Softplus(SoftplusConfig::new()),
-        // kiln-spec refuses the others for recurrent layers.
+        // Tanh, and those kiln-spec refuses for recurrent layers (its check runs first
+        // on every path: `model!` and `from_json` alike).
         _ => ActivationConfig::Tanh,
     }
     .init(device)

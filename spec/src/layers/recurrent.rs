@@ -79,6 +79,18 @@ const CELL_ACTIVATIONS: [Activation; 7] = [
     Activation::Softplus,
 ];
 
+/// Whether burn-nn's cells offer `a`; the error lists those they do.
+fn cell_activation(a: Activation) -> Result<(), String> {
+    if CELL_ACTIVATIONS.contains(&a) {
+        return Ok(());
+    }
+    let names: Vec<&str> = CELL_ACTIVATIONS.iter().map(|a| a.name()).collect();
+    Err(format!(
+        "burn's recurrent cells take {}, not {a}",
+        names.join(", ")
+    ))
+}
+
 impl Recurrent {
     pub(crate) fn from_call(call: &Call) -> Result<Self, Vec<ArgError>> {
         let cell = match call.name.as_str() {
@@ -112,15 +124,7 @@ impl Recurrent {
         let units = args.required("units", positive_int);
         let activation = |v: &crate::args::Value| {
             let a = Activation::from_value(v)?;
-            if CELL_ACTIVATIONS.contains(&a) {
-                Ok(a)
-            } else {
-                let names: Vec<&str> = CELL_ACTIVATIONS.iter().map(|a| a.name()).collect();
-                Err(format!(
-                    "burn's recurrent cells take {}, not {a}",
-                    names.join(", ")
-                ))
-            }
+            cell_activation(a).map(|()| a)
         };
         let layer = Recurrent {
             cell,
@@ -178,6 +182,16 @@ impl Recurrent {
 
 impl Rule for Recurrent {
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
+        // `model!` checks these on the arguments; a JSON form is checked here.
+        if self.cell.class_name() != layer {
+            return Err(format!(
+                "{layer} is configured as a {} cell",
+                self.cell.class_name()
+            ));
+        }
+        for a in [self.activation, self.recurrent_activation] {
+            cell_activation(a).map_err(|why| format!("{layer}: {why}"))?;
+        }
         match input.shape.dims() {
             [_, Dim::Unknown] => Err(format!(
                 "{layer} needs a known number of features per step (the last dimension), got {}",
@@ -295,6 +309,23 @@ mod tests {
             let err = Layer::from_call(&call(name, &[i(8)], &kw)).unwrap_err();
             assert!(err[0].message.starts_with(want), "{}", err[0].message);
         }
+    }
+
+    #[test]
+    fn a_json_form_is_held_to_the_same_rules() {
+        let Layer::LSTM(mut l) = layer("LSTM", &[i(4)], &[]) else {
+            panic!("an LSTM")
+        };
+        l.activation = crate::Activation::Softmax;
+        assert_eq!(
+            out(&Layer::LSTM(l.clone()), &s(&[Some(3), Some(2)]), "the input"),
+            Err("LSTM: burn's recurrent cells take tanh, sigmoid, relu, gelu, selu, elu, softplus, not softmax".into())
+        );
+        l.activation = crate::Activation::Tanh;
+        assert_eq!(
+            out(&Layer::GRU(l), &s(&[Some(3), Some(2)]), "the input"),
+            Err("GRU is configured as a LSTM cell".into())
+        );
     }
 
     #[test]
