@@ -30,6 +30,34 @@
 //! assert_eq!(MnistCnn::<B>::OUTPUT_SHAPE, [Dim::Known(10)]);
 //! println!("{}", model.summary());
 //! ```
+//!
+//! The functional form names inputs and tensors, for skip connections, branches and
+//! several inputs or outputs:
+//!
+//! ```
+//! use kiln::prelude::*;
+//!
+//! model! {
+//!     pub struct TwoTowers {
+//!         input image: [1, 28, 28],
+//!         input extra: [4],
+//!         let seen = image -> Conv2D(8, 3, activation = relu) -> GlobalAveragePooling2D;
+//!         let both = Concatenate(seen, extra) -> Dense(16, activation = relu);
+//!         let y = Add(both, both) -> Dense(10, activation = softmax);
+//!         output y,
+//!         output seen,
+//!     }
+//! }
+//!
+//! type B = kiln::backend::CpuBackend;
+//! let device = Default::default();
+//! let model = TwoTowers::<B>::new(&device);
+//! let (y, seen) = model.forward(
+//!     Tensor::zeros([2, 1, 28, 28], &device),
+//!     Tensor::zeros([2, 4], &device),
+//! );
+//! assert_eq!((y.dims(), seen.dims()), ([2, 10], [2, 8]));
+//! ```
 #![warn(missing_docs)]
 
 pub use kiln_core::callbacks;

@@ -22,6 +22,17 @@ model! {
     }
 }
 
+model! {
+    /// A small residual network in the functional form.
+    struct Residual {
+        input x: [1, 28, 28],
+        let h = x -> Conv2D(8, 3, activation = relu) -> MaxPooling2D(2);
+        let r = h -> Conv2D(8, 3, padding = same, activation = relu);
+        let y = Add(h, r) -> Flatten -> Dense(10, activation = softmax);
+        output y,
+    }
+}
+
 fn trainer() -> Trainer<Ad, Classifier<Ad>> {
     let device = Default::default();
     <Ad as Backend>::seed(&device, 5);
@@ -243,6 +254,18 @@ fn the_mnist_cnn_learns_the_synthetic_digits_to_95_percent() {
         accuracy >= 0.95,
         "synthetic digits test accuracy {accuracy}"
     );
+}
+
+#[test]
+fn a_residual_graph_learns_the_synthetic_digits_to_95_percent() {
+    let accuracy = accuracy_after(
+        (3, Residual::<Ad>::new),
+        3e-3,
+        (3, 32),
+        &kiln::datasets::synthetic_digits(2_000, 1),
+        &kiln::datasets::synthetic_digits(500, 2),
+    );
+    assert!(accuracy >= 0.95, "accuracy {accuracy}");
 }
 
 #[test]

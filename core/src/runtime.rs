@@ -2,6 +2,8 @@
 //! shapes and parameters as the `model!` they came from, checked by kiln-spec's rules,
 //! trainable and usable like it.
 
+use std::collections::HashMap;
+
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv2d};
 use burn::nn::{BatchNorm, Dropout, Embedding, Gru, Linear, Lstm, Rnn};
@@ -11,7 +13,7 @@ use kiln_spec::{Activation, Checked, Layer, ModelSpec, Shape};
 
 use crate::activation;
 use crate::error::TrainError;
-use crate::layers;
+use crate::layers::{self, Merge};
 use crate::model::{Model, TrainForward};
 use crate::regularizer;
 
@@ -117,23 +119,30 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
             reason,
         };
         let checked = spec.check().map_err(|e| invalid(e.to_string()))?;
+        if checked.inputs.len() != 1 || checked.outputs.len() != 1 {
+            return Err(invalid(format!(
+                "runtime models take one input and give one output; this one has {} inputs and {} outputs",
+                checked.inputs.len(),
+                checked.outputs.len()
+            )));
+        }
         let mut ranks = checked
             .layers
             .iter()
             .map(|l| l.output.rank())
-            .chain([checked.input.rank()]);
+            .chain([checked.input().rank()]);
         if ranks.any(|r| r > 3) {
             return Err(invalid(
                 "runtime models take examples of at most 3 dimensions".into(),
             ));
         }
-        if checked.input.rank() + 1 != I || checked.output.rank() + 1 != O {
+        if checked.input().rank() + 1 != I || checked.output().rank() + 1 != O {
             return Err(invalid(format!(
                 "it takes {} and gives {} per example, so its tensors have ranks {} and {}, not {I} and {O}",
-                checked.input,
-                checked.output,
-                checked.input.rank() + 1,
-                checked.output.rank() + 1
+                checked.input(),
+                checked.output(),
+                checked.input().rank() + 1,
+                checked.output().rank() + 1
             )));
         }
         let layers = spec
@@ -171,36 +180,115 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
         self.spec.to_json()
     }
 
+    /// The names of the tensors layer `i` takes: its inbound names, or in a Sequential
+    /// model the layer before it (the input for the first).
+    fn inbound(&self, i: usize) -> Vec<&str> {
+        if self.spec.is_functional() {
+            self.spec.layers[i]
+                .inbound
+                .iter()
+                .map(String::as_str)
+                .collect()
+        } else {
+            vec![match i.checked_sub(1) {
+                Some(p) => &self.spec.layers[p].name,
+                None => &self.spec.inputs[0].name,
+            }]
+        }
+    }
+
     fn layers_forward(
         &self,
         x: Tensor<B, I>,
         penalties: bool,
     ) -> (Tensor<B, O>, Option<Tensor<B, 1>>) {
-        let mut t = AnyTensor::of(x);
+        let output = &self.checked.outputs[0].name;
+        // How often each tensor is still to be taken: the last taker moves it.
+        let mut pending: HashMap<&str, usize> = HashMap::from([(output.as_str(), 1)]);
+        for i in 0..self.layers.len() {
+            for name in self.inbound(i) {
+                *pending.entry(name).or_default() += 1;
+            }
+        }
+        let mut values: HashMap<&str, AnyTensor<B>> =
+            HashMap::from([(self.spec.inputs[0].name.as_str(), AnyTensor::of(x))]);
         let mut penalty = None;
-        let last = self.spec.layers.len().saturating_sub(1);
+        let logits = self.spec.logits_layer();
         for (i, (named, module)) in self.spec.layers.iter().zip(&self.layers).enumerate() {
-            t = step(&named.layer, module.as_ref(), t);
+            let mut inputs: Vec<AnyTensor<B>> = self
+                .inbound(i)
+                .into_iter()
+                .map(|name| take(name, &mut values, &mut pending))
+                .collect();
+            // Every layer takes at least one tensor: kiln-spec's check saw to it.
+            let first = inputs.remove(0);
+            let mut t = match Merge::of(&named.layer, self.checked.layers[i].output.rank()) {
+                Some(merge) => merge_any(merge, first, inputs),
+                None => step(&named.layer, module.as_ref(), first),
+            };
             if penalties {
                 penalty = weight_penalties(&named.layer, module.as_ref(), penalty);
             }
             let activation = named.layer.activation().unwrap_or(Activation::Linear);
-            if i != last {
+            let is_logits = logits == Some(i);
+            if !is_logits {
                 t = each_rank!(t, |x| activation::apply(activation, x));
             }
             if let (true, Some(r)) = (
                 penalties,
                 named.layer.weights().and_then(|w| w.activity_regularizer),
             ) {
-                let output = if i == last {
+                let output = if is_logits {
                     each_rank!(&t, |x| activation::apply(activation, x.clone()))
                 } else {
                     each_rank!(&t, |x| x.clone())
                 };
                 penalty = regularizer::add(penalty, activity(r, &output));
             }
+            values.insert(&named.name, t);
         }
-        (t.get(), penalty)
+        (take(output, &mut values, &mut pending).get(), penalty)
+    }
+}
+
+/// The tensor named `name`, moved out on its last pending use, else a copy.
+fn take<'a, B: Backend>(
+    name: &'a str,
+    values: &mut HashMap<&'a str, AnyTensor<B>>,
+    pending: &mut HashMap<&'a str, usize>,
+) -> AnyTensor<B> {
+    let left = pending.get_mut(name).map(|n| {
+        *n -= 1;
+        *n
+    });
+    match (left, values.remove(name)) {
+        (Some(0), Some(t)) => t,
+        (_, Some(t)) => {
+            let copy = each_rank!(&t, |x| x.clone());
+            values.insert(name, t);
+            copy
+        }
+        (_, None) => unreachable!("kiln-spec checked that `{name}` is defined before its use"),
+    }
+}
+
+/// A merge of tensors of one rank (kiln-spec's check saw to it).
+fn merge_any<B: Backend>(
+    merge: Merge,
+    first: AnyTensor<B>,
+    rest: Vec<AnyTensor<B>>,
+) -> AnyTensor<B> {
+    let rest = rest.into_iter();
+    match first {
+        AnyTensor::R2(a) => {
+            AnyTensor::R2(layers::merge(merge, a, rest.map(AnyTensor::get).collect()))
+        }
+        AnyTensor::R3(a) => {
+            AnyTensor::R3(layers::merge(merge, a, rest.map(AnyTensor::get).collect()))
+        }
+        AnyTensor::R4(a) => {
+            AnyTensor::R4(layers::merge(merge, a, rest.map(AnyTensor::get).collect()))
+        }
     }
 }
 
@@ -394,11 +482,11 @@ impl<B: Backend, const I: usize, const O: usize> Model<B> for JsonModel<B, I, O>
     type Output = Tensor<B, O>;
 
     fn input_shape(&self) -> Shape {
-        self.checked.input.clone()
+        self.checked.input().clone()
     }
 
     fn output_shape(&self) -> Shape {
-        self.checked.output.clone()
+        self.checked.output().clone()
     }
 
     fn forward(&self, x: Tensor<B, I>) -> Tensor<B, O> {

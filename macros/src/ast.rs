@@ -8,6 +8,15 @@
 //!         ...
 //!     }
 //! }
+//! model! {                               // the functional form
+//!     $(#[$attr])* $vis struct $Name {
+//!         input $x: [$dim, ...],         // one or more, each named
+//!         let $y = $source $(-> $Layer $( ( $arg, ... ) )?)*;
+//!         output $y,                     // one or more
+//!     }
+//! }
+//! $source := $name | $Merge($name, $name, ... $(, $keyword = $value)*)
+//!
 //! $arg   := $value | $keyword = $value
 //! $value := 32 | -1 | 0.25 | 1e-4 | true | relu | "relu" | (3, 3) | [3, 3] | l2(1e-4)
 //! ```
@@ -21,6 +30,7 @@ use syn::{Attribute, Generics, Ident, Token, Visibility, bracketed, parenthesize
 use kiln_spec::{Arg, Call, Dim, Value};
 
 syn::custom_keyword!(input);
+syn::custom_keyword!(output);
 
 /// The whole invocation. The body is parsed on its own so that a mistake inside it still
 /// leaves the struct's name for the fallback expansion.
@@ -32,14 +42,72 @@ pub struct ModelDecl {
     pub body: syn::Result<Body>,
 }
 
+/// What the braces hold: a Sequential model or a graph.
+pub enum Body {
+    Sequential(Sequential),
+    Functional(Graph),
+}
+
 /// `input: [...]` and the layers.
-pub struct Body {
+pub struct Sequential {
     pub input: InputDecl,
     pub layers: Vec<LayerCall>,
 }
 
-/// `input: [1, 28, 28]`.
+/// The functional form's statements, by kind, each kind in the order written.
+pub struct Graph {
+    pub inputs: Vec<InputDecl>,
+    pub bindings: Vec<Binding>,
+    pub outputs: Vec<Ident>,
+}
+
+/// `let y = source -> Layer -> ...;`
+pub struct Binding {
+    pub name: Ident,
+    pub source: Source,
+    pub chain: Vec<LayerCall>,
+}
+
+/// Where a binding's chain starts: a name, or a merge of names.
+pub enum Source {
+    /// A binding or input, with its tokens.
+    Name(Ident, TokenStream),
+    Merge(LayerCall),
+}
+
+/// A name a binding uses, with its tokens.
+pub struct Use<'a> {
+    pub name: String,
+    pub tokens: &'a TokenStream,
+}
+
+impl Binding {
+    /// The names the binding's source uses: its own, or a merge's positional arguments
+    /// that are names (any other positional argument is reported by the check).
+    pub fn uses(&self) -> Vec<Use<'_>> {
+        match &self.source {
+            Source::Name(name, tokens) => vec![Use {
+                name: name.to_string(),
+                tokens,
+            }],
+            Source::Merge(call) => call
+                .args
+                .iter()
+                .filter_map(|a| match (&a.keyword, &a.value.value) {
+                    (None, Value::Name(name)) => Some(Use {
+                        name: name.clone(),
+                        tokens: &a.tokens,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `input: [1, 28, 28]`, or `input x: [1, 28, 28]` in the functional form.
 pub struct InputDecl {
+    pub name: Option<Ident>,
     pub tokens: TokenStream,
     pub dims: Vec<DimTok>,
 }
@@ -115,8 +183,11 @@ impl Parse for Body {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         if !input.peek(self::input) {
             return Err(input.error(
-                "a model starts with the shape of one input example, e.g. `input: [1, 28, 28],`",
+                "a model starts with the shape of one input example, e.g. `input: [1, 28, 28],` (or, in the functional form, a named input: `input x: [1, 28, 28],`)",
             ));
+        }
+        if input.peek2(Ident) {
+            return input.parse().map(Body::Functional);
         }
         let input_decl = input.parse::<InputDecl>()?;
         let mut layers = Vec::new();
@@ -130,9 +201,69 @@ impl Parse for Body {
             }
             input.parse::<Token![,]>()?;
         }
-        Ok(Body {
+        Ok(Body::Sequential(Sequential {
             input: input_decl,
             layers,
+        }))
+    }
+}
+
+impl Parse for Graph {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut graph = Graph {
+            inputs: Vec::new(),
+            bindings: Vec::new(),
+            outputs: Vec::new(),
+        };
+        while !input.is_empty() {
+            let lookahead = input.lookahead1();
+            if lookahead.peek(self::input) {
+                graph.inputs.push(input.parse()?);
+            } else if lookahead.peek(Token![let]) {
+                graph.bindings.push(input.parse()?);
+            } else if lookahead.peek(output) {
+                input.parse::<output>()?;
+                graph.outputs.push(input.parse()?);
+            } else {
+                return Err(lookahead.error());
+            }
+            if input.is_empty() {
+                break;
+            }
+            let lookahead = input.lookahead1();
+            if lookahead.peek(Token![,]) {
+                input.parse::<Token![,]>()?;
+            } else if lookahead.peek(Token![;]) {
+                input.parse::<Token![;]>()?;
+            } else {
+                return Err(lookahead.error());
+            }
+        }
+        Ok(graph)
+    }
+}
+
+impl Parse for Binding {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        input.parse::<Token![let]>()?;
+        let name: Ident = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let source = if input.peek(Ident) && input.peek2(syn::token::Paren) {
+            Source::Merge(input.parse()?)
+        } else {
+            let ident: Ident = input.parse()?;
+            let tokens = ident.to_token_stream();
+            Source::Name(ident, tokens)
+        };
+        let mut chain = Vec::new();
+        while input.peek(Token![->]) {
+            input.parse::<Token![->]>()?;
+            chain.push(input.parse()?);
+        }
+        Ok(Binding {
+            name,
+            source,
+            chain,
         })
     }
 }
@@ -141,11 +272,17 @@ impl Parse for InputDecl {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let begin = input.fork();
         input.parse::<self::input>()?;
+        let name = if input.peek(Ident) {
+            Some(input.parse()?)
+        } else {
+            None
+        };
         input.parse::<Token![:]>()?;
         let content;
         bracketed!(content in input);
         let dims = whole(&content, Punctuated::<DimTok, Token![,]>::parse_terminated)?;
         Ok(InputDecl {
+            name,
             tokens: tokens_between(&begin, input),
             dims: dims.into_iter().collect(),
         })

@@ -1,29 +1,50 @@
 //! The rules `model!` enforces before generating anything. Each rule is one function; the
 //! rules themselves live in kiln-spec, these map its verdicts onto the user's tokens.
 
-use kiln_spec::{ArgError, At, Checked, Dim, Layer, ModelSpec, Shape};
+use std::collections::HashMap;
+
+use kiln_spec::{
+    Arg, ArgError, At, Call, Checked, Definition, Dim, Layer, ModelSpec, NamedLayer, NamedShape,
+    Namer, Shape, Site, Value,
+};
+use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 
-use crate::ast::{Body, LayerCall, ModelDecl};
+use crate::ast::{Binding, Body, Graph, InputDecl, LayerCall, ModelDecl, Sequential, Source};
 use crate::ctxt::Ctxt;
 
 /// A model that passed every rule.
 pub struct Model {
     pub spec: ModelSpec,
     pub checked: Checked,
+    /// Each layer's span (its name), for the generated code.
+    pub spans: Vec<Span>,
 }
 
 /// Runs every rule, collecting each independent error in `cx`.
 pub fn check(cx: &Ctxt, decl: &ModelDecl, body: &Body) -> Option<Model> {
     check_no_generics(cx, decl);
-    let input = check_input(cx, body);
+    match body {
+        Body::Sequential(s) => check_sequential(cx, decl, s),
+        Body::Functional(g) => check_graph(cx, decl, g),
+    }
+}
+
+fn check_sequential(cx: &Ctxt, decl: &ModelDecl, body: &Sequential) -> Option<Model> {
+    let input = check_input(cx, &body.input);
     let layers = check_layers(cx, &body.layers);
     let spec = ModelSpec::sequential(decl.ident.to_string(), input?, layers);
-    let checked = check_shapes(cx, &spec, &body.layers)?;
+    let calls: Vec<&TokenStream> = body.layers.iter().map(|c| &c.tokens).collect();
+    let checked = check_shapes(cx, &spec, |n| n.to_owned(), &calls, &[&body.input])?;
     if cx.has_errors() || spec.layers.len() < body.layers.len() {
         return None;
     }
-    Some(Model { spec, checked })
+    let spans = body.layers.iter().map(|c| c.name.span()).collect();
+    Some(Model {
+        spec,
+        checked,
+        spans,
+    })
 }
 
 // The struct takes no generics: model! adds the backend parameter `B` itself.
@@ -36,9 +57,8 @@ fn check_no_generics(cx: &Ctxt, decl: &ModelDecl) {
     }
 }
 
-// The input has at least one dimension, and each known dimension is positive.
-fn check_input(cx: &Ctxt, body: &Body) -> Option<Shape> {
-    let input = &body.input;
+// An input has at least one dimension, and each known dimension is positive.
+fn check_input(cx: &Ctxt, input: &InputDecl) -> Option<Shape> {
     if input.dims.is_empty() {
         cx.error_spanned_by(
             &input.tokens,
@@ -66,22 +86,34 @@ fn check_layers(cx: &Ctxt, calls: &[LayerCall]) -> Vec<Layer> {
     let mut layers = Vec::new();
     let mut complete = true;
     for call in calls {
-        match Layer::from_call(&call.to_call()) {
-            Ok(layer) if complete => layers.push(layer),
-            Ok(_) => {}
-            Err(errors) => {
-                complete = false;
-                for e in errors {
-                    report_arg_error(cx, call, e);
-                }
-            }
+        match read_layer(cx, call, &call.to_call(), |i| i) {
+            Some(layer) if complete => layers.push(layer),
+            Some(_) => {}
+            None => complete = false,
         }
     }
     layers
 }
 
-fn report_arg_error(cx: &Ctxt, call: &LayerCall, error: ArgError) {
-    let arg = |i: usize| call.args.get(i);
+/// The layer `call` describes (read as `read`), or its argument errors reported; `arg`
+/// maps an argument of `read` to its index in `call`.
+fn read_layer(
+    cx: &Ctxt,
+    call: &LayerCall,
+    read: &Call,
+    arg: impl Fn(usize) -> usize,
+) -> Option<Layer> {
+    Layer::from_call(read)
+        .map_err(|errors| {
+            for e in errors {
+                report_arg_error(cx, call, e, &arg);
+            }
+        })
+        .ok()
+}
+
+fn report_arg_error(cx: &Ctxt, call: &LayerCall, error: ArgError, arg: impl Fn(usize) -> usize) {
+    let arg = |i: usize| call.args.get(arg(i));
     match error.at {
         At::Layer => cx.error_spanned_by(&call.tokens, error.message),
         At::Name => cx.error_spanned_by(&call.name, error.message),
@@ -96,19 +128,249 @@ fn report_arg_error(cx: &Ctxt, call: &LayerCall, error: ArgError) {
     }
 }
 
-// Each layer accepts the shape the one before it gives.
-fn check_shapes(cx: &Ctxt, spec: &ModelSpec, calls: &[LayerCall]) -> Option<Checked> {
-    match spec.check() {
+// Each layer accepts the shapes it takes. `layers` and `inputs` are the tokens of the
+// spec's layers and inputs, where the errors go.
+fn check_shapes(
+    cx: &Ctxt,
+    spec: &ModelSpec,
+    label: impl Fn(&str) -> String,
+    layers: &[&TokenStream],
+    inputs: &[&InputDecl],
+) -> Option<Checked> {
+    match spec.check_labeled(label) {
         Ok(checked) => Some(checked),
         Err(e) => {
-            match e.layer.and_then(|i| calls.get(i)) {
-                Some(call) => cx.error_spanned_by(&call.tokens, e.message),
-                None => cx.error_spanned_by(
-                    proc_macro2::TokenStream::new().into_token_stream(),
-                    e.message,
-                ),
-            }
+            let tokens = match e.at {
+                Site::Def(i) => layers.get(i).map(|t| (*t).clone()),
+                Site::Input(i) => inputs.get(i).map(|d| d.tokens.clone()),
+                Site::Use(..) | Site::Output(_) => None,
+            };
+            cx.error_spanned_by(tokens.unwrap_or_default(), e.message);
             None
         }
+    }
+}
+
+// The functional form: its names first (each defined once, before use, and used), then
+// each layer's arguments, then every shape along the graph.
+fn check_graph(cx: &Ctxt, decl: &ModelDecl, graph: &Graph) -> Option<Model> {
+    if graph.inputs.is_empty() || graph.outputs.is_empty() {
+        cx.error_spanned_by(
+            &decl.ident,
+            "a functional model needs at least one `input name: [...]` and one `output name`",
+        );
+        return None;
+    }
+    if !check_graph_names(cx, graph) {
+        return None;
+    }
+    let shapes: Vec<Option<Shape>> = graph.inputs.iter().map(|i| check_input(cx, i)).collect();
+    let layers: Vec<Vec<Option<Layer>>> =
+        graph.bindings.iter().map(|b| read_binding(cx, b)).collect();
+    if cx.has_errors() {
+        return None;
+    }
+    let mut lowered = Lowered::new(graph);
+    for (binding, layers) in graph.bindings.iter().zip(layers) {
+        lowered.binding(binding, layers.into_iter().flatten());
+    }
+    let inputs = graph
+        .inputs
+        .iter()
+        .zip(shapes)
+        .map(|(decl, shape)| {
+            Some(NamedShape {
+                name: input_name(decl),
+                shape: shape?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let outputs = graph
+        .outputs
+        .iter()
+        .map(|o| lowered.resolved[&o.to_string()].clone())
+        .collect();
+    let spec = ModelSpec {
+        name: decl.ident.to_string(),
+        inputs,
+        layers: lowered.layers,
+        outputs,
+    };
+    let input_decls: Vec<&InputDecl> = graph.inputs.iter().collect();
+    let labels = lowered.labels;
+    let label = |name: &str| labels.get(name).cloned().unwrap_or_else(|| name.to_owned());
+    let checked = check_shapes(cx, &spec, label, &lowered.tokens, &input_decls)?;
+    Some(Model {
+        spec,
+        checked,
+        spans: lowered.spans,
+    })
+}
+
+/// An input's name; the parser gives every input of the functional form one.
+pub fn input_name(decl: &InputDecl) -> String {
+    decl.name
+        .as_ref()
+        .map_or_else(|| "input".to_owned(), ToString::to_string)
+}
+
+// kiln-spec's rules for a graph's names, applied to the user's bindings.
+fn check_graph_names(cx: &Ctxt, graph: &Graph) -> bool {
+    let inputs: Vec<String> = graph.inputs.iter().map(input_name).collect();
+    let uses: Vec<_> = graph.bindings.iter().map(Binding::uses).collect();
+    let names: Vec<String> = graph.bindings.iter().map(|b| b.name.to_string()).collect();
+    let defs: Vec<Definition> = names
+        .iter()
+        .zip(&uses)
+        .map(|(name, uses)| Definition {
+            name,
+            uses: uses.iter().map(|u| u.name.as_str()).collect(),
+        })
+        .collect();
+    let outputs: Vec<String> = graph.outputs.iter().map(ToString::to_string).collect();
+    let input_refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let output_refs: Vec<&str> = outputs.iter().map(String::as_str).collect();
+    let faults = kiln_spec::check_names(&input_refs, &defs, &output_refs, "binding");
+    for (site, message) in &faults {
+        let tokens = match *site {
+            Site::Input(i) => graph.inputs[i].name.to_token_stream(),
+            Site::Def(i) => graph.bindings[i].name.to_token_stream(),
+            Site::Use(i, k) => uses[i][k].tokens.clone(),
+            Site::Output(o) => graph.outputs[o].to_token_stream(),
+        };
+        cx.error_spanned_by(tokens, message);
+    }
+    faults.is_empty()
+}
+
+// A binding's layers: its merge (if it starts with one) and its chain, each read with its
+// arguments' rules; `None` for one whose arguments are reported.
+fn read_binding(cx: &Ctxt, binding: &Binding) -> Vec<Option<Layer>> {
+    let mut layers = Vec::new();
+    if let Source::Merge(call) = &binding.source {
+        layers.push(read_merge(cx, call));
+    }
+    layers.extend(
+        binding
+            .chain
+            .iter()
+            .map(|call| read_layer(cx, call, &call.to_call(), |i| i)),
+    );
+    layers
+}
+
+// `Add(a, b)`, `Concatenate(a, b, axis = 1)`: the names are the graph's, the keywords the
+// layer's.
+fn read_merge(cx: &Ctxt, call: &LayerCall) -> Option<Layer> {
+    let name = call.name.to_string();
+    if !Layer::MERGES.contains(&name.as_str()) && Layer::NAMES.contains(&name.as_str()) {
+        cx.error_spanned_by(
+            &call.name,
+            format!(
+                "{name} is not a merge; a chain starts from a name, e.g. `let y = x -> {name}(...)`, or from a merge: {}",
+                Layer::MERGES.join(", ")
+            ),
+        );
+        return None;
+    }
+    let mut keywords = Vec::new();
+    let mut ok = true;
+    for (i, a) in call.args.iter().enumerate() {
+        match (&a.keyword, &a.value.value) {
+            (Some(_), _) => keywords.push(i),
+            (None, Value::Name(_)) => {}
+            (None, other) => {
+                cx.error_spanned_by(
+                    &a.tokens,
+                    format!(
+                        "{} merges tensors named by their bindings, e.g. {}(a, b); got `{other}`",
+                        call.name, call.name
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    let read = Call {
+        name: call.name.to_string(),
+        args: keywords
+            .iter()
+            .map(|&i| Arg {
+                keyword: call.args[i].keyword.as_ref().map(ToString::to_string),
+                value: call.args[i].value.value.clone(),
+            })
+            .collect(),
+    };
+    let layer = read_layer(cx, call, &read, |i| keywords[i])?;
+    ok.then_some(layer)
+}
+
+/// The graph as kiln-spec's layers: each binding's layers named Keras's way and connected
+/// by name.
+struct Lowered<'a> {
+    namer: Namer,
+    layers: Vec<NamedLayer>,
+    tokens: Vec<&'a TokenStream>,
+    spans: Vec<Span>,
+    /// The node each binding or input name stands for.
+    resolved: HashMap<String, String>,
+    /// How messages name a node: "`h`" for the end of a binding, else its class.
+    labels: HashMap<String, String>,
+}
+
+impl<'a> Lowered<'a> {
+    fn new(graph: &Graph) -> Self {
+        let inputs: Vec<String> = graph.inputs.iter().map(input_name).collect();
+        Lowered {
+            namer: Namer::reserving(inputs.iter().cloned()),
+            layers: Vec::new(),
+            tokens: Vec::new(),
+            spans: Vec::new(),
+            labels: inputs
+                .iter()
+                .map(|n| (n.clone(), format!("`{n}`")))
+                .collect(),
+            resolved: inputs.into_iter().map(|n| (n.clone(), n)).collect(),
+        }
+    }
+
+    fn push(&mut self, layer: Layer, inbound: Vec<String>, call: &'a LayerCall) -> String {
+        let name = self.namer.name(&layer);
+        self.labels
+            .insert(name.clone(), layer.class_name().to_owned());
+        self.layers.push(NamedLayer {
+            name: name.clone(),
+            layer,
+            inbound,
+        });
+        self.tokens.push(&call.tokens);
+        self.spans.push(call.name.span());
+        name
+    }
+
+    fn binding(&mut self, binding: &'a Binding, mut layers: impl Iterator<Item = Layer>) {
+        let mut calls = binding.chain.iter();
+        let mut last = match &binding.source {
+            Source::Name(name, _) => self.resolved[&name.to_string()].clone(),
+            Source::Merge(call) => {
+                let inbound = binding
+                    .uses()
+                    .iter()
+                    .map(|u| self.resolved[&u.name].clone())
+                    .collect();
+                match layers.next() {
+                    Some(layer) => self.push(layer, inbound, call),
+                    None => return,
+                }
+            }
+        };
+        for (layer, call) in layers.zip(calls.by_ref()) {
+            last = self.push(layer, vec![last], call);
+        }
+        let name = binding.name.to_string();
+        if self.layers.iter().any(|l| l.name == last) {
+            self.labels.insert(last.clone(), format!("`{name}`"));
+        }
+        self.resolved.insert(name, last);
     }
 }

@@ -1,8 +1,10 @@
 //! Turns a checked model into a burn module, or, after an error, into a stub that keeps
 //! the user's other code type-checking.
 
+use std::collections::HashMap;
+
 use kiln_spec::{Activation, NamedLayer, Regularizer, Summary};
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{Ident, Visibility};
 
@@ -93,6 +95,211 @@ fn weight_penalties(named: &NamedLayer, field: &Ident) -> TokenStream {
     out
 }
 
+/// The parts of the generated module that differ between the Sequential and the
+/// functional form.
+struct Parts {
+    /// Struct fields and their initializers.
+    fields: Vec<TokenStream>,
+    inits: Vec<TokenStream>,
+    /// The body of `__layers`, which ends with the outputs in `result`.
+    steps: Vec<TokenStream>,
+    /// Each input: its name in `forward`, its variable in `__layers`, its tensor type.
+    inputs: Vec<(Ident, Ident, TokenStream)>,
+    /// Each output's tensor type.
+    outputs: Vec<TokenStream>,
+    result: TokenStream,
+}
+
+fn tensor(rank: usize) -> TokenStream {
+    let kp = private();
+    let rank = usize_lit(rank + 1);
+    quote!(#kp::burn::tensor::Tensor<B, #rank>)
+}
+
+/// A layer's field, initializer and weight penalties.
+fn layer_state(
+    named: &NamedLayer,
+    info: &kiln_spec::LayerInfo,
+    span: Span,
+    parts: &mut Parts,
+) -> (Ident, TokenStream) {
+    let field = Ident::new(&named.name, span);
+    let code = layer_code(&named.layer, info, &field);
+    if let Some((ty, init)) = code.field {
+        parts.fields.push(quote_spanned!(span=> pub #field: #ty));
+        parts.inits.push(quote_spanned!(span=> #field: #init));
+    }
+    (field, code.forward)
+}
+
+/// The steps after a layer's forward step, on its output `x`: the weight penalties, its
+/// activation (unless the training forward splits it off) and its activity penalty.
+fn after_step(named: &NamedLayer, field: &Ident, span: Span, is_logits: bool) -> TokenStream {
+    let kp = private();
+    let mut out = weight_penalties(named, field);
+    let activation = named.layer.activation().unwrap_or(Activation::Linear);
+    if activation != Activation::Linear && !is_logits {
+        let a = activation_tokens(activation);
+        out.extend(quote_spanned!(span=> let x = #kp::activation(#a, x);));
+    }
+    if let Some(r) = named.layer.weights().and_then(|w| w.activity_regularizer) {
+        let r = regularizer_tokens(r);
+        // The split-off activation's activity penalty is taken on the activated output
+        // all the same.
+        let output = if is_logits {
+            let a = activation_tokens(activation);
+            quote!(#kp::activation(#a, x.clone()))
+        } else {
+            quote!(x.clone())
+        };
+        out.extend(quote_spanned! {span=>
+            if penalties {
+                penalty = #kp::regularizer::add(penalty, #kp::regularizer::activity_penalty(#r, #output));
+            }
+        });
+    }
+    out
+}
+
+fn sequential_parts(model: &Model) -> Parts {
+    let (spec, checked) = (&model.spec, &model.checked);
+    let x = Ident::new("x", Span::call_site());
+    let mut parts = Parts {
+        fields: Vec::new(),
+        inits: Vec::new(),
+        steps: Vec::new(),
+        inputs: vec![(x.clone(), x.clone(), tensor(checked.input().rank()))],
+        outputs: vec![tensor(checked.output().rank())],
+        result: quote!(x),
+    };
+    let logits = spec.logits_layer();
+    for (i, ((named, info), &span)) in spec
+        .layers
+        .iter()
+        .zip(&checked.layers)
+        .zip(&model.spans)
+        .enumerate()
+    {
+        let (field, forward) = layer_state(named, info, span, &mut parts);
+        let ty = tensor(info.output.rank());
+        parts
+            .steps
+            .push(quote_spanned!(span=> let x: #ty = #forward;));
+        parts
+            .steps
+            .push(after_step(named, &field, span, logits == Some(i)));
+    }
+    parts
+}
+
+fn functional_parts(model: &Model) -> Parts {
+    let kp = private();
+    let (spec, checked) = (&model.spec, &model.checked);
+    let var = |name: &str| format_ident!("t_{}", name);
+    let mut parts = Parts {
+        fields: Vec::new(),
+        inits: Vec::new(),
+        steps: Vec::new(),
+        inputs: checked
+            .inputs
+            .iter()
+            .map(|i| {
+                let name = Ident::new(&i.name, Span::call_site());
+                (name, var(&i.name), tensor(i.shape.rank()))
+            })
+            .collect(),
+        outputs: checked
+            .outputs
+            .iter()
+            .map(|o| tensor(o.shape.rank()))
+            .collect(),
+        result: TokenStream::new(),
+    };
+    // How often each tensor is still to be taken: the last taker moves it, the others clone.
+    let mut pending: HashMap<&str, usize> = HashMap::new();
+    for name in spec
+        .layers
+        .iter()
+        .flat_map(|l| &l.inbound)
+        .chain(&spec.outputs)
+    {
+        *pending.entry(name).or_default() += 1;
+    }
+    let mut take = |name: &str| {
+        let v = var(name);
+        let left = pending.get_mut(name).map(|n| {
+            *n -= 1;
+            *n
+        });
+        if left == Some(0) {
+            quote!(#v)
+        } else {
+            quote!(#v.clone())
+        }
+    };
+    let logits = spec.logits_layer();
+    for (i, ((named, info), &span)) in spec
+        .layers
+        .iter()
+        .zip(&checked.layers)
+        .zip(&model.spans)
+        .enumerate()
+    {
+        let (field, forward) = layer_state(named, info, span, &mut parts);
+        let inbound: Vec<TokenStream> = named.inbound.iter().map(|n| take(n)).collect();
+        let ty = tensor(info.output.rank());
+        let forward = match merge_tokens(&named.layer, info.output.rank()) {
+            Some(merge) => {
+                let (first, rest) = (&inbound[0], &inbound[1..]);
+                quote_spanned!(span=> #kp::layers::merge(#merge, #first, ::std::vec![#(#rest),*]))
+            }
+            None => {
+                let first = &inbound[0];
+                quote_spanned!(span=> { let x = #first; #forward })
+            }
+        };
+        let after = after_step(named, &field, span, logits == Some(i));
+        let out = var(&named.name);
+        parts.steps.push(quote_spanned! {span=>
+            let #out: #ty = {
+                let x: #ty = #forward;
+                #after
+                x
+            };
+        });
+    }
+    let outputs: Vec<TokenStream> = spec.outputs.iter().map(|o| take(o)).collect();
+    parts.result = match outputs.as_slice() {
+        [one] => one.clone(),
+        many => quote!((#(#many),*)),
+    };
+    parts
+}
+
+/// `Merge::Add` and the like, for a merge layer whose examples have `rank` dimensions.
+fn merge_tokens(layer: &kiln_spec::Layer, rank: usize) -> Option<TokenStream> {
+    use kiln_spec::Layer;
+    let kp = private();
+    Some(match layer {
+        Layer::Add(_) => quote!(#kp::layers::Merge::Add),
+        Layer::Multiply(_) => quote!(#kp::layers::Merge::Multiply),
+        Layer::Average(_) => quote!(#kp::layers::Merge::Average),
+        Layer::Maximum(_) => quote!(#kp::layers::Merge::Maximum),
+        // kiln-spec refuses an axis outside the examples.
+        Layer::Concatenate(c) => {
+            let dim = usize_lit(c.dim_index(rank)? + 1);
+            quote!(#kp::layers::Merge::Concatenate { dim: #dim })
+        }
+        _ => return None,
+    })
+}
+
+/// `[Dim::Known(3), ...]` of a shape.
+fn dims_tokens(shape: &kiln_spec::Shape) -> TokenStream {
+    let dims = shape.dims().iter().map(|&d| dim_tokens(d));
+    quote!([#(#dims),*])
+}
+
 fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
     let kp = private();
     let name = &decl.ident;
@@ -102,144 +309,87 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
     let attrs = &decl.attrs;
     let spec = &model.spec;
     let checked = &model.checked;
-    let last = spec.layers.len().checked_sub(1);
-    let final_activation = spec.final_activation();
-
-    let mut fields = Vec::new();
-    let mut inits = Vec::new();
-    let mut steps = Vec::new();
-    for (i, ((named, info), call)) in spec
-        .layers
-        .iter()
-        .zip(&checked.layers)
-        .zip(&body.layers)
-        .enumerate()
-    {
-        let span = call.name.span();
-        let field = Ident::new(&named.name, span);
-        let code = layer_code(&named.layer, info, &field);
-        if let Some((ty, init)) = code.field {
-            fields.push(quote_spanned!(span=> pub #field: #ty));
-            inits.push(quote_spanned!(span=> #field: #init));
-        }
-        let rank = usize_lit(info.output.rank() + 1);
-        let forward = code.forward;
-        steps.push(quote_spanned!(span=> let x: #kp::burn::tensor::Tensor<B, #rank> = #forward;));
-        steps.push(weight_penalties(named, &field));
-        let activation = named.layer.activation().unwrap_or(Activation::Linear);
-        let is_last = Some(i) == last;
-        if activation != Activation::Linear && !is_last {
-            let a = activation_tokens(activation);
-            steps.push(quote_spanned!(span=> let x = #kp::activation(#a, x);));
-        }
-        if let Some(r) = named.layer.weights().and_then(|w| w.activity_regularizer) {
-            let r = regularizer_tokens(r);
-            // The last layer's activation is split off for the loss; its activity penalty
-            // is taken on the activated output all the same.
-            let output = if is_last {
-                let a = activation_tokens(activation);
-                quote!(#kp::activation(#a, x.clone()))
-            } else {
-                quote!(x.clone())
-            };
-            steps.push(quote_spanned! {span=>
-                if penalties {
-                    penalty = #kp::regularizer::add(penalty, #kp::regularizer::activity_penalty(#r, #output));
-                }
-            });
-        }
-    }
-
-    let in_rank = usize_lit(checked.input.rank() + 1);
-    let out_rank = usize_lit(checked.output.rank() + 1);
-    let in_len = usize_lit(checked.input.rank());
-    let out_len = usize_lit(checked.output.rank());
-    let in_dims = checked.input.dims().iter().map(|&d| dim_tokens(d));
-    let out_dims = checked.output.dims().iter().map(|&d| dim_tokens(d));
-    let final_act = activation_tokens(final_activation);
+    let Parts {
+        fields,
+        inits,
+        steps,
+        inputs,
+        outputs,
+        result,
+    } = match body {
+        Body::Sequential(_) => sequential_parts(model),
+        Body::Functional(_) => functional_parts(model),
+    };
+    let final_act = activation_tokens(spec.final_activation());
     let json = spec.to_json();
     let table = Summary(checked.clone()).to_string();
+    let shown = |shapes: &[kiln_spec::NamedShape]| {
+        shapes
+            .iter()
+            .map(|s| format!("`{}`", s.shape))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let shapes_doc = format!(
-        " Input `{}` → output `{}` per example; tensors add the batch dimension first.",
-        checked.input, checked.output
+        " Input {} → output {} per example; tensors add the batch dimension first.",
+        shown(&checked.inputs),
+        shown(&checked.outputs)
     );
-    let tensor_in = quote!(#kp::burn::tensor::Tensor<B, #in_rank>);
-    let tensor_out = quote!(#kp::burn::tensor::Tensor<B, #out_rank>);
     let backend = quote!(#kp::burn::tensor::backend::Backend);
     let has_docs = attrs.iter().any(|a| a.path().is_ident("doc"));
     let doc_gap = has_docs.then(|| quote!(#[doc = ""]));
+    let params: Vec<TokenStream> = inputs
+        .iter()
+        .map(|(name, _, ty)| quote!(#name: #ty))
+        .collect();
+    let vars = inputs.iter().map(|(_, var, ty)| quote!(#var: #ty));
+    let args: Vec<&Ident> = inputs.iter().map(|(name, _, _)| name).collect();
+    let output_ty = match outputs.as_slice() {
+        [one] => one.clone(),
+        many => quote!((#(#many),*)),
+    };
+    // The forward applies the activation the training forward splits off; a model with
+    // several outputs splits none.
+    let output = if outputs.len() == 1 {
+        quote!(#kp::activation(#final_act, y))
+    } else {
+        quote!(y)
+    };
 
-    quote! {
-        #[doc(hidden)]
-        #[allow(non_snake_case)]
-        mod #module {
-            use ::kiln::__private::burn;
-
-            #(#attrs)*
-            #doc_gap
-            #[doc = " # Shapes"]
-            #[doc = #shapes_doc]
-            #[doc = ""]
-            #[doc = " ```text"]
-            #[doc = #table]
-            #[doc = " ```"]
-            #[derive(burn::module::Module, Debug)]
-            #item_vis struct #name<B: #backend> {
-                #(#fields,)*
-                #[doc(hidden)]
-                pub __backend: ::core::marker::PhantomData<B>,
-            }
-
-            impl<B: #backend> #name<B> {
-                /// The shape of one input example (the batch dimension left out).
-                pub const INPUT_SHAPE: [#kp::Dim; #in_len] = [#(#in_dims),*];
-                /// The shape of one output example (the batch dimension left out).
-                pub const OUTPUT_SHAPE: [#kp::Dim; #out_len] = [#(#out_dims),*];
-
-                /// A new model with freshly initialised weights (Keras's initializers) on `device`.
-                pub fn new(device: &B::Device) -> Self {
-                    #name {
-                        #(#inits,)*
-                        __backend: ::core::marker::PhantomData,
-                    }
-                }
-
-                /// The model's output for a batch of inputs.
-                pub fn forward(&self, x: #tensor_in) -> #tensor_out {
-                    let (x, _) = self.__layers(x, false);
-                    #kp::activation(#final_act, x)
-                }
-
-                /// The training forward pass: the output before the last activation (logits),
-                /// that activation, and the sum of the declared regularization penalties.
-                pub fn forward_train(&self, x: #tensor_in) -> #kp::TrainForward<B, #tensor_out> {
-                    let (logits, penalty) = self.__layers(x, true);
-                    #kp::TrainForward { logits, activation: #final_act, penalty }
-                }
-
-                #[allow(unused_mut, unused_variables, clippy::let_and_return)]
-                fn __layers(&self, x: #tensor_in, penalties: bool) -> (#tensor_out, ::core::option::Option<#kp::burn::tensor::Tensor<B, 1>>) {
-                    let mut penalty = ::core::option::Option::None;
-                    #(#steps)*
-                    (x, penalty)
-                }
-
-                /// The model's declaration, as kiln-spec reads it.
-                pub fn spec() -> #kp::ModelSpec {
-                    #kp::ModelSpec::from_json(#json).expect("model! embeds a model it has checked")
-                }
-
-                /// Keras's summary table: each layer's output shape and parameter count, and the totals.
-                pub fn summary(&self) -> #kp::Summary {
-                    Self::spec().summary().expect("model! embeds a model it has checked")
-                }
-
-                /// The architecture as JSON, which `kiln::from_json` reads back.
-                pub fn to_json(&self) -> ::std::string::String {
-                    ::std::string::String::from(#json)
+    // A model with one input and one output is a kiln Model, which the Trainer takes.
+    let shape_consts = |what: &str, shapes: &[kiln_spec::NamedShape]| {
+        let one = format_ident!("{}_SHAPE", what);
+        let all = format_ident!("{}_SHAPES", what);
+        let lower = what.to_lowercase();
+        match shapes {
+            [single] => {
+                let len = usize_lit(single.shape.rank());
+                let dims = dims_tokens(&single.shape);
+                let doc =
+                    format!(" The shape of one {lower} example (the batch dimension left out).");
+                quote! {
+                    #[doc = #doc]
+                    pub const #one: [#kp::Dim; #len] = #dims;
                 }
             }
-
+            many => {
+                let n = usize_lit(many.len());
+                let dims = many.iter().map(|s| dims_tokens(&s.shape));
+                let doc = format!(
+                    " The shape of one example of each {lower}, in order (the batch dimension left out)."
+                );
+                quote! {
+                    #[doc = #doc]
+                    pub const #all: [&'static [#kp::Dim]; #n] = [#(&#dims),*];
+                }
+            }
+        }
+    };
+    let input_consts = shape_consts("INPUT", &checked.inputs);
+    let output_consts = shape_consts("OUTPUT", &checked.outputs);
+    let model_impl = (inputs.len() == 1 && outputs.len() == 1).then(|| {
+        let (tensor_in, tensor_out) = (&inputs[0].2, &outputs[0]);
+        quote! {
             impl<B: #backend> #kp::Model<B> for #name<B> {
                 type Input = #tensor_in;
                 type Output = #tensor_out;
@@ -264,6 +414,79 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
                     ::core::option::Option::Some(#name::<B>::spec())
                 }
             }
+        }
+    });
+
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_snake_case)]
+        mod #module {
+            use ::kiln::__private::burn;
+
+            #(#attrs)*
+            #doc_gap
+            #[doc = " # Shapes"]
+            #[doc = #shapes_doc]
+            #[doc = ""]
+            #[doc = " ```text"]
+            #[doc = #table]
+            #[doc = " ```"]
+            #[derive(burn::module::Module, Debug)]
+            #item_vis struct #name<B: #backend> {
+                #(#fields,)*
+                #[doc(hidden)]
+                pub __backend: ::core::marker::PhantomData<B>,
+            }
+
+            impl<B: #backend> #name<B> {
+                #input_consts
+                #output_consts
+
+                /// A new model with freshly initialised weights (Keras's initializers) on `device`.
+                pub fn new(device: &B::Device) -> Self {
+                    #name {
+                        #(#inits,)*
+                        __backend: ::core::marker::PhantomData,
+                    }
+                }
+
+                /// The model's output for a batch of inputs.
+                pub fn forward(&self, #(#params),*) -> #output_ty {
+                    let (y, _) = self.__layers(#(#args,)* false);
+                    #output
+                }
+
+                /// The training forward pass: the output before the last activation (logits),
+                /// that activation, and the sum of the declared regularization penalties.
+                pub fn forward_train(&self, #(#params),*) -> #kp::TrainForward<B, #output_ty> {
+                    let (logits, penalty) = self.__layers(#(#args,)* true);
+                    #kp::TrainForward { logits, activation: #final_act, penalty }
+                }
+
+                #[allow(unused_mut, unused_variables, clippy::let_and_return)]
+                fn __layers(&self, #(#vars,)* penalties: bool) -> (#output_ty, ::core::option::Option<#kp::burn::tensor::Tensor<B, 1>>) {
+                    let mut penalty = ::core::option::Option::None;
+                    #(#steps)*
+                    (#result, penalty)
+                }
+
+                /// The model's declaration, as kiln-spec reads it.
+                pub fn spec() -> #kp::ModelSpec {
+                    #kp::ModelSpec::from_json(#json).expect("model! embeds a model it has checked")
+                }
+
+                /// Keras's summary table: each layer's output shape and parameter count, and the totals.
+                pub fn summary(&self) -> #kp::Summary {
+                    Self::spec().summary().expect("model! embeds a model it has checked")
+                }
+
+                /// The architecture as JSON, which `kiln::from_json` reads back.
+                pub fn to_json(&self) -> ::std::string::String {
+                    ::std::string::String::from(#json)
+                }
+            }
+
+            #model_impl
         }
         #vis use #module::*;
     }

@@ -70,6 +70,17 @@ pub(crate) trait Rule {
     fn params(&self, _input: &Shape) -> Params {
         Params::default()
     }
+
+    /// The output shape for the tensors of a functional node; one, except for merges.
+    fn merge(&self, layer: &str, inputs: &[Input]) -> Result<Shape, String> {
+        match inputs {
+            [input] => self.output(layer, input),
+            _ => Err(format!(
+                "{layer} takes one tensor, got {}; merge them first, e.g. `Add(a, b) -> {layer}(...)` or `Concatenate(a, b) -> {layer}(...)`",
+                inputs.len()
+            )),
+        }
+    }
 }
 
 macro_rules! layers {
@@ -146,12 +157,37 @@ layers! {
     LSTM(Recurrent),
     /// A learned vector per token id: `[timesteps]` to `[timesteps, output_dim]`.
     Embedding(Embedding),
+    /// The element-wise sum of two or more tensors of one shape.
+    Add(Merge),
+    /// The element-wise product of two or more tensors of one shape.
+    Multiply(Merge),
+    /// The element-wise mean of two or more tensors of one shape.
+    Average(Merge),
+    /// The element-wise maximum of two or more tensors of one shape.
+    Maximum(Merge),
+    /// Two or more tensors joined along one axis.
+    Concatenate(Concatenate),
 }
 
 impl Layer {
     /// The output shape for `input`, or a message naming both shapes and the fix.
     pub fn output(&self, input: &Input) -> Result<Shape, String> {
         self.rule().output(self.class_name(), input)
+    }
+
+    /// The output shape for the tensors a functional node takes: one for most layers,
+    /// two or more for the merges.
+    pub fn merge(&self, inputs: &[Input]) -> Result<Shape, String> {
+        self.rule().merge(self.class_name(), inputs)
+    }
+
+    /// The layers that merge several tensors.
+    pub const MERGES: &'static [&'static str] =
+        &["Add", "Multiply", "Average", "Maximum", "Concatenate"];
+
+    /// Whether the layer merges several tensors (Add, Concatenate, ...).
+    pub fn is_merge(&self) -> bool {
+        Self::MERGES.contains(&self.class_name())
     }
 
     /// The layer's parameter counts for an input it accepts.

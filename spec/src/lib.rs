@@ -11,6 +11,7 @@
 
 mod activation;
 mod args;
+mod graph;
 mod layer;
 pub mod layers;
 mod model;
@@ -20,8 +21,11 @@ mod window;
 
 pub use activation::Activation;
 pub use args::{Arg, ArgError, At, Call, Value, nearest};
+pub use graph::{Definition, Site, check_names};
 pub use layer::{Input, Layer, Params, WeightOptions};
-pub use model::{CheckError, Checked, JsonError, LayerInfo, ModelSpec, NamedLayer, Summary};
+pub use model::{
+    CheckError, Checked, JsonError, LayerInfo, ModelSpec, NamedLayer, NamedShape, Namer, Summary,
+};
 pub use regularizer::Regularizer;
 pub use shape::{Dim, Shape, shapes_fit};
 pub use window::{Padding, Window};

@@ -1,15 +1,21 @@
-//! A whole Sequential model: its input, its named layers, the check of every shape, the
-//! Keras summary and the JSON form.
+//! A whole model, Sequential or functional: its inputs, its named layers and how they
+//! connect, the check of every shape, the Keras summary and the JSON form.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
+use crate::graph::{self, Definition, Site};
 use crate::layer::{Input, Layer, Params};
 use crate::shape::{Dim, Shape};
 
-/// A model as declared: a name, the shape of one input example and its layers in order.
+/// A model as declared: a name, its inputs, its layers and, for the functional form, how
+/// they connect and which are its outputs.
+///
+/// A Sequential model has one input and no `outputs`: each layer takes the one before
+/// it. A functional model names each layer's `inbound` tensors and its `outputs`.
 ///
 /// ```
 /// use kiln_spec::{Call, Layer, ModelSpec, Shape, Value, Arg};
@@ -19,18 +25,31 @@ use crate::shape::{Dim, Shape};
 /// }).unwrap();
 /// let model = ModelSpec::sequential("Tiny", Shape::known([4]), vec![dense(8), dense(2)]);
 /// let checked = model.check().unwrap();
-/// assert_eq!(checked.output, Shape::known([2]));
+/// assert_eq!(checked.output(), &Shape::known([2]));
 /// assert_eq!(checked.params().total(), 4 * 8 + 8 + 8 * 2 + 2);
 /// assert_eq!(ModelSpec::from_json(&model.to_json()).unwrap(), model);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Repr", into = "Repr")]
 pub struct ModelSpec {
     /// The model's name (the Rust type's name for a `model!`).
     pub name: String,
-    /// The shape of one input example.
-    pub input: Shape,
-    /// The layers, applied in order.
+    /// The inputs; a Sequential model has one, named `input`.
+    pub inputs: Vec<NamedShape>,
+    /// The layers, in an order where each comes after those it takes.
     pub layers: Vec<NamedLayer>,
+    /// The names of the functional form's outputs; empty for a Sequential model, whose
+    /// output is its last layer's.
+    pub outputs: Vec<String>,
+}
+
+/// A named shape: a functional model's input or output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedShape {
+    /// The input's name, or the name of the layer (or input) an output comes from.
+    pub name: String,
+    /// The shape of one example.
+    pub shape: Shape,
 }
 
 /// A layer with its name in the model (`conv2d_1`).
@@ -41,6 +60,65 @@ pub struct NamedLayer {
     /// The layer.
     #[serde(flatten)]
     pub layer: Layer,
+    /// The inputs or layers whose outputs it takes, in the functional form; empty in a
+    /// Sequential model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inbound: Vec<String>,
+}
+
+/// The JSON form: `input` for a Sequential model, `inputs` and `outputs` for a functional one.
+#[derive(Serialize, Deserialize)]
+struct Repr {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    input: Option<Shape>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    inputs: Vec<NamedShape>,
+    layers: Vec<NamedLayer>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    outputs: Vec<String>,
+}
+
+impl TryFrom<Repr> for ModelSpec {
+    type Error = String;
+
+    fn try_from(r: Repr) -> Result<Self, String> {
+        let inputs = match (r.input, r.inputs.is_empty(), r.outputs.is_empty()) {
+            (Some(shape), true, true) => vec![NamedShape {
+                name: "input".into(),
+                shape,
+            }],
+            (None, false, false) => r.inputs,
+            _ => {
+                return Err(
+                    "a model has either `input` (Sequential) or both `inputs` and `outputs` (functional)"
+                        .into(),
+                );
+            }
+        };
+        Ok(ModelSpec {
+            name: r.name,
+            inputs,
+            layers: r.layers,
+            outputs: r.outputs,
+        })
+    }
+}
+
+impl From<ModelSpec> for Repr {
+    fn from(m: ModelSpec) -> Repr {
+        let functional = m.is_functional();
+        let mut inputs = m.inputs;
+        Repr {
+            name: m.name,
+            input: (!functional)
+                .then(|| inputs.pop().map(|i| i.shape))
+                .flatten(),
+            inputs: if functional { inputs } else { Vec::new() },
+            layers: m.layers,
+            outputs: m.outputs,
+        }
+    }
 }
 
 /// A layer that passed the check, with what the summary shows of it.
@@ -50,12 +128,14 @@ pub struct LayerInfo {
     pub name: String,
     /// The layer's Keras class name.
     pub class_name: &'static str,
-    /// The shape it takes.
+    /// The shape it takes (a merge's first input).
     pub input: Shape,
     /// The shape it gives.
     pub output: Shape,
     /// Its weights.
     pub params: Params,
+    /// The inputs or layers it takes, in the functional form (Keras's "Connected to").
+    pub inbound: Vec<String>,
 }
 
 /// A model whose every shape fits.
@@ -65,10 +145,12 @@ pub struct Checked {
     pub name: String,
     /// Each layer, in order.
     pub layers: Vec<LayerInfo>,
-    /// The shape of one input example.
-    pub input: Shape,
-    /// The shape of one output example.
-    pub output: Shape,
+    /// Each input and the shape of one of its examples.
+    pub inputs: Vec<NamedShape>,
+    /// Each output: the name of the node it comes from and the shape of one example.
+    pub outputs: Vec<NamedShape>,
+    /// Whether the model is in the functional form (its summary shows the connections).
+    pub functional: bool,
 }
 
 impl Checked {
@@ -79,14 +161,26 @@ impl Checked {
             .map(|l| l.params)
             .fold(Params::default(), |a, b| a + b)
     }
+
+    /// The shape of one example of the first input (the only one of a Sequential model).
+    pub fn input(&self) -> &Shape {
+        &self.inputs[0].shape
+    }
+
+    /// The shape of one example of the first output (the only one of a Sequential model).
+    pub fn output(&self) -> &Shape {
+        &self.outputs[0].shape
+    }
 }
 
-/// The first layer whose input does not fit, or an input shape that cannot be.
+/// The first fault found: a layer whose input does not fit, an input shape that cannot
+/// be, or (in the functional form) a name that is undefined, unused or defined twice.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct CheckError {
-    /// The index of the layer at fault; `None` for the input shape itself.
-    pub layer: Option<usize>,
+    /// Where the fault sits; `Site::Def(i)` is the layer at index `i`, `Site::Use(i, k)`
+    /// its `k`-th inbound name.
+    pub at: Site,
     /// Names what was got, what was needed and the fix.
     pub message: String,
 }
@@ -108,25 +202,23 @@ pub enum JsonError {
 impl ModelSpec {
     /// A Sequential model whose layers get Keras's default names (`dense`, `dense_1`, ...).
     pub fn sequential(name: impl Into<String>, input: Shape, layers: Vec<Layer>) -> Self {
-        let mut seen: Vec<String> = Vec::new();
+        let mut namer = Namer::default();
         let layers = layers
             .into_iter()
-            .map(|layer| {
-                let base = layer.keras_name();
-                let count = seen.iter().filter(|n| **n == base).count();
-                seen.push(base.clone());
-                let name = if count == 0 {
-                    base
-                } else {
-                    format!("{base}_{count}")
-                };
-                NamedLayer { name, layer }
+            .map(|layer| NamedLayer {
+                name: namer.name(&layer),
+                layer,
+                inbound: Vec::new(),
             })
             .collect();
         ModelSpec {
             name: name.into(),
-            input,
+            inputs: vec![NamedShape {
+                name: "input".into(),
+                shape: input,
+            }],
             layers,
+            outputs: Vec::new(),
         }
     }
 
@@ -157,7 +249,7 @@ impl ModelSpec {
             .enumerate()
             .map(|(i, call)| {
                 Layer::from_call(call).map_err(|errors| CheckError {
-                    layer: Some(i),
+                    at: Site::Def(i),
                     message: format!(
                         "layer {}: {}",
                         i + 1,
@@ -175,51 +267,158 @@ impl ModelSpec {
         Ok(spec)
     }
 
-    /// Checks every layer's input shape in order, stopping at the first that does not
-    /// fit (the shapes after it are unknown).
+    /// Whether the model is in the functional form.
+    pub fn is_functional(&self) -> bool {
+        !self.outputs.is_empty()
+    }
+
+    /// Checks every layer's input shape in order, stopping at the first fault (the shapes
+    /// after it are unknown). Messages name a functional model's nodes by their names.
     pub fn check(&self) -> Result<Checked, CheckError> {
-        check_input(&self.input)?;
-        let mut shape = self.input.clone();
-        let mut from = "the input";
+        self.check_labeled(|name| format!("`{name}`"))
+    }
+
+    /// [`ModelSpec::check`], with `label` naming a functional model's nodes in messages
+    /// (`model!` names them by the user's bindings).
+    pub fn check_labeled(&self, label: impl Fn(&str) -> String) -> Result<Checked, CheckError> {
+        for (i, input) in self.inputs.iter().enumerate() {
+            check_input(&input.shape).map_err(|message| CheckError {
+                at: Site::Input(i),
+                message,
+            })?;
+        }
+        if self.is_functional() {
+            self.check_names()?;
+        } else if self.inputs.len() != 1 || self.layers.iter().any(|l| !l.inbound.is_empty()) {
+            return Err(CheckError {
+                at: Site::Input(0),
+                message: "a Sequential model has one input and no inbound names; give a graph its `outputs`".into(),
+            });
+        }
+        let mut shapes: HashMap<&str, (Shape, String)> = HashMap::new();
+        for input in &self.inputs {
+            let from = if self.is_functional() {
+                format!("input {}", label(&input.name))
+            } else {
+                "the input".into()
+            };
+            shapes.insert(&input.name, (input.shape.clone(), from));
+        }
         let mut layers = Vec::with_capacity(self.layers.len());
+        let mut previous = self.inputs[0].name.as_str();
         for (i, named) in self.layers.iter().enumerate() {
-            let output = named
-                .layer
-                .output(&Input {
-                    shape: &shape,
-                    from,
-                })
-                .map_err(|message| CheckError {
-                    layer: Some(i),
-                    message,
-                })?;
+            let inbound: Vec<&str> = if self.is_functional() {
+                named.inbound.iter().map(String::as_str).collect()
+            } else {
+                vec![previous]
+            };
+            // Every name is defined above: check_names saw to it.
+            let taken: Vec<&(Shape, String)> = inbound.iter().map(|n| &shapes[n]).collect();
+            let inputs: Vec<Input> = taken
+                .iter()
+                .map(|(shape, from)| Input { shape, from })
+                .collect();
+            let output = named.layer.merge(&inputs).map_err(|message| CheckError {
+                at: Site::Def(i),
+                message,
+            })?;
+            let input = taken[0].0.clone();
             layers.push(LayerInfo {
                 name: named.name.clone(),
                 class_name: named.layer.class_name(),
-                params: named.layer.params(&shape),
-                input: std::mem::replace(&mut shape, output.clone()),
-                output,
+                params: named.layer.params(&input),
+                input,
+                output: output.clone(),
+                inbound: named.inbound.clone(),
             });
-            from = named.layer.class_name();
+            let from = if self.is_functional() {
+                label(&named.name)
+            } else {
+                named.layer.class_name().into()
+            };
+            shapes.insert(&named.name, (output, from));
+            previous = &named.name;
         }
+        let outputs = if self.is_functional() {
+            self.outputs.iter().map(String::as_str).collect()
+        } else {
+            vec![previous]
+        };
         Ok(Checked {
             name: self.name.clone(),
             layers,
-            input: self.input.clone(),
-            output: shape,
+            inputs: self.inputs.clone(),
+            outputs: outputs
+                .into_iter()
+                .map(|name| NamedShape {
+                    name: name.into(),
+                    shape: shapes[name].0.clone(),
+                })
+                .collect(),
+            functional: self.is_functional(),
         })
     }
 
-    /// The activation the model ends with: that of its last layer when it has one
-    /// (softmax for a classifier), else linear. Losses use it to work on logits.
+    /// The functional form's names: each defined once, before its use, and used.
+    fn check_names(&self) -> Result<(), CheckError> {
+        let inputs: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
+        let defs: Vec<Definition> = self
+            .layers
+            .iter()
+            .map(|l| Definition {
+                name: &l.name,
+                uses: l.inbound.iter().map(String::as_str).collect(),
+            })
+            .collect();
+        let outputs: Vec<&str> = self.outputs.iter().map(String::as_str).collect();
+        if let Some((i, l)) = self
+            .layers
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.inbound.is_empty())
+        {
+            return Err(CheckError {
+                at: Site::Def(i),
+                message: format!(
+                    "layer `{}` takes no tensor; name its inbound inputs or layers",
+                    l.name
+                ),
+            });
+        }
+        match graph::check_names(&inputs, &defs, &outputs, "layer")
+            .into_iter()
+            .next()
+        {
+            Some((at, message)) => Err(CheckError { at, message }),
+            None => Ok(()),
+        }
+    }
+
+    /// The index of the layer whose activation the training forward splits off (the
+    /// loss works on its logits): the last layer of a Sequential model; the layer giving a
+    /// functional model's only output, when nothing else takes it.
+    pub fn logits_layer(&self) -> Option<usize> {
+        if !self.is_functional() {
+            return self.layers.len().checked_sub(1);
+        }
+        let [output] = self.outputs.as_slice() else {
+            return None;
+        };
+        let index = self.layers.iter().position(|l| &l.name == output)?;
+        let taken = self.layers.iter().any(|l| l.inbound.contains(output));
+        (!taken).then_some(index)
+    }
+
+    /// The activation the model ends with: that of its logits layer (softmax for a
+    /// classifier), else linear. Losses use it to work on logits.
     pub fn final_activation(&self) -> Activation {
-        self.layers
-            .last()
-            .and_then(|l| l.layer.activation())
+        self.logits_layer()
+            .and_then(|i| self.layers[i].layer.activation())
             .unwrap_or(Activation::Linear)
     }
 
-    /// The JSON form, Keras-like: `{"name", "input", "layers": [{"name", "class_name", "config"}]}`.
+    /// The JSON form, Keras-like: `{"name", "input", "layers": [{"name", "class_name",
+    /// "config"}]}`; a functional model has `inputs`, each layer's `inbound` and `outputs`.
     pub fn to_json(&self) -> String {
         // Serializing plain data to a String cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
@@ -249,18 +448,41 @@ impl ModelSpec {
     }
 }
 
-fn check_input(input: &Shape) -> Result<(), CheckError> {
-    let error = |message: String| {
-        Err(CheckError {
-            layer: None,
-            message,
-        })
-    };
+/// Gives layers Keras's default names: `dense`, `dense_1`, ...
+#[derive(Default)]
+pub struct Namer {
+    seen: Vec<String>,
+}
+
+impl Namer {
+    /// A namer that never gives `taken` (a functional model's input names).
+    pub fn reserving(taken: impl IntoIterator<Item = String>) -> Self {
+        Namer {
+            seen: taken.into_iter().collect(),
+        }
+    }
+
+    /// The next name for `layer`.
+    pub fn name(&mut self, layer: &Layer) -> String {
+        let base = layer.keras_name();
+        let name = (0..)
+            .map(|k| match k {
+                0 => base.clone(),
+                k => format!("{base}_{k}"),
+            })
+            .find(|n| !self.seen.contains(n))
+            .unwrap_or_default();
+        self.seen.push(name.clone());
+        name
+    }
+}
+
+fn check_input(input: &Shape) -> Result<(), String> {
     if input.rank() == 0 {
-        return error("the input needs at least one dimension, e.g. input: [784]".into());
+        return Err("the input needs at least one dimension, e.g. input: [784]".into());
     }
     if input.dims().contains(&Dim::Known(0)) {
-        return error(format!(
+        return Err(format!(
             "the input shape {input} has a zero dimension; every size must be positive"
         ));
     }
@@ -286,34 +508,89 @@ fn thousands(n: usize) -> String {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let checked = &self.0;
-        let rows: Vec<[String; 3]> = checked
-            .layers
+        // Each row: layer (type), output shape, parameters, and in the functional form
+        // one line per connection, Keras's `['conv2d[0][0]', ...]`.
+        let connections = |names: &[String]| -> Vec<String> {
+            if names.is_empty() {
+                return vec!["[]".into()];
+            }
+            let last = names.len() - 1;
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let open = if i == 0 { "[" } else { " " };
+                    let close = if i == last { "]" } else { "," };
+                    format!("{open}'{n}[0][0]'{close}")
+                })
+                .collect()
+        };
+        let inputs = checked
+            .inputs
             .iter()
-            .map(|l| {
+            .filter(|_| checked.functional)
+            .map(|i| {
+                (
+                    [
+                        format!("{} (InputLayer)", i.name),
+                        format!("[{}]", i.shape.keras()),
+                        "0".into(),
+                    ],
+                    connections(&[]),
+                )
+            });
+        let layers = checked.layers.iter().map(|l| {
+            (
                 [
                     format!("{} ({})", l.name, l.class_name),
                     l.output.keras(),
                     thousands(l.params.total()),
-                ]
-            })
-            .collect();
-        let head = ["Layer (type)", "Output Shape", "Param #"];
+                ],
+                connections(&l.inbound),
+            )
+        });
+        let rows: Vec<([String; 3], Vec<String>)> = inputs.chain(layers).collect();
+        let head = ["Layer (type)", "Output Shape", "Param #", "Connected to"];
         let width = |col: usize| {
             rows.iter()
-                .map(|r| r[col].chars().count())
+                .map(|r| r.0[col].chars().count())
                 .chain([head[col].len()])
                 .max()
                 .unwrap_or(0)
                 + 4
         };
         let (w0, w1, w2) = (width(0), width(1), width(2));
-        let line = |c: char| c.to_string().repeat(w0 + w1 + w2 + 1);
+        let w3 = if checked.functional {
+            rows.iter()
+                .flat_map(|r| r.1.iter().map(|c| c.chars().count()))
+                .chain([head[3].len()])
+                .max()
+                .unwrap_or(0)
+                + 3
+        } else {
+            0
+        };
+        let line = |c: char| c.to_string().repeat(w0 + w1 + w2 + w3 + 1);
         writeln!(f, "Model: \"{}\"", checked.name)?;
         writeln!(f, "{}", line('_'))?;
-        writeln!(f, " {:<w0$}{:<w1$}{:>w2$}", head[0], head[1], head[2])?;
+        write!(f, " {:<w0$}{:<w1$}{:>w2$}", head[0], head[1], head[2])?;
+        if checked.functional {
+            write!(f, "   {}", head[3])?;
+        }
+        writeln!(f)?;
         writeln!(f, "{}", line('='))?;
-        for (i, [name, shape, params]) in rows.iter().enumerate() {
-            writeln!(f, " {name:<w0$}{shape:<w1$}{params:>w2$}")?;
+        for (i, ([name, shape, params], connected)) in rows.iter().enumerate() {
+            write!(f, " {name:<w0$}{shape:<w1$}{params:>w2$}")?;
+            if checked.functional {
+                let pad = " ".repeat(1 + w0 + w1 + w2);
+                for (k, c) in connected.iter().enumerate() {
+                    if k > 0 {
+                        write!(f, "\n{pad}")?;
+                    }
+                    write!(f, "   {c}")?;
+                }
+            }
+            writeln!(f)?;
             if i + 1 < rows.len() {
                 writeln!(f)?;
             }
@@ -423,7 +700,7 @@ ____________________________________________________________________"#;
         let mut bad = convnet();
         bad.layers.remove(4); // Flatten
         let err = bad.check().unwrap_err();
-        assert_eq!(err.layer, Some(5));
+        assert_eq!(err.at, Site::Def(5));
         assert_eq!(
             err.message,
             "Dense expects a 1-D input [features], got [64, 5, 5] from Dropout; add Flatten before it"
@@ -447,7 +724,7 @@ ____________________________________________________________________"#;
             assert_eq!(
                 m.check(),
                 Err(CheckError {
-                    layer: None,
+                    at: Site::Input(0),
                     message: want.into()
                 })
             );
@@ -461,6 +738,7 @@ ____________________________________________________________________"#;
         m.layers.push(NamedLayer {
             name: "flatten".into(),
             layer: layer("Flatten", &[], &[]),
+            inbound: vec![],
         });
         assert_eq!(m.final_activation(), Activation::Linear);
     }
@@ -473,6 +751,7 @@ ____________________________________________________________________"#;
             NamedLayer {
                 name: "batch_normalization".into(),
                 layer: layer("BatchNormalization", &[], &[("momentum", f(0.9))]),
+                inbound: vec![],
             },
         );
         m.layers.push(NamedLayer {
@@ -492,6 +771,7 @@ ____________________________________________________________________"#;
                     ("use_bias", crate::Value::Bool(false)),
                 ],
             ),
+            inbound: vec![],
         });
         let json = m.to_json();
         assert_eq!(ModelSpec::from_json(&json).unwrap(), m);
@@ -520,5 +800,154 @@ ____________________________________________________________________"#;
                 .starts_with("not a kiln model: unknown variant `Dens`"),
             "{err}"
         );
+    }
+
+    /// DESIGN.md's SkipNet, as `model!` lowers it.
+    fn skipnet() -> ModelSpec {
+        let node = |name: &str, l: Layer, inbound: &[&str]| NamedLayer {
+            name: name.into(),
+            layer: l,
+            inbound: inbound.iter().map(|s| s.to_string()).collect(),
+        };
+        let conv = || layer("Conv2D", &[i(32), i(3)], &[("padding", n("same"))]);
+        ModelSpec {
+            name: "SkipNet".into(),
+            inputs: vec![NamedShape {
+                name: "x".into(),
+                shape: s(&[Some(3), Some(32), Some(32)]),
+            }],
+            layers: vec![
+                node("conv2d", conv(), &["x"]),
+                node(
+                    "batch_normalization",
+                    layer("BatchNormalization", &[], &[]),
+                    &["conv2d"],
+                ),
+                node(
+                    "activation",
+                    layer("Activation", &[n("relu")], &[]),
+                    &["batch_normalization"],
+                ),
+                node("conv2d_1", conv(), &["activation"]),
+                node("add", layer("Add", &[], &[]), &["activation", "conv2d_1"]),
+                node(
+                    "activation_1",
+                    layer("Activation", &[n("relu")], &[]),
+                    &["add"],
+                ),
+                node(
+                    "global_average_pooling2d",
+                    layer("GlobalAveragePooling2D", &[], &[]),
+                    &["activation_1"],
+                ),
+                node(
+                    "dense",
+                    layer("Dense", &[i(10)], &[("activation", n("softmax"))]),
+                    &["global_average_pooling2d"],
+                ),
+            ],
+            outputs: vec!["dense".into()],
+        }
+    }
+
+    #[test]
+    fn a_functional_model_checks_its_graph() {
+        let checked = skipnet().check().unwrap();
+        assert_eq!(checked.output(), &s(&[Some(10)]));
+        // Keras: 896 + 128 (64 non-trainable) + 9,248 + 330.
+        assert_eq!(
+            checked.params(),
+            Params {
+                trainable: 896 + 64 + 9_248 + 330,
+                non_trainable: 64
+            }
+        );
+        assert_eq!(skipnet().logits_layer(), Some(7));
+        assert_eq!(skipnet().final_activation(), Activation::Softmax);
+        let mut two = skipnet();
+        two.outputs.push("activation_1".into());
+        assert_eq!(two.logits_layer(), None);
+        let mut taken = skipnet();
+        taken.outputs = vec!["conv2d_1".into()];
+        taken.layers.truncate(5);
+        taken.layers[4].inbound = vec!["conv2d_1".into(), "activation".into()];
+        taken.outputs = vec!["add".into()];
+        assert_eq!(taken.logits_layer(), Some(4));
+    }
+
+    #[test]
+    fn functional_json_round_trips_and_is_checked() {
+        let m = skipnet();
+        let json = m.to_json();
+        assert!(json.contains(r#""inbound": ["#), "{json}");
+        assert!(!json.contains(r#""input":"#), "{json}");
+        assert_eq!(ModelSpec::from_json(&json).unwrap(), m);
+        let refused = |edit: &dyn Fn(&mut ModelSpec)| {
+            let mut m = skipnet();
+            edit(&mut m);
+            ModelSpec::from_json(&m.to_json()).unwrap_err().to_string()
+        };
+        let cases: [(&dyn Fn(&mut ModelSpec), &str); 4] = [
+            (
+                &|m| m.layers[4].inbound[1] = "conv2d_9".into(),
+                "`conv2d_9` is not defined: no input or layer has that name; did you mean `conv2d_1`?",
+            ),
+            (
+                &|m| m.layers[3].layer = layer("Conv2D", &[i(16), i(3)], &[("padding", n("same"))]),
+                "Add needs inputs of one shape, got [32, 32, 32] from `activation` and [16, 32, 32] from `conv2d_1`; make them agree (a Conv2D or Dense to match the channels, or Concatenate to join them)",
+            ),
+            (
+                &|m| m.outputs = vec!["activation_1".into()],
+                "`dense` is computed but never used; use it, make it an output, or remove it",
+            ),
+            (
+                &|m| m.outputs.clear(),
+                "a Sequential model has one input and no inbound names; give a graph its `outputs`",
+            ),
+        ];
+        for (edit, want) in cases {
+            assert_eq!(
+                refused(edit),
+                format!("the model in this JSON does not fit: {want}")
+            );
+        }
+        let both = r#"{"name": "M", "input": [3], "inputs": [{"name": "x", "shape": [3]}], "layers": [], "outputs": ["x"]}"#;
+        assert!(
+            ModelSpec::from_json(both).unwrap_err().to_string().starts_with(
+                "not a kiln model: a model has either `input` (Sequential) or both `inputs` and `outputs` (functional)"
+            )
+        );
+    }
+
+    #[test]
+    fn a_functional_summary_shows_the_connections() {
+        let want = r#"Model: "SkipNet"
+_____________________________________________________________________________________________________________________________
+ Layer (type)                                         Output Shape               Param #   Connected to
+=============================================================================================================================
+ x (InputLayer)                                       [(None, 3, 32, 32)]              0   []
+
+ conv2d (Conv2D)                                      (None, 32, 32, 32)             896   ['x[0][0]']
+
+ batch_normalization (BatchNormalization)             (None, 32, 32, 32)             128   ['conv2d[0][0]']
+
+ activation (Activation)                              (None, 32, 32, 32)               0   ['batch_normalization[0][0]']
+
+ conv2d_1 (Conv2D)                                    (None, 32, 32, 32)           9,248   ['activation[0][0]']
+
+ add (Add)                                            (None, 32, 32, 32)               0   ['activation[0][0]',
+                                                                                            'conv2d_1[0][0]']
+
+ activation_1 (Activation)                            (None, 32, 32, 32)               0   ['add[0][0]']
+
+ global_average_pooling2d (GlobalAveragePooling2D)    (None, 32)                       0   ['activation_1[0][0]']
+
+ dense (Dense)                                        (None, 10)                     330   ['global_average_pooling2d[0][0]']
+=============================================================================================================================
+Total params: 10,602
+Trainable params: 10,538
+Non-trainable params: 64
+_____________________________________________________________________________________________________________________________"#;
+        assert_eq!(skipnet().summary().unwrap().to_string(), want);
     }
 }

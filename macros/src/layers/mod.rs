@@ -64,6 +64,12 @@ pub fn layer_code(layer: &Layer, info: &LayerInfo, field: &Ident) -> LayerCode {
         Layer::Reshape(l) => reshape::reshape(l),
         // The activation itself is applied by the model's expansion, as for every layer.
         Layer::Activation(_) => LayerCode::stateless(quote!(x)),
+        // Merges take several tensors, which the functional expansion combines itself.
+        Layer::Add(_)
+        | Layer::Multiply(_)
+        | Layer::Average(_)
+        | Layer::Maximum(_)
+        | Layer::Concatenate(_) => LayerCode::stateless(quote!(x)),
     }
 }
 

@@ -1,0 +1,94 @@
+//! The merges of the functional form, on tensors of one rank: Add, Multiply, Average,
+//! Maximum and Concatenate, as Keras computes them.
+
+use burn::tensor::{Tensor, backend::Backend};
+use kiln_spec::Layer;
+
+/// How a merge combines its tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// The element-wise sum.
+    Add,
+    /// The element-wise product.
+    Multiply,
+    /// The element-wise mean.
+    Average,
+    /// The element-wise maximum.
+    Maximum,
+    /// Joined along tensor dimension `dim` (the batch is dimension 0).
+    Concatenate {
+        /// The tensor dimension joined.
+        dim: usize,
+    },
+}
+
+impl Merge {
+    /// The merge `layer` is, for examples of `rank` dimensions; `None` for other layers.
+    pub fn of(layer: &Layer, rank: usize) -> Option<Merge> {
+        Some(match layer {
+            Layer::Add(_) => Merge::Add,
+            Layer::Multiply(_) => Merge::Multiply,
+            Layer::Average(_) => Merge::Average,
+            Layer::Maximum(_) => Merge::Maximum,
+            // kiln-spec refuses an axis outside the examples.
+            Layer::Concatenate(c) => Merge::Concatenate {
+                dim: c.dim_index(rank)? + 1,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// `first` merged with `rest` (kiln-spec sees to it that there is at least one more).
+pub fn merge<B: Backend, const D: usize>(
+    merge: Merge,
+    first: Tensor<B, D>,
+    rest: Vec<Tensor<B, D>>,
+) -> Tensor<B, D> {
+    let count = rest.len() + 1;
+    match merge {
+        Merge::Add => rest.into_iter().fold(first, |a, b| a + b),
+        Merge::Multiply => rest.into_iter().fold(first, |a, b| a * b),
+        Merge::Average => rest
+            .into_iter()
+            .fold(first, |a, b| a + b)
+            .div_scalar(count as f64),
+        Merge::Maximum => rest.into_iter().fold(first, |a, b| a.max_pair(b)),
+        Merge::Concatenate { dim } => {
+            let mut all = Vec::with_capacity(count);
+            all.push(first);
+            all.extend(rest);
+            Tensor::cat(all, dim)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::CpuBackend;
+    use burn::tensor::TensorData;
+
+    fn t(rows: [[f32; 2]; 1]) -> Tensor<CpuBackend, 2> {
+        Tensor::from_data(TensorData::from(rows), &Default::default())
+    }
+
+    #[test]
+    fn each_merge_computes_as_keras() {
+        let (a, b, c) = (t([[1.0, -2.0]]), t([[3.0, 5.0]]), t([[2.0, 0.0]]));
+        let cases = [
+            (Merge::Add, vec![6.0, 3.0]),
+            (Merge::Multiply, vec![6.0, -0.0]),
+            (Merge::Average, vec![2.0, 1.0]),
+            (Merge::Maximum, vec![3.0, 5.0]),
+            (
+                Merge::Concatenate { dim: 1 },
+                vec![1.0, -2.0, 3.0, 5.0, 2.0, 0.0],
+            ),
+        ];
+        for (m, want) in cases {
+            let got = merge(m, a.clone(), vec![b.clone(), c.clone()]);
+            assert_eq!(got.into_data().to_vec::<f32>().unwrap(), want, "{m:?}");
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The functional form of `model!`: graphs with skip connections, merges, several inputs
+//! and outputs build, run, compute what their nodes mean, train, and survive JSON.
+
+use burn::module::Param;
+use burn::tensor::{Distribution, Tensor, TensorData};
+use kiln::prelude::*;
+
+type B = kiln::backend::Cpu;
+type Inner = kiln::backend::CpuBackend;
+
+model! {
+    /// DESIGN.md's skip connection.
+    pub struct SkipNet {
+        input x: [3, 8, 8],
+        let h = x -> Conv2D(4, 3, padding = same) -> BatchNormalization -> Activation(relu);
+        let r = h -> Conv2D(4, 3, padding = same);
+        let y = Add(h, r) -> Activation(relu) -> GlobalAveragePooling2D -> Dense(10, activation = softmax);
+        output y,
+    }
+}
+
+model! {
+    /// Two inputs joined, then one Dense: small enough to compute by hand.
+    struct TwoInputs {
+        input a: [3],
+        input b: [2],
+        let joined = Concatenate(a, b, axis = -1);
+        let y = joined -> Dense(2);
+        output y;
+    }
+}
+
+model! {
+    /// Every merge, a binding taken twice, an input given straight out, and two outputs.
+    struct Merges {
+        input x: [4],
+        input z: [4];
+        let s = Add(x, z);
+        let m = Multiply(x, z);
+        let v = Average(s, m, x);
+        let big = Maximum(v, z) -> Dense(3, activation = relu);
+        let both = Concatenate(big, s) -> Dense(2, activation = sigmoid);
+        output both;
+        output x;
+    }
+}
+
+model! {
+    /// Channels joined along axis 1 of channels-first images.
+    struct Branches {
+        input image: [1, 6, 6],
+        let wide = image -> Conv2D(3, 3, padding = same);
+        let narrow = image -> Conv2D(2, 1);
+        let y = Concatenate(wide, narrow, axis = 1) -> Flatten -> Dense(4, activation = softmax);
+        output y,
+    }
+}
+
+fn values<const D: usize>(t: Tensor<Inner, D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().to_vec().unwrap()
+}
+
+#[test]
+fn shapes_and_parameters_are_declared() {
+    assert_eq!(
+        SkipNet::<B>::INPUT_SHAPE,
+        [Dim::Known(3), Dim::Known(8), Dim::Known(8)]
+    );
+    assert_eq!(SkipNet::<B>::OUTPUT_SHAPE, [Dim::Known(10)]);
+    // 112 + 16 (8 non-trainable) + 148 + 50, as Keras counts them.
+    let params = SkipNet::<B>::spec().check().unwrap().params();
+    assert_eq!(
+        (params.trainable, params.non_trainable),
+        (112 + 8 + 148 + 50, 8)
+    );
+    assert_eq!(Branches::<B>::OUTPUT_SHAPE, [Dim::Known(4)]);
+    assert_eq!(
+        Merges::<B>::INPUT_SHAPES,
+        [&[Dim::Known(4)][..], &[Dim::Known(4)][..]]
+    );
+    assert_eq!(
+        Merges::<B>::OUTPUT_SHAPES,
+        [&[Dim::Known(2)][..], &[Dim::Known(4)][..]]
+    );
+    let summary = SkipNet::<Inner>::new(&Default::default())
+        .summary()
+        .to_string();
+    assert!(summary.contains("Connected to"), "{summary}");
+    assert!(
+        summary.contains(" add (Add) ") && summary.contains("['activation[0][0]',"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_skip_connection_runs_and_splits_its_softmax() {
+    let device = Default::default();
+    let model = SkipNet::<Inner>::new(&device);
+    let x = Tensor::<Inner, 4>::random([5, 3, 8, 8], Distribution::Normal(0.0, 1.0), &device);
+    let y = model.forward(x.clone());
+    assert_eq!(y.dims(), [5, 10]);
+    let sums = values(y.sum_dim(1));
+    assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{sums:?}");
+    let train = model.forward_train(x);
+    assert_eq!(train.activation, Activation::Softmax);
+    assert!(train.penalty.is_none());
+}
+
+#[test]
+fn concatenate_then_dense_is_the_hand_computation() {
+    let device = Default::default();
+    let mut model = TwoInputs::<Inner>::new(&device);
+    let w = [
+        [0.5f32, -1.0],
+        [2.0, 0.25],
+        [-0.5, 1.5],
+        [1.0, 1.0],
+        [0.0, -2.0],
+    ];
+    model.dense.weight = Param::from_tensor(Tensor::from_data(TensorData::from(w), &device));
+    model.dense.bias = Some(Param::from_tensor(Tensor::from_data(
+        TensorData::from([0.1f32, -0.2]),
+        &device,
+    )));
+    let a = Tensor::<Inner, 2>::from_data(TensorData::from([[1.0f32, 2.0, 3.0]]), &device);
+    let b = Tensor::<Inner, 2>::from_data(TensorData::from([[4.0f32, 5.0]]), &device);
+    let got = values(model.forward(a, b));
+    // The same computation by hand: [1, 2, 3, 4, 5] · w + bias.
+    let x = [1.0f32, 2.0, 3.0, 4.0, 5.0];
+    let want: Vec<f32> = (0..2)
+        .map(|j| x.iter().zip(&w).map(|(xi, row)| xi * row[j]).sum::<f32>() + [0.1, -0.2][j])
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn every_merge_computes_its_element_wise_rule() {
+    let device = Default::default();
+    let model = Merges::<Inner>::new(&device);
+    let x = Tensor::<Inner, 2>::from_data(TensorData::from([[1.0f32, -2.0, 3.0, 0.5]]), &device);
+    let z = Tensor::<Inner, 2>::from_data(TensorData::from([[2.0f32, 4.0, -1.0, 0.5]]), &device);
+    let (both, same) = model.forward(x.clone(), z.clone());
+    assert_eq!(both.dims(), [1, 2]);
+    assert_eq!(values(same), values(x.clone()));
+    // The node `big` by hand: max((x + z + x * z + x) / 3, z), through the Dense.
+    let v = (x.clone() + z.clone() + x.clone() * z.clone() + x.clone()).div_scalar(3.0);
+    assert_eq!(
+        values(v.clone().max_pair(z.clone())),
+        vec![2.0, 4.0, 2.0 / 3.0, 1.75 / 3.0]
+    );
+    let big = kiln::activation::apply(Activation::Relu, model.dense.forward(v.max_pair(z.clone())));
+    let s = x + z;
+    let by_hand = kiln::activation::apply(
+        Activation::Sigmoid,
+        model.dense_1.forward(Tensor::cat(vec![big, s], 1)),
+    );
+    assert_eq!(values(both), values(by_hand));
+}
+
+#[test]
+fn channels_concatenate_along_axis_one() {
+    let device = Default::default();
+    let model = Branches::<Inner>::new(&device);
+    let x = Tensor::<Inner, 4>::random([2, 1, 6, 6], Distribution::Default, &device);
+    assert_eq!(model.forward(x).dims(), [2, 4]);
+    let summary = model.summary().to_string();
+    assert!(summary.contains("(None, 5, 6, 6)"), "{summary}");
+    assert!(summary.contains("(None, 180)"), "{summary}");
+}
+
+#[test]
+fn a_graph_survives_json_with_its_outputs() {
+    let device = Default::default();
+    let json = SkipNet::<Inner>::new(&device).to_json();
+    let runtime: kiln::JsonModel<Inner, 4, 2> = kiln::from_json(&json, &device).unwrap();
+    assert_eq!(runtime.to_json(), json);
+    assert_eq!(
+        runtime.summary().to_string(),
+        SkipNet::<Inner>::new(&device).summary().to_string()
+    );
+    let x = Tensor::<Inner, 4>::random([3, 3, 8, 8], Distribution::Default, &device);
+    let y = kiln::Model::forward(&runtime, x);
+    assert_eq!(y.dims(), [3, 10]);
+    let err = kiln::from_json::<Inner, 2, 2>(&Merges::<Inner>::new(&device).to_json(), &device)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the JSON model does not fit this model: runtime models take one input and give one output; this one has 2 inputs and 2 outputs"
+    );
+}
+
+#[test]
+fn a_saved_graph_loads_with_its_weights_both_ways() {
+    let device = Default::default();
+    let model = SkipNet::<Inner>::new(&device);
+    let path =
+        std::env::temp_dir().join(format!("kiln-skipnet-{}.safetensors", std::process::id()));
+    kiln::save_model(&model, &path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 4, 2> = kiln::load_model(&path, &device).unwrap();
+    let x = Tensor::<Inner, 4>::random([2, 3, 8, 8], Distribution::Default, &device);
+    assert_eq!(
+        values(kiln::Model::forward(&loaded, x.clone())),
+        values(model.forward(x.clone()))
+    );
+    kiln::save_model(&loaded, &path).unwrap();
+    let mut generated = SkipNet::<Inner>::new(&device);
+    kiln::load_weights(&mut generated, &path).unwrap();
+    assert_eq!(
+        values(generated.forward(x.clone())),
+        values(model.forward(x))
+    );
+    std::fs::remove_file(path).unwrap();
+}
