@@ -105,5 +105,9 @@ pub mod __private {
     pub use burn;
     pub use kiln_core::activation::apply as activation;
     pub use kiln_core::{Model, TrainForward, layers, regularizer};
-    pub use kiln_spec::{Activation, Dim, ModelSpec, Padding, Regularizer, Shape, Summary};
+    pub use kiln_spec::{
+        Activation, Dim, ModelSpec, Padding, Regularizer, Shape, Summary, shapes_fit,
+    };
+    /// The backend the const assertions on nested models name their shapes with.
+    pub type CheckBackend = kiln_core::backend::CpuBackend;
 }

@@ -211,3 +211,106 @@ fn a_saved_graph_loads_with_its_weights_both_ways() {
     );
     std::fs::remove_file(path).unwrap();
 }
+
+model! {
+    /// A feature extractor, declared on its own.
+    pub struct FeatureExtractor {
+        input: [1, 12, 12],
+        Conv2D(4, 3, activation = relu, kernel_regularizer = l2(0.01)),
+        MaxPooling2D(2),
+        Flatten,
+    }
+}
+
+model! {
+    /// The extractor used as one layer of a classifier.
+    pub struct Composed {
+        input: [1, 12, 12],
+        Model(FeatureExtractor),
+        Dense(3, activation = softmax),
+    }
+}
+
+model! {
+    /// The extractor shared by two branches of a graph (two instances, as Keras would
+    /// with two calls of the class).
+    struct ComposedGraph {
+        input x: [1, 12, 12],
+        let a = x -> Model(FeatureExtractor);
+        let b = x -> Model(FeatureExtractor) -> Dense(100);
+        let y = Add(a, b) -> Dense(2);
+        output y,
+    }
+}
+
+#[test]
+fn a_model_is_a_layer_of_another() {
+    let device = Default::default();
+    let model = Composed::<Inner>::new(&device);
+    assert_eq!(Composed::<Inner>::OUTPUT_SHAPE, [Dim::Known(3)]);
+    let x = Tensor::<Inner, 4>::random([2, 1, 12, 12], Distribution::Default, &device);
+    // The nested model's forward, then the Dense, by hand.
+    let by_hand = kiln::activation::apply(
+        Activation::Softmax,
+        model
+            .dense
+            .forward(model.feature_extractor.forward(x.clone())),
+    );
+    assert_eq!(values(model.forward(x.clone())), values(by_hand));
+    // Its penalty counts while training: 0.01 · Σw² of the nested kernel.
+    let w = model.feature_extractor.conv2d.weight.val();
+    let want = values(w.powf_scalar(2.0).sum().mul_scalar(0.01))[0];
+    let got = values(model.forward_train(x).penalty.unwrap())[0];
+    assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    let summary = model.summary().to_string();
+    assert!(
+        summary.contains(" feature_extractor (Model)    (None, 100)              40"),
+        "{summary}"
+    );
+    let graph = ComposedGraph::<Inner>::new(&device);
+    let x = Tensor::<Inner, 4>::random([2, 1, 12, 12], Distribution::Default, &device);
+    assert_eq!(graph.forward(x).dims(), [2, 2]);
+    let names: Vec<String> = ComposedGraph::<Inner>::spec()
+        .layers
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "feature_extractor",
+            "feature_extractor_1",
+            "dense",
+            "add",
+            "dense_1"
+        ]
+    );
+}
+
+#[test]
+fn a_composed_model_survives_json_and_saving() {
+    let device = Default::default();
+    let model = Composed::<Inner>::new(&device);
+    let json = model.to_json();
+    assert!(json.contains(r#""class_name": "Model""#), "{json}");
+    let path =
+        std::env::temp_dir().join(format!("kiln-composed-{}.safetensors", std::process::id()));
+    kiln::save_model(&model, &path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 4, 2> = kiln::load_model(&path, &device).unwrap();
+    let x = Tensor::<Inner, 4>::random([2, 1, 12, 12], Distribution::Default, &device);
+    assert_eq!(
+        values(kiln::Model::forward(&loaded, x.clone())),
+        values(model.forward(x.clone()))
+    );
+    // The penalty of the nested kernel counts in the runtime model too.
+    let runtime = kiln::Model::forward_train(&loaded, x.clone())
+        .penalty
+        .unwrap();
+    let generated = model.forward_train(x.clone()).penalty.unwrap();
+    assert_eq!(values(runtime), values(generated));
+    kiln::save_model(&loaded, &path).unwrap();
+    let mut again = Composed::<Inner>::new(&device);
+    kiln::load_weights(&mut again, &path).unwrap();
+    assert_eq!(values(again.forward(x.clone())), values(model.forward(x)));
+    std::fs::remove_file(path).unwrap();
+}

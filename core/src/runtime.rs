@@ -42,6 +42,37 @@ pub enum RuntimeLayer<B: Backend> {
     Embedding(Embedding<B>),
 }
 
+/// The module of every layer of `spec`, a nested model's layers in its place: one entry
+/// per layer that is not itself a model.
+fn build_all<B: Backend>(
+    spec: &ModelSpec,
+    checked: &Checked,
+    device: &B::Device,
+) -> Result<Vec<Option<RuntimeLayer<B>>>, String> {
+    let mut all = Vec::new();
+    for (named, info) in spec.layers.iter().zip(&checked.layers) {
+        match &named.layer {
+            Layer::Model(nested) => {
+                let inner = nested.0.check().map_err(|e| e.to_string())?;
+                all.extend(build_all(&nested.0, &inner, device)?);
+            }
+            layer => all.push(build(layer, &info.input, device)?),
+        }
+    }
+    Ok(all)
+}
+
+/// How many modules [`build_all`] gives `spec`.
+fn leaves(spec: &ModelSpec) -> usize {
+    spec.layers
+        .iter()
+        .map(|l| match &l.layer {
+            Layer::Model(nested) => leaves(&nested.0),
+            _ => 1,
+        })
+        .sum()
+}
+
 /// A model read from JSON, taking `[batch, ...input]` tensors of rank `I` and giving
 /// rank `O`, as the `model!` it describes.
 #[derive(Module, Debug)]
@@ -145,12 +176,7 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
                 checked.output().rank() + 1
             )));
         }
-        let layers = spec
-            .layers
-            .iter()
-            .zip(&checked.layers)
-            .map(|(named, info)| build(&named.layer, &info.input, device))
-            .collect();
+        let layers = build_all(&spec, &checked, device).map_err(invalid)?;
         Ok(JsonModel {
             layers,
             spec,
@@ -180,9 +206,65 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
         self.spec.to_json()
     }
 
+    fn graph(&self) -> Graph<'_, B> {
+        Graph {
+            spec: &self.spec,
+            checked: std::borrow::Cow::Borrowed(&self.checked),
+            layers: &self.layers,
+        }
+    }
+
+    fn layers_forward(
+        &self,
+        x: Tensor<B, I>,
+        penalties: bool,
+    ) -> (Tensor<B, O>, Option<Tensor<B, 1>>) {
+        let (y, penalty) = self.graph().forward(AnyTensor::of(x), penalties, true);
+        (y.get(), penalty)
+    }
+}
+
+/// A model's layers and how they connect, borrowed from a [`JsonModel`]; `layers` holds
+/// what [`build_all`] built for `spec`.
+struct Graph<'a, B: Backend> {
+    spec: &'a ModelSpec,
+    checked: std::borrow::Cow<'a, Checked>,
+    layers: &'a [Option<RuntimeLayer<B>>],
+}
+
+impl<'a, B: Backend> Graph<'a, B> {
+    /// The graph of a model used as a layer, whose modules are `layers`.
+    fn nested(spec: &'a ModelSpec, layers: &'a [Option<RuntimeLayer<B>>]) -> Self {
+        // JsonModel::new built it, so it passed this check.
+        let checked = spec
+            .check()
+            .expect("a nested model checked when it was built");
+        Graph {
+            spec,
+            checked: std::borrow::Cow::Owned(checked),
+            layers,
+        }
+    }
+
+    /// Each layer with its modules: one for most layers, all of a nested model's.
+    fn modules(
+        &self,
+    ) -> impl Iterator<Item = (&'a kiln_spec::NamedLayer, &'a [Option<RuntimeLayer<B>>])> {
+        let mut rest = self.layers;
+        self.spec.layers.iter().map(move |named| {
+            let n = match &named.layer {
+                Layer::Model(nested) => leaves(&nested.0),
+                _ => 1,
+            };
+            let (mine, after) = rest.split_at(n);
+            rest = after;
+            (named, mine)
+        })
+    }
+
     /// The names of the tensors layer `i` takes: its inbound names, or in a Sequential
     /// model the layer before it (the input for the first).
-    fn inbound(&self, i: usize) -> Vec<&str> {
+    fn inbound(&self, i: usize) -> Vec<&'a str> {
         if self.spec.is_functional() {
             self.spec.layers[i]
                 .inbound
@@ -197,24 +279,28 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
         }
     }
 
-    fn layers_forward(
+    /// The output for `x` (before the last activation when `split`, which the training
+    /// forward takes off for the loss) and the penalties when asked for.
+    fn forward(
         &self,
-        x: Tensor<B, I>,
+        x: AnyTensor<B>,
         penalties: bool,
-    ) -> (Tensor<B, O>, Option<Tensor<B, 1>>) {
-        let output = &self.checked.outputs[0].name;
+        split: bool,
+    ) -> (AnyTensor<B>, Option<Tensor<B, 1>>) {
+        let output = self.checked.outputs[0].name.as_str();
         // How often each tensor is still to be taken: the last taker moves it.
-        let mut pending: HashMap<&str, usize> = HashMap::from([(output.as_str(), 1)]);
-        for i in 0..self.layers.len() {
+        let mut pending: HashMap<&str, usize> = HashMap::from([(output, 1)]);
+        for i in 0..self.spec.layers.len() {
             for name in self.inbound(i) {
                 *pending.entry(name).or_default() += 1;
             }
         }
         let mut values: HashMap<&str, AnyTensor<B>> =
-            HashMap::from([(self.spec.inputs[0].name.as_str(), AnyTensor::of(x))]);
+            HashMap::from([(self.spec.inputs[0].name.as_str(), x)]);
         let mut penalty = None;
-        let logits = self.spec.logits_layer();
-        for (i, (named, module)) in self.spec.layers.iter().zip(&self.layers).enumerate() {
+        let logits = self.spec.logits_layer().filter(|_| split);
+        for (i, (named, modules)) in self.modules().enumerate() {
+            let module = modules.first().and_then(Option::as_ref);
             let mut inputs: Vec<AnyTensor<B>> = self
                 .inbound(i)
                 .into_iter()
@@ -222,12 +308,21 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
                 .collect();
             // Every layer takes at least one tensor: kiln-spec's check saw to it.
             let first = inputs.remove(0);
-            let mut t = match Merge::of(&named.layer, self.checked.layers[i].output.rank()) {
-                Some(merge) => merge_any(merge, first, inputs),
-                None => step(&named.layer, module.as_ref(), first),
+            let rank = self.checked.layers[i].output.rank();
+            let mut t = match (&named.layer, Merge::of(&named.layer, rank)) {
+                (_, Some(merge)) => merge_any(merge, first, inputs),
+                (Layer::Model(nested), None) => {
+                    let (t, inner) =
+                        Graph::nested(&nested.0, modules).forward(first, penalties, false);
+                    if let Some(inner) = inner {
+                        penalty = regularizer::add(penalty, inner);
+                    }
+                    t
+                }
+                (layer, None) => step(layer, module, first),
             };
             if penalties {
-                penalty = weight_penalties(&named.layer, module.as_ref(), penalty);
+                penalty = weight_penalties(&named.layer, module, penalty);
             }
             let activation = named.layer.activation().unwrap_or(Activation::Linear);
             let is_logits = logits == Some(i);
@@ -247,7 +342,26 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
             }
             values.insert(&named.name, t);
         }
-        (take(output, &mut values, &mut pending).get(), penalty)
+        (take(output, &mut values, &mut pending), penalty)
+    }
+
+    /// `(module path prefix, saved name prefix)` of every layer with weights, a nested
+    /// model's under its name; `index` counts the modules before this graph's.
+    fn stored_names(&self, saved: &str, index: &mut usize, out: &mut Vec<(String, String)>) {
+        for (named, modules) in self.modules() {
+            let saved = format!("{saved}{}.", named.name);
+            match &named.layer {
+                Layer::Model(nested) => {
+                    Graph::nested(&nested.0, modules).stored_names(&saved, index, out);
+                }
+                _ => {
+                    if modules.first().is_some_and(Option::is_some) {
+                        out.push((format!("layers.{index}."), saved));
+                    }
+                    *index += 1;
+                }
+            }
+        }
     }
 }
 
@@ -293,10 +407,14 @@ fn merge_any<B: Backend>(
 }
 
 /// The module of a layer with weights or state, for an input of `input`'s shape.
-fn build<B: Backend>(layer: &Layer, input: &Shape, device: &B::Device) -> Option<RuntimeLayer<B>> {
+fn build<B: Backend>(
+    layer: &Layer,
+    input: &Shape,
+    device: &B::Device,
+) -> Result<Option<RuntimeLayer<B>>, String> {
     let dims = input.dims();
     let first = dims.first().and_then(|d| d.known()).unwrap_or(0);
-    Some(match layer {
+    Ok(Some(match layer {
         Layer::Dense(l) => {
             let features = dims.last().and_then(|d| d.known()).unwrap_or(0);
             RuntimeLayer::Dense(layers::dense(features, l.units, l.weights.use_bias, device))
@@ -359,8 +477,8 @@ fn build<B: Backend>(layer: &Layer, input: &Shape, device: &B::Device) -> Option
         Layer::Embedding(l) => {
             RuntimeLayer::Embedding(layers::embedding(l.input_dim, l.output_dim, device))
         }
-        _ => return None,
-    })
+        _ => return Ok(None),
+    }))
 }
 
 /// One layer's forward step, before its activation.
@@ -508,13 +626,8 @@ impl<B: Backend, const I: usize, const O: usize> Model<B> for JsonModel<B, I, O>
     }
 
     fn stored_names(&self) -> Vec<(String, String)> {
-        self.spec
-            .layers
-            .iter()
-            .zip(&self.layers)
-            .enumerate()
-            .filter(|(_, (_, m))| m.is_some())
-            .map(|(i, (named, _))| (format!("layers.{i}."), format!("{}.", named.name)))
-            .collect()
+        let mut names = Vec::new();
+        self.graph().stored_names("", &mut 0, &mut names);
+        names
     }
 }

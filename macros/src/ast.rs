@@ -31,10 +31,15 @@ use kiln_spec::{Arg, Call, Dim, Value};
 
 syn::custom_keyword!(input);
 syn::custom_keyword!(output);
+syn::custom_keyword!(nested);
 
 /// The whole invocation. The body is parsed on its own so that a mistake inside it still
 /// leaves the struct's name for the fallback expansion.
 pub struct ModelDecl {
+    /// The JSON of each `Model(X)` resolved so far, in the order they are written: a
+    /// nested model's companion macro answers `X! { @kiln ... }` with `@nested "json"`
+    /// before the tokens it got back.
+    pub nested: Vec<String>,
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub ident: Ident,
@@ -46,6 +51,26 @@ pub struct ModelDecl {
 pub enum Body {
     Sequential(Sequential),
     Functional(Graph),
+}
+
+impl Body {
+    /// Every layer call, in the order written (a binding's merge before its chain).
+    pub fn calls(&self) -> Vec<&LayerCall> {
+        match self {
+            Body::Sequential(s) => s.layers.iter().collect(),
+            Body::Functional(g) => g
+                .bindings
+                .iter()
+                .flat_map(|b| {
+                    let merge = match &b.source {
+                        Source::Merge(call) => Some(call),
+                        Source::Name(..) => None,
+                    };
+                    merge.into_iter().chain(&b.chain)
+                })
+                .collect(),
+        }
+    }
 }
 
 /// `input: [...]` and the layers.
@@ -118,9 +143,12 @@ pub struct DimTok {
     pub tokens: TokenStream,
 }
 
-/// `Conv2D(32, 3, activation = relu)` or `Flatten`.
+/// `Conv2D(32, 3, activation = relu)`, `Flatten`, or a model used as a layer:
+/// `Model(FeatureExtractor)`.
 pub struct LayerCall {
     pub name: Ident,
+    /// The path of the model `Model(...)` names.
+    pub nested: Option<syn::Path>,
     pub args: Vec<ArgTok>,
     pub tokens: TokenStream,
 }
@@ -157,6 +185,14 @@ impl LayerCall {
 
 impl Parse for ModelDecl {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut nested = Vec::new();
+        while input.peek(Token![@]) {
+            input.parse::<Token![@]>()?;
+            input.parse::<nested>()?;
+            nested.push(input.parse::<syn::LitStr>()?.value());
+        }
+        // Each answer goes before the earlier ones.
+        nested.reverse();
         let attrs = input.call(Attribute::parse_outer)?;
         let vis: Visibility = input.parse()?;
         input.parse::<Token![struct]>()?;
@@ -170,6 +206,7 @@ impl Parse for ModelDecl {
             return Err(input.error("unexpected tokens after the model's closing brace"));
         }
         Ok(ModelDecl {
+            nested,
             attrs,
             vis,
             ident,
@@ -314,6 +351,17 @@ impl Parse for LayerCall {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let begin = input.fork();
         let name: Ident = input.parse()?;
+        if name == "Model" && input.peek(syn::token::Paren) {
+            let content;
+            parenthesized!(content in input);
+            let path = whole(&content, syn::Path::parse_mod_style)?;
+            return Ok(LayerCall {
+                name,
+                nested: Some(path),
+                args: Vec::new(),
+                tokens: tokens_between(&begin, input),
+            });
+        }
         let args = if input.peek(syn::token::Paren) {
             parse_args(input)?
         } else {
@@ -321,6 +369,7 @@ impl Parse for LayerCall {
         };
         Ok(LayerCall {
             name,
+            nested: None,
             args,
             tokens: tokens_between(&begin, input),
         })

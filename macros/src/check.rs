@@ -19,31 +19,65 @@ pub struct Model {
     pub checked: Checked,
     /// Each layer's span (its name), for the generated code.
     pub spans: Vec<Span>,
+    /// For each layer, the path of the model a `Model(...)` layer names.
+    pub paths: Vec<Option<syn::Path>>,
 }
 
 /// Runs every rule, collecting each independent error in `cx`.
 pub fn check(cx: &Ctxt, decl: &ModelDecl, body: &Body) -> Option<Model> {
     check_no_generics(cx, decl);
+    let mut nested = decl.nested.iter();
     match body {
-        Body::Sequential(s) => check_sequential(cx, decl, s),
-        Body::Functional(g) => check_graph(cx, decl, g),
+        Body::Sequential(s) => check_sequential(cx, decl, s, &mut nested),
+        Body::Functional(g) => check_graph(cx, decl, g, &mut nested),
     }
 }
 
-fn check_sequential(cx: &Ctxt, decl: &ModelDecl, body: &Sequential) -> Option<Model> {
+/// The JSON of each resolved `Model(...)`, taken in the order the calls are written.
+type Nested<'a> = std::slice::Iter<'a, String>;
+
+/// The layer a call stands for, its errors reported: a nested model from its resolved
+/// JSON, any other layer from its arguments.
+fn read_call(cx: &Ctxt, call: &LayerCall, nested: &mut Nested) -> Option<Layer> {
+    let Some(path) = &call.nested else {
+        return read_layer(cx, call, &call.to_call(), |i| i);
+    };
+    // expand resolves every Model(...) before checking.
+    let json = nested.next()?;
+    match ModelSpec::from_json(json) {
+        Ok(spec) => Some(Layer::Model(kiln_spec::layers::Nested(Box::new(spec)))),
+        Err(e) => {
+            cx.error_spanned_by(
+                path,
+                format!(
+                    "the declaration of {} could not be read: {e}",
+                    path.to_token_stream()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn check_sequential(
+    cx: &Ctxt,
+    decl: &ModelDecl,
+    body: &Sequential,
+    nested: &mut Nested,
+) -> Option<Model> {
     let input = check_input(cx, &body.input);
-    let layers = check_layers(cx, &body.layers);
+    let layers = check_layers(cx, &body.layers, nested);
     let spec = ModelSpec::sequential(decl.ident.to_string(), input?, layers);
     let calls: Vec<&TokenStream> = body.layers.iter().map(|c| &c.tokens).collect();
     let checked = check_shapes(cx, &spec, |n| n.to_owned(), &calls, &[&body.input])?;
     if cx.has_errors() || spec.layers.len() < body.layers.len() {
         return None;
     }
-    let spans = body.layers.iter().map(|c| c.name.span()).collect();
     Some(Model {
         spec,
         checked,
-        spans,
+        spans: body.layers.iter().map(|c| c.name.span()).collect(),
+        paths: body.layers.iter().map(|c| c.nested.clone()).collect(),
     })
 }
 
@@ -82,11 +116,11 @@ fn check_input(cx: &Ctxt, input: &InputDecl) -> Option<Shape> {
 // Every layer is one kiln knows, with arguments it takes. All layers are read, so every
 // argument error shows in one build; the layers that could be read, up to the first that
 // could not, are returned for the shape check.
-fn check_layers(cx: &Ctxt, calls: &[LayerCall]) -> Vec<Layer> {
+fn check_layers(cx: &Ctxt, calls: &[LayerCall], nested: &mut Nested) -> Vec<Layer> {
     let mut layers = Vec::new();
     let mut complete = true;
     for call in calls {
-        match read_layer(cx, call, &call.to_call(), |i| i) {
+        match read_call(cx, call, nested) {
             Some(layer) if complete => layers.push(layer),
             Some(_) => {}
             None => complete = false,
@@ -153,7 +187,7 @@ fn check_shapes(
 
 // The functional form: its names first (each defined once, before use, and used), then
 // each layer's arguments, then every shape along the graph.
-fn check_graph(cx: &Ctxt, decl: &ModelDecl, graph: &Graph) -> Option<Model> {
+fn check_graph(cx: &Ctxt, decl: &ModelDecl, graph: &Graph, nested: &mut Nested) -> Option<Model> {
     if graph.inputs.is_empty() || graph.outputs.is_empty() {
         cx.error_spanned_by(
             &decl.ident,
@@ -165,8 +199,11 @@ fn check_graph(cx: &Ctxt, decl: &ModelDecl, graph: &Graph) -> Option<Model> {
         return None;
     }
     let shapes: Vec<Option<Shape>> = graph.inputs.iter().map(|i| check_input(cx, i)).collect();
-    let layers: Vec<Vec<Option<Layer>>> =
-        graph.bindings.iter().map(|b| read_binding(cx, b)).collect();
+    let layers: Vec<Vec<Option<Layer>>> = graph
+        .bindings
+        .iter()
+        .map(|b| read_binding(cx, b, nested))
+        .collect();
     if cx.has_errors() {
         return None;
     }
@@ -204,6 +241,7 @@ fn check_graph(cx: &Ctxt, decl: &ModelDecl, graph: &Graph) -> Option<Model> {
         spec,
         checked,
         spans: lowered.spans,
+        paths: lowered.paths,
     })
 }
 
@@ -245,17 +283,12 @@ fn check_graph_names(cx: &Ctxt, graph: &Graph) -> bool {
 
 // A binding's layers: its merge (if it starts with one) and its chain, each read with its
 // arguments' rules; `None` for one whose arguments are reported.
-fn read_binding(cx: &Ctxt, binding: &Binding) -> Vec<Option<Layer>> {
+fn read_binding(cx: &Ctxt, binding: &Binding, nested: &mut Nested) -> Vec<Option<Layer>> {
     let mut layers = Vec::new();
     if let Source::Merge(call) = &binding.source {
         layers.push(read_merge(cx, call));
     }
-    layers.extend(
-        binding
-            .chain
-            .iter()
-            .map(|call| read_layer(cx, call, &call.to_call(), |i| i)),
-    );
+    layers.extend(binding.chain.iter().map(|call| read_call(cx, call, nested)));
     layers
 }
 
@@ -312,6 +345,7 @@ struct Lowered<'a> {
     layers: Vec<NamedLayer>,
     tokens: Vec<&'a TokenStream>,
     spans: Vec<Span>,
+    paths: Vec<Option<syn::Path>>,
     /// The node each binding or input name stands for.
     resolved: HashMap<String, String>,
     /// How messages name a node: "`h`" for the end of a binding, else its class.
@@ -326,6 +360,7 @@ impl<'a> Lowered<'a> {
             layers: Vec::new(),
             tokens: Vec::new(),
             spans: Vec::new(),
+            paths: Vec::new(),
             labels: inputs
                 .iter()
                 .map(|n| (n.clone(), format!("`{n}`")))
@@ -345,6 +380,7 @@ impl<'a> Lowered<'a> {
         });
         self.tokens.push(&call.tokens);
         self.spans.push(call.name.span());
+        self.paths.push(call.nested.clone());
         name
     }
 

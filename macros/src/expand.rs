@@ -11,10 +11,22 @@ use syn::{Ident, Visibility};
 use crate::ast::{Body, ModelDecl};
 use crate::check::{self, Model};
 use crate::ctxt::Ctxt;
-use crate::layers::{dim_tokens, f64_lit, layer_code, private, usize_lit};
+use crate::layers::{dim_tokens, f64_lit, layer_code, nested, private, usize_lit};
 
-/// The whole expansion of one `model!`.
-pub fn model(decl: ModelDecl) -> TokenStream {
+/// The whole expansion of one `model!`, whose input was `tokens`.
+pub fn model(decl: ModelDecl, tokens: TokenStream) -> TokenStream {
+    // A model used as a layer is read first: its companion macro gives its declaration
+    // back to model!, with these tokens, as `@nested "json"`.
+    if let Ok(body) = &decl.body {
+        let paths: Vec<&syn::Path> = body
+            .calls()
+            .into_iter()
+            .filter_map(|c| c.nested.as_ref())
+            .collect();
+        if let Some(path) = paths.get(decl.nested.len()) {
+            return quote!(#path! { @kiln #tokens });
+        }
+    }
     let cx = Ctxt::new();
     let checked = match &decl.body {
         Ok(body) => check::check(&cx, &decl, body).map(|m| (body, m)),
@@ -100,6 +112,8 @@ fn weight_penalties(named: &NamedLayer, field: &Ident) -> TokenStream {
 struct Parts {
     /// Struct fields and their initializers.
     fields: Vec<TokenStream>,
+    /// Const assertions on the models used as layers.
+    assertions: Vec<TokenStream>,
     inits: Vec<TokenStream>,
     /// The body of `__layers`, which ends with the outputs in `result`.
     steps: Vec<TokenStream>,
@@ -120,11 +134,14 @@ fn tensor(rank: usize) -> TokenStream {
 fn layer_state(
     named: &NamedLayer,
     info: &kiln_spec::LayerInfo,
-    span: Span,
+    (span, path): (Span, Option<&syn::Path>),
     parts: &mut Parts,
 ) -> (Ident, TokenStream) {
     let field = Ident::new(&named.name, span);
-    let code = layer_code(&named.layer, info, &field);
+    let code = layer_code(&named.layer, info, &field, path);
+    if let Some(path) = path {
+        parts.assertions.push(nested::assertions(path, info));
+    }
     if let Some((ty, init)) = code.field {
         parts.fields.push(quote_spanned!(span=> pub #field: #ty));
         parts.inits.push(quote_spanned!(span=> #field: #init));
@@ -134,13 +151,13 @@ fn layer_state(
 
 /// The steps after a layer's forward step, on its output `x`: the weight penalties, its
 /// activation (unless the training forward splits it off) and its activity penalty.
-fn after_step(named: &NamedLayer, field: &Ident, span: Span, is_logits: bool) -> TokenStream {
+fn after_step(named: &NamedLayer, field: &Ident, is_logits: bool) -> TokenStream {
     let kp = private();
     let mut out = weight_penalties(named, field);
     let activation = named.layer.activation().unwrap_or(Activation::Linear);
     if activation != Activation::Linear && !is_logits {
         let a = activation_tokens(activation);
-        out.extend(quote_spanned!(span=> let x = #kp::activation(#a, x);));
+        out.extend(quote!(let x = #kp::activation(#a, x);));
     }
     if let Some(r) = named.layer.weights().and_then(|w| w.activity_regularizer) {
         let r = regularizer_tokens(r);
@@ -152,7 +169,7 @@ fn after_step(named: &NamedLayer, field: &Ident, span: Span, is_logits: bool) ->
         } else {
             quote!(x.clone())
         };
-        out.extend(quote_spanned! {span=>
+        out.extend(quote! {
             if penalties {
                 penalty = #kp::regularizer::add(penalty, #kp::regularizer::activity_penalty(#r, #output));
             }
@@ -166,6 +183,7 @@ fn sequential_parts(model: &Model) -> Parts {
     let x = Ident::new("x", Span::call_site());
     let mut parts = Parts {
         fields: Vec::new(),
+        assertions: Vec::new(),
         inits: Vec::new(),
         steps: Vec::new(),
         inputs: vec![(x.clone(), x.clone(), tensor(checked.input().rank()))],
@@ -173,21 +191,20 @@ fn sequential_parts(model: &Model) -> Parts {
         result: quote!(x),
     };
     let logits = spec.logits_layer();
-    for (i, ((named, info), &span)) in spec
+    for (i, (((named, info), &span), path)) in spec
         .layers
         .iter()
         .zip(&checked.layers)
         .zip(&model.spans)
+        .zip(&model.paths)
         .enumerate()
     {
-        let (field, forward) = layer_state(named, info, span, &mut parts);
+        let (field, forward) = layer_state(named, info, (span, path.as_ref()), &mut parts);
         let ty = tensor(info.output.rank());
+        parts.steps.push(quote!(let x: #ty = #forward;));
         parts
             .steps
-            .push(quote_spanned!(span=> let x: #ty = #forward;));
-        parts
-            .steps
-            .push(after_step(named, &field, span, logits == Some(i)));
+            .push(after_step(named, &field, logits == Some(i)));
     }
     parts
 }
@@ -198,6 +215,7 @@ fn functional_parts(model: &Model) -> Parts {
     let var = |name: &str| format_ident!("t_{}", name);
     let mut parts = Parts {
         fields: Vec::new(),
+        assertions: Vec::new(),
         inits: Vec::new(),
         steps: Vec::new(),
         inputs: checked
@@ -238,29 +256,30 @@ fn functional_parts(model: &Model) -> Parts {
         }
     };
     let logits = spec.logits_layer();
-    for (i, ((named, info), &span)) in spec
+    for (i, (((named, info), &span), path)) in spec
         .layers
         .iter()
         .zip(&checked.layers)
         .zip(&model.spans)
+        .zip(&model.paths)
         .enumerate()
     {
-        let (field, forward) = layer_state(named, info, span, &mut parts);
+        let (field, forward) = layer_state(named, info, (span, path.as_ref()), &mut parts);
         let inbound: Vec<TokenStream> = named.inbound.iter().map(|n| take(n)).collect();
         let ty = tensor(info.output.rank());
         let forward = match merge_tokens(&named.layer, info.output.rank()) {
             Some(merge) => {
                 let (first, rest) = (&inbound[0], &inbound[1..]);
-                quote_spanned!(span=> #kp::layers::merge(#merge, #first, ::std::vec![#(#rest),*]))
+                quote!(#kp::layers::merge(#merge, #first, ::std::vec![#(#rest),*]))
             }
             None => {
                 let first = &inbound[0];
-                quote_spanned!(span=> { let x = #first; #forward })
+                quote!({ let x = #first; #forward })
             }
         };
-        let after = after_step(named, &field, span, logits == Some(i));
+        let after = after_step(named, &field, logits == Some(i));
         let out = var(&named.name);
-        parts.steps.push(quote_spanned! {span=>
+        parts.steps.push(quote! {
             let #out: #ty = {
                 let x: #ty = #forward;
                 #after
@@ -311,6 +330,7 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
     let checked = &model.checked;
     let Parts {
         fields,
+        assertions,
         inits,
         steps,
         inputs,
@@ -385,6 +405,28 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
             }
         }
     };
+    // The companion macro, named as the model, with which another model! reads this one's
+    // declaration when it uses it as a layer: `Model(#name)`.
+    let companion = quote! {
+        #[doc(hidden)]
+        pub mod __kiln_companion {
+            #[doc(hidden)]
+            #[allow(unused_macros)]
+            macro_rules! #name {
+                (@kiln $($rest:tt)*) => { ::kiln::model! { @nested #json $($rest)* } };
+            }
+            #[allow(unused_imports)]
+            pub(crate) use #name;
+        }
+    };
+    let companion_vis = match vis {
+        Visibility::Inherited => TokenStream::new(),
+        _ => quote!(pub(crate)),
+    };
+    let companion_use = quote! {
+        #[allow(unused_imports)]
+        #companion_vis use #module::__kiln_companion::#name;
+    };
     let input_consts = shape_consts("INPUT", &checked.inputs);
     let output_consts = shape_consts("OUTPUT", &checked.outputs);
     let model_impl = (inputs.len() == 1 && outputs.len() == 1).then(|| {
@@ -421,7 +463,11 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
         #[doc(hidden)]
         #[allow(non_snake_case)]
         mod #module {
+            #[allow(unused_imports)]
+            use super::*;
             use ::kiln::__private::burn;
+
+            #(#assertions)*
 
             #(#attrs)*
             #doc_gap
@@ -487,8 +533,11 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
             }
 
             #model_impl
+
+            #companion
         }
         #vis use #module::*;
+        #companion_use
     }
 }
 

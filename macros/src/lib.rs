@@ -16,6 +16,7 @@ use proc_macro::TokenStream;
 /// Declares a model. See the `kiln` crate's documentation.
 #[proc_macro]
 pub fn model(input: TokenStream) -> TokenStream {
+    let tokens = proc_macro2::TokenStream::from(input.clone());
     let decl = syn::parse_macro_input!(input as ast::ModelDecl);
-    expand::model(decl).into()
+    expand::model(decl, tokens).into()
 }

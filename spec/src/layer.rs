@@ -167,6 +167,8 @@ layers! {
     Maximum(Merge),
     /// Two or more tensors joined along one axis.
     Concatenate(Concatenate),
+    /// A model declared with `model!`, used as one layer: `Model(FeatureExtractor)`.
+    Model(Nested),
 }
 
 impl Layer {
@@ -196,10 +198,15 @@ impl Layer {
     }
 
     /// Keras's default layer name: `Conv2D` → `conv2d`, `MaxPooling2D` → `max_pooling2d`.
+    /// A nested model is named after the model: `FeatureExtractor` → `feature_extractor`.
     pub fn keras_name(&self) -> String {
+        let class = match self {
+            Layer::Model(nested) => &nested.0.name,
+            _ => self.class_name(),
+        };
         let mut name = String::new();
         let mut previous_lower = false;
-        for c in self.class_name().chars() {
+        for c in class.chars() {
             if c.is_ascii_uppercase() && previous_lower {
                 name.push('_');
             }

@@ -6,6 +6,7 @@ mod conv;
 mod dense;
 mod dropout;
 mod embedding;
+pub mod nested;
 mod pooling;
 mod recurrent;
 mod reshape;
@@ -46,8 +47,14 @@ pub fn private() -> TokenStream {
     quote!(::kiln::__private)
 }
 
-/// The code of one layer; `field` is its name in the struct.
-pub fn layer_code(layer: &Layer, info: &LayerInfo, field: &Ident) -> LayerCode {
+/// The code of one layer; `field` is its name in the struct, `path` the model a
+/// `Model(...)` layer names.
+pub fn layer_code(
+    layer: &Layer,
+    info: &LayerInfo,
+    field: &Ident,
+    path: Option<&syn::Path>,
+) -> LayerCode {
     match layer {
         Layer::Dense(l) => dense::expand(l, info, field),
         Layer::Conv1D(l) => conv::expand(l, info, field),
@@ -70,6 +77,13 @@ pub fn layer_code(layer: &Layer, info: &LayerInfo, field: &Ident) -> LayerCode {
         | Layer::Average(_)
         | Layer::Maximum(_)
         | Layer::Concatenate(_) => LayerCode::stateless(quote!(x)),
+        Layer::Model(_) => match path {
+            Some(path) => nested::expand(path, field),
+            // Only Model(...) calls, which carry their path, read as nested models.
+            None => LayerCode::stateless(quote!(::core::compile_error!(
+                "model! lost the path of a nested model"
+            ))),
+        },
     }
 }
 

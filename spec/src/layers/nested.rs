@@ -1,0 +1,100 @@
+//! `Model(FeatureExtractor)`: a whole model used as one layer of another.
+
+use serde::{Deserialize, Serialize};
+
+use crate::args::{ArgError, At, Call};
+use crate::layer::{Input, Params, Rule};
+use crate::model::ModelSpec;
+use crate::shape::{Shape, shapes_fit};
+
+/// A model with one input and one output, used as a layer; its JSON form is the nested
+/// model's own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Nested(pub Box<ModelSpec>);
+
+impl Nested {
+    /// Only `model!` knows the model a name stands for: it resolves `Model(X)` itself.
+    pub(crate) fn from_call(_call: &Call) -> Result<Self, Vec<ArgError>> {
+        Err(vec![ArgError::new(
+            At::Layer,
+            "Model(X) takes a model declared with model!, which only model! can resolve; build the model and use its spec",
+        )])
+    }
+
+    /// The nested model's input and output shapes, or why it cannot be a layer.
+    fn shapes(&self) -> Result<(Shape, Shape), String> {
+        let checked = self
+            .0
+            .check()
+            .map_err(|e| format!("the model {} does not fit: {e}", self.0.name))?;
+        if checked.inputs.len() != 1 || checked.outputs.len() != 1 {
+            return Err(format!(
+                "Model({}) has {} inputs and {} outputs; a model used as a layer has one of each",
+                self.0.name,
+                checked.inputs.len(),
+                checked.outputs.len()
+            ));
+        }
+        Ok((checked.input().clone(), checked.output().clone()))
+    }
+}
+
+impl Rule for Nested {
+    fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
+        let (takes, gives) = self.shapes()?;
+        if !shapes_fit(takes.dims(), input.shape.dims()) {
+            return Err(format!(
+                "{layer}({}) takes {takes}, got {}; make the layers before it give {takes}",
+                self.0.name,
+                input.describe()
+            ));
+        }
+        Ok(gives)
+    }
+
+    fn params(&self, _input: &Shape) -> Params {
+        self.0.check().map(|c| c.params()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Layer;
+    use crate::layers::testing::*;
+
+    fn extractor() -> Layer {
+        Layer::Model(Nested(Box::new(ModelSpec::sequential(
+            "FeatureExtractor",
+            s(&[Some(1), Some(28), Some(28)]),
+            vec![
+                layer("Conv2D", &[i(8), i(3)], &[]),
+                layer("GlobalAveragePooling2D", &[], &[]),
+            ],
+        ))))
+    }
+
+    #[test]
+    fn a_nested_model_is_one_layer() {
+        let l = extractor();
+        let input = s(&[Some(1), Some(28), Some(28)]);
+        assert_eq!(out(&l, &input, "the input"), Ok(s(&[Some(8)])));
+        assert_eq!(l.params(&input), Params::trainable(80));
+        assert_eq!(l.keras_name(), "feature_extractor");
+        assert_eq!(
+            out(&l, &s(&[Some(3), Some(32), Some(32)]), "the input"),
+            Err("Model(FeatureExtractor) takes [1, 28, 28], got [3, 32, 32] from the input; make the layers before it give [1, 28, 28]".into())
+        );
+    }
+
+    #[test]
+    fn only_model_resolves_a_name() {
+        let err = Layer::from_call(&call("Model", &[n("FeatureExtractor")], &[])).unwrap_err();
+        assert!(
+            err[0]
+                .message
+                .starts_with("Model(X) takes a model declared with model!")
+        );
+    }
+}
