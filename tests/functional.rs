@@ -314,3 +314,72 @@ fn a_composed_model_survives_json_and_saving() {
     assert_eq!(values(again.forward(x.clone())), values(model.forward(x)));
     std::fs::remove_file(path).unwrap();
 }
+
+model! {
+    /// Final states as more outputs: an LSTM's `h` and `c`, a GRU's state.
+    struct States {
+        input seq: [_, 3],
+        let (all, h, c) = seq -> LSTM(4, return_sequences = true, return_state = true);
+        let (last, state) = all -> GRU(5, return_state = true);
+        let y = Concatenate(h, c, state, last) -> Dense(2, activation = softmax);
+        output y,
+        output all,
+        output h,
+    }
+}
+
+model! {
+    /// One output, so that it runs from JSON too; `_` skips a state.
+    struct StatesOut {
+        input seq: [6, 3],
+        let (all, _, c) = seq -> LSTM(4, return_sequences = true, return_state = true, go_backwards = true);
+        let y = all -> SimpleRNN(3);
+        let z = Concatenate(y, c) -> Dense(2);
+        output z,
+    }
+}
+
+#[test]
+fn recurrent_layers_give_their_final_states() {
+    let device = Default::default();
+    let model = States::<Inner>::new(&device);
+    let x = Tensor::<Inner, 3>::random([2, 7, 3], Distribution::Default, &device);
+    let (y, all, h) = model.forward(x.clone());
+    assert_eq!(
+        (y.dims(), all.dims(), h.dims()),
+        ([2, 2], [2, 7, 4], [2, 4])
+    );
+    // h is the last step of the sequence; c is the LSTM's cell, computed by burn.
+    let last_step = all.clone().slice([0..2, 6..7, 0..4]).reshape([2, 4]);
+    assert_eq!(values(h), values(last_step));
+    let (_, state) = model.lstm.forward(x, None);
+    let gru_states = model.gru.forward(all, None);
+    let gru_last = gru_states.slice([0..2, 6..7, 0..5]).reshape([2, 5]);
+    let joined = Tensor::cat(
+        vec![state.hidden, state.cell, gru_last.clone(), gru_last],
+        1,
+    );
+    let by_hand = kiln::activation::apply(Activation::Softmax, model.dense.forward(joined));
+    assert_eq!(values(y), values(by_hand));
+    let summary = model.summary().to_string();
+    assert!(
+        summary.contains("[(None, None, 4), (None, 4), (None, 4)]")
+            && summary.contains("['lstm[0][1]',"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn states_survive_json_and_saving() {
+    let device = Default::default();
+    let model = StatesOut::<Inner>::new(&device);
+    let path = std::env::temp_dir().join(format!("kiln-states-{}.safetensors", std::process::id()));
+    kiln::save_model(&model, &path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 3, 2> = kiln::load_model(&path, &device).unwrap();
+    std::fs::remove_file(path).unwrap();
+    let x = Tensor::<Inner, 3>::random([2, 6, 3], Distribution::Default, &device);
+    assert_eq!(
+        values(kiln::Model::forward(&loaded, x.clone())),
+        values(model.forward(x))
+    );
+}

@@ -295,8 +295,8 @@ impl<'a, B: Backend> Graph<'a, B> {
                 *pending.entry(name).or_default() += 1;
             }
         }
-        let mut values: HashMap<&str, AnyTensor<B>> =
-            HashMap::from([(self.spec.inputs[0].name.as_str(), x)]);
+        let mut values: HashMap<String, AnyTensor<B>> =
+            HashMap::from([(self.spec.inputs[0].name.clone(), x)]);
         let mut penalty = None;
         let logits = self.spec.logits_layer().filter(|_| split);
         for (i, (named, modules)) in self.modules().enumerate() {
@@ -319,7 +319,21 @@ impl<'a, B: Backend> Graph<'a, B> {
                     }
                     t
                 }
-                (layer, None) => step(layer, module, first),
+                (layer, None) => {
+                    let (t, states) = match (layer, module) {
+                        (Layer::SimpleRNN(l), Some(RuntimeLayer::SimpleRnn(m))) => {
+                            recurrent(l, m, first)
+                        }
+                        (Layer::GRU(l), Some(RuntimeLayer::Gru(m))) => recurrent(l, m, first),
+                        (Layer::LSTM(l), Some(RuntimeLayer::Lstm(m))) => recurrent(l, m, first),
+                        (layer, module) => (step(layer, module, first), Vec::new()),
+                    };
+                    // The states named in the graph: those return_state gives.
+                    for (k, state) in states.into_iter().take(layer.states().len()).enumerate() {
+                        values.insert(format!("{}[{}]", named.name, k + 1), AnyTensor::R2(state));
+                    }
+                    t
+                }
             };
             if penalties {
                 penalty = weight_penalties(&named.layer, module, penalty);
@@ -340,7 +354,7 @@ impl<'a, B: Backend> Graph<'a, B> {
                 };
                 penalty = regularizer::add(penalty, activity(r, &output));
             }
-            values.insert(&named.name, t);
+            values.insert(named.name.clone(), t);
         }
         (take(output, &mut values, &mut pending), penalty)
     }
@@ -368,7 +382,7 @@ impl<'a, B: Backend> Graph<'a, B> {
 /// The tensor named `name`, moved out on its last pending use, else a copy.
 fn take<'a, B: Backend>(
     name: &'a str,
-    values: &mut HashMap<&'a str, AnyTensor<B>>,
+    values: &mut HashMap<String, AnyTensor<B>>,
     pending: &mut HashMap<&'a str, usize>,
 ) -> AnyTensor<B> {
     let left = pending.get_mut(name).map(|n| {
@@ -379,7 +393,7 @@ fn take<'a, B: Backend>(
         (Some(0), Some(t)) => t,
         (_, Some(t)) => {
             let copy = each_rank!(&t, |x| x.clone());
-            values.insert(name, t);
+            values.insert(name.to_owned(), t);
             copy
         }
         (_, None) => unreachable!("kiln-spec checked that `{name}` is defined before its use"),
@@ -493,9 +507,6 @@ fn step<B: Backend>(
         (_, Some(RuntimeLayer::Conv2D(c))) => AnyTensor::R4(c.forward(t.get())),
         (_, Some(RuntimeLayer::BatchNormalization(bn))) => each_rank!(t, |x| bn.forward(x)),
         (_, Some(RuntimeLayer::Dropout(d))) => each_rank!(t, |x| d.forward(x)),
-        (Layer::SimpleRNN(l), Some(RuntimeLayer::SimpleRnn(m))) => recurrent(l, m, t),
-        (Layer::GRU(l), Some(RuntimeLayer::Gru(m))) => recurrent(l, m, t),
-        (Layer::LSTM(l), Some(RuntimeLayer::Lstm(m))) => recurrent(l, m, t),
         (_, Some(RuntimeLayer::Embedding(e))) => AnyTensor::R3(layers::embed(e, t.get())),
         (Layer::MaxPooling1D(p), None) => AnyTensor::R3(layers::max_pooling1d(
             t.get(),
@@ -540,17 +551,20 @@ fn step<B: Backend>(
     }
 }
 
-/// A recurrent layer's step: the whole sequence or its last state, as `layer` asks.
-fn recurrent<B: Backend>(
+/// A recurrent layer's step: the whole sequence or its last state, as `layer` asks, and
+/// its final states.
+fn recurrent<B: Backend, R: layers::Recurrent<B>>(
     layer: &kiln_spec::layers::Recurrent,
-    module: &impl layers::Recurrent<B>,
+    module: &R,
     t: AnyTensor<B>,
-) -> AnyTensor<B> {
-    let x = t.get();
+) -> (AnyTensor<B>, Vec<Tensor<B, 2>>) {
+    let (x, back) = (t.get(), layer.go_backwards);
     if layer.return_sequences {
-        AnyTensor::R3(layers::recurrent_sequence(module, x, layer.go_backwards))
+        let (y, states) = layers::recurrent_with_states::<B, R, 3>(module, x, back);
+        (AnyTensor::R3(y), R::state_list(states))
     } else {
-        AnyTensor::R2(layers::recurrent_last(module, x, layer.go_backwards))
+        let (y, states) = layers::recurrent_with_states::<B, R, 2>(module, x, back);
+        (AnyTensor::R2(y), R::state_list(states))
     }
 }
 

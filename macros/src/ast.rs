@@ -86,9 +86,13 @@ pub struct Graph {
     pub outputs: Vec<Ident>,
 }
 
-/// `let y = source -> Layer -> ...;`
+/// `let y = source -> Layer -> ...;`, or `let (y, h, c) = ...` for a layer with several
+/// outputs (`_` for one not needed).
 pub struct Binding {
-    pub name: Ident,
+    /// The names bound, `None` for `_`.
+    pub names: Vec<Option<Ident>>,
+    /// The tokens of the pattern: `y` or `(y, h, c)`.
+    pub pattern: TokenStream,
     pub source: Source,
     pub chain: Vec<LayerCall>,
 }
@@ -283,7 +287,19 @@ impl Parse for Graph {
 impl Parse for Binding {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         input.parse::<Token![let]>()?;
-        let name: Ident = input.parse()?;
+        let begin = input.fork();
+        let names = if input.peek(syn::token::Paren) {
+            let content;
+            parenthesized!(content in input);
+            let names = whole(
+                &content,
+                Punctuated::<BoundName, Token![,]>::parse_terminated,
+            )?;
+            names.into_iter().map(|n| n.0).collect()
+        } else {
+            vec![Some(input.parse()?)]
+        };
+        let pattern = tokens_between(&begin, input);
         input.parse::<Token![=]>()?;
         let source = if input.peek(Ident) && input.peek2(syn::token::Paren) {
             Source::Merge(input.parse()?)
@@ -298,10 +314,25 @@ impl Parse for Binding {
             chain.push(input.parse()?);
         }
         Ok(Binding {
-            name,
+            names,
+            pattern,
             source,
             chain,
         })
+    }
+}
+
+/// A name in a binding's tuple pattern, or `_`.
+struct BoundName(Option<Ident>);
+
+impl Parse for BoundName {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(Token![_]) {
+            input.parse::<Token![_]>()?;
+            Ok(BoundName(None))
+        } else {
+            input.parse().map(|i| BoundName(Some(i)))
+        }
     }
 }
 

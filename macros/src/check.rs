@@ -9,6 +9,7 @@ use kiln_spec::{
 };
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
+use syn::Ident;
 
 use crate::ast::{Binding, Body, Graph, InputDecl, LayerCall, ModelDecl, Sequential, Source};
 use crate::ctxt::Ctxt;
@@ -175,7 +176,7 @@ fn check_shapes(
         Ok(checked) => Some(checked),
         Err(e) => {
             let tokens = match e.at {
-                Site::Def(i) => layers.get(i).map(|t| (*t).clone()),
+                Site::Def(i) | Site::Name(i, _) => layers.get(i).map(|t| (*t).clone()),
                 Site::Input(i) => inputs.get(i).map(|d| d.tokens.clone()),
                 Site::Use(..) | Site::Output(_) => None,
             };
@@ -209,7 +210,10 @@ fn check_graph(cx: &Ctxt, decl: &ModelDecl, graph: &Graph, nested: &mut Nested) 
     }
     let mut lowered = Lowered::new(graph);
     for (binding, layers) in graph.bindings.iter().zip(layers) {
-        lowered.binding(binding, layers.into_iter().flatten());
+        lowered.binding(cx, binding, layers.into_iter().flatten());
+    }
+    if cx.has_errors() {
+        return None;
     }
     let inputs = graph
         .inputs
@@ -256,12 +260,21 @@ pub fn input_name(decl: &InputDecl) -> String {
 fn check_graph_names(cx: &Ctxt, graph: &Graph) -> bool {
     let inputs: Vec<String> = graph.inputs.iter().map(input_name).collect();
     let uses: Vec<_> = graph.bindings.iter().map(Binding::uses).collect();
-    let names: Vec<String> = graph.bindings.iter().map(|b| b.name.to_string()).collect();
-    let defs: Vec<Definition> = names
+    let names: Vec<Vec<&Ident>> = graph
+        .bindings
+        .iter()
+        .map(|b| b.names.iter().flatten().collect())
+        .collect();
+    let strings: Vec<Vec<String>> = names
+        .iter()
+        .map(|n| n.iter().map(ToString::to_string).collect())
+        .collect();
+    let defs: Vec<Definition> = strings
         .iter()
         .zip(&uses)
-        .map(|(name, uses)| Definition {
-            name,
+        .map(|(names, uses)| Definition {
+            names: names.iter().map(String::as_str).collect(),
+            spare: Vec::new(),
             uses: uses.iter().map(|u| u.name.as_str()).collect(),
         })
         .collect();
@@ -272,7 +285,8 @@ fn check_graph_names(cx: &Ctxt, graph: &Graph) -> bool {
     for (site, message) in &faults {
         let tokens = match *site {
             Site::Input(i) => graph.inputs[i].name.to_token_stream(),
-            Site::Def(i) => graph.bindings[i].name.to_token_stream(),
+            Site::Def(i) => graph.bindings[i].pattern.clone(),
+            Site::Name(i, j) => names[i][j].to_token_stream(),
             Site::Use(i, k) => uses[i][k].tokens.clone(),
             Site::Output(o) => graph.outputs[o].to_token_stream(),
         };
@@ -384,8 +398,13 @@ impl<'a> Lowered<'a> {
         name
     }
 
-    fn binding(&mut self, binding: &'a Binding, mut layers: impl Iterator<Item = Layer>) {
-        let mut calls = binding.chain.iter();
+    fn binding(
+        &mut self,
+        cx: &Ctxt,
+        binding: &'a Binding,
+        mut layers: impl Iterator<Item = Layer>,
+    ) {
+        let calls = binding.chain.iter();
         let mut last = match &binding.source {
             Source::Name(name, _) => self.resolved[&name.to_string()].clone(),
             Source::Merge(call) => {
@@ -400,13 +419,55 @@ impl<'a> Lowered<'a> {
                 }
             }
         };
-        for (layer, call) in layers.zip(calls.by_ref()) {
+        let mut states = 0;
+        for (layer, call) in layers.zip(calls) {
+            if states > 0 {
+                cx.error_spanned_by(
+                    call.tokens.clone(),
+                    format!(
+                        "the layer before gives {} tensors (return_state = true); end the chain there and bind them: `let (y, {}) = ...`",
+                        states + 1,
+                        ["h", "c"][..states].join(", ")
+                    ),
+                );
+            }
+            states = layer.states().len();
             last = self.push(layer, vec![last], call);
         }
-        let name = binding.name.to_string();
-        if self.layers.iter().any(|l| l.name == last) {
-            self.labels.insert(last.clone(), format!("`{name}`"));
+        if binding.names.len() != states + 1 {
+            let named = |n: usize| ["y", "h", "c"][..n.min(3)].join(", ");
+            cx.error_spanned_by(
+                binding.pattern.clone(),
+                match binding.names.len() {
+                    1 => format!(
+                        "this chain gives {} tensors (return_state = true); bind each: `let ({}) = ...` (`_` for one you do not need)",
+                        states + 1,
+                        named(states + 1)
+                    ),
+                    n => format!(
+                        "{n} names bound, but this chain gives {} tensor{}; {}",
+                        states + 1,
+                        if states == 0 { "" } else { "s" },
+                        if states == 0 {
+                            "bind one name, or end the chain with a recurrent layer with return_state = true".to_owned()
+                        } else {
+                            format!("bind `({})`", named(states + 1))
+                        }
+                    ),
+                },
+            );
         }
-        self.resolved.insert(name, last);
+        for (k, name) in binding.names.iter().enumerate() {
+            let Some(name) = name else { continue };
+            let node = match k {
+                0 => last.clone(),
+                k => format!("{last}[{k}]"),
+            };
+            if k == 0 && self.layers.iter().any(|l| l.name == last) {
+                self.labels.insert(last.clone(), format!("`{name}`"));
+            }
+            self.labels.insert(node.clone(), format!("`{name}`"));
+            self.resolved.insert(name.to_string(), node);
+        }
     }
 }

@@ -212,7 +212,8 @@ fn sequential_parts(model: &Model) -> Parts {
 fn functional_parts(model: &Model) -> Parts {
     let kp = private();
     let (spec, checked) = (&model.spec, &model.checked);
-    let var = |name: &str| format_ident!("t_{}", name);
+    // `lstm[1]` (a layer's first state) is `t_lstm__1`.
+    let var = |name: &str| format_ident!("t_{}", name.replace('[', "__").replace(']', ""));
     let mut parts = Parts {
         fields: Vec::new(),
         assertions: Vec::new(),
@@ -277,15 +278,25 @@ fn functional_parts(model: &Model) -> Parts {
                 quote!({ let x = #first; #forward })
             }
         };
-        let after = after_step(named, &field, logits == Some(i));
         let out = var(&named.name);
-        parts.steps.push(quote! {
-            let #out: #ty = {
-                let x: #ty = #forward;
-                #after
-                x
-            };
-        });
+        if info.states.is_empty() {
+            let after = after_step(named, &field, logits == Some(i));
+            parts.steps.push(quote! {
+                let #out: #ty = {
+                    let x: #ty = #forward;
+                    #after
+                    x
+                };
+            });
+        } else {
+            // A recurrent layer with return_state: its output and final states (it has no
+            // activation or penalty of its own to add).
+            let names = (1..=info.states.len()).map(|k| var(&format!("{}[{k}]", named.name)));
+            let types = info.states.iter().map(|s| tensor(s.rank()));
+            parts.steps.push(quote! {
+                let (#out, #(#names),*): (#ty, #(#types),*) = #forward;
+            });
+        }
     }
     let outputs: Vec<TokenStream> = spec.outputs.iter().map(|o| take(o)).collect();
     parts.result = match outputs.as_slice() {

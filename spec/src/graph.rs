@@ -10,19 +10,25 @@ use crate::args::nearest;
 pub enum Site {
     /// An input's name.
     Input(usize),
-    /// A definition's name.
+    /// A definition as a whole.
     Def(usize),
+    /// The `name`-th name a definition gives (most give one).
+    Name(usize, usize),
     /// The `use_`-th name a definition uses.
     Use(usize, usize),
     /// An output's name.
     Output(usize),
 }
 
-/// A named node and the names it uses, in order.
+/// A node, the names it gives (one, or several for a layer with several outputs) and
+/// the names it uses, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Definition<'a> {
-    /// The node's name.
-    pub name: &'a str,
+    /// The names of the node's outputs.
+    pub names: Vec<&'a str>,
+    /// Names of more outputs, which may go unused (a recurrent layer's states, read from
+    /// JSON).
+    pub spare: Vec<&'a str>,
     /// The names of the nodes it takes.
     pub uses: Vec<&'a str>,
 }
@@ -36,49 +42,70 @@ pub fn check_names(
     noun: &str,
 ) -> Vec<(Site, String)> {
     let mut faults = Vec::new();
-    let names: Vec<&str> = inputs
+    // Every name with where it is given: inputs first, then each definition's names.
+    let given: Vec<(&str, Site)> = inputs
         .iter()
-        .copied()
-        .chain(defs.iter().map(|d| d.name))
+        .enumerate()
+        .map(|(i, n)| (*n, Site::Input(i)))
+        .chain(defs.iter().enumerate().flat_map(|(d, def)| {
+            def.names
+                .iter()
+                .chain(&def.spare)
+                .enumerate()
+                .map(move |(j, n)| (*n, Site::Name(d, j)))
+        }))
         .collect();
-    let site_of = |k: usize| {
-        if k < inputs.len() {
-            Site::Input(k)
-        } else {
-            Site::Def(k - inputs.len())
-        }
+    let spare = |site: Site| match site {
+        Site::Name(d, j) => j >= defs[d].names.len(),
+        _ => false,
     };
-    // The first definition of each name; a later one is the fault.
+    let names: Vec<&str> = given.iter().map(|(n, _)| *n).collect();
+    // The first place each name is given; a later one is the fault.
     let first = |name: &str| names.iter().position(|n| *n == name);
-    for (k, name) in names.iter().enumerate() {
+    // The definition that gives the name at `k`, if not an input.
+    let def_of = |k: usize| match given[k].1 {
+        Site::Name(d, _) => Some(d),
+        _ => None,
+    };
+    for (k, (name, site)) in given.iter().enumerate() {
         if first(name) != Some(k) {
             faults.push((
-                site_of(k),
+                *site,
                 format!("`{name}` is defined twice; give this {noun} another name"),
             ));
         }
     }
     let mut used = vec![false; names.len()];
     for (d, def) in defs.iter().enumerate() {
-        let here = inputs.len() + d;
         for (u, name) in def.uses.iter().enumerate() {
             if let Some(k) = first(name) {
                 used[k] = true;
             }
-            let message = match first(name) {
-                Some(k) if k < here => continue,
-                Some(k) if k == here => {
+            let message = match first(name).map(|k| (k, def_of(k))) {
+                Some((_, None)) => continue,
+                Some((_, Some(e))) if e < d => continue,
+                Some((_, Some(e))) if e == d => {
                     format!("`{name}` uses itself (a cycle); a graph's tensors must flow one way")
                 }
-                Some(k) if reaches(defs, inputs.len(), k, here, &first) => format!(
+                Some((_, Some(e))) if reaches(defs, e, d, &first, &def_of) => format!(
                     "`{name}` and `{}` use each other (a cycle); a graph's tensors must flow one way",
-                    def.name
+                    def.names.first().copied().unwrap_or_default()
                 ),
                 Some(_) => format!("`{name}` is used before it is defined; define it above"),
-                None => format!(
-                    "`{name}` is not defined: no input or {noun} has that name{}",
-                    suggest(name, &names[..here])
-                ),
+                None => {
+                    let before: Vec<&str> = given
+                        .iter()
+                        .filter(|(_, site)| match site {
+                            Site::Name(e, _) => *e < d,
+                            _ => true,
+                        })
+                        .map(|(n, _)| *n)
+                        .collect();
+                    format!(
+                        "`{name}` is not defined: no input or {noun} has that name{}",
+                        suggest(name, &before)
+                    )
+                }
             };
             faults.push((Site::Use(d, u), message));
         }
@@ -103,40 +130,43 @@ pub fn check_names(
     }
     // A name left undefined is often a misspelt one, which would then read as unused.
     let misspelt = faults.iter().any(|(_, m)| m.contains("is not defined"));
-    for (k, name) in names.iter().enumerate() {
-        if !used[k] && !misspelt && first(name) == Some(k) {
-            let message = if k < inputs.len() {
-                format!("input `{name}` is never used; use it or remove it")
-            } else {
-                format!(
+    for (k, (name, site)) in given.iter().enumerate() {
+        if !used[k] && !misspelt && !spare(*site) && first(name) == Some(k) {
+            let message = match site {
+                Site::Input(_) => format!("input `{name}` is never used; use it or remove it"),
+                _ => format!(
                     "`{name}` is computed but never used; use it, make it an output, or remove it"
-                )
+                ),
             };
-            faults.push((site_of(k), message));
+            faults.push((*site, message));
         }
     }
     faults
 }
 
-/// Whether the node at `from` (an index into inputs then definitions) uses, directly or
-/// not, the node at `to`.
-fn reaches<'a>(
-    defs: &[Definition<'a>],
-    offset: usize,
+/// Whether definition `from` uses, directly or not, definition `to`.
+fn reaches(
+    defs: &[Definition],
     from: usize,
     to: usize,
     first: &impl Fn(&str) -> Option<usize>,
+    def_of: &impl Fn(usize) -> Option<usize>,
 ) -> bool {
     let mut stack = vec![from];
-    let mut seen = vec![false; offset + defs.len()];
-    while let Some(k) = stack.pop() {
-        if k == to {
+    let mut seen = vec![false; defs.len()];
+    while let Some(d) = stack.pop() {
+        if d == to {
             return true;
         }
-        if k < offset || std::mem::replace(&mut seen[k], true) {
+        if std::mem::replace(&mut seen[d], true) {
             continue;
         }
-        stack.extend(defs[k - offset].uses.iter().filter_map(|n| first(n)));
+        stack.extend(
+            defs[d]
+                .uses
+                .iter()
+                .filter_map(|n| first(n).and_then(def_of)),
+        );
     }
     false
 }
@@ -153,7 +183,8 @@ mod tests {
 
     fn def<'a>(name: &'a str, uses: &[&'a str]) -> Definition<'a> {
         Definition {
-            name,
+            names: vec![name],
+            spare: vec![],
             uses: uses.to_vec(),
         }
     }
@@ -172,7 +203,7 @@ mod tests {
                 vec![def("h", &["x"]), def("h", &["x"])],
                 vec!["h"],
                 vec![(
-                    Site::Def(1),
+                    Site::Name(1, 0),
                     "`h` is defined twice; give this binding another name",
                 )],
             ),
@@ -213,7 +244,7 @@ mod tests {
                         "input `z` is never used; use it or remove it",
                     ),
                     (
-                        Site::Def(1),
+                        Site::Name(1, 0),
                         "`b` is computed but never used; use it, make it an output, or remove it",
                     ),
                 ],
@@ -225,6 +256,22 @@ mod tests {
                 vec![(
                     Site::Output(0),
                     "output `bb` is not defined: no input or binding has that name; did you mean `b`?",
+                )],
+            ),
+            (
+                vec!["x"],
+                vec![
+                    Definition {
+                        names: vec!["y", "h", "c"],
+                        spare: vec![],
+                        uses: vec!["x"],
+                    },
+                    def("z", &["h"]),
+                ],
+                vec!["y", "z"],
+                vec![(
+                    Site::Name(0, 2),
+                    "`c` is computed but never used; use it, make it an output, or remove it",
                 )],
             ),
             (

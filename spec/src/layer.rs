@@ -183,6 +183,17 @@ impl Layer {
         self.rule().merge(self.class_name(), inputs)
     }
 
+    /// The final states a recurrent layer with `return_state = true` gives after its
+    /// output, each `[units]`; none for other layers.
+    pub fn states(&self) -> Vec<Shape> {
+        match self {
+            Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => {
+                vec![Shape::known([l.units]); l.state_count()]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// The layers that merge several tensors.
     pub const MERGES: &'static [&'static str] =
         &["Add", "Multiply", "Average", "Maximum", "Concatenate"];

@@ -25,6 +25,7 @@ pub use graph::{Definition, Site, check_names};
 pub use layer::{Input, Layer, Params, WeightOptions};
 pub use model::{
     CheckError, Checked, JsonError, LayerInfo, ModelSpec, NamedLayer, NamedShape, Namer, Summary,
+    reference,
 };
 pub use regularizer::Regularizer;
 pub use shape::{Dim, Shape, shapes_fit};

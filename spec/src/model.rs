@@ -136,6 +136,9 @@ pub struct LayerInfo {
     pub params: Params,
     /// The inputs or layers it takes, in the functional form (Keras's "Connected to").
     pub inbound: Vec<String>,
+    /// The shapes of the final states a recurrent layer with `return_state = true` gives
+    /// after its output, named `lstm[1]`, `lstm[2]` in the graph.
+    pub states: Vec<Shape>,
 }
 
 /// A model whose every shape fits.
@@ -295,25 +298,25 @@ impl ModelSpec {
                 message: "a Sequential model has one input and no inbound names; give a graph its `outputs`".into(),
             });
         }
-        let mut shapes: HashMap<&str, (Shape, String)> = HashMap::new();
+        let mut shapes: HashMap<String, (Shape, String)> = HashMap::new();
         for input in &self.inputs {
             let from = if self.is_functional() {
                 format!("input {}", label(&input.name))
             } else {
                 "the input".into()
             };
-            shapes.insert(&input.name, (input.shape.clone(), from));
+            shapes.insert(input.name.clone(), (input.shape.clone(), from));
         }
         let mut layers = Vec::with_capacity(self.layers.len());
-        let mut previous = self.inputs[0].name.as_str();
+        let mut previous = self.inputs[0].name.clone();
         for (i, named) in self.layers.iter().enumerate() {
-            let inbound: Vec<&str> = if self.is_functional() {
-                named.inbound.iter().map(String::as_str).collect()
+            let inbound: Vec<String> = if self.is_functional() {
+                named.inbound.clone()
             } else {
-                vec![previous]
+                vec![previous.clone()]
             };
             // Every name is defined above: check_names saw to it.
-            let taken: Vec<&(Shape, String)> = inbound.iter().map(|n| &shapes[n]).collect();
+            let taken: Vec<&(Shape, String)> = inbound.iter().map(|r| &shapes[r]).collect();
             let inputs: Vec<Input> = taken
                 .iter()
                 .map(|(shape, from)| Input { shape, from })
@@ -322,7 +325,31 @@ impl ModelSpec {
                 at: Site::Def(i),
                 message,
             })?;
+            let states = named.layer.states();
+            if !states.is_empty() && !self.is_functional() {
+                return Err(CheckError {
+                    at: Site::Def(i),
+                    message: format!(
+                        "{} with return_state = true gives {} tensors, which a Sequential model cannot pass on; use the functional form: `let (y, {}) = x -> {}(...);`",
+                        named.layer.class_name(),
+                        states.len() + 1,
+                        ["h", "c"][..states.len()].join(", "),
+                        named.layer.class_name()
+                    ),
+                });
+            }
             let input = taken[0].0.clone();
+            let from = if self.is_functional() {
+                label(&named.name)
+            } else {
+                named.layer.class_name().into()
+            };
+            for (k, state) in states.iter().enumerate() {
+                shapes.insert(
+                    format!("{}[{}]", named.name, k + 1),
+                    (state.clone(), from.clone()),
+                );
+            }
             layers.push(LayerInfo {
                 name: named.name.clone(),
                 class_name: named.layer.class_name(),
@@ -330,31 +357,28 @@ impl ModelSpec {
                 input,
                 output: output.clone(),
                 inbound: named.inbound.clone(),
+                states,
             });
-            let from = if self.is_functional() {
-                label(&named.name)
-            } else {
-                named.layer.class_name().into()
-            };
-            shapes.insert(&named.name, (output, from));
-            previous = &named.name;
+            shapes.insert(named.name.clone(), (output, from));
+            previous = named.name.clone();
         }
         let outputs = if self.is_functional() {
-            self.outputs.iter().map(String::as_str).collect()
+            self.outputs.clone()
         } else {
             vec![previous]
         };
+        let outputs = outputs
+            .into_iter()
+            .map(|name| NamedShape {
+                shape: shapes[&name].0.clone(),
+                name,
+            })
+            .collect();
         Ok(Checked {
             name: self.name.clone(),
             layers,
             inputs: self.inputs.clone(),
-            outputs: outputs
-                .into_iter()
-                .map(|name| NamedShape {
-                    name: name.into(),
-                    shape: shapes[name].0.clone(),
-                })
-                .collect(),
+            outputs,
             functional: self.is_functional(),
         })
     }
@@ -362,11 +386,22 @@ impl ModelSpec {
     /// The functional form's names: each defined once, before its use, and used.
     fn check_names(&self) -> Result<(), CheckError> {
         let inputs: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
+        let states: Vec<Vec<String>> = self
+            .layers
+            .iter()
+            .map(|l| {
+                (1..=l.layer.states().len())
+                    .map(|k| format!("{}[{k}]", l.name))
+                    .collect()
+            })
+            .collect();
         let defs: Vec<Definition> = self
             .layers
             .iter()
-            .map(|l| Definition {
-                name: &l.name,
+            .zip(&states)
+            .map(|(l, states)| Definition {
+                names: vec![&l.name],
+                spare: states.iter().map(String::as_str).collect(),
                 uses: l.inbound.iter().map(String::as_str).collect(),
             })
             .collect();
@@ -448,6 +483,15 @@ impl ModelSpec {
     }
 }
 
+/// A tensor's name in a graph: `lstm` (a layer's output, or an input) or `lstm[1]` (its
+/// first state), as the layer's name and the output's index.
+pub fn reference(name: &str) -> (&str, usize) {
+    name.strip_suffix(']')
+        .and_then(|r| r.rsplit_once('['))
+        .and_then(|(base, k)| Some((base, k.parse().ok()?)))
+        .unwrap_or((name, 0))
+}
+
 /// Gives layers Keras's default names: `dense`, `dense_1`, ...
 #[derive(Default)]
 pub struct Namer {
@@ -521,7 +565,8 @@ impl fmt::Display for Summary {
                 .map(|(i, n)| {
                     let open = if i == 0 { "[" } else { " " };
                     let close = if i == last { "]" } else { "," };
-                    format!("{open}'{n}[0][0]'{close}")
+                    let (base, k) = reference(n);
+                    format!("{open}'{base}[0][{k}]'{close}")
                 })
                 .collect()
         };
@@ -543,7 +588,15 @@ impl fmt::Display for Summary {
             (
                 [
                     format!("{} ({})", l.name, l.class_name),
-                    l.output.keras(),
+                    if l.states.is_empty() {
+                        l.output.keras()
+                    } else {
+                        let all: Vec<String> = std::iter::once(&l.output)
+                            .chain(&l.states)
+                            .map(Shape::keras)
+                            .collect();
+                        format!("[{}]", all.join(", "))
+                    },
                     thousands(l.params.total()),
                 ],
                 connections(&l.inbound),
@@ -949,5 +1002,58 @@ Trainable params: 10,538
 Non-trainable params: 64
 _____________________________________________________________________________________________________________________________"#;
         assert_eq!(skipnet().summary().unwrap().to_string(), want);
+    }
+
+    #[test]
+    fn final_states_are_named_after_their_layer() {
+        let node = |name: &str, l: Layer, inbound: &[&str]| NamedLayer {
+            name: name.into(),
+            layer: l,
+            inbound: inbound.iter().map(|s| s.to_string()).collect(),
+        };
+        let spec = |state: &str| ModelSpec {
+            name: "States".into(),
+            inputs: vec![NamedShape {
+                name: "x".into(),
+                shape: s(&[None, Some(3)]),
+            }],
+            layers: vec![
+                node(
+                    "lstm",
+                    layer(
+                        "LSTM",
+                        &[i(4)],
+                        &[("return_state", crate::Value::Bool(true))],
+                    ),
+                    &["x"],
+                ),
+                node(
+                    "concatenate",
+                    layer("Concatenate", &[], &[]),
+                    &["lstm", state],
+                ),
+            ],
+            outputs: vec!["concatenate".into()],
+        };
+        let checked = spec("lstm[2]").check().unwrap();
+        assert_eq!(checked.output(), &s(&[Some(8)]));
+        assert_eq!(checked.layers[0].states, vec![s(&[Some(4)]), s(&[Some(4)])]);
+        assert_eq!(
+            spec("lstm[3]").check().unwrap_err().message,
+            "`lstm[3]` is not defined: no input or layer has that name; did you mean `lstm[1]`?"
+        );
+        let sequential = ModelSpec::sequential(
+            "Seq",
+            s(&[None, Some(3)]),
+            vec![layer(
+                "GRU",
+                &[i(4)],
+                &[("return_state", crate::Value::Bool(true))],
+            )],
+        );
+        assert_eq!(
+            sequential.check().unwrap_err().message,
+            "GRU with return_state = true gives 2 tensors, which a Sequential model cannot pass on; use the functional form: `let (y, h) = x -> GRU(...);`"
+        );
     }
 }

@@ -1,6 +1,6 @@
-// What a sequential model or burn's cells cannot do is refused on the argument at fault:
-// return_state (more outputs), dropout (burn's cells have none), an activation burn's
-// cells lack, an argument SimpleRNN does not take, and unknown features per step.
+// What burn's cells cannot do is refused on the argument at fault: dropout (they have
+// none), an activation they lack, an argument SimpleRNN does not take; a Sequential model
+// refuses return_state (more outputs) on the layer; unknown features per step too.
 use kiln::prelude::*;
 
 model! {

@@ -19,5 +19,7 @@ pub use dropout::dropout;
 pub use embedding::{embed, embedding};
 pub use merge::{Merge, merge};
 pub use pooling::{average_pooling2d, global_average_pooling2d, max_pooling1d, max_pooling2d};
-pub use recurrent::{Recurrent, gru, lstm, recurrent_last, recurrent_sequence, simple_rnn};
+pub use recurrent::{
+    Recurrent, gru, lstm, recurrent_last, recurrent_sequence, recurrent_with_states, simple_rnn,
+};
 pub use reshape::{flatten, reshape};

@@ -141,25 +141,55 @@ pub fn lstm<B: Backend>(
 
 /// A recurrent layer run over a whole sequence.
 pub trait Recurrent<B: Backend> {
-    /// Every step's hidden state, `[batch, timesteps, units]`, from a zero state.
-    fn steps(&self, x: Tensor<B, 3>) -> Tensor<B, 3>;
+    /// The final states Keras's `return_state = true` gives: `(h,)`, or `(h, c)` for an
+    /// LSTM, each `[batch, units]`.
+    type States;
+
+    /// Every step's hidden state, `[batch, timesteps, units]`, and the final states, from
+    /// a zero state.
+    fn run(&self, x: Tensor<B, 3>) -> (Tensor<B, 3>, Self::States);
+
+    /// The final states as a list, in Keras's order.
+    fn state_list(states: Self::States) -> Vec<Tensor<B, 2>>;
 }
 
 impl<B: Backend> Recurrent<B> for Rnn<B> {
-    fn steps(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.forward(x, None).0
+    type States = (Tensor<B, 2>,);
+
+    fn run(&self, x: Tensor<B, 3>) -> (Tensor<B, 3>, Self::States) {
+        let (steps, state) = self.forward(x, None);
+        (steps, (state.hidden,))
+    }
+
+    fn state_list(states: Self::States) -> Vec<Tensor<B, 2>> {
+        vec![states.0]
     }
 }
 
 impl<B: Backend> Recurrent<B> for Gru<B> {
-    fn steps(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.forward(x, None)
+    type States = (Tensor<B, 2>,);
+
+    fn run(&self, x: Tensor<B, 3>) -> (Tensor<B, 3>, Self::States) {
+        let steps = self.forward(x, None);
+        let last = last_step(steps.clone());
+        (steps, (last,))
+    }
+
+    fn state_list(states: Self::States) -> Vec<Tensor<B, 2>> {
+        vec![states.0]
     }
 }
 
 impl<B: Backend> Recurrent<B> for Lstm<B> {
-    fn steps(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.forward(x, None).0
+    type States = (Tensor<B, 2>, Tensor<B, 2>);
+
+    fn run(&self, x: Tensor<B, 3>) -> (Tensor<B, 3>, Self::States) {
+        let (steps, state) = self.forward(x, None);
+        (steps, (state.hidden, state.cell))
+    }
+
+    fn state_list(states: Self::States) -> Vec<Tensor<B, 2>> {
+        vec![states.0, states.1]
     }
 }
 
@@ -170,7 +200,7 @@ pub fn recurrent_sequence<B: Backend>(
     x: Tensor<B, 3>,
     go_backwards: bool,
 ) -> Tensor<B, 3> {
-    layer.steps(if go_backwards { x.flip([1]) } else { x })
+    layer.run(if go_backwards { x.flip([1]) } else { x }).0
 }
 
 /// The last step's state, `[batch, units]`, as Keras's recurrent layers give by default.
@@ -179,7 +209,37 @@ pub fn recurrent_last<B: Backend>(
     x: Tensor<B, 3>,
     go_backwards: bool,
 ) -> Tensor<B, 2> {
-    let steps = recurrent_sequence(layer, x, go_backwards);
+    last_step(recurrent_sequence(layer, x, go_backwards))
+}
+
+/// Keras's `return_state = true`: the output, every step's state (`D = 3`) or the last
+/// (`D = 2`), and the final states.
+pub fn recurrent_with_states<B: Backend, R: Recurrent<B>, const D: usize>(
+    layer: &R,
+    x: Tensor<B, 3>,
+    go_backwards: bool,
+) -> (Tensor<B, D>, R::States) {
+    let (steps, states) = layer.run(if go_backwards { x.flip([1]) } else { x });
+    let output = if D == 3 {
+        let dims = dims_of::<B, 3, D>(&steps);
+        steps.reshape(dims)
+    } else {
+        let last = last_step(steps);
+        let dims = dims_of::<B, 2, D>(&last);
+        last.reshape(dims)
+    };
+    (output, states)
+}
+
+/// The dims of `t`, of rank `S`, as an array of `D` (the same rank, checked by the caller).
+fn dims_of<B: Backend, const S: usize, const D: usize>(t: &Tensor<B, S>) -> [usize; D] {
+    let mut dims = [0; D];
+    dims.copy_from_slice(&t.dims()[..D]);
+    dims
+}
+
+/// The last step of `[batch, timesteps, units]`, as `[batch, units]`.
+fn last_step<B: Backend>(steps: Tensor<B, 3>) -> Tensor<B, 2> {
     let [batch, timesteps, units] = steps.dims();
     steps
         .slice([0..batch, timesteps.saturating_sub(1)..timesteps, 0..units])

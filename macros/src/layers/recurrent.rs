@@ -38,7 +38,18 @@ pub fn expand(layer: &Recurrent, info: &LayerInfo, field: &Ident) -> LayerCode {
         }
     };
     let backwards = layer.go_backwards;
-    let forward = if layer.return_sequences {
+    let forward = if layer.return_state {
+        // The output and the final states, as a tuple the functional form binds.
+        let rank = usize_lit(info.output.rank() + 1);
+        let (states, outputs) = match layer.cell {
+            Cell::Lstm => (quote!((h, c)), quote!((y, h, c))),
+            _ => (quote!((h,)), quote!((y, h))),
+        };
+        quote!({
+            let (y, #states) = #kp::layers::recurrent_with_states::<B, _, #rank>(&self.#field, x, #backwards);
+            #outputs
+        })
+    } else if layer.return_sequences {
         quote!(#kp::layers::recurrent_sequence(&self.#field, x, #backwards))
     } else {
         quote!(#kp::layers::recurrent_last(&self.#field, x, #backwards))

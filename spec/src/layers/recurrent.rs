@@ -59,6 +59,10 @@ pub struct Recurrent {
     pub use_bias: bool,
     /// Every step's state, not only the last.
     pub return_sequences: bool,
+    /// The final states as more outputs (the functional form only): `h` (and `c` for an
+    /// LSTM), each `[units]`, after the output.
+    #[serde(default)]
+    pub return_state: bool,
     /// Reads the sequence from its end (the outputs come in that order, as in Keras).
     pub go_backwards: bool,
     /// LSTM: the forget gate's bias starts at 1.
@@ -136,19 +140,11 @@ impl Recurrent {
             },
             use_bias: args.or("use_bias", true, boolean),
             return_sequences: args.or("return_sequences", false, boolean),
+            return_state: args.or("return_state", false, boolean),
             go_backwards: args.or("go_backwards", false, boolean),
             unit_forget_bias: cell == Cell::Lstm && args.or("unit_forget_bias", true, boolean),
             reset_after: cell == Cell::Gru && args.or("reset_after", true, boolean),
         };
-        if args.or("return_state", false, boolean) {
-            args.error_on(
-                "return_state",
-                format!(
-                    "return_state = true gives {name}'s states as more outputs, which a \
-                     sequential model cannot pass on; remove it"
-                ),
-            );
-        }
         for rate in ["dropout", "recurrent_dropout"] {
             if args.or(rate, 0.0, number) != 0.0 {
                 args.error_on(
@@ -166,6 +162,15 @@ impl Recurrent {
                 ..layer
             })
         })
+    }
+
+    /// How many final states `return_state = true` adds: `h`, and `c` for an LSTM.
+    pub fn state_count(&self) -> usize {
+        match (self.return_state, self.cell) {
+            (false, _) => 0,
+            (true, Cell::Lstm) => 2,
+            (true, _) => 1,
+        }
     }
 
     /// Every block's input kernel, recurrent kernel and biases, as Keras counts them.
@@ -282,13 +287,8 @@ mod tests {
     }
 
     #[test]
-    fn refuses_what_a_sequential_model_or_burn_cannot_do() {
+    fn refuses_what_burn_cannot_do() {
         let cases = [
-            (
-                "LSTM",
-                vec![("return_state", crate::args::Value::Bool(true))],
-                "return_state = true gives LSTM's states as more outputs",
-            ),
             (
                 "GRU",
                 vec![("dropout", f(0.2))],
