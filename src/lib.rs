@@ -58,14 +58,43 @@
 //! );
 //! assert_eq!((y.dims(), seen.dims()), ([2, 10], [2, 8]));
 //! ```
+//!
+//! A model with several inputs or outputs runs from its JSON form as a [`JsonGraph`]
+//! (one with one of each as a trainable [`JsonModel`], see [`from_json`]):
+//!
+//! ```
+//! use kiln::{DynTensor, JsonGraph};
+//! use kiln::prelude::*;
+//!
+//! model! {
+//!     struct TwoInputs {
+//!         input a: [3],
+//!         input b: [2, 2],
+//!         let flat = b -> Flatten;
+//!         let y = Concatenate(a, flat) -> Dense(2);
+//!         output y,
+//!         output flat,
+//!     }
+//! }
+//!
+//! type B = kiln::backend::CpuBackend;
+//! let device = Default::default();
+//! let graph = JsonGraph::<B>::from_json(&TwoInputs::<B>::new(&device).to_json(), &device)?;
+//! let a = DynTensor::new(Tensor::<B, 2>::zeros([5, 3], &device))?;
+//! let b = DynTensor::new(Tensor::<B, 3>::zeros([5, 2, 2], &device))?;
+//! let outputs = graph.forward(vec![a, b])?;
+//! assert_eq!(outputs[0].dims(), [5, 2]);
+//! assert_eq!(outputs[1].clone().tensor::<2>()?.dims(), [5, 4]);
+//! # Ok::<(), kiln::TrainError>(())
+//! ```
 #![warn(missing_docs)]
 
 pub use kiln_core::callbacks;
 pub use kiln_core::{
-    Adam, AdamW, Batch, BatchLogs, Callback, CallbackResult, Control, Fit, History, JsonModel,
-    Logs, Loss, Metric, Mode, Model, Optimizer, PlotError, RmsProp, Sgd, TrainError, TrainForward,
-    Trainer, Verbosity, activation, backend, layers, load_model, load_weights, plot_runs,
-    regularizer, save_model, save_weights,
+    Adam, AdamW, Batch, BatchLogs, Callback, CallbackResult, Control, DynTensor, Fit, History,
+    JsonGraph, JsonModel, Logs, Loss, Metric, Mode, Model, Optimizer, PlotError, RmsProp, Sgd,
+    TrainError, TrainForward, Trainer, Verbosity, activation, backend, layers, load_model,
+    load_weights, plot_runs, regularizer, save_model, save_weights,
 };
 pub use kiln_datasets as datasets;
 pub use kiln_macros::model;

@@ -181,11 +181,39 @@ fn a_graph_survives_json_with_its_outputs() {
     let x = Tensor::<Inner, 4>::random([3, 3, 8, 8], Distribution::Default, &device);
     let y = kiln::Model::forward(&runtime, x);
     assert_eq!(y.dims(), [3, 10]);
-    let err = kiln::from_json::<Inner, 2, 2>(&Merges::<Inner>::new(&device).to_json(), &device)
-        .unwrap_err();
+    let json = Merges::<Inner>::new(&device).to_json();
+    let err = kiln::from_json::<Inner, 2, 2>(&json, &device).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the JSON model does not fit this model: runtime models take one input and give one output; this one has 2 inputs and 2 outputs"
+        "the JSON model does not fit this model: a JsonModel takes one input and gives one output; this one has 2 inputs and 2 outputs (build it as a JsonGraph)"
+    );
+    // Several inputs and outputs run as a JsonGraph.
+    let graph = kiln::JsonGraph::<Inner>::from_json(&json, &device).unwrap();
+    let x = Tensor::<Inner, 2>::from_data(TensorData::from([[1.0f32, -2.0, 3.0, 0.5]]), &device);
+    let z = Tensor::<Inner, 2>::from_data(TensorData::from([[2.0f32, 4.0, -1.0, 0.5]]), &device);
+    let dynamic = |t: Tensor<Inner, 2>| kiln::DynTensor::new(t).unwrap();
+    let outputs = graph
+        .forward(vec![dynamic(x.clone()), dynamic(z.clone())])
+        .unwrap();
+    assert_eq!(outputs[0].dims(), [1, 2]);
+    assert_eq!(
+        values(outputs[1].clone().tensor::<2>().unwrap()),
+        values(x.clone())
+    );
+    assert_eq!(
+        graph
+            .forward(vec![dynamic(x.clone())])
+            .unwrap_err()
+            .to_string(),
+        "the model takes 2 inputs, got 1 tensors"
+    );
+    let wide = Tensor::<Inner, 2>::zeros([1, 5], &device);
+    assert_eq!(
+        graph
+            .forward(vec![dynamic(x), dynamic(wide)])
+            .unwrap_err()
+            .to_string(),
+        "input `z` takes examples of [4], got [5]"
     );
 }
 
@@ -262,11 +290,26 @@ fn a_model_is_a_layer_of_another() {
     let want = values(w.powf_scalar(2.0).sum().mul_scalar(0.01))[0];
     let got = values(model.forward_train(x).penalty.unwrap())[0];
     assert!((got - want).abs() < 1e-6, "{got} vs {want}");
-    let summary = model.summary().to_string();
-    assert!(
-        summary.contains(" feature_extractor (Model)    (None, 100)              40"),
-        "{summary}"
-    );
+    // The nested model is one row, its layers indented beneath; the totals count it once.
+    let want = r#"Model: "Composed"
+___________________________________________________________________
+ Layer (type)                      Output Shape             Param #
+===================================================================
+ feature_extractor (Model)         (None, 100)                   40
+
+   conv2d (Conv2D)                 (None, 4, 10, 10)             40
+
+   max_pooling2d (MaxPooling2D)    (None, 4, 5, 5)                0
+
+   flatten (Flatten)               (None, 100)                    0
+
+ dense (Dense)                     (None, 3)                    303
+===================================================================
+Total params: 343
+Trainable params: 343
+Non-trainable params: 0
+___________________________________________________________________"#;
+    assert_eq!(model.summary().to_string(), want);
     let graph = ComposedGraph::<Inner>::new(&device);
     let x = Tensor::<Inner, 4>::random([2, 1, 12, 12], Distribution::Default, &device);
     assert_eq!(graph.forward(x).dims(), [2, 2]);

@@ -32,7 +32,7 @@ pub use metric::Metric;
 pub use model::{Batch, Model, TrainForward};
 pub use optimizer::{Adam, AdamW, Optimizer, RmsProp, Sgd};
 pub use progress::Verbosity;
-pub use runtime::{JsonModel, RuntimeLayer};
+pub use runtime::{DynTensor, JsonGraph, JsonModel, RuntimeLayer};
 pub use save::{load_model, load_weights, save_model, save_weights};
 pub use trainer::{Fit, Trainer};
 

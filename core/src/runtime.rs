@@ -85,10 +85,15 @@ pub struct JsonModel<B: Backend, const I: usize, const O: usize> {
     checked: Checked,
 }
 
-/// A tensor of any rank a runtime model passes between layers.
-enum AnyTensor<B: Backend> {
+/// A batch tensor of rank 2, 3 or 4 (examples of 1 to 3 dimensions): what a runtime
+/// model passes between its layers, and what a [`JsonGraph`] takes and gives.
+#[derive(Clone, Debug)]
+pub enum DynTensor<B: Backend> {
+    /// `[batch, features]`.
     R2(Tensor<B, 2>),
+    /// `[batch, channels or timesteps, length or features]`.
     R3(Tensor<B, 3>),
+    /// `[batch, channels, height, width]`.
     R4(Tensor<B, 4>),
 }
 
@@ -100,20 +105,55 @@ fn rank<B: Backend, const S: usize, const D: usize>(t: Tensor<B, S>) -> Tensor<B
     t.reshape(shape)
 }
 
-impl<B: Backend> AnyTensor<B> {
+impl<B: Backend> DynTensor<B> {
+    /// `t` as a dynamic tensor.
+    ///
+    /// # Errors
+    /// When its rank is not 2, 3 or 4.
+    pub fn new<const D: usize>(t: Tensor<B, D>) -> Result<Self, TrainError> {
+        match D {
+            2..=4 => Ok(Self::of(t)),
+            _ => Err(TrainError::Setting(format!(
+                "runtime models take tensors of rank 2 to 4 (the batch first), not {D}"
+            ))),
+        }
+    }
+
+    /// The tensor as rank `D`.
+    ///
+    /// # Errors
+    /// When it has another rank.
+    pub fn tensor<const D: usize>(self) -> Result<Tensor<B, D>, TrainError> {
+        match self.dims().len() {
+            r if r == D => Ok(self.get()),
+            r => Err(TrainError::Setting(format!(
+                "this tensor has rank {r}, not {D}"
+            ))),
+        }
+    }
+
+    /// Its dimensions, the batch first.
+    pub fn dims(&self) -> Vec<usize> {
+        match self {
+            DynTensor::R2(t) => t.dims().to_vec(),
+            DynTensor::R3(t) => t.dims().to_vec(),
+            DynTensor::R4(t) => t.dims().to_vec(),
+        }
+    }
+
     fn of<const D: usize>(t: Tensor<B, D>) -> Self {
         match D {
-            2 => AnyTensor::R2(rank(t)),
-            3 => AnyTensor::R3(rank(t)),
-            _ => AnyTensor::R4(rank(t)),
+            2 => DynTensor::R2(rank(t)),
+            3 => DynTensor::R3(rank(t)),
+            _ => DynTensor::R4(rank(t)),
         }
     }
 
     fn get<const D: usize>(self) -> Tensor<B, D> {
         match self {
-            AnyTensor::R2(t) => rank(t),
-            AnyTensor::R3(t) => rank(t),
-            AnyTensor::R4(t) => rank(t),
+            DynTensor::R2(t) => rank(t),
+            DynTensor::R3(t) => rank(t),
+            DynTensor::R4(t) => rank(t),
         }
     }
 }
@@ -122,19 +162,115 @@ impl<B: Backend> AnyTensor<B> {
 macro_rules! each_rank {
     ($t:expr, |$x:ident| $e:expr) => {
         match $t {
-            AnyTensor::R2($x) => AnyTensor::R2($e),
-            AnyTensor::R3($x) => AnyTensor::R3($e),
-            AnyTensor::R4($x) => AnyTensor::R4($e),
+            DynTensor::R2($x) => DynTensor::R2($e),
+            DynTensor::R3($x) => DynTensor::R3($e),
+            DynTensor::R4($x) => DynTensor::R4($e),
         }
     };
 }
 
+/// The model's check, refusing what runtime models cannot run: examples of more than 3
+/// dimensions.
+fn runnable(spec: &ModelSpec) -> Result<Checked, String> {
+    let checked = spec.check().map_err(|e| e.to_string())?;
+    let mut ranks = checked
+        .layers
+        .iter()
+        .flat_map(|l| std::iter::once(&l.output).chain(&l.states))
+        .chain(checked.inputs.iter().map(|i| &i.shape))
+        .map(Shape::rank);
+    if ranks.any(|r| r > 3) {
+        return Err("runtime models take examples of at most 3 dimensions".into());
+    }
+    Ok(checked)
+}
+
+/// A model read from JSON with any number of inputs and outputs, run on [`DynTensor`]s;
+/// [`JsonModel`] is the typed form of a model with one of each, which the Trainer takes.
+#[derive(Module, Debug)]
+pub struct JsonGraph<B: Backend> {
+    layers: Vec<Option<RuntimeLayer<B>>>,
+    #[module(skip)]
+    spec: ModelSpec,
+    #[module(skip)]
+    checked: Checked,
+}
+
+impl<B: Backend> JsonGraph<B> {
+    /// Builds the model `spec` describes, with fresh weights on `device`.
+    ///
+    /// # Errors
+    /// When the model does not fit kiln-spec's rules or its examples have more than 3
+    /// dimensions.
+    pub fn new(spec: ModelSpec, device: &B::Device) -> Result<Self, TrainError> {
+        let invalid = |reason: String| TrainError::Mismatch {
+            path: "the JSON model".into(),
+            reason,
+        };
+        let checked = runnable(&spec).map_err(invalid)?;
+        let layers = build_all(&spec, &checked, device).map_err(invalid)?;
+        Ok(JsonGraph {
+            layers,
+            spec,
+            checked,
+        })
+    }
+
+    /// Reads a model's JSON form (`to_json()` of a `model!`) and builds it.
+    ///
+    /// # Errors
+    /// When the text is not a model, or as [`JsonGraph::new`].
+    pub fn from_json(json: &str, device: &B::Device) -> Result<Self, TrainError> {
+        let spec = ModelSpec::from_json(json).map_err(|e| TrainError::Mismatch {
+            path: "the JSON model".into(),
+            reason: e.to_string(),
+        })?;
+        Self::new(spec, device)
+    }
+
+    /// Keras's summary table.
+    pub fn summary(&self) -> kiln_spec::Summary {
+        kiln_spec::Summary(self.checked.clone())
+    }
+
+    /// The outputs for one tensor per input, in the model's order, each `[batch,
+    /// ...example]`.
+    ///
+    /// # Errors
+    /// When the number of tensors or an example's shape is not the model's.
+    pub fn forward(&self, inputs: Vec<DynTensor<B>>) -> Result<Vec<DynTensor<B>>, TrainError> {
+        if inputs.len() != self.checked.inputs.len() {
+            return Err(TrainError::Setting(format!(
+                "the model takes {} inputs, got {} tensors",
+                self.checked.inputs.len(),
+                inputs.len()
+            )));
+        }
+        for (input, t) in self.checked.inputs.iter().zip(&inputs) {
+            let dims = t.dims();
+            let example = Shape::known(dims[1..].iter().copied());
+            if !kiln_spec::shapes_fit(input.shape.dims(), example.dims()) {
+                return Err(TrainError::Setting(format!(
+                    "input `{}` takes examples of {}, got {example}",
+                    input.name, input.shape
+                )));
+            }
+        }
+        let graph = Graph {
+            spec: &self.spec,
+            checked: std::borrow::Cow::Borrowed(&self.checked),
+            layers: &self.layers,
+        };
+        Ok(graph.forward(inputs, false, false).0)
+    }
+}
+
 /// The activity penalty of `t`, whatever its rank.
-fn activity<B: Backend>(r: kiln_spec::Regularizer, t: &AnyTensor<B>) -> Tensor<B, 1> {
+fn activity<B: Backend>(r: kiln_spec::Regularizer, t: &DynTensor<B>) -> Tensor<B, 1> {
     match t {
-        AnyTensor::R2(x) => regularizer::activity_penalty(r, x.clone()),
-        AnyTensor::R3(x) => regularizer::activity_penalty(r, x.clone()),
-        AnyTensor::R4(x) => regularizer::activity_penalty(r, x.clone()),
+        DynTensor::R2(x) => regularizer::activity_penalty(r, x.clone()),
+        DynTensor::R3(x) => regularizer::activity_penalty(r, x.clone()),
+        DynTensor::R4(x) => regularizer::activity_penalty(r, x.clone()),
     }
 }
 
@@ -149,23 +285,13 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
             path: "the JSON model".into(),
             reason,
         };
-        let checked = spec.check().map_err(|e| invalid(e.to_string()))?;
+        let checked = runnable(&spec).map_err(invalid)?;
         if checked.inputs.len() != 1 || checked.outputs.len() != 1 {
             return Err(invalid(format!(
-                "runtime models take one input and give one output; this one has {} inputs and {} outputs",
+                "a JsonModel takes one input and gives one output; this one has {} inputs and {} outputs (build it as a JsonGraph)",
                 checked.inputs.len(),
                 checked.outputs.len()
             )));
-        }
-        let mut ranks = checked
-            .layers
-            .iter()
-            .map(|l| l.output.rank())
-            .chain([checked.input().rank()]);
-        if ranks.any(|r| r > 3) {
-            return Err(invalid(
-                "runtime models take examples of at most 3 dimensions".into(),
-            ));
         }
         if checked.input().rank() + 1 != I || checked.output().rank() + 1 != O {
             return Err(invalid(format!(
@@ -219,8 +345,11 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
         x: Tensor<B, I>,
         penalties: bool,
     ) -> (Tensor<B, O>, Option<Tensor<B, 1>>) {
-        let (y, penalty) = self.graph().forward(AnyTensor::of(x), penalties, true);
-        (y.get(), penalty)
+        let (mut y, penalty) = self
+            .graph()
+            .forward(vec![DynTensor::of(x)], penalties, true);
+        // A JsonModel has one output: its constructor saw to it.
+        (y.remove(0).get(), penalty)
     }
 }
 
@@ -279,29 +408,37 @@ impl<'a, B: Backend> Graph<'a, B> {
         }
     }
 
-    /// The output for `x` (before the last activation when `split`, which the training
-    /// forward takes off for the loss) and the penalties when asked for.
+    /// The outputs for `inputs`, in the model's order (the only output before its last
+    /// activation when `split`, which the training forward takes off for the loss), and
+    /// the penalties when asked for.
     fn forward(
         &self,
-        x: AnyTensor<B>,
+        inputs: Vec<DynTensor<B>>,
         penalties: bool,
         split: bool,
-    ) -> (AnyTensor<B>, Option<Tensor<B, 1>>) {
-        let output = self.checked.outputs[0].name.as_str();
+    ) -> (Vec<DynTensor<B>>, Option<Tensor<B, 1>>) {
         // How often each tensor is still to be taken: the last taker moves it.
-        let mut pending: HashMap<&str, usize> = HashMap::from([(output, 1)]);
+        let mut pending: HashMap<&str, usize> = HashMap::new();
         for i in 0..self.spec.layers.len() {
             for name in self.inbound(i) {
                 *pending.entry(name).or_default() += 1;
             }
         }
-        let mut values: HashMap<String, AnyTensor<B>> =
-            HashMap::from([(self.spec.inputs[0].name.clone(), x)]);
+        for output in &self.checked.outputs {
+            *pending.entry(output.name.as_str()).or_default() += 1;
+        }
+        let mut values: HashMap<String, DynTensor<B>> = self
+            .spec
+            .inputs
+            .iter()
+            .map(|i| i.name.clone())
+            .zip(inputs)
+            .collect();
         let mut penalty = None;
         let logits = self.spec.logits_layer().filter(|_| split);
         for (i, (named, modules)) in self.modules().enumerate() {
             let module = modules.first().and_then(Option::as_ref);
-            let mut inputs: Vec<AnyTensor<B>> = self
+            let mut inputs: Vec<DynTensor<B>> = self
                 .inbound(i)
                 .into_iter()
                 .map(|name| take(name, &mut values, &mut pending))
@@ -312,12 +449,13 @@ impl<'a, B: Backend> Graph<'a, B> {
             let mut t = match (&named.layer, Merge::of(&named.layer, rank)) {
                 (_, Some(merge)) => merge_any(merge, first, inputs),
                 (Layer::Model(nested), None) => {
-                    let (t, inner) =
-                        Graph::nested(&nested.0, modules).forward(first, penalties, false);
+                    let (mut t, inner) =
+                        Graph::nested(&nested.0, modules).forward(vec![first], penalties, false);
                     if let Some(inner) = inner {
                         penalty = regularizer::add(penalty, inner);
                     }
-                    t
+                    // A nested model has one output: kiln-spec's check saw to it.
+                    t.remove(0)
                 }
                 (layer, None) => {
                     let (t, states) = match (layer, module) {
@@ -330,7 +468,7 @@ impl<'a, B: Backend> Graph<'a, B> {
                     };
                     // The states named in the graph: those return_state gives.
                     for (k, state) in states.into_iter().take(layer.states().len()).enumerate() {
-                        values.insert(format!("{}[{}]", named.name, k + 1), AnyTensor::R2(state));
+                        values.insert(format!("{}[{}]", named.name, k + 1), DynTensor::R2(state));
                     }
                     t
                 }
@@ -356,7 +494,13 @@ impl<'a, B: Backend> Graph<'a, B> {
             }
             values.insert(named.name.clone(), t);
         }
-        (take(output, &mut values, &mut pending), penalty)
+        let outputs = self
+            .checked
+            .outputs
+            .iter()
+            .map(|o| take(&o.name, &mut values, &mut pending))
+            .collect();
+        (outputs, penalty)
     }
 
     /// `(module path prefix, saved name prefix)` of every layer with weights, a nested
@@ -382,9 +526,9 @@ impl<'a, B: Backend> Graph<'a, B> {
 /// The tensor named `name`, moved out on its last pending use, else a copy.
 fn take<'a, B: Backend>(
     name: &'a str,
-    values: &mut HashMap<String, AnyTensor<B>>,
+    values: &mut HashMap<String, DynTensor<B>>,
     pending: &mut HashMap<&'a str, usize>,
-) -> AnyTensor<B> {
+) -> DynTensor<B> {
     let left = pending.get_mut(name).map(|n| {
         *n -= 1;
         *n
@@ -403,19 +547,19 @@ fn take<'a, B: Backend>(
 /// A merge of tensors of one rank (kiln-spec's check saw to it).
 fn merge_any<B: Backend>(
     merge: Merge,
-    first: AnyTensor<B>,
-    rest: Vec<AnyTensor<B>>,
-) -> AnyTensor<B> {
+    first: DynTensor<B>,
+    rest: Vec<DynTensor<B>>,
+) -> DynTensor<B> {
     let rest = rest.into_iter();
     match first {
-        AnyTensor::R2(a) => {
-            AnyTensor::R2(layers::merge(merge, a, rest.map(AnyTensor::get).collect()))
+        DynTensor::R2(a) => {
+            DynTensor::R2(layers::merge(merge, a, rest.map(DynTensor::get).collect()))
         }
-        AnyTensor::R3(a) => {
-            AnyTensor::R3(layers::merge(merge, a, rest.map(AnyTensor::get).collect()))
+        DynTensor::R3(a) => {
+            DynTensor::R3(layers::merge(merge, a, rest.map(DynTensor::get).collect()))
         }
-        AnyTensor::R4(a) => {
-            AnyTensor::R4(layers::merge(merge, a, rest.map(AnyTensor::get).collect()))
+        DynTensor::R4(a) => {
+            DynTensor::R4(layers::merge(merge, a, rest.map(DynTensor::get).collect()))
         }
     }
 }
@@ -499,40 +643,40 @@ fn build<B: Backend>(
 fn step<B: Backend>(
     layer: &Layer,
     module: Option<&RuntimeLayer<B>>,
-    t: AnyTensor<B>,
-) -> AnyTensor<B> {
+    t: DynTensor<B>,
+) -> DynTensor<B> {
     match (layer, module) {
         (_, Some(RuntimeLayer::Dense(l))) => each_rank!(t, |x| l.forward(x)),
-        (_, Some(RuntimeLayer::Conv1D(c))) => AnyTensor::R3(c.forward(t.get())),
-        (_, Some(RuntimeLayer::Conv2D(c))) => AnyTensor::R4(c.forward(t.get())),
+        (_, Some(RuntimeLayer::Conv1D(c))) => DynTensor::R3(c.forward(t.get())),
+        (_, Some(RuntimeLayer::Conv2D(c))) => DynTensor::R4(c.forward(t.get())),
         (_, Some(RuntimeLayer::BatchNormalization(bn))) => each_rank!(t, |x| bn.forward(x)),
         (_, Some(RuntimeLayer::Dropout(d))) => each_rank!(t, |x| d.forward(x)),
-        (_, Some(RuntimeLayer::Embedding(e))) => AnyTensor::R3(layers::embed(e, t.get())),
-        (Layer::MaxPooling1D(p), None) => AnyTensor::R3(layers::max_pooling1d(
+        (_, Some(RuntimeLayer::Embedding(e))) => DynTensor::R3(layers::embed(e, t.get())),
+        (Layer::MaxPooling1D(p), None) => DynTensor::R3(layers::max_pooling1d(
             t.get(),
             p.pool_size[0],
             p.strides[0],
             p.padding,
         )),
-        (Layer::MaxPooling2D(p), None) => AnyTensor::R4(layers::max_pooling2d(
+        (Layer::MaxPooling2D(p), None) => DynTensor::R4(layers::max_pooling2d(
             t.get(),
             p.pool_size,
             p.strides,
             p.padding,
         )),
-        (Layer::AveragePooling2D(p), None) => AnyTensor::R4(layers::average_pooling2d(
+        (Layer::AveragePooling2D(p), None) => DynTensor::R4(layers::average_pooling2d(
             t.get(),
             p.pool_size,
             p.strides,
             p.padding,
         )),
         (Layer::GlobalAveragePooling2D(_), None) => {
-            AnyTensor::R2(layers::global_average_pooling2d(t.get()))
+            DynTensor::R2(layers::global_average_pooling2d(t.get()))
         }
-        (Layer::Flatten(_), None) => AnyTensor::R2(match t {
-            AnyTensor::R2(x) => x,
-            AnyTensor::R3(x) => layers::flatten(x),
-            AnyTensor::R4(x) => layers::flatten(x),
+        (Layer::Flatten(_), None) => DynTensor::R2(match t {
+            DynTensor::R2(x) => x,
+            DynTensor::R3(x) => layers::flatten(x),
+            DynTensor::R4(x) => layers::flatten(x),
         }),
         (Layer::Reshape(r), None) => {
             let target: Vec<i32> = r
@@ -541,9 +685,9 @@ fn step<B: Backend>(
                 .map(|d| d.map_or(-1, |n| n as i32))
                 .collect();
             match target.len() {
-                1 => AnyTensor::R2(reshape_any(t, &target)),
-                2 => AnyTensor::R3(reshape_any(t, &target)),
-                _ => AnyTensor::R4(reshape_any(t, &target)),
+                1 => DynTensor::R2(reshape_any(t, &target)),
+                2 => DynTensor::R3(reshape_any(t, &target)),
+                _ => DynTensor::R4(reshape_any(t, &target)),
             }
         }
         // Activation layers apply their function after the step, as every layer does.
@@ -556,23 +700,23 @@ fn step<B: Backend>(
 fn recurrent<B: Backend, R: layers::Recurrent<B>>(
     layer: &kiln_spec::layers::Recurrent,
     module: &R,
-    t: AnyTensor<B>,
-) -> (AnyTensor<B>, Vec<Tensor<B, 2>>) {
+    t: DynTensor<B>,
+) -> (DynTensor<B>, Vec<Tensor<B, 2>>) {
     let (x, back) = (t.get(), layer.go_backwards);
     if layer.return_sequences {
         let (y, states) = layers::recurrent_with_states::<B, R, 3>(module, x, back);
-        (AnyTensor::R3(y), R::state_list(states))
+        (DynTensor::R3(y), R::state_list(states))
     } else {
         let (y, states) = layers::recurrent_with_states::<B, R, 2>(module, x, back);
-        (AnyTensor::R2(y), R::state_list(states))
+        (DynTensor::R2(y), R::state_list(states))
     }
 }
 
-fn reshape_any<B: Backend, const D: usize>(t: AnyTensor<B>, target: &[i32]) -> Tensor<B, D> {
+fn reshape_any<B: Backend, const D: usize>(t: DynTensor<B>, target: &[i32]) -> Tensor<B, D> {
     match t {
-        AnyTensor::R2(x) => layers::reshape(x, target),
-        AnyTensor::R3(x) => layers::reshape(x, target),
-        AnyTensor::R4(x) => layers::reshape(x, target),
+        DynTensor::R2(x) => layers::reshape(x, target),
+        DynTensor::R3(x) => layers::reshape(x, target),
+        DynTensor::R4(x) => layers::reshape(x, target),
     }
 }
 

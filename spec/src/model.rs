@@ -139,6 +139,8 @@ pub struct LayerInfo {
     /// The shapes of the final states a recurrent layer with `return_state = true` gives
     /// after its output, named `lstm[1]`, `lstm[2]` in the graph.
     pub states: Vec<Shape>,
+    /// A model used as a layer, as checked: the summary shows its layers beneath it.
+    pub nested: Option<Box<Checked>>,
 }
 
 /// A model whose every shape fits.
@@ -358,6 +360,10 @@ impl ModelSpec {
                 output: output.clone(),
                 inbound: named.inbound.clone(),
                 states,
+                nested: match &named.layer {
+                    Layer::Model(n) => n.0.check().ok().map(Box::new),
+                    _ => None,
+                },
             });
             shapes.insert(named.name.clone(), (output, from));
             previous = named.name.clone();
@@ -584,24 +590,39 @@ impl fmt::Display for Summary {
                     connections(&[]),
                 )
             });
-        let layers = checked.layers.iter().map(|l| {
-            (
-                [
-                    format!("{} ({})", l.name, l.class_name),
-                    if l.states.is_empty() {
-                        l.output.keras()
-                    } else {
-                        let all: Vec<String> = std::iter::once(&l.output)
-                            .chain(&l.states)
-                            .map(Shape::keras)
-                            .collect();
-                        format!("[{}]", all.join(", "))
-                    },
-                    thousands(l.params.total()),
-                ],
-                connections(&l.inbound),
-            )
-        });
+        // A nested model's layers follow its row, indented.
+        fn layer_rows(
+            layers: &[LayerInfo],
+            depth: usize,
+            connections: &dyn Fn(&[String]) -> Vec<String>,
+            rows: &mut Vec<([String; 3], Vec<String>)>,
+        ) {
+            for l in layers {
+                let shape = if l.states.is_empty() {
+                    l.output.keras()
+                } else {
+                    let all: Vec<String> = std::iter::once(&l.output)
+                        .chain(&l.states)
+                        .map(Shape::keras)
+                        .collect();
+                    format!("[{}]", all.join(", "))
+                };
+                let indent = "  ".repeat(depth);
+                rows.push((
+                    [
+                        format!("{indent}{} ({})", l.name, l.class_name),
+                        shape,
+                        thousands(l.params.total()),
+                    ],
+                    connections(&l.inbound),
+                ));
+                if let Some(nested) = &l.nested {
+                    layer_rows(&nested.layers, depth + 1, connections, rows);
+                }
+            }
+        }
+        let mut layers = Vec::new();
+        layer_rows(&checked.layers, 0, &connections, &mut layers);
         let rows: Vec<([String; 3], Vec<String>)> = inputs.chain(layers).collect();
         let head = ["Layer (type)", "Output Shape", "Param #", "Connected to"];
         let width = |col: usize| {
