@@ -9,7 +9,7 @@
 mod common;
 
 use burn::tensor::backend::AutodiffBackend;
-use common::Flags;
+use common::{Flags, plot_history};
 use kiln::prelude::*;
 
 model! {
@@ -56,17 +56,7 @@ fn run<B: AutodiffBackend>(
     println!("Trained {epochs} epochs in {seconds:.0} s");
     kiln::save_model(trainer.model(), "mnist_cnn.safetensors")?;
     println!("Model saved to mnist_cnn.safetensors");
-    match history.plot("mnist_cnn_history.png") {
-        Ok(files) => println!(
-            "History charts: {}",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Err(e) => println!("No history charts: {e}"),
-    }
+    plot_history(&history, "mnist_cnn_history.png");
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 mod common;
 
 use burn::tensor::backend::AutodiffBackend;
-use common::{Flags, mlp, optimizer};
+use common::{Flags, mlp, optimizer, plot_history};
 use kiln::prelude::*;
 
 fn run<B: AutodiffBackend>(
@@ -47,17 +47,7 @@ fn run<B: AutodiffBackend>(
         scores.get("accuracy").unwrap_or(f64::NAN)
     );
     println!("Trained {epochs} epochs in {seconds:.0} s");
-    match history.plot("mnist_mlp_history.png") {
-        Ok(files) => println!(
-            "History charts: {}",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Err(e) => println!("No history charts: {e}"),
-    }
+    plot_history(&history, "mnist_mlp_history.png");
     Ok(())
 }
 

@@ -77,12 +77,7 @@ fn leaves(spec: &ModelSpec) -> usize {
 /// rank `O`, as the `model!` it describes.
 #[derive(Module, Debug)]
 pub struct JsonModel<B: Backend, const I: usize, const O: usize> {
-    /// Each layer's module, `None` for layers without weights or state.
-    layers: Vec<Option<RuntimeLayer<B>>>,
-    #[module(skip)]
-    spec: ModelSpec,
-    #[module(skip)]
-    checked: Checked,
+    graph: JsonGraph<B>,
 }
 
 /// A batch tensor of rank 2, 3 or 4 (examples of 1 to 3 dimensions): what a runtime
@@ -233,6 +228,19 @@ impl<B: Backend> JsonGraph<B> {
         kiln_spec::Summary(self.checked.clone())
     }
 
+    /// The JSON form.
+    pub fn to_json(&self) -> String {
+        self.spec.to_json()
+    }
+
+    fn view(&self) -> Graph<'_, B> {
+        Graph {
+            spec: &self.spec,
+            checked: std::borrow::Cow::Borrowed(&self.checked),
+            layers: &self.layers,
+        }
+    }
+
     /// The outputs for one tensor per input, in the model's order, each `[batch,
     /// ...example]`.
     ///
@@ -256,12 +264,7 @@ impl<B: Backend> JsonGraph<B> {
                 )));
             }
         }
-        let graph = Graph {
-            spec: &self.spec,
-            checked: std::borrow::Cow::Borrowed(&self.checked),
-            layers: &self.layers,
-        };
-        Ok(graph.forward(inputs, false, false).0)
+        Ok(self.view().forward(inputs, false, false).0)
     }
 }
 
@@ -278,14 +281,28 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
     /// Builds the model `spec` describes, with fresh weights on `device`.
     ///
     /// # Errors
-    /// When the model does not fit kiln-spec's rules, or its input and output ranks are
-    /// not `I - 1` and `O - 1`, or its examples have more than 3 dimensions.
+    /// When the model does not fit kiln-spec's rules, has several inputs or outputs, or
+    /// its input and output ranks are not `I - 1` and `O - 1`, or its examples have more
+    /// than 3 dimensions.
     pub fn new(spec: ModelSpec, device: &B::Device) -> Result<Self, TrainError> {
+        Self::typed(JsonGraph::new(spec, device)?)
+    }
+
+    /// Reads a model's JSON form (`to_json()` of a `model!`) and builds it.
+    ///
+    /// # Errors
+    /// When the text is not a model, or as [`JsonModel::new`].
+    pub fn from_json(json: &str, device: &B::Device) -> Result<Self, TrainError> {
+        Self::typed(JsonGraph::from_json(json, device)?)
+    }
+
+    /// `graph` as a model of one input of rank `I` and one output of rank `O`.
+    fn typed(graph: JsonGraph<B>) -> Result<Self, TrainError> {
         let invalid = |reason: String| TrainError::Mismatch {
             path: "the JSON model".into(),
             reason,
         };
-        let checked = runnable(&spec).map_err(invalid)?;
+        let checked = &graph.checked;
         if checked.inputs.len() != 1 || checked.outputs.len() != 1 {
             return Err(invalid(format!(
                 "a JsonModel takes one input and gives one output; this one has {} inputs and {} outputs (build it as a JsonGraph)",
@@ -302,42 +319,17 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
                 checked.output().rank() + 1
             )));
         }
-        let layers = build_all(&spec, &checked, device).map_err(invalid)?;
-        Ok(JsonModel {
-            layers,
-            spec,
-            checked,
-        })
-    }
-
-    /// Reads a model's JSON form (`to_json()` of a `model!`) and builds it.
-    ///
-    /// # Errors
-    /// When the text is not a model, or as [`JsonModel::new`].
-    pub fn from_json(json: &str, device: &B::Device) -> Result<Self, TrainError> {
-        let spec = ModelSpec::from_json(json).map_err(|e| TrainError::Mismatch {
-            path: "the JSON model".into(),
-            reason: e.to_string(),
-        })?;
-        Self::new(spec, device)
+        Ok(JsonModel { graph })
     }
 
     /// Keras's summary table.
     pub fn summary(&self) -> kiln_spec::Summary {
-        kiln_spec::Summary(self.checked.clone())
+        self.graph.summary()
     }
 
     /// The JSON form.
     pub fn to_json(&self) -> String {
-        self.spec.to_json()
-    }
-
-    fn graph(&self) -> Graph<'_, B> {
-        Graph {
-            spec: &self.spec,
-            checked: std::borrow::Cow::Borrowed(&self.checked),
-            layers: &self.layers,
-        }
+        self.graph.to_json()
     }
 
     fn layers_forward(
@@ -346,14 +338,15 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
         penalties: bool,
     ) -> (Tensor<B, O>, Option<Tensor<B, 1>>) {
         let (mut y, penalty) = self
-            .graph()
+            .graph
+            .view()
             .forward(vec![DynTensor::of(x)], penalties, true);
-        // A JsonModel has one output: its constructor saw to it.
+        // A JsonModel has one output: `typed` saw to it.
         (y.remove(0).get(), penalty)
     }
 }
 
-/// A model's layers and how they connect, borrowed from a [`JsonModel`]; `layers` holds
+/// A model's layers and how they connect, borrowed from a [`JsonGraph`]; `layers` holds
 /// what [`build_all`] built for `spec`.
 struct Graph<'a, B: Backend> {
     spec: &'a ModelSpec,
@@ -505,16 +498,22 @@ impl<'a, B: Backend> Graph<'a, B> {
 
     /// `(module path prefix, saved name prefix)` of every layer with weights, a nested
     /// model's under its name; `index` counts the modules before this graph's.
-    fn stored_names(&self, saved: &str, index: &mut usize, out: &mut Vec<(String, String)>) {
+    fn stored_names(
+        &self,
+        module: &str,
+        saved: &str,
+        index: &mut usize,
+        out: &mut Vec<(String, String)>,
+    ) {
         for (named, modules) in self.modules() {
             let saved = format!("{saved}{}.", named.name);
             match &named.layer {
                 Layer::Model(nested) => {
-                    Graph::nested(&nested.0, modules).stored_names(&saved, index, out);
+                    Graph::nested(&nested.0, modules).stored_names(module, &saved, index, out);
                 }
                 _ => {
                     if modules.first().is_some_and(Option::is_some) {
-                        out.push((format!("layers.{index}."), saved));
+                        out.push((format!("{module}layers.{index}."), saved));
                     }
                     *index += 1;
                 }
@@ -758,34 +757,36 @@ impl<B: Backend, const I: usize, const O: usize> Model<B> for JsonModel<B, I, O>
     type Output = Tensor<B, O>;
 
     fn input_shape(&self) -> Shape {
-        self.checked.input().clone()
+        self.graph.checked.input().clone()
     }
 
     fn output_shape(&self) -> Shape {
-        self.checked.output().clone()
+        self.graph.checked.output().clone()
     }
 
     fn forward(&self, x: Tensor<B, I>) -> Tensor<B, O> {
         let (logits, _) = self.layers_forward(x, false);
-        activation::apply(self.spec.final_activation(), logits)
+        activation::apply(self.graph.spec.final_activation(), logits)
     }
 
     fn forward_train(&self, x: Tensor<B, I>) -> TrainForward<B, Tensor<B, O>> {
         let (logits, penalty) = self.layers_forward(x, true);
         TrainForward {
             logits,
-            activation: self.spec.final_activation(),
+            activation: self.graph.spec.final_activation(),
             penalty,
         }
     }
 
     fn spec(&self) -> Option<ModelSpec> {
-        Some(self.spec.clone())
+        Some(self.graph.spec.clone())
     }
 
     fn stored_names(&self) -> Vec<(String, String)> {
         let mut names = Vec::new();
-        self.graph().stored_names("", &mut 0, &mut names);
+        self.graph
+            .view()
+            .stored_names("graph.", "", &mut 0, &mut names);
         names
     }
 }

@@ -9,7 +9,7 @@ use kiln::datasets::{
 };
 use kiln::prelude::*;
 
-use crate::common::{Flags, optimizer};
+use crate::common::{Flags, optimizer, plot_history};
 
 /// The test records available: the full test batch, else the partial one.
 fn test_set(dir: &DataDir) -> Result<ImageDataset, Box<dyn std::error::Error>> {
@@ -169,16 +169,6 @@ where
             (epochs * limit) as f64 / seconds
         );
     }
-    match history.plot(format!("{name}_history.png")) {
-        Ok(files) => println!(
-            "History charts: {}",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Err(e) => println!("No history charts: {e}"),
-    }
+    plot_history(&history, format!("{name}_history.png"));
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! What the examples share: their command-line flags, the device choice, and building
-//! the seed's MLP from flags at run time.
+//! What the examples share: their command-line flags, the device choice, building the
+//! seed's MLP from flags at run time, and the history charts.
 #![allow(dead_code)] // each example uses its own part
 
 use kiln::prelude::*;
@@ -75,4 +75,19 @@ macro_rules! on_device {
             other => Err(format!("unknown device `{other}`: use cpu{}", if cfg!(feature = "cuda") { " or cuda" } else { " (build with --features cuda for cuda)" }).into()),
         }
     }};
+}
+
+/// Writes the history charts (`{path}` and one per metric) and says where, or why not.
+pub fn plot_history(history: &History, path: impl AsRef<std::path::Path>) {
+    match history.plot(path) {
+        Ok(files) => println!(
+            "History charts: {}",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Err(e) => println!("No history charts: {e}"),
+    }
 }

@@ -130,13 +130,21 @@ fn tensor(rank: usize) -> TokenStream {
     quote!(#kp::burn::tensor::Tensor<B, #rank>)
 }
 
-/// A layer's field, initializer and weight penalties.
-fn layer_state(
-    named: &NamedLayer,
-    info: &kiln_spec::LayerInfo,
-    (span, path): (Span, Option<&syn::Path>),
-    parts: &mut Parts,
-) -> (Ident, TokenStream) {
+/// Each layer of the model, with its index and what the check found of it.
+fn layers(model: &Model) -> impl Iterator<Item = (usize, &NamedLayer, &kiln_spec::LayerInfo)> {
+    model
+        .spec
+        .layers
+        .iter()
+        .zip(&model.checked.layers)
+        .enumerate()
+        .map(|(i, (named, info))| (i, named, info))
+}
+
+/// Layer `i`'s field and initializer (into `parts`), its field name and forward step.
+fn layer_state(model: &Model, i: usize, parts: &mut Parts) -> (Ident, TokenStream) {
+    let (named, info) = (&model.spec.layers[i], &model.checked.layers[i]);
+    let (span, path) = (model.spans[i], model.paths[i].as_ref());
     let field = Ident::new(&named.name, span);
     let code = layer_code(&named.layer, info, &field, path);
     if let Some(path) = path {
@@ -191,15 +199,8 @@ fn sequential_parts(model: &Model) -> Parts {
         result: quote!(x),
     };
     let logits = spec.logits_layer();
-    for (i, (((named, info), &span), path)) in spec
-        .layers
-        .iter()
-        .zip(&checked.layers)
-        .zip(&model.spans)
-        .zip(&model.paths)
-        .enumerate()
-    {
-        let (field, forward) = layer_state(named, info, (span, path.as_ref()), &mut parts);
+    for (i, named, info) in layers(model) {
+        let (field, forward) = layer_state(model, i, &mut parts);
         let ty = tensor(info.output.rank());
         parts.steps.push(quote!(let x: #ty = #forward;));
         parts
@@ -257,15 +258,8 @@ fn functional_parts(model: &Model) -> Parts {
         }
     };
     let logits = spec.logits_layer();
-    for (i, (((named, info), &span), path)) in spec
-        .layers
-        .iter()
-        .zip(&checked.layers)
-        .zip(&model.spans)
-        .zip(&model.paths)
-        .enumerate()
-    {
-        let (field, forward) = layer_state(named, info, (span, path.as_ref()), &mut parts);
+    for (i, named, info) in layers(model) {
+        let (field, forward) = layer_state(model, i, &mut parts);
         let inbound: Vec<TokenStream> = named.inbound.iter().map(|n| take(n)).collect();
         let ty = tensor(info.output.rank());
         let forward = match merge_tokens(&named.layer, info.output.rank()) {

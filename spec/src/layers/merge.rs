@@ -63,6 +63,16 @@ fn listed(inputs: &[Input]) -> String {
     }
 }
 
+/// Dimension `d` of the inputs, which agree on it: where one leaves it unknown, another
+/// may know it.
+fn known(inputs: &[Input], d: usize) -> Dim {
+    inputs
+        .iter()
+        .map(|i| i.shape.dims()[d])
+        .find(|d| d.known().is_some())
+        .unwrap_or(Dim::Unknown)
+}
+
 /// Refuses fewer than two inputs.
 fn at_least_two(layer: &str, inputs: &[Input]) -> Result<(), String> {
     if inputs.len() < 2 {
@@ -89,15 +99,7 @@ impl Rule for Merge {
                 listed(inputs)
             ));
         }
-        // Where one input leaves a dimension unknown, another may know it.
-        let dims = (0..first.rank()).map(|d| {
-            inputs
-                .iter()
-                .map(|i| i.shape.dims()[d])
-                .find(|d| d.known().is_some())
-                .unwrap_or(Dim::Unknown)
-        });
-        Ok(Shape::new(dims))
+        Ok(Shape::new((0..first.rank()).map(|d| known(inputs, d))))
     }
 }
 
@@ -140,11 +142,7 @@ impl Rule for Concatenate {
                     .sum::<Option<usize>>()
                     .into()
             } else {
-                inputs
-                    .iter()
-                    .map(|i| i.shape.dims()[d])
-                    .find(|d| d.known().is_some())
-                    .unwrap_or(Dim::Unknown)
+                known(inputs, d)
             }
         });
         Ok(Shape::new(dims))
