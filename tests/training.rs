@@ -268,6 +268,61 @@ fn a_residual_graph_learns_the_synthetic_digits_to_95_percent() {
     assert!(accuracy >= 0.95, "accuracy {accuracy}");
 }
 
+model! {
+    /// Two inputs: which of them has the larger sum.
+    struct Compare {
+        input a: [4],
+        input b: [4],
+        let y = Concatenate(a, b) -> Dense(16, activation = relu) -> Dense(2, activation = softmax);
+        output y,
+    }
+}
+
+/// `n` examples of two inputs of 4 values each, labelled 1 when the first sums higher.
+fn comparisons(n: usize, seed: u64) -> kiln::datasets::ArrayDataset {
+    let mut state = seed;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let a: Vec<f32> = (0..n * 4).map(|_| next()).collect();
+    let b: Vec<f32> = (0..n * 4).map(|_| next()).collect();
+    let labels = (0..n)
+        .map(|i| {
+            let sum = |x: &[f32]| x[i * 4..i * 4 + 4].iter().sum::<f32>();
+            usize::from(sum(&a) > sum(&b))
+        })
+        .collect();
+    kiln::datasets::ArrayDataset::classification(a, vec![4], labels, 2)
+        .unwrap()
+        .and_input(b, vec![4])
+        .unwrap()
+}
+
+#[test]
+fn a_model_with_two_inputs_trains_on_two_part_examples() {
+    let accuracy = accuracy_after(
+        (4, Compare::<Ad>::new),
+        1e-2,
+        (15, 32),
+        &comparisons(2_000, 1),
+        &comparisons(500, 2),
+    );
+    assert!(accuracy >= 0.95, "accuracy {accuracy}");
+    // predict takes the same two-part examples; one part is refused with the shapes.
+    let device = Default::default();
+    let trainer = Trainer::new(Compare::<Ad>::new(&device));
+    assert_eq!(trainer.predict(&comparisons(7, 3)).unwrap().dims(), [7, 2]);
+    let one_part =
+        kiln::datasets::ArrayDataset::classification(vec![0.0; 8], vec![8], vec![0], 2).unwrap();
+    assert_eq!(
+        trainer.predict(&one_part).unwrap_err().to_string(),
+        "the model takes 2 inputs, [4] and [4], but the prediction examples are [8]; give one part per input with ArrayDataset::and_input"
+    );
+}
+
 #[test]
 fn every_hook_runs_in_order() {
     #[derive(Default)]

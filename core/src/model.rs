@@ -7,14 +7,16 @@ use kiln_spec::{Activation, ModelSpec, Shape};
 
 use crate::activation;
 
-/// A batch of examples as one tensor, `[batch, ...example]`.
+/// A batch of examples: one tensor `[batch, ...example]`, or a tuple of them for a model
+/// with several inputs.
 pub trait Batch<B: Backend>: Sized + Clone + Send + std::fmt::Debug {
-    /// Gives `[batch, elements]` rows the shape `[batch, ...example]`.
+    /// Gives `[batch, elements]` rows the shape `[batch, ...example]`, one example shape
+    /// per tensor (the rows hold each tensor's elements one after the other).
     ///
     /// # Panics
-    /// When `example` does not have one dimension less than `Self`, or its element count
-    /// differs from the rows'.
-    fn from_rows(rows: Tensor<B, 2>, example: &[usize]) -> Self;
+    /// When `examples` does not hold one shape per tensor, each with one dimension less
+    /// than its tensor, or their element counts differ from the rows'.
+    fn from_rows(rows: Tensor<B, 2>, examples: &[Vec<usize>]) -> Self;
 
     /// The examples as `[batch, elements]` rows.
     fn into_rows(self) -> Tensor<B, 2>;
@@ -30,7 +32,10 @@ pub trait Batch<B: Backend>: Sized + Clone + Send + std::fmt::Debug {
 }
 
 impl<B: Backend, const D: usize> Batch<B> for Tensor<B, D> {
-    fn from_rows(rows: Tensor<B, 2>, example: &[usize]) -> Self {
+    fn from_rows(rows: Tensor<B, 2>, examples: &[Vec<usize>]) -> Self {
+        let [example] = examples else {
+            panic!("a tensor takes one example shape, got {examples:?}");
+        };
         assert_eq!(
             example.len() + 1,
             D,
@@ -54,6 +59,44 @@ impl<B: Backend, const D: usize> Batch<B> for Tensor<B, D> {
         Tensor::cat(batches, 0)
     }
 }
+
+/// The columns of `rows` that hold example part `k` of `examples`, as that part's batch.
+fn part<B: Backend, T: Batch<B>>(rows: &Tensor<B, 2>, examples: &[Vec<usize>], k: usize) -> T {
+    let size = |e: &Vec<usize>| e.iter().product::<usize>();
+    let start: usize = examples[..k].iter().map(size).sum();
+    let batch = rows.dims()[0];
+    let columns = rows
+        .clone()
+        .slice([0..batch, start..start + size(&examples[k])]);
+    T::from_rows(columns, &examples[k..=k])
+}
+
+/// Batches for models with several inputs: tuples of tensors.
+macro_rules! tuple_batch {
+    ($($t:ident $k:tt),+) => {
+        impl<B: Backend, $($t: Batch<B>),+> Batch<B> for ($($t,)+) {
+            fn from_rows(rows: Tensor<B, 2>, examples: &[Vec<usize>]) -> Self {
+                ($(part::<B, $t>(&rows, examples, $k),)+)
+            }
+
+            fn into_rows(self) -> Tensor<B, 2> {
+                Tensor::cat(vec![$(self.$k.into_rows()),+], 1)
+            }
+
+            fn batch_size(&self) -> usize {
+                self.0.batch_size()
+            }
+
+            fn cat(batches: Vec<Self>) -> Self {
+                ($($t::cat(batches.iter().map(|b| b.$k.clone()).collect()),)+)
+            }
+        }
+    };
+}
+
+tuple_batch!(T0 0, T1 1);
+tuple_batch!(T0 0, T1 1, T2 2);
+tuple_batch!(T0 0, T1 1, T2 2, T3 3);
 
 /// The training forward pass: the output before the model's last activation, that
 /// activation, and the regularization penalty. Losses on softmax or sigmoid outputs use
@@ -87,8 +130,14 @@ pub trait Model<B: Backend>: Module<B> {
     /// The output batch.
     type Output: Batch<B>;
 
-    /// The shape of one input example (the batch dimension left out).
+    /// The shape of one input example (the batch dimension left out); the first input's,
+    /// for a model with several.
     fn input_shape(&self) -> Shape;
+
+    /// The shape of one example of each input, in order: one for most models.
+    fn input_shapes(&self) -> Vec<Shape> {
+        vec![self.input_shape()]
+    }
 
     /// The shape of one output example.
     fn output_shape(&self) -> Shape;
@@ -117,5 +166,37 @@ pub trait Model<B: Backend>: Module<B> {
     /// carry the same names as those of the `model!` it describes. Empty by default.
     fn stored_names(&self) -> Vec<(String, String)> {
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestBackend as T;
+    use burn::tensor::TensorData;
+
+    #[test]
+    fn a_tuple_batch_splits_its_rows_by_part() {
+        let device = Default::default();
+        // Two examples, each 2 values of the first input then 2×2 of the second.
+        let rows = Tensor::<T, 2>::from_data(
+            TensorData::from([
+                [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0],
+                [7.0, 8.0, 9.0, 10.0, 11.0, 12.0],
+            ]),
+            &device,
+        );
+        let examples = [vec![2], vec![2, 2]];
+        let (a, b) = <(Tensor<T, 2>, Tensor<T, 3>)>::from_rows(rows.clone(), &examples);
+        assert_eq!((a.dims(), b.dims()), ([2, 2], [2, 2, 2]));
+        assert_eq!(a.to_data().to_vec::<f32>().unwrap(), [1.0, 2.0, 7.0, 8.0]);
+        let batch = (a, b);
+        assert_eq!(batch.batch_size(), 2);
+        let both = <(Tensor<T, 2>, Tensor<T, 3>)>::cat(vec![batch.clone(), batch.clone()]);
+        assert_eq!(both.1.dims(), [4, 2, 2]);
+        assert_eq!(
+            batch.into_rows().to_data().to_vec::<f32>().unwrap(),
+            rows.to_data().to_vec::<f32>().unwrap()
+        );
     }
 }

@@ -25,6 +25,10 @@ impl<D: Dataset + ?Sized> Dataset for Subset<'_, D> {
         self.data.example_shape()
     }
 
+    fn input_shapes(&self) -> Vec<Vec<usize>> {
+        self.data.input_shapes()
+    }
+
     fn target_kind(&self) -> TargetKind {
         self.data.target_kind()
     }

@@ -370,10 +370,42 @@ where
         self.learning_rate
     }
 
-    /// The shape of one example as the model takes it, checked against `data`: the
-    /// data's own shape when it fits the model's input, else the model's input when that
-    /// is fully known and holds as many elements (so MNIST's `[1, 28, 28]` images feed a
-    /// model declared with `input: [784]`, as Keras users reshape them).
+    /// The shape of one example of each model input, checked against `data`. One input:
+    /// the data's own shape when it fits the model's input, else the model's input when
+    /// that is fully known and holds as many elements (so MNIST's `[1, 28, 28]` images feed
+    /// a model declared with `input: [784]`, as Keras users reshape them). Several: the
+    /// data's parts (`ArrayDataset::and_input`), one fitting each input.
+    fn example_shapes<D: Dataset + ?Sized>(
+        &self,
+        data: &D,
+        what: &'static str,
+    ) -> Result<Vec<Vec<usize>>, TrainError> {
+        let inputs = self.model().input_shapes();
+        if inputs.len() == 1 {
+            return self.example_shape(data, what).map(|shape| vec![shape]);
+        }
+        if data.is_empty() {
+            return Err(TrainError::Empty(what));
+        }
+        let parts = data.input_shapes();
+        let shown = |shapes: &[String]| shapes.join(" and ");
+        let model: Vec<String> = inputs.iter().map(ToString::to_string).collect();
+        let fits = parts.len() == inputs.len()
+            && parts.iter().zip(&inputs).all(|(p, m)| {
+                p.len() == m.rank() && p.iter().zip(m.dims()).all(|(&d, m)| Dim::Known(d).fits(*m))
+            });
+        if !fits {
+            return Err(TrainError::Inputs(format!(
+                "the model takes {} inputs, {}, but the {what} examples are {}; give one part per input with ArrayDataset::and_input",
+                inputs.len(),
+                shown(&model),
+                shown(&parts.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>())
+            )));
+        }
+        Ok(parts)
+    }
+
+    /// The shape of one example, for a model with one input (see `example_shapes`).
     fn example_shape<D: Dataset + ?Sized>(
         &self,
         data: &D,
@@ -510,12 +542,12 @@ where
             None if fit.validation_split > 0.0 => Some(&split_val),
             None => None,
         };
-        let example = self.example_shape(&train, "training")?;
+        let example = self.example_shapes(&train, "training")?;
         self.check_targets(&train)?;
         let val_example = match validation {
             Some(v) => {
                 self.check_targets(v)?;
-                self.example_shape(v, "validation")?
+                self.example_shapes(v, "validation")?
             }
             None => Vec::new(),
         };
@@ -524,14 +556,22 @@ where
             loader = loader.shuffle(fit.seed);
         }
         if let Some(augment) = fit.augment.take() {
-            if example.len() != 3 {
+            let [image] = example.as_slice() else {
                 return Err(TrainError::Setting(format!(
-                    "augmentation transforms images [channels, height, width], but the examples are {example:?}"
+                    "augmentation transforms images [channels, height, width] of a model with one input, but the examples are {}",
+                    example
+                        .iter()
+                        .map(|e| format!("{e:?}"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 )));
-            }
-            augment
-                .check([example[0], example[1], example[2]])
-                .map_err(TrainError::Setting)?;
+            };
+            let &[c, h, w] = image.as_slice() else {
+                return Err(TrainError::Setting(format!(
+                    "augmentation transforms images [channels, height, width], but the examples are {image:?}"
+                )));
+            };
+            augment.check([c, h, w]).map_err(TrainError::Setting)?;
             loader = loader.augment(augment, fit.seed);
         }
         let Fit {
@@ -768,7 +808,7 @@ where
         data: &D,
         batch_size: usize,
     ) -> Result<Logs, TrainError> {
-        let example = self.example_shape(data, "evaluation")?;
+        let example = self.example_shapes(data, "evaluation")?;
         self.check_targets(data)?;
         Ok(evaluate_with::<B, M, D>(
             &self.model().valid(),
@@ -789,7 +829,7 @@ where
         &self,
         data: &D,
     ) -> Result<<M::InnerModule as Model<B::InnerBackend>>::Output, TrainError> {
-        let example = self.example_shape(data, "prediction")?;
+        let example = self.example_shapes(data, "prediction")?;
         let model = self.model().valid();
         let mut outputs = Vec::new();
         Loader::new(32).for_each(data, 0, |batch| {
@@ -874,7 +914,7 @@ where
 fn evaluate_with<B, M, D>(
     model: &M::InnerModule,
     data: &D,
-    example: &[usize],
+    example: &[Vec<usize>],
     batch_size: usize,
     loss: Loss,
     metrics: &[Metric],

@@ -16,6 +16,8 @@ use crate::loader::{Dataset, TargetKind, Targets};
 pub struct ArrayDataset {
     x: Vec<f32>,
     example: Vec<usize>,
+    /// Each input's part of an example, for a model with several inputs; empty for one.
+    inputs: Vec<Vec<usize>>,
     targets: Targets,
     kind: TargetKind,
 }
@@ -58,6 +60,7 @@ impl ArrayDataset {
         Ok(ArrayDataset {
             x,
             example,
+            inputs: Vec::new(),
             targets: Targets::Classes(labels.into_iter().map(|l| l as i64).collect()),
             kind: TargetKind::Classes(classes),
         })
@@ -80,8 +83,51 @@ impl ArrayDataset {
         Ok(ArrayDataset {
             x,
             example,
+            inputs: Vec::new(),
             targets: Targets::Values(y),
             kind: TargetKind::Values(width),
+        })
+    }
+}
+
+impl ArrayDataset {
+    /// One more input, for a model with several, as Keras's `fit([x1, x2], y)`: the
+    /// dataset's values so far are the first inputs, `x` (examples of `example` shape, as
+    /// many as the targets) the next.
+    ///
+    /// ```
+    /// use kiln_datasets::{ArrayDataset, Dataset};
+    /// let data = ArrayDataset::classification(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![3], vec![0, 1], 2)?
+    ///     .and_input(vec![7.0, 8.0], vec![1])?;
+    /// assert_eq!(data.input_shapes(), [vec![3], vec![1]]);
+    /// assert_eq!(kiln_datasets::gather(&data, &[1]).x, [4.0, 5.0, 6.0, 8.0]);
+    /// # Ok::<(), kiln_datasets::DataError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When `x` does not make whole examples, or not as many as the targets.
+    pub fn and_input(self, x: Vec<f32>, example: Vec<usize>) -> Result<Self> {
+        let n = self.len();
+        let count = Self::count(&x, &example)?;
+        if count != n {
+            return Err(DataError::Invalid(format!(
+                "the new input has {count} examples but the targets are for {n}"
+            )));
+        }
+        let (before, size): (usize, usize) =
+            (self.example.iter().product(), example.iter().product());
+        let mut joined = Vec::with_capacity(n * (before + size));
+        for i in 0..n {
+            joined.extend_from_slice(&self.x[i * before..(i + 1) * before]);
+            joined.extend_from_slice(&x[i * size..(i + 1) * size]);
+        }
+        let mut inputs = self.input_shapes();
+        inputs.push(example);
+        Ok(ArrayDataset {
+            x: joined,
+            example: vec![before + size],
+            inputs,
+            ..self
         })
     }
 }
@@ -99,6 +145,14 @@ impl Dataset for ArrayDataset {
 
     fn example_shape(&self) -> Vec<usize> {
         self.example.clone()
+    }
+
+    fn input_shapes(&self) -> Vec<Vec<usize>> {
+        if self.inputs.is_empty() {
+            vec![self.example.clone()]
+        } else {
+            self.inputs.clone()
+        }
     }
 
     fn target_kind(&self) -> TargetKind {

@@ -43,6 +43,13 @@ pub trait Dataset: Sync {
     /// The shape of one example.
     fn example_shape(&self) -> Vec<usize>;
 
+    /// For a model with several inputs, the shape of each input's part of an example
+    /// (an example's values are its parts one after the other); by default one part, the
+    /// example's shape.
+    fn input_shapes(&self) -> Vec<Vec<usize>> {
+        vec![self.example_shape()]
+    }
+
     /// What the targets are.
     fn target_kind(&self) -> TargetKind;
 

@@ -434,15 +434,42 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
     };
     let input_consts = shape_consts("INPUT", &checked.inputs);
     let output_consts = shape_consts("OUTPUT", &checked.outputs);
-    let model_impl = (inputs.len() == 1 && outputs.len() == 1).then(|| {
-        let (tensor_in, tensor_out) = (&inputs[0].2, &outputs[0]);
+    // A model with one output (and up to four inputs, a tuple of tensors) is a kiln
+    // Model, which the Trainer takes.
+    let model_impl = (outputs.len() == 1 && inputs.len() <= 4).then(|| {
+        let tensor_out = &outputs[0];
+        // `x` is the input, or the tuple of the inputs, bound to their names.
+        let (input_ty, input_shape, input_shapes, bind, pass) = match inputs.as_slice() {
+            [(_, _, ty)] => (
+                ty.clone(),
+                quote!(#kp::Shape::new(#name::<B>::INPUT_SHAPE)),
+                quote!(::std::vec![self.input_shape()]),
+                TokenStream::new(),
+                quote!(x),
+            ),
+            many => {
+                let types = many.iter().map(|(_, _, ty)| ty);
+                let names: Vec<&Ident> = many.iter().map(|(name, _, _)| name).collect();
+                (
+                    quote!((#(#types),*)),
+                    quote!(#kp::Shape::new(#name::<B>::INPUT_SHAPES[0].iter().copied())),
+                    quote!(#name::<B>::INPUT_SHAPES.iter().map(|s| #kp::Shape::new(s.iter().copied())).collect()),
+                    quote!(let (#(#names),*) = x;),
+                    quote!(#(#names),*),
+                )
+            }
+        };
         quote! {
             impl<B: #backend> #kp::Model<B> for #name<B> {
-                type Input = #tensor_in;
+                type Input = #input_ty;
                 type Output = #tensor_out;
 
                 fn input_shape(&self) -> #kp::Shape {
-                    #kp::Shape::new(#name::<B>::INPUT_SHAPE)
+                    #input_shape
+                }
+
+                fn input_shapes(&self) -> ::std::vec::Vec<#kp::Shape> {
+                    #input_shapes
                 }
 
                 fn output_shape(&self) -> #kp::Shape {
@@ -450,11 +477,13 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
                 }
 
                 fn forward(&self, x: Self::Input) -> Self::Output {
-                    #name::forward(self, x)
+                    #bind
+                    #name::forward(self, #pass)
                 }
 
                 fn forward_train(&self, x: Self::Input) -> #kp::TrainForward<B, Self::Output> {
-                    #name::forward_train(self, x)
+                    #bind
+                    #name::forward_train(self, #pass)
                 }
 
                 fn spec(&self) -> ::core::option::Option<#kp::ModelSpec> {
