@@ -1,9 +1,13 @@
 //! The `model!` macro: a network declared in Keras's words, every tensor shape worked out
 //! at compile time, expanded into an ordinary burn module. Use it through the `kiln` crate.
 //!
-//! Phases, one file each: [`ast`] parses, [`check`] applies kiln-spec's rules and maps
-//! their errors onto the user's tokens ([`ctxt`] collects them), [`expand`] generates the
-//! module with one file of [`layers`] per layer kind.
+//! Phases, one file each: `ast` parses, `check` applies kiln-spec's rules and maps
+//! their errors onto the user's tokens (`ctxt` collects them), `expand` generates the
+//! module with one file of `layers` per layer kind.
+//!
+//! A model used as a layer (`Model(X)`) is read before any check: the expansion is a call
+//! of X's companion macro (every model defines one, named like it), which calls `model!`
+//! back with X's declaration as `@nested "json"` before the original tokens.
 
 mod ast;
 mod check;
