@@ -236,7 +236,7 @@ impl<B: Backend> JsonGraph<B> {
     fn view(&self) -> Graph<'_, B> {
         Graph {
             spec: &self.spec,
-            checked: std::borrow::Cow::Borrowed(&self.checked),
+            checked: &self.checked,
             layers: &self.layers,
         }
     }
@@ -350,21 +350,21 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
 /// what [`build_all`] built for `spec`.
 struct Graph<'a, B: Backend> {
     spec: &'a ModelSpec,
-    checked: std::borrow::Cow<'a, Checked>,
+    checked: &'a Checked,
     layers: &'a [Option<RuntimeLayer<B>>],
 }
 
 impl<'a, B: Backend> Graph<'a, B> {
-    /// The graph of a model used as a layer, whose modules are `layers`.
-    fn nested(spec: &'a ModelSpec, layers: &'a [Option<RuntimeLayer<B>>]) -> Self {
-        // JsonModel::new built it, so it passed this check.
-        let checked = spec
-            .check()
-            .expect("a nested model checked when it was built");
-        Graph {
-            spec,
-            checked: std::borrow::Cow::Owned(checked),
-            layers,
+    /// The graph of layer `i` when it is a model used as a layer, whose modules are
+    /// `layers`.
+    fn nested(&self, i: usize, layers: &'a [Option<RuntimeLayer<B>>]) -> Option<Self> {
+        match (&self.spec.layers[i].layer, &self.checked.layers[i].nested) {
+            (Layer::Model(nested), Some(checked)) => Some(Graph {
+                spec: &nested.0,
+                checked,
+                layers,
+            }),
+            _ => None,
         }
     }
 
@@ -439,18 +439,18 @@ impl<'a, B: Backend> Graph<'a, B> {
             // Every layer takes at least one tensor: kiln-spec's check saw to it.
             let first = inputs.remove(0);
             let rank = self.checked.layers[i].output.rank();
-            let mut t = match (&named.layer, Merge::of(&named.layer, rank)) {
+            let mut t = match (self.nested(i, modules), Merge::of(&named.layer, rank)) {
                 (_, Some(merge)) => merge_any(merge, first, inputs),
-                (Layer::Model(nested), None) => {
-                    let (mut t, inner) =
-                        Graph::nested(&nested.0, modules).forward(vec![first], penalties, false);
+                (Some(nested), None) => {
+                    let (mut t, inner) = nested.forward(vec![first], penalties, false);
                     if let Some(inner) = inner {
                         penalty = regularizer::add(penalty, inner);
                     }
                     // A nested model has one output: kiln-spec's check saw to it.
                     t.remove(0)
                 }
-                (layer, None) => {
+                (None, None) => {
+                    let layer = &named.layer;
                     let (t, states) = match (layer, module) {
                         (Layer::SimpleRNN(l), Some(RuntimeLayer::SimpleRnn(m))) => {
                             recurrent(l, m, first)
@@ -505,13 +505,11 @@ impl<'a, B: Backend> Graph<'a, B> {
         index: &mut usize,
         out: &mut Vec<(String, String)>,
     ) {
-        for (named, modules) in self.modules() {
+        for (i, (named, modules)) in self.modules().enumerate() {
             let saved = format!("{saved}{}.", named.name);
-            match &named.layer {
-                Layer::Model(nested) => {
-                    Graph::nested(&nested.0, modules).stored_names(module, &saved, index, out);
-                }
-                _ => {
+            match self.nested(i, modules) {
+                Some(nested) => nested.stored_names(module, &saved, index, out),
+                None => {
                     if modules.first().is_some_and(Option::is_some) {
                         out.push((format!("{module}layers.{index}."), saved));
                     }

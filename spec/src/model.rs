@@ -139,7 +139,8 @@ pub struct LayerInfo {
     /// The shapes of the final states a recurrent layer with `return_state = true` gives
     /// after its output, named `lstm[1]`, `lstm[2]` in the graph.
     pub states: Vec<Shape>,
-    /// A model used as a layer, as checked: the summary shows its layers beneath it.
+    /// A model used as a layer, as checked (always there for one): the summary shows its
+    /// layers beneath it, and runtime models run it.
     pub nested: Option<Box<Checked>>,
 }
 
@@ -361,7 +362,7 @@ impl ModelSpec {
                 inbound: named.inbound.clone(),
                 states,
                 nested: match &named.layer {
-                    Layer::Model(n) => n.0.check().ok().map(Box::new),
+                    Layer::Model(n) => Some(Box::new(n.0.check()?)),
                     _ => None,
                 },
             });
