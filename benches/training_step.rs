@@ -1,16 +1,24 @@
-//! Training-step throughput of `model!`'s generated modules.
+//! Training-step throughput: kiln against the frameworks a user would pick instead, on
+//! the same machine in the same run.
 //!
 //! 1. A generated model against the same architecture written by hand with burn-nn, in
-//!    interleaved blocks on the same backend: the ratio of step times (target ≤ 1.02).
-//! 2. Images/s of the three reference models (batch 128, Adam, f32) on each CPU backend
-//!    compiled in (Flex always; NdArray with `--features ndarray`), and of the same models
-//!    in PyTorch on this machine in the same run (`benches/pytorch_reference.py`), when
-//!    `python3 -c "import torch"` works.
+//!    interleaved blocks on kiln's CPU backend: the ratio of step times (target ≤ 1.02).
+//! 2. The machine's f32 matrix-product rate: one 2048² product with the `gemm` crate on
+//!    every thread (and PyTorch's, reported by its script).
+//! 3. Images/s of the reference models (MLP, MNIST CNN, CIFAR CNN, ResNet-14; Adam, f32)
+//!    at batch 128 and 32 on kiln's CPU backend, on burn-flex's own (batch 128; NdArray
+//!    too with `--features ndarray`), in PyTorch eager (`benches/pytorch_reference.py`)
+//!    and in Keras 3 on TensorFlow (`benches/keras_reference.py`, `model.fit`), each
+//!    with its ratio to the faster peer and the GFLOP/s its step reaches.
 //!
-//! Run: `cargo bench --bench training_step` (add `--features ndarray` for NdArray; on a
-//! GPU, `KILN_BENCH_DEVICE=cuda cargo bench --features cuda --bench training_step`).
-//! `KILN_BENCH_SECONDS` sets the seconds measured per model (default 6);
-//! `KILN_BENCH_PYTORCH` the path of `pytorch_reference.py` (default: where it was built).
+//! Run: `cargo bench --bench training_step` with `python3` finding `torch`, `keras` and
+//! `tensorflow` (a virtualenv: `pip install torch tensorflow-cpu keras`); on a GPU,
+//! `KILN_BENCH_DEVICE=cuda cargo bench --features cuda --bench training_step`.
+//! `KILN_BENCH_SECONDS` sets the seconds measured per model and batch (default 6),
+//! `KILN_BENCH_MODELS` the models (`mlp,mnist_cnn,cifar_cnn,resnet14`),
+//! `KILN_BENCH_BATCHES` the batch sizes (`128,32`), `KILN_BENCH_PYTHON` the Python
+//! (`python3`), `KILN_BENCH_SCRIPTS` the folder of the two scripts (default: where they
+//! were built, for a binary carried to another machine).
 
 mod common;
 
@@ -22,6 +30,7 @@ use burn::nn::{Dropout, Linear};
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::AutodiffBackend;
+use common::models::resnet14::ResNet14;
 use common::models::{CifarCnn, MnistCnn, MnistMlp};
 use common::{BATCH, Step, budget};
 #[cfg(feature = "cuda")]
@@ -109,81 +118,250 @@ fn generated_vs_hand_written<B: AutodiffBackend>(backend: &str) {
     );
 }
 
-/// Images/s of the three reference models.
-fn reference_models<B: AutodiffBackend>(backend: &str) -> Vec<(String, f64)> {
+/// Training GFLOP per image of a model: twice the multiply-adds of its convolutions and
+/// dense layers (weights, less one bias per output channel, times output positions), for
+/// the forward pass and the two gradients (3×). Batch normalization, pooling and
+/// activations are not counted.
+fn train_gflop(spec: &kiln::ModelSpec) -> f64 {
+    let checked = spec
+        .check()
+        .expect("the reference models are checked at compile time");
+    let macs: usize = checked
+        .layers
+        .iter()
+        .map(|layer| {
+            let dims = layer.output.dims();
+            let known = |i: usize| dims.get(i).and_then(|d| d.known()).unwrap_or(1);
+            match layer.class_name {
+                "Dense" => layer.params.trainable - known(dims.len() - 1),
+                "Conv2D" | "Conv1D" => {
+                    let channels = known(0);
+                    let positions: usize = (1..dims.len()).map(known).product();
+                    (layer.params.trainable - channels) * positions
+                }
+                _ => 0,
+            }
+        })
+        .sum();
+    3.0 * 2.0 * macs as f64 / 1e9
+}
+
+/// Images/s of each selected model at `batch` on backend `B`.
+fn kiln_rates<B: AutodiffBackend>(batch: usize) -> Vec<(String, f64)> {
     let device = B::Device::default();
-    let rates = vec![
-        (
-            "mlp".to_string(),
-            BATCH as f64 / Step::new(MnistMlp::<B>::new(&device), &device).measure(budget()),
-        ),
-        (
-            "mnist_cnn".to_string(),
-            BATCH as f64 / Step::new(MnistCnn::<B>::new(&device), &device).measure(budget()),
-        ),
-        (
-            "cifar_cnn".to_string(),
-            BATCH as f64 / Step::new(CifarCnn::<B>::new(&device), &device).measure(budget()),
-        ),
-    ];
-    for (model, rate) in &rates {
-        println!("{backend:<8} {model:<10} {rate:>9.1} images/s");
+    let mut rates = Vec::new();
+    for model in selected() {
+        let per_step = match model.as_str() {
+            "mlp" => {
+                Step::with_batch(MnistMlp::<B>::new(&device), &device, batch).measure(budget())
+            }
+            "mnist_cnn" => {
+                Step::with_batch(MnistCnn::<B>::new(&device), &device, batch).measure(budget())
+            }
+            "cifar_cnn" => {
+                Step::with_batch(CifarCnn::<B>::new(&device), &device, batch).measure(budget())
+            }
+            "resnet14" => {
+                Step::with_batch(ResNet14::<B>::new(&device), &device, batch).measure(budget())
+            }
+            _ => continue,
+        };
+        rates.push((model, batch as f64 / per_step));
     }
     rates
 }
 
-/// The same models in PyTorch on `device` (`cpu` or `cuda`), when it is installed:
-/// `(model, images/s)`.
-fn pytorch(device: &str) -> Option<Vec<(String, f64)>> {
-    // A binary carried to another machine is told where the script is.
-    let script = std::env::var("KILN_BENCH_PYTORCH").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_reference.py").to_string()
-    });
-    let models =
-        std::env::var("KILN_BENCH_MODELS").unwrap_or_else(|_| "mlp,mnist_cnn,cifar_cnn".into());
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(budget().as_secs_f64().to_string())
-        .arg(device)
-        .arg(models)
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        println!(
-            "pytorch  not measured: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-        return None;
-    }
-    let rates: Vec<(String, f64)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let (model, rate) = l.split_once(' ')?;
-            Some((model.to_string(), rate.trim().parse().ok()?))
-        })
-        .collect();
-    for (model, rate) in &rates {
-        println!("pytorch-{device:<4} {model:<10} {rate:>9.1} images/s");
-    }
-    Some(rates)
+/// The GFLOP per image of each reference model, by name.
+fn gflop_per_image(model: &str) -> f64 {
+    train_gflop(&match model {
+        "mlp" => MnistMlp::<kiln::backend::CpuBackend>::spec(),
+        "mnist_cnn" => MnistCnn::<kiln::backend::CpuBackend>::spec(),
+        "cifar_cnn" => CifarCnn::<kiln::backend::CpuBackend>::spec(),
+        _ => ResNet14::<kiln::backend::CpuBackend>::spec(),
+    })
 }
 
-fn ratios(results: &[(&str, Vec<(String, f64)>)], torch: &[(String, f64)]) {
-    for (backend, rates) in results {
-        for ((model, ours), (_, theirs)) in rates.iter().zip(torch) {
-            println!("{backend:<8} {model:<10} {:.2}× PyTorch", ours / theirs);
+/// The f32 matrix-product rate of this machine with the `gemm` crate (kiln's and
+/// burn-flex's engine) on every thread: GFLOP/s of one 2048² product, best of five.
+fn gemm_gflops() -> f64 {
+    let n = 2048;
+    let (a, b, mut c) = (
+        vec![1.0f32; n * n],
+        vec![1.0f32; n * n],
+        vec![0.0f32; n * n],
+    );
+    let mut best = f64::MAX;
+    for _ in 0..6 {
+        let start = std::time::Instant::now();
+        // SAFETY: three distinct n×n row-major buffers of n² floats each.
+        unsafe {
+            gemm::gemm(
+                n,
+                n,
+                n,
+                c.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                a.as_ptr(),
+                1,
+                n as isize,
+                b.as_ptr(),
+                1,
+                n as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::Rayon(0),
+            );
         }
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    2.0 * (n * n * n) as f64 / best / 1e9
+}
+
+/// A peer's script in `benches/` (or `KILN_BENCH_SCRIPTS`).
+fn script(name: &str) -> String {
+    let folder = std::env::var("KILN_BENCH_SCRIPTS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/benches").to_string());
+    format!("{folder}/{name}")
+}
+
+/// The `name value` lines a peer's script prints, or why it could not run.
+fn peer(label: &str, args: &[String]) -> Result<Vec<(String, f64)>, String> {
+    let python = std::env::var("KILN_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{python}: {e}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(stderr.lines().last().unwrap_or("failed").to_string());
+    }
+    let lines: Vec<(String, f64)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.split_once(' ')?;
+            Some((name.to_string(), value.trim().parse().ok()?))
+        })
+        .collect();
+    if let Some(version) = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("version "))
+    {
+        println!("{label} {version}");
+    }
+    Ok(lines)
+}
+
+/// PyTorch eager on `device` at `batch`: images/s by model, and its matmul GFLOP/s.
+fn pytorch(device: &str, batch: usize) -> Result<Vec<(String, f64)>, String> {
+    let args = [
+        script("pytorch_reference.py"),
+        budget().as_secs_f64().to_string(),
+        device.to_string(),
+        selected().join(","),
+        batch.to_string(),
+    ];
+    peer("pytorch", &args)
+}
+
+/// Keras 3 on TensorFlow (CPU) at `batch`: images/s by model.
+fn keras(batch: usize) -> Result<Vec<(String, f64)>, String> {
+    let args = [
+        script("keras_reference.py"),
+        budget().as_secs_f64().to_string(),
+        selected().join(","),
+        batch.to_string(),
+    ];
+    peer("keras", &args)
+}
+
+fn find(rates: &[(String, f64)], model: &str) -> Option<f64> {
+    rates.iter().find(|(m, _)| m == model).map(|(_, r)| *r)
+}
+
+/// The batch sizes `KILN_BENCH_BATCHES` names (128 and 32 by default).
+fn batches() -> Vec<usize> {
+    std::env::var("KILN_BENCH_BATCHES")
+        .unwrap_or_else(|_| "128,32".into())
+        .split(',')
+        .filter_map(|b| b.trim().parse().ok())
+        .collect()
+}
+
+/// One table per batch size: kiln's CPU backend, burn-flex's own (and NdArray), PyTorch
+/// and Keras, the ratio to the faster peer and the rate of arithmetic against `peak`.
+fn cpu(peak: f64) {
+    for batch in batches() {
+        let mut backends = vec![("kiln-cpu", kiln_rates::<kiln::backend::Cpu>(batch))];
+        if batch == BATCH {
+            backends.push(("flex", kiln_rates::<kiln::backend::Flex>(batch)));
+            #[cfg(feature = "ndarray")]
+            backends.push(("ndarray", kiln_rates::<kiln::backend::NdArray>(batch)));
+        }
+        let torch = pytorch("cpu", batch).unwrap_or_else(|e| {
+            println!("pytorch  not measured: {e}");
+            Vec::new()
+        });
+        let keras = keras(batch).unwrap_or_else(|e| {
+            println!("keras    not measured: {e}");
+            Vec::new()
+        });
+        if let Some(matmul) = find(&torch, "matmul") {
+            println!("pytorch  matmul {matmul:.1} GFLOP/s");
+        }
+        println!("\nbatch {batch}: training images/s");
+        let names: Vec<&str> = backends.iter().map(|(name, _)| *name).collect();
+        println!(
+            "{:<10} {} {:>9} {:>9} {:>10} {:>16}",
+            "model",
+            names
+                .iter()
+                .map(|n| format!("{n:>9}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            "pytorch",
+            "keras",
+            "kiln/best",
+            "kiln GFLOP/s"
+        );
+        for model in selected() {
+            let Some(ours) = find(&backends[0].1, &model) else {
+                continue;
+            };
+            let cells: Vec<String> = backends
+                .iter()
+                .map(|(_, rates)| find(rates, &model).map_or("-".into(), |r| format!("{r:.1}")))
+                .map(|c| format!("{c:>9}"))
+                .collect();
+            let (t, k) = (find(&torch, &model), find(&keras, &model));
+            let best = t.into_iter().chain(k).fold(f64::NAN, f64::max);
+            let show = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.1}"));
+            let gflops = ours * gflop_per_image(&model);
+            println!(
+                "{model:<10} {} {:>9} {:>9} {:>10} {:>16}",
+                cells.join(" "),
+                show(t),
+                show(k),
+                if best.is_nan() {
+                    "-".into()
+                } else {
+                    format!("{:.2}×", ours / best)
+                },
+                format!("{gflops:.1} ({:.0}%)", 100.0 * gflops / peak)
+            );
+        }
+        println!();
     }
 }
 
 /// The models `KILN_BENCH_MODELS` names (comma-separated; all three by default).
-#[cfg(feature = "cuda")]
 fn selected() -> Vec<String> {
     std::env::var("KILN_BENCH_MODELS")
-        .unwrap_or_else(|_| "mlp,mnist_cnn,cifar_cnn".into())
+        .unwrap_or_else(|_| "mlp,mnist_cnn,cifar_cnn,resnet14".into())
         .split(',')
         .map(str::to_string)
         .collect()
@@ -227,12 +405,18 @@ fn cuda() {
         );
         rates.push((model, BATCH as f64 / per_step));
     }
-    if let Some(torch) = pytorch("cuda") {
-        let torch: Vec<(String, f64)> = torch
-            .into_iter()
-            .filter(|(m, _)| rates.iter().any(|(r, _)| r == m))
-            .collect();
-        ratios(&[("cuda", rates.clone())], &torch);
+    match pytorch("cuda", BATCH) {
+        Ok(torch) => {
+            for (model, ours) in &rates {
+                if let Some(theirs) = find(&torch, model) {
+                    println!(
+                        "cuda     {model:<10} {:.2}× PyTorch ({theirs:.1} images/s)",
+                        ours / theirs
+                    );
+                }
+            }
+        }
+        Err(e) => println!("pytorch  not measured: {e}"),
     }
     // CIFAR-shaped images through the augmenting loader, each batch put on the GPU.
     let images = (0..20_000 * 3072).map(|i| (i * 7919 % 251) as u8).collect();
@@ -274,7 +458,7 @@ fn cuda() {
 
 fn main() {
     println!(
-        "batch {BATCH}, Adam, f32, {} s per model",
+        "Adam, f32, {} s per model and batch size",
         budget().as_secs_f64()
     );
     #[cfg(feature = "cuda")]
@@ -282,17 +466,9 @@ fn main() {
         cuda();
         return;
     }
-    generated_vs_hand_written::<kiln::backend::Flex>("flex");
-    #[allow(unused_mut)] // NdArray joins the results when its feature is on.
-    let mut results = vec![("flex", reference_models::<kiln::backend::Flex>("flex"))];
-    // NdArray is measured for the choice of the default CPU backend only (its CNN steps
-    // take seconds each, so the long interleaved comparison runs on Flex alone).
-    #[cfg(feature = "ndarray")]
-    results.push((
-        "ndarray",
-        reference_models::<kiln::backend::NdArray>("ndarray"),
-    ));
-    if let Some(torch) = pytorch("cpu") {
-        ratios(&results, &torch);
-    }
+    generated_vs_hand_written::<kiln::backend::Cpu>("kiln-cpu");
+    let peak = gemm_gflops();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("gemm     matmul {peak:.1} GFLOP/s (2048², f32, {threads} threads): the peak below");
+    cpu(peak);
 }

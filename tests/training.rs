@@ -208,24 +208,22 @@ fn l2_adds_exactly_two_lambda_w_to_the_gradient() {
     assert!((penalty - 0.25 * (0.25 + 1.0 + 4.0)).abs() < 1e-6);
 }
 
-/// Test accuracy of the model `build` makes (after seeding the backend with `seed`),
-/// after `epochs` of Adam at `learning_rate` in batches of `batch_size`.
-fn accuracy_after<M>(
-    (seed, build): (
-        u64,
-        fn(&<Ad as burn::tensor::backend::BackendTypes>::Device) -> M,
-    ),
+/// Test accuracy of the model `build` makes on backend `B` (after seeding it with
+/// `seed`), after `epochs` of Adam at `learning_rate` in batches of `batch_size`.
+fn accuracy_on<B, M>(
+    (seed, build): (u64, fn(&B::Device) -> M),
     learning_rate: f64,
     (epochs, batch_size): (usize, usize),
     train: &impl kiln::datasets::Dataset,
     test: &impl kiln::datasets::Dataset,
 ) -> f64
 where
-    M: AutodiffModule<Ad> + Model<Ad>,
-    M::InnerModule: Model<<Ad as burn::tensor::backend::AutodiffBackend>::InnerBackend>,
+    B: burn::tensor::backend::AutodiffBackend,
+    M: AutodiffModule<B> + Model<B>,
+    M::InnerModule: Model<B::InnerBackend>,
 {
     let device = Default::default();
-    <Ad as Backend>::seed(&device, seed);
+    B::seed(&device, seed);
     let mut trainer = Trainer::new(build(&device))
         .optimizer(Adam::new().learning_rate(learning_rate))
         .loss(Loss::CategoricalCrossentropy)
@@ -241,9 +239,26 @@ where
     trainer.evaluate(test).unwrap().get("accuracy").unwrap()
 }
 
+/// kiln's CPU backend (its own convolutions, pooling and random draws) trains the
+/// mnist_convnet as well as burn-flex's own backend does, from the same seed.
+#[test]
+fn kiln_cpu_and_flex_train_a_cnn_to_the_same_accuracy() {
+    type Flex = kiln::backend::Flex;
+    let (train, test) = (
+        kiln::datasets::synthetic_digits(3_000, 1),
+        kiln::datasets::synthetic_digits(500, 2),
+    );
+    let ours = accuracy_on::<Ad, _>((3, MnistConvnet::<Ad>::new), 1e-3, (3, 32), &train, &test);
+    let flex = accuracy_on::<Flex, _>((3, MnistConvnet::<Flex>::new), 1e-3, (3, 32), &train, &test);
+    assert!(
+        ours >= 0.95 && flex >= 0.95 && (ours - flex).abs() <= 0.02,
+        "kiln-cpu {ours}, flex {flex}"
+    );
+}
+
 #[test]
 fn the_mnist_cnn_learns_the_synthetic_digits_to_95_percent() {
-    let accuracy = accuracy_after(
+    let accuracy = accuracy_on::<Ad, _>(
         (3, MnistConvnet::<Ad>::new),
         1e-3,
         (3, 32),
@@ -258,7 +273,7 @@ fn the_mnist_cnn_learns_the_synthetic_digits_to_95_percent() {
 
 #[test]
 fn a_residual_graph_learns_the_synthetic_digits_to_95_percent() {
-    let accuracy = accuracy_after(
+    let accuracy = accuracy_on::<Ad, _>(
         (3, Residual::<Ad>::new),
         3e-3,
         (3, 32),
@@ -303,7 +318,7 @@ fn comparisons(n: usize, seed: u64) -> kiln::datasets::ArrayDataset {
 
 #[test]
 fn a_model_with_two_inputs_trains_on_two_part_examples() {
-    let accuracy = accuracy_after(
+    let accuracy = accuracy_on::<Ad, _>(
         (4, Compare::<Ad>::new),
         1e-2,
         (15, 32),
@@ -452,7 +467,7 @@ model! {
 
 #[test]
 fn an_lstm_learns_whether_a_motif_occurs() {
-    let accuracy = accuracy_after(
+    let accuracy = accuracy_on::<Ad, _>(
         (2, MotifLstm::<Ad>::new),
         3e-3,
         (6, 64),

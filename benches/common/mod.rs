@@ -30,20 +30,25 @@ where
     M: AutodiffModule<B> + kiln::Model<B, Input = Tensor<B, D>, Output = Tensor<B, 2>>,
 {
     pub fn new(model: M, device: &B::Device) -> Self {
+        Self::with_batch(model, device, BATCH)
+    }
+
+    /// A step on batches of `batch` random examples with random labels.
+    pub fn with_batch(model: M, device: &B::Device, batch: usize) -> Self {
         let example: Vec<usize> = model
             .input_shape()
             .dims()
             .iter()
             .map(|d| d.known().unwrap_or(1))
             .collect();
-        let mut shape = vec![BATCH];
+        let mut shape = vec![batch];
         shape.extend(example);
         let x = Tensor::<B, 1>::random(
             [shape.iter().product::<usize>()],
             Distribution::Default,
             device,
         );
-        let labels = Tensor::<B, 1, Int>::random([BATCH], Distribution::Uniform(0.0, 10.0), device);
+        let labels = Tensor::<B, 1, Int>::random([batch], Distribution::Uniform(0.0, 10.0), device);
         Step {
             model: Some(model),
             optim: AdamConfig::new().init(),
@@ -77,12 +82,16 @@ where
         start.elapsed().as_secs_f64() / steps as f64
     }
 
-    /// Seconds per step, measured for about `budget` after a warm-up step and a probe.
+    /// Seconds per step over about `budget`: after a warm-up of a fifth of it (at least
+    /// two steps; the allocator and caches settle), the median of five blocks of steps,
+    /// so that a block slowed by the rest of the machine does not count.
     pub fn measure(&mut self, budget: Duration) -> f64 {
-        self.time(1);
-        let probe = self.time(1).max(1e-4);
-        let steps = ((budget.as_secs_f64() / probe) as usize).clamp(1, 1000);
-        self.time(steps)
+        let probe = self.time(2).max(1e-4);
+        let steps = |share: f64| ((budget.as_secs_f64() * share / probe) as usize).clamp(1, 1000);
+        self.time(steps(0.2));
+        let mut blocks: Vec<f64> = (0..5).map(|_| self.time(steps(0.16))).collect();
+        blocks.sort_by(f64::total_cmp);
+        blocks[2]
     }
 }
 

@@ -1,9 +1,12 @@
 //! The reference models, declared once for the benchmarks and the tests that include
-//! this file: the seed's MLP, Keras's classic mnist_cnn, Keras's mnist_convnet and a
-//! cifar10_cnn-shaped net (without dropout).
+//! this file: the seed's MLP, Keras's classic mnist_cnn, Keras's mnist_convnet, a
+//! cifar10_cnn-shaped net (without dropout) and the `resnet_cifar` example's ResNet-14.
 #![allow(dead_code)] // each includer uses its own part
 
 use kiln::prelude::*;
+
+#[path = "../../examples/common/resnet14.rs"]
+pub mod resnet14;
 
 model! {
     pub struct MnistMlp {

@@ -1,11 +1,16 @@
-//! The backends kiln trains on: the CPU backend chosen by features (Flex by default,
-//! NdArray with `--no-default-features --features ndarray`), and CUDA with `cuda`.
+//! The backends kiln trains on: the CPU backend chosen by features (kiln's own,
+//! [`KilnCpu`]: burn-flex with kiln's convolution kernels, by default; NdArray with
+//! `--no-default-features --features ndarray`), and CUDA with `cuda`.
 
 use burn::backend::Autodiff;
 
-/// The CPU backend without autodiff: Flex by default (measured fastest, see README).
 #[cfg(feature = "flex")]
-pub type CpuBackend = burn::backend::Flex;
+pub use kiln_cpu::KilnCpu;
+
+/// The CPU backend without autodiff: [`KilnCpu`] by default (measured fastest, see
+/// README).
+#[cfg(feature = "flex")]
+pub type CpuBackend = KilnCpu;
 /// The CPU backend without autodiff: NdArray, when `flex` is off.
 #[cfg(all(feature = "ndarray", not(feature = "flex")))]
 pub type CpuBackend = burn::backend::NdArray;
@@ -14,7 +19,7 @@ pub type CpuBackend = burn::backend::NdArray;
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 pub type Cpu = Autodiff<CpuBackend>;
 
-/// The Flex CPU backend with autodiff.
+/// burn-flex's own CPU backend with autodiff, for comparison with [`Cpu`].
 #[cfg(feature = "flex")]
 pub type Flex = Autodiff<burn::backend::Flex>;
 

@@ -1,0 +1,122 @@
+//! Time of each replaced op at the reference models' shapes (batch 128), on KilnCpu and
+//! on Flex, with the arithmetic rate it reaches.
+//!
+//! Run: `cargo bench -p kiln-cpu --bench kernels` (`KILN_BENCH_REPEAT` sets the timed
+//! calls per op, default 10).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use burn_backend::ops::ConvOptions;
+use burn_backend::{Backend, TensorData};
+use burn_flex::{Flex, FlexTensor};
+use kiln_cpu::KilnCpu;
+
+/// A convolution of the reference models: name, [c_in, h, w], c_out, padding.
+const LAYERS: &[(&str, [usize; 3], usize, usize)] = &[
+    ("mnist conv2", [32, 26, 26], 64, 0),
+    ("cifar conv1", [3, 32, 32], 32, 1),
+    ("cifar conv2", [32, 32, 32], 32, 0),
+    ("cifar conv3", [32, 15, 15], 64, 1),
+    ("cifar conv4", [64, 15, 15], 64, 0),
+    ("resnet s1", [16, 32, 32], 16, 1),
+    ("resnet s3", [64, 8, 8], 64, 1),
+];
+
+const BATCH: usize = 128;
+
+fn random(shape: &[usize]) -> FlexTensor {
+    let n: usize = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    FlexTensor::from_data(TensorData::new(values, shape.to_vec()))
+}
+
+/// Milliseconds per call of `f`, the median of `KILN_BENCH_REPEAT` calls after one.
+fn time(mut f: impl FnMut()) -> f64 {
+    let repeat = std::env::var("KILN_BENCH_REPEAT")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10);
+    f();
+    let mut t: Vec<f64> = (0..repeat)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(|a, b| a.total_cmp(b));
+    t[t.len() / 2]
+}
+
+/// Milliseconds of forward, input gradient and weight gradient on backend `B`.
+fn conv<B: Backend<FloatTensorPrimitive = FlexTensor>>(
+    input: [usize; 3],
+    c_out: usize,
+    padding: usize,
+) -> [f64; 3] {
+    let [c, h, w] = input;
+    let x = random(&[BATCH, c, h, w]);
+    let weight = random(&[c_out, c, 3, 3]);
+    let bias = random(&[c_out]);
+    let options = ConvOptions::new([1, 1], [padding, padding], [1, 1], 1);
+    let y = B::conv2d(
+        x.clone(),
+        weight.clone(),
+        Some(bias.clone()),
+        options.clone(),
+    );
+    [
+        time(|| {
+            black_box(B::conv2d(
+                x.clone(),
+                weight.clone(),
+                Some(bias.clone()),
+                options.clone(),
+            ));
+        }),
+        time(|| {
+            black_box(B::conv2d_x_backward(
+                x.clone(),
+                weight.clone(),
+                y.clone(),
+                options.clone(),
+            ));
+        }),
+        time(|| {
+            black_box(B::conv2d_weight_backward(
+                x.clone(),
+                weight.clone(),
+                y.clone(),
+                options.clone(),
+            ));
+        }),
+    ]
+}
+
+fn main() {
+    println!("batch {BATCH}, 3x3 convolutions, stride 1; ms per call (GFLOP/s)");
+    println!(
+        "{:<12} {:>9} {:>22} {:>22} {:>22}",
+        "layer", "backend", "forward", "input grad", "weight grad"
+    );
+    for &(name, input, c_out, padding) in LAYERS {
+        let [c, h, w] = input;
+        let (oh, ow) = (h + 2 * padding - 2, w + 2 * padding - 2);
+        let gflop = 2.0 * (BATCH * c_out * c * 9 * oh * ow) as f64 / 1e9;
+        for (backend, ms) in [
+            ("kiln-cpu", conv::<KilnCpu>(input, c_out, padding)),
+            ("flex", conv::<Flex>(input, c_out, padding)),
+        ] {
+            let cell = |ms: f64| format!("{ms:8.2} ({:6.1})", gflop / ms * 1e3);
+            println!(
+                "{name:<12} {backend:>9} {:>22} {:>22} {:>22}",
+                cell(ms[0]),
+                cell(ms[1]),
+                cell(ms[2])
+            );
+        }
+    }
+}

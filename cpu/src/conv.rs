@@ -1,0 +1,390 @@
+//! 2-D convolution on f32 NCHW slices: forward, input gradient, weight gradient and bias
+//! gradient, each per image as im2col and one GEMM, parallel over the batch.
+//!
+//! For one image the convolution is a matrix product. With `cols` the image unfolded to
+//! `[K, P]` (K = c_in·kh·kw rows, one per weight position; P = oh·ow columns, one per
+//! output pixel) and the weight seen as `W[c_out, K]`:
+//!
+//! - forward: `Y[c_out, P] = W · cols` (+ bias), written straight into the NCHW output;
+//! - input gradient: `cols_grad[K, P] = Wᵀ · dY`, folded back onto the image (col2im);
+//! - weight gradient: `dW[c_out, K] = Σ_images dY · colsᵀ`, summed per thread, then
+//!   across threads;
+//! - bias gradient: the sum of dY over images and pixels.
+//!
+//! A 1×1 convolution with stride 1 and no padding needs no unfolding: `cols` is the image.
+//! 3×3 stride-1 convolutions with enough channels go to Winograd's method instead
+//! (`crate::winograd`).
+
+use core::cell::RefCell;
+
+use rayon::prelude::*;
+
+use crate::gemm::{Matrix, MatrixMut, Threads, gemm};
+use crate::winograd;
+
+/// A 2-D convolution's sizes (one group, NCHW).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub batch: usize,
+    pub c_in: usize,
+    pub height: usize,
+    pub width: usize,
+    pub c_out: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+    pub out: [usize; 2],
+}
+
+impl Geometry {
+    /// Rows of the unfolded image: one per weight position.
+    fn k(&self) -> usize {
+        self.c_in * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Columns of the unfolded image: one per output pixel.
+    fn p(&self) -> usize {
+        self.out[0] * self.out[1]
+    }
+
+    pub fn image_len(&self) -> usize {
+        self.c_in * self.height * self.width
+    }
+
+    pub fn output_len(&self) -> usize {
+        self.c_out * self.p()
+    }
+
+    /// The unfolded image is the image itself.
+    fn pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
+    }
+
+    /// Calls `f(at, source)` for every line of the unfolded image: row `(c, ky, kx)`
+    /// and output row `oy`, starting at `at` in `cols`. `source` is where the line reads
+    /// the image, or `None` where that input row lies in the padding.
+    fn for_each_line(&self, mut f: impl FnMut(usize, Option<Source>)) {
+        let [kh, kw] = self.kernel;
+        let [oh, ow] = self.out;
+        for c in 0..self.c_in {
+            for ky in 0..kh {
+                let iy0 = (ky * self.dilation[0]) as isize - self.padding[0] as isize;
+                for kx in 0..kw {
+                    let row = (c * kh + ky) * kw + kx;
+                    let ix0 = (kx * self.dilation[1]) as isize - self.padding[1] as isize;
+                    let (lo, hi) = inside(ix0, self.stride[1], self.width, ow);
+                    for oy in 0..oh {
+                        let iy = (oy * self.stride[0]) as isize + iy0;
+                        let source = (0..self.height as isize).contains(&iy).then(|| Source {
+                            start: (c * self.height + iy as usize) * self.width,
+                            lo,
+                            hi,
+                            ix0,
+                        });
+                        f(row * self.p() + oy * ow, source);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Unfolds one image `[c_in, h, w]` into `cols` `[K, P]`.
+    fn im2col(&self, image: &[f32], cols: &mut [f32]) {
+        let (ow, sw) = (self.out[1], self.stride[1]);
+        self.for_each_line(|at, source| {
+            let line = &mut cols[at..][..ow];
+            let Some(Source { start, lo, hi, ix0 }) = source else {
+                line.fill(0.0);
+                return;
+            };
+            line[..lo].fill(0.0);
+            line[hi..].fill(0.0);
+            let src = &image[start..start + self.width];
+            if sw == 1 {
+                let from = (lo as isize + ix0) as usize;
+                line[lo..hi].copy_from_slice(&src[from..from + hi - lo]);
+            } else {
+                for (ox, v) in line.iter_mut().enumerate().take(hi).skip(lo) {
+                    *v = src[((ox * sw) as isize + ix0) as usize];
+                }
+            }
+        });
+    }
+
+    /// Adds `cols` `[K, P]` back onto one image's gradient `[c_in, h, w]` (zeroed first).
+    fn col2im(&self, cols: &[f32], image: &mut [f32]) {
+        let (ow, sw) = (self.out[1], self.stride[1]);
+        image.fill(0.0);
+        self.for_each_line(|at, source| {
+            let Some(Source { start, lo, hi, ix0 }) = source else {
+                return;
+            };
+            let line = &cols[at..][..ow];
+            let dst = &mut image[start..start + self.width];
+            if sw == 1 {
+                let from = (lo as isize + ix0) as usize;
+                for (d, s) in dst[from..from + hi - lo].iter_mut().zip(&line[lo..hi]) {
+                    *d += s;
+                }
+            } else {
+                for (ox, s) in line.iter().enumerate().take(hi).skip(lo) {
+                    dst[((ox * sw) as isize + ix0) as usize] += s;
+                }
+            }
+        });
+    }
+
+    /// Scratch floats for one image's unfolding (none for a pointwise convolution).
+    fn cols_len(&self) -> usize {
+        if self.pointwise() {
+            0
+        } else {
+            self.k() * self.p()
+        }
+    }
+
+    /// `image` unfolded into `scratch` (the image itself for a pointwise convolution).
+    fn unfold<'a>(&self, image: &'a [f32], scratch: &'a mut [f32]) -> &'a [f32] {
+        if self.pointwise() {
+            return image;
+        }
+        self.im2col(image, scratch);
+        scratch
+    }
+
+    /// The convolution of `x` `[N, c_in, h, w]` with `weight` `[c_out, c_in, kh, kw]`,
+    /// plus `bias` `[c_out]`: `[N, c_out, oh, ow]`.
+    pub fn forward(&self, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        if winograd::applies(self) {
+            return winograd::forward(self, x, weight, bias);
+        }
+        let (k, p) = (self.k(), self.p());
+        let mut y = vec![0.0; self.batch * self.output_len()];
+        Images::of(self).map(
+            x,
+            self.image_len(),
+            &mut y,
+            self.output_len(),
+            self.cols_len(),
+            |image, out, scratch, threads| {
+                if let Some(bias) = bias {
+                    for (line, b) in out.chunks_exact_mut(p).zip(bias) {
+                        line.fill(*b);
+                    }
+                }
+                gemm(
+                    MatrixMut::rows(out, self.c_out, p),
+                    bias.is_some(),
+                    Matrix::rows(weight, self.c_out, k),
+                    Matrix::rows(self.unfold(image, scratch), k, p),
+                    threads,
+                );
+            },
+        );
+        y
+    }
+
+    /// The gradient of the input, from the output's gradient `dy` `[N, c_out, oh, ow]`.
+    pub fn input_grad(&self, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+        if winograd::applies(self) {
+            return winograd::input_grad(self, weight, dy);
+        }
+        let (k, p) = (self.k(), self.p());
+        let mut dx = vec![0.0; self.batch * self.image_len()];
+        let weight_t = Matrix::rows(weight, self.c_out, k).t();
+        Images::of(self).map(
+            dy,
+            self.output_len(),
+            &mut dx,
+            self.image_len(),
+            self.cols_len(),
+            |grad, image, cols, threads| {
+                let grad = Matrix::rows(grad, self.c_out, p);
+                if self.pointwise() {
+                    gemm(MatrixMut::rows(image, k, p), false, weight_t, grad, threads);
+                } else {
+                    gemm(MatrixMut::rows(cols, k, p), false, weight_t, grad, threads);
+                    self.col2im(cols, image);
+                }
+            },
+        );
+        dx
+    }
+
+    /// The gradient of the weight `[c_out, c_in, kh, kw]`, from the input `x` and the
+    /// output's gradient `dy`.
+    pub fn weight_grad(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
+        if winograd::applies(self) {
+            return winograd::weight_grad(self, x, dy);
+        }
+        let (k, p) = (self.k(), self.p());
+        Images::of(self).sum(
+            self.c_out * k,
+            self.cols_len(),
+            |n, dw, first, scratch, threads| {
+                let image = &x[n * self.image_len()..][..self.image_len()];
+                gemm(
+                    MatrixMut::rows(dw, self.c_out, k),
+                    !first,
+                    Matrix::rows(&dy[n * self.output_len()..], self.c_out, p),
+                    Matrix::rows(self.unfold(image, scratch), k, p).t(),
+                    threads,
+                )
+            },
+        )
+    }
+}
+
+/// Where a line of the unfolded image reads its input row: the row's first element
+/// `start` in the image, and the output columns `lo..hi` whose input column
+/// `ox·stride + ix0` lies inside the row (the others read the padding).
+#[derive(Clone, Copy)]
+struct Source {
+    start: usize,
+    lo: usize,
+    hi: usize,
+    ix0: isize,
+}
+
+/// How a convolution spreads its images over threads: in parallel, each image's GEMMs
+/// on one thread, or, for a batch smaller than the thread count, one image after
+/// another with each GEMM on every thread.
+pub(crate) struct Images {
+    batch: usize,
+    parallel: bool,
+}
+
+impl Images {
+    pub fn of(g: &Geometry) -> Self {
+        Images {
+            batch: g.batch,
+            parallel: g.batch >= rayon::current_num_threads(),
+        }
+    }
+
+    fn threads(&self) -> Threads {
+        if self.parallel {
+            Threads::One
+        } else {
+            Threads::All
+        }
+    }
+
+    /// Runs `f(input, output, scratch, threads)` for each image: its `in_len` floats of
+    /// `input`, its `out_len` floats of `output`, `scratch_len` floats of scratch.
+    pub fn map(
+        &self,
+        input: &[f32],
+        in_len: usize,
+        output: &mut [f32],
+        out_len: usize,
+        scratch_len: usize,
+        f: impl Fn(&[f32], &mut [f32], &mut [f32], Threads) + Sync,
+    ) {
+        let threads = self.threads();
+        let one = |(image, out): (&[f32], &mut [f32])| {
+            with_scratch(scratch_len, |scratch| f(image, out, scratch, threads))
+        };
+        if self.parallel {
+            input
+                .par_chunks_exact(in_len)
+                .zip(output.par_chunks_exact_mut(out_len))
+                .for_each(one);
+        } else {
+            input
+                .chunks_exact(in_len)
+                .zip(output.chunks_exact_mut(out_len))
+                .for_each(one);
+        }
+    }
+
+    /// The sum over images of what `f(image, sum, first, scratch, threads)` adds to a
+    /// `len`-float sum (`first`: the sum is not written yet, so `f` writes instead of
+    /// adding). One partial sum per thread over a contiguous run of images, then their
+    /// sum: for a given batch and thread count, the same result every time.
+    pub fn sum(
+        &self,
+        len: usize,
+        scratch_len: usize,
+        f: impl Fn(usize, &mut [f32], bool, &mut [f32], Threads) + Sync,
+    ) -> Vec<f32> {
+        let parts = if self.parallel {
+            rayon::current_num_threads()
+        } else {
+            1
+        };
+        let per_part = self.batch.div_ceil(parts);
+        let threads = self.threads();
+        (0..parts)
+            .into_par_iter()
+            .map(|part| {
+                let mut sum = vec![0.0; len];
+                let first = part * per_part;
+                with_scratch(scratch_len, |scratch| {
+                    for n in first..(first + per_part).min(self.batch) {
+                        f(n, &mut sum, n == first, scratch, threads);
+                    }
+                });
+                sum
+            })
+            .reduce(|| vec![0.0; len], add)
+    }
+}
+
+/// The gradient of a convolution's bias: `dy` `[batch, channels, pixels]` summed over
+/// images and pixels, `[channels]`.
+pub(crate) fn bias_grad(dy: &[f32], channels: usize, pixels: usize) -> Vec<f32> {
+    dy.par_chunks_exact(channels * pixels)
+        .fold(
+            || vec![0.0; channels],
+            |mut sums, image| {
+                for (s, line) in sums.iter_mut().zip(image.chunks_exact(pixels)) {
+                    *s += line.iter().sum::<f32>();
+                }
+                sums
+            },
+        )
+        .reduce(|| vec![0.0; channels], add)
+}
+
+/// `a + b`, element by element, in `a`'s buffer.
+fn add(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
+    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+    a
+}
+
+/// The output pixels `o` whose input position `o·stride + offset` falls inside
+/// `0..len`, as a range within `0..n`.
+pub(crate) fn inside(offset: isize, stride: usize, len: usize, n: usize) -> (usize, usize) {
+    let stride = stride as isize;
+    let lo = if offset >= 0 {
+        0
+    } else {
+        (-offset + stride - 1) / stride
+    };
+    let last = len as isize - 1 - offset;
+    let hi = if last < 0 { 0 } else { last / stride + 1 };
+    let hi = (hi as usize).min(n);
+    ((lo as usize).min(hi), hi)
+}
+
+thread_local! {
+    /// Each thread's unfolded image, kept between calls.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on `len` floats of this thread's scratch buffer (a fresh buffer if the
+/// thread's own is in use further up its stack, as when rayon runs another task on a
+/// thread waiting inside a parallel GEMM).
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buffer) => {
+            if buffer.len() < len {
+                buffer.resize(len, 0.0);
+            }
+            f(&mut buffer[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
+}

@@ -1,0 +1,203 @@
+//! Backward passes of 2-D max and average pooling on f32 NCHW slices, parallel over the
+//! planes (one image's channel): each plane's gradient depends on its own plane only.
+
+use std::hint::select_unpredictable;
+
+use rayon::prelude::*;
+
+/// A pooling's planes and sizes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Planes {
+    /// Images × channels.
+    pub count: usize,
+    /// Input height and width.
+    pub input: [usize; 2],
+    /// Output height and width.
+    pub output: [usize; 2],
+}
+
+/// A max pooling's window: size, stride, padding and dilation along height and width.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Window {
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+impl Planes {
+    fn input_len(&self) -> usize {
+        self.input[0] * self.input[1]
+    }
+
+    fn output_len(&self) -> usize {
+        self.output[0] * self.output[1]
+    }
+
+    /// Max pooling: each window's largest value and its flat index within the plane.
+    /// Positions in the padding never win; on a tie the first position in row-major
+    /// window order wins (a NaN wins only where it comes first), as Flex decides.
+    pub fn max_forward(&self, x: &[f32], window: Window) -> (Vec<f32>, Vec<i64>) {
+        let mut y = vec![0.0; self.count * self.output_len()];
+        let mut indices = vec![0i64; self.count * self.output_len()];
+        let [h, w] = self.input;
+        let [oh, ow] = self.output;
+        // Windows inside the input (no padding, no dilation, no partial last window):
+        // the loops without the bounds tests, several times faster.
+        let fits = |axis: usize, outputs: usize, size: usize| {
+            outputs == 0 || (outputs - 1) * window.stride[axis] + window.kernel[axis] <= size
+        };
+        let inside = window.padding == [0, 0]
+            && window.dilation == [1, 1]
+            && fits(0, oh, h)
+            && fits(1, ow, w);
+        y.par_chunks_exact_mut(self.output_len())
+            .zip(indices.par_chunks_exact_mut(self.output_len()))
+            .zip(x.par_chunks_exact(self.input_len()))
+            .for_each(|((y, indices), plane)| {
+                let out = (y, indices, ow);
+                match (inside, window.kernel) {
+                    (true, [2, 2]) => fill(out, |oy, ox| {
+                        fixed_window::<2, 2>(plane, self, &window, oy, ox)
+                    }),
+                    (true, [3, 3]) => fill(out, |oy, ox| {
+                        fixed_window::<3, 3>(plane, self, &window, oy, ox)
+                    }),
+                    _ => fill(out, |oy, ox| any_window(plane, self, &window, oy, ox)),
+                }
+            });
+        (y, indices)
+    }
+
+    /// Max pooling's input gradient: each output's gradient added at the input position
+    /// its `indices` entry names (a flat index within the plane; negative: none).
+    ///
+    /// # Panics
+    /// When an index lies outside its plane.
+    pub fn max_backward(&self, dy: &[f32], indices: &[i64]) -> Vec<f32> {
+        let mut dx = vec![0.0; self.count * self.input_len()];
+        dx.par_chunks_exact_mut(self.input_len())
+            .zip(dy.par_chunks_exact(self.output_len()))
+            .zip(indices.par_chunks_exact(self.output_len()))
+            .for_each(|((plane, grads), indices)| {
+                for (g, &i) in grads.iter().zip(indices) {
+                    if let Ok(i) = usize::try_from(i) {
+                        plane[i] += g;
+                    }
+                }
+            });
+        dx
+    }
+
+    /// Average pooling's input gradient: each output's gradient spread evenly over the
+    /// input positions of its window, divided as the forward pass divides (Flex's
+    /// rule): by the window's positions inside the padded input when padding counts,
+    /// else by those inside the input.
+    pub fn avg_backward(
+        &self,
+        dy: &[f32],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        count_include_pad: bool,
+    ) -> Vec<f32> {
+        // The window's input positions along one axis: (inside the padded input,
+        // inside the input as a range).
+        let span = |axis: usize, o: usize| {
+            let (size, pad) = (self.input[axis] as isize, padding[axis] as isize);
+            let start = (o * stride[axis]) as isize - pad;
+            let end = start + kernel[axis] as isize;
+            let padded = end.min(size + pad) - start.max(-pad);
+            let (lo, hi) = (start.max(0), end.min(size));
+            (padded.max(0) as usize, lo as usize..hi.max(lo) as usize)
+        };
+        let [oh, ow] = self.output;
+        let width = self.input[1];
+        let mut dx = vec![0.0; self.count * self.input_len()];
+        dx.par_chunks_exact_mut(self.input_len())
+            .zip(dy.par_chunks_exact(self.output_len()))
+            .for_each(|(plane, grads)| {
+                for oy in 0..oh {
+                    let (padded_rows, rows) = span(0, oy);
+                    for ox in 0..ow {
+                        let (padded_cols, cols) = span(1, ox);
+                        let divisor = if count_include_pad {
+                            padded_rows * padded_cols
+                        } else {
+                            rows.len() * cols.len()
+                        };
+                        let share = grads[oy * ow + ox] / divisor.max(1) as f32;
+                        for iy in rows.clone() {
+                            for v in &mut plane[iy * width + cols.start..iy * width + cols.end] {
+                                *v += share;
+                            }
+                        }
+                    }
+                }
+            });
+        dx
+    }
+}
+
+/// Writes each output's largest value and index, `window_max(oy, ox)`, into one
+/// plane's `(values, indices, output width)` (generic, so each window rule is inlined).
+fn fill(
+    (y, indices, ow): (&mut [f32], &mut [i64], usize),
+    window_max: impl Fn(usize, usize) -> (f32, i64),
+) {
+    for (o, (y, at)) in y.iter_mut().zip(indices.iter_mut()).enumerate() {
+        (*y, *at) = window_max(o / ow, o % ow);
+    }
+}
+
+/// The window of output `(oy, ox)` when it lies inside the input, `KH × KW`, its
+/// loops unrolled: the common pools run at memory speed.
+fn fixed_window<const KH: usize, const KW: usize>(
+    plane: &[f32],
+    planes: &Planes,
+    window: &Window,
+    oy: usize,
+    ox: usize,
+) -> (f32, i64) {
+    let w = planes.input[1];
+    let corner = oy * window.stride[0] * w + ox * window.stride[1];
+    argmax(
+        plane,
+        (0..KH).flat_map(|ky| (0..KW).map(move |kx| corner + ky * w + kx)),
+    )
+}
+
+/// Any window: taps in the padding or past the input's end are skipped.
+fn any_window(plane: &[f32], planes: &Planes, window: &Window, oy: usize, ox: usize) -> (f32, i64) {
+    let [h, w] = planes.input;
+    // Input position `o·stride + k·dilation − padding` of tap k, if inside `0..size`.
+    let tap = |axis: usize, o: usize, k: usize, size: usize| {
+        (o * window.stride[axis] + k * window.dilation[axis])
+            .checked_sub(window.padding[axis])
+            .filter(|&i| i < size)
+    };
+    let taps = (0..window.kernel[0])
+        .filter_map(|ky| tap(0, oy, ky, h))
+        .flat_map(|iy| {
+            (0..window.kernel[1])
+                .filter_map(move |kx| tap(1, ox, kx, w))
+                .map(move |ix| iy * w + ix)
+        });
+    argmax(plane, taps)
+}
+
+/// The largest of `plane`'s values at `taps` and its index: the first on a tie, a NaN
+/// only when first; `(-∞, -1)` for no taps.
+#[inline(always)]
+fn argmax(plane: &[f32], taps: impl Iterator<Item = usize>) -> (f32, i64) {
+    let (mut best, mut at) = (f32::NEG_INFINITY, -1i64);
+    for i in taps {
+        let v = plane[i];
+        // Which tap wins is data, not a pattern: a branch would be mispredicted half
+        // the time (measured: 9× slower on random inputs).
+        let take = (v > best) | (at < 0);
+        best = select_unpredictable(take, v, best);
+        at = select_unpredictable(take, i as i64, at);
+    }
+    (best, at)
+}

@@ -1,0 +1,37 @@
+//! The widest vector instructions the CPU has, for kiln's own loops.
+//!
+//! Rust compiles for the baseline of the target (SSE2 on x86-64); the `gemm` crate picks
+//! AVX-512 or AVX2 at run time, and kiln's loops around it (Winograd's transforms) do the
+//! same through [`widest`].
+
+/// Runs `f`, compiled for AVX-512 or AVX2 with FMA when the CPU has them (checked once
+/// and cached by the standard library). `f`'s body must be `#[inline(always)]` code for
+/// the wider instructions to reach it.
+#[inline(always)]
+pub(crate) fn widest<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            return unsafe { avx512(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX2 and FMA, checked just above.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}

@@ -1,0 +1,470 @@
+//! 3×3 stride-1 convolutions by Winograd's minimal filtering F(2×2, 3×3) (Lavin and
+//! Gray, "Fast Algorithms for Convolutional Neural Networks", 2016): 2.25× fewer
+//! multiplications than im2col, for the forward pass and both gradients.
+//!
+//! The output is cut into 2×2 tiles, each computed from a 4×4 input patch d and the
+//! 3×3 kernel g as `y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A`. Summed over channels, the 16
+//! element-wise products of a tile become 16 matrix products, one per position α of
+//! the transformed tile: `M[α] (c_out × tiles) = U[α] (c_out × c_in) · V[α] (c_in ×
+//! tiles)`, U the transformed kernels, V the transformed patches.
+//!
+//! - forward: transform the patches (V), 16 products, transform back (`Aᵀ M A`);
+//! - input gradient: the forward pass over the output gradient, padded by
+//!   `2 − padding`, with each kernel turned 180° and the channels swapped;
+//! - weight gradient: with `Ŷ = A dy Aᵀ` the transformed output-gradient tiles,
+//!   `dU[α] (c_out × c_in) = Σ Ŷ[α] · V[α]ᵀ` over images and tiles, then `Gᵀ dU G`.
+//!
+//! The transforms only add, subtract and halve, so the results stay within rounding of
+//! im2col's (tests/against_flex.rs holds both to the same tolerance).
+
+use crate::conv::{Geometry, Images};
+use crate::gemm::{Matrix, MatrixMut, gemm};
+use crate::simd::widest;
+
+/// Positions of a transformed 4×4 tile.
+const ALPHA: usize = 16;
+
+/// Whether Winograd's method runs this convolution: 3×3, stride 1, no dilation, a
+/// padding the input gradient can mirror (≤ 2), and enough channels on both sides for
+/// the 16 products to be worth their transforms (an image network's first layer, with
+/// 1 or 3 input channels, stays with im2col).
+pub(crate) fn applies(g: &Geometry) -> bool {
+    g.kernel == [3, 3]
+        && g.stride == [1, 1]
+        && g.dilation == [1, 1]
+        && g.padding.iter().all(|&p| p <= 2)
+        && g.c_in >= 16
+        && g.c_out >= 16
+}
+
+/// A convolution's 2×2 output tiles: `rows × cols` per image, laid out `rows × stride`
+/// with one spare tile per row (`stride = cols + 1`). A tile reads the input patch
+/// rows `2ty .. 2ty + 4` and columns `2tx .. 2tx + 4` (after the padding): with the
+/// padded image split into its four phases (even or odd row, even or odd column), each
+/// of the 16 patch entries of every tile is one contiguous slice of a phase, offset by
+/// 0 or 1 row and column. The spare tiles make those slices run on across rows, so each
+/// transform is a few long loops over all of an image's tiles at once; the spare
+/// tiles' outputs are never written out, and their gradients are zero.
+#[derive(Clone, Copy)]
+struct Tiles {
+    g: Geometry,
+    rows: usize,
+    cols: usize,
+    stride: usize,
+}
+
+impl Tiles {
+    fn new(g: Geometry) -> Self {
+        let cols = g.out[1].div_ceil(2);
+        Tiles {
+            g,
+            rows: g.out[0].div_ceil(2),
+            cols,
+            stride: cols + 1,
+        }
+    }
+
+    /// Tiles per image, spare ones included: the GEMMs' inner dimension.
+    fn count(&self) -> usize {
+        self.rows * self.stride
+    }
+
+    /// Floats of one phase: `rows + 1` rows of `stride` (a tile row's patches reach one
+    /// row further), plus one that the last spare tile reads.
+    fn phase_len(&self) -> usize {
+        (self.rows + 1) * self.stride + 1
+    }
+
+    /// Floats of scratch the transforms need besides V, M and Ŷ.
+    fn scratch_len(&self) -> usize {
+        4 * self.phase_len() + ALPHA * self.count()
+    }
+
+    /// Writes `V[α][c][tile]` for one image `[c_in, h, w]`: each tile's 4×4 input patch
+    /// (zero outside the image) as `Bᵀ d B`.
+    fn transform_input(&self, image: &[f32], v: &mut [f32], scratch: &mut [f32]) {
+        widest(
+            #[inline(always)]
+            || self.transform_input_planes(image, v, scratch),
+        )
+    }
+
+    #[inline(always)]
+    fn transform_input_planes(&self, image: &[f32], v: &mut [f32], scratch: &mut [f32]) {
+        let g = &self.g;
+        let (t, plane, phase) = (self.count(), g.height * g.width, self.phase_len());
+        let (phases, rest) = scratch.split_at_mut(4 * phase);
+        let combined = &mut rest[..ALPHA * t];
+        for c in 0..g.c_in {
+            let image = &image[c * plane..][..plane];
+            // phases[2·py + px][y·stride + x] = padded input[2y + py][2x + px].
+            for py in 0..2 {
+                let (even, odd) = phases[2 * py * phase..][..2 * phase].split_at_mut(phase);
+                for y in 0..=self.rows {
+                    let at = y * self.stride..(y + 1) * self.stride;
+                    let iy = (2 * y + py)
+                        .checked_sub(g.padding[0])
+                        .filter(|&iy| iy < g.height);
+                    match iy {
+                        Some(iy) => {
+                            let row = &image[iy * g.width..][..g.width];
+                            deinterleave(row, g.padding[1], &mut even[at.clone()], &mut odd[at]);
+                        }
+                        None => {
+                            even[at.clone()].fill(0.0);
+                            odd[at].fill(0.0);
+                        }
+                    }
+                }
+                even[(self.rows + 1) * self.stride..].fill(0.0);
+                odd[(self.rows + 1) * self.stride..].fill(0.0);
+            }
+            // Patch entry (r, j) of every tile.
+            let d = |r: usize, j: usize| {
+                &phases[(2 * (r % 2) + j % 2) * phase + (r / 2) * self.stride + j / 2..][..t]
+            };
+            // Bᵀ d, column j: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3 (as b[4i + j]).
+            for j in 0..4 {
+                let (d0, d1, d2, d3) = (d(0, j), d(1, j), d(2, j), d(3, j));
+                let [b0, b1, b2, b3] = planes_mut(combined, t, t, [j, 4 + j, 8 + j, 12 + j]);
+                for x in 0..t {
+                    b0[x] = d0[x] - d2[x];
+                    b1[x] = d1[x] + d2[x];
+                    b2[x] = d2[x] - d1[x];
+                    b3[x] = d1[x] - d3[x];
+                }
+            }
+            // (Bᵀ d) B, row i: (b0 − b2, b1 + b2, b2 − b1, b1 − b3).
+            for i in 0..4 {
+                let row = [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3];
+                let [b0, b1, b2, b3] = planes(combined, t, t, row);
+                let [v0, v1, v2, v3] = planes_mut(&mut v[c * t..], g.c_in * t, t, row);
+                for x in 0..t {
+                    v0[x] = b0[x] - b2[x];
+                    v1[x] = b1[x] + b2[x];
+                    v2[x] = b2[x] - b1[x];
+                    v3[x] = b1[x] - b3[x];
+                }
+            }
+        }
+    }
+
+    /// Writes `Ŷ[α][c][tile]` for one image's output gradient `[c_out, oh, ow]`: each
+    /// tile's 2×2 gradient (zero past the output's edge, and for the spare tiles) as
+    /// `A dy Aᵀ`.
+    fn transform_grad(&self, dy: &[f32], yhat: &mut [f32], scratch: &mut [f32]) {
+        widest(
+            #[inline(always)]
+            || self.transform_grad_planes(dy, yhat, scratch),
+        )
+    }
+
+    #[inline(always)]
+    fn transform_grad_planes(&self, dy: &[f32], yhat: &mut [f32], scratch: &mut [f32]) {
+        let g = &self.g;
+        let [oh, ow] = g.out;
+        let t = self.count();
+        // The tiles' gradients a b / c d: the four phases of the output gradient.
+        let phases = &mut scratch[..4 * t];
+        for c in 0..g.c_out {
+            let dy = &dy[c * oh * ow..][..oh * ow];
+            phases.fill(0.0);
+            for py in 0..2 {
+                let (even, odd) = phases[2 * py * t..][..2 * t].split_at_mut(t);
+                for y in (0..self.rows).filter(|y| 2 * y + py < oh) {
+                    let at = y * self.stride..(y + 1) * self.stride;
+                    let row = &dy[(2 * y + py) * ow..][..ow];
+                    deinterleave(row, 0, &mut even[at.clone()], &mut odd[at]);
+                }
+            }
+            let [a, b, c_, d] = planes(phases, t, t, [0, 1, 2, 3]);
+            // A dy: rows (a, b), (a + c, b + d), (a − c, b − d), (−c, −d), that is
+            // top·(a, b) + bottom·(c, d); then (A dy) Aᵀ along each row (l, r):
+            // (l, l + r, l − r, −r).
+            let rows = [(1.0, 0.0), (1.0, 1.0), (1.0, -1.0), (0.0, -1.0)];
+            for (i, (top, bottom)) in rows.into_iter().enumerate() {
+                let row = [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3];
+                let [o0, o1, o2, o3] = planes_mut(&mut yhat[c * t..], g.c_out * t, t, row);
+                for x in 0..t {
+                    let l = top * a[x] + bottom * c_[x];
+                    let r = top * b[x] + bottom * d[x];
+                    (o0[x], o1[x], o2[x], o3[x]) = (l, l + r, l - r, -r);
+                }
+            }
+        }
+    }
+
+    /// Writes one image's output `[c_out, oh, ow]` from `M[α][c][tile]` as `Aᵀ M A`,
+    /// plus `bias`, cropping the last tiles of odd sizes.
+    fn transform_output(
+        &self,
+        m: &[f32],
+        bias: Option<&[f32]>,
+        y: &mut [f32],
+        scratch: &mut [f32],
+    ) {
+        widest(
+            #[inline(always)]
+            || self.transform_output_planes(m, bias, y, scratch),
+        )
+    }
+
+    #[inline(always)]
+    fn transform_output_planes(
+        &self,
+        m: &[f32],
+        bias: Option<&[f32]>,
+        y: &mut [f32],
+        scratch: &mut [f32],
+    ) {
+        let g = &self.g;
+        let [oh, ow] = g.out;
+        let t = self.count();
+        // Aᵀ M's two rows (s, d) of each column j, then the four corners of each tile.
+        let (rows, corners) = scratch[..12 * t].split_at_mut(8 * t);
+        for c in 0..g.c_out {
+            let bias = bias.map_or(0.0, |b| b[c]);
+            let m = &m[c * t..];
+            let plane = g.c_out * t;
+            // Aᵀ M, column j: s = m0 + m1 + m2 and d = m1 − m2 − m3 of the tile's rows.
+            for j in 0..4 {
+                let [m0, m1, m2, m3] = planes(m, plane, t, [j, 4 + j, 8 + j, 12 + j]);
+                let [s, d] = planes_mut(rows, t, t, [j, 4 + j]);
+                for x in 0..t {
+                    s[x] = m0[x] + m1[x] + m2[x];
+                    d[x] = m1[x] - m2[x] - m3[x];
+                }
+            }
+            // (Aᵀ M) A along each row: (r0 + r1 + r2, r1 − r2 − r3), plus the bias.
+            for half in 0..2 {
+                let row = [4 * half, 4 * half + 1, 4 * half + 2, 4 * half + 3];
+                let [r0, r1, r2, r3] = planes(rows, t, t, row);
+                let [left, right] = planes_mut(corners, t, t, [2 * half, 2 * half + 1]);
+                for x in 0..t {
+                    left[x] = r0[x] + r1[x] + r2[x] + bias;
+                    right[x] = r1[x] - r2[x] - r3[x] + bias;
+                }
+            }
+            let y = &mut y[c * oh * ow..][..oh * ow];
+            for (oy, line) in y.chunks_exact_mut(ow).enumerate() {
+                let [left, right] = planes(corners, t, t, [2 * (oy % 2), 2 * (oy % 2) + 1]);
+                let at = (oy / 2) * self.stride;
+                interleave(&left[at..][..self.cols], &right[at..][..self.cols], line);
+            }
+        }
+    }
+}
+
+/// Splits `src`, shifted right by `shift` zeros, into its even and odd columns (zero
+/// where `src` does not reach, as many as fit).
+#[inline(always)]
+fn deinterleave(src: &[f32], shift: usize, even: &mut [f32], odd: &mut [f32]) {
+    even.fill(0.0);
+    odd.fill(0.0);
+    // Column x of `src` lands at x + shift: its even columns fill one half from `at`,
+    // its odd ones the other from `next`.
+    let (first, at, second, next) = match shift % 2 {
+        0 => (even, shift / 2, odd, shift / 2),
+        _ => (odd, shift / 2, even, shift / 2 + 1),
+    };
+    let (pairs, rest) = src.as_chunks::<2>();
+    let first_room = first.len().saturating_sub(at);
+    let n = pairs
+        .len()
+        .min(first_room)
+        .min(second.len().saturating_sub(next));
+    let (pairs, first_part, second_part) = (
+        &pairs[..n],
+        &mut first[at..at + n],
+        &mut second[next..next + n],
+    );
+    for k in 0..n {
+        first_part[k] = pairs[k][0];
+        second_part[k] = pairs[k][1];
+    }
+    if let ([last], Some(slot)) = (rest, first.get_mut(at + pairs.len())) {
+        *slot = *last;
+    }
+}
+
+/// Merges even and odd columns into `dst` (as many as it holds).
+#[inline(always)]
+fn interleave(even: &[f32], odd: &[f32], dst: &mut [f32]) {
+    let (pairs, rest) = dst.as_chunks_mut::<2>();
+    let full = pairs.len();
+    for ((pair, &e), &o) in pairs.iter_mut().zip(even).zip(odd) {
+        *pair = [e, o];
+    }
+    if let ([last], Some(&e)) = (rest, even.get(full)) {
+        *last = e;
+    }
+}
+
+/// The first `len` floats of planes `which` of a buffer of planes `stride` apart.
+#[inline(always)]
+fn planes<const N: usize>(
+    buffer: &[f32],
+    stride: usize,
+    len: usize,
+    which: [usize; N],
+) -> [&[f32]; N] {
+    which.map(|p| &buffer[p * stride..][..len])
+}
+
+/// The first `len` floats of planes `which` (increasing) of a buffer of planes `stride`
+/// apart, to write.
+#[inline(always)]
+fn planes_mut<const N: usize>(
+    buffer: &mut [f32],
+    stride: usize,
+    len: usize,
+    which: [usize; N],
+) -> [&mut [f32]; N] {
+    let mut rest = buffer;
+    let mut next = 0;
+    which.map(|p| {
+        let tail = core::mem::take(&mut rest)
+            .split_at_mut((p - next) * stride)
+            .1;
+        let (plane, tail) = tail.split_at_mut(stride.min(tail.len()));
+        (rest, next) = (tail, p + 1);
+        &mut plane[..len]
+    })
+}
+
+/// `U[α][o][i]` for kernels `[c_out, c_in, 3, 3]`: each kernel as `G g Gᵀ`.
+fn transform_weights(weight: &[f32], c_out: usize, c_in: usize) -> Vec<f32> {
+    let mut u = vec![0.0; ALPHA * c_out * c_in];
+    for (k, g) in weight.chunks_exact(9).enumerate() {
+        // G g: four rows of three.
+        let gg: [[f32; 3]; 4] = core::array::from_fn(|r| {
+            core::array::from_fn(|j| match r {
+                0 => g[j],
+                1 => 0.5 * (g[j] + g[3 + j] + g[6 + j]),
+                2 => 0.5 * (g[j] - g[3 + j] + g[6 + j]),
+                _ => g[6 + j],
+            })
+        });
+        for (r, row) in gg.iter().enumerate() {
+            // (G g) Gᵀ along each row.
+            let out = [
+                row[0],
+                0.5 * (row[0] + row[1] + row[2]),
+                0.5 * (row[0] - row[1] + row[2]),
+                row[2],
+            ];
+            for (j, value) in out.into_iter().enumerate() {
+                u[(4 * r + j) * c_out * c_in + k] = value;
+            }
+        }
+    }
+    u
+}
+
+/// Kernels `[c_out, c_in, 3, 3]` from `dU[α][o][i]`: each as `Gᵀ dU G`.
+fn untransform_weights(du: &[f32], c_out: usize, c_in: usize) -> Vec<f32> {
+    let n = c_out * c_in;
+    let mut weight = vec![0.0; n * 9];
+    for (k, g) in weight.chunks_exact_mut(9).enumerate() {
+        let d = |r: usize, j: usize| du[(4 * r + j) * n + k];
+        // Gᵀ dU: three rows of four.
+        let gd: [[f32; 4]; 3] = core::array::from_fn(|r| {
+            core::array::from_fn(|j| match r {
+                0 => d(0, j) + 0.5 * (d(1, j) + d(2, j)),
+                1 => 0.5 * (d(1, j) - d(2, j)),
+                _ => 0.5 * (d(1, j) + d(2, j)) + d(3, j),
+            })
+        });
+        for (r, row) in gd.iter().enumerate() {
+            // (Gᵀ dU) G along each row.
+            g[3 * r] = row[0] + 0.5 * (row[1] + row[2]);
+            g[3 * r + 1] = 0.5 * (row[1] - row[2]);
+            g[3 * r + 2] = 0.5 * (row[1] + row[2]) + row[3];
+        }
+    }
+    weight
+}
+
+/// The forward pass (see the module docs): `[N, c_out, oh, ow]`.
+pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let tiles = Tiles::new(*g);
+    let t = tiles.count();
+    let u = transform_weights(weight, g.c_out, g.c_in);
+    let mut y = vec![0.0; g.batch * g.output_len()];
+    let scratch = ALPHA * (g.c_in + g.c_out) * t + tiles.scratch_len();
+    Images::of(g).map(
+        x,
+        g.image_len(),
+        &mut y,
+        g.output_len(),
+        scratch,
+        |image, out, scratch, threads| {
+            let (v, rest) = scratch.split_at_mut(ALPHA * g.c_in * t);
+            let (m, scratch) = rest.split_at_mut(ALPHA * g.c_out * t);
+            tiles.transform_input(image, v, scratch);
+            for a in 0..ALPHA {
+                gemm(
+                    MatrixMut::rows(&mut m[a * g.c_out * t..], g.c_out, t),
+                    false,
+                    Matrix::rows(&u[a * g.c_out * g.c_in..], g.c_out, g.c_in),
+                    Matrix::rows(&v[a * g.c_in * t..], g.c_in, t),
+                    threads,
+                );
+            }
+            tiles.transform_output(m, bias, out, scratch);
+        },
+    );
+    y
+}
+
+/// The input gradient: the forward pass of `dy` through the kernels turned 180° with
+/// their channels swapped, padded so that its output has the input's size.
+pub(crate) fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+    let mut turned = vec![0.0; weight.len()];
+    for o in 0..g.c_out {
+        for i in 0..g.c_in {
+            for k in 0..9 {
+                turned[(i * g.c_out + o) * 9 + k] = weight[(o * g.c_in + i) * 9 + 8 - k];
+            }
+        }
+    }
+    let back = Geometry {
+        c_in: g.c_out,
+        c_out: g.c_in,
+        height: g.out[0],
+        width: g.out[1],
+        padding: [2 - g.padding[0], 2 - g.padding[1]],
+        out: [g.height, g.width],
+        ..*g
+    };
+    forward(&back, dy, &turned, None)
+}
+
+/// The weight gradient `[c_out, c_in, 3, 3]` from the input `x` and the output's
+/// gradient `dy`.
+pub(crate) fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let tiles = Tiles::new(*g);
+    let t = tiles.count();
+    let scratch = ALPHA * (g.c_in + g.c_out) * t + tiles.scratch_len();
+    let n = g.c_out * g.c_in;
+    let du = Images::of(g).sum(ALPHA * n, scratch, |image, du, first, scratch, threads| {
+        let (v, rest) = scratch.split_at_mut(ALPHA * g.c_in * t);
+        let (yhat, scratch) = rest.split_at_mut(ALPHA * g.c_out * t);
+        tiles.transform_input(&x[image * g.image_len()..][..g.image_len()], v, scratch);
+        tiles.transform_grad(
+            &dy[image * g.output_len()..][..g.output_len()],
+            yhat,
+            scratch,
+        );
+        for a in 0..ALPHA {
+            gemm(
+                MatrixMut::rows(&mut du[a * n..], g.c_out, g.c_in),
+                !first,
+                Matrix::rows(&yhat[a * g.c_out * t..], g.c_out, t),
+                Matrix::rows(&v[a * g.c_in * t..], g.c_in, t).t(),
+                threads,
+            );
+        }
+    });
+    untransform_weights(&du, g.c_out, g.c_in)
+}

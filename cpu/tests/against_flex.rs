@@ -1,0 +1,413 @@
+//! Every op KilnCpu replaces, against Flex's own op on the same inputs: the forward
+//! value and every gradient through `Autodiff` (Flex's gradients are burn's generic
+//! decompositions), over a matrix of strides, paddings, dilations, kernel and input
+//! sizes, channel counts and batch sizes.
+
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::backend::Backend;
+use burn::tensor::module::{avg_pool2d, conv1d, conv2d, max_pool2d};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Tensor, TensorData};
+use kiln_cpu::KilnCpu;
+
+type K = Autodiff<KilnCpu>;
+type F = Autodiff<Flex>;
+
+/// Deterministic values in [-1, 1) (a multiplicative hash of the index and `seed`).
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    (0..len as u64)
+        .map(|i| {
+            let h = (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ seed.wrapping_mul(0xD1B5_4A32_D192_ED03);
+            let h = h ^ (h >> 29);
+            (h % 2_000_001) as f32 / 1_000_000.0 - 1.0
+        })
+        .collect()
+}
+
+fn tensor<B: Backend, const D: usize>(shape: [usize; D], seed: u64) -> Tensor<B, D> {
+    let len = shape.iter().product();
+    Tensor::from_data(
+        TensorData::new(values(len, seed), shape),
+        &Default::default(),
+    )
+}
+
+fn floats<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data().to_vec::<f32>().expect("f32 data")
+}
+
+/// Asserts `ours` equals `flex` within `tolerance`, relative to the largest magnitude
+/// in `flex` (the sums behind each value run in another order on each backend).
+fn assert_close(what: &str, case: &str, ours: &[f32], flex: &[f32], tolerance: f32) {
+    assert_eq!(ours.len(), flex.len(), "{what} sizes, {case}");
+    let scale = flex.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    for (i, (a, b)) in ours.iter().zip(flex).enumerate() {
+        assert!(
+            (a - b).abs() <= tolerance * scale,
+            "{what} [{i}]: kiln-cpu {a}, flex {b} (scale {scale}), {case}"
+        );
+    }
+}
+
+/// One conv2d case: the output and the gradients of x, weight and bias of
+/// `sum(conv2d(x) * g)` for a fixed random `g`.
+#[derive(Debug, Clone, Copy)]
+struct Conv {
+    batch: usize,
+    c_in: usize,
+    c_out: usize,
+    size: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    groups: usize,
+    bias: bool,
+}
+
+impl Conv {
+    /// A one-group case of `[c_in, c_out]` channels, `[stride, padding, dilation]`.
+    fn new(
+        batch: usize,
+        [c_in, c_out]: [usize; 2],
+        size: [usize; 2],
+        kernel: [usize; 2],
+        [stride, padding, dilation]: [[usize; 2]; 3],
+        bias: bool,
+    ) -> Self {
+        Conv {
+            batch,
+            c_in,
+            c_out,
+            size,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            groups: 1,
+            bias,
+        }
+    }
+
+    fn run<B: burn::tensor::backend::AutodiffBackend>(&self) -> Vec<Vec<f32>> {
+        let x =
+            tensor::<B, 4>([self.batch, self.c_in, self.size[0], self.size[1]], 1).require_grad();
+        let w = tensor::<B, 4>(
+            [
+                self.c_out,
+                self.c_in / self.groups,
+                self.kernel[0],
+                self.kernel[1],
+            ],
+            2,
+        )
+        .require_grad();
+        let b = tensor::<B, 1>([self.c_out], 3).require_grad();
+        let options = ConvOptions::new(self.stride, self.padding, self.dilation, self.groups);
+        let y = conv2d(x.clone(), w.clone(), self.bias.then(|| b.clone()), options);
+        let g = tensor::<B, 4>(y.dims(), 4);
+        let grads = (y.clone() * g).sum().backward();
+        let mut out = vec![
+            floats(y),
+            floats(x.grad(&grads).expect("x grad")),
+            floats(w.grad(&grads).expect("weight grad")),
+        ];
+        if self.bias {
+            out.push(floats(b.grad(&grads).expect("bias grad")));
+        }
+        out
+    }
+}
+
+/// f32 sums of up to a few thousand products of values in [-1, 1): 1e-4 of the
+/// largest value covers the rounding of either summation order.
+const TOLERANCE: f32 = 1e-4;
+
+#[test]
+fn conv2d_and_its_gradients_equal_flex() {
+    let mut cases = Vec::new();
+    for batch in [1, 7] {
+        for c_in in [1, 3] {
+            for (kernel, size) in [
+                ([1, 1], [5, 4]),
+                ([3, 3], [9, 8]),
+                ([5, 5], [11, 7]),
+                ([2, 3], [6, 9]),
+            ] {
+                for stride in [[1, 1], [2, 2], [3, 1]] {
+                    for padding in [[0, 0], [1, 1], [2, 1]] {
+                        for dilation in [[1, 1], [2, 2]] {
+                            cases.push(Conv::new(
+                                batch,
+                                [c_in, 4],
+                                size,
+                                kernel,
+                                [stride, padding, dilation],
+                                (batch + c_in) % 2 == 0,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Winograd's method (3×3, stride 1, 16 channels or more): even and odd, square and
+    // not, every padding it takes (0 to 2 per side), one image and several.
+    for batch in [1, 3] {
+        for (size, padding) in [
+            ([8, 8], [0, 0]),
+            ([9, 7], [1, 1]),
+            ([6, 11], [2, 2]),
+            ([7, 10], [1, 2]),
+            ([5, 5], [2, 0]),
+        ] {
+            cases.push(Conv::new(
+                batch,
+                [16, 17],
+                size,
+                [3, 3],
+                [[1, 1], padding, [1, 1]],
+                batch == 3,
+            ));
+        }
+    }
+    // The reference models' shapes: MNIST's second convolution, CIFAR's `same` ones, a
+    // ResNet's strided projection.
+    let one = [1, 1];
+    for (batch, channels, size, kernel, stride, padding, bias) in [
+        (3, [32, 64], [26, 26], [3, 3], one, [0, 0], true),
+        (2, [32, 64], [16, 16], [3, 3], one, one, true),
+        (2, [16, 32], [16, 16], one, [2, 2], [0, 0], false),
+    ] {
+        let options = [stride, padding, one];
+        cases.push(Conv::new(batch, channels, size, kernel, options, bias));
+    }
+    let mut checked = 0;
+    for case in cases {
+        // A kernel that reaches past the padded input has no output: skipped.
+        let reach = |i: usize| case.dilation[i] * (case.kernel[i] - 1) + 1;
+        if (0..2).any(|i| reach(i) > case.size[i] + 2 * case.padding[i]) {
+            continue;
+        }
+        let ours = case.run::<K>();
+        let flex = case.run::<F>();
+        for (what, (a, b)) in ["output", "x grad", "weight grad", "bias grad"]
+            .iter()
+            .zip(ours.iter().zip(&flex))
+        {
+            assert_close(what, &format!("{case:?}"), a, b, TOLERANCE);
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 289, "cases run");
+}
+
+/// Grouped convolutions run Flex's own forward and gradients (bit for bit); the bias
+/// gradient, which does not depend on groups, is kiln's sum.
+#[test]
+fn grouped_convolutions_are_flex_s_own() {
+    let case = Conv {
+        groups: 2,
+        ..Conv::new(2, [4, 6], [7, 7], [3, 3], [[1, 1]; 3], true)
+    };
+    let (ours, flex) = (case.run::<K>(), case.run::<F>());
+    for (what, i) in [("output", 0), ("x grad", 1), ("weight grad", 2)] {
+        assert!(ours[i] == flex[i], "{what} differs from Flex's");
+    }
+    assert_close("bias grad", "groups 2", &ours[3], &flex[3], TOLERANCE);
+}
+
+#[test]
+fn conv1d_and_its_gradients_equal_flex() {
+    fn run<B: burn::tensor::backend::AutodiffBackend>(
+        batch: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        dilation: usize,
+    ) -> Vec<Vec<f32>> {
+        let x = tensor::<B, 3>([batch, 3, 17], 5).require_grad();
+        let w = tensor::<B, 3>([5, 3, kernel], 6).require_grad();
+        let b = tensor::<B, 1>([5], 7).require_grad();
+        let options = ConvOptions::new([stride], [padding], [dilation], 1);
+        let y = conv1d(x.clone(), w.clone(), Some(b.clone()), options);
+        let g = tensor::<B, 3>(y.dims(), 8);
+        let grads = (y.clone() * g).sum().backward();
+        vec![
+            floats(y),
+            floats(x.grad(&grads).expect("x grad")),
+            floats(w.grad(&grads).expect("weight grad")),
+            floats(b.grad(&grads).expect("bias grad")),
+        ]
+    }
+    for batch in [1, 7] {
+        for kernel in [1, 3, 5] {
+            for stride in [1, 2, 3] {
+                for padding in [0, 2] {
+                    for dilation in [1, 2] {
+                        let case = format!(
+                            "batch {batch} kernel {kernel} stride {stride} padding {padding} dilation {dilation}"
+                        );
+                        let ours = run::<K>(batch, kernel, stride, padding, dilation);
+                        let flex = run::<F>(batch, kernel, stride, padding, dilation);
+                        for (what, (a, b)) in ["output", "x grad", "weight grad", "bias grad"]
+                            .iter()
+                            .zip(ours.iter().zip(&flex))
+                        {
+                            assert_close(what, &case, a, b, TOLERANCE);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The gradient of x through a pooling, `sum(pool(x) * g)` for a fixed random `g`.
+fn pool_grad<B: burn::tensor::backend::AutodiffBackend>(
+    shape: [usize; 4],
+    pool: impl Fn(Tensor<B, 4>) -> Tensor<B, 4>,
+) -> (Vec<f32>, Vec<f32>) {
+    let x = tensor::<B, 4>(shape, 9).require_grad();
+    let y = pool(x.clone());
+    let g = tensor::<B, 4>(y.dims(), 10);
+    let grads = (y.clone() * g).sum().backward();
+    (floats(y), floats(x.grad(&grads).expect("x grad")))
+}
+
+/// Calls `check(case, shape, kernel, stride, padding, flag)` over the pooling cases:
+/// shapes from one 4×4 plane to 24×24 maps, square and not kernels and strides, with
+/// and without padding (burn takes at most half the kernel), and both values of a flag.
+fn pool_cases(mut check: impl FnMut(&str, [usize; 4], [usize; 2], [usize; 2], [usize; 2], bool)) {
+    for shape in [[1, 1, 4, 4], [7, 3, 9, 8], [2, 5, 24, 24]] {
+        for kernel in [[2, 2], [3, 3], [2, 3]] {
+            for stride in [[1, 1], [2, 2], [3, 2]] {
+                for padding in [[0, 0], [1, 1]] {
+                    if padding[0] * 2 > kernel[0] || padding[1] * 2 > kernel[1] {
+                        continue;
+                    }
+                    for flag in [false, true] {
+                        let case = format!(
+                            "{shape:?} kernel {kernel:?} stride {stride:?} padding {padding:?} {flag}"
+                        );
+                        check(&case, shape, kernel, stride, padding, flag);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Max pooling (forward with indices, and its gradient), `ceil_mode` as the flag.
+#[test]
+fn max_pool2d_and_its_gradient_equal_flex() {
+    pool_cases(|case, shape, kernel, stride, padding, ceil_mode| {
+        let ours = pool_grad::<K>(shape, |x| {
+            max_pool2d(x, kernel, stride, padding, [1, 1], ceil_mode)
+        });
+        let flex = pool_grad::<F>(shape, |x| {
+            max_pool2d(x, kernel, stride, padding, [1, 1], ceil_mode)
+        });
+        assert_eq!(ours, flex, "{case}");
+    });
+}
+
+/// Average pooling's gradient, `count_include_pad` as the flag.
+#[test]
+fn avg_pool2d_gradient_equals_flex() {
+    pool_cases(|case, shape, kernel, stride, padding, count_include_pad| {
+        let ours = pool_grad::<K>(shape, |x| {
+            avg_pool2d(x, kernel, stride, padding, count_include_pad, false)
+        });
+        let flex = pool_grad::<F>(shape, |x| {
+            avg_pool2d(x, kernel, stride, padding, count_include_pad, false)
+        });
+        assert_close("output", case, &ours.0, &flex.0, 1e-6);
+        assert_close("x grad", case, &ours.1, &flex.1, 1e-6);
+    });
+}
+
+/// With `ceil_mode`, Flex's own backward divides a window that overhangs the padded
+/// input by the whole kernel while its forward divides by the positions inside, so the
+/// gradient is checked against its definition instead: for a linear `y = A x`,
+/// `<A x, g> = <x, Aᵀ g>` for every `x` and `g`.
+#[test]
+fn avg_pool2d_gradient_with_ceil_mode_is_the_adjoint() {
+    for count_include_pad in [false, true] {
+        let pool = |x| avg_pool2d(x, [3, 3], [2, 2], [1, 1], count_include_pad, true);
+        let (y, dx) = pool_grad::<K>([2, 3, 8, 8], pool);
+        let g = floats(tensor::<K, 4>([2, 3, 5, 5], 10));
+        let x = floats(tensor::<K, 4>([2, 3, 8, 8], 9));
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| (a * b) as f64).sum::<f64>();
+        let (lhs, rhs) = (dot(&y, &g), dot(&x, &dx));
+        assert!(
+            (lhs - rhs).abs() < 1e-4 * lhs.abs().max(1.0),
+            "{lhs} vs {rhs}, count pad {count_include_pad}"
+        );
+    }
+}
+
+/// Broadcast and strided element-wise arithmetic (kiln's own kernel) gives Flex's
+/// values exactly: the same single operation per element.
+#[test]
+fn broadcast_arithmetic_equals_flex() {
+    fn run<B: Backend>(a: [usize; 4], b: [usize; 4], view: usize) -> Vec<Vec<f32>> {
+        let (x, y) = (tensor::<B, 4>(a, 11), tensor::<B, 4>(b, 12));
+        // Strided views of x: as is, permuted (and back to its shape), flipped.
+        let x = match view {
+            0 => x,
+            1 => x
+                .swap_dims(2, 3)
+                .swap_dims(2, 3)
+                .permute([0, 1, 3, 2])
+                .permute([0, 1, 3, 2]),
+            2 => x.flip([3]),
+            _ => x.swap_dims(1, 3).swap_dims(1, 3),
+        };
+        let y = y.abs() + 0.5; // a divisor away from zero
+        vec![
+            floats(x.clone() + y.clone()),
+            floats(x.clone() - y.clone()),
+            floats(y.clone() - x.clone()),
+            floats(x.clone() * y.clone()),
+            floats(x.clone() / y.clone()),
+            floats(y / x.abs().add_scalar(0.5)),
+        ]
+    }
+    let pairs = [
+        ([4, 3, 5, 6], [1, 3, 1, 1]), // batch normalization's γ
+        ([4, 3, 5, 6], [4, 3, 5, 6]),
+        ([4, 3, 5, 6], [1, 1, 1, 6]),
+        ([4, 3, 5, 6], [4, 1, 5, 1]),
+        ([4, 1, 5, 1], [1, 3, 1, 6]), // both broadcast
+        ([1, 1, 1, 1], [2, 3, 4, 5]),
+        ([2, 3, 1, 7], [2, 3, 1, 7]),
+    ];
+    for (a, b) in pairs {
+        for view in 0..4 {
+            assert_eq!(
+                run::<KilnCpu>(a, b, view),
+                run::<Flex>(a, b, view),
+                "{a:?} {b:?} view {view}"
+            );
+        }
+    }
+}
+
+/// Reshaping a permuted tensor (kiln's parallel copy, then Flex's reshape) gives Flex's
+/// values: batch normalization's `swap_dims(0, 1).reshape([C, N·H·W])`, and others.
+#[test]
+fn reshapes_of_permuted_tensors_equal_flex() {
+    fn run<B: Backend>() -> Vec<Vec<f32>> {
+        let x = tensor::<B, 4>([4, 3, 5, 6], 13);
+        vec![
+            floats(x.clone().swap_dims(0, 1).reshape([3, 120])),
+            floats(x.clone().permute([3, 1, 0, 2]).reshape([6, 60])),
+            floats(x.clone().flip([2]).reshape([12, 30])),
+            floats(x.clone().swap_dims(2, 3).reshape([360])),
+            floats(x.slice([0..4, 1..3, 0..5, 2..6]).reshape([160])),
+        ]
+    }
+    assert_eq!(run::<KilnCpu>(), run::<Flex>());
+}
