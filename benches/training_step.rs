@@ -391,6 +391,10 @@ fn cuda() {
                 let mut s = Step::new(CifarCnn::<C>::new(&device), &device);
                 (s.time(1), s.measure(budget()))
             }
+            "resnet14" => {
+                let mut s = Step::new(ResNet14::<C>::new(&device), &device);
+                (s.time(1), s.measure(budget()))
+            }
             other => {
                 println!("unknown model {other}");
                 continue;
