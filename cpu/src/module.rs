@@ -33,7 +33,7 @@ fn all_f32(tensors: &[&FlexTensor]) -> bool {
 }
 
 /// The geometry of a one-group convolution of f32 tensors, or `None` for what Flex does
-/// instead (other float types, groups).
+/// instead (other float types, groups, shapes that do not fit).
 fn geometry(
     x: &FlexTensor,
     weight: &FlexTensor,
@@ -45,11 +45,18 @@ fn geometry(
     }
     keep_freed_memory();
     let [batch, c_in, height, width] = x.shape().dims();
-    let [c_out, _, kh, kw] = weight.shape().dims();
+    let [c_out, weight_c_in, kh, kw] = weight.shape().dims();
+    // The output size, or `None` for a kernel that does not fit the padded input (or
+    // channels that do not match): Flex's op then says what is wrong.
     let out = |axis: usize, size: usize, kernel: usize| {
-        let reach = options.dilation[axis] * (kernel - 1) + 1;
-        (size + 2 * options.padding[axis]).saturating_sub(reach) / options.stride[axis] + 1
+        let reach = options.dilation[axis] * kernel.checked_sub(1)? + 1;
+        let room = (size + 2 * options.padding[axis]).checked_sub(reach)?;
+        Some(room / options.stride[axis] + 1)
     };
+    if weight_c_in != c_in {
+        return None;
+    }
+    let out = [out(0, height, kh)?, out(1, width, kw)?];
     Some(Geometry {
         batch,
         c_in,
@@ -60,7 +67,7 @@ fn geometry(
         stride: options.stride,
         padding: options.padding,
         dilation: options.dilation,
-        out: [out(0, height, kh), out(1, width, kw)],
+        out,
     })
 }
 
@@ -249,7 +256,9 @@ fn pooled(
 
 /// Max pooling of an f32 tensor: its output and indices, or `None` for Flex.
 fn max_pool(x: &FlexTensor, window: Window, ceil_mode: bool) -> Option<(FlexTensor, FlexTensor)> {
-    if !all_f32(&[x]) {
+    // A zero window, stride or dilation: Flex's op says what is wrong.
+    let sizes = [window.kernel, window.stride, window.dilation];
+    if !all_f32(&[x]) || sizes.iter().any(|s| s.contains(&0)) {
         return None;
     }
     keep_freed_memory();

@@ -411,3 +411,34 @@ fn reshapes_of_permuted_tensors_equal_flex() {
     }
     assert_eq!(run::<KilnCpu>(), run::<Flex>());
 }
+
+/// Shapes that do not fit (a kernel larger than the padded input, channels that do not
+/// match) are Flex's to handle: kiln's backend answers exactly as Flex does, a value or
+/// a panic with Flex's message, never one of its own.
+#[test]
+fn shapes_that_do_not_fit_get_flex_s_answer() {
+    fn outcome<B: Backend>(x: [usize; 4], w: [usize; 4]) -> Result<Vec<f32>, String> {
+        std::panic::catch_unwind(|| {
+            let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+            floats(conv2d(
+                tensor::<B, 4>(x, 1),
+                tensor::<B, 4>(w, 2),
+                None,
+                options,
+            ))
+        })
+        .map_err(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        })
+    }
+    for (x, w) in [([1, 1, 2, 2], [1, 1, 3, 3]), ([1, 2, 5, 5], [1, 3, 3, 3])] {
+        assert_eq!(
+            outcome::<KilnCpu>(x, w),
+            outcome::<Flex>(x, w),
+            "{x:?} {w:?}"
+        );
+    }
+}
