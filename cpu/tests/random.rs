@@ -5,8 +5,16 @@ use burn::backend::Flex;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use kiln_cpu::KilnCpu;
+use std::sync::Mutex;
+
+/// Flex's generator is one per process and these tests run on parallel threads: each
+/// seed-then-draw holds this lock, so another test cannot reseed or draw in between.
+static GENERATOR: Mutex<()> = Mutex::new(());
 
 fn draw<B: Backend>(seed: u64, n: usize, distribution: Distribution) -> Vec<f32> {
+    let _only_us = GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let device = Default::default();
     B::seed(&device, seed);
     Tensor::<B, 1>::random([n], distribution, &device)
