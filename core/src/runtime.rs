@@ -646,7 +646,9 @@ fn step<B: Backend>(
         (_, Some(RuntimeLayer::Dense(l))) => each_rank!(t, |x| l.forward(x)),
         (_, Some(RuntimeLayer::Conv1D(c))) => DynTensor::R3(c.forward(t.get())),
         (_, Some(RuntimeLayer::Conv2D(c))) => DynTensor::R4(c.forward(t.get())),
-        (_, Some(RuntimeLayer::BatchNormalization(bn))) => each_rank!(t, |x| bn.forward(x)),
+        (_, Some(RuntimeLayer::BatchNormalization(bn))) => {
+            each_rank!(t, |x| layers::batch_norm(bn, x))
+        }
         (_, Some(RuntimeLayer::Dropout(d))) => each_rank!(t, |x| d.forward(x)),
         (_, Some(RuntimeLayer::Embedding(e))) => DynTensor::R3(layers::embed(e, t.get())),
         (Layer::MaxPooling1D(p), None) => DynTensor::R3(layers::max_pooling1d(

@@ -35,6 +35,7 @@ mod float;
 mod gemm;
 mod memory;
 mod module;
+mod norm;
 mod pool;
 mod simd;
 mod strided;
@@ -42,6 +43,8 @@ mod winograd;
 
 use burn_backend::{Backend, BackendTypes, DType, DTypeUsageSet, ExecutionError, TensorData};
 use burn_flex::{Flex, FlexDevice, FlexQTensor, FlexTensor};
+
+pub use norm::{BatchNormOutput, TrainingTensor, batch_norm_training};
 
 /// kiln's CPU backend: Flex's tensors and ops, kiln's convolutions (see the crate docs).
 #[derive(Clone, Copy, Debug, Default)]

@@ -14,13 +14,18 @@ use crate::strided::contiguous;
 /// `tensor`'s values in row-major order, with `f(values)`; copied first only if
 /// `tensor` is a strided view.
 fn with_values<R>(tensor: &FlexTensor, f: impl FnOnce(&[f32]) -> R) -> R {
-    let tensor = contiguous(tensor);
-    f(tensor
-        .as_slice::<f32>()
-        .expect("an f32 tensor made contiguous"))
+    f(values(&contiguous(tensor)))
 }
 
-fn from_values(values: Vec<f32>, shape: Shape) -> FlexTensor {
+/// The values of a contiguous f32 tensor.
+pub(crate) fn values(tensor: &FlexTensor) -> &[f32] {
+    tensor
+        .as_slice::<f32>()
+        .expect("an f32 tensor made contiguous")
+}
+
+/// A contiguous f32 tensor of `shape` holding `values`.
+pub(crate) fn from_values(values: Vec<f32>, shape: Shape) -> FlexTensor {
     FlexTensor::new(
         Bytes::from_elems(values),
         Layout::contiguous(shape),

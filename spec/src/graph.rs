@@ -195,9 +195,17 @@ mod tests {
         assert_eq!(check_names(&["x"], &defs, &["y"], "binding"), vec![]);
     }
 
+    /// Inputs, bindings and outputs, and the faults expected where they sit.
+    type Case<'a> = (
+        Vec<&'a str>,
+        Vec<Definition<'a>>,
+        Vec<&'a str>,
+        Vec<(Site, &'a str)>,
+    );
+
     #[test]
     fn each_fault_is_named_where_it_sits() {
-        let cases: Vec<(Vec<&str>, Vec<Definition>, Vec<&str>, Vec<(Site, &str)>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 vec!["x"],
                 vec![def("h", &["x"]), def("h", &["x"])],

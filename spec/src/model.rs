@@ -962,7 +962,8 @@ ____________________________________________________________________"#;
             edit(&mut m);
             ModelSpec::from_json(&m.to_json()).unwrap_err().to_string()
         };
-        let cases: [(&dyn Fn(&mut ModelSpec), &str); 4] = [
+        type Edit<'a> = &'a dyn Fn(&mut ModelSpec);
+        let cases: [(Edit, &str); 4] = [
             (
                 &|m| m.layers[4].inbound[1] = "conv2d_9".into(),
                 "`conv2d_9` is not defined: no input or layer has that name; did you mean `conv2d_1`?",

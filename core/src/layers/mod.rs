@@ -12,7 +12,7 @@ mod pooling;
 mod recurrent;
 mod reshape;
 
-pub use batch_normalization::batch_normalization;
+pub use batch_normalization::{batch_norm, batch_normalization};
 pub use conv::{conv1d, conv2d};
 pub use dense::dense;
 pub use dropout::dropout;

@@ -1,4 +1,4 @@
-//! BatchNormalization → burn-nn `BatchNorm`.
+//! BatchNormalization → burn-nn `BatchNorm`, stepped by `kiln::layers::batch_norm`.
 
 use kiln_spec::{LayerInfo, layers::BatchNormalization};
 use quote::quote;
@@ -10,9 +10,11 @@ pub fn expand(layer: &BatchNormalization, info: &LayerInfo, field: &Ident) -> La
     let kp = private();
     let channels = usize_lit(channels(info));
     let (momentum, epsilon) = (f64_lit(layer.momentum), f64_lit(layer.epsilon));
-    LayerCode::module(
-        field,
-        quote!(#kp::burn::nn::BatchNorm<B>),
-        quote!(#kp::layers::batch_normalization::<B>(#channels, #momentum, #epsilon, device)),
-    )
+    LayerCode {
+        field: Some((
+            quote!(#kp::burn::nn::BatchNorm<B>),
+            quote!(#kp::layers::batch_normalization::<B>(#channels, #momentum, #epsilon, device)),
+        )),
+        forward: quote!(#kp::layers::batch_norm(&self.#field, x)),
+    }
 }

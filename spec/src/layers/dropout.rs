@@ -53,7 +53,7 @@ mod tests {
             (f(-0.1), Some("-0.1")),
         ];
         for (rate, bad) in cases {
-            let got = Layer::from_call(&call("Dropout", &[rate.clone()], &[]));
+            let got = Layer::from_call(&call("Dropout", std::slice::from_ref(&rate), &[]));
             match bad {
                 None => assert!(got.is_ok(), "{rate}"),
                 Some(shown) => assert_eq!(

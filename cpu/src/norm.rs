@@ -1,0 +1,365 @@
+//! Batch normalization in training, as one autodiff op: two passes over the activations
+//! forward (each channel's statistics, then its normalized output, while the channel is
+//! still in cache) and two backward, where burn-nn's `BatchNorm` decomposes into about
+//! ten tensor ops forward and as many backward, each a pass over memory.
+//!
+//! For `x` of shape `[n, c, ...]` and each channel's `m = n · (the rest)` values:
+//! `mean = Σx / m`, `var = Σ(x − mean)² / m` (biased, as burn-nn's), `inv = 1 / √(var + ε)`
+//! and `y = (x − mean) · inv · γ + β`. Backward, with `x̂ = (x − mean) · inv`:
+//! `dβ = Σdy`, `dγ = Σdy·x̂`, and `dx = γ · inv · (dy − dβ/m − x̂ · dγ/m)` (the mean and
+//! the variance depend on `x` too).
+
+use burn_autodiff::Autodiff;
+use burn_autodiff::checkpoint::base::Checkpointer;
+use burn_autodiff::grads::Gradients;
+use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_backend::{DType, Shape, TensorMetadata};
+use burn_flex::FlexTensor;
+use rayon::prelude::*;
+
+use crate::KilnCpu;
+use crate::module::{from_values, values};
+use crate::simd::widest;
+use crate::strided::contiguous;
+
+/// A float tensor of `Autodiff<KilnCpu>`: the primitive `kiln::backend::Cpu` trains with.
+pub type TrainingTensor = <Autodiff<KilnCpu> as burn_backend::BackendTypes>::FloatTensorPrimitive;
+
+/// What [`batch_norm_training`] returns: the normalized output (tracked for gradients)
+/// and the batch's per-channel mean and biased variance (`[c]`, not tracked), for the
+/// moving averages.
+#[derive(Debug)]
+pub struct BatchNormOutput {
+    /// `[n, c, ...]`, like the input.
+    pub output: TrainingTensor,
+    /// The batch's mean per channel.
+    pub mean: FlexTensor,
+    /// The batch's biased variance per channel.
+    pub variance: FlexTensor,
+}
+
+/// Batch normalization of `x` (`[n, c, ...]`, rank ≥ 2) with the batch's own statistics,
+/// as burn-nn's `BatchNorm` computes it in training, in one op (see the module docs).
+/// `None` for what this op does not take (other float types than f32, a rank below 2,
+/// `gamma` or `beta` not of shape `[c]`): the caller then runs burn-nn's layer.
+pub fn batch_norm_training(
+    x: TrainingTensor,
+    gamma: TrainingTensor,
+    beta: TrainingTensor,
+    epsilon: f64,
+) -> Option<BatchNormOutput> {
+    let dims = x.shape().to_vec();
+    let [n, c] = [*dims.first()?, *dims.get(1)?];
+    let shapes_fit = gamma.shape().as_slice() == [c] && beta.shape().as_slice() == [c];
+    let f32s = [&x, &gamma, &beta]
+        .iter()
+        .all(|t| t.primitive.dtype() == DType::F32);
+    if !shapes_fit || !f32s {
+        return None;
+    }
+    let channels = Channels {
+        n,
+        c,
+        s: dims[2..].iter().product(),
+    };
+    let x_values = contiguous(&x.primitive);
+    let gammas = values(&contiguous(&gamma.primitive)).to_vec();
+    let betas = values(&contiguous(&beta.primitive)).to_vec();
+    let stats = channels.statistics(values(&x_values), epsilon);
+    let y = channels.normalize(values(&x_values), &stats, &gammas, &betas);
+    let y = from_values(y, Shape::from(dims));
+    let mean = from_values(stats.iter().map(|s| s.mean).collect(), Shape::new([c]));
+    let variance = from_values(stats.iter().map(|s| s.variance).collect(), Shape::new([c]));
+    let output = match BatchNormBackward
+        .prepare::<burn_autodiff::checkpoint::strategy::NoCheckpointing>([
+            x.node.clone(),
+            gamma.node.clone(),
+            beta.node.clone(),
+        ])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(
+            Saved {
+                channels,
+                x: x_values,
+                gamma: gammas,
+                stats,
+            },
+            y,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    Some(BatchNormOutput {
+        output,
+        mean,
+        variance,
+    })
+}
+
+/// `[n, c, s]`: images, channels, and values per channel in one image.
+#[derive(Clone, Copy, Debug)]
+struct Channels {
+    n: usize,
+    c: usize,
+    s: usize,
+}
+
+/// One channel's batch statistics.
+#[derive(Clone, Copy, Debug)]
+struct Stats {
+    mean: f32,
+    variance: f32,
+    /// `1 / √(variance + ε)`.
+    inv: f32,
+}
+
+/// What the backward pass needs.
+#[derive(Clone, Debug)]
+struct Saved {
+    channels: Channels,
+    x: FlexTensor,
+    gamma: Vec<f32>,
+    stats: Vec<Stats>,
+}
+
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl Backward<KilnCpu, 3> for BatchNormBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Saved, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = contiguous(&grads.consume::<KilnCpu>(&ops.node));
+        let Saved {
+            channels,
+            x,
+            gamma,
+            stats,
+        } = ops.state;
+        let sums = channels.gradient_sums(values(&x), values(&dy), &stats);
+        if let Some(node) = node_x {
+            let dx = channels.input_grad(values(&x), values(&dy), &stats, &sums, &gamma);
+            grads.register::<KilnCpu>(node.id, from_values(dx, x.shape()));
+        }
+        let c = Shape::new([channels.c]);
+        if let Some(node) = node_gamma {
+            let dgamma = sums.iter().map(|s| s.dy_xhat as f32).collect();
+            grads.register::<KilnCpu>(node.id, from_values(dgamma, c.clone()));
+        }
+        if let Some(node) = node_beta {
+            let dbeta = sums.iter().map(|s| s.dy as f32).collect();
+            grads.register::<KilnCpu>(node.id, from_values(dbeta, c));
+        }
+    }
+}
+
+/// One channel's sums for the backward pass: `Σdy` and `Σdy·x̂`.
+#[derive(Clone, Copy)]
+struct Sums {
+    dy: f64,
+    dy_xhat: f64,
+}
+
+impl Channels {
+    /// Values per channel over the batch.
+    fn m(&self) -> usize {
+        self.n * self.s
+    }
+
+    /// Channel `channel`'s planes of `values` (one per image).
+    fn planes<'a>(&self, values: &'a [f32], channel: usize) -> impl Iterator<Item = &'a [f32]> {
+        values.chunks_exact(self.s).skip(channel).step_by(self.c)
+    }
+
+    /// Output planes of `out`, grouped by channel, to fill in parallel.
+    fn planes_mut<'a>(&self, out: &'a mut [f32]) -> Vec<Vec<&'a mut [f32]>> {
+        let mut by_channel: Vec<Vec<&mut [f32]>> =
+            (0..self.c).map(|_| Vec::with_capacity(self.n)).collect();
+        for (i, plane) in out.chunks_exact_mut(self.s).enumerate() {
+            by_channel[i % self.c].push(plane);
+        }
+        by_channel
+    }
+
+    fn statistics(&self, x: &[f32], epsilon: f64) -> Vec<Stats> {
+        let m = self.m() as f64;
+        (0..self.c)
+            .into_par_iter()
+            .map(|channel| {
+                widest(
+                    #[inline(always)]
+                    || {
+                        let sum: f64 = self.planes(x, channel).map(|p| lanes(p, |v| v)).sum();
+                        let mean = (sum / m) as f32;
+                        let squares: f64 = self
+                            .planes(x, channel)
+                            .map(|p| lanes(p, |v| (v - mean) * (v - mean)))
+                            .sum();
+                        let variance = squares / m;
+                        Stats {
+                            mean,
+                            variance: variance as f32,
+                            inv: (1.0 / (variance + epsilon).sqrt()) as f32,
+                        }
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn normalize(&self, x: &[f32], stats: &[Stats], gamma: &[f32], beta: &[f32]) -> Vec<f32> {
+        let mut y = vec![0.0; x.len()];
+        self.planes_mut(&mut y)
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(channel, outs)| {
+                let s = stats[channel];
+                let scale = s.inv * gamma[channel];
+                let shift = beta[channel] - s.mean * scale;
+                widest(
+                    #[inline(always)]
+                    || {
+                        for (out, plane) in outs.into_iter().zip(self.planes(x, channel)) {
+                            for (o, &v) in out.iter_mut().zip(plane) {
+                                *o = v * scale + shift;
+                            }
+                        }
+                    },
+                )
+            });
+        y
+    }
+
+    fn gradient_sums(&self, x: &[f32], dy: &[f32], stats: &[Stats]) -> Vec<Sums> {
+        (0..self.c)
+            .into_par_iter()
+            .map(|channel| {
+                let Stats { mean, inv, .. } = stats[channel];
+                widest(
+                    #[inline(always)]
+                    || {
+                        let pairs = || self.planes(x, channel).zip(self.planes(dy, channel));
+                        let dy_sum: f64 = pairs().map(|(_, g)| lanes(g, |v| v)).sum();
+                        let centered: f64 = pairs()
+                            .map(|(p, g)| lanes2(p, g, |v, d| (v - mean) * d))
+                            .sum();
+                        Sums {
+                            dy: dy_sum,
+                            dy_xhat: centered * f64::from(inv),
+                        }
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn input_grad(
+        &self,
+        x: &[f32],
+        dy: &[f32],
+        stats: &[Stats],
+        sums: &[Sums],
+        gamma: &[f32],
+    ) -> Vec<f32> {
+        let m = self.m() as f64;
+        let mut dx = vec![0.0; x.len()];
+        self.planes_mut(&mut dx)
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(channel, outs)| {
+                let Stats { mean, inv, .. } = stats[channel];
+                let (inv, g) = (f64::from(inv), f64::from(gamma[channel]));
+                // dx = a·dy + b·(x − mean) + k.
+                let a = (g * inv) as f32;
+                let b = (-g * inv * inv * sums[channel].dy_xhat / m) as f32;
+                let k = (-g * inv * sums[channel].dy / m) as f32;
+                widest(
+                    #[inline(always)]
+                    || {
+                        let planes = self.planes(x, channel).zip(self.planes(dy, channel));
+                        for (out, (p, d)) in outs.into_iter().zip(planes) {
+                            for ((o, &v), &g) in out.iter_mut().zip(p).zip(d) {
+                                *o = a * g + b * (v - mean) + k;
+                            }
+                        }
+                    },
+                )
+            });
+        dx
+    }
+}
+
+/// Lanes of partial sums (so the additions vectorize): `Σ f(v)` over `values`.
+#[inline(always)]
+fn lanes(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    lanes2(values, values, |v, _| f(v))
+}
+
+/// `Σ f(a, b)` over pairs of `a` and `b`, in 16 lanes of f32 summed in f64.
+#[inline(always)]
+fn lanes2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    const L: usize = 16;
+    let (a_chunks, a_rest) = a.as_chunks::<L>();
+    let (b_chunks, b_rest) = b.as_chunks::<L>();
+    let mut acc = [0f32; L];
+    for (x, y) in a_chunks.iter().zip(b_chunks) {
+        for l in 0..L {
+            acc[l] += f(x[l], y[l]);
+        }
+    }
+    let rest: f64 = a_rest
+        .iter()
+        .zip(b_rest)
+        .map(|(&x, &y)| f64::from(f(x, y)))
+        .sum();
+    acc.iter().map(|&v| f64::from(v)).sum::<f64>() + rest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn_backend::TensorData;
+    use burn_backend::ops::FloatTensorOps;
+
+    type Ad = Autodiff<KilnCpu>;
+
+    fn floats(values: &[f32], shape: &[usize]) -> TrainingTensor {
+        Ad::float_from_data(
+            TensorData::new(values.to_vec(), shape.to_vec()),
+            &Default::default(),
+        )
+    }
+
+    #[test]
+    fn normalizes_with_the_batch_statistics() {
+        // Two images of one channel of two values: mean 2.5, biased variance 1.25.
+        let x = floats(&[1.0, 2.0, 3.0, 4.0], &[2, 1, 2]);
+        let out = batch_norm_training(x, floats(&[2.0], &[1]), floats(&[0.5], &[1]), 0.0)
+            .expect("f32 tensors of matching shapes");
+        assert_eq!(values(&out.mean), [2.5]);
+        assert_eq!(values(&out.variance), [1.25]);
+        let y = values(&out.output.primitive);
+        let inv = 1.0 / 1.25f32.sqrt();
+        let want: Vec<f32> = [-1.5f32, -0.5, 0.5, 1.5]
+            .iter()
+            .map(|d| d * inv * 2.0 + 0.5)
+            .collect();
+        for (y, want) in y.iter().zip(want) {
+            assert!((y - want).abs() < 1e-6, "{y} against {want}");
+        }
+    }
+
+    #[test]
+    fn leaves_what_it_does_not_take_to_burn_nn() {
+        let x = || floats(&[1.0, 2.0, 3.0, 4.0], &[2, 2]);
+        // γ and β of another length than the channels.
+        let three = || floats(&[1.0; 3], &[3]);
+        assert!(batch_norm_training(x(), three(), floats(&[0.0; 2], &[2]), 1e-3).is_none());
+        assert!(batch_norm_training(x(), floats(&[1.0; 2], &[2]), three(), 1e-3).is_none());
+        // A rank below 2.
+        let flat = floats(&[1.0, 2.0], &[2]);
+        assert!(batch_norm_training(flat, three(), three(), 1e-3).is_none());
+    }
+}
