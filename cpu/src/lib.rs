@@ -12,9 +12,14 @@
 //! - 2-D max pooling (forward with indices, and backward) and the backward pass of
 //!   average pooling, parallel over channels;
 //! - element-wise arithmetic of broadcast or strided f32 tensors, and reshapes of
-//!   permuted ones (batch normalization's pattern), in parallel;
+//!   permuted ones, in parallel;
 //! - f32 random draws for dropout masks and uniform noise, in parallel (seeded from
 //!   Flex's generator, so `Backend::seed` still makes runs reproducible).
+//!
+//! Batch normalization is no backend op in burn 0.21, so it comes as a function of its
+//! own: [`batch_norm_training`] normalizes a batch in training as one autodiff op on
+//! `Autodiff<KilnCpu>` (two passes over the activations each way, where burn-nn's
+//! `BatchNorm` runs about ten tensor ops); kiln's `BatchNormalization` layer calls it.
 //!
 //! On glibc it also keeps freed memory for reuse (`mallopt`, once per process), so each
 //! step's tensors do not fault their pages in again. Other float types than f32, and
