@@ -41,7 +41,8 @@ pub struct BatchNormOutput {
 /// Batch normalization of `x` (`[n, c, ...]`, rank ≥ 2) with the batch's own statistics,
 /// as burn-nn's `BatchNorm` computes it in training, in one op (see the module docs).
 /// `None` for what this op does not take (other float types than f32, a rank below 2,
-/// `gamma` or `beta` not of shape `[c]`): the caller then runs burn-nn's layer.
+/// an empty dimension, `gamma` or `beta` not of shape `[c]`): the caller then runs
+/// burn-nn's layer.
 pub fn batch_norm_training(
     x: TrainingTensor,
     gamma: TrainingTensor,
@@ -54,7 +55,7 @@ pub fn batch_norm_training(
     let f32s = [&x, &gamma, &beta]
         .iter()
         .all(|t| t.primitive.dtype() == DType::F32);
-    if !shapes_fit || !f32s {
+    if !shapes_fit || !f32s || dims.contains(&0) {
         return None;
     }
     let channels = Channels {
@@ -361,5 +362,9 @@ mod tests {
         // A rank below 2.
         let flat = floats(&[1.0, 2.0], &[2]);
         assert!(batch_norm_training(flat, three(), three(), 1e-3).is_none());
+        // An empty batch, and images of no pixels.
+        let two = || floats(&[1.0; 2], &[2]);
+        assert!(batch_norm_training(floats(&[], &[0, 2]), two(), two(), 1e-3).is_none());
+        assert!(batch_norm_training(floats(&[], &[3, 2, 0]), two(), two(), 1e-3).is_none());
     }
 }
