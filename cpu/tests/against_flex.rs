@@ -153,7 +153,8 @@ fn conv2d_and_its_gradients_equal_flex() {
         }
     }
     // Winograd's method (3×3, stride 1, 16 channels or more): even and odd, square and
-    // not, every padding it takes (0 to 2 per side), one image and several.
+    // not, every padding it takes (0 to 2 per side), one image and several, and a larger
+    // image of odd height and width.
     for batch in [1, 3] {
         for (size, padding) in [
             ([8, 8], [0, 0]),
@@ -161,6 +162,7 @@ fn conv2d_and_its_gradients_equal_flex() {
             ([6, 11], [2, 2]),
             ([7, 10], [1, 2]),
             ([5, 5], [2, 0]),
+            ([37, 29], [1, 1]),
         ] {
             cases.push(Conv::new(
                 batch,
@@ -200,7 +202,7 @@ fn conv2d_and_its_gradients_equal_flex() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 289, "cases run");
+    assert_eq!(checked, 291, "cases run");
 }
 
 /// Grouped convolutions run Flex's own forward and gradients (bit for bit); the bias
