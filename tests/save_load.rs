@@ -105,7 +105,52 @@ fn json_builds_a_model_with_the_same_shape_and_parameters() {
         "the JSON model does not fit this model: it takes [1, 12, 12] and gives [3] per example, so its tensors have ranks 4 and 2, not 3 and 2"
     );
     let broken = model.to_json().replace("\"Flatten\"", "\"Dropout\"");
-    assert!(kiln::from_json::<B, 4, 2>(&broken, &device).is_err());
+    let err = kiln::from_json::<B, 4, 2>(&broken, &device).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the JSON model does not fit this model: the model in this JSON is refused: layer `flatten`: Dropout needs `rate` (the fraction of inputs to drop, e.g. Dropout(0.5)); add it"
+    );
+}
+
+#[test]
+fn a_json_model_breaking_an_argument_rule_is_an_error_not_a_panic() {
+    let device = Default::default();
+    let json = Net::<B>::new(&device).to_json();
+    // Values that reached burn's panics, or were kept, before JSON took model!'s rules.
+    for (from, to, want) in [
+        (
+            r#""rate": 0.1"#,
+            r#""rate": 3.0"#,
+            "layer `dropout`: `rate` of Dropout: the rate must be in [0, 1), got 3.0",
+        ),
+        (
+            r#""pool_size": [
+          2,
+          2
+        ]"#,
+            r#""pool_size": [0, 0]"#,
+            "layer `max_pooling2d`: `pool_size` of MaxPooling2D: expected a positive integer, got 0",
+        ),
+        (
+            r#""momentum": 0.99"#,
+            r#""momentum": -1"#,
+            "layer `batch_normalization`: `momentum` of BatchNormalization: the momentum must be in [0, 1], got -1.0",
+        ),
+        (
+            r#""units": 8"#,
+            r#""units": 8, "unit": 8"#,
+            "layer `dense`: unknown argument `unit` for Dense; did you mean `units`?",
+        ),
+    ] {
+        assert!(json.contains(from), "{from} not in {json}");
+        let err = kiln::from_json::<B, 4, 2>(&json.replace(from, to), &device).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the JSON model does not fit this model: the model in this JSON is refused: {want}"
+            )
+        );
+    }
 }
 
 #[test]

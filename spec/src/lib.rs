@@ -12,6 +12,7 @@
 mod activation;
 mod args;
 mod graph;
+mod json;
 mod layer;
 pub mod layers;
 mod model;

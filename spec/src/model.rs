@@ -203,6 +203,9 @@ pub enum JsonError {
     /// Two layers share a name.
     #[error("two layers are named `{0}`; layer names must be unique")]
     DuplicateName(String),
+    /// A layer's config breaks an argument rule of `model!`, or a key is unknown.
+    #[error("the model in this JSON is refused: {0}")]
+    Config(String),
 }
 
 impl ModelSpec {
@@ -466,12 +469,18 @@ impl ModelSpec {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// Reads the JSON form and checks it with the same rules as `model!`.
+    /// Reads the JSON form and checks it with the same rules as `model!`: each layer's
+    /// config is read as the arguments of its call in `model!`, then the shapes are
+    /// checked.
     ///
     /// # Errors
-    /// [`JsonError`] when the text is not a model, or its shapes do not fit.
+    /// [`JsonError`] when the text is not a model, a layer's config breaks an argument
+    /// rule or holds an unknown key (named, with the nearest valid one), or the shapes do
+    /// not fit.
     pub fn from_json(json: &str) -> Result<ModelSpec, JsonError> {
-        let spec: ModelSpec = serde_json::from_str(json)?;
+        let json: serde_json::Value = serde_json::from_str(json)?;
+        crate::json::check_model(&json)?;
+        let spec: ModelSpec = serde_json::from_value(json)?;
         for (i, l) in spec.layers.iter().enumerate() {
             if spec.layers[..i].iter().any(|o| o.name == l.name) {
                 return Err(JsonError::DuplicateName(l.name.clone()));
@@ -870,10 +879,9 @@ ____________________________________________________________________"#;
             "two layers are named `conv2d`; layer names must be unique"
         );
         let err = ModelSpec::from_json(r#"{"name": "x", "input": [3], "layers": [{"name": "a", "class_name": "Dens", "config": {}}]}"#).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("not a kiln model: unknown variant `Dens`"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "the model in this JSON is refused: layer `a`: unknown layer `Dens`; did you mean `Dense`?"
         );
     }
 

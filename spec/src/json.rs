@@ -1,0 +1,364 @@
+//! A JSON model read with `model!`'s argument rules. Each layer's config becomes the call
+//! a `model!` would hold (`{"class_name": "Dropout", "config": {"rate": 0.5}}` is
+//! `Dropout(rate = 0.5)`) and goes through [`Layer::from_call`], so a value out of range,
+//! of the wrong kind, or a misspelt key is an error naming the layer and the argument, with
+//! the nearest valid name, exactly as in `model!`. Keys outside the configs are checked
+//! against the JSON form's own.
+
+use serde_json::{Map, Value as Json};
+
+use crate::args::{Arg, Call, Value, suggestion};
+use crate::layer::Layer;
+use crate::model::JsonError;
+
+/// The keys of a model in the JSON form.
+const MODEL_KEYS: &[&str] = &["name", "input", "inputs", "layers", "outputs"];
+/// The keys of a layer in the JSON form.
+const LAYER_KEYS: &[&str] = &["name", "class_name", "config", "inbound"];
+/// The keys of a functional model's input.
+const INPUT_KEYS: &[&str] = &["name", "shape"];
+
+/// Checks `model`, the JSON form of a model (nested models included), as `model!` checks a
+/// declaration. What is not a model's shape at all is left to the deserializer, which
+/// names it.
+pub(crate) fn check_model(model: &Json) -> Result<(), JsonError> {
+    let Json::Object(fields) = model else {
+        return Ok(());
+    };
+    known_keys(fields, MODEL_KEYS, "the model")?;
+    if let Some(Json::Array(inputs)) = fields.get("inputs") {
+        for input in inputs.iter().filter_map(Json::as_object) {
+            known_keys(input, INPUT_KEYS, "an input")?;
+        }
+    }
+    let Some(Json::Array(layers)) = fields.get("layers") else {
+        return Ok(());
+    };
+    for layer in layers.iter().filter_map(Json::as_object) {
+        check_layer(layer)?;
+    }
+    Ok(())
+}
+
+fn check_layer(layer: &Map<String, Json>) -> Result<(), JsonError> {
+    let name = layer.get("name").and_then(Json::as_str).unwrap_or("?");
+    known_keys(layer, LAYER_KEYS, &format!("layer `{name}`"))?;
+    let Some(class) = layer.get("class_name").and_then(Json::as_str) else {
+        return Ok(());
+    };
+    let config = match layer.get("config") {
+        Some(Json::Object(config)) => config.clone(),
+        // A layer without arguments may leave its config out.
+        None | Some(Json::Null) => Map::new(),
+        Some(other) => {
+            return Err(refused(
+                name,
+                format!("its config must be an object, got {other}"),
+            ));
+        }
+    };
+    if class == "Model" {
+        return check_model(&Json::Object(config));
+    }
+    let mut args = Vec::new();
+    for (key, value) in config {
+        match (key.as_str(), value) {
+            // An option left at its default (a regularizer not set).
+            (_, Json::Null) => {}
+            (key, value) => match fixed(class, key) {
+                Some(fixed) if value == fixed => {}
+                Some(fixed) => {
+                    return Err(refused(
+                        name,
+                        format!("`{key}` of {class} can only be {fixed}, got {value}"),
+                    ));
+                }
+                None => args.push(Arg {
+                    keyword: Some(key.to_string()),
+                    value: argument(&value),
+                }),
+            },
+        }
+    }
+    let call = Call {
+        name: class.to_string(),
+        args,
+    };
+    Layer::from_call(&call).map(drop).map_err(|errors| {
+        let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+        refused(name, messages.join("; "))
+    })
+}
+
+/// `config`'s value as the argument `model!` would read: a regularizer's
+/// `{"l1": x, "l2": y}` is `l1_l2(l1 = x, l2 = y)`, and a `null` inside a shape is the
+/// size left open, `-1` in `Reshape((2, -1))`.
+fn argument(value: &Json) -> Value {
+    match value {
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => Value::Name(s.clone()),
+        Json::Array(items) => Value::Tuple(items.iter().map(argument).collect()),
+        Json::Object(fields) => Value::Call(Call {
+            name: "l1_l2".into(),
+            args: fields
+                .iter()
+                .map(|(key, value)| Arg {
+                    keyword: Some(key.clone()),
+                    value: argument(value),
+                })
+                .collect(),
+        }),
+        Json::Null => Value::Int(-1),
+    }
+}
+
+/// What a recurrent layer's JSON holds beyond the arguments its call takes: its cell,
+/// which its class names, and the other cells' options at the values its own has.
+fn fixed(class: &str, key: &str) -> Option<Json> {
+    let value = match (class, key) {
+        ("SimpleRNN", "cell") => "SimpleRnn".into(),
+        ("GRU", "cell") => "Gru".into(),
+        ("LSTM", "cell") => "Lstm".into(),
+        ("SimpleRNN", "recurrent_activation") => "sigmoid".into(),
+        ("SimpleRNN" | "GRU", "unit_forget_bias") | ("SimpleRNN" | "LSTM", "reset_after") => {
+            Json::Bool(false)
+        }
+        _ => return None,
+    };
+    Some(value)
+}
+
+/// An error unless every key of `fields` is one of `known`.
+fn known_keys(fields: &Map<String, Json>, known: &[&str], what: &str) -> Result<(), JsonError> {
+    match fields.keys().find(|key| !known.contains(&key.as_str())) {
+        Some(key) => Err(JsonError::Config(format!(
+            "unknown key `{key}` in {what}; {}",
+            suggestion(key, known)
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn refused(layer: &str, message: String) -> JsonError {
+    JsonError::Config(format!("layer `{layer}`: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::ModelSpec;
+
+    /// A model with one layer of each kind the hostile inputs below aim at.
+    fn base() -> serde_json::Value {
+        json!({
+            "name": "Hostile",
+            "input": [1, 28, 28],
+            "layers": [
+                {"name": "conv2d", "class_name": "Conv2D", "config": {
+                    "filters": 8, "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid",
+                    "dilation_rate": [1, 1], "activation": "relu", "use_bias": true,
+                    "kernel_regularizer": null, "bias_regularizer": null,
+                    "activity_regularizer": null}},
+                {"name": "batch_normalization", "class_name": "BatchNormalization",
+                 "config": {"momentum": 0.99, "epsilon": 0.001}},
+                {"name": "max_pooling2d", "class_name": "MaxPooling2D",
+                 "config": {"pool_size": [2, 2], "strides": [2, 2], "padding": "valid"}},
+                {"name": "dropout", "class_name": "Dropout", "config": {"rate": 0.25}},
+                {"name": "flatten", "class_name": "Flatten", "config": {}},
+                {"name": "dense", "class_name": "Dense", "config": {
+                    "units": 10, "activation": "softmax", "use_bias": true,
+                    "kernel_regularizer": {"l1": 0.0, "l2": 0.001}}}
+            ]
+        })
+    }
+
+    fn refused(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut model = base();
+        edit(&mut model);
+        match ModelSpec::from_json(&model.to_string()) {
+            Ok(_) => format!("accepted: {model}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn set(pointer: &str, value: serde_json::Value) -> impl FnOnce(&mut serde_json::Value) {
+        move |model| match model.pointer_mut(pointer) {
+            Some(slot) => *slot = value,
+            None => panic!("no {pointer} in the base model"),
+        }
+    }
+
+    #[test]
+    fn the_base_model_reads_and_round_trips() {
+        let spec = ModelSpec::from_json(&base().to_string()).unwrap();
+        assert_eq!(ModelSpec::from_json(&spec.to_json()).unwrap(), spec);
+    }
+
+    #[test]
+    fn every_bad_value_is_an_error_naming_the_layer_and_the_argument() {
+        let conv = "/layers/0/config";
+        let bn = "/layers/1/config";
+        let pool = "/layers/2/config";
+        let cases = [
+            (
+                format!("{conv}/kernel_size"),
+                json!([0, 0]),
+                "layer `conv2d`: `kernel_size` of Conv2D: expected a positive integer, got 0",
+            ),
+            (
+                format!("{conv}/strides"),
+                json!([0, 0]),
+                "layer `conv2d`: `strides` of Conv2D: expected a positive integer, got 0",
+            ),
+            (
+                format!("{conv}/filters"),
+                json!("32"),
+                "layer `conv2d`: `filters` of Conv2D: expected a positive integer, got `32`",
+            ),
+            (
+                format!("{conv}/use_bias"),
+                json!(1),
+                "layer `conv2d`: `use_bias` of Conv2D: expected `true` or `false`, got `1`",
+            ),
+            (
+                format!("{conv}/padding"),
+                json!("sme"),
+                "layer `conv2d`: `padding` of Conv2D: unknown value `sme`",
+            ),
+            (
+                format!("{pool}/pool_size"),
+                json!([0, 0]),
+                "layer `max_pooling2d`: `pool_size` of MaxPooling2D: expected a positive integer, got 0",
+            ),
+            (
+                format!("{pool}/strides"),
+                json!([0, 0]),
+                "layer `max_pooling2d`: `strides` of MaxPooling2D: expected a positive integer, got 0",
+            ),
+            (
+                format!("{bn}/momentum"),
+                json!(-1.0),
+                "layer `batch_normalization`: `momentum` of BatchNormalization: the momentum must be in [0, 1], got -1.0",
+            ),
+            (
+                format!("{bn}/momentum"),
+                json!(1e300),
+                "layer `batch_normalization`: `momentum` of BatchNormalization: the momentum must be in [0, 1], got 1e300",
+            ),
+            (
+                format!("{bn}/epsilon"),
+                json!(-1.0),
+                "layer `batch_normalization`: `epsilon` of BatchNormalization: epsilon must be positive, got -1.0",
+            ),
+            (
+                "/layers/5/config/kernel_regularizer".into(),
+                json!({"l3": 0.1}),
+                "layer `dense`: `kernel_regularizer` of Dense: ",
+            ),
+        ];
+        for rate in [json!(-1.0), json!(3.0), json!(1e300), json!(f64::MAX)] {
+            let got = refused(set("/layers/3/config/rate", rate.clone()));
+            assert!(
+                got.starts_with("the model in this JSON is refused: layer `dropout`: `rate` of Dropout: the rate must be in [0, 1), got "),
+                "rate {rate}: {got}"
+            );
+        }
+        for (pointer, value, want) in cases {
+            let got = refused(set(&pointer, value.clone()));
+            assert!(
+                got.starts_with(&format!("the model in this JSON is refused: {want}")),
+                "{pointer} = {value}: {got}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_the_nearest_name() {
+        let insert = |pointer: &'static str, key: &'static str| {
+            move |model: &mut serde_json::Value| {
+                if let Some(serde_json::Value::Object(fields)) = model.pointer_mut(pointer) {
+                    fields.insert(key.into(), json!(1));
+                }
+            }
+        };
+        let cases = [
+            (
+                insert("/layers/0/config", "kernel_sise"),
+                "layer `conv2d`: unknown argument `kernel_sise` for Conv2D; did you mean `kernel_size`?",
+            ),
+            (
+                insert("/layers/3/config", "rates"),
+                "layer `dropout`: unknown argument `rates` for Dropout; did you mean `rate`?",
+            ),
+            (
+                insert("/layers/4/config", "data_format"),
+                "layer `flatten`: Flatten takes no arguments, got `data_format`",
+            ),
+            (
+                insert("/layers/1", "inbund"),
+                "unknown key `inbund` in layer `batch_normalization`; did you mean `inbound`?",
+            ),
+            (
+                insert("", "output"),
+                "unknown key `output` in the model; did you mean `outputs`?",
+            ),
+        ];
+        for (edit, want) in cases {
+            assert_eq!(
+                refused(edit),
+                format!("the model in this JSON is refused: {want}")
+            );
+        }
+    }
+
+    #[test]
+    fn huge_sizes_are_refused_by_the_shape_rules() {
+        for (pointer, value) in [
+            (
+                "/layers/0/config/kernel_size",
+                json!([1_000_000_000_000u64, 1_000_000_000_000u64]),
+            ),
+            (
+                "/layers/0/config/dilation_rate",
+                json!([1_000_000_000_000u64, 1_000_000_000_000u64]),
+            ),
+        ] {
+            let got = refused(set(pointer, value));
+            assert!(
+                got.starts_with("the model in this JSON does not fit: ")
+                    || got.starts_with("the model in this JSON is refused: "),
+                "{pointer}: {got}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_recurrent_layer_holds_its_own_cell_and_options() {
+        let lstm = |cell: &str| {
+            json!({
+                "name": "Seq", "input": [5, 3],
+                "layers": [{"name": "lstm", "class_name": "LSTM", "config": {
+                    "cell": cell, "units": 4, "activation": "tanh",
+                    "recurrent_activation": "sigmoid", "use_bias": true,
+                    "return_sequences": false, "go_backwards": false,
+                    "unit_forget_bias": true, "reset_after": false}}]
+            })
+            .to_string()
+        };
+        ModelSpec::from_json(&lstm("Lstm")).unwrap();
+        let gru_option = lstm("Lstm").replace(r#""reset_after":false"#, r#""reset_after":true"#);
+        assert_eq!(
+            ModelSpec::from_json(&gru_option).unwrap_err().to_string(),
+            "the model in this JSON is refused: layer `lstm`: `reset_after` of LSTM can only be false, got true"
+        );
+        assert_eq!(
+            ModelSpec::from_json(&lstm("Gru")).unwrap_err().to_string(),
+            "the model in this JSON is refused: layer `lstm`: `cell` of LSTM can only be \"Lstm\", got \"Gru\""
+        );
+    }
+}
