@@ -1,6 +1,7 @@
 //! Real-data tests on the files in `KILN_DATA` (`../shared/data` in `.ci/run`): the
 //! datasets parse to their published counts, and the reference models reach their stated
-//! accuracies. Each test is skipped, saying why, when the data is absent.
+//! accuracies. Each test is skipped, saying why, when the data is absent, and fails then
+//! under `CI=true`.
 
 use kiln::datasets::{cifar10_batch, cifar10_train, mnist};
 use kiln::prelude::*;
@@ -16,16 +17,25 @@ use models::{CifarCnn, MnistConvnet, MnistMlp};
 /// (seeded by `fit`) and the machine's cores.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// The data directory, or `None` (with the reason printed) when the files are absent.
+/// The data directory, or `None` (with the reason printed) when the files are absent;
+/// under `CI=true`, where the real data must be there, a failure instead.
 fn data(needs: &str) -> Option<DataDir> {
+    let skipped = |reason: String| {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{reason}, and CI=true needs the real data"
+        );
+        eprintln!("skipped: {reason}");
+        None
+    };
     let Some(root) = std::env::var_os("KILN_DATA") else {
-        eprintln!("skipped: KILN_DATA is not set (point it at the real data, e.g. ../shared/data)");
-        return None;
+        return skipped(
+            "KILN_DATA is not set (point it at the real data, e.g. ../shared/data)".into(),
+        );
     };
     let dir = DataDir::new(root).offline(true);
     if !dir.dataset(needs).exists() {
-        eprintln!("skipped: {} does not exist", dir.dataset(needs).display());
-        return None;
+        return skipped(format!("{} does not exist", dir.dataset(needs).display()));
     }
     Some(dir)
 }

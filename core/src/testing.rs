@@ -22,3 +22,13 @@ pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
         assert!((g - w).abs() <= tol, "{what}[{i}]: got {g}, want {w}");
     }
 }
+
+/// Says a test is skipped because `what` is missing on this machine; under `CI=true`,
+/// where everything a test needs must be present, fails instead.
+pub fn skip_without(what: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{what} is missing, and CI=true needs it"
+    );
+    eprintln!("skipped: {what} is missing");
+}

@@ -1114,4 +1114,46 @@ mod tests {
             "the evaluation dataset is empty"
         );
     }
+
+    #[test]
+    fn save_best_only_skips_the_epochs_that_do_not_improve() {
+        use crate::callbacks::{LearningRateScheduler, ModelCheckpoint};
+        // Loss w² with gradient 2w, one step an epoch from w = 1: at rate 1.5 the step
+        // doubles w and flips its sign, at 0.5 it lands on 0. The losses logged (before
+        // each step) are 1, 4, 16, 0: only epochs 1 and 4 improve.
+        let device = Default::default();
+        let model = Scale::<Ad> {
+            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
+        };
+        let dir = std::env::temp_dir().join(format!("kiln-best-only-{}", std::process::id()));
+        let template = dir
+            .join("best-{epoch:02}.bpk")
+            .to_string_lossy()
+            .into_owned();
+        let mut best = ModelCheckpoint::new(template)
+            .monitor("loss")
+            .save_best_only(true)
+            .save_weights_only(true);
+        let mut rates = LearningRateScheduler::new(|epoch, _| if epoch < 2 { 1.5 } else { 0.5 });
+        let mut trainer = Trainer::new(model)
+            .optimizer(Sgd::new())
+            .loss(Loss::MeanSquaredError);
+        let history = trainer
+            .fit(
+                &one_example(),
+                Fit::epochs(4)
+                    .batch_size(1)
+                    .verbose(Verbosity::Silent)
+                    .callback(&mut rates)
+                    .callback(&mut best),
+            )
+            .unwrap();
+        assert_eq!(history.get("loss").unwrap(), [1.0, 4.0, 16.0, 0.0]);
+        assert_eq!(
+            best.saved(),
+            [dir.join("best-01.bpk"), dir.join("best-04.bpk")]
+        );
+        assert!(!dir.join("best-02.bpk").exists() && !dir.join("best-03.bpk").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
