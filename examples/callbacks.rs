@@ -48,7 +48,7 @@ fn run<B: AutodiffBackend>(
     device: B::Device,
     flags: &Flags,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let (train, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default());
+    let (train, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default())?;
     let mut trainer = Trainer::new(Net::<B>::new(&device))
         .optimizer(Adam::new())
         .loss(Loss::CategoricalCrossentropy)
@@ -95,7 +95,8 @@ fn run<B: AutodiffBackend>(
     println!("per-epoch log: training.csv; TensorBoard logs: logs/ (tensorboard --logdir logs)");
     let scores = trainer.evaluate(&test)?;
     println!(
-        "Test accuracy: {:.4}",
+        "Test accuracy on {}: {:.4}",
+        test.name(),
         scores.get("accuracy").unwrap_or(f64::NAN)
     );
     Ok(())

@@ -181,7 +181,7 @@ fn run<B: AutodiffBackend>(
     flags: &Flags,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let epochs = flags.get("epochs", 10)?;
-    let (train_data, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default());
+    let (train_data, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default())?;
     let out = Path::new("experiments");
     std::fs::create_dir_all(out)?;
     let mut table = String::from(

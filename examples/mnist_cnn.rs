@@ -32,7 +32,7 @@ fn run<B: AutodiffBackend>(
     flags: &Flags,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let (epochs, batch_size) = (flags.get("epochs", 12)?, flags.get("batch-size", 128)?);
-    let (train, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default());
+    let (train, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default())?;
     let model = MnistCnn::<B>::new(&device);
     println!("{}", model.summary());
     let mut trainer = Trainer::new(model)
@@ -50,7 +50,8 @@ fn run<B: AutodiffBackend>(
     let scores = trainer.evaluate(&test)?;
     println!("Test loss: {:.4}", scores.get("loss").unwrap_or(f64::NAN));
     println!(
-        "Test accuracy: {:.4}",
+        "Test accuracy on {}: {:.4}",
+        test.name(),
         scores.get("accuracy").unwrap_or(f64::NAN)
     );
     println!("Trained {epochs} epochs in {seconds:.0} s");

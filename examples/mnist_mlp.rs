@@ -26,7 +26,7 @@ fn run<B: AutodiffBackend>(
         &flags.get("optimizer", String::from("adam"))?,
         flags.get("learning-rate", 1e-3)?,
     )?;
-    let (train, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default());
+    let (train, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default())?;
     let mut trainer = Trainer::new(model)
         .optimizer(optimizer)
         .loss(Loss::CategoricalCrossentropy)
@@ -43,7 +43,8 @@ fn run<B: AutodiffBackend>(
     let scores = trainer.evaluate(&test)?;
     println!("Test loss: {:.4}", scores.get("loss").unwrap_or(f64::NAN));
     println!(
-        "Test accuracy: {:.4}",
+        "Test accuracy on {}: {:.4}",
+        test.name(),
         scores.get("accuracy").unwrap_or(f64::NAN)
     );
     println!("Trained {epochs} epochs in {seconds:.0} s");

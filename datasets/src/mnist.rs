@@ -113,13 +113,17 @@ pub fn mnist(dir: &DataDir) -> Result<(ImageDataset, ImageDataset)> {
 }
 
 /// MNIST as [`mnist`] loads it, or, when it is neither on disk nor downloadable, kiln's
-/// synthetic digits (12,000 for training, 2,000 for testing) after a banner on stderr that
-/// names what was looked for, why it failed and how to get the real data. For examples
-/// that must run anywhere; [`mnist`] itself never substitutes anything.
-pub fn mnist_or_synthetic(dir: &DataDir) -> (ImageDataset, ImageDataset) {
+/// synthetic digits (12,000 for training, 2,000 for testing, named "synthetic digits")
+/// after a banner on stderr that names what was looked for, why it failed and how to get
+/// the real data. For examples that must run anywhere; [`mnist`] itself never
+/// substitutes anything.
+///
+/// # Errors
+/// A file that is there but damaged or not MNIST's: the real data was meant, so the run
+/// stops rather than train on something else.
+pub fn mnist_or_synthetic(dir: &DataDir) -> Result<(ImageDataset, ImageDataset)> {
     match mnist(dir) {
-        Ok(data) => data,
-        Err(e) => {
+        Err(e @ (DataError::Download { .. } | DataError::Offline { .. })) => {
             eprintln!("================================================================");
             eprintln!("MNIST is not available: {e}");
             eprintln!(
@@ -131,11 +135,12 @@ pub fn mnist_or_synthetic(dir: &DataDir) -> (ImageDataset, ImageDataset) {
             eprintln!("Training on kiln's SYNTHETIC digits instead: the accuracies below are");
             eprintln!("not MNIST accuracies.");
             eprintln!("================================================================");
-            (
+            Ok((
                 crate::synthetic_digits(12_000, 1),
                 crate::synthetic_digits(2_000, 2),
-            )
+            ))
         }
+        other => other,
     }
 }
 
@@ -226,6 +231,38 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("train-images-idx3-ubyte.gz is missing and downloads are off"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn synthetic_digits_stand_in_only_for_files_that_cannot_be_had() {
+        // Missing and not downloadable: the synthetic digits, named so.
+        let root = folder("stand-in");
+        let (train, test) = mnist_or_synthetic(&DataDir::new(&root).offline(true)).unwrap();
+        assert_eq!((train.len(), test.len()), (12_000, 2_000));
+        assert_eq!(
+            (train.name(), test.name()),
+            ("synthetic digits", "synthetic digits")
+        );
+        // There but damaged (a label file where the images belong): an error naming it.
+        let files = root.join("mnist");
+        std::fs::write(
+            files.join("train-images-idx3-ubyte"),
+            labels_file(&[1, 2, 3]),
+        )
+        .unwrap();
+        std::fs::write(
+            files.join("train-labels-idx1-ubyte"),
+            labels_file(&[1, 2, 3]),
+        )
+        .unwrap();
+        std::fs::write(files.join("t10k-images-idx3-ubyte"), images_file(2)).unwrap();
+        std::fs::write(files.join("t10k-labels-idx1-ubyte"), labels_file(&[9, 0])).unwrap();
+        let err = mnist_or_synthetic(&DataDir::new(&root).offline(true)).unwrap_err();
+        assert!(
+            matches!(err, DataError::BadMagic { .. })
+                && err.to_string().contains("train-images-idx3-ubyte is not"),
             "{err}"
         );
     }
