@@ -52,7 +52,7 @@ fn run<B: AutodiffBackend>(
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), common::Failure> {
     let flags = Flags::parse();
     on_device!(flags, run(&flags))
 }

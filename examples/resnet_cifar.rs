@@ -29,7 +29,7 @@ fn run<B: AutodiffBackend>(
     cifar::train::<B, _>(model, flags, "resnet_cifar")
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), common::Failure> {
     let flags = Flags::parse();
     on_device!(flags, run(&flags))
 }

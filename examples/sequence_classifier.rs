@@ -95,7 +95,7 @@ fn run<B: AutodiffBackend>(
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), common::Failure> {
     let flags = Flags::parse();
     on_device!(flags, run(&flags))
 }

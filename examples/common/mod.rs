@@ -69,12 +69,29 @@ pub fn mlp(hidden: usize, units: usize, dropout: f64) -> Result<ModelSpec, Train
 macro_rules! on_device {
     ($flags:expr, $run:ident($($arg:expr),*)) => {{
         match $flags.get("device", String::from("cpu"))?.as_str() {
-            "cpu" => $run::<kiln::backend::Cpu>(Default::default(), $($arg),*),
+            "cpu" => Ok($run::<kiln::backend::Cpu>(Default::default(), $($arg),*)?),
             #[cfg(feature = "cuda")]
-            "cuda" => $run::<kiln::backend::Cuda>(Default::default(), $($arg),*),
+            "cuda" => Ok($run::<kiln::backend::Cuda>(Default::default(), $($arg),*)?),
             other => Err(format!("unknown device `{other}`: use cpu{}", if cfg!(feature = "cuda") { " or cuda" } else { " (build with --features cuda for cuda)" }).into()),
         }
     }};
+}
+
+/// What an example's `main` returns on failure: shown as its message (`Error: MNIST's
+/// train-images-idx3-ubyte.gz is truncated ...`), where a boxed error would show its
+/// structure.
+pub struct Failure(Box<dyn std::error::Error>);
+
+impl<E: Into<Box<dyn std::error::Error>>> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure(error.into())
+    }
+}
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
 }
 
 /// Writes the history charts (`{path}` and one per metric) and says where, or why not.
