@@ -7,10 +7,20 @@
 mod common;
 
 use burn::tensor::backend::AutodiffBackend;
-use common::Flags;
+use clap::Parser;
+use common::Device;
 use kiln::callbacks::{CsvLogger, EarlyStopping, ModelCheckpoint, TensorBoard};
 use kiln::prelude::*;
 use kiln::{BatchLogs, CallbackResult, Control};
+
+/// Callbacks around one fit on MNIST.
+#[derive(Parser)]
+struct Flags {
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    device: Device,
+}
 
 model! {
     /// A small MNIST CNN.
@@ -64,7 +74,7 @@ fn run<B: AutodiffBackend>(
     std::fs::create_dir_all("checkpoints")?;
     let history = trainer.fit(
         &train,
-        Fit::epochs(flags.get("epochs", 10)?)
+        Fit::epochs(flags.epochs)
             .batch_size(128)
             .validation_split(0.1)
             .callback(&mut stop)
@@ -104,5 +114,5 @@ fn run<B: AutodiffBackend>(
 
 fn main() -> Result<(), common::Failure> {
     let flags = Flags::parse();
-    on_device!(flags, run(&flags))
+    on_device!(flags.device, run(&flags))
 }

@@ -24,8 +24,26 @@ mod cifar;
 mod common;
 
 use burn::tensor::backend::AutodiffBackend;
-use common::Flags;
+use clap::{Parser, ValueEnum};
 use kiln::prelude::*;
+
+/// Which network (`--model`).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Net {
+    /// Keras's cifar10_cnn.
+    Cnn,
+    /// A deeper network.
+    Deep,
+}
+
+/// CIFAR-10 with augmentation.
+#[derive(Parser)]
+struct Flags {
+    #[arg(long, value_enum, default_value_t = Net::Cnn)]
+    model: Net,
+    #[command(flatten)]
+    cifar: cifar::CifarFlags,
+}
 
 model! {
     /// Keras's cifar10_cnn example.
@@ -77,22 +95,21 @@ fn run<B: AutodiffBackend>(
     device: B::Device,
     flags: &Flags,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    match flags.get("model", String::from("cnn"))?.as_str() {
-        "cnn" => {
+    match flags.model {
+        Net::Cnn => {
             let model = CifarCnn::<B>::new(&device);
             println!("{}", model.summary());
-            cifar::train::<B, _>(model, flags, "cifar10")
+            cifar::train::<B, _>(model, &flags.cifar, "cifar10")
         }
-        "deep" => {
+        Net::Deep => {
             let model = DeepCnn::<B>::new(&device);
             println!("{}", model.summary());
-            cifar::train::<B, _>(model, flags, "cifar10")
+            cifar::train::<B, _>(model, &flags.cifar, "cifar10")
         }
-        other => Err(format!("unknown model `{other}`: use cnn or deep").into()),
     }
 }
 
 fn main() -> Result<(), common::Failure> {
     let flags = Flags::parse();
-    on_device!(flags, run(&flags))
+    on_device!(flags.cifar.device, run(&flags))
 }

@@ -12,9 +12,20 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use burn::tensor::backend::AutodiffBackend;
-use common::{Flags, mlp, optimizer};
+use clap::Parser;
+use common::{Device, OptimizerName, mlp, optimizer};
 use kiln::datasets::ImageDataset;
 use kiln::prelude::*;
+
+/// The seed's one-factor-at-a-time study of the MNIST MLP.
+#[derive(Parser)]
+struct Flags {
+    /// Epochs of each run.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    device: Device,
+}
 
 /// One configuration of the MLP and its training.
 #[derive(Clone, Debug)]
@@ -22,7 +33,7 @@ struct Setup {
     hidden_layers: usize,
     units: usize,
     dropout: f64,
-    optimizer: &'static str,
+    optimizer: OptimizerName,
     learning_rate: f64,
     batch_size: usize,
 }
@@ -31,7 +42,7 @@ const BASELINE: Setup = Setup {
     hidden_layers: 2,
     units: 128,
     dropout: 0.2,
-    optimizer: "adam",
+    optimizer: OptimizerName::Adam,
     learning_rate: 1e-3,
     batch_size: 128,
 };
@@ -84,17 +95,21 @@ fn variants() -> Vec<(&'static str, Vec<(String, Setup)>)> {
         ),
         vary(
             "optimizer",
-            ["sgd", "rmsprop", "adam"]
-                .map(|v| {
-                    (
-                        v.to_string(),
-                        Setup {
-                            optimizer: v,
-                            ..BASELINE
-                        },
-                    )
-                })
-                .to_vec(),
+            [
+                (OptimizerName::Sgd, "sgd"),
+                (OptimizerName::Rmsprop, "rmsprop"),
+                (OptimizerName::Adam, "adam"),
+            ]
+            .map(|(v, name)| {
+                (
+                    name.to_string(),
+                    Setup {
+                        optimizer: v,
+                        ..BASELINE
+                    },
+                )
+            })
+            .to_vec(),
         ),
         vary(
             "learning_rate",
@@ -148,7 +163,7 @@ fn train<B: AutodiffBackend>(
     <B as Backend>::seed(device, 1);
     let model = kiln::JsonModel::<B, 2, 2>::new(spec, device)?;
     let mut trainer = Trainer::new(model)
-        .optimizer(optimizer(setup.optimizer, setup.learning_rate)?)
+        .optimizer(optimizer(setup.optimizer, setup.learning_rate))
         .loss(Loss::CategoricalCrossentropy)
         .metrics([Metric::Accuracy]);
     let start = std::time::Instant::now();
@@ -180,7 +195,7 @@ fn run<B: AutodiffBackend>(
     device: B::Device,
     flags: &Flags,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let epochs = flags.get("epochs", 10)?;
+    let epochs = flags.epochs;
     let (train_data, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default())?;
     let out = Path::new("experiments");
     std::fs::create_dir_all(out)?;
@@ -235,5 +250,5 @@ fn run<B: AutodiffBackend>(
 
 fn main() -> Result<(), common::Failure> {
     let flags = Flags::parse();
-    on_device!(flags, run(&flags))
+    on_device!(flags.device, run(&flags))
 }

@@ -9,8 +9,20 @@
 mod common;
 
 use burn::tensor::backend::AutodiffBackend;
-use common::{Flags, plot_history};
+use clap::Parser;
+use common::{Device, plot_history};
 use kiln::prelude::*;
+
+/// Keras's mnist_cnn on MNIST.
+#[derive(Parser)]
+struct Flags {
+    #[arg(long, default_value_t = 12)]
+    epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    device: Device,
+}
 
 model! {
     /// Keras's mnist_cnn.
@@ -31,7 +43,7 @@ fn run<B: AutodiffBackend>(
     device: B::Device,
     flags: &Flags,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let (epochs, batch_size) = (flags.get("epochs", 12)?, flags.get("batch-size", 128)?);
+    let (epochs, batch_size) = (flags.epochs, flags.batch_size);
     let (train, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default())?;
     let model = MnistCnn::<B>::new(&device);
     println!("{}", model.summary());
@@ -63,5 +75,5 @@ fn run<B: AutodiffBackend>(
 
 fn main() -> Result<(), common::Failure> {
     let flags = Flags::parse();
-    on_device!(flags, run(&flags))
+    on_device!(flags.device, run(&flags))
 }

@@ -3,40 +3,58 @@
 //!
 //! `cargo run --release --example mnist_mlp -- [--hidden-layers 2] [--units 128]
 //!  [--dropout 0.2] [--optimizer adam] [--learning-rate 0.001] [--batch-size 128]
-//!  [--epochs 20] [--device cpu]`
+//!  [--epochs 20] [--device cpu]` (`--help` lists them).
 
 mod common;
 
 use burn::tensor::backend::AutodiffBackend;
-use common::{Flags, mlp, optimizer, plot_history};
+use clap::Parser;
+use common::{Device, OptimizerName, mlp, optimizer, plot_history};
 use kiln::prelude::*;
+
+/// The seed's MLP on MNIST.
+#[derive(Parser)]
+struct Flags {
+    /// Hidden Dense layers.
+    #[arg(long, default_value_t = 2)]
+    hidden_layers: usize,
+    /// Units in each hidden layer.
+    #[arg(long, default_value_t = 128)]
+    units: usize,
+    /// Dropout after each hidden layer (0 for none).
+    #[arg(long, default_value_t = 0.2)]
+    dropout: f64,
+    #[arg(long, value_enum, default_value_t = OptimizerName::Adam)]
+    optimizer: OptimizerName,
+    #[arg(long, default_value_t = 1e-3)]
+    learning_rate: f64,
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    device: Device,
+}
 
 fn run<B: AutodiffBackend>(
     device: B::Device,
     flags: &Flags,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let spec = mlp(
-        flags.get("hidden-layers", 2)?,
-        flags.get("units", 128)?,
-        flags.get("dropout", 0.2)?,
-    )?;
+    let spec = mlp(flags.hidden_layers, flags.units, flags.dropout)?;
     let model = kiln::JsonModel::<B, 2, 2>::new(spec, &device)?;
     println!("{}", model.summary());
-    let optimizer = optimizer(
-        &flags.get("optimizer", String::from("adam"))?,
-        flags.get("learning-rate", 1e-3)?,
-    )?;
+    let optimizer = optimizer(flags.optimizer, flags.learning_rate);
     let (train, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default())?;
     let mut trainer = Trainer::new(model)
         .optimizer(optimizer)
         .loss(Loss::CategoricalCrossentropy)
         .metrics([Metric::Accuracy]);
-    let epochs = flags.get("epochs", 20)?;
+    let epochs = flags.epochs;
     let start = std::time::Instant::now();
     let history = trainer.fit(
         &train,
         Fit::epochs(epochs)
-            .batch_size(flags.get("batch-size", 128)?)
+            .batch_size(flags.batch_size)
             .validation_split(0.1),
     )?;
     let seconds = start.elapsed().as_secs_f64();
@@ -54,5 +72,5 @@ fn run<B: AutodiffBackend>(
 
 fn main() -> Result<(), common::Failure> {
     let flags = Flags::parse();
-    on_device!(flags, run(&flags))
+    on_device!(flags.device, run(&flags))
 }

@@ -2,10 +2,11 @@
 //! "Deep Residual Learning", the CIFAR variant with n = 2: 6n + 2 weighted layers), whose
 //! skip connections are `Add` merges the macro shape-checks at compile time.
 //!
-//! `cargo run --release --example resnet_cifar -- [--epochs 30] [--batch-size 128]
-//!  [--optimizer adam] [--learning-rate 0.001] [--lr-drop-epoch E] [--augment on|off]
-//!  [--augment-on device|workers] [--train-limit N] [--train-batches 5] [--load w.safetensors]
-//!  [--device cpu|cuda]`
+//! `cargo run --release --example resnet_cifar -- [--epochs 50] [--batch-size 32]
+//!  [--optimizer rmsprop|adam|sgd|adamw] [--learning-rate R] [--lr-drop-epoch E]
+//!  [--augment on|off] [--augment-on device|workers] [--train-limit N] [--train-batches 5]
+//!  [--load w.safetensors] [--device cpu|cuda]` (`--help` lists them with their defaults;
+//!  the README's run used `--optimizer adam --batch-size 128`).
 //!
 //! The data, augmentation (shifts and flips) and outputs are those of the `cifar10`
 //! example, written as `resnet_cifar_*`.
@@ -17,8 +18,15 @@ mod common;
 mod resnet14;
 
 use burn::tensor::backend::AutodiffBackend;
-use common::Flags;
+use clap::Parser;
 use resnet14::ResNet14;
+
+/// ResNet-14 on CIFAR-10 with augmentation.
+#[derive(Parser)]
+struct Flags {
+    #[command(flatten)]
+    cifar: cifar::CifarFlags,
+}
 
 fn run<B: AutodiffBackend>(
     device: B::Device,
@@ -26,10 +34,10 @@ fn run<B: AutodiffBackend>(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let model = ResNet14::<B>::new(&device);
     println!("{}", model.summary());
-    cifar::train::<B, _>(model, flags, "resnet_cifar")
+    cifar::train::<B, _>(model, &flags.cifar, "resnet_cifar")
 }
 
 fn main() -> Result<(), common::Failure> {
     let flags = Flags::parse();
-    on_device!(flags, run(&flags))
+    on_device!(flags.cifar.device, run(&flags))
 }

@@ -9,9 +9,37 @@
 mod common;
 
 use burn::tensor::backend::AutodiffBackend;
-use common::Flags;
+use clap::{Parser, ValueEnum};
+use common::Device;
 use kiln::datasets::{ArrayDataset, motif_sequences, motif_token_ids};
 use kiln::prelude::*;
+
+/// Which classifier (`--model`).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Net {
+    /// One-hot tokens into an LSTM.
+    Lstm,
+    /// One-hot tokens into two stacked GRUs.
+    Gru,
+    /// Token ids through an Embedding into an LSTM.
+    Embedding,
+}
+
+/// A recurrent classifier on the motif task.
+#[derive(Parser)]
+struct Flags {
+    #[arg(long, value_enum, default_value_t = Net::Lstm)]
+    model: Net,
+    #[arg(long, default_value_t = 8)]
+    epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Training sequences.
+    #[arg(long, default_value_t = 8_000)]
+    sequences: usize,
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    device: Device,
+}
 
 model! {
     /// An LSTM reads the sequence; its last state decides.
@@ -55,18 +83,18 @@ where
         "{}",
         kiln::Summary(model.spec().ok_or("a declared model")?.check()?)
     );
-    let train = sequences(flags.get("sequences", 8_000)?, 1);
+    let train = sequences(flags.sequences, 1);
     let test = sequences(2_000, 2);
     let mut trainer = Trainer::new(model)
         .optimizer(Adam::new().learning_rate(3e-3))
         .loss(Loss::CategoricalCrossentropy)
         .metrics([Metric::Accuracy]);
-    let epochs = flags.get("epochs", 8)?;
+    let epochs = flags.epochs;
     let start = std::time::Instant::now();
     trainer.fit(
         &train,
         Fit::epochs(epochs)
-            .batch_size(flags.get("batch-size", 64)?)
+            .batch_size(flags.batch_size)
             .validation_split(0.1),
     )?;
     let seconds = start.elapsed().as_secs_f64();
@@ -83,19 +111,18 @@ fn run<B: AutodiffBackend>(
     device: B::Device,
     flags: &Flags,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    match flags.get("model", String::from("lstm"))?.as_str() {
-        "lstm" => train(LstmClassifier::<B>::new(&device), motif_sequences, flags),
-        "gru" => train(GruClassifier::<B>::new(&device), motif_sequences, flags),
-        "embedding" => train(
+    match flags.model {
+        Net::Lstm => train(LstmClassifier::<B>::new(&device), motif_sequences, flags),
+        Net::Gru => train(GruClassifier::<B>::new(&device), motif_sequences, flags),
+        Net::Embedding => train(
             EmbeddingClassifier::<B>::new(&device),
             motif_token_ids,
             flags,
         ),
-        other => Err(format!("unknown model `{other}`: use lstm, gru or embedding").into()),
     }
 }
 
 fn main() -> Result<(), common::Failure> {
     let flags = Flags::parse();
-    on_device!(flags, run(&flags))
+    on_device!(flags.device, run(&flags))
 }

@@ -9,7 +9,61 @@ use kiln::datasets::{
 };
 use kiln::prelude::*;
 
-use crate::common::{Flags, optimizer, plot_history};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::common::{Device, OptimizerName, optimizer, plot_history};
+
+/// Whether to augment (`--augment`).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// Where augmentation runs (`--augment-on`).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Place {
+    /// As batched tensor ops on the model's device.
+    Device,
+    /// In the loader's CPU worker threads.
+    Workers,
+}
+
+/// The flags of the CIFAR-10 examples.
+#[derive(Args)]
+pub struct CifarFlags {
+    #[arg(long, default_value_t = 50)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    #[arg(long, value_enum, default_value_t = OptimizerName::Rmsprop)]
+    pub optimizer: OptimizerName,
+    /// The learning rate [default: 0.0001 for rmsprop, else 0.001].
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Divide the learning rate by 10 from this epoch on (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub lr_drop_epoch: usize,
+    /// Shifts and flips.
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub augment: Switch,
+    /// Where augmentation runs [default: device with --device cuda, else workers].
+    #[arg(long, value_enum)]
+    pub augment_on: Option<Place>,
+    /// Train on the first N images only (at most the 40,000 before the hold-out).
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// How many of the five training batch files to read.
+    #[arg(long, default_value_t = 5)]
+    pub train_batches: usize,
+    /// Start from these saved weights (with --epochs 0: only evaluate them).
+    #[arg(long)]
+    pub load: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    pub device: Device,
+}
 
 /// The test records available: the full test batch, else the partial one.
 fn test_set(dir: &DataDir) -> Result<ImageDataset, Box<dyn std::error::Error>> {
@@ -33,20 +87,19 @@ fn test_set(dir: &DataDir) -> Result<ImageDataset, Box<dyn std::error::Error>> {
 /// and `{name}_history*.png`.
 pub fn train<B: AutodiffBackend, M>(
     mut model: M,
-    flags: &Flags,
+    flags: &CifarFlags,
     name: &str,
 ) -> Result<(), Box<dyn std::error::Error>>
 where
     M: burn::module::AutodiffModule<B> + Model<B, Input = Tensor<B, 4>, Output = Tensor<B, 2>>,
     M::InnerModule: Model<B::InnerBackend>,
 {
-    let load = flags.get("load", String::new())?;
-    if !load.is_empty() {
-        kiln::load_weights(&mut model, &load)?;
-        println!("Weights loaded from {load}");
+    if let Some(load) = &flags.load {
+        kiln::load_weights(&mut model, load)?;
+        println!("Weights loaded from {}", load.display());
     }
     let dir = DataDir::default();
-    let files = flags.get("train-batches", 5)?;
+    let files = flags.train_batches;
     let all = if files >= 5 {
         cifar10_train(&dir)?
     } else {
@@ -74,24 +127,19 @@ where
     } else {
         all.len() * 9 / 10
     };
-    let limit = flags.get("train-limit", holdout_start)?.min(holdout_start);
+    let limit = flags
+        .train_limit
+        .unwrap_or(holdout_start)
+        .min(holdout_start);
     let train = all.take(limit);
     let holdout = all.select(&(holdout_start..all.len()).collect::<Vec<_>>());
     let test = test_set(&dir)?;
-    let default_place = match flags.get("device", String::from("cpu"))?.as_str() {
-        "cpu" => "workers",
-        _ => "device",
+    let default_place = match flags.device {
+        Device::Cpu => Place::Workers,
+        #[cfg(feature = "cuda")]
+        Device::Cuda => Place::Device,
     };
-    let on_device = match flags
-        .get("augment-on", String::from(default_place))?
-        .as_str()
-    {
-        "device" => true,
-        "workers" => false,
-        other => {
-            return Err(format!("unknown --augment-on `{other}`: use device or workers").into());
-        }
-    };
+    let on_device = flags.augment_on.unwrap_or(default_place) == Place::Device;
     let augment = Augment::new()
         .width_shift_range(0.1)
         .height_shift_range(0.1)
@@ -107,16 +155,13 @@ where
     save_image_grid(&samples, &[before, batch.x].concat(), [3, 32, 32], 16)?;
     println!("Samples before (top) and after (bottom) augmentation: {samples}");
 
-    let (epochs, batch_size) = (flags.get("epochs", 50)?, flags.get("batch-size", 32)?);
-    let chosen = flags.get("optimizer", String::from("rmsprop"))?;
+    let (epochs, batch_size) = (flags.epochs, flags.batch_size);
+    let learning_rate = flags.learning_rate.unwrap_or(match flags.optimizer {
+        OptimizerName::Rmsprop => 1e-4,
+        _ => 1e-3,
+    });
     let mut trainer = Trainer::new(model)
-        .optimizer(optimizer(
-            &chosen,
-            flags.get(
-                "learning-rate",
-                if chosen == "rmsprop" { 1e-4 } else { 1e-3 },
-            )?,
-        )?)
+        .optimizer(optimizer(flags.optimizer, learning_rate))
         .loss(Loss::CategoricalCrossentropy)
         .metrics([Metric::Accuracy]);
     let mut fit = Fit::epochs(epochs)
@@ -127,14 +172,14 @@ where
                 .monitor("val_accuracy")
                 .save_best_only(true),
         );
-    if flags.get("augment", String::from("on"))? == "on" {
+    if flags.augment == Switch::On {
         println!(
             "Augmenting on the {}",
             if on_device { "device" } else { "CPU workers" }
         );
         fit = fit.augment(augment);
     }
-    let drop_at = flags.get("lr-drop-epoch", 0usize)?;
+    let drop_at = flags.lr_drop_epoch;
     if drop_at > 0 {
         fit = fit.callback(LearningRateScheduler::new(move |epoch, lr| {
             if epoch == drop_at { lr / 10.0 } else { lr }

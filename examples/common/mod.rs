@@ -1,51 +1,39 @@
-//! What the examples share: their command-line flags, the device choice, building the
-//! seed's MLP from flags at run time, and the history charts.
+//! What the examples share: the device and optimizer choices of their command lines, the
+//! device dispatch, building the seed's MLP at run time, and the history charts.
 #![allow(dead_code)] // each example uses its own part
 
+use clap::ValueEnum;
 use kiln::prelude::*;
 use kiln::spec::{Call, ModelSpec};
 use kiln::{Optimizer, TrainError};
 
-/// `--name value` flags.
-pub struct Flags(Vec<String>);
-
-impl Flags {
-    pub fn parse() -> Self {
-        Flags(std::env::args().skip(1).collect())
-    }
-
-    /// The value after `--name`, parsed, or `default`; a value that does not parse is an
-    /// error naming the flag.
-    pub fn get<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
-        let flag = format!("--{name}");
-        match self.0.iter().position(|a| *a == flag) {
-            None => Ok(default),
-            Some(i) => {
-                let value = self
-                    .0
-                    .get(i + 1)
-                    .ok_or_else(|| format!("{flag} needs a value"))?;
-                value
-                    .parse()
-                    .map_err(|_| format!("{flag}: cannot read `{value}`"))
-            }
-        }
-    }
+/// Where to train (`--device`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Device {
+    /// kiln's CPU backend.
+    Cpu,
+    /// An NVIDIA GPU through burn-cuda.
+    #[cfg(feature = "cuda")]
+    Cuda,
 }
 
-/// The optimizer called `name` (`sgd`, `rmsprop`, `adam`, `adamw`) at `learning_rate`.
-pub fn optimizer(name: &str, learning_rate: f64) -> Result<Optimizer, String> {
-    Ok(match name {
-        "sgd" => Sgd::new().learning_rate(learning_rate).into(),
-        "rmsprop" => RmsProp::new().learning_rate(learning_rate).into(),
-        "adam" => Adam::new().learning_rate(learning_rate).into(),
-        "adamw" => AdamW::new().learning_rate(learning_rate).into(),
-        other => {
-            return Err(format!(
-                "unknown optimizer `{other}`: use sgd, rmsprop, adam or adamw"
-            ));
-        }
-    })
+/// The optimizer (`--optimizer`), with Keras's defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerName {
+    Sgd,
+    Rmsprop,
+    Adam,
+    Adamw,
+}
+
+/// The optimizer called `name` at `learning_rate`.
+pub fn optimizer(name: OptimizerName, learning_rate: f64) -> Optimizer {
+    match name {
+        OptimizerName::Sgd => Sgd::new().learning_rate(learning_rate).into(),
+        OptimizerName::Rmsprop => RmsProp::new().learning_rate(learning_rate).into(),
+        OptimizerName::Adam => Adam::new().learning_rate(learning_rate).into(),
+        OptimizerName::Adamw => AdamW::new().learning_rate(learning_rate).into(),
+    }
 }
 
 /// The seed's MLP on flat 28×28 images: `hidden` Dense layers of `units` with ReLU, each
@@ -63,18 +51,20 @@ pub fn mlp(hidden: usize, units: usize, dropout: f64) -> Result<ModelSpec, Train
         .map_err(|e| TrainError::Setting(e.to_string()))
 }
 
-/// Runs `$run::<Backend>(args...)` on the device named by `--device` (`cpu`, or `cuda`
-/// when built with `--features cuda`).
+/// Runs `$run::<Backend>(device, args...)` on the backend of a [`Device`].
 #[macro_export]
 macro_rules! on_device {
-    ($flags:expr, $run:ident($($arg:expr),*)) => {{
-        match $flags.get("device", String::from("cpu"))?.as_str() {
-            "cpu" => Ok($run::<kiln::backend::Cpu>(Default::default(), $($arg),*)?),
+    ($device:expr, $run:ident($($arg:expr),*)) => {
+        match $device {
+            $crate::common::Device::Cpu => {
+                Ok($run::<kiln::backend::Cpu>(Default::default(), $($arg),*)?)
+            }
             #[cfg(feature = "cuda")]
-            "cuda" => Ok($run::<kiln::backend::Cuda>(Default::default(), $($arg),*)?),
-            other => Err(format!("unknown device `{other}`: use cpu{}", if cfg!(feature = "cuda") { " or cuda" } else { " (build with --features cuda for cuda)" }).into()),
+            $crate::common::Device::Cuda => {
+                Ok($run::<kiln::backend::Cuda>(Default::default(), $($arg),*)?)
+            }
         }
-    }};
+    };
 }
 
 /// What an example's `main` returns on failure: shown as its message (`Error: MNIST's
