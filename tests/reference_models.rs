@@ -9,6 +9,7 @@ use kiln::prelude::*;
 // The reference models, shared with the benchmarks and the real-data tests.
 #[path = "../benches/common/models.rs"]
 mod models;
+use models::resnet14::ResNet14;
 use models::{CifarCnn, MnistCnn, MnistConvnet, MnistMlp};
 
 type B = kiln::backend::Cpu;
@@ -101,6 +102,23 @@ fn the_cifar_cnn_builds_with_same_padding() {
     // keras: 896 + 9,248 + 18,496 + 36,928 + 1,180,160 + 5,130
     assert_eq!(model.summary().0.params().total(), 1_250_858);
     assert_eq!(model.num_params(), 1_250_858);
+    let x = Tensor::<B, 4>::zeros([2, 3, 32, 32], &device);
+    assert_eq!(model.forward(x).dims(), [2, 10]);
+}
+
+#[test]
+fn resnet14_counts_keras_s_parameters() {
+    let device = Default::default();
+    let model = ResNet14::<B>::new(&device);
+    // Each 3×3 convolution k·k·c_in·c_out + c_out, each 1×1 projection c_in·c_out + c_out,
+    // each BatchNormalization 2·c trainable (γ, β) and 2·c not (moving mean, variance):
+    // stem 448 + 32; stage 1, four 16→16 convolutions 4 × 2,320 + 4 × 32; stage 2,
+    // 16→32 4,640, three 32→32 3 × 9,248, projection 544, 4 × 64; stage 3, 32→64 18,496,
+    // three 64→64 3 × 36,928, projection 2,112, 4 × 128; Dense(10) 650.
+    let params = model.summary().0.params();
+    assert_eq!(params.total(), 176_554);
+    assert_eq!((params.trainable, params.non_trainable), (175_626, 928));
+    assert_eq!(model.num_params(), 176_554);
     let x = Tensor::<B, 4>::zeros([2, 3, 32, 32], &device);
     assert_eq!(model.forward(x).dims(), [2, 10]);
 }
