@@ -178,26 +178,25 @@ mod tests {
         dir
     }
 
+    /// Writes `files`, each a name and its bytes, into `folder`.
+    fn put(folder: &Path, files: [(&str, Vec<u8>); 4]) {
+        for (name, bytes) in files {
+            std::fs::write(folder.join(name), bytes).unwrap();
+        }
+    }
+
     #[test]
     fn reads_gzipped_and_unpacked_files() {
         let root = folder("mixed");
-        let files = root.join("mnist");
-        std::fs::write(
-            files.join("train-images-idx3-ubyte.gz"),
-            gz(&images_file(3)),
-        )
-        .unwrap();
-        std::fs::write(
-            files.join("train-labels-idx1-ubyte"),
-            labels_file(&[1, 2, 3]),
-        )
-        .unwrap();
-        std::fs::write(files.join("t10k-images-idx3-ubyte"), images_file(2)).unwrap();
-        std::fs::write(
-            files.join("t10k-labels-idx1-ubyte.gz"),
-            gz(&labels_file(&[9, 0])),
-        )
-        .unwrap();
+        put(
+            &root.join("mnist"),
+            [
+                ("train-images-idx3-ubyte.gz", gz(&images_file(3))),
+                ("train-labels-idx1-ubyte", labels_file(&[1, 2, 3])),
+                ("t10k-images-idx3-ubyte", images_file(2)),
+                ("t10k-labels-idx1-ubyte.gz", gz(&labels_file(&[9, 0]))),
+            ],
+        );
         let (train, test) = mnist(&DataDir::new(&root).offline(true)).unwrap();
         assert_eq!((train.len(), test.len()), (3, 2));
         assert_eq!(train.shape(), [1, 2, 3]);
@@ -246,19 +245,15 @@ mod tests {
             ("synthetic digits", "synthetic digits")
         );
         // There but damaged (a label file where the images belong): an error naming it.
-        let files = root.join("mnist");
-        std::fs::write(
-            files.join("train-images-idx3-ubyte"),
-            labels_file(&[1, 2, 3]),
-        )
-        .unwrap();
-        std::fs::write(
-            files.join("train-labels-idx1-ubyte"),
-            labels_file(&[1, 2, 3]),
-        )
-        .unwrap();
-        std::fs::write(files.join("t10k-images-idx3-ubyte"), images_file(2)).unwrap();
-        std::fs::write(files.join("t10k-labels-idx1-ubyte"), labels_file(&[9, 0])).unwrap();
+        put(
+            &root.join("mnist"),
+            [
+                ("train-images-idx3-ubyte", labels_file(&[1, 2, 3])),
+                ("train-labels-idx1-ubyte", labels_file(&[1, 2, 3])),
+                ("t10k-images-idx3-ubyte", images_file(2)),
+                ("t10k-labels-idx1-ubyte", labels_file(&[9, 0])),
+            ],
+        );
         let err = mnist_or_synthetic(&DataDir::new(&root).offline(true)).unwrap_err();
         assert!(
             matches!(err, DataError::BadMagic { .. })
