@@ -91,10 +91,11 @@
 
 pub use kiln_core::callbacks;
 pub use kiln_core::{
-    Adam, AdamW, Batch, BatchLogs, Callback, CallbackResult, Control, DynTensor, Fit, History,
-    JsonGraph, JsonModel, Logs, Loss, Metric, Mode, Model, Optimizer, PlotError, RmsProp, Sgd,
-    TrainError, TrainForward, Trainer, Verbosity, activation, backend, layers, load_model,
-    load_weights, plot_runs, regularizer, save_model, save_weights,
+    Adam, AdamW, Batch, BatchLogs, Callback, CallbackResult, Control, DynTensor, Fit, FreezeError,
+    History, JsonGraph, JsonModel, Load, Loaded, Logs, Loss, Metric, Mode, Model, Optimizer,
+    PlotError, RmsProp, Sgd, TrainError, TrainForward, Trainer, Verbosity, activation, backend,
+    freeze, layers, load_model, load_weights, load_weights_with, plot_runs, regularizer,
+    save_model, save_weights, unfreeze,
 };
 pub use kiln_datasets as datasets;
 pub use kiln_macros::model;
@@ -133,7 +134,10 @@ pub mod prelude {
 pub mod __private {
     pub use burn;
     pub use kiln_core::activation::apply as activation;
-    pub use kiln_core::{Model, TrainForward, layers, regularizer};
+    pub use kiln_core::{
+        DynTensor, Model, TrainError, TrainForward, features, layers, regularizer,
+        trainable_summary,
+    };
     pub use kiln_spec::{
         Activation, Dim, ModelSpec, Padding, Regularizer, Shape, Summary, shapes_fit,
     };

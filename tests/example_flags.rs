@@ -5,7 +5,6 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-#[allow(dead_code)] // the training half of the module is not called here
 #[path = "../examples/common/cifar.rs"]
 mod cifar;
 

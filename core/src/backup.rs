@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
 use crate::history::History;
+use crate::load::load_weights;
 use crate::model::Model;
 use crate::optimizer::{Optimizer, Stepper};
-use crate::save::{load_weights, save_weights};
+use crate::save::save_weights;
 
 /// What is saved besides the weights and the optimizer state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -9,8 +9,11 @@ mod backup;
 mod callback;
 pub mod callbacks;
 mod error;
+pub mod features;
+mod freeze;
 mod history;
 pub mod layers;
+mod load;
 mod logs;
 mod loss;
 mod metric;
@@ -25,7 +28,9 @@ mod trainer;
 
 pub use callback::{BatchLogs, Callback, CallbackResult, Control, Mode};
 pub use error::TrainError;
+pub use freeze::{FreezeError, freeze, trainable_summary, unfreeze};
 pub use history::{History, PlotError, plot_runs};
+pub use load::{Load, Loaded, load_weights, load_weights_with};
 pub use logs::Logs;
 pub use loss::{Loss, Output, Target};
 pub use metric::Metric;
@@ -33,7 +38,7 @@ pub use model::{Batch, Model, TrainForward};
 pub use optimizer::{Adam, AdamW, Optimizer, RmsProp, Sgd};
 pub use progress::Verbosity;
 pub use runtime::{DynTensor, JsonGraph, JsonModel, RuntimeLayer};
-pub use save::{load_model, load_weights, save_model, save_weights};
+pub use save::{load_model, save_model, save_weights};
 pub use trainer::{Fit, Trainer};
 
 #[cfg(test)]

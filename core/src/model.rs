@@ -6,6 +6,8 @@ use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::{Activation, ModelSpec, Shape};
 
 use crate::activation;
+use crate::error::TrainError;
+use crate::runtime::DynTensor;
 
 /// A batch of examples: one tensor `[batch, ...example]`, or a tuple of them for a model
 /// with several inputs.
@@ -153,6 +155,20 @@ pub trait Model<B: Backend>: Module<B> {
             activation: Activation::Linear,
             penalty: None,
         }
+    }
+
+    /// The output of the layer named `layer` (its activation applied) for a batch, as
+    /// Keras's `Model(model.inputs, model.get_layer(layer).output)`; the layers after it
+    /// do not run. `model!`'s models and models read from JSON name their layers; a nested
+    /// model's own layers are its `features`.
+    ///
+    /// # Errors
+    /// When the model has no layer of that name (the nearest is named), or names none.
+    fn features(&self, layer: &str, input: Self::Input) -> Result<DynTensor<B>, TrainError> {
+        let _ = input;
+        Err(TrainError::Setting(format!(
+            "this model names no layers, so it has no features of `{layer}`; declare it with model! to name them"
+        )))
     }
 
     /// The model's declaration, when it has one (`model!`'s models and models read from

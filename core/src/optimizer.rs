@@ -335,6 +335,15 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
         })
     }
 
+    /// The weights Adam keeps moments for.
+    #[cfg(test)]
+    pub fn adam_state(&self) -> Vec<burn::module::ParamId> {
+        match self {
+            Stepper::Adam(o) => o.to_record().into_keys().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// One update of `module` with `grads` at `lr`.
     pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
         match self {

@@ -44,19 +44,29 @@ pub enum RuntimeLayer<B: Backend> {
 
 /// The module of every layer of `spec`, a nested model's layers in its place: one entry
 /// per layer that is not itself a model.
+/// A frozen layer's (or a frozen model's) weights take no gradient.
 fn build_all<B: Backend>(
     spec: &ModelSpec,
     checked: &Checked,
+    frozen: bool,
     device: &B::Device,
 ) -> Result<Vec<Option<RuntimeLayer<B>>>, String> {
     let mut all = Vec::new();
     for (named, info) in spec.layers.iter().zip(&checked.layers) {
+        let frozen = frozen || !named.trainable;
         match &named.layer {
             Layer::Model(nested) => {
                 let inner = nested.0.check().map_err(|e| e.to_string())?;
-                all.extend(build_all(&nested.0, &inner, device)?);
+                all.extend(build_all(&nested.0, &inner, frozen, device)?);
             }
-            layer => all.push(build(layer, &info.input, device)?),
+            layer => {
+                let module = build(layer, &info.input, device)?;
+                all.push(if frozen {
+                    module.map(Module::no_grad)
+                } else {
+                    module
+                });
+            }
         }
     }
     Ok(all)
@@ -136,6 +146,43 @@ impl<B: Backend> DynTensor<B> {
         }
     }
 
+    /// The tensors joined along the batch.
+    ///
+    /// # Errors
+    /// When there are none, or their ranks differ.
+    pub fn cat(parts: Vec<Self>) -> Result<Self, TrainError> {
+        fn join<B: Backend, const D: usize>(
+            parts: Vec<DynTensor<B>>,
+        ) -> Result<Tensor<B, D>, TrainError> {
+            let tensors = parts
+                .into_iter()
+                .map(DynTensor::tensor)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Tensor::cat(tensors, 0))
+        }
+        match parts.first() {
+            None => Err(TrainError::Empty("feature")),
+            Some(DynTensor::R2(_)) => join(parts).map(DynTensor::R2),
+            Some(DynTensor::R3(_)) => join(parts).map(DynTensor::R3),
+            Some(DynTensor::R4(_)) => join(parts).map(DynTensor::R4),
+        }
+    }
+
+    /// Its values, row-major, as `f32`.
+    ///
+    /// # Errors
+    /// When the backend's data cannot be read as `f32`.
+    pub fn into_values(self) -> Result<Vec<f32>, TrainError> {
+        let data = match self {
+            DynTensor::R2(t) => t.into_data(),
+            DynTensor::R3(t) => t.into_data(),
+            DynTensor::R4(t) => t.into_data(),
+        };
+        data.convert::<f32>()
+            .to_vec()
+            .map_err(|e| TrainError::Setting(format!("the tensor cannot be read back: {e:?}")))
+    }
+
     fn of<const D: usize>(t: Tensor<B, D>) -> Self {
         match D {
             2 => DynTensor::R2(rank(t)),
@@ -203,7 +250,7 @@ impl<B: Backend> JsonGraph<B> {
             reason,
         };
         let checked = runnable(&spec).map_err(invalid)?;
-        let layers = build_all(&spec, &checked, device).map_err(invalid)?;
+        let layers = build_all(&spec, &checked, false, device).map_err(invalid)?;
         Ok(JsonGraph {
             layers,
             spec,
@@ -223,9 +270,12 @@ impl<B: Backend> JsonGraph<B> {
         Self::new(spec, device)
     }
 
-    /// Keras's summary table.
+    /// Keras's summary table; its counts follow the weights as they are (see
+    /// [`freeze`](crate::freeze)).
     pub fn summary(&self) -> kiln_spec::Summary {
-        kiln_spec::Summary(self.checked.clone())
+        let mut names = Vec::new();
+        self.view().stored_names("", "", &mut 0, &mut names);
+        crate::freeze::trainable_summary(self, self.checked.clone(), &names)
     }
 
     /// The JSON form.
@@ -238,6 +288,7 @@ impl<B: Backend> JsonGraph<B> {
             spec: &self.spec,
             checked: &self.checked,
             layers: &self.layers,
+            tap: None,
         }
     }
 
@@ -247,6 +298,38 @@ impl<B: Backend> JsonGraph<B> {
     /// # Errors
     /// When the number of tensors or an example's shape is not the model's.
     pub fn forward(&self, inputs: Vec<DynTensor<B>>) -> Result<Vec<DynTensor<B>>, TrainError> {
+        self.check_inputs(&inputs)?;
+        Ok(self.view().forward(inputs, false, false).0)
+    }
+
+    /// The output of layer `layer` (its activation applied) for one tensor per input; the
+    /// layers after it do not run. A nested model's own layers are its `features`.
+    ///
+    /// # Errors
+    /// When the model has no such layer, or as [`JsonGraph::forward`].
+    pub fn features(
+        &self,
+        layer: &str,
+        inputs: Vec<DynTensor<B>>,
+    ) -> Result<DynTensor<B>, TrainError> {
+        let names: Vec<&str> = self.spec.layers.iter().map(|l| l.name.as_str()).collect();
+        if !names.contains(&layer) {
+            return Err(crate::features::unknown_layer(layer, &names));
+        }
+        self.check_inputs(&inputs)?;
+        let tapped = Graph {
+            tap: Some(layer),
+            ..self.view()
+        };
+        let (outputs, _) = tapped.forward(inputs, false, false);
+        outputs
+            .into_iter()
+            .next()
+            .ok_or_else(|| TrainError::Setting(format!("layer `{layer}` gave no output")))
+    }
+
+    /// An error unless `inputs` are one tensor per input, each of its example shape.
+    fn check_inputs(&self, inputs: &[DynTensor<B>]) -> Result<(), TrainError> {
         if inputs.len() != self.checked.inputs.len() {
             return Err(TrainError::Setting(format!(
                 "the model takes {} inputs, got {} tensors",
@@ -254,7 +337,7 @@ impl<B: Backend> JsonGraph<B> {
                 inputs.len()
             )));
         }
-        for (input, t) in self.checked.inputs.iter().zip(&inputs) {
+        for (input, t) in self.checked.inputs.iter().zip(inputs) {
             let dims = t.dims();
             let example = Shape::known(dims[1..].iter().copied());
             if !kiln_spec::shapes_fit(input.shape.dims(), example.dims()) {
@@ -264,7 +347,7 @@ impl<B: Backend> JsonGraph<B> {
                 )));
             }
         }
-        Ok(self.view().forward(inputs, false, false).0)
+        Ok(())
     }
 }
 
@@ -352,6 +435,8 @@ struct Graph<'a, B: Backend> {
     spec: &'a ModelSpec,
     checked: &'a Checked,
     layers: &'a [Option<RuntimeLayer<B>>],
+    /// The layer whose output ends the forward pass, for features.
+    tap: Option<&'a str>,
 }
 
 impl<'a, B: Backend> Graph<'a, B> {
@@ -363,6 +448,7 @@ impl<'a, B: Backend> Graph<'a, B> {
                 spec: &nested.0,
                 checked,
                 layers,
+                tap: None,
             }),
             _ => None,
         }
@@ -484,6 +570,9 @@ impl<'a, B: Backend> Graph<'a, B> {
                     each_rank!(&t, |x| x.clone())
                 };
                 penalty = regularizer::add(penalty, activity(r, &output));
+            }
+            if self.tap == Some(named.name.as_str()) {
+                return (vec![t], penalty);
             }
             values.insert(named.name.clone(), t);
         }
@@ -776,6 +865,10 @@ impl<B: Backend, const I: usize, const O: usize> Model<B> for JsonModel<B, I, O>
             activation: self.graph.spec.final_activation(),
             penalty,
         }
+    }
+
+    fn features(&self, layer: &str, x: Tensor<B, I>) -> Result<DynTensor<B>, TrainError> {
+        self.graph.features(layer, vec![DynTensor::new(x)?])
     }
 
     fn spec(&self) -> Option<ModelSpec> {

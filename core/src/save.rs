@@ -1,25 +1,26 @@
-//! Saving and loading: weights (burnpack, or safetensors for interchange), and the
-//! architecture and weights together in one safetensors file whose metadata holds the
-//! model's JSON form.
+//! Saving: weights (burnpack, or safetensors for interchange), and the architecture and
+//! weights together in one safetensors file whose metadata holds the model's JSON form,
+//! which [`load_model`] reads back.
 
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::backend::Backend;
-use burn_store::{ApplyError, ApplyResult, BurnpackStore, ModuleSnapshot, SafetensorsStore};
+use burn_store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
 
 use crate::error::TrainError;
+use crate::load::load_weights;
 use crate::model::Model;
 use crate::runtime::JsonModel;
 
 /// The metadata key of the architecture in a model file.
 const ARCHITECTURE: &str = "kiln.model";
 
-fn is_safetensors(path: &Path) -> bool {
+pub(crate) fn is_safetensors(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "safetensors")
 }
 
-fn file_error(path: &Path, reason: impl std::fmt::Display) -> TrainError {
+pub(crate) fn file_error(path: &Path, reason: impl std::fmt::Display) -> TrainError {
     TrainError::File {
         path: path.to_path_buf(),
         reason: reason.to_string(),
@@ -103,108 +104,8 @@ fn save<B: Backend, M: Module<B> + Model<B>>(
     })
 }
 
-/// Loads weights saved by [`save_weights`] (or [`save_model`]) into `model`, checking
-/// that every layer's weights are there with the right shapes.
-///
-/// # Errors
-/// When the file cannot be read, or does not hold this model's weights: each missing,
-/// extra or differently shaped tensor is named.
-pub fn load_weights<B: Backend, M: Module<B> + Model<B>>(
-    model: &mut M,
-    path: impl AsRef<Path>,
-) -> Result<(), TrainError> {
-    let path = path.as_ref();
-    if !path.exists() {
-        return Err(file_error(path, "no such file"));
-    }
-    let names = model.stored_names();
-    let result = if is_safetensors(path) || read_architecture(path).is_ok() {
-        let mut store = SafetensorsStore::from_file(path)
-            .validate(false)
-            .allow_partial(true)
-            .skip_enum_variants(!names.is_empty());
-        for (module, saved) in &names {
-            store = store.with_key_remapping(format!("^{}", regex_escape(saved)), module.clone());
-        }
-        model
-            .load_from(&mut store)
-            .map_err(|e| file_error(path, e))?
-    } else {
-        let mut store = BurnpackStore::from_file(path)
-            .auto_extension(false)
-            .validate(false)
-            .allow_partial(true);
-        for (module, saved) in &names {
-            store = store.with_remap_pattern(format!("^{}", regex_escape(saved)), module.clone());
-        }
-        model
-            .load_from(&mut store)
-            .map_err(|e| file_error(path, e))?
-    };
-    check_applied(path, &result, &names)
-}
-
-/// Turns what loading found into an error naming each tensor that does not fit.
-fn check_applied(
-    path: &Path,
-    result: &ApplyResult,
-    names: &[(String, String)],
-) -> Result<(), TrainError> {
-    // Report module paths with the layer names users know.
-    let shown = |p: &str| -> String {
-        names
-            .iter()
-            .find_map(|(module, saved)| {
-                p.strip_prefix(module.as_str()).map(|rest| {
-                    let rest = rest.split_once('.').map_or(rest, |(_, r)| r);
-                    format!("{saved}{rest}")
-                })
-            })
-            .unwrap_or_else(|| p.to_string())
-    };
-    let mut problems: Vec<String> = result
-        .errors
-        .iter()
-        .map(|e| match e {
-            ApplyError::ShapeMismatch {
-                path,
-                expected,
-                found,
-            } => {
-                format!(
-                    "`{}` is {:?} in the file but {:?} in the model",
-                    shown(path),
-                    found.as_slice(),
-                    expected.as_slice()
-                )
-            }
-            other => other.to_string(),
-        })
-        .collect();
-    problems.extend(
-        result
-            .missing
-            .iter()
-            .map(|(p, _)| format!("the file has no `{}`", shown(p))),
-    );
-    problems.extend(
-        result
-            .unused
-            .iter()
-            .map(|p| format!("the model has no `{p}`")),
-    );
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(TrainError::Mismatch {
-            path: path.to_path_buf(),
-            reason: problems.join("; "),
-        })
-    }
-}
-
 /// The architecture JSON stored in a model file.
-fn read_architecture(path: &Path) -> Result<String, TrainError> {
+pub(crate) fn read_architecture(path: &Path) -> Result<String, TrainError> {
     let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
     let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
         .map_err(|e| file_error(path, format!("not a safetensors file: {e}")))?;
@@ -244,7 +145,7 @@ pub fn load_model<B: Backend, const I: usize, const O: usize>(
 }
 
 /// `s` with regex metacharacters escaped.
-fn regex_escape(s: &str) -> String {
+pub(crate) fn regex_escape(s: &str) -> String {
     s.chars()
         .flat_map(|c| {
             if "\\.+*?()|[]{}^$".contains(c) {

@@ -1,5 +1,7 @@
 //! Helpers for this crate's unit tests.
 
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Tensor, backend::Backend};
 
 /// The CPU backend the tests run on.
@@ -31,4 +33,37 @@ pub fn skip_without(what: &str) {
         "{what} is missing, and CI=true needs it"
     );
     eprintln!("skipped: {what} is missing");
+}
+
+/// Two Dense layers, `dense` then `head`, 2 → 2 → 2.
+#[derive(Module, Debug)]
+pub struct Two<B: Backend> {
+    pub dense: Linear<B>,
+    pub head: Linear<B>,
+}
+
+impl<B: Backend> Two<B> {
+    pub fn new(device: &B::Device) -> Self {
+        Two {
+            dense: LinearConfig::new(2, 2).init(device),
+            head: LinearConfig::new(2, 2).init(device),
+        }
+    }
+}
+
+impl<B: Backend> crate::Model<B> for Two<B> {
+    type Input = Tensor<B, 2>;
+    type Output = Tensor<B, 2>;
+
+    fn input_shape(&self) -> kiln_spec::Shape {
+        kiln_spec::Shape::known([2])
+    }
+
+    fn output_shape(&self) -> kiln_spec::Shape {
+        kiln_spec::Shape::known([2])
+    }
+
+    fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.head.forward(self.dense.forward(x))
+    }
 }

@@ -348,6 +348,44 @@ where
         self.model = Some(model);
     }
 
+    /// Freezes `layers` of the model, by name or nested path, as [`freeze`](crate::freeze)
+    /// does. As Keras recompiles after a change of `trainable`, the optimizer's state (its
+    /// moments) starts afresh.
+    ///
+    /// # Errors
+    /// When a name is not one of the model's layers; nothing changes then.
+    pub fn freeze(&mut self, layers: &[&str]) -> Result<(), TrainError> {
+        self.set_trainable(layers, false)
+    }
+
+    /// Makes `layers` trainable again; see [`Trainer::freeze`].
+    ///
+    /// # Errors
+    /// When a name is not one of the model's layers; nothing changes then.
+    pub fn unfreeze(&mut self, layers: &[&str]) -> Result<(), TrainError> {
+        self.set_trainable(layers, true)
+    }
+
+    fn set_trainable(&mut self, layers: &[&str], trainable: bool) -> Result<(), TrainError> {
+        let model = self.model.take().expect(TAKEN);
+        let changed = if trainable {
+            crate::freeze::unfreeze(model, layers)
+        } else {
+            crate::freeze::freeze(model, layers)
+        };
+        match changed {
+            Ok(model) => {
+                self.model = Some(model);
+                self.stepper = None;
+                Ok(())
+            }
+            Err(e) => {
+                self.model = Some(e.model);
+                Err(TrainError::Setting(e.message))
+            }
+        }
+    }
+
     /// The device the model trains on.
     pub fn device(&self) -> &B::Device {
         &self.device
@@ -375,7 +413,7 @@ where
     /// that is fully known and holds as many elements (so MNIST's `[1, 28, 28]` images feed
     /// a model declared with `input: [784]`, as Keras users reshape them). Several: the
     /// data's parts (`ArrayDataset::and_input`), one fitting each input.
-    fn example_shapes<D: Dataset + ?Sized>(
+    pub(crate) fn example_shapes<D: Dataset + ?Sized>(
         &self,
         data: &D,
         what: &'static str,
@@ -1113,6 +1151,24 @@ mod tests {
             trainer.evaluate(&empty).unwrap_err().to_string(),
             "the evaluation dataset is empty"
         );
+    }
+
+    #[test]
+    fn the_optimizer_keeps_no_state_for_frozen_weights() {
+        let device = Default::default();
+        let mut trainer = Trainer::new(crate::testing::Two::<Ad>::new(&device))
+            .optimizer(Adam::new())
+            .loss(Loss::MeanSquaredError);
+        trainer.freeze(&["dense"]).unwrap();
+        let data = ArrayDataset::regression(vec![1.0; 8], vec![2], vec![0.5; 8], 2).unwrap();
+        let fit = Fit::epochs(2).batch_size(2).verbose(Verbosity::Silent);
+        trainer.fit(&data, fit).unwrap();
+        let mut kept = trainer.stepper.as_ref().unwrap().adam_state();
+        kept.sort_by_key(ToString::to_string);
+        let head = &trainer.model().head;
+        let mut want = vec![head.weight.id, head.bias.as_ref().unwrap().id];
+        want.sort_by_key(ToString::to_string);
+        assert_eq!(kept, want);
     }
 
     #[test]

@@ -153,6 +153,49 @@ impl ImageDataset {
         }
     }
 
+    /// The images of `classes` only, relabelled by their place in `classes`: with
+    /// `&[5, 6, 7, 8, 9]` the digits 5 to 9 become classes 0 to 4, as Keras's
+    /// `mnist_transfer_cnn` does with `y_train[y_train >= 5] - 5`.
+    ///
+    /// ```
+    /// let digits = kiln_datasets::synthetic_digits(50, 1);
+    /// let high = digits.only_classes(&[5, 6, 7, 8, 9]).unwrap();
+    /// assert_eq!(high.classes(), ["5", "6", "7", "8", "9"]);
+    /// assert!(high.labels().iter().all(|&l| l < 5));
+    /// ```
+    ///
+    /// # Errors
+    /// When a class is not one of the dataset's, or is given twice.
+    pub fn only_classes(&self, classes: &[usize]) -> Result<ImageDataset> {
+        let mut place = vec![None; self.classes.len()];
+        for (i, &class) in classes.iter().enumerate() {
+            match place.get_mut(class) {
+                Some(slot @ None) => *slot = u16::try_from(i).ok(),
+                Some(Some(_)) => {
+                    return Err(DataError::Invalid(format!(
+                        "class {class} is given twice; name each class once"
+                    )));
+                }
+                None => {
+                    return Err(DataError::Invalid(format!(
+                        "{} has classes 0 to {}, not {class}",
+                        self.name,
+                        self.classes.len().saturating_sub(1)
+                    )));
+                }
+            }
+        }
+        let kept: Vec<usize> = (0..self.len())
+            .filter(|&i| place[usize::from(self.labels[i])].is_some())
+            .collect();
+        let mut subset = self.select(&kept);
+        for label in &mut subset.labels {
+            *label = place[usize::from(*label)].unwrap_or_default();
+        }
+        subset.classes = classes.iter().map(|&c| self.classes[c].clone()).collect();
+        Ok(subset)
+    }
+
     /// The first `n` images (all of them when there are fewer).
     pub fn take(&self, n: usize) -> ImageDataset {
         let indices: Vec<usize> = (0..n.min(self.len())).collect();
@@ -241,6 +284,25 @@ mod tests {
             vec!["a".into(), "b".into(), "c".into()],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn only_classes_keeps_and_relabels_in_the_order_given() {
+        // Labels 0,1,2,0,1,2,0: keep classes 2 and 0, which become 0 and 1.
+        let data = numbered(7);
+        let two = data.only_classes(&[2, 0]).unwrap();
+        assert_eq!(two.labels(), [1, 0, 1, 0, 1]);
+        assert_eq!(two.classes(), ["c", "a"]);
+        let firsts: Vec<u8> = (0..two.len()).map(|i| two.image(i)[0]).collect();
+        assert_eq!(firsts, [0, 2, 3, 5, 6]);
+        assert_eq!(
+            data.only_classes(&[3]).unwrap_err().to_string(),
+            "numbered has classes 0 to 2, not 3"
+        );
+        assert_eq!(
+            data.only_classes(&[1, 1]).unwrap_err().to_string(),
+            "class 1 is given twice; name each class once"
+        );
     }
 
     #[test]

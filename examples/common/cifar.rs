@@ -1,6 +1,7 @@
 //! What the CIFAR-10 examples share: the data (40,000 training images, a 10,000-image
 //! hold-out, the test records there are), augmentation with shifts and flips, and the
 //! Keras training loop with its checkpoint, plots and accuracies.
+#![allow(dead_code)] // each example uses its own part
 
 use burn::tensor::backend::AutodiffBackend;
 use kiln::callbacks::{LearningRateScheduler, ModelCheckpoint};
@@ -66,7 +67,7 @@ pub struct CifarFlags {
 }
 
 /// The test records available: the full test batch, else the partial one.
-fn test_set(dir: &DataDir) -> Result<ImageDataset, Box<dyn std::error::Error>> {
+pub fn test_set(dir: &DataDir) -> Result<ImageDataset, Box<dyn std::error::Error>> {
     let folder = dir.dataset("cifar10");
     for name in [
         "test_batch.bin",

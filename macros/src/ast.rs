@@ -385,11 +385,22 @@ impl Parse for LayerCall {
         if name == "Model" && input.peek(syn::token::Paren) {
             let content;
             parenthesized!(content in input);
-            let path = whole(&content, syn::Path::parse_mod_style)?;
+            let (path, args) = whole(&content, |content| {
+                let path = syn::Path::parse_mod_style(content)?;
+                let args = if content.is_empty() {
+                    Vec::new()
+                } else {
+                    content.parse::<Token![,]>()?;
+                    Punctuated::<ArgTok, Token![,]>::parse_terminated(content)?
+                        .into_iter()
+                        .collect()
+                };
+                Ok((path, args))
+            })?;
             return Ok(LayerCall {
                 name,
                 nested: Some(path),
-                args: Vec::new(),
+                args,
                 tokens: tokens_between(&begin, input),
             });
         }

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use kiln_spec::{
-    Arg, ArgError, At, Call, Checked, Definition, Dim, Layer, ModelSpec, NamedLayer, NamedShape,
-    Namer, Shape, Site, Value,
+    Arg, ArgError, At, Call, Checked, Declared, Definition, Dim, Layer, ModelSpec, NamedLayer,
+    NamedShape, Namer, Shape, Site, Value,
 };
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
@@ -39,14 +39,14 @@ type Nested<'a> = std::slice::Iter<'a, String>;
 
 /// The layer a call stands for, its errors reported: a nested model from its resolved
 /// JSON, any other layer from its arguments.
-fn read_call(cx: &Ctxt, call: &LayerCall, nested: &mut Nested) -> Option<Layer> {
+fn read_call(cx: &Ctxt, call: &LayerCall, nested: &mut Nested) -> Option<Declared> {
     let Some(path) = &call.nested else {
         return read_layer(cx, call, &call.to_call(), |i| i);
     };
     // expand resolves every Model(...) before checking.
     let json = nested.next()?;
-    match ModelSpec::from_json(json) {
-        Ok(spec) => Some(Layer::Model(kiln_spec::layers::Nested(Box::new(spec)))),
+    let layer = match ModelSpec::from_json(json) {
+        Ok(spec) => Layer::Model(kiln_spec::layers::Nested(Box::new(spec))),
         Err(e) => {
             cx.error_spanned_by(
                 path,
@@ -55,9 +55,27 @@ fn read_call(cx: &Ctxt, call: &LayerCall, nested: &mut Nested) -> Option<Layer> 
                     path.to_token_stream()
                 ),
             );
-            None
+            return None;
         }
-    }
+    };
+    let only_trainable = |rest: &Call| match rest.args.first() {
+        None => Ok(layer),
+        Some(_) => Err(vec![ArgError {
+            at: At::Arg(0),
+            message: format!(
+                "Model({}) takes only `trainable` besides the model",
+                path.to_token_stream()
+            ),
+        }]),
+    };
+    Declared::with_trainable(&call.to_call(), only_trainable)
+        .map(|(layer, trainable)| Declared { layer, trainable })
+        .map_err(|errors| {
+            for e in errors {
+                report_arg_error(cx, call, e, |i| i);
+            }
+        })
+        .ok()
 }
 
 fn check_sequential(
@@ -117,7 +135,7 @@ fn check_input(cx: &Ctxt, input: &InputDecl) -> Option<Shape> {
 // Every layer is one kiln knows, with arguments it takes. All layers are read, so every
 // argument error shows in one build; the layers that could be read, up to the first that
 // could not, are returned for the shape check.
-fn check_layers(cx: &Ctxt, calls: &[LayerCall], nested: &mut Nested) -> Vec<Layer> {
+fn check_layers(cx: &Ctxt, calls: &[LayerCall], nested: &mut Nested) -> Vec<Declared> {
     let mut layers = Vec::new();
     let mut complete = true;
     for call in calls {
@@ -137,8 +155,8 @@ fn read_layer(
     call: &LayerCall,
     read: &Call,
     arg: impl Fn(usize) -> usize,
-) -> Option<Layer> {
-    Layer::from_call(read)
+) -> Option<Declared> {
+    Declared::read(read)
         .map_err(|errors| {
             for e in errors {
                 report_arg_error(cx, call, e, &arg);
@@ -200,7 +218,7 @@ fn check_graph(cx: &Ctxt, decl: &ModelDecl, graph: &Graph, nested: &mut Nested) 
         return None;
     }
     let shapes: Vec<Option<Shape>> = graph.inputs.iter().map(|i| check_input(cx, i)).collect();
-    let layers: Vec<Vec<Option<Layer>>> = graph
+    let layers: Vec<Vec<Option<Declared>>> = graph
         .bindings
         .iter()
         .map(|b| read_binding(cx, b, nested))
@@ -297,7 +315,7 @@ fn check_graph_names(cx: &Ctxt, graph: &Graph) -> bool {
 
 // A binding's layers: its merge (if it starts with one) and its chain, each read with its
 // arguments' rules; `None` for one whose arguments are reported.
-fn read_binding(cx: &Ctxt, binding: &Binding, nested: &mut Nested) -> Vec<Option<Layer>> {
+fn read_binding(cx: &Ctxt, binding: &Binding, nested: &mut Nested) -> Vec<Option<Declared>> {
     let mut layers = Vec::new();
     if let Source::Merge(call) = &binding.source {
         layers.push(read_merge(cx, call));
@@ -308,7 +326,7 @@ fn read_binding(cx: &Ctxt, binding: &Binding, nested: &mut Nested) -> Vec<Option
 
 // `Add(a, b)`, `Concatenate(a, b, axis = 1)`: the names are the graph's, the keywords the
 // layer's.
-fn read_merge(cx: &Ctxt, call: &LayerCall) -> Option<Layer> {
+fn read_merge(cx: &Ctxt, call: &LayerCall) -> Option<Declared> {
     let name = call.name.to_string();
     if !Layer::MERGES.contains(&name.as_str()) && Layer::NAMES.contains(&name.as_str()) {
         cx.error_spanned_by(
@@ -383,7 +401,8 @@ impl<'a> Lowered<'a> {
         }
     }
 
-    fn push(&mut self, layer: Layer, inbound: Vec<String>, call: &'a LayerCall) -> String {
+    fn push(&mut self, declared: Declared, inbound: Vec<String>, call: &'a LayerCall) -> String {
+        let Declared { layer, trainable } = declared;
         let name = self.namer.name(&layer);
         self.labels
             .insert(name.clone(), layer.class_name().to_owned());
@@ -391,6 +410,7 @@ impl<'a> Lowered<'a> {
             name: name.clone(),
             layer,
             inbound,
+            trainable,
         });
         self.tokens.push(&call.tokens);
         self.spans.push(call.name.span());
@@ -402,7 +422,7 @@ impl<'a> Lowered<'a> {
         &mut self,
         cx: &Ctxt,
         binding: &'a Binding,
-        mut layers: impl Iterator<Item = Layer>,
+        mut layers: impl Iterator<Item = Declared>,
     ) {
         let calls = binding.chain.iter();
         let mut last = match &binding.source {
@@ -431,7 +451,7 @@ impl<'a> Lowered<'a> {
                     ),
                 );
             }
-            states = layer.states().len();
+            states = layer.layer.states().len();
             last = self.push(layer, vec![last], call);
         }
         if binding.names.len() != states + 1 {

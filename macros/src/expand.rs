@@ -151,6 +151,13 @@ fn layer_state(model: &Model, i: usize, parts: &mut Parts) -> (Ident, TokenStrea
         parts.assertions.push(nested::assertions(path, info));
     }
     if let Some((ty, init)) = code.field {
+        // A frozen layer's weights take no gradient, so the optimizer leaves them be.
+        let kp = private();
+        let init = if named.trainable {
+            init
+        } else {
+            quote!(#kp::burn::module::Module::no_grad(#init))
+        };
         parts.fields.push(quote_spanned!(span=> pub #field: #ty));
         parts.inits.push(quote_spanned!(span=> #field: #init));
     }
@@ -206,8 +213,23 @@ fn sequential_parts(model: &Model) -> Parts {
         parts
             .steps
             .push(after_step(named, &field, logits == Some(i)));
+        parts.steps.push(tap_step(model, i, &x));
     }
     parts
+}
+
+/// Offers layer `i`'s output `x` to the forward pass's tap (feature extraction), with its
+/// activation when the training forward splits it off.
+fn tap_step(model: &Model, i: usize, x: &Ident) -> TokenStream {
+    let kp = private();
+    let name = &model.spec.layers[i].name;
+    let output = if model.spec.logits_layer() == Some(i) {
+        let a = activation_tokens(model.spec.final_activation());
+        quote!(#kp::activation(#a, #x.clone()))
+    } else {
+        quote!(#x.clone())
+    };
+    quote!(tap.at(#name, || #output)?;)
 }
 
 fn functional_parts(model: &Model) -> Parts {
@@ -273,6 +295,7 @@ fn functional_parts(model: &Model) -> Parts {
             }
         };
         let out = var(&named.name);
+        let tap = tap_step(model, i, &out);
         if info.states.is_empty() {
             let after = after_step(named, &field, logits == Some(i));
             parts.steps.push(quote! {
@@ -291,6 +314,7 @@ fn functional_parts(model: &Model) -> Parts {
                 let (#out, #(#names),*): (#ty, #(#types),*) = #forward;
             });
         }
+        parts.steps.push(tap);
     }
     let outputs: Vec<TokenStream> = spec.outputs.iter().map(|o| take(o)).collect();
     parts.result = match outputs.as_slice() {
@@ -346,6 +370,7 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
         Body::Functional(_) => functional_parts(model),
     };
     let final_act = activation_tokens(spec.final_activation());
+    let names = spec.layers.iter().map(|l| &l.name);
     let json = spec.to_json();
     let table = Summary(checked.clone()).to_string();
     let shown = |shapes: &[kiln_spec::NamedShape]| {
@@ -486,6 +511,11 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
                     #name::forward_train(self, #pass)
                 }
 
+                fn features(&self, layer: &str, x: Self::Input) -> ::core::result::Result<#kp::DynTensor<B>, #kp::TrainError> {
+                    #bind
+                    #name::features(self, layer, #pass)
+                }
+
                 fn spec(&self) -> ::core::option::Option<#kp::ModelSpec> {
                     ::core::option::Option::Some(#name::<B>::spec())
                 }
@@ -532,22 +562,35 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
 
                 /// The model's output for a batch of inputs.
                 pub fn forward(&self, #(#params),*) -> #output_ty {
-                    let (y, _) = self.__layers(#(#args,)* false);
+                    let ::core::result::Result::Ok((y, _)) = self.__layers(#(#args,)* false, &mut #kp::features::NoTap);
                     #output
                 }
 
                 /// The training forward pass: the output before the last activation (logits),
                 /// that activation, and the sum of the declared regularization penalties.
                 pub fn forward_train(&self, #(#params),*) -> #kp::TrainForward<B, #output_ty> {
-                    let (logits, penalty) = self.__layers(#(#args,)* true);
+                    let ::core::result::Result::Ok((logits, penalty)) = self.__layers(#(#args,)* true, &mut #kp::features::NoTap);
                     #kp::TrainForward { logits, activation: #final_act, penalty }
                 }
 
+                /// The output of the layer named `layer` (`"conv2d_1"`, its activation applied),
+                /// as Keras's `Model(model.inputs, model.get_layer(layer).output)`; the layers
+                /// after it do not run.
+                ///
+                /// # Errors
+                /// When the model has no layer of that name; the nearest is named.
+                pub fn features(&self, layer: &str, #(#params),*) -> ::core::result::Result<#kp::DynTensor<B>, #kp::TrainError> {
+                    match self.__layers(#(#args,)* false, &mut #kp::features::Features::new(layer)) {
+                        ::core::result::Result::Err(tapped) => tapped,
+                        ::core::result::Result::Ok(_) => ::core::result::Result::Err(#kp::features::unknown_layer(layer, &[#(#names),*])),
+                    }
+                }
+
                 #[allow(unused_mut, unused_variables, clippy::let_and_return)]
-                fn __layers(&self, #(#vars,)* penalties: bool) -> (#output_ty, ::core::option::Option<#kp::burn::tensor::Tensor<B, 1>>) {
+                fn __layers<T: #kp::features::Tap<B>>(&self, #(#vars,)* penalties: bool, tap: &mut T) -> ::core::result::Result<(#output_ty, ::core::option::Option<#kp::burn::tensor::Tensor<B, 1>>), T::Stop> {
                     let mut penalty = ::core::option::Option::None;
                     #(#steps)*
-                    (#result, penalty)
+                    ::core::result::Result::Ok((#result, penalty))
                 }
 
                 /// The model's declaration, as kiln-spec reads it.
@@ -556,8 +599,11 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
                 }
 
                 /// Keras's summary table: each layer's output shape and parameter count, and the totals.
+                /// The counts follow the weights as they are: a layer frozen at run time counts as
+                /// non-trainable on an autodiff backend.
                 pub fn summary(&self) -> #kp::Summary {
-                    Self::spec().summary().expect("model! embeds a model it has checked")
+                    let checked = Self::spec().check().expect("model! embeds a model it has checked");
+                    #kp::trainable_summary(self, checked, &[])
                 }
 
                 /// The architecture as JSON, which `kiln::from_json` reads back.
@@ -599,6 +645,9 @@ fn stub(decl: &ModelDecl) -> TokenStream {
                 ::core::unreachable!()
             }
             pub fn forward_train<const D: usize, const E: usize>(&self, x: #tensor<B, D>) -> #kp::TrainForward<B, #tensor<B, E>> {
+                ::core::unreachable!()
+            }
+            pub fn features<const D: usize>(&self, layer: &str, x: #tensor<B, D>) -> ::core::result::Result<#kp::DynTensor<B>, #kp::TrainError> {
                 ::core::unreachable!()
             }
             pub fn spec() -> #kp::ModelSpec {

@@ -1,6 +1,6 @@
 //! A JSON model read with `model!`'s argument rules. Each layer's config becomes the call
 //! a `model!` would hold (`{"class_name": "Dropout", "config": {"rate": 0.5}}` is
-//! `Dropout(rate = 0.5)`) and goes through [`Layer::from_call`], so a value out of range,
+//! `Dropout(rate = 0.5)`) and goes through [`Declared::read`], so a value out of range,
 //! of the wrong kind, or a misspelt key is an error naming the layer and the argument, with
 //! the nearest valid name, exactly as in `model!`. Keys outside the configs are checked
 //! against the JSON form's own.
@@ -8,13 +8,13 @@
 use serde_json::{Map, Value as Json};
 
 use crate::args::{Arg, Call, Value, suggestion};
-use crate::layer::Layer;
+use crate::layer::Declared;
 use crate::model::JsonError;
 
 /// The keys of a model in the JSON form.
 const MODEL_KEYS: &[&str] = &["name", "input", "inputs", "layers", "outputs"];
 /// The keys of a layer in the JSON form.
-const LAYER_KEYS: &[&str] = &["name", "class_name", "config", "inbound"];
+const LAYER_KEYS: &[&str] = &["name", "class_name", "config", "inbound", "trainable"];
 /// The keys of a functional model's input.
 const INPUT_KEYS: &[&str] = &["name", "shape"];
 
@@ -57,10 +57,30 @@ fn check_layer(layer: &Map<String, Json>) -> Result<(), JsonError> {
             ));
         }
     };
-    if class == "Model" {
-        return check_model(&Json::Object(config));
+    if config.contains_key(Declared::TRAINABLE) {
+        return Err(refused(
+            name,
+            "`trainable` goes beside `config`, as `\"trainable\": false`, not inside it".into(),
+        ));
     }
-    let mut args = Vec::new();
+    let mut args: Vec<Arg> = layer
+        .get(Declared::TRAINABLE)
+        .map(|value| Arg {
+            keyword: Some(Declared::TRAINABLE.into()),
+            value: argument(value),
+        })
+        .into_iter()
+        .collect();
+    if class == "Model" {
+        check_model(&Json::Object(config))?;
+        let call = Call {
+            name: class.to_string(),
+            args,
+        };
+        return Declared::with_trainable(&call, |_| Ok(()))
+            .map(drop)
+            .map_err(|errors| refused(name, joined(errors)));
+    }
     for (key, value) in config {
         match (key.as_str(), value) {
             // An option left at its default (a regularizer not set).
@@ -84,10 +104,14 @@ fn check_layer(layer: &Map<String, Json>) -> Result<(), JsonError> {
         name: class.to_string(),
         args,
     };
-    Layer::from_call(&call).map(drop).map_err(|errors| {
-        let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
-        refused(name, messages.join("; "))
-    })
+    Declared::read(&call)
+        .map(drop)
+        .map_err(|errors| refused(name, joined(errors)))
+}
+
+fn joined(errors: Vec<crate::ArgError>) -> String {
+    let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+    messages.join("; ")
 }
 
 /// `config`'s value as the argument `model!` would read: a regularizer's
@@ -275,6 +299,33 @@ mod tests {
                 "{pointer} = {value}: {got}"
             );
         }
+    }
+
+    #[test]
+    fn trainable_sits_beside_the_config() {
+        let put = |pointer: &'static str, value: serde_json::Value| {
+            move |model: &mut serde_json::Value| {
+                if let Some(serde_json::Value::Object(fields)) = model.pointer_mut(pointer) {
+                    fields.insert("trainable".into(), value);
+                }
+            }
+        };
+        let mut model = base();
+        put("/layers/0", json!(false))(&mut model);
+        let spec = ModelSpec::from_json(&model.to_string()).unwrap();
+        let trainable: Vec<bool> = spec.layers.iter().map(|l| l.trainable).collect();
+        assert_eq!(trainable, [false, true, true, true, true, true]);
+        // The frozen conv's 8·9 + 8 weights join the 16 moving statistics.
+        assert_eq!(spec.check().unwrap().params().non_trainable, 80 + 16);
+        assert_eq!(ModelSpec::from_json(&spec.to_json()).unwrap(), spec);
+        assert_eq!(
+            refused(put("/layers/0", json!("no"))),
+            "the model in this JSON is refused: layer `conv2d`: `trainable` of Conv2D: expected `true` or `false`, got `no`"
+        );
+        assert_eq!(
+            refused(put("/layers/0/config", json!(false))),
+            "the model in this JSON is refused: layer `conv2d`: `trainable` goes beside `config`, as `\"trainable\": false`, not inside it"
+        );
     }
 
     #[test]

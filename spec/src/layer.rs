@@ -246,6 +246,99 @@ impl Layer {
     }
 }
 
+/// A layer as declared: the layer, and what every layer takes besides its own
+/// arguments, as Keras's base `Layer` does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Declared {
+    /// The layer.
+    pub layer: Layer,
+    /// Whether its weights train (`trainable = false` freezes them).
+    pub trainable: bool,
+}
+
+impl From<Layer> for Declared {
+    fn from(layer: Layer) -> Self {
+        Declared {
+            layer,
+            trainable: true,
+        }
+    }
+}
+
+impl Declared {
+    /// The keyword every layer takes.
+    pub const TRAINABLE: &'static str = "trainable";
+
+    /// Reads a layer as written in `model!`, `trainable = ...` included, collecting every
+    /// argument error; the errors point at the arguments of `call` as written.
+    ///
+    /// ```
+    /// use kiln_spec::{Call, Declared};
+    /// let frozen = Declared::read(&Call::bare("Dense").arg(8).kw("trainable", false)).unwrap();
+    /// assert!(!frozen.trainable);
+    /// let err = Declared::read(&Call::bare("Dense").arg(8).kw("trainable", 0)).unwrap_err();
+    /// assert_eq!(err[0].message, "`trainable` of Dense: expected `true` or `false`, got `0`");
+    /// ```
+    ///
+    /// # Errors
+    /// Every argument that does not fit the layer.
+    pub fn read(call: &Call) -> Result<Declared, Vec<ArgError>> {
+        let (layer, trainable) = Self::with_trainable(call, Layer::from_call)?;
+        Ok(Declared { layer, trainable })
+    }
+
+    /// Reads `trainable` from `call` and hands the other arguments to `read`; the errors
+    /// of both, in the indices of `call`.
+    ///
+    /// # Errors
+    /// A `trainable` that is not `true` or `false` or is given twice, and `read`'s errors.
+    pub fn with_trainable<T>(
+        call: &Call,
+        read: impl FnOnce(&Call) -> Result<T, Vec<ArgError>>,
+    ) -> Result<(T, bool), Vec<ArgError>> {
+        let mut errors = Vec::new();
+        let mut trainable = None;
+        let mut kept = Vec::new();
+        for (i, arg) in call.args.iter().enumerate() {
+            if arg.keyword.as_deref() != Some(Self::TRAINABLE) {
+                kept.push(i);
+                continue;
+            }
+            if trainable.is_some() {
+                errors.push(ArgError::new(
+                    At::Arg(i),
+                    format!("`trainable` is given twice to {}; remove one", call.name),
+                ));
+                continue;
+            }
+            trainable = Some(crate::args::boolean(&arg.value).unwrap_or_else(|why| {
+                errors.push(ArgError::new(
+                    At::Value(i),
+                    format!("`trainable` of {}: {why}", call.name),
+                ));
+                true
+            }));
+        }
+        let rest = Call {
+            name: call.name.clone(),
+            args: kept.iter().map(|&i| call.args[i].clone()).collect(),
+        };
+        let at = |at: At| match at {
+            At::Arg(j) => At::Arg(kept[j]),
+            At::Value(j) => At::Value(kept[j]),
+            other => other,
+        };
+        match read(&rest) {
+            Ok(layer) if errors.is_empty() => Ok((layer, trainable.unwrap_or(true))),
+            Ok(_) => Err(errors),
+            Err(more) => {
+                errors.extend(more.into_iter().map(|e| ArgError { at: at(e.at), ..e }));
+                Err(errors)
+            }
+        }
+    }
+}
+
 /// What the layers with a kernel (Dense, Conv1D, Conv2D) share: the activation, the bias,
 /// and the regularizers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -23,7 +23,7 @@ mod window;
 pub use activation::Activation;
 pub use args::{Arg, ArgError, At, Call, Value, nearest};
 pub use graph::{Definition, Site, check_names};
-pub use layer::{Input, Layer, Params, WeightOptions};
+pub use layer::{Declared, Input, Layer, Params, WeightOptions};
 pub use model::{
     CheckError, Checked, JsonError, LayerInfo, ModelSpec, NamedLayer, NamedShape, Namer, Summary,
     reference,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::graph::{self, Definition, Site};
-use crate::layer::{Input, Layer, Params};
+use crate::layer::{Declared, Input, Layer, Params};
 use crate::shape::{Dim, Shape};
 
 /// A model as declared: a name, its inputs, its layers and, for the functional form, how
@@ -64,6 +64,18 @@ pub struct NamedLayer {
     /// Sequential model.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inbound: Vec<String>,
+    /// Whether its weights train; `"trainable": false` in JSON freezes them.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub trainable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference.
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// The JSON form: `input` for a Sequential model, `inputs` and `outputs` for a functional one.
@@ -142,6 +154,27 @@ pub struct LayerInfo {
     /// A model used as a layer, as checked (always there for one): the summary shows its
     /// layers beneath it, and runtime models run it.
     pub nested: Option<Box<Checked>>,
+    /// Whether its weights train: a frozen layer's count as non-trainable, as in Keras.
+    pub trainable: bool,
+}
+
+impl LayerInfo {
+    /// The weights as the totals count them: a nested model's as its layers count them,
+    /// and a frozen layer's all non-trainable.
+    pub fn counted(&self) -> Params {
+        let params = match &self.nested {
+            Some(nested) => nested.params(),
+            None => self.params,
+        };
+        if self.trainable {
+            params
+        } else {
+            Params {
+                trainable: 0,
+                non_trainable: params.total(),
+            }
+        }
+    }
 }
 
 /// A model whose every shape fits.
@@ -164,7 +197,7 @@ impl Checked {
     pub fn params(&self) -> Params {
         self.layers
             .iter()
-            .map(|l| l.params)
+            .map(LayerInfo::counted)
             .fold(Params::default(), |a, b| a + b)
     }
 
@@ -210,14 +243,22 @@ pub enum JsonError {
 
 impl ModelSpec {
     /// A Sequential model whose layers get Keras's default names (`dense`, `dense_1`, ...).
-    pub fn sequential(name: impl Into<String>, input: Shape, layers: Vec<Layer>) -> Self {
+    pub fn sequential(
+        name: impl Into<String>,
+        input: Shape,
+        layers: impl IntoIterator<Item = impl Into<Declared>>,
+    ) -> Self {
         let mut namer = Namer::default();
         let layers = layers
             .into_iter()
-            .map(|layer| NamedLayer {
-                name: namer.name(&layer),
-                layer,
-                inbound: Vec::new(),
+            .map(|declared| {
+                let Declared { layer, trainable } = declared.into();
+                NamedLayer {
+                    name: namer.name(&layer),
+                    layer,
+                    inbound: Vec::new(),
+                    trainable,
+                }
             })
             .collect();
         ModelSpec {
@@ -257,7 +298,7 @@ impl ModelSpec {
             .iter()
             .enumerate()
             .map(|(i, call)| {
-                Layer::from_call(call).map_err(|errors| CheckError {
+                Declared::read(call).map_err(|errors| CheckError {
                     at: Site::Def(i),
                     message: format!(
                         "layer {}: {}",
@@ -368,6 +409,7 @@ impl ModelSpec {
                     Layer::Model(n) => Some(Box::new(n.0.check()?)),
                     _ => None,
                 },
+                trainable: named.trainable,
             });
             shapes.insert(named.name.clone(), (output, from));
             previous = named.name.clone();
@@ -804,7 +846,7 @@ ____________________________________________________________________"#;
             ),
         ];
         for (input, want) in cases {
-            let m = ModelSpec::sequential("M", input, vec![]);
+            let m = ModelSpec::sequential("M", input, Vec::<Layer>::new());
             assert_eq!(
                 m.check(),
                 Err(CheckError {
@@ -823,6 +865,7 @@ ____________________________________________________________________"#;
             name: "flatten".into(),
             layer: layer("Flatten", &[], &[]),
             inbound: vec![],
+            trainable: true,
         });
         assert_eq!(m.final_activation(), Activation::Linear);
     }
@@ -836,6 +879,7 @@ ____________________________________________________________________"#;
                 name: "batch_normalization".into(),
                 layer: layer("BatchNormalization", &[], &[("momentum", f(0.9))]),
                 inbound: vec![],
+                trainable: true,
             },
         );
         m.layers.push(NamedLayer {
@@ -856,6 +900,7 @@ ____________________________________________________________________"#;
                 ],
             ),
             inbound: vec![],
+            trainable: true,
         });
         let json = m.to_json();
         assert_eq!(ModelSpec::from_json(&json).unwrap(), m);
@@ -891,6 +936,7 @@ ____________________________________________________________________"#;
             name: name.into(),
             layer: l,
             inbound: inbound.iter().map(|s| s.to_string()).collect(),
+            trainable: true,
         };
         let conv = || layer("Conv2D", &[i(32), i(3)], &[("padding", n("same"))]);
         ModelSpec {
@@ -1041,6 +1087,7 @@ ________________________________________________________________________________
             name: name.into(),
             layer: l,
             inbound: inbound.iter().map(|s| s.to_string()).collect(),
+            trainable: true,
         };
         let spec = |state: &str| ModelSpec {
             name: "States".into(),

@@ -24,16 +24,31 @@ pub fn batch_normalization<B: Backend>(
         .init(device)
 }
 
-/// BatchNormalization's forward step: burn-nn's `BatchNorm::forward`, except in training
-/// on [`Cpu`](crate::backend::Cpu), where kiln-cpu's `batch_norm_training` gives the same
-/// output, gradients and moving averages in two passes over the activations each way
-/// (burn-nn's takes about ten).
+/// BatchNormalization's forward step: burn-nn's `BatchNorm::forward`, except
+/// - for a frozen layer (its scale takes no gradient) in training, which normalizes with
+///   its moving statistics and keeps them, as Keras's frozen BatchNormalization does;
+/// - in training on [`Cpu`](crate::backend::Cpu), where kiln-cpu's `batch_norm_training`
+///   gives the same output, gradients and moving averages in two passes over the
+///   activations each way (burn-nn's takes about ten).
 pub fn batch_norm<B: Backend, const D: usize>(bn: &BatchNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    if B::ad_enabled(&x.device()) && !bn.gamma.val().is_require_grad() {
+        return inference(bn, x);
+    }
     #[cfg(feature = "flex")]
     if let Some(y) = on_kiln_cpu::training(bn, x.clone()) {
         return y;
     }
     bn.forward(x)
+}
+
+/// `(x - moving mean) / sqrt(moving variance + epsilon) * gamma + beta`, per channel.
+fn inference<B: Backend, const D: usize>(bn: &BatchNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    let mut shape = [1; D];
+    shape[1] = x.dims()[1];
+    let per_channel = |t: Tensor<B, 1>| t.reshape(shape);
+    let scale = per_channel(bn.gamma.val())
+        / per_channel(bn.running_var.value().add_scalar(bn.epsilon).sqrt());
+    (x - per_channel(bn.running_mean.value())) * scale + per_channel(bn.beta.val())
 }
 
 /// The training step on `Autodiff<KilnCpu>`, reached from code generic over `B` by

@@ -1,0 +1,248 @@
+//! Frozen layers, as Keras's `layer.trainable = False`: a frozen layer's weights take no
+//! gradient, so the backward pass skips them and the optimizer neither updates them nor
+//! keeps state for them; a frozen BatchNormalization normalizes with its moving
+//! statistics and keeps them. `model!` and JSON freeze a layer with `trainable = false`;
+//! [`freeze`] and [`unfreeze`] do it at run time, by layer name or nested path.
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+use kiln_spec::{Checked, LayerInfo, Summary};
+
+use crate::error::TrainError;
+use crate::features::no_such_layer;
+use crate::load::{layer_path, under};
+use crate::model::Model;
+
+/// The moving statistics of a BatchNormalization: state, never trained, so unfreezing
+/// leaves them without gradient.
+const MOVING: [&str; 2] = ["running_mean", "running_var"];
+
+/// A model given back with why its layers could not be frozen or unfrozen: a name that is
+/// not one of its layers.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct FreezeError<M> {
+    /// The model, unchanged.
+    pub model: M,
+    /// Names the unknown layer and the nearest one the model has.
+    pub message: String,
+}
+
+impl<M> From<FreezeError<M>> for TrainError {
+    fn from(e: FreezeError<M>) -> Self {
+        TrainError::Setting(e.message)
+    }
+}
+
+/// Freezes `layers` of `model`, each a layer name (`conv2d`) or a nested model's layer
+/// (`feature_extractor.conv2d`; `feature_extractor` freezes all of it), as Keras's
+/// `layer.trainable = False`.
+///
+/// ```
+/// # use kiln_core::{backend::Cpu, Model};
+/// # fn demo<M: Model<Cpu>>(model: M) -> Result<(), kiln_core::TrainError> {
+/// let model = kiln_core::freeze(model, &["conv2d", "conv2d_1"])?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// When a name is not one of the model's layers; the model comes back unchanged in the
+/// error.
+pub fn freeze<B: Backend, M: Model<B>>(model: M, layers: &[&str]) -> Result<M, FreezeError<M>> {
+    set_trainable(model, layers, false)
+}
+
+/// Makes `layers` of `model` trainable again; see [`freeze`].
+///
+/// # Errors
+/// When a name is not one of the model's layers.
+pub fn unfreeze<B: Backend, M: Model<B>>(model: M, layers: &[&str]) -> Result<M, FreezeError<M>> {
+    set_trainable(model, layers, true)
+}
+
+fn set_trainable<B: Backend, M: Model<B>>(
+    model: M,
+    layers: &[&str],
+    trainable: bool,
+) -> Result<M, FreezeError<M>> {
+    let names = model.stored_names();
+    let known = known_layers(&model, &names);
+    if let Some(unknown) = layers.iter().find(|l| !known.iter().any(|k| k == *l)) {
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        let message = no_such_layer(unknown, &known);
+        return Err(FreezeError { model, message });
+    }
+    Ok(model.map(&mut Setter {
+        path: Vec::new(),
+        names: &names,
+        layers,
+        trainable,
+    }))
+}
+
+/// Every layer `freeze` can name: from the declaration when the model has one (nested
+/// layers as `outer.inner`), else every module holding weights.
+fn known_layers<B: Backend, M: Model<B>>(model: &M, names: &[(String, String)]) -> Vec<String> {
+    fn walk(layers: &[LayerInfo], prefix: &str, out: &mut Vec<String>) {
+        for l in layers {
+            let path = format!("{prefix}{}", l.name);
+            if let Some(nested) = &l.nested {
+                walk(&nested.layers, &format!("{path}."), out);
+            }
+            out.push(path);
+        }
+    }
+    let mut out = Vec::new();
+    match model.spec().and_then(|s| s.check().ok()) {
+        Some(checked) => walk(&checked.layers, "", &mut out),
+        None => {
+            for (path, _) in weights(model, names) {
+                let mut prefix = path.as_str();
+                while let Some((head, _)) = prefix.rsplit_once('.') {
+                    out.push(head.to_owned());
+                    prefix = head;
+                }
+            }
+            out.sort();
+            out.dedup();
+        }
+    }
+    out
+}
+
+/// Sets whether the weights under some layers take a gradient.
+struct Setter<'a> {
+    path: Vec<String>,
+    names: &'a [(String, String)],
+    layers: &'a [&'a str],
+    trainable: bool,
+}
+
+impl<B: Backend> ModuleMapper<B> for Setter<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_owned());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let path = layer_path(self.names, &self.path.join("."));
+        let moving = self
+            .path
+            .last()
+            .is_some_and(|leaf| MOVING.contains(&leaf.as_str()));
+        if !moving && self.layers.iter().any(|l| under(&path, l)) {
+            param.set_require_grad(self.trainable)
+        } else {
+            param
+        }
+    }
+}
+
+/// Each float tensor of `module`, by its layer path, and whether it takes a gradient.
+pub(crate) fn weights<B: Backend, M: Module<B>>(
+    module: &M,
+    names: &[(String, String)],
+) -> Vec<(String, bool)> {
+    struct Collect<'a> {
+        path: Vec<String>,
+        names: &'a [(String, String)],
+        out: Vec<(String, bool)>,
+    }
+    impl<B: Backend> ModuleVisitor<B> for Collect<'_> {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_owned());
+        }
+
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let path = layer_path(self.names, &self.path.join("."));
+            self.out.push((path, param.val().is_require_grad()));
+        }
+    }
+    let mut collect = Collect {
+        path: Vec::new(),
+        names,
+        out: Vec::new(),
+    };
+    module.visit(&mut collect);
+    collect.out
+}
+
+/// Keras's summary of `module`, declared as `checked`, with its trainable and
+/// non-trainable counts as the module is now: on an autodiff backend, a layer none of
+/// whose weights takes a gradient counts as frozen, however it was declared.
+pub fn trainable_summary<B: Backend, M: Module<B>>(
+    module: &M,
+    mut checked: Checked,
+    names: &[(String, String)],
+) -> Summary {
+    fn follow(layers: &mut [LayerInfo], prefix: &str, weights: &[(String, bool)]) {
+        for l in layers {
+            let path = format!("{prefix}{}", l.name);
+            let mut mine = weights.iter().filter(|(p, _)| under(p, &path)).peekable();
+            if mine.peek().is_none() {
+                continue;
+            }
+            l.trainable = mine.any(|&(_, grad)| grad);
+            if let (true, Some(nested)) = (l.trainable, &mut l.nested) {
+                follow(&mut nested.layers, &format!("{path}."), weights);
+            }
+        }
+    }
+    let tracked = module
+        .devices()
+        .first()
+        .is_some_and(|device| B::ad_enabled(device));
+    if tracked {
+        follow(&mut checked.layers, "", &weights(module, names));
+    }
+    Summary(checked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{TestAutodiff, Two};
+
+    fn two() -> Two<TestAutodiff> {
+        Two::new(&Default::default())
+    }
+
+    fn grads(model: &Two<TestAutodiff>) -> Vec<(String, bool)> {
+        weights(model, &[])
+    }
+
+    #[test]
+    fn a_hand_written_module_freezes_by_field_name() {
+        let model = freeze(two(), &["dense"]).unwrap();
+        assert_eq!(
+            grads(&model),
+            [
+                ("dense.weight".to_string(), false),
+                ("dense.bias".to_string(), false),
+                ("head.weight".to_string(), true),
+                ("head.bias".to_string(), true),
+            ]
+        );
+        let model = unfreeze(model, &["dense"]).unwrap();
+        assert!(grads(&model).iter().all(|(_, grad)| *grad));
+    }
+
+    #[test]
+    fn an_unknown_layer_is_named_with_the_nearest() {
+        let err = freeze(two(), &["dens"]).unwrap_err();
+        assert_eq!(
+            err.message,
+            "no layer `dens` in this model; did you mean `dense`?"
+        );
+        // The model comes back untouched.
+        assert!(grads(&err.model).iter().all(|(_, grad)| *grad));
+    }
+}

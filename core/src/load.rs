@@ -1,0 +1,357 @@
+//! Loading weights into a model: all of them under their own names ([`load_weights`]),
+//! or as a [`Load`] says: some layers only, missing weights allowed, the file's names
+//! changed to the model's, a PyTorch state dict's layouts converted.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::backend::Backend;
+use burn_store::{ApplyError, ApplyResult, BurnpackStore, ModuleSnapshot, SafetensorsStore};
+
+use crate::error::TrainError;
+use crate::model::Model;
+use crate::save::{file_error, is_safetensors, read_architecture, regex_escape};
+
+/// Loads weights saved by [`save_weights`] (or [`save_model`]) into `model`, checking
+/// that every layer's weights are there with the right shapes.
+///
+/// # Errors
+/// When the file cannot be read, or does not hold this model's weights: each missing,
+/// extra or differently shaped tensor is named.
+pub fn load_weights<B: Backend, M: Module<B> + Model<B>>(
+    model: &mut M,
+    path: impl AsRef<Path>,
+) -> Result<(), TrainError> {
+    load_weights_with(model, path, &Load::new()).map(drop)
+}
+
+/// How [`load_weights_with`] reads a file: some layers only, missing weights allowed,
+/// the file's names changed to the model's. By default, as [`load_weights`]: every weight
+/// of the model, under its own name.
+///
+/// ```
+/// let load = kiln_core::Load::new()
+///     .rename("base", "feature_extractor") // the file's `base.conv2d.weight` is the model's `feature_extractor.conv2d.weight`
+///     .only("feature_extractor")           // nothing else is read
+///     .allow_missing();                    // what the file lacks keeps its weights
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Load {
+    only: Vec<String>,
+    allow_missing: bool,
+    renames: Vec<(String, String)>,
+    pytorch: bool,
+    by_order: bool,
+}
+
+impl Load {
+    /// Every weight, under its own name.
+    pub fn new() -> Self {
+        Load::default()
+    }
+
+    /// Loads only the weights under `layer` (a layer or nested model of the model, by its
+    /// name: `feature_extractor`, `feature_extractor.conv2d`); the model's other weights
+    /// keep their values and the file's other tensors are ignored. Several calls add up.
+    pub fn only(mut self, layer: impl Into<String>) -> Self {
+        self.only.push(layer.into());
+        self
+    }
+
+    /// Weights of the model that the file lacks keep their values, and are listed in what
+    /// [`load_weights_with`] returns, instead of being an error.
+    pub fn allow_missing(mut self) -> Self {
+        self.allow_missing = true;
+        self
+    }
+
+    /// Reads the file's tensors under `from` (a name or a dotted prefix: `base`, `features.0`)
+    /// as the model's under `to`. Renames apply in the order given, before `only`.
+    pub fn rename(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.renames.push((from.into(), to.into()));
+        self
+    }
+
+    /// The file is a PyTorch state dict saved as safetensors
+    /// (`safetensors.torch.save_file(model.state_dict(), "net.safetensors")`): linear
+    /// weights are transposed (PyTorch's `[out, in]` is burn's `[in, out]`), a batch norm's
+    /// `weight` and `bias` are read as `gamma` and `beta`, and `num_batches_tracked` is
+    /// ignored; convolutions are laid out alike. Its layers are named PyTorch's way, so
+    /// [`Load::rename`] them (`rename("features.0", "conv2d")`) or pair them
+    /// [`Load::by_order`]. Recurrent layers are not converted (PyTorch packs their gates).
+    pub fn from_pytorch(mut self) -> Self {
+        self.pytorch = true;
+        self
+    }
+
+    /// Pairs the file's layers, in natural order (`features.0`, `features.3`,
+    /// `features.10`, `fc1`), with the model's layers that have weights, in declaration
+    /// order, each one's tensors read as the other's; [`Loaded::renamed`] lists the pairs.
+    /// The counts must match, and each tensor's shape, as ever.
+    pub fn by_order(mut self) -> Self {
+        self.by_order = true;
+        self
+    }
+
+    /// Whether a weight named `name` (the model's name) is one to load.
+    fn wanted(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|layer| under(name, layer))
+    }
+}
+
+/// Whether `name` (`conv2d.weight`) lies under `prefix` (`conv2d`).
+pub(crate) fn under(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// What [`load_weights_with`] did, each weight by the model's name for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// The weights read from the file.
+    pub applied: Vec<String>,
+    /// The weights the file lacks, left as they were ([`Load::allow_missing`]).
+    pub missing: Vec<String>,
+    /// The file's layers and the model's they were read as, with [`Load::by_order`].
+    pub renamed: Vec<(String, String)>,
+}
+
+/// The name PyTorch gives the count of batches a batch norm has seen, which kiln keeps not.
+const BATCHES_TRACKED: &str = "num_batches_tracked";
+
+/// Whether the file's tensor `path` is one the PyTorch adapter read under another name (a
+/// batch norm's `weight` as `gamma`, `bias` as `beta`), or one kiln does not keep.
+fn read_by_the_adapter(path: &str, applied: &[String]) -> bool {
+    let renamed = [("weight", "gamma"), ("bias", "beta")]
+        .iter()
+        .any(|(from, to)| {
+            path.strip_suffix(from)
+                .is_some_and(|layer| applied.iter().any(|a| *a == format!("{layer}{to}")))
+        });
+    renamed || path.ends_with(BATCHES_TRACKED)
+}
+
+/// `features.10` after `features.9`: numbers compared as numbers.
+fn natural(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |s: &str| -> Vec<(u64, String)> {
+        s.split('.')
+            .map(|part| (part.parse().unwrap_or(u64::MAX), part.to_owned()))
+            .collect()
+    };
+    key(a).cmp(&key(b))
+}
+
+/// The layers (names before the tensor's own) in the order first met, without repeats.
+fn layers_of(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut layers: Vec<String> = Vec::new();
+    for name in names {
+        let layer = name
+            .rsplit_once('.')
+            .map_or(name.as_str(), |(l, _)| l)
+            .to_owned();
+        if !layers.contains(&layer) {
+            layers.push(layer);
+        }
+    }
+    layers
+}
+
+/// [`Load::by_order`]'s pairs: the file's layers in natural order with the model's layers
+/// with weights in declaration order.
+fn pairs_by_order<B: Backend, M: Module<B>>(
+    model: &M,
+    path: &Path,
+    names: &[(String, String)],
+) -> Result<Vec<(String, String)>, TrainError> {
+    let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| file_error(path, format!("not a safetensors file: {e}")))?;
+    let tensors: Vec<String> = metadata
+        .tensors()
+        .into_keys()
+        .filter(|name| !name.ends_with(BATCHES_TRACKED))
+        .collect();
+    let mut file = layers_of(tensors);
+    file.sort_by(|a, b| natural(a, b));
+    let model_layers = layers_of(
+        crate::freeze::weights(model, names)
+            .into_iter()
+            .map(|(p, _)| p),
+    );
+    if file.len() != model_layers.len() {
+        return Err(TrainError::Mismatch {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the file has {} layers with weights ({}) but the model has {} ({}); pair them with rename",
+                file.len(),
+                file.join(", "),
+                model_layers.len(),
+                model_layers.join(", ")
+            ),
+        });
+    }
+    Ok(file.into_iter().zip(model_layers).collect())
+}
+
+/// Loads weights into `model` as `load` says: some layers only, missing weights allowed,
+/// names changed; otherwise as [`load_weights`].
+///
+/// # Errors
+/// When the file cannot be read, or a tensor it gives does not fit the model: each is
+/// named with both shapes (``dense.weight` is [100, 16] in the file but [100, 8] in the
+/// model``), as is each weight the file lacks (unless allowed) and each tensor of the file
+/// the model has no place for (among the layers loaded).
+pub fn load_weights_with<B: Backend, M: Module<B> + Model<B>>(
+    model: &mut M,
+    path: impl AsRef<Path>,
+    load: &Load,
+) -> Result<Loaded, TrainError> {
+    let path = path.as_ref();
+    if !path.exists() {
+        return Err(file_error(path, "no such file"));
+    }
+    let names = model.stored_names();
+    if load.pytorch && !is_safetensors(path) {
+        return Err(file_error(
+            path,
+            "PyTorch weights are read from safetensors files (safetensors.torch.save_file); .pt and .pth are not read",
+        ));
+    }
+    let renamed = if load.by_order {
+        pairs_by_order(model, path, &names)?
+    } else {
+        Vec::new()
+    };
+    let mut remaps: Vec<(String, String)> = load
+        .renames
+        .iter()
+        .chain(&renamed)
+        .map(|(from, to)| {
+            (
+                format!("^{}(\\.|$)", regex_escape(from)),
+                format!("{to}${{1}}"),
+            )
+        })
+        .collect();
+    remaps.extend(
+        names
+            .iter()
+            .map(|(module, saved)| (format!("^{}", regex_escape(saved)), module.clone())),
+    );
+    // `only`, on the module's paths: a layer's own, or those its saved names stand for.
+    let filters: Vec<String> = load
+        .only
+        .iter()
+        .flat_map(|layer| {
+            let exact = format!("^{}(\\.|$)", regex_escape(layer));
+            let stored = names
+                .iter()
+                .filter(|(_, saved)| under(saved.trim_end_matches('.'), layer))
+                .map(|(module, _)| format!("^{}", regex_escape(module)));
+            std::iter::once(exact).chain(stored)
+        })
+        .collect();
+    let result = if is_safetensors(path) || read_architecture(path).is_ok() {
+        let mut store = SafetensorsStore::from_file(path)
+            .validate(false)
+            .allow_partial(true)
+            .skip_enum_variants(!names.is_empty())
+            .with_regexes(&filters);
+        if load.pytorch {
+            store = store.with_from_adapter(burn_store::PyTorchToBurnAdapter);
+        }
+        for (from, to) in &remaps {
+            store = store.with_key_remapping(from.as_str(), to.as_str());
+        }
+        model
+            .load_from(&mut store)
+            .map_err(|e| file_error(path, e))?
+    } else {
+        let mut store = BurnpackStore::from_file(path)
+            .auto_extension(false)
+            .validate(false)
+            .allow_partial(true);
+        for filter in &filters {
+            store = store.with_regex(filter);
+        }
+        for (from, to) in &remaps {
+            store = store.with_remap_pattern(from.as_str(), to.as_str());
+        }
+        model
+            .load_from(&mut store)
+            .map_err(|e| file_error(path, e))?
+    };
+    let loaded = check_applied(path, &result, &names, load)?;
+    Ok(Loaded { renamed, ..loaded })
+}
+
+/// A tensor's module path as its layer's name gives it (`conv2d.weight`), through the
+/// [`Model::stored_names`] pairs of a model whose module paths differ from its names.
+pub(crate) fn layer_path(names: &[(String, String)], module_path: &str) -> String {
+    names
+        .iter()
+        .find_map(|(module, saved)| {
+            module_path.strip_prefix(module.as_str()).map(|rest| {
+                // The enum variant (`Conv2D`) between the module and its tensor.
+                let rest = rest.split_once('.').map_or(rest, |(_, r)| r);
+                format!("{saved}{rest}")
+            })
+        })
+        .unwrap_or_else(|| module_path.to_string())
+}
+
+/// Turns what loading found into what was loaded, or an error naming each tensor that
+/// does not fit.
+fn check_applied(
+    path: &Path,
+    result: &ApplyResult,
+    names: &[(String, String)],
+    load: &Load,
+) -> Result<Loaded, TrainError> {
+    // Report module paths with the layer names users know.
+    let shown = |p: &str| layer_path(names, p);
+    let mut problems: Vec<String> = result
+        .errors
+        .iter()
+        .map(|e| match e {
+            ApplyError::ShapeMismatch {
+                path,
+                expected,
+                found,
+            } => {
+                format!(
+                    "`{}` is {:?} in the file but {:?} in the model",
+                    shown(path),
+                    found.as_slice(),
+                    expected.as_slice()
+                )
+            }
+            other => other.to_string(),
+        })
+        .collect();
+    let missing: Vec<String> = result.missing.iter().map(|(p, _)| shown(p)).collect();
+    if !load.allow_missing {
+        problems.extend(missing.iter().map(|p| format!("the file has no `{p}`")));
+    }
+    problems.extend(
+        result
+            .unused
+            .iter()
+            .filter(|p| !(load.pytorch && read_by_the_adapter(p, &result.applied)))
+            .map(|p| shown(p))
+            .filter(|p| load.wanted(p))
+            .map(|p| format!("the model has no `{p}`")),
+    );
+    if problems.is_empty() {
+        Ok(Loaded {
+            applied: result.applied.iter().map(|p| shown(p)).collect(),
+            missing,
+            renamed: Vec::new(),
+        })
+    } else {
+        Err(TrainError::Mismatch {
+            path: path.to_path_buf(),
+            reason: problems.join("; "),
+        })
+    }
+}

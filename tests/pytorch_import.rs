@@ -1,0 +1,156 @@
+//! Weights from PyTorch: a state dict saved as safetensors loads into a `model!` model,
+//! paired by order or renamed layer by layer, and the model then gives PyTorch's outputs.
+//! The fixtures are written once by `tests/fixtures/make_fixtures.py` (with torch); these
+//! tests never need Python.
+
+use std::path::PathBuf;
+
+use burn::tensor::{Tensor, TensorData};
+use kiln::Load;
+use kiln::prelude::*;
+
+type B = kiln::backend::CpuBackend;
+
+model! {
+    /// The fixture's `nn.Sequential`, layer for layer.
+    struct TorchNet {
+        input: [1, 12, 12],
+        Conv2D(4, 3),
+        BatchNormalization(epsilon = 1e-5),
+        Activation(relu),
+        MaxPooling2D(2),
+        Conv2D(6, 3, padding = same, activation = relu),
+        Flatten,
+        Dense(10, activation = relu),
+        Dense(3),
+    }
+}
+
+model! {
+    /// One Dense more than the fixture has.
+    struct Longer {
+        input: [1, 12, 12],
+        Conv2D(4, 3),
+        BatchNormalization(epsilon = 1e-5),
+        MaxPooling2D(2),
+        Conv2D(6, 3, padding = same),
+        Flatten,
+        Dense(10),
+        Dense(3),
+        Dense(3),
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The fixture's inputs `[2, 1, 12, 12]` and PyTorch's outputs `[2, 3]` on them.
+fn reference() -> (Vec<f32>, Vec<f32>) {
+    let text = std::fs::read_to_string(fixture("torch_net_io.json")).unwrap();
+    let io: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let floats = |key: &str| -> Vec<f32> {
+        io[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect()
+    };
+    (floats("input"), floats("output"))
+}
+
+/// The model's outputs on the fixture's inputs, against PyTorch's.
+fn assert_gives_pytorch_s_outputs(model: &TorchNet<B>) {
+    let (input, want) = reference();
+    let device = Default::default();
+    let x = Tensor::<B, 4>::from_data(TensorData::new(input, [2, 1, 12, 12]), &device);
+    let got: Vec<f32> = model.forward(x).into_data().to_vec().unwrap();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-5, "got {got:?}, PyTorch gave {want:?}");
+    }
+}
+
+#[test]
+fn a_state_dict_paired_by_order_gives_pytorch_s_outputs() {
+    let device = Default::default();
+    let mut model = TorchNet::<B>::new(&device);
+    let load = Load::new().from_pytorch().by_order();
+    let loaded =
+        kiln::load_weights_with(&mut model, fixture("torch_net.safetensors"), &load).unwrap();
+    let pairs: Vec<(&str, &str)> = loaded
+        .renamed
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("0", "conv2d"),
+            ("1", "batch_normalization"),
+            ("4", "conv2d_1"),
+            ("7", "dense"),
+            ("9", "dense_1"),
+        ]
+    );
+    assert!(loaded.missing.is_empty());
+    assert_gives_pytorch_s_outputs(&model);
+}
+
+#[test]
+fn renamed_layers_load_and_layouts_that_do_not_fit_are_named() {
+    let device = Default::default();
+    let renames = [
+        ("0", "conv2d"),
+        ("1", "batch_normalization"),
+        ("4", "conv2d_1"),
+        ("7", "dense"),
+        ("9", "dense_1"),
+    ];
+    let load = renames
+        .iter()
+        .fold(Load::new(), |load, (from, to)| load.rename(*from, *to));
+    let mut model = TorchNet::<B>::new(&device);
+    kiln::load_weights_with(
+        &mut model,
+        fixture("torch_net.safetensors"),
+        &load.clone().from_pytorch(),
+    )
+    .unwrap();
+    assert_gives_pytorch_s_outputs(&model);
+
+    // Read as kiln's own file, PyTorch's linear layout and names do not fit, and say so.
+    let err = kiln::load_weights_with(&mut model, fixture("torch_net.safetensors"), &load)
+        .unwrap_err()
+        .to_string();
+    for part in [
+        "`dense.weight` is [10, 150] in the file but [150, 10] in the model",
+        "the file has no `batch_normalization.gamma`",
+        "the model has no `batch_normalization.num_batches_tracked`",
+    ] {
+        assert!(err.contains(part), "{part} not in: {err}");
+    }
+}
+
+#[test]
+fn pairing_by_order_needs_as_many_layers() {
+    let device = Default::default();
+    let mut model = Longer::<B>::new(&device);
+    let load = Load::new().from_pytorch().by_order();
+    let err =
+        kiln::load_weights_with(&mut model, fixture("torch_net.safetensors"), &load).unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "the file has 5 layers with weights (0, 1, 4, 7, 9) but the model has 6 (conv2d, batch_normalization, conv2d_1, dense, dense_1, dense_2); pair them with rename"
+        ),
+        "{err}"
+    );
+    let err = kiln::load_weights_with(&mut model, fixture("torch_net_io.json"), &load).unwrap_err();
+    assert!(
+        err.to_string().contains(".pt and .pth are not read"),
+        "{err}"
+    );
+}
