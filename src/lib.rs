@@ -90,6 +90,7 @@
 #![warn(missing_docs)]
 
 pub use kiln_core::callbacks;
+pub use kiln_core::import;
 pub use kiln_core::{
     Adam, AdamW, Batch, BatchLogs, Callback, CallbackResult, Control, DynTensor, Fit, FreezeError,
     History, JsonGraph, JsonModel, Load, Loaded, Logs, Loss, Metric, Mode, Model, Optimizer,

@@ -12,6 +12,7 @@ mod error;
 pub mod features;
 mod freeze;
 mod history;
+pub mod import;
 pub mod layers;
 mod load;
 mod logs;

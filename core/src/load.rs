@@ -233,11 +233,7 @@ pub fn load_weights_with<B: Backend, M: Module<B> + Model<B>>(
             )
         })
         .collect();
-    remaps.extend(
-        names
-            .iter()
-            .map(|(module, saved)| (format!("^{}", regex_escape(saved)), module.clone())),
-    );
+    remaps.extend(stored_remaps(&names));
     // `only`, on the module's paths: a layer's own, or those its saved names stand for.
     let filters: Vec<String> = load
         .only
@@ -252,16 +248,10 @@ pub fn load_weights_with<B: Backend, M: Module<B> + Model<B>>(
         })
         .collect();
     let result = if is_safetensors(path) || read_architecture(path).is_ok() {
-        let mut store = SafetensorsStore::from_file(path)
-            .validate(false)
-            .allow_partial(true)
-            .skip_enum_variants(!names.is_empty())
+        let mut store = safetensors_store(SafetensorsStore::from_file(path), &names, &remaps)
             .with_regexes(&filters);
         if load.pytorch {
             store = store.with_from_adapter(burn_store::PyTorchToBurnAdapter);
-        }
-        for (from, to) in &remaps {
-            store = store.with_key_remapping(from.as_str(), to.as_str());
         }
         model
             .load_from(&mut store)
@@ -283,6 +273,46 @@ pub fn load_weights_with<B: Backend, M: Module<B> + Model<B>>(
     };
     let loaded = check_applied(path, &result, &names, load)?;
     Ok(Loaded { renamed, ..loaded })
+}
+
+/// `store` reading tensors under kiln's names (`remaps`, file to module) into a model whose
+/// module paths `names` gives, without failing on the first mismatch (all are listed).
+fn safetensors_store(
+    store: SafetensorsStore,
+    names: &[(String, String)],
+    remaps: &[(String, String)],
+) -> SafetensorsStore {
+    let mut store = store
+        .validate(false)
+        .allow_partial(true)
+        .skip_enum_variants(!names.is_empty());
+    for (from, to) in remaps {
+        store = store.with_key_remapping(from.as_str(), to.as_str());
+    }
+    store
+}
+
+/// Loads safetensors `bytes` holding every weight of `model` under kiln's names.
+pub(crate) fn load_safetensors_bytes<B: Backend, M: Module<B> + Model<B>>(
+    model: &mut M,
+    bytes: Vec<u8>,
+) -> Result<Loaded, TrainError> {
+    let names = model.stored_names();
+    let remaps = stored_remaps(&names);
+    let mut store = safetensors_store(SafetensorsStore::from_bytes(Some(bytes)), &names, &remaps);
+    let where_from = Path::new("the imported weights");
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| file_error(where_from, e))?;
+    check_applied(where_from, &result, &names, &Load::new())
+}
+
+/// The remappings from the saved names of a model's layers to its module paths.
+fn stored_remaps(names: &[(String, String)]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .map(|(module, saved)| (format!("^{}", regex_escape(saved)), module.clone()))
+        .collect()
 }
 
 /// A tensor's module path as its layer's name gives it (`conv2d.weight`), through the

@@ -1,0 +1,624 @@
+//! Keras models (`model.save("net.keras")`): the architecture becomes a kiln [`ModelSpec`]
+//! through `model!`'s own argument rules, printable as the `model!` declaration that
+//! builds it, and the weights are read from `model.weights.h5` into kiln's layouts:
+//! channels-last images become channels-first (`input: [28, 28, 1]` is `[1, 28, 28]`), a
+//! Conv2D kernel `(height, width, in, out)` becomes `[out, in, height, width]`, and the
+//! Dense after a Flatten of an image gets its rows in kiln's flattening order.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use kiln_spec::{Arg, Call, ModelSpec, Shape, Value};
+use serde_json::Value as Json;
+
+use burn::tensor::backend::Backend;
+
+use super::hdf5::{Dataset, Hdf5};
+use super::zip::Zip;
+use crate::error::TrainError;
+use crate::runtime::JsonModel;
+
+/// A Keras model read into kiln's terms.
+#[derive(Clone, Debug)]
+pub struct KerasModel {
+    /// The architecture, with kiln's layer names.
+    pub spec: ModelSpec,
+    calls: Vec<Call>,
+    /// Each weight under kiln's name, in kiln's layout.
+    pub weights: Vec<Weight>,
+}
+
+/// One imported weight.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weight {
+    /// Its name in kiln (`conv2d.weight`).
+    pub name: String,
+    /// Its shape in kiln's layout.
+    pub shape: Vec<usize>,
+    /// Its values, row-major.
+    pub values: Vec<f32>,
+}
+
+impl Weight {
+    fn new(name: String, shape: Vec<usize>, values: Vec<f32>) -> Self {
+        Weight {
+            name,
+            shape,
+            values,
+        }
+    }
+}
+
+/// Reads a Keras model saved as `.keras` (Keras 3: a zip of `config.json` and
+/// `model.weights.h5`).
+///
+/// # Errors
+/// When the file cannot be read, is not a Keras model, or holds a layer or an option kiln
+/// does not have: the error names the layer and what it has.
+pub fn keras(path: impl AsRef<Path>) -> Result<KerasModel, TrainError> {
+    let path = path.as_ref();
+    let fail = |reason: String| TrainError::File {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    KerasModel::from_bytes(&bytes).map_err(fail)
+}
+
+impl KerasModel {
+    /// Reads a `.keras` file's bytes; see [`keras`].
+    ///
+    /// # Errors
+    /// Why they are not a Keras model kiln can build, naming the part at fault.
+    pub fn from_bytes(bytes: &[u8]) -> Result<KerasModel, String> {
+        let zip = Zip::new(bytes)?;
+        let config = zip.read("config.json")?;
+        let config: Json =
+            serde_json::from_slice(&config).map_err(|e| format!("config.json is not JSON: {e}"))?;
+        let weights = zip.read("model.weights.h5")?;
+        let datasets = Hdf5::new(&weights)
+            .and_then(|h5| h5.datasets("layers"))
+            .map_err(|e| format!("model.weights.h5: {e}"))?;
+        convert(&config, datasets)
+    }
+
+    /// The `model!` declaration of this model, named `name`: paste it into your code and
+    /// the compiler checks it as any other.
+    pub fn declaration(&self, name: &str) -> String {
+        let mut text = format!("model! {{\n    pub struct {name} {{\n");
+        let dims: Vec<String> = self.spec.inputs[0]
+            .shape
+            .dims()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let _ = writeln!(text, "        input: [{}],", dims.join(", "));
+        for call in &self.calls {
+            let call = if call.args.is_empty() {
+                call.name.clone()
+            } else {
+                call.to_string()
+            };
+            let _ = writeln!(text, "        {call},");
+        }
+        text.push_str("    }\n}\n");
+        text
+    }
+
+    /// The weights as a safetensors file under kiln's names, which
+    /// [`load_weights`](crate::load_weights) reads into the declared model.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn save_weights(&self, path: impl AsRef<Path>) -> Result<(), TrainError> {
+        let path = path.as_ref();
+        std::fs::write(path, self.safetensors()?).map_err(|e| TrainError::File {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The weights as safetensors bytes.
+    pub(crate) fn safetensors(&self) -> Result<Vec<u8>, TrainError> {
+        let bytes: Vec<Vec<u8>> = self
+            .weights
+            .iter()
+            .map(|w| w.values.iter().flat_map(|v| v.to_le_bytes()).collect())
+            .collect();
+        let views = self
+            .weights
+            .iter()
+            .zip(&bytes)
+            .map(|(w, bytes)| {
+                safetensors::tensor::TensorView::new(
+                    safetensors::Dtype::F32,
+                    w.shape.clone(),
+                    bytes,
+                )
+                .map(|view| (w.name.clone(), view))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TrainError::Setting(format!("the imported weights do not fit: {e}")))?;
+        safetensors::serialize(views, None)
+            .map_err(|e| TrainError::Setting(format!("the imported weights do not serialize: {e}")))
+    }
+
+    /// The model, built at run time (a [`JsonModel`] taking tensors of rank `I` and giving
+    /// rank `O`), with the Keras weights.
+    ///
+    /// # Errors
+    /// When the ranks are not the model's.
+    pub fn model<B: Backend, const I: usize, const O: usize>(
+        &self,
+        device: &B::Device,
+    ) -> Result<JsonModel<B, I, O>, TrainError> {
+        let mut model = JsonModel::new(self.spec.clone(), device)?;
+        crate::load::load_safetensors_bytes(&mut model, self.safetensors()?)?;
+        Ok(model)
+    }
+}
+
+/// The model's calls and weights from its Keras config and its HDF5 datasets.
+fn convert(config: &Json, datasets: Vec<(String, Dataset)>) -> Result<KerasModel, String> {
+    let class = config["class_name"].as_str().unwrap_or("?");
+    if class != "Sequential" {
+        return Err(format!(
+            "a Keras {class} model; kiln imports Sequential models (functional ones are not read yet)"
+        ));
+    }
+    let layers = config["config"]["layers"]
+        .as_array()
+        .ok_or("config.json has no layers")?;
+    let mut input = None;
+    let mut calls = Vec::new();
+    let mut keras_names = Vec::new();
+    for layer in layers {
+        let class = layer["class_name"].as_str().unwrap_or("?");
+        let config = &layer["config"];
+        let name = config["name"].as_str().unwrap_or("?").to_owned();
+        if class == "InputLayer" {
+            input = Some(shape(&config["batch_shape"])?);
+            continue;
+        }
+        if input.is_none() {
+            input = Some(shape(&layer["build_config"]["input_shape"])?);
+        }
+        calls.push(call(class, config).map_err(|e| format!("layer `{name}` ({class}): {e}"))?);
+        keras_names.push(name);
+    }
+    let input = input.ok_or("the model declares no input shape")?;
+    let spec = ModelSpec::from_calls(
+        config["config"]["name"].as_str().unwrap_or("Imported"),
+        channels_first(&input),
+        &calls,
+    )
+    .map_err(|e| e.to_string())?;
+    let weights = weights(&spec, &keras_names, &input, datasets)?;
+    Ok(KerasModel {
+        spec,
+        calls,
+        weights,
+    })
+}
+
+/// A Keras batch shape `[null, 28, 28, 1]` as the example's dimensions.
+fn shape(value: &Json) -> Result<Vec<usize>, String> {
+    let dims = value.as_array().ok_or("the input shape is missing")?;
+    dims.iter()
+        .skip(1)
+        .map(|d| {
+            d.as_u64()
+                .and_then(|d| usize::try_from(d).ok())
+                .ok_or_else(|| format!("input dimension {d} is not a known size"))
+        })
+        .collect()
+}
+
+/// Keras's channels-last example shape in kiln's order: an image `[h, w, c]` is
+/// `[c, h, w]`; other ranks are alike.
+fn channels_first(keras: &[usize]) -> Shape {
+    match keras {
+        &[h, w, c] => Shape::known([c, h, w]),
+        other => Shape::known(other.iter().copied()),
+    }
+}
+
+/// The `model!` call of a Keras layer, with only what differs from the defaults.
+fn call(class: &str, config: &Json) -> Result<Call, String> {
+    let mut out = Call::bare(class);
+    let channels_last = |config: &Json| match config["data_format"].as_str() {
+        None | Some("channels_last") => Ok(()),
+        Some(other) => Err(format!(
+            "data_format {other}; kiln reads channels_last models"
+        )),
+    };
+    match class {
+        "Dense" => {
+            out.args.push(positional(&config["units"])?);
+            weight_options(&mut out, config)?;
+        }
+        "Conv2D" => {
+            channels_last(config)?;
+            if config["groups"].as_u64().unwrap_or(1) != 1 {
+                return Err("grouped convolutions are not in kiln".into());
+            }
+            out.args.push(positional(&config["filters"])?);
+            out.args.push(Arg {
+                keyword: None,
+                value: pair(&config["kernel_size"])?,
+            });
+            keyword_unless(
+                &mut out,
+                "strides",
+                pair(&config["strides"])?,
+                &Value::Int(1),
+            );
+            keyword_unless(
+                &mut out,
+                "padding",
+                name(&config["padding"])?,
+                &Value::Name("valid".into()),
+            );
+            keyword_unless(
+                &mut out,
+                "dilation_rate",
+                pair(&config["dilation_rate"])?,
+                &Value::Int(1),
+            );
+            weight_options(&mut out, config)?;
+        }
+        "MaxPooling2D" | "AveragePooling2D" => {
+            channels_last(config)?;
+            let size = pair(&config["pool_size"])?;
+            let strides = match &config["strides"] {
+                Json::Null => size.clone(),
+                other => pair(other)?,
+            };
+            out.args.push(Arg {
+                keyword: None,
+                value: size.clone(),
+            });
+            keyword_unless(&mut out, "strides", strides, &size);
+            keyword_unless(
+                &mut out,
+                "padding",
+                name(&config["padding"])?,
+                &Value::Name("valid".into()),
+            );
+        }
+        "GlobalAveragePooling2D" => {
+            channels_last(config)?;
+            if config["keepdims"].as_bool() == Some(true) {
+                return Err("keepdims = true is not in kiln".into());
+            }
+        }
+        "Flatten" => channels_last(config)?,
+        "Dropout" => out.args.push(positional(&config["rate"])?),
+        "Activation" => out.args.push(positional(&config["activation"])?),
+        "BatchNormalization" => {
+            let axis = config["axis"].as_i64().unwrap_or(-1);
+            if axis != -1 && axis != 3 {
+                return Err(format!(
+                    "axis {axis}; kiln normalizes the channels (Keras's axis -1)"
+                ));
+            }
+            if config["center"] == Json::Bool(false) || config["scale"] == Json::Bool(false) {
+                return Err("center = false or scale = false is not in kiln".into());
+            }
+            keyword_unless(
+                &mut out,
+                "momentum",
+                number(&config["momentum"])?,
+                &Value::Float(0.99),
+            );
+            keyword_unless(
+                &mut out,
+                "epsilon",
+                number(&config["epsilon"])?,
+                &Value::Float(1e-3),
+            );
+        }
+        other => {
+            return Err(format!(
+                "kiln imports Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Dropout, Activation and BatchNormalization; not {other} yet"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn positional(value: &Json) -> Result<Arg, String> {
+    Ok(Arg {
+        keyword: None,
+        value: scalar(value)?,
+    })
+}
+
+fn scalar(value: &Json) -> Result<Value, String> {
+    match value {
+        Json::Number(n) => Ok(n
+            .as_i64()
+            .map_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)), Value::Int)),
+        Json::String(s) => Ok(Value::Name(s.clone())),
+        Json::Bool(b) => Ok(Value::Bool(*b)),
+        other => Err(format!("expected a number or a name, got {other}")),
+    }
+}
+
+fn number(value: &Json) -> Result<Value, String> {
+    value
+        .as_f64()
+        .map(Value::Float)
+        .ok_or_else(|| format!("expected a number, got {value}"))
+}
+
+fn name(value: &Json) -> Result<Value, String> {
+    value
+        .as_str()
+        .map(|s| Value::Name(s.to_owned()))
+        .ok_or_else(|| format!("expected a name, got {value}"))
+}
+
+/// `[3, 3]` as `3`, `[3, 5]` as `(3, 5)`.
+fn pair(value: &Json) -> Result<Value, String> {
+    match value.as_array().map(Vec::as_slice) {
+        Some([a, b]) if a == b => scalar(a),
+        Some(items) => Ok(Value::Tuple(
+            items.iter().map(scalar).collect::<Result<_, _>>()?,
+        )),
+        None => scalar(value),
+    }
+}
+
+fn keyword_unless(call: &mut Call, keyword: &str, value: Value, default: &Value) {
+    if &value != default {
+        call.args.push(Arg {
+            keyword: Some(keyword.into()),
+            value,
+        });
+    }
+}
+
+/// Dense's and Conv2D's activation, bias and regularizers.
+fn weight_options(call: &mut Call, config: &Json) -> Result<(), String> {
+    keyword_unless(
+        call,
+        "activation",
+        name(&config["activation"])?,
+        &Value::Name("linear".into()),
+    );
+    keyword_unless(
+        call,
+        "use_bias",
+        scalar(&config["use_bias"])?,
+        &Value::Bool(true),
+    );
+    for key in [
+        "kernel_regularizer",
+        "bias_regularizer",
+        "activity_regularizer",
+    ] {
+        if let Some(r) = regularizer(&config[key])? {
+            call.args.push(Arg {
+                keyword: Some(key.into()),
+                value: r,
+            });
+        }
+    }
+    for key in ["kernel_constraint", "bias_constraint"] {
+        if !config[key].is_null() {
+            return Err(format!("{key} is not in kiln"));
+        }
+    }
+    Ok(())
+}
+
+/// A Keras regularizer (`{"class_name": "L2", "config": {"l2": 0.01}}`) as kiln's call.
+fn regularizer(value: &Json) -> Result<Option<Value>, String> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    let factor = |key: &str| value["config"][key].as_f64().unwrap_or(0.0);
+    let (name, args) = match value["class_name"].as_str() {
+        Some("L1") => ("l1", vec![(None, factor("l1"))]),
+        Some("L2") => ("l2", vec![(None, factor("l2"))]),
+        Some("L1L2") => (
+            "l1_l2",
+            vec![(Some("l1"), factor("l1")), (Some("l2"), factor("l2"))],
+        ),
+        other => return Err(format!("regularizer {other:?} is not in kiln")),
+    };
+    Ok(Some(Value::Call(Call {
+        name: name.into(),
+        args: args
+            .into_iter()
+            .map(|(k, x)| Arg {
+                keyword: k.map(Into::into),
+                value: Value::Float(x),
+            })
+            .collect(),
+    })))
+}
+
+/// Each kiln weight from the HDF5 datasets `layers/{keras name}/vars/{i}`, in kiln's
+/// layouts.
+fn weights(
+    spec: &ModelSpec,
+    keras_names: &[String],
+    input: &[usize],
+    datasets: Vec<(String, Dataset)>,
+) -> Result<Vec<Weight>, String> {
+    let checked = spec.check().map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    // The Keras shape `[h, w, c]` a Flatten flattened, until the Dense that takes it.
+    let mut flattened: Option<[usize; 3]> = None;
+    let mut keras_shape = input.to_vec();
+    for ((named, info), keras) in spec.layers.iter().zip(&checked.layers).zip(keras_names) {
+        let vars = |i: usize| {
+            let path = format!("layers/{keras}/vars/{i}");
+            datasets
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map(|(_, d)| d.clone())
+                .ok_or_else(|| format!("model.weights.h5 has no `{path}`"))
+        };
+        let kiln = &named.name;
+        match named.layer.class_name() {
+            "Conv2D" => {
+                let kernel = vars(0)?;
+                let [h, w, i, o] = kernel.shape[..] else {
+                    return Err(format!("`{keras}`'s kernel is {:?}, not 4-D", kernel.shape));
+                };
+                let mut values = vec![0.0; kernel.values.len()];
+                for (at, v) in kernel.values.iter().enumerate() {
+                    let (y, x, c, f) = (at / (w * i * o), at / (i * o) % w, at / o % i, at % o);
+                    values[((f * i + c) * h + y) * w + x] = *v;
+                }
+                out.push(Weight::new(
+                    format!("{kiln}.weight"),
+                    vec![o, i, h, w],
+                    values,
+                ));
+                if named.layer.weights().is_some_and(|o| o.use_bias) {
+                    let bias = vars(1)?;
+                    out.push(Weight::new(format!("{kiln}.bias"), bias.shape, bias.values));
+                }
+            }
+            "Dense" => {
+                let mut kernel = vars(0)?;
+                if let Some(image) = flattened.take() {
+                    kernel.values = unflatten_rows(&kernel, image)?;
+                }
+                out.push(Weight::new(
+                    format!("{kiln}.weight"),
+                    kernel.shape,
+                    kernel.values,
+                ));
+                if named.layer.weights().is_some_and(|o| o.use_bias) {
+                    let bias = vars(1)?;
+                    out.push(Weight::new(format!("{kiln}.bias"), bias.shape, bias.values));
+                }
+            }
+            "BatchNormalization" => {
+                if flattened.is_some() {
+                    return Err(format!(
+                        "`{keras}` normalizes flattened image features; not imported yet"
+                    ));
+                }
+                for (i, field) in ["gamma", "beta", "running_mean", "running_var"]
+                    .iter()
+                    .enumerate()
+                {
+                    let v = vars(i)?;
+                    out.push(Weight::new(format!("{kiln}.{field}"), v.shape, v.values));
+                }
+            }
+            "Flatten" => {
+                if let &[h, w, c] = &keras_shape[..] {
+                    flattened = Some([h, w, c]);
+                }
+            }
+            _ => {}
+        }
+        // The Keras (channels-last) shape after this layer.
+        keras_shape = match info.output.dims() {
+            [c, h, w] => vec![
+                h.known().unwrap_or(0),
+                w.known().unwrap_or(0),
+                c.known().unwrap_or(0),
+            ],
+            dims => dims.iter().map(|d| d.known().unwrap_or(0)).collect(),
+        };
+    }
+    Ok(out)
+}
+
+/// A Dense kernel whose rows follow Keras's flattening of `[h, w, c]`, reordered to follow
+/// kiln's flattening of `[c, h, w]`.
+fn unflatten_rows(kernel: &Dataset, [h, w, c]: [usize; 3]) -> Result<Vec<f32>, String> {
+    let (rows, units) = match kernel.shape[..] {
+        [rows, units] if rows == h * w * c => (rows, units),
+        _ => {
+            return Err(format!(
+                "a Dense kernel {:?} after a Flatten of {h}×{w}×{c}",
+                kernel.shape
+            ));
+        }
+    };
+    let mut values = vec![0.0; rows * units];
+    for y in 0..h {
+        for x in 0..w {
+            for ch in 0..c {
+                let keras = (y * w + x) * c + ch;
+                let kiln = (ch * h + y) * w + x;
+                values[kiln * units..(kiln + 1) * units]
+                    .copy_from_slice(&kernel.values[keras * units..(keras + 1) * units]);
+            }
+        }
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Sequential config of `layers` on 4 inputs.
+    fn sequential(layers: Json) -> Json {
+        let mut all = vec![serde_json::json!({
+            "class_name": "InputLayer", "config": {"batch_shape": [null, 4], "name": "input_layer"}
+        })];
+        all.extend(layers.as_array().cloned().unwrap_or_default());
+        serde_json::json!({"class_name": "Sequential", "config": {"name": "net", "layers": all}})
+    }
+
+    fn refused(config: Json) -> String {
+        convert(&config, Vec::new()).unwrap_err()
+    }
+
+    #[test]
+    fn what_kiln_does_not_have_is_named() {
+        let lstm = sequential(
+            serde_json::json!([{"class_name": "LSTM", "config": {"name": "lstm", "units": 8}}]),
+        );
+        assert!(refused(lstm).starts_with("layer `lstm` (LSTM): kiln imports Dense, Conv2D"));
+        let functional = serde_json::json!({"class_name": "Functional", "config": {}});
+        assert_eq!(
+            refused(functional),
+            "a Keras Functional model; kiln imports Sequential models (functional ones are not read yet)"
+        );
+        let constrained = sequential(serde_json::json!([{"class_name": "Dense", "config": {
+            "name": "dense", "units": 2, "activation": "linear", "use_bias": true,
+            "kernel_constraint": {"class_name": "MaxNorm"}}}]));
+        assert_eq!(
+            refused(constrained),
+            "layer `dense` (Dense): kernel_constraint is not in kiln"
+        );
+        let bad_units = sequential(serde_json::json!([{"class_name": "Dense", "config": {
+            "name": "dense", "units": 0, "activation": "linear", "use_bias": true}}]));
+        assert_eq!(
+            refused(bad_units),
+            "layer 1: `units` of Dense: expected a positive integer, got 0"
+        );
+        let no_weights = sequential(serde_json::json!([{"class_name": "Dense", "config": {
+            "name": "dense", "units": 2, "activation": "linear", "use_bias": true}}]));
+        assert_eq!(
+            refused(no_weights),
+            "model.weights.h5 has no `layers/dense/vars/0`"
+        );
+    }
+
+    #[test]
+    fn a_dense_after_a_flatten_reads_its_rows_in_kiln_s_order() {
+        // Keras flattens [h, w, c] = [1, 2, 2] as (x0 c0, x0 c1, x1 c0, x1 c1); kiln
+        // flattens [c, h, w] as (c0 x0, c0 x1, c1 x0, c1 x1).
+        let kernel = Dataset {
+            shape: vec![4, 1],
+            values: vec![10.0, 11.0, 20.0, 21.0],
+        };
+        assert_eq!(
+            unflatten_rows(&kernel, [1, 2, 2]).unwrap(),
+            [10.0, 20.0, 11.0, 21.0]
+        );
+    }
+}

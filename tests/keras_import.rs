@@ -1,0 +1,128 @@
+//! Keras models: a `.keras` file becomes the `model!` declaration that builds it and kiln
+//! weights that give Keras's predictions. The fixture is written once by
+//! `tests/fixtures/make_fixtures.py` (with keras); these tests never need Python.
+
+use std::path::PathBuf;
+
+use burn::tensor::{Tensor, TensorData};
+use kiln::import::KerasModel;
+use kiln::prelude::*;
+
+type B = kiln::backend::CpuBackend;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+model! {
+    /// The declaration `kiln::import::keras` prints for the fixture, pasted.
+    pub struct KerasCnn {
+        input: [1, 12, 12],
+        Conv2D(4, 3, activation = relu),
+        BatchNormalization,
+        MaxPooling2D(2),
+        Conv2D(6, 3, padding = same, activation = relu, kernel_regularizer = l2(0.01)),
+        Flatten,
+        Dense(10, activation = relu),
+        Dropout(0.5),
+        Dense(3, activation = softmax),
+    }
+}
+
+/// The fixture's inputs (channels first) and Keras's predictions on them.
+fn reference() -> (Tensor<B, 4>, Vec<f32>) {
+    let text = std::fs::read_to_string(fixture("keras_cnn_io.json")).unwrap();
+    let io: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let floats = |key: &str| -> Vec<f32> {
+        io[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect()
+    };
+    let x = Tensor::from_data(
+        TensorData::new(floats("input"), [2, 1, 12, 12]),
+        &Default::default(),
+    );
+    (x, floats("output"))
+}
+
+fn assert_close(got: Tensor<B, 2>, want: &[f32]) {
+    let got: Vec<f32> = got.into_data().to_vec().unwrap();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() <= 1e-5, "got {got:?}, Keras gave {want:?}");
+    }
+}
+
+#[test]
+fn a_keras_file_prints_its_model_declaration() {
+    let imported = kiln::import::keras(fixture("keras_cnn.keras")).unwrap();
+    let declared = include_str!("keras_import.rs");
+    let start = declared.find("model! {\n    /// The declaration").unwrap();
+    let pasted: String = declared[start..]
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("///"))
+        .take(13)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(imported.declaration("KerasCnn"), pasted);
+    assert_eq!(
+        imported.spec.check().unwrap().params(),
+        KerasCnn::<B>::spec().check().unwrap().params()
+    );
+}
+
+#[test]
+fn imported_weights_give_keras_s_predictions() {
+    let device = Default::default();
+    let imported = kiln::import::keras(fixture("keras_cnn.keras")).unwrap();
+    let (x, want) = reference();
+
+    // At run time, from the file alone.
+    let runtime = imported.model::<B, 4, 2>(&device).unwrap();
+    assert_close(runtime.forward(x.clone()), &want);
+
+    // In the declared model, through a kiln weights file.
+    let dir = std::env::temp_dir().join(format!("kiln-keras-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("keras_cnn.safetensors");
+    imported.save_weights(&path).unwrap();
+    let mut model = KerasCnn::<B>::new(&device);
+    kiln::load_weights(&mut model, &path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_close(model.forward(x), &want);
+}
+
+#[test]
+fn a_damaged_keras_file_is_an_error_never_a_panic() {
+    let bytes = std::fs::read(fixture("keras_cnn.keras")).unwrap();
+    assert_eq!(
+        KerasModel::from_bytes(&bytes[..1000]).unwrap_err(),
+        "not a zip archive (no end of central directory record)"
+    );
+    // Every cut and a spread of flipped bytes: each read either succeeds or says why.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut errors = 0;
+    for cut in (0..bytes.len()).step_by(97) {
+        errors += usize::from(KerasModel::from_bytes(&bytes[..cut]).is_err());
+    }
+    for _ in 0..3000 {
+        let mut damaged = bytes.clone();
+        for _ in 0..4 {
+            let at = (next() % damaged.len() as u64) as usize;
+            damaged[at] = next() as u8;
+        }
+        errors += usize::from(KerasModel::from_bytes(&damaged).is_err());
+    }
+    assert!(errors > 0);
+}
