@@ -1,5 +1,6 @@
-//! Weights from PyTorch: a state dict saved as safetensors loads into a `model!` model,
-//! paired by order or renamed layer by layer, and the model then gives PyTorch's outputs.
+//! Weights from PyTorch: a state dict saved by `torch.save` (`.pt`) or as safetensors
+//! loads into a `model!` model, paired by order or renamed layer by layer, and the model
+//! then gives PyTorch's outputs.
 //! The fixtures are written once by `tests/fixtures/make_fixtures.py` (with torch); these
 //! tests never need Python.
 
@@ -150,7 +151,72 @@ fn pairing_by_order_needs_as_many_layers() {
     );
     let err = kiln::load_weights_with(&mut model, fixture("torch_net_io.json"), &load).unwrap_err();
     assert!(
-        err.to_string().contains(".pt and .pth are not read"),
+        err.to_string().ends_with(
+            "not a torch.save file: not a zip archive (no end of central directory record)"
+        ),
         "{err}"
     );
+}
+
+#[test]
+fn a_torch_save_file_loads_in_its_state_dict_s_order() {
+    let device = Default::default();
+    let mut model = TorchNet::<B>::new(&device);
+    let load = Load::new().from_pytorch().by_order();
+    let loaded = kiln::load_weights_with(&mut model, fixture("torch_net.pt"), &load).unwrap();
+    let files: Vec<&str> = loaded.renamed.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(files, ["0", "1", "4", "7", "9"]);
+    assert_gives_pytorch_s_outputs(&model);
+
+    // The same tensors as the safetensors copy, in the state dict's order.
+    let bytes = std::fs::read(fixture("torch_net.pt")).unwrap();
+    let weights = kiln::import::torch_state_dict(&bytes).unwrap();
+    let names: Vec<&str> = weights.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "0.weight",
+            "0.bias",
+            "1.weight",
+            "1.bias",
+            "1.running_mean",
+            "1.running_var",
+            "4.weight",
+            "4.bias",
+            "7.weight",
+            "7.bias",
+            "9.weight",
+            "9.bias",
+        ]
+    );
+    assert_eq!(weights[8].shape, [10, 150]);
+}
+
+#[test]
+fn a_damaged_torch_save_file_is_an_error_never_a_panic() {
+    let bytes = std::fs::read(fixture("torch_net.pt")).unwrap();
+    assert_eq!(
+        kiln::import::torch_state_dict(&bytes[..100]).unwrap_err(),
+        "not a torch.save file: not a zip archive (no end of central directory record)"
+    );
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut errors = 0;
+    for cut in (0..bytes.len()).step_by(13) {
+        errors += usize::from(kiln::import::torch_state_dict(&bytes[..cut]).is_err());
+    }
+    for _ in 0..3000 {
+        let mut damaged = bytes.clone();
+        for _ in 0..4 {
+            let at = (next() % damaged.len() as u64) as usize;
+            damaged[at] = next() as u8;
+        }
+        errors += usize::from(kiln::import::torch_state_dict(&damaged).is_err());
+    }
+    assert!(errors > 0);
 }

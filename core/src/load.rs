@@ -9,6 +9,7 @@ use burn::tensor::backend::Backend;
 use burn_store::{ApplyError, ApplyResult, BurnpackStore, ModuleSnapshot, SafetensorsStore};
 
 use crate::error::TrainError;
+use crate::import::{Weight, safetensors_bytes};
 use crate::model::Model;
 use crate::save::{file_error, is_safetensors, read_architecture, regex_escape};
 
@@ -72,8 +73,8 @@ impl Load {
         self
     }
 
-    /// The file is a PyTorch state dict saved as safetensors
-    /// (`safetensors.torch.save_file(model.state_dict(), "net.safetensors")`): linear
+    /// The file is a PyTorch state dict, saved by `torch.save(net.state_dict(), "net.pt")`
+    /// (`.pt`, `.pth`) or as safetensors (`safetensors.torch.save_file`): linear
     /// weights are transposed (PyTorch's `[out, in]` is burn's `[in, out]`), a batch norm's
     /// `weight` and `bias` are read as `gamma` and `beta`, and `num_batches_tracked` is
     /// ignored; convolutions are laid out alike. Its layers are named PyTorch's way, so
@@ -84,9 +85,11 @@ impl Load {
         self
     }
 
-    /// Pairs the file's layers, in natural order (`features.0`, `features.3`,
-    /// `features.10`, `fc1`), with the model's layers that have weights, in declaration
+    /// Pairs the file's layers with the model's layers that have weights, in declaration
     /// order, each one's tensors read as the other's; [`Loaded::renamed`] lists the pairs.
+    /// A `torch.save` state dict keeps its modules' order; a safetensors file does not, so
+    /// its layers are taken in the natural order of their names (`features.0`,
+    /// `features.3`, `features.10`, `fc1`).
     /// The counts must match, and each tensor's shape, as ever.
     pub fn by_order(mut self) -> Self {
         self.by_order = true;
@@ -161,18 +164,26 @@ fn layers_of(names: impl IntoIterator<Item = String>) -> Vec<String> {
 fn pairs_by_order<B: Backend, M: Module<B>>(
     model: &M,
     path: &Path,
+    pickled: Option<&[Weight]>,
     names: &[(String, String)],
 ) -> Result<Vec<(String, String)>, TrainError> {
-    let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
-    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|e| file_error(path, format!("not a safetensors file: {e}")))?;
-    let tensors: Vec<String> = metadata
-        .tensors()
-        .into_keys()
-        .filter(|name| !name.ends_with(BATCHES_TRACKED))
-        .collect();
-    let mut file = layers_of(tensors);
-    file.sort_by(|a, b| natural(a, b));
+    let file = match pickled {
+        // A torch.save state dict keeps its order: the modules' declaration order.
+        Some(weights) => layers_of(weights.iter().map(|w| w.name.clone())),
+        None => {
+            let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
+            let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
+                .map_err(|e| file_error(path, format!("not a safetensors file: {e}")))?;
+            let tensors: Vec<String> = metadata
+                .tensors()
+                .into_keys()
+                .filter(|name| !name.ends_with(BATCHES_TRACKED))
+                .collect();
+            let mut file = layers_of(tensors);
+            file.sort_by(|a, b| natural(a, b));
+            file
+        }
+    };
     let model_layers = layers_of(
         crate::freeze::weights(model, names)
             .into_iter()
@@ -211,14 +222,15 @@ pub fn load_weights_with<B: Backend, M: Module<B> + Model<B>>(
         return Err(file_error(path, "no such file"));
     }
     let names = model.stored_names();
-    if load.pytorch && !is_safetensors(path) {
-        return Err(file_error(
-            path,
-            "PyTorch weights are read from safetensors files (safetensors.torch.save_file); .pt and .pth are not read",
-        ));
-    }
+    // A torch.save file's float tensors, read here into memory.
+    let pickled = if load.pytorch && !is_safetensors(path) {
+        let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
+        Some(crate::import::torch_state_dict(&bytes).map_err(|e| file_error(path, e))?)
+    } else {
+        None
+    };
     let renamed = if load.by_order {
-        pairs_by_order(model, path, &names)?
+        pairs_by_order(model, path, pickled.as_deref(), &names)?
     } else {
         Vec::new()
     };
@@ -247,9 +259,12 @@ pub fn load_weights_with<B: Backend, M: Module<B> + Model<B>>(
             std::iter::once(exact).chain(stored)
         })
         .collect();
-    let result = if is_safetensors(path) || read_architecture(path).is_ok() {
-        let mut store = safetensors_store(SafetensorsStore::from_file(path), &names, &remaps)
-            .with_regexes(&filters);
+    let result = if pickled.is_some() || is_safetensors(path) || read_architecture(path).is_ok() {
+        let source = match &pickled {
+            Some(weights) => SafetensorsStore::from_bytes(Some(safetensors_bytes(weights)?)),
+            None => SafetensorsStore::from_file(path),
+        };
+        let mut store = safetensors_store(source, &names, &remaps).with_regexes(&filters);
         if load.pytorch {
             store = store.with_from_adapter(burn_store::PyTorchToBurnAdapter);
         }

@@ -15,6 +15,7 @@ use burn::tensor::backend::Backend;
 
 use super::hdf5::{Dataset, Hdf5};
 use super::zip::Zip;
+use super::{Weight, safetensors_bytes};
 use crate::error::TrainError;
 use crate::runtime::JsonModel;
 
@@ -26,27 +27,6 @@ pub struct KerasModel {
     calls: Vec<Call>,
     /// Each weight under kiln's name, in kiln's layout.
     pub weights: Vec<Weight>,
-}
-
-/// One imported weight.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Weight {
-    /// Its name in kiln (`conv2d.weight`).
-    pub name: String,
-    /// Its shape in kiln's layout.
-    pub shape: Vec<usize>,
-    /// Its values, row-major.
-    pub values: Vec<f32>,
-}
-
-impl Weight {
-    fn new(name: String, shape: Vec<usize>, values: Vec<f32>) -> Self {
-        Weight {
-            name,
-            shape,
-            values,
-        }
-    }
 }
 
 /// Reads a Keras model saved as `.keras` (Keras 3: a zip of `config.json` and
@@ -112,35 +92,10 @@ impl KerasModel {
     /// When the file cannot be written.
     pub fn save_weights(&self, path: impl AsRef<Path>) -> Result<(), TrainError> {
         let path = path.as_ref();
-        std::fs::write(path, self.safetensors()?).map_err(|e| TrainError::File {
+        std::fs::write(path, safetensors_bytes(&self.weights)?).map_err(|e| TrainError::File {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })
-    }
-
-    /// The weights as safetensors bytes.
-    pub(crate) fn safetensors(&self) -> Result<Vec<u8>, TrainError> {
-        let bytes: Vec<Vec<u8>> = self
-            .weights
-            .iter()
-            .map(|w| w.values.iter().flat_map(|v| v.to_le_bytes()).collect())
-            .collect();
-        let views = self
-            .weights
-            .iter()
-            .zip(&bytes)
-            .map(|(w, bytes)| {
-                safetensors::tensor::TensorView::new(
-                    safetensors::Dtype::F32,
-                    w.shape.clone(),
-                    bytes,
-                )
-                .map(|view| (w.name.clone(), view))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| TrainError::Setting(format!("the imported weights do not fit: {e}")))?;
-        safetensors::serialize(views, None)
-            .map_err(|e| TrainError::Setting(format!("the imported weights do not serialize: {e}")))
     }
 
     /// The model, built at run time (a [`JsonModel`] taking tensors of rank `I` and giving
@@ -153,7 +108,7 @@ impl KerasModel {
         device: &B::Device,
     ) -> Result<JsonModel<B, I, O>, TrainError> {
         let mut model = JsonModel::new(self.spec.clone(), device)?;
-        crate::load::load_safetensors_bytes(&mut model, self.safetensors()?)?;
+        crate::load::load_safetensors_bytes(&mut model, safetensors_bytes(&self.weights)?)?;
         Ok(model)
     }
 }

@@ -77,6 +77,11 @@ impl<'a> Zip<'a> {
         Ok(Zip { bytes, entries })
     }
 
+    /// The names of its entries, in the directory's order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.name.as_str())
+    }
+
     /// The contents of the entry `name`.
     ///
     /// # Errors
