@@ -126,3 +126,55 @@ fn a_damaged_keras_file_is_an_error_never_a_panic() {
     }
     assert!(errors > 0);
 }
+
+/// The fixture `name`'s inputs (of `shape`) and Keras's predictions on them.
+fn io<const D: usize>(name: &str, shape: [usize; D]) -> (Tensor<B, D>, Vec<f32>) {
+    let text = std::fs::read_to_string(fixture(&format!("{name}_io.json"))).unwrap();
+    let io: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let floats = |key: &str| -> Vec<f32> {
+        io[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect()
+    };
+    let x = Tensor::from_data(TensorData::new(floats("input"), shape), &Default::default());
+    (x, floats("output"))
+}
+
+#[test]
+fn recurrent_layers_and_embeddings_import_with_keras_s_gates() {
+    let device = Default::default();
+    let rnn = kiln::import::keras(fixture("keras_rnn.keras")).unwrap();
+    assert_eq!(
+        rnn.declaration("Sequences"),
+        "model! {\n    pub struct Sequences {\n        input: [10, 3],\n        LSTM(8, return_sequences = true),\n        GRU(6),\n        Dense(2, activation = softmax),\n    }\n}\n"
+    );
+    let (x, want) = io("keras_rnn", [2, 10, 3]);
+    assert_close(rnn.model::<B, 3, 2>(&device).unwrap().forward(x), &want);
+
+    let tokens = kiln::import::keras(fixture("keras_embedding.keras")).unwrap();
+    assert_eq!(
+        tokens.declaration("Tokens"),
+        "model! {\n    pub struct Tokens {\n        input: [12],\n        Embedding(20, 5),\n        SimpleRNN(4),\n        Dense(1, activation = sigmoid),\n    }\n}\n"
+    );
+    let (x, want) = io("keras_embedding", [2, 12]);
+    assert_close(tokens.model::<B, 2, 2>(&device).unwrap().forward(x), &want);
+}
+
+#[test]
+fn weights_saved_alone_load_into_the_declared_model() {
+    let device = Default::default();
+    let mut model = KerasCnn::<B>::new(&device);
+    let loaded = kiln::import::keras_weights(&mut model, fixture("keras_cnn.weights.h5")).unwrap();
+    assert_eq!(loaded.applied.len(), 12);
+    let (x, want) = reference();
+    assert_close(model.forward(x), &want);
+    let err = kiln::import::keras_weights(&mut model, fixture("keras_cnn_io.json")).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("not an HDF5 file: its first 8 bytes are not HDF5's signature"),
+        "{err}"
+    );
+}

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use kiln_spec::{Arg, Call, ModelSpec, Shape, Value};
+use kiln_spec::{Arg, Call, Layer, ModelSpec, Shape, Value};
 use serde_json::Value as Json;
 
 use burn::tensor::backend::Backend;
@@ -43,6 +43,45 @@ pub fn keras(path: impl AsRef<Path>) -> Result<KerasModel, TrainError> {
     };
     let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
     KerasModel::from_bytes(&bytes).map_err(fail)
+}
+
+/// Loads Keras weights saved alone (`model.save_weights("net.weights.h5")`) into `model`,
+/// whose declaration matches the Keras model's (as [`KerasModel::declaration`] prints it):
+/// each layer's weights are read from the Keras layer of the same name, in kiln's layouts.
+///
+/// # Errors
+/// When the file cannot be read, the model has no declaration, or a weight is missing or
+/// does not fit.
+pub fn keras_weights<B: Backend, M: crate::Model<B>>(
+    model: &mut M,
+    path: impl AsRef<Path>,
+) -> Result<crate::Loaded, TrainError> {
+    let path = path.as_ref();
+    let fail = |reason: String| TrainError::File {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let spec = model.spec().ok_or_else(|| {
+        TrainError::Setting(
+            "Keras weights load into a model with a declaration (model! or JSON)".into(),
+        )
+    })?;
+    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let datasets = Hdf5::new(&bytes)
+        .and_then(|h5| h5.datasets("layers"))
+        .map_err(fail)?;
+    let input: Vec<usize> = spec.inputs[0]
+        .shape
+        .dims()
+        .iter()
+        .map(|d| d.known().unwrap_or(0))
+        .collect();
+    let keras_input = match input[..] {
+        [c, h, w] => vec![h, w, c],
+        _ => input,
+    };
+    let weights = weights(&spec, &keras_input, datasets).map_err(fail)?;
+    crate::load::load_safetensors_bytes(model, safetensors_bytes(&weights)?)
 }
 
 impl KerasModel {
@@ -126,7 +165,6 @@ fn convert(config: &Json, datasets: Vec<(String, Dataset)>) -> Result<KerasModel
         .ok_or("config.json has no layers")?;
     let mut input = None;
     let mut calls = Vec::new();
-    let mut keras_names = Vec::new();
     for layer in layers {
         let class = layer["class_name"].as_str().unwrap_or("?");
         let config = &layer["config"];
@@ -139,7 +177,6 @@ fn convert(config: &Json, datasets: Vec<(String, Dataset)>) -> Result<KerasModel
             input = Some(shape(&layer["build_config"]["input_shape"])?);
         }
         calls.push(call(class, config).map_err(|e| format!("layer `{name}` ({class}): {e}"))?);
-        keras_names.push(name);
     }
     let input = input.ok_or("the model declares no input shape")?;
     let spec = ModelSpec::from_calls(
@@ -148,7 +185,7 @@ fn convert(config: &Json, datasets: Vec<(String, Dataset)>) -> Result<KerasModel
         &calls,
     )
     .map_err(|e| e.to_string())?;
-    let weights = weights(&spec, &keras_names, &input, datasets)?;
+    let weights = weights(&spec, &input, datasets)?;
     Ok(KerasModel {
         spec,
         calls,
@@ -248,6 +285,19 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
             }
         }
         "Flatten" => channels_last(config)?,
+        "Embedding" => {
+            out.args.push(positional(&config["input_dim"])?);
+            out.args.push(positional(&config["output_dim"])?);
+            if config["mask_zero"] == Json::Bool(true) {
+                return Err("mask_zero = true is not in kiln".into());
+            }
+            for key in ["embeddings_regularizer", "embeddings_constraint"] {
+                if !config[key].is_null() {
+                    return Err(format!("{key} is not in kiln"));
+                }
+            }
+        }
+        "SimpleRNN" | "GRU" | "LSTM" => recurrent(&mut out, class, config)?,
         "Dropout" => out.args.push(positional(&config["rate"])?),
         "Activation" => out.args.push(positional(&config["activation"])?),
         "BatchNormalization" => {
@@ -275,11 +325,78 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         }
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Dropout, Activation and BatchNormalization; not {other} yet"
+                "kiln imports Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Dropout, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM; not {other} yet"
             ));
         }
     }
     Ok(out)
+}
+
+/// A recurrent layer's arguments: those kiln has, when they differ from Keras's defaults.
+fn recurrent(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
+    if config["stateful"] == Json::Bool(true) || config["unroll"] == Json::Bool(true) {
+        return Err("stateful or unrolled layers are not in kiln".into());
+    }
+    for key in [
+        "kernel_regularizer",
+        "recurrent_regularizer",
+        "bias_regularizer",
+        "activity_regularizer",
+        "kernel_constraint",
+        "recurrent_constraint",
+        "bias_constraint",
+    ] {
+        if !config[key].is_null() {
+            return Err(format!("{key} is not in kiln's {class}"));
+        }
+    }
+    out.args.push(positional(&config["units"])?);
+    keyword_unless(
+        out,
+        "activation",
+        name(&config["activation"])?,
+        &Value::Name("tanh".into()),
+    );
+    if class != "SimpleRNN" {
+        let recurrent = name(&config["recurrent_activation"])?;
+        keyword_unless(
+            out,
+            "recurrent_activation",
+            recurrent,
+            &Value::Name("sigmoid".into()),
+        );
+    }
+    keyword_unless(
+        out,
+        "use_bias",
+        scalar(&config["use_bias"])?,
+        &Value::Bool(true),
+    );
+    let flags = [
+        ("return_sequences", false),
+        ("go_backwards", false),
+        ("unit_forget_bias", true),
+        ("reset_after", true),
+    ];
+    for (key, default) in flags {
+        let applies = match key {
+            "unit_forget_bias" => class == "LSTM",
+            "reset_after" => class == "GRU",
+            _ => true,
+        };
+        if applies && !config[key].is_null() {
+            keyword_unless(out, key, scalar(&config[key])?, &Value::Bool(default));
+        }
+    }
+    for key in ["dropout", "recurrent_dropout"] {
+        if let Some(rate) = config[key].as_f64().filter(|&r| r != 0.0) {
+            out.args.push(Arg {
+                keyword: Some(key.into()),
+                value: Value::Float(rate),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn positional(value: &Json) -> Result<Arg, String> {
@@ -395,11 +512,10 @@ fn regularizer(value: &Json) -> Result<Option<Value>, String> {
     })))
 }
 
-/// Each kiln weight from the HDF5 datasets `layers/{keras name}/vars/{i}`, in kiln's
-/// layouts.
+/// Each kiln weight from the HDF5 datasets `layers/{name}/vars/{i}` (a recurrent layer's
+/// under `cell/vars`), in kiln's layouts.
 fn weights(
     spec: &ModelSpec,
-    keras_names: &[String],
     input: &[usize],
     datasets: Vec<(String, Dataset)>,
 ) -> Result<Vec<Weight>, String> {
@@ -408,9 +524,16 @@ fn weights(
     // The Keras shape `[h, w, c]` a Flatten flattened, until the Dense that takes it.
     let mut flattened: Option<[usize; 3]> = None;
     let mut keras_shape = input.to_vec();
-    for ((named, info), keras) in spec.layers.iter().zip(&checked.layers).zip(keras_names) {
+    for (named, info) in spec.layers.iter().zip(&checked.layers) {
+        // Keras files a Sequential model's layers by class, as kiln names them: `dense_1`.
+        let keras = &named.name;
+        // A recurrent layer keeps its weights in its cell.
+        let group = match named.layer {
+            Layer::SimpleRNN(_) | Layer::GRU(_) | Layer::LSTM(_) => "cell/vars",
+            _ => "vars",
+        };
         let vars = |i: usize| {
-            let path = format!("layers/{keras}/vars/{i}");
+            let path = format!("layers/{keras}/{group}/{i}");
             datasets
                 .iter()
                 .find(|(p, _)| *p == path)
@@ -473,6 +596,26 @@ fn weights(
                     flattened = Some([h, w, c]);
                 }
             }
+            "Embedding" => {
+                let table = vars(0)?;
+                out.push(Weight::new(
+                    format!("{kiln}.weight"),
+                    table.shape,
+                    table.values,
+                ));
+            }
+            "SimpleRNN" | "GRU" | "LSTM" => {
+                if let Layer::SimpleRNN(r) | Layer::GRU(r) | Layer::LSTM(r) = &named.layer {
+                    let bias = if r.use_bias { Some(vars(2)?) } else { None };
+                    out.extend(recurrent_weights(
+                        kiln,
+                        r,
+                        &vars(0)?,
+                        &vars(1)?,
+                        bias.as_ref(),
+                    )?);
+                }
+            }
             _ => {}
         }
         // The Keras (channels-last) shape after this layer.
@@ -484,6 +627,73 @@ fn weights(
             ],
             dims => dims.iter().map(|d| d.known().unwrap_or(0)).collect(),
         };
+    }
+    Ok(out)
+}
+
+/// A recurrent layer's weights: Keras's kernels `[features, blocks·units]` and
+/// `[units, blocks·units]` and bias `[blocks·units]` (or `[2, 3·units]`, a GRU's with
+/// `reset_after`), cut into burn's one block per gate, in Keras's gate order.
+fn recurrent_weights(
+    kiln: &str,
+    r: &kiln_spec::layers::Recurrent,
+    kernel: &Dataset,
+    recurrent: &Dataset,
+    bias: Option<&Dataset>,
+) -> Result<Vec<Weight>, String> {
+    use kiln_spec::layers::Cell;
+    let gates: &[&str] = match r.cell {
+        Cell::SimpleRnn => &["gate"],
+        Cell::Gru => &["update_gate", "reset_gate", "new_gate"],
+        Cell::Lstm => &["input_gate", "forget_gate", "cell_gate", "output_gate"],
+    };
+    let units = r.units;
+    let width = units * gates.len();
+    // Columns `[k·units, (k+1)·units)` of a matrix `[rows, width]`.
+    let block = |m: &Dataset, k: usize| -> Result<Vec<f32>, String> {
+        let rows = m.values.len() / width.max(1);
+        if m.shape.last() != Some(&width) || rows * width != m.values.len() {
+            return Err(format!(
+                "a {:?} weight where {width} columns were expected",
+                m.shape
+            ));
+        }
+        Ok((0..rows)
+            .flat_map(|row| {
+                m.values[row * width + k * units..row * width + (k + 1) * units]
+                    .iter()
+                    .copied()
+            })
+            .collect())
+    };
+    let mut out = Vec::new();
+    for (k, gate) in gates.iter().enumerate() {
+        let path = format!("{kiln}.{gate}");
+        out.push(Weight::new(
+            format!("{path}.input_transform.weight"),
+            vec![kernel.shape[0], units],
+            block(kernel, k)?,
+        ));
+        out.push(Weight::new(
+            format!("{path}.hidden_transform.weight"),
+            vec![units, units],
+            block(recurrent, k)?,
+        ));
+        if let Some(bias) = bias {
+            let both = block(bias, k)?;
+            out.push(Weight::new(
+                format!("{path}.input_transform.bias"),
+                vec![units],
+                both[..units].to_vec(),
+            ));
+            if both.len() == 2 * units {
+                out.push(Weight::new(
+                    format!("{path}.hidden_transform.bias"),
+                    vec![units],
+                    both[units..].to_vec(),
+                ));
+            }
+        }
     }
     Ok(out)
 }
@@ -533,10 +743,14 @@ mod tests {
 
     #[test]
     fn what_kiln_does_not_have_is_named() {
-        let lstm = sequential(
-            serde_json::json!([{"class_name": "LSTM", "config": {"name": "lstm", "units": 8}}]),
+        let norm = sequential(serde_json::json!([{"class_name": "LayerNormalization",
+            "config": {"name": "layer_normalization"}}]));
+        let message = refused(norm);
+        assert!(
+            message.starts_with("layer `layer_normalization` (LayerNormalization): kiln imports")
+                && message.ends_with("not LayerNormalization yet"),
+            "{message}"
         );
-        assert!(refused(lstm).starts_with("layer `lstm` (LSTM): kiln imports Dense, Conv2D"));
         let functional = serde_json::json!({"class_name": "Functional", "config": {}});
         assert_eq!(
             refused(functional),

@@ -6,7 +6,7 @@ mod keras;
 mod torch;
 mod zip;
 
-pub use keras::{KerasModel, keras};
+pub use keras::{KerasModel, keras, keras_weights};
 pub use torch::state_dict as torch_state_dict;
 
 use crate::error::TrainError;
