@@ -500,3 +500,34 @@ fn only_loads_the_layers_named_and_mismatches_name_both_shapes() {
         "{reason}"
     );
 }
+
+#[test]
+fn a_run_resumed_by_backup_and_restore_keeps_its_base_frozen() {
+    let device = Default::default();
+    let backup = TempFile::new("backup");
+    let data = squares(30);
+    let run = |epochs: usize, seed: u64| {
+        <Ad as Backend>::seed(&device, seed);
+        let mut trainer = Trainer::new(Transfer::<Ad>::new(&device))
+            .optimizer(Adam::new().learning_rate(1e-2))
+            .loss(Loss::CategoricalCrossentropy);
+        trainer.freeze(&["base"]).unwrap();
+        let initial = values(trainer.model().base.conv2d.weight.val());
+        let fit = Fit::epochs(epochs)
+            .batch_size(10)
+            .verbose(Verbosity::Silent)
+            .callback(kiln::callbacks::BackupAndRestore::new(&backup.0).delete_when_done(false));
+        trainer.fit(&data, fit).unwrap();
+        (initial, trainer)
+    };
+    // Two epochs, kept in the backup; then a run of four, from other initial weights,
+    // resumes after them with the first run's weights, its base still frozen.
+    let (first, _) = run(2, 8);
+    let (second, resumed) = run(4, 9);
+    assert_ne!(first, second);
+    assert_eq!(values(resumed.model().base.conv2d.weight.val()), first);
+    assert_eq!(
+        counts(&resumed.model().summary()),
+        ("303".into(), "40".into())
+    );
+}
