@@ -31,6 +31,20 @@ model! {
     }
 }
 
+model! {
+    /// The declaration `kiln::import::keras` prints for the functional fixture, pasted.
+    pub struct Graph {
+        input image: [3, 8, 8],
+        let conv2d = image -> Conv2D(4, 3, padding = same, activation = relu);
+        let conv2d_1 = conv2d -> Conv2D(4, 3, padding = same);
+        let add = Add(conv2d, conv2d_1);
+        let concatenate = Concatenate(add, conv2d, axis = 1);
+        let global_average_pooling2d = concatenate -> GlobalAveragePooling2D;
+        let dense = global_average_pooling2d -> Dense(2, activation = softmax);
+        output dense,
+    }
+}
+
 /// The fixture's inputs (channels first) and Keras's predictions on them.
 fn reference() -> (Tensor<B, 4>, Vec<f32>) {
     let text = std::fs::read_to_string(fixture("keras_cnn_io.json")).unwrap();
@@ -177,4 +191,30 @@ fn weights_saved_alone_load_into_the_declared_model() {
             .ends_with("not an HDF5 file: its first 8 bytes are not HDF5's signature"),
         "{err}"
     );
+}
+
+#[test]
+fn a_functional_model_imports_as_a_graph() {
+    let device = Default::default();
+    let graph = kiln::import::keras(fixture("keras_graph.keras")).unwrap();
+    let declared = include_str!("keras_import.rs");
+    let start = declared.find("model! {\n    /// The declaration `kiln::import::keras` prints for the functional").unwrap();
+    let pasted: String = declared[start..]
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("///"))
+        .take(12)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(graph.declaration("Graph"), pasted);
+    let (x, want) = io("keras_graph", [2, 3, 8, 8]);
+    assert_close(graph.model::<B, 4, 2>(&device).unwrap().forward(x.clone()), &want);
+
+    let dir = std::env::temp_dir().join(format!("kiln-keras-graph-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("graph.safetensors");
+    graph.save_weights(&path).unwrap();
+    let mut model = Graph::<B>::new(&device);
+    kiln::load_weights(&mut model, &path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_close(model.forward(x), &want);
 }

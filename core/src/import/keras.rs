@@ -5,10 +5,11 @@
 //! Conv2D kernel `(height, width, in, out)` becomes `[out, in, height, width]`, and the
 //! Dense after a Flatten of an image gets its rows in kiln's flattening order.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use kiln_spec::{Arg, Call, Layer, ModelSpec, Shape, Value};
+use kiln_spec::{Arg, Call, Layer, ModelSpec, NamedLayer, NamedShape, Shape, Value};
 use serde_json::Value as Json;
 
 use burn::tensor::backend::Backend;
@@ -70,17 +71,7 @@ pub fn keras_weights<B: Backend, M: crate::Model<B>>(
     let datasets = Hdf5::new(&bytes)
         .and_then(|h5| h5.datasets("layers"))
         .map_err(fail)?;
-    let input: Vec<usize> = spec.inputs[0]
-        .shape
-        .dims()
-        .iter()
-        .map(|d| d.known().unwrap_or(0))
-        .collect();
-    let keras_input = match input[..] {
-        [c, h, w] => vec![h, w, c],
-        _ => input,
-    };
-    let weights = weights(&spec, &keras_input, datasets).map_err(fail)?;
+    let weights = weights(&spec, datasets).map_err(fail)?;
     crate::load::load_safetensors_bytes(model, safetensors_bytes(&weights)?)
 }
 
@@ -105,6 +96,11 @@ impl KerasModel {
     /// the compiler checks it as any other.
     pub fn declaration(&self, name: &str) -> String {
         let mut text = format!("model! {{\n    pub struct {name} {{\n");
+        if self.spec.is_functional() {
+            self.graph_lines(&mut text);
+            text.push_str("    }\n}\n");
+            return text;
+        }
         let dims: Vec<String> = self.spec.inputs[0]
             .shape
             .dims()
@@ -122,6 +118,35 @@ impl KerasModel {
         }
         text.push_str("    }\n}\n");
         text
+    }
+
+    /// The functional form's lines: each input, one binding per layer, the outputs.
+    fn graph_lines(&self, text: &mut String) {
+        for input in &self.spec.inputs {
+            let dims: Vec<String> = input.shape.dims().iter().map(ToString::to_string).collect();
+            let _ = writeln!(text, "        input {}: [{}],", input.name, dims.join(", "));
+        }
+        for (layer, call) in self.spec.layers.iter().zip(&self.calls) {
+            let step = if layer.layer.is_merge() {
+                let mut merged = Call::bare(call.name.clone());
+                merged.args = layer
+                    .inbound
+                    .iter()
+                    .map(|n| Arg {
+                        keyword: None,
+                        value: Value::Name(n.clone()),
+                    })
+                    .chain(call.args.iter().cloned())
+                    .collect();
+                merged.to_string()
+            } else if call.args.is_empty() {
+                format!("{} -> {}", layer.inbound.join(", "), call.name)
+            } else {
+                format!("{} -> {call}", layer.inbound.join(", "))
+            };
+            let _ = writeln!(text, "        let {} = {step};", layer.name);
+        }
+        let _ = writeln!(text, "        output {},", self.spec.outputs.join(", "));
     }
 
     /// The weights as a safetensors file under kiln's names, which
@@ -155,20 +180,34 @@ impl KerasModel {
 /// The model's calls and weights from its Keras config and its HDF5 datasets.
 fn convert(config: &Json, datasets: Vec<(String, Dataset)>) -> Result<KerasModel, String> {
     let class = config["class_name"].as_str().unwrap_or("?");
-    if class != "Sequential" {
-        return Err(format!(
-            "a Keras {class} model; kiln imports Sequential models (functional ones are not read yet)"
-        ));
-    }
+    let name = config["config"]["name"].as_str().unwrap_or("Imported");
     let layers = config["config"]["layers"]
         .as_array()
         .ok_or("config.json has no layers")?;
+    let (spec, calls) = match class {
+        "Sequential" => sequential(name, layers)?,
+        "Functional" => functional(name, &config["config"], layers)?,
+        other => {
+            return Err(format!(
+                "a Keras {other} model; kiln imports Sequential and functional models"
+            ));
+        }
+    };
+    let weights = weights(&spec, datasets)?;
+    Ok(KerasModel {
+        spec,
+        calls,
+        weights,
+    })
+}
+
+/// A Sequential model's spec and calls.
+fn sequential(name: &str, layers: &[Json]) -> Result<(ModelSpec, Vec<Call>), String> {
     let mut input = None;
     let mut calls = Vec::new();
     for layer in layers {
         let class = layer["class_name"].as_str().unwrap_or("?");
         let config = &layer["config"];
-        let name = config["name"].as_str().unwrap_or("?").to_owned();
         if class == "InputLayer" {
             input = Some(shape(&config["batch_shape"])?);
             continue;
@@ -176,21 +215,163 @@ fn convert(config: &Json, datasets: Vec<(String, Dataset)>) -> Result<KerasModel
         if input.is_none() {
             input = Some(shape(&layer["build_config"]["input_shape"])?);
         }
-        calls.push(call(class, config).map_err(|e| format!("layer `{name}` ({class}): {e}"))?);
+        calls.push(layer_call(class, layer, 0)?);
     }
     let input = input.ok_or("the model declares no input shape")?;
-    let spec = ModelSpec::from_calls(
-        config["config"]["name"].as_str().unwrap_or("Imported"),
-        channels_first(&input),
-        &calls,
-    )
-    .map_err(|e| e.to_string())?;
-    let weights = weights(&spec, &input, datasets)?;
-    Ok(KerasModel {
-        spec,
-        calls,
-        weights,
-    })
+    let spec =
+        ModelSpec::from_calls(name, channels_first(&input), &calls).map_err(|e| e.to_string())?;
+    Ok((spec, calls))
+}
+
+/// A layer's call, its errors naming it; `rank` is a merge's example rank.
+fn layer_call(class: &str, layer: &Json, rank: usize) -> Result<Call, String> {
+    let name = layer["config"]["name"].as_str().unwrap_or("?");
+    let call = if Layer::MERGES.contains(&class) {
+        merge(class, &layer["config"], rank)
+    } else {
+        call(class, &layer["config"])
+    };
+    call.map_err(|e| format!("layer `{name}` ({class}): {e}"))
+}
+
+/// A merge's call: its keyword arguments (the tensors are the graph's); Keras's
+/// Concatenate axis of channels-last images in kiln's channels-first order.
+fn merge(class: &str, config: &Json, rank: usize) -> Result<Call, String> {
+    let mut out = Call::bare(class);
+    if class == "Concatenate" {
+        let axis = config["axis"].as_i64().unwrap_or(-1);
+        let rank = i64::try_from(rank).map_err(|_| "a rank too large")?;
+        let positive = if axis < 0 { axis + rank + 1 } else { axis };
+        // Keras's image axes (batch 0) 1, 2, 3 are height, width, channels: kiln's 2, 3, 1.
+        let kiln = match (rank, positive) {
+            (3, 1) => 2,
+            (3, 2) => 3,
+            (3, 3) => 1,
+            (_, a) => a,
+        };
+        out.args.push(Arg {
+            keyword: Some("axis".into()),
+            value: Value::Int(kiln),
+        });
+    }
+    Ok(out)
+}
+
+/// The Keras tensors a functional layer takes: `(layer name, example rank)` of each.
+fn inbound(layer: &Json) -> Result<Vec<(String, usize)>, String> {
+    let nodes = layer["inbound_nodes"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let [node] = nodes else {
+        return Err(format!(
+            "layer `{}` is called {} times; kiln imports layers called once",
+            layer["name"].as_str().unwrap_or("?"),
+            nodes.len()
+        ));
+    };
+    let arg = &node["args"][0];
+    let tensors = match arg.as_array() {
+        Some(list) => list.iter().collect(),
+        None => vec![arg],
+    };
+    tensors
+        .into_iter()
+        .map(|t| {
+            let history = &t["config"]["keras_history"];
+            let name = history[0]
+                .as_str()
+                .ok_or("an inbound tensor without its layer")?;
+            let rank = t["config"]["shape"]
+                .as_array()
+                .map_or(1, |s| s.len().saturating_sub(1));
+            Ok((name.to_owned(), rank))
+        })
+        .collect()
+}
+
+/// A functional model's spec and calls: each layer named as kiln names it, taking the
+/// layers its Keras node takes.
+fn functional(
+    name: &str,
+    config: &Json,
+    layers: &[Json],
+) -> Result<(ModelSpec, Vec<Call>), String> {
+    let mut inputs = Vec::new();
+    let mut named: Vec<NamedLayer> = Vec::new();
+    let mut calls = Vec::new();
+    // Keras's layer names to kiln's node names.
+    let mut nodes: HashMap<String, String> = HashMap::new();
+    let mut namer = kiln_spec::Namer::default();
+    for layer in layers {
+        let class = layer["class_name"].as_str().unwrap_or("?");
+        let keras = layer["name"].as_str().unwrap_or("?").to_owned();
+        if class == "InputLayer" {
+            inputs.push(NamedShape {
+                name: keras.clone(),
+                shape: channels_first(&shape(&layer["config"]["batch_shape"])?),
+            });
+            nodes.insert(keras.clone(), keras);
+            continue;
+        }
+        let takes = inbound(layer)?;
+        let rank = takes.first().map_or(1, |t| t.1);
+        let call = layer_call(class, layer, rank)?;
+        let declared = kiln_spec::Declared::read(&call).map_err(|e| {
+            format!(
+                "layer `{keras}` ({class}): {}",
+                e.into_iter()
+                    .map(|e| e.message)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
+        let inbound = takes
+            .iter()
+            .map(|(t, _)| {
+                nodes
+                    .get(t)
+                    .cloned()
+                    .ok_or_else(|| format!("layer `{keras}` takes `{t}`, which comes later"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let kiln = namer.name(&declared.layer);
+        nodes.insert(keras, kiln.clone());
+        named.push(NamedLayer {
+            name: kiln,
+            layer: declared.layer,
+            inbound,
+            trainable: true,
+        });
+        calls.push(call);
+    }
+    let outputs = config["output_layers"]
+        .as_array()
+        .ok_or("the model names no outputs")?;
+    // One output is `["dense", 0, 0]`; several, a list of those.
+    let outputs: Vec<&Json> = if outputs.first().is_some_and(Json::is_string) {
+        vec![&config["output_layers"]]
+    } else {
+        outputs.iter().collect()
+    };
+    let outputs = outputs
+        .into_iter()
+        .map(|o| {
+            let keras = o[0].as_str().unwrap_or("?");
+            nodes
+                .get(keras)
+                .cloned()
+                .ok_or_else(|| format!("the output `{keras}` is not a layer"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let spec = ModelSpec {
+        name: name.into(),
+        inputs,
+        layers: named,
+        outputs,
+    };
+    spec.check().map_err(|e| e.to_string())?;
+    Ok((spec, calls))
 }
 
 /// A Keras batch shape `[null, 28, 28, 1]` as the example's dimensions.
@@ -514,17 +695,17 @@ fn regularizer(value: &Json) -> Result<Option<Value>, String> {
 
 /// Each kiln weight from the HDF5 datasets `layers/{name}/vars/{i}` (a recurrent layer's
 /// under `cell/vars`), in kiln's layouts.
-fn weights(
-    spec: &ModelSpec,
-    input: &[usize],
-    datasets: Vec<(String, Dataset)>,
-) -> Result<Vec<Weight>, String> {
+fn weights(spec: &ModelSpec, datasets: Vec<(String, Dataset)>) -> Result<Vec<Weight>, String> {
     let checked = spec.check().map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    // The Keras shape `[h, w, c]` a Flatten flattened, until the Dense that takes it.
-    let mut flattened: Option<[usize; 3]> = None;
-    let mut keras_shape = input.to_vec();
+    // For each node, the Keras image `[h, w, c]` its values are a Flatten of, if any, up to
+    // the Dense that takes them.
+    let mut flat: HashMap<&str, [usize; 3]> = HashMap::new();
+    let mut previous = spec.inputs[0].name.as_str();
     for (named, info) in spec.layers.iter().zip(&checked.layers) {
+        let first = named.inbound.first().map_or(previous, String::as_str);
+        let mut flattened = flat.get(first).copied();
+        previous = &named.name;
         // Keras files a Sequential model's layers by class, as kiln names them: `dense_1`.
         let keras = &named.name;
         // A recurrent layer keeps its weights in its cell.
@@ -592,8 +773,14 @@ fn weights(
                 }
             }
             "Flatten" => {
-                if let &[h, w, c] = &keras_shape[..] {
-                    flattened = Some([h, w, c]);
+                if let [c, h, w] = info.input.dims() {
+                    let known = |d: &kiln_spec::Dim| d.known().unwrap_or(0);
+                    flat.insert(&named.name, [known(h), known(w), known(c)]);
+                }
+            }
+            "Dropout" | "Activation" => {
+                if let Some(image) = flattened {
+                    flat.insert(&named.name, image);
                 }
             }
             "Embedding" => {
@@ -618,15 +805,6 @@ fn weights(
             }
             _ => {}
         }
-        // The Keras (channels-last) shape after this layer.
-        keras_shape = match info.output.dims() {
-            [c, h, w] => vec![
-                h.known().unwrap_or(0),
-                w.known().unwrap_or(0),
-                c.known().unwrap_or(0),
-            ],
-            dims => dims.iter().map(|d| d.known().unwrap_or(0)).collect(),
-        };
     }
     Ok(out)
 }
@@ -751,10 +929,10 @@ mod tests {
                 && message.ends_with("not LayerNormalization yet"),
             "{message}"
         );
-        let functional = serde_json::json!({"class_name": "Functional", "config": {}});
+        let subclassed = serde_json::json!({"class_name": "MyModel", "config": {"layers": []}});
         assert_eq!(
-            refused(functional),
-            "a Keras Functional model; kiln imports Sequential models (functional ones are not read yet)"
+            refused(subclassed),
+            "a Keras MyModel model; kiln imports Sequential and functional models"
         );
         let constrained = sequential(serde_json::json!([{"class_name": "Dense", "config": {
             "name": "dense", "units": 2, "activation": "linear", "use_bias": true,
