@@ -135,8 +135,12 @@ fn train_gflop(spec: &kiln::ModelSpec) -> f64 {
             match layer.class_name {
                 "Dense" => layer.params.trainable - known(dims.len() - 1),
                 "Conv2D" | "Conv1D" => {
-                    let channels = known(0);
-                    let positions: usize = (1..dims.len()).map(known).product();
+                    let spatial = dims.len() - 1;
+                    let channels = known(kiln::spec::channels_axis(spatial));
+                    let positions: usize = kiln::spec::spatial_dims(&layer.output, spatial)
+                        .iter()
+                        .map(|d| d.known().unwrap_or(1))
+                        .product();
                     (layer.params.trainable - channels) * positions
                 }
                 _ => 0,

@@ -194,11 +194,29 @@ fn weights_saved_alone_load_into_the_declared_model() {
 }
 
 #[test]
+fn keras_s_text_stack_imports_with_its_1d_layers() {
+    let text = kiln::import::keras(fixture("keras_text.keras")).unwrap();
+    assert_eq!(
+        text.declaration("Text"),
+        "model! {\n    pub struct Text {\n        input: [20],\n        Embedding(8, 8),\n        Conv1D(16, 3, activation = relu),\n        MaxPooling1D(2),\n        LSTM(8),\n        Dense(2, activation = softmax),\n    }\n}\n"
+    );
+    let (x, want) = io("keras_text", [2, 20]);
+    assert_close(
+        text.model::<B, 2, 2>(&Default::default())
+            .unwrap()
+            .forward(x),
+        &want,
+    );
+}
+
+#[test]
 fn a_functional_model_imports_as_a_graph() {
     let device = Default::default();
     let graph = kiln::import::keras(fixture("keras_graph.keras")).unwrap();
     let declared = include_str!("keras_import.rs");
-    let start = declared.find("model! {\n    /// The declaration `kiln::import::keras` prints for the functional").unwrap();
+    let start = declared
+        .find("model! {\n    /// The declaration `kiln::import::keras` prints for the functional")
+        .unwrap();
     let pasted: String = declared[start..]
         .lines()
         .filter(|l| !l.trim_start().starts_with("///"))
@@ -207,7 +225,10 @@ fn a_functional_model_imports_as_a_graph() {
         .collect();
     assert_eq!(graph.declaration("Graph"), pasted);
     let (x, want) = io("keras_graph", [2, 3, 8, 8]);
-    assert_close(graph.model::<B, 4, 2>(&device).unwrap().forward(x.clone()), &want);
+    assert_close(
+        graph.model::<B, 4, 2>(&device).unwrap().forward(x.clone()),
+        &want,
+    );
 
     let dir = std::env::temp_dir().join(format!("kiln-keras-graph-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

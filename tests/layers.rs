@@ -45,7 +45,7 @@ model! {
 model! {
     /// The 1-D layers, and unknown lengths flowing through them.
     struct Everything1D {
-        input: [4, _],
+        input: [_, 4],
         Conv1D(8, 3, padding = same, activation = relu),
         Conv1D(8, 2, strides = 2),
         MaxPooling1D(2, padding = same),
@@ -117,12 +117,73 @@ fn unknown_lengths_flow_through_1d_layers() {
     let model = Everything1D::<Inner>::new(&device);
     assert_eq!(
         Everything1D::<Inner>::OUTPUT_SHAPE,
-        [Dim::Known(6), Dim::Unknown]
+        [Dim::Unknown, Dim::Known(6)]
     );
     for (length, want) in [(10, 3), (16, 4), (7, 2)] {
-        let y = model.forward(Tensor::zeros([2, 4, length], &device));
-        assert_eq!(y.dims(), [2, 6, want], "length {length}");
+        let y = model.forward(Tensor::zeros([2, length, 4], &device));
+        assert_eq!(y.dims(), [2, want, 6], "length {length}");
     }
+}
+
+model! {
+    /// Keras's text stack: token ids, their vectors, a convolution and pooling over the
+    /// steps, an LSTM, a classifier. Every sequence layer takes `[steps, features]`.
+    struct TextStack {
+        input: [20],
+        Embedding(8, 8),
+        Conv1D(16, 3, activation = relu),
+        MaxPooling1D(2),
+        LSTM(8),
+        Dense(2, activation = softmax),
+    }
+}
+
+#[test]
+fn conv1d_slides_over_the_steps_with_channels_last() {
+    // Two steps of two channels, [[1, 10], [2, 20]], and a kernel of 2 steps whose weights
+    // are 1 for channel 0 and 0 for channel 1: Keras gives 1 + 2 = 3.
+    model! {
+        struct Slide {
+            input: [2, 2],
+            Conv1D(1, 2, use_bias = false),
+        }
+    }
+    let device = Default::default();
+    let mut model = Slide::<Inner>::new(&device);
+    // burn's kernel is [filters, channels, steps].
+    model.conv1d.weight =
+        Param::from_tensor(Tensor::from_floats([[[1.0, 1.0], [0.0, 0.0]]], &device));
+    let x = Tensor::<Inner, 3>::from_floats([[[1.0, 10.0], [2.0, 20.0]]], &device);
+    assert_eq!(model.forward(x).into_data().to_vec::<f32>().unwrap(), [3.0]);
+}
+
+#[test]
+fn keras_s_text_stack_declares_and_trains() {
+    let checked = TextStack::<B>::spec().check().unwrap();
+    let shapes: Vec<String> = checked
+        .layers
+        .iter()
+        .map(|l| l.output.to_string())
+        .collect();
+    assert_eq!(shapes, ["[20, 8]", "[18, 16]", "[9, 16]", "[8]", "[2]"]);
+    // Keras: 8·8, 3·8·16 + 16, 4·(16·8 + 8·8 + 8), 8·2 + 2.
+    assert_eq!(checked.params().total(), 64 + 400 + 800 + 18);
+    let device = Default::default();
+    <B as Backend>::seed(&device, 11);
+    let mut trainer = Trainer::new(TextStack::<B>::new(&device))
+        .optimizer(Adam::new().learning_rate(1e-2))
+        .loss(Loss::CategoricalCrossentropy)
+        .metrics([Metric::Accuracy]);
+    let train = kiln::datasets::motif_token_ids(2000, 1);
+    trainer
+        .fit(
+            &train,
+            Fit::epochs(4).batch_size(32).verbose(Verbosity::Silent),
+        )
+        .unwrap();
+    let test = kiln::datasets::motif_token_ids(500, 2);
+    let accuracy = trainer.evaluate(&test).unwrap().get("accuracy").unwrap();
+    assert!(accuracy >= 0.9, "{accuracy}");
 }
 
 #[test]

@@ -664,13 +664,13 @@ fn build<B: Backend>(
             RuntimeLayer::Dense(layers::dense(features, l.units, l.weights.use_bias, device))
         }
         Layer::Conv1D(l) => RuntimeLayer::Conv1D(layers::conv1d(
-            first,
+            dims[kiln_spec::channels_axis(1)].known().unwrap_or(0),
             l.filters,
             l.kernel_size[0],
             l.strides[0],
             l.dilation_rate[0],
             l.padding,
-            dims[1],
+            kiln_spec::spatial_dims(input, 1)[0],
             l.weights.use_bias,
             device,
         )),
@@ -733,7 +733,7 @@ fn step<B: Backend>(
 ) -> DynTensor<B> {
     match (layer, module) {
         (_, Some(RuntimeLayer::Dense(l))) => each_rank!(t, |x| l.forward(x)),
-        (_, Some(RuntimeLayer::Conv1D(c))) => DynTensor::R3(c.forward(t.get())),
+        (_, Some(RuntimeLayer::Conv1D(c))) => DynTensor::R3(layers::convolve1d(c, t.get())),
         (_, Some(RuntimeLayer::Conv2D(c))) => DynTensor::R4(c.forward(t.get())),
         (_, Some(RuntimeLayer::BatchNormalization(bn))) => {
             each_rank!(t, |x| layers::batch_norm(bn, x))

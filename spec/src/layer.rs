@@ -135,11 +135,11 @@ layers! {
     Flatten(Flatten),
     /// Gives the same elements another shape.
     Reshape(Reshape),
-    /// A 1-D convolution over `[channels, length]`.
+    /// A 1-D convolution over `[steps, channels]` (channels last, as Keras).
     Conv1D(Conv1D),
     /// A 2-D convolution over `[channels, height, width]`.
     Conv2D(Conv2D),
-    /// Max pooling over `[channels, length]`.
+    /// Max pooling over `[steps, channels]` (channels last, as Keras).
     MaxPooling1D(MaxPooling1D),
     /// Max pooling over `[channels, height, width]`.
     MaxPooling2D(Pooling2D),

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::{Value, one_of};
 use crate::layer::Input;
-use crate::shape::Dim;
+use crate::shape::{Dim, Shape};
 
 /// How a window treats the borders of its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,19 +61,45 @@ impl Window {
     }
 }
 
-/// Checks that `input` is `[channels, ...N spatial dimensions]` and returns the spatial
-/// dimensions; else a message with the Reshape that would mend it.
+/// Where the channels of an example with `spatial` spatial dimensions sit: first for
+/// images (`[channels, height, width]`), last for sequences (`[steps, channels]`, as Keras
+/// and kiln's recurrent layers and Embedding take them).
+pub const fn channels_axis(spatial: usize) -> usize {
+    if spatial == 1 { 1 } else { 0 }
+}
+
+/// The spatial dimensions of an example with `spatial` of them (see [`channels_axis`]).
+pub fn spatial_dims(shape: &Shape, spatial: usize) -> &[Dim] {
+    let dims = shape.dims();
+    match channels_axis(spatial) {
+        0 => dims.get(1..).unwrap_or_default(),
+        _ => dims.get(..spatial).unwrap_or_default(),
+    }
+}
+
+/// An example shape with `channels` and the `sizes` of its spatial dimensions.
+pub(crate) fn with_channels(channels: Dim, sizes: Vec<Dim>) -> Shape {
+    if channels_axis(sizes.len()) == 0 {
+        Shape::new([channels].into_iter().chain(sizes))
+    } else {
+        Shape::new(sizes.into_iter().chain([channels]))
+    }
+}
+
+/// Checks that `input` has `N` spatial dimensions and its channels, as [`channels_axis`]
+/// lays them out, and returns the spatial dimensions; else a message with the Reshape that
+/// would mend it.
 pub(crate) fn spatial<'a, const N: usize>(
     layer: &str,
     input: &Input<'a>,
 ) -> Result<&'a [Dim], String> {
     let dims = input.shape.dims();
     if dims.len() == N + 1 {
-        return Ok(&dims[1..]);
+        return Ok(spatial_dims(input.shape, N));
     }
-    let wanted = ["[channels, length]", "[channels, height, width]"][N - 1];
+    let wanted = ["[steps, channels]", "[channels, height, width]"][N - 1];
     let fix = match (N, input.shape.elements(), dims.len()) {
-        (1, Some(n), 1) => format!("add Reshape((1, {n})) before it"),
+        (1, Some(n), 1) => format!("add Reshape(({n}, 1)) before it"),
         (2, Some(n), 1) if n.isqrt() * n.isqrt() == n => {
             format!("add Reshape((1, {0}, {0})) before it", n.isqrt())
         }

@@ -410,7 +410,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
             out.args.push(positional(&config["units"])?);
             weight_options(&mut out, config)?;
         }
-        "Conv2D" => {
+        "Conv1D" | "Conv2D" => {
             channels_last(config)?;
             if config["groups"].as_u64().unwrap_or(1) != 1 {
                 return Err("grouped convolutions are not in kiln".into());
@@ -440,7 +440,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
             );
             weight_options(&mut out, config)?;
         }
-        "MaxPooling2D" | "AveragePooling2D" => {
+        "MaxPooling1D" | "MaxPooling2D" | "AveragePooling2D" => {
             channels_last(config)?;
             let size = pair(&config["pool_size"])?;
             let strides = match &config["strides"] {
@@ -506,7 +506,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         }
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Dropout, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, MaxPooling1D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Dropout, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
             ));
         }
     }
@@ -612,10 +612,11 @@ fn name(value: &Json) -> Result<Value, String> {
         .ok_or_else(|| format!("expected a name, got {value}"))
 }
 
-/// `[3, 3]` as `3`, `[3, 5]` as `(3, 5)`.
+/// `[3, 3]` and `[3]` as `3`, `[3, 5]` as `(3, 5)`.
 fn pair(value: &Json) -> Result<Value, String> {
     match value.as_array().map(Vec::as_slice) {
         Some([a, b]) if a == b => scalar(a),
+        Some([a]) => scalar(a),
         Some(items) => Ok(Value::Tuple(
             items.iter().map(scalar).collect::<Result<_, _>>()?,
         )),
@@ -738,6 +739,23 @@ fn weights(spec: &ModelSpec, datasets: Vec<(String, Dataset)>) -> Result<Vec<Wei
                     vec![o, i, h, w],
                     values,
                 ));
+                if named.layer.weights().is_some_and(|o| o.use_bias) {
+                    let bias = vars(1)?;
+                    out.push(Weight::new(format!("{kiln}.bias"), bias.shape, bias.values));
+                }
+            }
+            "Conv1D" => {
+                // Keras's (steps, in, out) kernel is burn's [out, in, steps].
+                let kernel = vars(0)?;
+                let [k, i, o] = kernel.shape[..] else {
+                    return Err(format!("`{keras}`'s kernel is {:?}, not 3-D", kernel.shape));
+                };
+                let mut values = vec![0.0; kernel.values.len()];
+                for (at, v) in kernel.values.iter().enumerate() {
+                    let (step, c, f) = (at / (i * o), at / o % i, at % o);
+                    values[(f * i + c) * k + step] = *v;
+                }
+                out.push(Weight::new(format!("{kiln}.weight"), vec![o, i, k], values));
                 if named.layer.weights().is_some_and(|o| o.use_bias) {
                     let bias = vars(1)?;
                     out.push(Weight::new(format!("{kiln}.bias"), bias.shape, bias.values));

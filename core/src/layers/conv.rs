@@ -4,6 +4,7 @@
 use burn::module::Initializer;
 use burn::nn::conv::{Conv1d, Conv2d};
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use kiln_spec::{Dim, Padding, Window};
 
@@ -79,11 +80,8 @@ pub fn conv2d<B: Backend>(
     }
 }
 
-/// A Conv1D layer on `channels` input channels of `length`; see [`conv2d`].
-///
-/// # Shapes
-/// - input: `[batch, channels, length]`
-/// - output: `[batch, filters, length_out]`
+/// A Conv1D layer on `channels` input channels of `length`; see [`conv2d`]. It runs on
+/// channels-last sequences through [`convolve1d`].
 #[allow(clippy::too_many_arguments)] // Keras's Conv1D arguments, one by one.
 pub fn conv1d<B: Backend>(
     channels: usize,
@@ -118,6 +116,16 @@ pub fn conv1d<B: Backend>(
         groups: 1,
         padding,
     }
+}
+
+/// Conv1D's forward step on sequences with their channels last, as Keras's Conv1D and
+/// kiln's recurrent layers take them.
+///
+/// # Shapes
+/// - input: `[batch, steps, channels]`
+/// - output: `[batch, steps_out, filters]`
+pub fn convolve1d<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    conv.forward(x.swap_dims(1, 2)).swap_dims(1, 2)
 }
 
 #[cfg(test)]

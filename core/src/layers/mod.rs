@@ -13,7 +13,7 @@ mod recurrent;
 mod reshape;
 
 pub use batch_normalization::{batch_norm, batch_normalization};
-pub use conv::{conv1d, conv2d};
+pub use conv::{conv1d, conv2d, convolve1d};
 pub use dense::dense;
 pub use dropout::dropout;
 pub use embedding::{embed, embedding};

@@ -47,25 +47,27 @@ pub fn max_pooling2d<B: Backend>(
     }
 }
 
-/// Max pooling over the length.
+/// Max pooling over the steps of channels-last sequences, as Keras's MaxPooling1D.
 ///
 /// # Shapes
-/// - input: `[batch, channels, length]`
-/// - output: `[batch, channels, length_out]`
+/// - input: `[batch, steps, channels]`
+/// - output: `[batch, steps_out, channels]`
 pub fn max_pooling1d<B: Backend>(
     x: Tensor<B, 3>,
     pool_size: usize,
     strides: usize,
     padding: Padding,
 ) -> Tensor<B, 3> {
+    let x = x.swap_dims(1, 2);
     let [_, _, length] = x.dims();
     let [(left, right)] = pads([pool_size], [strides], padding, [length]);
-    if left == right {
+    let pooled = if left == right {
         module::max_pool1d(x, pool_size, strides, left, 1, false)
     } else {
         let x = x.pad([(left, right)], PadMode::Constant(f32::NEG_INFINITY));
         module::max_pool1d(x, pool_size, strides, 0, 1, false)
-    }
+    };
+    pooled.swap_dims(1, 2)
 }
 
 /// Average pooling over height and width; with `same` padding each output averages only
@@ -132,8 +134,9 @@ mod tests {
             floats(max_pooling2d(grid(3, 3), [2, 2], [2, 2], Padding::Same)),
             [5.0, 6.0, 8.0, 9.0]
         );
+        // Three steps of one channel, channels last.
         let row = Tensor::<TestBackend, 1>::from_floats([-3.0, -1.0, -2.0], &Default::default())
-            .reshape([1, 1, 3]);
+            .reshape([1, 3, 1]);
         assert_eq!(
             floats(max_pooling1d(row, 2, 2, Padding::Same)),
             [-1.0, -2.0]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::args::{ArgError, Args, Call, Param, positive_int, sizes};
 use crate::layer::{Input, Params, Rule, WeightOptions};
 use crate::shape::{Dim, Shape};
-use crate::window::{Padding, Window, by, spatial};
+use crate::window::{Padding, Window, by, channels_axis, spatial, with_channels};
 
 /// A convolution over `N` spatial dimensions, channels first.
 ///
@@ -94,9 +94,10 @@ impl<const N: usize> Conv<N> {
 impl<const N: usize> Rule for Conv<N> {
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
         let sizes = spatial::<N>(layer, input)?;
-        if input.shape.dims()[0] == Dim::Unknown {
+        if input.shape.dims()[channels_axis(N)] == Dim::Unknown {
+            let which = ["last", "first"][usize::from(channels_axis(N) == 0)];
             return Err(format!(
-                "{layer} needs a known number of input channels (the first dimension), got {}",
+                "{layer} needs a known number of input channels (the {which} dimension), got {}",
                 input.describe()
             ));
         }
@@ -130,13 +131,11 @@ impl<const N: usize> Rule for Conv<N> {
                 input.describe()
             ));
         };
-        Ok(Shape::new(
-            [Dim::Known(self.filters)].into_iter().chain(out),
-        ))
+        Ok(with_channels(Dim::Known(self.filters), out))
     }
 
     fn params(&self, input: &Shape) -> Params {
-        let channels = input.dims()[0].known().unwrap_or(0);
+        let channels = input.dims()[channels_axis(N)].known().unwrap_or(0);
         let kernel: usize = self.kernel_size.iter().product();
         Params::trainable(
             kernel * channels * self.filters + usize::from(self.weights.use_bias) * self.filters,
@@ -193,8 +192,8 @@ mod tests {
             ),
             (
                 layer("Conv1D", &[i(16), i(5)], &[]),
-                s(&[Some(4), Some(100)]),
-                s(&[Some(16), Some(96)]),
+                s(&[Some(100), Some(4)]),
+                s(&[Some(96), Some(16)]),
                 336,
             ),
             (
@@ -203,8 +202,8 @@ mod tests {
                     &[i(16), i(3)],
                     &[("strides", i(2)), ("padding", n("same"))],
                 ),
-                s(&[Some(4), Some(9)]),
-                s(&[Some(16), Some(5)]),
+                s(&[Some(9), Some(4)]),
+                s(&[Some(5), Some(16)]),
                 208,
             ),
         ];
@@ -233,7 +232,7 @@ mod tests {
             (
                 &conv1,
                 s(&[Some(100)]),
-                "Conv1D expects a 2-D input [channels, length], got [100] from the input; add Reshape((1, 100)) before it",
+                "Conv1D expects a 2-D input [steps, channels], got [100] from the input; add Reshape((100, 1)) before it",
             ),
             (
                 &conv,

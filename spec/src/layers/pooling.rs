@@ -6,12 +6,13 @@ use serde::{Deserialize, Serialize};
 use crate::args::{ArgError, Args, Call, Param, sizes};
 use crate::layer::{Input, Rule};
 use crate::shape::Shape;
-use crate::window::{Padding, Window, by, spatial};
+use crate::window::{Padding, Window, by, channels_axis, spatial, with_channels};
 
-/// A pooling window over `N` spatial dimensions, channels first; the channels are kept.
+/// A pooling window over `N` spatial dimensions; the channels are kept.
 ///
 /// # Shapes
-/// `[channels, ...N sizes]` → `[channels, ...N output sizes]`.
+/// `[steps, channels]` → `[steps_out, channels]` (1-D, channels last as in Keras),
+/// `[channels, height, width]` → `[channels, height_out, width_out]` (2-D).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(bound(
     serialize = "[usize; N]: Serialize",
@@ -79,7 +80,7 @@ impl<const N: usize> Rule for Pooling<N> {
                 input.describe()
             ));
         };
-        Ok(Shape::new([input.shape.dims()[0]].into_iter().chain(out)))
+        Ok(with_channels(input.shape.dims()[channels_axis(N)], out))
     }
 }
 
@@ -118,8 +119,8 @@ mod tests {
             ),
             (
                 layer("MaxPooling1D", &[i(2)], &[]),
-                s(&[Some(16), Some(9)]),
-                s(&[Some(16), Some(4)]),
+                s(&[Some(9), Some(16)]),
+                s(&[Some(4), Some(16)]),
             ),
         ];
         for (l, input, output) in cases {
