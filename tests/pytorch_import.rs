@@ -42,6 +42,17 @@ model! {
     }
 }
 
+model! {
+    /// The fixture's recurrent module: `nn.LSTM`, `nn.GRU`, `nn.RNN`, `nn.Linear`.
+    struct TorchRecurrent {
+        input: [10, 3],
+        LSTM(8, return_sequences = true),
+        GRU(6, return_sequences = true),
+        SimpleRNN(5),
+        Dense(2),
+    }
+}
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -219,4 +230,42 @@ fn a_damaged_torch_save_file_is_an_error_never_a_panic() {
         errors += usize::from(kiln::import::torch_state_dict(&damaged).is_err());
     }
     assert!(errors > 0);
+}
+
+#[test]
+fn pytorch_s_recurrent_layers_load_with_their_gates_cut() {
+    let device = Default::default();
+    let mut model = TorchRecurrent::<B>::new(&device);
+    let load = Load::new().from_pytorch().by_order();
+    let loaded = kiln::load_weights_with(&mut model, fixture("torch_rnn.pt"), &load).unwrap();
+    let pairs: Vec<(&str, &str)> = loaded
+        .renamed
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("lstm", "lstm"),
+            ("gru", "gru"),
+            ("rnn", "simple_rnn"),
+            ("fc", "dense")
+        ]
+    );
+    let text = std::fs::read_to_string(fixture("torch_rnn_io.json")).unwrap();
+    let io: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let floats = |key: &str| -> Vec<f32> {
+        io[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect()
+    };
+    let x = Tensor::<B, 3>::from_data(TensorData::new(floats("input"), [2, 10, 3]), &device);
+    let got: Vec<f32> = model.forward(x).into_data().to_vec().unwrap();
+    let want = floats("output");
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-5, "got {got:?}, PyTorch gave {want:?}");
+    }
 }

@@ -119,19 +119,15 @@ pub struct Loaded {
     pub renamed: Vec<(String, String)>,
 }
 
-/// The name PyTorch gives the count of batches a batch norm has seen, which kiln keeps not.
-const BATCHES_TRACKED: &str = "num_batches_tracked";
-
-/// Whether the file's tensor `path` is one the PyTorch adapter read under another name (a
-/// batch norm's `weight` as `gamma`, `bias` as `beta`), or one kiln does not keep.
+/// Whether the file's tensor `path` is one the PyTorch adapter read under another name: a
+/// batch norm's `weight` as `gamma`, `bias` as `beta`.
 fn read_by_the_adapter(path: &str, applied: &[String]) -> bool {
-    let renamed = [("weight", "gamma"), ("bias", "beta")]
+    [("weight", "gamma"), ("bias", "beta")]
         .iter()
         .any(|(from, to)| {
             path.strip_suffix(from)
                 .is_some_and(|layer| applied.iter().any(|a| *a == format!("{layer}{to}")))
-        });
-    renamed || path.ends_with(BATCHES_TRACKED)
+        })
 }
 
 /// `features.10` after `features.9`: numbers compared as numbers.
@@ -159,36 +155,20 @@ fn layers_of(names: impl IntoIterator<Item = String>) -> Vec<String> {
     layers
 }
 
-/// [`Load::by_order`]'s pairs: the file's layers in natural order with the model's layers
-/// with weights in declaration order.
-fn pairs_by_order<B: Backend, M: Module<B>>(
+/// [`Load::by_order`]'s pairs: the file's layers in the state dict's order (natural order
+/// for safetensors) with the model's layers with weights in declaration order.
+fn pairs_by_order<B: Backend, M: Module<B> + Model<B>>(
     model: &M,
     path: &Path,
-    pickled: Option<&[Weight]>,
+    file: &PyTorchFile,
     names: &[(String, String)],
 ) -> Result<Vec<(String, String)>, TrainError> {
-    let file = match pickled {
-        // A torch.save state dict keeps its order: the modules' declaration order.
-        Some(weights) => layers_of(weights.iter().map(|w| w.name.clone())),
-        None => {
-            let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
-            let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
-                .map_err(|e| file_error(path, format!("not a safetensors file: {e}")))?;
-            let tensors: Vec<String> = metadata
-                .tensors()
-                .into_keys()
-                .filter(|name| !name.ends_with(BATCHES_TRACKED))
-                .collect();
-            let mut file = layers_of(tensors);
-            file.sort_by(|a, b| natural(a, b));
-            file
-        }
-    };
-    let model_layers = layers_of(
-        crate::freeze::weights(model, names)
-            .into_iter()
-            .map(|(p, _)| p),
-    );
+    let mut file_layers = layers_of(file.weights.iter().map(|w| w.name.clone()));
+    if !file.ordered {
+        file_layers.sort_by(|a, b| natural(a, b));
+    }
+    let file = file_layers;
+    let model_layers = model_layers(model, names);
     if file.len() != model_layers.len() {
         return Err(TrainError::Mismatch {
             path: path.to_path_buf(),
@@ -202,6 +182,59 @@ fn pairs_by_order<B: Backend, M: Module<B>>(
         });
     }
     Ok(file.into_iter().zip(model_layers).collect())
+}
+
+/// The model's layers with weights, in declaration order (a nested model's as
+/// `outer.inner`): from its declaration, else from its weights' paths.
+fn model_layers<B: Backend, M: Module<B> + Model<B>>(
+    model: &M,
+    names: &[(String, String)],
+) -> Vec<String> {
+    fn walk(layers: &[kiln_spec::LayerInfo], prefix: &str, out: &mut Vec<String>) {
+        for l in layers {
+            let path = format!("{prefix}{}", l.name);
+            match &l.nested {
+                Some(nested) => walk(&nested.layers, &format!("{path}."), out),
+                None if l.params.total() > 0 => out.push(path),
+                None => {}
+            }
+        }
+    }
+    match model.spec().and_then(|s| s.check().ok()) {
+        Some(checked) => {
+            let mut out = Vec::new();
+            walk(&checked.layers, "", &mut out);
+            out
+        }
+        None => layers_of(
+            crate::freeze::weights(model, names)
+                .into_iter()
+                .map(|(p, _)| p),
+        ),
+    }
+}
+
+/// A PyTorch state dict's float tensors, in memory.
+struct PyTorchFile {
+    weights: Vec<Weight>,
+    /// Whether they are in the state dict's order (`torch.save` keeps it; safetensors
+    /// does not).
+    ordered: bool,
+}
+
+impl PyTorchFile {
+    fn read(path: &Path) -> Result<Self, TrainError> {
+        let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
+        let (weights, ordered) = if is_safetensors(path) {
+            (crate::import::safetensors_weights(&bytes), false)
+        } else {
+            (crate::import::torch_state_dict(&bytes), true)
+        };
+        Ok(PyTorchFile {
+            weights: weights.map_err(|e| file_error(path, e))?,
+            ordered,
+        })
+    }
 }
 
 /// Loads weights into `model` as `load` says: some layers only, missing weights allowed,
@@ -223,16 +256,19 @@ pub fn load_weights_with<B: Backend, M: Module<B> + Model<B>>(
     }
     let names = model.stored_names();
     // A torch.save file's float tensors, read here into memory.
-    let pickled = if load.pytorch && !is_safetensors(path) {
-        let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
-        Some(crate::import::torch_state_dict(&bytes).map_err(|e| file_error(path, e))?)
+    let pytorch = if load.pytorch {
+        Some(PyTorchFile::read(path)?)
     } else {
         None
     };
-    let renamed = if load.by_order {
-        pairs_by_order(model, path, pickled.as_deref(), &names)?
-    } else {
-        Vec::new()
+    let renamed = match (&pytorch, load.by_order) {
+        (Some(file), true) => pairs_by_order(model, path, file, &names)?,
+        (None, true) => {
+            return Err(TrainError::Setting(
+                "by_order pairs a PyTorch file's layers; add from_pytorch()".into(),
+            ));
+        }
+        (_, false) => Vec::new(),
     };
     let mut remaps: Vec<(String, String)> = load
         .renames
@@ -259,9 +295,14 @@ pub fn load_weights_with<B: Backend, M: Module<B> + Model<B>>(
             std::iter::once(exact).chain(stored)
         })
         .collect();
-    let result = if pickled.is_some() || is_safetensors(path) || read_architecture(path).is_ok() {
-        let source = match &pickled {
-            Some(weights) => SafetensorsStore::from_bytes(Some(safetensors_bytes(weights)?)),
+    let result = if pytorch.is_some() || is_safetensors(path) || read_architecture(path).is_ok() {
+        let source = match pytorch {
+            Some(file) => {
+                // Recurrent layers' packed gates, cut into burn's, under the same names.
+                let weights = crate::import::torch_recurrent(file.weights)
+                    .map_err(|e| file_error(path, e))?;
+                SafetensorsStore::from_bytes(Some(safetensors_bytes(&weights)?))
+            }
             None => SafetensorsStore::from_file(path),
         };
         let mut store = safetensors_store(source, &names, &remaps).with_regexes(&filters);

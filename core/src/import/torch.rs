@@ -77,6 +77,169 @@ pub fn state_dict(bytes: &[u8]) -> Result<Vec<Weight>, String> {
     Ok(out)
 }
 
+/// The float tensors of a safetensors file's `bytes` (integer ones, such as a batch norm's
+/// `num_batches_tracked`, left out), in the file's order.
+///
+/// # Errors
+/// When it is not a safetensors file, or holds half-precision floats.
+pub(crate) fn safetensors_weights(bytes: &[u8]) -> Result<Vec<Weight>, String> {
+    let file = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| format!("not a safetensors file: {e}"))?;
+    let mut out = Vec::new();
+    for (name, view) in file.tensors() {
+        let data = view.data();
+        let values: Vec<f32> = match view.dtype() {
+            safetensors::Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            safetensors::Dtype::F64 => data
+                .chunks_exact(8)
+                .map(|b| {
+                    f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+                })
+                .collect(),
+            safetensors::Dtype::F16 | safetensors::Dtype::BF16 => {
+                return Err(format!(
+                    "tensor `{name}` is half precision; save the state dict in float32"
+                ));
+            }
+            _ => continue,
+        };
+        out.push(Weight::new(name, view.shape().to_vec(), values));
+    }
+    Ok(out)
+}
+
+/// The suffixes of a PyTorch recurrent layer's tensors (one layer, one direction).
+const RECURRENT: [&str; 4] = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"];
+
+/// `weights` with each PyTorch recurrent layer's packed tensors (`lstm.weight_ih_l0`
+/// `[4·hidden, input]`, gates i, f, g, o; a GRU's r, z, n; an RNN's one) cut into burn's
+/// gates under the same prefix (`lstm.input_gate.input_transform.weight`), still in
+/// PyTorch's `[out, in]` layout for the adapter to transpose. An LSTM's and an RNN's two
+/// biases are summed into burn's one; a GRU keeps both, as `reset_after` does.
+///
+/// # Errors
+/// For stacked or bidirectional layers (`_l1`, `_reverse`), which kiln does not have.
+pub(crate) fn recurrent(weights: Vec<Weight>) -> Result<Vec<Weight>, String> {
+    if let Some(w) = weights
+        .iter()
+        .find(|w| w.name.contains("_reverse") || w.name.contains("_ih_l1"))
+    {
+        return Err(format!(
+            "`{}` belongs to a stacked or bidirectional recurrent layer, which kiln does not have; stack kiln's layers instead",
+            w.name
+        ));
+    }
+    let mut out = Vec::new();
+    let mut layers: Vec<(String, [Option<Weight>; 4])> = Vec::new();
+    for w in weights {
+        let Some((prefix, k)) = RECURRENT
+            .iter()
+            .position(|suffix| w.name.ends_with(&format!(".{suffix}")))
+            .map(|k| {
+                (
+                    w.name[..w.name.len() - RECURRENT[k].len() - 1].to_owned(),
+                    k,
+                )
+            })
+        else {
+            out.push(w);
+            continue;
+        };
+        match layers.iter_mut().find(|(p, _)| *p == prefix) {
+            Some((_, parts)) => parts[k] = Some(w),
+            None => {
+                let mut parts = [None, None, None, None];
+                parts[k] = Some(w);
+                layers.push((prefix, parts));
+            }
+        }
+    }
+    for (prefix, [ih, hh, bih, bhh]) in layers {
+        let (Some(ih), Some(hh)) = (ih, hh) else {
+            return Err(format!("`{prefix}` lacks its weight_ih_l0 or weight_hh_l0"));
+        };
+        out.extend(cells(&prefix, &ih, &hh, bih.as_ref(), bhh.as_ref())?);
+    }
+    Ok(out)
+}
+
+/// One recurrent layer's burn tensors from its PyTorch ones.
+fn cells(
+    prefix: &str,
+    ih: &Weight,
+    hh: &Weight,
+    bih: Option<&Weight>,
+    bhh: Option<&Weight>,
+) -> Result<Vec<Weight>, String> {
+    let (&[rows, input], &[_, hidden]) = (&ih.shape[..], &hh.shape[..]) else {
+        return Err(format!("`{prefix}`'s weights are not matrices"));
+    };
+    let blocks = (hidden > 0 && rows % hidden == 0).then(|| rows / hidden);
+    let (gates, both_biases): (&[&str], bool) = match blocks {
+        Some(4) => (
+            &["input_gate", "forget_gate", "cell_gate", "output_gate"],
+            false,
+        ),
+        Some(3) => (&["reset_gate", "update_gate", "new_gate"], true),
+        Some(1) => (&["gate"], false),
+        _ => {
+            return Err(format!(
+                "`{prefix}` is {rows}×{input} with {hidden} hidden units: not an RNN, GRU or LSTM"
+            ));
+        }
+    };
+    let fits = hh.shape == [rows, hidden]
+        && [bih, bhh].iter().flatten().all(|b| b.shape == [rows])
+        && ih.values.len() == rows * input;
+    if !fits {
+        return Err(format!(
+            "`{prefix}`'s weights do not have the shapes of one recurrent layer"
+        ));
+    }
+    // Rows `[k·hidden, (k+1)·hidden)` of a PyTorch tensor.
+    let rows_of = |w: &Weight, k: usize| -> Result<Vec<f32>, String> {
+        let width = w.values.len() / rows.max(1);
+        w.values
+            .get(k * hidden * width..(k + 1) * hidden * width)
+            .map(<[f32]>::to_vec)
+            .ok_or_else(|| format!("`{}` is smaller than its layer", w.name))
+    };
+    let mut out = Vec::new();
+    for (k, gate) in gates.iter().enumerate() {
+        let at = |part: &str| format!("{prefix}.{gate}.{part}");
+        out.push(Weight::new(
+            at("input_transform.weight"),
+            vec![hidden, input],
+            rows_of(ih, k)?,
+        ));
+        out.push(Weight::new(
+            at("hidden_transform.weight"),
+            vec![hidden, hidden],
+            rows_of(hh, k)?,
+        ));
+        let (input_bias, hidden_bias) = (
+            bih.map(|b| rows_of(b, k)).transpose()?,
+            bhh.map(|b| rows_of(b, k)).transpose()?,
+        );
+        match (input_bias, hidden_bias, both_biases) {
+            (Some(i), Some(h), true) => {
+                out.push(Weight::new(at("input_transform.bias"), vec![hidden], i));
+                out.push(Weight::new(at("hidden_transform.bias"), vec![hidden], h));
+            }
+            (Some(i), Some(h), false) => {
+                let sum = i.iter().zip(&h).map(|(a, b)| a + b).collect();
+                out.push(Weight::new(at("input_transform.bias"), vec![hidden], sum));
+            }
+            (None, None, _) => {}
+            _ => return Err(format!("`{prefix}` has one of its two biases only")),
+        }
+    }
+    Ok(out)
+}
+
 /// The tensor's values from its storage, following its offset and strides.
 fn gather(storage: &[u8], width: usize, t: &Tensor) -> Result<Vec<f32>, String> {
     let numel = storage.len() / width;
@@ -428,6 +591,32 @@ fn reduce(callable: Py, args: Py) -> Result<Py, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stacked_or_bidirectional_layers_are_refused() {
+        let w = |name: &str| Weight::new(name.into(), vec![4, 1], vec![0.0; 4]);
+        for name in ["lstm.weight_ih_l1", "gru.weight_ih_l0_reverse"] {
+            assert_eq!(
+                recurrent(vec![w("lstm.weight_ih_l0"), w(name)]).unwrap_err(),
+                format!(
+                    "`{name}` belongs to a stacked or bidirectional recurrent layer, which kiln does not have; stack kiln's layers instead"
+                )
+            );
+        }
+        let odd = vec![
+            w("rnn.weight_ih_l0"),
+            Weight::new("rnn.weight_hh_l0".into(), vec![3, 3], vec![0.0; 9]),
+        ];
+        assert_eq!(
+            recurrent(odd).unwrap_err(),
+            "`rnn` is 4×1 with 3 hidden units: not an RNN, GRU or LSTM"
+        );
+        let short = Weight::new("rnn.weight_hh_l0".into(), vec![1, 4], vec![0.0; 4]);
+        assert_eq!(
+            recurrent(vec![w("rnn.weight_ih_l0"), short]).unwrap_err(),
+            "`rnn`'s weights do not have the shapes of one recurrent layer"
+        );
+    }
 
     #[test]
     fn strides_and_offsets_are_followed() {
