@@ -210,6 +210,23 @@ fn keras_s_text_stack_imports_with_its_1d_layers() {
 }
 
 #[test]
+fn a_reshape_to_an_image_of_one_channel_imports() {
+    let reshape = kiln::import::keras(fixture("keras_reshape.keras")).unwrap();
+    assert_eq!(
+        reshape.declaration("Reshaped"),
+        "model! {\n    pub struct Reshaped {\n        input: [64],\n        Reshape((1, 8, 8)),\n        Conv2D(2, 3, activation = relu),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n"
+    );
+    let (x, want) = io("keras_reshape", [2, 64]);
+    assert_close(
+        reshape
+            .model::<B, 2, 2>(&Default::default())
+            .unwrap()
+            .forward(x),
+        &want,
+    );
+}
+
+#[test]
 fn a_functional_model_imports_as_a_graph() {
     let device = Default::default();
     let graph = kiln::import::keras(fixture("keras_graph.keras")).unwrap();

@@ -480,6 +480,27 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         }
         "SimpleRNN" | "GRU" | "LSTM" => recurrent(&mut out, class, config)?,
         "Dropout" => out.args.push(positional(&config["rate"])?),
+        "Reshape" => {
+            let target = config["target_shape"]
+                .as_array()
+                .ok_or("its target_shape is missing")?
+                .iter()
+                .map(|d| {
+                    d.as_u64()
+                        .and_then(|d| usize::try_from(d).ok())
+                        .ok_or_else(|| format!("target dimension {d} is not a known size"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let dims = channels_first(&target)
+                .dims()
+                .iter()
+                .map(|d| Value::Int(d.known().unwrap_or(0) as i64))
+                .collect();
+            out.args.push(Arg {
+                keyword: None,
+                value: Value::Tuple(dims),
+            });
+        }
         "Activation" => out.args.push(positional(&config["activation"])?),
         "BatchNormalization" => {
             let axis = config["axis"].as_i64().unwrap_or(-1);
@@ -506,7 +527,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         }
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, MaxPooling1D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Dropout, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, MaxPooling1D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
             ));
         }
     }
@@ -796,6 +817,16 @@ fn weights(spec: &ModelSpec, datasets: Vec<(String, Dataset)>) -> Result<Vec<Wei
                     flat.insert(&named.name, [known(h), known(w), known(c)]);
                 }
             }
+            "Reshape" => {
+                // Channels-last images of several channels hold their values in another
+                // order than kiln's channels-first ones: no reshape maps one to the other.
+                let interleaved = |shape: &Shape| matches!(shape.dims(), [c, _, _] if c.known().is_none_or(|c| c > 1));
+                if interleaved(&info.input) || interleaved(&info.output) {
+                    return Err(format!(
+                        "`{keras}` reshapes images of several channels, whose values Keras orders channels last and kiln channels first; not imported"
+                    ));
+                }
+            }
             "Dropout" | "Activation" => {
                 if let Some(image) = flattened {
                     flat.insert(&named.name, image);
@@ -970,6 +1001,18 @@ mod tests {
         assert_eq!(
             refused(no_weights),
             "model.weights.h5 has no `layers/dense/vars/0`"
+        );
+    }
+
+    #[test]
+    fn a_reshape_of_images_of_several_channels_is_refused() {
+        let config = serde_json::json!({"class_name": "Sequential", "config": {"name": "net", "layers": [
+            {"class_name": "InputLayer", "config": {"batch_shape": [null, 4, 4, 2], "name": "input_layer"}},
+            {"class_name": "Reshape", "config": {"name": "reshape", "target_shape": [32]}}
+        ]}});
+        assert_eq!(
+            refused(config),
+            "`reshape` reshapes images of several channels, whose values Keras orders channels last and kiln channels first; not imported"
         );
     }
 
