@@ -45,6 +45,21 @@ model! {
     }
 }
 
+model! {
+    pub struct Base {
+        input: [1, 8, 8],
+        Conv2D(2, 3, activation = relu),
+        Flatten,
+    }
+}
+model! {
+    pub struct Outer {
+        input: [1, 8, 8],
+        Model(Base),
+        Dense(2, activation = softmax),
+    }
+}
+
 /// The fixture's inputs (channels first) and Keras's predictions on them.
 fn reference() -> (Tensor<B, 4>, Vec<f32>) {
     let text = std::fs::read_to_string(fixture("keras_cnn_io.json")).unwrap();
@@ -252,6 +267,34 @@ fn a_functional_model_imports_as_a_graph() {
     let path = dir.join("graph.safetensors");
     graph.save_weights(&path).unwrap();
     let mut model = Graph::<B>::new(&device);
+    kiln::load_weights(&mut model, &path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_close(model.forward(x), &want);
+}
+
+#[test]
+fn a_model_used_as_a_layer_imports_as_model_of_its_declaration() {
+    let device = Default::default();
+    let nested = kiln::import::keras(fixture("keras_nested.keras")).unwrap();
+    let declared = include_str!("keras_import.rs");
+    let start = declared.find("model! {\n    pub struct Base {").unwrap();
+    let pasted: String = declared[start..]
+        .lines()
+        .take(14)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(nested.declaration("Outer"), pasted);
+    let (x, want) = io("keras_nested", [2, 1, 8, 8]);
+    assert_close(
+        nested.model::<B, 4, 2>(&device).unwrap().forward(x.clone()),
+        &want,
+    );
+
+    let dir = std::env::temp_dir().join(format!("kiln-keras-nested-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("outer.safetensors");
+    nested.save_weights(&path).unwrap();
+    let mut model = Outer::<B>::new(&device);
     kiln::load_weights(&mut model, &path).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_close(model.forward(x), &want);

@@ -25,7 +25,7 @@ use crate::runtime::JsonModel;
 pub struct KerasModel {
     /// The architecture, with kiln's layer names.
     pub spec: ModelSpec,
-    calls: Vec<Call>,
+    part: Part,
     /// Each weight under kiln's name, in kiln's layout.
     pub weights: Vec<Weight>,
 }
@@ -71,7 +71,7 @@ pub fn keras_weights<B: Backend, M: crate::Model<B>>(
     let datasets = Hdf5::new(&bytes)
         .and_then(|h5| h5.datasets("layers"))
         .map_err(fail)?;
-    let weights = weights(&spec, datasets).map_err(fail)?;
+    let (weights, _) = weights(&spec, &datasets, "layers/", "").map_err(fail)?;
     crate::load::load_safetensors_bytes(model, safetensors_bytes(&weights)?)
 }
 
@@ -92,61 +92,12 @@ impl KerasModel {
         convert(&config, datasets)
     }
 
-    /// The `model!` declaration of this model, named `name`: paste it into your code and
-    /// the compiler checks it as any other.
+    /// The `model!` declaration of this model, named `name`, after those of the models it
+    /// uses as layers: paste it into your code and the compiler checks it as any other.
     pub fn declaration(&self, name: &str) -> String {
-        let mut text = format!("model! {{\n    pub struct {name} {{\n");
-        if self.spec.is_functional() {
-            self.graph_lines(&mut text);
-            text.push_str("    }\n}\n");
-            return text;
-        }
-        let dims: Vec<String> = self.spec.inputs[0]
-            .shape
-            .dims()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let _ = writeln!(text, "        input: [{}],", dims.join(", "));
-        for call in &self.calls {
-            let call = if call.args.is_empty() {
-                call.name.clone()
-            } else {
-                call.to_string()
-            };
-            let _ = writeln!(text, "        {call},");
-        }
-        text.push_str("    }\n}\n");
+        let mut text = String::new();
+        self.part.declare(name, &mut text);
         text
-    }
-
-    /// The functional form's lines: each input, one binding per layer, the outputs.
-    fn graph_lines(&self, text: &mut String) {
-        for input in &self.spec.inputs {
-            let dims: Vec<String> = input.shape.dims().iter().map(ToString::to_string).collect();
-            let _ = writeln!(text, "        input {}: [{}],", input.name, dims.join(", "));
-        }
-        for (layer, call) in self.spec.layers.iter().zip(&self.calls) {
-            let step = if layer.layer.is_merge() {
-                let mut merged = Call::bare(call.name.clone());
-                merged.args = layer
-                    .inbound
-                    .iter()
-                    .map(|n| Arg {
-                        keyword: None,
-                        value: Value::Name(n.clone()),
-                    })
-                    .chain(call.args.iter().cloned())
-                    .collect();
-                merged.to_string()
-            } else if call.args.is_empty() {
-                format!("{} -> {}", layer.inbound.join(", "), call.name)
-            } else {
-                format!("{} -> {call}", layer.inbound.join(", "))
-            };
-            let _ = writeln!(text, "        let {} = {step};", layer.name);
-        }
-        let _ = writeln!(text, "        output {},", self.spec.outputs.join(", "));
     }
 
     /// The weights as a safetensors file under kiln's names, which
@@ -177,34 +128,140 @@ impl KerasModel {
     }
 }
 
+/// A model's declaration: its spec, the calls that declare its layers, and the models it
+/// uses as layers.
+#[derive(Clone, Debug)]
+struct Part {
+    spec: ModelSpec,
+    calls: Vec<Call>,
+    nested: Vec<Part>,
+}
+
+impl Part {
+    /// Appends the declarations of the models it uses as layers, then its own, named
+    /// `name`.
+    fn declare(&self, name: &str, text: &mut String) {
+        for nested in &self.nested {
+            nested.declare(&nested.spec.name, text);
+        }
+        let _ = write!(text, "model! {{\n    pub struct {name} {{\n");
+        if self.spec.is_functional() {
+            self.graph_lines(text);
+            text.push_str("    }\n}\n");
+            return;
+        }
+        let dims: Vec<String> = self.spec.inputs[0]
+            .shape
+            .dims()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let _ = writeln!(text, "        input: [{}],", dims.join(", "));
+        for call in &self.calls {
+            let call = if call.args.is_empty() {
+                call.name.clone()
+            } else {
+                call.to_string()
+            };
+            let _ = writeln!(text, "        {call},");
+        }
+        text.push_str("    }\n}\n");
+    }
+
+    /// The functional form's lines: each input, one binding per layer, the outputs.
+    fn graph_lines(&self, text: &mut String) {
+        for input in &self.spec.inputs {
+            let dims: Vec<String> = input.shape.dims().iter().map(ToString::to_string).collect();
+            let _ = writeln!(text, "        input {}: [{}],", input.name, dims.join(", "));
+        }
+        for (layer, call) in self.spec.layers.iter().zip(&self.calls) {
+            let step = if layer.layer.is_merge() {
+                let mut merged = Call::bare(call.name.clone());
+                merged.args = layer
+                    .inbound
+                    .iter()
+                    .map(|n| Arg {
+                        keyword: None,
+                        value: Value::Name(n.clone()),
+                    })
+                    .chain(call.args.iter().cloned())
+                    .collect();
+                merged.to_string()
+            } else if call.args.is_empty() {
+                format!("{} -> {}", layer.inbound.join(", "), call.name)
+            } else {
+                format!("{} -> {call}", layer.inbound.join(", "))
+            };
+            let _ = writeln!(text, "        let {} = {step};", layer.name);
+        }
+        let _ = writeln!(text, "        output {},", self.spec.outputs.join(", "));
+    }
+}
+
+/// `base` as `Base`, `sequential_1` as `Sequential1`: a model's Rust name.
+fn camel(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
+}
+
 /// The model's calls and weights from its Keras config and its HDF5 datasets.
 fn convert(config: &Json, datasets: Vec<(String, Dataset)>) -> Result<KerasModel, String> {
-    let class = config["class_name"].as_str().unwrap_or("?");
     let name = config["config"]["name"].as_str().unwrap_or("Imported");
-    let layers = config["config"]["layers"]
-        .as_array()
-        .ok_or("config.json has no layers")?;
-    let (spec, calls) = match class {
-        "Sequential" => sequential(name, layers)?,
-        "Functional" => functional(name, &config["config"], layers)?,
-        other => {
-            return Err(format!(
-                "a Keras {other} model; kiln imports Sequential and functional models"
-            ));
-        }
-    };
-    let weights = weights(&spec, datasets)?;
+    let part = part(config, &camel(name))?;
+    let (weights, _) = weights(&part.spec, &datasets, "layers/", "")?;
     Ok(KerasModel {
-        spec,
-        calls,
+        spec: part.spec.clone(),
+        part,
         weights,
     })
 }
 
-/// A Sequential model's spec and calls.
-fn sequential(name: &str, layers: &[Json]) -> Result<(ModelSpec, Vec<Call>), String> {
+/// The declaration of a Keras model (the whole file's, or one used as a layer), named
+/// `name`.
+fn part(model: &Json, name: &str) -> Result<Part, String> {
+    let layers = model["config"]["layers"]
+        .as_array()
+        .ok_or("config.json has no layers")?;
+    match model["class_name"].as_str().unwrap_or("?") {
+        "Sequential" => sequential(name, layers),
+        "Functional" => functional(name, &model["config"], layers),
+        other => Err(format!(
+            "a Keras {other} model; kiln imports Sequential and functional models"
+        )),
+    }
+}
+
+/// A layer of a Keras model: kiln's layer, the call that declares it, and its own
+/// declaration when it is a model used as a layer (`Model(Base)`); `rank` is a merge's
+/// example rank.
+fn layer_of(class: &str, layer: &Json, rank: usize) -> Result<(Layer, Call, Option<Part>), String> {
+    if class == "Sequential" || class == "Functional" {
+        let name = camel(layer["config"]["name"].as_str().unwrap_or("Nested"));
+        let nested = part(layer, &name)?;
+        let call = Call::bare("Model").arg(Value::Name(name));
+        let layer = Layer::Model(kiln_spec::layers::Nested(Box::new(nested.spec.clone())));
+        return Ok((layer, call, Some(nested)));
+    }
+    let call = layer_call(class, layer, rank)?;
+    let declared = kiln_spec::Declared::read(&call).map_err(|e| {
+        let name = layer["config"]["name"].as_str().unwrap_or("?");
+        let messages: Vec<String> = e.into_iter().map(|e| e.message).collect();
+        format!("layer `{name}` ({class}): {}", messages.join("; "))
+    })?;
+    Ok((declared.layer, call, None))
+}
+
+/// A Sequential model's declaration.
+fn sequential(name: &str, layers: &[Json]) -> Result<Part, String> {
     let mut input = None;
-    let mut calls = Vec::new();
+    let (mut kiln, mut calls, mut nested) = (Vec::new(), Vec::new(), Vec::new());
     for layer in layers {
         let class = layer["class_name"].as_str().unwrap_or("?");
         let config = &layer["config"];
@@ -215,12 +272,19 @@ fn sequential(name: &str, layers: &[Json]) -> Result<(ModelSpec, Vec<Call>), Str
         if input.is_none() {
             input = Some(shape(&layer["build_config"]["input_shape"])?);
         }
-        calls.push(layer_call(class, layer, 0)?);
+        let (one, call, part) = layer_of(class, layer, 0)?;
+        kiln.push(one);
+        calls.push(call);
+        nested.extend(part);
     }
     let input = input.ok_or("the model declares no input shape")?;
-    let spec =
-        ModelSpec::from_calls(name, channels_first(&input), &calls).map_err(|e| e.to_string())?;
-    Ok((spec, calls))
+    let spec = ModelSpec::sequential(name, channels_first(&input), kiln);
+    spec.check().map_err(|e| e.to_string())?;
+    Ok(Part {
+        spec,
+        calls,
+        nested,
+    })
 }
 
 /// A layer's call, its errors naming it; `rank` is a merge's example rank.
@@ -292,14 +356,10 @@ fn inbound(layer: &Json) -> Result<Vec<(String, usize)>, String> {
 
 /// A functional model's spec and calls: each layer named as kiln names it, taking the
 /// layers its Keras node takes.
-fn functional(
-    name: &str,
-    config: &Json,
-    layers: &[Json],
-) -> Result<(ModelSpec, Vec<Call>), String> {
+fn functional(name: &str, config: &Json, layers: &[Json]) -> Result<Part, String> {
     let mut inputs = Vec::new();
     let mut named: Vec<NamedLayer> = Vec::new();
-    let mut calls = Vec::new();
+    let (mut calls, mut nested) = (Vec::new(), Vec::new());
     // Keras's layer names to kiln's node names.
     let mut nodes: HashMap<String, String> = HashMap::new();
     let mut namer = kiln_spec::Namer::default();
@@ -316,16 +376,8 @@ fn functional(
         }
         let takes = inbound(layer)?;
         let rank = takes.first().map_or(1, |t| t.1);
-        let call = layer_call(class, layer, rank)?;
-        let declared = kiln_spec::Declared::read(&call).map_err(|e| {
-            format!(
-                "layer `{keras}` ({class}): {}",
-                e.into_iter()
-                    .map(|e| e.message)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )
-        })?;
+        let (one, call, part) = layer_of(class, layer, rank)?;
+        nested.extend(part);
         let inbound = takes
             .iter()
             .map(|(t, _)| {
@@ -335,11 +387,11 @@ fn functional(
                     .ok_or_else(|| format!("layer `{keras}` takes `{t}`, which comes later"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let kiln = namer.name(&declared.layer);
+        let kiln = namer.name(&one);
         nodes.insert(keras, kiln.clone());
         named.push(NamedLayer {
             name: kiln,
-            layer: declared.layer,
+            layer: one,
             inbound,
             trainable: true,
         });
@@ -371,7 +423,11 @@ fn functional(
         outputs,
     };
     spec.check().map_err(|e| e.to_string())?;
-    Ok((spec, calls))
+    Ok(Part {
+        spec,
+        calls,
+        nested,
+    })
 }
 
 /// A Keras batch shape `[null, 28, 28, 1]` as the example's dimensions.
@@ -717,9 +773,17 @@ fn regularizer(value: &Json) -> Result<Option<Value>, String> {
 
 /// Each kiln weight from the HDF5 datasets `layers/{name}/vars/{i}` (a recurrent layer's
 /// under `cell/vars`), in kiln's layouts.
-fn weights(spec: &ModelSpec, datasets: Vec<(String, Dataset)>) -> Result<Vec<Weight>, String> {
+fn weights(
+    spec: &ModelSpec,
+    datasets: &[(String, Dataset)],
+    h5: &str,
+    prefix: &str,
+) -> Result<(Vec<Weight>, Option<[usize; 3]>), String> {
     let checked = spec.check().map_err(|e| e.to_string())?;
     let mut out = Vec::new();
+    // Keras files a model's layers by class, numbered per class as kiln names them
+    // (`dense_1`); a model used as a layer by its own class (`sequential`).
+    let mut groups = kiln_spec::Namer::default();
     // For each node, the Keras image `[h, w, c]` its values are a Flatten of, if any, up to
     // the Dense that takes them.
     let mut flat: HashMap<&str, [usize; 3]> = HashMap::new();
@@ -728,22 +792,45 @@ fn weights(spec: &ModelSpec, datasets: Vec<(String, Dataset)>) -> Result<Vec<Wei
         let first = named.inbound.first().map_or(previous, String::as_str);
         let mut flattened = flat.get(first).copied();
         previous = &named.name;
-        // Keras files a Sequential model's layers by class, as kiln names them: `dense_1`.
-        let keras = &named.name;
+        let keras = match &named.layer {
+            Layer::Model(nested) => {
+                let class = if nested.0.is_functional() {
+                    "Functional"
+                } else {
+                    "Sequential"
+                };
+                groups.name(&Layer::Model(kiln_spec::layers::Nested(Box::new(
+                    ModelSpec {
+                        name: class.into(),
+                        ..(*nested.0).clone()
+                    },
+                ))))
+            }
+            layer => groups.name(layer),
+        };
         // A recurrent layer keeps its weights in its cell.
         let group = match named.layer {
             Layer::SimpleRNN(_) | Layer::GRU(_) | Layer::LSTM(_) => "cell/vars",
             _ => "vars",
         };
         let vars = |i: usize| {
-            let path = format!("layers/{keras}/{group}/{i}");
+            let path = format!("{h5}{keras}/{group}/{i}");
             datasets
                 .iter()
                 .find(|(p, _)| *p == path)
                 .map(|(_, d)| d.clone())
                 .ok_or_else(|| format!("model.weights.h5 has no `{path}`"))
         };
-        let kiln = &named.name;
+        let kiln = &format!("{prefix}{}", named.name);
+        if let Layer::Model(nested) = &named.layer {
+            let inner = format!("{h5}{keras}/layers/");
+            let (weights, flattened) = weights(&nested.0, datasets, &inner, &format!("{kiln}."))?;
+            out.extend(weights);
+            if let Some(image) = flattened {
+                flat.insert(&named.name, image);
+            }
+            continue;
+        }
         match named.layer.class_name() {
             "Conv2D" => {
                 let kernel = vars(0)?;
@@ -803,6 +890,13 @@ fn weights(spec: &ModelSpec, datasets: Vec<(String, Dataset)>) -> Result<Vec<Wei
                         "`{keras}` normalizes flattened image features; not imported yet"
                     ));
                 }
+                if info.input.rank() == 2 {
+                    // kiln normalizes an example's first axis, the steps of a sequence,
+                    // where Keras normalizes its features.
+                    return Err(format!(
+                        "`{keras}` normalizes the features of sequences, which kiln's BatchNormalization does not (it normalizes their first axis); not imported"
+                    ));
+                }
                 for (i, field) in ["gamma", "beta", "running_mean", "running_var"]
                     .iter()
                     .enumerate()
@@ -855,7 +949,8 @@ fn weights(spec: &ModelSpec, datasets: Vec<(String, Dataset)>) -> Result<Vec<Wei
             _ => {}
         }
     }
-    Ok(out)
+    let last = checked.outputs.first().map(|o| o.name.as_str());
+    Ok((out, last.and_then(|o| flat.get(o).copied())))
 }
 
 /// A recurrent layer's weights: Keras's kernels `[features, blocks·units]` and
@@ -994,7 +1089,7 @@ mod tests {
             "name": "dense", "units": 0, "activation": "linear", "use_bias": true}}]));
         assert_eq!(
             refused(bad_units),
-            "layer 1: `units` of Dense: expected a positive integer, got 0"
+            "layer `dense` (Dense): `units` of Dense: expected a positive integer, got 0"
         );
         let no_weights = sequential(serde_json::json!([{"class_name": "Dense", "config": {
             "name": "dense", "units": 2, "activation": "linear", "use_bias": true}}]));
@@ -1002,6 +1097,16 @@ mod tests {
             refused(no_weights),
             "model.weights.h5 has no `layers/dense/vars/0`"
         );
+    }
+
+    #[test]
+    fn a_batch_normalization_of_sequences_is_refused() {
+        let config = serde_json::json!({"class_name": "Sequential", "config": {"name": "net", "layers": [
+            {"class_name": "InputLayer", "config": {"batch_shape": [null, 5, 3], "name": "input_layer"}},
+            {"class_name": "BatchNormalization", "config": {"name": "batch_normalization",
+             "momentum": 0.99, "epsilon": 0.001}}
+        ]}});
+        assert!(refused(config).ends_with("(it normalizes their first axis); not imported"));
     }
 
     #[test]
