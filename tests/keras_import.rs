@@ -2,19 +2,11 @@
 //! weights that give Keras's predictions. The fixture is written once by
 //! `tests/fixtures/make_fixtures.py` (with keras); these tests never need Python.
 
-use std::path::PathBuf;
+mod support;
 
-use burn::tensor::{Tensor, TensorData};
 use kiln::import::KerasModel;
 use kiln::prelude::*;
-
-type B = kiln::backend::CpuBackend;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+use support::{B, assert_close, fixture, reference, through_a_kiln_file};
 
 model! {
     /// The declaration `kiln::import::keras` prints for the fixture, pasted.
@@ -60,33 +52,6 @@ model! {
     }
 }
 
-/// The fixture's inputs (channels first) and Keras's predictions on them.
-fn reference() -> (Tensor<B, 4>, Vec<f32>) {
-    let text = std::fs::read_to_string(fixture("keras_cnn_io.json")).unwrap();
-    let io: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let floats = |key: &str| -> Vec<f32> {
-        io[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect()
-    };
-    let x = Tensor::from_data(
-        TensorData::new(floats("input"), [2, 1, 12, 12]),
-        &Default::default(),
-    );
-    (x, floats("output"))
-}
-
-fn assert_close(got: Tensor<B, 2>, want: &[f32]) {
-    let got: Vec<f32> = got.into_data().to_vec().unwrap();
-    assert_eq!(got.len(), want.len());
-    for (g, w) in got.iter().zip(want) {
-        assert!((g - w).abs() <= 1e-5, "got {got:?}, Keras gave {want:?}");
-    }
-}
-
 #[test]
 fn a_keras_file_prints_its_model_declaration() {
     let imported = kiln::import::keras(fixture("keras_cnn.keras")).unwrap();
@@ -109,20 +74,18 @@ fn a_keras_file_prints_its_model_declaration() {
 fn imported_weights_give_keras_s_predictions() {
     let device = Default::default();
     let imported = kiln::import::keras(fixture("keras_cnn.keras")).unwrap();
-    let (x, want) = reference();
+    let (x, want) = reference("keras_cnn", [2, 1, 12, 12]);
 
     // At run time, from the file alone.
     let runtime = imported.model::<B, 4, 2>(&device).unwrap();
     assert_close(runtime.forward(x.clone()), &want);
 
     // In the declared model, through a kiln weights file.
-    let dir = std::env::temp_dir().join(format!("kiln-keras-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("keras_cnn.safetensors");
-    imported.save_weights(&path).unwrap();
-    let mut model = KerasCnn::<B>::new(&device);
-    kiln::load_weights(&mut model, &path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let model = through_a_kiln_file(
+        "keras_cnn",
+        |path| imported.save_weights(path),
+        KerasCnn::<B>::new(&device),
+    );
     assert_close(model.forward(x), &want);
 }
 
@@ -156,22 +119,6 @@ fn a_damaged_keras_file_is_an_error_never_a_panic() {
     assert!(errors > 0);
 }
 
-/// The fixture `name`'s inputs (of `shape`) and Keras's predictions on them.
-fn io<const D: usize>(name: &str, shape: [usize; D]) -> (Tensor<B, D>, Vec<f32>) {
-    let text = std::fs::read_to_string(fixture(&format!("{name}_io.json"))).unwrap();
-    let io: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let floats = |key: &str| -> Vec<f32> {
-        io[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect()
-    };
-    let x = Tensor::from_data(TensorData::new(floats("input"), shape), &Default::default());
-    (x, floats("output"))
-}
-
 #[test]
 fn recurrent_layers_and_embeddings_import_with_keras_s_gates() {
     let device = Default::default();
@@ -180,7 +127,7 @@ fn recurrent_layers_and_embeddings_import_with_keras_s_gates() {
         rnn.declaration("Sequences"),
         "model! {\n    pub struct Sequences {\n        input: [10, 3],\n        LSTM(8, return_sequences = true),\n        GRU(6),\n        Dense(2, activation = softmax),\n    }\n}\n"
     );
-    let (x, want) = io("keras_rnn", [2, 10, 3]);
+    let (x, want) = reference("keras_rnn", [2, 10, 3]);
     assert_close(rnn.model::<B, 3, 2>(&device).unwrap().forward(x), &want);
 
     let tokens = kiln::import::keras(fixture("keras_embedding.keras")).unwrap();
@@ -188,7 +135,7 @@ fn recurrent_layers_and_embeddings_import_with_keras_s_gates() {
         tokens.declaration("Tokens"),
         "model! {\n    pub struct Tokens {\n        input: [12],\n        Embedding(20, 5),\n        SimpleRNN(4),\n        Dense(1, activation = sigmoid),\n    }\n}\n"
     );
-    let (x, want) = io("keras_embedding", [2, 12]);
+    let (x, want) = reference("keras_embedding", [2, 12]);
     assert_close(tokens.model::<B, 2, 2>(&device).unwrap().forward(x), &want);
 }
 
@@ -198,7 +145,7 @@ fn weights_saved_alone_load_into_the_declared_model() {
     let mut model = KerasCnn::<B>::new(&device);
     let loaded = kiln::import::keras_weights(&mut model, fixture("keras_cnn.weights.h5")).unwrap();
     assert_eq!(loaded.applied.len(), 12);
-    let (x, want) = reference();
+    let (x, want) = reference("keras_cnn", [2, 1, 12, 12]);
     assert_close(model.forward(x), &want);
     let err = kiln::import::keras_weights(&mut model, fixture("keras_cnn_io.json")).unwrap_err();
     assert!(
@@ -215,7 +162,7 @@ fn keras_s_text_stack_imports_with_its_1d_layers() {
         text.declaration("Text"),
         "model! {\n    pub struct Text {\n        input: [20],\n        Embedding(8, 8),\n        Conv1D(16, 3, activation = relu),\n        MaxPooling1D(2),\n        LSTM(8),\n        Dense(2, activation = softmax),\n    }\n}\n"
     );
-    let (x, want) = io("keras_text", [2, 20]);
+    let (x, want) = reference("keras_text", [2, 20]);
     assert_close(
         text.model::<B, 2, 2>(&Default::default())
             .unwrap()
@@ -231,7 +178,7 @@ fn a_reshape_to_an_image_of_one_channel_imports() {
         reshape.declaration("Reshaped"),
         "model! {\n    pub struct Reshaped {\n        input: [64],\n        Reshape((1, 8, 8)),\n        Conv2D(2, 3, activation = relu),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n"
     );
-    let (x, want) = io("keras_reshape", [2, 64]);
+    let (x, want) = reference("keras_reshape", [2, 64]);
     assert_close(
         reshape
             .model::<B, 2, 2>(&Default::default())
@@ -256,19 +203,17 @@ fn a_functional_model_imports_as_a_graph() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert_eq!(graph.declaration("Graph"), pasted);
-    let (x, want) = io("keras_graph", [2, 3, 8, 8]);
+    let (x, want) = reference("keras_graph", [2, 3, 8, 8]);
     assert_close(
         graph.model::<B, 4, 2>(&device).unwrap().forward(x.clone()),
         &want,
     );
 
-    let dir = std::env::temp_dir().join(format!("kiln-keras-graph-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("graph.safetensors");
-    graph.save_weights(&path).unwrap();
-    let mut model = Graph::<B>::new(&device);
-    kiln::load_weights(&mut model, &path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let model = through_a_kiln_file(
+        "graph",
+        |path| graph.save_weights(path),
+        Graph::<B>::new(&device),
+    );
     assert_close(model.forward(x), &want);
 }
 
@@ -284,18 +229,16 @@ fn a_model_used_as_a_layer_imports_as_model_of_its_declaration() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert_eq!(nested.declaration("Outer"), pasted);
-    let (x, want) = io("keras_nested", [2, 1, 8, 8]);
+    let (x, want) = reference("keras_nested", [2, 1, 8, 8]);
     assert_close(
         nested.model::<B, 4, 2>(&device).unwrap().forward(x.clone()),
         &want,
     );
 
-    let dir = std::env::temp_dir().join(format!("kiln-keras-nested-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("outer.safetensors");
-    nested.save_weights(&path).unwrap();
-    let mut model = Outer::<B>::new(&device);
-    kiln::load_weights(&mut model, &path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let model = through_a_kiln_file(
+        "outer",
+        |path| nested.save_weights(path),
+        Outer::<B>::new(&device),
+    );
     assert_close(model.forward(x), &want);
 }

@@ -4,13 +4,11 @@
 //! The fixtures are written once by `tests/fixtures/make_fixtures.py` (with torch); these
 //! tests never need Python.
 
-use std::path::PathBuf;
+mod support;
 
-use burn::tensor::{Tensor, TensorData};
 use kiln::Load;
 use kiln::prelude::*;
-
-type B = kiln::backend::CpuBackend;
+use support::{B, assert_close, fixture, reference};
 
 model! {
     /// The fixture's `nn.Sequential`, layer for layer.
@@ -53,37 +51,10 @@ model! {
     }
 }
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-/// The fixture's inputs `[2, 1, 12, 12]` and PyTorch's outputs `[2, 3]` on them.
-fn reference() -> (Vec<f32>, Vec<f32>) {
-    let text = std::fs::read_to_string(fixture("torch_net_io.json")).unwrap();
-    let io: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let floats = |key: &str| -> Vec<f32> {
-        io[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect()
-    };
-    (floats("input"), floats("output"))
-}
-
 /// The model's outputs on the fixture's inputs, against PyTorch's.
 fn assert_gives_pytorch_s_outputs(model: &TorchNet<B>) {
-    let (input, want) = reference();
-    let device = Default::default();
-    let x = Tensor::<B, 4>::from_data(TensorData::new(input, [2, 1, 12, 12]), &device);
-    let got: Vec<f32> = model.forward(x).into_data().to_vec().unwrap();
-    assert_eq!(got.len(), want.len());
-    for (g, w) in got.iter().zip(&want) {
-        assert!((g - w).abs() <= 1e-5, "got {got:?}, PyTorch gave {want:?}");
-    }
+    let (x, want) = reference("torch_net", [2, 1, 12, 12]);
+    assert_close(model.forward(x), &want);
 }
 
 #[test]
@@ -252,20 +223,6 @@ fn pytorch_s_recurrent_layers_load_with_their_gates_cut() {
             ("fc", "dense")
         ]
     );
-    let text = std::fs::read_to_string(fixture("torch_rnn_io.json")).unwrap();
-    let io: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let floats = |key: &str| -> Vec<f32> {
-        io[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect()
-    };
-    let x = Tensor::<B, 3>::from_data(TensorData::new(floats("input"), [2, 10, 3]), &device);
-    let got: Vec<f32> = model.forward(x).into_data().to_vec().unwrap();
-    let want = floats("output");
-    for (g, w) in got.iter().zip(&want) {
-        assert!((g - w).abs() <= 1e-5, "got {got:?}, PyTorch gave {want:?}");
-    }
+    let (x, want) = reference("torch_rnn", [2, 10, 3]);
+    assert_close(model.forward(x), &want);
 }

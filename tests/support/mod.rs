@@ -1,0 +1,60 @@
+//! What the import tests share: the fixtures written by `tests/fixtures/make_fixtures.py`,
+//! the reference outputs beside them, and the comparison with them.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::path::PathBuf;
+
+use burn::tensor::{Tensor, TensorData};
+
+pub type B = kiln::backend::CpuBackend;
+
+/// The path of fixture `name`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The inputs (as a tensor of `shape`) and the reference framework's outputs in
+/// `{name}_io.json`.
+pub fn reference<const D: usize>(name: &str, shape: [usize; D]) -> (Tensor<B, D>, Vec<f32>) {
+    let text = std::fs::read_to_string(fixture(&format!("{name}_io.json"))).unwrap();
+    let io: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let floats = |key: &str| -> Vec<f32> {
+        io[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect()
+    };
+    let x = Tensor::from_data(TensorData::new(floats("input"), shape), &Default::default());
+    (x, floats("output"))
+}
+
+/// Asserts `got` equals the reference outputs `want` within 1e-5.
+pub fn assert_close<const D: usize>(got: Tensor<B, D>, want: &[f32]) {
+    let got: Vec<f32> = got.into_data().to_vec().unwrap();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g - w).abs() <= 1e-5,
+            "got {got:?}, the reference gave {want:?}"
+        );
+    }
+}
+
+/// `model` with the weights `save` writes to a kiln file, loaded back.
+pub fn through_a_kiln_file<M: kiln::Model<B>>(
+    name: &str,
+    save: impl FnOnce(&std::path::Path) -> Result<(), kiln::TrainError>,
+    mut model: M,
+) -> M {
+    let dir = std::env::temp_dir().join(format!("kiln-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.safetensors"));
+    save(&path).unwrap();
+    kiln::load_weights(&mut model, &path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    model
+}
