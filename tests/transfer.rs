@@ -531,3 +531,35 @@ fn a_run_resumed_by_backup_and_restore_keeps_its_base_frozen() {
         ("303".into(), "40".into())
     );
 }
+
+model! {
+    /// The functional form freezes a layer of a chain and a merge's input alike.
+    struct FrozenGraph {
+        input x: [4],
+        let a = x -> Dense(3, trainable = false);
+        let b = x -> Model(Base4, trainable = false);
+        let y = Add(a, b) -> Dense(2);
+        output y,
+    }
+}
+
+model! {
+    /// A small model to nest.
+    pub struct Base4 {
+        input: [4],
+        Dense(3),
+    }
+}
+
+#[test]
+fn the_functional_form_freezes_layers_and_models_alike() {
+    let device = Default::default();
+    let model = FrozenGraph::<Ad>::new(&device);
+    // Dense(3) on 4: 15 frozen; Base4's Dense(3): 15 frozen; Dense(2) on 3: 8 trainable.
+    assert_eq!(counts(&model.summary()), ("8".into(), "30".into()));
+    let x = Tensor::<Ad, 2>::ones([1, 4], &device);
+    let grads = model.forward(x).sum().backward();
+    assert!(model.dense.weight.grad(&grads).is_none());
+    assert!(model.base4.dense.weight.grad(&grads).is_none());
+    assert!(model.dense_1.weight.grad(&grads).is_some());
+}
