@@ -242,3 +242,20 @@ fn a_model_used_as_a_layer_imports_as_model_of_its_declaration() {
     );
     assert_close(model.forward(x), &want);
 }
+
+#[test]
+fn a_batch_normalization_of_sequences_normalizes_their_features() {
+    let seqnorm = kiln::import::keras(fixture("keras_seqnorm.keras")).unwrap();
+    assert_eq!(
+        seqnorm.declaration("Normed"),
+        "model! {\n    pub struct Normed {\n        input: [6, 3],\n        BatchNormalization,\n        LSTM(4),\n        Dense(2, activation = softmax),\n    }\n}\n"
+    );
+    let (x, want) = reference("keras_seqnorm", [2, 6, 3]);
+    assert_close(
+        seqnorm
+            .model::<B, 3, 2>(&Default::default())
+            .unwrap()
+            .forward(x),
+        &want,
+    );
+}

@@ -315,3 +315,49 @@ fn embedding_looks_up_ids_for_the_layers_after_it() {
     assert_eq!(runtime.forward(ids).dims(), [2, 3, 4]);
     assert_eq!(runtime.num_params(), model.num_params());
 }
+
+model! {
+    /// BatchNormalization of a sequence's features, as Keras's axis -1.
+    struct SequenceNorm {
+        input: [4, 3],
+        BatchNormalization(momentum = 0.5),
+    }
+}
+
+#[test]
+fn batch_normalization_normalizes_a_sequence_s_features() {
+    // Keras: four weights per feature (3), whatever the number of steps.
+    let params = SequenceNorm::<B>::spec().check().unwrap().params();
+    assert_eq!((params.trainable, params.non_trainable), (6, 6));
+    let device = Default::default();
+    let model = SequenceNorm::<B>::new(&device);
+    let x = Tensor::<B, 3>::random([2, 4, 3], Distribution::Default, &device);
+    let xs: Vec<f32> = x.clone().into_data().to_vec().unwrap();
+    let ys: Vec<f32> = model.forward(x).into_data().to_vec().unwrap();
+    let running: Vec<f32> = model
+        .batch_normalization
+        .running_mean
+        .value_sync()
+        .into_data()
+        .to_vec()
+        .unwrap();
+    for f in 0..3 {
+        // Feature f over the batch and the steps: values 3·i + f.
+        let values: Vec<f32> = (0..8).map(|i| xs[3 * i + f]).collect();
+        let mean = values.iter().sum::<f32>() / 8.0;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 8.0;
+        for i in 0..8 {
+            let want = (values[i] - mean) / (var + 1e-3).sqrt();
+            assert!(
+                (ys[3 * i + f] - want).abs() < 1e-4,
+                "feature {f}: {} vs {want}",
+                ys[3 * i + f]
+            );
+        }
+        assert!(
+            (running[f] - 0.5 * mean).abs() < 1e-5,
+            "moving mean of feature {f}: {running:?} vs {}",
+            0.5 * mean
+        );
+    }
+}

@@ -685,9 +685,16 @@ fn build<B: Backend>(
             l.weights.use_bias,
             device,
         )),
-        Layer::BatchNormalization(l) => RuntimeLayer::BatchNormalization(
-            layers::batch_normalization(first, l.momentum, l.epsilon, device),
-        ),
+        Layer::BatchNormalization(l) => {
+            RuntimeLayer::BatchNormalization(layers::batch_normalization(
+                dims[kiln_spec::feature_axis(dims.len())]
+                    .known()
+                    .unwrap_or(0),
+                l.momentum,
+                l.epsilon,
+                device,
+            ))
+        }
         Layer::Dropout(l) => RuntimeLayer::Dropout(layers::dropout(l.rate)),
         Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => {
             let features = dims.last().and_then(|d| d.known()).unwrap_or(0);

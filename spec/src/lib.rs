@@ -30,4 +30,4 @@ pub use model::{
 };
 pub use regularizer::Regularizer;
 pub use shape::{Dim, Shape, shapes_fit};
-pub use window::{Padding, Window, channels_axis, spatial_dims};
+pub use window::{Padding, Window, channels_axis, feature_axis, spatial_dims};

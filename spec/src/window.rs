@@ -68,6 +68,13 @@ pub const fn channels_axis(spatial: usize) -> usize {
     if spatial == 1 { 1 } else { 0 }
 }
 
+/// Where the features (channels) of an example of `rank` dimensions sit, for the layers
+/// that act per feature (BatchNormalization): the last of a sequence `[steps, features]`,
+/// the first of an image, the only one of a vector.
+pub const fn feature_axis(rank: usize) -> usize {
+    channels_axis(rank.saturating_sub(1))
+}
+
 /// The spatial dimensions of an example with `spatial` of them (see [`channels_axis`]).
 pub fn spatial_dims(shape: &Shape, spatial: usize) -> &[Dim] {
     let dims = shape.dims();

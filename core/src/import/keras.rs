@@ -890,13 +890,6 @@ fn weights(
                         "`{keras}` normalizes flattened image features; not imported yet"
                     ));
                 }
-                if info.input.rank() == 2 {
-                    // kiln normalizes an example's first axis, the steps of a sequence,
-                    // where Keras normalizes its features.
-                    return Err(format!(
-                        "`{keras}` normalizes the features of sequences, which kiln's BatchNormalization does not (it normalizes their first axis); not imported"
-                    ));
-                }
                 for (i, field) in ["gamma", "beta", "running_mean", "running_var"]
                     .iter()
                     .enumerate()
@@ -1097,16 +1090,6 @@ mod tests {
             refused(no_weights),
             "model.weights.h5 has no `layers/dense/vars/0`"
         );
-    }
-
-    #[test]
-    fn a_batch_normalization_of_sequences_is_refused() {
-        let config = serde_json::json!({"class_name": "Sequential", "config": {"name": "net", "layers": [
-            {"class_name": "InputLayer", "config": {"batch_shape": [null, 5, 3], "name": "input_layer"}},
-            {"class_name": "BatchNormalization", "config": {"name": "batch_normalization",
-             "momentum": 0.99, "epsilon": 0.001}}
-        ]}});
-        assert!(refused(config).ends_with("(it normalizes their first axis); not imported"));
     }
 
     #[test]

@@ -30,7 +30,18 @@ pub fn batch_normalization<B: Backend>(
 /// - in training on [`Cpu`](crate::backend::Cpu), where kiln-cpu's `batch_norm_training`
 ///   gives the same output, gradients and moving averages in two passes over the
 ///   activations each way (burn-nn's takes about ten).
+///
+/// Sequences `[batch, steps, features]` are normalized per feature, as Keras's
+/// `axis = -1`; burn-nn normalizes the second dimension, so they are swapped around it.
 pub fn batch_norm<B: Backend, const D: usize>(bn: &BatchNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    if D == 3 {
+        return per_channel(bn, x.swap_dims(1, 2)).swap_dims(1, 2);
+    }
+    per_channel(bn, x)
+}
+
+/// [`batch_norm`] on `[batch, channels, ...]`.
+fn per_channel<B: Backend, const D: usize>(bn: &BatchNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
     if B::ad_enabled(&x.device()) && !bn.gamma.val().is_require_grad() {
         return inference(bn, x);
     }
@@ -173,7 +184,7 @@ mod tests {
                 floats(layer.running_var.value_sync()),
             ]
         };
-        let ours = run(&|layer, x| batch_norm(layer, x));
+        let ours = run(&|layer, x| per_channel(layer, x));
         let theirs = run(&|layer, x| layer.forward(x));
         let what = ["output", "dx", "dγ", "dβ", "moving mean", "moving variance"];
         for ((ours, theirs), what) in ours.iter().zip(&theirs).zip(what) {

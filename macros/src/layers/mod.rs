@@ -135,7 +135,7 @@ fn features(info: &LayerInfo) -> usize {
 fn channels(info: &LayerInfo) -> usize {
     info.input
         .dims()
-        .first()
+        .get(kiln_spec::feature_axis(info.input.rank()))
         .and_then(|d| d.known())
         .unwrap_or(0)
 }

@@ -5,9 +5,11 @@ use serde::{Deserialize, Serialize};
 use crate::args::{ArgError, Args, Call, Param, number};
 use crate::layer::{Input, Params, Rule};
 use crate::shape::{Dim, Shape};
+use crate::window::feature_axis;
 
-/// Normalizes each channel (the first dimension) with the batch's statistics while
-/// training and with moving averages at inference; the shape is unchanged.
+/// Normalizes each feature (an image's channels, the first dimension; a sequence's
+/// features, the last, as Keras's `axis = -1`) with the batch's statistics while training
+/// and with moving averages at inference; the shape is unchanged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BatchNormalization {
     /// Keras's momentum of the moving averages: `moving = momentum · moving + (1 - momentum) · batch`.
@@ -42,17 +44,23 @@ impl BatchNormalization {
 
 impl Rule for BatchNormalization {
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
-        match input.shape.dims().first() {
+        let axis = feature_axis(input.shape.rank());
+        match input.shape.dims().get(axis) {
             Some(Dim::Known(_)) => Ok(input.shape.clone()),
             _ => Err(format!(
-                "{layer} needs a known number of channels (the first dimension), got {}",
+                "{layer} needs a known number of features (the {} dimension), got {}",
+                if axis == 0 { "first" } else { "last" },
                 input.describe()
             )),
         }
     }
 
     fn params(&self, input: &Shape) -> Params {
-        let channels = input.dims()[0].known().unwrap_or(0);
+        let channels = input
+            .dims()
+            .get(feature_axis(input.rank()))
+            .and_then(|d| d.known())
+            .unwrap_or(0);
         // gamma and beta are trained; the moving mean and variance are not.
         Params {
             trainable: 2 * channels,
