@@ -1,5 +1,5 @@
 // The remaining shape errors: pooling and global pooling after a flat layer, batch
-// normalization over unknown channels.
+// normalization over an unknown number of features.
 use kiln::prelude::*;
 
 model! {
@@ -25,7 +25,7 @@ model! {
 
 model! {
     struct Norm {
-        input: [_, 8],
+        input: [8, _],
         BatchNormalization,
     }
 }
