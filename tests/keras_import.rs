@@ -6,7 +6,7 @@ mod support;
 
 use kiln::import::KerasModel;
 use kiln::prelude::*;
-use support::{B, assert_close, fixture, reference, through_a_kiln_file};
+use support::{B, assert_close, fixture, reference, refusals_of_damaged, through_a_kiln_file};
 
 model! {
     /// The declaration `kiln::import::keras` prints for the fixture, pasted.
@@ -96,26 +96,8 @@ fn a_damaged_keras_file_is_an_error_never_a_panic() {
         KerasModel::from_bytes(&bytes[..1000]).unwrap_err(),
         "not a zip archive (no end of central directory record)"
     );
-    // Every cut and a spread of flipped bytes: each read either succeeds or says why.
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let mut errors = 0;
-    for cut in (0..bytes.len()).step_by(97) {
-        errors += usize::from(KerasModel::from_bytes(&bytes[..cut]).is_err());
-    }
-    for _ in 0..3000 {
-        let mut damaged = bytes.clone();
-        for _ in 0..4 {
-            let at = (next() % damaged.len() as u64) as usize;
-            damaged[at] = next() as u8;
-        }
-        errors += usize::from(KerasModel::from_bytes(&damaged).is_err());
-    }
+    // Every cut and a spread of changed bytes: each read either succeeds or says why.
+    let errors = refusals_of_damaged(&bytes, 97, |b| KerasModel::from_bytes(b).is_ok());
     assert!(errors > 0);
 }
 

@@ -566,10 +566,14 @@ impl Namer {
 
     /// The next name for `layer`.
     pub fn name(&mut self, layer: &Layer) -> String {
-        let base = layer.keras_name();
+        self.name_as(&layer.keras_name())
+    }
+
+    /// The next name from `base`: `base`, then `base_1`, `base_2`, ...
+    pub fn name_as(&mut self, base: &str) -> String {
         let name = (0..)
             .map(|k| match k {
-                0 => base.clone(),
+                0 => base.to_owned(),
                 k => format!("{base}_{k}"),
             })
             .find(|n| !self.seen.contains(n))

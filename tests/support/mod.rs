@@ -58,3 +58,28 @@ pub fn through_a_kiln_file<M: kiln::Model<B>>(
     std::fs::remove_dir_all(&dir).unwrap();
     model
 }
+
+/// How many of the damaged copies of `bytes` `read` refuses: `bytes` cut at every
+/// `step`-th byte, and 3,000 copies with four bytes set at random. A panic fails the test.
+pub fn refusals_of_damaged(bytes: &[u8], step: usize, read: impl Fn(&[u8]) -> bool) -> usize {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut refused = 0;
+    for cut in (0..bytes.len()).step_by(step) {
+        refused += usize::from(!read(&bytes[..cut]));
+    }
+    for _ in 0..3000 {
+        let mut damaged = bytes.to_vec();
+        for _ in 0..4 {
+            let at = (next() % damaged.len() as u64) as usize;
+            damaged[at] = next() as u8;
+        }
+        refused += usize::from(!read(&damaged));
+    }
+    refused
+}

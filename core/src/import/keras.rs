@@ -793,19 +793,8 @@ fn weights(
         let mut flattened = flat.get(first).copied();
         previous = &named.name;
         let keras = match &named.layer {
-            Layer::Model(nested) => {
-                let class = if nested.0.is_functional() {
-                    "Functional"
-                } else {
-                    "Sequential"
-                };
-                groups.name(&Layer::Model(kiln_spec::layers::Nested(Box::new(
-                    ModelSpec {
-                        name: class.into(),
-                        ..(*nested.0).clone()
-                    },
-                ))))
-            }
+            Layer::Model(nested) if nested.0.is_functional() => groups.name_as("functional"),
+            Layer::Model(_) => groups.name_as("sequential"),
             layer => groups.name(layer),
         };
         // A recurrent layer keeps its weights in its cell.
