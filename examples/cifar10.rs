@@ -21,10 +21,13 @@
 
 #[path = "common/cifar.rs"]
 mod cifar;
+#[path = "common/cnns.rs"]
+mod cnns;
 mod common;
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Parser, ValueEnum};
+use cnns::CifarCnn;
 use kiln::prelude::*;
 
 /// Which network (`--model`).
@@ -43,25 +46,6 @@ struct Flags {
     model: Net,
     #[command(flatten)]
     cifar: cifar::CifarFlags,
-}
-
-model! {
-    /// Keras's cifar10_cnn example.
-    pub struct CifarCnn {
-        input: [3, 32, 32],
-        Conv2D(32, 3, padding = same, activation = relu),
-        Conv2D(32, 3, activation = relu),
-        MaxPooling2D(2),
-        Dropout(0.25),
-        Conv2D(64, 3, padding = same, activation = relu),
-        Conv2D(64, 3, activation = relu),
-        MaxPooling2D(2),
-        Dropout(0.25),
-        Flatten,
-        Dense(512, activation = relu),
-        Dropout(0.5),
-        Dense(10, activation = softmax),
-    }
 }
 
 model! {

@@ -6,10 +6,13 @@
 //! Uses MNIST from the data directory (`KILN_DATA`, else the user's cache), downloading
 //! it when missing; with neither, kiln's synthetic digits, and says so.
 
+#[path = "common/cnns.rs"]
+mod cnns;
 mod common;
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
+use cnns::MnistCnn;
 use common::{Device, plot_history};
 use kiln::prelude::*;
 
@@ -22,21 +25,6 @@ struct Flags {
     batch_size: usize,
     #[arg(long, value_enum, default_value_t = Device::Cpu)]
     device: Device,
-}
-
-model! {
-    /// Keras's mnist_cnn.
-    pub struct MnistCnn {
-        input: [1, 28, 28],
-        Conv2D(32, 3, activation = relu),
-        Conv2D(64, 3, activation = relu),
-        MaxPooling2D(2),
-        Dropout(0.25),
-        Flatten,
-        Dense(128, activation = relu),
-        Dropout(0.5),
-        Dense(10, activation = softmax),
-    }
 }
 
 fn run<B: AutodiffBackend>(

@@ -91,6 +91,7 @@
 
 pub use kiln_core::callbacks;
 pub use kiln_core::import;
+pub use kiln_core::visualize;
 pub use kiln_core::{
     Adam, AdamW, Batch, BatchLogs, Callback, CallbackResult, Control, DynTensor, Fit, FreezeError,
     History, JsonGraph, JsonModel, Load, Loaded, Logs, Loss, Metric, Mode, Model, Optimizer,

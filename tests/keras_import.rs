@@ -93,8 +93,10 @@ fn imported_weights_give_keras_s_predictions() {
 fn a_damaged_keras_file_is_an_error_never_a_panic() {
     let bytes = std::fs::read(fixture("keras_cnn.keras")).unwrap();
     assert_eq!(
-        KerasModel::from_bytes(&bytes[..1000]).unwrap_err(),
-        "not a zip archive (no end of central directory record)"
+        KerasModel::from_bytes(&bytes[..1000])
+            .unwrap_err()
+            .to_string(),
+        "this Keras model file cannot be read: not a zip archive (no end of central directory record)"
     );
     // Every cut and a spread of changed bytes: each read either succeeds or says why.
     let errors = refusals_of_damaged(&bytes, 97, |b| KerasModel::from_bytes(b).is_ok());

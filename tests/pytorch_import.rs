@@ -178,8 +178,10 @@ fn a_torch_save_file_loads_in_its_state_dict_s_order() {
 fn a_damaged_torch_save_file_is_an_error_never_a_panic() {
     let bytes = std::fs::read(fixture("torch_net.pt")).unwrap();
     assert_eq!(
-        kiln::import::torch_state_dict(&bytes[..100]).unwrap_err(),
-        "not a torch.save file: not a zip archive (no end of central directory record)"
+        kiln::import::torch_state_dict(&bytes[..100])
+            .unwrap_err()
+            .to_string(),
+        "this PyTorch file cannot be read: not a torch.save file: not a zip archive (no end of central directory record)"
     );
     // Every cut and a spread of changed bytes: each read either succeeds or says why.
     let errors = refusals_of_damaged(&bytes, 13, |b| kiln::import::torch_state_dict(b).is_ok());

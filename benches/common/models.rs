@@ -8,6 +8,11 @@ use kiln::prelude::*;
 #[path = "../../examples/common/resnet14.rs"]
 pub mod resnet14;
 
+#[path = "../../examples/common/cnns.rs"]
+mod cnns;
+#[allow(unused_imports)] // each includer uses its own part
+pub use cnns::MnistCnn;
+
 model! {
     pub struct MnistMlp {
         input: [784],
@@ -15,20 +20,6 @@ model! {
         Dropout(0.2),
         Dense(128, activation = relu),
         Dropout(0.2),
-        Dense(10, activation = softmax),
-    }
-}
-
-model! {
-    pub struct MnistCnn {
-        input: [1, 28, 28],
-        Conv2D(32, 3, activation = relu),
-        Conv2D(64, 3, activation = relu),
-        MaxPooling2D(2),
-        Dropout(0.25),
-        Flatten,
-        Dense(128, activation = relu),
-        Dropout(0.5),
         Dense(10, activation = softmax),
     }
 }

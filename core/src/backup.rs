@@ -33,9 +33,9 @@ pub(crate) struct BackupState {
 
 impl BackupState {
     pub fn history(&self) -> Result<History, TrainError> {
-        History::from_json(&self.history).map_err(|reason| TrainError::File {
+        History::from_json(&self.history).map_err(|e| TrainError::File {
             path: "the backup's history".into(),
-            reason,
+            reason: e.to_string(),
         })
     }
 }

@@ -43,6 +43,14 @@ pub enum TrainError {
         /// Why.
         reason: String,
     },
+    /// Bytes that are not what they should be: a Keras or PyTorch file, a saved history.
+    #[error("{what} cannot be read: {reason}")]
+    Unreadable {
+        /// What was read (`this Keras model file`).
+        what: &'static str,
+        /// Why not, naming the part at fault.
+        reason: String,
+    },
     /// Saved weights or architecture do not match the model they are loaded into.
     #[error("{path} does not fit this model: {reason}")]
     Mismatch {

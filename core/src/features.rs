@@ -4,31 +4,33 @@
 //! [`Features`] takes the one asked for and stops the pass there.
 
 use std::convert::Infallible;
-use std::ops::ControlFlow;
 
-use burn::module::AutodiffModule;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use kiln_datasets::{ArrayDataset, Dataset, Loader, TargetKind, Targets};
+use kiln_spec::Activation;
 
+use crate::dyn_tensor::DynTensor;
 use crate::error::TrainError;
-use crate::model::{Batch, Model};
-use crate::runtime::DynTensor;
 
-/// What a forward pass offers each layer's output to: it may stop the pass with a value.
+/// What a forward pass offers each layer's output to: it may look at it, replace it (a
+/// new leaf for a gradient, as Grad-CAM takes) or stop the pass with a value.
 pub trait Tap<B: Backend> {
     /// What stopping gives.
     type Stop;
 
-    /// Called after layer `layer` with its output (computed only if the tap takes it).
+    /// Called after layer `layer` with its output; the pass goes on with what it returns.
+    /// `pending` is the activation the pass applies only at its end (the last layer's,
+    /// which the training forward splits off); the layer's output is
+    /// `activation(pending, output)`.
     ///
     /// # Errors
     /// `Err` stops the forward pass with that value.
     fn at<const D: usize>(
         &mut self,
         layer: &str,
-        output: impl FnOnce() -> Tensor<B, D>,
-    ) -> Result<(), Self::Stop>;
+        output: Tensor<B, D>,
+        pending: Activation,
+    ) -> Result<Tensor<B, D>, Self::Stop>;
 }
 
 /// The tap of the ordinary forward pass: takes nothing, never stops.
@@ -41,9 +43,10 @@ impl<B: Backend> Tap<B> for NoTap {
     fn at<const D: usize>(
         &mut self,
         _layer: &str,
-        _output: impl FnOnce() -> Tensor<B, D>,
-    ) -> Result<(), Infallible> {
-        Ok(())
+        output: Tensor<B, D>,
+        _pending: Activation,
+    ) -> Result<Tensor<B, D>, Infallible> {
+        Ok(output)
     }
 }
 
@@ -65,12 +68,13 @@ impl<B: Backend> Tap<B> for Features<'_> {
     fn at<const D: usize>(
         &mut self,
         layer: &str,
-        output: impl FnOnce() -> Tensor<B, D>,
-    ) -> Result<(), Self::Stop> {
+        output: Tensor<B, D>,
+        pending: Activation,
+    ) -> Result<Tensor<B, D>, Self::Stop> {
         if layer == self.layer {
-            Err(DynTensor::new(output()))
+            Err(DynTensor::new(crate::activation::apply(pending, output)))
         } else {
-            Ok(())
+            Ok(output)
         }
     }
 }
@@ -93,95 +97,4 @@ pub(crate) fn no_such_layer(layer: &str, layers: &[&str]) -> String {
         None => format!("its layers are {}", layers.join(", ")),
     };
     format!("no layer `{layer}` in this model; {hint}")
-}
-
-impl<B, M> crate::Trainer<B, M>
-where
-    B: burn::tensor::backend::AutodiffBackend,
-    M: AutodiffModule<B> + Model<B>,
-    M::InnerModule: Model<B::InnerBackend>,
-{
-    /// The output of layer `layer` for every example of `data`, in order, computed in
-    /// batches of 32 without dropout: Keras's `predict` of the model cut at that layer.
-    ///
-    /// # Errors
-    /// When the model has no such layer, or the examples do not fit its input.
-    pub fn predict_features<D: Dataset + ?Sized>(
-        &self,
-        data: &D,
-        layer: &str,
-    ) -> Result<DynTensor<B::InnerBackend>, TrainError> {
-        Ok(self.features_of(data, layer)?.0)
-    }
-
-    /// The features of layer `layer` for every example of `data`, with the examples'
-    /// targets: a dataset to train a small model on, as Keras's bottleneck features are
-    /// (the base runs once, not every epoch).
-    ///
-    /// # Errors
-    /// As [`Trainer::predict_features`].
-    pub fn extract_features<D: Dataset + ?Sized>(
-        &self,
-        data: &D,
-        layer: &str,
-    ) -> Result<ArrayDataset, TrainError> {
-        let (features, targets) = self.features_of(data, layer)?;
-        let dims = features.dims();
-        let x = features.into_values()?;
-        let invalid = |e: kiln_datasets::DataError| TrainError::Setting(e.to_string());
-        match (data.target_kind(), targets) {
-            (TargetKind::Classes(classes), Targets::Classes(labels)) => {
-                let labels = labels.into_iter().map(|c| c as usize).collect();
-                ArrayDataset::classification(x, dims[1..].to_vec(), labels, classes)
-            }
-            (TargetKind::Values(width), Targets::Values(y)) => {
-                ArrayDataset::regression(x, dims[1..].to_vec(), y, width)
-            }
-            (kind, _) => {
-                return Err(TrainError::Targets(format!(
-                    "the dataset's batches do not hold the targets its kind ({kind:?}) says"
-                )));
-            }
-        }
-        .map_err(invalid)
-    }
-
-    /// The features of every example and their targets, joined.
-    fn features_of<D: Dataset + ?Sized>(
-        &self,
-        data: &D,
-        layer: &str,
-    ) -> Result<(DynTensor<B::InnerBackend>, Targets), TrainError> {
-        let example = self.example_shapes(data, "prediction")?;
-        let model = self.model().valid();
-        let mut parts = Vec::new();
-        let mut targets = match data.target_kind() {
-            TargetKind::Classes(_) => Targets::Classes(Vec::new()),
-            TargetKind::Values(_) => Targets::Values(Vec::new()),
-        };
-        let mut failure = None;
-        Loader::new(32).for_each(data, 0, |batch| {
-            let rows = batch.rows(self.device());
-            let x = <<M::InnerModule as Model<B::InnerBackend>>::Input as Batch<
-                B::InnerBackend,
-            >>::from_rows(rows, &example);
-            match model.features(layer, x) {
-                Ok(features) => parts.push(features),
-                Err(e) => {
-                    failure = Some(e);
-                    return ControlFlow::Break(());
-                }
-            }
-            match (&mut targets, batch.targets) {
-                (Targets::Classes(all), Targets::Classes(some)) => all.extend(some),
-                (Targets::Values(all), Targets::Values(some)) => all.extend(some),
-                _ => {}
-            }
-            ControlFlow::Continue(())
-        });
-        match failure {
-            Some(e) => Err(e),
-            None => Ok((DynTensor::cat(parts)?, targets)),
-        }
-    }
 }

@@ -11,7 +11,6 @@ use kiln_spec::{Checked, LayerInfo, Summary};
 
 use crate::error::TrainError;
 use crate::features::no_such_layer;
-use crate::load::{layer_path, under};
 use crate::model::Model;
 
 /// The moving statistics of a BatchNormalization: state, never trained, so unfreezing
@@ -147,12 +146,35 @@ pub(crate) fn weights<B: Backend, M: Module<B>>(
     module: &M,
     names: &[(String, String)],
 ) -> Vec<(String, bool)> {
-    struct Collect<'a> {
+    tensors(module, names)
+        .into_iter()
+        .map(|w| (w.path, w.trainable))
+        .collect()
+}
+
+/// One float tensor of a module.
+pub(crate) struct Weight<B: Backend> {
+    /// Its layer path (`conv2d.weight`).
+    pub path: String,
+    /// Whether it takes a gradient.
+    pub trainable: bool,
+    /// Its shape.
+    pub dims: Vec<usize>,
+    /// Its values, flattened.
+    pub flat: Tensor<B, 1>,
+}
+
+/// Each float tensor of `module`, by its layer path.
+pub(crate) fn tensors<B: Backend, M: Module<B>>(
+    module: &M,
+    names: &[(String, String)],
+) -> Vec<Weight<B>> {
+    struct Collect<'a, B: Backend> {
         path: Vec<String>,
         names: &'a [(String, String)],
-        out: Vec<(String, bool)>,
+        out: Vec<Weight<B>>,
     }
-    impl<B: Backend> ModuleVisitor<B> for Collect<'_> {
+    impl<B: Backend> ModuleVisitor<B> for Collect<'_, B> {
         fn enter_module(&mut self, name: &str, _container_type: &str) {
             self.path.push(name.to_owned());
         }
@@ -162,8 +184,14 @@ pub(crate) fn weights<B: Backend, M: Module<B>>(
         }
 
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            let path = layer_path(self.names, &self.path.join("."));
-            self.out.push((path, param.val().is_require_grad()));
+            let value = param.val();
+            let dims = value.dims().to_vec();
+            self.out.push(Weight {
+                path: layer_path(self.names, &self.path.join(".")),
+                trainable: value.is_require_grad(),
+                flat: value.reshape([dims.iter().product::<usize>()]),
+                dims,
+            });
         }
     }
     let mut collect = Collect {
@@ -204,6 +232,27 @@ pub fn trainable_summary<B: Backend, M: Module<B>>(
         follow(&mut checked.layers, "", &weights(module, names));
     }
     Summary(checked)
+}
+
+/// Whether `name` (`conv2d.weight`) lies under `prefix` (`conv2d`).
+pub(crate) fn under(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// A tensor's module path as its layer's name gives it (`conv2d.weight`), through the
+/// [`Model::stored_names`] pairs of a model whose module paths differ from its names.
+pub(crate) fn layer_path(names: &[(String, String)], module_path: &str) -> String {
+    names
+        .iter()
+        .find_map(|(module, saved)| {
+            module_path.strip_prefix(module.as_str()).map(|rest| {
+                // The enum variant (`Conv2D`) between the module and its tensor.
+                let rest = rest.split_once('.').map_or(rest, |(_, r)| r);
+                format!("{saved}{rest}")
+            })
+        })
+        .unwrap_or_else(|| module_path.to_string())
 }
 
 #[cfg(test)]

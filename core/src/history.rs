@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
+use crate::error::TrainError;
 use crate::logs::Logs;
 
 /// What `fit` returns: each epoch's logs (`loss`, each metric, and their `val_` twins).
@@ -127,8 +128,16 @@ impl History {
     /// Reads back [`History::to_json`]'s output (`null` values are missing epochs).
     ///
     /// # Errors
-    /// When the text is not such a JSON object.
-    pub fn from_json(json: &str) -> Result<History, String> {
+    /// [`TrainError::Unreadable`] when the text is not such a JSON object.
+    pub fn from_json(json: &str) -> Result<History, TrainError> {
+        Self::read(json).map_err(|reason| TrainError::Unreadable {
+            what: "this history",
+            reason,
+        })
+    }
+
+    /// [`History::from_json`], its failure said plainly.
+    fn read(json: &str) -> Result<History, String> {
         let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
         let object = value.as_object().ok_or("a history is a JSON object")?;
         let numbers = |v: &serde_json::Value| -> Result<Vec<f64>, String> {
@@ -253,6 +262,28 @@ fn epoch_label(x: f64) -> String {
 /// The curves' colours, in order.
 const COLORS: [RGBColor; 6] = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
 
+/// The epochs and values the chart spans, `(first, last, low, high)`: never empty.
+fn bounds(series: &[(&String, Vec<(f64, f64)>)]) -> (f64, f64, f64, f64) {
+    let points = series.iter().flat_map(|(_, p)| p.iter());
+    let (lo, hi, first, last) = points.fold(
+        (f64::MAX, f64::MIN, f64::MAX, f64::MIN),
+        |(lo, hi, f, l), &(x, y)| (lo.min(y), hi.max(y), f.min(x), l.max(x)),
+    );
+    let (lo, hi) = if lo > hi {
+        (0.0, 1.0)
+    } else if lo == hi {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    };
+    let (first, last) = if first > last {
+        (1.0, 2.0)
+    } else {
+        (first, last.max(first + 1.0))
+    };
+    (first, last, lo, hi)
+}
+
 /// Draws `curves` (label, history, value name) on one chart, epochs 1-based as Keras
 /// prints them.
 fn draw(
@@ -274,23 +305,7 @@ fn draw(
             (label, points)
         })
         .collect();
-    let points = series.iter().flat_map(|(_, p)| p.iter());
-    let (lo, hi, first, last) = points.fold(
-        (f64::MAX, f64::MIN, f64::MAX, f64::MIN),
-        |(lo, hi, f, l), &(x, y)| (lo.min(y), hi.max(y), f.min(x), l.max(x)),
-    );
-    let (lo, hi) = if lo > hi {
-        (0.0, 1.0)
-    } else if lo == hi {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        (lo, hi)
-    };
-    let (first, last) = if first > last {
-        (1.0, 2.0)
-    } else {
-        (first, last.max(first + 1.0))
-    };
+    let (first, last, lo, hi) = bounds(&series);
     let margin = (hi - lo) * 0.05;
 
     let root = BitMapBackend::new(file, (800, 500)).into_drawing_area();

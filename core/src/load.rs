@@ -9,8 +9,10 @@ use burn::tensor::backend::Backend;
 use burn_store::{ApplyError, ApplyResult, BurnpackStore, ModuleSnapshot, SafetensorsStore};
 
 use crate::error::TrainError;
+use crate::freeze::{layer_path, under};
 use crate::import::{Weight, safetensors_bytes};
 use crate::model::Model;
+use crate::runtime::JsonModel;
 use crate::save::{file_error, is_safetensors, read_architecture, regex_escape};
 
 /// Loads weights saved by [`save_weights`] (or [`save_model`]) into `model`, checking
@@ -100,12 +102,6 @@ impl Load {
     fn wanted(&self, name: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|layer| under(name, layer))
     }
-}
-
-/// Whether `name` (`conv2d.weight`) lies under `prefix` (`conv2d`).
-pub(crate) fn under(name: &str, prefix: &str) -> bool {
-    name.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
 /// What [`load_weights_with`] did, each weight by the model's name for it.
@@ -228,13 +224,73 @@ impl PyTorchFile {
         let (weights, ordered) = if is_safetensors(path) {
             (crate::import::safetensors_weights(&bytes), false)
         } else {
-            (crate::import::torch_state_dict(&bytes), true)
+            (crate::import::read_state_dict(&bytes), true)
         };
         Ok(PyTorchFile {
             weights: weights.map_err(|e| file_error(path, e))?,
             ordered,
         })
     }
+}
+
+/// Reads a model saved by [`save_model`](crate::save_model): builds it from its architecture and loads its
+/// weights. `I` and `O` are the ranks of its input and output tensors.
+///
+/// # Errors
+/// When the file cannot be read, holds no architecture, or its architecture or weights
+/// do not fit.
+pub fn load_model<B: Backend, const I: usize, const O: usize>(
+    path: impl AsRef<Path>,
+    device: &B::Device,
+) -> Result<JsonModel<B, I, O>, TrainError> {
+    let path = path.as_ref();
+    let json = read_architecture(path)?;
+    let mut model = JsonModel::<B, I, O>::from_json(&json, device).map_err(|e| match e {
+        TrainError::Mismatch { reason, .. } => TrainError::Mismatch {
+            path: path.to_path_buf(),
+            reason,
+        },
+        other => other,
+    })?;
+    load_weights(&mut model, path)?;
+    Ok(model)
+}
+
+/// The store's renames: `load`'s and `renamed`'s (file name → model name), then those of
+/// a model whose module paths differ from its layers' names.
+fn remaps(
+    load: &Load,
+    renamed: &[(String, String)],
+    names: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut remaps: Vec<(String, String)> = load
+        .renames
+        .iter()
+        .chain(renamed)
+        .map(|(from, to)| {
+            (
+                format!("^{}(\\.|$)", regex_escape(from)),
+                format!("{to}${{1}}"),
+            )
+        })
+        .collect();
+    remaps.extend(stored_remaps(names));
+    remaps
+}
+
+/// `only`, on the module's paths: a layer's own, or those its saved names stand for.
+fn filters(load: &Load, names: &[(String, String)]) -> Vec<String> {
+    load.only
+        .iter()
+        .flat_map(|layer| {
+            let exact = format!("^{}(\\.|$)", regex_escape(layer));
+            let stored = names
+                .iter()
+                .filter(|(_, saved)| under(saved.trim_end_matches('.'), layer))
+                .map(|(module, _)| format!("^{}", regex_escape(module)));
+            std::iter::once(exact).chain(stored)
+        })
+        .collect()
 }
 
 /// Loads weights into `model` as `load` says: some layers only, missing weights allowed,
@@ -270,31 +326,8 @@ pub fn load_weights_with<B: Backend, M: Module<B> + Model<B>>(
         }
         (_, false) => Vec::new(),
     };
-    let mut remaps: Vec<(String, String)> = load
-        .renames
-        .iter()
-        .chain(&renamed)
-        .map(|(from, to)| {
-            (
-                format!("^{}(\\.|$)", regex_escape(from)),
-                format!("{to}${{1}}"),
-            )
-        })
-        .collect();
-    remaps.extend(stored_remaps(&names));
-    // `only`, on the module's paths: a layer's own, or those its saved names stand for.
-    let filters: Vec<String> = load
-        .only
-        .iter()
-        .flat_map(|layer| {
-            let exact = format!("^{}(\\.|$)", regex_escape(layer));
-            let stored = names
-                .iter()
-                .filter(|(_, saved)| under(saved.trim_end_matches('.'), layer))
-                .map(|(module, _)| format!("^{}", regex_escape(module)));
-            std::iter::once(exact).chain(stored)
-        })
-        .collect();
+    let remaps = remaps(load, &renamed, &names);
+    let filters = filters(load, &names);
     let result = if pytorch.is_some() || is_safetensors(path) || read_architecture(path).is_ok() {
         let source = match pytorch {
             Some(file) => {
@@ -369,21 +402,6 @@ fn stored_remaps(names: &[(String, String)]) -> Vec<(String, String)> {
         .iter()
         .map(|(module, saved)| (format!("^{}", regex_escape(saved)), module.clone()))
         .collect()
-}
-
-/// A tensor's module path as its layer's name gives it (`conv2d.weight`), through the
-/// [`Model::stored_names`] pairs of a model whose module paths differ from its names.
-pub(crate) fn layer_path(names: &[(String, String)], module_path: &str) -> String {
-    names
-        .iter()
-        .find_map(|(module, saved)| {
-            module_path.strip_prefix(module.as_str()).map(|rest| {
-                // The enum variant (`Conv2D`) between the module and its tensor.
-                let rest = rest.split_once('.').map_or(rest, |(_, r)| r);
-                format!("{saved}{rest}")
-            })
-        })
-        .unwrap_or_else(|| module_path.to_string())
 }
 
 /// Turns what loading found into what was loaded, or an error naming each tensor that

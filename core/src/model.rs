@@ -6,8 +6,9 @@ use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::{Activation, ModelSpec, Shape};
 
 use crate::activation;
+use crate::dyn_tensor::DynTensor;
 use crate::error::TrainError;
-use crate::runtime::DynTensor;
+use crate::features::Tap;
 
 /// A batch of examples: one tensor `[batch, ...example]`, or a tuple of them for a model
 /// with several inputs.
@@ -155,6 +156,26 @@ pub trait Model<B: Backend>: Module<B> {
             activation: Activation::Linear,
             penalty: None,
         }
+    }
+
+    /// The inference forward pass (no dropout, moving statistics) before the last
+    /// activation, offering each named layer's output to `tap`, which may look at it,
+    /// replace it (Grad-CAM's gradient leaf) or stop the pass. `model!`'s models and models
+    /// read from JSON offer every layer; by default none is offered.
+    ///
+    /// # Errors
+    /// What the tap stops the pass with.
+    fn forward_tapped<T: Tap<B>>(
+        &self,
+        input: Self::Input,
+        tap: &mut T,
+    ) -> Result<TrainForward<B, Self::Output>, T::Stop> {
+        let _ = tap;
+        Ok(TrainForward {
+            logits: self.forward(input),
+            activation: Activation::Linear,
+            penalty: None,
+        })
     }
 
     /// The output of the layer named `layer` (its activation applied) for a batch, as

@@ -12,7 +12,9 @@ use kiln_spec::layers::Cell;
 use kiln_spec::{Activation, Checked, Layer, ModelSpec, Shape};
 
 use crate::activation;
+use crate::dyn_tensor::{DynTensor, each_rank};
 use crate::error::TrainError;
+use crate::features::{Features, NoTap, Tap};
 use crate::layers::{self, Merge};
 use crate::model::{Model, TrainForward};
 use crate::regularizer;
@@ -88,127 +90,6 @@ fn leaves(spec: &ModelSpec) -> usize {
 #[derive(Module, Debug)]
 pub struct JsonModel<B: Backend, const I: usize, const O: usize> {
     graph: JsonGraph<B>,
-}
-
-/// A batch tensor of rank 2, 3 or 4 (examples of 1 to 3 dimensions): what a runtime
-/// model passes between its layers, and what a [`JsonGraph`] takes and gives.
-#[derive(Clone, Debug)]
-pub enum DynTensor<B: Backend> {
-    /// `[batch, features]`.
-    R2(Tensor<B, 2>),
-    /// `[batch, channels or timesteps, length or features]`.
-    R3(Tensor<B, 3>),
-    /// `[batch, channels, height, width]`.
-    R4(Tensor<B, 4>),
-}
-
-/// `t` as a tensor of rank `D` (its own rank: kiln-spec's check guarantees it).
-fn rank<B: Backend, const S: usize, const D: usize>(t: Tensor<B, S>) -> Tensor<B, D> {
-    let dims = t.dims();
-    let mut shape = [0usize; D];
-    shape.copy_from_slice(&dims[..D]);
-    t.reshape(shape)
-}
-
-impl<B: Backend> DynTensor<B> {
-    /// `t` as a dynamic tensor.
-    ///
-    /// # Errors
-    /// When its rank is not 2, 3 or 4.
-    pub fn new<const D: usize>(t: Tensor<B, D>) -> Result<Self, TrainError> {
-        match D {
-            2..=4 => Ok(Self::of(t)),
-            _ => Err(TrainError::Setting(format!(
-                "runtime models take tensors of rank 2 to 4 (the batch first), not {D}"
-            ))),
-        }
-    }
-
-    /// The tensor as rank `D`.
-    ///
-    /// # Errors
-    /// When it has another rank.
-    pub fn tensor<const D: usize>(self) -> Result<Tensor<B, D>, TrainError> {
-        match self.dims().len() {
-            r if r == D => Ok(self.get()),
-            r => Err(TrainError::Setting(format!(
-                "this tensor has rank {r}, not {D}"
-            ))),
-        }
-    }
-
-    /// Its dimensions, the batch first.
-    pub fn dims(&self) -> Vec<usize> {
-        match self {
-            DynTensor::R2(t) => t.dims().to_vec(),
-            DynTensor::R3(t) => t.dims().to_vec(),
-            DynTensor::R4(t) => t.dims().to_vec(),
-        }
-    }
-
-    /// The tensors joined along the batch.
-    ///
-    /// # Errors
-    /// When there are none, or their ranks differ.
-    pub fn cat(parts: Vec<Self>) -> Result<Self, TrainError> {
-        fn join<B: Backend, const D: usize>(
-            parts: Vec<DynTensor<B>>,
-        ) -> Result<Tensor<B, D>, TrainError> {
-            let tensors = parts
-                .into_iter()
-                .map(DynTensor::tensor)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Tensor::cat(tensors, 0))
-        }
-        match parts.first() {
-            None => Err(TrainError::Empty("feature")),
-            Some(DynTensor::R2(_)) => join(parts).map(DynTensor::R2),
-            Some(DynTensor::R3(_)) => join(parts).map(DynTensor::R3),
-            Some(DynTensor::R4(_)) => join(parts).map(DynTensor::R4),
-        }
-    }
-
-    /// Its values, row-major, as `f32`.
-    ///
-    /// # Errors
-    /// When the backend's data cannot be read as `f32`.
-    pub fn into_values(self) -> Result<Vec<f32>, TrainError> {
-        let data = match self {
-            DynTensor::R2(t) => t.into_data(),
-            DynTensor::R3(t) => t.into_data(),
-            DynTensor::R4(t) => t.into_data(),
-        };
-        data.convert::<f32>()
-            .to_vec()
-            .map_err(|e| TrainError::Setting(format!("the tensor cannot be read back: {e:?}")))
-    }
-
-    fn of<const D: usize>(t: Tensor<B, D>) -> Self {
-        match D {
-            2 => DynTensor::R2(rank(t)),
-            3 => DynTensor::R3(rank(t)),
-            _ => DynTensor::R4(rank(t)),
-        }
-    }
-
-    fn get<const D: usize>(self) -> Tensor<B, D> {
-        match self {
-            DynTensor::R2(t) => rank(t),
-            DynTensor::R3(t) => rank(t),
-            DynTensor::R4(t) => rank(t),
-        }
-    }
-}
-
-/// Applies a rank-preserving expression to whatever rank `$t` has.
-macro_rules! each_rank {
-    ($t:expr, |$x:ident| $e:expr) => {
-        match $t {
-            DynTensor::R2($x) => DynTensor::R2($e),
-            DynTensor::R3($x) => DynTensor::R3($e),
-            DynTensor::R4($x) => DynTensor::R4($e),
-        }
-    };
 }
 
 /// The model's check, refusing what runtime models cannot run: examples of more than 3
@@ -288,7 +169,6 @@ impl<B: Backend> JsonGraph<B> {
             spec: &self.spec,
             checked: &self.checked,
             layers: &self.layers,
-            tap: None,
         }
     }
 
@@ -299,7 +179,8 @@ impl<B: Backend> JsonGraph<B> {
     /// When the number of tensors or an example's shape is not the model's.
     pub fn forward(&self, inputs: Vec<DynTensor<B>>) -> Result<Vec<DynTensor<B>>, TrainError> {
         self.check_inputs(&inputs)?;
-        Ok(self.view().forward(inputs, false, false).0)
+        let Ok((outputs, _)) = self.view().forward(inputs, false, false, &mut NoTap);
+        Ok(outputs)
     }
 
     /// The output of layer `layer` (its activation applied) for one tensor per input; the
@@ -317,15 +198,15 @@ impl<B: Backend> JsonGraph<B> {
             return Err(crate::features::unknown_layer(layer, &names));
         }
         self.check_inputs(&inputs)?;
-        let tapped = Graph {
-            tap: Some(layer),
-            ..self.view()
-        };
-        let (outputs, _) = tapped.forward(inputs, false, false);
-        outputs
-            .into_iter()
-            .next()
-            .ok_or_else(|| TrainError::Setting(format!("layer `{layer}` gave no output")))
+        match self
+            .view()
+            .forward(inputs, false, false, &mut Features::new(layer))
+        {
+            Err(tapped) => tapped,
+            Ok(_) => Err(TrainError::Setting(format!(
+                "layer `{layer}` gave no output"
+            ))),
+        }
     }
 
     /// An error unless `inputs` are one tensor per input, each of its example shape.
@@ -415,19 +296,27 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
         self.graph.to_json()
     }
 
-    fn layers_forward(
+    fn layers_forward<T: Tap<B>>(
         &self,
         x: Tensor<B, I>,
-        penalties: bool,
-    ) -> (Tensor<B, O>, Option<Tensor<B, 1>>) {
-        let (mut y, penalty) = self
-            .graph
-            .view()
-            .forward(vec![DynTensor::of(x)], penalties, true);
-        // A JsonModel has one output: `typed` saw to it.
-        (y.remove(0).get(), penalty)
+        training: bool,
+        tap: &mut T,
+    ) -> Result<TrainForward<B, Tensor<B, O>>, T::Stop> {
+        let (mut y, penalty) =
+            self.graph
+                .view()
+                .forward(vec![DynTensor::of(x)], training, true, tap)?;
+        Ok(TrainForward {
+            // A JsonModel has one output: `typed` saw to it.
+            logits: y.remove(0).get(),
+            activation: self.graph.spec.final_activation(),
+            penalty,
+        })
     }
 }
+
+/// A forward pass's outputs and the penalties it added.
+type Outputs<B> = (Vec<DynTensor<B>>, Option<Tensor<B, 1>>);
 
 /// A model's layers and how they connect, borrowed from a [`JsonGraph`]; `layers` holds
 /// what [`build_all`] built for `spec`.
@@ -435,8 +324,6 @@ struct Graph<'a, B: Backend> {
     spec: &'a ModelSpec,
     checked: &'a Checked,
     layers: &'a [Option<RuntimeLayer<B>>],
-    /// The layer whose output ends the forward pass, for features.
-    tap: Option<&'a str>,
 }
 
 impl<'a, B: Backend> Graph<'a, B> {
@@ -448,7 +335,6 @@ impl<'a, B: Backend> Graph<'a, B> {
                 spec: &nested.0,
                 checked,
                 layers,
-                tap: None,
             }),
             _ => None,
         }
@@ -489,23 +375,16 @@ impl<'a, B: Backend> Graph<'a, B> {
 
     /// The outputs for `inputs`, in the model's order (the only output before its last
     /// activation when `split`, which the training forward takes off for the loss), and
-    /// the penalties when asked for.
-    fn forward(
+    /// the penalties while `training` (which also drops out and takes batch statistics);
+    /// each layer's output goes through `tap`.
+    fn forward<T: Tap<B>>(
         &self,
         inputs: Vec<DynTensor<B>>,
-        penalties: bool,
+        training: bool,
         split: bool,
-    ) -> (Vec<DynTensor<B>>, Option<Tensor<B, 1>>) {
-        // How often each tensor is still to be taken: the last taker moves it.
-        let mut pending: HashMap<&str, usize> = HashMap::new();
-        for i in 0..self.spec.layers.len() {
-            for name in self.inbound(i) {
-                *pending.entry(name).or_default() += 1;
-            }
-        }
-        for output in &self.checked.outputs {
-            *pending.entry(output.name.as_str()).or_default() += 1;
-        }
+        tap: &mut T,
+    ) -> Result<Outputs<B>, T::Stop> {
+        let mut pending = self.takers();
         let mut values: HashMap<String, DynTensor<B>> = self
             .spec
             .inputs
@@ -517,63 +396,21 @@ impl<'a, B: Backend> Graph<'a, B> {
         let logits = self.spec.logits_layer().filter(|_| split);
         for (i, (named, modules)) in self.modules().enumerate() {
             let module = modules.first().and_then(Option::as_ref);
-            let mut inputs: Vec<DynTensor<B>> = self
+            let inputs: Vec<DynTensor<B>> = self
                 .inbound(i)
                 .into_iter()
                 .map(|name| take(name, &mut values, &mut pending))
                 .collect();
-            // Every layer takes at least one tensor: kiln-spec's check saw to it.
-            let first = inputs.remove(0);
-            let rank = self.checked.layers[i].output.rank();
-            let mut t = match (self.nested(i, modules), Merge::of(&named.layer, rank)) {
-                (_, Some(merge)) => merge_any(merge, first, inputs),
-                (Some(nested), None) => {
-                    let (mut t, inner) = nested.forward(vec![first], penalties, false);
-                    if let Some(inner) = inner {
-                        penalty = regularizer::add(penalty, inner);
-                    }
-                    // A nested model has one output: kiln-spec's check saw to it.
-                    t.remove(0)
-                }
-                (None, None) => {
-                    let layer = &named.layer;
-                    let (t, states) = match (layer, module) {
-                        (Layer::SimpleRNN(l), Some(RuntimeLayer::SimpleRnn(m))) => {
-                            recurrent(l, m, first)
-                        }
-                        (Layer::GRU(l), Some(RuntimeLayer::Gru(m))) => recurrent(l, m, first),
-                        (Layer::LSTM(l), Some(RuntimeLayer::Lstm(m))) => recurrent(l, m, first),
-                        (layer, module) => (step(layer, module, first), Vec::new()),
-                    };
-                    // The states named in the graph: those return_state gives.
-                    for (k, state) in states.into_iter().take(layer.states().len()).enumerate() {
-                        values.insert(format!("{}[{}]", named.name, k + 1), DynTensor::R2(state));
-                    }
-                    t
-                }
-            };
-            if penalties {
+            let (t, states) = self.layer(i, modules, inputs, training, &mut penalty);
+            // The states named in the graph: those return_state gives.
+            for (k, state) in states.into_iter().enumerate() {
+                values.insert(format!("{}[{}]", named.name, k + 1), DynTensor::R2(state));
+            }
+            if training {
                 penalty = weight_penalties(&named.layer, module, penalty);
             }
-            let activation = named.layer.activation().unwrap_or(Activation::Linear);
-            let is_logits = logits == Some(i);
-            if !is_logits {
-                t = each_rank!(t, |x| activation::apply(activation, x));
-            }
-            if let (true, Some(r)) = (
-                penalties,
-                named.layer.weights().and_then(|w| w.activity_regularizer),
-            ) {
-                let output = if is_logits {
-                    each_rank!(&t, |x| activation::apply(activation, x.clone()))
-                } else {
-                    each_rank!(&t, |x| x.clone())
-                };
-                penalty = regularizer::add(penalty, activity(r, &output));
-            }
-            if self.tap == Some(named.name.as_str()) {
-                return (vec![t], penalty);
-            }
+            let (t, pending) = finish(&named.layer, t, logits == Some(i), training, &mut penalty);
+            let t = tapped(t, tap, &named.name, pending)?;
             values.insert(named.name.clone(), t);
         }
         let outputs = self
@@ -582,7 +419,61 @@ impl<'a, B: Backend> Graph<'a, B> {
             .iter()
             .map(|o| take(&o.name, &mut values, &mut pending))
             .collect();
-        (outputs, penalty)
+        Ok((outputs, penalty))
+    }
+
+    /// How often each tensor is taken (by layers and as an output): the last taker moves it.
+    fn takers(&self) -> HashMap<&'a str, usize> {
+        let mut pending: HashMap<&str, usize> = HashMap::new();
+        for i in 0..self.spec.layers.len() {
+            for name in self.inbound(i) {
+                *pending.entry(name).or_default() += 1;
+            }
+        }
+        for output in &self.checked.outputs {
+            *pending.entry(output.name.as_str()).or_default() += 1;
+        }
+        pending
+    }
+
+    /// Layer `i`'s output for `inputs` before its activation, and the final states a
+    /// recurrent layer's `return_state` names; a nested model's penalty joins `penalty`.
+    fn layer(
+        &self,
+        i: usize,
+        modules: &'a [Option<RuntimeLayer<B>>],
+        mut inputs: Vec<DynTensor<B>>,
+        training: bool,
+        penalty: &mut Option<Tensor<B, 1>>,
+    ) -> (DynTensor<B>, Vec<Tensor<B, 2>>) {
+        let layer = &self.spec.layers[i].layer;
+        let module = modules.first().and_then(Option::as_ref);
+        // Every layer takes at least one tensor: kiln-spec's check saw to it.
+        let first = inputs.remove(0);
+        let rank = self.checked.layers[i].output.rank();
+        match (self.nested(i, modules), Merge::of(layer, rank)) {
+            (_, Some(merge)) => (merge_any(merge, first, inputs), Vec::new()),
+            (Some(nested), None) => {
+                let Ok((mut t, inner)) = nested.forward(vec![first], training, false, &mut NoTap);
+                if let Some(inner) = inner {
+                    *penalty = regularizer::add(penalty.take(), inner);
+                }
+                // A nested model has one output: kiln-spec's check saw to it.
+                (t.remove(0), Vec::new())
+            }
+            (None, None) => {
+                let (t, mut states) = match (layer, module) {
+                    (Layer::SimpleRNN(l), Some(RuntimeLayer::SimpleRnn(m))) => {
+                        recurrent(l, m, first)
+                    }
+                    (Layer::GRU(l), Some(RuntimeLayer::Gru(m))) => recurrent(l, m, first),
+                    (Layer::LSTM(l), Some(RuntimeLayer::Lstm(m))) => recurrent(l, m, first),
+                    (layer, module) => (step(layer, module, first, training), Vec::new()),
+                };
+                states.truncate(layer.states().len());
+                (t, states)
+            }
+        }
     }
 
     /// `(module path prefix, saved name prefix)` of every layer with weights, a nested
@@ -650,6 +541,61 @@ fn merge_any<B: Backend>(
     }
 }
 
+/// The module of a recurrent layer taking `features` per step.
+fn build_recurrent<B: Backend>(
+    l: &kiln_spec::layers::Recurrent,
+    features: usize,
+    device: &B::Device,
+) -> RuntimeLayer<B> {
+    let activations = [l.activation, l.recurrent_activation];
+    match l.cell {
+        Cell::SimpleRnn => RuntimeLayer::SimpleRnn(layers::simple_rnn(
+            features,
+            l.units,
+            l.activation,
+            l.use_bias,
+            device,
+        )),
+        Cell::Gru => RuntimeLayer::Gru(layers::gru(
+            features,
+            l.units,
+            activations,
+            l.use_bias,
+            l.reset_after,
+            device,
+        )),
+        Cell::Lstm => RuntimeLayer::Lstm(layers::lstm(
+            features,
+            l.units,
+            activations,
+            l.use_bias,
+            l.unit_forget_bias,
+            device,
+        )),
+    }
+}
+
+/// A Conv1D's module, for a sequence of `input`'s shape (steps, channels).
+fn build_conv1d<B: Backend>(
+    l: &kiln_spec::layers::Conv1D,
+    input: &Shape,
+    device: &B::Device,
+) -> RuntimeLayer<B> {
+    RuntimeLayer::Conv1D(layers::conv1d(
+        input.dims()[kiln_spec::channels_axis(1)]
+            .known()
+            .unwrap_or(0),
+        l.filters,
+        l.kernel_size[0],
+        l.strides[0],
+        l.dilation_rate[0],
+        l.padding,
+        kiln_spec::spatial_dims(input, 1)[0],
+        l.weights.use_bias,
+        device,
+    ))
+}
+
 /// The module of a layer with weights or state, for an input of `input`'s shape.
 fn build<B: Backend>(
     layer: &Layer,
@@ -663,17 +609,7 @@ fn build<B: Backend>(
             let features = dims.last().and_then(|d| d.known()).unwrap_or(0);
             RuntimeLayer::Dense(layers::dense(features, l.units, l.weights.use_bias, device))
         }
-        Layer::Conv1D(l) => RuntimeLayer::Conv1D(layers::conv1d(
-            dims[kiln_spec::channels_axis(1)].known().unwrap_or(0),
-            l.filters,
-            l.kernel_size[0],
-            l.strides[0],
-            l.dilation_rate[0],
-            l.padding,
-            kiln_spec::spatial_dims(input, 1)[0],
-            l.weights.use_bias,
-            device,
-        )),
+        Layer::Conv1D(l) => build_conv1d(l, input, device),
         Layer::Conv2D(l) => RuntimeLayer::Conv2D(layers::conv2d(
             first,
             l.filters,
@@ -698,95 +634,164 @@ fn build<B: Backend>(
         Layer::Dropout(l) => RuntimeLayer::Dropout(layers::dropout(l.rate)),
         Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => {
             let features = dims.last().and_then(|d| d.known()).unwrap_or(0);
-            let activations = [l.activation, l.recurrent_activation];
-            match l.cell {
-                Cell::SimpleRnn => RuntimeLayer::SimpleRnn(layers::simple_rnn(
-                    features,
-                    l.units,
-                    l.activation,
-                    l.use_bias,
-                    device,
-                )),
-                Cell::Gru => RuntimeLayer::Gru(layers::gru(
-                    features,
-                    l.units,
-                    activations,
-                    l.use_bias,
-                    l.reset_after,
-                    device,
-                )),
-                Cell::Lstm => RuntimeLayer::Lstm(layers::lstm(
-                    features,
-                    l.units,
-                    activations,
-                    l.use_bias,
-                    l.unit_forget_bias,
-                    device,
-                )),
-            }
+            build_recurrent(l, features, device)
         }
         Layer::Embedding(l) => {
             RuntimeLayer::Embedding(layers::embedding(l.input_dim, l.output_dim, device))
         }
-        _ => return Ok(None),
+        // Layers without weights or state (a nested model's modules are its layers').
+        Layer::Activation(_)
+        | Layer::Flatten(_)
+        | Layer::Reshape(_)
+        | Layer::MaxPooling1D(_)
+        | Layer::MaxPooling2D(_)
+        | Layer::AveragePooling2D(_)
+        | Layer::GlobalAveragePooling2D(_)
+        | Layer::Add(_)
+        | Layer::Multiply(_)
+        | Layer::Average(_)
+        | Layer::Maximum(_)
+        | Layer::Concatenate(_)
+        | Layer::Model(_) => return Ok(None),
     }))
 }
 
-/// One layer's forward step, before its activation.
+/// `t` after `tap` took it as layer `layer`'s output.
+fn tapped<B: Backend, T: Tap<B>>(
+    t: DynTensor<B>,
+    tap: &mut T,
+    layer: &str,
+    pending: Activation,
+) -> Result<DynTensor<B>, T::Stop> {
+    Ok(each_rank!(t, |x| tap.at(layer, x, pending)?))
+}
+
+/// `layer`'s output `t` with its activation (unless it is the logits layer, whose
+/// activation the pass applies at its end and gives back) and, while `training`, its
+/// activity penalty added to `penalty`.
+fn finish<B: Backend>(
+    layer: &Layer,
+    t: DynTensor<B>,
+    is_logits: bool,
+    training: bool,
+    penalty: &mut Option<Tensor<B, 1>>,
+) -> (DynTensor<B>, Activation) {
+    let activation = layer.activation().unwrap_or(Activation::Linear);
+    let t = if is_logits {
+        t
+    } else {
+        each_rank!(t, |x| activation::apply(activation, x))
+    };
+    if let (true, Some(r)) = (
+        training,
+        layer.weights().and_then(|w| w.activity_regularizer),
+    ) {
+        let output = if is_logits {
+            each_rank!(&t, |x| activation::apply(activation, x.clone()))
+        } else {
+            each_rank!(&t, |x| x.clone())
+        };
+        *penalty = regularizer::add(penalty.take(), activity(r, &output));
+    }
+    let pending = if is_logits {
+        activation
+    } else {
+        Activation::Linear
+    };
+    (t, pending)
+}
+
+/// One layer's forward step, before its activation. Every kind is named, so that a kind
+/// added to kiln-spec and forgotten here does not compile.
 fn step<B: Backend>(
     layer: &Layer,
     module: Option<&RuntimeLayer<B>>,
     t: DynTensor<B>,
+    training: bool,
 ) -> DynTensor<B> {
-    match (layer, module) {
-        (_, Some(RuntimeLayer::Dense(l))) => each_rank!(t, |x| l.forward(x)),
-        (_, Some(RuntimeLayer::Conv1D(c))) => DynTensor::R3(layers::convolve1d(c, t.get())),
-        (_, Some(RuntimeLayer::Conv2D(c))) => DynTensor::R4(c.forward(t.get())),
-        (_, Some(RuntimeLayer::BatchNormalization(bn))) => {
-            each_rank!(t, |x| layers::batch_norm(bn, x))
-        }
-        (_, Some(RuntimeLayer::Dropout(d))) => each_rank!(t, |x| d.forward(x)),
-        (_, Some(RuntimeLayer::Embedding(e))) => DynTensor::R3(layers::embed(e, t.get())),
-        (Layer::MaxPooling1D(p), None) => DynTensor::R3(layers::max_pooling1d(
+    match layer {
+        Layer::Dense(_)
+        | Layer::Conv1D(_)
+        | Layer::Conv2D(_)
+        | Layer::BatchNormalization(_)
+        | Layer::Dropout(_)
+        | Layer::Embedding(_) => module_step(module, t, training),
+        Layer::MaxPooling1D(p) => DynTensor::R3(layers::max_pooling1d(
             t.get(),
             p.pool_size[0],
             p.strides[0],
             p.padding,
         )),
-        (Layer::MaxPooling2D(p), None) => DynTensor::R4(layers::max_pooling2d(
+        Layer::MaxPooling2D(p) => DynTensor::R4(layers::max_pooling2d(
             t.get(),
             p.pool_size,
             p.strides,
             p.padding,
         )),
-        (Layer::AveragePooling2D(p), None) => DynTensor::R4(layers::average_pooling2d(
+        Layer::AveragePooling2D(p) => DynTensor::R4(layers::average_pooling2d(
             t.get(),
             p.pool_size,
             p.strides,
             p.padding,
         )),
-        (Layer::GlobalAveragePooling2D(_), None) => {
+        Layer::GlobalAveragePooling2D(_) => {
             DynTensor::R2(layers::global_average_pooling2d(t.get()))
         }
-        (Layer::Flatten(_), None) => DynTensor::R2(match t {
+        Layer::Flatten(_) => DynTensor::R2(match t {
             DynTensor::R2(x) => x,
             DynTensor::R3(x) => layers::flatten(x),
             DynTensor::R4(x) => layers::flatten(x),
         }),
-        (Layer::Reshape(r), None) => {
-            let target: Vec<i32> = r
-                .target_shape
-                .iter()
-                .map(|d| d.map_or(-1, |n| n as i32))
-                .collect();
-            match target.len() {
-                1 => DynTensor::R2(reshape_any(t, &target)),
-                2 => DynTensor::R3(reshape_any(t, &target)),
-                _ => DynTensor::R4(reshape_any(t, &target)),
-            }
+        Layer::Reshape(r) => reshape_step(r, t),
+        // An Activation layer's function comes after the step, as every layer's does.
+        Layer::Activation(_) => t,
+        // Run by the graph itself: recurrent layers (their states too), merges (several
+        // tensors) and nested models.
+        Layer::SimpleRNN(_)
+        | Layer::GRU(_)
+        | Layer::LSTM(_)
+        | Layer::Add(_)
+        | Layer::Multiply(_)
+        | Layer::Average(_)
+        | Layer::Maximum(_)
+        | Layer::Concatenate(_)
+        | Layer::Model(_) => t,
+    }
+}
+
+/// The step of a layer with a module: the module's forward (dropout and batch statistics
+/// only while `training`).
+fn module_step<B: Backend>(
+    module: Option<&RuntimeLayer<B>>,
+    t: DynTensor<B>,
+    training: bool,
+) -> DynTensor<B> {
+    match module {
+        Some(RuntimeLayer::Dense(l)) => each_rank!(t, |x| l.forward(x)),
+        Some(RuntimeLayer::Conv1D(c)) => DynTensor::R3(layers::convolve1d(c, t.get())),
+        Some(RuntimeLayer::Conv2D(c)) => DynTensor::R4(c.forward(t.get())),
+        Some(RuntimeLayer::BatchNormalization(bn)) => {
+            each_rank!(t, |x| layers::batch_norm(bn, x, training))
         }
-        // Activation layers apply their function after the step, as every layer does.
-        _ => t,
+        Some(RuntimeLayer::Dropout(d)) => each_rank!(t, |x| layers::dropout_step(d, x, training)),
+        Some(RuntimeLayer::Embedding(e)) => DynTensor::R3(layers::embed(e, t.get())),
+        // Recurrent modules are stepped by `recurrent`; build_all gives every other layer
+        // with weights its module.
+        Some(RuntimeLayer::SimpleRnn(_) | RuntimeLayer::Gru(_) | RuntimeLayer::Lstm(_)) | None => t,
+    }
+}
+
+/// Reshape's step, to the target shape's rank.
+fn reshape_step<B: Backend>(r: &kiln_spec::layers::Reshape, t: DynTensor<B>) -> DynTensor<B> {
+    let target: Vec<i32> = r
+        .target_shape
+        .iter()
+        .map(|d| d.map_or(-1, |n| n as i32))
+        .collect();
+    match target.len() {
+        1 => DynTensor::R2(reshape_any(t, &target)),
+        2 => DynTensor::R3(reshape_any(t, &target)),
+        _ => DynTensor::R4(reshape_any(t, &target)),
     }
 }
 
@@ -861,17 +866,21 @@ impl<B: Backend, const I: usize, const O: usize> Model<B> for JsonModel<B, I, O>
     }
 
     fn forward(&self, x: Tensor<B, I>) -> Tensor<B, O> {
-        let (logits, _) = self.layers_forward(x, false);
-        activation::apply(self.graph.spec.final_activation(), logits)
+        let Ok(y) = self.layers_forward(x, false, &mut NoTap);
+        activation::apply(y.activation, y.logits)
     }
 
     fn forward_train(&self, x: Tensor<B, I>) -> TrainForward<B, Tensor<B, O>> {
-        let (logits, penalty) = self.layers_forward(x, true);
-        TrainForward {
-            logits,
-            activation: self.graph.spec.final_activation(),
-            penalty,
-        }
+        let Ok(y) = self.layers_forward(x, true, &mut NoTap);
+        y
+    }
+
+    fn forward_tapped<T: Tap<B>>(
+        &self,
+        x: Tensor<B, I>,
+        tap: &mut T,
+    ) -> Result<TrainForward<B, Tensor<B, O>>, T::Stop> {
+        self.layers_forward(x, false, tap)
     }
 
     fn features(&self, layer: &str, x: Tensor<B, I>) -> Result<DynTensor<B>, TrainError> {

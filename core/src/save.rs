@@ -9,9 +9,7 @@ use burn::tensor::backend::Backend;
 use burn_store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
 
 use crate::error::TrainError;
-use crate::load::load_weights;
 use crate::model::Model;
-use crate::runtime::JsonModel;
 
 /// The metadata key of the architecture in a model file.
 const ARCHITECTURE: &str = "kiln.model";
@@ -119,29 +117,6 @@ pub(crate) fn read_architecture(path: &Path) -> Result<String, TrainError> {
                 "holds weights but no architecture; load it into a model with load_weights",
             )
         })
-}
-
-/// Reads a model saved by [`save_model`]: builds it from its architecture and loads its
-/// weights. `I` and `O` are the ranks of its input and output tensors.
-///
-/// # Errors
-/// When the file cannot be read, holds no architecture, or its architecture or weights
-/// do not fit.
-pub fn load_model<B: Backend, const I: usize, const O: usize>(
-    path: impl AsRef<Path>,
-    device: &B::Device,
-) -> Result<JsonModel<B, I, O>, TrainError> {
-    let path = path.as_ref();
-    let json = read_architecture(path)?;
-    let mut model = JsonModel::<B, I, O>::from_json(&json, device).map_err(|e| match e {
-        TrainError::Mismatch { reason, .. } => TrainError::Mismatch {
-            path: path.to_path_buf(),
-            reason,
-        },
-        other => other,
-    })?;
-    load_weights(&mut model, path)?;
-    Ok(model)
 }
 
 /// `s` with regex metacharacters escaped.

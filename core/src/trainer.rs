@@ -3,24 +3,22 @@
 use std::ops::ControlFlow;
 
 use burn::module::AutodiffModule;
-use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use kiln_datasets::{Augment, Dataset, HostBatch, Loader, TargetKind, Targets};
 use kiln_spec::{Dim, Layer};
 
-use crate::backup::{Backup, BackupState};
-use crate::callback::{BatchLogs, Callback, CallbackResult, Control};
-use crate::callbacks::ProgbarLogger;
+use crate::callback::{Callback, CallbackResult, Control};
 use crate::error::TrainError;
-use crate::history::History;
 use crate::logs::Logs;
 use crate::loss::{Loss, Output, Target};
 use crate::metric::Metric;
 use crate::model::{Batch, Model};
 use crate::optimizer::{Optimizer, Stepper};
 use crate::progress::Verbosity;
-use crate::subset::Subset;
+
+mod features;
+mod fit;
 
 /// One hook call on one callback, as [`Trainer::predict_with`] runs it on each.
 type CallbackHook<'a, B, M> =
@@ -163,8 +161,8 @@ where
     first_step: Option<std::time::Duration>,
 }
 
-/// The model is out of its slot only inside an update, which cannot be observed.
-const TAKEN: &str = "the model is only taken out during an update";
+/// The model is out of its slot only inside an update; only a panic there loses it.
+const TAKEN: &str = "the model was lost by an update that panicked; build the trainer again";
 
 /// The running sums of an epoch: the loss and each metric over its examples.
 struct Totals<B: Backend> {
@@ -334,11 +332,19 @@ where
     }
 
     /// The model.
+    ///
+    /// # Panics
+    /// After a `fit` whose update panicked, which lost the model.
+    #[allow(clippy::expect_used, reason = "the model is lost only by a panic")]
     pub fn model(&self) -> &M {
         self.model.as_ref().expect(TAKEN)
     }
 
     /// The model, taken back from the trainer.
+    ///
+    /// # Panics
+    /// As [`Trainer::model`].
+    #[allow(clippy::expect_used, reason = "the model is lost only by a panic")]
     pub fn into_model(mut self) -> M {
         self.model.take().expect(TAKEN)
     }
@@ -367,7 +373,7 @@ where
     }
 
     fn set_trainable(&mut self, layers: &[&str], trainable: bool) -> Result<(), TrainError> {
-        let model = self.model.take().expect(TAKEN);
+        let model = self.model.take().ok_or_else(fit::lost)?;
         let changed = if trainable {
             crate::freeze::unfreeze(model, layers)
         } else {
@@ -545,290 +551,6 @@ where
         }
     }
 
-    /// Trains the model on `data`, as Keras's `model.fit`, and returns every epoch's logs.
-    /// Shuffling and dropout are seeded per epoch from the fit's seed, so a run is
-    /// reproducible, and a run resumed by `BackupAndRestore` continues as it would have.
-    ///
-    /// # Errors
-    /// When the data does not fit the model (shape, targets), a setting is out of range,
-    /// a backup cannot be read or written, or a callback fails.
-    pub fn fit<D: Dataset + ?Sized>(
-        &mut self,
-        data: &D,
-        mut fit: Fit<'_, B, M>,
-    ) -> Result<History, TrainError> {
-        if !(0.0..1.0).contains(&fit.validation_split) {
-            return Err(TrainError::Setting(format!(
-                "validation_split must be in [0, 1), got {}",
-                fit.validation_split
-            )));
-        }
-        if fit.batch_size == 0 {
-            return Err(TrainError::Setting(
-                "the batch size must be positive".into(),
-            ));
-        }
-        // Keras holds out the last fraction, before any shuffling.
-        let train_len = match fit.validation_data {
-            Some(_) => data.len(),
-            None => ((data.len() as f64) * (1.0 - fit.validation_split)) as usize,
-        };
-        let train = Subset::new(data, 0..train_len);
-        let split_val = Subset::new(data, train_len..data.len());
-        let validation: Option<&dyn Dataset> = match fit.validation_data {
-            Some(v) => Some(v),
-            None if fit.validation_split > 0.0 => Some(&split_val),
-            None => None,
-        };
-        let example = self.example_shapes(&train, "training")?;
-        self.check_targets(&train)?;
-        let val_example = match validation {
-            Some(v) => {
-                self.check_targets(v)?;
-                self.example_shapes(v, "validation")?
-            }
-            None => Vec::new(),
-        };
-        let mut loader = Loader::new(fit.batch_size);
-        if fit.shuffle {
-            loader = loader.shuffle(fit.seed);
-        }
-        if let Some(augment) = fit.augment.take() {
-            let [image] = example.as_slice() else {
-                return Err(TrainError::Setting(format!(
-                    "augmentation transforms images [channels, height, width] of a model with one input, but the examples are {}",
-                    example
-                        .iter()
-                        .map(|e| format!("{e:?}"))
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                )));
-            };
-            let &[c, h, w] = image.as_slice() else {
-                return Err(TrainError::Setting(format!(
-                    "augmentation transforms images [channels, height, width], but the examples are {image:?}"
-                )));
-            };
-            augment.check([c, h, w]).map_err(TrainError::Setting)?;
-            loader = loader.augment(augment, fit.seed);
-        }
-        let Fit {
-            epochs,
-            batch_size,
-            seed,
-            verbose,
-            mut callbacks,
-            initial_epoch,
-            ..
-        } = fit;
-        if verbose != Verbosity::Silent {
-            callbacks.insert(0, Box::new(ProgbarLogger::new(verbose)));
-        }
-        let backup = callbacks
-            .iter()
-            .find_map(|c| c.backup_dir().map(|d| (Backup::new(d), c.keeps_backup())));
-        let mut history = History::default();
-        let mut first_epoch = initial_epoch;
-        if let Some((backup, _)) = &backup
-            && let Some(state) = backup.read()?
-        {
-            let mut model = self.model.take().expect(TAKEN);
-            let restored = backup.restore(
-                &mut model,
-                &mut self.stepper,
-                &self.optimizer,
-                &self.device,
-                &state,
-            );
-            self.model = Some(model);
-            restored?;
-            self.iterations = state.iterations;
-            self.learning_rate = state.learning_rate;
-            history = state.history()?;
-            first_epoch = state.epoch + 1;
-            if verbose != Verbosity::Silent {
-                println!(
-                    "Resuming after epoch {} from the backup in {}",
-                    state.epoch + 1,
-                    backup.dir().display()
-                );
-            }
-        }
-        let steps = loader.batches(train.len());
-        let kind = train.target_kind();
-        let mut stepper = self.stepper.take().unwrap_or_else(|| self.optimizer.init());
-        // The model is taken out of its Option by each update, which consumes it, so no
-        // second handle on its weights stops the optimizer from updating them in place.
-        let mut model = self.model.take();
-        let mut state = (false, self.learning_rate);
-        let mut last_logs = Logs::new();
-
-        let mut warm_up = Some(WarmUp::start(verbose != Verbosity::Silent));
-        let result = (|| -> Result<(), TrainError> {
-            macro_rules! each_callback {
-                ($epoch:expr, |$c:ident, $ctl:ident| $call:expr) => {{
-                    let mut $ctl = Control {
-                        model: model.as_mut().expect(TAKEN),
-                        stop: state.0,
-                        learning_rate: state.1,
-                        epoch: $epoch,
-                        epochs,
-                        steps,
-                    };
-                    for $c in callbacks.iter_mut() {
-                        $call.map_err(|source| TrainError::Callback {
-                            name: $c.name(),
-                            source,
-                        })?;
-                    }
-                    state = ($ctl.stop, $ctl.learning_rate);
-                }};
-            }
-            each_callback!(first_epoch, |c, ctl| c.on_train_begin(&mut ctl));
-            for epoch in first_epoch..epochs {
-                if state.0 {
-                    break;
-                }
-                // Dropout and other randomness drawn anew, reproducibly, each epoch.
-                B::seed(
-                    &self.device,
-                    seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                );
-                each_callback!(epoch, |c, ctl| c.on_epoch_begin(epoch, &mut ctl));
-                let totals = std::cell::RefCell::new(Totals::<B::InnerBackend>::new());
-                let mut failure = None;
-                loader.for_each(&train, epoch as u64, |batch| {
-                    let index = totals.borrow().batches;
-                    let mut ctl = Control {
-                        model: model.as_mut().expect(TAKEN),
-                        stop: state.0,
-                        learning_rate: state.1,
-                        epoch,
-                        epochs,
-                        steps,
-                    };
-                    for c in callbacks.iter_mut() {
-                        if let Err(source) = c.on_train_batch_begin(index, &mut ctl) {
-                            failure = Some(TrainError::Callback {
-                                name: c.name(),
-                                source,
-                            });
-                            return ControlFlow::Break(());
-                        }
-                    }
-                    state = (ctl.stop, ctl.learning_rate);
-                    let current = model.take().expect(TAKEN);
-                    let x =
-                        <M::Input as Batch<B>>::from_rows(batch.rows::<B>(&self.device), &example);
-                    let target = target::<B>(&batch, &kind, &self.device);
-                    let forward = current.forward_train(x);
-                    let output = Output {
-                        logits: forward.logits.into_rows(),
-                        activation: forward.activation,
-                    };
-                    let mut loss = self.loss.batch(&output, &target);
-                    if let Some(penalty) = forward.penalty {
-                        loss = loss + penalty;
-                    }
-                    let detached = Output {
-                        logits: output.logits.clone().inner(),
-                        activation: output.activation,
-                    };
-                    let detached_target = match &target {
-                        Target::Classes(c, n) => Target::Classes(c.clone().inner(), *n),
-                        Target::Values(v) => Target::Values(v.clone().inner()),
-                    };
-                    let sums = batch_sums(
-                        loss.clone().inner(),
-                        &detached,
-                        &detached_target,
-                        &self.metrics,
-                        batch.len,
-                    );
-                    totals.borrow_mut().add(sums, batch.len);
-                    let grads = GradientsParams::from_grads(loss.backward(), &current);
-                    let lr = self.optimizer.decayed(state.1, self.iterations);
-                    model = Some(stepper.step(lr, current, grads));
-                    if let Some(warm_up) = warm_up.take() {
-                        // The first update compiles and tunes a GPU backend's kernels.
-                        let _ = B::sync(&self.device);
-                        self.first_step = Some(warm_up.finish());
-                    }
-                    self.iterations += 1;
-                    let read = || totals.borrow().logs(&self.metrics);
-                    let logs = BatchLogs::new(&read);
-                    let mut ctl = Control {
-                        model: model.as_mut().expect(TAKEN),
-                        stop: state.0,
-                        learning_rate: state.1,
-                        epoch,
-                        epochs,
-                        steps,
-                    };
-                    for c in callbacks.iter_mut() {
-                        if let Err(source) =
-                            c.on_train_batch_end(totals.borrow().batches - 1, &logs, &mut ctl)
-                        {
-                            failure = Some(TrainError::Callback {
-                                name: c.name(),
-                                source,
-                            });
-                            return ControlFlow::Break(());
-                        }
-                    }
-                    state = (ctl.stop, ctl.learning_rate);
-                    if state.0 {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                });
-                if let Some(e) = failure {
-                    return Err(e);
-                }
-                let mut logs = totals.borrow().logs(&self.metrics);
-                if let Some(v) = validation {
-                    each_callback!(epoch, |c, ctl| c.on_test_begin(&mut ctl));
-                    let inner = model.as_ref().expect(TAKEN).valid();
-                    let val = evaluate_with::<B, M, _>(
-                        &inner,
-                        v,
-                        &val_example,
-                        batch_size,
-                        self.loss,
-                        &self.metrics,
-                        &self.device,
-                    );
-                    each_callback!(epoch, |c, ctl| c.on_test_end(&val, &mut ctl));
-                    logs.extend_prefixed("val_", &val);
-                }
-                history.push(epoch, &logs);
-                each_callback!(epoch, |c, ctl| c.on_epoch_end(epoch, &logs, &mut ctl));
-                if let Some((backup, _)) = &backup {
-                    let snapshot = BackupState {
-                        epoch,
-                        iterations: self.iterations,
-                        learning_rate: state.1,
-                        seed,
-                        history: history.to_json(),
-                    };
-                    backup.write(model.as_ref().expect(TAKEN), &stepper, &snapshot)?;
-                }
-                last_logs = logs;
-            }
-            each_callback!(epochs.saturating_sub(1), |c, ctl| c
-                .on_train_end(&last_logs, &mut ctl));
-            if let Some((backup, false)) = &backup {
-                backup.remove()?;
-            }
-            Ok(())
-        })();
-        self.model = model;
-        self.stepper = Some(stepper);
-        self.learning_rate = state.1;
-        result.map(|()| history)
-    }
-
     /// The loss and every metric on `data`, in batches of 32, as Keras's `evaluate`.
     ///
     /// # Errors
@@ -891,20 +613,14 @@ where
         let mut hook = |trainer: &mut Self, f: &mut CallbackHook<'_, B, M>| {
             let learning_rate = trainer.learning_rate;
             let mut control = Control {
-                model: trainer.model.as_mut().expect(TAKEN),
+                model: trainer.model.as_mut().ok_or_else(fit::lost)?,
                 stop: false,
                 learning_rate,
                 epoch: 0,
                 epochs: 0,
                 steps: 0,
             };
-            for c in callbacks.iter_mut() {
-                f(&mut **c, &mut control).map_err(|source| TrainError::Callback {
-                    name: c.name(),
-                    source,
-                })?;
-            }
-            Ok::<(), TrainError>(())
+            fit::call_each(callbacks.iter_mut().map(|c| &mut **c), &mut control, f)
         };
         hook(self, &mut |c, control| c.on_predict_begin(control))?;
         let output = self.predict(data)?;
@@ -937,14 +653,14 @@ where
         } else {
             rows.argmax(1).squeeze_dim::<1>(1)
         };
-        Ok(classes
+        let classes = classes
             .into_data()
             .convert::<i64>()
             .to_vec::<i64>()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| c as usize)
-            .collect())
+            .map_err(|e| {
+                TrainError::Setting(format!("the predicted classes could not be read: {e:?}"))
+            })?;
+        Ok(classes.into_iter().map(|c| c as usize).collect())
     }
 }
 

@@ -13,14 +13,15 @@
 //!
 //! A 1×1 convolution with stride 1 and no padding needs no unfolding: `cols` is the image.
 //! 3×3 stride-1 convolutions with enough channels go to Winograd's method instead
-//! (`crate::winograd`).
+//! (`winograd`, a module of this one).
+
+mod winograd;
 
 use core::cell::RefCell;
 
 use rayon::prelude::*;
 
 use crate::gemm::{Matrix, MatrixMut, Threads, gemm};
-use crate::winograd;
 
 /// A 2-D convolution's sizes (one group, NCHW).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

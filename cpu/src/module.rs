@@ -18,6 +18,10 @@ fn with_values<R>(tensor: &FlexTensor, f: impl FnOnce(&[f32]) -> R) -> R {
 }
 
 /// The values of a contiguous f32 tensor.
+#[allow(
+    clippy::expect_used,
+    reason = "kiln-cpu takes f32 tensors only; others go to burn-flex"
+)]
 pub(crate) fn values(tensor: &FlexTensor) -> &[f32] {
     tensor
         .as_slice::<f32>()
@@ -349,6 +353,7 @@ pub(crate) fn max_pool2d_with_indices_backward(
         );
     }
     let indices = contiguous(&indices);
+    #[allow(clippy::expect_used, reason = "burn's max-pool indices are i64")]
     let indices = indices.as_slice::<i64>().expect("contiguous i64 indices");
     let dx = with_values(&output_grad, |dy| {
         planes(&x, &output_grad).max_backward(dy, indices)

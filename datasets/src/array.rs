@@ -1,7 +1,7 @@
 //! Examples given as `f32` arrays: features of any shape with class labels or values.
 
+use crate::data::{Dataset, TargetKind, Targets};
 use crate::error::{DataError, Result};
-use crate::loader::{Dataset, TargetKind, Targets};
 
 /// Examples held as `f32`, each of one shape, with a class label or values per example:
 /// Keras's `fit(x, y)` on NumPy arrays.

@@ -4,8 +4,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use crate::data::{Dataset, TargetKind, Targets};
 use crate::error::{DataError, Result};
-use crate::loader::Normalization;
 
 /// Labelled images kept as `u8` (60,000 MNIST images take 47 MB, not 188 MB of `f32`),
 /// each channels-first `[channels, height, width]` as kiln's models take them.
@@ -266,6 +266,74 @@ impl ImageDataset {
             .map(|(q, m)| ((q / n - m * m).max(0.0)).sqrt() as f32)
             .collect();
         (mean.into_iter().map(|m| m as f32).collect(), std)
+    }
+}
+
+/// How image bytes become `f32`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Normalization {
+    /// `byte / 255`, in `[0, 1]` (the default).
+    Scale,
+    /// `(byte / 255 - mean[c]) / std[c]` per channel.
+    Standardize {
+        /// Each channel's mean of the scaled pixels.
+        mean: Vec<f32>,
+        /// Each channel's standard deviation of the scaled pixels.
+        std: Vec<f32>,
+    },
+    /// The bytes as they are, `0..=255`.
+    Raw,
+}
+
+impl ImageDataset {
+    /// Gathers images as `f32` with `normalization`.
+    pub(crate) fn gather_images(
+        &self,
+        indices: &[usize],
+        normalization: &Normalization,
+        x: &mut Vec<f32>,
+    ) {
+        let [c, h, w] = self.shape();
+        let plane = h * w;
+        // One multiply-add per pixel: scale and shift per channel.
+        let (scale, shift): (Vec<f32>, Vec<f32>) = match normalization {
+            Normalization::Scale => (vec![1.0 / 255.0; c], vec![0.0; c]),
+            Normalization::Raw => (vec![1.0; c], vec![0.0; c]),
+            Normalization::Standardize { mean, std } => (0..c)
+                .map(|ch| {
+                    let s = std.get(ch).copied().unwrap_or(1.0).max(1e-12);
+                    (1.0 / (255.0 * s), -mean.get(ch).copied().unwrap_or(0.0) / s)
+                })
+                .unzip(),
+        };
+        x.reserve(indices.len() * c * plane);
+        for &i in indices {
+            for (ch, pixels) in self.image(i).chunks_exact(plane).enumerate() {
+                let (a, b) = (scale[ch], shift[ch]);
+                x.extend(pixels.iter().map(|&p| f32::from(p) * a + b));
+            }
+        }
+    }
+}
+
+impl Dataset for ImageDataset {
+    fn len(&self) -> usize {
+        ImageDataset::len(self)
+    }
+
+    fn example_shape(&self) -> Vec<usize> {
+        self.shape().to_vec()
+    }
+
+    fn target_kind(&self) -> TargetKind {
+        TargetKind::Classes(self.classes().len())
+    }
+
+    fn gather(&self, indices: &[usize], x: &mut Vec<f32>, targets: &mut Targets) {
+        self.gather_images(indices, self.normalization(), x);
+        if let Targets::Classes(labels) = targets {
+            labels.extend(indices.iter().map(|&i| i64::from(self.labels()[i])));
+        }
     }
 }
 

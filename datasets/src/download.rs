@@ -63,6 +63,8 @@ pub fn ensure(dir: &Path, remote: &Remote, offline: bool) -> Result<PathBuf> {
                 attempts.push(format!("{url}: {e}"));
                 checksum_error = Some(e);
             }
+            // The mirror's own reason, already `url: why`, not wrapped again.
+            Err(DataError::Download { attempts: why, .. }) => attempts.extend(why),
             Err(e) => attempts.push(format!("{url}: {e}")),
         }
     }
@@ -85,19 +87,21 @@ fn download(url: &str, path: &Path, md5: &str) -> Result<()> {
     result
 }
 
-fn fetch_to(url: &str, part: &Path, path: &Path, md5: &str) -> Result<()> {
-    let failed = |what: String| DataError::Download {
-        file: path.to_path_buf(),
-        attempts: vec![format!("{url}: {what}")],
-    };
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(30))
-        .timeout_read(Duration::from_secs(60))
-        .build();
-    let response = agent.get(url).call().map_err(|e| failed(e.to_string()))?;
-    let length: Option<u64> = response
-        .header("Content-Length")
-        .and_then(|l| l.parse().ok());
+/// Why a request failed, without the URL that ureq's message repeats.
+fn refusal(e: ureq::Error) -> String {
+    match e {
+        ureq::Error::Status(code, response) => {
+            format!("HTTP status {code} {}", response.status_text())
+        }
+        ureq::Error::Transport(t) => match t.message() {
+            Some(message) => format!("{}: {message}", t.kind()),
+            None => t.kind().to_string(),
+        },
+    }
+}
+
+/// A progress bar for the download of `path`, of `length` bytes when known.
+fn progress(length: Option<u64>, path: &Path) -> ProgressBar {
     let bar = match length {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
@@ -113,6 +117,23 @@ fn fetch_to(url: &str, part: &Path, path: &Path, md5: &str) -> Result<()> {
         "downloading {}",
         path.file_name().unwrap_or_default().to_string_lossy()
     ));
+    bar
+}
+
+fn fetch_to(url: &str, part: &Path, path: &Path, md5: &str) -> Result<()> {
+    let failed = |what: String| DataError::Download {
+        file: path.to_path_buf(),
+        attempts: vec![format!("{url}: {what}")],
+    };
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(30))
+        .timeout_read(Duration::from_secs(60))
+        .build();
+    let response = agent.get(url).call().map_err(|e| failed(refusal(e)))?;
+    let length: Option<u64> = response
+        .header("Content-Length")
+        .and_then(|l| l.parse().ok());
+    let bar = progress(length, path);
     let mut reader = response.into_reader();
     let mut out = BufWriter::new(File::create(part).map_err(io(part))?);
     let mut ctx = md5::Context::new();
@@ -281,6 +302,21 @@ pub(crate) mod tests {
         assert!(message.contains("500"), "{message}");
         assert!(
             message.contains("data.bin is missing and could not be downloaded"),
+            "{message}"
+        );
+        // One sentence, the mirror named once with its reason.
+        assert_eq!(
+            message.matches("could not be downloaded").count(),
+            1,
+            "{message}"
+        );
+        assert_eq!(
+            message.matches(&format!("{base}data.bin")).count(),
+            1,
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("{base}data.bin: HTTP status 500")),
             "{message}"
         );
         assert_eq!(files(&dir), Vec::<String>::new());

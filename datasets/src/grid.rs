@@ -18,6 +18,23 @@ pub fn save_image_grid(
     columns: usize,
 ) -> Result<()> {
     let path = path.as_ref();
+    image_grid(images, shape, columns)?
+        .save(path)
+        .map_err(|e| DataError::Image {
+            file: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+}
+
+/// The pixels between two images of a grid.
+pub const GRID_GAP: usize = 2;
+
+/// `images` as one picture of `columns` per row, [`GRID_GAP`] white pixels apart, each
+/// image stretched from its own minimum to maximum (a constant one is mid-grey).
+///
+/// # Errors
+/// A shape that is not 1 or 3 channels, or values that are not whole images.
+pub fn image_grid(images: &[f32], shape: [usize; 3], columns: usize) -> Result<image::RgbImage> {
     let [c, h, w] = shape;
     let per = c * h * w;
     if !matches!(c, 1 | 3) || per == 0 || !images.len().is_multiple_of(per) || images.is_empty() {
@@ -29,14 +46,18 @@ pub fn save_image_grid(
     let count = images.len() / per;
     let columns = columns.clamp(1, count);
     let rows = count.div_ceil(columns);
-    let (gap, width, height) = (2, columns * (w + 2), rows * (h + 2));
+    let (gap, width, height) = (GRID_GAP, columns * (w + GRID_GAP), rows * (h + GRID_GAP));
     let mut canvas =
         image::RgbImage::from_pixel(width as u32, height as u32, image::Rgb([255, 255, 255]));
     for (i, img) in images.chunks_exact(per).enumerate() {
         let (lo, hi) = img
             .iter()
             .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-        let scale = if hi > lo { 255.0 / (hi - lo) } else { 0.0 };
+        let (lo, scale) = if hi > lo {
+            (lo, 255.0 / (hi - lo))
+        } else {
+            (lo - 0.5, 255.0)
+        };
         let (ox, oy) = ((i % columns) * (w + gap), (i / columns) * (h + gap));
         for y in 0..h {
             for x in 0..w {
@@ -54,10 +75,7 @@ pub fn save_image_grid(
             }
         }
     }
-    canvas.save(path).map_err(|e| DataError::Image {
-        file: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    Ok(canvas)
 }
 
 #[cfg(test)]

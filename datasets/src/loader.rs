@@ -10,120 +10,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::augment::{Augment, DeviceAugmentation};
-use crate::dataset::ImageDataset;
-
-/// What a dataset's targets are.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TargetKind {
-    /// A class index per example, among this many classes.
-    Classes(usize),
-    /// This many values per example (regression, or one-hot targets given as such).
-    Values(usize),
-}
-
-/// A batch's targets.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Targets {
-    /// Class indices.
-    Classes(Vec<i64>),
-    /// Values, row after row.
-    Values(Vec<f32>),
-}
-
-/// Examples kiln can train on: each an `f32` tensor of one shape, with a target.
-pub trait Dataset: Sync {
-    /// The number of examples.
-    fn len(&self) -> usize;
-
-    /// Whether there is no example.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The shape of one example.
-    fn example_shape(&self) -> Vec<usize>;
-
-    /// For a model with several inputs, the shape of each input's part of an example
-    /// (an example's values are its parts one after the other); by default one part, the
-    /// example's shape.
-    fn input_shapes(&self) -> Vec<Vec<usize>> {
-        vec![self.example_shape()]
-    }
-
-    /// What the targets are.
-    fn target_kind(&self) -> TargetKind;
-
-    /// Appends the examples at `indices`, as `f32`, to `x`, and their targets to `targets`.
-    fn gather(&self, indices: &[usize], x: &mut Vec<f32>, targets: &mut Targets);
-}
-
-/// How image bytes become `f32`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Normalization {
-    /// `byte / 255`, in `[0, 1]` (the default).
-    Scale,
-    /// `(byte / 255 - mean[c]) / std[c]` per channel.
-    Standardize {
-        /// Each channel's mean of the scaled pixels.
-        mean: Vec<f32>,
-        /// Each channel's standard deviation of the scaled pixels.
-        std: Vec<f32>,
-    },
-    /// The bytes as they are, `0..=255`.
-    Raw,
-}
-
-impl ImageDataset {
-    /// Gathers images as `f32` with `normalization`.
-    pub(crate) fn gather_images(
-        &self,
-        indices: &[usize],
-        normalization: &Normalization,
-        x: &mut Vec<f32>,
-    ) {
-        let [c, h, w] = self.shape();
-        let plane = h * w;
-        // One multiply-add per pixel: scale and shift per channel.
-        let (scale, shift): (Vec<f32>, Vec<f32>) = match normalization {
-            Normalization::Scale => (vec![1.0 / 255.0; c], vec![0.0; c]),
-            Normalization::Raw => (vec![1.0; c], vec![0.0; c]),
-            Normalization::Standardize { mean, std } => (0..c)
-                .map(|ch| {
-                    let s = std.get(ch).copied().unwrap_or(1.0).max(1e-12);
-                    (1.0 / (255.0 * s), -mean.get(ch).copied().unwrap_or(0.0) / s)
-                })
-                .unzip(),
-        };
-        x.reserve(indices.len() * c * plane);
-        for &i in indices {
-            for (ch, pixels) in self.image(i).chunks_exact(plane).enumerate() {
-                let (a, b) = (scale[ch], shift[ch]);
-                x.extend(pixels.iter().map(|&p| f32::from(p) * a + b));
-            }
-        }
-    }
-}
-
-impl Dataset for ImageDataset {
-    fn len(&self) -> usize {
-        ImageDataset::len(self)
-    }
-
-    fn example_shape(&self) -> Vec<usize> {
-        self.shape().to_vec()
-    }
-
-    fn target_kind(&self) -> TargetKind {
-        TargetKind::Classes(self.classes().len())
-    }
-
-    fn gather(&self, indices: &[usize], x: &mut Vec<f32>, targets: &mut Targets) {
-        self.gather_images(indices, self.normalization(), x);
-        if let Targets::Classes(labels) = targets {
-            labels.extend(indices.iter().map(|&i| i64::from(self.labels()[i])));
-        }
-    }
-}
+use crate::data::{Dataset, TargetKind, Targets};
 
 /// One batch, gathered on the host, ready to go to a device.
 #[derive(Clone, Debug, PartialEq)]
@@ -316,6 +203,7 @@ pub fn gather<D: Dataset + ?Sized>(data: &D, indices: &[usize]) -> HostBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataset::{ImageDataset, Normalization};
 
     fn data() -> ImageDataset {
         let images: Vec<u8> = (0..10u8).flat_map(|i| [i * 20, 255 - i * 20]).collect();

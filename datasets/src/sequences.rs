@@ -22,6 +22,10 @@ pub const MOTIF: [usize; 3] = [1, 2, 3];
 /// let data = motif_sequences(100, 1);
 /// assert_eq!((data.len(), data.example_shape()), (100, vec![20, 8]));
 /// ```
+#[allow(
+    clippy::expect_used,
+    reason = "whole examples and binary labels by construction"
+)]
 pub fn motif_sequences(n: usize, seed: u64) -> ArrayDataset {
     let (tokens, labels) = draw(n, seed);
     let x = tokens
@@ -39,6 +43,10 @@ pub fn motif_sequences(n: usize, seed: u64) -> ArrayDataset {
 /// use kiln_datasets::{Dataset, motif_token_ids};
 /// assert_eq!(motif_token_ids(10, 1).example_shape(), vec![20]);
 /// ```
+#[allow(
+    clippy::expect_used,
+    reason = "whole examples and binary labels by construction"
+)]
 pub fn motif_token_ids(n: usize, seed: u64) -> ArrayDataset {
     let (tokens, labels) = draw(n, seed);
     let x = tokens.iter().map(|&t| t as f32).collect();
@@ -67,7 +75,7 @@ fn draw(n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loader::{Dataset, Targets};
+    use crate::data::{Dataset, Targets};
 
     #[test]
     fn labels_say_whether_the_motif_occurs() {

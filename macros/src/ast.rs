@@ -456,6 +456,8 @@ impl Parse for ValueTok {
     }
 }
 
+/// One argument value: a number (negated after `-`), a bool, a string, a tuple or list,
+/// a name or a call.
 fn parse_value(input: ParseStream) -> syn::Result<Value> {
     let lookahead = input.lookahead1();
     if lookahead.peek(Token![-]) {
@@ -487,36 +489,47 @@ fn parse_value(input: ParseStream) -> syn::Result<Value> {
         return Ok(Value::Name(lit.value()));
     }
     if lookahead.peek(syn::token::Paren) || lookahead.peek(syn::token::Bracket) {
-        let content;
-        if input.peek(syn::token::Paren) {
-            parenthesized!(content in input);
-        } else {
-            bracketed!(content in input);
-        }
-        let items = whole(
-            &content,
-            Punctuated::<ValueTok, Token![,]>::parse_terminated,
-        )?;
-        return Ok(Value::Tuple(items.into_iter().map(|v| v.value).collect()));
+        return parse_tuple(input);
     }
     if lookahead.peek(Ident) {
-        let name: Ident = input.parse()?;
-        if input.peek(syn::token::Paren) {
-            let args = parse_args(input)?;
-            return Ok(Value::Call(Call {
-                name: name.to_string(),
-                args: args
-                    .into_iter()
-                    .map(|a| Arg {
-                        keyword: a.keyword.map(|k| k.to_string()),
-                        value: a.value.value,
-                    })
-                    .collect(),
-            }));
-        }
-        return Ok(Value::Name(name.to_string()));
+        return parse_name_or_call(input);
     }
     Err(lookahead.error())
+}
+
+/// A tuple `(2, 2)` or list `[2, 2]` of values, read from the group `input` starts with.
+fn parse_tuple(input: ParseStream) -> syn::Result<Value> {
+    let content;
+    if input.peek(syn::token::Paren) {
+        parenthesized!(content in input);
+    } else {
+        bracketed!(content in input);
+    }
+    let items = whole(
+        &content,
+        Punctuated::<ValueTok, Token![,]>::parse_terminated,
+    )?;
+    Ok(Value::Tuple(items.into_iter().map(|v| v.value).collect()))
+}
+
+/// A name (`relu`) or a call with arguments (`l2(0.01)`), read from the identifier
+/// `input` starts with.
+fn parse_name_or_call(input: ParseStream) -> syn::Result<Value> {
+    let name: Ident = input.parse()?;
+    if !input.peek(syn::token::Paren) {
+        return Ok(Value::Name(name.to_string()));
+    }
+    let args = parse_args(input)?;
+    Ok(Value::Call(Call {
+        name: name.to_string(),
+        args: args
+            .into_iter()
+            .map(|a| Arg {
+                keyword: a.keyword.map(|k| k.to_string()),
+                value: a.value.value,
+            })
+            .collect(),
+    }))
 }
 
 /// Parses the whole of a delimited group with `parse`; after an error the rest of the group

@@ -418,29 +418,19 @@ impl<'a> Lowered<'a> {
         name
     }
 
+    /// Lowers one binding: its merge (if it starts with one), then its chain, each layer
+    /// fed by the one before; its names are bound to the chain's end.
     fn binding(
         &mut self,
         cx: &Ctxt,
         binding: &'a Binding,
         mut layers: impl Iterator<Item = Declared>,
     ) {
-        let calls = binding.chain.iter();
-        let mut last = match &binding.source {
-            Source::Name(name, _) => self.resolved[&name.to_string()].clone(),
-            Source::Merge(call) => {
-                let inbound = binding
-                    .uses()
-                    .iter()
-                    .map(|u| self.resolved[&u.name].clone())
-                    .collect();
-                match layers.next() {
-                    Some(layer) => self.push(layer, inbound, call),
-                    None => return,
-                }
-            }
+        let Some(mut last) = self.source(binding, &mut layers) else {
+            return;
         };
         let mut states = 0;
-        for (layer, call) in layers.zip(calls) {
+        for (layer, call) in layers.zip(&binding.chain) {
             if states > 0 {
                 cx.error_spanned_by(
                     call.tokens.clone(),
@@ -454,40 +444,74 @@ impl<'a> Lowered<'a> {
             states = layer.layer.states().len();
             last = self.push(layer, vec![last], call);
         }
-        if binding.names.len() != states + 1 {
-            let named = |n: usize| ["y", "h", "c"][..n.min(3)].join(", ");
-            cx.error_spanned_by(
-                binding.pattern.clone(),
-                match binding.names.len() {
-                    1 => format!(
-                        "this chain gives {} tensors (return_state = true); bind each: `let ({}) = ...` (`_` for one you do not need)",
-                        states + 1,
-                        named(states + 1)
-                    ),
-                    n => format!(
-                        "{n} names bound, but this chain gives {} tensor{}; {}",
-                        states + 1,
-                        if states == 0 { "" } else { "s" },
-                        if states == 0 {
-                            "bind one name, or end the chain with a recurrent layer with return_state = true".to_owned()
-                        } else {
-                            format!("bind `({})`", named(states + 1))
-                        }
-                    ),
-                },
-            );
+        check_bound_names(cx, binding, states);
+        self.bind_names(binding, &last);
+    }
+
+    /// The node a binding's chain starts from: the tensor it names, or its merge layer
+    /// (taken from `layers`); `None` when the merge could not be read.
+    fn source(
+        &mut self,
+        binding: &'a Binding,
+        layers: &mut impl Iterator<Item = Declared>,
+    ) -> Option<String> {
+        match &binding.source {
+            Source::Name(name, _) => Some(self.resolved[&name.to_string()].clone()),
+            Source::Merge(call) => {
+                let inbound = binding
+                    .uses()
+                    .iter()
+                    .map(|u| self.resolved[&u.name].clone())
+                    .collect();
+                let layer = layers.next()?;
+                Some(self.push(layer, inbound, call))
+            }
         }
+    }
+
+    /// Binds a binding's names to the node `last` (the chain's end) and its states, and
+    /// labels them by those names.
+    fn bind_names(&mut self, binding: &Binding, last: &str) {
         for (k, name) in binding.names.iter().enumerate() {
             let Some(name) = name else { continue };
             let node = match k {
-                0 => last.clone(),
+                0 => last.to_owned(),
                 k => format!("{last}[{k}]"),
             };
             if k == 0 && self.layers.iter().any(|l| l.name == last) {
-                self.labels.insert(last.clone(), format!("`{name}`"));
+                self.labels.insert(last.to_owned(), format!("`{name}`"));
             }
             self.labels.insert(node.clone(), format!("`{name}`"));
             self.resolved.insert(name.to_string(), node);
         }
     }
+}
+
+// A binding binds one name per tensor its chain gives: the output, then each state of a
+// recurrent layer with return_state = true (`states` of them).
+fn check_bound_names(cx: &Ctxt, binding: &Binding, states: usize) {
+    if binding.names.len() == states + 1 {
+        return;
+    }
+    let named = |n: usize| ["y", "h", "c"][..n.min(3)].join(", ");
+    cx.error_spanned_by(
+        binding.pattern.clone(),
+        match binding.names.len() {
+            1 => format!(
+                "this chain gives {} tensors (return_state = true); bind each: `let ({}) = ...` (`_` for one you do not need)",
+                states + 1,
+                named(states + 1)
+            ),
+            n => format!(
+                "{n} names bound, but this chain gives {} tensor{}; {}",
+                states + 1,
+                if states == 0 { "" } else { "s" },
+                if states == 0 {
+                    "bind one name, or end the chain with a recurrent layer with return_state = true".to_owned()
+                } else {
+                    format!("bind `({})`", named(states + 1))
+                }
+            ),
+        },
+    );
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use kiln_spec::{Activation, NamedLayer, Regularizer, Summary};
+use kiln_spec::{Activation, NamedLayer, Summary};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{Ident, Visibility};
@@ -11,7 +11,9 @@ use syn::{Ident, Visibility};
 use crate::ast::{Body, ModelDecl};
 use crate::check::{self, Model};
 use crate::ctxt::Ctxt;
-use crate::layers::{dim_tokens, f64_lit, layer_code, nested, private, usize_lit};
+use crate::layers::{
+    activation_tokens, dim_tokens, layer_code, nested, private, regularizer_tokens, usize_lit,
+};
 
 /// The whole expansion of one `model!`, whose input was `tokens`.
 pub fn model(decl: ModelDecl, tokens: TokenStream) -> TokenStream {
@@ -69,18 +71,6 @@ fn inner_vis(vis: &Visibility) -> TokenStream {
     }
 }
 
-fn regularizer_tokens(r: Regularizer) -> TokenStream {
-    let kp = private();
-    let (l1, l2) = (f64_lit(r.l1), f64_lit(r.l2));
-    quote!(#kp::Regularizer { l1: #l1, l2: #l2 })
-}
-
-pub(crate) fn activation_tokens(a: Activation) -> TokenStream {
-    let kp = private();
-    let variant = Ident::new(&format!("{a:?}"), proc_macro2::Span::call_site());
-    quote!(#kp::Activation::#variant)
-}
-
 /// The step that adds a weight's penalty to the running total.
 fn weight_penalties(named: &NamedLayer, field: &Ident) -> TokenStream {
     let kp = private();
@@ -91,7 +81,7 @@ fn weight_penalties(named: &NamedLayer, field: &Ident) -> TokenStream {
     if let Some(r) = weights.kernel_regularizer {
         let r = regularizer_tokens(r);
         out.extend(quote! {
-            if penalties {
+            if training {
                 penalty = #kp::regularizer::add(penalty, #kp::regularizer::penalty(#r, self.#field.weight.val()));
             }
         });
@@ -99,7 +89,7 @@ fn weight_penalties(named: &NamedLayer, field: &Ident) -> TokenStream {
     if let Some(r) = weights.bias_regularizer {
         let r = regularizer_tokens(r);
         out.extend(quote! {
-            if let (true, Some(bias)) = (penalties, &self.#field.bias) {
+            if let (true, Some(bias)) = (training, &self.#field.bias) {
                 penalty = #kp::regularizer::add(penalty, #kp::regularizer::penalty(#r, bias.val()));
             }
         });
@@ -124,10 +114,39 @@ struct Parts {
     result: TokenStream,
 }
 
+impl Parts {
+    /// Parts with these inputs and outputs, and no layer yet.
+    fn new(inputs: Vec<(Ident, Ident, TokenStream)>, outputs: Vec<TokenStream>) -> Self {
+        Parts {
+            fields: Vec::new(),
+            assertions: Vec::new(),
+            inits: Vec::new(),
+            steps: Vec::new(),
+            inputs,
+            outputs,
+            result: TokenStream::new(),
+        }
+    }
+}
+
 fn tensor(rank: usize) -> TokenStream {
     let kp = private();
     let rank = usize_lit(rank + 1);
     quote!(#kp::burn::tensor::Tensor<B, #rank>)
+}
+
+/// The one item, or the tuple of them all.
+fn tuple(items: &[TokenStream]) -> TokenStream {
+    match items {
+        [one] => one.clone(),
+        many => quote!((#(#many),*)),
+    }
+}
+
+/// The path of burn's `Backend` trait.
+fn backend() -> TokenStream {
+    let kp = private();
+    quote!(#kp::burn::tensor::backend::Backend)
 }
 
 /// Each layer of the model, with its index and what the check found of it.
@@ -185,7 +204,7 @@ fn after_step(named: &NamedLayer, field: &Ident, is_logits: bool) -> TokenStream
             quote!(x.clone())
         };
         out.extend(quote! {
-            if penalties {
+            if training {
                 penalty = #kp::regularizer::add(penalty, #kp::regularizer::activity_penalty(#r, #output));
             }
         });
@@ -196,15 +215,11 @@ fn after_step(named: &NamedLayer, field: &Ident, is_logits: bool) -> TokenStream
 fn sequential_parts(model: &Model) -> Parts {
     let (spec, checked) = (&model.spec, &model.checked);
     let x = Ident::new("x", Span::call_site());
-    let mut parts = Parts {
-        fields: Vec::new(),
-        assertions: Vec::new(),
-        inits: Vec::new(),
-        steps: Vec::new(),
-        inputs: vec![(x.clone(), x.clone(), tensor(checked.input().rank()))],
-        outputs: vec![tensor(checked.output().rank())],
-        result: quote!(x),
-    };
+    let mut parts = Parts::new(
+        vec![(x.clone(), x.clone(), tensor(checked.input().rank()))],
+        vec![tensor(checked.output().rank())],
+    );
+    parts.result = quote!(x);
     let logits = spec.logits_layer();
     for (i, named, info) in layers(model) {
         let (field, forward) = layer_state(model, i, &mut parts);
@@ -218,58 +233,50 @@ fn sequential_parts(model: &Model) -> Parts {
     parts
 }
 
-/// Offers layer `i`'s output `x` to the forward pass's tap (feature extraction), with its
-/// activation when the training forward splits it off.
+/// Offers layer `i`'s output `x` to the forward pass's tap (features, Grad-CAM), with the
+/// activation the pass applies only at its end when the layer is the logits layer.
 fn tap_step(model: &Model, i: usize, x: &Ident) -> TokenStream {
-    let kp = private();
     let name = &model.spec.layers[i].name;
-    let output = if model.spec.logits_layer() == Some(i) {
-        let a = activation_tokens(model.spec.final_activation());
-        quote!(#kp::activation(#a, #x.clone()))
+    let pending = if model.spec.logits_layer() == Some(i) {
+        model.spec.final_activation()
     } else {
-        quote!(#x.clone())
+        Activation::Linear
     };
-    quote!(tap.at(#name, || #output)?;)
+    let pending = activation_tokens(pending);
+    quote!(let #x = tap.at(#name, #x, #pending)?;)
 }
 
-fn functional_parts(model: &Model) -> Parts {
-    let kp = private();
-    let (spec, checked) = (&model.spec, &model.checked);
-    // `lstm[1]` (a layer's first state) is `t_lstm__1`.
-    let var = |name: &str| format_ident!("t_{}", name.replace('[', "__").replace(']', ""));
-    let mut parts = Parts {
-        fields: Vec::new(),
-        assertions: Vec::new(),
-        inits: Vec::new(),
-        steps: Vec::new(),
-        inputs: checked
-            .inputs
+/// The variable of the tensor `name` in the functional `__layers`: `lstm[1]` (a layer's
+/// first state) is `t_lstm__1`.
+fn tensor_var(name: &str) -> Ident {
+    format_ident!("t_{}", name.replace('[', "__").replace(']', ""))
+}
+
+/// How often each tensor of a functional model is still to be taken: the last taker
+/// moves it, the others clone.
+struct Takes<'a> {
+    pending: HashMap<&'a str, usize>,
+}
+
+impl<'a> Takes<'a> {
+    /// Every use of a tensor in `spec`: as a layer's input, and as an output.
+    fn new(spec: &'a kiln_spec::ModelSpec) -> Self {
+        let mut pending: HashMap<&str, usize> = HashMap::new();
+        for name in spec
+            .layers
             .iter()
-            .map(|i| {
-                let name = Ident::new(&i.name, Span::call_site());
-                (name, var(&i.name), tensor(i.shape.rank()))
-            })
-            .collect(),
-        outputs: checked
-            .outputs
-            .iter()
-            .map(|o| tensor(o.shape.rank()))
-            .collect(),
-        result: TokenStream::new(),
-    };
-    // How often each tensor is still to be taken: the last taker moves it, the others clone.
-    let mut pending: HashMap<&str, usize> = HashMap::new();
-    for name in spec
-        .layers
-        .iter()
-        .flat_map(|l| &l.inbound)
-        .chain(&spec.outputs)
-    {
-        *pending.entry(name).or_default() += 1;
+            .flat_map(|l| &l.inbound)
+            .chain(&spec.outputs)
+        {
+            *pending.entry(name).or_default() += 1;
+        }
+        Takes { pending }
     }
-    let mut take = |name: &str| {
-        let v = var(name);
-        let left = pending.get_mut(name).map(|n| {
+
+    /// The tensor `name`'s variable, moved at its last use, else cloned.
+    fn take(&mut self, name: &str) -> TokenStream {
+        let v = tensor_var(name);
+        let left = self.pending.get_mut(name).map(|n| {
             *n -= 1;
             *n
         });
@@ -278,50 +285,82 @@ fn functional_parts(model: &Model) -> Parts {
         } else {
             quote!(#v.clone())
         }
-    };
-    let logits = spec.logits_layer();
-    for (i, named, info) in layers(model) {
-        let (field, forward) = layer_state(model, i, &mut parts);
-        let inbound: Vec<TokenStream> = named.inbound.iter().map(|n| take(n)).collect();
-        let ty = tensor(info.output.rank());
-        let forward = match merge_tokens(&named.layer, info.output.rank()) {
-            Some(merge) => {
-                let (first, rest) = (&inbound[0], &inbound[1..]);
-                quote!(#kp::layers::merge(#merge, #first, ::std::vec![#(#rest),*]))
-            }
-            None => {
-                let first = &inbound[0];
-                quote!({ let x = #first; #forward })
-            }
-        };
-        let out = var(&named.name);
-        let tap = tap_step(model, i, &out);
-        if info.states.is_empty() {
-            let after = after_step(named, &field, logits == Some(i));
-            parts.steps.push(quote! {
-                let #out: #ty = {
-                    let x: #ty = #forward;
-                    #after
-                    x
-                };
-            });
-        } else {
-            // A recurrent layer with return_state: its output and final states (it has no
-            // activation or penalty of its own to add).
-            let names = (1..=info.states.len()).map(|k| var(&format!("{}[{k}]", named.name)));
-            let types = info.states.iter().map(|s| tensor(s.rank()));
-            parts.steps.push(quote! {
-                let (#out, #(#names),*): (#ty, #(#types),*) = #forward;
-            });
-        }
-        parts.steps.push(tap);
     }
-    let outputs: Vec<TokenStream> = spec.outputs.iter().map(|o| take(o)).collect();
-    parts.result = match outputs.as_slice() {
-        [one] => one.clone(),
-        many => quote!((#(#many),*)),
-    };
+}
+
+fn functional_parts(model: &Model) -> Parts {
+    let (spec, checked) = (&model.spec, &model.checked);
+    let inputs = checked
+        .inputs
+        .iter()
+        .map(|i| {
+            let name = Ident::new(&i.name, Span::call_site());
+            (name, tensor_var(&i.name), tensor(i.shape.rank()))
+        })
+        .collect();
+    let outputs = checked
+        .outputs
+        .iter()
+        .map(|o| tensor(o.shape.rank()))
+        .collect();
+    let mut parts = Parts::new(inputs, outputs);
+    let mut takes = Takes::new(spec);
+    for (i, named, _) in layers(model) {
+        let inbound: Vec<TokenStream> = named.inbound.iter().map(|n| takes.take(n)).collect();
+        functional_step(model, i, &inbound, &mut parts);
+    }
+    let outputs: Vec<TokenStream> = spec.outputs.iter().map(|o| takes.take(o)).collect();
+    parts.result = tuple(&outputs);
     parts
+}
+
+/// Layer `i`'s field (into `parts`) and its steps in the functional `__layers`, fed by
+/// the tensors `inbound`: its output (and a recurrent layer's states) bound to its
+/// variables, then offered to the tap.
+fn functional_step(model: &Model, i: usize, inbound: &[TokenStream], parts: &mut Parts) {
+    let (named, info) = (&model.spec.layers[i], &model.checked.layers[i]);
+    let (field, forward) = layer_state(model, i, parts);
+    let ty = tensor(info.output.rank());
+    let forward = inbound_forward(named, info, inbound, forward);
+    let out = tensor_var(&named.name);
+    if info.states.is_empty() {
+        let after = after_step(named, &field, model.spec.logits_layer() == Some(i));
+        parts.steps.push(quote! {
+            let #out: #ty = {
+                let x: #ty = #forward;
+                #after
+                x
+            };
+        });
+    } else {
+        // A recurrent layer with return_state: its output and final states (it has no
+        // activation or penalty of its own to add).
+        let names = (1..=info.states.len()).map(|k| tensor_var(&format!("{}[{k}]", named.name)));
+        let types = info.states.iter().map(|s| tensor(s.rank()));
+        parts.steps.push(quote! {
+            let (#out, #(#names),*): (#ty, #(#types),*) = #forward;
+        });
+    }
+    parts.steps.push(tap_step(model, i, &out));
+}
+
+/// A layer's forward expression on the tensors `inbound`: a merge layer's merge of them
+/// all, any other layer's `forward` with the first as `x`.
+fn inbound_forward(
+    named: &NamedLayer,
+    info: &kiln_spec::LayerInfo,
+    inbound: &[TokenStream],
+    forward: TokenStream,
+) -> TokenStream {
+    let kp = private();
+    match (merge_tokens(&named.layer, info.output.rank()), inbound) {
+        (Some(merge), [first, rest @ ..]) => {
+            quote!(#kp::layers::merge(#merge, #first, ::std::vec![#(#rest),*]))
+        }
+        (None, [first, ..]) => quote!({ let x = #first; #forward }),
+        // The lowering feeds every layer at least one tensor.
+        (_, []) => quote!(::core::compile_error!("model! found a layer with no input")),
+    }
 }
 
 /// `Merge::Add` and the like, for a merge layer whose examples have `rank` dimensions.
@@ -348,181 +387,22 @@ fn dims_tokens(shape: &kiln_spec::Shape) -> TokenStream {
     quote!([#(#dims),*])
 }
 
+/// The module generated for a checked model, and the `use` that brings it into scope.
 fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
-    let kp = private();
     let name = &decl.ident;
-    let module = format_ident!("__kiln_model_{}", name);
     let vis = &decl.vis;
-    let item_vis = inner_vis(vis);
-    let attrs = &decl.attrs;
-    let spec = &model.spec;
-    let checked = &model.checked;
-    let Parts {
-        fields,
-        assertions,
-        inits,
-        steps,
-        inputs,
-        outputs,
-        result,
-    } = match body {
+    let module = format_ident!("__kiln_model_{}", name);
+    let parts = match body {
         Body::Sequential(_) => sequential_parts(model),
         Body::Functional(_) => functional_parts(model),
     };
-    let final_act = activation_tokens(spec.final_activation());
-    let names = spec.layers.iter().map(|l| &l.name);
-    let json = spec.to_json();
-    let table = Summary(checked.clone()).to_string();
-    let shown = |shapes: &[kiln_spec::NamedShape]| {
-        shapes
-            .iter()
-            .map(|s| format!("`{}`", s.shape))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let shapes_doc = format!(
-        " Input {} → output {} per example; tensors add the batch dimension first.",
-        shown(&checked.inputs),
-        shown(&checked.outputs)
-    );
-    let backend = quote!(#kp::burn::tensor::backend::Backend);
-    let has_docs = attrs.iter().any(|a| a.path().is_ident("doc"));
-    let doc_gap = has_docs.then(|| quote!(#[doc = ""]));
-    let params: Vec<TokenStream> = inputs
-        .iter()
-        .map(|(name, _, ty)| quote!(#name: #ty))
-        .collect();
-    let vars = inputs.iter().map(|(_, var, ty)| quote!(#var: #ty));
-    let args: Vec<&Ident> = inputs.iter().map(|(name, _, _)| name).collect();
-    let output_ty = match outputs.as_slice() {
-        [one] => one.clone(),
-        many => quote!((#(#many),*)),
-    };
-    // The forward applies the activation the training forward splits off; a model with
-    // several outputs splits none.
-    let output = if outputs.len() == 1 {
-        quote!(#kp::activation(#final_act, y))
-    } else {
-        quote!(y)
-    };
-
-    // A model with one input and one output is a kiln Model, which the Trainer takes.
-    let shape_consts = |what: &str, shapes: &[kiln_spec::NamedShape]| {
-        let one = format_ident!("{}_SHAPE", what);
-        let all = format_ident!("{}_SHAPES", what);
-        let lower = what.to_lowercase();
-        match shapes {
-            [single] => {
-                let len = usize_lit(single.shape.rank());
-                let dims = dims_tokens(&single.shape);
-                let doc =
-                    format!(" The shape of one {lower} example (the batch dimension left out).");
-                quote! {
-                    #[doc = #doc]
-                    pub const #one: [#kp::Dim; #len] = #dims;
-                }
-            }
-            many => {
-                let n = usize_lit(many.len());
-                let dims = many.iter().map(|s| dims_tokens(&s.shape));
-                let doc = format!(
-                    " The shape of one example of each {lower}, in order (the batch dimension left out)."
-                );
-                quote! {
-                    #[doc = #doc]
-                    pub const #all: [&'static [#kp::Dim]; #n] = [#(&#dims),*];
-                }
-            }
-        }
-    };
-    // The companion macro, named as the model, with which another model! reads this one's
-    // declaration when it uses it as a layer: `Model(#name)`.
-    let companion = quote! {
-        #[doc(hidden)]
-        pub mod __kiln_companion {
-            #[doc(hidden)]
-            #[allow(unused_macros)]
-            macro_rules! #name {
-                (@kiln $($rest:tt)*) => { ::kiln::model! { @nested #json $($rest)* } };
-            }
-            #[allow(unused_imports)]
-            pub(crate) use #name;
-        }
-    };
-    let companion_vis = match vis {
-        Visibility::Inherited => TokenStream::new(),
-        _ => quote!(pub(crate)),
-    };
-    let companion_use = quote! {
-        #[allow(unused_imports)]
-        #companion_vis use #module::__kiln_companion::#name;
-    };
-    let input_consts = shape_consts("INPUT", &checked.inputs);
-    let output_consts = shape_consts("OUTPUT", &checked.outputs);
-    // A model with one output (and up to four inputs, a tuple of tensors) is a kiln
-    // Model, which the Trainer takes.
-    let model_impl = (outputs.len() == 1 && inputs.len() <= 4).then(|| {
-        let tensor_out = &outputs[0];
-        // `x` is the input, or the tuple of the inputs, bound to their names.
-        let (input_ty, input_shape, input_shapes, bind, pass) = match inputs.as_slice() {
-            [(_, _, ty)] => (
-                ty.clone(),
-                quote!(#kp::Shape::new(#name::<B>::INPUT_SHAPE)),
-                quote!(::std::vec![self.input_shape()]),
-                TokenStream::new(),
-                quote!(x),
-            ),
-            many => {
-                let types = many.iter().map(|(_, _, ty)| ty);
-                let names: Vec<&Ident> = many.iter().map(|(name, _, _)| name).collect();
-                (
-                    quote!((#(#types),*)),
-                    quote!(#kp::Shape::new(#name::<B>::INPUT_SHAPES[0].iter().copied())),
-                    quote!(#name::<B>::INPUT_SHAPES.iter().map(|s| #kp::Shape::new(s.iter().copied())).collect()),
-                    quote!(let (#(#names),*) = x;),
-                    quote!(#(#names),*),
-                )
-            }
-        };
-        quote! {
-            impl<B: #backend> #kp::Model<B> for #name<B> {
-                type Input = #input_ty;
-                type Output = #tensor_out;
-
-                fn input_shape(&self) -> #kp::Shape {
-                    #input_shape
-                }
-
-                fn input_shapes(&self) -> ::std::vec::Vec<#kp::Shape> {
-                    #input_shapes
-                }
-
-                fn output_shape(&self) -> #kp::Shape {
-                    #kp::Shape::new(#name::<B>::OUTPUT_SHAPE)
-                }
-
-                fn forward(&self, x: Self::Input) -> Self::Output {
-                    #bind
-                    #name::forward(self, #pass)
-                }
-
-                fn forward_train(&self, x: Self::Input) -> #kp::TrainForward<B, Self::Output> {
-                    #bind
-                    #name::forward_train(self, #pass)
-                }
-
-                fn features(&self, layer: &str, x: Self::Input) -> ::core::result::Result<#kp::DynTensor<B>, #kp::TrainError> {
-                    #bind
-                    #name::features(self, layer, #pass)
-                }
-
-                fn spec(&self) -> ::core::option::Option<#kp::ModelSpec> {
-                    ::core::option::Option::Some(#name::<B>::spec())
-                }
-            }
-        }
-    });
-
+    let json = model.spec.to_json();
+    let assertions = &parts.assertions;
+    let structure = struct_item(decl, &model.checked, &parts.fields);
+    let methods = inherent_impl(name, model, &parts, &json);
+    let model_impl = model_impl(name, model, &parts);
+    let companion = companion(name, &json);
+    let companion_use = companion_use(decl, &module);
     quote! {
         #[doc(hidden)]
         #[allow(non_snake_case)]
@@ -533,84 +413,9 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
 
             #(#assertions)*
 
-            #(#attrs)*
-            #doc_gap
-            #[doc = " # Shapes"]
-            #[doc = #shapes_doc]
-            #[doc = ""]
-            #[doc = " ```text"]
-            #[doc = #table]
-            #[doc = " ```"]
-            #[derive(burn::module::Module, Debug)]
-            #item_vis struct #name<B: #backend> {
-                #(#fields,)*
-                #[doc(hidden)]
-                pub __backend: ::core::marker::PhantomData<B>,
-            }
+            #structure
 
-            impl<B: #backend> #name<B> {
-                #input_consts
-                #output_consts
-
-                /// A new model with freshly initialised weights (Keras's initializers) on `device`.
-                pub fn new(device: &B::Device) -> Self {
-                    #name {
-                        #(#inits,)*
-                        __backend: ::core::marker::PhantomData,
-                    }
-                }
-
-                /// The model's output for a batch of inputs.
-                pub fn forward(&self, #(#params),*) -> #output_ty {
-                    let ::core::result::Result::Ok((y, _)) = self.__layers(#(#args,)* false, &mut #kp::features::NoTap);
-                    #output
-                }
-
-                /// The training forward pass: the output before the last activation (logits),
-                /// that activation, and the sum of the declared regularization penalties.
-                pub fn forward_train(&self, #(#params),*) -> #kp::TrainForward<B, #output_ty> {
-                    let ::core::result::Result::Ok((logits, penalty)) = self.__layers(#(#args,)* true, &mut #kp::features::NoTap);
-                    #kp::TrainForward { logits, activation: #final_act, penalty }
-                }
-
-                /// The output of the layer named `layer` (`"conv2d_1"`, its activation applied),
-                /// as Keras's `Model(model.inputs, model.get_layer(layer).output)`; the layers
-                /// after it do not run.
-                ///
-                /// # Errors
-                /// When the model has no layer of that name; the nearest is named.
-                pub fn features(&self, layer: &str, #(#params),*) -> ::core::result::Result<#kp::DynTensor<B>, #kp::TrainError> {
-                    match self.__layers(#(#args,)* false, &mut #kp::features::Features::new(layer)) {
-                        ::core::result::Result::Err(tapped) => tapped,
-                        ::core::result::Result::Ok(_) => ::core::result::Result::Err(#kp::features::unknown_layer(layer, &[#(#names),*])),
-                    }
-                }
-
-                #[allow(unused_mut, unused_variables, clippy::let_and_return)]
-                fn __layers<T: #kp::features::Tap<B>>(&self, #(#vars,)* penalties: bool, tap: &mut T) -> ::core::result::Result<(#output_ty, ::core::option::Option<#kp::burn::tensor::Tensor<B, 1>>), T::Stop> {
-                    let mut penalty = ::core::option::Option::None;
-                    #(#steps)*
-                    ::core::result::Result::Ok((#result, penalty))
-                }
-
-                /// The model's declaration, as kiln-spec reads it.
-                pub fn spec() -> #kp::ModelSpec {
-                    #kp::ModelSpec::from_json(#json).expect("model! embeds a model it has checked")
-                }
-
-                /// Keras's summary table: each layer's output shape and parameter count, and the totals.
-                /// The counts follow the weights as they are: a layer frozen at run time counts as
-                /// non-trainable on an autodiff backend.
-                pub fn summary(&self) -> #kp::Summary {
-                    let checked = Self::spec().check().expect("model! embeds a model it has checked");
-                    #kp::trainable_summary(self, checked, &[])
-                }
-
-                /// The architecture as JSON, which `kiln::from_json` reads back.
-                pub fn to_json(&self) -> ::std::string::String {
-                    ::std::string::String::from(#json)
-                }
-            }
+            #methods
 
             #model_impl
 
@@ -621,6 +426,341 @@ fn generate(decl: &ModelDecl, body: &Body, model: &Model) -> TokenStream {
     }
 }
 
+/// The line of the struct's docs that gives its input and output shapes.
+fn shapes_doc(checked: &kiln_spec::Checked) -> String {
+    let shown = |shapes: &[kiln_spec::NamedShape]| {
+        shapes
+            .iter()
+            .map(|s| format!("`{}`", s.shape))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        " Input {} → output {} per example; tensors add the batch dimension first.",
+        shown(&checked.inputs),
+        shown(&checked.outputs)
+    )
+}
+
+/// The model's struct with `fields`, documented with its shapes and summary table after
+/// the user's own docs.
+fn struct_item(
+    decl: &ModelDecl,
+    checked: &kiln_spec::Checked,
+    fields: &[TokenStream],
+) -> TokenStream {
+    let name = &decl.ident;
+    let attrs = &decl.attrs;
+    let item_vis = inner_vis(&decl.vis);
+    let backend = backend();
+    let has_docs = attrs.iter().any(|a| a.path().is_ident("doc"));
+    let doc_gap = has_docs.then(|| quote!(#[doc = ""]));
+    let shapes_doc = shapes_doc(checked);
+    let table = Summary(checked.clone()).to_string();
+    quote! {
+        #(#attrs)*
+        #doc_gap
+        #[doc = " # Shapes"]
+        #[doc = #shapes_doc]
+        #[doc = ""]
+        #[doc = " ```text"]
+        #[doc = #table]
+        #[doc = " ```"]
+        #[derive(burn::module::Module, Debug)]
+        #item_vis struct #name<B: #backend> {
+            #(#fields,)*
+            #[doc(hidden)]
+            pub __backend: ::core::marker::PhantomData<B>,
+        }
+    }
+}
+
+/// `INPUT_SHAPE` (or `INPUT_SHAPES` for several), when `what` is `"INPUT"`: the const
+/// with the shape of one example of each of `shapes`.
+fn shape_consts(what: &str, shapes: &[kiln_spec::NamedShape]) -> TokenStream {
+    let kp = private();
+    let one = format_ident!("{}_SHAPE", what);
+    let all = format_ident!("{}_SHAPES", what);
+    let lower = what.to_lowercase();
+    match shapes {
+        [single] => {
+            let len = usize_lit(single.shape.rank());
+            let dims = dims_tokens(&single.shape);
+            let doc = format!(" The shape of one {lower} example (the batch dimension left out).");
+            quote! {
+                #[doc = #doc]
+                pub const #one: [#kp::Dim; #len] = #dims;
+            }
+        }
+        many => {
+            let n = usize_lit(many.len());
+            let dims = many.iter().map(|s| dims_tokens(&s.shape));
+            let doc = format!(
+                " The shape of one example of each {lower}, in order (the batch dimension left out)."
+            );
+            quote! {
+                #[doc = #doc]
+                pub const #all: [&'static [#kp::Dim]; #n] = [#(&#dims),*];
+            }
+        }
+    }
+}
+
+/// The model's inherent impl: its shapes, `new`, its forward passes and its declaration
+/// (`json`).
+fn inherent_impl(name: &Ident, model: &Model, parts: &Parts, json: &str) -> TokenStream {
+    let backend = backend();
+    let input_consts = shape_consts("INPUT", &model.checked.inputs);
+    let output_consts = shape_consts("OUTPUT", &model.checked.outputs);
+    let inits = &parts.inits;
+    let forward = forward_methods(model, parts);
+    let declaration = declaration_methods(json);
+    quote! {
+        impl<B: #backend> #name<B> {
+            #input_consts
+            #output_consts
+
+            /// A new model with freshly initialised weights (Keras's initializers) on `device`.
+            pub fn new(device: &B::Device) -> Self {
+                #name {
+                    #(#inits,)*
+                    __backend: ::core::marker::PhantomData,
+                }
+            }
+
+            #forward
+
+            #declaration
+        }
+    }
+}
+
+/// `forward`, `forward_train` and `features`, each a run of `__layers`, and `__layers`.
+fn forward_methods(model: &Model, parts: &Parts) -> TokenStream {
+    let kp = private();
+    let final_act = activation_tokens(model.spec.final_activation());
+    let names = model.spec.layers.iter().map(|l| &l.name);
+    let params: Vec<TokenStream> = parts
+        .inputs
+        .iter()
+        .map(|(name, _, ty)| quote!(#name: #ty))
+        .collect();
+    let args: Vec<&Ident> = parts.inputs.iter().map(|(name, _, _)| name).collect();
+    let output_ty = tuple(&parts.outputs);
+    // The forward applies the activation the training forward splits off; a model with
+    // several outputs splits none.
+    let output = if parts.outputs.len() == 1 {
+        quote!(#kp::activation(#final_act, y))
+    } else {
+        quote!(y)
+    };
+    let layers = layers_method(parts, &output_ty);
+    quote! {
+        /// The model's output for a batch of inputs.
+        pub fn forward(&self, #(#params),*) -> #output_ty {
+            let ::core::result::Result::Ok((y, _)) = self.__layers(#(#args,)* false, &mut #kp::features::NoTap);
+            #output
+        }
+
+        /// The training forward pass: the output before the last activation (logits),
+        /// that activation, and the sum of the declared regularization penalties.
+        pub fn forward_train(&self, #(#params),*) -> #kp::TrainForward<B, #output_ty> {
+            let ::core::result::Result::Ok((logits, penalty)) = self.__layers(#(#args,)* true, &mut #kp::features::NoTap);
+            #kp::TrainForward { logits, activation: #final_act, penalty }
+        }
+
+        /// The output of the layer named `layer` (`"conv2d_1"`, its activation applied),
+        /// as Keras's `Model(model.inputs, model.get_layer(layer).output)`; the layers
+        /// after it do not run.
+        ///
+        /// # Errors
+        /// When the model has no layer of that name; the nearest is named.
+        pub fn features(&self, layer: &str, #(#params),*) -> ::core::result::Result<#kp::DynTensor<B>, #kp::TrainError> {
+            match self.__layers(#(#args,)* false, &mut #kp::features::Features::new(layer)) {
+                ::core::result::Result::Err(tapped) => tapped,
+                ::core::result::Result::Ok(_) => ::core::result::Result::Err(#kp::features::unknown_layer(layer, &[#(#names),*])),
+            }
+        }
+
+        #layers
+    }
+}
+
+/// `__layers`, which runs the steps and gives the outputs (of type `output_ty`) with the
+/// penalty, or stops where the tap says.
+fn layers_method(parts: &Parts, output_ty: &TokenStream) -> TokenStream {
+    let kp = private();
+    let vars = parts.inputs.iter().map(|(_, var, ty)| quote!(#var: #ty));
+    let (steps, result) = (&parts.steps, &parts.result);
+    quote! {
+        #[allow(unused_mut, unused_variables, clippy::let_and_return)]
+        fn __layers<T: #kp::features::Tap<B>>(&self, #(#vars,)* training: bool, tap: &mut T) -> ::core::result::Result<(#output_ty, ::core::option::Option<#kp::burn::tensor::Tensor<B, 1>>), T::Stop> {
+            let mut penalty = ::core::option::Option::None;
+            #(#steps)*
+            ::core::result::Result::Ok((#result, penalty))
+        }
+    }
+}
+
+/// `spec`, `summary` and `to_json`, which read the declaration `json`.
+fn declaration_methods(json: &str) -> TokenStream {
+    let kp = private();
+    quote! {
+        /// The model's declaration, as kiln-spec reads it.
+        pub fn spec() -> #kp::ModelSpec {
+            #kp::ModelSpec::from_json(#json).expect("model! embeds a model it has checked")
+        }
+
+        /// Keras's summary table: each layer's output shape and parameter count, and the totals.
+        /// The counts follow the weights as they are: a layer frozen at run time counts as
+        /// non-trainable on an autodiff backend.
+        pub fn summary(&self) -> #kp::Summary {
+            let checked = Self::spec().check().expect("model! embeds a model it has checked");
+            #kp::trainable_summary(self, checked, &[])
+        }
+
+        /// The architecture as JSON, which `kiln::from_json` reads back.
+        pub fn to_json(&self) -> ::std::string::String {
+            ::std::string::String::from(#json)
+        }
+    }
+}
+
+/// How the `Model` impl takes its input `x`: the one input, or the tuple of the inputs
+/// bound to their names.
+struct ModelInput {
+    /// `Model::Input`.
+    ty: TokenStream,
+    /// The body of `input_shape`.
+    shape: TokenStream,
+    /// The body of `input_shapes`.
+    shapes: TokenStream,
+    /// The statement that binds the inputs' names from `x`.
+    bind: TokenStream,
+    /// The inputs, as the inherent methods take them.
+    pass: TokenStream,
+}
+
+/// How model `name`'s `Model` impl takes `inputs`.
+fn model_input(name: &Ident, inputs: &[(Ident, Ident, TokenStream)]) -> ModelInput {
+    let kp = private();
+    match inputs {
+        [(_, _, ty)] => ModelInput {
+            ty: ty.clone(),
+            shape: quote!(#kp::Shape::new(#name::<B>::INPUT_SHAPE)),
+            shapes: quote!(::std::vec![self.input_shape()]),
+            bind: TokenStream::new(),
+            pass: quote!(x),
+        },
+        many => {
+            let types = many.iter().map(|(_, _, ty)| ty);
+            let names: Vec<&Ident> = many.iter().map(|(name, _, _)| name).collect();
+            ModelInput {
+                ty: quote!((#(#types),*)),
+                shape: quote!(#kp::Shape::new(#name::<B>::INPUT_SHAPES[0].iter().copied())),
+                shapes: quote!(#name::<B>::INPUT_SHAPES.iter().map(|s| #kp::Shape::new(s.iter().copied())).collect()),
+                bind: quote!(let (#(#names),*) = x;),
+                pass: quote!(#(#names),*),
+            }
+        }
+    }
+}
+
+/// The impl of kiln's `Model`, which the Trainer takes, for a model with one output and
+/// up to four inputs (a tuple of tensors); `None` for any other.
+fn model_impl(name: &Ident, model: &Model, parts: &Parts) -> Option<TokenStream> {
+    let [tensor_out] = parts.outputs.as_slice() else {
+        return None;
+    };
+    if parts.inputs.len() > 4 {
+        return None;
+    }
+    let kp = private();
+    let backend = backend();
+    let final_act = activation_tokens(model.spec.final_activation());
+    let ModelInput {
+        ty: input_ty,
+        shape: input_shape,
+        shapes: input_shapes,
+        bind,
+        pass,
+    } = model_input(name, &parts.inputs);
+    Some(quote! {
+        impl<B: #backend> #kp::Model<B> for #name<B> {
+            type Input = #input_ty;
+            type Output = #tensor_out;
+
+            fn input_shape(&self) -> #kp::Shape {
+                #input_shape
+            }
+
+            fn input_shapes(&self) -> ::std::vec::Vec<#kp::Shape> {
+                #input_shapes
+            }
+
+            fn output_shape(&self) -> #kp::Shape {
+                #kp::Shape::new(#name::<B>::OUTPUT_SHAPE)
+            }
+
+            fn forward(&self, x: Self::Input) -> Self::Output {
+                #bind
+                #name::forward(self, #pass)
+            }
+
+            fn forward_train(&self, x: Self::Input) -> #kp::TrainForward<B, Self::Output> {
+                #bind
+                #name::forward_train(self, #pass)
+            }
+
+            fn features(&self, layer: &str, x: Self::Input) -> ::core::result::Result<#kp::DynTensor<B>, #kp::TrainError> {
+                #bind
+                #name::features(self, layer, #pass)
+            }
+
+            fn forward_tapped<T: #kp::features::Tap<B>>(&self, x: Self::Input, tap: &mut T) -> ::core::result::Result<#kp::TrainForward<B, Self::Output>, T::Stop> {
+                #bind
+                let (logits, _) = self.__layers(#pass, false, tap)?;
+                ::core::result::Result::Ok(#kp::TrainForward { logits, activation: #final_act, penalty: ::core::option::Option::None })
+            }
+
+            fn spec(&self) -> ::core::option::Option<#kp::ModelSpec> {
+                ::core::option::Option::Some(#name::<B>::spec())
+            }
+        }
+    })
+}
+
+/// The companion macro, named as the model, with which another model! reads this one's
+/// declaration (`json`) when it uses it as a layer: `Model(#name)`.
+fn companion(name: &Ident, json: &str) -> TokenStream {
+    quote! {
+        #[doc(hidden)]
+        pub mod __kiln_companion {
+            #[doc(hidden)]
+            #[allow(unused_macros)]
+            macro_rules! #name {
+                (@kiln $($rest:tt)*) => { ::kiln::model! { @nested #json $($rest)* } };
+            }
+            #[allow(unused_imports)]
+            pub(crate) use #name;
+        }
+    }
+}
+
+/// The `use` that brings the companion macro out of the hidden `module`, as far as the
+/// crate for a model not private to its module.
+fn companion_use(decl: &ModelDecl, module: &Ident) -> TokenStream {
+    let name = &decl.ident;
+    let companion_vis = match decl.vis {
+        Visibility::Inherited => TokenStream::new(),
+        _ => quote!(pub(crate)),
+    };
+    quote! {
+        #[allow(unused_imports)]
+        #companion_vis use #module::__kiln_companion::#name;
+    }
+}
+
 /// After an error: a type of the same name with the same methods, whose bodies never run
 /// (the build fails first), so the user's code that uses the model reports no more errors.
 fn stub(decl: &ModelDecl) -> TokenStream {
@@ -628,7 +768,7 @@ fn stub(decl: &ModelDecl) -> TokenStream {
     let name = &decl.ident;
     let vis = &decl.vis;
     let docs = decl.attrs.iter().filter(|a| a.path().is_ident("doc"));
-    let backend = quote!(#kp::burn::tensor::backend::Backend);
+    let backend = backend();
     let tensor = quote!(#kp::burn::tensor::Tensor);
     quote! {
         #(#docs)*

@@ -9,6 +9,11 @@
 //! of X's companion macro (every model defines one, named like it), which calls `model!`
 //! back with X's declaration as `@nested "json"` before the original tokens.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::too_many_lines, clippy::unwrap_used, clippy::expect_used)
+)]
+
 mod ast;
 mod check;
 mod ctxt;

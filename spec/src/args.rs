@@ -285,16 +285,7 @@ impl<'a> Args<'a> {
                 Some(keyword) => {
                     seen_keyword = true;
                     let Some(slot) = self.params.iter().position(|p| p.name == keyword) else {
-                        let names: Vec<&str> = self.params.iter().map(|p| p.name).collect();
-                        let message = if names.is_empty() {
-                            format!("{} takes no arguments, got `{keyword}`", self.layer)
-                        } else {
-                            format!(
-                                "unknown argument `{keyword}` for {}; {}",
-                                self.layer,
-                                suggestion(keyword, &names)
-                            )
-                        };
+                        let message = self.unknown_message(keyword);
                         self.errors.push(ArgError::new(At::Arg(i), message));
                         continue;
                     };
@@ -312,6 +303,20 @@ impl<'a> Args<'a> {
             } else {
                 self.given[slot] = Some(i);
             }
+        }
+    }
+
+    /// The error for keyword `keyword`, which the layer does not take.
+    fn unknown_message(&self, keyword: &str) -> String {
+        let names: Vec<&str> = self.params.iter().map(|p| p.name).collect();
+        if names.is_empty() {
+            format!("{} takes no arguments, got `{keyword}`", self.layer)
+        } else {
+            format!(
+                "unknown argument `{keyword}` for {}; {}",
+                self.layer,
+                suggestion(keyword, &names)
+            )
         }
     }
 

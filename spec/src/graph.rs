@@ -41,134 +41,182 @@ pub fn check_names(
     outputs: &[&str],
     noun: &str,
 ) -> Vec<(Site, String)> {
-    let mut faults = Vec::new();
-    // Every name with where it is given: inputs first, then each definition's names.
-    let given: Vec<(&str, Site)> = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (*n, Site::Input(i)))
-        .chain(defs.iter().enumerate().flat_map(|(d, def)| {
-            def.names
-                .iter()
-                .chain(&def.spare)
-                .enumerate()
-                .map(move |(j, n)| (*n, Site::Name(d, j)))
-        }))
-        .collect();
-    let spare = |site: Site| match site {
-        Site::Name(d, j) => j >= defs[d].names.len(),
-        _ => false,
-    };
-    let names: Vec<&str> = given.iter().map(|(n, _)| *n).collect();
-    // The first place each name is given; a later one is the fault.
-    let first = |name: &str| names.iter().position(|n| *n == name);
-    // The definition that gives the name at `k`, if not an input.
-    let def_of = |k: usize| match given[k].1 {
-        Site::Name(d, _) => Some(d),
-        _ => None,
-    };
-    for (k, (name, site)) in given.iter().enumerate() {
-        if first(name) != Some(k) {
-            faults.push((
-                *site,
-                format!("`{name}` is defined twice; give this {noun} another name"),
-            ));
-        }
-    }
-    let mut used = vec![false; names.len()];
-    for (d, def) in defs.iter().enumerate() {
-        for (u, name) in def.uses.iter().enumerate() {
-            if let Some(k) = first(name) {
-                used[k] = true;
-            }
-            let message = match first(name).map(|k| (k, def_of(k))) {
-                Some((_, None)) => continue,
-                Some((_, Some(e))) if e < d => continue,
-                Some((_, Some(e))) if e == d => {
-                    format!("`{name}` uses itself (a cycle); a graph's tensors must flow one way")
-                }
-                Some((_, Some(e))) if reaches(defs, e, d, &first, &def_of) => format!(
-                    "`{name}` and `{}` use each other (a cycle); a graph's tensors must flow one way",
-                    def.names.first().copied().unwrap_or_default()
-                ),
-                Some(_) => format!("`{name}` is used before it is defined; define it above"),
-                None => {
-                    let before: Vec<&str> = given
-                        .iter()
-                        .filter(|(_, site)| match site {
-                            Site::Name(e, _) => *e < d,
-                            _ => true,
-                        })
-                        .map(|(n, _)| *n)
-                        .collect();
-                    format!(
-                        "`{name}` is not defined: no input or {noun} has that name{}",
-                        suggest(name, &before)
-                    )
-                }
-            };
-            faults.push((Site::Use(d, u), message));
-        }
-    }
-    for (o, name) in outputs.iter().enumerate() {
-        match first(name) {
-            Some(k) => used[k] = true,
-            None => faults.push((
-                Site::Output(o),
-                format!(
-                    "output `{name}` is not defined: no input or {noun} has that name{}",
-                    suggest(name, &names)
-                ),
-            )),
-        }
-        if outputs[..o].contains(name) {
-            faults.push((
-                Site::Output(o),
-                format!("`{name}` is an output twice; list it once"),
-            ));
-        }
-    }
+    let names = Names::new(inputs, defs, noun);
+    let mut faults = names.twice();
+    let mut used = vec![false; names.given.len()];
+    names.uses(&mut used, &mut faults);
+    names.outputs(outputs, &mut used, &mut faults);
     // A name left undefined is often a misspelt one, which would then read as unused.
-    let misspelt = faults.iter().any(|(_, m)| m.contains("is not defined"));
-    for (k, (name, site)) in given.iter().enumerate() {
-        if !used[k] && !misspelt && !spare(*site) && first(name) == Some(k) {
-            let message = match site {
-                Site::Input(_) => format!("input `{name}` is never used; use it or remove it"),
-                _ => format!(
-                    "`{name}` is computed but never used; use it, make it an output, or remove it"
-                ),
-            };
-            faults.push((*site, message));
-        }
+    if !faults.iter().any(|(_, m)| m.contains("is not defined")) {
+        names.unused(&used, &mut faults);
     }
     faults
 }
 
-/// Whether definition `from` uses, directly or not, definition `to`.
-fn reaches(
-    defs: &[Definition],
-    from: usize,
-    to: usize,
-    first: &impl Fn(&str) -> Option<usize>,
-    def_of: &impl Fn(usize) -> Option<usize>,
-) -> bool {
-    let mut stack = vec![from];
-    let mut seen = vec![false; defs.len()];
-    while let Some(d) = stack.pop() {
-        if d == to {
-            return true;
-        }
-        if std::mem::replace(&mut seen[d], true) {
-            continue;
-        }
-        stack.extend(
-            defs[d]
-                .uses
-                .iter()
-                .filter_map(|n| first(n).and_then(def_of)),
-        );
+/// A graph's names with where each is given: inputs first, then each definition's.
+struct Names<'g, 'a> {
+    given: Vec<(&'a str, Site)>,
+    defs: &'g [Definition<'a>],
+    noun: &'g str,
+}
+
+impl<'g, 'a> Names<'g, 'a> {
+    fn new(inputs: &[&'a str], defs: &'g [Definition<'a>], noun: &'g str) -> Self {
+        let given = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (*n, Site::Input(i)))
+            .chain(defs.iter().enumerate().flat_map(|(d, def)| {
+                def.names
+                    .iter()
+                    .chain(&def.spare)
+                    .enumerate()
+                    .map(move |(j, n)| (*n, Site::Name(d, j)))
+            }))
+            .collect();
+        Names { given, defs, noun }
     }
-    false
+
+    /// The first place `name` is given; a later one is the fault.
+    fn first(&self, name: &str) -> Option<usize> {
+        self.given.iter().position(|(n, _)| *n == name)
+    }
+
+    /// The definition that gives the name at `k`, if not an input.
+    fn def_of(&self, k: usize) -> Option<usize> {
+        match self.given[k].1 {
+            Site::Name(d, _) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn names(&self) -> Vec<&'a str> {
+        self.given.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// A name given a second time.
+    fn twice(&self) -> Vec<(Site, String)> {
+        let noun = self.noun;
+        self.given
+            .iter()
+            .enumerate()
+            .filter(|(k, (name, _))| self.first(name) != Some(*k))
+            .map(|(_, (name, site))| {
+                let message = format!("`{name}` is defined twice; give this {noun} another name");
+                (*site, message)
+            })
+            .collect()
+    }
+
+    /// Each use of a name not defined above it (or in a cycle), marking those it finds.
+    fn uses(&self, used: &mut [bool], faults: &mut Vec<(Site, String)>) {
+        for (d, def) in self.defs.iter().enumerate() {
+            for (u, name) in def.uses.iter().enumerate() {
+                if let Some(k) = self.first(name) {
+                    used[k] = true;
+                }
+                if let Some(message) = self.use_fault(d, name) {
+                    faults.push((Site::Use(d, u), message));
+                }
+            }
+        }
+    }
+
+    /// What is wrong with definition `d` using `name`, if anything.
+    fn use_fault(&self, d: usize, name: &str) -> Option<String> {
+        let def = &self.defs[d];
+        Some(match self.first(name).map(|k| (k, self.def_of(k))) {
+            Some((_, None)) => return None,
+            Some((_, Some(e))) if e < d => return None,
+            Some((_, Some(e))) if e == d => {
+                format!("`{name}` uses itself (a cycle); a graph's tensors must flow one way")
+            }
+            Some((_, Some(e))) if self.reaches(e, d) => format!(
+                "`{name}` and `{}` use each other (a cycle); a graph's tensors must flow one way",
+                def.names.first().copied().unwrap_or_default()
+            ),
+            Some(_) => format!("`{name}` is used before it is defined; define it above"),
+            None => {
+                let before: Vec<&str> = self
+                    .given
+                    .iter()
+                    .filter(|(_, site)| match site {
+                        Site::Name(e, _) => *e < d,
+                        _ => true,
+                    })
+                    .map(|(n, _)| *n)
+                    .collect();
+                format!(
+                    "`{name}` is not defined: no input or {} has that name{}",
+                    self.noun,
+                    suggest(name, &before)
+                )
+            }
+        })
+    }
+
+    /// Outputs not defined, or listed twice, marking those it finds.
+    fn outputs(&self, outputs: &[&str], used: &mut [bool], faults: &mut Vec<(Site, String)>) {
+        for (o, name) in outputs.iter().enumerate() {
+            match self.first(name) {
+                Some(k) => used[k] = true,
+                None => faults.push((
+                    Site::Output(o),
+                    format!(
+                        "output `{name}` is not defined: no input or {} has that name{}",
+                        self.noun,
+                        suggest(name, &self.names())
+                    ),
+                )),
+            }
+            if outputs[..o].contains(name) {
+                faults.push((
+                    Site::Output(o),
+                    format!("`{name}` is an output twice; list it once"),
+                ));
+            }
+        }
+    }
+
+    /// The names given (and not spare) that nothing uses.
+    fn unused(&self, used: &[bool], faults: &mut Vec<(Site, String)>) {
+        let spare = |site: Site| match site {
+            Site::Name(d, j) => j >= self.defs[d].names.len(),
+            _ => false,
+        };
+        for (k, (name, site)) in self.given.iter().enumerate() {
+            if !used[k] && !spare(*site) && self.first(name) == Some(k) {
+                let message = match site {
+                    Site::Input(_) => format!("input `{name}` is never used; use it or remove it"),
+                    _ => format!(
+                        "`{name}` is computed but never used; use it, make it an output, or remove it"
+                    ),
+                };
+                faults.push((*site, message));
+            }
+        }
+    }
+
+    /// Whether definition `from` uses, directly or not, definition `to`.
+    fn reaches(&self, from: usize, to: usize) -> bool {
+        let mut stack = vec![from];
+        let mut seen = vec![false; self.defs.len()];
+        while let Some(d) = stack.pop() {
+            if d == to {
+                return true;
+            }
+            if std::mem::replace(&mut seen[d], true) {
+                continue;
+            }
+            stack.extend(
+                self.defs[d]
+                    .uses
+                    .iter()
+                    .filter_map(|n| self.first(n).and_then(|k| self.def_of(k))),
+            );
+        }
+        false
+    }
 }
 
 fn suggest(name: &str, names: &[&str]) -> String {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::args::{Arg, Call, Value, suggestion};
 use crate::layer::Declared;
-use crate::model::JsonError;
+use crate::model::{JsonError, ModelSpec};
 
 /// The keys of a model in the JSON form.
 const MODEL_KEYS: &[&str] = &["name", "input", "inputs", "layers", "outputs"];
@@ -17,6 +17,29 @@ const MODEL_KEYS: &[&str] = &["name", "input", "inputs", "layers", "outputs"];
 const LAYER_KEYS: &[&str] = &["name", "class_name", "config", "inbound", "trainable"];
 /// The keys of a functional model's input.
 const INPUT_KEYS: &[&str] = &["name", "shape"];
+
+impl ModelSpec {
+    /// Reads the JSON form and checks it with the same rules as `model!`: each layer's
+    /// config is read as the arguments of its call in `model!`, then the shapes are
+    /// checked.
+    ///
+    /// # Errors
+    /// [`JsonError`] when the text is not a model, a layer's config breaks an argument
+    /// rule or holds an unknown key (named, with the nearest valid one), or the shapes do
+    /// not fit.
+    pub fn from_json(json: &str) -> Result<ModelSpec, JsonError> {
+        let json: serde_json::Value = serde_json::from_str(json)?;
+        check_model(&json)?;
+        let spec: ModelSpec = serde_json::from_value(json)?;
+        for (i, l) in spec.layers.iter().enumerate() {
+            if spec.layers[..i].iter().any(|o| o.name == l.name) {
+                return Err(JsonError::DuplicateName(l.name.clone()));
+            }
+        }
+        spec.check()?;
+        Ok(spec)
+    }
+}
 
 /// Checks `model`, the JSON form of a model (nested models included), as `model!` checks a
 /// declaration. What is not a model's shape at all is left to the deserializer, which
@@ -40,12 +63,8 @@ pub(crate) fn check_model(model: &Json) -> Result<(), JsonError> {
     Ok(())
 }
 
-fn check_layer(layer: &Map<String, Json>) -> Result<(), JsonError> {
-    let name = layer.get("name").and_then(Json::as_str).unwrap_or("?");
-    known_keys(layer, LAYER_KEYS, &format!("layer `{name}`"))?;
-    let Some(class) = layer.get("class_name").and_then(Json::as_str) else {
-        return Ok(());
-    };
+/// Layer `name`'s config: an object (empty when left out) without `trainable`.
+fn config(layer: &Map<String, Json>, name: &str) -> Result<Map<String, Json>, JsonError> {
     let config = match layer.get("config") {
         Some(Json::Object(config)) => config.clone(),
         // A layer without arguments may leave its config out.
@@ -63,6 +82,16 @@ fn check_layer(layer: &Map<String, Json>) -> Result<(), JsonError> {
             "`trainable` goes beside `config`, as `\"trainable\": false`, not inside it".into(),
         ));
     }
+    Ok(config)
+}
+
+fn check_layer(layer: &Map<String, Json>) -> Result<(), JsonError> {
+    let name = layer.get("name").and_then(Json::as_str).unwrap_or("?");
+    known_keys(layer, LAYER_KEYS, &format!("layer `{name}`"))?;
+    let Some(class) = layer.get("class_name").and_then(Json::as_str) else {
+        return Ok(());
+    };
+    let config = config(layer, name)?;
     let mut args: Vec<Arg> = layer
         .get(Declared::TRAINABLE)
         .map(|value| Arg {

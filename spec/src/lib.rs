@@ -8,6 +8,11 @@
 //! Shapes leave out the batch dimension and are channels-first: an image is
 //! `[channels, height, width]`.
 #![warn(missing_docs)]
+// The shape stays: short functions (clippy.toml: 60 lines), no unwrap or expect outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::too_many_lines, clippy::unwrap_used, clippy::expect_used)
+)]
 
 mod activation;
 mod args;
@@ -17,17 +22,19 @@ mod layer;
 pub mod layers;
 mod model;
 mod regularizer;
+mod rule;
 mod shape;
 mod window;
 
 pub use activation::Activation;
 pub use args::{Arg, ArgError, At, Call, Value, nearest};
 pub use graph::{Definition, Site, check_names};
-pub use layer::{Declared, Input, Layer, Params, WeightOptions};
+pub use layer::{Declared, Layer};
 pub use model::{
     CheckError, Checked, JsonError, LayerInfo, ModelSpec, NamedLayer, NamedShape, Namer, Summary,
     reference,
 };
 pub use regularizer::Regularizer;
+pub use rule::{Input, Params, WeightOptions};
 pub use shape::{Dim, Shape, shapes_fit};
 pub use window::{Padding, Window, channels_axis, feature_axis, spatial_dims};

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::graph::{self, Definition, Site};
-use crate::layer::{Declared, Input, Layer, Params};
+use crate::layer::{Declared, Layer};
+use crate::rule::{Input, Params};
 use crate::shape::{Dim, Shape};
 
 /// A model as declared: a name, its inputs, its layers and, for the functional form, how
@@ -331,20 +332,7 @@ impl ModelSpec {
     /// [`ModelSpec::check`], with `label` naming a functional model's nodes in messages
     /// (`model!` names them by the user's bindings).
     pub fn check_labeled(&self, label: impl Fn(&str) -> String) -> Result<Checked, CheckError> {
-        for (i, input) in self.inputs.iter().enumerate() {
-            check_input(&input.shape).map_err(|message| CheckError {
-                at: Site::Input(i),
-                message,
-            })?;
-        }
-        if self.is_functional() {
-            self.check_names()?;
-        } else if self.inputs.len() != 1 || self.layers.iter().any(|l| !l.inbound.is_empty()) {
-            return Err(CheckError {
-                at: Site::Input(0),
-                message: "a Sequential model has one input and no inbound names; give a graph its `outputs`".into(),
-            });
-        }
+        self.check_form()?;
         let mut shapes: HashMap<String, (Shape, String)> = HashMap::new();
         for input in &self.inputs {
             let from = if self.is_functional() {
@@ -357,61 +345,12 @@ impl ModelSpec {
         let mut layers = Vec::with_capacity(self.layers.len());
         let mut previous = self.inputs[0].name.clone();
         for (i, named) in self.layers.iter().enumerate() {
-            let inbound: Vec<String> = if self.is_functional() {
-                named.inbound.clone()
+            let (inbound, from) = if self.is_functional() {
+                (named.inbound.clone(), label(&named.name))
             } else {
-                vec![previous.clone()]
+                (vec![previous], named.layer.class_name().into())
             };
-            // Every name is defined above: check_names saw to it.
-            let taken: Vec<&(Shape, String)> = inbound.iter().map(|r| &shapes[r]).collect();
-            let inputs: Vec<Input> = taken
-                .iter()
-                .map(|(shape, from)| Input { shape, from })
-                .collect();
-            let output = named.layer.merge(&inputs).map_err(|message| CheckError {
-                at: Site::Def(i),
-                message,
-            })?;
-            let states = named.layer.states();
-            if !states.is_empty() && !self.is_functional() {
-                return Err(CheckError {
-                    at: Site::Def(i),
-                    message: format!(
-                        "{} with return_state = true gives {} tensors, which a Sequential model cannot pass on; use the functional form: `let (y, {}) = x -> {}(...);`",
-                        named.layer.class_name(),
-                        states.len() + 1,
-                        ["h", "c"][..states.len()].join(", "),
-                        named.layer.class_name()
-                    ),
-                });
-            }
-            let input = taken[0].0.clone();
-            let from = if self.is_functional() {
-                label(&named.name)
-            } else {
-                named.layer.class_name().into()
-            };
-            for (k, state) in states.iter().enumerate() {
-                shapes.insert(
-                    format!("{}[{}]", named.name, k + 1),
-                    (state.clone(), from.clone()),
-                );
-            }
-            layers.push(LayerInfo {
-                name: named.name.clone(),
-                class_name: named.layer.class_name(),
-                params: named.layer.params(&input),
-                input,
-                output: output.clone(),
-                inbound: named.inbound.clone(),
-                states,
-                nested: match &named.layer {
-                    Layer::Model(n) => Some(Box::new(n.0.check()?)),
-                    _ => None,
-                },
-                trainable: named.trainable,
-            });
-            shapes.insert(named.name.clone(), (output, from));
+            layers.push(self.check_layer(i, &inbound, from, &mut shapes)?);
             previous = named.name.clone();
         }
         let outputs = if self.is_functional() {
@@ -432,6 +371,82 @@ impl ModelSpec {
             inputs: self.inputs.clone(),
             outputs,
             functional: self.is_functional(),
+        })
+    }
+
+    /// The inputs' shapes, and the form: a graph's names, or a Sequential model's one
+    /// input and no inbound names.
+    fn check_form(&self) -> Result<(), CheckError> {
+        for (i, input) in self.inputs.iter().enumerate() {
+            check_input(&input.shape).map_err(|message| CheckError {
+                at: Site::Input(i),
+                message,
+            })?;
+        }
+        if self.is_functional() {
+            self.check_names()
+        } else if self.inputs.len() != 1 || self.layers.iter().any(|l| !l.inbound.is_empty()) {
+            Err(CheckError {
+                at: Site::Input(0),
+                message: "a Sequential model has one input and no inbound names; give a graph its `outputs`".into(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Layer `i` taking the tensors `inbound` names from `shapes`: what it is; its output
+    /// (and states) join `shapes`, said to come `from` it.
+    fn check_layer(
+        &self,
+        i: usize,
+        inbound: &[String],
+        from: String,
+        shapes: &mut HashMap<String, (Shape, String)>,
+    ) -> Result<LayerInfo, CheckError> {
+        let named = &self.layers[i];
+        // Every name is defined above: check_names saw to it.
+        let taken: Vec<&(Shape, String)> = inbound.iter().map(|r| &shapes[r]).collect();
+        let inputs: Vec<Input> = taken
+            .iter()
+            .map(|(shape, from)| Input { shape, from })
+            .collect();
+        let output = named.layer.merge(&inputs).map_err(|message| CheckError {
+            at: Site::Def(i),
+            message,
+        })?;
+        let input = taken[0].0.clone();
+        let states = named.layer.states();
+        if !states.is_empty() && !self.is_functional() {
+            return Err(CheckError {
+                at: Site::Def(i),
+                message: format!(
+                    "{} with return_state = true gives {} tensors, which a Sequential model cannot pass on; use the functional form: `let (y, {}) = x -> {}(...);`",
+                    named.layer.class_name(),
+                    states.len() + 1,
+                    ["h", "c"][..states.len()].join(", "),
+                    named.layer.class_name()
+                ),
+            });
+        }
+        for (k, state) in states.iter().enumerate() {
+            let name = format!("{}[{}]", named.name, k + 1);
+            shapes.insert(name, (state.clone(), from.clone()));
+        }
+        shapes.insert(named.name.clone(), (output.clone(), from));
+        Ok(LayerInfo {
+            name: named.name.clone(),
+            class_name: named.layer.class_name(),
+            params: named.layer.params(&input),
+            input,
+            output,
+            inbound: named.inbound.clone(),
+            states,
+            nested: match &named.layer {
+                Layer::Model(n) => Some(Box::new(n.0.check()?)),
+                _ => None,
+            },
+            trainable: named.trainable,
         })
     }
 
@@ -509,27 +524,6 @@ impl ModelSpec {
     pub fn to_json(&self) -> String {
         // Serializing plain data to a String cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
-    }
-
-    /// Reads the JSON form and checks it with the same rules as `model!`: each layer's
-    /// config is read as the arguments of its call in `model!`, then the shapes are
-    /// checked.
-    ///
-    /// # Errors
-    /// [`JsonError`] when the text is not a model, a layer's config breaks an argument
-    /// rule or holds an unknown key (named, with the nearest valid one), or the shapes do
-    /// not fit.
-    pub fn from_json(json: &str) -> Result<ModelSpec, JsonError> {
-        let json: serde_json::Value = serde_json::from_str(json)?;
-        crate::json::check_model(&json)?;
-        let spec: ModelSpec = serde_json::from_value(json)?;
-        for (i, l) in spec.layers.iter().enumerate() {
-            if spec.layers[..i].iter().any(|o| o.name == l.name) {
-                return Err(JsonError::DuplicateName(l.name.clone()));
-            }
-        }
-        spec.check()?;
-        Ok(spec)
     }
 
     /// Keras's `model.summary()` table.
@@ -611,101 +605,114 @@ fn thousands(n: usize) -> String {
     out
 }
 
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let checked = &self.0;
-        // Each row: layer (type), output shape, parameters, and in the functional form
-        // one line per connection, Keras's `['conv2d[0][0]', ...]`.
-        let connections = |names: &[String]| -> Vec<String> {
-            if names.is_empty() {
-                return vec!["[]".into()];
-            }
-            let last = names.len() - 1;
-            names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    let open = if i == 0 { "[" } else { " " };
-                    let close = if i == last { "]" } else { "," };
-                    let (base, k) = reference(n);
-                    format!("{open}'{base}[0][{k}]'{close}")
-                })
-                .collect()
+/// One row of the summary: layer (type), output shape, parameters, and in the
+/// functional form one line per connection.
+type Row = ([String; 3], Vec<String>);
+
+/// The column titles.
+const HEAD: [&str; 4] = ["Layer (type)", "Output Shape", "Param #", "Connected to"];
+
+/// Keras's `['conv2d[0][0]', ...]` for the tensors a layer takes, one line each.
+fn connections(names: &[String]) -> Vec<String> {
+    if names.is_empty() {
+        return vec!["[]".into()];
+    }
+    let last = names.len() - 1;
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let open = if i == 0 { "[" } else { " " };
+            let close = if i == last { "]" } else { "," };
+            let (base, k) = reference(n);
+            format!("{open}'{base}[0][{k}]'{close}")
+        })
+        .collect()
+}
+
+/// The rows of `layers`, a nested model's layers following its row, indented.
+fn layer_rows(layers: &[LayerInfo], depth: usize, rows: &mut Vec<Row>) {
+    for l in layers {
+        let shape = if l.states.is_empty() {
+            l.output.keras()
+        } else {
+            let all: Vec<String> = std::iter::once(&l.output)
+                .chain(&l.states)
+                .map(Shape::keras)
+                .collect();
+            format!("[{}]", all.join(", "))
         };
-        let inputs = checked
+        let indent = "  ".repeat(depth);
+        rows.push((
+            [
+                format!("{indent}{} ({})", l.name, l.class_name),
+                shape,
+                thousands(l.params.total()),
+            ],
+            connections(&l.inbound),
+        ));
+        if let Some(nested) = &l.nested {
+            layer_rows(&nested.layers, depth + 1, rows);
+        }
+    }
+}
+
+impl Summary {
+    /// Every row: the inputs' (in the functional form), then the layers'.
+    fn rows(&self) -> Vec<Row> {
+        let checked = &self.0;
+        let mut rows: Vec<Row> = checked
             .inputs
             .iter()
             .filter(|_| checked.functional)
             .map(|i| {
-                (
-                    [
-                        format!("{} (InputLayer)", i.name),
-                        format!("[{}]", i.shape.keras()),
-                        "0".into(),
-                    ],
-                    connections(&[]),
-                )
-            });
-        // A nested model's layers follow its row, indented.
-        fn layer_rows(
-            layers: &[LayerInfo],
-            depth: usize,
-            connections: &dyn Fn(&[String]) -> Vec<String>,
-            rows: &mut Vec<([String; 3], Vec<String>)>,
-        ) {
-            for l in layers {
-                let shape = if l.states.is_empty() {
-                    l.output.keras()
-                } else {
-                    let all: Vec<String> = std::iter::once(&l.output)
-                        .chain(&l.states)
-                        .map(Shape::keras)
-                        .collect();
-                    format!("[{}]", all.join(", "))
-                };
-                let indent = "  ".repeat(depth);
-                rows.push((
-                    [
-                        format!("{indent}{} ({})", l.name, l.class_name),
-                        shape,
-                        thousands(l.params.total()),
-                    ],
-                    connections(&l.inbound),
-                ));
-                if let Some(nested) = &l.nested {
-                    layer_rows(&nested.layers, depth + 1, connections, rows);
-                }
-            }
-        }
-        let mut layers = Vec::new();
-        layer_rows(&checked.layers, 0, &connections, &mut layers);
-        let rows: Vec<([String; 3], Vec<String>)> = inputs.chain(layers).collect();
-        let head = ["Layer (type)", "Output Shape", "Param #", "Connected to"];
+                let cells = [
+                    format!("{} (InputLayer)", i.name),
+                    format!("[{}]", i.shape.keras()),
+                    "0".into(),
+                ];
+                (cells, connections(&[]))
+            })
+            .collect();
+        layer_rows(&checked.layers, 0, &mut rows);
+        rows
+    }
+
+    /// Each column's width; the connections' only in the functional form.
+    fn widths(&self, rows: &[Row]) -> [usize; 4] {
         let width = |col: usize| {
             rows.iter()
                 .map(|r| r.0[col].chars().count())
-                .chain([head[col].len()])
+                .chain([HEAD[col].len()])
                 .max()
                 .unwrap_or(0)
                 + 4
         };
-        let (w0, w1, w2) = (width(0), width(1), width(2));
-        let w3 = if checked.functional {
+        let connected = if self.0.functional {
             rows.iter()
                 .flat_map(|r| r.1.iter().map(|c| c.chars().count()))
-                .chain([head[3].len()])
+                .chain([HEAD[3].len()])
                 .max()
                 .unwrap_or(0)
                 + 3
         } else {
             0
         };
+        [width(0), width(1), width(2), connected]
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let checked = &self.0;
+        let rows = self.rows();
+        let [w0, w1, w2, w3] = self.widths(&rows);
         let line = |c: char| c.to_string().repeat(w0 + w1 + w2 + w3 + 1);
         writeln!(f, "Model: \"{}\"", checked.name)?;
         writeln!(f, "{}", line('_'))?;
-        write!(f, " {:<w0$}{:<w1$}{:>w2$}", head[0], head[1], head[2])?;
+        write!(f, " {:<w0$}{:<w1$}{:>w2$}", HEAD[0], HEAD[1], HEAD[2])?;
         if checked.functional {
-            write!(f, "   {}", head[3])?;
+            write!(f, "   {}", HEAD[3])?;
         }
         writeln!(f)?;
         writeln!(f, "{}", line('='))?;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{Value, one_of};
-use crate::layer::Input;
+use crate::rule::Input;
 use crate::shape::{Dim, Shape};
 
 /// How a window treats the borders of its input.

@@ -6,6 +6,7 @@ use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 
 use crate::callback::{Callback, CallbackResult, Control, Mode, Monitor};
+use crate::error::TrainError;
 use crate::logs::Logs;
 use crate::model::Model;
 use crate::save::{save_model, save_weights};
@@ -91,7 +92,12 @@ impl ModelCheckpoint {
     ///
     /// # Errors
     /// A field that is neither `epoch` nor logged, or an unclosed brace.
-    pub fn file_name(template: &str, epoch: usize, logs: &Logs) -> Result<String, String> {
+    pub fn file_name(template: &str, epoch: usize, logs: &Logs) -> Result<String, TrainError> {
+        Self::fill(template, epoch, logs).map_err(TrainError::Setting)
+    }
+
+    /// [`ModelCheckpoint::file_name`], its failure said plainly.
+    fn fill(template: &str, epoch: usize, logs: &Logs) -> Result<String, String> {
         let mut out = String::new();
         let mut rest = template;
         while let Some(open) = rest.find('{') {
@@ -182,12 +188,15 @@ mod tests {
             assert_eq!(ModelCheckpoint::file_name(template, 2, &l).unwrap(), want);
         }
         assert_eq!(
-            ModelCheckpoint::file_name("w-{val_acc}.bpk", 0, &l).unwrap_err(),
+            ModelCheckpoint::file_name("w-{val_acc}.bpk", 0, &l)
+                .unwrap_err()
+                .to_string(),
             "the checkpoint path names `val_acc`, which is not logged"
         );
         assert!(
             ModelCheckpoint::file_name("w-{epoch.bpk", 0, &l)
                 .unwrap_err()
+                .to_string()
                 .starts_with("unclosed")
         );
     }

@@ -43,7 +43,7 @@ pub fn keras(path: impl AsRef<Path>) -> Result<KerasModel, TrainError> {
         reason,
     };
     let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-    KerasModel::from_bytes(&bytes).map_err(fail)
+    KerasModel::read(&bytes).map_err(fail)
 }
 
 /// Loads Keras weights saved alone (`model.save_weights("net.weights.h5")`) into `model`,
@@ -79,8 +79,17 @@ impl KerasModel {
     /// Reads a `.keras` file's bytes; see [`keras`].
     ///
     /// # Errors
-    /// Why they are not a Keras model kiln can build, naming the part at fault.
-    pub fn from_bytes(bytes: &[u8]) -> Result<KerasModel, String> {
+    /// [`TrainError::Unreadable`] saying why they are not a Keras model kiln can build,
+    /// naming the part at fault.
+    pub fn from_bytes(bytes: &[u8]) -> Result<KerasModel, TrainError> {
+        Self::read(bytes).map_err(|reason| TrainError::Unreadable {
+            what: "this Keras model file",
+            reason,
+        })
+    }
+
+    /// [`KerasModel::from_bytes`], its failure said plainly.
+    fn read(bytes: &[u8]) -> Result<KerasModel, String> {
         let zip = Zip::new(bytes)?;
         let config = zip.read("config.json")?;
         let config: Json =
@@ -397,6 +406,23 @@ fn functional(name: &str, config: &Json, layers: &[Json]) -> Result<Part, String
         });
         calls.push(call);
     }
+    let spec = ModelSpec {
+        name: name.into(),
+        inputs,
+        layers: named,
+        outputs: outputs(config, &nodes)?,
+    };
+    spec.check().map_err(|e| e.to_string())?;
+    Ok(Part {
+        spec,
+        calls,
+        nested,
+    })
+}
+
+/// A functional model's outputs, as kiln names their nodes; `nodes` maps Keras's layer
+/// names to kiln's.
+fn outputs(config: &Json, nodes: &HashMap<String, String>) -> Result<Vec<String>, String> {
     let outputs = config["output_layers"]
         .as_array()
         .ok_or("the model names no outputs")?;
@@ -406,7 +432,7 @@ fn functional(name: &str, config: &Json, layers: &[Json]) -> Result<Part, String
     } else {
         outputs.iter().collect()
     };
-    let outputs = outputs
+    outputs
         .into_iter()
         .map(|o| {
             let keras = o[0].as_str().unwrap_or("?");
@@ -415,19 +441,7 @@ fn functional(name: &str, config: &Json, layers: &[Json]) -> Result<Part, String
                 .cloned()
                 .ok_or_else(|| format!("the output `{keras}` is not a layer"))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let spec = ModelSpec {
-        name: name.into(),
-        inputs,
-        layers: named,
-        outputs,
-    };
-    spec.check().map_err(|e| e.to_string())?;
-    Ok(Part {
-        spec,
-        calls,
-        nested,
-    })
+        .collect()
 }
 
 /// A Keras batch shape `[null, 28, 28, 1]` as the example's dimensions.
@@ -455,66 +469,13 @@ fn channels_first(keras: &[usize]) -> Shape {
 /// The `model!` call of a Keras layer, with only what differs from the defaults.
 fn call(class: &str, config: &Json) -> Result<Call, String> {
     let mut out = Call::bare(class);
-    let channels_last = |config: &Json| match config["data_format"].as_str() {
-        None | Some("channels_last") => Ok(()),
-        Some(other) => Err(format!(
-            "data_format {other}; kiln reads channels_last models"
-        )),
-    };
     match class {
         "Dense" => {
             out.args.push(positional(&config["units"])?);
             weight_options(&mut out, config)?;
         }
-        "Conv1D" | "Conv2D" => {
-            channels_last(config)?;
-            if config["groups"].as_u64().unwrap_or(1) != 1 {
-                return Err("grouped convolutions are not in kiln".into());
-            }
-            out.args.push(positional(&config["filters"])?);
-            out.args.push(Arg {
-                keyword: None,
-                value: pair(&config["kernel_size"])?,
-            });
-            keyword_unless(
-                &mut out,
-                "strides",
-                pair(&config["strides"])?,
-                &Value::Int(1),
-            );
-            keyword_unless(
-                &mut out,
-                "padding",
-                name(&config["padding"])?,
-                &Value::Name("valid".into()),
-            );
-            keyword_unless(
-                &mut out,
-                "dilation_rate",
-                pair(&config["dilation_rate"])?,
-                &Value::Int(1),
-            );
-            weight_options(&mut out, config)?;
-        }
-        "MaxPooling1D" | "MaxPooling2D" | "AveragePooling2D" => {
-            channels_last(config)?;
-            let size = pair(&config["pool_size"])?;
-            let strides = match &config["strides"] {
-                Json::Null => size.clone(),
-                other => pair(other)?,
-            };
-            out.args.push(Arg {
-                keyword: None,
-                value: size.clone(),
-            });
-            keyword_unless(&mut out, "strides", strides, &size);
-            keyword_unless(
-                &mut out,
-                "padding",
-                name(&config["padding"])?,
-                &Value::Name("valid".into()),
-            );
-        }
+        "Conv1D" | "Conv2D" => conv(&mut out, config)?,
+        "MaxPooling1D" | "MaxPooling2D" | "AveragePooling2D" => pooling(&mut out, config)?,
         "GlobalAveragePooling2D" => {
             channels_last(config)?;
             if config["keepdims"].as_bool() == Some(true) {
@@ -522,65 +483,12 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
             }
         }
         "Flatten" => channels_last(config)?,
-        "Embedding" => {
-            out.args.push(positional(&config["input_dim"])?);
-            out.args.push(positional(&config["output_dim"])?);
-            if config["mask_zero"] == Json::Bool(true) {
-                return Err("mask_zero = true is not in kiln".into());
-            }
-            for key in ["embeddings_regularizer", "embeddings_constraint"] {
-                if !config[key].is_null() {
-                    return Err(format!("{key} is not in kiln"));
-                }
-            }
-        }
+        "Embedding" => embedding(&mut out, config)?,
         "SimpleRNN" | "GRU" | "LSTM" => recurrent(&mut out, class, config)?,
         "Dropout" => out.args.push(positional(&config["rate"])?),
-        "Reshape" => {
-            let target = config["target_shape"]
-                .as_array()
-                .ok_or("its target_shape is missing")?
-                .iter()
-                .map(|d| {
-                    d.as_u64()
-                        .and_then(|d| usize::try_from(d).ok())
-                        .ok_or_else(|| format!("target dimension {d} is not a known size"))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let dims = channels_first(&target)
-                .dims()
-                .iter()
-                .map(|d| Value::Int(d.known().unwrap_or(0) as i64))
-                .collect();
-            out.args.push(Arg {
-                keyword: None,
-                value: Value::Tuple(dims),
-            });
-        }
+        "Reshape" => reshape(&mut out, config)?,
         "Activation" => out.args.push(positional(&config["activation"])?),
-        "BatchNormalization" => {
-            let axis = config["axis"].as_i64().unwrap_or(-1);
-            if axis != -1 && axis != 3 {
-                return Err(format!(
-                    "axis {axis}; kiln normalizes the channels (Keras's axis -1)"
-                ));
-            }
-            if config["center"] == Json::Bool(false) || config["scale"] == Json::Bool(false) {
-                return Err("center = false or scale = false is not in kiln".into());
-            }
-            keyword_unless(
-                &mut out,
-                "momentum",
-                number(&config["momentum"])?,
-                &Value::Float(0.99),
-            );
-            keyword_unless(
-                &mut out,
-                "epsilon",
-                number(&config["epsilon"])?,
-                &Value::Float(1e-3),
-            );
-        }
+        "BatchNormalization" => batch_norm(&mut out, config)?,
         other => {
             return Err(format!(
                 "kiln imports Dense, Conv1D, Conv2D, MaxPooling1D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
@@ -590,24 +498,137 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
     Ok(out)
 }
 
-/// A recurrent layer's arguments: those kiln has, when they differ from Keras's defaults.
-fn recurrent(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
-    if config["stateful"] == Json::Bool(true) || config["unroll"] == Json::Bool(true) {
-        return Err("stateful or unrolled layers are not in kiln".into());
+/// Refuses a layer whose `data_format` is not Keras's default, channels last.
+fn channels_last(config: &Json) -> Result<(), String> {
+    match config["data_format"].as_str() {
+        None | Some("channels_last") => Ok(()),
+        Some(other) => Err(format!(
+            "data_format {other}; kiln reads channels_last models"
+        )),
     }
-    for key in [
-        "kernel_regularizer",
-        "recurrent_regularizer",
-        "bias_regularizer",
-        "activity_regularizer",
-        "kernel_constraint",
-        "recurrent_constraint",
-        "bias_constraint",
-    ] {
+}
+
+/// A Conv1D's or Conv2D's arguments: filters, kernel size, strides, padding, dilation and
+/// the weight options.
+fn conv(out: &mut Call, config: &Json) -> Result<(), String> {
+    channels_last(config)?;
+    if config["groups"].as_u64().unwrap_or(1) != 1 {
+        return Err("grouped convolutions are not in kiln".into());
+    }
+    out.args.push(positional(&config["filters"])?);
+    out.args.push(Arg {
+        keyword: None,
+        value: pair(&config["kernel_size"])?,
+    });
+    keyword_unless(out, "strides", pair(&config["strides"])?, &Value::Int(1));
+    keyword_unless(
+        out,
+        "padding",
+        name(&config["padding"])?,
+        &Value::Name("valid".into()),
+    );
+    keyword_unless(
+        out,
+        "dilation_rate",
+        pair(&config["dilation_rate"])?,
+        &Value::Int(1),
+    );
+    weight_options(out, config)
+}
+
+/// A pooling layer's arguments: its window, and its strides and padding when they differ
+/// from Keras's defaults (strides as the window, valid padding).
+fn pooling(out: &mut Call, config: &Json) -> Result<(), String> {
+    channels_last(config)?;
+    let size = pair(&config["pool_size"])?;
+    let strides = match &config["strides"] {
+        Json::Null => size.clone(),
+        other => pair(other)?,
+    };
+    out.args.push(Arg {
+        keyword: None,
+        value: size.clone(),
+    });
+    keyword_unless(out, "strides", strides, &size);
+    keyword_unless(
+        out,
+        "padding",
+        name(&config["padding"])?,
+        &Value::Name("valid".into()),
+    );
+    Ok(())
+}
+
+/// An Embedding's arguments: its vocabulary and width; masks, regularizers and
+/// constraints are refused.
+fn embedding(out: &mut Call, config: &Json) -> Result<(), String> {
+    out.args.push(positional(&config["input_dim"])?);
+    out.args.push(positional(&config["output_dim"])?);
+    if config["mask_zero"] == Json::Bool(true) {
+        return Err("mask_zero = true is not in kiln".into());
+    }
+    for key in ["embeddings_regularizer", "embeddings_constraint"] {
         if !config[key].is_null() {
-            return Err(format!("{key} is not in kiln's {class}"));
+            return Err(format!("{key} is not in kiln"));
         }
     }
+    Ok(())
+}
+
+/// A Reshape's target shape, an image's in kiln's channels-first order.
+fn reshape(out: &mut Call, config: &Json) -> Result<(), String> {
+    let target = config["target_shape"]
+        .as_array()
+        .ok_or("its target_shape is missing")?
+        .iter()
+        .map(|d| {
+            d.as_u64()
+                .and_then(|d| usize::try_from(d).ok())
+                .ok_or_else(|| format!("target dimension {d} is not a known size"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let dims = channels_first(&target)
+        .dims()
+        .iter()
+        .map(|d| Value::Int(d.known().unwrap_or(0) as i64))
+        .collect();
+    out.args.push(Arg {
+        keyword: None,
+        value: Value::Tuple(dims),
+    });
+    Ok(())
+}
+
+/// A BatchNormalization's momentum and epsilon when they differ from Keras's defaults;
+/// other axes than the channels', and turning off its centring or scaling, are refused.
+fn batch_norm(out: &mut Call, config: &Json) -> Result<(), String> {
+    let axis = config["axis"].as_i64().unwrap_or(-1);
+    if axis != -1 && axis != 3 {
+        return Err(format!(
+            "axis {axis}; kiln normalizes the channels (Keras's axis -1)"
+        ));
+    }
+    if config["center"] == Json::Bool(false) || config["scale"] == Json::Bool(false) {
+        return Err("center = false or scale = false is not in kiln".into());
+    }
+    keyword_unless(
+        out,
+        "momentum",
+        number(&config["momentum"])?,
+        &Value::Float(0.99),
+    );
+    keyword_unless(
+        out,
+        "epsilon",
+        number(&config["epsilon"])?,
+        &Value::Float(1e-3),
+    );
+    Ok(())
+}
+
+/// A recurrent layer's arguments: those kiln has, when they differ from Keras's defaults.
+fn recurrent(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
+    recurrent_refusals(class, config)?;
     out.args.push(positional(&config["units"])?);
     keyword_unless(
         out,
@@ -652,6 +673,28 @@ fn recurrent(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
                 keyword: Some(key.into()),
                 value: Value::Float(rate),
             });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses what kiln's recurrent layers do not have: state kept between batches,
+/// unrolling, regularizers and constraints.
+fn recurrent_refusals(class: &str, config: &Json) -> Result<(), String> {
+    if config["stateful"] == Json::Bool(true) || config["unroll"] == Json::Bool(true) {
+        return Err("stateful or unrolled layers are not in kiln".into());
+    }
+    for key in [
+        "kernel_regularizer",
+        "recurrent_regularizer",
+        "bias_regularizer",
+        "activity_regularizer",
+        "kernel_constraint",
+        "recurrent_constraint",
+        "bias_constraint",
+    ] {
+        if !config[key].is_null() {
+            return Err(format!("{key} is not in kiln's {class}"));
         }
     }
     Ok(())
@@ -790,149 +833,205 @@ fn weights(
     let mut previous = spec.inputs[0].name.as_str();
     for (named, info) in spec.layers.iter().zip(&checked.layers) {
         let first = named.inbound.first().map_or(previous, String::as_str);
-        let mut flattened = flat.get(first).copied();
+        let flattened = flat.get(first).copied();
         previous = &named.name;
         let keras = match &named.layer {
             Layer::Model(nested) if nested.0.is_functional() => groups.name_as("functional"),
             Layer::Model(_) => groups.name_as("sequential"),
             layer => groups.name(layer),
         };
-        // A recurrent layer keeps its weights in its cell.
-        let group = match named.layer {
-            Layer::SimpleRNN(_) | Layer::GRU(_) | Layer::LSTM(_) => "cell/vars",
-            _ => "vars",
-        };
-        let vars = |i: usize| {
-            let path = format!("{h5}{keras}/{group}/{i}");
-            datasets
-                .iter()
-                .find(|(p, _)| *p == path)
-                .map(|(_, d)| d.clone())
-                .ok_or_else(|| format!("model.weights.h5 has no `{path}`"))
-        };
-        let kiln = &format!("{prefix}{}", named.name);
-        if let Layer::Model(nested) = &named.layer {
+        let kiln = format!("{prefix}{}", named.name);
+        let (layer, image) = if let Layer::Model(nested) = &named.layer {
             let inner = format!("{h5}{keras}/layers/");
-            let (weights, flattened) = weights(&nested.0, datasets, &inner, &format!("{kiln}."))?;
-            out.extend(weights);
-            if let Some(image) = flattened {
-                flat.insert(&named.name, image);
-            }
-            continue;
-        }
-        match named.layer.class_name() {
-            "Conv2D" => {
-                let kernel = vars(0)?;
-                let [h, w, i, o] = kernel.shape[..] else {
-                    return Err(format!("`{keras}`'s kernel is {:?}, not 4-D", kernel.shape));
-                };
-                let mut values = vec![0.0; kernel.values.len()];
-                for (at, v) in kernel.values.iter().enumerate() {
-                    let (y, x, c, f) = (at / (w * i * o), at / (i * o) % w, at / o % i, at % o);
-                    values[((f * i + c) * h + y) * w + x] = *v;
-                }
-                out.push(Weight::new(
-                    format!("{kiln}.weight"),
-                    vec![o, i, h, w],
-                    values,
-                ));
-                if named.layer.weights().is_some_and(|o| o.use_bias) {
-                    let bias = vars(1)?;
-                    out.push(Weight::new(format!("{kiln}.bias"), bias.shape, bias.values));
-                }
-            }
-            "Conv1D" => {
-                // Keras's (steps, in, out) kernel is burn's [out, in, steps].
-                let kernel = vars(0)?;
-                let [k, i, o] = kernel.shape[..] else {
-                    return Err(format!("`{keras}`'s kernel is {:?}, not 3-D", kernel.shape));
-                };
-                let mut values = vec![0.0; kernel.values.len()];
-                for (at, v) in kernel.values.iter().enumerate() {
-                    let (step, c, f) = (at / (i * o), at / o % i, at % o);
-                    values[(f * i + c) * k + step] = *v;
-                }
-                out.push(Weight::new(format!("{kiln}.weight"), vec![o, i, k], values));
-                if named.layer.weights().is_some_and(|o| o.use_bias) {
-                    let bias = vars(1)?;
-                    out.push(Weight::new(format!("{kiln}.bias"), bias.shape, bias.values));
-                }
-            }
-            "Dense" => {
-                let mut kernel = vars(0)?;
-                if let Some(image) = flattened.take() {
-                    kernel.values = unflatten_rows(&kernel, image)?;
-                }
-                out.push(Weight::new(
-                    format!("{kiln}.weight"),
-                    kernel.shape,
-                    kernel.values,
-                ));
-                if named.layer.weights().is_some_and(|o| o.use_bias) {
-                    let bias = vars(1)?;
-                    out.push(Weight::new(format!("{kiln}.bias"), bias.shape, bias.values));
-                }
-            }
-            "BatchNormalization" => {
-                if flattened.is_some() {
-                    return Err(format!(
-                        "`{keras}` normalizes flattened image features; not imported yet"
-                    ));
-                }
-                for (i, field) in ["gamma", "beta", "running_mean", "running_var"]
-                    .iter()
-                    .enumerate()
-                {
-                    let v = vars(i)?;
-                    out.push(Weight::new(format!("{kiln}.{field}"), v.shape, v.values));
-                }
-            }
-            "Flatten" => {
-                if let [c, h, w] = info.input.dims() {
-                    let known = |d: &kiln_spec::Dim| d.known().unwrap_or(0);
-                    flat.insert(&named.name, [known(h), known(w), known(c)]);
-                }
-            }
-            "Reshape" => {
-                // Channels-last images of several channels hold their values in another
-                // order than kiln's channels-first ones: no reshape maps one to the other.
-                let interleaved = |shape: &Shape| matches!(shape.dims(), [c, _, _] if c.known().is_none_or(|c| c > 1));
-                if interleaved(&info.input) || interleaved(&info.output) {
-                    return Err(format!(
-                        "`{keras}` reshapes images of several channels, whose values Keras orders channels last and kiln channels first; not imported"
-                    ));
-                }
-            }
-            "Dropout" | "Activation" => {
-                if let Some(image) = flattened {
-                    flat.insert(&named.name, image);
-                }
-            }
-            "Embedding" => {
-                let table = vars(0)?;
-                out.push(Weight::new(
-                    format!("{kiln}.weight"),
-                    table.shape,
-                    table.values,
-                ));
-            }
-            "SimpleRNN" | "GRU" | "LSTM" => {
-                if let Layer::SimpleRNN(r) | Layer::GRU(r) | Layer::LSTM(r) = &named.layer {
-                    let bias = if r.use_bias { Some(vars(2)?) } else { None };
-                    out.extend(recurrent_weights(
-                        kiln,
-                        r,
-                        &vars(0)?,
-                        &vars(1)?,
-                        bias.as_ref(),
-                    )?);
-                }
-            }
-            _ => {}
+            weights(&nested.0, datasets, &inner, &format!("{kiln}."))?
+        } else {
+            let source = Source {
+                vars: format!("{h5}{keras}/{}", vars_group(&named.layer)),
+                keras,
+                kiln,
+                datasets,
+            };
+            layer_weights(&named.layer, info, &source, flattened)?
+        };
+        out.extend(layer);
+        if let Some(image) = image {
+            flat.insert(&named.name, image);
         }
     }
     let last = checked.outputs.first().map(|o| o.name.as_str());
     Ok((out, last.and_then(|o| flat.get(o).copied())))
+}
+
+/// The HDF5 group under a layer's own that holds its variables: a recurrent layer keeps
+/// its weights in its cell.
+fn vars_group(layer: &Layer) -> &'static str {
+    match layer {
+        Layer::SimpleRNN(_) | Layer::GRU(_) | Layer::LSTM(_) => "cell/vars",
+        _ => "vars",
+    }
+}
+
+/// Where one layer's weights come from in the HDF5 file, and the name they take in kiln.
+struct Source<'a> {
+    /// The Keras layer's name in the file (`dense_1`).
+    keras: String,
+    /// The kiln layer's name, after the models it is in (`base.dense`).
+    kiln: String,
+    /// The path of the group of its variables (`layers/dense_1/vars`).
+    vars: String,
+    /// The file's datasets, by path.
+    datasets: &'a [(String, Dataset)],
+}
+
+impl Source<'_> {
+    /// The layer's variable `i`.
+    fn var(&self, i: usize) -> Result<Dataset, String> {
+        let path = format!("{}/{i}", self.vars);
+        self.datasets
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, d)| d.clone())
+            .ok_or_else(|| format!("model.weights.h5 has no `{path}`"))
+    }
+
+    /// The kiln weight `{kiln}.{field}`.
+    fn weight(&self, field: &str, shape: Vec<usize>, values: Vec<f32>) -> Weight {
+        Weight::new(format!("{}.{field}", self.kiln), shape, values)
+    }
+}
+
+/// One layer's kiln weights (a model used as a layer aside), and the Keras image its
+/// values are a Flatten of, if any; `flattened` is that of the values it takes.
+fn layer_weights(
+    layer: &Layer,
+    info: &kiln_spec::LayerInfo,
+    source: &Source,
+    flattened: Option<[usize; 3]>,
+) -> Result<(Vec<Weight>, Option<[usize; 3]>), String> {
+    let weights = match layer.class_name() {
+        "Conv2D" | "Conv1D" | "Dense" => kernel_and_bias(layer, source, flattened)?,
+        "BatchNormalization" => {
+            if flattened.is_some() {
+                return Err(format!(
+                    "`{}` normalizes flattened image features; not imported yet",
+                    source.keras
+                ));
+            }
+            let fields = ["gamma", "beta", "running_mean", "running_var"];
+            let mut out = Vec::new();
+            for (i, field) in fields.iter().enumerate() {
+                let v = source.var(i)?;
+                out.push(source.weight(field, v.shape, v.values));
+            }
+            out
+        }
+        "Flatten" => return Ok((Vec::new(), flattened_image(&info.input))),
+        "Reshape" => {
+            reshape_keeps_order(&source.keras, info)?;
+            Vec::new()
+        }
+        "Dropout" | "Activation" => return Ok((Vec::new(), flattened)),
+        "Embedding" => {
+            let table = source.var(0)?;
+            vec![source.weight("weight", table.shape, table.values)]
+        }
+        "SimpleRNN" | "GRU" | "LSTM" => match layer {
+            Layer::SimpleRNN(r) | Layer::GRU(r) | Layer::LSTM(r) => {
+                let bias = if r.use_bias {
+                    Some(source.var(2)?)
+                } else {
+                    None
+                };
+                recurrent_weights(
+                    &source.kiln,
+                    r,
+                    &source.var(0)?,
+                    &source.var(1)?,
+                    bias.as_ref(),
+                )?
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    Ok((weights, None))
+}
+
+/// A Dense's, Conv1D's or Conv2D's kernel in burn's layout, and its bias if it has one;
+/// `flattened` is the Keras image a Dense's input is a Flatten of.
+fn kernel_and_bias(
+    layer: &Layer,
+    source: &Source,
+    flattened: Option<[usize; 3]>,
+) -> Result<Vec<Weight>, String> {
+    let kernel = source.var(0)?;
+    let (shape, values) = match (layer.class_name(), flattened) {
+        ("Conv2D", _) => conv2d_kernel(&source.keras, &kernel)?,
+        ("Conv1D", _) => conv1d_kernel(&source.keras, &kernel)?,
+        (_, Some(image)) => {
+            let values = unflatten_rows(&kernel, image)?;
+            (kernel.shape, values)
+        }
+        (_, None) => (kernel.shape, kernel.values),
+    };
+    let mut out = vec![source.weight("weight", shape, values)];
+    if layer.weights().is_some_and(|o| o.use_bias) {
+        let bias = source.var(1)?;
+        out.push(source.weight("bias", bias.shape, bias.values));
+    }
+    Ok(out)
+}
+
+/// Keras's Conv2D kernel `(height, width, in, out)` as burn's `[out, in, height, width]`:
+/// its shape and values; `keras` names the layer in errors.
+fn conv2d_kernel(keras: &str, kernel: &Dataset) -> Result<(Vec<usize>, Vec<f32>), String> {
+    let [h, w, i, o] = kernel.shape[..] else {
+        return Err(format!("`{keras}`'s kernel is {:?}, not 4-D", kernel.shape));
+    };
+    let mut values = vec![0.0; kernel.values.len()];
+    for (at, v) in kernel.values.iter().enumerate() {
+        let (y, x, c, f) = (at / (w * i * o), at / (i * o) % w, at / o % i, at % o);
+        values[((f * i + c) * h + y) * w + x] = *v;
+    }
+    Ok((vec![o, i, h, w], values))
+}
+
+/// Keras's Conv1D kernel `(steps, in, out)` as burn's `[out, in, steps]`: its shape and
+/// values; `keras` names the layer in errors.
+fn conv1d_kernel(keras: &str, kernel: &Dataset) -> Result<(Vec<usize>, Vec<f32>), String> {
+    let [k, i, o] = kernel.shape[..] else {
+        return Err(format!("`{keras}`'s kernel is {:?}, not 3-D", kernel.shape));
+    };
+    let mut values = vec![0.0; kernel.values.len()];
+    for (at, v) in kernel.values.iter().enumerate() {
+        let (step, c, f) = (at / (i * o), at / o % i, at % o);
+        values[(f * i + c) * k + step] = *v;
+    }
+    Ok((vec![o, i, k], values))
+}
+
+/// The Keras image `[h, w, c]` that a Flatten taking kiln's `[c, h, w]` flattens, when
+/// it takes an image.
+fn flattened_image(input: &Shape) -> Option<[usize; 3]> {
+    let [c, h, w] = input.dims() else {
+        return None;
+    };
+    let known = |d: &kiln_spec::Dim| d.known().unwrap_or(0);
+    Some([known(h), known(w), known(c)])
+}
+
+/// Refuses a Reshape (`keras` in the file) from or to images of several channels.
+fn reshape_keeps_order(keras: &str, info: &kiln_spec::LayerInfo) -> Result<(), String> {
+    // Channels-last images of several channels hold their values in another
+    // order than kiln's channels-first ones: no reshape maps one to the other.
+    let interleaved =
+        |shape: &Shape| matches!(shape.dims(), [c, _, _] if c.known().is_none_or(|c| c > 1));
+    if interleaved(&info.input) || interleaved(&info.output) {
+        return Err(format!(
+            "`{keras}` reshapes images of several channels, whose values Keras orders channels last and kiln channels first; not imported"
+        ));
+    }
+    Ok(())
 }
 
 /// A recurrent layer's weights: Keras's kernels `[features, blocks·units]` and

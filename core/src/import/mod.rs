@@ -8,7 +8,7 @@ mod zip;
 
 pub use keras::{KerasModel, keras, keras_weights};
 pub use torch::state_dict as torch_state_dict;
-pub(crate) use torch::{recurrent as torch_recurrent, safetensors_weights};
+pub(crate) use torch::{read_state_dict, recurrent as torch_recurrent, safetensors_weights};
 
 use crate::error::TrainError;
 

@@ -11,6 +11,7 @@
 
 use super::Weight;
 use super::zip::Zip;
+use crate::error::TrainError;
 
 /// A value on the pickle machine's stack.
 #[derive(Clone, Debug)]
@@ -47,7 +48,15 @@ struct Tensor {
 ///
 /// # Errors
 /// When the file is not a `torch.save` zip of a state dict, or is damaged.
-pub fn state_dict(bytes: &[u8]) -> Result<Vec<Weight>, String> {
+pub fn state_dict(bytes: &[u8]) -> Result<Vec<Weight>, TrainError> {
+    read_state_dict(bytes).map_err(|reason| TrainError::Unreadable {
+        what: "this PyTorch file",
+        reason,
+    })
+}
+
+/// [`state_dict`], its failure said plainly.
+pub(crate) fn read_state_dict(bytes: &[u8]) -> Result<Vec<Weight>, String> {
     let zip = Zip::new(bytes).map_err(|e| format!("not a torch.save file: {e}"))?;
     let pickle_name = zip
         .names()
@@ -177,20 +186,7 @@ fn cells(
     let (&[rows, input], &[_, hidden]) = (&ih.shape[..], &hh.shape[..]) else {
         return Err(format!("`{prefix}`'s weights are not matrices"));
     };
-    let blocks = (hidden > 0 && rows % hidden == 0).then(|| rows / hidden);
-    let (gates, both_biases): (&[&str], bool) = match blocks {
-        Some(4) => (
-            &["input_gate", "forget_gate", "cell_gate", "output_gate"],
-            false,
-        ),
-        Some(3) => (&["reset_gate", "update_gate", "new_gate"], true),
-        Some(1) => (&["gate"], false),
-        _ => {
-            return Err(format!(
-                "`{prefix}` is {rows}×{input} with {hidden} hidden units: not an RNN, GRU or LSTM"
-            ));
-        }
-    };
+    let (gates, both_biases) = gate_layout(prefix, rows, input, hidden)?;
     let fits = hh.shape == [rows, hidden]
         && [bih, bhh].iter().flatten().all(|b| b.shape == [rows])
         && ih.values.len() == rows * input;
@@ -238,6 +234,29 @@ fn cells(
         }
     }
     Ok(out)
+}
+
+/// The gates, in PyTorch's order, of the recurrent layer `prefix` whose packed input
+/// weight is `rows`×`input` with `hidden` units, and whether burn keeps both its biases
+/// (a GRU's) rather than their sum.
+fn gate_layout(
+    prefix: &str,
+    rows: usize,
+    input: usize,
+    hidden: usize,
+) -> Result<(&'static [&'static str], bool), String> {
+    let blocks = (hidden > 0 && rows.is_multiple_of(hidden)).then(|| rows / hidden);
+    match blocks {
+        Some(4) => Ok((
+            &["input_gate", "forget_gate", "cell_gate", "output_gate"],
+            false,
+        )),
+        Some(3) => Ok((&["reset_gate", "update_gate", "new_gate"], true)),
+        Some(1) => Ok((&["gate"], false)),
+        _ => Err(format!(
+            "`{prefix}` is {rows}×{input} with {hidden} hidden units: not an RNN, GRU or LSTM"
+        )),
+    }
 }
 
 /// The tensor's values from its storage, following its offset and strides.
@@ -362,168 +381,223 @@ impl<'a> Machine<'a> {
             .ok_or_else(|| "data.pkl's stack is empty".into())
     }
 
+    /// Runs the pickle to its STOP and gives the value it leaves.
     fn run(mut self) -> Result<Py, String> {
         loop {
             let op = self.take(1)?[0];
-            match op {
-                0x80 => drop(self.take(1)?),               // PROTO
-                0x95 => drop(self.take(8)?),               // FRAME
-                b'.' => return self.pop(),                 // STOP
-                b'(' => self.marks.push(self.stack.len()), // MARK
-                // NONE, NEWTRUE, NEWFALSE
-                b'N' | 0x88 | 0x89 => self.stack.push(Py::Opaque),
-                b'K' => {
-                    let v = self.uint(1)?;
-                    self.stack.push(Py::Int(v as i64));
-                }
-                b'M' => {
-                    let v = self.uint(2)?;
-                    self.stack.push(Py::Int(v as i64));
-                }
-                b'J' => {
-                    let v = self.uint(4)? as u32 as i32;
-                    self.stack.push(Py::Int(i64::from(v)));
-                }
-                0x8a => {
-                    // LONG1: a little-endian two's-complement integer of n bytes.
-                    let n = self.uint(1)? as usize;
-                    let bytes = self.take(n)?;
-                    if n > 8 {
-                        return Err("an integer wider than 64 bits".into());
-                    }
-                    let mut v = bytes
-                        .iter()
-                        .rev()
-                        .fold(0i64, |v, &b| (v << 8) | i64::from(b));
-                    if n > 0 && n < 8 && bytes[n - 1] & 0x80 != 0 {
-                        v -= 1i64 << (8 * n);
-                    }
-                    self.stack.push(Py::Int(v));
-                }
-                b'G' => {
-                    // BINFLOAT
-                    self.take(8)?;
-                    self.stack.push(Py::Opaque);
-                }
-                b'X' => {
-                    let n = self.uint(4)? as usize;
-                    let s = self.text(n)?;
-                    self.stack.push(s);
-                }
-                0x8c => {
-                    let n = self.uint(1)? as usize;
-                    let s = self.text(n)?;
-                    self.stack.push(s);
-                }
-                0x8d => {
-                    let n = usize::try_from(self.uint(8)?).map_err(|_| "a string too long")?;
-                    let s = self.text(n)?;
-                    self.stack.push(s);
-                }
-                b'c' => {
-                    let module = self.line()?;
-                    let name = self.line()?;
-                    self.stack.push(Py::Global(format!("{module} {name}")));
-                }
-                0x93 => {
-                    // STACK_GLOBAL
-                    let name = self.pop()?;
-                    let module = self.pop()?;
-                    let (Py::Str(module), Py::Str(name)) = (module, name) else {
-                        return Err("a global named by values that are not strings".into());
-                    };
-                    self.stack.push(Py::Global(format!("{module} {name}")));
-                }
-                b'q' => {
-                    let i = self.uint(1)? as u32;
-                    self.memoize(i)?;
-                }
-                b'r' => {
-                    let i = self.uint(4)? as u32;
-                    self.memoize(i)?;
-                }
-                0x94 => {
-                    let i = u32::try_from(self.memo.len()).map_err(|_| "a memo too large")?;
-                    self.memoize(i)?;
-                }
-                b'h' | b'j' => {
-                    let i = self.uint(if op == b'h' { 1 } else { 4 })? as u32;
-                    let v = self
-                        .memo
-                        .get(&i)
-                        .cloned()
-                        .ok_or("data.pkl recalls what it never kept")?;
-                    self.stack.push(v);
-                }
-                b')' => self.stack.push(Py::Tuple(Vec::new())),
-                b't' => {
-                    let items = self.since_mark()?;
-                    self.stack.push(Py::Tuple(items));
-                }
-                0x85..=0x87 => {
-                    let n = usize::from(op - 0x84);
-                    if self.stack.len() < n {
-                        return Err("data.pkl builds a tuple from too few values".into());
-                    }
-                    let items = self.stack.split_off(self.stack.len() - n);
-                    self.stack.push(Py::Tuple(items));
-                }
-                b']' => self.stack.push(Py::List(Vec::new())),
-                b'}' => self.stack.push(Py::Dict(Vec::new())),
-                b'a' => {
-                    let v = self.pop()?;
-                    if let Py::List(items) = self.top()? {
-                        items.push(v);
-                    }
-                }
-                b'e' => {
-                    let items = self.since_mark()?;
-                    if let Py::List(list) = self.top()? {
-                        list.extend(items);
-                    }
-                }
-                b's' => {
-                    let v = self.pop()?;
-                    let k = self.pop()?;
-                    if let Py::Dict(items) = self.top()? {
-                        items.push((k, v));
-                    }
-                }
-                b'u' => {
-                    let items = self.since_mark()?;
-                    if items.len() % 2 != 0 {
-                        return Err("data.pkl sets a key without its value".into());
-                    }
-                    let mut pairs = items.into_iter();
-                    if let Py::Dict(dict) = self.top()? {
-                        while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
-                            dict.push((k, v));
-                        }
-                    }
-                }
-                b'Q' => {
-                    let pid = self.pop()?;
-                    self.stack.push(storage(pid)?);
-                }
-                b'R' => {
-                    let args = self.pop()?;
-                    let callable = self.pop()?;
-                    self.stack.push(reduce(callable, args)?);
-                }
-                b'b' => {
-                    // BUILD: the state of an object this reader keeps as it is.
-                    self.pop()?;
-                }
-                other => {
-                    return Err(format!(
-                        "data.pkl uses pickle opcode {other:#04x}, which a state dict does not need"
-                    ));
-                }
+            if op == b'.' {
+                return self.pop(); // STOP
+            }
+            // Each group runs `op` if it is one of its opcodes, and says whether it was.
+            let known = self.framing(op)?
+                || self.constant(op)?
+                || self.string_or_global(op)?
+                || self.memo_op(op)?
+                || self.collection(op)?
+                || self.object(op)?;
+            if !known {
+                return Err(format!(
+                    "data.pkl uses pickle opcode {op:#04x}, which a state dict does not need"
+                ));
             }
             if self.stack.len() > self.data.len() {
                 return Err("data.pkl grows its stack beyond its size".into());
             }
         }
+    }
+
+    /// Runs `op` if it is PROTO, FRAME or MARK; whether it was.
+    fn framing(&mut self, op: u8) -> Result<bool, String> {
+        match op {
+            0x80 => drop(self.take(1)?),               // PROTO
+            0x95 => drop(self.take(8)?),               // FRAME
+            b'(' => self.marks.push(self.stack.len()), // MARK
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Runs `op` if it pushes a constant (`None`, a boolean, an integer or a float);
+    /// whether it did.
+    fn constant(&mut self, op: u8) -> Result<bool, String> {
+        let value = match op {
+            // NONE, NEWTRUE, NEWFALSE
+            b'N' | 0x88 | 0x89 => Py::Opaque,
+            b'K' => Py::Int(self.uint(1)? as i64),
+            b'M' => Py::Int(self.uint(2)? as i64),
+            b'J' => Py::Int(i64::from(self.uint(4)? as u32 as i32)),
+            0x8a => Py::Int(self.long1()?),
+            b'G' => {
+                // BINFLOAT
+                self.take(8)?;
+                Py::Opaque
+            }
+            _ => return Ok(false),
+        };
+        self.stack.push(value);
+        Ok(true)
+    }
+
+    /// LONG1's operand: a little-endian two's-complement integer of n bytes.
+    fn long1(&mut self) -> Result<i64, String> {
+        let n = self.uint(1)? as usize;
+        let bytes = self.take(n)?;
+        if n > 8 {
+            return Err("an integer wider than 64 bits".into());
+        }
+        let mut v = bytes
+            .iter()
+            .rev()
+            .fold(0i64, |v, &b| (v << 8) | i64::from(b));
+        if n > 0 && n < 8 && bytes[n - 1] & 0x80 != 0 {
+            v -= 1i64 << (8 * n);
+        }
+        Ok(v)
+    }
+
+    /// Runs `op` if it pushes a string or a global; whether it did.
+    fn string_or_global(&mut self, op: u8) -> Result<bool, String> {
+        let value = match op {
+            b'X' => {
+                let n = self.uint(4)? as usize;
+                self.text(n)?
+            }
+            0x8c => {
+                let n = self.uint(1)? as usize;
+                self.text(n)?
+            }
+            0x8d => {
+                let n = usize::try_from(self.uint(8)?).map_err(|_| "a string too long")?;
+                self.text(n)?
+            }
+            b'c' => {
+                let module = self.line()?;
+                let name = self.line()?;
+                Py::Global(format!("{module} {name}"))
+            }
+            0x93 => {
+                // STACK_GLOBAL
+                let name = self.pop()?;
+                let module = self.pop()?;
+                let (Py::Str(module), Py::Str(name)) = (module, name) else {
+                    return Err("a global named by values that are not strings".into());
+                };
+                Py::Global(format!("{module} {name}"))
+            }
+            _ => return Ok(false),
+        };
+        self.stack.push(value);
+        Ok(true)
+    }
+
+    /// Runs `op` if it keeps the top of the stack in the memo or recalls a value from it;
+    /// whether it did.
+    fn memo_op(&mut self, op: u8) -> Result<bool, String> {
+        match op {
+            b'q' => {
+                let i = self.uint(1)? as u32;
+                self.memoize(i)?;
+            }
+            b'r' => {
+                let i = self.uint(4)? as u32;
+                self.memoize(i)?;
+            }
+            0x94 => {
+                let i = u32::try_from(self.memo.len()).map_err(|_| "a memo too large")?;
+                self.memoize(i)?;
+            }
+            b'h' | b'j' => {
+                let i = self.uint(if op == b'h' { 1 } else { 4 })? as u32;
+                let v = self
+                    .memo
+                    .get(&i)
+                    .cloned()
+                    .ok_or("data.pkl recalls what it never kept")?;
+                self.stack.push(v);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Runs `op` if it builds a tuple, list or dict or adds to one; whether it did.
+    fn collection(&mut self, op: u8) -> Result<bool, String> {
+        match op {
+            b')' => self.stack.push(Py::Tuple(Vec::new())),
+            b't' => {
+                let items = self.since_mark()?;
+                self.stack.push(Py::Tuple(items));
+            }
+            0x85..=0x87 => {
+                let n = usize::from(op - 0x84);
+                if self.stack.len() < n {
+                    return Err("data.pkl builds a tuple from too few values".into());
+                }
+                let items = self.stack.split_off(self.stack.len() - n);
+                self.stack.push(Py::Tuple(items));
+            }
+            b']' => self.stack.push(Py::List(Vec::new())),
+            b'}' => self.stack.push(Py::Dict(Vec::new())),
+            b'a' => {
+                let v = self.pop()?;
+                if let Py::List(items) = self.top()? {
+                    items.push(v);
+                }
+            }
+            b'e' => {
+                let items = self.since_mark()?;
+                if let Py::List(list) = self.top()? {
+                    list.extend(items);
+                }
+            }
+            b's' => {
+                let v = self.pop()?;
+                let k = self.pop()?;
+                if let Py::Dict(items) = self.top()? {
+                    items.push((k, v));
+                }
+            }
+            b'u' => self.set_items()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// SETITEMS: the key-value pairs since the mark, added to the dict beneath them.
+    fn set_items(&mut self) -> Result<(), String> {
+        let items = self.since_mark()?;
+        if items.len() % 2 != 0 {
+            return Err("data.pkl sets a key without its value".into());
+        }
+        let mut pairs = items.into_iter();
+        if let Py::Dict(dict) = self.top()? {
+            while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
+                dict.push((k, v));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `op` if it loads a storage, calls a callable or sets an object's state;
+    /// whether it did.
+    fn object(&mut self, op: u8) -> Result<bool, String> {
+        match op {
+            b'Q' => {
+                let pid = self.pop()?;
+                self.stack.push(storage(pid)?);
+            }
+            b'R' => {
+                let args = self.pop()?;
+                let callable = self.pop()?;
+                self.stack.push(reduce(callable, args)?);
+            }
+            b'b' => {
+                // BUILD: the state of an object this reader keeps as it is.
+                self.pop()?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     fn memoize(&mut self, i: u32) -> Result<(), String> {

@@ -24,7 +24,8 @@ pub fn batch_normalization<B: Backend>(
         .init(device)
 }
 
-/// BatchNormalization's forward step: burn-nn's `BatchNorm::forward`, except
+/// BatchNormalization's forward step: burn-nn's `BatchNorm::forward` while `training` (the
+/// training forward pass), and the moving statistics otherwise, as Keras's `model(x)`; except
 /// - for a frozen layer (its scale takes no gradient) in training, which normalizes with
 ///   its moving statistics and keeps them, as Keras's frozen BatchNormalization does;
 /// - in training on [`Cpu`](crate::backend::Cpu), where kiln-cpu's `batch_norm_training`
@@ -33,16 +34,24 @@ pub fn batch_normalization<B: Backend>(
 ///
 /// Sequences `[batch, steps, features]` are normalized per feature, as Keras's
 /// `axis = -1`; burn-nn normalizes the second dimension, so they are swapped around it.
-pub fn batch_norm<B: Backend, const D: usize>(bn: &BatchNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+pub fn batch_norm<B: Backend, const D: usize>(
+    bn: &BatchNorm<B>,
+    x: Tensor<B, D>,
+    training: bool,
+) -> Tensor<B, D> {
     if D == 3 {
-        return per_channel(bn, x.swap_dims(1, 2)).swap_dims(1, 2);
+        return per_channel(bn, x.swap_dims(1, 2), training).swap_dims(1, 2);
     }
-    per_channel(bn, x)
+    per_channel(bn, x, training)
 }
 
 /// [`batch_norm`] on `[batch, channels, ...]`.
-fn per_channel<B: Backend, const D: usize>(bn: &BatchNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
-    if B::ad_enabled(&x.device()) && !bn.gamma.val().is_require_grad() {
+fn per_channel<B: Backend, const D: usize>(
+    bn: &BatchNorm<B>,
+    x: Tensor<B, D>,
+    training: bool,
+) -> Tensor<B, D> {
+    if !training || (B::ad_enabled(&x.device()) && !bn.gamma.val().is_require_grad()) {
         return inference(bn, x);
     }
     #[cfg(feature = "flex")]
@@ -141,7 +150,7 @@ mod tests {
         let device = Default::default();
         let bn = batch_normalization::<TestAutodiff>(1, 0.9, 1e-3, &device);
         let x = Tensor::<TestAutodiff, 2>::from_floats([[1.0], [3.0]], &device);
-        let y = batch_norm(&bn, x);
+        let y = batch_norm(&bn, x, true);
         let mean = floats(bn.running_mean.value_sync());
         assert!((mean[0] - 0.2).abs() < 1e-6, "{mean:?}");
         // Normalised with the batch's mean 2 and variance 1: ±1 / sqrt(1 + 1e-3).
@@ -184,7 +193,7 @@ mod tests {
                 floats(layer.running_var.value_sync()),
             ]
         };
-        let ours = run(&|layer, x| per_channel(layer, x));
+        let ours = run(&|layer, x| per_channel(layer, x, true));
         let theirs = run(&|layer, x| layer.forward(x));
         let what = ["output", "dx", "dγ", "dβ", "moving mean", "moving variance"];
         for ((ours, theirs), what) in ours.iter().zip(&theirs).zip(what) {

@@ -1,6 +1,8 @@
 //! Dropout: burn-nn's `Dropout`.
 
 use burn::nn::{Dropout, DropoutConfig};
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 
 /// A Dropout layer dropping `rate` of its inputs while training (on an autodiff backend)
 /// and passing them through unchanged at inference.
@@ -9,4 +11,14 @@ use burn::nn::{Dropout, DropoutConfig};
 /// When `rate` is outside `[0, 1]`; kiln-spec refuses such a rate first.
 pub fn dropout(rate: f64) -> Dropout {
     DropoutConfig::new(rate).init()
+}
+
+/// Dropout's step: drops while `training` (the training forward pass, on an autodiff
+/// backend) and passes `x` through otherwise, as Keras's `model(x)` does.
+pub fn dropout_step<B: Backend, const D: usize>(
+    dropout: &Dropout,
+    x: Tensor<B, D>,
+    training: bool,
+) -> Tensor<B, D> {
+    if training { dropout.forward(x) } else { x }
 }

@@ -15,7 +15,7 @@ mod reshape;
 pub use batch_normalization::{batch_norm, batch_normalization};
 pub use conv::{conv1d, conv2d, convolve1d};
 pub use dense::dense;
-pub use dropout::dropout;
+pub use dropout::{dropout, dropout_step};
 pub use embedding::{embed, embedding};
 pub use merge::{Merge, merge};
 pub use pooling::{average_pooling2d, global_average_pooling2d, max_pooling1d, max_pooling2d};

@@ -408,7 +408,7 @@ mod tests {
             .fit(&gray)
             .check([3, 28, 28]);
         assert_eq!(
-            error.unwrap_err(),
+            error.unwrap_err().to_string(),
             "the featurewise statistics were fitted on images of 1 channels, but these have 3"
         );
     }

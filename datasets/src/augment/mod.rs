@@ -8,8 +8,9 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
+use crate::data::Dataset;
 use crate::dataset::ImageDataset;
-use crate::loader::Dataset;
+use crate::error::DataError;
 
 mod device;
 
@@ -188,7 +189,7 @@ impl Augment {
         let indices: Vec<usize> = (0..data.len()).collect();
         for chunk in indices.chunks(1024) {
             let mut x = Vec::new();
-            let mut targets = crate::loader::Targets::Classes(Vec::new());
+            let mut targets = crate::data::Targets::Classes(Vec::new());
             data.gather(chunk, &mut x, &mut targets);
             for image in x.chunks_exact(c * plane) {
                 for (ch, values) in image.chunks_exact(plane).enumerate() {
@@ -228,14 +229,14 @@ impl Augment {
     /// on as many channels.
     ///
     /// # Errors
-    /// Statistics of another channel count, naming both.
-    pub fn check(&self, shape: [usize; 3]) -> Result<(), String> {
+    /// [`DataError::Invalid`] for statistics of another channel count, naming both.
+    pub fn check(&self, shape: [usize; 3]) -> Result<(), DataError> {
         match &self.featurewise {
-            Some((mean, _)) if mean.len() != shape[0] => Err(format!(
+            Some((mean, _)) if mean.len() != shape[0] => Err(DataError::Invalid(format!(
                 "the featurewise statistics were fitted on images of {} channels, but these have {}",
                 mean.len(),
                 shape[0]
-            )),
+            ))),
             _ => Ok(()),
         }
     }

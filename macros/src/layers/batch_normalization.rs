@@ -15,6 +15,6 @@ pub fn expand(layer: &BatchNormalization, info: &LayerInfo, field: &Ident) -> La
             quote!(#kp::burn::nn::BatchNorm<B>),
             quote!(#kp::layers::batch_normalization::<B>(#channels, #momentum, #epsilon, device)),
         )),
-        forward: quote!(#kp::layers::batch_norm(&self.#field, x)),
+        forward: quote!(#kp::layers::batch_norm(&self.#field, x, training)),
     }
 }

@@ -11,7 +11,7 @@ mod pooling;
 mod recurrent;
 mod reshape;
 
-use kiln_spec::{Dim, Layer, LayerInfo, Padding};
+use kiln_spec::{Activation, Dim, Layer, LayerInfo, Padding, Regularizer};
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::Ident;
@@ -110,6 +110,20 @@ pub fn dim_tokens(d: Dim) -> TokenStream {
         }
         Dim::Unknown => quote!(#kp::Dim::Unknown),
     }
+}
+
+/// `kiln::Regularizer { l1, l2 }`.
+pub fn regularizer_tokens(r: Regularizer) -> TokenStream {
+    let kp = private();
+    let (l1, l2) = (f64_lit(r.l1), f64_lit(r.l2));
+    quote!(#kp::Regularizer { l1: #l1, l2: #l2 })
+}
+
+/// `kiln::Activation::Relu` and the like.
+pub fn activation_tokens(a: Activation) -> TokenStream {
+    let kp = private();
+    let variant = Ident::new(&format!("{a:?}"), proc_macro2::Span::call_site());
+    quote!(#kp::Activation::#variant)
 }
 
 pub fn padding_tokens(p: Padding) -> TokenStream {

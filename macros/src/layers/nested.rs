@@ -12,7 +12,7 @@ pub fn expand(path: &syn::Path, field: &Ident) -> LayerCode {
     let kp = private();
     LayerCode {
         field: Some((quote!(#path<B>), quote!(#path::new(device)))),
-        forward: quote!(if penalties {
+        forward: quote!(if training {
             let #kp::TrainForward { logits, activation, penalty: inner } = self.#field.forward_train(x);
             if let ::core::option::Option::Some(inner) = inner {
                 penalty = #kp::regularizer::add(penalty, inner);

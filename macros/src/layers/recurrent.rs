@@ -4,8 +4,7 @@ use kiln_spec::{LayerInfo, layers::Cell, layers::Recurrent};
 use quote::quote;
 use syn::Ident;
 
-use super::{LayerCode, features, private, usize_lit};
-use crate::expand::activation_tokens;
+use super::{LayerCode, activation_tokens, features, private, usize_lit};
 
 pub fn expand(layer: &Recurrent, info: &LayerInfo, field: &Ident) -> LayerCode {
     let kp = private();

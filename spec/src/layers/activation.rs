@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::args::{ArgError, Args, Call, Param};
-use crate::layer::{Input, Rule};
+use crate::rule::{Input, Rule};
 use crate::shape::Shape;
 
 /// An activation function applied on its own; the shape is unchanged.

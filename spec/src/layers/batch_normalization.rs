@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{ArgError, Args, Call, Param, number};
-use crate::layer::{Input, Params, Rule};
+use crate::rule::{Input, Params, Rule};
 use crate::shape::{Dim, Shape};
 use crate::window::feature_axis;
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{ArgError, Args, Call, Param, positive_int, sizes};
-use crate::layer::{Input, Params, Rule, WeightOptions};
+use crate::rule::{Input, Params, Rule, WeightOptions};
 use crate::shape::{Dim, Shape};
 use crate::window::{Padding, Window, by, channels_axis, spatial, with_channels};
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{ArgError, Args, Call, Param, positive_int};
-use crate::layer::{Input, Params, Rule, WeightOptions};
+use crate::rule::{Input, Params, Rule, WeightOptions};
 use crate::shape::{Dim, Shape};
 
 /// A fully connected layer: `activation(x · kernel + bias)` over the last axis.

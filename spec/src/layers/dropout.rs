@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{ArgError, Args, Call, Param, number};
-use crate::layer::{Input, Rule};
+use crate::rule::{Input, Rule};
 use crate::shape::Shape;
 
 /// Zeroes a random `rate` of its inputs while training and scales the rest by

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{ArgError, Args, Call, Param, positive_int};
-use crate::layer::{Input, Params, Rule};
+use crate::rule::{Input, Params, Rule};
 use crate::shape::{Dim, Shape};
 
 /// A learned vector for each of `input_dim` token ids: `[timesteps]` ids (whole numbers

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{ArgError, Args, Call};
-use crate::layer::{Input, Rule};
+use crate::rule::{Input, Rule};
 use crate::shape::Shape;
 use crate::window::spatial;
 

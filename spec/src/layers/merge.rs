@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{ArgError, Args, Call, Param};
-use crate::layer::{Input, Rule};
+use crate::rule::{Input, Rule};
 use crate::shape::{Dim, Shape};
 
 /// An element-wise merge (Add, Multiply, Average, Maximum): every input has one shape,
@@ -152,8 +152,8 @@ impl Rule for Concatenate {
 #[cfg(test)]
 mod tests {
     use crate::Layer;
-    use crate::layer::Input;
     use crate::layers::testing::*;
+    use crate::rule::Input;
     use crate::shape::Shape;
 
     fn merged(layer: &Layer, shapes: &[(Shape, &str)]) -> Result<Shape, String> {

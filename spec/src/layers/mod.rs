@@ -32,7 +32,8 @@ pub use reshape::Reshape;
 #[cfg(test)]
 pub(crate) mod testing {
     use crate::args::{Arg, Call, Value};
-    use crate::layer::{Input, Layer};
+    use crate::layer::Layer;
+    use crate::rule::Input;
     use crate::shape::{Dim, Shape};
 
     /// Parses a layer from a `model!`-like spelling: `("Conv2D", &[i(32), i(3)], &[("padding", n("same"))])`.

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{ArgError, At, Call};
-use crate::layer::{Input, Params, Rule};
 use crate::model::ModelSpec;
+use crate::rule::{Input, Params, Rule};
 use crate::shape::{Shape, shapes_fit};
 
 /// A model with one input and one output, used as a layer; its JSON form is the nested

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{ArgError, Args, Call, Param, sizes};
-use crate::layer::{Input, Rule};
+use crate::rule::{Input, Rule};
 use crate::shape::Shape;
 use crate::window::{Padding, Window, by, channels_axis, spatial, with_channels};
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::args::{ArgError, Args, Call, Param, boolean, number, positive_int};
-use crate::layer::{Input, Params, Rule};
+use crate::rule::{Input, Params, Rule};
 use crate::shape::{Dim, Shape};
 
 /// Which recurrent cell.
@@ -96,13 +96,8 @@ fn cell_activation(a: Activation) -> Result<(), String> {
 }
 
 impl Recurrent {
-    pub(crate) fn from_call(call: &Call) -> Result<Self, Vec<ArgError>> {
-        let cell = match call.name.as_str() {
-            "SimpleRNN" => Cell::SimpleRnn,
-            "GRU" => Cell::Gru,
-            _ => Cell::Lstm,
-        };
-        let name = cell.class_name();
+    /// The arguments a layer of `cell` takes.
+    fn params(cell: Cell) -> Vec<Param> {
         let mut params = vec![
             Param::positional("units", "the size of the hidden state, e.g. LSTM(32)"),
             Param::keyword("activation"),
@@ -124,6 +119,17 @@ impl Recurrent {
                 Param::keyword("unit_forget_bias"),
             ]),
         }
+        params
+    }
+
+    pub(crate) fn from_call(call: &Call) -> Result<Self, Vec<ArgError>> {
+        let cell = match call.name.as_str() {
+            "SimpleRNN" => Cell::SimpleRnn,
+            "GRU" => Cell::Gru,
+            _ => Cell::Lstm,
+        };
+        let name = cell.class_name();
+        let params = Self::params(cell);
         let mut args = Args::new(name, call, &params);
         let units = args.required("units", positive_int);
         let activation = |v: &crate::args::Value| {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{ArgError, Args, Call, Param, Value};
-use crate::layer::{Input, Rule};
+use crate::rule::{Input, Rule};
 use crate::shape::{Dim, Shape};
 
 /// Gives the same elements another shape; one dimension may be `-1`, inferred from the

@@ -17,7 +17,7 @@
 //! The transforms only add, subtract and halve, so the results stay within rounding of
 //! im2col's (tests/against_flex.rs holds both to the same tolerance).
 
-use crate::conv::{Geometry, Images};
+use super::{Geometry, Images};
 use crate::gemm::{Matrix, MatrixMut, gemm};
 use crate::simd::widest;
 

@@ -1,0 +1,468 @@
+//! [`Trainer::fit`] along its seams: the plan (what trains and validates on what, checked
+//! first), the resume from a backup, the epochs, one epoch's batches, one update, the
+//! validation and the backup; the callbacks run through one loop, [`call_each`].
+
+use std::ops::ControlFlow;
+
+use burn::module::AutodiffModule;
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
+use burn::tensor::backend::AutodiffBackend;
+use kiln_datasets::{Augment, Dataset, HostBatch, Loader, TargetKind};
+
+use super::{CallbackHook, Fit, Totals, Trainer, WarmUp, batch_sums, evaluate_with, target};
+use crate::backup::{Backup, BackupState};
+use crate::callback::{BatchLogs, Callback, Control};
+use crate::callbacks::ProgbarLogger;
+use crate::error::TrainError;
+use crate::history::History;
+use crate::logs::Logs;
+use crate::loss::{Output, Target};
+use crate::model::{Batch, Model};
+use crate::optimizer::Stepper;
+use crate::progress::Verbosity;
+use crate::subset::Subset;
+
+/// Calls `hook` on each of `callbacks` in order with `control`; the first failure stops
+/// the calls and is an error naming its callback.
+pub(super) fn call_each<'h, 'o: 'h, B: AutodiffBackend + 'h, M: 'h>(
+    callbacks: impl IntoIterator<Item = &'h mut (dyn Callback<B, M> + 'o)>,
+    control: &mut Control<M>,
+    hook: &mut CallbackHook<'_, B, M>,
+) -> Result<(), TrainError> {
+    for c in callbacks {
+        hook(c, control).map_err(|source| TrainError::Callback {
+            name: c.name(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// The error for a model lost by an update that panicked.
+pub(super) fn lost() -> TrainError {
+    TrainError::Setting(super::TAKEN.into())
+}
+
+/// A fit's callbacks and what they may change: whether to stop, the learning rate.
+struct Hooks<'c, B: AutodiffBackend, M> {
+    callbacks: Vec<Box<dyn Callback<B, M> + 'c>>,
+    stop: bool,
+    learning_rate: f64,
+    epochs: usize,
+    steps: usize,
+}
+
+impl<B: AutodiffBackend, M> Hooks<'_, B, M> {
+    /// Runs `hook` on every callback at `epoch`, keeping what they set.
+    fn call(
+        &mut self,
+        model: &mut M,
+        epoch: usize,
+        hook: &mut CallbackHook<'_, B, M>,
+    ) -> Result<(), TrainError> {
+        let mut control = Control {
+            model,
+            stop: self.stop,
+            learning_rate: self.learning_rate,
+            epoch,
+            epochs: self.epochs,
+            steps: self.steps,
+        };
+        call_each(
+            self.callbacks.iter_mut().map(|c| c.as_mut()),
+            &mut control,
+            hook,
+        )?;
+        (self.stop, self.learning_rate) = (control.stop, control.learning_rate);
+        Ok(())
+    }
+
+    /// The backup of the callback that keeps one (`BackupAndRestore`), and whether it
+    /// stays after training.
+    fn backup(&self) -> Option<(Backup, bool)> {
+        self.callbacks
+            .iter()
+            .find_map(|c| c.backup_dir().map(|d| (Backup::new(d), c.keeps_backup())))
+    }
+}
+
+/// What a fit trains and validates on: Keras holds out the last fraction of the data,
+/// before any shuffling, unless validation data is given.
+struct Split<'d, 'v, D: ?Sized> {
+    train: Subset<'d, D>,
+    held_out: Subset<'d, D>,
+    given: Option<&'v (dyn Dataset + 'v)>,
+    hold_out: bool,
+}
+
+impl<'d, 'v, D: Dataset + ?Sized> Split<'d, 'v, D> {
+    fn new<B: AutodiffBackend, M>(data: &'d D, fit: &Fit<'v, B, M>) -> Result<Self, TrainError> {
+        if !(0.0..1.0).contains(&fit.validation_split) {
+            return Err(TrainError::Setting(format!(
+                "validation_split must be in [0, 1), got {}",
+                fit.validation_split
+            )));
+        }
+        let train_len = match fit.validation_data {
+            Some(_) => data.len(),
+            None => ((data.len() as f64) * (1.0 - fit.validation_split)) as usize,
+        };
+        Ok(Split {
+            train: Subset::new(data, 0..train_len),
+            held_out: Subset::new(data, train_len..data.len()),
+            given: fit.validation_data,
+            hold_out: fit.validation_split > 0.0,
+        })
+    }
+
+    fn validation(&self) -> Option<&dyn Dataset> {
+        match self.given {
+            Some(v) => Some(v),
+            None if self.hold_out => Some(&self.held_out),
+            None => None,
+        }
+    }
+}
+
+/// How a fit feeds the model, checked before it starts.
+struct Plan {
+    example: Vec<Vec<usize>>,
+    val_example: Vec<Vec<usize>>,
+    loader: Loader,
+    kind: TargetKind,
+    batch_size: usize,
+    seed: u64,
+}
+
+/// What changes as a fit runs: the model (out of the trainer while it trains), the
+/// optimizer's state and the history.
+struct Run<B: AutodiffBackend, M: AutodiffModule<B>> {
+    model: Option<M>,
+    stepper: Stepper<B, M>,
+    history: History,
+    warm_up: Option<WarmUp>,
+}
+
+impl<B: AutodiffBackend, M: AutodiffModule<B>> Run<B, M> {
+    fn model(&self) -> Result<&M, TrainError> {
+        self.model.as_ref().ok_or_else(lost)
+    }
+
+    fn model_mut(&mut self) -> Result<&mut M, TrainError> {
+        self.model.as_mut().ok_or_else(lost)
+    }
+}
+
+/// Checks that `augment` can transform the examples (images of a one-input model).
+fn augmentable(example: &[Vec<usize>], augment: &Augment) -> Result<(), TrainError> {
+    let [image] = example else {
+        return Err(TrainError::Setting(format!(
+            "augmentation transforms images [channels, height, width] of a model with one input, but the examples are {}",
+            example
+                .iter()
+                .map(|e| format!("{e:?}"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )));
+    };
+    let &[c, h, w] = image.as_slice() else {
+        return Err(TrainError::Setting(format!(
+            "augmentation transforms images [channels, height, width], but the examples are {image:?}"
+        )));
+    };
+    augment
+        .check([c, h, w])
+        .map_err(|e| TrainError::Setting(e.to_string()))
+}
+
+impl<B, M> Trainer<B, M>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + Model<B>,
+    M::InnerModule: Model<B::InnerBackend>,
+{
+    /// Trains the model on `data`, as Keras's `model.fit`, and returns every epoch's logs.
+    /// Shuffling and dropout are seeded per epoch from the fit's seed, so a run is
+    /// reproducible, and a run resumed by `BackupAndRestore` continues as it would have.
+    ///
+    /// # Errors
+    /// When the data does not fit the model (shape, targets), a setting is out of range,
+    /// a backup cannot be read or written, or a callback fails.
+    pub fn fit<D: Dataset + ?Sized>(
+        &mut self,
+        data: &D,
+        mut fit: Fit<'_, B, M>,
+    ) -> Result<History, TrainError> {
+        let split = Split::new(data, &fit)?;
+        let plan = self.plan(&split, &mut fit)?;
+        let mut callbacks = std::mem::take(&mut fit.callbacks);
+        if fit.verbose != Verbosity::Silent {
+            callbacks.insert(0, Box::new(ProgbarLogger::new(fit.verbose)));
+        }
+        let mut hooks = Hooks {
+            callbacks,
+            stop: false,
+            learning_rate: self.learning_rate,
+            epochs: fit.epochs,
+            steps: plan.loader.batches(split.train.len()),
+        };
+        let backup = hooks.backup();
+        let resumed = self.resume(backup.as_ref().map(|(b, _)| b), fit.verbose)?;
+        hooks.learning_rate = self.learning_rate;
+        let (history, first_epoch) = resumed.unwrap_or((History::default(), fit.initial_epoch));
+        let mut run = Run {
+            model: self.model.take(),
+            stepper: self.stepper.take().unwrap_or_else(|| self.optimizer.init()),
+            history,
+            warm_up: Some(WarmUp::start(fit.verbose != Verbosity::Silent)),
+        };
+        let result = self.epochs(&split, &plan, &mut hooks, &mut run, first_epoch, backup);
+        self.model = run.model;
+        self.stepper = Some(run.stepper);
+        self.learning_rate = hooks.learning_rate;
+        result.map(|()| run.history)
+    }
+
+    /// The examples' shapes and the loader, checked against the model before training.
+    fn plan<D: Dataset + ?Sized>(
+        &self,
+        split: &Split<'_, '_, D>,
+        fit: &mut Fit<'_, B, M>,
+    ) -> Result<Plan, TrainError> {
+        if fit.batch_size == 0 {
+            return Err(TrainError::Setting(
+                "the batch size must be positive".into(),
+            ));
+        }
+        let example = self.example_shapes(&split.train, "training")?;
+        self.check_targets(&split.train)?;
+        let val_example = match split.validation() {
+            Some(v) => {
+                self.check_targets(v)?;
+                self.example_shapes(v, "validation")?
+            }
+            None => Vec::new(),
+        };
+        let mut loader = Loader::new(fit.batch_size);
+        if fit.shuffle {
+            loader = loader.shuffle(fit.seed);
+        }
+        if let Some(augment) = fit.augment.take() {
+            augmentable(&example, &augment)?;
+            loader = loader.augment(augment, fit.seed);
+        }
+        Ok(Plan {
+            example,
+            val_example,
+            loader,
+            kind: split.train.target_kind(),
+            batch_size: fit.batch_size,
+            seed: fit.seed,
+        })
+    }
+
+    /// The history and the next epoch from `backup`'s state, with the weights, optimizer
+    /// state, step count and learning rate put back; `None` without a state to resume.
+    fn resume(
+        &mut self,
+        backup: Option<&Backup>,
+        verbose: Verbosity,
+    ) -> Result<Option<(History, usize)>, TrainError> {
+        let Some(backup) = backup else {
+            return Ok(None);
+        };
+        let Some(state) = backup.read()? else {
+            return Ok(None);
+        };
+        let mut model = self.model.take().ok_or_else(lost)?;
+        let restored = backup.restore(
+            &mut model,
+            &mut self.stepper,
+            &self.optimizer,
+            &self.device,
+            &state,
+        );
+        self.model = Some(model);
+        restored?;
+        self.iterations = state.iterations;
+        self.learning_rate = state.learning_rate;
+        if verbose != Verbosity::Silent {
+            println!(
+                "Resuming after epoch {} from the backup in {}",
+                state.epoch + 1,
+                backup.dir().display()
+            );
+        }
+        Ok(Some((state.history()?, state.epoch + 1)))
+    }
+
+    /// Epochs `first..` with their callbacks, validation and backups.
+    fn epochs<D: Dataset + ?Sized>(
+        &mut self,
+        split: &Split<'_, '_, D>,
+        plan: &Plan,
+        hooks: &mut Hooks<'_, B, M>,
+        run: &mut Run<B, M>,
+        first: usize,
+        backup: Option<(Backup, bool)>,
+    ) -> Result<(), TrainError> {
+        hooks.call(run.model_mut()?, first, &mut |c, ctl| c.on_train_begin(ctl))?;
+        let mut last = Logs::new();
+        for epoch in first..hooks.epochs {
+            if hooks.stop {
+                break;
+            }
+            // Dropout and other randomness drawn anew, reproducibly, each epoch.
+            B::seed(
+                &self.device,
+                plan.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
+            hooks.call(run.model_mut()?, epoch, &mut |c, ctl| {
+                c.on_epoch_begin(epoch, ctl)
+            })?;
+            let mut logs = self.epoch(&split.train, plan, hooks, run, epoch)?;
+            if let Some(v) = split.validation() {
+                logs.extend_prefixed("val_", &self.validate(v, plan, hooks, run, epoch)?);
+            }
+            run.history.push(epoch, &logs);
+            hooks.call(run.model_mut()?, epoch, &mut |c, ctl| {
+                c.on_epoch_end(epoch, &logs, ctl)
+            })?;
+            if let Some((backup, _)) = &backup {
+                let state = BackupState {
+                    epoch,
+                    iterations: self.iterations,
+                    learning_rate: hooks.learning_rate,
+                    seed: plan.seed,
+                    history: run.history.to_json(),
+                };
+                backup.write(run.model()?, &run.stepper, &state)?;
+            }
+            last = logs;
+        }
+        let end = hooks.epochs.saturating_sub(1);
+        hooks.call(run.model_mut()?, end, &mut |c, ctl| {
+            c.on_train_end(&last, ctl)
+        })?;
+        match &backup {
+            Some((backup, false)) => backup.remove(),
+            _ => Ok(()),
+        }
+    }
+
+    /// One epoch's batches, each between its callbacks' batch hooks: the epoch's logs.
+    fn epoch<D: Dataset + ?Sized>(
+        &mut self,
+        train: &D,
+        plan: &Plan,
+        hooks: &mut Hooks<'_, B, M>,
+        run: &mut Run<B, M>,
+        epoch: usize,
+    ) -> Result<Logs, TrainError> {
+        let mut totals = Totals::<B::InnerBackend>::new();
+        let mut failure = None;
+        plan.loader.for_each(train, epoch as u64, |batch| {
+            let index = totals.batches;
+            let mut batch_step = || -> Result<(), TrainError> {
+                hooks.call(run.model_mut()?, epoch, &mut |c, ctl| {
+                    c.on_train_batch_begin(index, ctl)
+                })?;
+                let sums = self.step(run, &batch, plan, hooks.learning_rate)?;
+                totals.add(sums, batch.len);
+                let read = || totals.logs(&self.metrics);
+                let logs = BatchLogs::new(&read);
+                hooks.call(run.model_mut()?, epoch, &mut |c, ctl| {
+                    c.on_train_batch_end(index, &logs, ctl)
+                })
+            };
+            match batch_step() {
+                Err(e) => {
+                    failure = Some(e);
+                    ControlFlow::Break(())
+                }
+                Ok(()) if hooks.stop => ControlFlow::Break(()),
+                Ok(()) => ControlFlow::Continue(()),
+            }
+        });
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(totals.logs(&self.metrics)),
+        }
+    }
+
+    /// One update on `batch`: the sums it adds to the epoch's loss and metrics.
+    fn step(
+        &mut self,
+        run: &mut Run<B, M>,
+        batch: &HostBatch,
+        plan: &Plan,
+        learning_rate: f64,
+    ) -> Result<Tensor<B::InnerBackend, 1>, TrainError> {
+        // The model leaves its slot for the update, which consumes it, so no second
+        // handle on its weights stops the optimizer from updating them in place.
+        let current = run.model.take().ok_or_else(lost)?;
+        let x = <M::Input as Batch<B>>::from_rows(batch.rows::<B>(&self.device), &plan.example);
+        let target = target::<B>(batch, &plan.kind, &self.device);
+        let forward = current.forward_train(x);
+        let output = Output {
+            logits: forward.logits.into_rows(),
+            activation: forward.activation,
+        };
+        let mut loss = self.loss.batch(&output, &target);
+        if let Some(penalty) = forward.penalty {
+            loss = loss + penalty;
+        }
+        let detached = Output {
+            logits: output.logits.clone().inner(),
+            activation: output.activation,
+        };
+        let detached_target = match &target {
+            Target::Classes(c, n) => Target::Classes(c.clone().inner(), *n),
+            Target::Values(v) => Target::Values(v.clone().inner()),
+        };
+        let sums = batch_sums(
+            loss.clone().inner(),
+            &detached,
+            &detached_target,
+            &self.metrics,
+            batch.len,
+        );
+        let grads = GradientsParams::from_grads(loss.backward(), &current);
+        let lr = self.optimizer.decayed(learning_rate, self.iterations);
+        run.model = Some(run.stepper.step(lr, current, grads));
+        if let Some(warm_up) = run.warm_up.take() {
+            // The first update compiles and tunes a GPU backend's kernels.
+            let _ = B::sync(&self.device);
+            self.first_step = Some(warm_up.finish());
+        }
+        self.iterations += 1;
+        Ok(sums)
+    }
+
+    /// The loss and metrics on the validation data, between the test hooks.
+    fn validate(
+        &self,
+        data: &dyn Dataset,
+        plan: &Plan,
+        hooks: &mut Hooks<'_, B, M>,
+        run: &mut Run<B, M>,
+        epoch: usize,
+    ) -> Result<Logs, TrainError> {
+        hooks.call(run.model_mut()?, epoch, &mut |c, ctl| c.on_test_begin(ctl))?;
+        let inner = run.model()?.valid();
+        let logs = evaluate_with::<B, M, _>(
+            &inner,
+            data,
+            &plan.val_example,
+            plan.batch_size,
+            self.loss,
+            &self.metrics,
+            &self.device,
+        );
+        hooks.call(run.model_mut()?, epoch, &mut |c, ctl| {
+            c.on_test_end(&logs, ctl)
+        })?;
+        Ok(logs)
+    }
+}

@@ -1,0 +1,132 @@
+//! What every layer kind shares: its parameter counts, the input it is checked against,
+//! the [`Rule`] it answers, and the options of the layers with a kernel. The kinds in
+//! `layers/` use these; `layer.rs` dispatches to the kinds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::regularizer::Regularizer;
+use crate::shape::Shape;
+
+/// A layer's parameter counts, as Keras reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Params {
+    /// Weights the optimizer updates.
+    pub trainable: usize,
+    /// Weights kept but not trained (BatchNormalization's moving mean and variance).
+    pub non_trainable: usize,
+}
+
+impl Params {
+    /// Only trainable weights.
+    pub const fn trainable(n: usize) -> Self {
+        Params {
+            trainable: n,
+            non_trainable: 0,
+        }
+    }
+
+    /// Trainable and non-trainable together.
+    pub const fn total(&self) -> usize {
+        self.trainable + self.non_trainable
+    }
+}
+
+impl std::ops::Add for Params {
+    type Output = Params;
+    fn add(self, rhs: Params) -> Params {
+        Params {
+            trainable: self.trainable + rhs.trainable,
+            non_trainable: self.non_trainable + rhs.non_trainable,
+        }
+    }
+}
+
+/// The input a layer is checked against: its shape, and where it comes from (for messages).
+pub struct Input<'a> {
+    /// The shape of one example.
+    pub shape: &'a Shape,
+    /// What produced it: `the input`, or the producing layer's Keras class (`MaxPooling2D`).
+    pub from: &'a str,
+}
+
+impl Input<'_> {
+    /// `[64, 12, 12] from MaxPooling2D`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} from {}", self.shape, self.from)
+    }
+}
+
+/// What every layer kind answers.
+pub(crate) trait Rule {
+    /// The output shape for `input`, or why the layer cannot take it; `layer` is the
+    /// layer's class name, for messages.
+    fn output(&self, layer: &str, input: &Input) -> Result<Shape, String>;
+
+    /// The layer's weights for an input of this (already accepted) shape.
+    fn params(&self, _input: &Shape) -> Params {
+        Params::default()
+    }
+
+    /// The output shape for the tensors of a functional node; one, except for merges.
+    fn merge(&self, layer: &str, inputs: &[Input]) -> Result<Shape, String> {
+        match inputs {
+            [input] => self.output(layer, input),
+            _ => Err(format!(
+                "{layer} takes one tensor, got {}; merge them first, e.g. `Add(a, b) -> {layer}(...)` or `Concatenate(a, b) -> {layer}(...)`",
+                inputs.len()
+            )),
+        }
+    }
+}
+
+/// What the layers with a kernel (Dense, Conv1D, Conv2D) share: the activation, the bias,
+/// and the regularizers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WeightOptions {
+    /// Applied to the layer's output (`linear` by default).
+    pub activation: Activation,
+    /// Whether the layer adds a bias.
+    pub use_bias: bool,
+    /// Penalty on the kernel.
+    pub kernel_regularizer: Option<Regularizer>,
+    /// Penalty on the bias.
+    pub bias_regularizer: Option<Regularizer>,
+    /// Penalty on the layer's output, divided by the batch size as Keras does.
+    pub activity_regularizer: Option<Regularizer>,
+}
+
+impl WeightOptions {
+    /// The keyword parameters these options take.
+    pub(crate) const PARAMS: [crate::args::Param; 5] = [
+        crate::args::Param::keyword("activation"),
+        crate::args::Param::keyword("use_bias"),
+        crate::args::Param::keyword("kernel_regularizer"),
+        crate::args::Param::keyword("bias_regularizer"),
+        crate::args::Param::keyword("activity_regularizer"),
+    ];
+
+    pub(crate) fn read(args: &mut crate::args::Args) -> Self {
+        let options = WeightOptions {
+            activation: args.or("activation", Activation::Linear, Activation::from_value),
+            use_bias: args.or("use_bias", true, crate::args::boolean),
+            kernel_regularizer: args.get("kernel_regularizer", Regularizer::from_value),
+            bias_regularizer: args.get("bias_regularizer", Regularizer::from_value),
+            activity_regularizer: args.get("activity_regularizer", Regularizer::from_value),
+        };
+        if !options.use_bias && options.bias_regularizer.is_some() {
+            args.error_on(
+                "bias_regularizer",
+                "bias_regularizer has no bias to act on, since use_bias = false; remove one of them".into(),
+            );
+        }
+        options
+    }
+
+    /// Whether any penalty is declared.
+    pub fn regularized(&self) -> bool {
+        self.kernel_regularizer.is_some()
+            || self.bias_regularizer.is_some()
+            || self.activity_regularizer.is_some()
+    }
+}
