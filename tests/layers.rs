@@ -362,3 +362,129 @@ fn batch_normalization_normalizes_a_sequence_s_features() {
         );
     }
 }
+
+model! {
+    /// The layers Keras users reach for next, one after another: image borders, upsampling,
+    /// a permutation, global max pooling, and the sequence poolings after a RepeatVector.
+    struct Reshaping {
+        input: [2, 4, 4],
+        ZeroPadding2D(1),
+        Conv2D(3, 3),
+        UpSampling2D(2),
+        Cropping2D(((1, 0), (0, 1))),
+        UpSampling2D((1, 2), interpolation = bilinear),
+        Permute((1, 3, 2)),
+        GlobalMaxPooling2D,
+        RepeatVector(5),
+        AveragePooling1D(2, strides = 1),
+        GlobalMaxPooling1D,
+        Dense(2),
+    }
+}
+
+model! {
+    /// No weights at all, so every output value can be worked out by hand.
+    struct ImageByHand {
+        input: [1, 2, 3],
+        UpSampling2D((2, 1)),
+        Cropping2D(((1, 1), (0, 1))),
+        ZeroPadding2D(((0, 0), (1, 0))),
+        Permute((1, 3, 2)),
+        Flatten,
+    }
+}
+
+model! {
+    /// The sequence layers by hand.
+    struct SequenceByHand {
+        input: [3],
+        RepeatVector(2),
+        Permute((2, 1)),
+        AveragePooling1D(2, padding = same),
+        GlobalAveragePooling1D,
+    }
+}
+
+#[test]
+fn new_layers_declare_keras_s_shapes_and_counts_and_run_them() {
+    let checked = Reshaping::<B>::spec().check().unwrap();
+    let rows: Vec<(String, usize)> = checked
+        .layers
+        .iter()
+        .map(|l| (l.output.to_string(), l.params.total()))
+        .collect();
+    // Keras 3 (channels first): only Conv2D (3·3·2·3 + 3) and Dense (3·2 + 2) have weights.
+    let want = [
+        ("[2, 6, 6]", 0),
+        ("[3, 4, 4]", 57),
+        ("[3, 8, 8]", 0),
+        ("[3, 7, 7]", 0),
+        ("[3, 7, 14]", 0),
+        ("[3, 14, 7]", 0),
+        ("[3]", 0),
+        ("[5, 3]", 0),
+        ("[4, 3]", 0),
+        ("[3]", 0),
+        ("[2]", 8),
+    ];
+    let want: Vec<(String, usize)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+    assert_eq!(rows, want);
+    let device = Default::default();
+    let model = Reshaping::<B>::new(&device);
+    let x = Tensor::<B, 4>::random([3, 2, 4, 4], Distribution::Default, &device);
+    let out = model.forward_train(x.clone());
+    assert_eq!(out.logits.dims(), [3, 2]);
+    // Every step is differentiable: the convolution's kernel gets a gradient through the
+    // upsampling, cropping, permutation and poolings after it.
+    let grads = out.logits.sum().backward();
+    let kernel = model.conv2d.weight.grad(&grads).expect("a gradient");
+    assert!(kernel.abs().sum().into_scalar() > 0.0);
+}
+
+#[test]
+fn new_layers_compute_what_keras_computes() {
+    let device = Default::default();
+    // One 2x3 image [[1, 2, 3], [4, 5, 6]]. UpSampling2D((2, 1)) doubles its rows; Cropping2D
+    // cuts the first and last rows and the last column: [[1, 2], [4, 5]]; ZeroPadding2D adds
+    // a zero column on the left: [[0, 1, 2], [0, 4, 5]]; Permute transposes it.
+    let image =
+        Tensor::<Inner, 1>::from_floats([1., 2., 3., 4., 5., 6.], &device).reshape([1, 1, 2, 3]);
+    let want_image = [0., 0., 1., 4., 2., 5.];
+    // The vector [1, 5, 2] twice, transposed: the steps [1, 1], [5, 5], [2, 2]; pooled in
+    // pairs with `same` padding (the padding not counted): [3, 3], [2, 2]; their mean 2.5.
+    let vector = Tensor::<Inner, 2>::from_floats([[1., 5., 2.]], &device);
+    let want_vector = [2.5, 2.5];
+    let values = |t: Tensor<Inner, 2>| t.into_data().to_vec::<f32>().unwrap();
+    let generated = ImageByHand::<Inner>::new(&device);
+    assert_eq!(values(generated.forward(image.clone())), want_image);
+    let generated = SequenceByHand::<Inner>::new(&device);
+    assert_eq!(values(generated.forward(vector.clone())), want_vector);
+    // The runtime models from the JSON forms take the same steps.
+    let json = ImageByHand::<Inner>::new(&device).to_json();
+    let runtime = kiln::from_json::<Inner, 4, 2>(&json, &device).unwrap();
+    assert_eq!(values(kiln::Model::forward(&runtime, image)), want_image);
+    let runtime = kiln::from_json::<Inner, 2, 2>(&generated.to_json(), &device).unwrap();
+    assert_eq!(values(kiln::Model::forward(&runtime, vector)), want_vector);
+}
+
+#[test]
+fn new_layers_agree_between_model_and_its_json_form() {
+    let device = Default::default();
+    let model = Reshaping::<Inner>::new(&device);
+    let path =
+        std::env::temp_dir().join(format!("kiln-reshaping-{}.safetensors", std::process::id()));
+    kiln::save_model(&model, &path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 4, 2> = kiln::load_model(&path, &device).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let x = Tensor::<Inner, 4>::random([4, 2, 4, 4], Distribution::Default, &device);
+    let want = model
+        .forward(x.clone())
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    let got = kiln::Model::forward(&loaded, x)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    assert_eq!(got, want);
+}

@@ -39,6 +39,7 @@ pub use dyn_tensor::DynTensor;
 pub use error::TrainError;
 pub use freeze::{FreezeError, freeze, trainable_summary, unfreeze};
 pub use history::{History, PlotError, plot_runs};
+pub use layers::RuntimeLayer;
 pub use load::{Load, Loaded, load_model, load_weights, load_weights_with};
 pub use logs::Logs;
 pub use loss::{Loss, Output, Target};
@@ -46,7 +47,7 @@ pub use metric::Metric;
 pub use model::{Batch, Model, TrainForward};
 pub use optimizer::{Adam, AdamW, Optimizer, RmsProp, Sgd};
 pub use progress::Verbosity;
-pub use runtime::{JsonGraph, JsonModel, RuntimeLayer};
+pub use runtime::{JsonGraph, JsonModel};
 pub use save::{save_model, save_weights};
 pub use trainer::{Fit, Trainer};
 

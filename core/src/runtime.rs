@@ -5,44 +5,17 @@
 use std::collections::HashMap;
 
 use burn::module::Module;
-use burn::nn::conv::{Conv1d, Conv2d};
-use burn::nn::{BatchNorm, Dropout, Embedding, Gru, Linear, Lstm, Rnn};
 use burn::tensor::{Tensor, backend::Backend};
-use kiln_spec::layers::Cell;
-use kiln_spec::{Activation, Checked, Layer, ModelSpec, Shape};
+use kiln_spec::layers::Nested;
+use kiln_spec::{Activation, Checked, Layer, ModelSpec, Shape, kinds};
 
 use crate::activation;
 use crate::dyn_tensor::{DynTensor, each_rank};
 use crate::error::TrainError;
 use crate::features::{Features, NoTap, Tap};
-use crate::layers::{self, Merge};
+use crate::layers::{self, Merge, Run, RuntimeLayer};
 use crate::model::{Model, TrainForward};
 use crate::regularizer;
-
-/// The burn module of a layer with weights or state.
-// A model holds a handful of these, and burn's Module derive does not reach through a Box.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum RuntimeLayer<B: Backend> {
-    /// Dense.
-    Dense(Linear<B>),
-    /// Conv1D.
-    Conv1D(Conv1d<B>),
-    /// Conv2D.
-    Conv2D(Conv2d<B>),
-    /// BatchNormalization.
-    BatchNormalization(BatchNorm<B>),
-    /// Dropout.
-    Dropout(Dropout),
-    /// SimpleRNN.
-    SimpleRnn(Rnn<B>),
-    /// GRU.
-    Gru(Gru<B>),
-    /// LSTM.
-    Lstm(Lstm<B>),
-    /// Embedding.
-    Embedding(Embedding<B>),
-}
 
 /// The module of every layer of `spec`, a nested model's layers in its place: one entry
 /// per layer that is not itself a model.
@@ -62,7 +35,7 @@ fn build_all<B: Backend>(
                 all.extend(build_all(&nested.0, &inner, frozen, device)?);
             }
             layer => {
-                let module = build(layer, &info.input, device)?;
+                let module = layers::build(layer, &info.input, device);
                 all.push(if frozen {
                     module.map(Module::no_grad)
                 } else {
@@ -462,13 +435,11 @@ impl<'a, B: Backend> Graph<'a, B> {
                 (t.remove(0), Vec::new())
             }
             (None, None) => {
-                let (t, mut states) = match (layer, module) {
-                    (Layer::SimpleRNN(l), Some(RuntimeLayer::SimpleRnn(m))) => {
-                        recurrent(l, m, first)
+                let (t, mut states) = match layer {
+                    Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => {
+                        layers::run_recurrent(l, module, first)
                     }
-                    (Layer::GRU(l), Some(RuntimeLayer::Gru(m))) => recurrent(l, m, first),
-                    (Layer::LSTM(l), Some(RuntimeLayer::Lstm(m))) => recurrent(l, m, first),
-                    (layer, module) => (step(layer, module, first, training), Vec::new()),
+                    layer => (layers::step(layer, module, first, training), Vec::new()),
                 };
                 states.truncate(layer.states().len());
                 (t, states)
@@ -541,121 +512,6 @@ fn merge_any<B: Backend>(
     }
 }
 
-/// The module of a recurrent layer taking `features` per step.
-fn build_recurrent<B: Backend>(
-    l: &kiln_spec::layers::Recurrent,
-    features: usize,
-    device: &B::Device,
-) -> RuntimeLayer<B> {
-    let activations = [l.activation, l.recurrent_activation];
-    match l.cell {
-        Cell::SimpleRnn => RuntimeLayer::SimpleRnn(layers::simple_rnn(
-            features,
-            l.units,
-            l.activation,
-            l.use_bias,
-            device,
-        )),
-        Cell::Gru => RuntimeLayer::Gru(layers::gru(
-            features,
-            l.units,
-            activations,
-            l.use_bias,
-            l.reset_after,
-            device,
-        )),
-        Cell::Lstm => RuntimeLayer::Lstm(layers::lstm(
-            features,
-            l.units,
-            activations,
-            l.use_bias,
-            l.unit_forget_bias,
-            device,
-        )),
-    }
-}
-
-/// A Conv1D's module, for a sequence of `input`'s shape (steps, channels).
-fn build_conv1d<B: Backend>(
-    l: &kiln_spec::layers::Conv1D,
-    input: &Shape,
-    device: &B::Device,
-) -> RuntimeLayer<B> {
-    RuntimeLayer::Conv1D(layers::conv1d(
-        input.dims()[kiln_spec::channels_axis(1)]
-            .known()
-            .unwrap_or(0),
-        l.filters,
-        l.kernel_size[0],
-        l.strides[0],
-        l.dilation_rate[0],
-        l.padding,
-        kiln_spec::spatial_dims(input, 1)[0],
-        l.weights.use_bias,
-        device,
-    ))
-}
-
-/// The module of a layer with weights or state, for an input of `input`'s shape.
-fn build<B: Backend>(
-    layer: &Layer,
-    input: &Shape,
-    device: &B::Device,
-) -> Result<Option<RuntimeLayer<B>>, String> {
-    let dims = input.dims();
-    let first = dims.first().and_then(|d| d.known()).unwrap_or(0);
-    Ok(Some(match layer {
-        Layer::Dense(l) => {
-            let features = dims.last().and_then(|d| d.known()).unwrap_or(0);
-            RuntimeLayer::Dense(layers::dense(features, l.units, l.weights.use_bias, device))
-        }
-        Layer::Conv1D(l) => build_conv1d(l, input, device),
-        Layer::Conv2D(l) => RuntimeLayer::Conv2D(layers::conv2d(
-            first,
-            l.filters,
-            l.kernel_size,
-            l.strides,
-            l.dilation_rate,
-            l.padding,
-            [dims[1], dims[2]],
-            l.weights.use_bias,
-            device,
-        )),
-        Layer::BatchNormalization(l) => {
-            RuntimeLayer::BatchNormalization(layers::batch_normalization(
-                dims[kiln_spec::feature_axis(dims.len())]
-                    .known()
-                    .unwrap_or(0),
-                l.momentum,
-                l.epsilon,
-                device,
-            ))
-        }
-        Layer::Dropout(l) => RuntimeLayer::Dropout(layers::dropout(l.rate)),
-        Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => {
-            let features = dims.last().and_then(|d| d.known()).unwrap_or(0);
-            build_recurrent(l, features, device)
-        }
-        Layer::Embedding(l) => {
-            RuntimeLayer::Embedding(layers::embedding(l.input_dim, l.output_dim, device))
-        }
-        // Layers without weights or state (a nested model's modules are its layers').
-        Layer::Activation(_)
-        | Layer::Flatten(_)
-        | Layer::Reshape(_)
-        | Layer::MaxPooling1D(_)
-        | Layer::MaxPooling2D(_)
-        | Layer::AveragePooling2D(_)
-        | Layer::GlobalAveragePooling2D(_)
-        | Layer::Add(_)
-        | Layer::Multiply(_)
-        | Layer::Average(_)
-        | Layer::Maximum(_)
-        | Layer::Concatenate(_)
-        | Layer::Model(_) => return Ok(None),
-    }))
-}
-
 /// `t` after `tap` took it as layer `layer`'s output.
 fn tapped<B: Backend, T: Tap<B>>(
     t: DynTensor<B>,
@@ -701,125 +557,6 @@ fn finish<B: Backend>(
     (t, pending)
 }
 
-/// One layer's forward step, before its activation. Every kind is named, so that a kind
-/// added to kiln-spec and forgotten here does not compile.
-fn step<B: Backend>(
-    layer: &Layer,
-    module: Option<&RuntimeLayer<B>>,
-    t: DynTensor<B>,
-    training: bool,
-) -> DynTensor<B> {
-    match layer {
-        Layer::Dense(_)
-        | Layer::Conv1D(_)
-        | Layer::Conv2D(_)
-        | Layer::BatchNormalization(_)
-        | Layer::Dropout(_)
-        | Layer::Embedding(_) => module_step(module, t, training),
-        Layer::MaxPooling1D(p) => DynTensor::R3(layers::max_pooling1d(
-            t.get(),
-            p.pool_size[0],
-            p.strides[0],
-            p.padding,
-        )),
-        Layer::MaxPooling2D(p) => DynTensor::R4(layers::max_pooling2d(
-            t.get(),
-            p.pool_size,
-            p.strides,
-            p.padding,
-        )),
-        Layer::AveragePooling2D(p) => DynTensor::R4(layers::average_pooling2d(
-            t.get(),
-            p.pool_size,
-            p.strides,
-            p.padding,
-        )),
-        Layer::GlobalAveragePooling2D(_) => {
-            DynTensor::R2(layers::global_average_pooling2d(t.get()))
-        }
-        Layer::Flatten(_) => DynTensor::R2(match t {
-            DynTensor::R2(x) => x,
-            DynTensor::R3(x) => layers::flatten(x),
-            DynTensor::R4(x) => layers::flatten(x),
-        }),
-        Layer::Reshape(r) => reshape_step(r, t),
-        // An Activation layer's function comes after the step, as every layer's does.
-        Layer::Activation(_) => t,
-        // Run by the graph itself: recurrent layers (their states too), merges (several
-        // tensors) and nested models.
-        Layer::SimpleRNN(_)
-        | Layer::GRU(_)
-        | Layer::LSTM(_)
-        | Layer::Add(_)
-        | Layer::Multiply(_)
-        | Layer::Average(_)
-        | Layer::Maximum(_)
-        | Layer::Concatenate(_)
-        | Layer::Model(_) => t,
-    }
-}
-
-/// The step of a layer with a module: the module's forward (dropout and batch statistics
-/// only while `training`).
-fn module_step<B: Backend>(
-    module: Option<&RuntimeLayer<B>>,
-    t: DynTensor<B>,
-    training: bool,
-) -> DynTensor<B> {
-    match module {
-        Some(RuntimeLayer::Dense(l)) => each_rank!(t, |x| l.forward(x)),
-        Some(RuntimeLayer::Conv1D(c)) => DynTensor::R3(layers::convolve1d(c, t.get())),
-        Some(RuntimeLayer::Conv2D(c)) => DynTensor::R4(c.forward(t.get())),
-        Some(RuntimeLayer::BatchNormalization(bn)) => {
-            each_rank!(t, |x| layers::batch_norm(bn, x, training))
-        }
-        Some(RuntimeLayer::Dropout(d)) => each_rank!(t, |x| layers::dropout_step(d, x, training)),
-        Some(RuntimeLayer::Embedding(e)) => DynTensor::R3(layers::embed(e, t.get())),
-        // Recurrent modules are stepped by `recurrent`; build_all gives every other layer
-        // with weights its module.
-        Some(RuntimeLayer::SimpleRnn(_) | RuntimeLayer::Gru(_) | RuntimeLayer::Lstm(_)) | None => t,
-    }
-}
-
-/// Reshape's step, to the target shape's rank.
-fn reshape_step<B: Backend>(r: &kiln_spec::layers::Reshape, t: DynTensor<B>) -> DynTensor<B> {
-    let target: Vec<i32> = r
-        .target_shape
-        .iter()
-        .map(|d| d.map_or(-1, |n| n as i32))
-        .collect();
-    match target.len() {
-        1 => DynTensor::R2(reshape_any(t, &target)),
-        2 => DynTensor::R3(reshape_any(t, &target)),
-        _ => DynTensor::R4(reshape_any(t, &target)),
-    }
-}
-
-/// A recurrent layer's step: the whole sequence or its last state, as `layer` asks, and
-/// its final states.
-fn recurrent<B: Backend, R: layers::Recurrent<B>>(
-    layer: &kiln_spec::layers::Recurrent,
-    module: &R,
-    t: DynTensor<B>,
-) -> (DynTensor<B>, Vec<Tensor<B, 2>>) {
-    let (x, back) = (t.get(), layer.go_backwards);
-    if layer.return_sequences {
-        let (y, states) = layers::recurrent_with_states::<B, R, 3>(module, x, back);
-        (DynTensor::R3(y), R::state_list(states))
-    } else {
-        let (y, states) = layers::recurrent_with_states::<B, R, 2>(module, x, back);
-        (DynTensor::R2(y), R::state_list(states))
-    }
-}
-
-fn reshape_any<B: Backend, const D: usize>(t: DynTensor<B>, target: &[i32]) -> Tensor<B, D> {
-    match t {
-        DynTensor::R2(x) => layers::reshape(x, target),
-        DynTensor::R3(x) => layers::reshape(x, target),
-        DynTensor::R4(x) => layers::reshape(x, target),
-    }
-}
-
 /// Adds the kernel and bias penalties of `layer` to `total`.
 fn weight_penalties<B: Backend>(
     layer: &Layer,
@@ -851,6 +588,14 @@ fn weight_penalties<B: Backend>(
         total = regularizer::add(total, regularizer::penalty(r, b));
     }
     total
+}
+
+/// A nested model's own layers run in its place, each with its module ([`Graph::nested`]);
+/// the graph never takes this step.
+impl<B: Backend> Run<B> for kinds::Model {
+    fn step(_: &Nested, _: Option<&RuntimeLayer<B>>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
+        t
+    }
 }
 
 impl<B: Backend, const I: usize, const O: usize> Model<B> for JsonModel<B, I, O> {

@@ -17,6 +17,16 @@ pub fn floats<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
         .expect("f32 data")
 }
 
+/// One image of one channel, the `rows × cols` grid 1, 2, ..., row by row.
+pub fn grid(rows: usize, cols: usize) -> Tensor<TestBackend, 4> {
+    Tensor::<TestBackend, 1, burn::tensor::Int>::arange(
+        1..(rows * cols + 1) as i64,
+        &Default::default(),
+    )
+    .float()
+    .reshape([1, 1, rows, cols])
+}
+
 /// Asserts `got` and `want` agree within `tol` everywhere.
 pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");

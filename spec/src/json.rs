@@ -36,8 +36,23 @@ impl ModelSpec {
                 return Err(JsonError::DuplicateName(l.name.clone()));
             }
         }
-        spec.check()?;
+        spec.check().map_err(|e| named(e, &spec))?;
         Ok(spec)
+    }
+}
+
+/// `error` with the name of the layer it sits at, which a JSON model's reader looks for.
+fn named(error: crate::CheckError, spec: &ModelSpec) -> crate::CheckError {
+    let layer = match error.at {
+        crate::Site::Def(i) | crate::Site::Use(i, _) => spec.layers.get(i),
+        _ => None,
+    };
+    match layer {
+        Some(layer) => crate::CheckError {
+            message: format!("layer `{}`: {}", layer.name, error.message),
+            ..error
+        },
+        None => error,
     }
 }
 
@@ -393,6 +408,84 @@ mod tests {
                 refused(edit),
                 format!("the model in this JSON is refused: {want}")
             );
+        }
+    }
+
+    #[test]
+    fn new_layers_read_with_model_s_rules() {
+        let model = json!({
+            "name": "Decoder", "input": [2, 10, 8],
+            "layers": [
+                {"name": "up", "class_name": "UpSampling2D",
+                 "config": {"size": [2, 1], "interpolation": "bilinear"}},
+                {"name": "pad", "class_name": "ZeroPadding2D", "config": {"padding": [[1, 1], [0, 2]]}},
+                {"name": "crop", "class_name": "Cropping2D", "config": {"cropping": [[0, 0], [1, 1]]}},
+                {"name": "permute", "class_name": "Permute", "config": {"dims": [2, 3, 1]}},
+                {"name": "pool", "class_name": "GlobalMaxPooling2D", "config": {}},
+                {"name": "repeat", "class_name": "RepeatVector", "config": {"n": 4}},
+                {"name": "avg", "class_name": "AveragePooling1D",
+                 "config": {"pool_size": [2], "strides": [2], "padding": "valid"}},
+                {"name": "mean", "class_name": "GlobalAveragePooling1D", "config": {}}
+            ]
+        });
+        let spec = ModelSpec::from_json(&model.to_string()).unwrap();
+        assert_eq!(ModelSpec::from_json(&spec.to_json()).unwrap(), spec);
+        // [2, 10, 8] → [2, 20, 8] → [2, 22, 10] → [2, 22, 8] → [22, 8, 2] (22 channels now)
+        // → [22] → [4, 22] → [2, 22] → [22].
+        let checked = spec.check().unwrap();
+        let shapes: Vec<String> = checked
+            .layers
+            .iter()
+            .map(|l| l.output.to_string())
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                "[2, 20, 8]",
+                "[2, 22, 10]",
+                "[2, 22, 8]",
+                "[22, 8, 2]",
+                "[22]",
+                "[4, 22]",
+                "[2, 22]",
+                "[22]"
+            ]
+        );
+        let bad = |pointer: &str, value: serde_json::Value| {
+            let mut model = model.clone();
+            *model.pointer_mut(pointer).unwrap() = value;
+            ModelSpec::from_json(&model.to_string())
+                .unwrap_err()
+                .to_string()
+        };
+        let cases = [
+            (
+                bad("/layers/0/config/size", json!([0, 2])),
+                "the model in this JSON is refused: layer `up`: `size` of UpSampling2D: expected a positive integer, got 0",
+            ),
+            (
+                bad("/layers/0/config/interpolation", json!("cubic")),
+                "the model in this JSON is refused: layer `up`: `interpolation` of UpSampling2D: unknown value `cubic`; expected one of: nearest, bilinear",
+            ),
+            (
+                bad("/layers/1/config", json!({"paddin": 1})),
+                "the model in this JSON is refused: layer `pad`: unknown argument `paddin` for ZeroPadding2D; did you mean `padding`?",
+            ),
+            (
+                bad("/layers/2/config/cropping", json!([[0, 0], [5, 5]])),
+                "the model in this JSON does not fit: layer `crop`: Cropping2D cuts 5 + 5 off a width of 10 in [2, 22, 10] from ZeroPadding2D, which leaves nothing; crop less",
+            ),
+            (
+                bad("/layers/3/config/dims", json!([1, 1, 2])),
+                "the model in this JSON is refused: layer `permute`: `dims` of Permute: expected each of 1 to 3 once, got `(1, 1, 2)`",
+            ),
+            (
+                bad("/layers/5/config/n", json!(-4)),
+                "the model in this JSON is refused: layer `repeat`: `n` of RepeatVector: expected a positive integer, got -4",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
         }
     }
 

@@ -11,6 +11,80 @@ use crate::layers::*;
 use crate::rule::{Input, Params, Rule, WeightOptions};
 use crate::shape::Shape;
 
+/// The registry: every layer kind kiln knows, with its configuration type in `layers/`.
+/// `registry!(callback)` hands the list to the macro `callback`, so every list of kinds
+/// (this crate's [`Layer`] and [`kinds`], kiln-core's runtime dispatch) is generated from
+/// this one: a kind added here and not handled there does not compile.
+#[macro_export]
+macro_rules! registry {
+    ($callback:ident) => {
+        $callback! {
+        /// A fully connected layer.
+        Dense(Dense),
+        /// An activation function on its own.
+        Activation(ActivationLayer),
+        /// Zeroes a random fraction of its inputs while training.
+        Dropout(Dropout),
+        /// Flattens every dimension into one.
+        Flatten(Flatten),
+        /// Gives the same elements another shape.
+        Reshape(Reshape),
+        /// A 1-D convolution over `[steps, channels]` (channels last, as Keras).
+        Conv1D(Conv1D),
+        /// A 2-D convolution over `[channels, height, width]`.
+        Conv2D(Conv2D),
+        /// Max pooling over `[steps, channels]` (channels last, as Keras).
+        MaxPooling1D(Pooling1D),
+        /// Average pooling over `[steps, channels]` (channels last, as Keras).
+        AveragePooling1D(Pooling1D),
+        /// Max pooling over `[channels, height, width]`.
+        MaxPooling2D(Pooling2D),
+        /// Average pooling over `[channels, height, width]`.
+        AveragePooling2D(Pooling2D),
+        /// The mean over the steps: `[steps, channels]` to `[channels]`.
+        GlobalAveragePooling1D(GlobalPooling1D),
+        /// The maximum over the steps: `[steps, channels]` to `[channels]`.
+        GlobalMaxPooling1D(GlobalPooling1D),
+        /// The mean over height and width: `[channels, height, width]` to `[channels]`.
+        GlobalAveragePooling2D(GlobalPooling2D),
+        /// The maximum over height and width: `[channels, height, width]` to `[channels]`.
+        GlobalMaxPooling2D(GlobalPooling2D),
+        /// Scales images up by whole factors, repeating or interpolating pixels.
+        UpSampling2D(UpSampling2D),
+        /// Zeros around each image.
+        ZeroPadding2D(ZeroPadding2D),
+        /// Rows and columns cut off each image's edges.
+        Cropping2D(Cropping2D),
+        /// Reorders the dimensions of each example.
+        Permute(Permute),
+        /// Repeats a vector: `[features]` to `[n, features]`.
+        RepeatVector(RepeatVector),
+        /// Normalizes each channel with batch statistics.
+        BatchNormalization(BatchNormalization),
+        /// A fully recurrent cell over `[timesteps, features]`.
+        SimpleRNN(Recurrent),
+        /// A gated recurrent unit over `[timesteps, features]`.
+        GRU(Recurrent),
+        /// A long short-term memory over `[timesteps, features]`.
+        LSTM(Recurrent),
+        /// A learned vector per token id: `[timesteps]` to `[timesteps, output_dim]`.
+        Embedding(Embedding),
+        /// The element-wise sum of two or more tensors of one shape.
+        Add(Merge),
+        /// The element-wise product of two or more tensors of one shape.
+        Multiply(Merge),
+        /// The element-wise mean of two or more tensors of one shape.
+        Average(Merge),
+        /// The element-wise maximum of two or more tensors of one shape.
+        Maximum(Merge),
+        /// Two or more tensors joined along one axis.
+        Concatenate(Concatenate),
+        /// A model declared with `model!`, used as one layer: `Model(FeatureExtractor)`.
+        Model(Nested),
+        }
+    };
+}
+
 macro_rules! layers {
     ($($(#[$doc:meta])* $kind:ident($config:ident)),* $(,)?) => {
         /// One layer with its configuration. Its JSON form is Keras's
@@ -49,54 +123,30 @@ macro_rules! layers {
                 }
             }
         }
+
+        /// One type per layer kind, naming its configuration: what kiln-core implements
+        /// each kind's run on (`kinds::MaxPooling2D` and `kinds::AveragePooling2D` share
+        /// [`Pooling2D`](crate::layers::Pooling2D) but not their step).
+        pub mod kinds {
+            $(
+                $(#[$doc])*
+                #[derive(Debug)]
+                pub struct $kind;
+
+                impl super::LayerKind for $kind {
+                    type Config = super::$config;
+                }
+            )*
+        }
     };
 }
 
-layers! {
-    /// A fully connected layer.
-    Dense(Dense),
-    /// An activation function on its own.
-    Activation(ActivationLayer),
-    /// Zeroes a random fraction of its inputs while training.
-    Dropout(Dropout),
-    /// Flattens every dimension into one.
-    Flatten(Flatten),
-    /// Gives the same elements another shape.
-    Reshape(Reshape),
-    /// A 1-D convolution over `[steps, channels]` (channels last, as Keras).
-    Conv1D(Conv1D),
-    /// A 2-D convolution over `[channels, height, width]`.
-    Conv2D(Conv2D),
-    /// Max pooling over `[steps, channels]` (channels last, as Keras).
-    MaxPooling1D(MaxPooling1D),
-    /// Max pooling over `[channels, height, width]`.
-    MaxPooling2D(Pooling2D),
-    /// Average pooling over `[channels, height, width]`.
-    AveragePooling2D(Pooling2D),
-    /// The mean over height and width: `[channels, height, width]` to `[channels]`.
-    GlobalAveragePooling2D(GlobalAveragePooling2D),
-    /// Normalizes each channel with batch statistics.
-    BatchNormalization(BatchNormalization),
-    /// A fully recurrent cell over `[timesteps, features]`.
-    SimpleRNN(Recurrent),
-    /// A gated recurrent unit over `[timesteps, features]`.
-    GRU(Recurrent),
-    /// A long short-term memory over `[timesteps, features]`.
-    LSTM(Recurrent),
-    /// A learned vector per token id: `[timesteps]` to `[timesteps, output_dim]`.
-    Embedding(Embedding),
-    /// The element-wise sum of two or more tensors of one shape.
-    Add(Merge),
-    /// The element-wise product of two or more tensors of one shape.
-    Multiply(Merge),
-    /// The element-wise mean of two or more tensors of one shape.
-    Average(Merge),
-    /// The element-wise maximum of two or more tensors of one shape.
-    Maximum(Merge),
-    /// Two or more tensors joined along one axis.
-    Concatenate(Concatenate),
-    /// A model declared with `model!`, used as one layer: `Model(FeatureExtractor)`.
-    Model(Nested),
+registry!(layers);
+
+/// A layer kind of the [`registry!`], as a type.
+pub trait LayerKind {
+    /// Its configuration, the value [`Layer`]'s variant holds.
+    type Config;
 }
 
 impl Layer {
@@ -119,6 +169,17 @@ impl Layer {
                 vec![Shape::known([l.units]); l.state_count()]
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// The layer's configuration alone, as JSON: the `config` of its JSON form, which
+    /// `model!` embeds for the layers whose step it takes from kiln-core.
+    pub fn config_json(&self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut form)) => {
+                form.remove("config").unwrap_or_default().to_string()
+            }
+            _ => "null".into(),
         }
     }
 
@@ -297,6 +358,19 @@ mod tests {
             }
             assert_eq!(Layer::from_call(&call).unwrap().keras_name(), want);
         }
+    }
+
+    #[test]
+    fn the_config_alone_reads_back() {
+        let call = Call::bare("UpSampling2D")
+            .arg(Value::Tuple(vec![Value::Int(2), Value::Int(3)]))
+            .kw("interpolation", Value::Name("bilinear".into()));
+        let Layer::UpSampling2D(config) = Layer::from_call(&call).unwrap() else {
+            panic!("not an UpSampling2D");
+        };
+        let json = Layer::UpSampling2D(config.clone()).config_json();
+        assert_eq!(json, r#"{"size":[2,3],"interpolation":"bilinear"}"#);
+        assert_eq!(serde_json::from_str::<UpSampling2D>(&json).unwrap(), config);
     }
 
     #[test]

@@ -926,7 +926,7 @@ ____________________________________________________________________"#;
         let err = ModelSpec::from_json(&m.to_json()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the model in this JSON does not fit: Dense expects a 1-D input [features], got [64, 5, 5] from Dropout; add Flatten before it"
+            "the model in this JSON does not fit: layer `dense`: Dense expects a 1-D input [features], got [64, 5, 5] from Dropout; add Flatten before it"
         );
         let mut m = convnet();
         m.layers[1].name = "conv2d".into();
@@ -1031,11 +1031,11 @@ ____________________________________________________________________"#;
         let cases: [(Edit, &str); 4] = [
             (
                 &|m| m.layers[4].inbound[1] = "conv2d_9".into(),
-                "`conv2d_9` is not defined: no input or layer has that name; did you mean `conv2d_1`?",
+                "layer `add`: `conv2d_9` is not defined: no input or layer has that name; did you mean `conv2d_1`?",
             ),
             (
                 &|m| m.layers[3].layer = layer("Conv2D", &[i(16), i(3)], &[("padding", n("same"))]),
-                "Add needs inputs of one shape, got [32, 32, 32] from `activation` and [16, 32, 32] from `conv2d_1`; make them agree (a Conv2D or Dense to match the channels, or Concatenate to join them)",
+                "layer `add`: Add needs inputs of one shape, got [32, 32, 32] from `activation` and [16, 32, 32] from `conv2d_1`; make them agree (a Conv2D or Dense to match the channels, or Concatenate to join them)",
             ),
             (
                 &|m| m.outputs = vec!["activation_1".into()],

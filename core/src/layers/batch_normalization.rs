@@ -4,6 +4,10 @@
 use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use kiln_spec::{Shape, feature_axis, kinds, layers};
+
+use super::{Run, RuntimeLayer, size};
+use crate::dyn_tensor::{DynTensor, each_rank};
 
 /// A BatchNormalization layer over `channels` (the first dimension of an example).
 /// `momentum` is Keras's (the weight of the old moving average, 0.99 by default); burn's is
@@ -135,6 +139,33 @@ mod on_kiln_cpu {
         update(&bn.running_mean, mean)?;
         update(&bn.running_var, variance)?;
         tensor(output)
+    }
+}
+
+impl<B: Backend> Run<B> for kinds::BatchNormalization {
+    fn build(
+        l: &layers::BatchNormalization,
+        input: &Shape,
+        device: &B::Device,
+    ) -> Option<RuntimeLayer<B>> {
+        let features = size(input, feature_axis(input.rank()));
+        Some(RuntimeLayer::BatchNormalization(batch_normalization(
+            features, l.momentum, l.epsilon, device,
+        )))
+    }
+
+    fn step(
+        _: &layers::BatchNormalization,
+        module: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        training: bool,
+    ) -> DynTensor<B> {
+        match module {
+            Some(RuntimeLayer::BatchNormalization(bn)) => {
+                each_rank!(t, |x| batch_norm(bn, x, training))
+            }
+            _ => t,
+        }
     }
 }
 

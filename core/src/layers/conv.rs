@@ -6,7 +6,10 @@ use burn::nn::conv::{Conv1d, Conv2d};
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use kiln_spec::{Dim, Padding, Window};
+use kiln_spec::{Dim, Padding, Shape, Window, channels_axis, kinds, layers, spatial_dims};
+
+use super::{Run, RuntimeLayer, size};
+use crate::dyn_tensor::DynTensor;
 
 /// The `(start, end)` padding of each axis, when every size is known.
 fn explicit<const N: usize>(
@@ -126,6 +129,63 @@ pub fn conv1d<B: Backend>(
 /// - output: `[batch, steps_out, filters]`
 pub fn convolve1d<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     conv.forward(x.swap_dims(1, 2)).swap_dims(1, 2)
+}
+
+impl<B: Backend> Run<B> for kinds::Conv1D {
+    fn build(l: &layers::Conv1D, input: &Shape, device: &B::Device) -> Option<RuntimeLayer<B>> {
+        Some(RuntimeLayer::Conv1D(conv1d(
+            size(input, channels_axis(1)),
+            l.filters,
+            l.kernel_size[0],
+            l.strides[0],
+            l.dilation_rate[0],
+            l.padding,
+            spatial_dims(input, 1)[0],
+            l.weights.use_bias,
+            device,
+        )))
+    }
+
+    fn step(
+        _: &layers::Conv1D,
+        module: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        _: bool,
+    ) -> DynTensor<B> {
+        match module {
+            Some(RuntimeLayer::Conv1D(c)) => DynTensor::R3(convolve1d(c, t.get())),
+            _ => t,
+        }
+    }
+}
+
+impl<B: Backend> Run<B> for kinds::Conv2D {
+    fn build(l: &layers::Conv2D, input: &Shape, device: &B::Device) -> Option<RuntimeLayer<B>> {
+        let sizes = spatial_dims(input, 2);
+        Some(RuntimeLayer::Conv2D(conv2d(
+            size(input, channels_axis(2)),
+            l.filters,
+            l.kernel_size,
+            l.strides,
+            l.dilation_rate,
+            l.padding,
+            [sizes[0], sizes[1]],
+            l.weights.use_bias,
+            device,
+        )))
+    }
+
+    fn step(
+        _: &layers::Conv2D,
+        module: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        _: bool,
+    ) -> DynTensor<B> {
+        match module {
+            Some(RuntimeLayer::Conv2D(c)) => DynTensor::R4(c.forward(t.get())),
+            _ => t,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,10 @@
 use burn::module::Initializer;
 use burn::nn::Linear;
 use burn::tensor::backend::Backend;
+use kiln_spec::{Shape, kinds, layers};
+
+use super::{Run, RuntimeLayer, size};
+use crate::dyn_tensor::{DynTensor, each_rank};
 
 /// A Dense layer of `units` outputs on `features` inputs: a Glorot-uniform kernel and a
 /// zero bias, as `keras.layers.Dense` starts.
@@ -24,6 +28,30 @@ pub fn dense<B: Backend>(
             device,
         ),
         bias: use_bias.then(|| Initializer::Zeros.init([units], device)),
+    }
+}
+
+impl<B: Backend> Run<B> for kinds::Dense {
+    fn build(l: &layers::Dense, input: &Shape, device: &B::Device) -> Option<RuntimeLayer<B>> {
+        let features = size(input, input.rank().saturating_sub(1));
+        Some(RuntimeLayer::Dense(dense(
+            features,
+            l.units,
+            l.weights.use_bias,
+            device,
+        )))
+    }
+
+    fn step(
+        _: &layers::Dense,
+        module: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        _: bool,
+    ) -> DynTensor<B> {
+        match module {
+            Some(RuntimeLayer::Dense(l)) => each_rank!(t, |x| l.forward(x)),
+            _ => t,
+        }
     }
 }
 

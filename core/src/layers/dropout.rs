@@ -3,6 +3,10 @@
 use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use kiln_spec::{Shape, kinds, layers};
+
+use super::{Run, RuntimeLayer};
+use crate::dyn_tensor::{DynTensor, each_rank};
 
 /// A Dropout layer dropping `rate` of its inputs while training (on an autodiff backend)
 /// and passing them through unchanged at inference.
@@ -21,4 +25,22 @@ pub fn dropout_step<B: Backend, const D: usize>(
     training: bool,
 ) -> Tensor<B, D> {
     if training { dropout.forward(x) } else { x }
+}
+
+impl<B: Backend> Run<B> for kinds::Dropout {
+    fn build(l: &layers::Dropout, _: &Shape, _: &B::Device) -> Option<RuntimeLayer<B>> {
+        Some(RuntimeLayer::Dropout(dropout(l.rate)))
+    }
+
+    fn step(
+        _: &layers::Dropout,
+        module: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        training: bool,
+    ) -> DynTensor<B> {
+        match module {
+            Some(RuntimeLayer::Dropout(d)) => each_rank!(t, |x| dropout_step(d, x, training)),
+            _ => t,
+        }
+    }
 }

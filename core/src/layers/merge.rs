@@ -2,7 +2,10 @@
 //! Maximum and Concatenate, as Keras computes them.
 
 use burn::tensor::{Tensor, backend::Backend};
-use kiln_spec::Layer;
+use kiln_spec::{Layer, kinds, layers};
+
+use super::{Run, RuntimeLayer};
+use crate::dyn_tensor::DynTensor;
 
 /// How a merge combines its tensors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +65,31 @@ pub fn merge<B: Backend, const D: usize>(
         }
     }
 }
+
+/// The merges' steps on a single tensor, which is its own sum, product, mean, maximum or
+/// concatenation; the graph merges several tensors with [`merge`] before any step.
+macro_rules! one_tensor {
+    ($($kind:ident($config:ident)),*) => {$(
+        impl<B: Backend> Run<B> for kinds::$kind {
+            fn step(
+                _: &layers::$config,
+                _: Option<&RuntimeLayer<B>>,
+                t: DynTensor<B>,
+                _: bool,
+            ) -> DynTensor<B> {
+                t
+            }
+        }
+    )*};
+}
+
+one_tensor!(
+    Add(Merge),
+    Multiply(Merge),
+    Average(Merge),
+    Maximum(Merge),
+    Concatenate(Concatenate)
+);
 
 #[cfg(test)]
 mod tests {

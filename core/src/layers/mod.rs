@@ -1,7 +1,10 @@
-//! Each layer kind's burn module, built with Keras's initializers, and its forward where
-//! burn-nn has none that matches Keras. One file per layer kind; `model!`'s generated code
-//! and the runtime model read from JSON both build their layers here.
+//! Each layer kind's burn module, built with Keras's initializers, and its forward step.
+//! One file per layer kind, each implementing [`Run`] for the kinds it holds; `model!`'s
+//! generated code and the runtime model read from JSON both build and step their layers
+//! here, and the dispatch over kinds is generated from kiln-spec's registry, so a kind
+//! without its `Run` does not compile.
 
+mod activation;
 mod batch_normalization;
 mod conv;
 mod dense;
@@ -11,6 +14,15 @@ mod merge;
 mod pooling;
 mod recurrent;
 mod reshape;
+mod resize;
+
+use burn::module::Module;
+use burn::nn::conv::{Conv1d, Conv2d};
+use burn::nn::{BatchNorm, Dropout, Embedding, Gru, Linear, Lstm, Rnn};
+use burn::tensor::{Tensor, backend::Backend};
+use kiln_spec::{Layer, LayerKind, Shape, kinds};
+
+use crate::dyn_tensor::DynTensor;
 
 pub use batch_normalization::{batch_norm, batch_normalization};
 pub use conv::{conv1d, conv2d, convolve1d};
@@ -18,8 +30,113 @@ pub use dense::dense;
 pub use dropout::{dropout, dropout_step};
 pub use embedding::{embed, embedding};
 pub use merge::{Merge, merge};
-pub use pooling::{average_pooling2d, global_average_pooling2d, max_pooling1d, max_pooling2d};
+pub use pooling::{
+    Reduce, average_pooling1d, average_pooling2d, global_pooling1d, global_pooling2d,
+    max_pooling1d, max_pooling2d,
+};
+pub(crate) use recurrent::run_recurrent;
 pub use recurrent::{
     Recurrent, gru, lstm, recurrent_last, recurrent_sequence, recurrent_with_states, simple_rnn,
 };
-pub use reshape::{flatten, reshape};
+pub use reshape::{flatten, permute, repeat_vector, reshape};
+pub use resize::{cropping2d, up_sampling2d, zero_padding2d};
+
+/// The burn module of a layer with weights or state, in a runtime model.
+// A model holds a handful of these, and burn's Module derive does not reach through a Box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum RuntimeLayer<B: Backend> {
+    /// Dense.
+    Dense(Linear<B>),
+    /// Conv1D.
+    Conv1D(Conv1d<B>),
+    /// Conv2D.
+    Conv2D(Conv2d<B>),
+    /// BatchNormalization.
+    BatchNormalization(BatchNorm<B>),
+    /// Dropout.
+    Dropout(Dropout),
+    /// SimpleRNN.
+    SimpleRnn(Rnn<B>),
+    /// GRU.
+    Gru(Gru<B>),
+    /// LSTM.
+    Lstm(Lstm<B>),
+    /// Embedding.
+    Embedding(Embedding<B>),
+}
+
+/// How one layer kind of kiln-spec's registry runs: its module and its forward step.
+pub trait Run<B: Backend>: LayerKind {
+    /// The module of a layer with weights or state, for an input of `input`'s shape (which
+    /// kiln-spec's rule accepted); none for a layer without (the default).
+    fn build(
+        _config: &Self::Config,
+        _input: &Shape,
+        _device: &B::Device,
+    ) -> Option<RuntimeLayer<B>> {
+        None
+    }
+
+    /// The layer's output for `t` before its activation; `module` is what `build` gave,
+    /// and `training` turns on dropout and batch statistics.
+    fn step(
+        config: &Self::Config,
+        module: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        training: bool,
+    ) -> DynTensor<B>;
+}
+
+macro_rules! dispatch {
+    ($($(#[$doc:meta])* $kind:ident($config:ident)),* $(,)?) => {
+        /// The module of `layer` for an input of `input`'s shape; none for a layer
+        /// without weights or state.
+        pub(crate) fn build<B: Backend>(
+            layer: &Layer,
+            input: &Shape,
+            device: &B::Device,
+        ) -> Option<RuntimeLayer<B>> {
+            match layer {
+                $(Layer::$kind(config) => <kinds::$kind as Run<B>>::build(config, input, device),)*
+            }
+        }
+
+        /// `layer`'s step (see [`Run::step`]).
+        pub(crate) fn step<B: Backend>(
+            layer: &Layer,
+            module: Option<&RuntimeLayer<B>>,
+            t: DynTensor<B>,
+            training: bool,
+        ) -> DynTensor<B> {
+            match layer {
+                $(Layer::$kind(config) => <kinds::$kind as Run<B>>::step(config, module, t, training),)*
+            }
+        }
+    };
+}
+kiln_spec::registry!(dispatch);
+
+/// The forward step of a layer without weights or state, as `model!`'s generated code
+/// takes it: the runtime's own step, so both run one code.
+pub fn stateless<K: Run<B>, B: Backend, const I: usize, const O: usize>(
+    _kind: K,
+    config: &K::Config,
+    x: Tensor<B, I>,
+) -> Tensor<B, O> {
+    K::step(config, None, DynTensor::of(x), false).get()
+}
+
+/// A layer's configuration from the JSON `model!` embeds for it.
+///
+/// # Errors
+/// When `json` is not a configuration of this kind.
+pub fn config<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_str(json)
+}
+
+/// The known size of dimension `axis` of `input`; kiln-spec's rules refuse an unknown one
+/// for every layer whose module needs it.
+fn size(input: &Shape, axis: usize) -> usize {
+    input.dims().get(axis).and_then(|d| d.known()).unwrap_or(0)
+}

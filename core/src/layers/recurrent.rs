@@ -6,7 +6,11 @@ use burn::module::Initializer;
 use burn::nn::activation::ActivationConfig;
 use burn::nn::{EluConfig, GateController, Gru, Linear, Lstm, Rnn, SoftplusConfig};
 use burn::tensor::{Tensor, backend::Backend};
-use kiln_spec::Activation;
+use kiln_spec::layers::{self, Cell};
+use kiln_spec::{Activation, Shape, kinds};
+
+use super::{Run, RuntimeLayer, size};
+use crate::dyn_tensor::DynTensor;
 
 /// burn-nn's form of one of the activations kiln-spec allows in a recurrent cell.
 fn cell_activation<B: Backend>(
@@ -245,6 +249,98 @@ fn last_step<B: Backend>(steps: Tensor<B, 3>) -> Tensor<B, 2> {
         .slice([0..batch, timesteps.saturating_sub(1)..timesteps, 0..units])
         .reshape([batch, units])
 }
+
+/// The module of a recurrent layer taking `features` per step.
+fn build<B: Backend>(
+    l: &layers::Recurrent,
+    features: usize,
+    device: &B::Device,
+) -> RuntimeLayer<B> {
+    let activations = [l.activation, l.recurrent_activation];
+    match l.cell {
+        Cell::SimpleRnn => RuntimeLayer::SimpleRnn(simple_rnn(
+            features,
+            l.units,
+            l.activation,
+            l.use_bias,
+            device,
+        )),
+        Cell::Gru => RuntimeLayer::Gru(gru(
+            features,
+            l.units,
+            activations,
+            l.use_bias,
+            l.reset_after,
+            device,
+        )),
+        Cell::Lstm => RuntimeLayer::Lstm(lstm(
+            features,
+            l.units,
+            activations,
+            l.use_bias,
+            l.unit_forget_bias,
+            device,
+        )),
+    }
+}
+
+/// A recurrent layer's output (the whole sequence or its last state, as `layer` asks) and
+/// its final states, run by `module`.
+fn with_states<B: Backend, R: Recurrent<B>>(
+    layer: &layers::Recurrent,
+    module: &R,
+    t: DynTensor<B>,
+) -> (DynTensor<B>, Vec<Tensor<B, 2>>) {
+    let (x, back) = (t.get(), layer.go_backwards);
+    if layer.return_sequences {
+        let (y, states) = recurrent_with_states::<B, R, 3>(module, x, back);
+        (DynTensor::R3(y), R::state_list(states))
+    } else {
+        let (y, states) = recurrent_with_states::<B, R, 2>(module, x, back);
+        (DynTensor::R2(y), R::state_list(states))
+    }
+}
+
+/// A recurrent layer's output and final states, as a runtime model takes them (the states
+/// that `return_state` names).
+pub(crate) fn run_recurrent<B: Backend>(
+    layer: &layers::Recurrent,
+    module: Option<&RuntimeLayer<B>>,
+    t: DynTensor<B>,
+) -> (DynTensor<B>, Vec<Tensor<B, 2>>) {
+    match module {
+        Some(RuntimeLayer::SimpleRnn(m)) => with_states(layer, m, t),
+        Some(RuntimeLayer::Gru(m)) => with_states(layer, m, t),
+        Some(RuntimeLayer::Lstm(m)) => with_states(layer, m, t),
+        _ => (t, Vec::new()),
+    }
+}
+
+/// The three kinds share one configuration, whose cell says which they are.
+macro_rules! recurrent_kinds {
+    ($($kind:ident),*) => {$(
+        impl<B: Backend> Run<B> for kinds::$kind {
+            fn build(
+                l: &layers::Recurrent,
+                input: &Shape,
+                device: &B::Device,
+            ) -> Option<RuntimeLayer<B>> {
+                Some(build(l, size(input, input.rank().saturating_sub(1)), device))
+            }
+
+            fn step(
+                l: &layers::Recurrent,
+                module: Option<&RuntimeLayer<B>>,
+                t: DynTensor<B>,
+                _: bool,
+            ) -> DynTensor<B> {
+                run_recurrent(l, module, t).0
+            }
+        }
+    )*};
+}
+
+recurrent_kinds!(SimpleRNN, GRU, LSTM);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,12 @@
-//! Flatten and Reshape: the batch dimension kept, the rest given a new shape.
+//! Flatten, Reshape, Permute and RepeatVector: the batch dimension kept, the rest given a
+//! new shape or layout.
 
 use burn::tensor::{Tensor, backend::Backend};
+use kiln_spec::kinds;
+use kiln_spec::layers::{Flatten, Permute, RepeatVector, Reshape};
+
+use super::{Run, RuntimeLayer};
+use crate::dyn_tensor::{DynTensor, each_rank};
 
 /// Flattens each example.
 ///
@@ -25,10 +31,82 @@ pub fn reshape<B: Backend, const D: usize, const D2: usize>(
     x.reshape(shape)
 }
 
+/// Each example's dimensions in the order `dims` gives, counted from 1 as Keras does (the
+/// batch stays first).
+///
+/// # Shapes
+/// - input: `[batch, d1, ..., dn]`
+/// - output: `[batch, d(dims[0]), ..., d(dims[n-1])]`
+pub fn permute<B: Backend, const D: usize>(x: Tensor<B, D>, dims: &[usize]) -> Tensor<B, D> {
+    let mut axes = [0; D];
+    for (axis, &d) in axes[1..].iter_mut().zip(dims) {
+        *axis = d;
+    }
+    x.permute(axes)
+}
+
+/// Each vector repeated `n` times.
+///
+/// # Shapes
+/// - input: `[batch, features]`
+/// - output: `[batch, n, features]`
+pub fn repeat_vector<B: Backend>(x: Tensor<B, 2>, n: usize) -> Tensor<B, 3> {
+    x.unsqueeze_dim::<3>(1).repeat_dim(1, n)
+}
+
+impl<B: Backend> Run<B> for kinds::Flatten {
+    fn step(_: &Flatten, _: Option<&RuntimeLayer<B>>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
+        DynTensor::R2(match t {
+            DynTensor::R2(x) => x,
+            DynTensor::R3(x) => flatten(x),
+            DynTensor::R4(x) => flatten(x),
+        })
+    }
+}
+
+impl<B: Backend> Run<B> for kinds::Reshape {
+    fn step(r: &Reshape, _: Option<&RuntimeLayer<B>>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
+        let target: Vec<i32> = r
+            .target_shape
+            .iter()
+            .map(|d| d.map_or(-1, |n| n as i32))
+            .collect();
+        fn to<B: Backend, const D: usize>(t: DynTensor<B>, target: &[i32]) -> Tensor<B, D> {
+            match t {
+                DynTensor::R2(x) => reshape(x, target),
+                DynTensor::R3(x) => reshape(x, target),
+                DynTensor::R4(x) => reshape(x, target),
+            }
+        }
+        match target.len() {
+            1 => DynTensor::R2(to(t, &target)),
+            2 => DynTensor::R3(to(t, &target)),
+            _ => DynTensor::R4(to(t, &target)),
+        }
+    }
+}
+
+impl<B: Backend> Run<B> for kinds::Permute {
+    fn step(p: &Permute, _: Option<&RuntimeLayer<B>>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
+        each_rank!(t, |x| permute(x, &p.dims))
+    }
+}
+
+impl<B: Backend> Run<B> for kinds::RepeatVector {
+    fn step(
+        r: &RepeatVector,
+        _: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        _: bool,
+    ) -> DynTensor<B> {
+        DynTensor::R3(repeat_vector(t.get(), r.n))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestBackend;
+    use crate::testing::{TestBackend, floats};
 
     #[test]
     fn keeps_the_batch() {
@@ -36,5 +114,21 @@ mod tests {
         assert_eq!(flatten(x.clone()).dims(), [2, 60]);
         assert_eq!(reshape::<_, 4, 3>(x.clone(), &[12, -1]).dims(), [2, 12, 5]);
         assert_eq!(reshape::<_, 4, 2>(x, &[60]).dims(), [2, 60]);
+    }
+
+    #[test]
+    fn permute_and_repeat_move_values_as_keras() {
+        let device = Default::default();
+        // One example [[1, 2, 3], [4, 5, 6]]; Permute((2, 1)) transposes it.
+        let x = Tensor::<TestBackend, 1>::from_floats([1., 2., 3., 4., 5., 6.], &device)
+            .reshape([1, 2, 3]);
+        let y = permute(x, &[2, 1]);
+        assert_eq!(y.dims(), [1, 3, 2]);
+        assert_eq!(floats(y), [1., 4., 2., 5., 3., 6.]);
+        // RepeatVector(2) on the vectors [1, 2] and [3, 4].
+        let v = Tensor::<TestBackend, 2>::from_floats([[1., 2.], [3., 4.]], &device);
+        let y = repeat_vector(v, 2);
+        assert_eq!(y.dims(), [2, 2, 2]);
+        assert_eq!(floats(y), [1., 2., 1., 2., 3., 4., 3., 4.]);
     }
 }

@@ -7,9 +7,7 @@ mod dense;
 mod dropout;
 mod embedding;
 pub mod nested;
-mod pooling;
 mod recurrent;
-mod reshape;
 
 use kiln_spec::{Activation, Dim, Layer, LayerInfo, Padding, Regularizer};
 use proc_macro2::{Literal, TokenStream};
@@ -61,14 +59,23 @@ pub fn layer_code(
         Layer::Conv2D(l) => conv::expand(l, info, field),
         Layer::BatchNormalization(l) => batch_normalization::expand(l, info, field),
         Layer::Dropout(l) => dropout::expand(l, field),
-        Layer::MaxPooling1D(l) => pooling::max_1d(l),
-        Layer::MaxPooling2D(l) => pooling::max_2d(l),
-        Layer::AveragePooling2D(l) => pooling::average_2d(l),
-        Layer::GlobalAveragePooling2D(_) => pooling::global_average_2d(),
         Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => recurrent::expand(l, info, field),
         Layer::Embedding(l) => embedding::expand(l, field),
-        Layer::Flatten(_) => reshape::flatten(),
-        Layer::Reshape(l) => reshape::reshape(l),
+        Layer::Flatten(_)
+        | Layer::Reshape(_)
+        | Layer::Permute(_)
+        | Layer::RepeatVector(_)
+        | Layer::MaxPooling1D(_)
+        | Layer::AveragePooling1D(_)
+        | Layer::MaxPooling2D(_)
+        | Layer::AveragePooling2D(_)
+        | Layer::GlobalAveragePooling1D(_)
+        | Layer::GlobalMaxPooling1D(_)
+        | Layer::GlobalAveragePooling2D(_)
+        | Layer::GlobalMaxPooling2D(_)
+        | Layer::UpSampling2D(_)
+        | Layer::ZeroPadding2D(_)
+        | Layer::Cropping2D(_) => stateless(layer),
         // The activation itself is applied by the model's expansion, as for every layer.
         Layer::Activation(_) => LayerCode::stateless(quote!(x)),
         // Merges take several tensors, which the functional expansion combines itself.
@@ -85,6 +92,21 @@ pub fn layer_code(
             ))),
         },
     }
+}
+
+/// A layer without weights or state: kiln-core's step, the one runtime models take, on
+/// the configuration `model!` checked (parsed once, on the first forward pass).
+fn stateless(layer: &Layer) -> LayerCode {
+    let kp = private();
+    let kind = Ident::new(layer.class_name(), proc_macro2::Span::call_site());
+    let json = layer.config_json();
+    LayerCode::stateless(quote!({
+        static CONFIG: ::std::sync::LazyLock<<#kp::kinds::#kind as #kp::LayerKind>::Config> =
+            ::std::sync::LazyLock::new(|| {
+                #kp::layers::config(#json).expect("model! embeds a layer it has checked")
+            });
+        #kp::layers::stateless(#kp::kinds::#kind, &*CONFIG, x)
+    }))
 }
 
 pub fn usize_lit(n: usize) -> Literal {

@@ -2,31 +2,37 @@
 
 mod activation;
 mod batch_normalization;
+mod borders;
 mod conv;
 mod dense;
 mod dropout;
 mod embedding;
 mod flatten;
-mod global_average_pooling2d;
+mod global_pooling;
 mod merge;
 mod nested;
+mod permute;
 mod pooling;
 mod recurrent;
 mod reshape;
+mod upsampling;
 
 pub use activation::ActivationLayer;
 pub use batch_normalization::BatchNormalization;
+pub use borders::{Borders, Cropping2D, ZeroPadding2D};
 pub use conv::{Conv, Conv1D, Conv2D};
 pub use dense::Dense;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::Flatten;
-pub use global_average_pooling2d::GlobalAveragePooling2D;
+pub use global_pooling::{GlobalPooling, GlobalPooling1D, GlobalPooling2D};
 pub use merge::{Concatenate, Merge};
 pub use nested::Nested;
-pub use pooling::{MaxPooling1D, Pooling, Pooling2D};
+pub use permute::{Permute, RepeatVector};
+pub use pooling::{Pooling, Pooling1D, Pooling2D};
 pub use recurrent::{Cell, Recurrent};
 pub use reshape::Reshape;
+pub use upsampling::{Interpolation, UpSampling2D};
 
 /// Test helpers shared by the layer files.
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! `MaxPooling1D`, `MaxPooling2D` and `AveragePooling2D(pool_size, strides, padding)`: one
-//! rule in 1 or 2 spatial dimensions.
+//! `MaxPooling1D`, `AveragePooling1D`, `MaxPooling2D` and
+//! `AveragePooling2D(pool_size, strides, padding)`: one rule in 1 or 2 spatial dimensions.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +27,8 @@ pub struct Pooling<const N: usize> {
     pub padding: Padding,
 }
 
-/// The configuration of MaxPooling1D.
-pub type MaxPooling1D = Pooling<1>;
+/// The configuration of MaxPooling1D and AveragePooling1D.
+pub type Pooling1D = Pooling<1>;
 /// The configuration of MaxPooling2D and AveragePooling2D.
 pub type Pooling2D = Pooling<2>;
 
@@ -121,6 +121,16 @@ mod tests {
                 layer("MaxPooling1D", &[i(2)], &[]),
                 s(&[Some(9), Some(16)]),
                 s(&[Some(4), Some(16)]),
+            ),
+            (
+                layer("AveragePooling1D", &[i(3)], &[("strides", i(1))]),
+                s(&[Some(9), Some(16)]),
+                s(&[Some(7), Some(16)]),
+            ),
+            (
+                layer("AveragePooling1D", &[], &[("padding", n("same"))]),
+                s(&[Some(9), Some(16)]),
+                s(&[Some(5), Some(16)]),
             ),
         ];
         for (l, input, output) in cases {

@@ -1,0 +1,38 @@
+// The layers added through the registry refuse what does not fit, at the layer at fault:
+// a crop that leaves nothing, a permutation of the wrong rank, a bad interpolation name,
+// and RepeatVector on an image.
+use kiln::prelude::*;
+
+model! {
+    struct Crops {
+        input: [3, 8, 8],
+        ZeroPadding2D(1),
+        Cropping2D(((0, 0), (5, 5))),
+        Flatten,
+    }
+}
+
+model! {
+    struct Permutes {
+        input: [3, 8, 8],
+        Permute((2, 1)),
+        Flatten,
+    }
+}
+
+model! {
+    struct Upsamples {
+        input: [3, 8, 8],
+        UpSampling2D(2, interpolation = bicubic),
+        Flatten,
+    }
+}
+
+model! {
+    struct Repeats {
+        input: [3, 8, 8],
+        RepeatVector(4),
+    }
+}
+
+fn main() {}
