@@ -141,8 +141,7 @@ pub mod __private {
         trainable_summary,
     };
     pub use kiln_spec::{
-        Activation, Dim, LayerKind, ModelSpec, Padding, Regularizer, Shape, Summary, kinds,
-        shapes_fit,
+        Activation, Dim, LayerKind, ModelSpec, Regularizer, Shape, Summary, kinds, shapes_fit,
     };
     /// The backend the const assertions on nested models name their shapes with.
     pub type CheckBackend = kiln_core::backend::CpuBackend;

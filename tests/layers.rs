@@ -364,12 +364,14 @@ fn batch_normalization_normalizes_a_sequence_s_features() {
 }
 
 model! {
-    /// The layers Keras users reach for next, one after another: image borders, upsampling,
-    /// a permutation, global max pooling, and the sequence poolings after a RepeatVector.
+    /// The layers Keras users reach for next, one after another: image borders, layer
+    /// normalization, upsampling, a permutation, global max pooling, and the sequence
+    /// poolings after a RepeatVector.
     struct Reshaping {
         input: [2, 4, 4],
         ZeroPadding2D(1),
         Conv2D(3, 3),
+        LayerNormalization,
         UpSampling2D(2),
         Cropping2D(((1, 0), (0, 1))),
         UpSampling2D((1, 2), interpolation = bilinear),
@@ -413,10 +415,12 @@ fn new_layers_declare_keras_s_shapes_and_counts_and_run_them() {
         .iter()
         .map(|l| (l.output.to_string(), l.params.total()))
         .collect();
-    // Keras 3 (channels first): only Conv2D (3·3·2·3 + 3) and Dense (3·2 + 2) have weights.
+    // Keras 3 (channels first): only Conv2D (3·3·2·3 + 3), LayerNormalization (gamma and
+    // beta per channel) and Dense (3·2 + 2) have weights.
     let want = [
         ("[2, 6, 6]", 0),
         ("[3, 4, 4]", 57),
+        ("[3, 4, 4]", 6),
         ("[3, 8, 8]", 0),
         ("[3, 7, 7]", 0),
         ("[3, 7, 14]", 0),

@@ -59,8 +59,10 @@ macro_rules! registry {
         Permute(Permute),
         /// Repeats a vector: `[features]` to `[n, features]`.
         RepeatVector(RepeatVector),
-        /// Normalizes each channel with batch statistics.
+        /// Normalizes each feature with batch statistics.
         BatchNormalization(BatchNormalization),
+        /// Normalizes each example's features with their own statistics.
+        LayerNormalization(LayerNormalization),
         /// A fully recurrent cell over `[timesteps, features]`.
         SimpleRNN(Recurrent),
         /// A gated recurrent unit over `[timesteps, features]`.

@@ -75,6 +75,20 @@ pub const fn feature_axis(rank: usize) -> usize {
     channels_axis(rank.saturating_sub(1))
 }
 
+/// The known number of features of `input` (see [`feature_axis`]), or why the layer
+/// needs it.
+pub(crate) fn features(layer: &str, input: &Input) -> Result<usize, String> {
+    let axis = feature_axis(input.shape.rank());
+    match input.shape.dims().get(axis) {
+        Some(Dim::Known(n)) => Ok(*n),
+        _ => Err(format!(
+            "{layer} needs a known number of features (the {} dimension), got {}",
+            if axis == 0 { "first" } else { "last" },
+            input.describe()
+        )),
+    }
+}
+
 /// The spatial dimensions of an example with `spatial` of them (see [`channels_axis`]).
 pub fn spatial_dims(shape: &Shape, spatial: usize) -> &[Dim] {
     let dims = shape.dims();

@@ -1,6 +1,6 @@
 // The layers added through the registry refuse what does not fit, at the layer at fault:
 // a crop that leaves nothing, a permutation of the wrong rank, a bad interpolation name,
-// and RepeatVector on an image.
+// RepeatVector on an image, and LayerNormalization without its scale.
 use kiln::prelude::*;
 
 model! {
@@ -32,6 +32,13 @@ model! {
     struct Repeats {
         input: [3, 8, 8],
         RepeatVector(4),
+    }
+}
+
+model! {
+    struct Normalizes {
+        input: [_, 8],
+        LayerNormalization(scale = false),
     }
 }
 

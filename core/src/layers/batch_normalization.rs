@@ -6,7 +6,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use kiln_spec::{Shape, feature_axis, kinds, layers};
 
-use super::{Run, RuntimeLayer, size};
+use super::{Stateful, size};
 use crate::dyn_tensor::{DynTensor, each_rank};
 
 /// A BatchNormalization layer over `channels` (the first dimension of an example).
@@ -142,30 +142,21 @@ mod on_kiln_cpu {
     }
 }
 
-impl<B: Backend> Run<B> for kinds::BatchNormalization {
-    fn build(
-        l: &layers::BatchNormalization,
-        input: &Shape,
-        device: &B::Device,
-    ) -> Option<RuntimeLayer<B>> {
+impl<B: Backend> Stateful<B> for kinds::BatchNormalization {
+    type Module = BatchNorm<B>;
+
+    fn init(l: &layers::BatchNormalization, input: &Shape, device: &B::Device) -> BatchNorm<B> {
         let features = size(input, feature_axis(input.rank()));
-        Some(RuntimeLayer::BatchNormalization(batch_normalization(
-            features, l.momentum, l.epsilon, device,
-        )))
+        batch_normalization(features, l.momentum, l.epsilon, device)
     }
 
-    fn step(
+    fn forward(
         _: &layers::BatchNormalization,
-        module: Option<&RuntimeLayer<B>>,
+        bn: &BatchNorm<B>,
         t: DynTensor<B>,
         training: bool,
     ) -> DynTensor<B> {
-        match module {
-            Some(RuntimeLayer::BatchNormalization(bn)) => {
-                each_rank!(t, |x| batch_norm(bn, x, training))
-            }
-            _ => t,
-        }
+        each_rank!(t, |x| batch_norm(bn, x, training))
     }
 }
 

@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use kiln_spec::{Dim, Padding, Shape, Window, channels_axis, kinds, layers, spatial_dims};
 
-use super::{Run, RuntimeLayer, size};
+use super::{Stateful, size};
 use crate::dyn_tensor::DynTensor;
 
 /// The `(start, end)` padding of each axis, when every size is known.
@@ -131,9 +131,11 @@ pub fn convolve1d<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3>
     conv.forward(x.swap_dims(1, 2)).swap_dims(1, 2)
 }
 
-impl<B: Backend> Run<B> for kinds::Conv1D {
-    fn build(l: &layers::Conv1D, input: &Shape, device: &B::Device) -> Option<RuntimeLayer<B>> {
-        Some(RuntimeLayer::Conv1D(conv1d(
+impl<B: Backend> Stateful<B> for kinds::Conv1D {
+    type Module = Conv1d<B>;
+
+    fn init(l: &layers::Conv1D, input: &Shape, device: &B::Device) -> Conv1d<B> {
+        conv1d(
             size(input, channels_axis(1)),
             l.filters,
             l.kernel_size[0],
@@ -143,26 +145,20 @@ impl<B: Backend> Run<B> for kinds::Conv1D {
             spatial_dims(input, 1)[0],
             l.weights.use_bias,
             device,
-        )))
+        )
     }
 
-    fn step(
-        _: &layers::Conv1D,
-        module: Option<&RuntimeLayer<B>>,
-        t: DynTensor<B>,
-        _: bool,
-    ) -> DynTensor<B> {
-        match module {
-            Some(RuntimeLayer::Conv1D(c)) => DynTensor::R3(convolve1d(c, t.get())),
-            _ => t,
-        }
+    fn forward(_: &layers::Conv1D, c: &Conv1d<B>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
+        DynTensor::R3(convolve1d(c, t.get()))
     }
 }
 
-impl<B: Backend> Run<B> for kinds::Conv2D {
-    fn build(l: &layers::Conv2D, input: &Shape, device: &B::Device) -> Option<RuntimeLayer<B>> {
+impl<B: Backend> Stateful<B> for kinds::Conv2D {
+    type Module = Conv2d<B>;
+
+    fn init(l: &layers::Conv2D, input: &Shape, device: &B::Device) -> Conv2d<B> {
         let sizes = spatial_dims(input, 2);
-        Some(RuntimeLayer::Conv2D(conv2d(
+        conv2d(
             size(input, channels_axis(2)),
             l.filters,
             l.kernel_size,
@@ -172,19 +168,11 @@ impl<B: Backend> Run<B> for kinds::Conv2D {
             [sizes[0], sizes[1]],
             l.weights.use_bias,
             device,
-        )))
+        )
     }
 
-    fn step(
-        _: &layers::Conv2D,
-        module: Option<&RuntimeLayer<B>>,
-        t: DynTensor<B>,
-        _: bool,
-    ) -> DynTensor<B> {
-        match module {
-            Some(RuntimeLayer::Conv2D(c)) => DynTensor::R4(c.forward(t.get())),
-            _ => t,
-        }
+    fn forward(_: &layers::Conv2D, c: &Conv2d<B>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
+        DynTensor::R4(c.forward(t.get()))
     }
 }
 

@@ -5,7 +5,7 @@ use burn::nn::Linear;
 use burn::tensor::backend::Backend;
 use kiln_spec::{Shape, kinds, layers};
 
-use super::{Run, RuntimeLayer, size};
+use super::{Stateful, size};
 use crate::dyn_tensor::{DynTensor, each_rank};
 
 /// A Dense layer of `units` outputs on `features` inputs: a Glorot-uniform kernel and a
@@ -31,27 +31,16 @@ pub fn dense<B: Backend>(
     }
 }
 
-impl<B: Backend> Run<B> for kinds::Dense {
-    fn build(l: &layers::Dense, input: &Shape, device: &B::Device) -> Option<RuntimeLayer<B>> {
+impl<B: Backend> Stateful<B> for kinds::Dense {
+    type Module = Linear<B>;
+
+    fn init(l: &layers::Dense, input: &Shape, device: &B::Device) -> Linear<B> {
         let features = size(input, input.rank().saturating_sub(1));
-        Some(RuntimeLayer::Dense(dense(
-            features,
-            l.units,
-            l.weights.use_bias,
-            device,
-        )))
+        dense(features, l.units, l.weights.use_bias, device)
     }
 
-    fn step(
-        _: &layers::Dense,
-        module: Option<&RuntimeLayer<B>>,
-        t: DynTensor<B>,
-        _: bool,
-    ) -> DynTensor<B> {
-        match module {
-            Some(RuntimeLayer::Dense(l)) => each_rank!(t, |x| l.forward(x)),
-            _ => t,
-        }
+    fn forward(_: &layers::Dense, l: &Linear<B>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
+        each_rank!(t, |x| l.forward(x))
     }
 }
 

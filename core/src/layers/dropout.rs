@@ -5,7 +5,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use kiln_spec::{Shape, kinds, layers};
 
-use super::{Run, RuntimeLayer};
+use super::Stateful;
 use crate::dyn_tensor::{DynTensor, each_rank};
 
 /// A Dropout layer dropping `rate` of its inputs while training (on an autodiff backend)
@@ -27,20 +27,14 @@ pub fn dropout_step<B: Backend, const D: usize>(
     if training { dropout.forward(x) } else { x }
 }
 
-impl<B: Backend> Run<B> for kinds::Dropout {
-    fn build(l: &layers::Dropout, _: &Shape, _: &B::Device) -> Option<RuntimeLayer<B>> {
-        Some(RuntimeLayer::Dropout(dropout(l.rate)))
+impl<B: Backend> Stateful<B> for kinds::Dropout {
+    type Module = Dropout;
+
+    fn init(l: &layers::Dropout, _: &Shape, _: &B::Device) -> Dropout {
+        dropout(l.rate)
     }
 
-    fn step(
-        _: &layers::Dropout,
-        module: Option<&RuntimeLayer<B>>,
-        t: DynTensor<B>,
-        training: bool,
-    ) -> DynTensor<B> {
-        match module {
-            Some(RuntimeLayer::Dropout(d)) => each_rank!(t, |x| dropout_step(d, x, training)),
-            _ => t,
-        }
+    fn forward(_: &layers::Dropout, d: &Dropout, t: DynTensor<B>, training: bool) -> DynTensor<B> {
+        each_rank!(t, |x| dropout_step(d, x, training))
     }
 }

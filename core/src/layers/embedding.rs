@@ -6,7 +6,7 @@ use burn::nn::Embedding;
 use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::{Shape, kinds, layers};
 
-use super::{Run, RuntimeLayer};
+use super::Stateful;
 use crate::dyn_tensor::DynTensor;
 
 /// An Embedding of `input_dim` vectors of `output_dim`, drawn from U(-0.05, 0.05) as
@@ -31,25 +31,15 @@ pub fn embed<B: Backend>(layer: &Embedding<B>, x: Tensor<B, 2>) -> Tensor<B, 3> 
     layer.forward(x.int())
 }
 
-impl<B: Backend> Run<B> for kinds::Embedding {
-    fn build(l: &layers::Embedding, _: &Shape, device: &B::Device) -> Option<RuntimeLayer<B>> {
-        Some(RuntimeLayer::Embedding(embedding(
-            l.input_dim,
-            l.output_dim,
-            device,
-        )))
+impl<B: Backend> Stateful<B> for kinds::Embedding {
+    type Module = Embedding<B>;
+
+    fn init(l: &layers::Embedding, _: &Shape, device: &B::Device) -> Embedding<B> {
+        embedding(l.input_dim, l.output_dim, device)
     }
 
-    fn step(
-        _: &layers::Embedding,
-        module: Option<&RuntimeLayer<B>>,
-        t: DynTensor<B>,
-        _: bool,
-    ) -> DynTensor<B> {
-        match module {
-            Some(RuntimeLayer::Embedding(e)) => DynTensor::R3(embed(e, t.get())),
-            _ => t,
-        }
+    fn forward(_: &layers::Embedding, e: &Embedding<B>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
+        DynTensor::R3(embed(e, t.get()))
     }
 }
 

@@ -10,6 +10,7 @@ mod conv;
 mod dense;
 mod dropout;
 mod embedding;
+mod layer_normalization;
 mod merge;
 mod pooling;
 mod recurrent;
@@ -17,8 +18,7 @@ mod reshape;
 mod resize;
 
 use burn::module::Module;
-use burn::nn::conv::{Conv1d, Conv2d};
-use burn::nn::{BatchNorm, Dropout, Embedding, Gru, Linear, Lstm, Rnn};
+use burn::nn::{Gru, Lstm, Rnn};
 use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::{Layer, LayerKind, Shape, kinds};
 
@@ -29,6 +29,7 @@ pub use conv::{conv1d, conv2d, convolve1d};
 pub use dense::dense;
 pub use dropout::{dropout, dropout_step};
 pub use embedding::{embed, embedding};
+pub use layer_normalization::{layer_norm, layer_normalization};
 pub use merge::{Merge, merge};
 pub use pooling::{
     Reduce, average_pooling1d, average_pooling2d, global_pooling1d, global_pooling2d,
@@ -41,30 +42,87 @@ pub use recurrent::{
 pub use reshape::{flatten, permute, repeat_vector, reshape};
 pub use resize::{cropping2d, up_sampling2d, zero_padding2d};
 
-/// The burn module of a layer with weights or state, in a runtime model.
-// A model holds a handful of these, and burn's Module derive does not reach through a Box.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum RuntimeLayer<B: Backend> {
-    /// Dense.
-    Dense(Linear<B>),
-    /// Conv1D.
-    Conv1D(Conv1d<B>),
-    /// Conv2D.
-    Conv2D(Conv2d<B>),
-    /// BatchNormalization.
-    BatchNormalization(BatchNorm<B>),
-    /// Dropout.
-    Dropout(Dropout),
-    /// SimpleRNN.
-    SimpleRnn(Rnn<B>),
-    /// GRU.
-    Gru(Gru<B>),
-    /// LSTM.
-    Lstm(Lstm<B>),
-    /// Embedding.
-    Embedding(Embedding<B>),
+/// A layer kind with weights or state: its burn module, built here for `model!`'s
+/// generated struct (whose field has this type) and for runtime models alike, and its
+/// forward step on that module.
+pub trait Stateful<B: Backend>: LayerKind {
+    /// The burn module: `Linear`, `Conv2d`, ...
+    type Module: Module<B>;
+
+    /// The module for an input of `input`'s shape (which kiln-spec's rule accepted), with
+    /// Keras's initializers.
+    fn init(config: &Self::Config, input: &Shape, device: &B::Device) -> Self::Module;
+
+    /// The layer's output for `t` before its activation; `training` turns on dropout and
+    /// batch statistics.
+    fn forward(
+        config: &Self::Config,
+        module: &Self::Module,
+        t: DynTensor<B>,
+        training: bool,
+    ) -> DynTensor<B>;
 }
+
+/// [`RuntimeLayer`], one variant per stateful kind (its [`Stateful::Module`]) and one per
+/// recurrent cell, and the [`Run`] of each stateful kind through its [`Stateful`].
+macro_rules! stateful {
+    ($($kind:ident),* ; $($(#[$doc:meta])* $cell:ident($module:ty)),* $(,)?) => {
+        /// The burn module of a layer with weights or state, in a runtime model.
+        #[derive(Module, Debug)]
+        pub enum RuntimeLayer<B: Backend> {
+            $(
+                #[doc = concat!("A ", stringify!($kind), "'s module.")]
+                $kind(<kinds::$kind as Stateful<B>>::Module),
+            )*
+            $($(#[$doc])* $cell($module),)*
+        }
+
+        $(
+            impl<B: Backend> Run<B> for kinds::$kind {
+                fn build(
+                    config: &Self::Config,
+                    input: &Shape,
+                    device: &B::Device,
+                ) -> Option<RuntimeLayer<B>> {
+                    Some(RuntimeLayer::$kind(<Self as Stateful<B>>::init(config, input, device)))
+                }
+
+                fn step(
+                    config: &Self::Config,
+                    module: Option<&RuntimeLayer<B>>,
+                    t: DynTensor<B>,
+                    training: bool,
+                ) -> DynTensor<B> {
+                    match module {
+                        Some(RuntimeLayer::$kind(m)) => {
+                            <Self as Stateful<B>>::forward(config, m, t, training)
+                        }
+                        // `build` gave every layer of this kind its module.
+                        _ => t,
+                    }
+                }
+            }
+        )*
+    };
+}
+
+// A model holds a handful of these, and burn's Module derive (whose record enum the
+// allowance must reach too) does not reach through a Box.
+#[allow(clippy::large_enum_variant)]
+mod modules {
+    use super::*;
+
+    stateful! {
+        Dense, Conv1D, Conv2D, BatchNormalization, LayerNormalization, Dropout, Embedding;
+        /// A SimpleRNN's cell.
+        SimpleRnn(Rnn<B>),
+        /// A GRU's cell.
+        Gru(Gru<B>),
+        /// An LSTM's cell.
+        Lstm(Lstm<B>),
+    }
+}
+pub use modules::RuntimeLayer;
 
 /// How one layer kind of kiln-spec's registry runs: its module and its forward step.
 pub trait Run<B: Backend>: LayerKind {
@@ -125,6 +183,18 @@ pub fn stateless<K: Run<B>, B: Backend, const I: usize, const O: usize>(
     x: Tensor<B, I>,
 ) -> Tensor<B, O> {
     K::step(config, None, DynTensor::of(x), false).get()
+}
+
+/// The forward step of a layer with weights or state, as `model!`'s generated code takes
+/// it on its field: the runtime's own step.
+pub fn stateful<K: Stateful<B>, B: Backend, const I: usize, const O: usize>(
+    _kind: K,
+    config: &K::Config,
+    module: &K::Module,
+    x: Tensor<B, I>,
+    training: bool,
+) -> Tensor<B, O> {
+    K::forward(config, module, DynTensor::of(x), training).get()
 }
 
 /// A layer's configuration from the JSON `model!` embeds for it.

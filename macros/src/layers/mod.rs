@@ -1,15 +1,12 @@
-//! Code generation per layer kind: the field a layer adds to the model struct (for layers
-//! with weights or state) and its forward step. One file per kind.
+//! Code generation per layer: the field a layer adds to the model struct (for layers with
+//! weights or state) and its forward step. Every kind with a module or a step of one
+//! tensor takes kiln-core's (`Stateful`, `Run`), the code runtime models run; the
+//! recurrent layers (their states) and nested models have files of their own.
 
-mod batch_normalization;
-mod conv;
-mod dense;
-mod dropout;
-mod embedding;
 pub mod nested;
 mod recurrent;
 
-use kiln_spec::{Activation, Dim, Layer, LayerInfo, Padding, Regularizer};
+use kiln_spec::{Activation, Dim, Layer, LayerInfo, Regularizer};
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::Ident;
@@ -30,14 +27,6 @@ impl LayerCode {
             forward,
         }
     }
-
-    /// A layer whose burn module does the forward step.
-    fn module(field: &Ident, ty: TokenStream, init: TokenStream) -> Self {
-        LayerCode {
-            field: Some((ty, init)),
-            forward: quote!(self.#field.forward(x)),
-        }
-    }
 }
 
 /// The path every generated item goes through, so users need `kiln` alone.
@@ -54,13 +43,14 @@ pub fn layer_code(
     path: Option<&syn::Path>,
 ) -> LayerCode {
     match layer {
-        Layer::Dense(l) => dense::expand(l, info, field),
-        Layer::Conv1D(l) => conv::expand(l, info, field),
-        Layer::Conv2D(l) => conv::expand(l, info, field),
-        Layer::BatchNormalization(l) => batch_normalization::expand(l, info, field),
-        Layer::Dropout(l) => dropout::expand(l, field),
+        Layer::Dense(_)
+        | Layer::Conv1D(_)
+        | Layer::Conv2D(_)
+        | Layer::BatchNormalization(_)
+        | Layer::LayerNormalization(_)
+        | Layer::Dropout(_)
+        | Layer::Embedding(_) => stateful(layer, info, field),
         Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => recurrent::expand(l, info, field),
-        Layer::Embedding(l) => embedding::expand(l, field),
         Layer::Flatten(_)
         | Layer::Reshape(_)
         | Layer::Permute(_)
@@ -94,19 +84,51 @@ pub fn layer_code(
     }
 }
 
-/// A layer without weights or state: kiln-core's step, the one runtime models take, on
-/// the configuration `model!` checked (parsed once, on the first forward pass).
-fn stateless(layer: &Layer) -> LayerCode {
+/// The kind of `layer` as a type, `kiln::__private::kinds::Conv2D`, and a block that
+/// declares `CONFIG`, the configuration `model!` checked (embedded as JSON, parsed once).
+fn kind_and_config(layer: &Layer) -> (TokenStream, TokenStream) {
     let kp = private();
     let kind = Ident::new(layer.class_name(), proc_macro2::Span::call_site());
     let json = layer.config_json();
-    LayerCode::stateless(quote!({
+    let config = quote! {
         static CONFIG: ::std::sync::LazyLock<<#kp::kinds::#kind as #kp::LayerKind>::Config> =
             ::std::sync::LazyLock::new(|| {
                 #kp::layers::config(#json).expect("model! embeds a layer it has checked")
             });
-        #kp::layers::stateless(#kp::kinds::#kind, &*CONFIG, x)
+    };
+    (quote!(#kp::kinds::#kind), config)
+}
+
+/// A layer without weights or state: kiln-core's step, the one runtime models take.
+fn stateless(layer: &Layer) -> LayerCode {
+    let kp = private();
+    let (kind, config) = kind_and_config(layer);
+    LayerCode::stateless(quote!({
+        #config
+        #kp::layers::stateless(#kind, &*CONFIG, x)
     }))
+}
+
+/// A layer with weights or state: its field is kiln-core's module for the kind, built
+/// and stepped as runtime models build and step it.
+fn stateful(layer: &Layer, info: &LayerInfo, field: &Ident) -> LayerCode {
+    let kp = private();
+    let (kind, config) = kind_and_config(layer);
+    let input = info.input.dims().iter().map(|&d| dim_tokens(d));
+    let stateful = quote!(<#kind as #kp::layers::Stateful<B>>);
+    LayerCode {
+        field: Some((
+            quote!(#stateful::Module),
+            quote!({
+                #config
+                #stateful::init(&*CONFIG, &#kp::Shape::new([#(#input),*]), device)
+            }),
+        )),
+        forward: quote!({
+            #config
+            #kp::layers::stateful(#kind, &*CONFIG, &self.#field, x, training)
+        }),
+    }
 }
 
 pub fn usize_lit(n: usize) -> Literal {
@@ -115,12 +137,6 @@ pub fn usize_lit(n: usize) -> Literal {
 
 pub fn f64_lit(x: f64) -> Literal {
     Literal::f64_suffixed(x)
-}
-
-/// `[a, b]` of usize literals.
-pub fn usize_array(items: &[usize]) -> TokenStream {
-    let items = items.iter().map(|&n| usize_lit(n));
-    quote!([#(#items),*])
 }
 
 pub fn dim_tokens(d: Dim) -> TokenStream {
@@ -148,30 +164,12 @@ pub fn activation_tokens(a: Activation) -> TokenStream {
     quote!(#kp::Activation::#variant)
 }
 
-pub fn padding_tokens(p: Padding) -> TokenStream {
-    let kp = private();
-    match p {
-        Padding::Valid => quote!(#kp::Padding::Valid),
-        Padding::Same => quote!(#kp::Padding::Same),
-    }
-}
-
 /// The known last dimension (features) of a layer's input; kiln-spec refuses an unknown
 /// one for every layer that asks.
 fn features(info: &LayerInfo) -> usize {
     info.input
         .dims()
         .last()
-        .and_then(|d| d.known())
-        .unwrap_or(0)
-}
-
-/// The known first dimension (channels or features) of a layer's input; kiln-spec
-/// refuses an unknown one for every layer that asks.
-fn channels(info: &LayerInfo) -> usize {
-    info.input
-        .dims()
-        .get(kiln_spec::feature_axis(info.input.rank()))
         .and_then(|d| d.known())
         .unwrap_or(0)
 }

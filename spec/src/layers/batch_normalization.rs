@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::{ArgError, Args, Call, Param, number};
 use crate::rule::{Input, Params, Rule};
-use crate::shape::{Dim, Shape};
-use crate::window::feature_axis;
+use crate::shape::Shape;
+use crate::window::{feature_axis, features};
 
 /// Normalizes each feature (an image's channels, the first dimension; a sequence's
 /// features, the last, as Keras's `axis = -1`) with the batch's statistics while training
@@ -44,15 +44,8 @@ impl BatchNormalization {
 
 impl Rule for BatchNormalization {
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
-        let axis = feature_axis(input.shape.rank());
-        match input.shape.dims().get(axis) {
-            Some(Dim::Known(_)) => Ok(input.shape.clone()),
-            _ => Err(format!(
-                "{layer} needs a known number of features (the {} dimension), got {}",
-                if axis == 0 { "first" } else { "last" },
-                input.describe()
-            )),
-        }
+        features(layer, input)?;
+        Ok(input.shape.clone())
     }
 
     fn params(&self, input: &Shape) -> Params {
