@@ -492,3 +492,57 @@ fn new_layers_agree_between_model_and_its_json_form() {
         .unwrap();
     assert_eq!(got, want);
 }
+
+model! {
+    /// A decoder: a small code grown back into an image by transposed convolutions.
+    struct Decoder {
+        input: [4, 3, 3],
+        Conv2DTranspose(8, 3, strides = 2, activation = relu, kernel_regularizer = l2(0.01)),
+        Conv2DTranspose(2, 2, strides = 2, padding = same, bias_regularizer = l1(0.1)),
+        Conv2DTranspose(1, 3, padding = same, activation = sigmoid),
+    }
+}
+
+#[test]
+fn conv2d_transpose_grows_images_as_keras_and_regularizes_its_kernel() {
+    let checked = Decoder::<B>::spec().check().unwrap();
+    let rows: Vec<(String, usize)> = checked
+        .layers
+        .iter()
+        .map(|l| (l.output.to_string(), l.params.total()))
+        .collect();
+    // keras.layers.Conv2DTranspose's output shapes and count_params() for the same stack.
+    let want = [("[8, 7, 7]", 296), ("[2, 14, 14]", 66), ("[1, 14, 14]", 19)];
+    let want: Vec<(String, usize)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+    assert_eq!(rows, want);
+    let device = Default::default();
+    let model = Decoder::<Inner>::new(&device);
+    let path =
+        std::env::temp_dir().join(format!("kiln-decoder-{}.safetensors", std::process::id()));
+    kiln::save_model(&model, &path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 4, 4> = kiln::load_model(&path, &device).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let x = Tensor::<Inner, 4>::random([2, 4, 3, 3], Distribution::Default, &device);
+    // The training forward of the model and of its JSON form: the same logits and the
+    // same penalty (the first kernel's L2 and the second bias's L1).
+    let generated = model.forward_train(x.clone());
+    let runtime = kiln::Model::forward_train(&loaded, x);
+    assert_eq!(generated.logits.dims(), [2, 1, 14, 14]);
+    let values = |t: Tensor<Inner, 4>| t.into_data().to_vec::<f32>().unwrap();
+    assert_eq!(values(runtime.logits), values(generated.logits));
+    let penalty = |p: Option<Tensor<Inner, 1>>| p.expect("a penalty").into_scalar();
+    let kernel = model
+        .conv2d_transpose
+        .weight
+        .val()
+        .powf_scalar(2.0)
+        .sum()
+        .into_scalar()
+        * 0.01;
+    let generated = penalty(generated.penalty);
+    assert!(
+        (generated - kernel).abs() <= 1e-6 * kernel.max(1.0),
+        "{generated} vs {kernel}"
+    );
+    assert_eq!(penalty(runtime.penalty), generated);
+}

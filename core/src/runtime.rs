@@ -566,20 +566,8 @@ fn weight_penalties<B: Backend>(
     let Some(options) = layer.weights() else {
         return total;
     };
-    let (kernel, bias): (Tensor<B, 1>, Option<Tensor<B, 1>>) = match module {
-        Some(RuntimeLayer::Dense(l)) => (
-            l.weight.val().reshape([-1]),
-            l.bias.as_ref().map(|b| b.val()),
-        ),
-        Some(RuntimeLayer::Conv1D(c)) => (
-            c.weight.val().reshape([-1]),
-            c.bias.as_ref().map(|b| b.val()),
-        ),
-        Some(RuntimeLayer::Conv2D(c)) => (
-            c.weight.val().reshape([-1]),
-            c.bias.as_ref().map(|b| b.val()),
-        ),
-        _ => return total,
+    let Some((kernel, bias)) = module.and_then(layers::kernel_and_bias) else {
+        return total;
     };
     if let Some(r) = options.kernel_regularizer {
         total = regularizer::add(total, regularizer::penalty(r, kernel));

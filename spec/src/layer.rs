@@ -33,6 +33,8 @@ macro_rules! registry {
         Conv1D(Conv1D),
         /// A 2-D convolution over `[channels, height, width]`.
         Conv2D(Conv2D),
+        /// A transposed 2-D convolution, growing `[channels, height, width]` by its strides.
+        Conv2DTranspose(Conv2DTranspose),
         /// Max pooling over `[steps, channels]` (channels last, as Keras).
         MaxPooling1D(Pooling1D),
         /// Average pooling over `[steps, channels]` (channels last, as Keras).
@@ -206,13 +208,18 @@ impl Layer {
             Layer::Model(nested) => &nested.0.name,
             _ => self.class_name(),
         };
+        // Keras's `to_snake_case`: a word boundary before a capital that starts a lower-case
+        // run (`Conv2D|Transpose`) or follows a lower-case letter (`Simple|RNN`).
+        let chars: Vec<char> = class.chars().collect();
         let mut name = String::new();
-        let mut previous_lower = false;
-        for c in class.chars() {
-            if c.is_ascii_uppercase() && previous_lower {
+        for (i, &c) in chars.iter().enumerate() {
+            let previous = i.checked_sub(1).map(|p| chars[p]);
+            let starts_word = chars.get(i + 1).is_some_and(char::is_ascii_lowercase)
+                && previous.is_some_and(|p| p != '_');
+            let after_lower = previous.is_some_and(|p| p.is_ascii_lowercase());
+            if c.is_ascii_uppercase() && (starts_word || after_lower) {
                 name.push('_');
             }
-            previous_lower = c.is_ascii_lowercase();
             name.push(c.to_ascii_lowercase());
         }
         name
@@ -226,14 +233,9 @@ impl Layer {
         }
     }
 
-    /// The options of a layer with a kernel (Dense, Conv1D, Conv2D).
+    /// The options of a layer with a kernel (Dense, the convolutions).
     pub fn weights(&self) -> Option<&WeightOptions> {
-        match self {
-            Layer::Dense(l) => Some(&l.weights),
-            Layer::Conv1D(l) => Some(&l.weights),
-            Layer::Conv2D(l) => Some(&l.weights),
-            _ => None,
-        }
+        self.rule().weights()
     }
 }
 
@@ -343,21 +345,19 @@ mod tests {
             ("BatchNormalization", "batch_normalization"),
             ("GlobalAveragePooling2D", "global_average_pooling2d"),
             ("Flatten", "flatten"),
+            ("Conv2DTranspose", "conv2d_transpose"),
+            ("UpSampling2D", "up_sampling2d"),
+            ("SimpleRNN", "simple_rnn"),
+            ("LSTM", "lstm"),
         ];
         for (class, want) in cases {
-            let mut call = Call::bare(class);
-            if class == "Conv2D" {
-                call.args = vec![
-                    crate::args::Arg {
-                        keyword: None,
-                        value: Value::Int(1),
-                    },
-                    crate::args::Arg {
-                        keyword: None,
-                        value: Value::Int(1),
-                    },
-                ];
-            }
+            // Conv2D's filters and kernel size, the recurrent layers' units.
+            let required = match class {
+                "Conv2D" | "Conv2DTranspose" => 2,
+                "SimpleRNN" | "LSTM" => 1,
+                _ => 0,
+            };
+            let call = (0..required).fold(Call::bare(class), |call, _| call.arg(1));
             assert_eq!(Layer::from_call(&call).unwrap().keras_name(), want);
         }
     }

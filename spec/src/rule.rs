@@ -68,6 +68,11 @@ pub(crate) trait Rule {
         Params::default()
     }
 
+    /// The options of a layer with a kernel: activation, bias, regularizers.
+    fn weights(&self) -> Option<&WeightOptions> {
+        None
+    }
+
     /// The output shape for the tensors of a functional node; one, except for merges.
     fn merge(&self, layer: &str, inputs: &[Input]) -> Result<Shape, String> {
         match inputs {

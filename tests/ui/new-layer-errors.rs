@@ -1,6 +1,7 @@
 // The layers added through the registry refuse what does not fit, at the layer at fault:
 // a crop that leaves nothing, a permutation of the wrong rank, a bad interpolation name,
-// RepeatVector on an image, and LayerNormalization without its scale.
+// RepeatVector on an image, LayerNormalization without its scale, and Conv2DTranspose on a
+// vector.
 use kiln::prelude::*;
 
 model! {
@@ -39,6 +40,13 @@ model! {
     struct Normalizes {
         input: [_, 8],
         LayerNormalization(scale = false),
+    }
+}
+
+model! {
+    struct Grows {
+        input: [16],
+        Conv2DTranspose(4, 3, strides = 2),
     }
 }
 

@@ -151,6 +151,13 @@ impl<B: Backend> Stateful<B> for kinds::Conv1D {
     fn forward(_: &layers::Conv1D, c: &Conv1d<B>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
         DynTensor::R3(convolve1d(c, t.get()))
     }
+
+    fn kernel_and_bias(m: &Conv1d<B>) -> Option<(Tensor<B, 1>, Option<Tensor<B, 1>>)> {
+        Some((
+            m.weight.val().reshape([-1]),
+            m.bias.as_ref().map(|b| b.val()),
+        ))
+    }
 }
 
 impl<B: Backend> Stateful<B> for kinds::Conv2D {
@@ -173,6 +180,13 @@ impl<B: Backend> Stateful<B> for kinds::Conv2D {
 
     fn forward(_: &layers::Conv2D, c: &Conv2d<B>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
         DynTensor::R4(c.forward(t.get()))
+    }
+
+    fn kernel_and_bias(m: &Conv2d<B>) -> Option<(Tensor<B, 1>, Option<Tensor<B, 1>>)> {
+        Some((
+            m.weight.val().reshape([-1]),
+            m.bias.as_ref().map(|b| b.val()),
+        ))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use burn::module::Initializer;
 use burn::nn::Linear;
-use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::{Shape, kinds, layers};
 
 use super::{Stateful, size};
@@ -41,6 +41,13 @@ impl<B: Backend> Stateful<B> for kinds::Dense {
 
     fn forward(_: &layers::Dense, l: &Linear<B>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
         each_rank!(t, |x| l.forward(x))
+    }
+
+    fn kernel_and_bias(m: &Linear<B>) -> Option<(Tensor<B, 1>, Option<Tensor<B, 1>>)> {
+        Some((
+            m.weight.val().reshape([-1]),
+            m.bias.as_ref().map(|b| b.val()),
+        ))
     }
 }
 

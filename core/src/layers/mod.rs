@@ -7,6 +7,7 @@
 mod activation;
 mod batch_normalization;
 mod conv;
+mod conv_transpose;
 mod dense;
 mod dropout;
 mod embedding;
@@ -26,6 +27,7 @@ use crate::dyn_tensor::DynTensor;
 
 pub use batch_normalization::{batch_norm, batch_normalization};
 pub use conv::{conv1d, conv2d, convolve1d};
+pub use conv_transpose::{conv2d_transpose, conv2d_transpose_step};
 pub use dense::dense;
 pub use dropout::{dropout, dropout_step};
 pub use embedding::{embed, embedding};
@@ -61,6 +63,12 @@ pub trait Stateful<B: Backend>: LayerKind {
         t: DynTensor<B>,
         training: bool,
     ) -> DynTensor<B>;
+
+    /// The kernel and the bias, flattened, of a kind whose configuration takes
+    /// regularizers (kiln-spec's `Layer::weights`); none for the others.
+    fn kernel_and_bias(_module: &Self::Module) -> Option<(Tensor<B, 1>, Option<Tensor<B, 1>>)> {
+        None
+    }
 }
 
 /// [`RuntimeLayer`], one variant per stateful kind (its [`Stateful::Module`]) and one per
@@ -75,6 +83,16 @@ macro_rules! stateful {
                 $kind(<kinds::$kind as Stateful<B>>::Module),
             )*
             $($(#[$doc])* $cell($module),)*
+        }
+
+        /// The kernel and bias of `module` (see [`Stateful::kernel_and_bias`]).
+        pub(crate) fn kernel_and_bias<B: Backend>(
+            module: &RuntimeLayer<B>,
+        ) -> Option<(Tensor<B, 1>, Option<Tensor<B, 1>>)> {
+            match module {
+                $(RuntimeLayer::$kind(m) => <kinds::$kind as Stateful<B>>::kernel_and_bias(m),)*
+                $(RuntimeLayer::$cell(_))|* => None,
+            }
         }
 
         $(
@@ -113,7 +131,8 @@ mod modules {
     use super::*;
 
     stateful! {
-        Dense, Conv1D, Conv2D, BatchNormalization, LayerNormalization, Dropout, Embedding;
+        Dense, Conv1D, Conv2D, Conv2DTranspose, BatchNormalization, LayerNormalization, Dropout,
+        Embedding;
         /// A SimpleRNN's cell.
         SimpleRnn(Rnn<B>),
         /// A GRU's cell.
@@ -123,6 +142,7 @@ mod modules {
     }
 }
 pub use modules::RuntimeLayer;
+pub(crate) use modules::kernel_and_bias;
 
 /// How one layer kind of kiln-spec's registry runs: its module and its forward step.
 pub trait Run<B: Backend>: LayerKind {

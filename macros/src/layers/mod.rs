@@ -46,6 +46,7 @@ pub fn layer_code(
         Layer::Dense(_)
         | Layer::Conv1D(_)
         | Layer::Conv2D(_)
+        | Layer::Conv2DTranspose(_)
         | Layer::BatchNormalization(_)
         | Layer::LayerNormalization(_)
         | Layer::Dropout(_)

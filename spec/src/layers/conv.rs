@@ -41,7 +41,7 @@ pub type Conv2D = Conv<2>;
 
 impl<const N: usize> Conv<N> {
     pub(crate) fn from_call(call: &Call) -> Result<Self, Vec<ArgError>> {
-        let layer = ["Conv1D", "Conv2D"][N - 1];
+        let layer = call.name.as_str();
         let params = [
             &[
                 Param::positional(
@@ -91,16 +91,22 @@ impl<const N: usize> Conv<N> {
     }
 }
 
+/// An error unless the input channels of `input`, with `N` spatial dimensions, are known.
+pub(crate) fn known_channels<const N: usize>(layer: &str, input: &Input) -> Result<(), String> {
+    if input.shape.dims()[channels_axis(N)] != Dim::Unknown {
+        return Ok(());
+    }
+    let which = ["last", "first"][usize::from(channels_axis(N) == 0)];
+    Err(format!(
+        "{layer} needs a known number of input channels (the {which} dimension), got {}",
+        input.describe()
+    ))
+}
+
 impl<const N: usize> Rule for Conv<N> {
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
         let sizes = spatial::<N>(layer, input)?;
-        if input.shape.dims()[channels_axis(N)] == Dim::Unknown {
-            let which = ["last", "first"][usize::from(channels_axis(N) == 0)];
-            return Err(format!(
-                "{layer} needs a known number of input channels (the {which} dimension), got {}",
-                input.describe()
-            ));
-        }
+        known_channels::<N>(layer, input)?;
         if self.padding == Padding::Same
             && self.dilation_rate.iter().any(|&d| d > 1)
             && sizes.contains(&Dim::Unknown)
@@ -132,6 +138,10 @@ impl<const N: usize> Rule for Conv<N> {
             ));
         };
         Ok(with_channels(Dim::Known(self.filters), out))
+    }
+
+    fn weights(&self) -> Option<&WeightOptions> {
+        Some(&self.weights)
     }
 
     fn params(&self, input: &Shape) -> Params {

@@ -46,6 +46,10 @@ impl Dense {
 }
 
 impl Rule for Dense {
+    fn weights(&self) -> Option<&WeightOptions> {
+        Some(&self.weights)
+    }
+
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
         let dims = input.shape.dims();
         match dims {
