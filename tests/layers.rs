@@ -546,3 +546,52 @@ fn conv2d_transpose_grows_images_as_keras_and_regularizes_its_kernel() {
     );
     assert_eq!(penalty(runtime.penalty), generated);
 }
+
+model! {
+    /// Separable convolutions, as in Xception and MobileNet.
+    struct Separable {
+        input: [3, 9, 9],
+        SeparableConv2D(8, 3, depth_multiplier = 2, padding = same, activation = relu,
+                        bias_regularizer = l2(0.5)),
+        SeparableConv2D(4, 3, strides = 2),
+        GlobalAveragePooling2D,
+        Dense(2),
+    }
+}
+
+#[test]
+fn separable_conv2d_counts_as_keras_trains_and_agrees_with_its_json_form() {
+    let checked = Separable::<B>::spec().check().unwrap();
+    let rows: Vec<(String, usize)> = checked
+        .layers
+        .iter()
+        .map(|l| (l.output.to_string(), l.params.total()))
+        .collect();
+    // keras.layers.SeparableConv2D(...).count_params(): depthwise 3·3·3·2 + pointwise
+    // 6·8 + 8, then 3·3·8 + 8·4 + 4.
+    let want = [("[8, 9, 9]", 110), ("[4, 4, 4]", 108), ("[4]", 0), ("[2]", 10)];
+    let want: Vec<(String, usize)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+    assert_eq!(rows, want);
+    let device = Default::default();
+    // The depthwise kernels learn: the grouped convolution has its gradient.
+    let model = Separable::<B>::new(&device);
+    let x = Tensor::<B, 4>::random([2, 3, 9, 9], Distribution::Default, &device);
+    let grads = model.forward_train(x).logits.sum().backward();
+    let depthwise = model.separable_conv2d.depthwise.weight.grad(&grads).expect("a gradient");
+    assert!(depthwise.abs().sum().into_scalar() > 0.0);
+    // The JSON form computes the same outputs and the same bias penalty: 0.5 · 8 ones.
+    let mut model = Separable::<Inner>::new(&device);
+    model.separable_conv2d.pointwise.bias = Some(Param::from_tensor(Tensor::ones([8], &device)));
+    let path = std::env::temp_dir().join(format!("kiln-separable-{}.safetensors", std::process::id()));
+    kiln::save_model(&model, &path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 4, 2> = kiln::load_model(&path, &device).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let x = Tensor::<Inner, 4>::random([2, 3, 9, 9], Distribution::Default, &device);
+    let generated = model.forward_train(x.clone());
+    let runtime = kiln::Model::forward_train(&loaded, x);
+    let values = |t: Tensor<Inner, 2>| t.into_data().to_vec::<f32>().unwrap();
+    assert_eq!(values(runtime.logits), values(generated.logits));
+    let penalty = |p: Option<Tensor<Inner, 1>>| p.expect("a penalty").into_scalar();
+    assert_eq!(penalty(generated.penalty), 4.0);
+    assert_eq!(penalty(runtime.penalty), 4.0);
+}

@@ -71,30 +71,42 @@ fn inner_vis(vis: &Visibility) -> TokenStream {
     }
 }
 
-/// The step that adds a weight's penalty to the running total.
+/// The step that adds the layer's kernel and bias penalties to the running total, on the
+/// weights kiln-core's `Stateful::kernel_and_bias` gives, as runtime models take them.
 fn weight_penalties(named: &NamedLayer, field: &Ident) -> TokenStream {
     let kp = private();
     let Some(weights) = named.layer.weights() else {
         return TokenStream::new();
     };
-    let mut out = TokenStream::new();
-    if let Some(r) = weights.kernel_regularizer {
+    let add = |r, t: TokenStream| {
         let r = regularizer_tokens(r);
-        out.extend(quote! {
-            if training {
-                penalty = #kp::regularizer::add(penalty, #kp::regularizer::penalty(#r, self.#field.weight.val()));
-            }
-        });
+        quote!(penalty = #kp::regularizer::add(penalty, #kp::regularizer::penalty(#r, #t));)
+    };
+    let (kernel, on_kernel) = match weights.kernel_regularizer {
+        Some(r) => (quote!(kernel), add(r, quote!(kernel))),
+        None => (quote!(_), TokenStream::new()),
+    };
+    let (bias, on_bias) = match weights.bias_regularizer {
+        Some(r) => {
+            let add = add(r, quote!(bias));
+            (quote!(bias), quote!(if let Some(bias) = bias { #add }))
+        }
+        None => (quote!(_), TokenStream::new()),
+    };
+    if on_kernel.is_empty() && on_bias.is_empty() {
+        return TokenStream::new();
     }
-    if let Some(r) = weights.bias_regularizer {
-        let r = regularizer_tokens(r);
-        out.extend(quote! {
-            if let (true, Some(bias)) = (training, &self.#field.bias) {
-                penalty = #kp::regularizer::add(penalty, #kp::regularizer::penalty(#r, bias.val()));
+    let kind = Ident::new(named.layer.class_name(), Span::call_site());
+    quote! {
+        if training {
+            if let Some((#kernel, #bias)) =
+                <#kp::kinds::#kind as #kp::layers::Stateful<B>>::kernel_and_bias(&self.#field)
+            {
+                #on_kernel
+                #on_bias
             }
-        });
+        }
     }
-    out
 }
 
 /// The parts of the generated module that differ between the Sequential and the

@@ -35,6 +35,8 @@ macro_rules! registry {
         Conv2D(Conv2D),
         /// A transposed 2-D convolution, growing `[channels, height, width]` by its strides.
         Conv2DTranspose(Conv2DTranspose),
+        /// A depthwise then a pointwise 2-D convolution over `[channels, height, width]`.
+        SeparableConv2D(SeparableConv2D),
         /// Max pooling over `[steps, channels]` (channels last, as Keras).
         MaxPooling1D(Pooling1D),
         /// Average pooling over `[steps, channels]` (channels last, as Keras).

@@ -17,6 +17,7 @@ mod pooling;
 mod recurrent;
 mod reshape;
 mod resize;
+mod separable;
 
 use burn::module::Module;
 use burn::nn::{Gru, Lstm, Rnn};
@@ -43,6 +44,7 @@ pub use recurrent::{
 };
 pub use reshape::{flatten, permute, repeat_vector, reshape};
 pub use resize::{cropping2d, up_sampling2d, zero_padding2d};
+pub use separable::{SeparableConv2d, separable_conv2d};
 
 /// A layer kind with weights or state: its burn module, built here for `model!`'s
 /// generated struct (whose field has this type) and for runtime models alike, and its
@@ -131,8 +133,8 @@ mod modules {
     use super::*;
 
     stateful! {
-        Dense, Conv1D, Conv2D, Conv2DTranspose, BatchNormalization, LayerNormalization, Dropout,
-        Embedding;
+        Dense, Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D, BatchNormalization,
+        LayerNormalization, Dropout, Embedding;
         /// A SimpleRNN's cell.
         SimpleRnn(Rnn<B>),
         /// A GRU's cell.

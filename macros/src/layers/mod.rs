@@ -47,6 +47,7 @@ pub fn layer_code(
         | Layer::Conv1D(_)
         | Layer::Conv2D(_)
         | Layer::Conv2DTranspose(_)
+        | Layer::SeparableConv2D(_)
         | Layer::BatchNormalization(_)
         | Layer::LayerNormalization(_)
         | Layer::Dropout(_)

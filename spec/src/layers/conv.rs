@@ -41,8 +41,15 @@ pub type Conv2D = Conv<2>;
 
 impl<const N: usize> Conv<N> {
     pub(crate) fn from_call(call: &Call) -> Result<Self, Vec<ArgError>> {
-        let layer = call.name.as_str();
-        let params = [
+        let params = Self::params();
+        let mut args = Args::new(&call.name, call, &params);
+        let conv = Self::read(&mut args, &call.name);
+        args.finish(|| conv)
+    }
+
+    /// The parameters a convolution takes.
+    pub(crate) fn params() -> Vec<Param> {
+        [
             &[
                 Param::positional(
                     "filters",
@@ -55,29 +62,31 @@ impl<const N: usize> Conv<N> {
             ][..],
             &WeightOptions::PARAMS,
         ]
-        .concat();
-        let mut args = Args::new(layer, call, &params);
+        .concat()
+    }
+
+    /// Reads a convolution's arguments from `args`, which take [`Conv::params`], its errors
+    /// recorded there; `None` when a required one is missing or wrong.
+    pub(crate) fn read(args: &mut Args, layer: &str) -> Option<Self> {
         let filters = args.required("filters", positive_int);
         let kernel_size = args.required("kernel_size", sizes::<N>);
         let strides = args.or("strides", [1; N], sizes::<N>);
         let padding = args.or("padding", Padding::Valid, Padding::from_value);
         let dilation_rate = args.or("dilation_rate", [1; N], sizes::<N>);
-        let weights = WeightOptions::read(&mut args);
+        let weights = WeightOptions::read(args);
         if strides.iter().any(|&s| s > 1) && dilation_rate.iter().any(|&d| d > 1) {
             args.error_on(
                 "strides",
                 format!("{layer} cannot combine strides > 1 with dilation_rate > 1 (as in Keras); use one of them"),
             );
         }
-        args.finish(|| {
-            Some(Conv {
-                filters: filters?,
-                kernel_size: kernel_size?,
-                strides,
-                padding,
-                dilation_rate,
-                weights,
-            })
+        Some(Conv {
+            filters: filters?,
+            kernel_size: kernel_size?,
+            strides,
+            padding,
+            dilation_rate,
+            weights,
         })
     }
 

@@ -17,6 +17,7 @@ mod permute;
 mod pooling;
 mod recurrent;
 mod reshape;
+mod separable;
 mod upsampling;
 
 pub use activation::ActivationLayer;
@@ -36,6 +37,7 @@ pub use permute::{Permute, RepeatVector};
 pub use pooling::{Pooling, Pooling1D, Pooling2D};
 pub use recurrent::{Cell, Recurrent};
 pub use reshape::Reshape;
+pub use separable::SeparableConv2D;
 pub use upsampling::{Interpolation, UpSampling2D};
 
 /// Test helpers shared by the layer files.
