@@ -99,7 +99,20 @@ fn every_2d_layer_runs_with_the_declared_shapes() {
     let out = model.forward_train(x.clone());
     assert_eq!(out.logits.dims(), [5, 3]);
     assert_eq!(out.activation, Activation::Sigmoid);
-    assert!(out.penalty.is_some());
+    // The penalties (the first kernel's L1 and its output's L2, a later bias's L1 + L2)
+    // are the ones the JSON form of the model adds on the same weights.
+    let path = std::env::temp_dir().join(format!("kiln-everything-{}.bpk", std::process::id()));
+    kiln::save_model(&model, &path).unwrap();
+    let loaded: kiln::JsonModel<B, 4, 2> = kiln::load_model(&path, &device).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let penalty = |p: Option<Tensor<B, 1>>| p.expect("a penalty").into_scalar();
+    let generated = penalty(out.penalty);
+    let runtime = penalty(kiln::Model::forward_train(&loaded, x.clone()).penalty);
+    assert!(generated > 0.0);
+    assert!(
+        (generated - runtime).abs() <= 1e-5 * generated,
+        "{generated} vs {runtime}"
+    );
     let y = model.valid().forward(x.inner());
     let mut want = vec![5];
     want.extend(dims(&Everything2D::<B>::OUTPUT_SHAPE));
@@ -569,7 +582,12 @@ fn separable_conv2d_counts_as_keras_trains_and_agrees_with_its_json_form() {
         .collect();
     // keras.layers.SeparableConv2D(...).count_params(): depthwise 3·3·3·2 + pointwise
     // 6·8 + 8, then 3·3·8 + 8·4 + 4.
-    let want = [("[8, 9, 9]", 110), ("[4, 4, 4]", 108), ("[4]", 0), ("[2]", 10)];
+    let want = [
+        ("[8, 9, 9]", 110),
+        ("[4, 4, 4]", 108),
+        ("[4]", 0),
+        ("[2]", 10),
+    ];
     let want: Vec<(String, usize)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
     assert_eq!(rows, want);
     let device = Default::default();
@@ -577,12 +595,18 @@ fn separable_conv2d_counts_as_keras_trains_and_agrees_with_its_json_form() {
     let model = Separable::<B>::new(&device);
     let x = Tensor::<B, 4>::random([2, 3, 9, 9], Distribution::Default, &device);
     let grads = model.forward_train(x).logits.sum().backward();
-    let depthwise = model.separable_conv2d.depthwise.weight.grad(&grads).expect("a gradient");
+    let depthwise = model
+        .separable_conv2d
+        .depthwise
+        .weight
+        .grad(&grads)
+        .expect("a gradient");
     assert!(depthwise.abs().sum().into_scalar() > 0.0);
     // The JSON form computes the same outputs and the same bias penalty: 0.5 · 8 ones.
     let mut model = Separable::<Inner>::new(&device);
     model.separable_conv2d.pointwise.bias = Some(Param::from_tensor(Tensor::ones([8], &device)));
-    let path = std::env::temp_dir().join(format!("kiln-separable-{}.safetensors", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("kiln-separable-{}.safetensors", std::process::id()));
     kiln::save_model(&model, &path).unwrap();
     let loaded: kiln::JsonModel<Inner, 4, 2> = kiln::load_model(&path, &device).unwrap();
     std::fs::remove_file(&path).unwrap();

@@ -172,7 +172,50 @@ crate::callbacks::into_box!(ModelCheckpoint where M: AutodiffModule<B> + Model<B
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::callback::Control;
     use crate::callbacks::testing::logs;
+    use crate::testing::{TestAutodiff, Two};
+
+    #[test]
+    fn save_best_only_skips_the_epochs_that_do_not_improve() {
+        let dir = std::env::temp_dir().join(format!("kiln-best-only-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let template = dir.join("best-{epoch}.bpk").to_string_lossy().into_owned();
+        let mut best = ModelCheckpoint::new(template)
+            .monitor("loss")
+            .save_best_only(true)
+            .save_weights_only(true);
+        let mut model = Two::<TestAutodiff>::new(&Default::default());
+        let mut control = Control {
+            model: &mut model,
+            stop: false,
+            learning_rate: 0.1,
+            epoch: 0,
+            epochs: 4,
+            steps: 1,
+        };
+        best.on_train_begin(&mut control).unwrap();
+        // The loss falls, rises, falls below its best, rises again: epochs 1 and 3 save.
+        for (epoch, loss) in [1.0, 2.0, 0.5, 0.7].into_iter().enumerate() {
+            best.on_epoch_end(epoch, &logs("loss", loss), &mut control)
+                .unwrap();
+        }
+        let names = |paths: Vec<PathBuf>| -> Vec<String> {
+            let mut names: Vec<String> = paths
+                .iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(best.saved().to_vec()), ["best-1.bpk", "best-3.bpk"]);
+        let on_disk = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(names(on_disk), ["best-1.bpk", "best-3.bpk"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn file_names_follow_the_template() {

@@ -848,10 +848,11 @@ mod tests {
     fn masked_crc_matches_tensorflow() {
         // TensorFlow's crc32c::Mask of the CRC-32C of "123456789" (0xe3069283).
         assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
-        assert_eq!(
-            masked_crc32c(b"123456789"),
-            0xe306_9283u32.rotate_right(15).wrapping_add(0xa282_ead8)
-        );
+        // TensorBoard's own `masked_crc32c` (tensorboard.compat.tensorflow_stub) of the
+        // same bytes, of none, and of a record header's eight zero bytes.
+        assert_eq!(masked_crc32c(b"123456789"), 0xc78a_b0e5);
+        assert_eq!(masked_crc32c(b""), 0xa282_ead8);
+        assert_eq!(masked_crc32c(&[0; 8]), 0x0798_0329);
     }
 
     #[test]
