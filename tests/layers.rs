@@ -619,3 +619,59 @@ fn separable_conv2d_counts_as_keras_trains_and_agrees_with_its_json_form() {
     assert_eq!(penalty(generated.penalty), 4.0);
     assert_eq!(penalty(runtime.penalty), 4.0);
 }
+
+model! {
+    /// Keras's per-step classifier: an LSTM's every step through one Dense.
+    struct Tagger {
+        input: [_, 6],
+        LSTM(8, return_sequences = true),
+        TimeDistributed(Dropout(0.1)),
+        TimeDistributed(Dense(3, activation = softmax, kernel_regularizer = l2(0.01))),
+    }
+}
+
+model! {
+    /// Small images as the steps of a sequence, each flattened and weighed.
+    struct Frames {
+        input: [4, 2, 3],
+        TimeDistributed(Flatten),
+        TimeDistributed(Dense(2)),
+    }
+}
+
+#[test]
+fn time_distributed_applies_one_layer_to_every_step() {
+    let checked = Tagger::<B>::spec().check().unwrap();
+    let rows: Vec<(String, usize)> = checked
+        .layers
+        .iter()
+        .map(|l| (l.output.to_string(), l.params.total()))
+        .collect();
+    // Keras: LSTM(8) on 6 features 4·(6·8 + 8·8 + 8); TimeDistributed(Dense(3)) 8·3 + 3.
+    let want = [("[_, 8]", 480), ("[_, 8]", 0), ("[_, 3]", 27)];
+    let want: Vec<(String, usize)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+    assert_eq!(rows, want);
+    let device = Default::default();
+    // Each frame flattened, then the same Dense on every step.
+    let frames = Frames::<Inner>::new(&device);
+    let x = Tensor::<Inner, 4>::random([2, 4, 2, 3], Distribution::Default, &device);
+    let linear = frames.time_distributed_1.as_ref().expect("the Dense's weights");
+    let want = linear.forward(x.clone().reshape([2, 4, 6]));
+    let values = |t: Tensor<Inner, 3>| t.into_data().to_vec::<f32>().unwrap();
+    assert_eq!(values(frames.forward(x)), values(want));
+    // The tagger and its JSON form: the same probabilities per step, the same penalty.
+    let tagger = Tagger::<Inner>::new(&device);
+    let path = std::env::temp_dir().join(format!("kiln-tagger-{}.bpk", std::process::id()));
+    kiln::save_model(&tagger, &path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 3, 3> = kiln::load_model(&path, &device).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let x = Tensor::<Inner, 3>::random([3, 7, 6], Distribution::Default, &device);
+    let generated = tagger.forward_train(x.clone());
+    let runtime = kiln::Model::forward_train(&loaded, x.clone());
+    assert_eq!(generated.logits.dims(), [3, 7, 3]);
+    assert_eq!(values(runtime.logits), values(generated.logits));
+    let penalty = |p: Option<Tensor<Inner, 1>>| p.expect("a penalty").into_scalar();
+    assert_eq!(penalty(runtime.penalty), penalty(generated.penalty));
+    let sums = tagger.forward(x).sum_dim(2);
+    assert!(values(sums).iter().all(|s| (s - 1.0).abs() < 1e-5));
+}

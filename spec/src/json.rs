@@ -170,6 +170,8 @@ fn argument(value: &Json) -> Value {
         },
         Json::String(s) => Value::Name(s.clone()),
         Json::Array(items) => Value::Tuple(items.iter().map(argument).collect()),
+        // A layer inside a layer's config: TimeDistributed's `layer`.
+        Json::Object(fields) if fields.contains_key("class_name") => layer_argument(fields),
         Json::Object(fields) => Value::Call(Call {
             name: "l1_l2".into(),
             args: fields
@@ -182,6 +184,29 @@ fn argument(value: &Json) -> Value {
         }),
         Json::Null => Value::Int(-1),
     }
+}
+
+/// A layer's JSON form as the call `model!` would hold, its fixed keys left out when they
+/// hold their fixed value (any other value is an unknown argument of the call).
+fn layer_argument(fields: &Map<String, Json>) -> Value {
+    let class = fields
+        .get("class_name")
+        .and_then(Json::as_str)
+        .unwrap_or("?");
+    let config = fields.get("config").and_then(Json::as_object);
+    let args = config
+        .into_iter()
+        .flatten()
+        .filter(|(key, value)| !value.is_null() && fixed(class, key).as_ref() != Some(*value))
+        .map(|(key, value)| Arg {
+            keyword: Some(key.clone()),
+            value: argument(value),
+        })
+        .collect();
+    Value::Call(Call {
+        name: class.to_string(),
+        args,
+    })
 }
 
 /// What a recurrent layer's JSON holds beyond the arguments its call takes: its cell,
@@ -486,6 +511,52 @@ mod tests {
         ];
         for (got, want) in cases {
             assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn a_layer_inside_a_layer_reads_with_its_rules() {
+        let model = |inner: serde_json::Value| {
+            // Steps of 5 x 4 for the pooling, of 4 for the others.
+            let input = if inner["class_name"] == "MaxPooling1D" {
+                json!([6, 5, 4])
+            } else {
+                json!([6, 4])
+            };
+            json!({
+                "name": "Steps", "input": input,
+                "layers": [{"name": "td", "class_name": "TimeDistributed",
+                            "config": {"layer": inner}}]
+            })
+            .to_string()
+        };
+        let pool = json!({"class_name": "MaxPooling1D", "config": {
+            "pool_size": [2], "strides": [2], "padding": "valid"}});
+        let dense = json!({"class_name": "Dense", "config": {"units": 2, "activation": "relu", "use_bias": true}});
+        for (inner, want) in [(dense, "[6, 2]"), (pool, "[6, 2, 4]")] {
+            let spec = ModelSpec::from_json(&model(inner)).unwrap();
+            assert_eq!(ModelSpec::from_json(&spec.to_json()).unwrap(), spec);
+            assert_eq!(spec.check().unwrap().output().to_string(), want);
+        }
+        let cases = [
+            (
+                json!({"class_name": "Dense", "config": {"unit": 2}}),
+                "the model in this JSON is refused: layer `td`: `layer` of TimeDistributed: unknown argument `unit` for Dense; did you mean `units`?; Dense needs `units` (the number of outputs, e.g. Dense(128)); add it",
+            ),
+            (
+                json!({"class_name": "LSTM", "config": {"units": 3, "cell": "Gru"}}),
+                "the model in this JSON is refused: layer `td`: `layer` of TimeDistributed: unknown argument `cell` for LSTM; expected one of: units, activation, use_bias, return_sequences, return_state, go_backwards, dropout, recurrent_dropout, recurrent_activation, unit_forget_bias",
+            ),
+            (
+                json!({"class_name": "Conv1D", "config": {"filters": 2, "kernel_size": [3]}}),
+                "the model in this JSON is refused: layer `td`: `layer` of TimeDistributed: kiln's TimeDistributed takes Dense, Dropout, or a layer without weights of one tensor (Activation, Flatten, Reshape, Permute, RepeatVector, the 1-D poolings), not Conv1D",
+            ),
+        ];
+        for (inner, want) in cases {
+            assert_eq!(
+                ModelSpec::from_json(&model(inner)).unwrap_err().to_string(),
+                want
+            );
         }
     }
 

@@ -63,6 +63,8 @@ macro_rules! registry {
         Permute(Permute),
         /// Repeats a vector: `[features]` to `[n, features]`.
         RepeatVector(RepeatVector),
+        /// One layer applied to every step of a sequence: `TimeDistributed(Dense(8))`.
+        TimeDistributed(TimeDistributed),
         /// Normalizes each feature with batch statistics.
         BatchNormalization(BatchNormalization),
         /// Normalizes each example's features with their own statistics.
@@ -229,10 +231,7 @@ impl Layer {
 
     /// The activation applied at the end of this layer, if it has one.
     pub fn activation(&self) -> Option<Activation> {
-        match self {
-            Layer::Activation(l) => Some(l.activation),
-            _ => self.weights().map(|w| w.activation),
-        }
+        self.rule().activation()
     }
 
     /// The options of a layer with a kernel (Dense, the convolutions).

@@ -73,6 +73,11 @@ pub(crate) trait Rule {
         None
     }
 
+    /// The activation applied at the end of the layer: its weights' option, if it has any.
+    fn activation(&self) -> Option<Activation> {
+        self.weights().map(|w| w.activation)
+    }
+
     /// The output shape for the tensors of a functional node; one, except for merges.
     fn merge(&self, layer: &str, inputs: &[Input]) -> Result<Shape, String> {
         match inputs {

@@ -1,7 +1,7 @@
 // The layers added through the registry refuse what does not fit, at the layer at fault:
 // a crop that leaves nothing, a permutation of the wrong rank, a bad interpolation name,
-// RepeatVector on an image, LayerNormalization without its scale, and Conv2DTranspose on a
-// vector.
+// RepeatVector on an image, LayerNormalization without its scale, Conv2DTranspose on a
+// vector, and TimeDistributed around a layer it cannot wrap.
 use kiln::prelude::*;
 
 model! {
@@ -47,6 +47,13 @@ model! {
     struct Grows {
         input: [16],
         Conv2DTranspose(4, 3, strides = 2),
+    }
+}
+
+model! {
+    struct Wraps {
+        input: [5, 8],
+        TimeDistributed(Conv1D(4, 3)),
     }
 }
 

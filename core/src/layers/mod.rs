@@ -18,6 +18,7 @@ mod recurrent;
 mod reshape;
 mod resize;
 mod separable;
+mod time_distributed;
 
 use burn::module::Module;
 use burn::nn::{Gru, Lstm, Rnn};
@@ -134,7 +135,7 @@ mod modules {
 
     stateful! {
         Dense, Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D, BatchNormalization,
-        LayerNormalization, Dropout, Embedding;
+        LayerNormalization, Dropout, Embedding, TimeDistributed;
         /// A SimpleRNN's cell.
         SimpleRnn(Rnn<B>),
         /// A GRU's cell.

@@ -51,7 +51,8 @@ pub fn layer_code(
         | Layer::BatchNormalization(_)
         | Layer::LayerNormalization(_)
         | Layer::Dropout(_)
-        | Layer::Embedding(_) => stateful(layer, info, field),
+        | Layer::Embedding(_)
+        | Layer::TimeDistributed(_) => stateful(layer, info, field),
         Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => recurrent::expand(l, info, field),
         Layer::Flatten(_)
         | Layer::Reshape(_)

@@ -34,6 +34,10 @@ impl Rule for ActivationLayer {
     fn output(&self, _layer: &str, input: &Input) -> Result<Shape, String> {
         Ok(input.shape.clone())
     }
+
+    fn activation(&self) -> Option<Activation> {
+        Some(self.activation)
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod pooling;
 mod recurrent;
 mod reshape;
 mod separable;
+mod time_distributed;
 mod upsampling;
 
 pub use activation::ActivationLayer;
@@ -38,6 +39,7 @@ pub use pooling::{Pooling, Pooling1D, Pooling2D};
 pub use recurrent::{Cell, Recurrent};
 pub use reshape::Reshape;
 pub use separable::SeparableConv2D;
+pub use time_distributed::TimeDistributed;
 pub use upsampling::{Interpolation, UpSampling2D};
 
 /// Test helpers shared by the layer files.
