@@ -655,7 +655,10 @@ fn time_distributed_applies_one_layer_to_every_step() {
     // Each frame flattened, then the same Dense on every step.
     let frames = Frames::<Inner>::new(&device);
     let x = Tensor::<Inner, 4>::random([2, 4, 2, 3], Distribution::Default, &device);
-    let linear = frames.time_distributed_1.as_ref().expect("the Dense's weights");
+    let linear = frames
+        .time_distributed_1
+        .as_ref()
+        .expect("the Dense's weights");
     let want = linear.forward(x.clone().reshape([2, 4, 6]));
     let values = |t: Tensor<Inner, 3>| t.into_data().to_vec::<f32>().unwrap();
     assert_eq!(values(frames.forward(x)), values(want));

@@ -109,6 +109,7 @@ fn fit_reports_every_metric_and_learns_the_digits() {
     let probabilities = trainer.predict_proba(&test).unwrap();
     assert_eq!(probabilities.dims(), [50, 10]);
     let sums = probabilities
+        .clone()
         .sum_dim(1)
         .into_data()
         .to_vec::<f32>()
@@ -120,11 +121,28 @@ fn fit_reports_every_metric_and_learns_the_digits() {
         .zip(test.labels())
         .filter(|(c, l)| **c == usize::from(**l))
         .count();
-    let accuracy = trainer.evaluate(&test).unwrap().get("accuracy").unwrap();
+    let logs = trainer.evaluate(&test).unwrap();
+    let accuracy = logs.get("accuracy").unwrap();
     assert!(
         (accuracy - right as f64 / 50.0).abs() < 1e-9,
         "{accuracy} vs {right}/50"
     );
+    // Top-5: the label among the five most probable classes, counted by hand.
+    let rows = probabilities.into_data().to_vec::<f32>().unwrap();
+    let in_top_5 = rows
+        .chunks(10)
+        .zip(test.labels())
+        .filter(|(row, label)| {
+            let p = row[usize::from(**label)];
+            row.iter().filter(|&&q| q > p).count() < 5
+        })
+        .count();
+    let top_5 = logs.get("top_k_categorical_accuracy").unwrap();
+    assert!(
+        (top_5 - in_top_5 as f64 / 50.0).abs() < 1e-9,
+        "{top_5} vs {in_top_5}/50"
+    );
+    assert!(top_5 >= accuracy);
     assert_eq!(trainer.predict(&test).unwrap().dims(), [50, 10]);
 }
 

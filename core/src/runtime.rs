@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::layers::Nested;
-use kiln_spec::{Activation, Checked, Layer, ModelSpec, Shape, kinds};
+use kiln_spec::{Activation, Checked, Layer, ModelSpec, Shape, Use, kinds};
 
 use crate::activation;
 use crate::dyn_tensor::{DynTensor, each_rank};
@@ -329,23 +329,6 @@ impl<'a, B: Backend> Graph<'a, B> {
         })
     }
 
-    /// The names of the tensors layer `i` takes: its inbound names, or in a Sequential
-    /// model the layer before it (the input for the first).
-    fn inbound(&self, i: usize) -> Vec<&'a str> {
-        if self.spec.is_functional() {
-            self.spec.layers[i]
-                .inbound
-                .iter()
-                .map(String::as_str)
-                .collect()
-        } else {
-            vec![match i.checked_sub(1) {
-                Some(p) => &self.spec.layers[p].name,
-                None => &self.spec.inputs[0].name,
-            }]
-        }
-    }
-
     /// The outputs for `inputs`, in the model's order (the only output before its last
     /// activation when `split`, which the training forward takes off for the loss), and
     /// the penalties while `training` (which also drops out and takes batch statistics);
@@ -357,7 +340,7 @@ impl<'a, B: Backend> Graph<'a, B> {
         split: bool,
         tap: &mut T,
     ) -> Result<Outputs<B>, T::Stop> {
-        let mut pending = self.takers();
+        let plan = self.spec.plan(self.checked);
         let mut values: HashMap<String, DynTensor<B>> = self
             .spec
             .inputs
@@ -369,11 +352,8 @@ impl<'a, B: Backend> Graph<'a, B> {
         let logits = self.spec.logits_layer().filter(|_| split);
         for (i, (named, modules)) in self.modules().enumerate() {
             let module = modules.first().and_then(Option::as_ref);
-            let inputs: Vec<DynTensor<B>> = self
-                .inbound(i)
-                .into_iter()
-                .map(|name| take(name, &mut values, &mut pending))
-                .collect();
+            let inputs: Vec<DynTensor<B>> =
+                plan.steps[i].iter().map(|u| take(u, &mut values)).collect();
             let (t, states) = self.layer(i, modules, inputs, training, &mut penalty);
             // The states named in the graph: those return_state gives.
             for (k, state) in states.into_iter().enumerate() {
@@ -386,27 +366,8 @@ impl<'a, B: Backend> Graph<'a, B> {
             let t = tapped(t, tap, &named.name, pending)?;
             values.insert(named.name.clone(), t);
         }
-        let outputs = self
-            .checked
-            .outputs
-            .iter()
-            .map(|o| take(&o.name, &mut values, &mut pending))
-            .collect();
+        let outputs = plan.outputs.iter().map(|u| take(u, &mut values)).collect();
         Ok((outputs, penalty))
-    }
-
-    /// How often each tensor is taken (by layers and as an output): the last taker moves it.
-    fn takers(&self) -> HashMap<&'a str, usize> {
-        let mut pending: HashMap<&str, usize> = HashMap::new();
-        for i in 0..self.spec.layers.len() {
-            for name in self.inbound(i) {
-                *pending.entry(name).or_default() += 1;
-            }
-        }
-        for output in &self.checked.outputs {
-            *pending.entry(output.name.as_str()).or_default() += 1;
-        }
-        pending
     }
 
     /// Layer `i`'s output for `inputs` before its activation, and the final states a
@@ -471,25 +432,15 @@ impl<'a, B: Backend> Graph<'a, B> {
     }
 }
 
-/// The tensor named `name`, moved out on its last pending use, else a copy.
-fn take<'a, B: Backend>(
-    name: &'a str,
-    values: &mut HashMap<String, DynTensor<B>>,
-    pending: &mut HashMap<&'a str, usize>,
-) -> DynTensor<B> {
-    let left = pending.get_mut(name).map(|n| {
-        *n -= 1;
-        *n
-    });
-    match (left, values.remove(name)) {
-        (Some(0), Some(t)) => t,
-        (_, Some(t)) => {
-            let copy = each_rank!(&t, |x| x.clone());
-            values.insert(name.to_owned(), t);
-            copy
-        }
-        (_, None) => unreachable!("kiln-spec checked that `{name}` is defined before its use"),
-    }
+/// The tensor of `u`, moved out at its last use (kiln-spec's plan), else a copy.
+fn take<B: Backend>(u: &Use, values: &mut HashMap<String, DynTensor<B>>) -> DynTensor<B> {
+    let taken = if u.last {
+        values.remove(&u.name)
+    } else {
+        values.get(&u.name).map(|t| each_rank!(t, |x| x.clone()))
+    };
+    // kiln-spec's check saw to it that every tensor is defined before its use.
+    taken.unwrap_or_else(|| unreachable!("`{}` is used before it is defined", u.name))
 }
 
 /// A merge of tensors of one rank (kiln-spec's check saw to it).

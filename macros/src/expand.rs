@@ -1,8 +1,6 @@
 //! Turns a checked model into a burn module, or, after an error, into a stub that keeps
 //! the user's other code type-checking.
 
-use std::collections::HashMap;
-
 use kiln_spec::{Activation, NamedLayer, Summary};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -264,39 +262,13 @@ fn tensor_var(name: &str) -> Ident {
     format_ident!("t_{}", name.replace('[', "__").replace(']', ""))
 }
 
-/// How often each tensor of a functional model is still to be taken: the last taker
-/// moves it, the others clone.
-struct Takes<'a> {
-    pending: HashMap<&'a str, usize>,
-}
-
-impl<'a> Takes<'a> {
-    /// Every use of a tensor in `spec`: as a layer's input, and as an output.
-    fn new(spec: &'a kiln_spec::ModelSpec) -> Self {
-        let mut pending: HashMap<&str, usize> = HashMap::new();
-        for name in spec
-            .layers
-            .iter()
-            .flat_map(|l| &l.inbound)
-            .chain(&spec.outputs)
-        {
-            *pending.entry(name).or_default() += 1;
-        }
-        Takes { pending }
-    }
-
-    /// The tensor `name`'s variable, moved at its last use, else cloned.
-    fn take(&mut self, name: &str) -> TokenStream {
-        let v = tensor_var(name);
-        let left = self.pending.get_mut(name).map(|n| {
-            *n -= 1;
-            *n
-        });
-        if left == Some(0) {
-            quote!(#v)
-        } else {
-            quote!(#v.clone())
-        }
+/// The tensor of `u`: its variable, moved at its last use (kiln-spec's plan), else cloned.
+fn take(u: &kiln_spec::Use) -> TokenStream {
+    let v = tensor_var(&u.name);
+    if u.last {
+        quote!(#v)
+    } else {
+        quote!(#v.clone())
     }
 }
 
@@ -316,12 +288,12 @@ fn functional_parts(model: &Model) -> Parts {
         .map(|o| tensor(o.shape.rank()))
         .collect();
     let mut parts = Parts::new(inputs, outputs);
-    let mut takes = Takes::new(spec);
-    for (i, named, _) in layers(model) {
-        let inbound: Vec<TokenStream> = named.inbound.iter().map(|n| takes.take(n)).collect();
+    let plan = spec.plan(checked);
+    for (i, uses) in plan.steps.iter().enumerate() {
+        let inbound: Vec<TokenStream> = uses.iter().map(take).collect();
         functional_step(model, i, &inbound, &mut parts);
     }
-    let outputs: Vec<TokenStream> = spec.outputs.iter().map(|o| takes.take(o)).collect();
+    let outputs: Vec<TokenStream> = plan.outputs.iter().map(take).collect();
     parts.result = tuple(&outputs);
     parts
 }

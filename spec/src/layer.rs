@@ -158,15 +158,32 @@ pub trait LayerKind {
 }
 
 impl Layer {
-    /// The output shape for `input`, or a message naming both shapes and the fix.
-    pub fn output(&self, input: &Input) -> Result<Shape, String> {
-        self.rule().output(self.class_name(), input)
+    /// The output shape for `input`.
+    ///
+    /// # Errors
+    /// When the layer cannot take `input`: the message names both shapes and the fix.
+    pub fn output(&self, input: &Input) -> Result<Shape, ShapeError> {
+        self.rule()
+            .output(self.class_name(), input)
+            .map_err(|message| self.refuses(message))
     }
 
     /// The output shape for the tensors a functional node takes: one for most layers,
     /// two or more for the merges.
-    pub fn merge(&self, inputs: &[Input]) -> Result<Shape, String> {
-        self.rule().merge(self.class_name(), inputs)
+    ///
+    /// # Errors
+    /// As [`Layer::output`], and when the layer takes another number of tensors.
+    pub fn merge(&self, inputs: &[Input]) -> Result<Shape, ShapeError> {
+        self.rule()
+            .merge(self.class_name(), inputs)
+            .map_err(|message| self.refuses(message))
+    }
+
+    fn refuses(&self, message: String) -> ShapeError {
+        ShapeError {
+            layer: self.class_name(),
+            message,
+        }
     }
 
     /// The final states a recurrent layer with `return_state = true` gives after its
@@ -238,6 +255,16 @@ impl Layer {
     pub fn weights(&self) -> Option<&WeightOptions> {
         self.rule().weights()
     }
+}
+
+/// Why a layer cannot take its input.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ShapeError {
+    /// The layer's Keras class: `Conv2D`.
+    pub layer: &'static str,
+    /// What it got, what it needs, and the fix.
+    pub message: String,
 }
 
 /// A layer as declared: the layer, and what every layer takes besides its own

@@ -21,6 +21,7 @@ mod json;
 mod layer;
 pub mod layers;
 mod model;
+mod plan;
 mod regularizer;
 mod rule;
 mod shape;
@@ -29,11 +30,12 @@ mod window;
 pub use activation::Activation;
 pub use args::{Arg, ArgError, At, Call, Value, nearest};
 pub use graph::{Definition, Site, check_names};
-pub use layer::{Declared, Layer, LayerKind, kinds};
+pub use layer::{Declared, Layer, LayerKind, ShapeError, kinds};
 pub use model::{
     CheckError, Checked, JsonError, LayerInfo, ModelSpec, NamedLayer, NamedShape, Namer, Summary,
     reference,
 };
+pub use plan::{Plan, Use};
 pub use regularizer::Regularizer;
 pub use rule::{Input, Params, WeightOptions};
 pub use shape::{Dim, Shape, shapes_fit};

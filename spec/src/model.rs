@@ -411,9 +411,9 @@ impl ModelSpec {
             .iter()
             .map(|(shape, from)| Input { shape, from })
             .collect();
-        let output = named.layer.merge(&inputs).map_err(|message| CheckError {
+        let output = named.layer.merge(&inputs).map_err(|e| CheckError {
             at: Site::Def(i),
-            message,
+            message: e.message,
         })?;
         let input = taken[0].0.clone();
         let states = named.layer.states();

@@ -161,7 +161,7 @@ mod tests {
             .iter()
             .map(|(shape, from)| Input { shape, from })
             .collect();
-        layer.merge(&inputs)
+        layer.merge(&inputs).map_err(|e| e.message)
     }
 
     #[test]

@@ -96,6 +96,8 @@ pub(crate) mod testing {
 
     /// The output (or error) of `layer` on `input` coming from `from`.
     pub fn out(layer: &Layer, input: &Shape, from: &str) -> Result<Shape, String> {
-        layer.output(&Input { shape: input, from })
+        layer
+            .output(&Input { shape: input, from })
+            .map_err(|e| e.message)
     }
 }
