@@ -8,7 +8,7 @@ mod common;
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
-use common::Device;
+use common::{Device, output};
 use kiln::callbacks::{CsvLogger, EarlyStopping, ModelCheckpoint, TensorBoard};
 use kiln::prelude::*;
 use kiln::{BatchLogs, CallbackResult, Control};
@@ -67,11 +67,15 @@ fn run<B: AutodiffBackend>(
     let mut stop = EarlyStopping::monitor("val_loss")
         .patience(2)
         .restore_best_weights(true);
-    let mut checkpoint =
-        ModelCheckpoint::new("checkpoints/net-{epoch:02}-{val_accuracy:.4}.safetensors")
-            .monitor("val_accuracy")
-            .save_best_only(true);
-    std::fs::create_dir_all("checkpoints")?;
+    // A run on the synthetic digits writes synthetic_digits_checkpoints/ and the like.
+    let [checkpoints, logs, csv] =
+        ["checkpoints", "logs", "training.csv"].map(|p| output(&train, p));
+    let mut checkpoint = ModelCheckpoint::new(format!(
+        "{checkpoints}/net-{{epoch:02}}-{{val_accuracy:.4}}.safetensors"
+    ))
+    .monitor("val_accuracy")
+    .save_best_only(true);
+    std::fs::create_dir_all(&checkpoints)?;
     let history = trainer.fit(
         &train,
         Fit::epochs(flags.epochs)
@@ -79,8 +83,8 @@ fn run<B: AutodiffBackend>(
             .validation_split(0.1)
             .callback(&mut stop)
             .callback(&mut checkpoint)
-            .callback(TensorBoard::new("logs").histogram_freq(1))
-            .callback(CsvLogger::new("training.csv"))
+            .callback(TensorBoard::new(&logs).histogram_freq(1))
+            .callback(CsvLogger::new(&csv))
             .callback(&mut losses),
     )?;
     match stop.stopped_epoch() {
@@ -102,7 +106,7 @@ fn run<B: AutodiffBackend>(
         losses.losses.len(),
         losses.losses.last().unwrap_or(&f64::NAN)
     );
-    println!("per-epoch log: training.csv; TensorBoard logs: logs/ (tensorboard --logdir logs)");
+    println!("per-epoch log: {csv}; TensorBoard logs: {logs}/ (tensorboard --logdir {logs})");
     let scores = trainer.evaluate(&test)?;
     println!(
         "Test accuracy on {}: {:.4}",

@@ -197,9 +197,11 @@ fn run<B: AutodiffBackend>(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let epochs = flags.epochs;
     let (train_data, test) = kiln::datasets::mnist_or_synthetic(&DataDir::default())?;
-    let out = Path::new("experiments");
+    let folder = common::output(&train_data, "experiments");
+    let out = Path::new(&folder);
     std::fs::create_dir_all(out)?;
-    let mut table = String::from(
+    let mut table = format!("Data: {}\n\n", train_data.name());
+    table.push_str(
         "| parameter | value | params | train accuracy | val accuracy | test accuracy | seconds |\n|---|---|---:|---:|---:|---:|---:|\n",
     );
     // The baseline appears under every parameter; it is trained once.
@@ -235,7 +237,7 @@ fn run<B: AutodiffBackend>(
         let chart = out.join(format!("{parameter}.png"));
         match kiln::plot_runs(
             &chart,
-            &format!("validation accuracy by {parameter}"),
+            &format!("validation accuracy by {parameter} ({})", train_data.name()),
             "val_accuracy",
             &refs,
         ) {
@@ -244,7 +246,7 @@ fn run<B: AutodiffBackend>(
         }
     }
     std::fs::write(out.join("summary.md"), &table)?;
-    println!("\n{table}\nwritten to experiments/summary.md");
+    println!("\n{table}\nwritten to {folder}/summary.md");
     Ok(())
 }
 

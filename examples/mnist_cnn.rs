@@ -55,9 +55,10 @@ fn run<B: AutodiffBackend>(
         scores.get("accuracy").unwrap_or(f64::NAN)
     );
     println!("Trained {epochs} epochs in {seconds:.0} s");
-    kiln::save_model(trainer.model(), "mnist_cnn.safetensors")?;
-    println!("Model saved to mnist_cnn.safetensors");
-    plot_history(&history, "mnist_cnn_history.png");
+    let saved = common::output(&train, "mnist_cnn.safetensors");
+    kiln::save_model(trainer.model(), &saved)?;
+    println!("Model saved to {saved}");
+    plot_history(&history, "mnist_cnn_history.png", &train);
     Ok(())
 }
 

@@ -66,7 +66,7 @@ fn run<B: AutodiffBackend>(
         scores.get("accuracy").unwrap_or(f64::NAN)
     );
     println!("Trained {epochs} epochs in {seconds:.0} s");
-    plot_history(&history, "mnist_mlp_history.png");
+    plot_history(&history, "mnist_mlp_history.png", &train);
     Ok(())
 }
 

@@ -103,7 +103,10 @@ fn run<B: AutodiffBackend>(
     let second = phase(&mut trainer, (&train, &test), &high, flags)?;
 
     let rate = |p: &Phase| p.images as f64 / p.seconds;
-    println!("\n| phase | trains | test accuracy | images/s |");
+    println!(
+        "\n| phase ({}) | trains | test accuracy | images/s |",
+        train.name()
+    );
     println!("|---|---|---:|---:|");
     println!(
         "| {} | every layer | {:.2}% | {:.0} |",

@@ -111,7 +111,9 @@ where
         return Ok(());
     }
     let start = std::time::Instant::now();
-    let index = settings.render(model, &chosen)?.write(&flags.out)?;
+    // A report on the synthetic digits goes to synthetic_digits_<out>.
+    let out = common::output(test, &flags.out.to_string_lossy());
+    let index = settings.render(model, &chosen)?.write(&out)?;
     println!(
         "Report of {} images written in {:.1} s: open {}",
         chosen.len(),

@@ -93,3 +93,32 @@ fn a_mistyped_flag_or_value_is_an_error_with_the_fix() {
         assert!(text.contains("--help"), "{args:?}: {text}");
     }
 }
+
+#[test]
+fn a_run_on_the_synthetic_digits_marks_every_output() {
+    let synthetic = kiln::datasets::synthetic_digits(10, 1);
+    for (path, want) in [
+        (
+            "mnist_cnn.safetensors",
+            "synthetic_digits_mnist_cnn.safetensors",
+        ),
+        ("checkpoints", "synthetic_digits_checkpoints"),
+        ("training.csv", "synthetic_digits_training.csv"),
+        ("experiments", "synthetic_digits_experiments"),
+    ] {
+        assert_eq!(common::output(&synthetic, path), want);
+    }
+    // Real data keep their paths.
+    let cifar = kiln::datasets::ImageDataset::new(
+        "CIFAR-10",
+        [3, 1, 1],
+        vec![0; 3],
+        vec![0],
+        vec!["airplane".into()],
+    )
+    .unwrap();
+    assert_eq!(
+        common::output(&cifar, "cifar10_best.safetensors"),
+        "cifar10_best.safetensors"
+    );
+}

@@ -180,6 +180,19 @@ impl History {
     /// [`PlotError`] when there is no epoch, no font for the text, or a file cannot be
     /// written.
     pub fn plot(&self, path: impl AsRef<Path>) -> Result<Vec<PathBuf>, PlotError> {
+        self.plot_titled(path, "")
+    }
+
+    /// [`History::plot`], each chart's title opening with `title` (the data, say:
+    /// `synthetic digits: loss, training and validation`).
+    ///
+    /// # Errors
+    /// As [`History::plot`].
+    pub fn plot_titled(
+        &self,
+        path: impl AsRef<Path>,
+        title: &str,
+    ) -> Result<Vec<PathBuf>, PlotError> {
         if self.is_empty() {
             return Err(PlotError::Empty);
         }
@@ -196,7 +209,7 @@ impl History {
                     .map_or_else(|| "png".to_string(), |e| e.to_string_lossy().into_owned());
                 path.with_file_name(format!("{stem}_{name}.{ext}"))
             };
-            self.plot_one(name, &file)
+            self.plot_one(name, &file, title)
                 .map_err(|reason| PlotError::Draw {
                     path: file.clone(),
                     reason,
@@ -206,18 +219,21 @@ impl History {
         Ok(written)
     }
 
-    fn plot_one(&self, name: &str, file: &Path) -> Result<(), String> {
+    fn plot_one(&self, name: &str, file: &Path, title: &str) -> Result<(), String> {
         let val_name = format!("val_{name}");
         let mut curves = vec![(name.to_string(), self, name)];
         if self.get(&val_name).is_some() {
             curves.push((val_name.clone(), self, val_name.as_str()));
         }
-        draw(
-            file,
-            &format!("{name}, training and validation"),
-            name,
-            &curves,
-        )
+        draw(file, &chart_title(title, name), name, &curves)
+    }
+}
+
+/// A history chart's title: `loss, training and validation`, after `title` when given.
+fn chart_title(title: &str, name: &str) -> String {
+    match title {
+        "" => format!("{name}, training and validation"),
+        title => format!("{title}: {name}, training and validation"),
     }
 }
 
@@ -450,6 +466,15 @@ mod tests {
             .map(epoch_label)
             .collect();
         assert_eq!(labels, ["1", "", "2", "", "3", "12", "12"]);
+    }
+
+    #[test]
+    fn chart_titles_name_the_data_when_asked() {
+        assert_eq!(chart_title("", "loss"), "loss, training and validation");
+        assert_eq!(
+            chart_title("synthetic digits", "accuracy"),
+            "synthetic digits: accuracy, training and validation"
+        );
     }
 
     #[test]

@@ -47,4 +47,4 @@ pub use grid::{GRID_GAP, image_grid, save_image_grid};
 pub use loader::{HostBatch, Loader, gather};
 pub use mnist::{mnist, mnist_or_synthetic, read_split as read_mnist_split};
 pub use sequences::{MOTIF, MOTIF_STEPS, MOTIF_TOKENS, motif_sequences, motif_token_ids};
-pub use synthetic::synthetic_digits;
+pub use synthetic::{SYNTHETIC_DIGITS, synthetic_digits};

@@ -129,6 +129,10 @@ fn draw(digit: usize, rng: &mut StdRng) -> Vec<u8> {
         .collect()
 }
 
+/// The name of [`synthetic_digits`]'s datasets, which examples print on every output of a
+/// run on them.
+pub const SYNTHETIC_DIGITS: &str = "synthetic digits";
+
 /// `n` synthetic digits `[1, 28, 28]`, classes `"0"` to `"9"` in turn, drawn with `seed`.
 /// Not MNIST: a stand-in that kiln's examples use, and say so, when MNIST is neither on
 /// disk nor downloadable; the loaders never substitute it.
@@ -150,7 +154,7 @@ pub fn synthetic_digits(n: usize, seed: u64) -> ImageDataset {
     }
     let classes = (0..10).map(|d| d.to_string()).collect();
     // Sizes and labels agree by construction.
-    ImageDataset::new("synthetic digits", [1, SIZE, SIZE], images, labels, classes)
+    ImageDataset::new(SYNTHETIC_DIGITS, [1, SIZE, SIZE], images, labels, classes)
         .unwrap_or_else(|e| unreachable!("synthetic digits: {e}"))
 }
 

@@ -215,6 +215,6 @@ where
             (epochs * limit) as f64 / seconds
         );
     }
-    plot_history(&history, format!("{name}_history.png"));
+    plot_history(&history, &format!("{name}_history.png"), &all);
     Ok(())
 }

@@ -84,9 +84,22 @@ impl std::fmt::Debug for Failure {
     }
 }
 
-/// Writes the history charts (`{path}` and one per metric) and says where, or why not.
-pub fn plot_history(history: &History, path: impl AsRef<std::path::Path>) {
-    match history.plot(path) {
+/// Where a run on `data` writes its output `path` (a file, or a folder and what is in it):
+/// `path` itself for real data, `synthetic_digits_<path>` for kiln's synthetic digits (the
+/// stand-in when MNIST can be neither read nor downloaded), so that no chart, checkpoint,
+/// log or table of a synthetic run passes for MNIST's.
+pub fn output(data: &ImageDataset, path: &str) -> String {
+    if data.name() == kiln::datasets::SYNTHETIC_DIGITS {
+        format!("synthetic_digits_{path}")
+    } else {
+        path.to_string()
+    }
+}
+
+/// Writes the history charts of a run on `data` (at [`output`]`(data, path)` and one per
+/// metric beside it, each titled with the data's name) and says where, or why not.
+pub fn plot_history(history: &History, path: &str, data: &ImageDataset) {
+    match history.plot_titled(output(data, path), data.name()) {
         Ok(files) => println!(
             "History charts: {}",
             files
