@@ -385,7 +385,7 @@ impl<'a, B: Backend> Graph<'a, B> {
         // Every layer takes at least one tensor: kiln-spec's check saw to it.
         let first = inputs.remove(0);
         let rank = self.checked.layers[i].output.rank();
-        match (self.nested(i, modules), Merge::of(layer, rank)) {
+        match (self.nested(i, modules), layer.merge_op(rank)) {
             (_, Some(merge)) => (merge_any(merge, first, inputs), Vec::new()),
             (Some(nested), None) => {
                 let Ok((mut t, inner)) = nested.forward(vec![first], training, false, &mut NoTap);

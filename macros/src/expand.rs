@@ -349,19 +349,17 @@ fn inbound_forward(
 
 /// `Merge::Add` and the like, for a merge layer whose examples have `rank` dimensions.
 fn merge_tokens(layer: &kiln_spec::Layer, rank: usize) -> Option<TokenStream> {
-    use kiln_spec::Layer;
+    use kiln_spec::layers::MergeOp;
     let kp = private();
-    Some(match layer {
-        Layer::Add(_) => quote!(#kp::layers::Merge::Add),
-        Layer::Multiply(_) => quote!(#kp::layers::Merge::Multiply),
-        Layer::Average(_) => quote!(#kp::layers::Merge::Average),
-        Layer::Maximum(_) => quote!(#kp::layers::Merge::Maximum),
-        // kiln-spec refuses an axis outside the examples.
-        Layer::Concatenate(c) => {
-            let dim = usize_lit(c.dim_index(rank)? + 1);
+    Some(match layer.merge_op(rank)? {
+        MergeOp::Add => quote!(#kp::layers::Merge::Add),
+        MergeOp::Multiply => quote!(#kp::layers::Merge::Multiply),
+        MergeOp::Average => quote!(#kp::layers::Merge::Average),
+        MergeOp::Maximum => quote!(#kp::layers::Merge::Maximum),
+        MergeOp::Concatenate { dim } => {
+            let dim = usize_lit(dim);
             quote!(#kp::layers::Merge::Concatenate { dim: #dim })
         }
-        _ => return None,
     })
 }
 

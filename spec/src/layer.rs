@@ -189,12 +189,7 @@ impl Layer {
     /// The final states a recurrent layer with `return_state = true` gives after its
     /// output, each `[units]`; none for other layers.
     pub fn states(&self) -> Vec<Shape> {
-        match self {
-            Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => {
-                vec![Shape::known([l.units]); l.state_count()]
-            }
-            _ => Vec::new(),
-        }
+        self.rule().states()
     }
 
     /// The layer's configuration alone, as JSON: the `config` of its JSON form, which
@@ -206,6 +201,22 @@ impl Layer {
             }
             _ => "null".into(),
         }
+    }
+
+    /// How the layer merges its tensors, for examples of `rank` dimensions; `None` for
+    /// the layers of one tensor.
+    pub fn merge_op(&self, rank: usize) -> Option<MergeOp> {
+        Some(match self {
+            Layer::Add(_) => MergeOp::Add,
+            Layer::Multiply(_) => MergeOp::Multiply,
+            Layer::Average(_) => MergeOp::Average,
+            Layer::Maximum(_) => MergeOp::Maximum,
+            // The rule refuses an axis outside the examples.
+            Layer::Concatenate(c) => MergeOp::Concatenate {
+                dim: c.dim_index(rank)? + 1,
+            },
+            _ => return None,
+        })
     }
 
     /// The layers that merge several tensors.

@@ -73,6 +73,12 @@ pub(crate) trait Rule {
         None
     }
 
+    /// The final states a recurrent layer with `return_state = true` gives after its
+    /// output; none for the others.
+    fn states(&self) -> Vec<Shape> {
+        Vec::new()
+    }
+
     /// The activation applied at the end of the layer: its weights' option, if it has any.
     fn activation(&self) -> Option<Activation> {
         self.weights().map(|w| w.activation)

@@ -2,45 +2,14 @@
 //! Maximum and Concatenate, as Keras computes them.
 
 use burn::tensor::{Tensor, backend::Backend};
-use kiln_spec::{Layer, kinds, layers};
+use kiln_spec::{kinds, layers};
 
 use super::{Run, RuntimeLayer};
 use crate::dyn_tensor::DynTensor;
 
-/// How a merge combines its tensors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Merge {
-    /// The element-wise sum.
-    Add,
-    /// The element-wise product.
-    Multiply,
-    /// The element-wise mean.
-    Average,
-    /// The element-wise maximum.
-    Maximum,
-    /// Joined along tensor dimension `dim` (the batch is dimension 0).
-    Concatenate {
-        /// The tensor dimension joined.
-        dim: usize,
-    },
-}
-
-impl Merge {
-    /// The merge `layer` is, for examples of `rank` dimensions; `None` for other layers.
-    pub fn of(layer: &Layer, rank: usize) -> Option<Merge> {
-        Some(match layer {
-            Layer::Add(_) => Merge::Add,
-            Layer::Multiply(_) => Merge::Multiply,
-            Layer::Average(_) => Merge::Average,
-            Layer::Maximum(_) => Merge::Maximum,
-            // kiln-spec refuses an axis outside the examples.
-            Layer::Concatenate(c) => Merge::Concatenate {
-                dim: c.dim_index(rank)? + 1,
-            },
-            _ => return None,
-        })
-    }
-}
+/// How a merge combines its tensors: kiln-spec's, which says which each layer is
+/// ([`Layer::merge_op`](kiln_spec::Layer::merge_op)).
+pub use kiln_spec::layers::MergeOp as Merge;
 
 /// `first` merged with `rest` (kiln-spec sees to it that there is at least one more).
 pub fn merge<B: Backend, const D: usize>(

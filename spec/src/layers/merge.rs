@@ -8,6 +8,24 @@ use crate::args::{ArgError, Args, Call, Param};
 use crate::rule::{Input, Rule};
 use crate::shape::{Dim, Shape};
 
+/// How a merge layer combines its tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeOp {
+    /// The element-wise sum.
+    Add,
+    /// The element-wise product.
+    Multiply,
+    /// The element-wise mean.
+    Average,
+    /// The element-wise maximum.
+    Maximum,
+    /// Joined along tensor dimension `dim` (the batch is dimension 0).
+    Concatenate {
+        /// The tensor dimension joined.
+        dim: usize,
+    },
+}
+
 /// An element-wise merge (Add, Multiply, Average, Maximum): every input has one shape,
 /// which the output keeps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -32,7 +32,7 @@ pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use global_pooling::{GlobalPooling, GlobalPooling1D, GlobalPooling2D};
 pub use layer_normalization::LayerNormalization;
-pub use merge::{Concatenate, Merge};
+pub use merge::{Concatenate, Merge, MergeOp};
 pub use nested::Nested;
 pub use permute::{Permute, RepeatVector};
 pub use pooling::{Pooling, Pooling1D, Pooling2D};

@@ -192,6 +192,10 @@ impl Recurrent {
 }
 
 impl Rule for Recurrent {
+    fn states(&self) -> Vec<Shape> {
+        vec![Shape::known([self.units]); self.state_count()]
+    }
+
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
         // `model!` checks these on the arguments; a JSON form is checked here.
         if self.cell.class_name() != layer {
