@@ -16,6 +16,34 @@ fn dims(shape: &[Dim]) -> Vec<usize> {
         .collect()
 }
 
+/// Each layer's output shape and parameter count (Keras's `count_params()`), as the
+/// check of `spec` gives them, against `want`.
+fn assert_counts(spec: kiln::spec::ModelSpec, want: &[(&str, usize)]) {
+    let checked = spec.check().unwrap();
+    let rows: Vec<(String, usize)> = checked
+        .layers
+        .iter()
+        .map(|l| (l.output.to_string(), l.params.total()))
+        .collect();
+    let want: Vec<(String, usize)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+    assert_eq!(rows, want);
+}
+
+/// `model` saved with its architecture and read back as its JSON form, weights included.
+fn json_form<Bk: Backend, M, const I: usize, const O: usize>(
+    model: &M,
+    name: &str,
+) -> kiln::JsonModel<Bk, I, O>
+where
+    M: burn::module::Module<Bk> + kiln::Model<Bk>,
+{
+    let path = std::env::temp_dir().join(format!("kiln-{name}-{}.bpk", std::process::id()));
+    kiln::save_model(model, &path).unwrap();
+    let loaded = kiln::load_model(&path, &Default::default()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    loaded
+}
+
 model! {
     /// Every 2-D layer and argument in one network.
     struct Everything2D {
@@ -101,10 +129,7 @@ fn every_2d_layer_runs_with_the_declared_shapes() {
     assert_eq!(out.activation, Activation::Sigmoid);
     // The penalties (the first kernel's L1 and its output's L2, a later bias's L1 + L2)
     // are the ones the JSON form of the model adds on the same weights.
-    let path = std::env::temp_dir().join(format!("kiln-everything-{}.bpk", std::process::id()));
-    kiln::save_model(&model, &path).unwrap();
-    let loaded: kiln::JsonModel<B, 4, 2> = kiln::load_model(&path, &device).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let loaded: kiln::JsonModel<B, 4, 2> = json_form(&model, "everything");
     let penalty = |p: Option<Tensor<B, 1>>| p.expect("a penalty").into_scalar();
     let generated = penalty(out.penalty);
     let runtime = penalty(kiln::Model::forward_train(&loaded, x.clone()).penalty);
@@ -272,21 +297,16 @@ model! {
 fn recurrent_layers_run_with_keras_s_shapes_and_counts() {
     let device = Default::default();
     let model = Recurrent::<B>::new(&device);
-    let checked = Recurrent::<B>::spec().check().unwrap();
-    let rows: Vec<(String, usize)> = checked
-        .layers
-        .iter()
-        .map(|l| (l.output.to_string(), l.params.trainable))
-        .collect();
     // Parameter counts from Keras 3's count_params() for the same stack.
-    let want = [
-        ("[_, 32]", 6_272),
-        ("[_, 16]", 2_352),
-        ("[8]", 200),
-        ("[3]", 27),
-    ];
-    let want: Vec<(String, usize)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
-    assert_eq!(rows, want);
+    assert_counts(
+        Recurrent::<B>::spec(),
+        &[
+            ("[_, 32]", 6_272),
+            ("[_, 16]", 2_352),
+            ("[8]", 200),
+            ("[3]", 27),
+        ],
+    );
     use burn::module::Module;
     assert_eq!(model.num_params(), 6_272 + 2_352 + 200 + 27);
     for steps in [1, 5, 12] {
@@ -422,30 +442,25 @@ model! {
 
 #[test]
 fn new_layers_declare_keras_s_shapes_and_counts_and_run_them() {
-    let checked = Reshaping::<B>::spec().check().unwrap();
-    let rows: Vec<(String, usize)> = checked
-        .layers
-        .iter()
-        .map(|l| (l.output.to_string(), l.params.total()))
-        .collect();
     // Keras 3 (channels first): only Conv2D (3·3·2·3 + 3), LayerNormalization (gamma and
     // beta per channel) and Dense (3·2 + 2) have weights.
-    let want = [
-        ("[2, 6, 6]", 0),
-        ("[3, 4, 4]", 57),
-        ("[3, 4, 4]", 6),
-        ("[3, 8, 8]", 0),
-        ("[3, 7, 7]", 0),
-        ("[3, 7, 14]", 0),
-        ("[3, 14, 7]", 0),
-        ("[3]", 0),
-        ("[5, 3]", 0),
-        ("[4, 3]", 0),
-        ("[3]", 0),
-        ("[2]", 8),
-    ];
-    let want: Vec<(String, usize)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
-    assert_eq!(rows, want);
+    assert_counts(
+        Reshaping::<B>::spec(),
+        &[
+            ("[2, 6, 6]", 0),
+            ("[3, 4, 4]", 57),
+            ("[3, 4, 4]", 6),
+            ("[3, 8, 8]", 0),
+            ("[3, 7, 7]", 0),
+            ("[3, 7, 14]", 0),
+            ("[3, 14, 7]", 0),
+            ("[3]", 0),
+            ("[5, 3]", 0),
+            ("[4, 3]", 0),
+            ("[3]", 0),
+            ("[2]", 8),
+        ],
+    );
     let device = Default::default();
     let model = Reshaping::<B>::new(&device);
     let x = Tensor::<B, 4>::random([3, 2, 4, 4], Distribution::Default, &device);
@@ -488,11 +503,7 @@ fn new_layers_compute_what_keras_computes() {
 fn new_layers_agree_between_model_and_its_json_form() {
     let device = Default::default();
     let model = Reshaping::<Inner>::new(&device);
-    let path =
-        std::env::temp_dir().join(format!("kiln-reshaping-{}.safetensors", std::process::id()));
-    kiln::save_model(&model, &path).unwrap();
-    let loaded: kiln::JsonModel<Inner, 4, 2> = kiln::load_model(&path, &device).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 4, 2> = json_form(&model, "reshaping");
     let x = Tensor::<Inner, 4>::random([4, 2, 4, 4], Distribution::Default, &device);
     let want = model
         .forward(x.clone())
@@ -518,23 +529,14 @@ model! {
 
 #[test]
 fn conv2d_transpose_grows_images_as_keras_and_regularizes_its_kernel() {
-    let checked = Decoder::<B>::spec().check().unwrap();
-    let rows: Vec<(String, usize)> = checked
-        .layers
-        .iter()
-        .map(|l| (l.output.to_string(), l.params.total()))
-        .collect();
     // keras.layers.Conv2DTranspose's output shapes and count_params() for the same stack.
-    let want = [("[8, 7, 7]", 296), ("[2, 14, 14]", 66), ("[1, 14, 14]", 19)];
-    let want: Vec<(String, usize)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
-    assert_eq!(rows, want);
+    assert_counts(
+        Decoder::<B>::spec(),
+        &[("[8, 7, 7]", 296), ("[2, 14, 14]", 66), ("[1, 14, 14]", 19)],
+    );
     let device = Default::default();
     let model = Decoder::<Inner>::new(&device);
-    let path =
-        std::env::temp_dir().join(format!("kiln-decoder-{}.safetensors", std::process::id()));
-    kiln::save_model(&model, &path).unwrap();
-    let loaded: kiln::JsonModel<Inner, 4, 4> = kiln::load_model(&path, &device).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 4, 4> = json_form(&model, "decoder");
     let x = Tensor::<Inner, 4>::random([2, 4, 3, 3], Distribution::Default, &device);
     // The training forward of the model and of its JSON form: the same logits and the
     // same penalty (the first kernel's L2 and the second bias's L1).
@@ -574,22 +576,17 @@ model! {
 
 #[test]
 fn separable_conv2d_counts_as_keras_trains_and_agrees_with_its_json_form() {
-    let checked = Separable::<B>::spec().check().unwrap();
-    let rows: Vec<(String, usize)> = checked
-        .layers
-        .iter()
-        .map(|l| (l.output.to_string(), l.params.total()))
-        .collect();
     // keras.layers.SeparableConv2D(...).count_params(): depthwise 3·3·3·2 + pointwise
     // 6·8 + 8, then 3·3·8 + 8·4 + 4.
-    let want = [
-        ("[8, 9, 9]", 110),
-        ("[4, 4, 4]", 108),
-        ("[4]", 0),
-        ("[2]", 10),
-    ];
-    let want: Vec<(String, usize)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
-    assert_eq!(rows, want);
+    assert_counts(
+        Separable::<B>::spec(),
+        &[
+            ("[8, 9, 9]", 110),
+            ("[4, 4, 4]", 108),
+            ("[4]", 0),
+            ("[2]", 10),
+        ],
+    );
     let device = Default::default();
     // The depthwise kernels learn: the grouped convolution has its gradient.
     let model = Separable::<B>::new(&device);
@@ -605,11 +602,7 @@ fn separable_conv2d_counts_as_keras_trains_and_agrees_with_its_json_form() {
     // The JSON form computes the same outputs and the same bias penalty: 0.5 · 8 ones.
     let mut model = Separable::<Inner>::new(&device);
     model.separable_conv2d.pointwise.bias = Some(Param::from_tensor(Tensor::ones([8], &device)));
-    let path =
-        std::env::temp_dir().join(format!("kiln-separable-{}.safetensors", std::process::id()));
-    kiln::save_model(&model, &path).unwrap();
-    let loaded: kiln::JsonModel<Inner, 4, 2> = kiln::load_model(&path, &device).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 4, 2> = json_form(&model, "separable");
     let x = Tensor::<Inner, 4>::random([2, 3, 9, 9], Distribution::Default, &device);
     let generated = model.forward_train(x.clone());
     let runtime = kiln::Model::forward_train(&loaded, x);
@@ -641,16 +634,11 @@ model! {
 
 #[test]
 fn time_distributed_applies_one_layer_to_every_step() {
-    let checked = Tagger::<B>::spec().check().unwrap();
-    let rows: Vec<(String, usize)> = checked
-        .layers
-        .iter()
-        .map(|l| (l.output.to_string(), l.params.total()))
-        .collect();
     // Keras: LSTM(8) on 6 features 4·(6·8 + 8·8 + 8); TimeDistributed(Dense(3)) 8·3 + 3.
-    let want = [("[_, 8]", 480), ("[_, 8]", 0), ("[_, 3]", 27)];
-    let want: Vec<(String, usize)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
-    assert_eq!(rows, want);
+    assert_counts(
+        Tagger::<B>::spec(),
+        &[("[_, 8]", 480), ("[_, 8]", 0), ("[_, 3]", 27)],
+    );
     let device = Default::default();
     // Each frame flattened, then the same Dense on every step.
     let frames = Frames::<Inner>::new(&device);
@@ -664,10 +652,7 @@ fn time_distributed_applies_one_layer_to_every_step() {
     assert_eq!(values(frames.forward(x)), values(want));
     // The tagger and its JSON form: the same probabilities per step, the same penalty.
     let tagger = Tagger::<Inner>::new(&device);
-    let path = std::env::temp_dir().join(format!("kiln-tagger-{}.bpk", std::process::id()));
-    kiln::save_model(&tagger, &path).unwrap();
-    let loaded: kiln::JsonModel<Inner, 3, 3> = kiln::load_model(&path, &device).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 3, 3> = json_form(&tagger, "tagger");
     let x = Tensor::<Inner, 3>::random([3, 7, 6], Distribution::Default, &device);
     let generated = tagger.forward_train(x.clone());
     let runtime = kiln::Model::forward_train(&loaded, x.clone());

@@ -452,6 +452,16 @@ pub(crate) fn number(v: &Value) -> Result<f64, String> {
     }
 }
 
+/// A normalization's epsilon: a positive number.
+pub(crate) fn epsilon(v: &Value) -> Result<f64, String> {
+    let e = number(v)?;
+    if e > 0.0 {
+        Ok(e)
+    } else {
+        Err(format!("epsilon must be positive, got {e:?}"))
+    }
+}
+
 /// `true` or `false`.
 pub(crate) fn boolean(v: &Value) -> Result<bool, String> {
     match v {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::args::{ArgError, Args, Call, Param, number};
+use crate::args::{ArgError, Args, Call, Param, epsilon, number};
 use crate::rule::{Input, Params, Rule};
 use crate::shape::Shape;
 use crate::window::{feature_axis, features};
@@ -30,14 +30,7 @@ impl BatchNormalization {
                 Err(format!("the momentum must be in [0, 1], got {m:?}"))
             }
         });
-        let epsilon = args.or("epsilon", 1e-3, |v| {
-            let e = number(v)?;
-            if e > 0.0 {
-                Ok(e)
-            } else {
-                Err(format!("epsilon must be positive, got {e:?}"))
-            }
-        });
+        let epsilon = args.or("epsilon", 1e-3, epsilon);
         args.finish(|| Some(BatchNormalization { momentum, epsilon }))
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::args::{ArgError, Args, Call, Param, Value, boolean, number};
+use crate::args::{ArgError, Args, Call, Param, Value, boolean, epsilon};
 use crate::rule::{Input, Params, Rule};
 use crate::shape::Shape;
 use crate::window::{feature_axis, features};
@@ -35,14 +35,7 @@ impl LayerNormalization {
                 "kiln normalizes the features, axis = -1 (Keras's default), got `{other}`"
             )),
         });
-        let epsilon = args.or("epsilon", 1e-3, |v| {
-            let e = number(v)?;
-            if e > 0.0 {
-                Ok(e)
-            } else {
-                Err(format!("epsilon must be positive, got {e:?}"))
-            }
-        });
+        let epsilon = args.or("epsilon", 1e-3, epsilon);
         let center = args.or("center", true, boolean);
         args.get("scale", |v| match boolean(v)? {
             true => Ok(()),
