@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::layers::Nested;
-use kiln_spec::{Activation, Checked, Layer, ModelSpec, Shape, Use, kinds};
+use kiln_spec::{Activation, Checked, Epilogue, Layer, ModelSpec, Shape, Use, kinds};
 
 use crate::activation;
 use crate::dyn_tensor::{DynTensor, each_rank};
@@ -349,7 +349,6 @@ impl<'a, B: Backend> Graph<'a, B> {
             .zip(inputs)
             .collect();
         let mut penalty = None;
-        let logits = self.spec.logits_layer().filter(|_| split);
         for (i, (named, modules)) in self.modules().enumerate() {
             let module = modules.first().and_then(Option::as_ref);
             let inputs: Vec<DynTensor<B>> =
@@ -362,7 +361,8 @@ impl<'a, B: Backend> Graph<'a, B> {
             if training {
                 penalty = weight_penalties(&named.layer, module, penalty);
             }
-            let (t, pending) = finish(&named.layer, t, logits == Some(i), training, &mut penalty);
+            let epilogue = self.spec.epilogue(i, split);
+            let (t, pending) = finish(epilogue, t, training, &mut penalty);
             let t = tapped(t, tap, &named.name, pending)?;
             values.insert(named.name.clone(), t);
         }
@@ -473,39 +473,21 @@ fn tapped<B: Backend, T: Tap<B>>(
     Ok(each_rank!(t, |x| tap.at(layer, x, pending)?))
 }
 
-/// `layer`'s output `t` with its activation (unless it is the logits layer, whose
-/// activation the pass applies at its end and gives back) and, while `training`, its
-/// activity penalty added to `penalty`.
+/// A layer's output `t` after its epilogue (kiln-spec's, as `model!`'s code takes it): the
+/// activation it applies now, and while `training` its activity penalty added to
+/// `penalty`; with the activation left pending, which the tap is told of.
 fn finish<B: Backend>(
-    layer: &Layer,
+    epilogue: Epilogue,
     t: DynTensor<B>,
-    is_logits: bool,
     training: bool,
     penalty: &mut Option<Tensor<B, 1>>,
 ) -> (DynTensor<B>, Activation) {
-    let activation = layer.activation().unwrap_or(Activation::Linear);
-    let t = if is_logits {
-        t
-    } else {
-        each_rank!(t, |x| activation::apply(activation, x))
-    };
-    if let (true, Some(r)) = (
-        training,
-        layer.weights().and_then(|w| w.activity_regularizer),
-    ) {
-        let output = if is_logits {
-            each_rank!(&t, |x| activation::apply(activation, x.clone()))
-        } else {
-            each_rank!(&t, |x| x.clone())
-        };
+    let t = each_rank!(t, |x| activation::apply(epilogue.now, x));
+    if let (true, Some(r)) = (training, epilogue.activity) {
+        let output = each_rank!(&t, |x| activation::apply(epilogue.pending, x.clone()));
         *penalty = regularizer::add(penalty.take(), activity(r, &output));
     }
-    let pending = if is_logits {
-        activation
-    } else {
-        Activation::Linear
-    };
-    (t, pending)
+    (t, epilogue.pending)
 }
 
 /// Adds the kernel and bias penalties of `layer` to `total`.

@@ -148,13 +148,15 @@ where
         .fill_mode(FillMode::Nearest)
         .on_device(on_device);
 
-    // What the model sees: one batch before and after augmentation.
-    let mut batch = gather(&train, &(0..32).collect::<Vec<_>>());
-    let before = batch.x.clone();
-    augment.apply_batch(&mut batch.x, [3, 32, 32], 0, 0, 0);
-    let samples = format!("{name}_samples.png");
-    save_image_grid(&samples, &[before, batch.x].concat(), [3, 32, 32], 16)?;
-    println!("Samples before (top) and after (bottom) augmentation: {samples}");
+    // What the model sees: one batch before and after augmentation, when it is on.
+    if flags.augment == Switch::On {
+        let mut batch = gather(&train, &(0..32).collect::<Vec<_>>());
+        let before = batch.x.clone();
+        augment.apply_batch(&mut batch.x, [3, 32, 32], 0, 0, 0);
+        let samples = format!("{name}_samples.png");
+        save_image_grid(&samples, &[before, batch.x].concat(), [3, 32, 32], 16)?;
+        println!("Samples before (top) and after (bottom) augmentation: {samples}");
+    }
 
     let (epochs, batch_size) = (flags.epochs, flags.batch_size);
     let learning_rate = flags.learning_rate.unwrap_or(match flags.optimizer {

@@ -193,29 +193,23 @@ fn layer_state(model: &Model, i: usize, parts: &mut Parts) -> (Ident, TokenStrea
     (field, code.forward)
 }
 
-/// The steps after a layer's forward step, on its output `x`: the weight penalties, its
-/// activation (unless the training forward splits it off) and its activity penalty.
-fn after_step(named: &NamedLayer, field: &Ident, is_logits: bool) -> TokenStream {
+/// The steps after layer `i`'s forward step, on its output `x`: the weight penalties, then
+/// its epilogue (kiln-spec's, as runtime models take it).
+fn after_step(model: &Model, i: usize, field: &Ident) -> TokenStream {
     let kp = private();
-    let mut out = weight_penalties(named, field);
-    let activation = named.layer.activation().unwrap_or(Activation::Linear);
-    if activation != Activation::Linear && !is_logits {
-        let a = activation_tokens(activation);
+    let mut out = weight_penalties(&model.spec.layers[i], field);
+    let epilogue = model.spec.epilogue(i, true);
+    if epilogue.now != Activation::Linear {
+        let a = activation_tokens(epilogue.now);
         out.extend(quote!(let x = #kp::activation(#a, x);));
     }
-    if let Some(r) = named.layer.weights().and_then(|w| w.activity_regularizer) {
+    if let Some(r) = epilogue.activity {
         let r = regularizer_tokens(r);
-        // The split-off activation's activity penalty is taken on the activated output
-        // all the same.
-        let output = if is_logits {
-            let a = activation_tokens(activation);
-            quote!(#kp::activation(#a, x.clone()))
-        } else {
-            quote!(x.clone())
-        };
+        let pending = activation_tokens(epilogue.pending);
         out.extend(quote! {
             if training {
-                penalty = #kp::regularizer::add(penalty, #kp::regularizer::activity_penalty(#r, #output));
+                let output = #kp::activation(#pending, x.clone());
+                penalty = #kp::regularizer::add(penalty, #kp::regularizer::activity_penalty(#r, output));
             }
         });
     }
@@ -223,21 +217,18 @@ fn after_step(named: &NamedLayer, field: &Ident, is_logits: bool) -> TokenStream
 }
 
 fn sequential_parts(model: &Model) -> Parts {
-    let (spec, checked) = (&model.spec, &model.checked);
+    let checked = &model.checked;
     let x = Ident::new("x", Span::call_site());
     let mut parts = Parts::new(
         vec![(x.clone(), x.clone(), tensor(checked.input().rank()))],
         vec![tensor(checked.output().rank())],
     );
     parts.result = quote!(x);
-    let logits = spec.logits_layer();
-    for (i, named, info) in layers(model) {
+    for (i, _, info) in layers(model) {
         let (field, forward) = layer_state(model, i, &mut parts);
         let ty = tensor(info.output.rank());
         parts.steps.push(quote!(let x: #ty = #forward;));
-        parts
-            .steps
-            .push(after_step(named, &field, logits == Some(i)));
+        parts.steps.push(after_step(model, i, &field));
         parts.steps.push(tap_step(model, i, &x));
     }
     parts
@@ -247,12 +238,7 @@ fn sequential_parts(model: &Model) -> Parts {
 /// activation the pass applies only at its end when the layer is the logits layer.
 fn tap_step(model: &Model, i: usize, x: &Ident) -> TokenStream {
     let name = &model.spec.layers[i].name;
-    let pending = if model.spec.logits_layer() == Some(i) {
-        model.spec.final_activation()
-    } else {
-        Activation::Linear
-    };
-    let pending = activation_tokens(pending);
+    let pending = activation_tokens(model.spec.epilogue(i, true).pending);
     quote!(let #x = tap.at(#name, #x, #pending)?;)
 }
 
@@ -308,7 +294,7 @@ fn functional_step(model: &Model, i: usize, inbound: &[TokenStream], parts: &mut
     let forward = inbound_forward(named, info, inbound, forward);
     let out = tensor_var(&named.name);
     if info.states.is_empty() {
-        let after = after_step(named, &field, model.spec.logits_layer() == Some(i));
+        let after = after_step(model, i, &field);
         parts.steps.push(quote! {
             let #out: #ty = {
                 let x: #ty = #forward;

@@ -35,7 +35,7 @@ pub use model::{
     CheckError, Checked, JsonError, LayerInfo, ModelSpec, NamedLayer, NamedShape, Namer, Summary,
     reference,
 };
-pub use plan::{Plan, Use};
+pub use plan::{Epilogue, Plan, Use};
 pub use regularizer::Regularizer;
 pub use rule::{Input, Params, WeightOptions};
 pub use shape::{Dim, Shape, shapes_fit};

@@ -3,7 +3,9 @@
 //! expansion prints it as code and runtime models follow it, so both take the same
 //! tensors the same way.
 
+use crate::activation::Activation;
 use crate::model::{Checked, ModelSpec};
+use crate::regularizer::Regularizer;
 
 /// One use of a named tensor: an input, a layer's output, or a layer's state `lstm[1]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,7 +26,36 @@ pub struct Plan {
     pub outputs: Vec<Use>,
 }
 
+/// What follows a layer's step in a forward pass.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Epilogue {
+    /// The activation applied to the step's output now (`Linear`: none).
+    pub now: Activation,
+    /// The activation left for the end of the pass: the logits layer's, which a model's
+    /// own forward applies last (the training forward gives it to the loss instead).
+    pub pending: Activation,
+    /// The activity regularizer, on the output with both activations applied.
+    pub activity: Option<Regularizer>,
+}
+
 impl ModelSpec {
+    /// Layer `i`'s epilogue; `split` when the pass leaves the logits layer's activation
+    /// for its end (a model's own forward pass, not a nested model's).
+    pub fn epilogue(&self, i: usize, split: bool) -> Epilogue {
+        let layer = &self.layers[i].layer;
+        let activation = layer.activation().unwrap_or(Activation::Linear);
+        let (now, pending) = if split && self.logits_layer() == Some(i) {
+            (Activation::Linear, activation)
+        } else {
+            (activation, Activation::Linear)
+        };
+        Epilogue {
+            now,
+            pending,
+            activity: layer.weights().and_then(|w| w.activity_regularizer),
+        }
+    }
+
     /// The plan of this model, which `checked` (its check) accepted.
     pub fn plan(&self, checked: &Checked) -> Plan {
         let names: Vec<Vec<&str>> = (0..self.layers.len()).map(|i| self.inbound(i)).collect();
@@ -77,6 +108,45 @@ mod tests {
                 last,
             })
             .collect()
+    }
+
+    #[test]
+    fn the_logits_layer_leaves_its_activation_for_the_end() {
+        let chain = ModelSpec::sequential(
+            "Chain",
+            s(&[Some(3)]),
+            vec![
+                layer(
+                    "Dense",
+                    &[i(2)],
+                    &[
+                        ("activation", n("relu")),
+                        (
+                            "activity_regularizer",
+                            crate::Value::Call(crate::Call::bare("l2").arg(0.5)),
+                        ),
+                    ],
+                ),
+                layer("Dense", &[i(2)], &[("activation", n("softmax"))]),
+            ],
+        );
+        let relu = chain.epilogue(0, true);
+        assert_eq!(
+            (relu.now, relu.pending),
+            (Activation::Relu, Activation::Linear)
+        );
+        assert!(relu.activity.is_some());
+        let logits = chain.epilogue(1, true);
+        assert_eq!(
+            (logits.now, logits.pending),
+            (Activation::Linear, Activation::Softmax)
+        );
+        // Inside a model used as a layer nothing waits: its forward ends activated.
+        let nested = chain.epilogue(1, false);
+        assert_eq!(
+            (nested.now, nested.pending),
+            (Activation::Softmax, Activation::Linear)
+        );
     }
 
     #[test]
