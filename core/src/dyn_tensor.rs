@@ -105,6 +105,25 @@ impl<B: Backend> DynTensor<B> {
         }
     }
 
+    /// The same elements as a batch tensor of `shape`, of its rank (2 to 4), in burn's
+    /// terms: `0` keeps a dimension, `-1` (once at most) is inferred.
+    pub(crate) fn reshape(self, shape: &[i32]) -> Self {
+        fn to<B: Backend, const D: usize>(t: DynTensor<B>, shape: &[i32]) -> Tensor<B, D> {
+            let mut dims = [0i32; D];
+            dims.copy_from_slice(shape);
+            match t {
+                DynTensor::R2(x) => x.reshape(dims),
+                DynTensor::R3(x) => x.reshape(dims),
+                DynTensor::R4(x) => x.reshape(dims),
+            }
+        }
+        match shape.len() {
+            2 => DynTensor::R2(to(self, shape)),
+            3 => DynTensor::R3(to(self, shape)),
+            _ => DynTensor::R4(to(self, shape)),
+        }
+    }
+
     pub(crate) fn get<const D: usize>(self) -> Tensor<B, D> {
         match self {
             DynTensor::R2(t) => rank(t),

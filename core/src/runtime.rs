@@ -340,7 +340,7 @@ impl<'a, B: Backend> Graph<'a, B> {
         split: bool,
         tap: &mut T,
     ) -> Result<Outputs<B>, T::Stop> {
-        let plan = self.spec.plan(self.checked);
+        let plan = &self.checked.plan;
         let mut values: HashMap<String, DynTensor<B>> = self
             .spec
             .inputs

@@ -259,7 +259,7 @@ fn take(u: &kiln_spec::Use) -> TokenStream {
 }
 
 fn functional_parts(model: &Model) -> Parts {
-    let (spec, checked) = (&model.spec, &model.checked);
+    let checked = &model.checked;
     let inputs = checked
         .inputs
         .iter()
@@ -274,7 +274,7 @@ fn functional_parts(model: &Model) -> Parts {
         .map(|o| tensor(o.shape.rank()))
         .collect();
     let mut parts = Parts::new(inputs, outputs);
-    let plan = spec.plan(checked);
+    let plan = &checked.plan;
     for (i, uses) in plan.steps.iter().enumerate() {
         let inbound: Vec<TokenStream> = uses.iter().map(take).collect();
         functional_step(model, i, &inbound, &mut parts);

@@ -191,6 +191,8 @@ pub struct Checked {
     pub outputs: Vec<NamedShape>,
     /// Whether the model is in the functional form (its summary shows the connections).
     pub functional: bool,
+    /// The tensors each layer takes, worked out once for every forward pass.
+    pub plan: crate::plan::Plan,
 }
 
 impl Checked {
@@ -358,7 +360,7 @@ impl ModelSpec {
         } else {
             vec![previous]
         };
-        let outputs = outputs
+        let outputs: Vec<NamedShape> = outputs
             .into_iter()
             .map(|name| NamedShape {
                 shape: shapes[&name].0.clone(),
@@ -369,6 +371,7 @@ impl ModelSpec {
             name: self.name.clone(),
             layers,
             inputs: self.inputs.clone(),
+            plan: self.plan(&outputs),
             outputs,
             functional: self.is_functional(),
         })

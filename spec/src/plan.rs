@@ -4,7 +4,7 @@
 //! tensors the same way.
 
 use crate::activation::Activation;
-use crate::model::{Checked, ModelSpec};
+use crate::model::{ModelSpec, NamedShape};
 use crate::regularizer::Regularizer;
 
 /// One use of a named tensor: an input, a layer's output, or a layer's state `lstm[1]`.
@@ -56,10 +56,10 @@ impl ModelSpec {
         }
     }
 
-    /// The plan of this model, which `checked` (its check) accepted.
-    pub fn plan(&self, checked: &Checked) -> Plan {
+    /// The plan of this model, whose check found these outputs: [`Checked::plan`].
+    pub(crate) fn plan(&self, outputs: &[NamedShape]) -> Plan {
         let names: Vec<Vec<&str>> = (0..self.layers.len()).map(|i| self.inbound(i)).collect();
-        let outputs: Vec<&str> = checked.outputs.iter().map(|o| o.name.as_str()).collect();
+        let outputs: Vec<&str> = outputs.iter().map(|o| o.name.as_str()).collect();
         // Walk the uses backwards: the first one met is each tensor's last.
         let mut seen = std::collections::HashSet::new();
         let mut mark = |name: &str| Use {
@@ -160,7 +160,7 @@ mod tests {
             ],
             "outputs": ["add", "dense"]}"#;
         let spec = ModelSpec::from_json(json).unwrap();
-        let plan = spec.plan(&spec.check().unwrap());
+        let plan = spec.check().unwrap().plan;
         assert_eq!(
             plan.steps,
             [
@@ -176,7 +176,7 @@ mod tests {
             s(&[Some(3)]),
             vec![layer("Dense", &[i(2)], &[]), layer("Dense", &[i(1)], &[])],
         );
-        let plan = chain.plan(&chain.check().unwrap());
+        let plan = chain.check().unwrap().plan;
         assert_eq!(
             plan.steps,
             [uses(&[("input", true)]), uses(&[("dense", true)])]

@@ -43,7 +43,7 @@ pub(crate) use recurrent::run_recurrent;
 pub use recurrent::{
     Recurrent, gru, lstm, recurrent_last, recurrent_sequence, recurrent_with_states, simple_rnn,
 };
-pub use reshape::{flatten, permute, repeat_vector, reshape};
+pub use reshape::{flatten, permute, repeat_vector};
 pub use resize::{cropping2d, up_sampling2d, zero_padding2d};
 pub use separable::{SeparableConv2d, separable_conv2d};
 

@@ -17,20 +17,6 @@ pub fn flatten<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, 2> {
     x.reshape([0, -1])
 }
 
-/// Gives each example the shape `target` (`-1` once at most, inferred).
-///
-/// # Shapes
-/// - input: `[batch, ...]`
-/// - output: `[batch, ...target]`; `D2` is `target`'s length plus one
-pub fn reshape<B: Backend, const D: usize, const D2: usize>(
-    x: Tensor<B, D>,
-    target: &[i32],
-) -> Tensor<B, D2> {
-    let mut shape = [0i32; D2];
-    shape[1..].copy_from_slice(target);
-    x.reshape(shape)
-}
-
 /// Each example's dimensions in the order `dims` gives, counted from 1 as Keras does (the
 /// batch stays first).
 ///
@@ -66,23 +52,11 @@ impl<B: Backend> Run<B> for kinds::Flatten {
 
 impl<B: Backend> Run<B> for kinds::Reshape {
     fn step(r: &Reshape, _: Option<&RuntimeLayer<B>>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
-        let target: Vec<i32> = r
-            .target_shape
-            .iter()
-            .map(|d| d.map_or(-1, |n| n as i32))
+        // The batch kept (0), the one open size inferred (-1).
+        let shape: Vec<i32> = std::iter::once(0)
+            .chain(r.target_shape.iter().map(|d| d.map_or(-1, |n| n as i32)))
             .collect();
-        fn to<B: Backend, const D: usize>(t: DynTensor<B>, target: &[i32]) -> Tensor<B, D> {
-            match t {
-                DynTensor::R2(x) => reshape(x, target),
-                DynTensor::R3(x) => reshape(x, target),
-                DynTensor::R4(x) => reshape(x, target),
-            }
-        }
-        match target.len() {
-            1 => DynTensor::R2(to(t, &target)),
-            2 => DynTensor::R3(to(t, &target)),
-            _ => DynTensor::R4(to(t, &target)),
-        }
+        t.reshape(&shape)
     }
 }
 
@@ -112,8 +86,9 @@ mod tests {
     fn keeps_the_batch() {
         let x = Tensor::<TestBackend, 4>::zeros([2, 3, 4, 5], &Default::default());
         assert_eq!(flatten(x.clone()).dims(), [2, 60]);
-        assert_eq!(reshape::<_, 4, 3>(x.clone(), &[12, -1]).dims(), [2, 12, 5]);
-        assert_eq!(reshape::<_, 4, 2>(x, &[60]).dims(), [2, 60]);
+        let x = DynTensor::R4(x);
+        assert_eq!(x.clone().reshape(&[0, 12, -1]).dims(), [2, 12, 5]);
+        assert_eq!(x.reshape(&[0, 60]).dims(), [2, 60]);
     }
 
     #[test]

@@ -9,24 +9,6 @@ use kiln_spec::{Layer, Shape, kinds};
 use super::{Stateful, dropout, step};
 use crate::dyn_tensor::DynTensor;
 
-/// `t` with the dimensions `dims` (the same number of elements), of their rank.
-fn shaped<B: Backend>(t: DynTensor<B>, dims: &[usize]) -> DynTensor<B> {
-    fn to<B: Backend, const D: usize>(t: DynTensor<B>, dims: &[usize]) -> Tensor<B, D> {
-        let mut shape = [0; D];
-        shape.copy_from_slice(dims);
-        match t {
-            DynTensor::R2(x) => x.reshape(shape),
-            DynTensor::R3(x) => x.reshape(shape),
-            DynTensor::R4(x) => x.reshape(shape),
-        }
-    }
-    match dims.len() {
-        2 => DynTensor::R2(to(t, dims)),
-        3 => DynTensor::R3(to(t, dims)),
-        _ => DynTensor::R4(to(t, dims)),
-    }
-}
-
 impl<B: Backend> Stateful<B> for kinds::TimeDistributed {
     type Module = Option<Linear<B>>;
 
@@ -47,11 +29,10 @@ impl<B: Backend> Stateful<B> for kinds::TimeDistributed {
         // [batch, steps, ...] → [batch · steps, ...] → the layer → [batch, steps, ...].
         let dims = t.dims();
         let (batch, steps) = (dims[0], dims[1]);
-        let folded: Vec<usize> = [batch * steps]
-            .into_iter()
-            .chain(dims[2..].iter().copied())
-            .collect();
-        let folded = shaped(t, &folded);
+        let sizes = |lead: &[usize], rest: &[usize]| -> Vec<i32> {
+            lead.iter().chain(rest).map(|&n| n as i32).collect()
+        };
+        let folded = t.reshape(&sizes(&[batch * steps], &dims[2..]));
         let y = match (&*l.layer, module) {
             (Layer::Dense(dense), Some(linear)) => {
                 <kinds::Dense as Stateful<B>>::forward(dense, linear, folded, training)
@@ -62,11 +43,8 @@ impl<B: Backend> Stateful<B> for kinds::TimeDistributed {
             }
             (layer, _) => step(layer, None, folded, training),
         };
-        let out: Vec<usize> = [batch, steps]
-            .into_iter()
-            .chain(y.dims()[1..].iter().copied())
-            .collect();
-        shaped(y, &out)
+        let out = sizes(&[batch, steps], &y.dims()[1..]);
+        y.reshape(&out)
     }
 
     fn kernel_and_bias(module: &Option<Linear<B>>) -> Option<(Tensor<B, 1>, Option<Tensor<B, 1>>)> {
