@@ -1,16 +1,16 @@
 //! Keras's callbacks in real `fit` runs: the files they write (checked record by record
-//! for TensorBoard), the decisions they take, and a crash survived with BackupAndRestore.
+//! for TensorBoard) and the decisions they take. Crashes and faults: `tests/faults.rs`.
 
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use kiln::callbacks::tensorboard::{Event, Kind, Value, What, proto::Image};
-use kiln::callbacks::{
-    BackupAndRestore, CsvLogger, EarlyStopping, ModelCheckpoint, TensorBoard, TerminateOnNan,
-};
+use kiln::callbacks::{CsvLogger, EarlyStopping, ModelCheckpoint, TensorBoard, TerminateOnNan};
 use kiln::prelude::*;
 
-type Ad = kiln::backend::Cpu;
+mod support;
+
+use support::Ad;
 
 model! {
     struct Digits {
@@ -23,19 +23,11 @@ model! {
 }
 
 fn trainer() -> Trainer<Ad, Digits<Ad>> {
-    let device = Default::default();
-    <Ad as Backend>::seed(&device, 11);
-    Trainer::new(Digits::<Ad>::new(&device))
-        .optimizer(Adam::new().learning_rate(3e-3))
-        .loss(Loss::CategoricalCrossentropy)
-        .metrics([Metric::Accuracy])
+    support::trainer(Digits::new)
 }
 
 fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kiln-callbacks-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::scratch(&format!("callbacks-{name}"))
 }
 
 /// Every parameter's values, flattened, in order.
@@ -453,108 +445,6 @@ fn terminate_on_nan_names_the_batch() {
     assert_eq!(nan.stopped_at(), Some((0, 3)));
     assert_eq!(history.epochs(), [0]);
     assert!(history.get("loss").unwrap()[0].is_nan());
-}
-
-/// The child half of the crash test: trains with a backup until killed.
-#[test]
-#[ignore = "run by crash_mid_epoch_resumes_from_the_last_finished_epoch"]
-fn crash_child() {
-    let Some(dir) = std::env::var_os("KILN_CRASH_DIR") else {
-        return;
-    };
-    let digits = kiln::datasets::synthetic_digits(2000, 5);
-    let _ = trainer().fit(
-        &digits,
-        Fit::epochs(1000)
-            .batch_size(10)
-            .seed(9)
-            .verbose(Verbosity::Silent)
-            .callback(BackupAndRestore::new(dir)),
-    );
-}
-
-#[test]
-fn crash_mid_epoch_resumes_from_the_last_finished_epoch() {
-    let backup = dir("crash");
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--ignored", "--nocapture"])
-        .env("KILN_CRASH_DIR", &backup)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait for two finished epochs, then kill the trainer in the middle of the third.
-    let state = backup.join("state.json");
-    let started = std::time::Instant::now();
-    let finished = |epochs: usize| -> bool {
-        std::fs::read_to_string(&state)
-            .ok()
-            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-            .and_then(|v| v["epoch"].as_u64())
-            .is_some_and(|e| e as usize + 1 >= epochs)
-    };
-    while !finished(2) {
-        assert!(
-            started.elapsed().as_secs() < 300,
-            "the child never finished two epochs"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "the child ended early");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
-    let last = saved["epoch"].as_u64().unwrap() as usize;
-    let saved_history = kiln::History::from_json(saved["history"].as_str().unwrap()).unwrap();
-    let mut at_backup = Digits::<Ad>::new(&Default::default());
-    kiln::load_weights(&mut at_backup, backup.join(format!("model-{last}.bpk"))).unwrap();
-
-    // Restart: the weights on resuming are the backup's, bit for bit; no epoch is lost.
-    struct FirstWeights(Option<Vec<Vec<f32>>>, Option<usize>);
-    impl<B: burn::tensor::backend::AutodiffBackend, M: Module<B>> Callback<B, M> for FirstWeights {
-        fn on_train_begin(&mut self, control: &mut kiln::Control<M>) -> kiln::CallbackResult {
-            use burn_store::ModuleSnapshot;
-            self.0 = Some(
-                control
-                    .model()
-                    .collect(None, None, false)
-                    .iter()
-                    .map(|s| {
-                        s.to_data()
-                            .unwrap()
-                            .convert::<f32>()
-                            .to_vec::<f32>()
-                            .unwrap()
-                    })
-                    .collect(),
-            );
-            self.1 = Some(control.epoch());
-            Ok(())
-        }
-    }
-    let mut first = FirstWeights(None, None);
-    let digits = kiln::datasets::synthetic_digits(2000, 5);
-    let mut trainer = trainer();
-    let history = trainer
-        .fit(
-            &digits,
-            Fit::epochs(last + 2)
-                .batch_size(10)
-                .seed(9)
-                .verbose(Verbosity::Silent)
-                .callback(&mut first)
-                .callback(BackupAndRestore::new(&backup)),
-        )
-        .unwrap();
-    assert_eq!(first.1, Some(last + 1), "resumed after epoch {last}");
-    assert_eq!(first.0.unwrap(), weights(&at_backup));
-    assert_eq!(history.epochs(), (0..last + 2).collect::<Vec<_>>());
-    assert_eq!(
-        &history.get("loss").unwrap()[..=last],
-        saved_history.get("loss").unwrap()
-    );
-    assert!(!backup.exists(), "a finished fit removes its backup");
 }
 
 #[test]

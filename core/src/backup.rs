@@ -108,7 +108,7 @@ impl Backup {
         let path = self.optimizer(state.epoch);
         *stepper = Some(
             fresh
-                .load(&path, device)
+                .load(model, &path, device)
                 .map_err(|reason| TrainError::File { path, reason })?,
         );
         Ok(())
@@ -128,10 +128,12 @@ impl Backup {
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         save_weights(model, self.weights(state.epoch))?;
         let staging = self.dir.join(format!("optimizer-{}-staging", state.epoch));
-        stepper.save(&staging).map_err(|reason| TrainError::File {
-            path: staging.clone(),
-            reason,
-        })?;
+        stepper
+            .save(model, &staging)
+            .map_err(|reason| TrainError::File {
+                path: staging.clone(),
+                reason,
+            })?;
         let (from, to) = (
             staging.with_extension("bin"),
             self.optimizer(state.epoch).with_extension("bin"),

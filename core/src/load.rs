@@ -6,7 +6,10 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::backend::Backend;
-use burn_store::{ApplyError, ApplyResult, BurnpackStore, ModuleSnapshot, SafetensorsStore};
+use burn_store::{
+    ApplyError, ApplyResult, BurnpackStore, ModuleAdapter, ModuleSnapshot, SafetensorsStore,
+    TensorSnapshot, TensorSnapshotError,
+};
 
 use crate::error::TrainError;
 use crate::freeze::{layer_path, under};
@@ -338,10 +341,12 @@ pub fn load_weights_with<B: Backend, M: Module<B> + Model<B>>(
             }
             None => SafetensorsStore::from_file(path),
         };
-        let mut store = safetensors_store(source, &names, &remaps).with_regexes(&filters);
-        if load.pytorch {
-            store = store.with_from_adapter(burn_store::PyTorchToBurnAdapter);
-        }
+        let store = safetensors_store(source, &names, &remaps).with_regexes(&filters);
+        let mut store = if load.pytorch {
+            store.with_from_adapter(burn_store::PyTorchToBurnAdapter.chain(FloatsOnly))
+        } else {
+            store.with_from_adapter(FloatsOnly)
+        };
         model
             .load_from(&mut store)
             .map_err(|e| file_error(path, e))?
@@ -349,7 +354,8 @@ pub fn load_weights_with<B: Backend, M: Module<B> + Model<B>>(
         let mut store = BurnpackStore::from_file(path)
             .auto_extension(false)
             .validate(false)
-            .allow_partial(true);
+            .allow_partial(true)
+            .with_from_adapter(FloatsOnly);
         for filter in &filters {
             store = store.with_regex(filter);
         }
@@ -362,6 +368,37 @@ pub fn load_weights_with<B: Backend, M: Module<B> + Model<B>>(
     };
     let loaded = check_applied(path, &result, &names, load)?;
     Ok(Loaded { renamed, ..loaded })
+}
+
+/// Refuses a tensor stored as integers or booleans where a weight (always floats in kiln)
+/// goes: its data reads as an error naming the type, which the load reports with the
+/// tensor's name (burn-store would panic converting it).
+#[derive(Clone)]
+struct FloatsOnly;
+
+impl ModuleAdapter for FloatsOnly {
+    fn adapt(&self, snapshot: &TensorSnapshot) -> TensorSnapshot {
+        if snapshot.dtype.is_float() {
+            return snapshot.clone();
+        }
+        let dtype = snapshot.dtype;
+        TensorSnapshot::from_closure(
+            std::rc::Rc::new(move || {
+                Err(TensorSnapshotError::DataError(format!(
+                    "stored as {dtype:?}, where a weight of floats goes"
+                )))
+            }),
+            dtype,
+            snapshot.shape.clone(),
+            snapshot.path_stack.clone().unwrap_or_default(),
+            snapshot.container_stack.clone().unwrap_or_default(),
+            snapshot.tensor_id.unwrap_or_default(),
+        )
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
 }
 
 /// `store` reading tensors under kiln's names (`remaps`, file to module) into a model whose
@@ -388,7 +425,8 @@ pub(crate) fn load_safetensors_bytes<B: Backend, M: Module<B> + Model<B>>(
 ) -> Result<Loaded, TrainError> {
     let names = model.stored_names();
     let remaps = stored_remaps(&names);
-    let mut store = safetensors_store(SafetensorsStore::from_bytes(Some(bytes)), &names, &remaps);
+    let mut store = safetensors_store(SafetensorsStore::from_bytes(Some(bytes)), &names, &remaps)
+        .with_from_adapter(FloatsOnly);
     let where_from = Path::new("the imported weights");
     let result = model
         .load_from(&mut store)
@@ -430,6 +468,7 @@ fn check_applied(
                     expected.as_slice()
                 )
             }
+            ApplyError::LoadError { path, message } => format!("`{}`: {message}", shown(path)),
             other => other.to_string(),
         })
         .collect();

@@ -1,16 +1,18 @@
 //! Optimizers with Keras's names, arguments and defaults, running burn-optim's algorithms.
 //! `decay` is Keras 2's time-based decay: `lr / (1 + decay · iterations)`.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{
     AdamConfig, AdamWConfig, GradientsParams, Optimizer as _, RmsPropConfig, SgdConfig,
 };
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::Tensor;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 
 macro_rules! setters {
     ($ty:ident { $($(#[$doc:meta])* $field:ident: $t:ty),* $(,)? }) => {
@@ -292,6 +294,44 @@ impl Optimizer {
     }
 }
 
+/// The ids of `model`'s float weights, in the module's order.
+fn param_ids<B: Backend, M: Module<B>>(model: &M) -> Vec<ParamId> {
+    struct Ids(Vec<ParamId>);
+    impl<B: Backend> ModuleVisitor<B> for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            self.0.push(param.id);
+        }
+    }
+    let mut ids = Ids(Vec::new());
+    model.visit(&mut ids);
+    ids.0
+}
+
+/// The ids a saved state is keyed by: the weights' positions.
+fn positions(n: usize) -> Vec<ParamId> {
+    (0..n as u64).map(ParamId::from).collect()
+}
+
+/// `record` (burn's map of states by weight id), each weight's state keyed by `to[i]`
+/// where it was keyed by `from[i]`.
+fn rekey<V, Map>(record: Map, from: &[ParamId], to: &[ParamId]) -> Result<Map, String>
+where
+    Map: IntoIterator<Item = (ParamId, V)> + FromIterator<(ParamId, V)>,
+{
+    let to: HashMap<ParamId, ParamId> = from.iter().copied().zip(to.iter().copied()).collect();
+    record
+        .into_iter()
+        .map(|(id, state)| match to.get(&id) {
+            Some(&id) => Ok((id, state)),
+            None => Err(format!(
+                "the optimizer state holds a weight the model does not have (weight {}; the model has {})",
+                id.val(),
+                to.len()
+            )),
+        })
+        .collect()
+}
+
 /// A burn optimizer of one of the kinds, for module `M`.
 pub(crate) enum Stepper<B: AutodiffBackend, M: AutodiffModule<B>> {
     Sgd(OptimizerAdaptor<burn::optim::Sgd<B::InnerBackend>, M, B>),
@@ -301,37 +341,60 @@ pub(crate) enum Stepper<B: AutodiffBackend, M: AutodiffModule<B>> {
 }
 
 impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
-    /// Saves the optimizer's state (moments, step counts) to `path` plus `.bin`.
-    pub fn save(&self, path: &Path) -> Result<(), String> {
+    /// Saves the optimizer's state (moments, step counts) of `model`'s weights to `path`
+    /// plus `.bin`, each weight's state under its position in the module (burn keys it by
+    /// the weight's id, which every process draws anew).
+    pub fn save(&self, model: &M, path: &Path) -> Result<(), String> {
         let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
         let path = path.to_path_buf();
+        let ids = param_ids(model);
+        let (from, to) = (&ids[..], &positions(ids.len())[..]);
         match self {
-            Stepper::Sgd(o) => Recorder::<B>::record(&recorder, o.to_record(), path),
-            Stepper::RmsProp(o) => Recorder::<B>::record(&recorder, o.to_record(), path),
-            Stepper::Adam(o) => Recorder::<B>::record(&recorder, o.to_record(), path),
-            Stepper::AdamW(o) => Recorder::<B>::record(&recorder, o.to_record(), path),
+            Stepper::Sgd(o) => {
+                Recorder::<B>::record(&recorder, rekey(o.to_record(), from, to)?, path)
+            }
+            Stepper::RmsProp(o) => {
+                Recorder::<B>::record(&recorder, rekey(o.to_record(), from, to)?, path)
+            }
+            Stepper::Adam(o) => {
+                Recorder::<B>::record(&recorder, rekey(o.to_record(), from, to)?, path)
+            }
+            Stepper::AdamW(o) => {
+                Recorder::<B>::record(&recorder, rekey(o.to_record(), from, to)?, path)
+            }
         }
         .map_err(|e| e.to_string())
     }
 
-    /// The same optimizer with the state saved at `path` (plus `.bin`).
-    pub fn load(self, path: &Path, device: &B::Device) -> Result<Self, String> {
+    /// The same optimizer with the state saved at `path` (plus `.bin`) for `model`'s
+    /// weights, by their positions in the module.
+    pub fn load(self, model: &M, path: &Path, device: &B::Device) -> Result<Self, String> {
         let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
         let path = path.to_path_buf();
+        let ids = param_ids(model);
+        let (from, to) = (&positions(ids.len())[..], &ids[..]);
         let err = |e: burn::record::RecorderError| e.to_string();
         Ok(match self {
-            Stepper::Sgd(o) => {
-                Stepper::Sgd(o.load_record(recorder.load(path, device).map_err(err)?))
-            }
-            Stepper::RmsProp(o) => {
-                Stepper::RmsProp(o.load_record(recorder.load(path, device).map_err(err)?))
-            }
-            Stepper::Adam(o) => {
-                Stepper::Adam(o.load_record(recorder.load(path, device).map_err(err)?))
-            }
-            Stepper::AdamW(o) => {
-                Stepper::AdamW(o.load_record(recorder.load(path, device).map_err(err)?))
-            }
+            Stepper::Sgd(o) => Stepper::Sgd(o.load_record(rekey(
+                recorder.load(path, device).map_err(err)?,
+                from,
+                to,
+            )?)),
+            Stepper::RmsProp(o) => Stepper::RmsProp(o.load_record(rekey(
+                recorder.load(path, device).map_err(err)?,
+                from,
+                to,
+            )?)),
+            Stepper::Adam(o) => Stepper::Adam(o.load_record(rekey(
+                recorder.load(path, device).map_err(err)?,
+                from,
+                to,
+            )?)),
+            Stepper::AdamW(o) => Stepper::AdamW(o.load_record(rekey(
+                recorder.load(path, device).map_err(err)?,
+                from,
+                to,
+            )?)),
         })
     }
 

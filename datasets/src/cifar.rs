@@ -14,6 +14,9 @@ use crate::error::{DataError, Result, io};
 
 const RECORD: usize = 1 + 3 * 32 * 32;
 const ARCHIVE: &str = "cifar-10-binary.tar.gz";
+/// The most bytes unpacked from one archive entry: a batch of 10,000 records. A larger
+/// entry (a damaged or hostile archive) is refused before it reaches the disk.
+const MAX_ENTRY: u64 = 10_000 * RECORD as u64;
 /// The archive's published MD5 (the one torchvision and Keras check).
 const ARCHIVE_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 const MIRRORS: [&str; 1] = ["https://www.cs.toronto.edu/~kriz/"];
@@ -160,6 +163,15 @@ fn unpack(archive: &Path, folder: &Path) -> Result<()> {
             continue;
         };
         if name.ends_with(".bin") || name == "batches.meta.txt" {
+            let size = entry.header().size().map_err(io(archive))?;
+            if size > MAX_ENTRY {
+                return Err(DataError::Malformed {
+                    file: archive.to_path_buf(),
+                    what: format!(
+                        "its {name} declares {size} bytes, more than a CIFAR-10 batch's {MAX_ENTRY}"
+                    ),
+                });
+            }
             let target = folder.join(&name);
             let mut part = target.as_os_str().to_owned();
             part.push(".part");

@@ -146,5 +146,22 @@ mod tests {
                 .to_string()
                 .contains("1 or 3 channels")
         );
+        // A picture that is a symlink to itself, and a zero-byte picture.
+        #[cfg(unix)]
+        for (name, why) in [("loop.png", "symbolic links"), ("empty.png", "")] {
+            let odd = root(&format!("odd-{name}"));
+            fs::create_dir_all(odd.join("cats")).unwrap();
+            let picture = odd.join("cats").join(name);
+            if name == "loop.png" {
+                std::os::unix::fs::symlink(&picture, &picture).unwrap();
+            } else {
+                fs::write(&picture, b"").unwrap();
+            }
+            let err = image_folder(&odd, [3, 8, 8]).unwrap_err().to_string();
+            assert!(
+                err.contains(&picture.display().to_string()) && err.contains(why),
+                "{name}: {err}"
+            );
+        }
     }
 }

@@ -89,6 +89,11 @@ mod tests {
         save_image_grid(&path, &images, [3, 4, 4], 2).unwrap();
         let read = image::open(&path).unwrap();
         assert_eq!((read.width(), read.height()), (2 * 6, 3 * 6));
-        assert!(save_image_grid(&path, &images[..10], [3, 4, 4], 2).is_err());
+        assert_eq!(
+            save_image_grid(&path, &images[..10], [3, 4, 4], 2)
+                .unwrap_err()
+                .to_string(),
+            "a grid takes whole images of 1 or 3 channels; got 10 values of [3, 4, 4]"
+        );
     }
 }

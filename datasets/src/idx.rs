@@ -58,9 +58,22 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8], file: &Path) -> Result<usi
     Ok(filled)
 }
 
+/// The most bytes of data one IDX file may declare: 2 GiB (MNIST's largest holds 47 MB).
+/// A header declaring more is refused before anything is read, so a gzip bomb behind it
+/// cannot exhaust memory either.
+pub const MAX_BODY: u64 = 1 << 31;
+
 /// Reads exactly `n` bytes of `what`, then checks the input ends there. The buffer grows
-/// with the data, so a header announcing absurd sizes cannot exhaust memory.
+/// with the data, and `n` is at most [`MAX_BODY`].
 fn read_body(reader: &mut impl Read, n: u64, file: &Path, what: &str) -> Result<Vec<u8>> {
+    if n > MAX_BODY {
+        return Err(DataError::Malformed {
+            file: file.to_path_buf(),
+            what: format!(
+                "its header declares {what}, {n} bytes, more than kiln reads ({MAX_BODY})"
+            ),
+        });
+    }
     let mut body = Vec::new();
     reader
         .take(n.saturating_add(1))
@@ -207,6 +220,13 @@ pub(crate) mod tests {
             (
                 trailing,
                 "train-images-idx3-ubyte: more bytes than the 12 bytes of 2 images of 2×3 its header announces",
+            ),
+            (
+                [IMAGES_MAGIC, u32::MAX, 65_535, 65_535]
+                    .iter()
+                    .flat_map(|v| v.to_be_bytes())
+                    .collect(),
+                "train-images-idx3-ubyte: its header declares 4294967295 images of 65535×65535, 18446181123756261375 bytes, more than kiln reads (2147483648)",
             ),
             (
                 swapped,

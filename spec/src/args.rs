@@ -417,13 +417,26 @@ impl<'a> Args<'a> {
     }
 }
 
-/// A positive integer: `32`.
+/// A positive integer: `32`, at most [`MAX_SIZE`](crate::MAX_SIZE).
 pub(crate) fn positive_int(v: &Value) -> Result<usize, String> {
     match v {
-        Value::Int(n) if *n > 0 => Ok(*n as usize),
+        Value::Int(n) if *n > 0 => size(*n),
         Value::Int(n) => Err(format!("expected a positive integer, got {n}")),
         other => Err(format!("expected a positive integer, got `{other}`")),
     }
+}
+
+/// `n` (not negative) as a size, refused above [`MAX_SIZE`](crate::MAX_SIZE).
+pub(crate) fn size(n: i64) -> Result<usize, String> {
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n <= crate::MAX_SIZE)
+        .ok_or_else(|| {
+            format!(
+                "{n} is larger than kiln's largest size, {}",
+                crate::MAX_SIZE
+            )
+        })
 }
 
 /// One positive integer for every spatial dimension: `3` (the same for each) or `(3, 5)`.

@@ -371,6 +371,49 @@ mod tests {
     }
 
     #[test]
+    fn sizes_past_the_limits_are_refused_before_allocating() {
+        let conv = "/layers/0/config";
+        assert_eq!(
+            refused(set(&format!("{conv}/filters"), json!(1_000_000_000_000u64))),
+            "the model in this JSON is refused: layer `conv2d`: `filters` of Conv2D: 1000000000000 is larger than kiln's largest size, 2147483647"
+        );
+        // Each size within the limit, the layers past them: found by the check.
+        type Edit = fn(&mut serde_json::Value);
+        let cases: [(Edit, &str); 4] = [
+            (
+                |m| m["layers"][0]["config"]["filters"] = json!(i32::MAX),
+                "layer `conv2d`: Conv2D would hold 21474836470 parameters, more than kiln's limit of 4294967296 (16 GiB of f32)",
+            ),
+            (
+                |m| m["input"] = json!([1, 2_000_000_000, 2_000_000_000]),
+                "layer `flatten`: Flatten gives [7999999984000000008], a dimension of 7999999984000000008, larger than kiln's largest size, 2147483647",
+            ),
+            (
+                |m| m["input"] = json!([1, 28, 1u64 << 40]),
+                "the input shape [1, 28, 1099511627776] has a dimension of 1099511627776, larger than kiln's largest size, 2147483647",
+            ),
+            (
+                |m| {
+                    let layers = m["layers"].as_array_mut().unwrap();
+                    for k in 0..4 {
+                        let mut dense = layers[5].clone();
+                        dense["name"] = json!(format!("dense_{k}"));
+                        dense["config"]["units"] = json!(40_000);
+                        layers.push(dense);
+                    }
+                },
+                "layer `dense_3`: with Dense the model would hold more than 4294967296 parameters (16 GiB of f32), kiln's limit",
+            ),
+        ];
+        for (edit, want) in cases {
+            assert_eq!(
+                refused(edit),
+                format!("the model in this JSON does not fit: {want}")
+            );
+        }
+    }
+
+    #[test]
     fn trainable_sits_beside_the_config() {
         let put = |pointer: &'static str, value: serde_json::Value| {
             move |model: &mut serde_json::Value| {

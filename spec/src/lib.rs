@@ -37,6 +37,6 @@ pub use model::{
 };
 pub use plan::{Epilogue, Plan, Use};
 pub use regularizer::Regularizer;
-pub use rule::{Input, Params, WeightOptions};
+pub use rule::{Input, MAX_PARAMS, MAX_SIZE, Params, WeightOptions, product};
 pub use shape::{Dim, Shape, shapes_fit};
 pub use window::{Padding, Window, channels_axis, feature_axis, spatial_dims};

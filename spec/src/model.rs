@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Activation;
 use crate::graph::{self, Definition, Site};
 use crate::layer::{Declared, Layer};
-use crate::rule::{Input, Params};
+use crate::rule::{Input, MAX_PARAMS, MAX_SIZE, Params};
 use crate::shape::{Dim, Shape};
 
 /// A model as declared: a name, its inputs, its layers and, for the functional form, how
@@ -346,13 +346,25 @@ impl ModelSpec {
         }
         let mut layers = Vec::with_capacity(self.layers.len());
         let mut previous = self.inputs[0].name.clone();
+        let mut params = Params::default();
         for (i, named) in self.layers.iter().enumerate() {
             let (inbound, from) = if self.is_functional() {
                 (named.inbound.clone(), label(&named.name))
             } else {
                 (vec![previous], named.layer.class_name().into())
             };
-            layers.push(self.check_layer(i, &inbound, from, &mut shapes)?);
+            let layer = self.check_layer(i, &inbound, from, &mut shapes)?;
+            params = params + layer.counted();
+            if params.total() > MAX_PARAMS {
+                return Err(CheckError {
+                    at: Site::Def(i),
+                    message: format!(
+                        "with {} the model would hold more than {MAX_PARAMS} parameters (16 GiB of f32), kiln's limit",
+                        named.layer.class_name()
+                    ),
+                });
+            }
+            layers.push(layer);
             previous = named.name.clone();
         }
         let outputs = if self.is_functional() {
@@ -432,6 +444,11 @@ impl ModelSpec {
                 ),
             });
         }
+        let params = named.layer.params(&input);
+        within_limits(named.layer.class_name(), &output, params).map_err(|message| CheckError {
+            at: Site::Def(i),
+            message,
+        })?;
         for (k, state) in states.iter().enumerate() {
             let name = format!("{}[{}]", named.name, k + 1);
             shapes.insert(name, (state.clone(), from.clone()));
@@ -440,7 +457,7 @@ impl ModelSpec {
         Ok(LayerInfo {
             name: named.name.clone(),
             class_name: named.layer.class_name(),
-            params: named.layer.params(&input),
+            params,
             input,
             output,
             inbound: named.inbound.clone(),
@@ -580,7 +597,37 @@ impl Namer {
     }
 }
 
+/// A dimension of `shape` larger than [`MAX_SIZE`], if any.
+fn past_max_size(shape: &Shape) -> Option<usize> {
+    shape
+        .dims()
+        .iter()
+        .filter_map(|d| d.known())
+        .find(|&d| d > MAX_SIZE)
+}
+
+/// A layer's output and weights within [`MAX_SIZE`] and [`MAX_PARAMS`].
+fn within_limits(class_name: &str, output: &Shape, params: Params) -> Result<(), String> {
+    if let Some(d) = past_max_size(output) {
+        return Err(format!(
+            "{class_name} gives {output}, a dimension of {d}, larger than kiln's largest size, {MAX_SIZE}"
+        ));
+    }
+    if params.total() > MAX_PARAMS {
+        return Err(format!(
+            "{class_name} would hold {} parameters, more than kiln's limit of {MAX_PARAMS} (16 GiB of f32)",
+            params.total()
+        ));
+    }
+    Ok(())
+}
+
 fn check_input(input: &Shape) -> Result<(), String> {
+    if let Some(d) = past_max_size(input) {
+        return Err(format!(
+            "the input shape {input} has a dimension of {d}, larger than kiln's largest size, {MAX_SIZE}"
+        ));
+    }
     if input.rank() == 0 {
         return Err("the input needs at least one dimension, e.g. input: [784]".into());
     }

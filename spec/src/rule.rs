@@ -8,7 +8,22 @@ use crate::activation::Activation;
 use crate::regularizer::Regularizer;
 use crate::shape::Shape;
 
-/// A layer's parameter counts, as Keras reports them.
+/// The largest size kiln takes, as a dimension or as a size argument (units, filters, a
+/// kernel, padding): `i32::MAX`, the most a dimension of burn's `reshape` holds. A larger one
+/// is refused where it is declared, before anything is allocated.
+pub const MAX_SIZE: usize = i32::MAX as usize;
+
+/// The most parameters a model may hold: 2³², 16 GiB of `f32`. A model declaring more is
+/// refused at the layer that crosses the limit, before any weight is allocated.
+pub const MAX_PARAMS: usize = 1 << 32;
+
+/// The product of `factors`, saturating at `usize::MAX` (a count past every limit).
+pub fn product(factors: impl IntoIterator<Item = usize>) -> usize {
+    factors.into_iter().fold(1, usize::saturating_mul)
+}
+
+/// A layer's parameter counts, as Keras reports them. Sums saturate: a count past
+/// [`MAX_PARAMS`] is refused, never wrapped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Params {
     /// Weights the optimizer updates.
@@ -28,7 +43,7 @@ impl Params {
 
     /// Trainable and non-trainable together.
     pub const fn total(&self) -> usize {
-        self.trainable + self.non_trainable
+        self.trainable.saturating_add(self.non_trainable)
     }
 }
 
@@ -36,8 +51,8 @@ impl std::ops::Add for Params {
     type Output = Params;
     fn add(self, rhs: Params) -> Params {
         Params {
-            trainable: self.trainable + rhs.trainable,
-            non_trainable: self.non_trainable + rhs.non_trainable,
+            trainable: self.trainable.saturating_add(rhs.trainable),
+            non_trainable: self.non_trainable.saturating_add(rhs.non_trainable),
         }
     }
 }

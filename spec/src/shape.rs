@@ -120,11 +120,10 @@ impl Shape {
         &self.0
     }
 
-    /// The number of elements of one example, when every dimension is known.
+    /// The number of elements of one example, when every dimension is known (saturating
+    /// at `usize::MAX`, past every limit).
     pub fn elements(&self) -> Option<usize> {
-        self.0
-            .iter()
-            .try_fold(1usize, |acc, d| Some(acc * d.known()?))
+        self.all_known().map(crate::rule::product)
     }
 
     /// Every dimension, when all are known.

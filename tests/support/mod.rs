@@ -83,3 +83,30 @@ pub fn refusals_of_damaged(bytes: &[u8], step: usize, read: impl Fn(&[u8]) -> bo
     }
     refused
 }
+
+/// The training backend of the callback and fault tests.
+pub type Ad = kiln::backend::Cpu;
+
+/// An empty scratch folder `kiln-{name}-{process}` in the temporary directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kiln-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The trainer the callback and fault tests share, for the model `make` builds once the
+/// backend is seeded: Adam at 3·10⁻³, categorical cross-entropy, accuracy.
+pub fn trainer<M>(make: impl FnOnce(&burn::tensor::Device<Ad>) -> M) -> kiln::Trainer<Ad, M>
+where
+    M: burn::module::AutodiffModule<Ad> + kiln::Model<Ad>,
+    M::InnerModule: kiln::Model<kiln::backend::CpuBackend>,
+{
+    use burn::tensor::backend::Backend;
+    let device = Default::default();
+    <Ad as Backend>::seed(&device, 11);
+    kiln::Trainer::new(make(&device))
+        .optimizer(kiln::Adam::new().learning_rate(3e-3))
+        .loss(kiln::Loss::CategoricalCrossentropy)
+        .metrics([kiln::Metric::Accuracy])
+}

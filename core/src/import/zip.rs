@@ -1,12 +1,17 @@
 //! A reader for the zip archives Keras saves models in (`.keras`: `config.json`,
 //! `model.weights.h5`, `metadata.json`), stored or deflated entries, without zip64. Every
 //! offset is checked against the archive, and an entry is inflated to at most the size
-//! its directory declares, which is itself at most [`MAX_ENTRY`].
+//! its directory declares, which is itself at most [`MAX_ENTRY`] and at most what deflate
+//! can make of the entry's compressed bytes ([`DEFLATE_RATIO`]), so a deflate bomb is
+//! refused before anything is allocated.
 
 use std::io::Read;
 
 /// The largest entry read: 4 GiB, zip's own limit without zip64.
 const MAX_ENTRY: u64 = u32::MAX as u64;
+
+/// The most bytes deflate makes of one compressed byte (1032, plus one for rounding).
+const DEFLATE_RATIO: u64 = 1033;
 
 /// A zip archive in memory.
 pub struct Zip<'a> {
@@ -107,6 +112,12 @@ impl<'a> Zip<'a> {
             .ok_or_else(damaged)?;
         let out = match entry.method {
             0 => data.to_vec(),
+            8 if entry.size > (entry.compressed as u64 + 1) * DEFLATE_RATIO => {
+                return Err(format!(
+                    "`{name}` declares {} bytes from {} compressed ones, more than deflate makes: a damaged archive",
+                    entry.size, entry.compressed
+                ));
+            }
             8 => {
                 let mut out = Vec::new();
                 flate2::read::DeflateDecoder::new(data)

@@ -215,6 +215,9 @@ mod tests {
         assert_eq!((first.width(), first.height()), (2 * 5, 2 * 5));
         let deeper = filters(&rgb, &[4, 3, 3, 3], false).unwrap();
         assert_eq!((deeper.width(), deeper.height()), (3 * 5, 4 * 5));
-        assert!(filters(&rgb, &[4, 27], true).is_err());
+        assert_eq!(
+            filters(&rgb, &[4, 27], true).unwrap_err().to_string(),
+            "a 2-D convolution's kernel is [out, in, kh, kw], not [4, 27]"
+        );
     }
 }

@@ -34,7 +34,7 @@ pub struct Cropping2D {
 /// A size that may be 0.
 fn count(v: &Value) -> Result<usize, String> {
     match v {
-        Value::Int(n) if *n >= 0 => Ok(*n as usize),
+        Value::Int(n) if *n >= 0 => crate::args::size(*n),
         other => Err(format!("expected a size of 0 or more, got `{other}`")),
     }
 }

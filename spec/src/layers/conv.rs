@@ -155,10 +155,13 @@ impl<const N: usize> Rule for Conv<N> {
 
     fn params(&self, input: &Shape) -> Params {
         let channels = input.dims()[channels_axis(N)].known().unwrap_or(0);
-        let kernel: usize = self.kernel_size.iter().product();
-        Params::trainable(
-            kernel * channels * self.filters + usize::from(self.weights.use_bias) * self.filters,
-        )
+        let kernel = crate::product(
+            self.kernel_size
+                .iter()
+                .copied()
+                .chain([channels, self.filters]),
+        );
+        Params::trainable(kernel.saturating_add(usize::from(self.weights.use_bias) * self.filters))
     }
 }
 

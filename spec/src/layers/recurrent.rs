@@ -187,7 +187,8 @@ impl Recurrent {
             (true, true) => 2 * u,
             (true, false) => u,
         };
-        self.cell.blocks() * (u * (features + u) + biases)
+        crate::product([self.cell.blocks(), u, features.saturating_add(u)])
+            .saturating_add(self.cell.blocks() * biases)
     }
 }
 

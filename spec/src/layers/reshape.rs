@@ -31,7 +31,7 @@ impl Reshape {
                 .iter()
                 .map(|item| match item {
                     Value::Int(-1) => Ok(None),
-                    Value::Int(n) if *n > 0 => Ok(Some(*n as usize)),
+                    Value::Int(n) if *n > 0 => crate::args::size(*n).map(Some),
                     other => Err(format!(
                         "each size must be a positive integer or -1, got `{other}`"
                     )),
@@ -61,7 +61,7 @@ impl Reshape {
 
 impl Rule for Reshape {
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
-        let known: usize = self.target_shape.iter().flatten().product();
+        let known = crate::product(self.target_shape.iter().flatten().copied());
         let inferred = self.target_shape.contains(&None);
         let Some(elements) = input.shape.elements() else {
             return Ok(Shape::new(self.target_shape.iter().map(|&d| Dim::from(d))));

@@ -60,13 +60,13 @@ impl Rule for SeparableConv2D {
 
     fn params(&self, input: &Shape) -> Params {
         let channels = input.dims()[channels_axis(2)].known().unwrap_or(0);
-        let kernel: usize = self.conv.kernel_size.iter().product();
         let depthwise = channels * self.depth_multiplier;
         let filters = self.conv.filters;
+        let kernel = crate::product(self.conv.kernel_size.iter().copied().chain([depthwise]));
         Params::trainable(
-            kernel * depthwise
-                + depthwise * filters
-                + usize::from(self.conv.weights.use_bias) * filters,
+            kernel
+                .saturating_add(crate::product([depthwise, filters]))
+                .saturating_add(usize::from(self.conv.weights.use_bias) * filters),
         )
     }
 
