@@ -2,8 +2,8 @@
 //! small tmpfs, mounted for the test), and a run killed with SIGKILL at ten moments that
 //! resumes to the same bits as a run never interrupted.
 
-use std::path::{Path, PathBuf};
 use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

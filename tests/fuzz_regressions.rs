@@ -1,7 +1,7 @@
 //! The fuzz targets of `fuzz/` on their seed corpora and on every input a fuzzer found a
-//! fault with. A seed (`fuzz/corpus/<target>/`, real files) must be read; a regression
-//! (`fuzz/regressions/<target>/<case>`) must be refused with an error holding the text of
-//! `<case>.expect`, and no input may panic.
+//! fault with. A seed (`fuzz/corpus/<target>/`: real files, and valid inputs a fuzzer once
+//! crashed on) must be read; a regression (`fuzz/regressions/<target>/<case>`) must be
+//! refused with an error holding the text of `<case>.expect`, and no input may panic.
 
 #[path = "../fuzz/src/lib.rs"]
 mod fuzz;

@@ -64,7 +64,8 @@ impl Geometry {
 
     /// Calls `f(at, source)` for every line of the unfolded image: row `(c, ky, kx)`
     /// and output row `oy`, starting at `at` in `cols`. `source` is where the line reads
-    /// the image, or `None` where that input row lies in the padding.
+    /// the image, or `None` where the whole line lies in the padding (its input row, or
+    /// every column: a kernel wider than the input reaches past it on both sides).
     fn for_each_line(&self, mut f: impl FnMut(usize, Option<Source>)) {
         let [kh, kw] = self.kernel;
         let [oh, ow] = self.out;
@@ -77,7 +78,8 @@ impl Geometry {
                     let (lo, hi) = inside(ix0, self.stride[1], self.width, ow);
                     for oy in 0..oh {
                         let iy = (oy * self.stride[0]) as isize + iy0;
-                        let source = (0..self.height as isize).contains(&iy).then(|| Source {
+                        let inside = (0..self.height as isize).contains(&iy) && lo < hi;
+                        let source = inside.then(|| Source {
                             start: (c * self.height + iy as usize) * self.width,
                             lo,
                             hi,

@@ -1700,7 +1700,7 @@ impl ModuleOps<Self> for KilnCpu {
         count_include_pad: bool,
         ceil_mode: bool,
     ) -> FloatTensor<Self> {
-        Flex::avg_pool2d(
+        crate::module::avg_pool2d(
             x,
             kernel_size,
             stride,

@@ -8,7 +8,7 @@ use burn_flex::{Flex, FlexTensor, Layout};
 
 use crate::conv::{Geometry, bias_grad};
 use crate::memory::keep_freed_memory;
-use crate::pool::{Planes, Window};
+use crate::pool::{AvgPool, Planes, Window};
 use crate::strided::contiguous;
 
 /// `tensor`'s values in row-major order, with `f(values)`; copied first only if
@@ -382,8 +382,40 @@ pub(crate) fn avg_pool2d_backward(
             ceil_mode,
         );
     }
-    let dx = with_values(&grad, |dy| {
-        planes(&x, &grad).avg_backward(dy, kernel_size, stride, padding, count_include_pad)
-    });
+    let pool = AvgPool::new(kernel_size, stride, padding, count_include_pad);
+    let dx = with_values(&grad, |dy| planes(&x, &grad).avg_backward(dy, pool));
     from_values(dx, x.shape())
+}
+
+/// Average pooling's forward: kiln's own for f32 without `ceil_mode` (a window wider than
+/// the input costs what the input holds), Flex's otherwise.
+pub(crate) fn avg_pool2d(
+    x: FloatTensor<Flex>,
+    kernel_size: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    count_include_pad: bool,
+    ceil_mode: bool,
+) -> FloatTensor<Flex> {
+    let [n, c, h, w] = x.shape().dims();
+    let fits = (0..2).all(|i| kernel_size[i] <= [h, w][i] + 2 * padding[i]);
+    if !all_f32(&[&x]) || ceil_mode || !fits || kernel_size.contains(&0) || stride.contains(&0) {
+        return Flex::avg_pool2d(
+            x,
+            kernel_size,
+            stride,
+            padding,
+            count_include_pad,
+            ceil_mode,
+        );
+    }
+    let out = |i: usize, size: usize| pooled(size, kernel_size[i], stride[i], padding[i], 1, false);
+    let planes = Planes {
+        count: n * c,
+        input: [h, w],
+        output: [out(0, h), out(1, w)],
+    };
+    let pool = AvgPool::new(kernel_size, stride, padding, count_include_pad);
+    let y = with_values(&x, |x| planes.avg_forward(x, pool));
+    from_values(y, Shape::new([n, c, planes.output[0], planes.output[1]]))
 }

@@ -1,7 +1,8 @@
-//! Backward passes of 2-D max and average pooling on f32 NCHW slices, parallel over the
-//! planes (one image's channel): each plane's gradient depends on its own plane only.
+//! 2-D max and average pooling and their backward passes on f32 NCHW slices, parallel
+//! over the planes (one image's channel): each plane depends on its own plane only.
 
 use std::hint::select_unpredictable;
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -14,6 +15,32 @@ pub(crate) struct Planes {
     pub input: [usize; 2],
     /// Output height and width.
     pub output: [usize; 2],
+}
+
+/// An average pooling: window size, stride and padding along height and width, and
+/// whether the padding counts in the mean.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AvgPool {
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub count_include_pad: bool,
+}
+
+impl AvgPool {
+    pub fn new(
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        count_include_pad: bool,
+    ) -> Self {
+        AvgPool {
+            kernel,
+            stride,
+            padding,
+            count_include_pad,
+        }
+    }
 }
 
 /// A max pooling's window: size, stride, padding and dilation along height and width.
@@ -93,24 +120,35 @@ impl Planes {
     /// input positions of its window, divided as the forward pass divides (Flex's
     /// rule): by the window's positions inside the padded input when padding counts,
     /// else by those inside the input.
-    pub fn avg_backward(
-        &self,
-        dy: &[f32],
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        padding: [usize; 2],
-        count_include_pad: bool,
-    ) -> Vec<f32> {
-        // The window's input positions along one axis: (inside the padded input,
-        // inside the input as a range).
-        let span = |axis: usize, o: usize| {
-            let (size, pad) = (self.input[axis] as isize, padding[axis] as isize);
-            let start = (o * stride[axis]) as isize - pad;
-            let end = start + kernel[axis] as isize;
-            let padded = end.min(size + pad) - start.max(-pad);
-            let (lo, hi) = (start.max(0), end.min(size));
-            (padded.max(0) as usize, lo as usize..hi.max(lo) as usize)
-        };
+    /// Average pooling: each window's mean over its positions inside the input, or over
+    /// the whole window within the padded input with `count_include_pad` (Flex's rule).
+    pub fn avg_forward(&self, x: &[f32], pool: AvgPool) -> Vec<f32> {
+        let [oh, ow] = self.output;
+        let width = self.input[1];
+        let mut y = vec![0.0; self.count * self.output_len()];
+        y.par_chunks_exact_mut(self.output_len())
+            .zip(x.par_chunks_exact(self.input_len()))
+            .for_each(|(out, plane)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let (rows, cols, divisor) = self.avg_window(pool, oy, ox);
+                        let sum: f32 = rows
+                            .map(|iy| {
+                                plane[iy * width + cols.start..iy * width + cols.end]
+                                    .iter()
+                                    .sum::<f32>()
+                            })
+                            .sum();
+                        out[oy * ow + ox] = sum / divisor as f32;
+                    }
+                }
+            });
+        y
+    }
+
+    /// The gradient of [`Planes::avg_forward`]: each output's gradient shared evenly by
+    /// the input positions its mean was taken over.
+    pub fn avg_backward(&self, dy: &[f32], pool: AvgPool) -> Vec<f32> {
         let [oh, ow] = self.output;
         let width = self.input[1];
         let mut dx = vec![0.0; self.count * self.input_len()];
@@ -118,16 +156,10 @@ impl Planes {
             .zip(dy.par_chunks_exact(self.output_len()))
             .for_each(|(plane, grads)| {
                 for oy in 0..oh {
-                    let (padded_rows, rows) = span(0, oy);
                     for ox in 0..ow {
-                        let (padded_cols, cols) = span(1, ox);
-                        let divisor = if count_include_pad {
-                            padded_rows * padded_cols
-                        } else {
-                            rows.len() * cols.len()
-                        };
-                        let share = grads[oy * ow + ox] / divisor.max(1) as f32;
-                        for iy in rows.clone() {
+                        let (rows, cols, divisor) = self.avg_window(pool, oy, ox);
+                        let share = grads[oy * ow + ox] / divisor as f32;
+                        for iy in rows {
                             for v in &mut plane[iy * width + cols.start..iy * width + cols.end] {
                                 *v += share;
                             }
@@ -136,6 +168,32 @@ impl Planes {
                 }
             });
         dx
+    }
+
+    /// Output `(oy, ox)`'s window: its rows and columns inside the input, and the count
+    /// its mean divides by (never 0). Only the inside is visited, however wide the window.
+    fn avg_window(
+        &self,
+        pool: AvgPool,
+        oy: usize,
+        ox: usize,
+    ) -> (Range<usize>, Range<usize>, usize) {
+        // Along one axis: the positions inside the padded input, and those inside the input.
+        let span = |axis: usize, o: usize| {
+            let (size, pad) = (self.input[axis] as isize, pool.padding[axis] as isize);
+            let start = (o * pool.stride[axis]) as isize - pad;
+            let end = start + pool.kernel[axis] as isize;
+            let padded = end.min(size + pad) - start.max(-pad);
+            let (lo, hi) = (start.max(0), end.min(size));
+            (padded.max(0) as usize, lo as usize..hi.max(lo) as usize)
+        };
+        let ((padded_rows, rows), (padded_cols, cols)) = (span(0, oy), span(1, ox));
+        let divisor = if pool.count_include_pad {
+            padded_rows * padded_cols
+        } else {
+            rows.len() * cols.len()
+        };
+        (rows, cols, divisor.max(1))
     }
 }
 
@@ -167,22 +225,25 @@ fn fixed_window<const KH: usize, const KW: usize>(
     )
 }
 
-/// Any window: taps in the padding or past the input's end are skipped.
+/// Any window: only the taps inside the input are visited (a window far wider than the
+/// input, with `same` padding, costs what the input holds, not what the window spans).
 fn any_window(plane: &[f32], planes: &Planes, window: &Window, oy: usize, ox: usize) -> (f32, i64) {
     let [h, w] = planes.input;
-    // Input position `o·stride + k·dilation − padding` of tap k, if inside `0..size`.
-    let tap = |axis: usize, o: usize, k: usize, size: usize| {
-        (o * window.stride[axis] + k * window.dilation[axis])
-            .checked_sub(window.padding[axis])
-            .filter(|&i| i < size)
+    // The input positions `o·stride + k·dilation − padding` of the taps k inside `0..size`.
+    let inside = |axis: usize, o: usize, size: usize| {
+        let (origin, dilation, padding) = (
+            o * window.stride[axis],
+            window.dilation[axis],
+            window.padding[axis],
+        );
+        let first = padding.saturating_sub(origin).div_ceil(dilation);
+        let end = (size + padding)
+            .saturating_sub(origin)
+            .div_ceil(dilation)
+            .min(window.kernel[axis]);
+        (first..end.max(first)).map(move |k| origin + k * dilation - padding)
     };
-    let taps = (0..window.kernel[0])
-        .filter_map(|ky| tap(0, oy, ky, h))
-        .flat_map(|iy| {
-            (0..window.kernel[1])
-                .filter_map(move |kx| tap(1, ox, kx, w))
-                .map(move |ix| iy * w + ix)
-        });
+    let taps = inside(0, oy, h).flat_map(|iy| inside(1, ox, w).map(move |ix| iy * w + ix));
     argmax(plane, taps)
 }
 

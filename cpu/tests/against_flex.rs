@@ -185,6 +185,22 @@ fn conv2d_and_its_gradients_equal_flex() {
         let options = [stride, padding, one];
         cases.push(Conv::new(batch, channels, size, kernel, options, bias));
     }
+    // Padding wider than the input (Keras's `same` with a kernel larger than the image,
+    // as fuzzing found): lines entirely in the padding on either side.
+    for (size, kernel, padding) in [
+        ([8, 2], [3, 9], [1, 4]),
+        ([8, 6], [3, 33], [1, 16]),
+        ([2, 8], [9, 3], [4, 1]),
+    ] {
+        cases.push(Conv::new(
+            2,
+            [3, 4],
+            size,
+            kernel,
+            [[1, 1], padding, [1, 1]],
+            true,
+        ));
+    }
     let mut checked = 0;
     for case in cases {
         // A kernel that reaches past the padded input has no output: skipped.
@@ -202,7 +218,7 @@ fn conv2d_and_its_gradients_equal_flex() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 291, "cases run");
+    assert_eq!(checked, 294, "cases run");
 }
 
 /// Grouped convolutions run Flex's own forward and gradients (bit for bit); the bias
@@ -280,8 +296,17 @@ fn pool_grad<B: burn::tensor::backend::AutodiffBackend>(
 
 /// Calls `check(case, shape, kernel, stride, padding, flag)` over the pooling cases:
 /// shapes from one 4×4 plane to 24×24 maps, square and not kernels and strides, with
-/// and without padding (burn takes at most half the kernel), and both values of a flag.
+/// and without padding (burn takes at most half the kernel), windows wider than the
+/// input (Keras's `same` with a pool larger than the image, as fuzzing found), and both
+/// values of a flag.
 fn pool_cases(mut check: impl FnMut(&str, [usize; 4], [usize; 2], [usize; 2], [usize; 2], bool)) {
+    for (kernel, stride, padding) in [([9, 5], [1, 2], [4, 2]), ([7, 3], [2, 7], [3, 1])] {
+        for flag in [false, true] {
+            let case =
+                format!("wide window {kernel:?} stride {stride:?} padding {padding:?} {flag}");
+            check(&case, [2, 3, 4, 4], kernel, stride, padding, flag);
+        }
+    }
     for shape in [[1, 1, 4, 4], [7, 3, 9, 8], [2, 5, 24, 24]] {
         for kernel in [[2, 2], [3, 3], [2, 3]] {
             for stride in [[1, 1], [2, 2], [3, 2]] {
