@@ -38,17 +38,34 @@ pub fn max_pooling2d<B: Backend>(
     strides: [usize; 2],
     padding: Padding,
 ) -> Tensor<B, 4> {
+    let pads = pads(pool_size, strides, padding, dims(&x));
+    let (x, padding) = evened(x, pads, f32::NEG_INFINITY);
+    module::max_pool2d(x, pool_size, strides, padding, [1, 1], false)
+}
+
+fn dims<B: Backend>(x: &Tensor<B, 4>) -> [usize; 2] {
     let [_, _, h, w] = x.dims();
-    let [(top, bottom), (left, right)] = pads(pool_size, strides, padding, [h, w]);
-    if top == bottom && left == right {
-        module::max_pool2d(x, pool_size, strides, [top, left], [1, 1], false)
+    [h, w]
+}
+
+/// Keras's `same` padding `[(start, end); 2]` as burn's even padding: the end's one extra
+/// row or column (its odd share) added to `x` as `fill`, the rest left to the pooling. Only
+/// that row is ever written, however wide the window.
+fn evened<B: Backend>(
+    x: Tensor<B, 4>,
+    pads: [(usize, usize); 2],
+    fill: f32,
+) -> (Tensor<B, 4>, [usize; 2]) {
+    let [(top, bottom), (left, right)] = pads;
+    let x = if top == bottom && left == right {
+        x
     } else {
-        let x = x.pad(
-            [(top, bottom), (left, right)],
-            PadMode::Constant(f32::NEG_INFINITY),
-        );
-        module::max_pool2d(x, pool_size, strides, [0, 0], [1, 1], false)
-    }
+        x.pad(
+            [(0, bottom - top), (0, right - left)],
+            PadMode::Constant(fill),
+        )
+    };
+    (x, [top, left])
 }
 
 /// A pooling of channels-last sequences through its 2-D form: a sequence is an image one
@@ -91,18 +108,20 @@ pub fn average_pooling2d<B: Backend>(
     strides: [usize; 2],
     padding: Padding,
 ) -> Tensor<B, 4> {
-    let [_, _, h, w] = x.dims();
-    let [(top, bottom), (left, right)] = pads(pool_size, strides, padding, [h, w]);
+    let [h, w] = dims(&x);
+    let pads = pads(pool_size, strides, padding, [h, w]);
+    let [(top, bottom), (left, right)] = pads;
     if top == bottom && left == right {
         return module::avg_pool2d(x, pool_size, strides, [top, left], false, false);
     }
-    // Uneven padding: sum over the zero-padded input, then divide by how many real
-    // positions each window covers.
+    // Uneven padding: sum over the input with its odd row or column of zeros, then divide
+    // by how many real positions each window covers.
     let ones = Tensor::<B, 4>::ones([1, 1, h, w], &x.device());
-    let pad = |t: Tensor<B, 4>| t.pad([(top, bottom), (left, right)], PadMode::Constant(0.0));
-    let sums = module::avg_pool2d(pad(x), pool_size, strides, [0, 0], true, false);
-    let counts = module::avg_pool2d(pad(ones), pool_size, strides, [0, 0], true, false);
-    sums / counts
+    let mean = |t: Tensor<B, 4>| {
+        let (t, even) = evened(t, pads, 0.0);
+        module::avg_pool2d(t, pool_size, strides, even, true, false)
+    };
+    mean(x) / mean(ones)
 }
 
 /// Average pooling over the steps of channels-last sequences, as Keras's AveragePooling1D.
