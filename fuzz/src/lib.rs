@@ -151,14 +151,24 @@ const VALID_PNG: &[u8] = &[
 
 /// A JSON model, checked, built with fresh weights, and run forward on a batch of two
 /// examples of zeros (unknown dimensions taken as 3) when they hold at most 4096 values.
+/// Models beyond the fuzzer's memory (2 GiB), not beyond kiln's limits, are checked only:
+/// more than 2²² weights, or a layer whose weights times its output passes 2³⁰ (the
+/// columns a convolution with a kernel far wider than its input unfolds into).
 pub fn json_model(data: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(data).map_err(refused)?;
-    let device = Default::default();
-    let graph = kiln::JsonGraph::<Plain>::from_json(text, &device).map_err(refused)?;
     let checked = kiln::ModelSpec::from_json(text)
         .map_err(refused)?
         .check()
         .map_err(refused)?;
+    let work = |l: &kiln::spec::LayerInfo| {
+        let outputs = kiln::spec::product(l.output.dims().iter().map(|d| d.known().unwrap_or(3)));
+        l.params.total().saturating_mul(outputs)
+    };
+    if checked.params().total() > 1 << 22 || checked.layers.iter().any(|l| work(l) > 1 << 30) {
+        return Ok(());
+    }
+    let device = Default::default();
+    let graph = kiln::JsonGraph::<Plain>::from_json(text, &device).map_err(refused)?;
     let inputs: Option<Vec<_>> = checked
         .inputs
         .iter()
