@@ -156,10 +156,8 @@ const VALID_PNG: &[u8] = &[
 /// columns a convolution with a kernel far wider than its input unfolds into).
 pub fn json_model(data: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(data).map_err(refused)?;
-    let checked = kiln::ModelSpec::from_json(text)
-        .map_err(refused)?
-        .check()
-        .map_err(refused)?;
+    let spec = kiln::ModelSpec::from_json(text).map_err(refused)?;
+    let checked = spec.check().map_err(refused)?;
     let work = |l: &kiln::spec::LayerInfo| {
         let outputs = kiln::spec::product(l.output.dims().iter().map(|d| d.known().unwrap_or(3)));
         l.params.total().saturating_mul(outputs)
@@ -168,7 +166,7 @@ pub fn json_model(data: &[u8]) -> Result<(), String> {
         return Ok(());
     }
     let device = Default::default();
-    let graph = kiln::JsonGraph::<Plain>::from_json(text, &device).map_err(refused)?;
+    let graph = kiln::JsonGraph::<Plain>::new(spec, &device).map_err(refused)?;
     let inputs: Option<Vec<_>> = checked
         .inputs
         .iter()
