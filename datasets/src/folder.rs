@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
+use image::{DynamicImage, GenericImageView};
 
 use crate::dataset::ImageDataset;
 use crate::error::{DataError, Result, io};
@@ -71,7 +72,7 @@ pub fn image_folder(root: impl AsRef<Path>, shape: [usize; 3]) -> Result<ImageDa
                 file: file.clone(),
                 reason: e.to_string(),
             })?;
-            let resized = decoded.resize_exact(width as u32, height as u32, FilterType::Triangle);
+            let resized = shrunk(&decoded, width as u32, height as u32);
             if channels == 1 {
                 images.extend_from_slice(resized.to_luma8().as_raw());
             } else {
@@ -86,6 +87,21 @@ pub fn image_folder(root: impl AsRef<Path>, shape: [usize; 3]) -> Result<ImageDa
         names.push(class);
     }
     ImageDataset::new(root.display().to_string(), shape, images, labels, names)
+}
+
+/// `image` resized to `width`×`height` by the triangle (bilinear, antialiased) filter. An
+/// image more than twice as large is first averaged down to twice the size, each pixel
+/// read once: the filter alone reads a window as wide as the scale for every output pixel,
+/// seconds for a 12000-pixel photo.
+fn shrunk(image: &DynamicImage, width: u32, height: u32) -> DynamicImage {
+    let (w, h) = image.dimensions();
+    let (w2, h2) = (w.min(2 * width), h.min(2 * height));
+    let image = if (w2, h2) == (w, h) {
+        image
+    } else {
+        &image.thumbnail_exact(w2, h2)
+    };
+    image.resize_exact(width, height, FilterType::Triangle)
 }
 
 #[cfg(test)]
@@ -122,6 +138,30 @@ mod tests {
         assert_eq!(&first[18..], &[0; 9]);
         let gray = image_folder(&dir, [1, 2, 2]).unwrap();
         assert_eq!(gray.shape(), [1, 2, 2]);
+    }
+
+    #[test]
+    fn large_images_shrink_like_the_filter_alone() {
+        // A smooth picture 50 times the target in width, 20 times in height.
+        let big = DynamicImage::ImageRgb8(image::RgbImage::from_fn(800, 320, |x, y| {
+            image::Rgb([(x / 4) as u8, (y * 3 / 4) as u8, ((x + y) / 5) as u8])
+        }));
+        let direct = big.resize_exact(16, 16, FilterType::Triangle).to_rgb8();
+        let two_stage = shrunk(&big, 16, 16).to_rgb8();
+        assert_eq!(two_stage.dimensions(), (16, 16));
+        let worst = direct
+            .as_raw()
+            .iter()
+            .zip(two_stage.as_raw())
+            .map(|(a, b)| a.abs_diff(*b))
+            .max();
+        assert!(worst <= Some(3), "largest difference {worst:?} of 255");
+        // Smaller than twice the target: the filter alone, unchanged.
+        let small = big.crop_imm(0, 0, 30, 20);
+        assert_eq!(
+            shrunk(&small, 16, 16),
+            small.resize_exact(16, 16, FilterType::Triangle)
+        );
     }
 
     #[test]
