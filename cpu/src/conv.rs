@@ -18,6 +18,7 @@
 mod winograd;
 
 use core::cell::RefCell;
+use core::ops::Range;
 
 use rayon::prelude::*;
 
@@ -169,7 +170,7 @@ impl Geometry {
             self.image_len(),
             &mut y,
             self.output_len(),
-            self.cols_len(),
+            |_| self.cols_len(),
             |image, out, scratch, threads| {
                 if let Some(bias) = bias {
                     for (line, b) in out.chunks_exact_mut(p).zip(bias) {
@@ -201,7 +202,7 @@ impl Geometry {
             self.output_len(),
             &mut dx,
             self.image_len(),
-            self.cols_len(),
+            |_| self.cols_len(),
             |grad, image, cols, threads| {
                 let grad = Matrix::rows(grad, self.c_out, p);
                 if self.pointwise() {
@@ -224,16 +225,18 @@ impl Geometry {
         let (k, p) = (self.k(), self.p());
         Images::of(self).sum(
             self.c_out * k,
-            self.cols_len(),
-            |n, dw, first, scratch, threads| {
-                let image = &x[n * self.image_len()..][..self.image_len()];
-                gemm(
-                    MatrixMut::rows(dw, self.c_out, k),
-                    !first,
-                    Matrix::rows(&dy[n * self.output_len()..], self.c_out, p),
-                    Matrix::rows(self.unfold(image, scratch), k, p).t(),
-                    threads,
-                )
+            |_| self.cols_len(),
+            |images, dw, first, scratch, threads| {
+                for n in images.clone() {
+                    let image = &x[n * self.image_len()..][..self.image_len()];
+                    gemm(
+                        MatrixMut::rows(&mut *dw, self.c_out, k),
+                        !first || n > images.start,
+                        Matrix::rows(&dy[n * self.output_len()..], self.c_out, p),
+                        Matrix::rows(self.unfold(image, scratch), k, p).t(),
+                        threads,
+                    )
+                }
             },
         )
     }
@@ -250,19 +253,29 @@ struct Source {
     ix0: isize,
 }
 
-/// How a convolution spreads its images over threads: in parallel, each image's GEMMs
-/// on one thread, or, for a batch smaller than the thread count, one image after
-/// another with each GEMM on every thread.
+/// How a convolution spreads its images over threads: in parallel, in groups of
+/// `group` images (one GEMM per group, on one thread), or, for a batch smaller than the
+/// thread count, one image after another with each GEMM on every thread.
 pub(crate) struct Images {
     batch: usize,
+    group: usize,
     parallel: bool,
 }
 
 impl Images {
+    /// One image at a time.
     pub fn of(g: &Geometry) -> Self {
+        Self::grouped(g, 1)
+    }
+
+    /// Groups of up to `group` images, fewer where that would leave a thread without
+    /// a group.
+    pub fn grouped(g: &Geometry, group: usize) -> Self {
+        let threads = rayon::current_num_threads();
         Images {
             batch: g.batch,
-            parallel: g.batch >= rayon::current_num_threads(),
+            group: group.min(g.batch / threads).max(1),
+            parallel: g.batch >= threads,
         }
     }
 
@@ -274,43 +287,47 @@ impl Images {
         }
     }
 
-    /// Runs `f(input, output, scratch, threads)` for each image: its `in_len` floats of
-    /// `input`, its `out_len` floats of `output`, `scratch_len` floats of scratch.
+    /// Runs `f(input, output, scratch, threads)` for each group of images: their
+    /// `in_len` floats each of `input`, their `out_len` floats each of `output` (the last
+    /// group may be smaller), and `scratch_len(images)` floats of scratch.
     pub fn map(
         &self,
         input: &[f32],
         in_len: usize,
         output: &mut [f32],
         out_len: usize,
-        scratch_len: usize,
+        scratch_len: impl Fn(usize) -> usize + Sync,
         f: impl Fn(&[f32], &mut [f32], &mut [f32], Threads) + Sync,
     ) {
         let threads = self.threads();
-        let one = |(image, out): (&[f32], &mut [f32])| {
-            with_scratch(scratch_len, |scratch| f(image, out, scratch, threads))
+        let one = |(images, out): (&[f32], &mut [f32])| {
+            let len = scratch_len(images.len() / in_len);
+            with_scratch(len, |scratch| f(images, out, scratch, threads))
         };
+        let (inputs, outputs) = (in_len * self.group, out_len * self.group);
         if self.parallel {
             input
-                .par_chunks_exact(in_len)
-                .zip(output.par_chunks_exact_mut(out_len))
+                .par_chunks(inputs)
+                .zip(output.par_chunks_mut(outputs))
                 .for_each(one);
         } else {
             input
-                .chunks_exact(in_len)
-                .zip(output.chunks_exact_mut(out_len))
+                .chunks(inputs)
+                .zip(output.chunks_mut(outputs))
                 .for_each(one);
         }
     }
 
-    /// The sum over images of what `f(image, sum, first, scratch, threads)` adds to a
-    /// `len`-float sum (`first`: the sum is not written yet, so `f` writes instead of
-    /// adding). One partial sum per thread over a contiguous run of images, then their
-    /// sum: for a given batch and thread count, the same result every time.
+    /// The sum over images of what `f(images, sum, first, scratch, threads)` adds to a
+    /// `len`-float sum for each group of images (`first`: the sum is not written yet, so
+    /// `f` writes instead of adding). One partial sum per thread over a contiguous run
+    /// of images, then their sum: for a given batch and thread count, the same result
+    /// every time. `scratch_len(images)`: the floats of scratch a group needs.
     pub fn sum(
         &self,
         len: usize,
-        scratch_len: usize,
-        f: impl Fn(usize, &mut [f32], bool, &mut [f32], Threads) + Sync,
+        scratch_len: impl Fn(usize) -> usize + Sync,
+        f: impl Fn(Range<usize>, &mut [f32], bool, &mut [f32], Threads) + Sync,
     ) -> Vec<f32> {
         let parts = if self.parallel {
             rayon::current_num_threads()
@@ -324,9 +341,11 @@ impl Images {
             .map(|part| {
                 let mut sum = vec![0.0; len];
                 let first = part * per_part;
-                with_scratch(scratch_len, |scratch| {
-                    for n in first..(first + per_part).min(self.batch) {
-                        f(n, &mut sum, n == first, scratch, threads);
+                let end = (first + per_part).min(self.batch);
+                with_scratch(scratch_len(self.group), |scratch| {
+                    for start in (first..end).step_by(self.group) {
+                        let images = start..(start + self.group).min(end);
+                        f(images, &mut sum, start == first, scratch, threads);
                     }
                 });
                 sum
