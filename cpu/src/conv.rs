@@ -23,6 +23,7 @@ use core::ops::Range;
 use rayon::prelude::*;
 
 use crate::gemm::{Matrix, MatrixMut, Threads, gemm};
+use crate::memory::zeros;
 
 /// A 2-D convolution's sizes (one group, NCHW).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,7 +165,7 @@ impl Geometry {
             return winograd::forward(self, x, weight, bias);
         }
         let (k, p) = (self.k(), self.p());
-        let mut y = vec![0.0; self.batch * self.output_len()];
+        let mut y = zeros(self.batch * self.output_len());
         Images::of(self).map(
             x,
             self.image_len(),
@@ -195,7 +196,7 @@ impl Geometry {
             return winograd::input_grad(self, weight, dy);
         }
         let (k, p) = (self.k(), self.p());
-        let mut dx = vec![0.0; self.batch * self.image_len()];
+        let mut dx = zeros(self.batch * self.image_len());
         let weight_t = Matrix::rows(weight, self.c_out, k).t();
         Images::of(self).map(
             dy,

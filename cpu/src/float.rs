@@ -7,7 +7,7 @@ use burn_backend::{Bytes, DType, Distribution, FloatDType, IntDType, Shape};
 use burn_flex::{Flex, FlexTensor, Layout};
 use rayon::prelude::*;
 
-use crate::memory::keep_freed_memory;
+use crate::memory::{keep_freed_memory, zeros};
 
 /// Elements drawn from one stream position onward by one task: the values depend on
 /// the seed and the element's index only, never on the thread count.
@@ -47,7 +47,7 @@ pub(crate) fn float_random(
         return Flex::float_random(shape, distribution, device, dtype);
     }
     let seed = stream_seed(device);
-    let mut values = vec![0.0f32; shape.num_elements()];
+    let mut values = zeros(shape.num_elements());
     values
         .par_chunks_mut(CHUNK)
         .enumerate()

@@ -1,4 +1,5 @@
-//! Keeping freed memory in the process for the next training step's tensors.
+//! Keeping freed memory in the process for the next training step's tensors, and
+//! clearing new output buffers on every core.
 //!
 //! glibc's malloc hands blocks above 128 KiB (its threshold grows to the largest block
 //! freed) straight back to the kernel, and trims the heap above 128 KiB of free space,
@@ -8,6 +9,8 @@
 //! TensorFlow's CPU allocators do with their own caches.
 
 use std::sync::Once;
+
+use rayon::iter::{ParallelExtend, repeat_n};
 
 /// Largest block glibc takes from its heaps (its ceiling on 64-bit systems); larger
 /// ones are still mapped and unmapped each time.
@@ -27,4 +30,20 @@ pub(crate) fn keep_freed_memory() {
             libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
         }
     });
+}
+
+/// Buffers smaller than this are cleared by the calling thread alone.
+const PARALLEL_ZEROS: usize = 1 << 16;
+
+/// `len` zeros, written by all of rayon's threads. An op's output buffer, megabytes that
+/// its kernel then fills in parallel, would otherwise be cleared by glibc's `calloc` on
+/// the calling thread alone (freed memory is kept, so it comes back dirty) while the
+/// other cores wait: 5% of the MNIST CNN's training step, all of it serial.
+pub(crate) fn zeros(len: usize) -> Vec<f32> {
+    if len < PARALLEL_ZEROS {
+        return vec![0.0; len];
+    }
+    let mut buffer = Vec::with_capacity(len);
+    buffer.par_extend(repeat_n(0.0, len));
+    buffer
 }

@@ -18,6 +18,7 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use crate::KilnCpu;
+use crate::memory::zeros;
 use crate::module::{from_values, values};
 use crate::simd::widest;
 use crate::strided::contiguous;
@@ -211,7 +212,7 @@ impl Channels {
     }
 
     fn normalize(&self, x: &[f32], stats: &[Stats], gamma: &[f32], beta: &[f32]) -> Vec<f32> {
-        let mut y = vec![0.0; x.len()];
+        let mut y = zeros(x.len());
         self.planes_mut(&mut y)
             .into_par_iter()
             .enumerate()
@@ -265,7 +266,7 @@ impl Channels {
         gamma: &[f32],
     ) -> Vec<f32> {
         let m = self.m() as f64;
-        let mut dx = vec![0.0; x.len()];
+        let mut dx = zeros(x.len());
         self.planes_mut(&mut dx)
             .into_par_iter()
             .enumerate()

@@ -6,6 +6,8 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use crate::memory::zeros;
+
 /// A pooling's planes and sizes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Planes {
@@ -65,7 +67,7 @@ impl Planes {
     /// Positions in the padding never win; on a tie the first position in row-major
     /// window order wins (a NaN wins only where it comes first), as Flex decides.
     pub fn max_forward(&self, x: &[f32], window: Window) -> (Vec<f32>, Vec<i64>) {
-        let mut y = vec![0.0; self.count * self.output_len()];
+        let mut y = zeros(self.count * self.output_len());
         let mut indices = vec![0i64; self.count * self.output_len()];
         let [h, w] = self.input;
         let [oh, ow] = self.output;
@@ -102,7 +104,7 @@ impl Planes {
     /// # Panics
     /// When an index lies outside its plane.
     pub fn max_backward(&self, dy: &[f32], indices: &[i64]) -> Vec<f32> {
-        let mut dx = vec![0.0; self.count * self.input_len()];
+        let mut dx = zeros(self.count * self.input_len());
         dx.par_chunks_exact_mut(self.input_len())
             .zip(dy.par_chunks_exact(self.output_len()))
             .zip(indices.par_chunks_exact(self.output_len()))
@@ -125,7 +127,7 @@ impl Planes {
     pub fn avg_forward(&self, x: &[f32], pool: AvgPool) -> Vec<f32> {
         let [oh, ow] = self.output;
         let width = self.input[1];
-        let mut y = vec![0.0; self.count * self.output_len()];
+        let mut y = zeros(self.count * self.output_len());
         y.par_chunks_exact_mut(self.output_len())
             .zip(x.par_chunks_exact(self.input_len()))
             .for_each(|(out, plane)| {
@@ -151,7 +153,7 @@ impl Planes {
     pub fn avg_backward(&self, dy: &[f32], pool: AvgPool) -> Vec<f32> {
         let [oh, ow] = self.output;
         let width = self.input[1];
-        let mut dx = vec![0.0; self.count * self.input_len()];
+        let mut dx = zeros(self.count * self.input_len());
         dx.par_chunks_exact_mut(self.input_len())
             .zip(dy.par_chunks_exact(self.output_len()))
             .for_each(|(plane, grads)| {

@@ -15,6 +15,8 @@ use burn_backend::{Bytes, DType, Shape, TensorMetadata};
 use burn_flex::{Flex, FlexTensor, Layout};
 use rayon::prelude::*;
 
+use crate::memory::zeros;
+
 /// Elements per parallel task, about.
 const GRAIN: usize = 1 << 14;
 
@@ -159,7 +161,7 @@ impl<const N: usize> Plan<N> {
     /// Fills a row-major output of the plan's shape, `row(first_index, out_row)` for
     /// each row, rows in parallel.
     fn fill(&self, row: impl Fn([isize; N], &mut [f32]) + Sync) -> FlexTensor {
-        let mut out = vec![0.0f32; self.len()];
+        let mut out = zeros(self.len());
         let run = self.run.max(1);
         let rows_per_task = (GRAIN / run).max(1);
         out.par_chunks_mut(rows_per_task * run)

@@ -20,6 +20,7 @@
 
 use super::{Geometry, Images};
 use crate::gemm::{Matrix, MatrixMut, gemm};
+use crate::memory::zeros;
 use crate::simd::widest;
 
 /// Positions of a transformed 4×4 tile.
@@ -408,7 +409,7 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
     let tiles = Tiles::new(*g);
     let t = tiles.count();
     let u = transform_weights(weight, g.c_out, g.c_in);
-    let mut y = vec![0.0; g.batch * g.output_len()];
+    let mut y = zeros(g.batch * g.output_len());
     tiles.images().map(
         x,
         g.image_len(),
