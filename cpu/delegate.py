@@ -21,6 +21,7 @@ REPLACED = {
         "float_reshape": "crate::strided",
         **{f"float_{op}": "crate::strided" for op in ["add", "sub", "mul", "div"]},
     },
+    "ActivationOps": {"relu": "crate::activation", "relu_backward": "crate::activation"},
     "ModuleOps": {
         name: "crate::module"
         for name in [

@@ -1937,11 +1937,11 @@ impl ActivationOps<Self> for KilnCpu {
     }
 
     fn relu(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
-        Flex::relu(tensor)
+        crate::activation::relu(tensor)
     }
 
     fn relu_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        Flex::relu_backward(output, grad)
+        crate::activation::relu_backward(output, grad)
     }
 
     fn gelu(tensor: FloatTensor<Self>) -> FloatTensor<Self> {

@@ -428,6 +428,52 @@ fn broadcast_arithmetic_equals_flex() {
     }
 }
 
+/// ReLU and its gradient (kiln's, in parallel) give Flex's values exactly, in place on
+/// a tensor of its own (outside autodiff, which keeps its tensors), into a new buffer
+/// on a shared one, and through Flex on strided views; NaN, infinities and both zeros
+/// included. 50,000 values span several tasks.
+#[test]
+fn relu_and_its_gradient_equal_flex() {
+    fn input<B: Backend>(view: usize) -> Tensor<B, 2> {
+        let mut data = values(50_000, 14);
+        data[..5].copy_from_slice(&[f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0]);
+        let x = Tensor::<B, 2>::from_data(TensorData::new(data, [250, 200]), &Default::default());
+        match view {
+            0 => x,
+            _ => x.swap_dims(0, 1),
+        }
+    }
+    fn run<B: burn::tensor::backend::AutodiffBackend>(view: usize) -> Vec<Vec<u32>> {
+        let x = input::<B>(view).require_grad();
+        let y = burn::tensor::activation::relu(x.clone());
+        let g = tensor::<B, 2>(y.dims(), 15);
+        let grads = (y.clone() * g).sum().backward();
+        let x_grad = x.grad(&grads).expect("x has a gradient");
+        let owned = burn::tensor::activation::relu(input::<B::InnerBackend>(view));
+        let bits = |v: Vec<f32>| v.iter().map(|f| f.to_bits()).collect();
+        vec![
+            bits(floats(y.inner())),
+            bits(floats(owned)),
+            bits(x_grad.into_data().to_vec::<f32>().expect("f32 data")),
+        ]
+    }
+    for view in 0..2 {
+        let (ours, flex) = (run::<K>(view), run::<F>(view));
+        for (what, (a, b)) in ["relu, shared", "relu, owned", "x grad"]
+            .iter()
+            .zip(ours.iter().zip(&flex))
+        {
+            let first = a.iter().zip(b).position(|(a, b)| a != b);
+            assert_eq!(
+                first,
+                None,
+                "{what}, view {view}: {:?}",
+                first.map(|i| (a[i], b[i]))
+            );
+        }
+    }
+}
+
 /// Reshaping a permuted tensor (kiln's parallel copy, then Flex's reshape) gives Flex's
 /// values: batch normalization's `swap_dims(0, 1).reshape([C, N·H·W])`, and others.
 #[test]
