@@ -20,8 +20,12 @@ REPLACED = {
         "float_matmul": "crate::float",
         "float_reshape": "crate::strided",
         **{f"float_{op}": "crate::strided" for op in ["add", "sub", "mul", "div"]},
+        **{
+            f"float_{op}": "crate::elementwise"
+            for op in ["add_scalar", "sub_scalar", "mul_scalar", "div_scalar", "sqrt", "powi_scalar"]
+        },
     },
-    "ActivationOps": {"relu": "crate::activation", "relu_backward": "crate::activation"},
+    "ActivationOps": {"relu": "crate::elementwise", "relu_backward": "crate::elementwise"},
     "ModuleOps": {
         name: "crate::module"
         for name in [

@@ -79,7 +79,7 @@ impl FloatTensorOps<Self> for KilnCpu {
     }
 
     fn float_add_scalar(lhs: FloatTensor<Self>, rhs: Scalar) -> FloatTensor<Self> {
-        Flex::float_add_scalar(lhs, rhs)
+        crate::elementwise::float_add_scalar(lhs, rhs)
     }
 
     fn float_clamp_min(tensor: FloatTensor<Self>, min: Scalar) -> FloatTensor<Self> {
@@ -99,7 +99,7 @@ impl FloatTensorOps<Self> for KilnCpu {
     }
 
     fn float_sub_scalar(lhs: FloatTensor<Self>, rhs: Scalar) -> FloatTensor<Self> {
-        Flex::float_sub_scalar(lhs, rhs)
+        crate::elementwise::float_sub_scalar(lhs, rhs)
     }
 
     fn float_mul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -107,7 +107,7 @@ impl FloatTensorOps<Self> for KilnCpu {
     }
 
     fn float_mul_scalar(lhs: FloatTensor<Self>, rhs: Scalar) -> FloatTensor<Self> {
-        Flex::float_mul_scalar(lhs, rhs)
+        crate::elementwise::float_mul_scalar(lhs, rhs)
     }
 
     fn float_div(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -115,7 +115,7 @@ impl FloatTensorOps<Self> for KilnCpu {
     }
 
     fn float_div_scalar(lhs: FloatTensor<Self>, rhs: Scalar) -> FloatTensor<Self> {
-        Flex::float_div_scalar(lhs, rhs)
+        crate::elementwise::float_div_scalar(lhs, rhs)
     }
 
     fn float_remainder(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -414,7 +414,7 @@ impl FloatTensorOps<Self> for KilnCpu {
     }
 
     fn float_powi_scalar(lhs: FloatTensor<Self>, rhs: Scalar) -> FloatTensor<Self> {
-        Flex::float_powi_scalar(lhs, rhs)
+        crate::elementwise::float_powi_scalar(lhs, rhs)
     }
 
     fn float_powi_scalar_impl(lhs: FloatTensor<Self>, rhs: Scalar) -> FloatTensor<Self> {
@@ -430,7 +430,7 @@ impl FloatTensorOps<Self> for KilnCpu {
     }
 
     fn float_sqrt(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
-        Flex::float_sqrt(tensor)
+        crate::elementwise::float_sqrt(tensor)
     }
 
     fn float_abs(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -1937,11 +1937,11 @@ impl ActivationOps<Self> for KilnCpu {
     }
 
     fn relu(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
-        crate::activation::relu(tensor)
+        crate::elementwise::relu(tensor)
     }
 
     fn relu_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        crate::activation::relu_backward(output, grad)
+        crate::elementwise::relu_backward(output, grad)
     }
 
     fn gelu(tensor: FloatTensor<Self>) -> FloatTensor<Self> {

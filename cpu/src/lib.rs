@@ -12,7 +12,9 @@
 //! - 2-D max pooling (forward with indices, and backward) and the backward pass of
 //!   average pooling, parallel over channels;
 //! - element-wise arithmetic of broadcast or strided f32 tensors, and reshapes of
-//!   permuted ones, in parallel; ReLU and its gradient in parallel;
+//!   permuted ones, in parallel; element-wise ops of large tensors (ReLU and its
+//!   gradient, arithmetic with a scalar or between tensors of one shape, square roots
+//!   and squares) in parallel;
 //! - f32 random draws for dropout masks and uniform noise, in parallel (seeded from
 //!   Flex's generator, so `Backend::seed` still makes runs reproducible).
 //!
@@ -38,10 +40,10 @@
     deny(clippy::too_many_lines, clippy::unwrap_used, clippy::expect_used)
 )]
 
-mod activation;
 mod conv;
 mod convert;
 mod delegate;
+mod elementwise;
 mod float;
 mod gemm;
 mod memory;

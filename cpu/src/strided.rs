@@ -15,6 +15,7 @@ use burn_backend::{Bytes, DType, Shape, TensorMetadata};
 use burn_flex::{Flex, FlexTensor, Layout};
 use rayon::prelude::*;
 
+use crate::elementwise;
 use crate::memory::zeros;
 
 /// Elements per parallel task, about.
@@ -36,8 +37,8 @@ pub(crate) fn float_div(lhs: FloatTensor<Flex>, rhs: FloatTensor<Flex>) -> Float
     broadcast(lhs, rhs, |a, b| a / b, Flex::float_div)
 }
 
-/// `op` over the broadcast of two f32 tensors, or `flex`'s own op where Flex is fast
-/// (two contiguous tensors of one shape) or the tensors are not f32.
+/// `op` over the broadcast of two f32 tensors; two contiguous tensors of one shape
+/// element by element (`elementwise::binary`); other types by `flex`.
 fn broadcast(
     lhs: FlexTensor,
     rhs: FlexTensor,
@@ -50,7 +51,7 @@ fn broadcast(
         _ => None,
     };
     let Some(plan) = plan else {
-        return flex(lhs, rhs);
+        return elementwise::binary(lhs, rhs, op, flex);
     };
     let (a, b) = (lhs.storage::<f32>(), rhs.storage::<f32>());
     let [sa, sb] = plan.step;

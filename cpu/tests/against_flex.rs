@@ -431,13 +431,13 @@ fn broadcast_arithmetic_equals_flex() {
 /// ReLU and its gradient (kiln's, in parallel) give Flex's values exactly, in place on
 /// a tensor of its own (outside autodiff, which keeps its tensors), into a new buffer
 /// on a shared one, and through Flex on strided views; NaN, infinities and both zeros
-/// included. 50,000 values span several tasks.
+/// included. 250,000 values span several tasks.
 #[test]
 fn relu_and_its_gradient_equal_flex() {
     fn input<B: Backend>(view: usize) -> Tensor<B, 2> {
-        let mut data = values(50_000, 14);
+        let mut data = values(250_000, 14);
         data[..5].copy_from_slice(&[f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0]);
-        let x = Tensor::<B, 2>::from_data(TensorData::new(data, [250, 200]), &Default::default());
+        let x = Tensor::<B, 2>::from_data(TensorData::new(data, [500, 500]), &Default::default());
         match view {
             0 => x,
             _ => x.swap_dims(0, 1),
@@ -471,6 +471,46 @@ fn relu_and_its_gradient_equal_flex() {
                 first.map(|i| (a[i], b[i]))
             );
         }
+    }
+}
+
+/// Element-wise ops of large tensors (kiln's, in parallel) give Flex's values bit for
+/// bit: arithmetic with a scalar, square roots, squares (and a cube, Flex's), and
+/// arithmetic of two tensors of one shape, written in place into the left or the right
+/// operand when it is its buffer's only owner, or into a new buffer.
+#[test]
+fn large_element_wise_ops_equal_flex() {
+    fn run<B: Backend>() -> Vec<Vec<u32>> {
+        let fresh = |seed| {
+            let mut data = values(250_000, seed);
+            data[..4].copy_from_slice(&[f32::NAN, f32::INFINITY, 0.0, -0.0]);
+            Tensor::<B, 2>::from_data(TensorData::new(data, [500, 500]), &Default::default())
+        };
+        let (x, y) = (fresh(21), fresh(22).abs().add_scalar(0.25));
+        let ops = [
+            x.clone().add_scalar(0.3),
+            fresh(21).sub_scalar(0.3),
+            x.clone().mul_scalar(-1.7),
+            fresh(21).div_scalar(3.0),
+            x.clone().abs().sqrt(),
+            x.clone().square(),
+            fresh(21).square(),
+            x.clone().powi_scalar(3),
+            x.clone() + y.clone(),
+            fresh(21) - y.clone(),
+            y.clone() - fresh(21),
+            x.clone() * y.clone(),
+            y.clone() / fresh(21),
+            fresh(21) / y,
+        ];
+        ops.into_iter()
+            .map(|t| floats(t).iter().map(|f| f.to_bits()).collect())
+            .collect()
+    }
+    let (ours, flex) = (run::<KilnCpu>(), run::<Flex>());
+    for (op, (a, b)) in ours.iter().zip(&flex).enumerate() {
+        let first = a.iter().zip(b).position(|(a, b)| a != b);
+        assert_eq!(first, None, "op {op}: {:?}", first.map(|i| (a[i], b[i])));
     }
 }
 
