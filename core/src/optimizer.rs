@@ -340,6 +340,28 @@ pub(crate) enum Stepper<B: AutodiffBackend, M: AutodiffModule<B>> {
     AdamW(OptimizerAdaptor<burn::optim::AdamW, M, B>),
 }
 
+/// `$body` with `$o` bound to the optimizer inside `$stepper`, whichever kind it is
+/// (each kind has its own type, so the body is written once and compiled four times);
+/// with `wrap`, the result goes back into a `Stepper` of the same kind.
+macro_rules! each_kind {
+    ($stepper:expr, $o:ident => $body:expr) => {
+        match $stepper {
+            Stepper::Sgd($o) => $body,
+            Stepper::RmsProp($o) => $body,
+            Stepper::Adam($o) => $body,
+            Stepper::AdamW($o) => $body,
+        }
+    };
+    (wrap $stepper:expr, $o:ident => $body:expr) => {
+        match $stepper {
+            Stepper::Sgd($o) => Stepper::Sgd($body),
+            Stepper::RmsProp($o) => Stepper::RmsProp($body),
+            Stepper::Adam($o) => Stepper::Adam($body),
+            Stepper::AdamW($o) => Stepper::AdamW($body),
+        }
+    };
+}
+
 impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
     /// Saves the optimizer's state (moments, step counts) of `model`'s weights to `path`
     /// plus `.bin`, each weight's state under its position in the module (burn keys it by
@@ -349,20 +371,9 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
         let path = path.to_path_buf();
         let ids = param_ids(model);
         let (from, to) = (&ids[..], &positions(ids.len())[..]);
-        match self {
-            Stepper::Sgd(o) => {
-                Recorder::<B>::record(&recorder, rekey(o.to_record(), from, to)?, path)
-            }
-            Stepper::RmsProp(o) => {
-                Recorder::<B>::record(&recorder, rekey(o.to_record(), from, to)?, path)
-            }
-            Stepper::Adam(o) => {
-                Recorder::<B>::record(&recorder, rekey(o.to_record(), from, to)?, path)
-            }
-            Stepper::AdamW(o) => {
-                Recorder::<B>::record(&recorder, rekey(o.to_record(), from, to)?, path)
-            }
-        }
+        each_kind!(self, o => {
+            Recorder::<B>::record(&recorder, rekey(o.to_record(), from, to)?, path)
+        })
         .map_err(|e| e.to_string())
     }
 
@@ -374,28 +385,9 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
         let ids = param_ids(model);
         let (from, to) = (&positions(ids.len())[..], &ids[..]);
         let err = |e: burn::record::RecorderError| e.to_string();
-        Ok(match self {
-            Stepper::Sgd(o) => Stepper::Sgd(o.load_record(rekey(
-                recorder.load(path, device).map_err(err)?,
-                from,
-                to,
-            )?)),
-            Stepper::RmsProp(o) => Stepper::RmsProp(o.load_record(rekey(
-                recorder.load(path, device).map_err(err)?,
-                from,
-                to,
-            )?)),
-            Stepper::Adam(o) => Stepper::Adam(o.load_record(rekey(
-                recorder.load(path, device).map_err(err)?,
-                from,
-                to,
-            )?)),
-            Stepper::AdamW(o) => Stepper::AdamW(o.load_record(rekey(
-                recorder.load(path, device).map_err(err)?,
-                from,
-                to,
-            )?)),
-        })
+        Ok(each_kind!(wrap self, o => {
+            o.load_record(rekey(recorder.load(path, device).map_err(err)?, from, to)?)
+        }))
     }
 
     /// The weights Adam keeps moments for.
@@ -409,11 +401,6 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
 
     /// One update of `module` with `grads` at `lr`.
     pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
-        match self {
-            Stepper::Sgd(o) => o.step(lr, module, grads),
-            Stepper::RmsProp(o) => o.step(lr, module, grads),
-            Stepper::Adam(o) => o.step(lr, module, grads),
-            Stepper::AdamW(o) => o.step(lr, module, grads),
-        }
+        each_kind!(self, o => o.step(lr, module, grads))
     }
 }

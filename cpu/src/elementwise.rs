@@ -7,12 +7,12 @@
 
 use burn_backend::ops::{ActivationOps, FloatTensorOps};
 use burn_backend::tensor::FloatTensor;
-use burn_backend::{Bytes, DType, Scalar, TensorMetadata};
-use burn_flex::{Flex, FlexTensor, Layout};
+use burn_backend::{DType, Scalar, Shape, TensorMetadata};
+use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-/// Elements per parallel task.
-const GRAIN: usize = 1 << 14;
+use crate::module::from_values;
+use crate::strided::GRAIN;
 
 /// Tensors smaller than this (512 KiB) stay with Flex: one thread does them about as
 /// fast as a fork and join of all (with 2¹⁵, Adam's steps on the MLP's 100,352 weights
@@ -28,16 +28,8 @@ fn whole(tensor: &FlexTensor) -> Option<&[f32]> {
 }
 
 /// A new tensor of `shape` from `values` computed in parallel.
-fn collected(
-    shape: burn_backend::Shape,
-    values: impl IndexedParallelIterator<Item = f32>,
-) -> FlexTensor {
-    let values: Vec<f32> = values.collect();
-    FlexTensor::new(
-        Bytes::from_elems(values),
-        Layout::contiguous(shape),
-        DType::F32,
-    )
+fn collected(shape: Shape, values: impl IndexedParallelIterator<Item = f32>) -> FlexTensor {
+    from_values(values.collect(), shape)
 }
 
 /// `op` of each element: in place when the tensor is its buffer's only owner, else

@@ -11,15 +11,16 @@
 
 use burn_backend::ops::FloatTensorOps;
 use burn_backend::tensor::FloatTensor;
-use burn_backend::{Bytes, DType, Shape, TensorMetadata};
-use burn_flex::{Flex, FlexTensor, Layout};
+use burn_backend::{DType, Shape, TensorMetadata};
+use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use crate::elementwise;
 use crate::memory::zeros;
+use crate::module::from_values;
 
 /// Elements per parallel task, about.
-const GRAIN: usize = 1 << 14;
+pub(crate) const GRAIN: usize = 1 << 14;
 
 pub(crate) fn float_add(lhs: FloatTensor<Flex>, rhs: FloatTensor<Flex>) -> FloatTensor<Flex> {
     broadcast(lhs, rhs, |a, b| a + b, Flex::float_add)
@@ -172,11 +173,7 @@ impl<const N: usize> Plan<N> {
                     row(self.row_start(task * rows_per_task + i), out);
                 }
             });
-        FlexTensor::new(
-            Bytes::from_elems(out),
-            Layout::contiguous(self.shape.clone()),
-            DType::F32,
-        )
+        from_values(out, self.shape.clone())
     }
 }
 
