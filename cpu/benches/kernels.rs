@@ -1,5 +1,5 @@
 //! Time of each replaced op at the reference models' shapes (batch 128), on KilnCpu and
-//! on Flex, with the arithmetic rate it reaches.
+//! on Flex, with the arithmetic rate it reaches (the bias gradient, a sum, in ms alone).
 //!
 //! Run: `cargo bench -p kiln-cpu --bench kernels` (`KILN_BENCH_REPEAT` sets the timed
 //! calls per op, default 10).
@@ -51,12 +51,13 @@ fn time(mut f: impl FnMut()) -> f64 {
     t[t.len() / 2]
 }
 
-/// Milliseconds of forward, input gradient and weight gradient on backend `B`.
+/// Milliseconds of forward, input gradient, weight gradient and bias gradient on
+/// backend `B`.
 fn conv<B: Backend<FloatTensorPrimitive = FlexTensor>>(
     input: [usize; 3],
     c_out: usize,
     padding: usize,
-) -> [f64; 3] {
+) -> [f64; 4] {
     let [c, h, w] = input;
     let x = random(&[BATCH, c, h, w]);
     let weight = random(&[c_out, c, 3, 3]);
@@ -93,14 +94,17 @@ fn conv<B: Backend<FloatTensorPrimitive = FlexTensor>>(
                 options.clone(),
             ));
         }),
+        time(|| {
+            black_box(B::conv2d_bias_backward(x.clone(), bias.clone(), y.clone()));
+        }),
     ]
 }
 
 fn main() {
     println!("batch {BATCH}, 3x3 convolutions, stride 1; ms per call (GFLOP/s)");
     println!(
-        "{:<12} {:>9} {:>22} {:>22} {:>22}",
-        "layer", "backend", "forward", "input grad", "weight grad"
+        "{:<12} {:>9} {:>22} {:>22} {:>22} {:>9}",
+        "layer", "backend", "forward", "input grad", "weight grad", "bias grad"
     );
     for &(name, input, c_out, padding) in LAYERS {
         let [c, h, w] = input;
@@ -112,10 +116,11 @@ fn main() {
         ] {
             let cell = |ms: f64| format!("{ms:8.2} ({:6.1})", gflop / ms * 1e3);
             println!(
-                "{name:<12} {backend:>9} {:>22} {:>22} {:>22}",
+                "{name:<12} {backend:>9} {:>22} {:>22} {:>22} {:>9.3}",
                 cell(ms[0]),
                 cell(ms[1]),
-                cell(ms[2])
+                cell(ms[2]),
+                ms[3]
             );
         }
     }

@@ -14,11 +14,16 @@ pub(crate) struct Matrix<'a> {
 impl<'a> Matrix<'a> {
     /// The first `rows · cols` elements of `data`, row after row.
     pub fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self::strided(data, rows, cols, cols)
+    }
+
+    /// Rows of `cols` elements that start `row_stride` elements apart in `data`.
+    pub fn strided(data: &'a [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
         let m = Matrix {
             data,
             rows,
             cols,
-            row_stride: cols,
+            row_stride,
             col_stride: 1,
         };
         m.check();

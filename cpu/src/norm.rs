@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::KilnCpu;
 use crate::memory::zeros;
 use crate::module::{from_values, values};
-use crate::simd::widest;
+use crate::simd::{lanes, lanes2, widest};
 use crate::strided::contiguous;
 
 /// A float tensor of `Autodiff<KilnCpu>`: the primitive `kiln::backend::Cpu` trains with.
@@ -291,32 +291,6 @@ impl Channels {
             });
         dx
     }
-}
-
-/// Lanes of partial sums (so the additions vectorize): `Σ f(v)` over `values`.
-#[inline(always)]
-fn lanes(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
-    lanes2(values, values, |v, _| f(v))
-}
-
-/// `Σ f(a, b)` over pairs of `a` and `b`, in 16 lanes of f32 summed in f64.
-#[inline(always)]
-fn lanes2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
-    const L: usize = 16;
-    let (a_chunks, a_rest) = a.as_chunks::<L>();
-    let (b_chunks, b_rest) = b.as_chunks::<L>();
-    let mut acc = [0f32; L];
-    for (x, y) in a_chunks.iter().zip(b_chunks) {
-        for l in 0..L {
-            acc[l] += f(x[l], y[l]);
-        }
-    }
-    let rest: f64 = a_rest
-        .iter()
-        .zip(b_rest)
-        .map(|(&x, &y)| f64::from(f(x, y)))
-        .sum();
-    acc.iter().map(|&v| f64::from(v)).sum::<f64>() + rest
 }
 
 #[cfg(test)]

@@ -118,10 +118,6 @@ impl Planes {
         dx
     }
 
-    /// Average pooling's input gradient: each output's gradient spread evenly over the
-    /// input positions of its window, divided as the forward pass divides (Flex's
-    /// rule): by the window's positions inside the padded input when padding counts,
-    /// else by those inside the input.
     /// Average pooling: each window's mean over its positions inside the input, or over
     /// the whole window within the padded input with `count_include_pad` (Flex's rule).
     pub fn avg_forward(&self, x: &[f32], pool: AvgPool) -> Vec<f32> {

@@ -1,4 +1,5 @@
-//! The widest vector instructions the CPU has, for kiln's own loops.
+//! The widest vector instructions the CPU has, for kiln's own loops, and sums written
+//! so that they vectorize.
 //!
 //! Rust compiles for the baseline of the target (SSE2 on x86-64); the `gemm` crate picks
 //! AVX-512 or AVX2 at run time, and kiln's loops around it (Winograd's transforms) do the
@@ -34,4 +35,30 @@ unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
+}
+
+/// Lanes of partial sums (so the additions vectorize): `Σ f(v)` over `values`.
+#[inline(always)]
+pub(crate) fn lanes(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    lanes2(values, values, |v, _| f(v))
+}
+
+/// `Σ f(a, b)` over pairs of `a` and `b`, in 16 lanes of f32 summed in f64.
+#[inline(always)]
+pub(crate) fn lanes2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    const L: usize = 16;
+    let (a_chunks, a_rest) = a.as_chunks::<L>();
+    let (b_chunks, b_rest) = b.as_chunks::<L>();
+    let mut acc = [0f32; L];
+    for (x, y) in a_chunks.iter().zip(b_chunks) {
+        for l in 0..L {
+            acc[l] += f(x[l], y[l]);
+        }
+    }
+    let rest: f64 = a_rest
+        .iter()
+        .zip(b_rest)
+        .map(|(&x, &y)| f64::from(f(x, y)))
+        .sum();
+    acc.iter().map(|&v| f64::from(v)).sum::<f64>() + rest
 }

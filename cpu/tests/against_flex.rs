@@ -176,12 +176,15 @@ fn conv2d_and_its_gradients_equal_flex() {
         }
     }
     // The reference models' shapes: MNIST's second convolution, CIFAR's `same` ones, a
-    // ResNet's strided projection.
+    // ResNet's strided projection; CIFAR's first layer and a ResNet's strided 3×3, whose
+    // 32×32 and 16×16 outputs unfold into padded rows (`Geometry::lead`).
     let one = [1, 1];
     for (batch, channels, size, kernel, stride, padding, bias) in [
         (3, [32, 64], [26, 26], [3, 3], one, [0, 0], true),
         (2, [32, 64], [16, 16], [3, 3], one, one, true),
         (2, [16, 32], [16, 16], one, [2, 2], [0, 0], false),
+        (2, [3, 32], [32, 32], [3, 3], one, one, true),
+        (3, [16, 32], [32, 32], [3, 3], [2, 2], one, true),
     ] {
         let options = [stride, padding, one];
         cases.push(Conv::new(batch, channels, size, kernel, options, bias));
@@ -224,7 +227,7 @@ fn conv2d_and_its_gradients_equal_flex() {
         }
         checked
     });
-    assert_eq!(checked, 300, "cases run");
+    assert_eq!(checked, 302, "cases run");
 }
 
 /// Grouped convolutions run Flex's own forward and gradients (bit for bit); the bias

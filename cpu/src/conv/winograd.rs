@@ -50,9 +50,10 @@ pub(crate) fn applies(g: &Geometry) -> bool {
 /// rows `2ty .. 2ty + 4` and columns `2tx .. 2tx + 4` (after the padding): with the
 /// padded image split into its four phases (even or odd row, even or odd column), each
 /// of the 16 patch entries of every tile is one contiguous slice of a phase, offset by
-/// 0 or 1 row and column. The spare tiles make those slices run on across rows, so each
-/// transform is a few long loops over all of an image's tiles at once; the spare
-/// tiles' outputs are never written out, and their gradients are zero.
+/// 0 or 1 row and column. The spare tiles make those slices run on across rows, and the
+/// phases of a group's images lie side by side (`count()` floats apart, as their tiles
+/// lie in V), so each transform is a few long loops over all the group's tiles at once;
+/// the spare tiles' outputs are never written out, and their gradients are zero.
 #[derive(Clone, Copy)]
 struct Tiles {
     g: Geometry,
@@ -77,12 +78,6 @@ impl Tiles {
         self.rows * self.stride
     }
 
-    /// Floats of one phase: `rows + 1` rows of `stride` (a tile row's patches reach one
-    /// row further), plus one that the last spare tile reads.
-    fn phase_len(&self) -> usize {
-        (self.rows + 1) * self.stride + 1
-    }
-
     /// How the convolution's images are spread: groups of as many images as make
     /// `COLUMNS` tiles, so that maps of a few tiles still make products wide enough to
     /// run near the machine's peak.
@@ -91,60 +86,48 @@ impl Tiles {
     }
 
     /// Floats of scratch for a group of `images`: V and M (or Ŷ) for all of them, and
-    /// what the transforms need for one.
+    /// what the transforms need (`transform_input`'s the most).
     fn scratch_len(&self, images: usize) -> usize {
-        let transforms = 4 * self.phase_len() + ALPHA * self.count();
-        ALPHA * (self.g.c_in + self.g.c_out) * images * self.count() + transforms
+        let tiles = images * self.count();
+        let transforms = 8 * (tiles + 1) + ALPHA * tiles;
+        ALPHA * (self.g.c_in + self.g.c_out) * tiles + transforms
     }
 
-    /// Writes `V[α][c][tile]` (rows `ld` floats apart) for one image `[c_in, h, w]`:
-    /// each tile's 4×4 input patch (zero outside the image) as `Bᵀ d B`.
-    fn transform_input(&self, image: &[f32], v: &mut [f32], ld: usize, scratch: &mut [f32]) {
+    /// Writes `V[α][c][tile]` (rows `ld` floats apart) for a group of images
+    /// `[n, c_in, h, w]`, their tiles side by side: each tile's 4×4 input patch (zero
+    /// outside the image) as `Bᵀ d B`.
+    fn transform_input(&self, images: &[f32], v: &mut [f32], ld: usize, scratch: &mut [f32]) {
         widest(
             #[inline(always)]
-            || self.transform_input_planes(image, v, ld, scratch),
+            || self.transform_input_planes(images, v, ld, scratch),
         )
     }
 
     #[inline(always)]
-    fn transform_input_planes(&self, image: &[f32], v: &mut [f32], ld: usize, scratch: &mut [f32]) {
+    fn transform_input_planes(
+        &self,
+        images: &[f32],
+        v: &mut [f32],
+        ld: usize,
+        scratch: &mut [f32],
+    ) {
         let g = &self.g;
-        let (t, plane, phase) = (self.count(), g.height * g.width, self.phase_len());
-        let (phases, rest) = scratch.split_at_mut(4 * phase);
-        let combined = &mut rest[..ALPHA * t];
+        let tiles = images.len() / g.image_len() * self.count();
+        let layout = Phases::new(self, tiles);
+        let (phases, rest) = scratch.split_at_mut(layout.count * layout.len);
+        let combined = &mut rest[..ALPHA * tiles];
         for c in 0..g.c_in {
-            let image = &image[c * plane..][..plane];
-            // phases[2·py + px][y·stride + x] = padded input[2y + py][2x + px].
-            for py in 0..2 {
-                let (even, odd) = phases[2 * py * phase..][..2 * phase].split_at_mut(phase);
-                for y in 0..=self.rows {
-                    let at = y * self.stride..(y + 1) * self.stride;
-                    let iy = (2 * y + py)
-                        .checked_sub(g.padding[0])
-                        .filter(|&iy| iy < g.height);
-                    match iy {
-                        Some(iy) => {
-                            let row = &image[iy * g.width..][..g.width];
-                            deinterleave(row, g.padding[1], &mut even[at.clone()], &mut odd[at]);
-                        }
-                        None => {
-                            even[at.clone()].fill(0.0);
-                            odd[at].fill(0.0);
-                        }
-                    }
-                }
-                even[(self.rows + 1) * self.stride..].fill(0.0);
-                odd[(self.rows + 1) * self.stride..].fill(0.0);
-            }
+            self.split_phases(images, c, layout, phases);
             // Patch entry (r, j) of every tile.
             let d = |r: usize, j: usize| {
-                &phases[(2 * (r % 2) + j % 2) * phase + (r / 2) * self.stride + j / 2..][..t]
+                &phases[layout.start(r / 2, 2 * (r % 2) + j % 2) + j / 2..][..tiles]
             };
             // Bᵀ d, column j: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3 (as b[4i + j]).
             for j in 0..4 {
                 let (d0, d1, d2, d3) = (d(0, j), d(1, j), d(2, j), d(3, j));
-                let [b0, b1, b2, b3] = planes_mut(combined, t, t, [j, 4 + j, 8 + j, 12 + j]);
-                for x in 0..t {
+                let [b0, b1, b2, b3] =
+                    planes_mut(combined, tiles, tiles, [j, 4 + j, 8 + j, 12 + j]);
+                for x in 0..tiles {
                     b0[x] = d0[x] - d2[x];
                     b1[x] = d1[x] + d2[x];
                     b2[x] = d2[x] - d1[x];
@@ -154,9 +137,9 @@ impl Tiles {
             // (Bᵀ d) B, row i: (b0 − b2, b1 + b2, b2 − b1, b1 − b3).
             for i in 0..4 {
                 let row = [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3];
-                let [b0, b1, b2, b3] = planes(combined, t, t, row);
-                let [v0, v1, v2, v3] = planes_mut(&mut v[c * ld..], g.c_in * ld, t, row);
-                for x in 0..t {
+                let [b0, b1, b2, b3] = planes(combined, tiles, tiles, row);
+                let [v0, v1, v2, v3] = planes_mut(&mut v[c * ld..], g.c_in * ld, tiles, row);
+                for x in 0..tiles {
                     v0[x] = b0[x] - b2[x];
                     v1[x] = b1[x] + b2[x];
                     v2[x] = b2[x] - b1[x];
@@ -166,9 +149,49 @@ impl Tiles {
         }
     }
 
-    /// Writes `Ŷ[α][c][tile]` (rows `ld` floats apart) for one image's output gradient
-    /// `[c_out, oh, ow]`: each tile's 2×2 gradient (zero past the output's edge, and for
-    /// the spare tiles) as `A dy Aᵀ`.
+    /// Writes channel `c` of a group of images `[n, c_in, h, w]` into its phases, laid
+    /// out as `layout` says.
+    #[inline(always)]
+    fn split_phases(&self, images: &[f32], c: usize, layout: Phases, phases: &mut [f32]) {
+        let g = &self.g;
+        let (t, plane) = (self.count(), g.height * g.width);
+        for (k, image) in images.chunks_exact(g.image_len()).enumerate() {
+            let image = &image[c * plane..][..plane];
+            for py in 0..2 {
+                for y in 0..=self.rows {
+                    let iy = (2 * y + py)
+                        .checked_sub(g.padding[0])
+                        .filter(|&iy| iy < g.height);
+                    let row = iy.map(|iy| &image[iy * g.width..][..g.width]);
+                    // Phase row y is row y of half 0, but the last: row y − 1 of half 1.
+                    let half = usize::from(y == self.rows);
+                    let at = layout.start(half, 0) + k * t + (y - half) * self.stride;
+                    let which = [2 * py, 2 * py + 1];
+                    let [even, odd] = planes_mut(&mut phases[at..], layout.len, self.stride, which);
+                    match row {
+                        Some(row) => deinterleave(row, g.padding[1], even, odd),
+                        None => {
+                            even.fill(0.0);
+                            odd.fill(0.0);
+                        }
+                    }
+                }
+            }
+            // Split, half 1's other rows are copies of half 0's, a row on.
+            for p in (0..4).filter(|_| layout.split) {
+                let from = layout.start(0, p) + k * t + self.stride;
+                let to = layout.start(1, p) + k * t;
+                phases.copy_within(from..from + t - self.stride, to);
+            }
+        }
+        for q in 1..=layout.count {
+            phases[q * layout.len - 1] = 0.0;
+        }
+    }
+
+    /// Writes `Ŷ[α][c][tile]` (rows `ld` floats apart) for a group of images' output
+    /// gradients `[n, c_out, oh, ow]`, their tiles side by side: each tile's 2×2 gradient
+    /// (zero past the output's edge, and for the spare tiles) as `A dy Aᵀ`.
     fn transform_grad(&self, dy: &[f32], yhat: &mut [f32], ld: usize, scratch: &mut [f32]) {
         widest(
             #[inline(always)]
@@ -180,29 +203,32 @@ impl Tiles {
     fn transform_grad_planes(&self, dy: &[f32], yhat: &mut [f32], ld: usize, scratch: &mut [f32]) {
         let g = &self.g;
         let [oh, ow] = g.out;
-        let t = self.count();
+        let (t, plane) = (self.count(), oh * ow);
+        let tiles = dy.len() / g.output_len() * t;
         // The tiles' gradients a b / c d: the four phases of the output gradient.
-        let phases = &mut scratch[..4 * t];
+        let phases = &mut scratch[..4 * tiles];
         for c in 0..g.c_out {
-            let dy = &dy[c * oh * ow..][..oh * ow];
             phases.fill(0.0);
-            for py in 0..2 {
-                let (even, odd) = phases[2 * py * t..][..2 * t].split_at_mut(t);
-                for y in (0..self.rows).filter(|y| 2 * y + py < oh) {
-                    let at = y * self.stride..(y + 1) * self.stride;
-                    let row = &dy[(2 * y + py) * ow..][..ow];
-                    deinterleave(row, 0, &mut even[at.clone()], &mut odd[at]);
+            for (k, dy) in dy.chunks_exact(g.output_len()).enumerate() {
+                let dy = &dy[c * plane..][..plane];
+                for py in 0..2 {
+                    for y in (0..self.rows).filter(|y| 2 * y + py < oh) {
+                        let at = k * t + y * self.stride;
+                        let [even, odd] =
+                            planes_mut(&mut phases[at..], tiles, self.stride, [2 * py, 2 * py + 1]);
+                        deinterleave(&dy[(2 * y + py) * ow..][..ow], 0, even, odd);
+                    }
                 }
             }
-            let [a, b, c_, d] = planes(phases, t, t, [0, 1, 2, 3]);
+            let [a, b, c_, d] = planes(phases, tiles, tiles, [0, 1, 2, 3]);
             // A dy: rows (a, b), (a + c, b + d), (a − c, b − d), (−c, −d), that is
             // top·(a, b) + bottom·(c, d); then (A dy) Aᵀ along each row (l, r):
             // (l, l + r, l − r, −r).
             let rows = [(1.0, 0.0), (1.0, 1.0), (1.0, -1.0), (0.0, -1.0)];
             for (i, (top, bottom)) in rows.into_iter().enumerate() {
                 let row = [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3];
-                let [o0, o1, o2, o3] = planes_mut(&mut yhat[c * ld..], g.c_out * ld, t, row);
-                for x in 0..t {
+                let [o0, o1, o2, o3] = planes_mut(&mut yhat[c * ld..], g.c_out * ld, tiles, row);
+                for x in 0..tiles {
                     let l = top * a[x] + bottom * c_[x];
                     let r = top * b[x] + bottom * d[x];
                     (o0[x], o1[x], o2[x], o3[x]) = (l, l + r, l - r, -r);
@@ -211,8 +237,9 @@ impl Tiles {
         }
     }
 
-    /// Writes one image's output `[c_out, oh, ow]` from `M[α][c][tile]` (rows `ld`
-    /// floats apart) as `Aᵀ M A`, plus `bias`, cropping the last tiles of odd sizes.
+    /// Writes a group of images' outputs `[n, c_out, oh, ow]` from `M[α][c][tile]` (rows
+    /// `ld` floats apart, their tiles side by side) as `Aᵀ M A`, plus `bias`, cropping
+    /// the last tiles of odd sizes.
     fn transform_output(
         &self,
         m: &[f32],
@@ -239,17 +266,18 @@ impl Tiles {
         let g = &self.g;
         let [oh, ow] = g.out;
         let t = self.count();
+        let tiles = y.len() / g.output_len() * t;
         // Aᵀ M's two rows (s, d) of each column j, then the four corners of each tile.
-        let (rows, corners) = scratch[..12 * t].split_at_mut(8 * t);
+        let (rows, corners) = scratch[..12 * tiles].split_at_mut(8 * tiles);
         for c in 0..g.c_out {
             let bias = bias.map_or(0.0, |b| b[c]);
             let m = &m[c * ld..];
             let plane = g.c_out * ld;
             // Aᵀ M, column j: s = m0 + m1 + m2 and d = m1 − m2 − m3 of the tile's rows.
             for j in 0..4 {
-                let [m0, m1, m2, m3] = planes(m, plane, t, [j, 4 + j, 8 + j, 12 + j]);
-                let [s, d] = planes_mut(rows, t, t, [j, 4 + j]);
-                for x in 0..t {
+                let [m0, m1, m2, m3] = planes(m, plane, tiles, [j, 4 + j, 8 + j, 12 + j]);
+                let [s, d] = planes_mut(rows, tiles, tiles, [j, 4 + j]);
+                for x in 0..tiles {
                     s[x] = m0[x] + m1[x] + m2[x];
                     d[x] = m1[x] - m2[x] - m3[x];
                 }
@@ -257,19 +285,64 @@ impl Tiles {
             // (Aᵀ M) A along each row: (r0 + r1 + r2, r1 − r2 − r3), plus the bias.
             for half in 0..2 {
                 let row = [4 * half, 4 * half + 1, 4 * half + 2, 4 * half + 3];
-                let [r0, r1, r2, r3] = planes(rows, t, t, row);
-                let [left, right] = planes_mut(corners, t, t, [2 * half, 2 * half + 1]);
-                for x in 0..t {
+                let [r0, r1, r2, r3] = planes(rows, tiles, tiles, row);
+                let [left, right] = planes_mut(corners, tiles, tiles, [2 * half, 2 * half + 1]);
+                for x in 0..tiles {
                     left[x] = r0[x] + r1[x] + r2[x] + bias;
                     right[x] = r1[x] - r2[x] - r3[x] + bias;
                 }
             }
-            let y = &mut y[c * oh * ow..][..oh * ow];
-            for (oy, line) in y.chunks_exact_mut(ow).enumerate() {
-                let [left, right] = planes(corners, t, t, [2 * (oy % 2), 2 * (oy % 2) + 1]);
-                let at = (oy / 2) * self.stride;
-                interleave(&left[at..][..self.cols], &right[at..][..self.cols], line);
+            for (k, y) in y.chunks_exact_mut(g.output_len()).enumerate() {
+                let y = &mut y[c * oh * ow..][..oh * ow];
+                for (oy, line) in y.chunks_exact_mut(ow).enumerate() {
+                    let which = [2 * (oy % 2), 2 * (oy % 2) + 1];
+                    let [left, right] = planes(corners, tiles, tiles, which);
+                    let at = k * t + (oy / 2) * self.stride;
+                    interleave(&left[at..][..self.cols], &right[at..][..self.cols], line);
+                }
             }
+        }
+    }
+}
+
+/// Where the phases of a group's input lie in the scratch: phase `(half, p)` holds, at
+/// `k·t + y·stride + x`, the padded input's `[2(y + half) + py][2x + px]` of image k
+/// (`p = 2·py + px`), the rows 0–1 (half 0) and 2–3 (half 1) of the tiles' patches. One
+/// image's half 1 is its half 0 a row on; in a group, image k's next row is image k + 1's
+/// first, so the halves lie apart (`split`). Each phase ends with a float that the last
+/// spare tile reads.
+#[derive(Clone, Copy)]
+struct Phases {
+    split: bool,
+    /// Floats per phase.
+    len: usize,
+    /// Phases stored: 8 when split, else 4.
+    count: usize,
+    stride: usize,
+}
+
+impl Phases {
+    /// The layout for `group` tiles of `tiles`' images (one image's or more).
+    fn new(tiles: &Tiles, group: usize) -> Self {
+        let split = group > tiles.count();
+        Phases {
+            split,
+            len: if split {
+                group + 1
+            } else {
+                group + tiles.stride + 1
+            },
+            count: if split { 8 } else { 4 },
+            stride: tiles.stride,
+        }
+    }
+
+    /// Where phase `(half, p)` starts.
+    fn start(&self, half: usize, p: usize) -> usize {
+        if self.split {
+            (4 * half + p) * self.len
+        } else {
+            p * self.len + half * self.stride
         }
     }
 }
@@ -421,9 +494,7 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
             let ld = images.len() / g.image_len() * t;
             let (v, rest) = scratch.split_at_mut(ALPHA * g.c_in * ld);
             let (m, scratch) = rest.split_at_mut(ALPHA * g.c_out * ld);
-            for (j, image) in images.chunks_exact(g.image_len()).enumerate() {
-                tiles.transform_input(image, &mut v[j * t..], ld, scratch);
-            }
+            tiles.transform_input(images, v, ld, scratch);
             for a in 0..ALPHA {
                 gemm(
                     MatrixMut::rows(&mut m[a * g.c_out * ld..], g.c_out, ld),
@@ -433,9 +504,7 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
                     threads,
                 );
             }
-            for (j, out) in outs.chunks_exact_mut(g.output_len()).enumerate() {
-                tiles.transform_output(&m[j * t..], ld, bias, out, scratch);
-            }
+            tiles.transform_output(m, ld, bias, outs, scratch);
         },
     );
     y
@@ -480,12 +549,10 @@ pub(crate) fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
             let ld = images.len() * t;
             let (v, rest) = scratch.split_at_mut(ALPHA * g.c_in * ld);
             let (yhat, scratch) = rest.split_at_mut(ALPHA * g.c_out * ld);
-            for (j, n) in images.enumerate() {
-                let image = &x[n * image_len..][..image_len];
-                tiles.transform_input(image, &mut v[j * t..], ld, scratch);
-                let grad = &dy[n * output_len..][..output_len];
-                tiles.transform_grad(grad, &mut yhat[j * t..], ld, scratch);
-            }
+            let group = &x[images.start * image_len..images.end * image_len];
+            tiles.transform_input(group, v, ld, scratch);
+            let grads = &dy[images.start * output_len..images.end * output_len];
+            tiles.transform_grad(grads, yhat, ld, scratch);
             for a in 0..ALPHA {
                 gemm(
                     MatrixMut::rows(&mut du[a * kernels..], g.c_out, g.c_in),
