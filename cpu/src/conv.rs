@@ -82,9 +82,10 @@ impl Geometry {
     }
 
     /// Calls `f(at, source)` for every line of the unfolded image: row `(c, ky, kx)`
-    /// and output row `oy`, starting at `at` in `cols` (rows `lead` apart). `source` is where the line reads
-    /// the image, or `None` where the whole line lies in the padding (its input row, or
-    /// every column: a kernel wider than the input reaches past it on both sides).
+    /// and output row `oy`, starting at `at` in `cols` (rows `lead` apart). `source` is
+    /// where the line reads the image, or `None` where the whole line lies in the padding
+    /// (its input row, or every column: a kernel wider than the input reaches past it on
+    /// both sides).
     fn for_each_line(&self, lead: usize, mut f: impl FnMut(usize, Option<Source>)) {
         let [kh, kw] = self.kernel;
         let [oh, ow] = self.out;

@@ -93,24 +93,18 @@ impl Tiles {
         ALPHA * (self.g.c_in + self.g.c_out) * tiles + transforms
     }
 
-    /// Writes `V[α][c][tile]` (rows `ld` floats apart) for a group of images
+    /// Writes `V[α][c][tile]` (rows as long as the group's tiles) for a group of images
     /// `[n, c_in, h, w]`, their tiles side by side: each tile's 4×4 input patch (zero
     /// outside the image) as `Bᵀ d B`.
-    fn transform_input(&self, images: &[f32], v: &mut [f32], ld: usize, scratch: &mut [f32]) {
+    fn transform_input(&self, images: &[f32], v: &mut [f32], scratch: &mut [f32]) {
         widest(
             #[inline(always)]
-            || self.transform_input_planes(images, v, ld, scratch),
+            || self.transform_input_planes(images, v, scratch),
         )
     }
 
     #[inline(always)]
-    fn transform_input_planes(
-        &self,
-        images: &[f32],
-        v: &mut [f32],
-        ld: usize,
-        scratch: &mut [f32],
-    ) {
+    fn transform_input_planes(&self, images: &[f32], v: &mut [f32], scratch: &mut [f32]) {
         let g = &self.g;
         let tiles = images.len() / g.image_len() * self.count();
         let layout = Phases::new(self, tiles);
@@ -138,7 +132,7 @@ impl Tiles {
             for i in 0..4 {
                 let row = [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3];
                 let [b0, b1, b2, b3] = planes(combined, tiles, tiles, row);
-                let [v0, v1, v2, v3] = planes_mut(&mut v[c * ld..], g.c_in * ld, tiles, row);
+                let [v0, v1, v2, v3] = planes_mut(&mut v[c * tiles..], g.c_in * tiles, tiles, row);
                 for x in 0..tiles {
                     v0[x] = b0[x] - b2[x];
                     v1[x] = b1[x] + b2[x];
@@ -189,18 +183,18 @@ impl Tiles {
         }
     }
 
-    /// Writes `Ŷ[α][c][tile]` (rows `ld` floats apart) for a group of images' output
+    /// Writes `Ŷ[α][c][tile]` (rows as long as the group's tiles) for a group of images' output
     /// gradients `[n, c_out, oh, ow]`, their tiles side by side: each tile's 2×2 gradient
     /// (zero past the output's edge, and for the spare tiles) as `A dy Aᵀ`.
-    fn transform_grad(&self, dy: &[f32], yhat: &mut [f32], ld: usize, scratch: &mut [f32]) {
+    fn transform_grad(&self, dy: &[f32], yhat: &mut [f32], scratch: &mut [f32]) {
         widest(
             #[inline(always)]
-            || self.transform_grad_planes(dy, yhat, ld, scratch),
+            || self.transform_grad_planes(dy, yhat, scratch),
         )
     }
 
     #[inline(always)]
-    fn transform_grad_planes(&self, dy: &[f32], yhat: &mut [f32], ld: usize, scratch: &mut [f32]) {
+    fn transform_grad_planes(&self, dy: &[f32], yhat: &mut [f32], scratch: &mut [f32]) {
         let g = &self.g;
         let [oh, ow] = g.out;
         let (t, plane) = (self.count(), oh * ow);
@@ -227,7 +221,8 @@ impl Tiles {
             let rows = [(1.0, 0.0), (1.0, 1.0), (1.0, -1.0), (0.0, -1.0)];
             for (i, (top, bottom)) in rows.into_iter().enumerate() {
                 let row = [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3];
-                let [o0, o1, o2, o3] = planes_mut(&mut yhat[c * ld..], g.c_out * ld, tiles, row);
+                let [o0, o1, o2, o3] =
+                    planes_mut(&mut yhat[c * tiles..], g.c_out * tiles, tiles, row);
                 for x in 0..tiles {
                     let l = top * a[x] + bottom * c_[x];
                     let r = top * b[x] + bottom * d[x];
@@ -238,19 +233,18 @@ impl Tiles {
     }
 
     /// Writes a group of images' outputs `[n, c_out, oh, ow]` from `M[α][c][tile]` (rows
-    /// `ld` floats apart, their tiles side by side) as `Aᵀ M A`, plus `bias`, cropping
+    /// as long as the group's tiles, side by side) as `Aᵀ M A`, plus `bias`, cropping
     /// the last tiles of odd sizes.
     fn transform_output(
         &self,
         m: &[f32],
-        ld: usize,
         bias: Option<&[f32]>,
         y: &mut [f32],
         scratch: &mut [f32],
     ) {
         widest(
             #[inline(always)]
-            || self.transform_output_planes(m, ld, bias, y, scratch),
+            || self.transform_output_planes(m, bias, y, scratch),
         )
     }
 
@@ -258,7 +252,6 @@ impl Tiles {
     fn transform_output_planes(
         &self,
         m: &[f32],
-        ld: usize,
         bias: Option<&[f32]>,
         y: &mut [f32],
         scratch: &mut [f32],
@@ -271,8 +264,8 @@ impl Tiles {
         let (rows, corners) = scratch[..12 * tiles].split_at_mut(8 * tiles);
         for c in 0..g.c_out {
             let bias = bias.map_or(0.0, |b| b[c]);
-            let m = &m[c * ld..];
-            let plane = g.c_out * ld;
+            let m = &m[c * tiles..];
+            let plane = g.c_out * tiles;
             // Aᵀ M, column j: s = m0 + m1 + m2 and d = m1 − m2 − m3 of the tile's rows.
             for j in 0..4 {
                 let [m0, m1, m2, m3] = planes(m, plane, tiles, [j, 4 + j, 8 + j, 12 + j]);
@@ -494,7 +487,7 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
             let ld = images.len() / g.image_len() * t;
             let (v, rest) = scratch.split_at_mut(ALPHA * g.c_in * ld);
             let (m, scratch) = rest.split_at_mut(ALPHA * g.c_out * ld);
-            tiles.transform_input(images, v, ld, scratch);
+            tiles.transform_input(images, v, scratch);
             for a in 0..ALPHA {
                 gemm(
                     MatrixMut::rows(&mut m[a * g.c_out * ld..], g.c_out, ld),
@@ -504,7 +497,7 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
                     threads,
                 );
             }
-            tiles.transform_output(m, ld, bias, outs, scratch);
+            tiles.transform_output(m, bias, outs, scratch);
         },
     );
     y
@@ -550,9 +543,9 @@ pub(crate) fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
             let (v, rest) = scratch.split_at_mut(ALPHA * g.c_in * ld);
             let (yhat, scratch) = rest.split_at_mut(ALPHA * g.c_out * ld);
             let group = &x[images.start * image_len..images.end * image_len];
-            tiles.transform_input(group, v, ld, scratch);
+            tiles.transform_input(group, v, scratch);
             let grads = &dy[images.start * output_len..images.end * output_len];
-            tiles.transform_grad(grads, yhat, ld, scratch);
+            tiles.transform_grad(grads, yhat, scratch);
             for a in 0..ALPHA {
                 gemm(
                     MatrixMut::rows(&mut du[a * kernels..], g.c_out, g.c_in),
