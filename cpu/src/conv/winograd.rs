@@ -160,8 +160,8 @@ impl Tiles {
                     // Phase row y is row y of half 0, but the last: row y − 1 of half 1.
                     let half = usize::from(y == self.rows);
                     let at = layout.start(half, 0) + k * t + (y - half) * self.stride;
-                    let which = [2 * py, 2 * py + 1];
-                    let [even, odd] = planes_mut(&mut phases[at..], layout.len, self.stride, which);
+                    let plane = &mut phases[at + 2 * py * layout.len..];
+                    let (even, odd) = pair_mut(plane, layout.len, self.stride);
                     match row {
                         Some(row) => deinterleave(row, g.padding[1], even, odd),
                         None => {
@@ -208,8 +208,8 @@ impl Tiles {
                 for py in 0..2 {
                     for y in (0..self.rows).filter(|y| 2 * y + py < oh) {
                         let at = k * t + y * self.stride;
-                        let [even, odd] =
-                            planes_mut(&mut phases[at..], tiles, self.stride, [2 * py, 2 * py + 1]);
+                        let plane = &mut phases[at + 2 * py * tiles..];
+                        let (even, odd) = pair_mut(plane, tiles, self.stride);
                         deinterleave(&dy[(2 * y + py) * ow..][..ow], 0, even, odd);
                     }
                 }
@@ -288,10 +288,10 @@ impl Tiles {
             for (k, y) in y.chunks_exact_mut(g.output_len()).enumerate() {
                 let y = &mut y[c * oh * ow..][..oh * ow];
                 for (oy, line) in y.chunks_exact_mut(ow).enumerate() {
-                    let which = [2 * (oy % 2), 2 * (oy % 2) + 1];
-                    let [left, right] = planes(corners, tiles, tiles, which);
-                    let at = k * t + (oy / 2) * self.stride;
-                    interleave(&left[at..][..self.cols], &right[at..][..self.cols], line);
+                    // The corners' planes 2·(oy % 2) (left) and the next (right).
+                    let at = 2 * (oy % 2) * tiles + k * t + (oy / 2) * self.stride;
+                    let (left, right) = (&corners[at..], &corners[at + tiles..]);
+                    interleave(&left[..self.cols], &right[..self.cols], line);
                 }
             }
         }
@@ -415,6 +415,15 @@ fn planes_mut<const N: usize>(
         (rest, next) = (tail, p + 1);
         &mut plane[..len]
     })
+}
+
+/// The first `len` floats of the first plane of `buffer` and of the next, `distance`
+/// floats on, to write. (The per-row calls take this, not `planes_mut`, whose `map`
+/// the compiler leaves a call.)
+#[inline(always)]
+fn pair_mut(buffer: &mut [f32], distance: usize, len: usize) -> (&mut [f32], &mut [f32]) {
+    let (first, second) = buffer.split_at_mut(distance);
+    (&mut first[..len], &mut second[..len])
 }
 
 /// `U[α][o][i]` for kernels `[c_out, c_in, 3, 3]`: each kernel as `G g Gᵀ`.
