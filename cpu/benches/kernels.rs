@@ -1,8 +1,10 @@
 //! Time of each replaced op at the reference models' shapes (batch 128), on KilnCpu and
 //! on Flex, with the arithmetic rate it reaches (the bias gradient, a sum, in ms alone).
 //!
-//! Run: `cargo bench -p kiln-cpu --bench kernels` (`KILN_BENCH_REPEAT` sets the timed
-//! calls per op, default 10).
+//! Run: `cargo bench -p kiln-cpu --bench kernels`. For alternated A/B runs of a change:
+//! `KILN_BENCH_REPEAT` sets the timed calls per op (default 10), `KILN_BENCH_LAYERS` the
+//! layers (words of their names, comma-separated: `resnet,mnist`), `KILN_BENCH_BATCH`
+//! the batch size (128), and `KILN_BENCH_FLEX=0` leaves Flex out.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -20,10 +22,20 @@ const LAYERS: &[(&str, [usize; 3], usize, usize)] = &[
     ("cifar conv3", [32, 15, 15], 64, 1),
     ("cifar conv4", [64, 15, 15], 64, 0),
     ("resnet s1", [16, 32, 32], 16, 1),
+    ("resnet s2", [32, 16, 16], 32, 1),
     ("resnet s3", [64, 8, 8], 64, 1),
 ];
 
-const BATCH: usize = 128;
+/// `KILN_BENCH_<name>`, parsed, or `default` when it is not set.
+fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(format!("KILN_BENCH_{name}")) {
+        Ok(value) => value.trim().parse().unwrap_or_else(|_| {
+            eprintln!("KILN_BENCH_{name}={value:?} is not valid here");
+            std::process::exit(2)
+        }),
+        Err(_) => default,
+    }
+}
 
 fn random(shape: &[usize]) -> FlexTensor {
     let n: usize = shape.iter().product();
@@ -35,10 +47,7 @@ fn random(shape: &[usize]) -> FlexTensor {
 
 /// Milliseconds per call of `f`, the median of `KILN_BENCH_REPEAT` calls after one.
 fn time(mut f: impl FnMut()) -> f64 {
-    let repeat = std::env::var("KILN_BENCH_REPEAT")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(10);
+    let repeat = setting("REPEAT", 10_usize).max(1);
     f();
     let mut t: Vec<f64> = (0..repeat)
         .map(|_| {
@@ -57,9 +66,10 @@ fn conv<B: Backend<FloatTensorPrimitive = FlexTensor>>(
     input: [usize; 3],
     c_out: usize,
     padding: usize,
+    batch: usize,
 ) -> [f64; 4] {
     let [c, h, w] = input;
-    let x = random(&[BATCH, c, h, w]);
+    let x = random(&[batch, c, h, w]);
     let weight = random(&[c_out, c, 3, 3]);
     let bias = random(&[c_out]);
     let options = ConvOptions::new([1, 1], [padding, padding], [1, 1], 1);
@@ -101,19 +111,25 @@ fn conv<B: Backend<FloatTensorPrimitive = FlexTensor>>(
 }
 
 fn main() {
-    println!("batch {BATCH}, 3x3 convolutions, stride 1; ms per call (GFLOP/s)");
+    let batch = setting("BATCH", 128_usize).max(1);
+    let layers = setting("LAYERS", String::new());
+    let chosen =
+        |name: &str| layers.is_empty() || layers.split(',').any(|word| name.contains(word.trim()));
+    let flex = setting("FLEX", 1_u8) != 0;
+    println!("batch {batch}, 3x3 convolutions, stride 1; ms per call (GFLOP/s)");
     println!(
         "{:<12} {:>9} {:>22} {:>22} {:>22} {:>9}",
         "layer", "backend", "forward", "input grad", "weight grad", "bias grad"
     );
-    for &(name, input, c_out, padding) in LAYERS {
+    for &(name, input, c_out, padding) in LAYERS.iter().filter(|layer| chosen(layer.0)) {
         let [c, h, w] = input;
         let (oh, ow) = (h + 2 * padding - 2, w + 2 * padding - 2);
-        let gflop = 2.0 * (BATCH * c_out * c * 9 * oh * ow) as f64 / 1e9;
-        for (backend, ms) in [
-            ("kiln-cpu", conv::<KilnCpu>(input, c_out, padding)),
-            ("flex", conv::<Flex>(input, c_out, padding)),
-        ] {
+        let gflop = 2.0 * (batch * c_out * c * 9 * oh * ow) as f64 / 1e9;
+        let mut runs = vec![("kiln-cpu", conv::<KilnCpu>(input, c_out, padding, batch))];
+        if flex {
+            runs.push(("flex", conv::<Flex>(input, c_out, padding, batch)));
+        }
+        for (backend, ms) in runs {
             let cell = |ms: f64| format!("{ms:8.2} ({:6.1})", gflop / ms * 1e3);
             println!(
                 "{name:<12} {backend:>9} {:>22} {:>22} {:>22} {:>9.3}",
