@@ -162,13 +162,7 @@ impl Tiles {
                     let at = layout.start(half, 0) + k * t + (y - half) * self.stride;
                     let plane = &mut phases[at + 2 * py * layout.len..];
                     let (even, odd) = pair_mut(plane, layout.len, self.stride);
-                    match row {
-                        Some(row) => deinterleave(row, g.padding[1], even, odd),
-                        None => {
-                            even.fill(0.0);
-                            odd.fill(0.0);
-                        }
-                    }
+                    deinterleave(row.unwrap_or(&[]), g.padding[1], even, odd);
                 }
             }
             // Split, half 1's other rows are copies of half 0's, a row on.
@@ -202,15 +196,16 @@ impl Tiles {
         // The tiles' gradients a b / c d: the four phases of the output gradient.
         let phases = &mut scratch[..4 * tiles];
         for c in 0..g.c_out {
-            phases.fill(0.0);
             for (k, dy) in dy.chunks_exact(g.output_len()).enumerate() {
                 let dy = &dy[c * plane..][..plane];
                 for py in 0..2 {
-                    for y in (0..self.rows).filter(|y| 2 * y + py < oh) {
+                    for y in 0..self.rows {
                         let at = k * t + y * self.stride;
                         let plane = &mut phases[at + 2 * py * tiles..];
                         let (even, odd) = pair_mut(plane, tiles, self.stride);
-                        deinterleave(&dy[(2 * y + py) * ow..][..ow], 0, even, odd);
+                        // The row past an odd height's last is zero.
+                        let row = dy.get((2 * y + py) * ow..(2 * y + py + 1) * ow);
+                        deinterleave(row.unwrap_or(&[]), 0, even, odd);
                     }
                 }
             }
@@ -344,10 +339,8 @@ impl Phases {
 /// where `src` does not reach, as many as fit).
 #[inline(always)]
 fn deinterleave(src: &[f32], shift: usize, even: &mut [f32], odd: &mut [f32]) {
-    even.fill(0.0);
-    odd.fill(0.0);
     // Column x of `src` lands at x + shift: its even columns fill one half from `at`,
-    // its odd ones the other from `next`.
+    // its odd ones the other from `next`; the zeros go only where they do not.
     let (first, at, second, next) = match shift % 2 {
         0 => (even, shift / 2, odd, shift / 2),
         _ => (odd, shift / 2, even, shift / 2 + 1),
@@ -367,8 +360,15 @@ fn deinterleave(src: &[f32], shift: usize, even: &mut [f32], odd: &mut [f32]) {
         first_part[k] = pairs[k][0];
         second_part[k] = pairs[k][1];
     }
-    if let ([last], Some(slot)) = (rest, first.get_mut(at + pairs.len())) {
+    let mut first_end = at + n;
+    if let ([last], true, Some(slot)) = (rest, n == pairs.len(), first.get_mut(first_end)) {
         *slot = *last;
+        first_end += 1;
+    }
+    for (half, start, end) in [(first, at, first_end), (second, next, next + n)] {
+        let len = half.len();
+        half[..start.min(len)].fill(0.0);
+        half[end.min(len)..].fill(0.0);
     }
 }
 
