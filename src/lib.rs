@@ -93,16 +93,17 @@ pub use kiln_core::callbacks;
 pub use kiln_core::import;
 pub use kiln_core::visualize;
 pub use kiln_core::{
-    Adam, AdamW, Batch, BatchLogs, Callback, CallbackResult, Control, DynTensor, Fit, FreezeError,
-    History, JsonGraph, JsonModel, Load, Loaded, Logs, Loss, Metric, Mode, Model, Optimizer,
-    PlotError, RmsProp, Sgd, TrainError, TrainForward, Trainer, Verbosity, activation, backend,
-    freeze, layers, load_model, load_weights, load_weights_with, plot_runs, regularizer,
-    save_model, save_weights, unfreeze,
+    Adam, AdamW, Batch, BatchLogs, Callback, CallbackResult, Chart, Control, DynTensor, Fit,
+    FreezeError, History, JsonGraph, JsonModel, Load, Loaded, Logs, Loss, Metric, Mode, Model,
+    Optimizer, PlotError, RmsProp, Series, Sgd, TrainError, TrainForward, Trainer, Verbosity,
+    activation, backend, freeze, layers, load_model, load_weights, load_weights_with, plot_lines,
+    plot_runs, regularizer, save_model, save_weights, unfreeze,
 };
 pub use kiln_datasets as datasets;
 pub use kiln_macros::model;
 pub use kiln_spec as spec;
 pub use kiln_spec::{Activation, Dim, ModelSpec, Padding, Regularizer, Shape, Summary};
+pub use kiln_tune as tuner;
 
 /// Builds a runtime model from the JSON form of a `model!` (`to_json()`), with fresh
 /// weights on `device`; `I` and `O` are the ranks of its input and output tensors (one more

@@ -13,6 +13,10 @@ type B = kiln::backend::Cpu;
 mod models;
 use models::{CifarCnn, MnistConvnet, MnistMlp};
 
+// The seed's MLP built at run time, as the examples build it.
+#[path = "../examples/common/mod.rs"]
+mod common;
+
 /// The training tests run one at a time: they share the backend's random generator
 /// (seeded by `fit`) and the machine's cores.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -106,6 +110,42 @@ fn the_mlp_reaches_97_5_percent_on_mnist() {
     let accuracy = trainer.evaluate(&test).unwrap().get("accuracy").unwrap();
     println!("MLP test accuracy: {accuracy:.4}");
     assert!(accuracy >= 0.975, "MLP test accuracy {accuracy}");
+}
+
+#[test]
+fn a_random_search_of_four_two_epoch_trials_on_50_000_mnist_images_reaches_96_percent() {
+    use kiln::tuner::{RandomSearch, Status, Trial, Tuner};
+    let Some(dir) = data("mnist") else { return };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (train, _) = mnist(&dir).unwrap();
+    let train = train.take(50_000);
+    let project = std::env::temp_dir().join(format!("kiln-real-tuning-{}", std::process::id()));
+    let device = Default::default();
+    let mut tuner = Tuner::new(RandomSearch::new().max_trials(4), |hp| {
+        let units = hp.int("units", 128, 512).step(128).value();
+        let rate = hp.float("learning_rate", 5e-4, 2e-3).log().value();
+        let spec = common::mlp(2, usize::try_from(units).unwrap(), 0.0)?;
+        let trainer = Trainer::new(kiln::JsonModel::<B, 2, 2>::new(spec, &device)?)
+            .optimizer(Adam::new().learning_rate(rate))
+            .loss(Loss::CategoricalCrossentropy)
+            .metrics([Metric::Accuracy]);
+        let fit = Fit::epochs(2).batch_size(32).validation_split(0.1);
+        Ok(Trial::new(trainer, fit.verbose(Verbosity::Silent)))
+    })
+    .objective("val_accuracy")
+    .directory(&project)
+    .overwrite(true)
+    .seed(3);
+    let trials = tuner.search(&train).unwrap();
+    assert_eq!(trials.len(), 4);
+    assert!(trials.iter().all(|t| t.status == Status::Completed));
+    let best = tuner.best_trials(1).unwrap().remove(0);
+    println!("{}", tuner.results_summary(1).unwrap());
+    let score = best.score.unwrap();
+    assert!(score >= 0.96, "best val_accuracy {score}");
+    let csv = std::fs::read_to_string(project.join("untitled_project/results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(project.join("untitled_project/results.md").exists());
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! [`KilnCpu`]: burn-flex with kiln's convolution kernels, by default; NdArray with
 //! `--no-default-features --features ndarray`), and CUDA with `cuda`.
 
+#[cfg(any(feature = "flex", feature = "ndarray", feature = "cuda"))]
 use burn::backend::Autodiff;
 
 #[cfg(feature = "flex")]

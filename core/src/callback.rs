@@ -203,6 +203,24 @@ pub enum Mode {
     Auto,
 }
 
+impl Mode {
+    /// Whether higher values of the quantity `name` are better under this mode.
+    ///
+    /// ```
+    /// use kiln_core::Mode;
+    /// assert!(Mode::Auto.higher_is_better("val_accuracy"));
+    /// assert!(!Mode::Auto.higher_is_better("val_loss"));
+    /// assert!(Mode::Max.higher_is_better("val_loss"));
+    /// ```
+    pub fn higher_is_better(self, name: &str) -> bool {
+        match self {
+            Mode::Min => false,
+            Mode::Max => true,
+            Mode::Auto => ["accuracy", "acc", "auc"].iter().any(|s| name.ends_with(s)),
+        }
+    }
+}
+
 /// A monitored quantity and the best value seen (shared by EarlyStopping,
 /// ModelCheckpoint and ReduceLROnPlateau).
 #[derive(Clone, Debug)]
@@ -215,14 +233,9 @@ pub(crate) struct Monitor {
 
 impl Monitor {
     pub fn new(name: &str, mode: Mode, min_delta: f64) -> Self {
-        let higher_is_better = match mode {
-            Mode::Min => false,
-            Mode::Max => true,
-            Mode::Auto => ["accuracy", "acc", "auc"].iter().any(|s| name.ends_with(s)),
-        };
         let mut m = Monitor {
             name: name.to_string(),
-            higher_is_better,
+            higher_is_better: mode.higher_is_better(name),
             min_delta: min_delta.abs(),
             best: 0.0,
         };

@@ -4,8 +4,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use plotters::prelude::*;
-
+use crate::chart::{self, Chart, Series};
 use crate::error::TrainError;
 use crate::logs::Logs;
 
@@ -237,6 +236,30 @@ fn chart_title(title: &str, name: &str) -> String {
     }
 }
 
+/// Draws `curves` (label, history, value name) against the epochs, 1-based as Keras
+/// prints them.
+fn draw(
+    file: &Path,
+    title: &str,
+    y_label: &str,
+    curves: &[(String, &History, &str)],
+) -> Result<(), String> {
+    let series: Vec<Series> = curves
+        .iter()
+        .map(|(label, h, name)| {
+            let points = h
+                .epochs
+                .iter()
+                .zip(h.get(name).unwrap_or(&[]))
+                .map(|(&e, &v)| (e as f64 + 1.0, v))
+                .collect();
+            Series::new(label, points)
+        })
+        .collect();
+    let chart = Chart::new(title, "epoch", y_label).whole_x();
+    chart::draw(file, &chart, &series)
+}
+
 /// Writes one chart comparing `metric` (`val_accuracy`, say) across several runs, one
 /// curve per run labelled with its name: an experiment's summary chart.
 ///
@@ -262,110 +285,6 @@ pub fn plot_runs(
         path: path.to_path_buf(),
         reason,
     })
-}
-
-/// The label of an x-axis tick: the epoch where the tick falls on one, none between
-/// epochs (plotters places ticks at halves on short runs, which rounding labelled
-/// `1 2 2 2 3`).
-fn epoch_label(x: f64) -> String {
-    if (x - x.round()).abs() < 1e-6 {
-        format!("{x:.0}")
-    } else {
-        String::new()
-    }
-}
-
-/// The curves' colours, in order.
-const COLORS: [RGBColor; 6] = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
-
-/// The epochs and values the chart spans, `(first, last, low, high)`: never empty.
-fn bounds(series: &[(&String, Vec<(f64, f64)>)]) -> (f64, f64, f64, f64) {
-    let points = series.iter().flat_map(|(_, p)| p.iter());
-    let (lo, hi, first, last) = points.fold(
-        (f64::MAX, f64::MIN, f64::MAX, f64::MIN),
-        |(lo, hi, f, l), &(x, y)| (lo.min(y), hi.max(y), f.min(x), l.max(x)),
-    );
-    let (lo, hi) = if lo > hi {
-        (0.0, 1.0)
-    } else if lo == hi {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        (lo, hi)
-    };
-    let (first, last) = if first > last {
-        (1.0, 2.0)
-    } else {
-        (first, last.max(first + 1.0))
-    };
-    (first, last, lo, hi)
-}
-
-/// Draws `curves` (label, history, value name) on one chart, epochs 1-based as Keras
-/// prints them.
-fn draw(
-    file: &Path,
-    title: &str,
-    y_label: &str,
-    curves: &[(String, &History, &str)],
-) -> Result<(), String> {
-    let series: Vec<(&String, Vec<(f64, f64)>)> = curves
-        .iter()
-        .map(|(label, h, name)| {
-            let points = h
-                .epochs
-                .iter()
-                .zip(h.get(name).unwrap_or(&[]))
-                .filter(|(_, v)| v.is_finite())
-                .map(|(&e, &v)| (e as f64 + 1.0, v))
-                .collect();
-            (label, points)
-        })
-        .collect();
-    let (first, last, lo, hi) = bounds(&series);
-    let margin = (hi - lo) * 0.05;
-
-    let root = BitMapBackend::new(file, (800, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 24))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(first..last, (lo - margin)..(hi + margin))
-        .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .x_label_formatter(&|&x| epoch_label(x))
-        .y_desc(y_label)
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    for (i, (label, points)) in series.into_iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(|e| e.to_string())?
-            .label(label.as_str())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 4, color.filled())),
-            )
-            .map_err(|e| e.to_string())?;
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())
 }
 
 /// The font charts write their text with: `KILN_FONT`, else a common system font.
@@ -457,15 +376,6 @@ mod tests {
         h.push(1, &a);
         let lr = h.get("lr").unwrap();
         assert!(lr[0].is_nan() && lr[1] == 0.1);
-    }
-
-    #[test]
-    fn the_x_axis_labels_epochs_only() {
-        let labels: Vec<String> = [1.0, 1.5, 2.0, 2.5, 3.0, 12.0, 11.999_999_9]
-            .into_iter()
-            .map(epoch_label)
-            .collect();
-        assert_eq!(labels, ["1", "", "2", "", "3", "12", "12"]);
     }
 
     #[test]

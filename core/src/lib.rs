@@ -13,6 +13,7 @@ pub mod backend;
 mod backup;
 mod callback;
 pub mod callbacks;
+mod chart;
 mod dyn_tensor;
 mod error;
 pub mod features;
@@ -35,6 +36,7 @@ mod trainer;
 pub mod visualize;
 
 pub use callback::{BatchLogs, Callback, CallbackResult, Control, Mode};
+pub use chart::{Chart, Series, plot_lines};
 pub use dyn_tensor::DynTensor;
 pub use error::TrainError;
 pub use freeze::{FreezeError, freeze, trainable_summary, unfreeze};

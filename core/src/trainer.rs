@@ -63,6 +63,14 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
         }
     }
 
+    /// Trains until epoch `epochs` instead (counted from 0 as Keras's `epochs`, so with
+    /// [`Fit::initial_epoch`] `k` it trains `epochs - k` epochs), keeping the other
+    /// settings: how a tuner gives a trial its budget.
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
     /// Examples per update.
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
