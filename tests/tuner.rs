@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use kiln::datasets::{ImageDataset, synthetic_digits};
 use kiln::prelude::*;
 use kiln::tuner::{
-    GridSearch, HyperParameters, Hyperband, RandomSearch, Status, Trial, TrialRecord, TuneError,
-    Tuner,
+    GridSearch, HyperParameters, Hyperband, MedianPruner, RandomSearch, Status, Trial, TrialRecord,
+    TuneError, Tuner,
 };
 use kiln::{JsonModel, Loss, Metric, TrainError};
 
@@ -63,6 +63,7 @@ fn a_random_search_records_its_trials_and_rebuilds_the_best_at_its_best_epoch() 
         .directory(&dir)
         .project_name("mlp")
         .seed(4)
+        .tensorboard(dir.join("logs"))
         .verbose(false);
     let summary = tuner.search_space_summary().unwrap();
     assert_eq!(
@@ -82,6 +83,11 @@ fn a_random_search_records_its_trials_and_rebuilds_the_best_at_its_best_epoch() 
     }
     let ids: Vec<&str> = trials.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids, ["0000", "0001", "0002"]);
+    for id in ids {
+        let train_logs = dir.join("logs").join(id).join("execution0/train");
+        let events = std::fs::read_dir(&train_logs).unwrap().count();
+        assert_eq!(events, 1, "one event file in {}", train_logs.display());
+    }
 
     let best = tuner.best_trials(1).unwrap().remove(0);
     assert!(trials.iter().all(|t| t.score <= best.score));
@@ -273,6 +279,54 @@ fn hyperband_continues_the_best_trials_from_their_best_weights() {
     let history =
         std::fs::read_to_string(dir.join("untitled_project/trial_0003/history_0.json")).unwrap();
     assert_eq!(kiln::History::from_json(&history).unwrap().epochs(), [1, 2]);
+}
+
+#[test]
+fn a_median_pruner_stops_trials_that_learn_nothing_after_one_epoch() {
+    let dir = scratch("tuner-pruned");
+    let (train, validation) = data();
+    let build = |hp: &mut HyperParameters| {
+        // 1e-7 learns nothing in three epochs: those trials trail every completed one.
+        let rate = hp.choice("learning_rate", [3e-3, 1e-7]).value();
+        let units = hp.choice("units", [8_usize, 32, 64]).value();
+        let trainer = Trainer::new(Mlp::new(common::mlp(1, units, 0.0)?, &Default::default())?)
+            .optimizer(Adam::new().learning_rate(rate))
+            .loss(Loss::CategoricalCrossentropy)
+            .metrics([Metric::Accuracy]);
+        let fit = Fit::epochs(3)
+            .batch_size(32)
+            .validation_data(&validation)
+            .verbose(Verbosity::Silent);
+        Ok(Trial::new(trainer, fit))
+    };
+    let mut tuner = Tuner::new(GridSearch::new(), build)
+        .objective("val_accuracy")
+        .pruner(MedianPruner::new().startup_trials(3))
+        .directory(&dir)
+        .verbose(false);
+    let trials = tuner.search(&train).unwrap();
+    let outcome: Vec<(Status, usize)> = trials.iter().map(|t| (t.status, t.epochs)).collect();
+    use Status::{Completed, Pruned};
+    assert_eq!(
+        outcome,
+        [
+            (Completed, 3),
+            (Completed, 3),
+            (Completed, 3),
+            (Pruned, 1),
+            (Pruned, 1),
+            (Pruned, 1)
+        ]
+    );
+    assert!(
+        trials[3..]
+            .iter()
+            .all(|t| t.reports.len() == 1 && t.score.is_some())
+    );
+    let best = tuner.best_trials(6).unwrap();
+    assert_eq!(best.len(), 3, "pruned trials never rank");
+    let csv = std::fs::read_to_string(dir.join("untitled_project/results.csv")).unwrap();
+    assert_eq!(csv.matches(",PRUNED,").count(), 3, "{csv}");
 }
 
 /// The child half of the kill and sharing tests: a grid search of 6 trials of 4 epochs

@@ -103,6 +103,8 @@ pub enum Status {
     Completed,
     /// Its build or its training failed; the message says why.
     Failed,
+    /// Stopped early by the tuner's pruner.
+    Pruned,
 }
 
 impl fmt::Display for Status {
@@ -111,6 +113,7 @@ impl fmt::Display for Status {
             Status::Running => "RUNNING",
             Status::Completed => "COMPLETED",
             Status::Failed => "FAILED",
+            Status::Pruned => "PRUNED",
         })
     }
 }

@@ -3,11 +3,12 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
-use kiln_core::callbacks::BackupAndRestore;
+use kiln_core::callbacks::{BackupAndRestore, TensorBoard};
 use kiln_core::{Callback, CallbackResult, Control, Fit, Logs, Model, TrainError, Trainer};
 use kiln_datasets::Dataset;
 
@@ -15,6 +16,7 @@ use crate::error::TuneError;
 use crate::hyperparameters::HyperParameters;
 use crate::journal::{Event, Journal, Locked};
 use crate::oracle::{Context, Oracle, Proposal, trial_rng};
+use crate::pruner::{Epoch, Pruner};
 use crate::report;
 use crate::trial::{Objective, Report, Status, TrialRecord};
 
@@ -85,6 +87,8 @@ where
     seed: u64,
     max_consecutive_failed_trials: usize,
     verbose: bool,
+    pruner: Option<Rc<dyn Pruner + 'a>>,
+    tensorboard: Option<PathBuf>,
 }
 
 impl<'a, B, M> Tuner<'a, B, M>
@@ -111,6 +115,8 @@ where
             seed: 0,
             max_consecutive_failed_trials: 3,
             verbose: true,
+            pruner: None,
+            tensorboard: None,
         }
     }
 
@@ -156,6 +162,22 @@ where
     /// Stops the search with an error after this many failed trials in a row (3).
     pub fn max_consecutive_failed_trials(mut self, count: usize) -> Self {
         self.max_consecutive_failed_trials = count.max(1);
+        self
+    }
+
+    /// Stops hopeless trials early: a [`MedianPruner`](crate::MedianPruner) or
+    /// [`Asha`](crate::Asha), asked after every epoch of each trial's first execution; a
+    /// pruned trial keeps its best score so far but never ranks among the best.
+    pub fn pruner(mut self, pruner: impl Pruner + 'a) -> Self {
+        self.pruner = Some(Rc::new(pruner));
+        self
+    }
+
+    /// Writes each trial's TensorBoard logs to `log_dir/<trial>/execution<k>`, as
+    /// KerasTuner does with a TensorBoard callback: `tensorboard --logdir log_dir` shows
+    /// every trial's curves side by side.
+    pub fn tensorboard(mut self, log_dir: impl Into<PathBuf>) -> Self {
+        self.tensorboard = Some(log_dir.into());
         self
     }
 
@@ -425,11 +447,18 @@ where
             checkpoint: self.trial_dir(&record.id).join(CHECKPOINT),
             reports: record.reports.clone(),
             best: None,
+            pruner: self.pruner.clone(),
+            pruned: false,
         };
         let mut end = End::default();
         for execution in 0..self.executions_per_trial {
             reporter.execution = execution;
             match self.execute(journal, data, record, &mut reporter) {
+                Ok(epochs) if reporter.pruned => {
+                    end.epochs += epochs;
+                    end.status = Status::Pruned;
+                    break;
+                }
                 Ok(epochs) => end.epochs += epochs,
                 Err(message) => {
                     end.status = Status::Failed;
@@ -440,7 +469,9 @@ where
         }
         end.seconds = started.elapsed().as_secs_f64();
         if end.status != Status::Failed {
-            end.status = Status::Completed;
+            if end.status != Status::Pruned {
+                end.status = Status::Completed;
+            }
             (end.score, end.best_epoch) = reporter.score(self.executions_per_trial);
         }
         let study = journal.locked(|j| {
@@ -500,10 +531,14 @@ where
         let backup = self
             .trial_dir(&record.id)
             .join(format!("backup_{execution}"));
-        let fit = fit
+        let mut fit = fit
             .seed(seed)
             .callback(&mut *reporter)
             .callback(BackupAndRestore::new(backup));
+        if let Some(dir) = &self.tensorboard {
+            let logs = dir.join(&record.id).join(format!("execution{execution}"));
+            fit = fit.callback(TensorBoard::new(logs));
+        }
         let history = trainer.fit(data, fit).map_err(|e| e.to_string())?;
         let path = self
             .trial_dir(&record.id)
@@ -593,7 +628,7 @@ impl End {
 /// The tuner's callback in every trial: journals the objective after each epoch and
 /// keeps the best epoch's weights (saved before the report, so a journaled best always
 /// has its checkpoint).
-struct Reporter {
+struct Reporter<'a> {
     journal: Journal,
     trial: String,
     execution: usize,
@@ -603,9 +638,13 @@ struct Reporter {
     reports: Vec<Report>,
     /// The best report over all executions, whose weights the checkpoint holds.
     best: Option<Report>,
+    /// What stops hopeless trials (asked during the first execution).
+    pruner: Option<Rc<dyn Pruner + 'a>>,
+    /// Whether it stopped this trial.
+    pruned: bool,
 }
 
-impl Reporter {
+impl Reporter<'_> {
     /// The best report of `execution` so far.
     fn best_of(&self, execution: usize) -> Option<Report> {
         self.reports
@@ -615,6 +654,23 @@ impl Reporter {
                 Some(b) if !self.objective.better(r.value, b.value) => Some(b),
                 _ => Some(*r),
             })
+    }
+
+    /// Whether `value` beats every epoch so far, of every execution (the checkpoint's).
+    fn improves(&mut self, value: f64) -> bool {
+        if self.best.is_none() {
+            self.best = (0..=self.execution)
+                .filter_map(|e| self.best_of(e))
+                .reduce(|a, b| {
+                    if self.objective.better(b.value, a.value) {
+                        b
+                    } else {
+                        a
+                    }
+                });
+        }
+        self.best
+            .is_none_or(|b| self.objective.better(value, b.value))
     }
 
     /// The trial's score (the mean over executions of each one's best) and best epoch.
@@ -630,7 +686,7 @@ impl Reporter {
     }
 }
 
-impl<B, M> Callback<B, M> for Reporter
+impl<B, M> Callback<B, M> for Reporter<'_>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + Model<B>,
@@ -658,29 +714,29 @@ where
             epoch,
             value,
         };
-        let best = self.best.or_else(|| {
-            (0..=self.execution)
-                .filter_map(|e| self.best_of(e))
-                .reduce(|a, b| {
-                    if self.objective.better(b.value, a.value) {
-                        b
-                    } else {
-                        a
-                    }
-                })
-        });
-        if best.is_none_or(|b| self.objective.better(value, b.value)) {
+        if self.improves(value) {
             kiln_core::save_weights(control.model(), &self.checkpoint)?;
             self.best = Some(report);
-        } else {
-            self.best = best;
         }
-        self.journal.locked(|j| {
+        let pruner = self.pruner.as_ref().filter(|_| self.execution == 0);
+        let prune = self.journal.locked(|j| {
             j.append(Event::Report {
                 trial: self.trial.clone(),
                 report,
-            })
+            })?;
+            let epoch = Epoch {
+                trial: &self.trial,
+                epoch,
+                value,
+                objective: &self.objective,
+                trials: &j.study.trials,
+            };
+            Ok(pruner.is_some_and(|p| p.should_prune(&epoch)))
         })?;
+        if prune {
+            self.pruned = true;
+            control.stop_training();
+        }
         self.reports
             .retain(|r| (r.execution, r.epoch) != (report.execution, report.epoch));
         self.reports.push(report);
