@@ -329,6 +329,117 @@ fn a_median_pruner_stops_trials_that_learn_nothing_after_one_epoch() {
     assert_eq!(csv.matches(",PRUNED,").count(), 3, "{csv}");
 }
 
+#[test]
+fn a_trial_whose_process_died_three_times_is_given_up() {
+    let dir = scratch("tuner-attempts");
+    let (train, validation) = data();
+    let tuner = |max_trials| {
+        Tuner::new(
+            GridSearch::new().max_trials(max_trials),
+            build(&validation, 1),
+        )
+        .directory(&dir)
+        .verbose(false)
+    };
+    tuner(1).search(&train).unwrap();
+    // Trial 0001 started by a process that died, then taken over by two that died too.
+    let journal = dir.join("untitled_project/trials.jsonl");
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str(r#"{"v":1,"event":"start","trial":"0001","values":{"units":64,"learning_rate":0.01},"seed":5,"worker":"pid 1"}"#);
+    text.push('\n');
+    for _ in 0..2 {
+        text.push_str("{\"v\":1,\"event\":\"resume\",\"trial\":\"0001\",\"worker\":\"pid 2\"}\n");
+    }
+    std::fs::write(&journal, text).unwrap();
+    let trials = tuner(3).search(&train).unwrap();
+    let statuses: Vec<Status> = trials.iter().map(|t| t.status).collect();
+    assert_eq!(
+        statuses,
+        [Status::Completed, Status::Failed, Status::Completed]
+    );
+    assert_eq!(
+        trials[1].message.as_deref(),
+        Some(
+            "the process running it died 3 times (out of memory, killed, or a panic); kiln gave it up"
+        )
+    );
+}
+
+#[test]
+fn the_values_a_build_used_are_recorded_and_never_proposed_again() {
+    let dir = scratch("tuner-used");
+    let (train, validation) = data();
+    let mut inner = build(&validation, 1);
+    // `batch_norm` is declared by the trials with 32 units only, and not in a
+    // conditional scope: the first trial runs without it.
+    let build = move |hp: &mut HyperParameters| {
+        let trial = inner(hp)?;
+        if hp.get("units") == Some(&kiln::tuner::Value::Int(32)) {
+            hp.boolean("batch_norm").value();
+        }
+        Ok(trial)
+    };
+    let trials = Tuner::new(GridSearch::new(), build)
+        .directory(&dir)
+        .verbose(false)
+        .search(&train)
+        .unwrap();
+    let used: Vec<String> = trials.iter().map(|t| t.values.to_string()).collect();
+    assert!(
+        used.contains(&"units=32, learning_rate=0.001, batch_norm=false".to_string()),
+        "{used:?}"
+    );
+    let mut distinct = used.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), used.len(), "a trial ran twice: {used:?}");
+}
+
+#[test]
+fn a_changed_space_and_a_misspelt_project_are_refused() {
+    let dir = scratch("tuner-changed");
+    let (train, validation) = data();
+    Tuner::new(RandomSearch::new().max_trials(1), build(&validation, 1))
+        .directory(&dir)
+        .verbose(false)
+        .search(&train)
+        .unwrap();
+    let narrower = |hp: &mut HyperParameters| {
+        let units = hp.choice("units", [8_usize, 32]).value();
+        let trainer = Trainer::new(Mlp::new(common::mlp(1, units, 0.0)?, &Default::default())?)
+            .loss(Loss::CategoricalCrossentropy);
+        Ok(Trial::new(
+            trainer,
+            Fit::epochs(1).validation_data(&validation),
+        ))
+    };
+    let error = Tuner::new(RandomSearch::new().max_trials(2), narrower)
+        .directory(&dir)
+        .search(&train)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the search space changed since {} was started: `units` was choice [8, 32, 64], it is now choice [8, 32]; use another project_name, or overwrite(true) to start afresh",
+            dir.join("untitled_project/trials.jsonl").display()
+        )
+    );
+    let misspelt = Tuner::new(RandomSearch::new(), build(&validation, 1))
+        .directory(&dir)
+        .project_name("untitled_projetc");
+    assert_eq!(
+        misspelt.results_summary(3).unwrap_err().to_string(),
+        format!(
+            "no search is kept in {}: its journal is missing (is the directory or project_name misspelt?)",
+            dir.join("untitled_projetc").display()
+        )
+    );
+    assert!(
+        !dir.join("untitled_projetc").exists(),
+        "reading creates nothing"
+    );
+}
+
 /// The child half of the kill and sharing tests: a grid search of 6 trials of 4 epochs
 /// in `KILN_TUNE_DIR`.
 #[test]

@@ -23,6 +23,9 @@ pub enum TuneError {
         /// Why.
         reason: String,
     },
+    /// No search is kept where one was asked for.
+    #[error("no search is kept in {}: its journal is missing (is the directory or project_name misspelt?)", .0.parent().unwrap_or(.0).display())]
+    NoSearch(PathBuf),
     /// The directory holds another search.
     #[error(
         "{path} holds a search with {found}, not {wanted}; use another project_name, or overwrite(true) to start afresh"

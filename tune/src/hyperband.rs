@@ -122,7 +122,7 @@ impl Hyperband {
             if round == 0 {
                 let values = (0..100)
                     .map(|_| random_values(context.space, rng))
-                    .find(|v| is_new(v, context.trials));
+                    .find(|v| is_new(context.space, v, context.trials));
                 return values.map_or(Step::Exhausted, |v| Step::Run(v, budget(0, None)));
             }
             let previous = in_round(round - 1);

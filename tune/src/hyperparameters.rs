@@ -77,8 +77,16 @@ impl HyperParameters {
 
     /// A value recorded with the trial but never searched; KerasTuner's `hp.Fixed`.
     pub fn fixed<T: IntoValue>(&mut self, name: &str, value: T) -> T {
+        let declared = value.clone().into_value();
+        if !is_finite(&declared) {
+            return self.problem(
+                name,
+                format!("the value {declared} is not a finite number"),
+                value,
+            );
+        }
         // A fixed value is what the build says, whatever the journal holds.
-        self.declare(name, Kind::Fixed, value.clone().into_value());
+        self.declare(name, Kind::Fixed, declared);
         value
     }
 
@@ -161,11 +169,14 @@ impl HyperParameters {
             Some(_) => {}
             None => self.space.push(declared.clone()),
         }
-        let chosen = self
-            .values
-            .get(name)
-            .filter(|v| fits(&declared.kind, v))
-            .cloned();
+        let chosen = self.values.get(name).cloned();
+        if let Some(v) = chosen.as_ref().filter(|v| !fits(&declared.kind, v)) {
+            self.problems.push(format!(
+                "hyperparameter `{name}`: this trial's value {v} is not one of {} (was the search space changed?)",
+                describe(&declared)
+            ));
+        }
+        let chosen = chosen.filter(|v| fits(&declared.kind, v));
         let value = match chosen {
             Some(v) if declared.is_active(&self.values) && declared.kind != Kind::Fixed => v,
             _ => declared.default.clone(),
@@ -182,6 +193,12 @@ impl HyperParameters {
     }
 }
 
+/// Whether `value` is not a NaN or an infinity (which JSON, and so the journal, cannot
+/// hold).
+fn is_finite(value: &Value) -> bool {
+    !matches!(value, Value::Float(x) if !x.is_finite())
+}
+
 /// Whether `value` is one of `kind`'s (an edited journal may hold anything).
 fn fits(kind: &Kind, value: &Value) -> bool {
     match (kind, value) {
@@ -194,7 +211,7 @@ fn fits(kind: &Kind, value: &Value) -> bool {
 }
 
 /// A declaration in a message: `int 32..=512 step 32`.
-fn describe(h: &HyperParameter) -> String {
+pub(crate) fn describe(h: &HyperParameter) -> String {
     let step = |s: Option<String>| s.map(|s| format!(" step {s}")).unwrap_or_default();
     match &h.kind {
         Kind::Int {
@@ -408,6 +425,10 @@ impl<T: IntoValue + Default> Choice<'_, T> {
                 T::default(),
             );
         };
+        if let Some(bad) = encoded.iter().find(|v| !is_finite(v)) {
+            let what = format!("the choice {bad} is not a finite number");
+            return hp.problem(&name, what, default);
+        }
         let default_value = default.clone().into_value();
         if !encoded.contains(&default_value) {
             let what = format!("default {default_value} is not one of the choices");

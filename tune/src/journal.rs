@@ -37,6 +37,11 @@ pub(crate) enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         budget: Option<Budget>,
     },
+    /// The values a trial's build used: its proposal, with the defaults of what the
+    /// build declared for the first time.
+    Values { trial: String, values: Values },
+    /// A process takes over a trial whose process died.
+    Resume { trial: String, worker: String },
     /// A trial's objective after one of its epochs.
     Report {
         trial: String,
@@ -91,6 +96,16 @@ impl Study {
                 self.trials.retain(|t| t.id != trial);
                 self.trials
                     .push(TrialRecord::started(trial, values, seed, budget));
+            }
+            Event::Values { trial, values } => {
+                if let Some(t) = self.trial_mut(&trial) {
+                    t.values = values;
+                }
+            }
+            Event::Resume { trial, .. } => {
+                if let Some(t) = self.trial_mut(&trial) {
+                    t.attempts += 1;
+                }
             }
             Event::Report { trial, report } => {
                 if let Some(t) = self.trial_mut(&trial) {
@@ -185,6 +200,15 @@ impl Journal {
     pub fn read(&self) -> Result<Study, TuneError> {
         self.locked(|l| Ok(l.study.clone()))
     }
+
+    /// The journal of a search that exists: an error naming the folder otherwise (a
+    /// misspelt project), where [`Journal::read`] would start one.
+    pub fn read_existing(&self) -> Result<Study, TuneError> {
+        if !self.path.exists() {
+            return Err(TuneError::NoSearch(self.path.clone()));
+        }
+        self.read()
+    }
 }
 
 impl Locked {
@@ -220,6 +244,20 @@ impl Locked {
             }
             self.study.apply(parsed.event);
         }
+        Ok(())
+    }
+
+    /// Where the journal is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Empties the journal: a new search.
+    pub fn clear(&mut self) -> Result<(), TuneError> {
+        self.file
+            .set_len(0)
+            .map_err(|e| TuneError::file(&self.path, e))?;
+        self.study = Study::default();
         Ok(())
     }
 
@@ -297,6 +335,27 @@ mod tests {
         assert_eq!(reports, [(0, 0.5), (1, 0.7)]);
         assert_eq!(study.trials[1].status, Status::Running);
         assert_eq!(study.trials[1].values.get("units"), Some(&Value::Int(64)));
+    }
+
+    #[test]
+    fn a_diverged_objective_is_written_as_null_and_read_back_as_nan() {
+        let dir = tempdir("nan");
+        let journal = Journal::new(&dir);
+        journal
+            .locked(|j| {
+                j.append(start("0000", 32))?;
+                j.append(report(0, f64::NAN))?;
+                j.append(report(1, f64::INFINITY))
+            })
+            .unwrap();
+        let text = std::fs::read_to_string(journal.path()).unwrap();
+        assert!(text.contains(r#""epoch":0,"value":null"#), "{text}");
+        let study = journal.read().unwrap();
+        let values: Vec<f64> = study.trials[0].reports.iter().map(|r| r.value).collect();
+        assert!(
+            values.len() == 2 && values.iter().all(|v| v.is_nan()),
+            "{values:?}"
+        );
     }
 
     #[test]

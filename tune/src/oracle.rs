@@ -73,16 +73,40 @@ pub(crate) fn random_values(space: &[HyperParameter], rng: &mut StdRng) -> Value
     values
 }
 
-/// Whether no trial has had these values.
-pub(crate) fn is_new(values: &Values, trials: &[TrialRecord]) -> bool {
-    !trials.iter().any(|t| t.values.same_as(values))
+/// Whether no trial has had these values, each active hyperparameter a trial lacks (one
+/// declared after it started) counting at its default.
+pub(crate) fn is_new(space: &[HyperParameter], values: &Values, trials: &[TrialRecord]) -> bool {
+    let values = with_defaults(space, values);
+    !trials
+        .iter()
+        .any(|t| with_defaults(space, &t.values).same_as(&values))
+}
+
+/// `values` with the default of every active hyperparameter they lack.
+fn with_defaults(space: &[HyperParameter], values: &Values) -> Values {
+    let mut full = Values::new();
+    for hp in space {
+        if hp.is_active(&full) {
+            full.insert(
+                hp.name.clone(),
+                values.get(&hp.name).unwrap_or(&hp.default).clone(),
+            );
+        }
+    }
+    // What the space does not know yet stays as it is.
+    for (name, value) in values.iter() {
+        if !space.iter().any(|h| h.name == name) {
+            full.insert(name, value.clone());
+        }
+    }
+    full
 }
 
 /// Random values no trial has had, if some are found.
 fn new_random_values(context: &Context<'_>, rng: &mut StdRng) -> Proposal {
     (0..MAX_COLLISIONS)
         .map(|_| random_values(context.space, rng))
-        .find(|v| is_new(v, context.trials))
+        .find(|v| is_new(context.space, v, context.trials))
         .map_or(Proposal::Done, Proposal::Run)
 }
 
@@ -157,19 +181,12 @@ impl Oracle for GridSearch {
         let grids = context
             .space
             .iter()
-            .map(|hp| {
-                hp.grid().filter(|g| !g.is_empty()).ok_or_else(|| {
-                    TuneError::Space(format!(
-                        "grid search needs a step for float `{}`; give it one (`.step(0.1)`) or use another oracle",
-                        hp.name
-                    ))
-                })
-            })
+            .map(|hp| hp.grid().map_err(TuneError::Space))
             .collect::<Result<Vec<_>, _>>()?;
         let mut digits = vec![0; grids.len()];
         loop {
             let values = grid_point(context.space, &grids, &digits);
-            if is_new(&values, context.trials) {
+            if is_new(context.space, &values, context.trials) {
                 return Ok(Proposal::Run(values));
             }
             if !advance(&mut digits, &grids) {
@@ -302,10 +319,15 @@ impl Oracle for BayesianOptimization {
         }
         let searched: Vec<&HyperParameter> =
             context.space.iter().filter(|h| h.is_searched()).collect();
+        // As KerasTuner: 3 per hyperparameter (fixed ones too) of completed trials first.
         let initial = self
             .num_initial_points
-            .unwrap_or((3 * searched.len()).max(3));
-        if context.trials.len() < initial {
+            .unwrap_or((3 * context.space.len()).max(3));
+        let completed = context
+            .trials
+            .iter()
+            .filter(|t| t.completed_score().is_some());
+        if completed.count() < initial {
             return Ok(new_random_values(context, rng));
         }
         let Some(point) = self.suggest(context, &searched, rng) else {
@@ -323,7 +345,7 @@ impl Oracle for BayesianOptimization {
             let value = prob.map_or_else(|| hp.default.clone(), |&p| hp.from_prob(p));
             values.insert(hp.name.clone(), value);
         }
-        if is_new(&values, context.trials) {
+        if is_new(context.space, &values, context.trials) {
             Ok(Proposal::Run(values))
         } else {
             Ok(new_random_values(context, rng))
@@ -426,7 +448,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "grid search needs a step for float `dropout`; give it one (`.step(0.1)`) or use another oracle"
+            "grid search needs a step for float `dropout`; give it one (`.step(..)`) or use another oracle"
         );
     }
 

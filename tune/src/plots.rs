@@ -11,7 +11,8 @@ use crate::trial::{Objective, TrialRecord};
 use crate::value::Value;
 
 /// Writes the charts into `dir`: `objective.png`, `learning_curves.png` and one
-/// `score_vs_<name>.png` per searched hyperparameter; returns the files written.
+/// `score_vs_<name>.png` per searched hyperparameter that a completed trial used;
+/// returns the files written.
 pub(crate) fn write(
     dir: &Path,
     objective: &Objective,
@@ -26,9 +27,27 @@ pub(crate) fn write(
     history(&written[0], objective, trials)?;
     learning_curves(&written[1], objective, trials)?;
     for hp in space.iter().filter(|h| h.is_searched()) {
-        let file = dir.join(format!("score_vs_{}.png", hp.name));
-        against(&file, objective, hp, trials)?;
-        written.push(file);
+        // A name is the file's: only letters, digits, `-` and `_` are kept.
+        let name: String = hp
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let file = dir.join(format!("score_vs_{name}.png"));
+        match against(&file, objective, hp, trials) {
+            // A conditional hyperparameter no completed trial used has no chart.
+            Err(PlotError::Empty) => {}
+            other => {
+                other?;
+                written.push(file);
+            }
+        }
     }
     Ok(written)
 }

@@ -63,7 +63,8 @@ pub(crate) fn trial_header(
     trials: &[TrialRecord],
     trial: &TrialRecord,
 ) -> String {
-    let best = ranked(objective, trials).first().copied().unwrap_or(trial);
+    // KerasTuner shows `?` until a trial has completed.
+    let best = ranked(objective, trials).first().copied();
     let mut text = format!(
         "\nSearch: Running Trial #{}\n\n{:18}|{:18}|Hyperparameter\n",
         number(trial),
@@ -71,7 +72,9 @@ pub(crate) fn trial_header(
         "Best Value So Far"
     );
     for (name, value) in trial.values.iter() {
-        let best_value = best.values.get(name).map_or("?".to_string(), cell);
+        let best_value = best
+            .and_then(|b| b.values.get(name))
+            .map_or("?".to_string(), cell);
         let _ = writeln!(text, "{:18}|{:18}|{name}", cell(value), best_value);
     }
     text

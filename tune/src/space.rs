@@ -191,45 +191,66 @@ impl HyperParameter {
     }
 
     /// Every value for grid search, the default first and then the others in order
-    /// (KerasTuner's order); `None` for a number without a step.
-    pub fn grid(&self) -> Option<Vec<Value>> {
-        let values: Vec<Value> = match &self.kind {
+    /// (KerasTuner's order); an error naming the hyperparameter for a number without a
+    /// step, or more than [`MAX_GRID`] values.
+    pub fn grid(&self) -> Result<Vec<Value>, String> {
+        let range = match &self.kind {
             Kind::Int {
                 min,
                 max,
-                step: Some(step),
+                step,
                 sampling,
-            } => {
-                let range = Range::new(as_f64(*min), as_f64(*max), Some(as_f64(*step)), *sampling);
-                let count = to_index(range.count());
-                (0..count)
-                    .map(|i| Value::Int(truncate(range.nth(as_f64(i)))))
-                    .collect()
-            }
+            } => Range::new(as_f64(*min), as_f64(*max), step.map(as_f64), *sampling),
             Kind::Float {
                 min,
                 max,
-                step: Some(step),
+                step,
                 sampling,
-            } => {
-                let range = Range::new(*min, *max, Some(*step), *sampling);
-                (0..to_index(range.count()))
-                    .map(|i| Value::Float(range.nth(as_f64(i))))
-                    .collect()
+            } => Range::new(*min, *max, *step, *sampling),
+            Kind::Choice { values } => return Ok(self.default_first(values.clone())),
+            Kind::Boolean => {
+                return Ok(self.default_first(vec![Value::Bool(true), Value::Bool(false)]));
             }
-            Kind::Int { step: None, .. } | Kind::Float { step: None, .. } => return None,
-            Kind::Choice { values } => values.clone(),
-            Kind::Boolean => vec![Value::Bool(true), Value::Bool(false)],
-            Kind::Fixed => vec![self.default.clone()],
+            Kind::Fixed => return Ok(vec![self.default.clone()]),
         };
+        let kind = if matches!(self.kind, Kind::Int { .. }) {
+            "int"
+        } else {
+            "float"
+        };
+        if range.step.is_none() {
+            return Err(format!(
+                "grid search needs a step for {kind} `{}`; give it one (`.step(..)`) or use another oracle",
+                self.name
+            ));
+        }
+        let count = range.count();
+        if count > as_f64(MAX_GRID) {
+            return Err(format!(
+                "grid search over {kind} `{}` would try {count} values, more than {MAX_GRID}; give it a larger step",
+                self.name
+            ));
+        }
+        // Steps in floating point overshoot (0.3 + 6 × 0.1): the values stay in range.
+        let values = (0..to_index(count)).map(|i| range.nth(as_f64(i)).clamp(range.min, range.max));
+        let values = values.map(|v| match self.kind {
+            Kind::Int { .. } => Value::Int(truncate(v)),
+            _ => Value::Float(v),
+        });
+        Ok(self.default_first(values.collect()))
+    }
+
+    /// `values` with the default first, the others after it in order.
+    fn default_first(&self, values: Vec<Value>) -> Vec<Value> {
         let others = values.into_iter().filter(|v| *v != self.default);
-        Some(
-            std::iter::once(self.default.clone())
-                .chain(others)
-                .collect(),
-        )
+        std::iter::once(self.default.clone())
+            .chain(others)
+            .collect()
     }
 }
+
+/// The most values grid search takes from one hyperparameter.
+pub const MAX_GRID: usize = 10_000;
 
 /// A numeric range with its step and sampling: KerasTuner's `Numerical` arithmetic.
 struct Range {
@@ -647,6 +668,18 @@ mod tests {
         assert_eq!(hp.grid().unwrap(), [10, 55, 100].map(Value::Int));
         hp.default = Value::Int(55);
         assert_eq!(hp.grid().unwrap(), [55, 10, 100].map(Value::Int));
-        assert_eq!(float(0.0, 1.0, None, Sampling::Linear).grid(), None);
+        assert_eq!(
+            float(0.0, 1.0, None, Sampling::Linear).grid().unwrap_err(),
+            "grid search needs a step for float `f`; give it one (`.step(..)`) or use another oracle"
+        );
+        assert_eq!(
+            int(0, i64::MAX, Some(1), Sampling::Linear)
+                .grid()
+                .unwrap_err(),
+            "grid search over int `i` would try 9223372036854776000 values, more than 10000; give it a larger step"
+        );
+        // 0.3 + 6 × 0.1 is 0.9000000000000001 in floating point: kept in range.
+        let grid = float(0.3, 0.9, Some(0.1), Sampling::Linear).grid().unwrap();
+        assert_eq!(grid.last(), Some(&Value::Float(0.9)));
     }
 }

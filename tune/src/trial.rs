@@ -125,8 +125,14 @@ pub struct Report {
     pub execution: usize,
     /// The epoch, from 0.
     pub epoch: usize,
-    /// The objective's value.
+    /// The objective's value (NaN when training diverged: `null` in the journal).
+    #[serde(deserialize_with = "nan_if_null")]
     pub value: f64,
+}
+
+/// A number the journal wrote as `null` (JSON has no NaN or infinity) is NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
 
 /// A Hyperband trial's place and epochs: it trains from `initial_epoch` to `epochs`,
@@ -173,6 +179,8 @@ pub struct TrialRecord {
     pub message: Option<String>,
     /// Its Hyperband budget, for Hyperband's trials.
     pub budget: Option<Budget>,
+    /// How many processes have started it (more than one when one died running it).
+    pub attempts: usize,
 }
 
 impl TrialRecord {
@@ -190,6 +198,7 @@ impl TrialRecord {
             seconds: 0.0,
             message: None,
             budget,
+            attempts: 1,
         }
     }
 

@@ -13,7 +13,7 @@ use kiln_core::{Callback, CallbackResult, Control, Fit, Logs, Model, TrainError,
 use kiln_datasets::Dataset;
 
 use crate::error::TuneError;
-use crate::hyperparameters::HyperParameters;
+use crate::hyperparameters::{HyperParameters, describe};
 use crate::journal::{Event, Journal, Locked};
 use crate::oracle::{Context, Oracle, Proposal, trial_rng};
 use crate::pruner::{Epoch, Pruner};
@@ -249,7 +249,7 @@ where
     /// # Errors
     /// When the journal cannot be read.
     pub fn results_summary(&self, n: usize) -> Result<String, TuneError> {
-        let study = Journal::new(&self.project_dir()).read()?;
+        let study = Journal::new(&self.project_dir()).read_existing()?;
         Ok(report::results_summary(
             &self.project_dir(),
             &self.objective,
@@ -267,7 +267,7 @@ where
     /// When the journal cannot be read, no trial has completed, there is no font, or a
     /// file cannot be written.
     pub fn plot(&self) -> Result<Vec<PathBuf>, TuneError> {
-        let study = Journal::new(&self.project_dir()).read()?;
+        let study = Journal::new(&self.project_dir()).read_existing()?;
         let dir = self.project_dir().join("plots");
         Ok(crate::plots::write(
             &dir,
@@ -282,7 +282,7 @@ where
     /// # Errors
     /// When the journal cannot be read.
     pub fn best_trials(&self, n: usize) -> Result<Vec<TrialRecord>, TuneError> {
-        let study = Journal::new(&self.project_dir()).read()?;
+        let study = Journal::new(&self.project_dir()).read_existing()?;
         Ok(report::ranked(&self.objective, &study.trials)
             .into_iter()
             .take(n)
@@ -295,7 +295,7 @@ where
     /// # Errors
     /// When the journal cannot be read.
     pub fn get_best_hyperparameters(&self, n: usize) -> Result<Vec<HyperParameters>, TuneError> {
-        let study = Journal::new(&self.project_dir()).read()?;
+        let study = Journal::new(&self.project_dir()).read_existing()?;
         let best = report::ranked(&self.objective, &study.trials);
         Ok(best
             .into_iter()
@@ -310,7 +310,7 @@ where
     /// # Errors
     /// When the journal or a checkpoint cannot be read, or the build fails.
     pub fn get_best_models(&mut self, n: usize) -> Result<Vec<M>, TuneError> {
-        let study = Journal::new(&self.project_dir()).read()?;
+        let study = Journal::new(&self.project_dir()).read_existing()?;
         let best: Vec<TrialRecord> = report::ranked(&self.objective, &study.trials)
             .into_iter()
             .take(n)
@@ -326,13 +326,77 @@ where
             .collect()
     }
 
-    /// The journal, after deleting the project first when asked to.
+    /// The journal, emptied first when asked to, checked against the build's space.
     fn open(&mut self) -> Result<Journal, TuneError> {
-        let dir = self.project_dir();
-        if std::mem::take(&mut self.overwrite) && dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| TuneError::file(&dir, e))?;
+        let journal = Journal::new(&self.project_dir());
+        if std::mem::take(&mut self.overwrite) {
+            journal.locked(|j| self.start_afresh(j))?;
         }
-        Ok(Journal::new(&dir))
+        journal.locked(|j| {
+            let fresh = j.study.space.is_empty();
+            self.settle(j)?;
+            if fresh { Ok(()) } else { self.check_space(j) }
+        })?;
+        Ok(journal)
+    }
+
+    /// Empties the project under its journal's lock: every trial's folder and file, and
+    /// the journal; refused while another process runs one of its trials.
+    fn start_afresh(&self, journal: &mut Locked) -> Result<(), TuneError> {
+        for trial in journal
+            .study
+            .trials
+            .iter()
+            .filter(|t| t.status == Status::Running)
+        {
+            if try_lock(&self.trial_dir(&trial.id))?.is_none() {
+                return Err(TuneError::Setting(format!(
+                    "overwrite(true) cannot start {} afresh: another process is running its trial {}",
+                    self.project_dir().display(),
+                    trial.id
+                )));
+            }
+        }
+        let dir = self.project_dir();
+        for entry in std::fs::read_dir(&dir).map_err(|e| TuneError::file(&dir, e))? {
+            let path = entry.map_err(|e| TuneError::file(&dir, e))?.path();
+            if path == journal.path() {
+                continue;
+            }
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|e| TuneError::file(&path, e))?;
+        }
+        journal.clear()
+    }
+
+    /// Refuses a build whose hyperparameters differ from the journal's (an edited range
+    /// would fail every trial): one build with every hyperparameter at its default.
+    fn check_space(&mut self, journal: &Locked) -> Result<(), TuneError> {
+        let mut hp = HyperParameters::new();
+        (self.build)(&mut hp).map_err(|e| {
+            TuneError::Space(format!(
+                "the build function fails with every hyperparameter at its default: {e}"
+            ))
+        })?;
+        for declared in hp.space() {
+            let Some(kept) = journal.study.space.iter().find(|h| h.name == declared.name) else {
+                continue;
+            };
+            if kept != declared {
+                return Err(TuneError::Space(format!(
+                    "the search space changed since {} was started: `{}` was {}, it is now {}; use another project_name, or overwrite(true) to start afresh",
+                    journal.path().display(),
+                    declared.name,
+                    describe(kept),
+                    describe(declared)
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn trial_dir(&self, id: &str) -> PathBuf {
@@ -377,14 +441,19 @@ where
     fn claim(&mut self, journal: &Journal) -> Result<Claim, TuneError> {
         journal.locked(|j| {
             self.settle(j)?;
-            for trial in j
+            let running: Vec<TrialRecord> = j
                 .study
                 .trials
                 .iter()
                 .filter(|t| t.status == Status::Running)
-            {
-                if let Some(lock) = try_lock(&self.trial_dir(&trial.id))? {
-                    return Ok(Claim::Run(Box::new(trial.clone()), lock));
+                .cloned()
+                .collect();
+            for trial in running {
+                let Some(lock) = try_lock(&self.trial_dir(&trial.id))? else {
+                    continue;
+                };
+                if let Some(claim) = self.take_over(j, trial, lock)? {
+                    return Ok(claim);
                 }
             }
             let number = j.study.trials.len();
@@ -424,6 +493,35 @@ where
         })
     }
 
+    /// Resumes `trial`, whose process died, unless processes died running it
+    /// [`MAX_ATTEMPTS`] times already: it is then recorded as failed (a trial that
+    /// crashes its process would otherwise stop the search for good).
+    fn take_over(
+        &self,
+        journal: &mut Locked,
+        trial: TrialRecord,
+        lock: File,
+    ) -> Result<Option<Claim>, TuneError> {
+        if trial.attempts >= MAX_ATTEMPTS {
+            let end = End {
+                status: Status::Failed,
+                message: Some(format!(
+                    "the process running it died {} times (out of memory, killed, or a panic); kiln gave it up",
+                    trial.attempts
+                )),
+                ..End::default()
+            };
+            journal.append(end.event(&trial.id))?;
+            return Ok(None);
+        }
+        let worker = format!("pid {}", std::process::id());
+        journal.append(Event::Resume {
+            trial: trial.id.clone(),
+            worker,
+        })?;
+        Ok(Some(Claim::Run(Box::new(trial), lock)))
+    }
+
     /// Trains trial `record` (every execution) and records its end.
     fn run_trial<D: Dataset + ?Sized>(
         &mut self,
@@ -453,6 +551,11 @@ where
         let mut end = End::default();
         for execution in 0..self.executions_per_trial {
             reporter.execution = execution;
+            // An execution that finished before a crash is not trained again.
+            if let Some(epochs) = self.finished(&record.id, execution) {
+                end.epochs += epochs;
+                continue;
+            }
             match self.execute(journal, data, record, &mut reporter) {
                 Ok(epochs) if reporter.pruned => {
                     end.epochs += epochs;
@@ -474,10 +577,34 @@ where
             }
             (end.score, end.best_epoch) = reporter.score(self.executions_per_trial);
         }
+        self.finish(journal, record, end)
+    }
+
+    /// The epochs of execution `execution` of trial `id` when it finished (its history
+    /// is written).
+    fn finished(&self, id: &str, execution: usize) -> Option<usize> {
+        let path = self.trial_dir(id).join(format!("history_{execution}.json"));
+        let text = std::fs::read_to_string(path).ok()?;
+        kiln_core::History::from_json(&text)
+            .ok()
+            .map(|h| h.epochs().len())
+    }
+
+    /// Records the end of trial `record`, removes its backups, prints its summary and
+    /// writes the results.
+    fn finish(&self, journal: &Journal, record: &TrialRecord, end: End) -> Result<End, TuneError> {
         let study = journal.locked(|j| {
             j.append(end.event(&record.id))?;
             Ok(j.study.clone())
         })?;
+        for execution in 0..self.executions_per_trial {
+            let backup = self
+                .trial_dir(&record.id)
+                .join(format!("backup_{execution}"));
+            if backup.exists() {
+                std::fs::remove_dir_all(&backup).map_err(|e| TuneError::file(&backup, e))?;
+            }
+        }
         if let Some(ended) = study
             .trials
             .iter()
@@ -509,8 +636,20 @@ where
         if !hp.problems().is_empty() {
             return Err(hp.problems().join("; "));
         }
+        let used = hp.values();
         journal
-            .locked(|j| record_space(j, hp.space()))
+            .locked(|j| {
+                record_space(j, hp.space())?;
+                // The values the build used, defaults of new declarations included, so
+                // that no oracle proposes them again.
+                if !used.same_as(&record.values) {
+                    j.append(Event::Values {
+                        trial: record.id.clone(),
+                        values: used.clone(),
+                    })?;
+                }
+                Ok(())
+            })
             .map_err(|e| e.to_string())?;
         let Trial {
             mut trainer,
@@ -534,7 +673,7 @@ where
         let mut fit = fit
             .seed(seed)
             .callback(&mut *reporter)
-            .callback(BackupAndRestore::new(backup));
+            .callback(BackupAndRestore::new(backup).delete_when_done(false));
         if let Some(dir) = &self.tensorboard {
             let logs = dir.join(&record.id).join(format!("execution{execution}"));
             fit = fit.callback(TensorBoard::new(logs));
@@ -548,6 +687,9 @@ where
         Ok(history.epochs().len())
     }
 }
+
+/// How many processes may die running one trial before it is recorded as failed.
+const MAX_ATTEMPTS: usize = 3;
 
 /// The file each trial keeps its best epoch's weights in.
 const CHECKPOINT: &str = "checkpoint.bpk";
@@ -650,27 +792,26 @@ impl Reporter<'_> {
         self.reports
             .iter()
             .filter(|r| r.execution == execution)
-            .fold(None, |best: Option<Report>, r| match best {
-                Some(b) if !self.objective.better(r.value, b.value) => Some(b),
-                _ => Some(*r),
-            })
+            .copied()
+            .reduce(|a, b| self.pick(a, b))
     }
 
-    /// Whether `value` beats every epoch so far, of every execution (the checkpoint's).
+    /// Whether `value` beats every epoch so far, of every execution (the checkpoint's):
+    /// any first value does, and any number beats a NaN.
     fn improves(&mut self, value: f64) -> bool {
         if self.best.is_none() {
-            self.best = (0..=self.execution)
-                .filter_map(|e| self.best_of(e))
-                .reduce(|a, b| {
-                    if self.objective.better(b.value, a.value) {
-                        b
-                    } else {
-                        a
-                    }
-                });
+            self.best = self.reports.iter().copied().reduce(|a, b| self.pick(a, b));
         }
-        self.best
-            .is_none_or(|b| self.objective.better(value, b.value))
+        self.best.is_none_or(|b| {
+            value.is_finite() && (!b.value.is_finite() || self.objective.better(value, b.value))
+        })
+    }
+
+    /// The better of two reports: the earlier on ties, a number over a NaN.
+    fn pick(&self, a: Report, b: Report) -> Report {
+        let better = b.value.is_finite()
+            && (!a.value.is_finite() || self.objective.better(b.value, a.value));
+        if better { b } else { a }
     }
 
     /// The trial's score (the mean over executions of each one's best) and best epoch.

@@ -78,11 +78,13 @@ impl<B: AutodiffBackend, M> Hooks<'_, B, M> {
         Ok(())
     }
 
-    /// The backup of the callback that keeps one (`BackupAndRestore`), and whether it
-    /// stays after training.
+    /// The backup of the callback that keeps one (`BackupAndRestore`; the last one when
+    /// there are several, as a tuner adds its own after the user's), and whether it stays
+    /// after training.
     fn backup(&self) -> Option<(Backup, bool)> {
         self.callbacks
             .iter()
+            .rev()
             .find_map(|c| c.backup_dir().map(|d| (Backup::new(d), c.keeps_backup())))
     }
 }
