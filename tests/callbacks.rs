@@ -235,7 +235,7 @@ fn png_size(png: &[u8]) -> Option<(u32, u32)> {
 
 /// TensorBoard's own reader finds the scalars, the graph and the images.
 fn assert_tensorboard_reads(logs: &Path, history: &kiln::History) {
-    let Some(text) = tensorboard_reader(logs) else {
+    let Some(text) = support::tensorboard_script("tensorboard_reader.py", logs) else {
         return;
     };
     let loss = history.get("loss").unwrap();
@@ -259,39 +259,6 @@ fn assert_tensorboard_reads(logs: &Path, history: &kiln::History) {
         "{text}"
     );
     assert_eq!(count("graph validation "), 0, "{text}");
-}
-
-/// What `tests/tensorboard_reader.py` prints for `logs`, run by the Python that
-/// `KILN_TENSORBOARD_PYTHON` names (`python3` when unset). `None`, saying why, when that
-/// Python or its tensorboard package is missing; a failure instead under `CI=true`, where
-/// `.ci/run` installs them.
-fn tensorboard_reader(logs: &Path) -> Option<String> {
-    let python = std::env::var("KILN_TENSORBOARD_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tensorboard_reader.py");
-    let missing = match std::process::Command::new(&python)
-        .arg(&script)
-        .arg(logs)
-        .output()
-    {
-        Ok(out) if out.status.success() => {
-            return Some(String::from_utf8_lossy(&out.stdout).into_owned());
-        }
-        Ok(out) if out.status.code() == Some(3) => {
-            String::from_utf8_lossy(&out.stderr).trim().to_string()
-        }
-        Ok(out) => panic!(
-            "TensorBoard's reader failed ({python}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => format!("cannot run {python}: {e}"),
-    };
-    let hint = "set KILN_TENSORBOARD_PYTHON to a Python with the tensorboard package";
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "TensorBoard's reader: {missing}, and CI=true needs it; {hint}"
-    );
-    eprintln!("skipped TensorBoard's reader: {missing}; {hint}");
-    None
 }
 
 #[test]

@@ -83,10 +83,35 @@ fn a_random_search_records_its_trials_and_rebuilds_the_best_at_its_best_epoch() 
     }
     let ids: Vec<&str> = trials.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids, ["0000", "0001", "0002"]);
-    for id in ids {
+    for id in &ids {
         let train_logs = dir.join("logs").join(id).join("execution0/train");
         let events = std::fs::read_dir(&train_logs).unwrap().count();
         assert_eq!(events, 1, "one event file in {}", train_logs.display());
+    }
+    // TensorBoard's own HParams plugin finds every trial's session and values.
+    if let Some(text) = support::tensorboard_script("hparams_reader.py", &dir.join("logs")) {
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.contains(&"hparam units DATA_TYPE_FLOAT64"), "{text}");
+        assert!(
+            lines.contains(&"metric validation epoch_accuracy"),
+            "{text}"
+        );
+        for t in &trials {
+            let units = t
+                .values
+                .get("units")
+                .and_then(kiln::tuner::Value::as_f64)
+                .unwrap();
+            let rate = t.values.get("learning_rate").unwrap();
+            let row = format!(
+                "session {} STATUS_SUCCESS learning_rate={rate} units={units:?}",
+                t.id
+            );
+            assert!(lines.contains(&row.as_str()), "{row}\nnot in\n{text}");
+            let last = t.reports.last().unwrap().value;
+            let value = format!("value {} validation/epoch_accuracy {last:.5}", t.id);
+            assert!(lines.contains(&value.as_str()), "{value}\nnot in\n{text}");
+        }
     }
 
     let best = tuner.best_trials(1).unwrap().remove(0);

@@ -110,3 +110,39 @@ where
         .loss(kiln::Loss::CategoricalCrossentropy)
         .metrics([kiln::Metric::Accuracy])
 }
+
+/// What the TensorBoard-reading script `tests/<script>` prints for `logs`, run by the
+/// Python that `KILN_TENSORBOARD_PYTHON` names (`python3` when unset). `None`, saying why,
+/// when that Python or its tensorboard package is missing; a failure instead under
+/// `CI=true`, where `.ci/run` installs them.
+pub fn tensorboard_script(script: &str, logs: &std::path::Path) -> Option<String> {
+    let python = std::env::var("KILN_TENSORBOARD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
+    let missing = match std::process::Command::new(&python)
+        .arg(&script)
+        .arg(logs)
+        .output()
+    {
+        Ok(out) if out.status.success() => {
+            return Some(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        Ok(out) if out.status.code() == Some(3) => {
+            String::from_utf8_lossy(&out.stderr).trim().to_string()
+        }
+        Ok(out) => panic!(
+            "{} failed ({python}): {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => format!("cannot run {python}: {e}"),
+    };
+    let hint = "set KILN_TENSORBOARD_PYTHON to a Python with the tensorboard package";
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "TensorBoard's reader: {missing}, and CI=true needs it; {hint}"
+    );
+    eprintln!("skipped TensorBoard's reader: {missing}; {hint}");
+    None
+}

@@ -25,6 +25,7 @@
 
 mod error;
 mod gp;
+mod hparams;
 mod hyperband;
 mod hyperparameters;
 mod journal;

@@ -13,12 +13,14 @@ use kiln_core::{Callback, CallbackResult, Control, Fit, Logs, Model, TrainError,
 use kiln_datasets::Dataset;
 
 use crate::error::TuneError;
+use crate::hparams;
 use crate::hyperparameters::{HyperParameters, describe};
 use crate::journal::{Event, Journal, Locked};
 use crate::oracle::{Context, Oracle, Proposal, trial_rng};
 use crate::pruner::{Epoch, Pruner};
 use crate::report;
 use crate::trial::{Objective, Report, Status, TrialRecord};
+use crate::value::Values;
 
 /// What a build function returns for one trial: the compiled model and how to fit it.
 pub struct Trial<'a, B, M>
@@ -175,7 +177,8 @@ where
 
     /// Writes each trial's TensorBoard logs to `log_dir/<trial>/execution<k>`, as
     /// KerasTuner does with a TensorBoard callback: `tensorboard --logdir log_dir` shows
-    /// every trial's curves side by side.
+    /// every trial's curves side by side, and its HParams dashboard the table of every
+    /// trial's hyperparameters and metrics.
     pub fn tensorboard(mut self, log_dir: impl Into<PathBuf>) -> Self {
         self.tensorboard = Some(log_dir.into());
         self
@@ -674,17 +677,46 @@ where
             .seed(seed)
             .callback(&mut *reporter)
             .callback(BackupAndRestore::new(backup).delete_when_done(false));
-        if let Some(dir) = &self.tensorboard {
-            let logs = dir.join(&record.id).join(format!("execution{execution}"));
+        let session = self.session(record, execution, &used)?;
+        if let Some(logs) = &session {
             fit = fit.callback(TensorBoard::new(logs));
         }
-        let history = trainer.fit(data, fit).map_err(|e| e.to_string())?;
+        let fitted = trainer.fit(data, fit);
+        if let Some(logs) = &session {
+            hparams::end(logs, fitted.is_ok())
+                .map_err(|e| format!("cannot write {}: {e}", logs.display()))?;
+        }
+        let history = fitted.map_err(|e| e.to_string())?;
         let path = self
             .trial_dir(&record.id)
             .join(format!("history_{execution}.json"));
         std::fs::write(&path, history.to_json())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(history.epochs().len())
+    }
+}
+
+impl<'a, B, M> Tuner<'a, B, M>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + Model<B>,
+    M::InnerModule: Model<B::InnerBackend>,
+{
+    /// The TensorBoard folder of execution `execution` of trial `record`, when the tuner
+    /// writes TensorBoard logs, with the HParams session's start written there.
+    fn session(
+        &self,
+        record: &TrialRecord,
+        execution: usize,
+        values: &Values,
+    ) -> Result<Option<PathBuf>, String> {
+        let Some(dir) = &self.tensorboard else {
+            return Ok(None);
+        };
+        let logs = dir.join(&record.id).join(format!("execution{execution}"));
+        hparams::start(&logs, &record.id, values)
+            .map_err(|e| format!("cannot write {}: {e}", logs.display()))?;
+        Ok(Some(logs))
     }
 }
 

@@ -150,6 +150,9 @@ pub mod proto {
         /// The plugin's name.
         #[prost(string, tag = "1")]
         pub plugin_name: String,
+        /// What the plugin reads (the HParams plugin's `HParamsPluginData`).
+        #[prost(bytes = "vec", tag = "2")]
+        pub content: Vec<u8>,
     }
 
     /// `tensorflow.TensorProto`, for a string tensor.
@@ -240,6 +243,12 @@ struct EventWriter {
 
 impl EventWriter {
     fn create(dir: &Path) -> std::io::Result<Self> {
+        Self::create_named(dir, "")
+    }
+
+    /// A new events file in `dir`, `suffix` keeping it apart from the others this process
+    /// writes there in the same second.
+    fn create_named(dir: &Path, suffix: &str) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_string())
@@ -250,7 +259,7 @@ impl EventWriter {
             host
         };
         let path = dir.join(format!(
-            "events.out.tfevents.{}.{host}.{}.v2",
+            "events.out.tfevents.{}.{host}.{}{suffix}.v2",
             now() as u64,
             std::process::id()
         ));
@@ -285,7 +294,20 @@ impl EventWriter {
     }
 }
 
-fn now() -> f64 {
+/// Writes `values` (summaries for any TensorBoard plugin, built from [`proto`]) at step 0
+/// into a new events file in `dir`, named apart by `suffix`: what kiln's callback does not
+/// write itself (the tuner's HParams sessions).
+///
+/// # Errors
+/// When the folder or the file cannot be written.
+pub fn write_summaries(dir: &Path, suffix: &str, values: Vec<proto::Value>) -> std::io::Result<()> {
+    let mut writer = EventWriter::create_named(dir, suffix)?;
+    writer.summary(0, values)?;
+    writer.out.flush()
+}
+
+/// The seconds since 1970, as event files count time.
+pub fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -433,6 +455,7 @@ fn summary_text(spec: &ModelSpec) -> proto::Value {
         metadata: Some(proto::SummaryMetadata {
             plugin_data: Some(proto::PluginData {
                 plugin_name: "text".into(),
+                content: Vec::new(),
             }),
         }),
         value: Some(proto::Kind::Tensor(proto::TensorProto {
