@@ -50,6 +50,16 @@ fn build<'a>(
     }
 }
 
+/// A quiet grid search of at most `max_trials` one-epoch trials in `dir`.
+fn grid<'a>(dir: &Path, validation: &'a ImageDataset, max_trials: usize) -> Tuner<'a, Ad, Mlp> {
+    Tuner::new(
+        GridSearch::new().max_trials(max_trials),
+        build(validation, 1),
+    )
+    .directory(dir)
+    .verbose(false)
+}
+
 fn data() -> (ImageDataset, ImageDataset) {
     (synthetic_digits(2000, 1), synthetic_digits(200, 2))
 }
@@ -200,14 +210,7 @@ fn a_random_search_records_its_trials_and_rebuilds_the_best_at_its_best_epoch() 
 fn a_search_goes_on_where_the_last_one_stopped_and_refuses_another_search() {
     let dir = scratch("tuner-resume");
     let (train, validation) = data();
-    let tuner = |max_trials| {
-        Tuner::new(
-            GridSearch::new().max_trials(max_trials),
-            build(&validation, 1),
-        )
-        .directory(&dir)
-        .verbose(false)
-    };
+    let tuner = |max_trials| grid(&dir, &validation, max_trials);
     let first = tuner(2).search(&train).unwrap();
     assert_eq!(first.len(), 2);
     let second = tuner(4).search(&train).unwrap();
@@ -358,14 +361,7 @@ fn a_median_pruner_stops_trials_that_learn_nothing_after_one_epoch() {
 fn a_trial_whose_process_died_three_times_is_given_up() {
     let dir = scratch("tuner-attempts");
     let (train, validation) = data();
-    let tuner = |max_trials| {
-        Tuner::new(
-            GridSearch::new().max_trials(max_trials),
-            build(&validation, 1),
-        )
-        .directory(&dir)
-        .verbose(false)
-    };
+    let tuner = |max_trials| grid(&dir, &validation, max_trials);
     tuner(1).search(&train).unwrap();
     // Trial 0001 started by a process that died, then taken over by two that died too.
     let journal = dir.join("untitled_project/trials.jsonl");
@@ -462,6 +458,55 @@ fn a_changed_space_and_a_misspelt_project_are_refused() {
     assert!(
         !dir.join("untitled_projetc").exists(),
         "reading creates nothing"
+    );
+}
+
+model! {
+    /// A `model!` model: its structure is fixed at compile time.
+    struct Small {
+        input: [1, 28, 28],
+        Flatten,
+        Dense(16, activation = relu),
+        Dense(10, activation = softmax),
+    }
+}
+
+#[test]
+fn a_model_macro_model_is_tuned_on_its_training_settings() {
+    let dir = scratch("tuner-macro");
+    let (train, validation) = data();
+    let build = |hp: &mut HyperParameters| {
+        let rate = hp.choice("learning_rate", [1e-3, 1e-2]).value();
+        let batch_size = hp.choice("batch_size", [16_usize, 64]).value();
+        let trainer = Trainer::new(Small::<Ad>::new(&Default::default()))
+            .optimizer(Adam::new().learning_rate(rate))
+            .loss(Loss::CategoricalCrossentropy)
+            .metrics([Metric::Accuracy]);
+        let fit = Fit::epochs(2)
+            .batch_size(batch_size)
+            .validation_data(&validation)
+            .verbose(Verbosity::Silent);
+        Ok(Trial::new(trainer, fit))
+    };
+    let mut tuner = Tuner::new(GridSearch::new(), build)
+        .objective("val_accuracy")
+        .directory(&dir)
+        .verbose(false);
+    let trials = tuner.search(&train).unwrap();
+    assert_eq!(trials.len(), 4);
+    assert!(trials.iter().all(|t| t.status == Status::Completed));
+    let best = tuner.best_trials(1).unwrap().remove(0);
+    let model: Small<Ad> = tuner.get_best_models(1).unwrap().remove(0);
+    let accuracy = Trainer::new(model)
+        .loss(Loss::CategoricalCrossentropy)
+        .metrics([Metric::Accuracy])
+        .evaluate(&validation)
+        .unwrap()
+        .get("accuracy")
+        .unwrap();
+    assert!(
+        (accuracy - best.score.unwrap()).abs() < 1e-6,
+        "{accuracy} vs {best:?}"
     );
 }
 

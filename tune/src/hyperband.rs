@@ -5,6 +5,7 @@
 use rand::rngs::StdRng;
 
 use crate::error::TuneError;
+use crate::num::{as_f64, to_index};
 use crate::oracle::{Context, Oracle, Proposal, is_new, random_values};
 use crate::trial::{Budget, Status, TrialRecord};
 
@@ -76,8 +77,8 @@ impl Hyperband {
             .map(|round| {
                 let scale = factor.powi(i32::try_from(bracket - round).unwrap_or(i32::MAX));
                 (
-                    to_usize((end_size * scale).ceil()),
-                    to_usize((max / scale).ceil()),
+                    to_index((end_size * scale).ceil()),
+                    to_index((max / scale).ceil()),
                 )
             })
             .collect()
@@ -199,16 +200,6 @@ impl Oracle for Hyperband {
             Proposal::Done
         })
     }
-}
-
-#[allow(clippy::cast_precision_loss)] // epochs and factors are small
-fn as_f64(x: usize) -> f64 {
-    x as f64
-}
-
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn to_usize(x: f64) -> usize {
-    x.max(0.0) as usize
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ mod hparams;
 mod hyperband;
 mod hyperparameters;
 mod journal;
+mod num;
 mod oracle;
 mod plots;
 mod pruner;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use kiln_core::{Chart, PlotError, Series, plot_lines};
 
+use crate::num::as_f64;
 use crate::report::ranked;
 use crate::space::{HyperParameter, Kind, Sampling};
 use crate::trial::{Objective, TrialRecord};
@@ -166,9 +167,4 @@ fn against(
     let name = &objective.name;
     let chart = Chart::new(&format!("{name} against {}", hp.name), &x_label, name);
     plot_lines(file, &chart, &[Series::new(name, points).points_only()])
-}
-
-#[allow(clippy::cast_precision_loss)] // epochs and list positions are small
-fn as_f64(x: usize) -> f64 {
-    x as f64
 }

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::num::{as_f64, to_index, truncate};
 use crate::value::{Value, Values};
 
 /// How a numeric range is sampled, as KerasTuner's `sampling`.
@@ -439,23 +440,6 @@ fn python(value: &Value) -> String {
 fn python_list(values: &[Value]) -> String {
     let values: Vec<String> = values.iter().map(python).collect();
     format!("[{}]", values.join(", "))
-}
-
-// Hyperparameter integers and slot counts are far below 2^52: these conversions are exact.
-#[allow(clippy::cast_precision_loss)]
-fn as_f64<T: TryInto<i64>>(x: T) -> f64 {
-    x.try_into().map_or(f64::MAX, |x| x as f64)
-}
-
-/// Python's `int(x)`: towards zero (the cast saturates; NaN is 0).
-#[allow(clippy::cast_possible_truncation)]
-fn truncate(x: f64) -> i64 {
-    x as i64
-}
-
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn to_index(x: f64) -> usize {
-    x.max(0.0) as usize
 }
 
 #[cfg(test)]
