@@ -595,6 +595,14 @@ fn a_search_killed_mid_trial_resumes_to_the_trials_of_one_never_interrupted() {
         "killed before trial 0002 ended"
     );
 
+    // Where trial 0002 stands: `reported` epochs journaled, its backup after `backed_up`.
+    let reported = events(&dir, "report", Some("0002"));
+    let state = std::fs::read_to_string(dir.join("grid/trial_0002/backup_0/state.json"));
+    let backed_up: Option<usize> = state.ok().map(|text| {
+        let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+        usize::try_from(state["epoch"].as_u64().unwrap()).unwrap()
+    });
+
     assert!(child(&dir).wait().unwrap().success());
     // Nothing is left to train: these only read the journals.
     let (resumed, reference) = (search(&dir), search(&reference));
@@ -604,8 +612,19 @@ fn a_search_killed_mid_trial_resumes_to_the_trials_of_one_never_interrupted() {
         "the same trials, values and scores"
     );
     assert_eq!(events(&dir, "start", None), 6, "no trial started twice");
-    // Trial 0002 went on from its backup: at most the epoch being written was repeated.
-    assert!(events(&dir, "report", Some("0002")) <= 5);
+    assert_eq!(
+        events(&dir, "resume", Some("0002")),
+        1,
+        "trial 0002 was taken over"
+    );
+    // It went on after its backup's epoch: only the epochs after it were trained (and
+    // reported) again, not all 4.
+    let again = 4 - backed_up.map_or(0, |e| e + 1);
+    assert_eq!(
+        events(&dir, "report", Some("0002")),
+        reported + again,
+        "{reported} epochs reported before the kill, the backup after epoch {backed_up:?}"
+    );
 }
 
 #[test]
