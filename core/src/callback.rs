@@ -254,14 +254,7 @@ impl Monitor {
 
     /// The monitored value in `logs`, or an error listing what is logged.
     pub fn value(&self, logs: &Logs) -> Result<f64, String> {
-        logs.get(&self.name).ok_or_else(|| {
-            let names: Vec<&str> = logs.iter().map(|(n, _)| n).collect();
-            format!(
-                "`{}` is not logged; the logs hold: {}",
-                self.name,
-                names.join(", ")
-            )
-        })
+        logs.require(&self.name)
     }
 
     /// Whether `current` improves on `reference` by more than `min_delta`.

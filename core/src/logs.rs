@@ -27,6 +27,23 @@ impl Logs {
         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
     }
 
+    /// The value of `name`, or an error naming it and listing what is logged (for a
+    /// callback or a tuner watching `name`).
+    ///
+    /// ```
+    /// let logs: kiln_core::Logs = [("loss", 0.5)].into_iter().collect();
+    /// assert_eq!(logs.require("val_f1").unwrap_err(), "`val_f1` is not logged; the logs hold: loss");
+    /// ```
+    pub fn require(&self, name: &str) -> Result<f64, String> {
+        self.get(name).ok_or_else(|| {
+            let names: Vec<&str> = self.iter().map(|(n, _)| n).collect();
+            format!(
+                "`{name}` is not logged; the logs hold: {}",
+                names.join(", ")
+            )
+        })
+    }
+
     /// Each name and value, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
         self.0.iter().map(|(n, v)| (n.as_str(), *v))

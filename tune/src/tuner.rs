@@ -55,8 +55,13 @@ type Build<'a, B, M> = dyn FnMut(&mut HyperParameters) -> Result<Trial<'a, B, M>
 /// use kiln_core::{Adam, Fit, JsonModel, Loss, Metric, TrainError, Trainer};
 /// use kiln_tune::{RandomSearch, Trial, Tuner};
 /// type B = kiln_core::backend::Cpu;
-/// # fn mlp(units: i64) -> Result<JsonModel<B, 2, 2>, TrainError> { todo!() }
-/// # let train: kiln_datasets::ImageDataset = todo!();
+/// # fn mlp(units: i64) -> Result<JsonModel<B, 2, 2>, TrainError> {
+/// #     use kiln_spec::{Call, ModelSpec, Shape};
+/// #     let layers = [Call::bare("Dense").arg(units), Call::bare("Dense").arg(10).kw("activation", "softmax")];
+/// #     let spec = ModelSpec::from_calls("Mlp", Shape::known([784]), &layers).map_err(|e| TrainError::Setting(e.to_string()))?;
+/// #     JsonModel::new(spec, &Default::default())
+/// # }
+/// # let train = kiln_datasets::synthetic_digits(100, 1);
 /// let mut tuner = Tuner::new(RandomSearch::new().max_trials(8), |hp| {
 ///     let units = hp.int("units", 32, 512).step(32).value();
 ///     let rate = hp.float("learning_rate", 1e-4, 1e-2).log().value();
@@ -874,14 +879,9 @@ where
         logs: &Logs,
         control: &mut Control<M>,
     ) -> CallbackResult {
-        let name = &self.objective.name;
-        let value = logs.get(name).ok_or_else(|| {
-            let names: Vec<&str> = logs.iter().map(|(n, _)| n).collect();
-            format!(
-                "the objective `{name}` is not logged; the logs hold: {}",
-                names.join(", ")
-            )
-        })?;
+        let value = logs
+            .require(&self.objective.name)
+            .map_err(|e| format!("the objective {e}"))?;
         let report = Report {
             execution: self.execution,
             epoch,
