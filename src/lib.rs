@@ -90,6 +90,8 @@
 #![warn(missing_docs)]
 
 pub use kiln_core::callbacks;
+#[cfg(feature = "distributed")]
+pub use kiln_core::distributed;
 pub use kiln_core::import;
 pub use kiln_core::visualize;
 pub use kiln_core::{

@@ -59,4 +59,8 @@ pub enum TrainError {
         /// What differs (layer, shape).
         reason: String,
     },
+    /// The workers of a data-parallel fit lost each other (a process died, the
+    /// coordinator cannot be reached, a worker timed out).
+    #[error("data-parallel training stopped: {0}")]
+    Distributed(String),
 }

@@ -14,6 +14,8 @@ mod backup;
 mod callback;
 pub mod callbacks;
 mod chart;
+#[cfg(feature = "distributed")]
+pub mod distributed;
 mod dyn_tensor;
 mod error;
 pub mod features;

@@ -399,6 +399,16 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
         }
     }
 
+    /// The same optimizer and state on `device`: a data-parallel worker's.
+    #[cfg(feature = "distributed")]
+    pub fn replica(&self, device: &B::Device) -> Self {
+        use burn::record::Record;
+        each_kind!(wrap self, o => {
+            let item = o.to_record().into_item::<FullPrecisionSettings>();
+            o.clone().load_record(Record::from_item::<FullPrecisionSettings>(item, device))
+        })
+    }
+
     /// One update of `module` with `grads` at `lr`.
     pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
         each_kind!(self, o => o.step(lr, module, grads))

@@ -19,6 +19,10 @@ use crate::progress::Verbosity;
 
 mod features;
 mod fit;
+#[cfg(feature = "distributed")]
+mod link;
+#[cfg(feature = "distributed")]
+mod parallel;
 
 /// One hook call on one callback, as [`Trainer::predict_with`] runs it on each.
 type CallbackHook<'a, B, M> =
@@ -43,6 +47,8 @@ pub struct Fit<'a, B: AutodiffBackend, M> {
     callbacks: Vec<Box<dyn Callback<B, M> + 'a>>,
     initial_epoch: usize,
     augment: Option<Augment>,
+    #[cfg(feature = "distributed")]
+    distribution: Option<crate::distributed::DataParallel<B::Device>>,
 }
 
 impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
@@ -60,6 +66,8 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
             callbacks: Vec::new(),
             initial_epoch: 0,
             augment: None,
+            #[cfg(feature = "distributed")]
+            distribution: None,
         }
     }
 
@@ -133,6 +141,16 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
     /// The epoch to start counting from (to resume a run).
     pub fn initial_epoch(mut self, epoch: usize) -> Self {
         self.initial_epoch = epoch;
+        self
+    }
+
+    /// Trains on several devices, or as one of several processes, as Keras's
+    /// `keras.distribution.set_distribution(DataParallel(...))`: each batch of
+    /// [`batch_size`](Self::batch_size) is split across the workers, and the weights after
+    /// every step are those one device would reach on the whole batch.
+    #[cfg(feature = "distributed")]
+    pub fn distribution(mut self, parallel: crate::distributed::DataParallel<B::Device>) -> Self {
+        self.distribution = Some(parallel);
         self
     }
 }

@@ -2,12 +2,12 @@
 //! first), the resume from a backup, the epochs, one epoch's batches, one update, the
 //! validation and the backup; the callbacks run through one loop, [`call_each`].
 
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use kiln_datasets::{Augment, Dataset, HostBatch, Loader, TargetKind};
 
 use super::{CallbackHook, Fit, Totals, Trainer, WarmUp, batch_sums, evaluate_with, target};
@@ -17,7 +17,8 @@ use crate::callbacks::ProgbarLogger;
 use crate::error::TrainError;
 use crate::history::History;
 use crate::logs::Logs;
-use crate::loss::{Output, Target};
+use crate::loss::{Loss, Output, Target};
+use crate::metric::Metric;
 use crate::model::{Batch, Model};
 use crate::optimizer::Stepper;
 use crate::progress::Verbosity;
@@ -144,6 +145,8 @@ struct Run<B: AutodiffBackend, M: AutodiffModule<B>> {
     stepper: Stepper<B, M>,
     history: History,
     warm_up: Option<WarmUp>,
+    #[cfg(feature = "distributed")]
+    peers: Option<super::parallel::Peers<B, M>>,
 }
 
 impl<B: AutodiffBackend, M: AutodiffModule<B>> Run<B, M> {
@@ -153,6 +156,34 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Run<B, M> {
 
     fn model_mut(&mut self) -> Result<&mut M, TrainError> {
         self.model.as_mut().ok_or_else(lost)
+    }
+
+    /// Whether this process runs the callbacks and validation: all but the followers of
+    /// a data-parallel run.
+    fn leads(&self) -> bool {
+        #[cfg(feature = "distributed")]
+        if let Some(peers) = &self.peers {
+            return peers.leads();
+        }
+        true
+    }
+
+    /// At an epoch's end in a data-parallel run: the other processes hear that the
+    /// leader `stop`s, or else BatchNormalization's statistics are averaged over them.
+    #[cfg_attr(
+        not(feature = "distributed"),
+        allow(unused_variables, clippy::unused_self)
+    )]
+    fn epoch_end(&mut self, stop: bool) -> Result<(), TrainError> {
+        #[cfg(feature = "distributed")]
+        if let Some(peers) = &mut self.peers {
+            if stop {
+                return peers.announce(false);
+            }
+            let model = self.model.as_ref().ok_or_else(lost)?.clone();
+            self.model = Some(peers.average(model)?);
+        }
+        Ok(())
     }
 }
 
@@ -176,6 +207,96 @@ fn augmentable(example: &[Vec<usize>], augment: &Augment) -> Result<(), TrainErr
     augment
         .check([c, h, w])
         .map_err(|e| TrainError::Setting(e.to_string()))
+}
+
+/// What an update feeds the model besides its weights.
+pub(super) struct Feed<'a, BB: Backend> {
+    pub example: &'a [Vec<usize>],
+    pub kind: &'a TargetKind,
+    pub loss: Loss,
+    pub metrics: &'a [Metric],
+    pub device: &'a BB::Device,
+}
+
+/// The gradients of the loss on `rows` of `batch`, weighted by their share of it (so the
+/// shards' gradients sum to the whole batch's), and the sums those rows add to the epoch's
+/// totals. Rows past a short batch's end (a worker with no rows) weigh nothing.
+pub(super) fn gradients<B, M>(
+    model: &M,
+    batch: &HostBatch,
+    rows: Range<usize>,
+    feed: &Feed<'_, B>,
+) -> (Tensor<B::InnerBackend, 1>, GradientsParams)
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + Model<B>,
+{
+    let mut x = batch.rows::<B>(feed.device);
+    let mut target = target::<B>(batch, feed.kind, feed.device);
+    let share = rows.len() as f64 / batch.len as f64;
+    if rows.len() != batch.len {
+        let (start, len) = (rows.start.min(batch.len - 1), rows.len().max(1));
+        x = x.narrow(0, start, len);
+        target = match target {
+            Target::Classes(c, n) => Target::Classes(c.narrow(0, start, len), n),
+            Target::Values(v) => Target::Values(v.narrow(0, start, len)),
+        };
+    }
+    let forward = model.forward_train(<M::Input as Batch<B>>::from_rows(x, feed.example));
+    let output = Output {
+        logits: forward.logits.into_rows(),
+        activation: forward.activation,
+    };
+    let mut loss = feed.loss.batch(&output, &target);
+    if let Some(penalty) = forward.penalty {
+        loss = loss + penalty;
+    }
+    let detached = Output {
+        logits: output.logits.clone().inner(),
+        activation: output.activation,
+    };
+    let detached_target = match &target {
+        Target::Classes(c, n) => Target::Classes(c.clone().inner(), *n),
+        Target::Values(v) => Target::Values(v.clone().inner()),
+    };
+    let mut sums = batch_sums(
+        loss.clone().inner(),
+        &detached,
+        &detached_target,
+        feed.metrics,
+        rows.len().max(1),
+    );
+    if share != 1.0 {
+        loss = loss.mul_scalar(share);
+        if rows.is_empty() {
+            sums = sums.zeros_like();
+        }
+    }
+    (sums, GradientsParams::from_grads(loss.backward(), model))
+}
+
+/// The optimizer's step on the gradients of `batch`, on this device or, in a data-parallel
+/// run, summed over every worker's shard: see [`Trainer::step`].
+fn update<B, M>(
+    run: &mut Run<B, M>,
+    current: M,
+    batch: &HostBatch,
+    feed: &Feed<'_, B>,
+    lr: f64,
+) -> Result<Option<Tensor<B::InnerBackend, 1>>, TrainError>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + Model<B>,
+{
+    #[cfg(feature = "distributed")]
+    if let Some(peers) = &run.peers {
+        let (model, sums) = peers.update(current, &mut run.stepper, batch, feed, lr);
+        run.model = Some(model);
+        return sums;
+    }
+    let (sums, grads) = gradients(&current, batch, 0..batch.len, feed);
+    run.model = Some(run.stepper.step(lr, current, grads));
+    Ok(Some(sums))
 }
 
 impl<B, M> Trainer<B, M>
@@ -218,7 +339,30 @@ where
             stepper: self.stepper.take().unwrap_or_else(|| self.optimizer.init()),
             history,
             warm_up: Some(WarmUp::start(fit.verbose != Verbosity::Silent)),
+            #[cfg(feature = "distributed")]
+            peers: None,
         };
+        #[cfg(feature = "distributed")]
+        let result = match fit.distribution.take() {
+            Some(parallel) => std::thread::scope(|scope| {
+                let start = (first_epoch, self.iterations);
+                let started = self.start_peers(scope, &parallel, &plan, &mut run, start);
+                let result = started.and_then(|leads| {
+                    if !leads {
+                        // The leader alone runs the callbacks and keeps the backups.
+                        hooks.callbacks.clear();
+                    }
+                    let backup = backup.filter(|_| leads);
+                    self.epochs(&split, &plan, &mut hooks, &mut run, first_epoch, backup)
+                });
+                match run.peers.take() {
+                    Some(peers) => peers.finish(result),
+                    None => result,
+                }
+            }),
+            None => self.epochs(&split, &plan, &mut hooks, &mut run, first_epoch, backup),
+        };
+        #[cfg(not(feature = "distributed"))]
         let result = self.epochs(&split, &plan, &mut hooks, &mut run, first_epoch, backup);
         self.model = run.model;
         self.stepper = Some(run.stepper);
@@ -299,6 +443,35 @@ where
         Ok(Some((state.history()?, state.epoch + 1)))
     }
 
+    /// Starts the workers of a data-parallel fit in `scope`, with the leader's weights:
+    /// whether this process leads.
+    #[cfg(feature = "distributed")]
+    fn start_peers<'s>(
+        &self,
+        scope: &'s std::thread::Scope<'s, '_>,
+        parallel: &crate::distributed::DataParallel<B::Device>,
+        plan: &Plan,
+        run: &mut Run<B, M>,
+        start: (usize, u64),
+    ) -> Result<bool, TrainError>
+    where
+        M: 's,
+    {
+        let model = run.model()?.clone();
+        let (peers, model) = super::parallel::Peers::start(
+            scope,
+            parallel,
+            model,
+            &run.stepper,
+            &self.feed(plan),
+            start,
+        )?;
+        run.model = Some(model);
+        let leads = peers.leads();
+        run.peers = Some(peers);
+        Ok(leads)
+    }
+
     /// Epochs `first..` with their callbacks, validation and backups.
     fn epochs<D: Dataset + ?Sized>(
         &mut self,
@@ -324,13 +497,17 @@ where
                 c.on_epoch_begin(epoch, ctl)
             })?;
             let mut logs = self.epoch(&split.train, plan, hooks, run, epoch)?;
-            if let Some(v) = split.validation() {
+            run.epoch_end(hooks.stop)?;
+            if let Some(v) = split.validation().filter(|_| run.leads()) {
                 logs.extend_prefixed("val_", &self.validate(v, plan, hooks, run, epoch)?);
             }
             run.history.push(epoch, &logs);
             hooks.call(run.model_mut()?, epoch, &mut |c, ctl| {
                 c.on_epoch_end(epoch, &logs, ctl)
             })?;
+            if hooks.stop {
+                run.epoch_end(true)?;
+            }
             if let Some((backup, _)) = &backup {
                 let state = BackupState {
                     epoch,
@@ -370,7 +547,10 @@ where
                 hooks.call(run.model_mut()?, epoch, &mut |c, ctl| {
                     c.on_train_batch_begin(index, ctl)
                 })?;
-                let sums = self.step(run, &batch, plan, hooks.learning_rate)?;
+                let Some(sums) = self.step(run, &batch, plan, hooks.learning_rate)? else {
+                    hooks.stop = true;
+                    return Ok(());
+                };
                 totals.add(sums, batch.len);
                 let read = || totals.logs(&self.metrics);
                 let logs = BatchLogs::new(&read);
@@ -393,52 +573,39 @@ where
         }
     }
 
-    /// One update on `batch`: the sums it adds to the epoch's loss and metrics.
+    /// What an update on `plan`'s batches feeds the model.
+    fn feed<'a>(&'a self, plan: &'a Plan) -> Feed<'a, B> {
+        Feed {
+            example: &plan.example,
+            kind: &plan.kind,
+            loss: self.loss,
+            metrics: &self.metrics,
+            device: &self.device,
+        }
+    }
+
+    /// One update on `batch`: the sums it adds to the epoch's loss and metrics, or `None`
+    /// when the leader of a data-parallel run stopped it.
     fn step(
         &mut self,
         run: &mut Run<B, M>,
         batch: &HostBatch,
         plan: &Plan,
         learning_rate: f64,
-    ) -> Result<Tensor<B::InnerBackend, 1>, TrainError> {
+    ) -> Result<Option<Tensor<B::InnerBackend, 1>>, TrainError> {
         // The model leaves its slot for the update, which consumes it, so no second
         // handle on its weights stops the optimizer from updating them in place.
         let current = run.model.take().ok_or_else(lost)?;
-        let x = <M::Input as Batch<B>>::from_rows(batch.rows::<B>(&self.device), &plan.example);
-        let target = target::<B>(batch, &plan.kind, &self.device);
-        let forward = current.forward_train(x);
-        let output = Output {
-            logits: forward.logits.into_rows(),
-            activation: forward.activation,
-        };
-        let mut loss = self.loss.batch(&output, &target);
-        if let Some(penalty) = forward.penalty {
-            loss = loss + penalty;
-        }
-        let detached = Output {
-            logits: output.logits.clone().inner(),
-            activation: output.activation,
-        };
-        let detached_target = match &target {
-            Target::Classes(c, n) => Target::Classes(c.clone().inner(), *n),
-            Target::Values(v) => Target::Values(v.clone().inner()),
-        };
-        let sums = batch_sums(
-            loss.clone().inner(),
-            &detached,
-            &detached_target,
-            &self.metrics,
-            batch.len,
-        );
-        let grads = GradientsParams::from_grads(loss.backward(), &current);
         let lr = self.optimizer.decayed(learning_rate, self.iterations);
-        run.model = Some(run.stepper.step(lr, current, grads));
-        if let Some(warm_up) = run.warm_up.take() {
-            // The first update compiles and tunes a GPU backend's kernels.
-            let _ = B::sync(&self.device);
-            self.first_step = Some(warm_up.finish());
+        let sums = update(run, current, batch, &self.feed(plan), lr)?;
+        if sums.is_some() {
+            if let Some(warm_up) = run.warm_up.take() {
+                // The first update compiles and tunes a GPU backend's kernels.
+                let _ = B::sync(&self.device);
+                self.first_step = Some(warm_up.finish());
+            }
+            self.iterations += 1;
         }
-        self.iterations += 1;
         Ok(sums)
     }
 
