@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use burn::module::{Module, ModuleVisitor, Param};
-use kiln::callbacks::BackupAndRestore;
+use kiln::callbacks::{BackupAndRestore, LearningRateScheduler};
 use kiln::datasets::{ImageDataset, synthetic_digits};
 use kiln::distributed::{DataParallel, Nodes};
 use kiln::prelude::*;
@@ -163,7 +163,8 @@ fn a_process_rank_outside_the_world_is_refused() {
 
 /// The child half of the multi-process tests: rank `KILN_RANK` of `KILN_WORLD_SIZE`
 /// training `KILN_DP_EPOCHS` epochs (of the `Normed` model when `KILN_DP_NORMED` is set),
-/// writing its weights to `KILN_DP_OUT` and keeping a backup in `KILN_DP_BACKUP` when set.
+/// writing its weights to `KILN_DP_OUT`, keeping a backup in `KILN_DP_BACKUP` when set,
+/// and with [`scheduled`]'s callbacks when `KILN_DP_SCHEDULE` is.
 #[test]
 #[ignore = "run by the multi-process tests"]
 fn distributed_child() {
@@ -195,7 +196,37 @@ fn child_fit<M>(nodes: Nodes) -> Fit<'static, Ad, M> {
     if let Some(dir) = std::env::var_os("KILN_DP_BACKUP") {
         fit = fit.callback(BackupAndRestore::new(dir));
     }
+    if std::env::var_os("KILN_DP_SCHEDULE").is_some() {
+        fit = scheduled(fit);
+    }
     fit
+}
+
+/// Stops training at the end of epoch `.0`, as EarlyStopping would.
+struct StopAfter(usize);
+
+impl<M> kiln::Callback<Ad, M> for StopAfter {
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        _: &kiln::Logs,
+        control: &mut kiln::Control<M>,
+    ) -> kiln::CallbackResult {
+        if epoch == self.0 {
+            control.stop_training();
+        }
+        Ok(())
+    }
+}
+
+/// `fit` with its learning rate cut to 0.3× after the first epoch and a stop after the
+/// second, on rank 0 alone in a parallel run.
+fn scheduled<M>(fit: Fit<'static, Ad, M>) -> Fit<'static, Ad, M> {
+    fit.callback(LearningRateScheduler::new(|epoch, lr| match epoch {
+        0 => lr,
+        _ => lr * 0.3,
+    }))
+    .callback(StopAfter(1))
 }
 
 fn write_weights(out: Option<std::ffi::OsString>, weights: &[f32]) {
@@ -212,10 +243,12 @@ fn free_port() -> u16 {
 }
 
 fn child(rank: u32, port: u16, epochs: usize, dir: &Path) -> Child {
-    spawn(rank, port, epochs, dir, false)
+    spawn(rank, port, epochs, dir, "KILN_DP_BACKUP")
 }
 
-fn spawn(rank: u32, port: u16, epochs: usize, dir: &Path, normed: bool) -> Child {
+/// A child with `mode` set (`KILN_DP_BACKUP`: a backup in `dir`, `KILN_DP_NORMED`,
+/// `KILN_DP_SCHEDULE`).
+fn spawn(rank: u32, port: u16, epochs: usize, dir: &Path, mode: &str) -> Child {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args(["--exact", "distributed_child", "--ignored", "--nocapture"])
@@ -227,10 +260,7 @@ fn spawn(rank: u32, port: u16, epochs: usize, dir: &Path, normed: bool) -> Child
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command.env("KILN_DP_OUT", dir.join(format!("weights-{rank}.bin")));
-    match normed {
-        true => command.env("KILN_DP_NORMED", "1"),
-        false => command.env("KILN_DP_BACKUP", dir.join("backup")),
-    };
+    command.env(mode, dir.join("backup"));
     command.spawn().unwrap()
 }
 
@@ -324,7 +354,10 @@ fn two_processes_keep_the_same_weights_and_average_batch_normalization() {
     let _serial = serial();
     let dir = scratch("dp-normed");
     let port = free_port();
-    let ranks = [spawn(0, port, 2, &dir, true), spawn(1, port, 2, &dir, true)];
+    let ranks = [
+        spawn(0, port, 2, &dir, "KILN_DP_NORMED"),
+        spawn(1, port, 2, &dir, "KILN_DP_NORMED"),
+    ];
     for out in ranks.map(|c| finish(c, Duration::from_secs(300))) {
         assert!(out.status.success(), "{}", text(&out));
     }
@@ -338,4 +371,24 @@ fn two_processes_keep_the_same_weights_and_average_batch_normalization() {
     let fresh = weights(&support::trainer(Normed::new).into_model());
     assert_eq!(zero.len(), fresh.len());
     assert_ne!(zero, fresh);
+}
+
+#[test]
+fn the_other_process_follows_the_leaders_learning_rate_and_stop() {
+    let _serial = serial();
+    let dir = scratch("dp-schedule");
+    let port = free_port();
+    let mode = "KILN_DP_SCHEDULE";
+    let ranks = [spawn(0, port, 5, &dir, mode), spawn(1, port, 5, &dir, mode)];
+    let outs = ranks.map(|c| finish(c, Duration::from_secs(300)));
+    for out in &outs {
+        assert!(out.status.success(), "{}", text(out));
+        assert!(text(out).contains("epochs trained: 2"), "{}", text(out));
+    }
+    let zero = read_weights(&dir.join("weights-0.bin"));
+    assert_eq!(zero, read_weights(&dir.join("weights-1.bin")));
+    let mut trainer = support::trainer(Small::new);
+    trainer.fit(&data(), scheduled(fit(5))).unwrap();
+    let d = difference(&zero, &weights(trainer.model()));
+    assert!(d < TOLERANCE, "weights differ by {d} (relative)");
 }

@@ -342,8 +342,12 @@ where
             #[cfg(feature = "distributed")]
             peers: None,
         };
+        // Several workers train in threads of their own (where a bad setting is refused);
+        // a single one is the usual loop, at no cost.
         #[cfg(feature = "distributed")]
-        let result = match fit.distribution.take() {
+        let parallel = (fit.distribution.take()).filter(|p| p.check().is_err() || p.workers() > 1);
+        #[cfg(feature = "distributed")]
+        let result = match parallel {
             Some(parallel) => std::thread::scope(|scope| {
                 let start = (first_epoch, self.iterations);
                 let started = self.start_peers(scope, &parallel, &plan, &mut run, start);
@@ -497,6 +501,9 @@ where
                 c.on_epoch_begin(epoch, ctl)
             })?;
             let mut logs = self.epoch(&split.train, plan, hooks, run, epoch)?;
+            if hooks.stop && logs.is_empty() {
+                break; // a follower told to stop before this epoch's first step
+            }
             run.epoch_end(hooks.stop)?;
             if let Some(v) = split.validation().filter(|_| run.leads()) {
                 logs.extend_prefixed("val_", &self.validate(v, plan, hooks, run, epoch)?);
