@@ -51,10 +51,11 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 const EXAMPLES: usize = 20 * 128;
 
 fn data() -> ImageDataset {
-    synthetic_digits(EXAMPLES, 3)
+    let rows = std::env::var("KILN_DP_ROWS").map_or(EXAMPLES, |r| r.parse().unwrap());
+    synthetic_digits(rows, 3)
 }
 
-fn fit<'a>(epochs: usize) -> Fit<'a, Ad, Small<Ad>> {
+fn fit<'a, M>(epochs: usize) -> Fit<'a, Ad, M> {
     Fit::epochs(epochs)
         .batch_size(128)
         .shuffle(false)
@@ -120,7 +121,7 @@ fn two_workers_in_one_process_reach_one_devices_weights() {
 #[test]
 fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
     let _serial = serial();
-    // 3 workers on batches of 128 (43 + 43 + 42 rows) and a last batch of 2 rows (one
+    // 3 workers on batches of 128 (42 + 43 + 43 rows) and a last batch of 2 rows (one
     // worker has none).
     let small = synthetic_digits(258, 4);
     let run = |parallel: Option<DataParallel<_>>| {
@@ -142,6 +143,21 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
     eprintln!("relative difference {d}");
     assert!(d < TOLERANCE, "weights differ by {d} (relative)");
     assert!((accuracy - want_accuracy).abs() < 1e-6);
+}
+
+#[test]
+fn two_workers_in_one_process_share_batch_normalization() {
+    let _serial = serial();
+    let device = Default::default();
+    let mut trainer = support::trainer(Normed::new);
+    let before = weights(trainer.model());
+    let parallel = DataParallel::new([device, device]);
+    let history = trainer.fit(&data(), fit(2).distribution(parallel)).unwrap();
+    let loss = history.get("loss").unwrap();
+    assert!(loss[1] < loss[0], "{loss:?}");
+    let after = weights(trainer.model());
+    assert!(after.iter().all(|w| w.is_finite()));
+    assert_ne!(before, after);
 }
 
 #[test]
@@ -247,7 +263,7 @@ fn child(rank: u32, port: u16, epochs: usize, dir: &Path) -> Child {
 }
 
 /// A child with `mode` set (`KILN_DP_BACKUP`: a backup in `dir`, `KILN_DP_NORMED`,
-/// `KILN_DP_SCHEDULE`).
+/// `KILN_DP_SCHEDULE`, `KILN_DP_ROWS`: 2,432 examples).
 fn spawn(rank: u32, port: u16, epochs: usize, dir: &Path, mode: &str) -> Child {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
@@ -260,7 +276,10 @@ fn spawn(rank: u32, port: u16, epochs: usize, dir: &Path, mode: &str) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command.env("KILN_DP_OUT", dir.join(format!("weights-{rank}.bin")));
-    command.env(mode, dir.join("backup"));
+    match mode {
+        "KILN_DP_ROWS" => command.env(mode, (EXAMPLES - 128).to_string()),
+        _ => command.env(mode, dir.join("backup")),
+    };
     command.spawn().unwrap()
 }
 
@@ -376,19 +395,43 @@ fn two_processes_keep_the_same_weights_and_average_batch_normalization() {
 #[test]
 fn the_other_process_follows_the_leaders_learning_rate_and_stop() {
     let _serial = serial();
-    let dir = scratch("dp-schedule");
-    let port = free_port();
-    let mode = "KILN_DP_SCHEDULE";
-    let ranks = [spawn(0, port, 5, &dir, mode), spawn(1, port, 5, &dir, mode)];
-    let outs = ranks.map(|c| finish(c, Duration::from_secs(300)));
-    for out in &outs {
-        assert!(out.status.success(), "{}", text(out));
-        assert!(text(out).contains("epochs trained: 2"), "{}", text(out));
+    // The leader stops after epoch 1 of 5, then after the last of 2 (when the other has
+    // nothing left to stop).
+    for epochs in [5, 2] {
+        let dir = scratch("dp-schedule");
+        let port = free_port();
+        let mode = "KILN_DP_SCHEDULE";
+        let ranks = [
+            spawn(0, port, epochs, &dir, mode),
+            spawn(1, port, epochs, &dir, mode),
+        ];
+        let outs = ranks.map(|c| finish(c, Duration::from_secs(300)));
+        for out in &outs {
+            assert!(out.status.success(), "{}", text(out));
+            assert!(text(out).contains("epochs trained: 2"), "{}", text(out));
+        }
+        let zero = read_weights(&dir.join("weights-0.bin"));
+        assert_eq!(zero, read_weights(&dir.join("weights-1.bin")));
+        let mut trainer = support::trainer(Small::new);
+        trainer.fit(&data(), scheduled(fit(epochs))).unwrap();
+        let d = difference(&zero, &weights(trainer.model()));
+        assert!(d < TOLERANCE, "weights differ by {d} (relative)");
     }
-    let zero = read_weights(&dir.join("weights-0.bin"));
-    assert_eq!(zero, read_weights(&dir.join("weights-1.bin")));
-    let mut trainer = support::trainer(Small::new);
-    trainer.fit(&data(), scheduled(fit(5))).unwrap();
-    let d = difference(&zero, &weights(trainer.model()));
-    assert!(d < TOLERANCE, "weights differ by {d} (relative)");
+}
+
+#[test]
+fn a_process_with_other_data_is_refused_with_the_difference() {
+    let _serial = serial();
+    let dir = scratch("dp-rows");
+    let port = free_port();
+    let leader = child(0, port, 1, &dir);
+    let other = spawn(1, port, 1, &dir, "KILN_DP_ROWS");
+    let outs = [leader, other].map(|c| finish(c, Duration::from_secs(300)));
+    assert!(outs.iter().all(|o| !o.status.success()));
+    let said = text(&outs[1]);
+    assert!(
+        said.contains("training examples 2432 where rank 0 has 2560"),
+        "{said}"
+    );
+    assert!(text(&outs[0]).contains("rank 1 closed its connection"));
 }

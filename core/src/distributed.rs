@@ -57,17 +57,12 @@ impl<D> DataParallel<D> {
         self
     }
 
-    /// How long a worker waits for the others (registering, or at a step) before it
+    /// How long a process waits for the others (to join, or at an exchange) before it
     /// gives up with an error; ten minutes by default, since rank 0 validates while the
-    /// others wait.
+    /// others wait. Also how long this process's workers wait to start together.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
-    }
-
-    /// The workers in this process.
-    pub fn local_workers(&self) -> usize {
-        self.devices.len()
     }
 
     /// The workers of every process.

@@ -20,9 +20,13 @@ use crate::progress::Verbosity;
 mod features;
 mod fit;
 #[cfg(feature = "distributed")]
+mod floats;
+#[cfg(feature = "distributed")]
 mod link;
 #[cfg(feature = "distributed")]
 mod parallel;
+#[cfg(feature = "distributed")]
+mod peer;
 
 /// One hook call on one callback, as [`Trainer::predict_with`] runs it on each.
 type CallbackHook<'a, B, M> =

@@ -168,22 +168,41 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Run<B, M> {
         true
     }
 
-    /// At an epoch's end in a data-parallel run: the other processes hear that the
-    /// leader `stop`s, or else BatchNormalization's statistics are averaged over them.
+    /// At an epoch's end in a data-parallel run of several processes: whether training
+    /// stops, this process's `stop` or the leader's (see [`super::parallel::Peers`]).
+    #[cfg_attr(not(feature = "distributed"), allow(clippy::unused_self))]
+    fn epoch_end(&mut self, stop: bool) -> Result<bool, TrainError> {
+        #[cfg(feature = "distributed")]
+        if let Some(peers) = &mut self.peers {
+            let model = self.model.as_ref().ok_or_else(lost)?.clone();
+            let (model, stop) = peers.epoch_end(model, stop)?;
+            self.model = Some(model);
+            return Ok(stop);
+        }
+        Ok(stop)
+    }
+
+    /// After the last epoch of a data-parallel run of several processes: the leader's
+    /// stop, or one last exchange.
     #[cfg_attr(
         not(feature = "distributed"),
         allow(unused_variables, clippy::unused_self)
     )]
-    fn epoch_end(&mut self, stop: bool) -> Result<(), TrainError> {
+    fn last(&mut self, stop: bool) -> Result<(), TrainError> {
         #[cfg(feature = "distributed")]
         if let Some(peers) = &mut self.peers {
-            if stop {
-                return peers.announce(false);
-            }
-            let model = self.model.as_ref().ok_or_else(lost)?.clone();
-            self.model = Some(peers.average(model)?);
+            return peers.last(stop);
         }
         Ok(())
+    }
+
+    /// What sets this process's random draws apart from the others' (0 when alone).
+    fn rank(&self) -> u64 {
+        #[cfg(feature = "distributed")]
+        if let Some(peers) = &self.peers {
+            return u64::from(peers.rank());
+        }
+        0
     }
 }
 
@@ -220,7 +239,9 @@ pub(super) struct Feed<'a, BB: Backend> {
 
 /// The gradients of the loss on `rows` of `batch`, weighted by their share of it (so the
 /// shards' gradients sum to the whole batch's), and the sums those rows add to the epoch's
-/// totals. Rows past a short batch's end (a worker with no rows) weigh nothing.
+/// totals. A worker with no rows (a batch shorter than the workers) runs the whole batch
+/// at weight 0, so it makes the same sums as the others and BatchNormalization sees a
+/// real batch.
 pub(super) fn gradients<B, M>(
     model: &M,
     batch: &HostBatch,
@@ -234,8 +255,8 @@ where
     let mut x = batch.rows::<B>(feed.device);
     let mut target = target::<B>(batch, feed.kind, feed.device);
     let share = rows.len() as f64 / batch.len as f64;
-    if rows.len() != batch.len {
-        let (start, len) = (rows.start.min(batch.len - 1), rows.len().max(1));
+    if !rows.is_empty() && rows.len() != batch.len {
+        let (start, len) = (rows.start, rows.len());
         x = x.narrow(0, start, len);
         target = match target {
             Target::Classes(c, n) => Target::Classes(c.narrow(0, start, len), n),
@@ -264,7 +285,7 @@ where
         &detached,
         &detached_target,
         feed.metrics,
-        rows.len().max(1),
+        rows.len(),
     );
     if share != 1.0 {
         loss = loss.mul_scalar(share);
@@ -349,8 +370,14 @@ where
         #[cfg(feature = "distributed")]
         let result = match parallel {
             Some(parallel) => std::thread::scope(|scope| {
-                let start = (first_epoch, self.iterations);
-                let started = self.start_peers(scope, &parallel, &plan, &mut run, start);
+                let agreed = [
+                    first_epoch as u64,
+                    self.iterations,
+                    split.train.len() as u64,
+                    plan.batch_size as u64,
+                    hooks.epochs as u64,
+                ];
+                let started = self.start_peers(scope, &parallel, &plan, &mut run, agreed);
                 let result = started.and_then(|leads| {
                     if !leads {
                         // The leader alone runs the callbacks and keeps the backups.
@@ -456,7 +483,7 @@ where
         parallel: &crate::distributed::DataParallel<B::Device>,
         plan: &Plan,
         run: &mut Run<B, M>,
-        start: (usize, u64),
+        agreed: [u64; 5],
     ) -> Result<bool, TrainError>
     where
         M: 's,
@@ -468,7 +495,7 @@ where
             model,
             &run.stepper,
             &self.feed(plan),
-            start,
+            agreed,
         )?;
         run.model = Some(model);
         let leads = peers.leads();
@@ -495,7 +522,9 @@ where
             // Dropout and other randomness drawn anew, reproducibly, each epoch.
             B::seed(
                 &self.device,
-                plan.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                plan.seed
+                    ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    ^ run.rank().wrapping_mul(0xD1B5_4A32_D192_ED03),
             );
             hooks.call(run.model_mut()?, epoch, &mut |c, ctl| {
                 c.on_epoch_begin(epoch, ctl)
@@ -504,7 +533,7 @@ where
             if hooks.stop && logs.is_empty() {
                 break; // a follower told to stop before this epoch's first step
             }
-            run.epoch_end(hooks.stop)?;
+            hooks.stop = run.epoch_end(hooks.stop)?;
             if let Some(v) = split.validation().filter(|_| run.leads()) {
                 logs.extend_prefixed("val_", &self.validate(v, plan, hooks, run, epoch)?);
             }
@@ -512,9 +541,6 @@ where
             hooks.call(run.model_mut()?, epoch, &mut |c, ctl| {
                 c.on_epoch_end(epoch, &logs, ctl)
             })?;
-            if hooks.stop {
-                run.epoch_end(true)?;
-            }
             if let Some((backup, _)) = &backup {
                 let state = BackupState {
                     epoch,
@@ -527,6 +553,7 @@ where
             }
             last = logs;
         }
+        run.last(hooks.stop)?;
         let end = hooks.epochs.saturating_sub(1);
         hooks.call(run.model_mut()?, end, &mut |c, ctl| {
             c.on_train_end(&last, ctl)

@@ -38,8 +38,17 @@ fn broken(rank: u32, e: &std::io::Error) -> TrainError {
     TrainError::Distributed(format!("rank {rank} {why}: {e}"))
 }
 
-fn setting(message: String) -> TrainError {
+fn unjoined(message: String) -> TrainError {
     TrainError::Distributed(message)
+}
+
+/// `timeout` from now, `None` when that is beyond any clock (wait for ever).
+fn deadline(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
 }
 
 impl Link {
@@ -48,59 +57,64 @@ impl Link {
     pub(super) fn open(nodes: &Nodes, lane: u16, timeout: Duration) -> Result<Self, TrainError> {
         let (host, port) = &nodes.coordinator;
         let port = port.checked_add(lane).ok_or_else(|| {
-            setting(format!(
+            unjoined(format!(
                 "the coordinator's port {port} leaves no room for lane {lane}"
             ))
         })?;
         let stream = match nodes.rank {
-            0 => return Self::hub(host, port, nodes.count, timeout),
+            0 => return Self::hub(host, port, nodes.count, lane, timeout),
             _ => connect(host, port, timeout)?,
         };
         configure(&stream, timeout).map_err(|e| broken(0, &e))?;
         let mut hello = HELLO.to_vec();
-        hello.extend(nodes.rank.to_le_bytes());
-        hello.extend(nodes.count.to_le_bytes());
+        for word in [nodes.rank, nodes.count, u32::from(lane)] {
+            hello.extend(word.to_le_bytes());
+        }
         (&stream).write_all(&hello).map_err(|e| broken(0, &e))?;
         Ok(Link::Spoke(stream))
     }
 
-    fn hub(host: &str, port: u16, count: u32, timeout: Duration) -> Result<Self, TrainError> {
+    fn hub(
+        host: &str,
+        port: u16,
+        count: u32,
+        lane: u16,
+        timeout: Duration,
+    ) -> Result<Self, TrainError> {
         let listener = TcpListener::bind((host, port)).map_err(|e| {
-            setting(format!(
+            unjoined(format!(
                 "rank 0 cannot listen on {host}:{port} (KILN_COORDINATOR must be this machine's address and a free port): {e}"
             ))
         })?;
         listener
             .set_nonblocking(true)
-            .map_err(|e| setting(e.to_string()))?;
-        let deadline = Instant::now() + timeout;
+            .map_err(|e| unjoined(e.to_string()))?;
+        let deadline = deadline(timeout);
         let mut ranks: Vec<Option<TcpStream>> = (1..count).map(|_| None).collect();
         while ranks.iter().any(Option::is_none) {
             match listener.accept() {
                 Ok((stream, _)) => {
-                    stream
-                        .set_nonblocking(false)
-                        .and_then(|()| configure(&stream, timeout))
-                        .map_err(|e| setting(e.to_string()))?;
-                    if let Some(rank) = greeting(&stream, count) {
+                    if let Some(rank) = greeting(&stream, count, lane) {
+                        configure(&stream, timeout).map_err(|e| broken(rank, &e))?;
                         ranks[rank as usize - 1] = Some(stream);
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                Err(e) if e.kind() == ErrorKind::WouldBlock && !past(deadline) => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                Err(e) => {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     let missing: Vec<String> = (1..count)
                         .filter(|r| ranks[*r as usize - 1].is_none())
                         .map(|r| r.to_string())
                         .collect();
-                    return Err(setting(format!(
-                        "rank {} did not join within {} s ({e}); is every process started with KILN_COORDINATOR={host}:{}?",
+                    return Err(unjoined(format!(
+                        "rank {} did not join within {} s; is every process started with KILN_COORDINATOR={host}:{}?",
                         missing.join(", rank "),
                         timeout.as_secs(),
-                        port
+                        port - lane
                     )));
                 }
+                Err(e) => return Err(unjoined(format!("rank 0 cannot accept connections: {e}"))),
             }
         }
         Ok(Link::Hub(ranks.into_iter().flatten().collect()))
@@ -128,7 +142,7 @@ impl Link {
 }
 
 fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, TrainError> {
-    let deadline = Instant::now() + timeout;
+    let deadline = deadline(timeout);
     loop {
         let last = match (host, port).to_socket_addrs() {
             Ok(mut addresses) => match addresses.next() {
@@ -140,8 +154,8 @@ fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, TrainE
             },
             Err(e) => e.to_string(),
         };
-        if Instant::now() >= deadline {
-            return Err(setting(format!(
+        if past(deadline) {
+            return Err(unjoined(format!(
                 "rank 0 could not be reached at {host}:{port} within {} s: {last}",
                 timeout.as_secs()
             )));
@@ -156,13 +170,17 @@ fn configure(stream: &TcpStream, timeout: Duration) -> std::io::Result<()> {
     stream.set_write_timeout(Some(timeout))
 }
 
-/// The rank a new connection says it is, when it is one of this run's.
-fn greeting(mut stream: &TcpStream, count: u32) -> Option<u32> {
-    let mut hello = [0u8; 12];
-    stream.read_exact(&mut hello).ok()?;
+/// The rank a new connection says it is, when it is one of this run's on this lane (a
+/// stray connection gets a few seconds to say so).
+fn greeting(stream: &TcpStream, count: u32, lane: u16) -> Option<u32> {
+    let mut hello = [0u8; 16];
+    stream.set_nonblocking(false).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    (&*stream).read_exact(&mut hello).ok()?;
     let word = |i: usize| u32::from_le_bytes([hello[i], hello[i + 1], hello[i + 2], hello[i + 3]]);
-    let (rank, world) = (word(4), word(8));
-    (hello[..4] == HELLO[..] && world == count && (1..count).contains(&rank)).then_some(rank)
+    let (rank, world, theirs) = (word(4), word(8), word(12));
+    let ours = hello[..4] == HELLO[..] && world == count && theirs == u32::from(lane);
+    (ours && (1..count).contains(&rank)).then_some(rank)
 }
 
 fn send(stream: &mut TcpStream, values: &[f32]) -> std::io::Result<()> {
