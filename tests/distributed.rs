@@ -215,7 +215,27 @@ fn child_fit<M>(nodes: Nodes) -> Fit<'static, Ad, M> {
     if std::env::var_os("KILN_DP_SCHEDULE").is_some() {
         fit = scheduled(fit);
     }
+    if std::env::var_os("KILN_DP_FAIL").is_some() {
+        fit = fit.callback(FailAfter(0));
+    }
     fit
+}
+
+/// Fails at the end of epoch `.0`, as a callback whose disk is full would.
+struct FailAfter(usize);
+
+impl<M> kiln::Callback<Ad, M> for FailAfter {
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        _: &kiln::Logs,
+        _: &mut kiln::Control<M>,
+    ) -> kiln::CallbackResult {
+        match epoch == self.0 {
+            true => Err("no space left on device".into()),
+            false => Ok(()),
+        }
+    }
 }
 
 /// Stops training at the end of epoch `.0`, as EarlyStopping would.
@@ -263,7 +283,7 @@ fn child(rank: u32, port: u16, epochs: usize, dir: &Path) -> Child {
 }
 
 /// A child with `mode` set (`KILN_DP_BACKUP`: a backup in `dir`, `KILN_DP_NORMED`,
-/// `KILN_DP_SCHEDULE`, `KILN_DP_ROWS`: 2,432 examples).
+/// `KILN_DP_SCHEDULE`, `KILN_DP_FAIL`, `KILN_DP_ROWS`: 2,432 examples).
 fn spawn(rank: u32, port: u16, epochs: usize, dir: &Path, mode: &str) -> Child {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
@@ -434,4 +454,22 @@ fn a_process_with_other_data_is_refused_with_the_difference() {
         "{said}"
     );
     assert!(text(&outs[0]).contains("rank 1 closed its connection"));
+}
+
+#[test]
+fn a_failure_of_the_leader_stops_the_other_with_an_error() {
+    let _serial = serial();
+    let dir = scratch("dp-fail");
+    let port = free_port();
+    let mode = "KILN_DP_FAIL";
+    let ranks = [spawn(0, port, 3, &dir, mode), spawn(1, port, 3, &dir, mode)];
+    let outs = ranks.map(|c| finish(c, Duration::from_secs(300)));
+    assert!(outs.iter().all(|o| !o.status.success()));
+    assert!(
+        text(&outs[0]).contains("no space left on device"),
+        "{}",
+        text(&outs[0])
+    );
+    let said = text(&outs[1]);
+    assert!(said.contains("rank 0 failed"), "{said}");
 }
