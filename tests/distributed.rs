@@ -201,7 +201,8 @@ fn distributed_child() {
 
 fn child_fit<M>(nodes: Nodes) -> Fit<'static, Ad, M> {
     let epochs = std::env::var("KILN_DP_EPOCHS").unwrap().parse().unwrap();
-    let parallel = DataParallel::new([Default::default()])
+    let local = std::env::var("KILN_DP_LOCAL").map_or(1, |n| n.parse().unwrap());
+    let parallel = DataParallel::new(vec![Default::default(); local])
         .nodes(nodes)
         .timeout(Duration::from_secs(30));
     let mut fit = Fit::epochs(epochs)
@@ -283,7 +284,8 @@ fn child(rank: u32, port: u16, epochs: usize, dir: &Path) -> Child {
 }
 
 /// A child with `mode` set (`KILN_DP_BACKUP`: a backup in `dir`, `KILN_DP_NORMED`,
-/// `KILN_DP_SCHEDULE`, `KILN_DP_FAIL`, `KILN_DP_ROWS`: 2,432 examples).
+/// `KILN_DP_SCHEDULE`, `KILN_DP_FAIL`, `KILN_DP_ROWS`: 2,432 examples, `KILN_DP_LOCAL`:
+/// two devices).
 fn spawn(rank: u32, port: u16, epochs: usize, dir: &Path, mode: &str) -> Child {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
@@ -298,6 +300,7 @@ fn spawn(rank: u32, port: u16, epochs: usize, dir: &Path, mode: &str) -> Child {
     command.env("KILN_DP_OUT", dir.join(format!("weights-{rank}.bin")));
     match mode {
         "KILN_DP_ROWS" => command.env(mode, (EXAMPLES - 128).to_string()),
+        "KILN_DP_LOCAL" => command.env(mode, "2"),
         _ => command.env(mode, dir.join("backup")),
     };
     command.spawn().unwrap()
@@ -339,17 +342,21 @@ fn read_weights(path: &PathBuf) -> Vec<f32> {
 #[test]
 fn two_processes_over_loopback_reach_one_devices_weights() {
     let _serial = serial();
-    let dir = scratch("dp-two");
-    let port = free_port();
-    let ranks = [child(0, port, 1, &dir), child(1, port, 1, &dir)];
-    for out in ranks.map(|c| finish(c, Duration::from_secs(300))) {
-        assert!(out.status.success(), "{}", text(&out));
-    }
     let (want, _) = one_device(1);
-    let got = read_weights(&dir.join("weights-0.bin"));
-    let d = difference(&got, &want);
-    eprintln!("relative difference {d}");
-    assert!(d < TOLERANCE, "weights differ by {d} (relative)");
+    // One device per process, then two (four workers: two lanes between the processes).
+    for mode in ["KILN_DP_BACKUP", "KILN_DP_LOCAL"] {
+        let dir = scratch("dp-two");
+        let port = free_port();
+        let ranks = [spawn(0, port, 1, &dir, mode), spawn(1, port, 1, &dir, mode)];
+        for out in ranks.map(|c| finish(c, Duration::from_secs(300))) {
+            assert!(out.status.success(), "{}", text(&out));
+        }
+        let got = read_weights(&dir.join("weights-0.bin"));
+        let d = difference(&got, &want);
+        eprintln!("{mode}: relative difference {d}");
+        assert!(d < TOLERANCE, "{mode}: weights differ by {d} (relative)");
+        assert_eq!(got, read_weights(&dir.join("weights-1.bin")));
+    }
 }
 
 #[test]

@@ -23,6 +23,9 @@ use std::time::Duration;
 
 use crate::error::TrainError;
 
+/// The most workers of one run, over every process.
+const MAX_WORKERS: usize = 4096;
+
 /// How [`Fit`](crate::Fit) spreads its batches: over `devices` in this process, and with
 /// [`nodes`](Self::nodes) over several processes.
 #[derive(Debug, Clone)]
@@ -67,7 +70,8 @@ impl<D> DataParallel<D> {
 
     /// The workers of every process.
     pub fn workers(&self) -> usize {
-        self.devices.len() * self.nodes.as_ref().map_or(1, |n| n.count as usize)
+        let processes = self.nodes.as_ref().map_or(1, |n| n.count as usize);
+        self.devices.len().saturating_mul(processes)
     }
 
     /// Whether this process runs the callbacks, the validation and the backups: rank 0.
@@ -94,6 +98,15 @@ impl<D> DataParallel<D> {
         let setting = |message: String| Err(TrainError::Setting(message));
         if self.devices.is_empty() {
             return setting("DataParallel needs at least one device".into());
+        }
+        if self.timeout.is_zero() {
+            return setting("the timeout of DataParallel must be positive".into());
+        }
+        if self.workers() > MAX_WORKERS {
+            return setting(format!(
+                "{} workers are more than kiln takes ({MAX_WORKERS})",
+                self.workers()
+            ));
         }
         match &self.nodes {
             Some(n) if n.count == 0 => setting("a run needs at least one node".into()),
@@ -193,6 +206,13 @@ mod tests {
             .check()
             .unwrap_err();
         assert!(rank.to_string().contains("rank 2"), "{rank}");
+        let many = DataParallel::new([0u8, 0])
+            .nodes(Nodes::new(u32::MAX, 0, "h:1").unwrap())
+            .check()
+            .unwrap_err();
+        assert!(many.to_string().contains("more than kiln takes"), "{many}");
+        let zero = DataParallel::new([0u8]).timeout(Duration::ZERO).check();
+        assert!(zero.unwrap_err().to_string().contains("timeout"));
         let two = DataParallel::new([0u8, 0]);
         assert_eq!((two.workers(), two.is_leader()), (2, true));
         assert!(two.threads().unwrap() >= 1);

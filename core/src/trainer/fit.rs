@@ -369,28 +369,10 @@ where
         let parallel = (fit.distribution.take()).filter(|p| p.check().is_err() || p.workers() > 1);
         #[cfg(feature = "distributed")]
         let result = match parallel {
-            Some(parallel) => std::thread::scope(|scope| {
-                let agreed = [
-                    first_epoch as u64,
-                    self.iterations,
-                    split.train.len() as u64,
-                    plan.batch_size as u64,
-                    hooks.epochs as u64,
-                ];
-                let started = self.start_peers(scope, &parallel, &plan, &mut run, agreed);
-                let result = started.and_then(|leads| {
-                    if !leads {
-                        // The leader alone runs the callbacks and keeps the backups.
-                        hooks.callbacks.clear();
-                    }
-                    let backup = backup.filter(|_| leads);
-                    self.epochs(&split, &plan, &mut hooks, &mut run, first_epoch, backup)
-                });
-                match run.peers.take() {
-                    Some(peers) => peers.finish(result),
-                    None => result,
-                }
-            }),
+            Some(parallel) => {
+                let start = (first_epoch, backup);
+                self.epochs_in_parallel(&parallel, &split, &plan, &mut hooks, &mut run, start)
+            }
             None => self.epochs(&split, &plan, &mut hooks, &mut run, first_epoch, backup),
         };
         #[cfg(not(feature = "distributed"))]
@@ -472,6 +454,54 @@ where
             );
         }
         Ok(Some((state.history()?, state.epoch + 1)))
+    }
+
+    /// [`Trainer::epochs`] from `start` (the first epoch and the backup) with the
+    /// workers of `parallel`, which end with it (on a panic too).
+    #[cfg(feature = "distributed")]
+    fn epochs_in_parallel<D: Dataset + ?Sized>(
+        &mut self,
+        parallel: &crate::distributed::DataParallel<B::Device>,
+        split: &Split<'_, '_, D>,
+        plan: &Plan,
+        hooks: &mut Hooks<'_, B, M>,
+        run: &mut Run<B, M>,
+        (first_epoch, backup): (usize, Option<(Backup, bool)>),
+    ) -> Result<(), TrainError> {
+        std::thread::scope(|scope| {
+            let agreed = [
+                first_epoch as u64,
+                self.iterations,
+                split.train.len() as u64,
+                plan.batch_size as u64,
+                hooks.epochs as u64,
+            ];
+            let started = self.start_peers(scope, parallel, plan, run, agreed);
+            let train = std::panic::AssertUnwindSafe(|| {
+                started.and_then(|leads| {
+                    if !leads {
+                        // The leader alone runs the callbacks and keeps the backups.
+                        hooks.callbacks.clear();
+                    }
+                    let backup = backup.filter(|_| leads);
+                    self.epochs(split, plan, hooks, run, first_epoch, backup)
+                })
+            });
+            let result = match std::panic::catch_unwind(train) {
+                Ok(result) => result,
+                Err(panic) => {
+                    // A callback's panic: the workers must end before it goes on.
+                    if let Some(peers) = run.peers.take() {
+                        peers.abandon();
+                    }
+                    std::panic::resume_unwind(panic)
+                }
+            };
+            match run.peers.take() {
+                Some(peers) => peers.finish(result),
+                None => result,
+            }
+        })
     }
 
     /// Starts the workers of a data-parallel fit in `scope`, with the leader's weights:

@@ -52,9 +52,15 @@ fn past(deadline: Option<Instant>) -> bool {
 }
 
 impl Link {
-    /// Lane `lane` of `nodes`: rank 0 listens on the coordinator's port plus `lane` and
-    /// waits for every other rank; the others connect to it, retrying until `timeout`.
-    pub(super) fn open(nodes: &Nodes, lane: u16, timeout: Duration) -> Result<Self, TrainError> {
+    /// Lane `lane` of `nodes`, whose processes have `local` workers each: rank 0 listens
+    /// on the coordinator's port plus `lane` and waits for every other rank; the others
+    /// connect to it, retrying until `timeout`.
+    pub(super) fn open(
+        nodes: &Nodes,
+        lane: u16,
+        local: u32,
+        timeout: Duration,
+    ) -> Result<Self, TrainError> {
         let (host, port) = &nodes.coordinator;
         let port = port.checked_add(lane).ok_or_else(|| {
             unjoined(format!(
@@ -62,25 +68,22 @@ impl Link {
             ))
         })?;
         let stream = match nodes.rank {
-            0 => return Self::hub(host, port, nodes.count, lane, timeout),
+            0 => return Self::hub(host, port, [nodes.count, u32::from(lane), local], timeout),
             _ => connect(host, port, timeout)?,
         };
         configure(&stream, timeout).map_err(|e| broken(0, &e))?;
         let mut hello = HELLO.to_vec();
-        for word in [nodes.rank, nodes.count, u32::from(lane)] {
+        for word in [nodes.rank, nodes.count, u32::from(lane), local] {
             hello.extend(word.to_le_bytes());
         }
         (&stream).write_all(&hello).map_err(|e| broken(0, &e))?;
         Ok(Link::Spoke(stream))
     }
 
-    fn hub(
-        host: &str,
-        port: u16,
-        count: u32,
-        lane: u16,
-        timeout: Duration,
-    ) -> Result<Self, TrainError> {
+    /// Rank 0's end: `run` is the count of processes, the lane and the workers per
+    /// process, which every connection must name.
+    fn hub(host: &str, port: u16, run: [u32; 3], timeout: Duration) -> Result<Self, TrainError> {
+        let [count, lane, _] = run;
         let listener = TcpListener::bind((host, port)).map_err(|e| {
             unjoined(format!(
                 "rank 0 cannot listen on {host}:{port} (KILN_COORDINATOR must be this machine's address and a free port): {e}"
@@ -94,9 +97,13 @@ impl Link {
         while ranks.iter().any(Option::is_none) {
             match listener.accept() {
                 Ok((stream, _)) => {
-                    if let Some(rank) = greeting(&stream, count, lane) {
+                    let Some(rank) = greeting(&stream, run)? else {
+                        continue;
+                    };
+                    let slot = &mut ranks[rank as usize - 1];
+                    if slot.is_none() {
                         configure(&stream, timeout).map_err(|e| broken(rank, &e))?;
-                        ranks[rank as usize - 1] = Some(stream);
+                        *slot = Some(stream);
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock && !past(deadline) => {
@@ -111,7 +118,7 @@ impl Link {
                         "rank {} did not join within {} s; is every process started with KILN_COORDINATOR={host}:{}?",
                         missing.join(", rank "),
                         timeout.as_secs(),
-                        port - lane
+                        u32::from(port) - lane
                     )));
                 }
                 Err(e) => return Err(unjoined(format!("rank 0 cannot accept connections: {e}"))),
@@ -170,17 +177,30 @@ fn configure(stream: &TcpStream, timeout: Duration) -> std::io::Result<()> {
     stream.set_write_timeout(Some(timeout))
 }
 
-/// The rank a new connection says it is, when it is one of this run's on this lane (a
-/// stray connection gets a few seconds to say so).
-fn greeting(stream: &TcpStream, count: u32, lane: u16) -> Option<u32> {
-    let mut hello = [0u8; 16];
-    stream.set_nonblocking(false).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    (&*stream).read_exact(&mut hello).ok()?;
+/// The rank a new connection says it is, when it is one of this `run`'s (see
+/// [`Link::hub`]); a stray connection gets a few seconds to say so. A process of this run
+/// with another number of workers is an error.
+fn greeting(stream: &TcpStream, run: [u32; 3]) -> Result<Option<u32>, TrainError> {
+    let [count, lane, local] = run;
+    let mut hello = [0u8; 20];
+    let read = stream
+        .set_nonblocking(false)
+        .and_then(|()| stream.set_read_timeout(Some(Duration::from_secs(5))))
+        .and_then(|()| (&*stream).read_exact(&mut hello));
+    if read.is_err() || hello[..4] != HELLO[..] {
+        return Ok(None);
+    }
     let word = |i: usize| u32::from_le_bytes([hello[i], hello[i + 1], hello[i + 2], hello[i + 3]]);
-    let (rank, world, theirs) = (word(4), word(8), word(12));
-    let ours = hello[..4] == HELLO[..] && world == count && theirs == u32::from(lane);
-    (ours && (1..count).contains(&rank)).then_some(rank)
+    let (rank, world, theirs, workers) = (word(4), word(8), word(12), word(16));
+    if world != count || theirs != lane || !(1..count).contains(&rank) {
+        return Ok(None);
+    }
+    if workers != local {
+        return Err(unjoined(format!(
+            "rank {rank} has {workers} device(s) where rank 0 has {local}: every process needs the same number"
+        )));
+    }
+    Ok(Some(rank))
 }
 
 fn send(stream: &mut TcpStream, values: &[f32]) -> std::io::Result<()> {
@@ -241,14 +261,14 @@ mod tests {
         let spokes: Vec<_> = (1..3)
             .map(|rank| {
                 std::thread::spawn(move || {
-                    let mut link = Link::open(&nodes(3, rank, port), 0, timeout).unwrap();
+                    let mut link = Link::open(&nodes(3, rank, port), 0, 1, timeout).unwrap();
                     let mut v = [rank as f32, 0.5];
                     link.sum(&mut v).unwrap();
                     (v, rank)
                 })
             })
             .collect();
-        let mut hub = Link::open(&nodes(3, 0, port), 0, timeout).unwrap();
+        let mut hub = Link::open(&nodes(3, 0, port), 0, 1, timeout).unwrap();
         let mut v = [10.0, 0.5];
         hub.sum(&mut v).unwrap();
         assert_eq!(v, [13.0, 1.5]);
@@ -268,12 +288,12 @@ mod tests {
     fn a_missing_rank_and_a_missing_hub_time_out_with_the_reason() {
         let port = free_port();
         let short = Duration::from_millis(300);
-        let e = Link::open(&nodes(2, 0, port), 0, short)
+        let e = Link::open(&nodes(2, 0, port), 0, 1, short)
             .err()
             .unwrap()
             .to_string();
         assert!(e.contains("rank 1 did not join"), "{e}");
-        let e = Link::open(&nodes(2, 1, port), 0, short)
+        let e = Link::open(&nodes(2, 1, port), 0, 1, short)
             .err()
             .unwrap()
             .to_string();

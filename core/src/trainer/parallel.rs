@@ -92,7 +92,8 @@ fn join<B: Backend>(me: &Peer, device: B::Device, nodes: Option<&Nodes>) -> Resu
     }
     if let Some(nodes) = nodes {
         let lane = (me.id as usize % me.local) as u16;
-        *me.link.borrow_mut() = Some(Link::open(nodes, lane, me.timeout)?);
+        let link = Link::open(nodes, lane, me.local as u32, me.timeout)?;
+        *me.link.borrow_mut() = Some(link);
     }
     Ok(())
 }
@@ -143,10 +144,17 @@ fn first<B: AutodiffBackend, M: AutodiffModule<B>>(
 ) -> Result<M, TrainError> {
     join::<B::InnerBackend>(me, device.clone(), nodes)?;
     let model = me.adopt(model)?;
-    let mine = agreed.map(|v| v as f32);
-    let leaders = me.leaders::<B::InnerBackend>(&mine, device)?;
-    let differ: Vec<String> = (AGREED.iter().zip(mine.iter().zip(&leaders)))
-        .filter(|(_, (a, b))| a != b)
+    // Each count in three exact 22-bit parts (an f32 holds integers to 2^24).
+    let parts: Vec<f32> = agreed
+        .iter()
+        .flat_map(|v| [v >> 44, (v >> 22) & 0x3F_FFFF, v & 0x3F_FFFF].map(|p| p as f32))
+        .collect();
+    let summed = me.leaders::<B::InnerBackend>(&parts, device)?;
+    let leaders = summed
+        .chunks(3)
+        .map(|p| ((p[0] as u64) << 44) | ((p[1] as u64) << 22) | p[2] as u64);
+    let differ: Vec<String> = (AGREED.iter().zip(agreed.iter().zip(leaders)))
+        .filter(|(_, (a, b))| **a != *b)
         .map(|(name, (a, b))| format!("{name} {a} where rank 0 has {b}"))
         .collect();
     if !differ.is_empty() {
@@ -241,10 +249,7 @@ where
             return (model, Err(e));
         }
         let (model, result) = self.me.update(model, stepper, batch, feed, lr);
-        match (result, self.wait()) {
-            (Ok(sums), Ok(())) => (model, Ok(sums)),
-            (Err(e), _) | (Ok(_), Err(e)) => (model, Err(e)),
-        }
+        (model, self.gather(result))
     }
 }
 
@@ -257,6 +262,17 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Peers<B, M> {
     /// This process's rank (0 when it is alone).
     pub(super) fn rank(&self) -> u32 {
         self.nodes.as_ref().map_or(0, |n| n.rank)
+    }
+
+    /// This worker's part of a job (`mine`) with the others' answers; when this one's
+    /// failed, the others are first released from any sum they wait in for it.
+    fn gather<T>(&self, mine: Result<T, TrainError>) -> Result<T, TrainError> {
+        if mine.is_err() {
+            collective::reset_collective::<B::InnerBackend>();
+        }
+        let theirs = self.wait();
+        let mine = mine?;
+        theirs.map(|()| mine)
     }
 
     /// Each other worker's answer to the last job.
@@ -284,8 +300,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Peers<B, M> {
         let told = self
             .me
             .control::<B::InnerBackend>(flag, 0.0, None, &self.device);
-        self.wait()?;
-        Ok(told?.is_none())
+        Ok(self.gather(told)?.is_none())
     }
 
     /// At an epoch's end, between processes: when this process `stop`s, the leader
@@ -301,8 +316,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Peers<B, M> {
         }
         self.send(|| Job::EpochEnd)?;
         let averaged = self.me.epoch_end(model.clone(), &self.device);
-        self.wait()?;
-        Ok(match averaged? {
+        Ok(match self.gather(averaged)? {
             Some(model) => (model, false),
             None => (model, true),
         })
@@ -329,6 +343,13 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Peers<B, M> {
         self.control(if failed { FAILED } else { STOP }).map(|_| ())
     }
 
+    /// Releases the workers when the fit thread unwinds from a panic, so the scope they
+    /// run in can end.
+    pub(super) fn abandon(mut self) {
+        self.jobs.clear();
+        collective::reset_collective::<B::InnerBackend>();
+    }
+
     /// Ends the workers of this process after `result`: on a failure, the other
     /// processes hear of it and this process's workers are released from any sum they
     /// wait in.
@@ -346,14 +367,16 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Peers<B, M> {
     }
 }
 
-/// Releases the other workers of this process from the sums they wait in when a worker
-/// thread ends by a panic.
-struct Release<B: Backend>(PhantomData<B>);
+/// When a worker thread ends by a panic: releases the other workers of this process
+/// from the sums they wait in, and tells the fit.
+struct Release<B: Backend>(mpsc::Sender<Result<(), TrainError>>, PhantomData<B>);
 
 impl<B: Backend> Drop for Release<B> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             collective::reset_collective::<B>();
+            let panicked = TrainError::Distributed("a worker of this process panicked".into());
+            let _ = self.0.send(Err(panicked));
         }
     }
 }
@@ -372,11 +395,14 @@ fn worker<B, M>(
     B: AutodiffBackend,
     M: AutodiffModule<B> + Model<B>,
 {
-    let _release = Release::<B::InnerBackend>(PhantomData);
+    let _release = Release::<B::InnerBackend>(reply.clone(), PhantomData);
     let device = owned.device.clone();
     let started = join::<B::InnerBackend>(&me, device.clone(), nodes.as_ref())
         .and_then(|()| me.adopt(model))
-        .and_then(|m| me.leaders::<B::InnerBackend>(&[0.0; 5], &device).map(|_| m));
+        .and_then(|m| {
+            me.leaders::<B::InnerBackend>(&[0.0; 15], &device)
+                .map(|_| m)
+        });
     let mut model = match started {
         Ok(m) => m,
         Err(e) => {
