@@ -299,4 +299,20 @@ mod tests {
             .to_string();
         assert!(e.contains("rank 0 could not be reached"), "{e}");
     }
+
+    #[test]
+    fn a_process_with_another_number_of_devices_is_refused() {
+        let port = free_port();
+        let timeout = Duration::from_secs(20);
+        let other = std::thread::spawn(move || Link::open(&nodes(2, 1, port), 0, 1, timeout));
+        let e = Link::open(&nodes(2, 0, port), 0, 2, timeout)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("rank 1 has 1 device(s) where rank 0 has 2"),
+            "{e}"
+        );
+        drop(other.join());
+    }
 }
