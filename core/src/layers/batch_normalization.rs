@@ -65,11 +65,14 @@ fn per_channel<B: Backend, const D: usize>(
     bn.forward(x)
 }
 
-/// `(x - moving mean) / sqrt(moving variance + epsilon) * gamma + beta`, per channel.
+/// `(x - moving mean) / sqrt(moving variance + epsilon) * gamma + beta`, per channel. The
+/// moving statistics are taken to `x`'s device first, as burn-nn's layer does: replicas
+/// of a model on several devices share them.
 fn inference<B: Backend, const D: usize>(bn: &BatchNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
     let mut shape = [1; D];
     shape[1] = x.dims()[1];
-    let per_channel = |t: Tensor<B, 1>| t.reshape(shape);
+    let device = x.device();
+    let per_channel = |t: Tensor<B, 1>| t.to_device(&device).reshape(shape);
     let scale = per_channel(bn.gamma.val())
         / per_channel(bn.running_var.value().add_scalar(bn.epsilon).sqrt());
     (x - per_channel(bn.running_mean.value())) * scale + per_channel(bn.beta.val())
