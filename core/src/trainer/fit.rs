@@ -173,7 +173,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Run<B, M> {
     #[cfg_attr(not(feature = "distributed"), allow(clippy::unused_self))]
     fn epoch_end(&mut self, stop: bool) -> Result<bool, TrainError> {
         #[cfg(feature = "distributed")]
-        if let Some(peers) = &mut self.peers {
+        if let Some(peers) = self.peers.as_mut().filter(|p| p.between_processes()) {
             let model = self.model.as_ref().ok_or_else(lost)?.clone();
             let (model, stop) = peers.epoch_end(model, stop)?;
             self.model = Some(model);

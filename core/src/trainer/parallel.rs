@@ -244,9 +244,12 @@ where
         feed: &Feed<'_, B>,
         lr: f64,
     ) -> Stepped<B, M> {
-        let shared = Arc::new(batch.clone());
-        if let Err(e) = self.send(|| Job::Step(shared.clone())) {
-            return (model, Err(e));
+        if !self.jobs.is_empty() {
+            // The batch is copied once for this process's other workers, only when it has some.
+            let shared = Arc::new(batch.clone());
+            if let Err(e) = self.send(|| Job::Step(shared.clone())) {
+                return (model, Err(e));
+            }
         }
         let (model, result) = self.me.update(model, stepper, batch, feed, lr);
         (model, self.gather(result))
@@ -257,6 +260,11 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Peers<B, M> {
     /// Whether this process leads (runs the callbacks, validation and backups).
     pub(super) fn leads(&self) -> bool {
         self.nodes.as_ref().is_none_or(|n| n.rank == 0)
+    }
+
+    /// Whether the run has several processes (whose epochs end with an exchange).
+    pub(super) fn between_processes(&self) -> bool {
+        self.nodes.is_some()
     }
 
     /// This process's rank (0 when it is alone).
@@ -305,11 +313,10 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Peers<B, M> {
 
     /// At an epoch's end, between processes: when this process `stop`s, the leader
     /// tells the others; otherwise every process hears whether the leader stopped (the
-    /// result), and if not, averages BatchNormalization's statistics.
+    /// result), and if not, averages BatchNormalization's statistics. Called only when
+    /// [`between_processes`](Self::between_processes): within one process the workers
+    /// already share every update.
     pub(super) fn epoch_end(&mut self, model: M, stop: bool) -> Result<(M, bool), TrainError> {
-        if self.nodes.is_none() {
-            return Ok((model, stop));
-        }
         if stop {
             self.announce(false)?;
             return Ok((model, true));
