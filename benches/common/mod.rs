@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use burn::module::AutodiffModule;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Distribution, Int, Tensor};
@@ -16,10 +16,11 @@ pub const BATCH: usize = 128;
 
 pub mod models;
 
-/// One training step: forward, cross-entropy on the logits, backward, Adam.
+/// One training step: forward, cross-entropy on the logits, backward, Adam (kiln's, as
+/// `fit` runs it).
 pub struct Step<B: AutodiffBackend, M: AutodiffModule<B>, const D: usize> {
     model: Option<M>,
-    optim: burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, M, B>,
+    optim: burn::optim::adaptor::OptimizerAdaptor<kiln::FusedAdam, M, B>,
     x: Tensor<B, D>,
     targets: Tensor<B, 2>,
 }
@@ -51,7 +52,7 @@ where
         let labels = Tensor::<B, 1, Int>::random([batch], Distribution::Uniform(0.0, 10.0), device);
         Step {
             model: Some(model),
-            optim: AdamConfig::new().init(),
+            optim: kiln::Adam::new().init(),
             x: x.reshape::<D, _>(burn::tensor::Shape::from(shape)),
             targets: labels.one_hot(10).float(),
         }

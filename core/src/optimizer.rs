@@ -8,7 +8,8 @@ use burn::module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{
-    AdamConfig, AdamWConfig, GradientsParams, Optimizer as _, RmsPropConfig, SgdConfig,
+    AdamConfig, AdamState, AdamWConfig, GradientsParams, LearningRate, Optimizer as _,
+    RmsPropConfig, SgdConfig, SimpleOptimizer,
 };
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::Tensor;
@@ -136,6 +137,131 @@ setters!(Adam {
     /// Time-based decay of the learning rate.
     decay: f64,
 });
+
+impl Adam {
+    /// This Adam as a burn optimizer, for a training loop of one's own (the learning rate
+    /// is given at each step, as burn's optimizers take it; `decay` is the trainer's).
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> OptimizerAdaptor<FusedAdam, M, B> {
+        let (beta_1, beta_2, epsilon) =
+            (self.beta_1 as f32, self.beta_2 as f32, self.epsilon as f32);
+        OptimizerAdaptor::from(FusedAdam {
+            burn: AdamConfig::new()
+                .with_beta_1(beta_1)
+                .with_beta_2(beta_2)
+                .with_epsilon(epsilon)
+                .with_amsgrad(self.amsgrad)
+                .build(),
+            beta_1,
+            beta_2,
+            epsilon,
+            amsgrad: self.amsgrad,
+        })
+    }
+}
+
+/// burn-optim's `Adam`, with the same state and results, whose update of each weight
+/// runs in one pass on kiln's CPU backend ([`kiln_cpu::adam_step`], bit for bit the
+/// same floats as burn-optim's 13 tensor ops; AMSGrad and other backends take those).
+#[derive(Clone)]
+// Without kiln's CPU backend only `burn` is read: every step takes burn-optim's ops.
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+pub struct FusedAdam {
+    burn: burn::optim::Adam,
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+    amsgrad: bool,
+}
+
+impl<B: Backend> SimpleOptimizer<B> for FusedAdam {
+    type State<const D: usize> = AdamState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<AdamState<B, D>>,
+    ) -> (Tensor<B, D>, Option<AdamState<B, D>>) {
+        #[cfg(feature = "flex")]
+        if !self.amsgrad && one_pass::applies::<B>() {
+            return one_pass::step(self, lr, tensor, grad, state);
+        }
+        self.burn.step(lr, tensor, grad, state)
+    }
+
+    fn to_device<const D: usize>(state: AdamState<B, D>, device: &B::Device) -> AdamState<B, D> {
+        <burn::optim::Adam as SimpleOptimizer<B>>::to_device(state, device)
+    }
+}
+
+/// [`FusedAdam`]'s pass on kiln's CPU backend, reached from code generic over `B` by
+/// comparing types (burn-flex's own backend, the reference kiln's is measured against,
+/// keeps burn-optim's ops).
+#[cfg(feature = "flex")]
+mod one_pass {
+    use std::any::{Any, TypeId};
+
+    use burn::optim::{AdamState, AdaptiveMomentumState, LearningRate, SimpleOptimizer};
+    use burn::tensor::backend::Backend;
+    use burn::tensor::{Tensor, TensorPrimitive};
+    use kiln_cpu::{AdamStep, adam_step};
+
+    use super::FusedAdam;
+
+    use kiln_cpu::KilnCpu;
+
+    /// The tensors of kiln's CPU backend.
+    type Cpu = <KilnCpu as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
+
+    /// Whether `B` is kiln's CPU backend.
+    pub(super) fn applies<B: Backend>() -> bool {
+        TypeId::of::<B>() == TypeId::of::<KilnCpu>()
+    }
+
+    fn float<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> TensorPrimitive<B> {
+        tensor.into_primitive()
+    }
+
+    fn cpu<B: Backend>(primitive: &mut TensorPrimitive<B>) -> Option<&mut Cpu> {
+        match primitive {
+            TensorPrimitive::Float(p) => (p as &mut dyn Any).downcast_mut(),
+            TensorPrimitive::QFloat(_) => None,
+        }
+    }
+
+    /// Adam's step in one pass where the four tensors allow it, else burn-optim's.
+    pub(super) fn step<B: Backend, const D: usize>(
+        adam: &FusedAdam,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<AdamState<B, D>>,
+    ) -> (Tensor<B, D>, Option<AdamState<B, D>>) {
+        let (time, moment_1, moment_2) = match state {
+            Some(s) => (s.momentum.time, s.momentum.moment_1, s.momentum.moment_2),
+            None => (0, tensor.zeros_like(), tensor.zeros_like()),
+        };
+        let coefficients =
+            AdamStep::new(adam.beta_1, adam.beta_2, adam.epsilon, lr, time as i32 + 1);
+        let mut parts = [tensor, grad, moment_1, moment_2].map(float);
+        let [w, g, m, v] = &mut parts;
+        let done = match (cpu(w), cpu(g), cpu(m), cpu(v)) {
+            (Some(w), Some(g), Some(m), Some(v)) => adam_step(w, g, m, v, &coefficients),
+            _ => false,
+        };
+        let [w, g, m, v] = parts.map(Tensor::from_primitive);
+        if done {
+            let momentum = AdaptiveMomentumState::new(time + 1, m, v);
+            return (w, Some(AdamState::new(momentum)));
+        }
+        // burn-optim's step from the same state (zero moments at time 0 are its first).
+        let state = AdamState::new(AdaptiveMomentumState::new(time, m, v));
+        adam.burn.step(lr, w, g, Some(state))
+    }
+}
 
 /// Adam with decoupled weight decay, as Keras's `AdamW`.
 #[derive(Clone, Debug, PartialEq)]
@@ -273,14 +399,7 @@ impl Optimizer {
                     .with_momentum(o.momentum as f32)
                     .init(),
             ),
-            Optimizer::Adam(o) => Stepper::Adam(
-                AdamConfig::new()
-                    .with_beta_1(o.beta_1 as f32)
-                    .with_beta_2(o.beta_2 as f32)
-                    .with_epsilon(o.epsilon as f32)
-                    .with_amsgrad(o.amsgrad)
-                    .init(),
-            ),
+            Optimizer::Adam(o) => Stepper::Adam(o.init()),
             Optimizer::AdamW(o) => Stepper::AdamW(
                 AdamWConfig::new()
                     .with_beta_1(o.beta_1 as f32)
@@ -336,7 +455,7 @@ where
 pub(crate) enum Stepper<B: AutodiffBackend, M: AutodiffModule<B>> {
     Sgd(OptimizerAdaptor<burn::optim::Sgd<B::InnerBackend>, M, B>),
     RmsProp(OptimizerAdaptor<burn::optim::RmsProp, M, B>),
-    Adam(OptimizerAdaptor<burn::optim::Adam, M, B>),
+    Adam(OptimizerAdaptor<FusedAdam, M, B>),
     AdamW(OptimizerAdaptor<burn::optim::AdamW, M, B>),
 }
 
@@ -412,5 +531,86 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
     /// One update of `module` with `grads` at `lr`.
     pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
         each_kind!(self, o => o.step(lr, module, grads))
+    }
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use burn::module::Module;
+    use burn::nn::{Linear, LinearConfig};
+    use burn::optim::Optimizer as _;
+    use burn::tensor::{Distribution, TensorData};
+
+    use super::*;
+    use crate::backend::Cpu;
+
+    /// A layer of 153,600 weights (updated on every core) and 300 biases (on one).
+    fn layer() -> Linear<Cpu> {
+        LinearConfig::new(512, 300).init(&Default::default())
+    }
+
+    fn values(layer: &Linear<Cpu>) -> Vec<TensorData> {
+        let bias = layer.bias.as_ref().map(|b| b.val().into_data());
+        [Some(layer.weight.val().into_data()), bias]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// `steps` Adam steps on the same random batches with kiln's Adam and with
+    /// burn-optim's, from the same layer: the weights after each.
+    fn both(adam: &Adam, steps: usize) -> Vec<(Vec<TensorData>, Vec<TensorData>)> {
+        let config = AdamConfig::new()
+            .with_beta_1(adam.beta_1 as f32)
+            .with_beta_2(adam.beta_2 as f32)
+            .with_epsilon(adam.epsilon as f32);
+        let (mut ours, mut theirs) = (adam.init(), config.init());
+        let mut a = layer();
+        let _ = values(&a); // draws the lazily initialized weights, which the clone then shares
+        let mut b = a.clone();
+        (0..steps)
+            .map(|_| {
+                let x = Tensor::<Cpu, 2>::random([8, 512], Distribution::Default, &a.devices()[0]);
+                let grads = |m: &Linear<Cpu>| {
+                    let loss = m.forward(x.clone()).powi_scalar(2).mean();
+                    GradientsParams::from_grads(loss.backward(), m)
+                };
+                let (ga, gb) = (grads(&a), grads(&b));
+                a = ours.step(0.01, a.clone(), ga);
+                b = theirs.step(0.01, b.clone(), gb);
+                (values(&a), values(&b))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fused_adam_is_burn_optims_adam_bit_for_bit() {
+        assert!(one_pass::applies::<kiln_cpu::KilnCpu>());
+        let adam = Adam::new().beta_1(0.8).epsilon(1e-6);
+        for (step, (ours, theirs)) in both(&adam, 4).into_iter().enumerate() {
+            assert_eq!(ours, theirs, "step {}", step + 1);
+        }
+    }
+
+    #[test]
+    fn fused_adam_state_is_burn_optims_on_disk() {
+        use burn::record::{BinBytesRecorder, Recorder};
+        let recorder = BinBytesRecorder::<FullPrecisionSettings>::new();
+        let mut ours: OptimizerAdaptor<FusedAdam, Linear<Cpu>, Cpu> = Adam::new().init();
+        let a = layer();
+        let x = Tensor::<Cpu, 2>::ones([2, 512], &a.devices()[0]);
+        let grads = GradientsParams::from_grads(a.forward(x).sum().backward(), &a);
+        let _ = ours.step(0.01, a, grads);
+        let saved = Recorder::<Cpu>::record(&recorder, ours.to_record(), ()).unwrap();
+        // burn-optim's Adam reads kiln's state, and writes the same bytes back.
+        let theirs: OptimizerAdaptor<burn::optim::Adam, Linear<Cpu>, Cpu> = AdamConfig::new()
+            .init()
+            .load_record(recorder.load(saved.clone(), &Default::default()).unwrap());
+        let again = Recorder::<Cpu>::record(&recorder, theirs.to_record(), ()).unwrap();
+        assert_eq!(saved.len(), again.len());
+        assert!(
+            saved.len() > 4 * 2 * 512 * 300,
+            "both moments of the weight are saved"
+        );
     }
 }
