@@ -141,6 +141,24 @@ setters!(Adam {
 impl Adam {
     /// This Adam as a burn optimizer, for a training loop of one's own (the learning rate
     /// is given at each step, as burn's optimizers take it; `decay` is the trainer's).
+    ///
+    /// ```
+    /// use burn::nn::{Linear, LinearConfig};
+    /// use burn::optim::{GradientsParams, Optimizer};
+    /// use burn::tensor::Tensor;
+    /// use kiln_core::{Adam, backend::Cpu};
+    ///
+    /// let device = Default::default();
+    /// let layer: Linear<Cpu> = LinearConfig::new(4, 2).init(&device);
+    /// let before = layer.weight.val().into_data().to_vec::<f32>().unwrap();
+    /// let mut adam = Adam::new().init();
+    /// let loss = layer.forward(Tensor::<Cpu, 2>::ones([1, 4], &device)).sum();
+    /// let grads = GradientsParams::from_grads(loss.backward(), &layer);
+    /// let layer = adam.step(0.01, layer, grads);
+    /// // Adam's first step moves every weight by the learning rate, against its gradient (+1).
+    /// let after = layer.weight.val().into_data().to_vec::<f32>().unwrap();
+    /// assert!(before.iter().zip(&after).all(|(b, a)| (b - a - 0.01).abs() < 1e-6));
+    /// ```
     pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
         &self,
     ) -> OptimizerAdaptor<FusedAdam, M, B> {
@@ -162,7 +180,7 @@ impl Adam {
 }
 
 /// burn-optim's `Adam`, with the same state and results, whose update of each weight
-/// runs in one pass on kiln's CPU backend ([`kiln_cpu::adam_step`], bit for bit the
+/// runs in one pass on kiln's CPU backend (`kiln_cpu::adam_step`, bit for bit the
 /// same floats as burn-optim's 13 tensor ops; AMSGrad and other backends take those).
 #[derive(Clone)]
 // Without kiln's CPU backend only `burn` is read: every step takes burn-optim's ops.
