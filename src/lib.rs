@@ -96,10 +96,10 @@ pub use kiln_core::import;
 pub use kiln_core::visualize;
 pub use kiln_core::{
     Adam, AdamW, Batch, BatchLogs, Callback, CallbackResult, Chart, Control, DynTensor, Fit,
-    FreezeError, FusedAdam, History, JsonGraph, JsonModel, Load, Loaded, Logs, Loss, Metric, Mode,
-    Model, Optimizer, PlotError, RmsProp, Series, Sgd, TrainError, TrainForward, Trainer,
-    Verbosity, activation, backend, freeze, layers, load_model, load_weights, load_weights_with,
-    plot_lines, plot_runs, regularizer, save_model, save_weights, unfreeze,
+    FreezeError, FusedAdam, FusedAdamW, History, JsonGraph, JsonModel, Load, Loaded, Logs, Loss,
+    Metric, Mode, Model, Optimizer, PlotError, RmsProp, Series, Sgd, TrainError, TrainForward,
+    Trainer, Verbosity, activation, backend, freeze, layers, load_model, load_weights,
+    load_weights_with, plot_lines, plot_runs, regularizer, save_model, save_weights, unfreeze,
 };
 pub use kiln_datasets as datasets;
 pub use kiln_macros::model;

@@ -8,12 +8,14 @@ use burn::module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{
-    AdamConfig, AdamState, AdamWConfig, GradientsParams, LearningRate, Optimizer as _,
+    AdamConfig, AdamState, AdamWConfig, AdamWState, GradientsParams, LearningRate, Optimizer as _,
     RmsPropConfig, SgdConfig, SimpleOptimizer,
 };
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+#[cfg(feature = "flex")]
+use kiln_cpu::AdamStep;
 
 macro_rules! setters {
     ($ty:ident { $($(#[$doc:meta])* $field:ident: $t:ty),* $(,)? }) => {
@@ -162,20 +164,37 @@ impl Adam {
     pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
         &self,
     ) -> OptimizerAdaptor<FusedAdam, M, B> {
-        let (beta_1, beta_2, epsilon) =
-            (self.beta_1 as f32, self.beta_2 as f32, self.epsilon as f32);
+        let moments = Moments::new(self.beta_1, self.beta_2, self.epsilon, self.amsgrad);
         OptimizerAdaptor::from(FusedAdam {
             burn: AdamConfig::new()
-                .with_beta_1(beta_1)
-                .with_beta_2(beta_2)
-                .with_epsilon(epsilon)
+                .with_beta_1(moments.betas[0])
+                .with_beta_2(moments.betas[1])
+                .with_epsilon(moments.epsilon)
                 .with_amsgrad(self.amsgrad)
                 .build(),
-            beta_1,
-            beta_2,
-            epsilon,
-            amsgrad: self.amsgrad,
+            moments,
         })
+    }
+}
+
+/// What the one-pass update needs of Adam's and AdamW's settings, as burn-optim takes
+/// them (f32).
+#[derive(Clone)]
+// Without kiln's CPU backend every step takes burn-optim's ops: `amsgrad` is not read.
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+struct Moments {
+    betas: [f32; 2],
+    epsilon: f32,
+    amsgrad: bool,
+}
+
+impl Moments {
+    fn new(beta_1: f64, beta_2: f64, epsilon: f64, amsgrad: bool) -> Self {
+        Moments {
+            betas: [beta_1 as f32, beta_2 as f32],
+            epsilon: epsilon as f32,
+            amsgrad,
+        }
     }
 }
 
@@ -183,14 +202,10 @@ impl Adam {
 /// runs in one pass on kiln's CPU backend (`kiln_cpu::adam_step`, bit for bit the
 /// same floats as burn-optim's 13 tensor ops; AMSGrad and other backends take those).
 #[derive(Clone)]
-// Without kiln's CPU backend only `burn` is read: every step takes burn-optim's ops.
-#[cfg_attr(not(feature = "flex"), allow(dead_code))]
 pub struct FusedAdam {
     burn: burn::optim::Adam,
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
-    amsgrad: bool,
+    #[cfg_attr(not(feature = "flex"), allow(dead_code))]
+    moments: Moments,
 }
 
 impl<B: Backend> SimpleOptimizer<B> for FusedAdam {
@@ -204,8 +219,12 @@ impl<B: Backend> SimpleOptimizer<B> for FusedAdam {
         state: Option<AdamState<B, D>>,
     ) -> (Tensor<B, D>, Option<AdamState<B, D>>) {
         #[cfg(feature = "flex")]
-        if !self.amsgrad && one_pass::applies::<B>() {
-            return one_pass::step(self, lr, tensor, grad, state);
+        if one_pass::applies::<B>(&self.moments) {
+            let Moments { betas, epsilon, .. } = self.moments;
+            let coefficients = |t| AdamStep::adam(betas[0], betas[1], epsilon, lr, t);
+            let burn = |tensor, grad, state| self.burn.step(lr, tensor, grad, state);
+            let parts: one_pass::Parts<AdamState<B, D>, B, D> = (|s| s.momentum, AdamState::new);
+            return one_pass::step(tensor, grad, state, parts, coefficients, burn);
         }
         self.burn.step(lr, tensor, grad, state)
     }
@@ -215,32 +234,70 @@ impl<B: Backend> SimpleOptimizer<B> for FusedAdam {
     }
 }
 
-/// [`FusedAdam`]'s pass on kiln's CPU backend, reached from code generic over `B` by
-/// comparing types (burn-flex's own backend, the reference kiln's is measured against,
-/// keeps burn-optim's ops).
+/// burn-optim's `AdamW`, as [`FusedAdam`] is its `Adam`: the same state and floats, each
+/// weight's update in one pass on kiln's CPU backend.
+#[derive(Clone)]
+pub struct FusedAdamW {
+    burn: burn::optim::AdamW,
+    // Without kiln's CPU backend every step takes burn-optim's ops, which `burn` holds.
+    #[cfg_attr(not(feature = "flex"), allow(dead_code))]
+    moments: Moments,
+    #[cfg_attr(not(feature = "flex"), allow(dead_code))]
+    weight_decay: f32,
+}
+
+impl<B: Backend> SimpleOptimizer<B> for FusedAdamW {
+    type State<const D: usize> = AdamWState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<AdamWState<B, D>>,
+    ) -> (Tensor<B, D>, Option<AdamWState<B, D>>) {
+        #[cfg(feature = "flex")]
+        if one_pass::applies::<B>(&self.moments) {
+            let Moments { betas, epsilon, .. } = self.moments;
+            let coefficients = |t| AdamStep::adam_w(betas, epsilon, self.weight_decay, lr, t);
+            let burn = |tensor, grad, state| self.burn.step(lr, tensor, grad, state);
+            let parts: one_pass::Parts<AdamWState<B, D>, B, D> = (|s| s.momentum, AdamWState::new);
+            return one_pass::step(tensor, grad, state, parts, coefficients, burn);
+        }
+        self.burn.step(lr, tensor, grad, state)
+    }
+
+    fn to_device<const D: usize>(state: AdamWState<B, D>, device: &B::Device) -> AdamWState<B, D> {
+        <burn::optim::AdamW as SimpleOptimizer<B>>::to_device(state, device)
+    }
+}
+
+/// The one pass on kiln's CPU backend, reached from code generic over `B` by comparing
+/// types (burn-flex's own backend, the reference kiln's is measured against, keeps
+/// burn-optim's ops).
 #[cfg(feature = "flex")]
 mod one_pass {
     use std::any::{Any, TypeId};
 
-    use burn::optim::{AdamState, AdaptiveMomentumState, LearningRate, SimpleOptimizer};
-    use burn::tensor::backend::Backend;
+    use burn::optim::AdaptiveMomentumState;
+    use burn::tensor::backend::{Backend, BackendTypes};
     use burn::tensor::{Tensor, TensorPrimitive};
-    use kiln_cpu::{AdamStep, adam_step};
+    use kiln_cpu::{AdamStep, KilnCpu, adam_step};
 
-    use super::FusedAdam;
-
-    use kiln_cpu::KilnCpu;
+    use super::Moments;
 
     /// The tensors of kiln's CPU backend.
-    type Cpu = <KilnCpu as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
+    type Cpu = <KilnCpu as BackendTypes>::FloatTensorPrimitive;
 
-    /// Whether `B` is kiln's CPU backend.
-    pub(super) fn applies<B: Backend>() -> bool {
-        TypeId::of::<B>() == TypeId::of::<KilnCpu>()
-    }
+    /// How an optimizer's state holds Adam's moments: taken out, and put back.
+    pub(super) type Parts<S, B, const D: usize> = (
+        fn(S) -> AdaptiveMomentumState<B, D>,
+        fn(AdaptiveMomentumState<B, D>) -> S,
+    );
 
-    fn float<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> TensorPrimitive<B> {
-        tensor.into_primitive()
+    /// Whether the one pass runs: on kiln's CPU backend, without AMSGrad.
+    pub(super) fn applies<B: Backend>(moments: &Moments) -> bool {
+        !moments.amsgrad && TypeId::of::<B>() == TypeId::of::<KilnCpu>()
     }
 
     fn cpu<B: Backend>(primitive: &mut TensorPrimitive<B>) -> Option<&mut Cpu> {
@@ -250,34 +307,37 @@ mod one_pass {
         }
     }
 
-    /// Adam's step in one pass where the four tensors allow it, else burn-optim's.
-    pub(super) fn step<B: Backend, const D: usize>(
-        adam: &FusedAdam,
-        lr: LearningRate,
+    /// One step of Adam or AdamW (`coefficients` of the step's number, from 1) in one
+    /// pass, or `burn`'s step where the tensors do not allow it (from zero moments at time
+    /// 0 when there is no state yet, which burn-optim takes as its first step).
+    pub(super) fn step<B: Backend, const D: usize, S>(
         tensor: Tensor<B, D>,
         grad: Tensor<B, D>,
-        state: Option<AdamState<B, D>>,
-    ) -> (Tensor<B, D>, Option<AdamState<B, D>>) {
-        let (time, moment_1, moment_2) = match state {
-            Some(s) => (s.momentum.time, s.momentum.moment_1, s.momentum.moment_2),
+        state: Option<S>,
+        (moments, state_of): Parts<S, B, D>,
+        coefficients: impl FnOnce(i32) -> AdamStep,
+        burn: impl FnOnce(Tensor<B, D>, Tensor<B, D>, Option<S>) -> (Tensor<B, D>, Option<S>),
+    ) -> (Tensor<B, D>, Option<S>) {
+        let (time, moment_1, moment_2) = match state.map(moments) {
+            Some(m) => (m.time, m.moment_1, m.moment_2),
             None => (0, tensor.zeros_like(), tensor.zeros_like()),
         };
-        let coefficients =
-            AdamStep::new(adam.beta_1, adam.beta_2, adam.epsilon, lr, time as i32 + 1);
-        let mut parts = [tensor, grad, moment_1, moment_2].map(float);
+        let step = coefficients(i32::try_from(time + 1).unwrap_or(i32::MAX));
+        let mut parts = [tensor, grad, moment_1, moment_2].map(Tensor::into_primitive);
         let [w, g, m, v] = &mut parts;
         let done = match (cpu(w), cpu(g), cpu(m), cpu(v)) {
-            (Some(w), Some(g), Some(m), Some(v)) => adam_step(w, g, m, v, &coefficients),
+            (Some(w), Some(g), Some(m), Some(v)) => adam_step(w, g, m, v, &step),
             _ => false,
         };
         let [w, g, m, v] = parts.map(Tensor::from_primitive);
         if done {
-            let momentum = AdaptiveMomentumState::new(time + 1, m, v);
-            return (w, Some(AdamState::new(momentum)));
+            (
+                w,
+                Some(state_of(AdaptiveMomentumState::new(time + 1, m, v))),
+            )
+        } else {
+            burn(w, g, Some(state_of(AdaptiveMomentumState::new(time, m, v))))
         }
-        // burn-optim's step from the same state (zero moments at time 0 are its first).
-        let state = AdamState::new(AdaptiveMomentumState::new(time, m, v));
-        adam.burn.step(lr, w, g, Some(state))
     }
 }
 
@@ -306,6 +366,27 @@ impl AdamW {
             amsgrad: false,
             decay: 0.0,
         }
+    }
+}
+
+impl AdamW {
+    /// This AdamW as a burn optimizer, for a training loop of one's own (see
+    /// [`Adam::init`]).
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> OptimizerAdaptor<FusedAdamW, M, B> {
+        let moments = Moments::new(self.beta_1, self.beta_2, self.epsilon, self.amsgrad);
+        OptimizerAdaptor::from(FusedAdamW {
+            burn: AdamWConfig::new()
+                .with_beta_1(moments.betas[0])
+                .with_beta_2(moments.betas[1])
+                .with_epsilon(moments.epsilon)
+                .with_weight_decay(self.weight_decay as f32)
+                .with_amsgrad(self.amsgrad)
+                .build(),
+            moments,
+            weight_decay: self.weight_decay as f32,
+        })
     }
 }
 
@@ -418,15 +499,7 @@ impl Optimizer {
                     .init(),
             ),
             Optimizer::Adam(o) => Stepper::Adam(o.init()),
-            Optimizer::AdamW(o) => Stepper::AdamW(
-                AdamWConfig::new()
-                    .with_beta_1(o.beta_1 as f32)
-                    .with_beta_2(o.beta_2 as f32)
-                    .with_epsilon(o.epsilon as f32)
-                    .with_weight_decay(o.weight_decay as f32)
-                    .with_amsgrad(o.amsgrad)
-                    .init(),
-            ),
+            Optimizer::AdamW(o) => Stepper::AdamW(o.init()),
         }
     }
 }
@@ -474,7 +547,7 @@ pub(crate) enum Stepper<B: AutodiffBackend, M: AutodiffModule<B>> {
     Sgd(OptimizerAdaptor<burn::optim::Sgd<B::InnerBackend>, M, B>),
     RmsProp(OptimizerAdaptor<burn::optim::RmsProp, M, B>),
     Adam(OptimizerAdaptor<FusedAdam, M, B>),
-    AdamW(OptimizerAdaptor<burn::optim::AdamW, M, B>),
+    AdamW(OptimizerAdaptor<FusedAdamW, M, B>),
 }
 
 /// `$body` with `$o` bound to the optimizer inside `$stepper`, whichever kind it is
@@ -575,39 +648,50 @@ mod tests {
             .collect()
     }
 
-    /// `steps` Adam steps on the same random batches with kiln's Adam and with
-    /// burn-optim's, from the same layer: the weights after each.
-    fn both(adam: &Adam, steps: usize) -> Vec<(Vec<TensorData>, Vec<TensorData>)> {
-        let config = AdamConfig::new()
-            .with_beta_1(adam.beta_1 as f32)
-            .with_beta_2(adam.beta_2 as f32)
-            .with_epsilon(adam.epsilon as f32);
-        let (mut ours, mut theirs) = (adam.init(), config.init());
+    /// Four steps on the same random batches with `ours` and with `theirs` from the same
+    /// layer: the weights after each, equal to the bit.
+    fn same_steps<O1, O2>(mut ours: O1, mut theirs: O2)
+    where
+        O1: burn::optim::Optimizer<Linear<Cpu>, Cpu>,
+        O2: burn::optim::Optimizer<Linear<Cpu>, Cpu>,
+    {
         let mut a = layer();
         let _ = values(&a); // draws the lazily initialized weights, which the clone then shares
         let mut b = a.clone();
-        (0..steps)
-            .map(|_| {
-                let x = Tensor::<Cpu, 2>::random([8, 512], Distribution::Default, &a.devices()[0]);
-                let grads = |m: &Linear<Cpu>| {
-                    let loss = m.forward(x.clone()).powi_scalar(2).mean();
-                    GradientsParams::from_grads(loss.backward(), m)
-                };
-                let (ga, gb) = (grads(&a), grads(&b));
-                a = ours.step(0.01, a.clone(), ga);
-                b = theirs.step(0.01, b.clone(), gb);
-                (values(&a), values(&b))
-            })
-            .collect()
+        for step in 1..=4 {
+            let x = Tensor::<Cpu, 2>::random([8, 512], Distribution::Default, &a.devices()[0]);
+            let grads = |m: &Linear<Cpu>| {
+                let loss = m.forward(x.clone()).powi_scalar(2).mean();
+                GradientsParams::from_grads(loss.backward(), m)
+            };
+            let (ga, gb) = (grads(&a), grads(&b));
+            a = ours.step(0.01, a, ga);
+            b = theirs.step(0.01, b, gb);
+            assert_eq!(values(&a), values(&b), "step {step}");
+        }
     }
 
     #[test]
     fn fused_adam_is_burn_optims_adam_bit_for_bit() {
-        assert!(one_pass::applies::<kiln_cpu::KilnCpu>());
         let adam = Adam::new().beta_1(0.8).epsilon(1e-6);
-        for (step, (ours, theirs)) in both(&adam, 4).into_iter().enumerate() {
-            assert_eq!(ours, theirs, "step {}", step + 1);
-        }
+        assert!(one_pass::applies::<kiln_cpu::KilnCpu>(&Moments::new(
+            0.8, 0.999, 1e-6, false
+        )));
+        let config = AdamConfig::new().with_beta_1(0.8).with_epsilon(1e-6);
+        same_steps(adam.init(), config.init());
+    }
+
+    #[test]
+    fn fused_adamw_is_burn_optims_adamw_bit_for_bit() {
+        let adam = AdamW::new().beta_2(0.99).weight_decay(0.05);
+        let config = AdamWConfig::new()
+            .with_beta_2(0.99)
+            .with_epsilon(1e-7)
+            .with_weight_decay(0.05);
+        same_steps(adam.init(), config.init());
+        // Without decay the weight is not scaled (burn-optim skips the product).
+        let config = AdamWConfig::new().with_epsilon(1e-7).with_weight_decay(0.0);
+        same_steps(AdamW::new().weight_decay(0.0).init(), config.init());
     }
 
     #[test]

@@ -18,8 +18,9 @@
 //! - f32 random draws for dropout masks and uniform noise, in parallel (seeded from
 //!   Flex's generator, so `Backend::seed` still makes runs reproducible).
 //!
-//! Neither is an optimizer's update: [`adam_step`] updates a weight and Adam's two
-//! moments in one pass (burn-optim's `Adam` takes 13 tensor ops); kiln's `Adam` calls it.
+//! Neither is an optimizer's update: [`adam_step`] updates a weight and Adam's (or
+//! AdamW's) two moments in one pass (burn-optim's `Adam` takes 13 tensor ops); kiln's
+//! `Adam` and `AdamW` call it.
 //!
 //! Batch normalization is no backend op in burn 0.21 either, so it comes as a function of
 //! its own: [`batch_norm_training`] normalizes a batch in training as one autodiff op on
@@ -60,7 +61,7 @@ mod strided;
 use burn_backend::{Backend, BackendTypes, DType, DTypeUsageSet, ExecutionError, TensorData};
 use burn_flex::{Flex, FlexDevice, FlexQTensor, FlexTensor};
 
-pub use adam::{AdamStep, adam_step};
+pub use adam::{AdamRule, AdamStep, adam_step};
 pub use norm::{BatchNormOutput, TrainingTensor, batch_norm_training};
 
 /// kiln's CPU backend: Flex's tensors and ops, kiln's convolutions (see the crate docs).
