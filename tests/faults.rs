@@ -133,7 +133,7 @@ fn a_full_or_read_only_disk_fails_the_checkpoint_by_name_and_keeps_the_last_one(
         let Some(disk) = Tmpfs::mount(&format!("checkpoint-{fault:?}"), "8m") else {
             return;
         };
-        let path = disk.0.join("model.bpk");
+        let path = disk.0.join("model.safetensors");
         let checkpoint = || ModelCheckpoint::new(path.to_string_lossy().into_owned());
         fit(1, checkpoint()).unwrap();
         let before = std::fs::read(&path).unwrap();
@@ -198,7 +198,10 @@ fn kill_child() {
     let Some(dir) = std::env::var_os("KILN_KILL_DIR").map(PathBuf::from) else {
         return;
     };
-    let checkpoint = dir.join("checkpoint.bpk").to_string_lossy().into_owned();
+    let checkpoint = dir
+        .join("checkpoint.safetensors")
+        .to_string_lossy()
+        .into_owned();
     let epochs = std::env::var("KILN_KILL_EPOCHS").map_or(EPOCHS, |e| e.parse().unwrap());
     trainer()
         .fit(
@@ -260,7 +263,7 @@ fn half_written(dir: &Path) -> Vec<String> {
 
 /// Beside the backup of epoch `e` (and the last checkpoint), the files of a write killed
 /// half way: `model-{e+1}.bpk.tmp`, `optimizer-{e+1}-staging.bin`, `state.json.tmp` and
-/// `checkpoint.bpk.tmp` cut in half, and a complete but unused `model-{e+1}.bpk`.
+/// `checkpoint.safetensors.tmp` cut in half, and a complete but unused `model-{e+1}.bpk`.
 fn plant_half_writes(dir: &Path) {
     let backup = dir.join("backup");
     let state: serde_json::Value =
@@ -280,9 +283,12 @@ fn plant_half_writes(dir: &Path) {
         backup.join(format!("optimizer-{}-staging.bin", e + 1)),
     );
     half(backup.join("state.json"), backup.join("state.json.tmp"));
-    half(dir.join("checkpoint.bpk"), dir.join("checkpoint.bpk.tmp"));
+    half(
+        dir.join("checkpoint.safetensors"),
+        dir.join("checkpoint.safetensors.tmp"),
+    );
     std::fs::copy(
-        dir.join("checkpoint.bpk"),
+        dir.join("checkpoint.safetensors"),
         backup.join(format!("model-{}.bpk", e + 1)),
     )
     .unwrap();
@@ -367,7 +373,10 @@ fn sigkill_at_ten_moments_resumes_to_the_same_bits() {
     let state = |dir: &Path| std::fs::read(dir.join("backup/state.json")).unwrap();
     assert!(state(&reference) == state(&killed), "the histories differ");
     let last = EPOCHS - 1;
-    for file in [format!("backup/model-{last}.bpk"), "checkpoint.bpk".into()] {
+    for file in [
+        format!("backup/model-{last}.bpk"),
+        "checkpoint.safetensors".into(),
+    ] {
         assert!(
             bits(&reference.join(&file)) == bits(&killed.join(&file)),
             "{file}: the weights differ from the uninterrupted run's"
@@ -378,7 +387,8 @@ fn sigkill_at_ten_moments_resumes_to_the_same_bits() {
         assert!(child(dir, EPOCHS + 1).wait().unwrap().success());
     }
     assert!(
-        bits(&reference.join("checkpoint.bpk")) == bits(&killed.join("checkpoint.bpk")),
+        bits(&reference.join("checkpoint.safetensors"))
+            == bits(&killed.join("checkpoint.safetensors")),
         "one more epoch from each backup: the optimizer states differ"
     );
 }

@@ -37,7 +37,7 @@ fn json_form<Bk: Backend, M, const I: usize, const O: usize>(
 where
     M: burn::module::Module<Bk> + kiln::Model<Bk>,
 {
-    let path = std::env::temp_dir().join(format!("kiln-{name}-{}.bpk", std::process::id()));
+    let path = std::env::temp_dir().join(format!("kiln-{name}-{}.safetensors", std::process::id()));
     kiln::save_model(model, &path).unwrap();
     let loaded = kiln::load_model(&path, &Default::default()).unwrap();
     std::fs::remove_file(&path).unwrap();

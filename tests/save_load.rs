@@ -67,6 +67,25 @@ fn weights_round_trip_in_both_formats() {
 }
 
 #[test]
+fn a_model_file_must_be_named_safetensors() {
+    let model = Net::<B>::new(&Default::default());
+    for name in ["net.keras", "net.bpk", "net"] {
+        let path = temp(name);
+        let err = kiln::save_model(&model, &path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "cannot save a model as {}: a model file (architecture and weights) is \
+                 safetensors, so name it `.safetensors`; or save the weights alone with \
+                 save_weights (burnpack under other names)",
+                path.display()
+            )
+        );
+        assert!(!path.exists(), "{name} was written");
+    }
+}
+
+#[test]
 fn a_model_file_rebuilds_the_model_without_its_type() {
     let device = Default::default();
     let model = Net::<B>::new(&device);

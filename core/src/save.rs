@@ -59,17 +59,34 @@ pub fn save_weights<B: Backend, M: Module<B> + Model<B>>(
 }
 
 /// Saves `model`'s architecture (its JSON form) and weights together in one safetensors
-/// file, which [`load_model`] reads back without the model's Rust type.
+/// file, which [`load_model`] reads back without the model's Rust type. The path must end
+/// in `.safetensors`, as Keras's `model.save` wants `.keras`: a model file under another
+/// name would pass for something it is not.
 ///
 /// # Errors
-/// When the model has no declaration (a hand-written module) or the file cannot be written.
+/// When the path does not end in `.safetensors`, the model has no declaration (a
+/// hand-written module) or the file cannot be written.
 pub fn save_model<B: Backend, M: Module<B> + Model<B>>(
     model: &M,
     path: impl AsRef<Path>,
 ) -> Result<(), TrainError> {
     let path = path.as_ref();
+    model_file(path)?;
     let spec = model.spec().ok_or_else(|| TrainError::Setting("only a model with a declaration (model! or JSON) can be saved with its architecture; use save_weights".into()))?;
     save(model, path, Some(spec.to_json()))
+}
+
+/// Refuses a path for [`save_model`] that does not end in `.safetensors`.
+pub(crate) fn model_file(path: &Path) -> Result<(), TrainError> {
+    if is_safetensors(path) {
+        return Ok(());
+    }
+    Err(TrainError::Setting(format!(
+        "cannot save a model as {}: a model file (architecture and weights) is safetensors, \
+         so name it `.safetensors`; or save the weights alone with save_weights (burnpack \
+         under other names)",
+        path.display()
+    )))
 }
 
 fn save<B: Backend, M: Module<B> + Model<B>>(

@@ -1,6 +1,6 @@
 //! ModelCheckpoint: saves the model after each epoch, or when it improves.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
@@ -9,7 +9,7 @@ use crate::callback::{Callback, CallbackResult, Control, Mode, Monitor};
 use crate::error::TrainError;
 use crate::logs::Logs;
 use crate::model::Model;
-use crate::save::{save_model, save_weights};
+use crate::save::{model_file, save_model, save_weights};
 
 /// Saves the model to `filepath` after each epoch, as Keras's `ModelCheckpoint`. The path
 /// may hold the epoch (1-based, as Keras counts in file names) and any logged value:
@@ -18,7 +18,7 @@ use crate::save::{save_model, save_weights};
 ///
 /// ```
 /// use kiln_core::callbacks::ModelCheckpoint;
-/// let best = ModelCheckpoint::new("best.mpk").save_best_only(true);
+/// let best = ModelCheckpoint::new("best.safetensors").save_best_only(true);
 /// assert_eq!(
 ///     ModelCheckpoint::file_name("w-{epoch:02}-{val_loss:.3}.bpk", 4, &[("val_loss", 0.12345)].into_iter().collect()).unwrap(),
 ///     "w-05-0.123.bpk"
@@ -36,8 +36,9 @@ pub struct ModelCheckpoint {
 }
 
 impl ModelCheckpoint {
-    /// Saves to `filepath` (a template) every epoch, architecture and weights together;
-    /// Keras's defaults: monitor `val_loss`, save every epoch.
+    /// Saves to `filepath` (a template) every epoch, architecture and weights together
+    /// (a `.safetensors` path, checked when training begins); Keras's defaults: monitor
+    /// `val_loss`, save every epoch.
     pub fn new(filepath: impl Into<String>) -> Self {
         ModelCheckpoint {
             filepath: filepath.into(),
@@ -136,6 +137,9 @@ impl ModelCheckpoint {
 
 impl<B: AutodiffBackend, M: AutodiffModule<B> + Model<B>> Callback<B, M> for ModelCheckpoint {
     fn on_train_begin(&mut self, _control: &mut Control<M>) -> CallbackResult {
+        if !self.save_weights_only {
+            model_file(Path::new(&self.filepath))?;
+        }
         self.monitor.reset();
         Ok(())
     }
@@ -215,6 +219,30 @@ mod tests {
             .collect();
         assert_eq!(names(on_disk), ["best-1.bpk", "best-3.bpk"]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_model_checkpoint_not_named_safetensors_stops_before_training() {
+        let mut model = Two::<TestAutodiff>::new(&Default::default());
+        let mut control = Control {
+            model: &mut model,
+            stop: false,
+            learning_rate: 0.1,
+            epoch: 0,
+            epochs: 1,
+            steps: 1,
+        };
+        let mut whole = ModelCheckpoint::new("best-{epoch}.bpk");
+        let err = Callback::<TestAutodiff, _>::on_train_begin(&mut whole, &mut control)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot save a model as best-{epoch}.bpk: a model file"),
+            "{err}"
+        );
+        // The weights alone may be burnpack.
+        let mut weights = ModelCheckpoint::new("best-{epoch}.bpk").save_weights_only(true);
+        Callback::<TestAutodiff, _>::on_train_begin(&mut weights, &mut control).unwrap();
     }
 
     #[test]
