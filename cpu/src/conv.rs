@@ -309,19 +309,20 @@ impl Images {
     }
 
     /// Runs `f(input, output, scratch, threads)` for each group of images: their
-    /// `in_len` floats each of `input`, their `out_len` floats each of `output` (the last
-    /// group may be smaller), and `scratch_len(images)` floats of scratch.
-    pub fn map(
+    /// `in_len` floats each of `input`, their `out_len` values each of `output` (every
+    /// value of it, to the groups in turn; the last group may be smaller), and
+    /// `scratch_len(images)` floats of scratch.
+    pub fn map<T: Send>(
         &self,
         input: &[f32],
         in_len: usize,
-        output: &mut [f32],
+        output: &mut [T],
         out_len: usize,
         scratch_len: impl Fn(usize) -> usize + Sync,
-        f: impl Fn(&[f32], &mut [f32], &mut [f32], Threads) + Sync,
+        f: impl Fn(&[f32], &mut [T], &mut [f32], Threads) + Sync,
     ) {
         let threads = self.threads();
-        let one = |(images, out): (&[f32], &mut [f32])| {
+        let one = |(images, out): (&[f32], &mut [T])| {
             let len = scratch_len(images.len() / in_len);
             with_scratch(len, |scratch| f(images, out, scratch, threads))
         };

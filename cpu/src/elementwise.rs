@@ -12,6 +12,7 @@ use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use crate::module::from_values;
+use crate::simd::widest;
 use crate::strided::GRAIN;
 
 /// Tensors smaller than this (512 KiB) stay with Flex: one thread does them about as
@@ -49,7 +50,12 @@ fn unary(
     let n = tensor.layout().num_elements();
     tensor.storage_mut::<f32>()[..n]
         .par_chunks_mut(GRAIN)
-        .for_each(|chunk| chunk.iter_mut().for_each(|x| *x = op(*x)));
+        .for_each(|chunk| {
+            widest(
+                #[inline(always)]
+                || chunk.iter_mut().for_each(|x| *x = op(*x)),
+            )
+        });
     tensor
 }
 
@@ -81,9 +87,14 @@ pub(crate) fn binary(
         .par_chunks_mut(GRAIN)
         .zip(from.par_chunks(GRAIN))
         .for_each(|(into, from)| {
-            for (x, &y) in into.iter_mut().zip(from) {
-                *x = if swapped { op(y, *x) } else { op(*x, y) };
-            }
+            widest(
+                #[inline(always)]
+                || {
+                    for (x, &y) in into.iter_mut().zip(from) {
+                        *x = if swapped { op(y, *x) } else { op(*x, y) };
+                    }
+                },
+            )
         });
     into
 }

@@ -9,6 +9,8 @@
 //! `dβ = Σdy`, `dγ = Σdy·x̂`, and `dx = γ · inv · (dy − dβ/m − x̂ · dγ/m)` (the mean and
 //! the variance depend on `x` too).
 
+use core::mem::MaybeUninit;
+
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::grads::Gradients;
@@ -18,7 +20,7 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use crate::KilnCpu;
-use crate::memory::zeros;
+use crate::memory::written;
 use crate::module::{from_values, values};
 use crate::simd::{lanes, lanes2, widest};
 use crate::strided::contiguous;
@@ -175,9 +177,10 @@ impl Channels {
         values.chunks_exact(self.s).skip(channel).step_by(self.c)
     }
 
-    /// Output planes of `out`, grouped by channel, to fill in parallel.
-    fn planes_mut<'a>(&self, out: &'a mut [f32]) -> Vec<Vec<&'a mut [f32]>> {
-        let mut by_channel: Vec<Vec<&mut [f32]>> =
+    /// Output planes of `out` (every float of it, `n · c · s`), grouped by channel, to
+    /// fill in parallel.
+    fn planes_mut<'a, T>(&self, out: &'a mut [T]) -> Vec<Vec<&'a mut [T]>> {
+        let mut by_channel: Vec<Vec<&mut [T]>> =
             (0..self.c).map(|_| Vec::with_capacity(self.n)).collect();
         for (i, plane) in out.chunks_exact_mut(self.s).enumerate() {
             by_channel[i % self.c].push(plane);
@@ -212,26 +215,29 @@ impl Channels {
     }
 
     fn normalize(&self, x: &[f32], stats: &[Stats], gamma: &[f32], beta: &[f32]) -> Vec<f32> {
-        let mut y = zeros(x.len());
-        self.planes_mut(&mut y)
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(channel, outs)| {
-                let s = stats[channel];
-                let scale = s.inv * gamma[channel];
-                let shift = beta[channel] - s.mean * scale;
-                widest(
-                    #[inline(always)]
-                    || {
-                        for (out, plane) in outs.into_iter().zip(self.planes(x, channel)) {
-                            for (o, &v) in out.iter_mut().zip(plane) {
-                                *o = v * scale + shift;
+        let fill = |y: &mut [MaybeUninit<f32>]| {
+            self.planes_mut(y)
+                .into_par_iter()
+                .enumerate()
+                .for_each(|(channel, outs)| {
+                    let s = stats[channel];
+                    let scale = s.inv * gamma[channel];
+                    let shift = beta[channel] - s.mean * scale;
+                    widest(
+                        #[inline(always)]
+                        || {
+                            for (out, plane) in outs.into_iter().zip(self.planes(x, channel)) {
+                                for (o, &v) in out.iter_mut().zip(plane) {
+                                    o.write(v * scale + shift);
+                                }
                             }
-                        }
-                    },
-                )
-            });
-        y
+                        },
+                    )
+                })
+        };
+        // SAFETY: `planes_mut` hands out every plane of the output, and each is written
+        // whole from the input's plane of the same channel and image (as long).
+        unsafe { written(x.len(), fill) }
     }
 
     fn gradient_sums(&self, x: &[f32], dy: &[f32], stats: &[Stats]) -> Vec<Sums> {
@@ -266,30 +272,33 @@ impl Channels {
         gamma: &[f32],
     ) -> Vec<f32> {
         let m = self.m() as f64;
-        let mut dx = zeros(x.len());
-        self.planes_mut(&mut dx)
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(channel, outs)| {
-                let Stats { mean, inv, .. } = stats[channel];
-                let (inv, g) = (f64::from(inv), f64::from(gamma[channel]));
-                // dx = a·dy + b·(x − mean) + k.
-                let a = (g * inv) as f32;
-                let b = (-g * inv * inv * sums[channel].dy_xhat / m) as f32;
-                let k = (-g * inv * sums[channel].dy / m) as f32;
-                widest(
-                    #[inline(always)]
-                    || {
-                        let planes = self.planes(x, channel).zip(self.planes(dy, channel));
-                        for (out, (p, d)) in outs.into_iter().zip(planes) {
-                            for ((o, &v), &g) in out.iter_mut().zip(p).zip(d) {
-                                *o = a * g + b * (v - mean) + k;
+        let fill = |dx: &mut [MaybeUninit<f32>]| {
+            self.planes_mut(dx)
+                .into_par_iter()
+                .enumerate()
+                .for_each(|(channel, outs)| {
+                    let Stats { mean, inv, .. } = stats[channel];
+                    let (inv, g) = (f64::from(inv), f64::from(gamma[channel]));
+                    // dx = a·dy + b·(x − mean) + k.
+                    let a = (g * inv) as f32;
+                    let b = (-g * inv * inv * sums[channel].dy_xhat / m) as f32;
+                    let k = (-g * inv * sums[channel].dy / m) as f32;
+                    widest(
+                        #[inline(always)]
+                        || {
+                            let planes = self.planes(x, channel).zip(self.planes(dy, channel));
+                            for (out, (p, d)) in outs.into_iter().zip(planes) {
+                                for ((o, &v), &g) in out.iter_mut().zip(p).zip(d) {
+                                    o.write(a * g + b * (v - mean) + k);
+                                }
                             }
-                        }
-                    },
-                )
-            });
-        dx
+                        },
+                    )
+                })
+        };
+        // SAFETY: as in `normalize`: every plane of the output, each written whole (x
+        // and dy have the output's shape).
+        unsafe { written(x.len(), fill) }
     }
 }
 

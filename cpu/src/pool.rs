@@ -1,12 +1,13 @@
 //! 2-D max and average pooling and their backward passes on f32 NCHW slices, parallel
 //! over the planes (one image's channel): each plane depends on its own plane only.
 
+use core::mem::MaybeUninit;
 use std::hint::select_unpredictable;
 use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::memory::zeros;
+use crate::memory::{written, zeros};
 
 /// A pooling's planes and sizes.
 #[derive(Clone, Copy, Debug)]
@@ -67,8 +68,6 @@ impl Planes {
     /// Positions in the padding never win; on a tie the first position in row-major
     /// window order wins (a NaN wins only where it comes first), as Flex decides.
     pub fn max_forward(&self, x: &[f32], window: Window) -> (Vec<f32>, Vec<i64>) {
-        let mut y = zeros(self.count * self.output_len());
-        let mut indices = vec![0i64; self.count * self.output_len()];
         let [h, w] = self.input;
         let [oh, ow] = self.output;
         // Windows inside the input (no padding, no dilation, no partial last window):
@@ -80,21 +79,32 @@ impl Planes {
             && window.dilation == [1, 1]
             && fits(0, oh, h)
             && fits(1, ow, w);
-        y.par_chunks_exact_mut(self.output_len())
-            .zip(indices.par_chunks_exact_mut(self.output_len()))
-            .zip(x.par_chunks_exact(self.input_len()))
-            .for_each(|((y, indices), plane)| {
-                let out = (y, indices, ow);
-                match (inside, window.kernel) {
-                    (true, [2, 2]) => fill(out, |oy, ox| {
-                        fixed_window::<2, 2>(plane, self, &window, oy, ox)
-                    }),
-                    (true, [3, 3]) => fill(out, |oy, ox| {
-                        fixed_window::<3, 3>(plane, self, &window, oy, ox)
-                    }),
-                    _ => fill(out, |oy, ox| any_window(plane, self, &window, oy, ox)),
-                }
-            });
+        let len = self.count * self.output_len();
+        let pool = |y: &mut [MaybeUninit<f32>], indices: &mut [MaybeUninit<i64>]| {
+            y.par_chunks_exact_mut(self.output_len())
+                .zip(indices.par_chunks_exact_mut(self.output_len()))
+                .zip(x.par_chunks_exact(self.input_len()))
+                .for_each(|((y, indices), plane)| {
+                    let out = (y, indices, ow);
+                    match (inside, window.kernel) {
+                        (true, [2, 2]) => fill(out, |oy, ox| {
+                            fixed_window::<2, 2>(plane, self, &window, oy, ox)
+                        }),
+                        (true, [3, 3]) => fill(out, |oy, ox| {
+                            fixed_window::<3, 3>(plane, self, &window, oy, ox)
+                        }),
+                        _ => fill(out, |oy, ox| any_window(plane, self, &window, oy, ox)),
+                    }
+                });
+        };
+        let mut indices = Vec::new();
+        // SAFETY: both buffers are `len` long, split into the same planes, and `fill`
+        // writes every output of each plane and its index.
+        let y = unsafe {
+            written(len, |y| {
+                indices = written(len, |indices| pool(y, indices));
+            })
+        };
         (y, indices)
     }
 
@@ -198,11 +208,13 @@ impl Planes {
 /// Writes each output's largest value and index, `window_max(oy, ox)`, into one
 /// plane's `(values, indices, output width)` (generic, so each window rule is inlined).
 fn fill(
-    (y, indices, ow): (&mut [f32], &mut [i64], usize),
+    (y, indices, ow): (&mut [MaybeUninit<f32>], &mut [MaybeUninit<i64>], usize),
     window_max: impl Fn(usize, usize) -> (f32, i64),
 ) {
     for (o, (y, at)) in y.iter_mut().zip(indices.iter_mut()).enumerate() {
-        (*y, *at) = window_max(o / ow, o % ow);
+        let (value, index) = window_max(o / ow, o % ow);
+        y.write(value);
+        at.write(index);
     }
 }
 

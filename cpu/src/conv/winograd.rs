@@ -18,9 +18,11 @@
 //! The transforms only add, subtract and halve, so the results stay within rounding of
 //! im2col's (tests/against_flex.rs holds both to the same tolerance).
 
+use core::mem::MaybeUninit;
+
 use super::{Geometry, Images};
 use crate::gemm::{Matrix, MatrixMut, gemm};
-use crate::memory::zeros;
+use crate::memory::written;
 use crate::simd::widest;
 
 /// Positions of a transformed 4×4 tile.
@@ -234,7 +236,7 @@ impl Tiles {
         &self,
         m: &[f32],
         bias: Option<&[f32]>,
-        y: &mut [f32],
+        y: &mut [MaybeUninit<f32>],
         scratch: &mut [f32],
     ) {
         widest(
@@ -248,7 +250,7 @@ impl Tiles {
         &self,
         m: &[f32],
         bias: Option<&[f32]>,
-        y: &mut [f32],
+        y: &mut [MaybeUninit<f32>],
         scratch: &mut [f32],
     ) {
         let g = &self.g;
@@ -372,16 +374,17 @@ fn deinterleave(src: &[f32], shift: usize, even: &mut [f32], odd: &mut [f32]) {
     }
 }
 
-/// Merges even and odd columns into `dst` (as many as it holds).
+/// Writes even and odd columns into `dst`, every float of it when `even` holds at least
+/// half of it, rounded up, and `odd` half, rounded down.
 #[inline(always)]
-fn interleave(even: &[f32], odd: &[f32], dst: &mut [f32]) {
+fn interleave(even: &[f32], odd: &[f32], dst: &mut [MaybeUninit<f32>]) {
     let (pairs, rest) = dst.as_chunks_mut::<2>();
     let full = pairs.len();
     for ((pair, &e), &o) in pairs.iter_mut().zip(even).zip(odd) {
-        *pair = [e, o];
+        *pair = [MaybeUninit::new(e), MaybeUninit::new(o)];
     }
     if let ([last], Some(&e)) = (rest, even.get(full)) {
-        *last = e;
+        last.write(e);
     }
 }
 
@@ -484,32 +487,35 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
     let tiles = Tiles::new(*g);
     let t = tiles.count();
     let u = transform_weights(weight, g.c_out, g.c_in);
-    let mut y = zeros(g.batch * g.output_len());
-    tiles.images().map(
-        x,
-        g.image_len(),
-        &mut y,
-        g.output_len(),
-        |images| tiles.scratch_len(images),
-        |images, outs, scratch, threads| {
-            // The group's tiles side by side: V[α] is c_in × ld, M[α] c_out × ld.
-            let ld = images.len() / g.image_len() * t;
-            let (v, rest) = scratch.split_at_mut(ALPHA * g.c_in * ld);
-            let (m, scratch) = rest.split_at_mut(ALPHA * g.c_out * ld);
-            tiles.transform_input(images, v, scratch);
-            for a in 0..ALPHA {
-                gemm(
-                    MatrixMut::rows(&mut m[a * g.c_out * ld..], g.c_out, ld),
-                    false,
-                    Matrix::rows(&u[a * g.c_out * g.c_in..], g.c_out, g.c_in),
-                    Matrix::rows(&v[a * g.c_in * ld..], g.c_in, ld),
-                    threads,
-                );
-            }
-            tiles.transform_output(m, bias, outs, scratch);
-        },
-    );
-    y
+    let fill = |y: &mut [MaybeUninit<f32>]| {
+        tiles.images().map(
+            x,
+            g.image_len(),
+            y,
+            g.output_len(),
+            |images| tiles.scratch_len(images),
+            |images, outs, scratch, threads| {
+                // The group's tiles side by side: V[α] is c_in × ld, M[α] c_out × ld.
+                let ld = images.len() / g.image_len() * t;
+                let (v, rest) = scratch.split_at_mut(ALPHA * g.c_in * ld);
+                let (m, scratch) = rest.split_at_mut(ALPHA * g.c_out * ld);
+                tiles.transform_input(images, v, scratch);
+                for a in 0..ALPHA {
+                    gemm(
+                        MatrixMut::rows(&mut m[a * g.c_out * ld..], g.c_out, ld),
+                        false,
+                        Matrix::rows(&u[a * g.c_out * g.c_in..], g.c_out, g.c_in),
+                        Matrix::rows(&v[a * g.c_in * ld..], g.c_in, ld),
+                        threads,
+                    );
+                }
+                tiles.transform_output(m, bias, outs, scratch);
+            },
+        )
+    };
+    // SAFETY: `map` hands every image's output to a group, and `transform_output` writes
+    // every float of each (every channel, row and column).
+    unsafe { written(g.batch * g.output_len(), fill) }
 }
 
 /// The input gradient: the forward pass of `dy` through the kernels turned 180° with
