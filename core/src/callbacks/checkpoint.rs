@@ -176,8 +176,7 @@ crate::callbacks::into_box!(ModelCheckpoint where M: AutodiffModule<B> + Model<B
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callback::Control;
-    use crate::callbacks::testing::logs;
+    use crate::callbacks::testing::{control, logs};
     use crate::testing::{TestAutodiff, Two};
 
     #[test]
@@ -190,14 +189,7 @@ mod tests {
             .save_best_only(true)
             .save_weights_only(true);
         let mut model = Two::<TestAutodiff>::new(&Default::default());
-        let mut control = Control {
-            model: &mut model,
-            stop: false,
-            learning_rate: 0.1,
-            epoch: 0,
-            epochs: 4,
-            steps: 1,
-        };
+        let mut control = control(&mut model, 0.1, 4);
         best.on_train_begin(&mut control).unwrap();
         // The loss falls, rises, falls below its best, rises again: epochs 1 and 3 save.
         for (epoch, loss) in [1.0, 2.0, 0.5, 0.7].into_iter().enumerate() {
@@ -224,14 +216,7 @@ mod tests {
     #[test]
     fn a_model_checkpoint_not_named_safetensors_stops_before_training() {
         let mut model = Two::<TestAutodiff>::new(&Default::default());
-        let mut control = Control {
-            model: &mut model,
-            stop: false,
-            learning_rate: 0.1,
-            epoch: 0,
-            epochs: 1,
-            steps: 1,
-        };
+        let mut control = control(&mut model, 0.1, 1);
         let mut whole = ModelCheckpoint::new("best-{epoch}.bpk");
         let err = Callback::<TestAutodiff, _>::on_train_begin(&mut whole, &mut control)
             .unwrap_err()

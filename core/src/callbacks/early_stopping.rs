@@ -149,7 +149,7 @@ crate::callbacks::into_box!(EarlyStopping where M: AutodiffModule<B>);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callbacks::testing::{logs, script};
+    use crate::callbacks::testing::{control, logs, script};
 
     fn run(stop: &mut EarlyStopping, values: &[f64], name: &str) -> Vec<usize> {
         let epochs: Vec<Logs> = values.iter().map(|&v| logs(name, v)).collect();
@@ -197,14 +197,7 @@ mod tests {
     fn a_missing_quantity_is_an_error_listing_the_logs() {
         let mut stop = EarlyStopping::monitor("val_loss");
         let mut model = 0usize;
-        let mut control = Control {
-            model: &mut model,
-            stop: false,
-            learning_rate: 0.1,
-            epoch: 0,
-            epochs: 1,
-            steps: 1,
-        };
+        let mut control = control(&mut model, 0.1, 1);
         let err = <EarlyStopping as Callback<crate::testing::TestAutodiff, usize>>::on_epoch_end(
             &mut stop,
             0,

@@ -51,6 +51,19 @@ pub(crate) mod testing {
         l
     }
 
+    /// What `fit` hands a callback at its first epoch of `epochs`: `model`, one step per
+    /// epoch, this learning rate.
+    pub fn control<M>(model: &mut M, learning_rate: f64, epochs: usize) -> Control<'_, M> {
+        Control {
+            model,
+            stop: false,
+            learning_rate,
+            epoch: 0,
+            epochs,
+            steps: 1,
+        }
+    }
+
     /// Runs `callback` over epochs with these logs on a unit model; returns the epochs it
     /// ran (stopping when asked) and the learning rate before each epoch.
     pub fn script<C: Callback<TestAutodiff, usize>>(
@@ -59,14 +72,7 @@ pub(crate) mod testing {
         learning_rate: f64,
     ) -> (Vec<usize>, Vec<f64>) {
         let mut model = 0usize;
-        let mut control = Control {
-            model: &mut model,
-            stop: false,
-            learning_rate,
-            epoch: 0,
-            epochs: epochs.len(),
-            steps: 1,
-        };
+        let mut control = control(&mut model, learning_rate, epochs.len());
         callback.on_train_begin(&mut control).unwrap();
         let mut ran = Vec::new();
         let mut rates = Vec::new();

@@ -171,19 +171,12 @@ crate::callbacks::into_box!(ReduceLrOnPlateau where M: 'a);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callbacks::testing::{logs, script};
+    use crate::callbacks::testing::{control, logs, script};
 
     fn rates(callback: &mut ReduceLrOnPlateau, values: &[f64]) -> Vec<f64> {
         let epochs: Vec<Logs> = values.iter().map(|&v| logs("val_loss", v)).collect();
         let mut model = 0usize;
-        let mut control = Control {
-            model: &mut model,
-            stop: false,
-            learning_rate: 1.0,
-            epoch: 0,
-            epochs: values.len(),
-            steps: 1,
-        };
+        let mut control = control(&mut model, 1.0, values.len());
         <ReduceLrOnPlateau as Callback<crate::testing::TestAutodiff, usize>>::on_train_begin(
             callback,
             &mut control,
@@ -248,14 +241,7 @@ mod tests {
         assert_eq!(rates, [0.8, 0.4, 0.2]);
         let mut bad = LearningRateScheduler::new(|_, _| f64::NAN);
         let mut model = 0usize;
-        let mut control = Control {
-            model: &mut model,
-            stop: false,
-            learning_rate: 1.0,
-            epoch: 0,
-            epochs: 1,
-            steps: 1,
-        };
+        let mut control = control(&mut model, 1.0, 1);
         let err = <LearningRateScheduler as Callback<crate::testing::TestAutodiff, usize>>::on_epoch_begin(&mut bad, 3, &mut control).unwrap_err();
         assert_eq!(
             err.to_string(),
