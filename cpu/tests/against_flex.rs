@@ -175,6 +175,15 @@ fn conv2d_and_its_gradients_equal_flex() {
             ));
         }
     }
+    // Channels whose 19 × 21 kernels do not fill the weight transforms' last block of 16.
+    cases.push(Conv::new(
+        2,
+        [19, 21],
+        [6, 7],
+        [3, 3],
+        [[1, 1], [1, 1], [1, 1]],
+        true,
+    ));
     // The reference models' shapes: MNIST's second convolution, CIFAR's `same` ones, a
     // ResNet's strided projection; CIFAR's first layer and a ResNet's strided 3×3, whose
     // 32×32 and 16×16 outputs unfold into padded rows (`Geometry::lead`).
@@ -227,7 +236,7 @@ fn conv2d_and_its_gradients_equal_flex() {
         }
         checked
     });
-    assert_eq!(checked, 302, "cases run");
+    assert_eq!(checked, 303, "cases run");
 }
 
 /// Grouped convolutions run Flex's own forward and gradients (bit for bit); the bias

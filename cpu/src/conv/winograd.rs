@@ -429,64 +429,132 @@ fn pair_mut(buffer: &mut [f32], distance: usize, len: usize) -> (&mut [f32], &mu
     (&mut first[..len], &mut second[..len])
 }
 
-/// `U[α][o][i]` for kernels `[c_out, c_in, 3, 3]`: each kernel as `G g Gᵀ`.
-fn transform_weights(weight: &[f32], c_out: usize, c_in: usize) -> Vec<f32> {
-    let mut u = vec![0.0; ALPHA * c_out * c_in];
-    for (k, g) in weight.chunks_exact(9).enumerate() {
-        // G g: four rows of three.
-        let gg: [[f32; 3]; 4] = core::array::from_fn(|r| {
-            core::array::from_fn(|j| match r {
-                0 => g[j],
-                1 => 0.5 * (g[j] + g[3 + j] + g[6 + j]),
-                2 => 0.5 * (g[j] - g[3 + j] + g[6 + j]),
-                _ => g[6 + j],
-            })
-        });
-        for (r, row) in gg.iter().enumerate() {
-            // (G g) Gᵀ along each row.
-            let out = [
-                row[0],
-                0.5 * (row[0] + row[1] + row[2]),
-                0.5 * (row[0] - row[1] + row[2]),
-                row[2],
-            ];
-            for (j, value) in out.into_iter().enumerate() {
-                u[(4 * r + j) * c_out * c_in + k] = value;
-            }
-        }
+/// Kernels the weight transforms take at once: one value of each in a vector's lanes.
+const KERNELS: usize = 16;
+
+/// One value of each of a block of kernels.
+type Lanes = [f32; KERNELS];
+
+/// `G` times a column of three, lane by lane: `(a, (a + b + c) / 2, (a − b + c) / 2, c)`.
+#[inline(always)]
+fn times_g(a: &Lanes, b: &Lanes, c: &Lanes, out: &mut [Lanes; 4]) {
+    for l in 0..KERNELS {
+        out[0][l] = a[l];
+        out[1][l] = 0.5 * (a[l] + b[l] + c[l]);
+        out[2][l] = 0.5 * (a[l] - b[l] + c[l]);
+        out[3][l] = c[l];
     }
-    u
 }
 
-/// Kernels `[c_out, c_in, 3, 3]` from `dU[α][o][i]`: each as `Gᵀ dU G`.
+/// `Gᵀ` times a column of four, lane by lane: `(a + (b + c) / 2, (b − c) / 2, (b + c) / 2 + d)`.
+#[inline(always)]
+fn times_gt(a: &Lanes, b: &Lanes, c: &Lanes, d: &Lanes, out: &mut [Lanes; 3]) {
+    for l in 0..KERNELS {
+        out[0][l] = a[l] + 0.5 * (b[l] + c[l]);
+        out[1][l] = 0.5 * (b[l] - c[l]);
+        out[2][l] = 0.5 * (b[l] + c[l]) + d[l];
+    }
+}
+
+/// `U[α][o][i]`, each kernel as `G g Gᵀ`, for kernels `weight` `[c_out, c_in, 3, 3]`;
+/// `turned`, for them turned 180° with their channels swapped (`[c_in, c_out, 3, 3]`,
+/// the input gradient's). A block of kernels at a time, so that every step is a vector
+/// operation and `U` is written in runs rather than one float in each of 16 planes.
+fn transform_weights(weight: &[f32], c_out: usize, c_in: usize, turned: bool) -> Vec<f32> {
+    let n = c_out * c_in;
+    let fill = |u: &mut [MaybeUninit<f32>]| {
+        widest(
+            #[inline(always)]
+            || {
+                for first in (0..n).step_by(KERNELS) {
+                    let len = KERNELS.min(n - first);
+                    // taps[t][l]: tap t (row-major) of kernel `first + l`, zero past the last.
+                    let mut taps = [[0.0; KERNELS]; 9];
+                    for l in 0..len {
+                        let k = first + l;
+                        // Kernel (i, o) of the turned set is kernel (o, i) turned: its tap t
+                        // is that one's 8 − t.
+                        let (i, o) = (k / c_out, k % c_out);
+                        let kernel = match turned {
+                            true => &weight[(o * c_in + i) * 9..][..9],
+                            false => &weight[k * 9..][..9],
+                        };
+                        for (t, row) in taps.iter_mut().enumerate() {
+                            row[l] = kernel[if turned { 8 - t } else { t }];
+                        }
+                    }
+                    // G g, column j: gg[j][r] is row r.
+                    let mut gg = [[[0.0; KERNELS]; 4]; 3];
+                    for (j, column) in gg.iter_mut().enumerate() {
+                        times_g(&taps[j], &taps[3 + j], &taps[6 + j], column);
+                    }
+                    let mut row = [[0.0; KERNELS]; 4];
+                    for r in 0..4 {
+                        // (G g) Gᵀ along row r.
+                        times_g(&gg[0][r], &gg[1][r], &gg[2][r], &mut row);
+                        for (j, lanes) in row.iter().enumerate() {
+                            let out = &mut u[(4 * r + j) * n + first..][..len];
+                            for (slot, &value) in out.iter_mut().zip(lanes) {
+                                slot.write(value);
+                            }
+                        }
+                    }
+                }
+            },
+        )
+    };
+    // SAFETY: the blocks cover every kernel, and each writes all 16 of its positions.
+    unsafe { written(ALPHA * n, fill) }
+}
+
+/// Kernels `[c_out, c_in, 3, 3]` from `dU[α][o][i]`: each as `Gᵀ dU G`, a block of
+/// kernels at a time (see [`transform_weights`]).
 fn untransform_weights(du: &[f32], c_out: usize, c_in: usize) -> Vec<f32> {
     let n = c_out * c_in;
-    let mut weight = vec![0.0; n * 9];
-    for (k, g) in weight.chunks_exact_mut(9).enumerate() {
-        let d = |r: usize, j: usize| du[(4 * r + j) * n + k];
-        // Gᵀ dU: three rows of four.
-        let gd: [[f32; 4]; 3] = core::array::from_fn(|r| {
-            core::array::from_fn(|j| match r {
-                0 => d(0, j) + 0.5 * (d(1, j) + d(2, j)),
-                1 => 0.5 * (d(1, j) - d(2, j)),
-                _ => 0.5 * (d(1, j) + d(2, j)) + d(3, j),
-            })
-        });
-        for (r, row) in gd.iter().enumerate() {
-            // (Gᵀ dU) G along each row.
-            g[3 * r] = row[0] + 0.5 * (row[1] + row[2]);
-            g[3 * r + 1] = 0.5 * (row[1] - row[2]);
-            g[3 * r + 2] = 0.5 * (row[1] + row[2]) + row[3];
-        }
-    }
-    weight
+    let fill = |weight: &mut [MaybeUninit<f32>]| {
+        widest(
+            #[inline(always)]
+            || {
+                for (first, kernels) in (0..n).step_by(KERNELS).zip(weight.chunks_mut(9 * KERNELS))
+                {
+                    let len = kernels.len() / 9;
+                    let mut d = [[0.0; KERNELS]; ALPHA];
+                    for (a, lanes) in d.iter_mut().enumerate() {
+                        lanes[..len].copy_from_slice(&du[a * n + first..][..len]);
+                    }
+                    // Gᵀ dU, column j: gd[j][r] is row r.
+                    let mut gd = [[[0.0; KERNELS]; 3]; 4];
+                    for (j, column) in gd.iter_mut().enumerate() {
+                        times_gt(&d[j], &d[4 + j], &d[8 + j], &d[12 + j], column);
+                    }
+                    let mut row = [[0.0; KERNELS]; 3];
+                    for r in 0..3 {
+                        // (Gᵀ dU) G along row r.
+                        times_gt(&gd[0][r], &gd[1][r], &gd[2][r], &gd[3][r], &mut row);
+                        for (j, lanes) in row.iter().enumerate() {
+                            for (kernel, &value) in kernels.chunks_exact_mut(9).zip(lanes) {
+                                kernel[3 * r + j].write(value);
+                            }
+                        }
+                    }
+                }
+            },
+        )
+    };
+    // SAFETY: the blocks cover every kernel, and each writes all 9 of its taps.
+    unsafe { written(n * 9, fill) }
 }
 
 /// The forward pass (see the module docs): `[N, c_out, oh, ow]`.
 pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let u = transform_weights(weight, g.c_out, g.c_in, false);
+    transformed(g, x, &u, bias)
+}
+
+/// The forward pass with the kernels already transformed (`U`).
+fn transformed(g: &Geometry, x: &[f32], u: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let tiles = Tiles::new(*g);
     let t = tiles.count();
-    let u = transform_weights(weight, g.c_out, g.c_in);
     let fill = |y: &mut [MaybeUninit<f32>]| {
         tiles.images().map(
             x,
@@ -521,14 +589,7 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
 /// The input gradient: the forward pass of `dy` through the kernels turned 180° with
 /// their channels swapped, padded so that its output has the input's size.
 pub(crate) fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
-    let mut turned = vec![0.0; weight.len()];
-    for o in 0..g.c_out {
-        for i in 0..g.c_in {
-            for k in 0..9 {
-                turned[(i * g.c_out + o) * 9 + k] = weight[(o * g.c_in + i) * 9 + 8 - k];
-            }
-        }
-    }
+    let u = transform_weights(weight, g.c_out, g.c_in, true);
     let back = Geometry {
         c_in: g.c_out,
         c_out: g.c_in,
@@ -538,7 +599,7 @@ pub(crate) fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
         out: [g.height, g.width],
         ..*g
     };
-    forward(&back, dy, &turned, None)
+    transformed(&back, dy, &u, None)
 }
 
 /// The weight gradient `[c_out, c_in, 3, 3]` from the input `x` and the output's
