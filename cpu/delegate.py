@@ -18,6 +18,7 @@ REPLACED = {
     "FloatTensorOps": {
         "float_random": "crate::float",
         "float_matmul": "crate::float",
+        "float_slice_assign": "crate::strided",
         "float_reshape": "crate::strided",
         **{f"float_{op}": "crate::strided" for op in ["add", "sub", "mul", "div"]},
         **{

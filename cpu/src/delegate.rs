@@ -222,7 +222,7 @@ impl FloatTensorOps<Self> for KilnCpu {
         slices: &[Slice],
         value: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        Flex::float_slice_assign(tensor, slices, value)
+        crate::strided::float_slice_assign(tensor, slices, value)
     }
 
     fn float_mask_where(

@@ -11,13 +11,15 @@
 
 use burn_backend::ops::FloatTensorOps;
 use burn_backend::tensor::FloatTensor;
-use burn_backend::{DType, Shape, TensorMetadata};
+use burn_backend::{DType, Shape, Slice, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
+use core::mem::MaybeUninit;
+use core::ops::Range;
 use rayon::prelude::*;
 
 use crate::elementwise;
-use crate::memory::zeros;
-use crate::module::from_values;
+use crate::memory::{written, zeros};
+use crate::module::{from_values, values};
 
 /// Elements per parallel task, about.
 pub(crate) const GRAIN: usize = 1 << 14;
@@ -206,4 +208,112 @@ pub(crate) fn float_reshape(tensor: FloatTensor<Flex>, shape: Shape) -> FloatTen
         return Flex::float_reshape(tensor, shape);
     }
     Flex::float_reshape(contiguous(&tensor), shape)
+}
+
+/// Flex's `slice_assign` (`value` written over a region of `tensor`), for f32 with unit
+/// steps: rows in parallel, in place when `tensor` owns its row-major buffer alone. Flex
+/// writes on the calling thread, and copies the whole tensor first even then (its
+/// copy-on-write finds the buffer shared with its own contiguous view of it): burn's
+/// explicit padding (`Tensor::full`, then this), which Keras's `same` with stride 2
+/// needs, took three serial passes over the padded activations.
+pub(crate) fn float_slice_assign(
+    tensor: FloatTensor<Flex>,
+    slices: &[Slice],
+    value: FloatTensor<Flex>,
+) -> FloatTensor<Flex> {
+    let Some(region) = Region::new(&tensor, slices, &value) else {
+        return Flex::float_slice_assign(tensor, slices, value);
+    };
+    let value = contiguous(&value);
+    let mut out = contiguous(&tensor);
+    drop(tensor);
+    let src = values(&value);
+    match out.try_storage_mut::<f32>() {
+        Some(dst) => region.write(src, dst),
+        None => {
+            let mut copy = copied(values(&out));
+            region.write(src, &mut copy);
+            out = from_values(copy, region.shape);
+        }
+    }
+    out
+}
+
+/// Where a `slice_assign` writes: `ranges` (one per dimension) of a tensor of `shape`.
+struct Region {
+    shape: Shape,
+    ranges: Vec<Range<usize>>,
+}
+
+impl Region {
+    /// The region, when both tensors are f32, every step is 1 and `value` fits it
+    /// exactly; `None` otherwise (Flex's op then runs, or says what is wrong).
+    fn new(tensor: &FlexTensor, slices: &[Slice], value: &FlexTensor) -> Option<Self> {
+        let shape = tensor.shape();
+        let ranges: Vec<Range<usize>> = (0..shape.num_dims())
+            .map(|d| slices.get(d).map_or(0..shape[d], |s| s.range(shape[d])))
+            .collect();
+        let fits = |(d, r): (usize, &Range<usize>)| {
+            r.start <= r.end && r.end <= shape[d] && value.shape().get(d) == Some(&r.len())
+        };
+        let fit = tensor.dtype() == DType::F32
+            && value.dtype() == DType::F32
+            && shape.num_dims() > 0
+            && slices.len() <= shape.num_dims()
+            && slices.iter().all(|s| s.step == 1)
+            && value.shape().num_dims() == shape.num_dims()
+            && value.shape().num_elements() > 0
+            && ranges.iter().enumerate().all(fits);
+        fit.then_some(Region { shape, ranges })
+    }
+
+    /// Writes `value` (row-major, the region's shape) into `dst` (row-major, the whole
+    /// tensor's), a task per group of the innermost dimension's rows.
+    fn write(&self, value: &[f32], dst: &mut [f32]) {
+        let (outer, inner) = self.ranges.split_at(self.ranges.len() - 1);
+        let (row, run) = (self.shape[outer.len()], inner[0].clone());
+        let rows_per_task = (GRAIN / row).max(1);
+        dst.par_chunks_mut(rows_per_task * row)
+            .enumerate()
+            .for_each(|(task, chunk)| {
+                for (i, dst) in chunk.chunks_exact_mut(row).enumerate() {
+                    if let Some(at) = self.value_row(task * rows_per_task + i) {
+                        dst[run.clone()].copy_from_slice(&value[at * run.len()..][..run.len()]);
+                    }
+                }
+            });
+    }
+
+    /// The row of `value` that row `row` of the tensor (counted over all but the
+    /// innermost dimension) takes, if it is in the region.
+    fn value_row(&self, mut row: usize) -> Option<usize> {
+        let outer = &self.ranges[..self.ranges.len() - 1];
+        let (mut at, mut rows) = (0, 1);
+        for (d, range) in outer.iter().enumerate().rev() {
+            let i = row % self.shape[d];
+            row /= self.shape[d];
+            if !range.contains(&i) {
+                return None;
+            }
+            at += (i - range.start) * rows;
+            rows *= range.len();
+        }
+        Some(at)
+    }
+}
+
+/// A copy of `src`, by all of rayon's threads.
+fn copied(src: &[f32]) -> Vec<f32> {
+    let fill = |dst: &mut [MaybeUninit<f32>]| {
+        dst.par_chunks_mut(GRAIN)
+            .zip(src.par_chunks(GRAIN))
+            .for_each(|(dst, src)| {
+                for (slot, &v) in dst.iter_mut().zip(src) {
+                    slot.write(v);
+                }
+            })
+    };
+    // SAFETY: the chunks of `dst` pair with those of `src`, of its length: every slot
+    // is written.
+    unsafe { written(src.len(), fill) }
 }

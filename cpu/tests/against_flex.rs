@@ -543,6 +543,54 @@ fn reshapes_of_permuted_tensors_equal_flex() {
     assert_eq!(run::<KilnCpu>(), run::<Flex>());
 }
 
+/// Writing into a region (`slice_assign`, kiln's in parallel rows) and filling
+/// (`full`, `zeros`) give Flex's values exactly: burn's explicit padding (one side only,
+/// as Keras's `same` with stride 2) and its gradient; regions at either end, inside,
+/// whole, of one dimension and of several; a strided value; a destination shared with
+/// another tensor (written into a copy: the other keeps its values); rank 1; more than
+/// one task's rows (64 × 40 × 130).
+#[test]
+fn slice_assign_and_full_equal_flex() {
+    fn run<B: burn::tensor::backend::AutodiffBackend>() -> Vec<Vec<f32>> {
+        let device = Default::default();
+        let x = tensor::<B, 4>([2, 3, 8, 8], 21).require_grad();
+        let padded = x
+            .clone()
+            .pad((0, 1, 0, 1), burn::tensor::ops::PadMode::Constant(0.0));
+        let g = tensor::<B, 4>([2, 3, 9, 9], 22);
+        let grads = (padded.clone() * g).sum().backward();
+        let grad = x.grad(&grads).expect("x takes a gradient");
+        let base = tensor::<B, 3>([4, 5, 6], 23);
+        let shared = base.clone();
+        let into = |ranges: [core::ops::Range<usize>; 3], seed| {
+            let shape = ranges.clone().map(|r| r.len());
+            floats(
+                base.clone()
+                    .slice_assign(ranges, tensor::<B, 3>(shape, seed)),
+            )
+        };
+        let strided = tensor::<B, 3>([4, 2, 4], 24).swap_dims(0, 2);
+        let large = Tensor::<B, 3>::zeros([64, 40, 130], &device)
+            .slice_assign([1..63, 0..40, 3..130], tensor::<B, 3>([62, 40, 127], 25));
+        let line = tensor::<B, 1>([10], 26).slice_assign(2..7, tensor::<B, 1>([5], 27));
+        vec![
+            floats(padded),
+            floats(grad),
+            into([0..1, 0..5, 0..6], 28),
+            into([3..4, 4..5, 5..6], 29),
+            into([1..3, 2..4, 1..5], 30),
+            into([0..4, 0..5, 0..6], 31),
+            floats(base.clone().slice_assign([0..4, 3..5, 2..6], strided)),
+            floats(shared),
+            floats(large),
+            floats(line),
+            floats(Tensor::<B, 2>::full([300, 301], 2.5, &device)),
+            floats(Tensor::<B, 2>::zeros([3, 7], &device)),
+        ]
+    }
+    assert_eq!(run::<K>(), run::<F>());
+}
+
 /// Shapes that do not fit (a kernel larger than the padded input, channels that do not
 /// match) are Flex's to handle: kiln's backend answers exactly as Flex does, a value or
 /// a panic with Flex's message, never one of its own.
