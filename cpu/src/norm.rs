@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use crate::KilnCpu;
 use crate::memory::written;
 use crate::module::{from_values, values};
-use crate::simd::{lanes, lanes2, widest};
+use crate::simd::{lanes, sums, widest};
 use crate::strided::contiguous;
 
 /// A float tensor of `Autodiff<KilnCpu>`: the primitive `kiln::backend::Cpu` trains with.
@@ -248,14 +248,15 @@ impl Channels {
                 widest(
                     #[inline(always)]
                     || {
-                        let pairs = || self.planes(x, channel).zip(self.planes(dy, channel));
-                        let dy_sum: f64 = pairs().map(|(_, g)| lanes(g, |v| v)).sum();
-                        let centered: f64 = pairs()
-                            .map(|(p, g)| lanes2(p, g, |v, d| (v - mean) * d))
-                            .sum();
+                        // Σdy and Σ(x − mean)·dy, in one pass over the planes.
+                        let mut totals = [0.0; 2];
+                        for (p, g) in self.planes(x, channel).zip(self.planes(dy, channel)) {
+                            let plane = sums(p, g, |v, d| [d, (v - mean) * d]);
+                            totals = [totals[0] + plane[0], totals[1] + plane[1]];
+                        }
                         Sums {
-                            dy: dy_sum,
-                            dy_xhat: centered * f64::from(inv),
+                            dy: totals[0],
+                            dy_xhat: totals[1] * f64::from(inv),
                         }
                     },
                 )

@@ -37,28 +37,44 @@ unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Lanes of partial sums (so the additions vectorize): `Σ f(v)` over `values`.
+/// Lanes of partial sums (so the additions vectorize): `Σ f(v)` over `values`, in 16
+/// lanes of f32 summed in f64.
 #[inline(always)]
 pub(crate) fn lanes(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
-    lanes2(values, values, |v, _| f(v))
+    let [sum] = sums(values, values, |v, _| [f(v)]);
+    sum
 }
 
-/// `Σ f(a, b)` over pairs of `a` and `b`, in 16 lanes of f32 summed in f64.
+/// `N` sums at once, `Σ f(a, b)[k]` over pairs of `a` and `b`, each in 16 lanes of f32
+/// summed in f64 (as [`lanes`] sums): one pass over the operands for all of them.
 #[inline(always)]
-pub(crate) fn lanes2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+pub(crate) fn sums<const N: usize>(
+    a: &[f32],
+    b: &[f32],
+    f: impl Fn(f32, f32) -> [f32; N],
+) -> [f64; N] {
     const L: usize = 16;
     let (a_chunks, a_rest) = a.as_chunks::<L>();
     let (b_chunks, b_rest) = b.as_chunks::<L>();
-    let mut acc = [0f32; L];
+    let mut acc = [[0f32; L]; N];
     for (x, y) in a_chunks.iter().zip(b_chunks) {
         for l in 0..L {
-            acc[l] += f(x[l], y[l]);
+            let values = f(x[l], y[l]);
+            for k in 0..N {
+                acc[k][l] += values[k];
+            }
         }
     }
-    let rest: f64 = a_rest
-        .iter()
-        .zip(b_rest)
-        .map(|(&x, &y)| f64::from(f(x, y)))
-        .sum();
-    acc.iter().map(|&v| f64::from(v)).sum::<f64>() + rest
+    let mut rest = [0f64; N];
+    for (&x, &y) in a_rest.iter().zip(b_rest) {
+        let values = f(x, y);
+        for k in 0..N {
+            rest[k] += f64::from(values[k]);
+        }
+    }
+    let mut out = [0f64; N];
+    for k in 0..N {
+        out[k] = acc[k].iter().map(|&v| f64::from(v)).sum::<f64>() + rest[k];
+    }
+    out
 }
