@@ -343,8 +343,9 @@ impl Images {
     /// The sum over images of what `f(images, sum, first, scratch, threads)` adds to a
     /// `len`-float sum for each group of images (`first`: the sum is not written yet, so
     /// `f` writes instead of adding). One partial sum per thread over a contiguous run
-    /// of images, then their sum: for a given batch and thread count, the same result
-    /// every time. `scratch_len(images)`: the floats of scratch a group needs.
+    /// of images, then their sum in order ([`in_order`]): for a given batch and thread
+    /// count, the same result every time. `scratch_len(images)`: the floats of scratch a
+    /// group needs.
     pub fn sum(
         &self,
         len: usize,
@@ -358,43 +359,55 @@ impl Images {
         };
         let per_part = self.batch.div_ceil(parts);
         let threads = self.threads();
-        (0..parts)
-            .into_par_iter()
-            .map(|part| {
-                let mut sum = vec![0.0; len];
-                let first = part * per_part;
-                let end = (first + per_part).min(self.batch);
-                with_scratch(scratch_len(self.group), |scratch| {
-                    for start in (first..end).step_by(self.group) {
-                        let images = start..(start + self.group).min(end);
-                        f(images, &mut sum, start == first, scratch, threads);
-                    }
-                });
-                sum
-            })
-            .reduce(|| vec![0.0; len], add)
+        in_order(len, parts, |part| {
+            let mut sum = vec![0.0; len];
+            let first = part * per_part;
+            let end = (first + per_part).min(self.batch);
+            with_scratch(scratch_len(self.group), |scratch| {
+                for start in (first..end).step_by(self.group) {
+                    let images = start..(start + self.group).min(end);
+                    f(images, &mut sum, start == first, scratch, threads);
+                }
+            });
+            sum
+        })
     }
 }
 
 /// The gradient of a convolution's bias: `dy` `[batch, channels, pixels]` summed over
-/// images and pixels, `[channels]`.
+/// images and pixels, `[channels]`: a contiguous run of images per thread, then the runs'
+/// sums in order ([`in_order`]).
 pub(crate) fn bias_grad(dy: &[f32], channels: usize, pixels: usize) -> Vec<f32> {
-    dy.par_chunks_exact(channels * pixels)
-        .fold(
-            || vec![0.0; channels],
-            |mut sums, image| {
-                widest(
-                    #[inline(always)]
-                    || {
-                        for (s, line) in sums.iter_mut().zip(image.chunks_exact(pixels)) {
-                            *s += lanes(line, |v| v) as f32;
-                        }
-                    },
-                );
-                sums
+    let image = channels * pixels;
+    let batch = dy.len() / image.max(1);
+    let parts = rayon::current_num_threads().min(batch).max(1);
+    let per_part = batch.div_ceil(parts);
+    in_order(channels, parts, |part| {
+        let mut sums = vec![0.0; channels];
+        let images = dy.chunks_exact(image).skip(part * per_part).take(per_part);
+        widest(
+            #[inline(always)]
+            || {
+                for image in images {
+                    for (s, line) in sums.iter_mut().zip(image.chunks_exact(pixels)) {
+                        *s += lanes(line, |v| v) as f32;
+                    }
+                }
             },
-        )
-        .reduce(|| vec![0.0; channels], add)
+        );
+        sums
+    })
+}
+
+/// `part(k)`, `len` floats each, for `k` in `0..parts` in parallel, then their sum in
+/// the order of `k`: the same floats whichever thread ran which part and however rayon
+/// split the work (its own `reduce` adds the parts in the order its splits make, which
+/// depends on which threads were awake: training would not repeat bit for bit).
+fn in_order(len: usize, parts: usize, part: impl Fn(usize) -> Vec<f32> + Sync + Send) -> Vec<f32> {
+    let sums: Vec<Vec<f32>> = (0..parts).into_par_iter().map(part).collect();
+    sums.into_iter()
+        .reduce(add)
+        .unwrap_or_else(|| vec![0.0; len])
 }
 
 /// `a + b`, element by element, in `a`'s buffer.
