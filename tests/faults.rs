@@ -1,6 +1,7 @@
 //! Faults while training: checkpoints and backups on a full disk or a read-only one (a
-//! small tmpfs, mounted for the test), and a run killed with SIGKILL at ten moments that
-//! resumes to the same bits as a run never interrupted.
+//! small tmpfs, mounted for the test), a run killed with SIGKILL at ten moments that
+//! resumes to the same bits as a run never interrupted, and two runs at once in one
+//! process.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -125,6 +126,33 @@ fn fit(
             .verbose(Verbosity::Silent)
             .callback(callback),
     )
+}
+
+/// Two fits at once in two threads of one process (as tests run, or a tuner's trials)
+/// both finish and learn. When every step went into rayon's pool, two steps could
+/// stack on one of its threads, the upper one waiting for autodiff's lock that the
+/// lower one held: this process hung. (Their histories differ from a fit's alone: the
+/// backend's random generator, which dropout draws from, is one for the process.)
+#[test]
+fn two_fits_at_once_in_two_threads_both_finish() {
+    let run = || {
+        let fit = Fit::epochs(2).batch_size(20).seed(5);
+        trainer()
+            .fit(&digits(), fit.verbose(Verbosity::Silent))
+            .expect("a fit")
+    };
+    let (sender, finished) = std::sync::mpsc::channel();
+    for _ in 0..2 {
+        let sender = sender.clone();
+        std::thread::spawn(move || sender.send(run()));
+    }
+    for _ in 0..2 {
+        let history = finished
+            .recv_timeout(Duration::from_secs(300))
+            .expect("both fits finish within 5 minutes (each takes about a second alone)");
+        let loss = history.get("loss").expect("the loss of each epoch");
+        assert!(loss.len() == 2 && loss[1] < loss[0], "{loss:?}");
+    }
 }
 
 #[test]

@@ -58,17 +58,22 @@ where
         }
     }
 
+    /// One step, on the CPU backend's threads as `fit` runs it
+    /// (`kiln::backend::on_kernel_threads`).
     pub fn step(&mut self) {
         let Some(model) = self.model.take() else {
             return;
         };
-        let logits = model.forward_train(self.x.clone()).logits;
-        let loss = (log_softmax(logits, 1) * self.targets.clone())
-            .sum_dim(1)
-            .mean()
-            .neg();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let model = self.optim.step(1e-3, model, grads);
+        let (x, targets, optim) = (&self.x, &self.targets, &mut self.optim);
+        let model = kiln::backend::on_kernel_threads::<B, _>(move || {
+            let logits = model.forward_train(x.clone()).logits;
+            let loss = (log_softmax(logits, 1) * targets.clone())
+                .sum_dim(1)
+                .mean()
+                .neg();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            optim.step(1e-3, model, grads)
+        });
         // Wait for the device so each step's time is its own.
         let _ = B::sync(&self.x.device());
         self.model = Some(model);

@@ -8,6 +8,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use kiln_datasets::{Augment, Dataset, HostBatch, Loader, TargetKind, Targets};
 use kiln_spec::{Dim, Layer};
 
+use crate::backend::on_kernel_threads;
 use crate::callback::{Callback, CallbackResult, Control};
 use crate::error::TrainError;
 use crate::logs::Logs;
@@ -623,8 +624,13 @@ where
         let model = self.model().valid();
         let mut outputs = Vec::new();
         Loader::new(32).for_each(data, 0, |batch| {
-            let x = <<M::InnerModule as Model<B::InnerBackend>>::Input as Batch<B::InnerBackend>>::from_rows(batch.rows(&self.device), &example);
-            outputs.push(model.forward(x));
+            let (model, batch, example, device) = (model.clone(), &batch, &example, &self.device);
+            outputs.push(on_kernel_threads::<B::InnerBackend, _>(move || {
+                let x = <<M::InnerModule as Model<B::InnerBackend>>::Input as Batch<
+                    B::InnerBackend,
+                >>::from_rows(batch.rows(device), example);
+                model.forward(x)
+            }));
             ControlFlow::Continue(())
         });
         Ok(Batch::cat(outputs))
@@ -713,15 +719,20 @@ where
     let kind = data.target_kind();
     let mut totals = Totals::<B::InnerBackend>::new();
     Loader::new(batch_size).for_each(data, 0, |batch| {
-        let x = <<M::InnerModule as Model<B::InnerBackend>>::Input as Batch<B::InnerBackend>>::from_rows(batch.rows(device), example);
-        let target = target::<B::InnerBackend>(&batch, &kind, device);
-        let forward = model.forward_train(x);
-        let output = Output { logits: forward.logits.into_rows(), activation: forward.activation };
-        let mut value = loss.batch(&output, &target);
-        if let Some(penalty) = forward.penalty {
-            value = value + penalty;
-        }
-        totals.add(batch_sums(value, &output, &target, metrics, batch.len), batch.len);
+        // A handle on the weights (not a copy of them) for the kernels' thread.
+        let (model, batch, kind) = (model.clone(), &batch, &kind);
+        let sums = on_kernel_threads::<B::InnerBackend, _>(move || {
+            let x = <<M::InnerModule as Model<B::InnerBackend>>::Input as Batch<B::InnerBackend>>::from_rows(batch.rows(device), example);
+            let target = target::<B::InnerBackend>(batch, kind, device);
+            let forward = model.forward_train(x);
+            let output = Output { logits: forward.logits.into_rows(), activation: forward.activation };
+            let mut value = loss.batch(&output, &target);
+            if let Some(penalty) = forward.penalty {
+                value = value + penalty;
+            }
+            batch_sums(value, &output, &target, metrics, batch.len)
+        });
+        totals.add(sums, batch.len);
         ControlFlow::Continue(())
     });
     totals.logs(metrics)

@@ -11,6 +11,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use kiln_datasets::{Augment, Dataset, HostBatch, Loader, TargetKind};
 
 use super::{CallbackHook, Fit, Totals, Trainer, WarmUp, batch_sums, evaluate_with, target};
+use crate::backend::on_kernel_threads;
 use crate::backup::{Backup, BackupState};
 use crate::callback::{BatchLogs, Callback, Control};
 use crate::callbacks::ProgbarLogger;
@@ -315,8 +316,12 @@ where
         run.model = Some(model);
         return sums;
     }
-    let (sums, grads) = gradients(&current, batch, 0..batch.len, feed);
-    run.model = Some(run.stepper.step(lr, current, grads));
+    let stepper = &mut run.stepper;
+    let (model, sums) = on_kernel_threads::<B, _>(move || {
+        let (sums, grads) = gradients(&current, batch, 0..batch.len, feed);
+        (stepper.step(lr, current, grads), sums)
+    });
+    run.model = Some(model);
     Ok(Some(sums))
 }
 
