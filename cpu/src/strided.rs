@@ -13,12 +13,11 @@ use burn_backend::ops::FloatTensorOps;
 use burn_backend::tensor::FloatTensor;
 use burn_backend::{DType, Shape, Slice, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
-use core::mem::MaybeUninit;
 use core::ops::Range;
 use rayon::prelude::*;
 
 use crate::elementwise;
-use crate::memory::{written, zeros};
+use crate::memory::zeros;
 use crate::module::{from_values, values};
 
 /// Elements per parallel task, about.
@@ -231,7 +230,7 @@ pub(crate) fn float_slice_assign(
     match out.try_storage_mut::<f32>() {
         Some(dst) => region.write(src, dst),
         None => {
-            let mut copy = copied(values(&out));
+            let mut copy: Vec<f32> = values(&out).par_iter().copied().collect();
             region.write(src, &mut copy);
             out = from_values(copy, region.shape);
         }
@@ -300,20 +299,4 @@ impl Region {
         }
         Some(at)
     }
-}
-
-/// A copy of `src`, by all of rayon's threads.
-fn copied(src: &[f32]) -> Vec<f32> {
-    let fill = |dst: &mut [MaybeUninit<f32>]| {
-        dst.par_chunks_mut(GRAIN)
-            .zip(src.par_chunks(GRAIN))
-            .for_each(|(dst, src)| {
-                for (slot, &v) in dst.iter_mut().zip(src) {
-                    slot.write(v);
-                }
-            })
-    };
-    // SAFETY: the chunks of `dst` pair with those of `src`, of its length: every slot
-    // is written.
-    unsafe { written(src.len(), fill) }
 }

@@ -472,13 +472,13 @@ fn transform_weights(weight: &[f32], c_out: usize, c_in: usize, turned: bool) ->
                     let mut taps = [[0.0; KERNELS]; 9];
                     for l in 0..len {
                         let k = first + l;
-                        // Kernel (i, o) of the turned set is kernel (o, i) turned: its tap t
-                        // is that one's 8 − t.
-                        let (i, o) = (k / c_out, k % c_out);
-                        let kernel = match turned {
-                            true => &weight[(o * c_in + i) * 9..][..9],
-                            false => &weight[k * 9..][..9],
+                        // Kernel k = (i, o) of the turned set, i = k / c_out and o = k % c_out,
+                        // is kernel (o, i) turned: its tap t is that one's 8 − t.
+                        let at = match turned {
+                            true => ((k % c_out) * c_in + k / c_out) * 9,
+                            false => k * 9,
                         };
+                        let kernel = &weight[at..][..9];
                         for (t, row) in taps.iter_mut().enumerate() {
                             row[l] = kernel[if turned { 8 - t } else { t }];
                         }
