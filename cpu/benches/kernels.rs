@@ -14,16 +14,18 @@ use burn_backend::{Backend, TensorData};
 use burn_flex::{Flex, FlexTensor};
 use kiln_cpu::KilnCpu;
 
-/// A convolution of the reference models: name, [c_in, h, w], c_out, padding.
-const LAYERS: &[(&str, [usize; 3], usize, usize)] = &[
-    ("mnist conv2", [32, 26, 26], 64, 0),
-    ("cifar conv1", [3, 32, 32], 32, 1),
-    ("cifar conv2", [32, 32, 32], 32, 0),
-    ("cifar conv3", [32, 15, 15], 64, 1),
-    ("cifar conv4", [64, 15, 15], 64, 0),
-    ("resnet s1", [16, 32, 32], 16, 1),
-    ("resnet s2", [32, 16, 16], 32, 1),
-    ("resnet s3", [64, 8, 8], 64, 1),
+/// A 3×3 convolution of the reference models: name, [c_in, h, w], c_out, padding, stride.
+const LAYERS: &[(&str, [usize; 3], usize, usize, usize)] = &[
+    ("mnist conv2", [32, 26, 26], 64, 0, 1),
+    ("cifar conv1", [3, 32, 32], 32, 1, 1),
+    ("cifar conv2", [32, 32, 32], 32, 0, 1),
+    ("cifar conv3", [32, 15, 15], 64, 1, 1),
+    ("cifar conv4", [64, 15, 15], 64, 0, 1),
+    ("resnet s1", [16, 32, 32], 16, 1, 1),
+    ("resnet s2", [32, 16, 16], 32, 1, 1),
+    ("resnet s3", [64, 8, 8], 64, 1, 1),
+    ("resnet s2 down", [16, 32, 32], 32, 1, 2),
+    ("resnet s3 down", [32, 16, 16], 64, 1, 2),
 ];
 
 /// `KILN_BENCH_<name>`, parsed, or `default` when it is not set.
@@ -65,14 +67,14 @@ fn time(mut f: impl FnMut()) -> f64 {
 fn conv<B: Backend<FloatTensorPrimitive = FlexTensor>>(
     input: [usize; 3],
     c_out: usize,
-    padding: usize,
+    [padding, stride]: [usize; 2],
     batch: usize,
 ) -> [f64; 4] {
     let [c, h, w] = input;
     let x = random(&[batch, c, h, w]);
     let weight = random(&[c_out, c, 3, 3]);
     let bias = random(&[c_out]);
-    let options = ConvOptions::new([1, 1], [padding, padding], [1, 1], 1);
+    let options = ConvOptions::new([stride, stride], [padding, padding], [1, 1], 1);
     let y = B::conv2d(
         x.clone(),
         weight.clone(),
@@ -116,18 +118,19 @@ fn main() {
     let chosen =
         |name: &str| layers.is_empty() || layers.split(',').any(|word| name.contains(word.trim()));
     let flex = setting("FLEX", 1_u8) != 0;
-    println!("batch {batch}, 3x3 convolutions, stride 1; ms per call (GFLOP/s)");
+    println!("batch {batch}, 3x3 convolutions; ms per call (GFLOP/s)");
     println!(
         "{:<12} {:>9} {:>22} {:>22} {:>22} {:>9}",
         "layer", "backend", "forward", "input grad", "weight grad", "bias grad"
     );
-    for &(name, input, c_out, padding) in LAYERS.iter().filter(|layer| chosen(layer.0)) {
+    for &(name, input, c_out, padding, stride) in LAYERS.iter().filter(|layer| chosen(layer.0)) {
         let [c, h, w] = input;
-        let (oh, ow) = (h + 2 * padding - 2, w + 2 * padding - 2);
+        let [oh, ow] = [h, w].map(|side| (side + 2 * padding - 3) / stride + 1);
         let gflop = 2.0 * (batch * c_out * c * 9 * oh * ow) as f64 / 1e9;
-        let mut runs = vec![("kiln-cpu", conv::<KilnCpu>(input, c_out, padding, batch))];
+        let sizes = [padding, stride];
+        let mut runs = vec![("kiln-cpu", conv::<KilnCpu>(input, c_out, sizes, batch))];
         if flex {
-            runs.push(("flex", conv::<Flex>(input, c_out, padding, batch)));
+            runs.push(("flex", conv::<Flex>(input, c_out, sizes, batch)));
         }
         for (backend, ms) in runs {
             let cell = |ms: f64| format!("{ms:8.2} ({:6.1})", gflop / ms * 1e3);
