@@ -143,8 +143,8 @@ impl Tiles {
             let image = &image[c * plane..][..plane];
             // Padded row 2y + py goes to row y of phase row py. The rows in order, so that
             // the image is read front to back: the first read of a layer's input waits for
-            // memory (in ResNet-14's step, 4.6% of the samples fell on that load; read the
-            // even rows first, then the odd ones, its share fell by a seventh this way).
+            // memory (in ResNet-14's step, 4.6% of the samples fell on that load, about a
+            // seventh more than now, when the even rows were read first, then the odd ones).
             for padded in 0..2 * (self.rows + 1) {
                 let (y, py) = (padded / 2, padded % 2);
                 let iy = padded.checked_sub(g.padding[0]).filter(|&iy| iy < g.height);
@@ -252,13 +252,15 @@ impl Tiles {
             let bias = bias.map_or(0.0, |b| b[c]);
             let m = &m[c * tiles..];
             let plane = g.c_out * tiles;
-            let column = |j: usize| planes(m, plane, tiles, [j, 4 + j, 8 + j, 12 + j]);
-            let columns = [0, 1, 2, 3].map(column);
             // Aᵀ M's rows, s = m0 + m1 + m2 and d = m1 − m2 − m3 in each column, each times A.
+            let rows = |first: usize| {
+                [0, 1, 2, 3]
+                    .map(|j| planes(m, plane, tiles, [first + j, first + 4 + j, first + 8 + j]))
+            };
             let [left, right] = planes_mut(corners, tiles, tiles, [0, 1]);
-            times_a(columns, |m0, m1, m2, _| m0 + m1 + m2, bias, left, right);
+            times_a(rows(0), |m0, m1, m2| m0 + m1 + m2, bias, left, right);
             let [left, right] = planes_mut(corners, tiles, tiles, [2, 3]);
-            times_a(columns, |_, m1, m2, m3| m1 - m2 - m3, bias, left, right);
+            times_a(rows(4), |m1, m2, m3| m1 - m2 - m3, bias, left, right);
             for (k, y) in y.chunks_exact_mut(g.output_len()).enumerate() {
                 let y = &mut y[c * oh * ow..][..oh * ow];
                 for (oy, line) in y.chunks_exact_mut(ow).enumerate() {
@@ -272,23 +274,24 @@ impl Tiles {
     }
 }
 
-/// A row of Aᵀ M times A, plus `bias`: with `r_j = row(m_0j, m_1j, m_2j, m_3j)` the row
-/// in column j, `left` gets r0 + r1 + r2 and `right` r1 − r2 − r3, tile by tile. In one
-/// pass from M (writing Aᵀ M's rows out first stored 8 floats a tile more).
+/// A row of Aᵀ M times A, plus `bias`: with `r_j = row(a, b, c)` of the three planes of M
+/// in `columns[j]` the row in column j, `left` gets r0 + r1 + r2 and `right` r1 − r2 − r3,
+/// tile by tile. In one pass from M (writing Aᵀ M's rows out first stored 8 floats a tile
+/// more).
 #[inline(always)]
 fn times_a(
-    columns: [[&[f32]; 4]; 4],
-    row: impl Fn(f32, f32, f32, f32) -> f32,
+    columns: [[&[f32]; 3]; 4],
+    row: impl Fn(f32, f32, f32) -> f32,
     bias: f32,
     left: &mut [f32],
     right: &mut [f32],
 ) {
     let [c0, c1, c2, c3] = columns;
     for x in 0..left.len().min(right.len()) {
-        let r0 = row(c0[0][x], c0[1][x], c0[2][x], c0[3][x]);
-        let r1 = row(c1[0][x], c1[1][x], c1[2][x], c1[3][x]);
-        let r2 = row(c2[0][x], c2[1][x], c2[2][x], c2[3][x]);
-        let r3 = row(c3[0][x], c3[1][x], c3[2][x], c3[3][x]);
+        let r0 = row(c0[0][x], c0[1][x], c0[2][x]);
+        let r1 = row(c1[0][x], c1[1][x], c1[2][x]);
+        let r2 = row(c2[0][x], c2[1][x], c2[2][x]);
+        let r3 = row(c3[0][x], c3[1][x], c3[2][x]);
         left[x] = r0 + r1 + r2 + bias;
         right[x] = r1 - r2 - r3 + bias;
     }
