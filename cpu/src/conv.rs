@@ -330,22 +330,14 @@ struct Source {
 }
 
 /// Splits `row` into its `s` column phases, `out.len() / s` floats each: phase `p`
-/// holds columns `p`, `p + s`, … (a phase's last float, where it lies past the row's
-/// end, is left as it was: no line reads it).
+/// holds columns `p`, `p + s`, … (with stride 2, zero past the row's end; with more,
+/// a phase's last float past the row's end is left as it was: no line reads it).
 #[inline(always)]
 fn split_columns(row: &[f32], s: usize, out: &mut [f32]) {
     let phase = out.len() / s;
     if s == 2 {
         let (even, odd) = out.split_at_mut(phase);
-        let (pairs, rest) = row.as_chunks::<2>();
-        for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(pairs) {
-            *e = pair[0];
-            *o = pair[1];
-        }
-        // An odd width: its last column ends the even phase.
-        if let [last] = rest {
-            even[phase - 1] = *last;
-        }
+        deinterleave(row, 0, even, odd);
         return;
     }
     for (x, v) in row.iter().enumerate() {
@@ -359,17 +351,62 @@ fn merge_columns(phases: &[f32], s: usize, row: &mut [f32]) {
     let phase = phases.len() / s;
     if s == 2 {
         let (even, odd) = phases.split_at(phase);
-        let (pairs, rest) = row.as_chunks_mut::<2>();
-        for ((pair, e), o) in pairs.iter_mut().zip(even).zip(odd) {
-            *pair = [*e, *o];
-        }
-        if let [last] = rest {
-            *last = even[phase - 1];
-        }
+        interleave(even, odd, row, |v| v);
         return;
     }
     for (x, v) in row.iter_mut().enumerate() {
         *v = phases[(x % s) * phase + x / s];
+    }
+}
+
+/// Splits `src`, shifted right by `shift` zeros, into its even and odd columns (zero
+/// where `src` does not reach, as many as fit).
+#[inline(always)]
+fn deinterleave(src: &[f32], shift: usize, even: &mut [f32], odd: &mut [f32]) {
+    // Column x of `src` lands at x + shift: its even columns fill one half from `at`,
+    // its odd ones the other from `next`; the zeros go only where they do not.
+    let (first, at, second, next) = match shift % 2 {
+        0 => (even, shift / 2, odd, shift / 2),
+        _ => (odd, shift / 2, even, shift / 2 + 1),
+    };
+    let (pairs, rest) = src.as_chunks::<2>();
+    let first_room = first.len().saturating_sub(at);
+    let n = pairs
+        .len()
+        .min(first_room)
+        .min(second.len().saturating_sub(next));
+    let (pairs, first_part, second_part) = (
+        &pairs[..n],
+        &mut first[at..at + n],
+        &mut second[next..next + n],
+    );
+    for k in 0..n {
+        first_part[k] = pairs[k][0];
+        second_part[k] = pairs[k][1];
+    }
+    let mut first_end = at + n;
+    if let ([last], true, Some(slot)) = (rest, n == pairs.len(), first.get_mut(first_end)) {
+        *slot = *last;
+        first_end += 1;
+    }
+    for (half, start, end) in [(first, at, first_end), (second, next, next + n)] {
+        let len = half.len();
+        half[..start.min(len)].fill(0.0);
+        half[end.min(len)..].fill(0.0);
+    }
+}
+
+/// Writes even and odd columns into `dst` (each float as `wrap` makes it), every float
+/// of it when `even` holds at least half of it, rounded up, and `odd` half, rounded down.
+#[inline(always)]
+fn interleave<T>(even: &[f32], odd: &[f32], dst: &mut [T], wrap: impl Fn(f32) -> T) {
+    let (pairs, rest) = dst.as_chunks_mut::<2>();
+    let full = pairs.len();
+    for ((pair, &e), &o) in pairs.iter_mut().zip(even).zip(odd) {
+        *pair = [wrap(e), wrap(o)];
+    }
+    if let ([last], Some(&e)) = (rest, even.get(full)) {
+        *last = wrap(e);
     }
 }
 

@@ -20,7 +20,7 @@
 
 use core::mem::MaybeUninit;
 
-use super::{Geometry, Images};
+use super::{Geometry, Images, deinterleave, interleave};
 use crate::gemm::{Matrix, MatrixMut, gemm};
 use crate::memory::written;
 use crate::simd::widest;
@@ -267,7 +267,12 @@ impl Tiles {
                     // The corners' planes 2·(oy % 2) (left) and the next (right).
                     let at = 2 * (oy % 2) * tiles + k * t + (oy / 2) * self.stride;
                     let (left, right) = (&corners[at..], &corners[at + tiles..]);
-                    interleave(&left[..self.cols], &right[..self.cols], line);
+                    interleave(
+                        &left[..self.cols],
+                        &right[..self.cols],
+                        line,
+                        MaybeUninit::new,
+                    );
                 }
             }
         }
@@ -354,57 +359,6 @@ fn times_b(p: [&[f32]; 4], q: [&[f32]; 4], op: impl Fn(f32, f32) -> f32, v: [&mu
         v1[x] = b1 + b2;
         v2[x] = b2 - b1;
         v3[x] = b1 - b3;
-    }
-}
-
-/// Splits `src`, shifted right by `shift` zeros, into its even and odd columns (zero
-/// where `src` does not reach, as many as fit).
-#[inline(always)]
-fn deinterleave(src: &[f32], shift: usize, even: &mut [f32], odd: &mut [f32]) {
-    // Column x of `src` lands at x + shift: its even columns fill one half from `at`,
-    // its odd ones the other from `next`; the zeros go only where they do not.
-    let (first, at, second, next) = match shift % 2 {
-        0 => (even, shift / 2, odd, shift / 2),
-        _ => (odd, shift / 2, even, shift / 2 + 1),
-    };
-    let (pairs, rest) = src.as_chunks::<2>();
-    let first_room = first.len().saturating_sub(at);
-    let n = pairs
-        .len()
-        .min(first_room)
-        .min(second.len().saturating_sub(next));
-    let (pairs, first_part, second_part) = (
-        &pairs[..n],
-        &mut first[at..at + n],
-        &mut second[next..next + n],
-    );
-    for k in 0..n {
-        first_part[k] = pairs[k][0];
-        second_part[k] = pairs[k][1];
-    }
-    let mut first_end = at + n;
-    if let ([last], true, Some(slot)) = (rest, n == pairs.len(), first.get_mut(first_end)) {
-        *slot = *last;
-        first_end += 1;
-    }
-    for (half, start, end) in [(first, at, first_end), (second, next, next + n)] {
-        let len = half.len();
-        half[..start.min(len)].fill(0.0);
-        half[end.min(len)..].fill(0.0);
-    }
-}
-
-/// Writes even and odd columns into `dst`, every float of it when `even` holds at least
-/// half of it, rounded up, and `odd` half, rounded down.
-#[inline(always)]
-fn interleave(even: &[f32], odd: &[f32], dst: &mut [MaybeUninit<f32>]) {
-    let (pairs, rest) = dst.as_chunks_mut::<2>();
-    let full = pairs.len();
-    for ((pair, &e), &o) in pairs.iter_mut().zip(even).zip(odd) {
-        *pair = [MaybeUninit::new(e), MaybeUninit::new(o)];
-    }
-    if let ([last], Some(&e)) = (rest, even.get(full)) {
-        last.write(e);
     }
 }
 
