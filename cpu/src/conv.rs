@@ -212,7 +212,7 @@ impl Geometry {
     }
 
     /// Scratch floats for one image's unfolding (none for a pointwise convolution): the
-    /// unfolded image, then the column phases.
+    /// unfolded image, then the column phases ([`Self::cols_and_phases`]).
     fn cols_len(&self) -> usize {
         if self.pointwise() {
             0
@@ -221,12 +221,17 @@ impl Geometry {
         }
     }
 
+    /// `cols_len()` floats of scratch as the unfolded image and the column phases.
+    fn cols_and_phases<'a>(&self, scratch: &'a mut [f32]) -> (&'a mut [f32], &'a mut [f32]) {
+        scratch.split_at_mut(self.k() * self.lead())
+    }
+
     /// `image` unfolded into `scratch` (the image itself for a pointwise convolution).
     fn unfold<'a>(&self, image: &'a [f32], scratch: &'a mut [f32]) -> Matrix<'a> {
         let unfolded = if self.pointwise() {
             image
         } else {
-            let (cols, phases) = scratch.split_at_mut(self.k() * self.lead());
+            let (cols, phases) = self.cols_and_phases(scratch);
             self.im2col(image, cols, phases);
             cols
         };
@@ -284,7 +289,7 @@ impl Geometry {
                 if self.pointwise() {
                     gemm(MatrixMut::rows(image, k, p), false, weight_t, grad, threads);
                 } else {
-                    let (cols, phases) = scratch.split_at_mut(k * self.lead());
+                    let (cols, phases) = self.cols_and_phases(scratch);
                     gemm(MatrixMut::rows(cols, k, p), false, weight_t, grad, threads);
                     self.col2im(cols, image, phases);
                 }
