@@ -7,7 +7,9 @@ use burn_backend::{Bytes, DType, Distribution, FloatDType, IntDType, Shape};
 use burn_flex::{Flex, FlexTensor, Layout};
 use rayon::prelude::*;
 
+use crate::gemm::{Matrix, MatrixMut, Threads, gemm};
 use crate::memory::{keep_freed_memory, zeros};
+use crate::module::from_values;
 
 /// Elements drawn from one stream position onward by one task: the values depend on
 /// the seed and the element's index only, never on the thread count.
@@ -77,9 +79,49 @@ fn stream_seed(device: &Device<Flex>) -> u64 {
     ((halves[0] as u64) << 32) | (halves[1] as u64 & 0xFFFF_FFFF)
 }
 
-/// Flex's matrix product; the first one (every trained model runs one) also sets the
-/// allocator to keep freed memory (`crate::memory`).
+/// The matrix product: f32 matrices (rank 2, any non-negative strides, such as a
+/// transposed view) through kiln's `gemm` into a buffer cleared on every core; the rest
+/// (batches, other float types) through Flex. Flex allocates its output as bytes and then
+/// copies it to align it, both on the calling thread: for a dense layer's weight
+/// gradient, megabytes twice over while the other cores wait. The first product (every
+/// trained model runs one) also sets the allocator to keep freed memory
+/// (`crate::memory`).
 pub(crate) fn float_matmul(lhs: FloatTensor<Flex>, rhs: FloatTensor<Flex>) -> FloatTensor<Flex> {
     keep_freed_memory();
-    Flex::float_matmul(lhs, rhs)
+    let (Some(a), Some(b)) = (matrix(&lhs), matrix(&rhs)) else {
+        return Flex::float_matmul(lhs, rhs);
+    };
+    let ([m, k], [k_rhs, n]) = (a.dims(), b.dims());
+    if k != k_rhs {
+        return Flex::float_matmul(lhs, rhs);
+    }
+    let mut values = zeros(m * n);
+    gemm(
+        MatrixMut::rows(&mut values, m, n),
+        false,
+        a,
+        b,
+        Threads::All,
+    );
+    from_values(values, Shape::new([m, n]))
+}
+
+/// An f32 tensor of rank 2 with non-negative strides, as a matrix over its storage.
+fn matrix(tensor: &FlexTensor) -> Option<Matrix<'_>> {
+    let layout = tensor.layout();
+    let (&[rows, cols], &[row_stride, col_stride]) = (layout.shape().as_slice(), layout.strides())
+    else {
+        return None;
+    };
+    if tensor.dtype() != DType::F32 {
+        return None;
+    }
+    let data = tensor.storage::<f32>().get(layout.start_offset()..)?;
+    Matrix::new(
+        data,
+        rows,
+        cols,
+        usize::try_from(row_stride).ok()?,
+        usize::try_from(col_stride).ok()?,
+    )
 }

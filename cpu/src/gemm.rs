@@ -30,6 +30,30 @@ impl<'a> Matrix<'a> {
         m
     }
 
+    /// Element (r, c) at `data[r·row_stride + c·col_stride]`, or `None` where one lies
+    /// outside `data`.
+    pub fn new(
+        data: &'a [f32],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Option<Self> {
+        let m = Matrix {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        };
+        m.fits().then_some(m)
+    }
+
+    /// Rows and columns.
+    pub fn dims(&self) -> [usize; 2] {
+        [self.rows, self.cols]
+    }
+
     /// The transpose (the same elements).
     pub fn t(self) -> Self {
         Matrix {
@@ -41,13 +65,22 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// Whether every element lies inside the slice.
+    fn fits(&self) -> bool {
+        let last = (self.rows.checked_sub(1), self.cols.checked_sub(1));
+        let (Some(r), Some(c)) = last else {
+            return true;
+        };
+        r.checked_mul(self.row_stride)
+            .zip(c.checked_mul(self.col_stride))
+            .and_then(|(a, b)| a.checked_add(b))
+            .is_some_and(|end| end < self.data.len())
+    }
+
     /// Panics unless every element lies inside the slice.
     fn check(&self) {
         assert!(
-            self.rows == 0
-                || self.cols == 0
-                || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride
-                    < self.data.len(),
+            self.fits(),
             "a {}×{} matrix does not fit in {} floats",
             self.rows,
             self.cols,

@@ -621,3 +621,56 @@ fn shapes_that_do_not_fit_get_flex_s_answer() {
         );
     }
 }
+
+/// Matrix products (kiln's own for f32 matrices, Flex's for batches and flipped views)
+/// give Flex's values and gradients exactly, on plain, transposed and flipped operands,
+/// and with an empty inner dimension.
+#[test]
+fn matmul_and_its_gradients_equal_flex() {
+    fn run<B: burn::tensor::backend::AutodiffBackend>(
+        [m, k, n]: [usize; 3],
+        view: usize,
+    ) -> Vec<Vec<f32>> {
+        let (a, b) = (
+            tensor::<B, 2>([m, k], 21).require_grad(),
+            tensor::<B, 2>([k, n], 22).require_grad(),
+        );
+        let (x, y) = match view {
+            0 => (a.clone(), b.clone()),
+            1 => (a.clone().transpose().transpose(), b.clone()),
+            2 => (
+                a.clone(),
+                b.clone().transpose().flip([0, 1]).transpose().flip([0, 1]),
+            ),
+            _ => (a.clone().flip([1]), b.clone().flip([0])),
+        };
+        let product = x.matmul(y);
+        let grads = (product.clone() * tensor::<B, 2>([m, n], 23))
+            .sum()
+            .backward();
+        let grad = |t: &Tensor<B, 2>| floats(t.grad(&grads).expect("a gradient"));
+        vec![floats(product), grad(&a), grad(&b)]
+    }
+    for shape in [
+        [1, 1, 1],
+        [7, 5, 3],
+        [3, 0, 4],
+        [32, 300, 70],
+        [130, 64, 17],
+    ] {
+        for view in 0..4 {
+            assert_eq!(
+                run::<K>(shape, view),
+                run::<F>(shape, view),
+                "{shape:?} view {view}"
+            );
+        }
+    }
+    let batched = |t: Tensor<K, 3>| floats(t.clone().matmul(t.swap_dims(1, 2)));
+    let flex = |t: Tensor<F, 3>| floats(t.clone().matmul(t.swap_dims(1, 2)));
+    assert_eq!(
+        batched(tensor([2, 3, 4], 24)),
+        flex(tensor([2, 3, 4], 24)),
+        "batched"
+    );
+}
