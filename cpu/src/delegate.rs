@@ -1395,21 +1395,21 @@ impl ModuleOps<Self> for KilnCpu {
         weight: FloatTensor<Self>,
         bias: Option<FloatTensor<Self>>,
     ) -> FloatTensor<Self> {
-        Flex::linear(x, weight, bias)
+        crate::module::linear(x, weight, bias)
     }
 
     fn linear_x_backward(
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        Flex::linear_x_backward(weight, output_grad)
+        crate::module::linear_x_backward(weight, output_grad)
     }
 
     fn linear_weight_backward(
         x: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        Flex::linear_weight_backward(x, output_grad)
+        crate::module::linear_weight_backward(x, output_grad)
     }
 
     fn linear_bias_backward(output_grad: FloatTensor<Self>) -> FloatTensor<Self> {

@@ -80,25 +80,35 @@ fn stream_seed(device: &Device<Flex>) -> u64 {
 }
 
 /// The matrix product: f32 matrices (rank 2, any non-negative strides, such as a
-/// transposed view) through kiln's `gemm` into a buffer cleared on every core; the rest
-/// (batches, other float types) through Flex. Flex allocates its output as bytes and then
-/// copies it to align it, both on the calling thread: for a dense layer's weight
-/// gradient, megabytes twice over while the other cores wait. The first product (every
-/// trained model runs one) also sets the allocator to keep freed memory
+/// transposed view) through [`product`]; the rest (batches, other float types) through
+/// Flex. The first product also sets the allocator to keep freed memory
 /// (`crate::memory`).
 pub(crate) fn float_matmul(lhs: FloatTensor<Flex>, rhs: FloatTensor<Flex>) -> FloatTensor<Flex> {
     keep_freed_memory();
-    let (Some(a), Some(b)) = (matrix(&lhs), matrix(&rhs)) else {
-        return Flex::float_matmul(lhs, rhs);
-    };
-    let ([m, k], [k_rhs, n]) = (a.dims(), b.dims());
-    if k != k_rhs {
-        return Flex::float_matmul(lhs, rhs);
+    match (matrix(&lhs), matrix(&rhs)) {
+        (Some(a), Some(b)) if a.dims()[1] == b.dims()[0] => product(a, b, None),
+        _ => Flex::float_matmul(lhs, rhs),
     }
-    let mut values = zeros(m * n);
+}
+
+/// `a · b`, plus `bias` on every row, as a new tensor, on every core. Flex allocates a
+/// product's output as bytes and then copies it to align it, both on the calling thread:
+/// for a dense layer's weight gradient, megabytes twice over while the other cores wait.
+///
+/// # Panics
+/// When the inner dimensions differ or `bias` is not as long as a row.
+pub(crate) fn product(a: Matrix, b: Matrix, bias: Option<&[f32]>) -> FlexTensor {
+    let ([m, _], [_, n]) = (a.dims(), b.dims());
+    let mut values = match bias {
+        Some(bias) => {
+            assert_eq!(bias.len(), n, "a bias of {} for rows of {n}", bias.len());
+            bias.repeat(m)
+        }
+        None => zeros(m * n),
+    };
     gemm(
         MatrixMut::rows(&mut values, m, n),
-        false,
+        bias.is_some(),
         a,
         b,
         Threads::All,
@@ -107,7 +117,7 @@ pub(crate) fn float_matmul(lhs: FloatTensor<Flex>, rhs: FloatTensor<Flex>) -> Fl
 }
 
 /// An f32 tensor of rank 2 with non-negative strides, as a matrix over its storage.
-fn matrix(tensor: &FlexTensor) -> Option<Matrix<'_>> {
+pub(crate) fn matrix(tensor: &FlexTensor) -> Option<Matrix<'_>> {
     let layout = tensor.layout();
     let (&[rows, cols], &[row_stride, col_stride]) = (layout.shape().as_slice(), layout.strides())
     else {

@@ -7,6 +7,7 @@ use burn_backend::{Bytes, DType, Shape, TensorMetadata};
 use burn_flex::{Flex, FlexTensor, Layout};
 
 use crate::conv::{Geometry, bias_grad};
+use crate::float::{matrix, product};
 use crate::memory::keep_freed_memory;
 use crate::pool::{AvgPool, Planes, Window};
 use crate::strided::contiguous;
@@ -418,4 +419,46 @@ pub(crate) fn avg_pool2d(
     let pool = AvgPool::new(kernel_size, stride, padding, count_include_pad);
     let y = with_values(&x, |x| planes.avg_forward(x, pool));
     from_values(y, Shape::new([n, c, planes.output[0], planes.output[1]]))
+}
+
+/// A dense layer, `x · weight + bias`, for f32 matrices `x` `[n, d_in]` and `weight`
+/// `[d_in, d_out]` ([`product`], the bias written first and the product added to it);
+/// Flex for the rest (other ranks and float types).
+pub(crate) fn linear(
+    x: FloatTensor<Flex>,
+    weight: FloatTensor<Flex>,
+    bias: Option<FloatTensor<Flex>>,
+) -> FloatTensor<Flex> {
+    let bias_values = bias.as_ref().map(|b| b.as_slice::<f32>());
+    match (matrix(&x), matrix(&weight), bias_values) {
+        (Some(a), Some(w), None) if a.dims()[1] == w.dims()[0] => product(a, w, None),
+        (Some(a), Some(w), Some(Some(b)))
+            if a.dims()[1] == w.dims()[0] && b.len() == w.dims()[1] =>
+        {
+            product(a, w, Some(b))
+        }
+        _ => Flex::linear(x, weight, bias),
+    }
+}
+
+/// The dense layer's input gradient, `dy · weightᵀ` ([`product`] for f32 matrices).
+pub(crate) fn linear_x_backward(
+    weight: FloatTensor<Flex>,
+    output_grad: FloatTensor<Flex>,
+) -> FloatTensor<Flex> {
+    match (matrix(&output_grad), matrix(&weight)) {
+        (Some(dy), Some(w)) if dy.dims()[1] == w.dims()[1] => product(dy, w.t(), None),
+        _ => Flex::linear_x_backward(weight, output_grad),
+    }
+}
+
+/// The dense layer's weight gradient, `xᵀ · dy` ([`product`] for f32 matrices).
+pub(crate) fn linear_weight_backward(
+    x: FloatTensor<Flex>,
+    output_grad: FloatTensor<Flex>,
+) -> FloatTensor<Flex> {
+    match (matrix(&x), matrix(&output_grad)) {
+        (Some(a), Some(dy)) if a.dims()[0] == dy.dims()[0] => product(a.t(), dy, None),
+        _ => Flex::linear_weight_backward(x, output_grad),
+    }
 }

@@ -5,7 +5,7 @@
 
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::Backend;
-use burn::tensor::module::{avg_pool2d, conv1d, conv2d, max_pool2d};
+use burn::tensor::module::{avg_pool2d, conv1d, conv2d, linear, max_pool2d};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData};
 use kiln_cpu::KilnCpu;
@@ -672,5 +672,53 @@ fn matmul_and_its_gradients_equal_flex() {
         batched(tensor([2, 3, 4], 24)),
         flex(tensor([2, 3, 4], 24)),
         "batched"
+    );
+}
+
+/// A dense layer (kiln's own product for f32 matrices, the bias written first) gives
+/// Flex's output and gradients of x, weight and bias exactly, with and without a bias,
+/// and on a rank-3 input (Flex's).
+#[test]
+fn linear_and_its_gradients_equal_flex() {
+    fn run<B: burn::tensor::backend::AutodiffBackend, const D: usize>(
+        x: [usize; D],
+        d_out: usize,
+        with_bias: bool,
+    ) -> Vec<Vec<f32>> {
+        let d_in = x[D - 1];
+        let input = tensor::<B, D>(x, 31).require_grad();
+        let weight = tensor::<B, 2>([d_in, d_out], 32).require_grad();
+        let bias = tensor::<B, 1>([d_out], 33).require_grad();
+        let y = linear(
+            input.clone(),
+            weight.clone(),
+            with_bias.then(|| bias.clone()),
+        );
+        let mut out_shape = x;
+        out_shape[D - 1] = d_out;
+        let grads = (y.clone() * tensor::<B, D>(out_shape, 34)).sum().backward();
+        let mut all = vec![
+            floats(y),
+            floats(input.grad(&grads).expect("x's gradient")),
+            floats(weight.grad(&grads).expect("the weight's gradient")),
+        ];
+        if with_bias {
+            all.push(floats(bias.grad(&grads).expect("the bias's gradient")));
+        }
+        all
+    }
+    for ([n, d_in], d_out) in [([1, 1], 1), ([7, 5], 3), ([32, 300], 70), ([130, 64], 17)] {
+        for with_bias in [false, true] {
+            assert_eq!(
+                run::<K, 2>([n, d_in], d_out, with_bias),
+                run::<F, 2>([n, d_in], d_out, with_bias),
+                "[{n}, {d_in}] → {d_out}, bias {with_bias}"
+            );
+        }
+    }
+    assert_eq!(
+        run::<K, 3>([2, 3, 4], 5, true),
+        run::<F, 3>([2, 3, 4], 5, true),
+        "rank 3"
     );
 }
