@@ -94,25 +94,27 @@ pub(crate) fn float_matmul(lhs: FloatTensor<Flex>, rhs: FloatTensor<Flex>) -> Fl
 /// `a · b`, plus `bias` on every row, as a new tensor, on every core. Flex allocates a
 /// product's output as bytes and then copies it to align it, both on the calling thread:
 /// for a dense layer's weight gradient, megabytes twice over while the other cores wait.
+/// The bias is added after the product, as Flex adds it: `gemm` adding the product to a
+/// bias written first rounds differently on some shapes (its accumulators start from it).
 ///
 /// # Panics
 /// When the inner dimensions differ or `bias` is not as long as a row.
 pub(crate) fn product(a: Matrix, b: Matrix, bias: Option<&[f32]>) -> FlexTensor {
     let ([m, _], [_, n]) = (a.dims(), b.dims());
-    let mut values = match bias {
-        Some(bias) => {
-            assert_eq!(bias.len(), n, "a bias of {} for rows of {n}", bias.len());
-            bias.repeat(m)
-        }
-        None => zeros(m * n),
-    };
+    let mut values = zeros(m * n);
     gemm(
         MatrixMut::rows(&mut values, m, n),
-        bias.is_some(),
+        false,
         a,
         b,
         Threads::All,
     );
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), n, "a bias of {} for rows of {n}", bias.len());
+        for row in values.chunks_exact_mut(n) {
+            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        }
+    }
     from_values(values, Shape::new([m, n]))
 }
 

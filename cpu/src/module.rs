@@ -422,7 +422,7 @@ pub(crate) fn avg_pool2d(
 }
 
 /// A dense layer, `x · weight + bias`, for f32 matrices `x` `[n, d_in]` and `weight`
-/// `[d_in, d_out]` ([`product`], the bias written first and the product added to it);
+/// `[d_in, d_out]` ([`product`], the bias added to each row of the product);
 /// Flex for the rest (other ranks and float types).
 pub(crate) fn linear(
     x: FloatTensor<Flex>,

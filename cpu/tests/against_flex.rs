@@ -707,7 +707,13 @@ fn linear_and_its_gradients_equal_flex() {
         }
         all
     }
-    for ([n, d_in], d_out) in [([1, 1], 1), ([7, 5], 3), ([32, 300], 70), ([130, 64], 17)] {
+    for ([n, d_in], d_out) in [
+        ([1, 1], 1),
+        ([1, 300], 70),
+        ([7, 5], 3),
+        ([32, 300], 70),
+        ([130, 64], 17),
+    ] {
         for with_bias in [false, true] {
             assert_eq!(
                 run::<K, 2>([n, d_in], d_out, with_bias),
