@@ -81,26 +81,28 @@ fn stream_seed(device: &Device<Flex>) -> u64 {
 
 /// The matrix product: f32 matrices (rank 2, any non-negative strides, such as a
 /// transposed view) through [`product`]; the rest (batches, other float types) through
-/// Flex. The first product also sets the allocator to keep freed memory
-/// (`crate::memory`).
+/// Flex.
 pub(crate) fn float_matmul(lhs: FloatTensor<Flex>, rhs: FloatTensor<Flex>) -> FloatTensor<Flex> {
-    keep_freed_memory();
-    match (matrix(&lhs), matrix(&rhs)) {
-        (Some(a), Some(b)) if a.dims()[1] == b.dims()[0] => product(a, b, None),
-        _ => Flex::float_matmul(lhs, rhs),
-    }
+    let ours = matrix(&lhs)
+        .zip(matrix(&rhs))
+        .and_then(|(a, b)| product(a, b, None));
+    ours.unwrap_or_else(|| Flex::float_matmul(lhs, rhs))
 }
 
-/// `a · b`, plus `bias` on every row, as a new tensor, on every core. Flex allocates a
+/// `a · b`, plus `bias` on every row, as a new tensor, on every core, or `None` where
+/// the shapes do not fit (Flex's op then says what is wrong). Flex allocates a
 /// product's output as bytes and then copies it to align it, both on the calling thread:
 /// for a dense layer's weight gradient, megabytes twice over while the other cores wait.
 /// The bias is added after the product, as Flex adds it: `gemm` adding the product to a
 /// bias written first rounds differently on some shapes (its accumulators start from it).
-///
-/// # Panics
-/// When the inner dimensions differ or `bias` is not as long as a row.
-pub(crate) fn product(a: Matrix, b: Matrix, bias: Option<&[f32]>) -> FlexTensor {
-    let ([m, _], [_, n]) = (a.dims(), b.dims());
+/// The first product (every trained model with a dense layer runs one) also sets the
+/// allocator to keep freed memory (`crate::memory`).
+pub(crate) fn product(a: Matrix, b: Matrix, bias: Option<&[f32]>) -> Option<FlexTensor> {
+    let ([m, k], [k_b, n]) = (a.dims(), b.dims());
+    if k != k_b || bias.is_some_and(|bias| bias.len() != n) {
+        return None;
+    }
+    keep_freed_memory();
     let mut values = zeros(m * n);
     gemm(
         MatrixMut::rows(&mut values, m, n),
@@ -110,12 +112,11 @@ pub(crate) fn product(a: Matrix, b: Matrix, bias: Option<&[f32]>) -> FlexTensor 
         Threads::All,
     );
     if let Some(bias) = bias {
-        assert_eq!(bias.len(), n, "a bias of {} for rows of {n}", bias.len());
         for row in values.chunks_exact_mut(n) {
             row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
         }
     }
-    from_values(values, Shape::new([m, n]))
+    Some(from_values(values, Shape::new([m, n])))
 }
 
 /// An f32 tensor of rank 2 with non-negative strides, as a matrix over its storage.

@@ -429,16 +429,16 @@ pub(crate) fn linear(
     weight: FloatTensor<Flex>,
     bias: Option<FloatTensor<Flex>>,
 ) -> FloatTensor<Flex> {
-    let bias_values = bias.as_ref().map(|b| b.as_slice::<f32>());
-    match (matrix(&x), matrix(&weight), bias_values) {
-        (Some(a), Some(w), None) if a.dims()[1] == w.dims()[0] => product(a, w, None),
-        (Some(a), Some(w), Some(Some(b)))
-            if a.dims()[1] == w.dims()[0] && b.len() == w.dims()[1] =>
-        {
-            product(a, w, Some(b))
-        }
-        _ => Flex::linear(x, weight, bias),
-    }
+    // `None` for a bias that is not f32 values in a row (Flex's).
+    let bias_values = match &bias {
+        Some(b) => b.as_slice::<f32>().map(Some),
+        None => Some(None),
+    };
+    let ours = bias_values.and_then(|bias| {
+        let (a, w) = matrix(&x).zip(matrix(&weight))?;
+        product(a, w, bias)
+    });
+    ours.unwrap_or_else(|| Flex::linear(x, weight, bias))
 }
 
 /// The dense layer's input gradient, `dy · weightᵀ` ([`product`] for f32 matrices).
@@ -446,10 +446,10 @@ pub(crate) fn linear_x_backward(
     weight: FloatTensor<Flex>,
     output_grad: FloatTensor<Flex>,
 ) -> FloatTensor<Flex> {
-    match (matrix(&output_grad), matrix(&weight)) {
-        (Some(dy), Some(w)) if dy.dims()[1] == w.dims()[1] => product(dy, w.t(), None),
-        _ => Flex::linear_x_backward(weight, output_grad),
-    }
+    let ours = matrix(&output_grad)
+        .zip(matrix(&weight))
+        .and_then(|(dy, w)| product(dy, w.t(), None));
+    ours.unwrap_or_else(|| Flex::linear_x_backward(weight, output_grad))
 }
 
 /// The dense layer's weight gradient, `xᵀ · dy` ([`product`] for f32 matrices).
@@ -457,8 +457,8 @@ pub(crate) fn linear_weight_backward(
     x: FloatTensor<Flex>,
     output_grad: FloatTensor<Flex>,
 ) -> FloatTensor<Flex> {
-    match (matrix(&x), matrix(&output_grad)) {
-        (Some(a), Some(dy)) if a.dims()[0] == dy.dims()[0] => product(a.t(), dy, None),
-        _ => Flex::linear_weight_backward(x, output_grad),
-    }
+    let ours = matrix(&x)
+        .zip(matrix(&output_grad))
+        .and_then(|(a, dy)| product(a.t(), dy, None));
+    ours.unwrap_or_else(|| Flex::linear_weight_backward(x, output_grad))
 }
