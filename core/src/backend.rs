@@ -6,7 +6,7 @@
 use burn::backend::Autodiff;
 
 #[cfg(feature = "flex")]
-pub use kiln_cpu::KilnCpu;
+pub use kiln_cpu::{KilnCpu, keep_freed_memory};
 
 /// The CPU backend without autodiff: [`KilnCpu`] by default (measured fastest, see
 /// README).
@@ -67,6 +67,11 @@ pub fn on_kernel_threads<B: burn::tensor::backend::Backend, R: Send>(
             core::any::TypeId::of::<B::FloatTensorPrimitive>()
         }
         let cpu = [primitive::<Cpu>(), primitive::<CpuBackend>()].contains(&primitive::<B>());
+        if cpu {
+            // Before rayon's threads start and allocate: they then share malloc's main
+            // arena, whose freed memory the next step reuses.
+            keep_freed_memory();
+        }
         // Already on a thread of a pool (inside another `f`, or a data-parallel worker's
         // own pool): the ops start there as it is.
         let outside = rayon::current_thread_index().is_none();

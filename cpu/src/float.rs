@@ -48,6 +48,9 @@ pub(crate) fn float_random(
     if !matches!(dtype, FloatDType::F32 | FloatDType::Flex32) {
         return Flex::float_random(shape, distribution, device, dtype);
     }
+    // Often a program's first parallel op (a model's initial weights): before rayon's
+    // threads start.
+    keep_freed_memory();
     let seed = stream_seed(device);
     let mut values = zeros(shape.num_elements());
     values

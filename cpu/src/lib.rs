@@ -27,8 +27,8 @@
 //! `Autodiff<KilnCpu>` (two passes over the activations each way, where burn-nn's
 //! `BatchNorm` runs about ten tensor ops); kiln's `BatchNormalization` layer calls it.
 //!
-//! On glibc it also keeps freed memory for reuse (`mallopt`, once per process), so each
-//! step's tensors do not fault their pages in again. Other float types than f32, and
+//! On glibc it also keeps freed memory for reuse ([`keep_freed_memory`]: `mallopt`, once
+//! per process), so each step's tensors do not fault their pages in again. Other float types than f32, and
 //! grouped convolutions, go to Flex.
 //!
 //! ```
@@ -62,6 +62,7 @@ use burn_backend::{Backend, BackendTypes, DType, DTypeUsageSet, ExecutionError, 
 use burn_flex::{Flex, FlexDevice, FlexQTensor, FlexTensor};
 
 pub use adam::{AdamRule, AdamStep, adam_step};
+pub use memory::keep_freed_memory;
 pub use norm::{BatchNormOutput, TrainingTensor, batch_norm_training};
 
 /// kiln's CPU backend: Flex's tensors and ops, kiln's convolutions (see the crate docs).

@@ -8,6 +8,13 @@
 //! machine that was a fifth to a quarter of a CNN's training step (README, Benchmarks).
 //! Raising both thresholds once keeps freed blocks for reuse, as PyTorch's and
 //! TensorFlow's CPU allocators do with their own caches.
+//!
+//! That holds for the main arena only. A thread other than the main one (rayon's, where
+//! a training step runs) allocates from an arena of its own, in heaps of 64 MiB that
+//! glibc unmaps whenever one is wholly free, whatever the thresholds: at the end of each
+//! step, so the next one faulted its pages in again (the CIFAR CNN at batch 128: 600,000
+//! to 1.5 million page faults in an 8-second run, 13% of its samples in the kernel). So
+//! threads that have not allocated yet share the main arena.
 
 use core::mem::MaybeUninit;
 use std::sync::Once;
@@ -19,17 +26,22 @@ use rayon::iter::{ParallelExtend, repeat_n};
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MMAP_THRESHOLD: i32 = 32 << 20;
 
-/// Sets glibc's malloc, once per process, to keep freed memory (see the module docs);
-/// nothing on other C libraries.
-pub(crate) fn keep_freed_memory() {
+/// Sets glibc's malloc, once per process, to keep freed memory for reuse: large blocks
+/// and the heap's free top are kept, and threads that have not allocated yet share the
+/// main arena (see the module docs); nothing on other C libraries. kiln's CPU ops call
+/// it, and so does `kiln::backend::on_kernel_threads` before rayon's threads start; a
+/// program that starts them earlier (its own rayon work before any of kiln's) can call it
+/// first, as `kiln::backend::keep_freed_memory`.
+pub fn keep_freed_memory() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: mallopt only changes two tuning parameters of the allocator; glibc
-        // takes the allocator's lock for it, so it is safe while other threads allocate.
+        // SAFETY: mallopt only changes tuning parameters of the allocator; glibc takes
+        // the allocator's lock for it, so it is safe while other threads allocate.
         unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
             libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+            libc::mallopt(libc::M_ARENA_MAX, 1);
         }
     });
 }
