@@ -12,11 +12,13 @@ fn main() {
         .join()
         .expect("the thread allocates and frees");
     let pages = 96 << 20 >> 12;
-    // The first step faults its pages in; the second finds them kept.
+    // The first step faults its pages in (fewer faults than pages where the kernel maps
+    // huge pages); the second finds them kept.
     assert!(
-        faults[0] > pages / 2,
-        "first step: {} page faults",
-        faults[0]
+        faults[0] > 10 * faults[1].max(1),
+        "page faults: {} then {}",
+        faults[0],
+        faults[1]
     );
     assert!(
         faults[1] < pages / 100,
