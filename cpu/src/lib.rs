@@ -28,8 +28,8 @@
 //! `BatchNorm` runs about ten tensor ops); kiln's `BatchNormalization` layer calls it.
 //!
 //! On glibc it also keeps freed memory for reuse ([`keep_freed_memory`]: `mallopt`, once
-//! per process), so each step's tensors do not fault their pages in again. Other float types than f32, and
-//! grouped convolutions, go to Flex.
+//! per process), so each step's tensors do not fault their pages in again. Other float
+//! types than f32, and grouped convolutions, go to Flex.
 //!
 //! ```
 //! use burn_backend::Backend;
