@@ -16,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
+from measure import seconds_per_step  # noqa: E402
 
 
 def mlp():
@@ -81,17 +82,27 @@ def images_per_second(build, seconds, batch):
     shape = model.input_shape[1:]
     rng = np.random.default_rng(0)
 
-    def fit(batches):
-        x = rng.random((batches * batch,) + shape, dtype=np.float32)
-        y = rng.integers(0, 10, batches * batch)
-        start = time.perf_counter()
-        model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
-        return time.perf_counter() - start
+    class Stamps(keras.callbacks.Callback):
+        """The time at the start of each batch (a begin hook: Keras still runs the
+        end-of-batch hooks asynchronously, as without it)."""
 
-    fit(3)  # traces and compiles the training step
-    probe = fit(5) / 5
-    batches = max(5, min(2000, int(seconds / probe)))
-    return batches * batch / fit(batches)
+        def on_train_batch_begin(self, batch, logs=None):
+            self.stamps.append(time.perf_counter())
+
+    stamps = Stamps()
+
+    def run(steps):
+        """`steps` steps and the time at the start of each and after the last: the
+        start of one batch more, so that the end of `fit` does not count."""
+        x = rng.random(((steps + 1) * batch,) + shape, dtype=np.float32)
+        y = rng.integers(0, 10, (steps + 1) * batch)
+        stamps.stamps = []
+        model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0,
+                  callbacks=[stamps])
+        return stamps.stamps
+
+    run(3)  # traces and compiles the training step
+    return batch / seconds_per_step(run, seconds)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import sys
 import time
 
 import torch
+from measure import seconds_per_step
 from torch import nn
 
 
@@ -86,16 +87,16 @@ def images_per_second(build, seconds, device, batch):
         if device == "cuda":
             torch.cuda.synchronize()
 
+    def run(steps):
+        stamps = [time.perf_counter()]
+        for _ in range(steps):
+            step()
+            stamps.append(time.perf_counter())
+        return stamps
+
     for _ in range(3):
         step()
-    start = time.perf_counter()
-    step()
-    probe = max(time.perf_counter() - start, 1e-4)
-    steps = max(3, min(1000, int(seconds / probe)))
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return batch * steps / (time.perf_counter() - start)
+    return batch / seconds_per_step(run, seconds)
 
 
 def matmul_gflops(device, n=2048, repeat=10):

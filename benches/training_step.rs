@@ -9,20 +9,25 @@
 //!    at batch 128 and 32 on kiln's CPU backend, on burn-flex's own (batch 128; NdArray
 //!    too with `--features ndarray`), in PyTorch eager (`benches/pytorch_reference.py`)
 //!    and in Keras 3 on TensorFlow (`benches/keras_reference.py`, `model.fit`), each
-//!    with its ratio to the faster peer and the GFLOP/s its step reaches.
+//!    with its ratio to the faster peer and the GFLOP/s its step reaches. Kiln and the
+//!    peers take turns over rounds, and every step is timed the same way (the median of
+//!    five blocks after a warm-up: `Step::measure`, `benches/measure.py`); a rate is the
+//!    median of its rounds.
 //!
 //! Run: `cargo bench --bench training_step` with `python3` finding `torch`, `keras` and
 //! `tensorflow` (a virtualenv: `pip install torch tensorflow-cpu keras`); on a GPU,
 //! `KILN_BENCH_DEVICE=cuda cargo bench --features cuda --bench training_step`.
-//! `KILN_BENCH_SECONDS` sets the seconds measured per model and batch (default 6),
+//! `KILN_BENCH_SECONDS` sets the seconds measured per model, batch and round (default
+//! 6), `KILN_BENCH_ROUNDS` the rounds (3),
 //! `KILN_BENCH_MODELS` the models (`mlp,mnist_cnn,cifar_cnn,resnet14`),
 //! `KILN_BENCH_BATCHES` the batch sizes (`128,32`), `KILN_BENCH_PYTHON` the Python
-//! (`python3`), `KILN_BENCH_SCRIPTS` the folder of the two scripts (default: where they
+//! (`python3`), `KILN_BENCH_SCRIPTS` the folder of the peers' scripts (default: where they
 //! were built, for a binary carried to another machine).
 
 mod common;
 
 use std::process::Command;
+use std::sync::{Mutex, PoisonError};
 
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
@@ -94,7 +99,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Generated vs hand-written MnistCnn: blocks in A-B-B-A order (so neither always runs
-/// first), the median step time of each.
+/// first), the median step time of each, over a model's budget for every round.
 fn generated_vs_hand_written<B: AutodiffBackend>(backend: &str) {
     let device = B::Device::default();
     let mut generated = Step::new(MnistCnn::<B>::new(&device), &device);
@@ -103,15 +108,16 @@ fn generated_vs_hand_written<B: AutodiffBackend>(backend: &str) {
     hand.time(2);
     let per_block = ((budget().as_secs_f64() / 8.0 / generated.time(1)) as usize).max(3);
     let (mut g, mut h) = (Vec::new(), Vec::new());
-    for _ in 0..4 {
+    for _ in 0..2 * rounds() {
         g.push(generated.time(per_block));
         h.push(hand.time(per_block));
         h.push(hand.time(per_block));
         g.push(generated.time(per_block));
     }
+    let blocks = g.len();
     let (g, h) = (median(g), median(h));
     println!(
-        "{backend:<8} MnistCnn training step: generated {:.2} ms, hand-written burn {:.2} ms, ratio {:.3} (median of 8 blocks of {per_block} steps each)",
+        "{backend:<8} MnistCnn training step: generated {:.2} ms, hand-written burn {:.2} ms, ratio {:.3} (median of {blocks} blocks of {per_block} steps each)",
         g * 1e3,
         h * 1e3,
         g / h
@@ -233,6 +239,9 @@ fn script(name: &str) -> String {
     format!("{folder}/{name}")
 }
 
+/// The peers whose version has been printed (once a run, not once a round).
+static VERSIONS_SHOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
 /// The `name value` lines a peer's script prints, or why it could not run.
 fn peer(label: &str, args: &[String]) -> Result<Vec<(String, f64)>, String> {
     let python = std::env::var("KILN_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -255,7 +264,13 @@ fn peer(label: &str, args: &[String]) -> Result<Vec<(String, f64)>, String> {
         .lines()
         .find_map(|l| l.strip_prefix("version "))
     {
-        println!("{label} {version}");
+        let mut shown = VERSIONS_SHOWN
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !shown.iter().any(|l| l == label) {
+            shown.push(label.to_string());
+            println!("{label} {version}");
+        }
     }
     Ok(lines)
 }
@@ -296,66 +311,109 @@ fn batches() -> Vec<usize> {
         .collect()
 }
 
+/// The rounds `KILN_BENCH_ROUNDS` asks for (3 by default).
+fn rounds() -> usize {
+    std::env::var("KILN_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(3)
+}
+
+/// The median of a model's rates over the rounds that measured it.
+fn median_rate(rounds: &[Vec<(String, f64)>], model: &str) -> Option<f64> {
+    let rates: Vec<f64> = rounds.iter().filter_map(|r| find(r, model)).collect();
+    (!rates.is_empty()).then(|| median(rates))
+}
+
+/// Kiln's rate ÷ the faster peer's, where a peer measured the model.
+fn ratio(ours: f64, torch: Option<f64>, keras: Option<f64>) -> Option<f64> {
+    let best = torch.into_iter().chain(keras).reduce(f64::max)?;
+    Some(ours / best)
+}
+
 /// One table per batch size: kiln's CPU backend, burn-flex's own (and NdArray), PyTorch
 /// and Keras, the ratio to the faster peer and the rate of arithmetic against `peak`.
+/// Kiln and the two peers are measured in rounds, in an order that turns from round to
+/// round, so that a slow spell of the machine does not fall on one of them only; each
+/// rate is the median of its rounds, and each round's ratio is shown beside it.
 fn cpu(peak: f64) {
+    let names = ["kiln-cpu", "pytorch", "keras"];
     for batch in batches() {
-        let mut backends = vec![("kiln-cpu", kiln_rates::<kiln::backend::Cpu>(batch))];
+        let mut measured: [Vec<Vec<(String, f64)>>; 3] = Default::default();
+        for round in 0..rounds() {
+            for turn in 0..3 {
+                let who = (round + turn) % 3;
+                let rates = match who {
+                    0 => Ok(kiln_rates::<kiln::backend::Cpu>(batch)),
+                    1 => pytorch("cpu", batch),
+                    _ => keras(batch),
+                };
+                measured[who].push(rates.unwrap_or_else(|e| {
+                    println!("{:<8} not measured: {e}", names[who]);
+                    Vec::new()
+                }));
+            }
+        }
+        let [ours, torch, keras] = &measured;
+        let matmul: Vec<String> = torch
+            .iter()
+            .filter_map(|r| find(r, "matmul"))
+            .map(|m| format!("{m:.1}"))
+            .collect();
+        if !matmul.is_empty() {
+            println!("pytorch  matmul {} GFLOP/s", matmul.join(" · "));
+        }
+        let mut others = Vec::new();
         if batch == BATCH {
-            backends.push(("flex", kiln_rates::<kiln::backend::Flex>(batch)));
+            others.push(("flex", kiln_rates::<kiln::backend::Flex>(batch)));
             #[cfg(feature = "ndarray")]
-            backends.push(("ndarray", kiln_rates::<kiln::backend::NdArray>(batch)));
+            others.push(("ndarray", kiln_rates::<kiln::backend::NdArray>(batch)));
         }
-        let torch = pytorch("cpu", batch).unwrap_or_else(|e| {
-            println!("pytorch  not measured: {e}");
-            Vec::new()
-        });
-        let keras = keras(batch).unwrap_or_else(|e| {
-            println!("keras    not measured: {e}");
-            Vec::new()
-        });
-        if let Some(matmul) = find(&torch, "matmul") {
-            println!("pytorch  matmul {matmul:.1} GFLOP/s");
-        }
-        println!("\nbatch {batch}: training images/s");
-        let names: Vec<&str> = backends.iter().map(|(name, _)| *name).collect();
         println!(
-            "{:<10} {} {:>9} {:>9} {:>10} {:>16}",
+            "\nbatch {batch}: training images/s, the median of {} rounds",
+            ours.len()
+        );
+        let header: Vec<String> = others.iter().map(|(n, _)| format!("{n:>9}")).collect();
+        println!(
+            "{:<10} {:>9} {}{:>9} {:>9} {:>10} {:>16}  kiln/best by round",
             "model",
-            names
-                .iter()
-                .map(|n| format!("{n:>9}"))
-                .collect::<Vec<_>>()
-                .join(" "),
+            names[0],
+            header.iter().map(|h| format!("{h} ")).collect::<String>(),
             "pytorch",
             "keras",
             "kiln/best",
             "kiln GFLOP/s"
         );
         for model in selected() {
-            let Some(ours) = find(&backends[0].1, &model) else {
+            let Some(rate) = median_rate(ours, &model) else {
                 continue;
             };
-            let cells: Vec<String> = backends
-                .iter()
-                .map(|(_, rates)| find(rates, &model).map_or("-".into(), |r| format!("{r:.1}")))
-                .map(|c| format!("{c:>9}"))
-                .collect();
-            let (t, k) = (find(&torch, &model), find(&keras, &model));
-            let best = t.into_iter().chain(k).fold(f64::NAN, f64::max);
+            let (t, k) = (median_rate(torch, &model), median_rate(keras, &model));
             let show = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.1}"));
-            let gflops = ours * gflop_per_image(&model);
+            let cells: String = others
+                .iter()
+                .map(|(_, rates)| format!("{:>9} ", show(find(rates, &model))))
+                .collect();
+            let by_round: Vec<String> = (0..ours.len())
+                .map(|r| {
+                    let at = |rounds: &[Vec<(String, f64)>]| {
+                        rounds.get(r).and_then(|rates| find(rates, &model))
+                    };
+                    at(ours)
+                        .and_then(|o| ratio(o, at(torch), at(keras)))
+                        .map_or("-".into(), |x| format!("{x:.2}"))
+                })
+                .collect();
+            let gflops = rate * gflop_per_image(&model);
             println!(
-                "{model:<10} {} {:>9} {:>9} {:>10} {:>16}",
-                cells.join(" "),
+                "{model:<10} {:>9} {cells}{:>9} {:>9} {:>10} {:>16}  {}",
+                show(Some(rate)),
                 show(t),
                 show(k),
-                if best.is_nan() {
-                    "-".into()
-                } else {
-                    format!("{:.2}×", ours / best)
-                },
-                format!("{gflops:.1} ({:.0}%)", 100.0 * gflops / peak)
+                ratio(rate, t, k).map_or("-".into(), |x| format!("{x:.2}×")),
+                format!("{gflops:.1} ({:.0}%)", 100.0 * gflops / peak),
+                by_round.join(" · ")
             );
         }
         println!();
@@ -466,7 +524,7 @@ fn cuda() {
 
 fn main() {
     println!(
-        "Adam, f32, {} s per model and batch size",
+        "Adam, f32, {} s per model, batch size and round",
         budget().as_secs_f64()
     );
     #[cfg(feature = "cuda")]
