@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use crate::KilnCpu;
 use crate::memory::written;
 use crate::module::{from_values, values};
-use crate::simd::{lanes, sums, widest};
+use crate::simd::{lanes, prefetch, sums, widest};
 use crate::strided::contiguous;
 
 /// A float tensor of `Autodiff<KilnCpu>`: the primitive `kiln::backend::Cpu` trains with.
@@ -172,9 +172,23 @@ impl Channels {
         self.n * self.s
     }
 
-    /// Channel `channel`'s planes of `values` (one per image).
+    /// Channel `channel`'s planes of `values` (one per image), each handed out as the
+    /// next image's is prefetched: the planes lie an image apart, past where the CPU's
+    /// own prefetchers stop.
     fn planes<'a>(&self, values: &'a [f32], channel: usize) -> impl Iterator<Item = &'a [f32]> {
-        values.chunks_exact(self.s).skip(channel).step_by(self.c)
+        let (s, image) = (self.s, self.c * self.s);
+        values
+            .chunks_exact(s)
+            .skip(channel)
+            .step_by(self.c)
+            .enumerate()
+            .map(move |(i, plane)| {
+                let next = (i + 1) * image + channel * s;
+                if let Some(ahead) = values.get(next..next + s) {
+                    prefetch(ahead);
+                }
+                plane
+            })
     }
 
     /// Output planes of `out` (every float of it, `n · c · s`), grouped by channel, to

@@ -37,6 +37,21 @@ unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Asks the CPU to bring `values` into its first-level cache ahead of their use, a
+/// cache line at a time. For reads that jump from page to page (a channel's plane of
+/// each image of a group), where the CPU's own prefetchers stop at each page's end.
+#[inline(always)]
+pub(crate) fn prefetch(values: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in values.chunks(16) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch only hints the cache: it neither faults nor writes.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = values;
+}
+
 /// Lanes of partial sums (so the additions vectorize): `Σ f(v)` over `values`, in 16
 /// lanes of f32 summed in f64.
 #[inline(always)]

@@ -23,7 +23,7 @@ use core::mem::MaybeUninit;
 use super::{Geometry, Images, deinterleave, interleave};
 use crate::gemm::{Matrix, MatrixMut, gemm};
 use crate::memory::written;
-use crate::simd::widest;
+use crate::simd::{prefetch, widest};
 
 /// Positions of a transformed 4×4 tile.
 const ALPHA: usize = 16;
@@ -113,7 +113,15 @@ impl Tiles {
         let tiles = images.len() / g.image_len() * self.count();
         let layout = Phases::new(self, tiles);
         let phases = &mut scratch[..layout.count * layout.len];
+        let channel = g.height * g.width;
         for c in 0..g.c_in {
+            // The next channel's planes, while this one's are transformed.
+            for image in images
+                .chunks_exact(g.image_len())
+                .filter(|_| c + 1 < g.c_in)
+            {
+                prefetch(&image[(c + 1) * channel..][..channel]);
+            }
             self.split_phases(images, c, layout, phases);
             // Patch entry (r, j) of every tile.
             let d = |r: usize, j: usize| {
@@ -187,6 +195,9 @@ impl Tiles {
         // The tiles' gradients a b / c d: the four phases of the output gradient.
         let phases = &mut scratch[..4 * tiles];
         for c in 0..g.c_out {
+            for image in dy.chunks_exact(g.output_len()).filter(|_| c + 1 < g.c_out) {
+                prefetch(&image[(c + 1) * plane..][..plane]);
+            }
             for (k, dy) in dy.chunks_exact(g.output_len()).enumerate() {
                 let dy = &dy[c * plane..][..plane];
                 for py in 0..2 {
