@@ -18,11 +18,11 @@
 //! `tensorflow` (a virtualenv: `pip install torch tensorflow-cpu keras`); on a GPU,
 //! `KILN_BENCH_DEVICE=cuda cargo bench --features cuda --bench training_step`.
 //! `KILN_BENCH_SECONDS` sets the seconds measured per model, batch and round (default
-//! 6), `KILN_BENCH_ROUNDS` the rounds (3),
-//! `KILN_BENCH_MODELS` the models (`mlp,mnist_cnn,cifar_cnn,resnet14`),
-//! `KILN_BENCH_BATCHES` the batch sizes (`128,32`), `KILN_BENCH_PYTHON` the Python
-//! (`python3`), `KILN_BENCH_SCRIPTS` the folder of the peers' scripts (default: where they
-//! were built, for a binary carried to another machine).
+//! 6), `KILN_BENCH_ROUNDS` the rounds (3), `KILN_BENCH_MODELS` the models
+//! (`mlp,mnist_cnn,cifar_cnn,resnet14`), `KILN_BENCH_BATCHES` the batch sizes
+//! (`128,32`), `KILN_BENCH_PYTHON` the Python (`python3`), `KILN_BENCH_SCRIPTS` the
+//! folder of the peers' scripts (default: where they were built, for a binary carried to
+//! another machine).
 
 mod common;
 
