@@ -113,15 +113,8 @@ impl Tiles {
         let tiles = images.len() / g.image_len() * self.count();
         let layout = Phases::new(self, tiles);
         let phases = &mut scratch[..layout.count * layout.len];
-        let channel = g.height * g.width;
         for c in 0..g.c_in {
-            // The next channel's planes, while this one's are transformed.
-            for image in images
-                .chunks_exact(g.image_len())
-                .filter(|_| c + 1 < g.c_in)
-            {
-                prefetch(&image[(c + 1) * channel..][..channel]);
-            }
+            prefetch_channel(images, g.image_len(), g.height * g.width, c + 1);
             self.split_phases(images, c, layout, phases);
             // Patch entry (r, j) of every tile.
             let d = |r: usize, j: usize| {
@@ -195,9 +188,7 @@ impl Tiles {
         // The tiles' gradients a b / c d: the four phases of the output gradient.
         let phases = &mut scratch[..4 * tiles];
         for c in 0..g.c_out {
-            for image in dy.chunks_exact(g.output_len()).filter(|_| c + 1 < g.c_out) {
-                prefetch(&image[(c + 1) * plane..][..plane]);
-            }
+            prefetch_channel(dy, g.output_len(), plane, c + 1);
             for (k, dy) in dy.chunks_exact(g.output_len()).enumerate() {
                 let dy = &dy[c * plane..][..plane];
                 for py in 0..2 {
@@ -310,6 +301,18 @@ fn times_a(
         let r3 = row(c3[0][x], c3[1][x], c3[2][x]);
         left[x] = r0 + r1 + r2 + bias;
         right[x] = r1 - r2 - r3 + bias;
+    }
+}
+
+/// Prefetches channel `c`'s plane (`plane` floats) of each of a group's images
+/// (`image_len` floats each), if they have that channel: called for the next channel
+/// while this one's planes are transformed.
+#[inline(always)]
+fn prefetch_channel(images: &[f32], image_len: usize, plane: usize, c: usize) {
+    if (c + 1) * plane <= image_len {
+        for image in images.chunks_exact(image_len) {
+            prefetch(&image[c * plane..][..plane]);
+        }
     }
 }
 
