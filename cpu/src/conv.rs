@@ -13,8 +13,11 @@
 //!
 //! A 1×1 convolution with stride 1 and no padding needs no unfolding: `cols` is the image.
 //! 3×3 stride-1 convolutions with enough channels go to Winograd's method instead
-//! (`winograd`, a module of this one).
+//! (`winograd`, a module of this one), and those with few channels, on a CPU with
+//! AVX-512, to a direct convolution (`direct`).
 
+#[cfg(target_arch = "x86_64")]
+mod direct;
 mod winograd;
 
 use core::cell::RefCell;
@@ -42,6 +45,21 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
+    /// The input gradient of a 3×3 stride-1 convolution (padding at most 2) as a forward
+    /// one: over the output gradient, padded by `2 − padding`, back to the input's size,
+    /// from `c_out` channels to `c_in` (with each kernel turned 180°).
+    fn mirrored(&self) -> Geometry {
+        Geometry {
+            c_in: self.c_out,
+            c_out: self.c_in,
+            height: self.out[0],
+            width: self.out[1],
+            padding: [2 - self.padding[0], 2 - self.padding[1]],
+            out: [self.height, self.width],
+            ..*self
+        }
+    }
+
     /// Rows of the unfolded image: one per weight position.
     fn k(&self) -> usize {
         self.c_in * self.kernel[0] * self.kernel[1]
@@ -241,6 +259,10 @@ impl Geometry {
     /// The convolution of `x` `[N, c_in, h, w]` with `weight` `[c_out, c_in, kh, kw]`,
     /// plus `bias` `[c_out]`: `[N, c_out, oh, ow]`.
     pub fn forward(&self, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if direct::applies(self) {
+            return direct::forward(self, x, weight, bias);
+        }
         if winograd::applies(self) {
             return winograd::forward(self, x, weight, bias);
         }
@@ -272,6 +294,10 @@ impl Geometry {
 
     /// The gradient of the input, from the output's gradient `dy` `[N, c_out, oh, ow]`.
     pub fn input_grad(&self, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if direct::applies_to_input_grad(self) {
+            return direct::input_grad(self, weight, dy);
+        }
         if winograd::applies(self) {
             return winograd::input_grad(self, weight, dy);
         }
@@ -301,6 +327,10 @@ impl Geometry {
     /// The gradient of the weight `[c_out, c_in, kh, kw]`, from the input `x` and the
     /// output's gradient `dy`.
     pub fn weight_grad(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if direct::applies(self) {
+            return direct::weight_grad(self, x, dy);
+        }
         if winograd::applies(self) {
             return winograd::weight_grad(self, x, dy);
         }

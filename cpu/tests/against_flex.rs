@@ -152,10 +152,13 @@ fn conv2d_and_its_gradients_equal_flex() {
             }
         }
     }
-    // Winograd's method (3×3, stride 1, 16 channels or more): even and odd, square and
-    // not, every padding it takes (0 to 2 per side), one image and several (7 images on
-    // two threads make groups of 3, 3 and 1 images per product), and a larger image of
-    // odd height and width.
+    // 3×3, stride 1: even and odd sizes, square and not, every padding Winograd's method
+    // and the direct convolution take (0 to 2 per side), one image and several (7 images
+    // on two threads make groups of 3, 3 and 1 images per Winograd product), and a larger
+    // image of odd height and width. Channels: Winograd's method (16 → 17); on a CPU with
+    // AVX-512, the direct convolution, forward and input gradient (16 → 16, 9 → 8, whose
+    // input gradient's 9 output channels leave its last block of 8 all but empty), and
+    // forward only (3 → 11, like a first layer).
     for batch in [1, 3, 7] {
         for (size, padding) in [
             ([8, 8], [0, 0]),
@@ -165,14 +168,16 @@ fn conv2d_and_its_gradients_equal_flex() {
             ([5, 5], [2, 0]),
             ([37, 29], [1, 1]),
         ] {
-            cases.push(Conv::new(
-                batch,
-                [16, 17],
-                size,
-                [3, 3],
-                [[1, 1], padding, [1, 1]],
-                batch == 3,
-            ));
+            for channels in [[16, 17], [16, 16], [9, 8], [3, 11]] {
+                cases.push(Conv::new(
+                    batch,
+                    channels,
+                    size,
+                    [3, 3],
+                    [[1, 1], padding, [1, 1]],
+                    batch == 3,
+                ));
+            }
         }
     }
     // Channels whose 19 × 21 kernels do not fill the weight transforms' last block of 16.
@@ -236,7 +241,7 @@ fn conv2d_and_its_gradients_equal_flex() {
         }
         checked
     });
-    assert_eq!(checked, 303, "cases run");
+    assert_eq!(checked, 357, "cases run");
 }
 
 /// Grouped convolutions run Flex's own forward and gradients (bit for bit); the bias

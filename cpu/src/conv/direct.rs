@@ -1,0 +1,393 @@
+//! 3×3 stride-1 convolutions with few channels computed directly, on CPUs with AVX-512:
+//! no unfolded image (im2col) and no transforms (Winograd's method), only the
+//! multiply-adds themselves, for the forward pass and both gradients.
+//!
+//! With the padded image's rows laid end to end (a channel's plane, `width + 2·padding`
+//! floats a row), the output laid out the same way is a 1-D convolution: output `p`
+//! (row `p / row`, column `p % row`) is `Σ_c Σ_tap w[tap] · plane_c[p + offset(tap)]`,
+//! `offset(ky, kx) = ky·row + kx`. The last two columns of each output row read past
+//! the image's edge and are dropped. So a block of the output, 8 channels × 48
+//! consecutive positions, is 24 vectors of sums in registers: per input channel and tap,
+//! three unaligned loads of the plane, 8 broadcast weights, 24 fused multiply-adds.
+//!
+//! Where it runs instead of the other two, measured with `cargo bench -p kiln-cpu
+//! --bench kernels` at batch 128 (ms for the forward pass, the input gradient and the
+//! weight gradient, before → after, three runs each):
+//!
+//! - a first layer's 3 input channels (the CIFAR CNN's, 3 → 32 at 32 × 32), where
+//!   im2col's products have an inner dimension of 27: 1.47 → 0.79–0.98 forward and
+//!   1.64 → 0.99–1.05 for the weight gradient;
+//! - 16 → 16 channels (ResNet-14's 32 × 32 layers), where Winograd's transforms cost as
+//!   much as its products: 2.39 · 2.26 · 2.03 → 1.67–1.70 · 1.73–1.76 · 1.87–2.01.
+//!
+//! With more channels Winograd's method stays ahead (the CIFAR CNN's 32 → 32 layer:
+//! 6.3–6.6 ms forward directly, 5.3 by Winograd's), and so does it on 8 × 8 maps, whose
+//! weight gradient here reads and writes its partial sums once per 6 vectors of work
+//! (ResNet-14's 64 → 64 layer: 4.0–5.0 ms against 1.6–2.0).
+//!
+//! The input gradient is this forward pass over the output gradient, padded by
+//! `2 − padding`, with each kernel turned 180° and the channels swapped. The weight
+//! gradient is the same sum the other way round: tap `(ky, kx)` of kernel `(o, c)` is
+//! `Σ_p dy_o[p] · plane_c[p + offset]` over the flattened output gradient (zero in the
+//! dropped columns), 16 lanes of partial sums per tap, kept across a thread's images
+//! and added up at the end.
+
+use core::mem::MaybeUninit;
+
+use super::{Geometry, Images};
+use crate::memory::written;
+
+/// Output channels of a block: one broadcast weight each per tap and input channel.
+const CHANNELS: usize = 8;
+
+/// Floats of a vector.
+const LANES: usize = 16;
+
+/// Vectors of consecutive output positions in a block.
+const VECTORS: usize = 3;
+
+/// Output positions of a block.
+const SPAN: usize = LANES * VECTORS;
+
+/// A kernel's rows and columns.
+const SIDE: usize = 3;
+
+/// Taps of a kernel.
+const TAPS: usize = SIDE * SIDE;
+
+/// Whether this convolution's forward pass runs here: 3×3, stride 1, no dilation, a
+/// padding the input gradient can mirror (≤ 2), on a CPU with AVX-512, with the
+/// channels of [`channels_fit`].
+pub(crate) fn applies(g: &Geometry) -> bool {
+    shape_fits(g) && channels_fit(g.c_in, g.c_out)
+}
+
+/// Whether this convolution's input gradient runs here: as [`applies`], with the
+/// channels swapped (the gradient's forward pass runs from `c_out` to `c_in`).
+pub(crate) fn applies_to_input_grad(g: &Geometry) -> bool {
+    shape_fits(g) && channels_fit(g.c_out, g.c_in)
+}
+
+fn shape_fits(g: &Geometry) -> bool {
+    avx512()
+        && g.kernel == [SIDE, SIDE]
+        && g.stride == [1, 1]
+        && g.dilation == [1, 1]
+        && g.padding.iter().all(|&p| p <= 2)
+}
+
+/// A block's 8 output channels all used (fewer are computed all the same: an input
+/// gradient's 3 channels, a first layer's, ran at half im2col's rate), and few input
+/// channels: fewer than 16 (im2col's product would have an inner dimension of 9 × that)
+/// or at most 16 × 16 in all (Winograd's transforms would cost as much as its products).
+fn channels_fit(c_in: usize, c_out: usize) -> bool {
+    c_out >= CHANNELS && (c_in < 16 || c_in * c_out <= 16 * 16)
+}
+
+fn avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}
+
+/// How an image's channels lie in the scratch: each padded and flattened (rows of
+/// `row` floats end to end), `plane` floats apart; the output's channels `out` floats
+/// apart, in the same rows.
+#[derive(Clone, Copy)]
+struct Planes {
+    row: usize,
+    out: usize,
+    plane: usize,
+}
+
+impl Planes {
+    fn new(g: &Geometry) -> Self {
+        let row = g.width + 2 * g.padding[1];
+        let out = (g.out[0] * row).div_ceil(SPAN) * SPAN;
+        // A block's farthest read: its last position, two rows and two columns on (the
+        // last tap's offset).
+        Planes {
+            row,
+            out,
+            plane: out + 2 * row + 2,
+        }
+    }
+
+    /// Where tap `t` (row-major) reads, from the output position.
+    fn offsets(&self) -> [usize; TAPS] {
+        let mut offsets = [0; TAPS];
+        for (t, offset) in offsets.iter_mut().enumerate() {
+            *offset = (t / SIDE) * self.row + t % SIDE;
+        }
+        offsets
+    }
+
+    /// Writes one image `[c_in, h, w]` into `planes`, padded with zeros.
+    fn pad(&self, g: &Geometry, image: &[f32], planes: &mut [f32]) {
+        planes.fill(0.0);
+        let [top, left] = g.padding;
+        for (channel, plane) in image
+            .chunks_exact(g.height * g.width)
+            .zip(planes.chunks_exact_mut(self.plane))
+        {
+            for (y, line) in channel.chunks_exact(g.width).enumerate() {
+                plane[(y + top) * self.row + left..][..g.width].copy_from_slice(line);
+            }
+        }
+    }
+
+    /// Writes one image's output `[c_out, oh, ow]` from its flattened channels, plus
+    /// `bias`.
+    fn crop(&self, g: &Geometry, flat: &[f32], bias: Option<&[f32]>, y: &mut [MaybeUninit<f32>]) {
+        let [oh, ow] = g.out;
+        for (o, channel) in y.chunks_exact_mut(oh * ow).enumerate() {
+            let bias = bias.map_or(0.0, |b| b[o]);
+            let rows = flat[o * self.out..].chunks(self.row);
+            for (line, values) in channel.chunks_exact_mut(ow).zip(rows) {
+                for (slot, &v) in line.iter_mut().zip(values) {
+                    slot.write(v + bias);
+                }
+            }
+        }
+    }
+
+    /// Writes one image's output gradient `[c_out, oh, ow]` into `flat` flattened as the
+    /// output is (`out` floats a channel, rows of `row`), zero in the dropped columns and
+    /// past the last row; the channels up to the next multiple of 8 all zero.
+    fn spread(&self, g: &Geometry, dy: &[f32], flat: &mut [f32]) {
+        flat.fill(0.0);
+        let [oh, ow] = g.out;
+        for (channel, out) in dy
+            .chunks_exact(oh * ow)
+            .zip(flat.chunks_exact_mut(self.out))
+        {
+            for (line, row) in channel.chunks_exact(ow).zip(out.chunks_exact_mut(self.row)) {
+                row[..ow].copy_from_slice(line);
+            }
+        }
+    }
+}
+
+/// Kernels `[c_out, c_in, 3, 3]` (`turned`: `[c_in, c_out, 3, 3]`, each turned 180°,
+/// the input gradient's) laid out for the blocks: `[c_out / 8][c_in][tap][8]`, the last
+/// block's missing channels zero.
+fn pack(weight: &[f32], c_out: usize, c_in: usize, turned: bool) -> Vec<f32> {
+    let blocks = c_out.div_ceil(CHANNELS);
+    let mut packed = vec![0.0; blocks * c_in * TAPS * CHANNELS];
+    for o in 0..c_out {
+        for c in 0..c_in {
+            for t in 0..TAPS {
+                let value = match turned {
+                    true => weight[(c * c_out + o) * TAPS + TAPS - 1 - t],
+                    false => weight[(o * c_in + c) * TAPS + t],
+                };
+                let block = o / CHANNELS;
+                packed[((block * c_in + c) * TAPS + t) * CHANNELS + o % CHANNELS] = value;
+            }
+        }
+    }
+    packed
+}
+
+/// The forward pass: `[N, c_out, oh, ow]`.
+///
+/// # Panics
+/// Where [`applies`] does not hold.
+pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    assert!(applies(g), "a direct convolution of {g:?}");
+    let packed = pack(weight, g.c_out, g.c_in, false);
+    packed_forward(g, x, &packed, bias)
+}
+
+/// The input gradient: the forward pass of `dy` through the kernels turned 180° with
+/// their channels swapped, padded so that its output has the input's size.
+///
+/// # Panics
+/// Where [`applies_to_input_grad`] does not hold.
+pub(crate) fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+    assert!(applies_to_input_grad(g), "a direct input gradient of {g:?}");
+    let back = g.mirrored();
+    let packed = pack(weight, back.c_out, back.c_in, true);
+    packed_forward(&back, dy, &packed, None)
+}
+
+/// The weight gradient `[c_out, c_in, 3, 3]` from the input `x` and the output's
+/// gradient `dy`.
+///
+/// # Panics
+/// Where [`applies`] does not hold.
+pub(crate) fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    assert!(applies(g), "a direct convolution of {g:?}");
+    let planes = Planes::new(g);
+    let offsets = planes.offsets();
+    let blocks = g.c_out.div_ceil(CHANNELS);
+    let inputs = g.c_in * planes.plane;
+    // Per block of 8 kernels, input channel and kernel row: 8 × 3 taps of 16 lanes.
+    let per_row = CHANNELS * SIDE * LANES;
+    let lanes = Images::of(g).sum(
+        blocks * g.c_in * SIDE * per_row,
+        |_| inputs + blocks * CHANNELS * planes.out,
+        |images, sums, _, scratch, _| {
+            let (padded, flat) = scratch.split_at_mut(inputs);
+            for n in images {
+                planes.pad(g, &x[n * g.image_len()..][..g.image_len()], padded);
+                planes.spread(g, &dy[n * g.output_len()..][..g.output_len()], flat);
+                let rows = sums.chunks_exact_mut(per_row);
+                for (i, sums) in rows.enumerate() {
+                    let (block, c, ky) = (i / (SIDE * g.c_in), i / SIDE % g.c_in, i % SIDE);
+                    let grads = &flat[block * CHANNELS * planes.out..];
+                    let plane = &padded[c * planes.plane + offsets[SIDE * ky]..];
+                    // SAFETY: `weight_grad` checked that the CPU has AVX-512.
+                    unsafe { row_sums(plane, &grads[..CHANNELS * planes.out], planes.out, sums) }
+                }
+            }
+        },
+    );
+    let mut weight = vec![0.0; g.c_out * g.c_in * TAPS];
+    for (i, taps) in lanes.chunks_exact(LANES).enumerate() {
+        let (row, o, kx) = (i / (SIDE * CHANNELS), i / SIDE % CHANNELS, i % SIDE);
+        let (block, c, ky) = (row / (SIDE * g.c_in), row / SIDE % g.c_in, row % SIDE);
+        let o = block * CHANNELS + o;
+        if o < g.c_out {
+            weight[(o * g.c_in + c) * TAPS + SIDE * ky + kx] = taps.iter().sum();
+        }
+    }
+    weight
+}
+
+/// The forward pass with the kernels packed (`pack`), on a CPU with AVX-512.
+fn packed_forward(g: &Geometry, x: &[f32], packed: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let planes = Planes::new(g);
+    let offsets = planes.offsets();
+    let blocks = g.c_out.div_ceil(CHANNELS);
+    let inputs = g.c_in * planes.plane;
+    let fill = |y: &mut [MaybeUninit<f32>]| {
+        Images::of(g).map(
+            x,
+            g.image_len(),
+            y,
+            g.output_len(),
+            |_| inputs + blocks * CHANNELS * planes.out,
+            |image, out, scratch, _| {
+                let (padded, flat) = scratch.split_at_mut(inputs);
+                planes.pad(g, image, padded);
+                for (block, flat) in flat.chunks_exact_mut(CHANNELS * planes.out).enumerate() {
+                    let weights =
+                        &packed[block * g.c_in * TAPS * CHANNELS..][..g.c_in * TAPS * CHANNELS];
+                    for start in (0..planes.out).step_by(SPAN) {
+                        // SAFETY: `forward` and `input_grad` checked that the CPU has
+                        // AVX-512.
+                        unsafe { block_sums(padded, planes, &offsets, start, weights, flat) }
+                    }
+                }
+                planes.crop(g, flat, bias, out);
+            },
+        )
+    };
+    // SAFETY: `map` hands every image's output to one call, and `crop` writes every
+    // float of it (every channel, row and column).
+    unsafe { written(g.batch * g.output_len(), fill) }
+}
+
+/// One block of the output: channels `0..8` of `flat` (rows `planes.out` floats apart),
+/// positions `start .. start + 48`, from the padded channels in `padded` and the block's
+/// packed kernels `[c_in][tap][8]`.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn block_sums(
+    padded: &[f32],
+    planes: Planes,
+    offsets: &[usize; TAPS],
+    start: usize,
+    weights: &[f32],
+    flat: &mut [f32],
+) {
+    use core::arch::x86_64::{
+        _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+    };
+
+    let c_in = weights.len() / (TAPS * CHANNELS);
+    let farthest = offsets[TAPS - 1];
+    assert!(
+        c_in > 0
+            && (c_in - 1) * planes.plane + start + farthest + SPAN <= padded.len()
+            && (CHANNELS - 1) * planes.out + start + SPAN <= flat.len(),
+        "a block at {start} reads or writes outside its planes"
+    );
+    let mut sums = [[_mm512_setzero_ps(); VECTORS]; CHANNELS];
+    for c in 0..c_in {
+        let plane = &padded[c * planes.plane + start..];
+        let weights = &weights[c * TAPS * CHANNELS..];
+        for (t, &offset) in offsets.iter().enumerate() {
+            let mut values = [_mm512_setzero_ps(); VECTORS];
+            for (j, v) in values.iter_mut().enumerate() {
+                // SAFETY: asserted above: position `start + offset + 16j + 15` of channel
+                // `c` lies inside `padded`.
+                *v = unsafe { _mm512_loadu_ps(plane.as_ptr().add(offset + LANES * j)) };
+            }
+            for (o, sums) in sums.iter_mut().enumerate() {
+                let w = _mm512_set1_ps(weights[t * CHANNELS + o]);
+                for (sum, &v) in sums.iter_mut().zip(&values) {
+                    *sum = _mm512_fmadd_ps(v, w, *sum);
+                }
+            }
+        }
+    }
+    for (o, sums) in sums.iter().enumerate() {
+        let row = &mut flat[o * planes.out + start..];
+        for (j, &sum) in sums.iter().enumerate() {
+            // SAFETY: asserted above: the block's 48 positions of each of its channels
+            // lie inside `flat`.
+            unsafe { _mm512_storeu_ps(row.as_mut_ptr().add(LANES * j), sum) };
+        }
+    }
+}
+
+/// Adds to `sums` (8 × 3 vectors of 16 lanes: output channel o, tap kx) the products of
+/// 8 channels of the flattened output gradient `grads` (`out` floats apart) with one
+/// input channel's padded plane read from kernel row ky's start (`plane`), at each tap's
+/// offset kx: lane l of sum (o, kx) gathers the positions p ≡ l (mod 16).
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn row_sums(plane: &[f32], grads: &[f32], out: usize, sums: &mut [f32]) {
+    use core::arch::x86_64::{
+        _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+    };
+
+    assert!(
+        out.is_multiple_of(LANES)
+            && out + 2 <= plane.len()
+            && CHANNELS * out <= grads.len()
+            && CHANNELS * SIDE * LANES <= sums.len(),
+        "a kernel row's sums read or write outside their planes"
+    );
+    let mut acc = [[_mm512_setzero_ps(); SIDE]; CHANNELS];
+    for (o, acc) in acc.iter_mut().enumerate() {
+        for (kx, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: asserted above: `sums` holds 8 × 3 vectors.
+            *acc = unsafe { _mm512_loadu_ps(sums.as_ptr().add((o * SIDE + kx) * LANES)) };
+        }
+    }
+    for start in (0..out).step_by(LANES) {
+        let mut values = [_mm512_setzero_ps(); SIDE];
+        for (kx, v) in values.iter_mut().enumerate() {
+            // SAFETY: asserted above: `start + kx + 15 < out + 2 ≤ plane.len()`.
+            *v = unsafe { _mm512_loadu_ps(plane.as_ptr().add(start + kx)) };
+        }
+        for (o, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: asserted above: channel o's positions lie inside `grads`.
+            let d = unsafe { _mm512_loadu_ps(grads.as_ptr().add(o * out + start)) };
+            for (acc, &v) in acc.iter_mut().zip(&values) {
+                *acc = _mm512_fmadd_ps(d, v, *acc);
+            }
+        }
+    }
+    for (o, acc) in acc.iter().enumerate() {
+        for (kx, &acc) in acc.iter().enumerate() {
+            // SAFETY: asserted above: `sums` holds 8 × 3 vectors.
+            unsafe { _mm512_storeu_ps(sums.as_mut_ptr().add((o * SIDE + kx) * LANES), acc) };
+        }
+    }
+}
