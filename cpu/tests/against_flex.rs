@@ -180,6 +180,29 @@ fn conv2d_and_its_gradients_equal_flex() {
             }
         }
     }
+    // 3×3, stride 2 (on a CPU with AVX-512, the direct convolution's forward pass and
+    // weight gradient, over the input's four phases): even and odd sizes, paddings 0 to
+    // 2, a last block of output channels not full (9).
+    for batch in [1, 7] {
+        for (size, padding) in [
+            ([8, 8], [1, 1]),
+            ([9, 7], [0, 0]),
+            ([6, 11], [2, 2]),
+            ([7, 10], [1, 2]),
+            ([37, 29], [1, 1]),
+        ] {
+            for channels in [[3, 8], [16, 9]] {
+                cases.push(Conv::new(
+                    batch,
+                    channels,
+                    size,
+                    [3, 3],
+                    [[2, 2], padding, [1, 1]],
+                    batch == 7,
+                ));
+            }
+        }
+    }
     // Channels whose 19 × 21 kernels do not fill the weight transforms' last block of 16.
     cases.push(Conv::new(
         2,
@@ -241,7 +264,7 @@ fn conv2d_and_its_gradients_equal_flex() {
         }
         checked
     });
-    assert_eq!(checked, 357, "cases run");
+    assert_eq!(checked, 377, "cases run");
 }
 
 /// Grouped convolutions run Flex's own forward and gradients (bit for bit); the bias

@@ -1,12 +1,15 @@
-//! 3×3 stride-1 convolutions with few channels computed directly, on CPUs with AVX-512:
-//! no unfolded image (im2col) and no transforms (Winograd's method), only the
-//! multiply-adds themselves, for the forward pass and both gradients.
+//! 3×3 convolutions computed directly on CPUs with AVX-512: stride 1 with few channels,
+//! and stride 2. No unfolded image (im2col) and no transforms (Winograd's method), only
+//! the multiply-adds themselves, for the forward pass and the weight gradient, and with
+//! stride 1 the input gradient.
 //!
 //! With the padded image's rows laid end to end (a channel's plane, `width + 2·padding`
 //! floats a row), the output laid out the same way is a 1-D convolution: output `p`
 //! (row `p / row`, column `p % row`) is `Σ_c Σ_tap w[tap] · plane_c[p + offset(tap)]`,
 //! `offset(ky, kx) = ky·row + kx`. The last two columns of each output row read past
-//! the image's edge and are dropped. So a block of the output, 8 channels × 48
+//! the image's edge and are dropped. With stride 2 each channel is split into its four
+//! phases (even or odd row and column, as [`Planes`] says), and a tap reads one of them
+//! the same way. So a block of the output, 8 channels × 48
 //! consecutive positions, is 24 vectors of sums in registers: per input channel and tap,
 //! three unaligned loads of the plane, 8 broadcast weights, 24 fused multiply-adds.
 //!
@@ -18,7 +21,11 @@
 //!   im2col's products have an inner dimension of 27: 1.47 → 0.79–0.98 forward and
 //!   1.64 → 0.99–1.05 for the weight gradient;
 //! - 16 → 16 channels (ResNet-14's 32 × 32 layers), where Winograd's transforms cost as
-//!   much as its products: 2.39 · 2.26 · 2.03 → 1.67–1.70 · 1.73–1.76 · 1.87–2.01.
+//!   much as its products: 2.39 · 2.26 · 2.03 → 1.67–1.70 · 1.73–1.76 · 1.87–2.01;
+//! - stride 2 (ResNet-14's 16 → 32 and 32 → 64 layers, im2col's before): forward 1.79 →
+//!   1.11–1.18 and 1.59 → 1.23–1.40, weight gradient 2.70 → 1.31–1.36 and 2.58 →
+//!   2.37–2.68 (its 8 × 8 output is short work between the partial sums' loads and
+//!   stores, as below). Their input gradient stays with im2col.
 //!
 //! With more channels Winograd's method stays ahead (the CIFAR CNN's 32 → 32 layer:
 //! 6.3–6.6 ms forward directly, 5.3 by Winograd's), and so does it on 8 × 8 maps, whose
@@ -34,7 +41,7 @@
 
 use core::mem::MaybeUninit;
 
-use super::{Geometry, Images};
+use super::{Geometry, Images, deinterleave};
 use crate::memory::written;
 
 /// Output channels of a block: one broadcast weight each per tap and input channel.
@@ -55,23 +62,28 @@ const SIDE: usize = 3;
 /// Taps of a kernel.
 const TAPS: usize = SIDE * SIDE;
 
-/// Whether this convolution's forward pass runs here: 3×3, stride 1, no dilation, a
-/// padding the input gradient can mirror (≤ 2), on a CPU with AVX-512, with the
-/// channels of [`channels_fit`].
+/// Whether this convolution's forward pass and weight gradient run here: 3×3, no
+/// dilation, a padding of at most 2, on a CPU with AVX-512; stride 1 with the channels
+/// of [`channels_fit`], or stride 2 with 8 output channels or more (im2col would run it
+/// otherwise, its products' inner dimension a 16th of the output's).
 pub(crate) fn applies(g: &Geometry) -> bool {
-    shape_fits(g) && channels_fit(g.c_in, g.c_out)
+    shape_fits(g)
+        && match g.stride {
+            [1, 1] => channels_fit(g.c_in, g.c_out),
+            [2, 2] => g.c_out >= CHANNELS,
+            _ => false,
+        }
 }
 
-/// Whether this convolution's input gradient runs here: as [`applies`], with the
-/// channels swapped (the gradient's forward pass runs from `c_out` to `c_in`).
+/// Whether this convolution's input gradient runs here: stride 1, and as [`applies`]
+/// with the channels swapped (the gradient's forward pass runs from `c_out` to `c_in`).
 pub(crate) fn applies_to_input_grad(g: &Geometry) -> bool {
-    shape_fits(g) && channels_fit(g.c_out, g.c_in)
+    shape_fits(g) && g.stride == [1, 1] && channels_fit(g.c_out, g.c_in)
 }
 
 fn shape_fits(g: &Geometry) -> bool {
     avx512()
         && g.kernel == [SIDE, SIDE]
-        && g.stride == [1, 1]
         && g.dilation == [1, 1]
         && g.padding.iter().all(|&p| p <= 2)
 }
@@ -88,48 +100,70 @@ fn avx512() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
 }
 
-/// How an image's channels lie in the scratch: each padded and flattened (rows of
-/// `row` floats end to end), `plane` floats apart; the output's channels `out` floats
-/// apart, in the same rows.
+/// How an image's channels lie in the scratch: each padded, split into its `stride²`
+/// phases (even or odd row and column, with stride 2; phase `(a, b)` holds the padded
+/// image's `[stride·y + a][stride·x + b]`), and flattened (rows of `row` floats end to
+/// end), `phase` floats a phase; the output's channels `out` floats apart, in rows of
+/// `row` too. Output position `p` of tap `(ky, kx)` reads phase `(ky % s, kx % s)` at
+/// `p + (ky / s)·row + kx / s`: a 1-D convolution per phase.
 #[derive(Clone, Copy)]
 struct Planes {
+    stride: usize,
     row: usize,
     out: usize,
-    plane: usize,
+    phase: usize,
 }
 
 impl Planes {
     fn new(g: &Geometry) -> Self {
-        let row = g.width + 2 * g.padding[1];
+        let stride = g.stride[0];
+        let row = (g.width + 2 * g.padding[1]).div_ceil(stride);
         let out = (g.out[0] * row).div_ceil(SPAN) * SPAN;
-        // A block's farthest read: its last position, two rows and two columns on (the
-        // last tap's offset).
+        // A block's farthest read: its last position plus the last tap's offset in its
+        // phase. That also holds the phase's rows, at most one more than the output's.
+        let reach = (SIDE - 1) / stride;
         Planes {
+            stride,
             row,
             out,
-            plane: out + 2 * row + 2,
+            phase: out + reach * (row + 1),
         }
     }
 
-    /// Where tap `t` (row-major) reads, from the output position.
+    /// Floats of a channel: its phases.
+    fn plane(&self) -> usize {
+        self.stride * self.stride * self.phase
+    }
+
+    /// Where tap `t` (row-major) reads in its channel, from the output position.
     fn offsets(&self) -> [usize; TAPS] {
+        let s = self.stride;
         let mut offsets = [0; TAPS];
         for (t, offset) in offsets.iter_mut().enumerate() {
-            *offset = (t / SIDE) * self.row + t % SIDE;
+            let (ky, kx) = (t / SIDE, t % SIDE);
+            *offset = ((ky % s) * s + kx % s) * self.phase + (ky / s) * self.row + kx / s;
         }
         offsets
     }
 
-    /// Writes one image `[c_in, h, w]` into `planes`, padded with zeros.
+    /// Writes one image `[c_in, h, w]` into `planes`, padded with zeros and split.
     fn pad(&self, g: &Geometry, image: &[f32], planes: &mut [f32]) {
         planes.fill(0.0);
         let [top, left] = g.padding;
+        let (s, row) = (self.stride, self.row);
         for (channel, plane) in image
             .chunks_exact(g.height * g.width)
-            .zip(planes.chunks_exact_mut(self.plane))
+            .zip(planes.chunks_exact_mut(self.plane()))
         {
             for (y, line) in channel.chunks_exact(g.width).enumerate() {
-                plane[(y + top) * self.row + left..][..g.width].copy_from_slice(line);
+                let (a, y) = ((y + top) % s, (y + top) / s);
+                let at = a * s * self.phase + y * row;
+                if s == 1 {
+                    plane[at + left..][..g.width].copy_from_slice(line);
+                } else {
+                    let (even, odd) = plane[at..].split_at_mut(self.phase);
+                    deinterleave(line, left, &mut even[..row], &mut odd[..row]);
+                }
             }
         }
     }
@@ -219,7 +253,7 @@ pub(crate) fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let planes = Planes::new(g);
     let offsets = planes.offsets();
     let blocks = g.c_out.div_ceil(CHANNELS);
-    let inputs = g.c_in * planes.plane;
+    let inputs = g.c_in * planes.plane();
     // Per block of 8 kernels, input channel and kernel row: 8 × 3 taps of 16 lanes.
     let per_row = CHANNELS * SIDE * LANES;
     let lanes = Images::of(g).sum(
@@ -233,10 +267,11 @@ pub(crate) fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 let rows = sums.chunks_exact_mut(per_row);
                 for (i, sums) in rows.enumerate() {
                     let (block, c, ky) = (i / (SIDE * g.c_in), i / SIDE % g.c_in, i % SIDE);
-                    let grads = &flat[block * CHANNELS * planes.out..];
-                    let plane = &padded[c * planes.plane + offsets[SIDE * ky]..];
+                    let grads = &flat[block * CHANNELS * planes.out..][..CHANNELS * planes.out];
+                    let plane = &padded[c * planes.plane()..][..planes.plane()];
+                    let taps = [0, 1, 2].map(|kx| offsets[SIDE * ky + kx]);
                     // SAFETY: `weight_grad` checked that the CPU has AVX-512.
-                    unsafe { row_sums(plane, &grads[..CHANNELS * planes.out], planes.out, sums) }
+                    unsafe { row_sums(plane, taps, grads, planes.out, sums) }
                 }
             }
         },
@@ -258,7 +293,7 @@ fn packed_forward(g: &Geometry, x: &[f32], packed: &[f32], bias: Option<&[f32]>)
     let planes = Planes::new(g);
     let offsets = planes.offsets();
     let blocks = g.c_out.div_ceil(CHANNELS);
-    let inputs = g.c_in * planes.plane;
+    let inputs = g.c_in * planes.plane();
     let fill = |y: &mut [MaybeUninit<f32>]| {
         Images::of(g).map(
             x,
@@ -307,16 +342,16 @@ unsafe fn block_sums(
     };
 
     let c_in = weights.len() / (TAPS * CHANNELS);
-    let farthest = offsets[TAPS - 1];
+    let farthest = offsets.iter().max().copied().unwrap_or(0);
     assert!(
         c_in > 0
-            && (c_in - 1) * planes.plane + start + farthest + SPAN <= padded.len()
+            && (c_in - 1) * planes.plane() + start + farthest + SPAN <= padded.len()
             && (CHANNELS - 1) * planes.out + start + SPAN <= flat.len(),
         "a block at {start} reads or writes outside its planes"
     );
     let mut sums = [[_mm512_setzero_ps(); VECTORS]; CHANNELS];
     for c in 0..c_in {
-        let plane = &padded[c * planes.plane + start..];
+        let plane = &padded[c * planes.plane() + start..];
         let weights = &weights[c * TAPS * CHANNELS..];
         for (t, &offset) in offsets.iter().enumerate() {
             let mut values = [_mm512_setzero_ps(); VECTORS];
@@ -345,20 +380,27 @@ unsafe fn block_sums(
 
 /// Adds to `sums` (8 × 3 vectors of 16 lanes: output channel o, tap kx) the products of
 /// 8 channels of the flattened output gradient `grads` (`out` floats apart) with one
-/// input channel's padded plane read from kernel row ky's start (`plane`), at each tap's
-/// offset kx: lane l of sum (o, kx) gathers the positions p ≡ l (mod 16).
+/// input channel's padded planes `plane`, read at a kernel row's three taps' offsets
+/// `taps`: lane l of sum (o, kx) gathers the positions p ≡ l (mod 16).
 ///
 /// # Safety
 /// The CPU must have AVX-512F.
 #[target_feature(enable = "avx512f")]
-unsafe fn row_sums(plane: &[f32], grads: &[f32], out: usize, sums: &mut [f32]) {
+unsafe fn row_sums(
+    plane: &[f32],
+    taps: [usize; SIDE],
+    grads: &[f32],
+    out: usize,
+    sums: &mut [f32],
+) {
     use core::arch::x86_64::{
         _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_setzero_ps, _mm512_storeu_ps,
     };
 
+    let farthest = taps.iter().max().copied().unwrap_or(0);
     assert!(
         out.is_multiple_of(LANES)
-            && out + 2 <= plane.len()
+            && out + farthest <= plane.len()
             && CHANNELS * out <= grads.len()
             && CHANNELS * SIDE * LANES <= sums.len(),
         "a kernel row's sums read or write outside their planes"
@@ -372,9 +414,9 @@ unsafe fn row_sums(plane: &[f32], grads: &[f32], out: usize, sums: &mut [f32]) {
     }
     for start in (0..out).step_by(LANES) {
         let mut values = [_mm512_setzero_ps(); SIDE];
-        for (kx, v) in values.iter_mut().enumerate() {
-            // SAFETY: asserted above: `start + kx + 15 < out + 2 ≤ plane.len()`.
-            *v = unsafe { _mm512_loadu_ps(plane.as_ptr().add(start + kx)) };
+        for (v, &tap) in values.iter_mut().zip(&taps) {
+            // SAFETY: asserted above: `start + tap + 15 < out + tap ≤ plane.len()`.
+            *v = unsafe { _mm512_loadu_ps(plane.as_ptr().add(start + tap)) };
         }
         for (o, acc) in acc.iter_mut().enumerate() {
             // SAFETY: asserted above: channel o's positions lie inside `grads`.
