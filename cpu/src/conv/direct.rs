@@ -24,13 +24,13 @@
 //!   much as its products: 2.39 · 2.26 · 2.03 → 1.67–1.70 · 1.73–1.76 · 1.87–2.01;
 //! - stride 2 (ResNet-14's 16 → 32 and 32 → 64 layers, im2col's before): forward 1.79 →
 //!   1.11–1.18 and 1.59 → 1.23–1.40, weight gradient 2.70 → 1.31–1.36 and 2.58 →
-//!   2.37–2.68 (its 8 × 8 output is short work between the partial sums' loads and
-//!   stores, as below). Their input gradient stays with im2col.
+//!   2.37–2.68 (one image per group; see [`POSITIONS`] for more). Their input gradient
+//!   stays with im2col.
 //!
 //! With more channels Winograd's method stays ahead (the CIFAR CNN's 32 → 32 layer:
 //! 6.3–6.6 ms forward directly, 5.3 by Winograd's), and so does it on 8 × 8 maps, whose
-//! weight gradient here reads and writes its partial sums once per 6 vectors of work
-//! (ResNet-14's 64 → 64 layer: 4.0–5.0 ms against 1.6–2.0).
+//! weight gradient took 4.0–5.0 ms here, one image per group, against Winograd's
+//! 1.6–2.0 (ResNet-14's 64 → 64 layer).
 //!
 //! The input gradient is this forward pass over the output gradient, padded by
 //! `2 − padding`, with each kernel turned 180° and the channels swapped. The weight
@@ -61,6 +61,15 @@ const SIDE: usize = 3;
 
 /// Taps of a kernel.
 const TAPS: usize = SIDE * SIDE;
+
+/// Output positions a group of images brings to the weight gradient, at least: its
+/// partial sums are loaded and stored once per group, so that an 8 × 8 output (96
+/// positions) is not 6 vectors of work between them. Measured against one image per
+/// group (`cargo bench -p kiln-cpu --bench kernels`, batch 128, three alternated runs):
+/// ResNet-14's stride-2 32 → 64 layer (8 × 8 out, four images a group) 2.21–2.30 ms
+/// against 3.28–3.50, its 16 → 32 one (16 × 16, two) 1.45–1.80 against 1.76–2.03;
+/// 800 and 1,600 did less.
+const POSITIONS: usize = 384;
 
 /// Whether this convolution's forward pass and weight gradient run here: 3×3, no
 /// dilation, a padding of at most 2, on a CPU with AVX-512; stride 1 with the channels
@@ -254,25 +263,36 @@ pub(crate) fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let offsets = planes.offsets();
     let blocks = g.c_out.div_ceil(CHANNELS);
     let inputs = g.c_in * planes.plane();
+    let outputs = blocks * CHANNELS * planes.out;
     // Per block of 8 kernels, input channel and kernel row: 8 × 3 taps of 16 lanes.
     let per_row = CHANNELS * SIDE * LANES;
-    let lanes = Images::of(g).sum(
+    let lanes = Images::grouped(g, POSITIONS.div_ceil(planes.out)).sum(
         blocks * g.c_in * SIDE * per_row,
-        |_| inputs + blocks * CHANNELS * planes.out,
+        |images| images * (inputs + outputs),
         |images, sums, _, scratch, _| {
-            let (padded, flat) = scratch.split_at_mut(inputs);
-            for n in images {
+            let (padded, flat) = scratch.split_at_mut(images.len() * inputs);
+            let planes_of = padded.chunks_exact_mut(inputs);
+            for ((n, padded), flat) in images
+                .clone()
+                .zip(planes_of)
+                .zip(flat.chunks_exact_mut(outputs))
+            {
                 planes.pad(g, &x[n * g.image_len()..][..g.image_len()], padded);
                 planes.spread(g, &dy[n * g.output_len()..][..g.output_len()], flat);
-                let rows = sums.chunks_exact_mut(per_row);
-                for (i, sums) in rows.enumerate() {
-                    let (block, c, ky) = (i / (SIDE * g.c_in), i / SIDE % g.c_in, i % SIDE);
-                    let grads = &flat[block * CHANNELS * planes.out..][..CHANNELS * planes.out];
-                    let plane = &padded[c * planes.plane()..][..planes.plane()];
-                    let taps = [0, 1, 2].map(|kx| offsets[SIDE * ky + kx]);
-                    // SAFETY: `weight_grad` checked that the CPU has AVX-512.
-                    unsafe { row_sums(plane, taps, grads, planes.out, sums) }
-                }
+            }
+            let group = Group {
+                images: images.len(),
+                inputs,
+                outputs,
+                out: planes.out,
+            };
+            for (i, sums) in sums.chunks_exact_mut(per_row).enumerate() {
+                let (block, c, ky) = (i / (SIDE * g.c_in), i / SIDE % g.c_in, i % SIDE);
+                let grads = &flat[block * CHANNELS * planes.out..];
+                let plane = &padded[c * planes.plane()..];
+                let taps = [0, 1, 2].map(|kx| offsets[SIDE * ky + kx]);
+                // SAFETY: `weight_grad` checked that the CPU has AVX-512.
+                unsafe { row_sums(plane, taps, grads, group, sums) }
             }
         },
     );
@@ -378,10 +398,22 @@ unsafe fn block_sums(
     }
 }
 
+/// Where a group of images lies in the weight gradient's scratch: each image's padded
+/// planes `inputs` floats apart, and its flattened output gradient (`out` floats a
+/// channel) `outputs` floats apart.
+#[derive(Clone, Copy)]
+struct Group {
+    images: usize,
+    inputs: usize,
+    outputs: usize,
+    out: usize,
+}
+
 /// Adds to `sums` (8 × 3 vectors of 16 lanes: output channel o, tap kx) the products of
-/// 8 channels of the flattened output gradient `grads` (`out` floats apart) with one
-/// input channel's padded planes `plane`, read at a kernel row's three taps' offsets
-/// `taps`: lane l of sum (o, kx) gathers the positions p ≡ l (mod 16).
+/// 8 channels of a group's flattened output gradients (from `grads`) with one input
+/// channel's padded planes (from `plane`), read at a kernel row's three taps' offsets
+/// `taps`, over the group's images: lane l of sum (o, kx) gathers the positions
+/// p ≡ l (mod 16).
 ///
 /// # Safety
 /// The CPU must have AVX-512F.
@@ -390,18 +422,25 @@ unsafe fn row_sums(
     plane: &[f32],
     taps: [usize; SIDE],
     grads: &[f32],
-    out: usize,
+    group: Group,
     sums: &mut [f32],
 ) {
     use core::arch::x86_64::{
         _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_setzero_ps, _mm512_storeu_ps,
     };
 
+    let Group {
+        images,
+        inputs,
+        outputs,
+        out,
+    } = group;
     let farthest = taps.iter().max().copied().unwrap_or(0);
     assert!(
-        out.is_multiple_of(LANES)
-            && out + farthest <= plane.len()
-            && CHANNELS * out <= grads.len()
+        images > 0
+            && out.is_multiple_of(LANES)
+            && (images - 1) * inputs + out + farthest <= plane.len()
+            && (images - 1) * outputs + CHANNELS * out <= grads.len()
             && CHANNELS * SIDE * LANES <= sums.len(),
         "a kernel row's sums read or write outside their planes"
     );
@@ -412,17 +451,21 @@ unsafe fn row_sums(
             *acc = unsafe { _mm512_loadu_ps(sums.as_ptr().add((o * SIDE + kx) * LANES)) };
         }
     }
-    for start in (0..out).step_by(LANES) {
-        let mut values = [_mm512_setzero_ps(); SIDE];
-        for (v, &tap) in values.iter_mut().zip(&taps) {
-            // SAFETY: asserted above: `start + tap + 15 < out + tap ≤ plane.len()`.
-            *v = unsafe { _mm512_loadu_ps(plane.as_ptr().add(start + tap)) };
-        }
-        for (o, acc) in acc.iter_mut().enumerate() {
-            // SAFETY: asserted above: channel o's positions lie inside `grads`.
-            let d = unsafe { _mm512_loadu_ps(grads.as_ptr().add(o * out + start)) };
-            for (acc, &v) in acc.iter_mut().zip(&values) {
-                *acc = _mm512_fmadd_ps(d, v, *acc);
+    for image in 0..images {
+        let (plane, grads) = (&plane[image * inputs..], &grads[image * outputs..]);
+        for start in (0..out).step_by(LANES) {
+            let mut values = [_mm512_setzero_ps(); SIDE];
+            for (v, &tap) in values.iter_mut().zip(&taps) {
+                // SAFETY: asserted above: `start + tap + 15 < out + tap`, inside the image's
+                // planes.
+                *v = unsafe { _mm512_loadu_ps(plane.as_ptr().add(start + tap)) };
+            }
+            for (o, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: asserted above: channel o's positions lie inside `grads`.
+                let d = unsafe { _mm512_loadu_ps(grads.as_ptr().add(o * out + start)) };
+                for (acc, &v) in acc.iter_mut().zip(&values) {
+                    *acc = _mm512_fmadd_ps(d, v, *acc);
+                }
             }
         }
     }
