@@ -43,6 +43,7 @@ use core::mem::MaybeUninit;
 
 use super::{Geometry, Images, deinterleave};
 use crate::memory::written;
+use crate::simd::widest;
 
 /// Output channels of a block: one broadcast weight each per tap and input channel.
 const CHANNELS: usize = 8;
@@ -156,6 +157,7 @@ impl Planes {
     }
 
     /// Writes one image `[c_in, h, w]` into `planes`, padded with zeros and split.
+    #[inline(always)]
     fn pad(&self, g: &Geometry, image: &[f32], planes: &mut [f32]) {
         planes.fill(0.0);
         let [top, left] = g.padding;
@@ -179,6 +181,7 @@ impl Planes {
 
     /// Writes one image's output `[c_out, oh, ow]` from its flattened channels, plus
     /// `bias`.
+    #[inline(always)]
     fn crop(&self, g: &Geometry, flat: &[f32], bias: Option<&[f32]>, y: &mut [MaybeUninit<f32>]) {
         let [oh, ow] = g.out;
         for (o, channel) in y.chunks_exact_mut(oh * ow).enumerate() {
@@ -195,6 +198,7 @@ impl Planes {
     /// Writes one image's output gradient `[c_out, oh, ow]` into `flat` flattened as the
     /// output is (`out` floats a channel, rows of `row`), zero in the dropped columns and
     /// past the last row; the channels up to the next multiple of 8 all zero.
+    #[inline(always)]
     fn spread(&self, g: &Geometry, dy: &[f32], flat: &mut [f32]) {
         flat.fill(0.0);
         let [oh, ow] = g.out;
@@ -277,8 +281,14 @@ pub(crate) fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 .zip(planes_of)
                 .zip(flat.chunks_exact_mut(outputs))
             {
-                planes.pad(g, &x[n * g.image_len()..][..g.image_len()], padded);
-                planes.spread(g, &dy[n * g.output_len()..][..g.output_len()], flat);
+                let (x, dy) = (&x[n * g.image_len()..], &dy[n * g.output_len()..]);
+                widest(
+                    #[inline(always)]
+                    || {
+                        planes.pad(g, &x[..g.image_len()], padded);
+                        planes.spread(g, &dy[..g.output_len()], flat);
+                    },
+                );
             }
             let group = Group {
                 images: images.len(),
@@ -323,7 +333,10 @@ fn packed_forward(g: &Geometry, x: &[f32], packed: &[f32], bias: Option<&[f32]>)
             |_| inputs + blocks * CHANNELS * planes.out,
             |image, out, scratch, _| {
                 let (padded, flat) = scratch.split_at_mut(inputs);
-                planes.pad(g, image, padded);
+                widest(
+                    #[inline(always)]
+                    || planes.pad(g, image, padded),
+                );
                 for (block, flat) in flat.chunks_exact_mut(CHANNELS * planes.out).enumerate() {
                     let weights =
                         &packed[block * g.c_in * TAPS * CHANNELS..][..g.c_in * TAPS * CHANNELS];
@@ -333,7 +346,10 @@ fn packed_forward(g: &Geometry, x: &[f32], packed: &[f32], bias: Option<&[f32]>)
                         unsafe { block_sums(padded, planes, &offsets, start, weights, flat) }
                     }
                 }
-                planes.crop(g, flat, bias, out);
+                widest(
+                    #[inline(always)]
+                    || planes.crop(g, flat, bias, out),
+                );
             },
         )
     };
