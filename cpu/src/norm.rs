@@ -1,7 +1,7 @@
-//! Batch normalization in training, as one autodiff op: two passes over the activations
-//! forward (each channel's statistics, then its normalized output, while the channel is
-//! still in cache) and two backward, where burn-nn's `BatchNorm` decomposes into about
-//! ten tensor ops forward and as many backward, each a pass over memory.
+//! Batch normalization in training, as one autodiff op: three passes over the
+//! activations forward (the channels' means, their variances, the normalized output) and
+//! two backward, each through memory in order, where burn-nn's `BatchNorm` decomposes
+//! into about ten tensor ops forward and as many backward.
 //!
 //! For `x` of shape `[n, c, ...]` and each channel's `m = n · (the rest)` values:
 //! `mean = Σx / m`, `var = Σ(x − mean)² / m` (biased, as burn-nn's), `inv = 1 / √(var + ε)`
@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use crate::KilnCpu;
 use crate::memory::written;
 use crate::module::{from_values, values};
-use crate::simd::{lanes, prefetch, sums, widest};
+use crate::simd::{lanes, sums, widest};
 use crate::strided::contiguous;
 
 /// A float tensor of `Autodiff<KilnCpu>`: the primitive `kiln::backend::Cpu` trains with.
@@ -172,108 +172,146 @@ impl Channels {
         self.n * self.s
     }
 
-    /// Channel `channel`'s planes of `values` (one per image), each handed out as the
-    /// next image's is prefetched: the planes lie an image apart, past where the CPU's
-    /// own prefetchers stop.
-    fn planes<'a>(&self, values: &'a [f32], channel: usize) -> impl Iterator<Item = &'a [f32]> {
-        let (s, image) = (self.s, self.c * self.s);
-        values
-            .chunks_exact(s)
-            .skip(channel)
-            .step_by(self.c)
-            .enumerate()
-            .map(move |(i, plane)| {
-                let next = (i + 1) * image + channel * s;
-                if let Some(ahead) = values.get(next..next + s) {
-                    prefetch(ahead);
-                }
-                plane
-            })
-    }
-
-    /// Output planes of `out` (every float of it, `n · c · s`), grouped by channel, to
-    /// fill in parallel.
-    fn planes_mut<'a, T>(&self, out: &'a mut [T]) -> Vec<Vec<&'a mut [T]>> {
-        let mut by_channel: Vec<Vec<&mut [T]>> =
-            (0..self.c).map(|_| Vec::with_capacity(self.n)).collect();
-        for (i, plane) in out.chunks_exact_mut(self.s).enumerate() {
-            by_channel[i % self.c].push(plane);
-        }
-        by_channel
-    }
-
-    fn statistics(&self, x: &[f32], epsilon: f64) -> Vec<Stats> {
-        let m = self.m() as f64;
-        (0..self.c)
+    /// Per channel, the `N` sums `plane(channel, at)` gives for each of its planes (the
+    /// plane starting at `at` in `[n, c, s]` buffers), over the batch: each thread walks
+    /// a contiguous run of images in memory order, then the runs' sums are added in order
+    /// (for a given batch and thread count, the same result every time). Walking one
+    /// channel's planes instead, an image apart, jumped from page to page, where the
+    /// CPU's prefetchers stop, even with the next plane prefetched: batch normalization
+    /// forward and backward on ResNet-14's first activations at batch 128 (8 MiB) took
+    /// 1.30–1.47 ms that way against 1.06–1.13 now, and ResNet-14's training step 0.941
+    /// and 0.966 of the time at batch 128 (one process, 8 alternated rounds each, 8 and 7
+    /// of them faster), 0.976 and 1.023 at batch 32.
+    fn channel_sums<const N: usize>(
+        &self,
+        plane: impl Fn(usize, usize) -> [f64; N] + Sync,
+    ) -> Vec<[f64; N]> {
+        let image = self.c * self.s;
+        let parts = rayon::current_num_threads().min(self.n).max(1);
+        let per_part = self.n.div_ceil(parts);
+        let runs: Vec<Vec<[f64; N]>> = (0..parts)
             .into_par_iter()
-            .map(|channel| {
+            .map(|part| {
+                let mut totals = vec![[0.0; N]; self.c];
+                let images = part * per_part..((part + 1) * per_part).min(self.n);
                 widest(
                     #[inline(always)]
                     || {
-                        let sum: f64 = self.planes(x, channel).map(|p| lanes(p, |v| v)).sum();
-                        let mean = (sum / m) as f32;
-                        let squares: f64 = self
-                            .planes(x, channel)
-                            .map(|p| lanes(p, |v| (v - mean) * (v - mean)))
-                            .sum();
-                        let variance = squares / m;
-                        Stats {
-                            mean,
-                            variance: variance as f32,
-                            inv: (1.0 / (variance + epsilon).sqrt()) as f32,
+                        for at in (images.start * image..images.end * image).step_by(self.s) {
+                            let channel = at / self.s % self.c;
+                            let sums = plane(channel, at);
+                            for (total, sum) in totals[channel].iter_mut().zip(sums) {
+                                *total += sum;
+                            }
+                        }
+                    },
+                );
+                totals
+            })
+            .collect();
+        let mut totals = vec![[0.0; N]; self.c];
+        for run in runs {
+            for (total, sums) in totals.iter_mut().zip(run) {
+                for (total, sum) in total.iter_mut().zip(sums) {
+                    *total += sum;
+                }
+            }
+        }
+        totals
+    }
+
+    /// `n · c · s` values, each plane written by `plane(channel, at, out)` (`at`: where
+    /// it starts): in parallel over images, each image's planes in memory order (see
+    /// [`Channels::channel_sums`]).
+    fn planes_written(
+        &self,
+        plane: impl Fn(usize, usize, &mut [MaybeUninit<f32>]) + Sync,
+    ) -> Vec<f32> {
+        let image = self.c * self.s;
+        let fill = |out: &mut [MaybeUninit<f32>]| {
+            out.par_chunks_mut(image).enumerate().for_each(|(n, out)| {
+                widest(
+                    #[inline(always)]
+                    || {
+                        for (channel, out) in out.chunks_exact_mut(self.s).enumerate() {
+                            plane(channel, n * image + channel * self.s, out);
                         }
                     },
                 )
+            })
+        };
+        // SAFETY: `par_chunks_mut` hands out every image, and each of its planes is
+        // handed to `plane`, which writes it whole (the callers below write every float
+        // of it from the input's plane of the same size).
+        unsafe { written(self.n * image, fill) }
+    }
+
+    fn statistics(&self, x: &[f32], epsilon: f64) -> Vec<Stats> {
+        let (m, s) = (self.m() as f64, self.s);
+        let means: Vec<f32> = self
+            .channel_sums(
+                #[inline(always)]
+                |_, at| [lanes(&x[at..][..s], |v| v)],
+            )
+            .iter()
+            .map(|[sum]| (sum / m) as f32)
+            .collect();
+        let squares = self.channel_sums(
+            #[inline(always)]
+            |channel, at| {
+                let mean = means[channel];
+                [lanes(&x[at..][..s], |v| (v - mean) * (v - mean))]
+            },
+        );
+        means
+            .iter()
+            .zip(squares)
+            .map(|(&mean, [squares])| {
+                let variance = squares / m;
+                Stats {
+                    mean,
+                    variance: variance as f32,
+                    inv: (1.0 / (variance + epsilon).sqrt()) as f32,
+                }
             })
             .collect()
     }
 
     fn normalize(&self, x: &[f32], stats: &[Stats], gamma: &[f32], beta: &[f32]) -> Vec<f32> {
-        let fill = |y: &mut [MaybeUninit<f32>]| {
-            self.planes_mut(y)
-                .into_par_iter()
-                .enumerate()
-                .for_each(|(channel, outs)| {
-                    let s = stats[channel];
-                    let scale = s.inv * gamma[channel];
-                    let shift = beta[channel] - s.mean * scale;
-                    widest(
-                        #[inline(always)]
-                        || {
-                            for (out, plane) in outs.into_iter().zip(self.planes(x, channel)) {
-                                for (o, &v) in out.iter_mut().zip(plane) {
-                                    o.write(v * scale + shift);
-                                }
-                            }
-                        },
-                    )
-                })
-        };
-        // SAFETY: `planes_mut` hands out every plane of the output, and each is written
-        // whole from the input's plane of the same channel and image (as long).
-        unsafe { written(x.len(), fill) }
+        let coefficients: Vec<[f32; 2]> = (0..self.c)
+            .map(|channel| {
+                let s = stats[channel];
+                let scale = s.inv * gamma[channel];
+                [scale, beta[channel] - s.mean * scale]
+            })
+            .collect();
+        self.planes_written(
+            #[inline(always)]
+            |channel, at, out| {
+                let [scale, shift] = coefficients[channel];
+                for (o, &v) in out.iter_mut().zip(&x[at..][..self.s]) {
+                    o.write(v * scale + shift);
+                }
+            },
+        )
     }
 
     fn gradient_sums(&self, x: &[f32], dy: &[f32], stats: &[Stats]) -> Vec<Sums> {
-        (0..self.c)
-            .into_par_iter()
-            .map(|channel| {
-                let Stats { mean, inv, .. } = stats[channel];
-                widest(
-                    #[inline(always)]
-                    || {
-                        // Σdy and Σ(x − mean)·dy, in one pass over the planes.
-                        let mut totals = [0.0; 2];
-                        for (p, g) in self.planes(x, channel).zip(self.planes(dy, channel)) {
-                            let plane = sums(p, g, |v, d| [d, (v - mean) * d]);
-                            totals = [totals[0] + plane[0], totals[1] + plane[1]];
-                        }
-                        Sums {
-                            dy: totals[0],
-                            dy_xhat: totals[1] * f64::from(inv),
-                        }
-                    },
-                )
+        let s = self.s;
+        // Σdy and Σ(x − mean)·dy, in one pass over the planes.
+        let totals = self.channel_sums(
+            #[inline(always)]
+            |channel, at| {
+                let mean = stats[channel].mean;
+                sums(&x[at..][..s], &dy[at..][..s], |v, d| [d, (v - mean) * d])
+            },
+        );
+        totals
+            .iter()
+            .zip(stats)
+            .map(|(&[dy, centred], s)| Sums {
+                dy,
+                dy_xhat: centred * f64::from(s.inv),
             })
             .collect()
     }
@@ -287,33 +325,27 @@ impl Channels {
         gamma: &[f32],
     ) -> Vec<f32> {
         let m = self.m() as f64;
-        let fill = |dx: &mut [MaybeUninit<f32>]| {
-            self.planes_mut(dx)
-                .into_par_iter()
-                .enumerate()
-                .for_each(|(channel, outs)| {
-                    let Stats { mean, inv, .. } = stats[channel];
-                    let (inv, g) = (f64::from(inv), f64::from(gamma[channel]));
-                    // dx = a·dy + b·(x − mean) + k.
-                    let a = (g * inv) as f32;
-                    let b = (-g * inv * inv * sums[channel].dy_xhat / m) as f32;
-                    let k = (-g * inv * sums[channel].dy / m) as f32;
-                    widest(
-                        #[inline(always)]
-                        || {
-                            let planes = self.planes(x, channel).zip(self.planes(dy, channel));
-                            for (out, (p, d)) in outs.into_iter().zip(planes) {
-                                for ((o, &v), &g) in out.iter_mut().zip(p).zip(d) {
-                                    o.write(a * g + b * (v - mean) + k);
-                                }
-                            }
-                        },
-                    )
-                })
-        };
-        // SAFETY: as in `normalize`: every plane of the output, each written whole (x
-        // and dy have the output's shape).
-        unsafe { written(x.len(), fill) }
+        // dx = a·dy + b·(x − mean) + k, per channel.
+        let coefficients: Vec<[f32; 4]> = (0..self.c)
+            .map(|channel| {
+                let Stats { mean, inv, .. } = stats[channel];
+                let (inv, g) = (f64::from(inv), f64::from(gamma[channel]));
+                let a = (g * inv) as f32;
+                let b = (-g * inv * inv * sums[channel].dy_xhat / m) as f32;
+                let k = (-g * inv * sums[channel].dy / m) as f32;
+                [a, b, k, mean]
+            })
+            .collect();
+        self.planes_written(
+            #[inline(always)]
+            |channel, at, out| {
+                let [a, b, k, mean] = coefficients[channel];
+                let (x, dy) = (&x[at..][..self.s], &dy[at..][..self.s]);
+                for ((o, &v), &g) in out.iter_mut().zip(x).zip(dy) {
+                    o.write(a * g + b * (v - mean) + k);
+                }
+            },
+        )
     }
 }
 
