@@ -180,9 +180,10 @@ fn conv2d_and_its_gradients_equal_flex() {
             }
         }
     }
-    // 3×3, stride 2 (on a CPU with AVX-512, the direct convolution's forward pass and
-    // weight gradient, over the input's four phases): even and odd sizes, paddings 0 to
-    // 2, a last block of output channels not full (9).
+    // 3×3, stride 2 (on a CPU with AVX-512, the direct convolution over the input's four
+    // phases: forward and weight gradient, and the input gradient, one pass per phase,
+    // where the input has 8 channels or more): even and odd sizes, paddings 0 to 2, a
+    // last block of output channels not full (9).
     for batch in [1, 7] {
         for (size, padding) in [
             ([8, 8], [1, 1]),

@@ -1,7 +1,6 @@
 //! 3×3 convolutions computed directly on CPUs with AVX-512: stride 1 with few channels,
 //! and stride 2. No unfolded image (im2col) and no transforms (Winograd's method), only
-//! the multiply-adds themselves, for the forward pass and the weight gradient, and with
-//! stride 1 the input gradient.
+//! the multiply-adds themselves, for the forward pass and both gradients.
 //!
 //! With the padded image's rows laid end to end (a channel's plane, `width + 2·padding`
 //! floats a row), the output laid out the same way is a 1-D convolution: output `p`
@@ -24,8 +23,8 @@
 //!   much as its products: 2.39 · 2.26 · 2.03 → 1.67–1.70 · 1.73–1.76 · 1.87–2.01;
 //! - stride 2 (ResNet-14's 16 → 32 and 32 → 64 layers, im2col's before): forward 1.79 →
 //!   1.11–1.18 and 1.59 → 1.23–1.40, weight gradient 2.70 → 1.31–1.36 and 2.58 →
-//!   2.37–2.68 (one image per group; see [`POSITIONS`] for more). Their input gradient
-//!   stays with im2col.
+//!   2.37–2.68 (one image per group; see [`POSITIONS`] for more), input gradient (four
+//!   alternated runs against im2col's) 1.72–1.78 → 1.32–1.37 and 1.31–1.43 → 1.20–1.44.
 //!
 //! With more channels Winograd's method stays ahead (the CIFAR CNN's 32 → 32 layer:
 //! 6.3–6.6 ms forward directly, 5.3 by Winograd's), and so does it on 8 × 8 maps, whose
@@ -33,7 +32,8 @@
 //! 1.6–2.0 (ResNet-14's 64 → 64 layer).
 //!
 //! The input gradient is this forward pass over the output gradient, padded by
-//! `2 − padding`, with each kernel turned 180° and the channels swapped. The weight
+//! `2 − padding`, with each kernel turned 180° and the channels swapped (with stride 2,
+//! one such pass per phase of the input, see [`input_grad`]). The weight
 //! gradient is the same sum the other way round: tap `(ky, kx)` of kernel `(o, c)` is
 //! `Σ_p dy_o[p] · plane_c[p + offset]` over the flattened output gradient (zero in the
 //! dropped columns), 16 lanes of partial sums per tap, kept across a thread's images
@@ -41,7 +41,7 @@
 
 use core::mem::MaybeUninit;
 
-use super::{Geometry, Images, deinterleave};
+use super::{Geometry, Images, deinterleave, interleave};
 use crate::memory::written;
 use crate::simd::widest;
 
@@ -85,10 +85,16 @@ pub(crate) fn applies(g: &Geometry) -> bool {
         }
 }
 
-/// Whether this convolution's input gradient runs here: stride 1, and as [`applies`]
-/// with the channels swapped (the gradient's forward pass runs from `c_out` to `c_in`).
+/// Whether this convolution's input gradient runs here: as [`applies`] with the channels
+/// swapped (the gradient runs from `c_out` channels to `c_in`): with stride 1
+/// [`channels_fit`], with stride 2 8 input channels or more.
 pub(crate) fn applies_to_input_grad(g: &Geometry) -> bool {
-    shape_fits(g) && g.stride == [1, 1] && channels_fit(g.c_out, g.c_in)
+    shape_fits(g)
+        && match g.stride {
+            [1, 1] => channels_fit(g.c_out, g.c_in),
+            [2, 2] => g.c_in >= CHANNELS,
+            _ => false,
+        }
 }
 
 fn shape_fits(g: &Geometry) -> bool {
@@ -213,21 +219,23 @@ impl Planes {
     }
 }
 
-/// Kernels `[c_out, c_in, 3, 3]` (`turned`: `[c_in, c_out, 3, 3]`, each turned 180°,
-/// the input gradient's) laid out for the blocks: `[c_out / 8][c_in][tap][8]`, the last
-/// block's missing channels zero.
-fn pack(weight: &[f32], c_out: usize, c_in: usize, turned: bool) -> Vec<f32> {
-    let blocks = c_out.div_ceil(CHANNELS);
-    let mut packed = vec![0.0; blocks * c_in * TAPS * CHANNELS];
-    for o in 0..c_out {
-        for c in 0..c_in {
-            for t in 0..TAPS {
-                let value = match turned {
-                    true => weight[(c * c_out + o) * TAPS + TAPS - 1 - t],
-                    false => weight[(o * c_in + c) * TAPS + t],
-                };
+/// Kernels laid out for the blocks: `[outputs / 8][inputs][taps][8]`, `value(o, c, t)`
+/// for output channel o, input channel c and tap t, the last block's missing channels
+/// zero.
+fn pack(
+    outputs: usize,
+    inputs: usize,
+    taps: usize,
+    value: impl Fn(usize, usize, usize) -> f32,
+) -> Vec<f32> {
+    let blocks = outputs.div_ceil(CHANNELS);
+    let mut packed = vec![0.0; blocks * inputs * taps * CHANNELS];
+    for o in 0..outputs {
+        for c in 0..inputs {
+            for t in 0..taps {
                 let block = o / CHANNELS;
-                packed[((block * c_in + c) * TAPS + t) * CHANNELS + o % CHANNELS] = value;
+                packed[((block * inputs + c) * taps + t) * CHANNELS + o % CHANNELS] =
+                    value(o, c, t);
             }
         }
     }
@@ -240,20 +248,142 @@ fn pack(weight: &[f32], c_out: usize, c_in: usize, turned: bool) -> Vec<f32> {
 /// Where [`applies`] does not hold.
 pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     assert!(applies(g), "a direct convolution of {g:?}");
-    let packed = pack(weight, g.c_out, g.c_in, false);
+    let packed = pack(g.c_out, g.c_in, TAPS, |o, c, t| {
+        weight[(o * g.c_in + c) * TAPS + t]
+    });
     packed_forward(g, x, &packed, bias)
 }
 
-/// The input gradient: the forward pass of `dy` through the kernels turned 180° with
-/// their channels swapped, padded so that its output has the input's size.
+/// The input gradient. With stride 1, the forward pass of `dy` through the kernels
+/// turned 180° with their channels swapped, padded so that its output has the input's
+/// size. With stride 2, each phase `(a, b)` of the padded input's gradient on its own
+/// (rows `2Y + a`, columns `2X + b`): the taps `(ky, kx)` with `ky ≡ a` and `kx ≡ b`
+/// (mod 2) reach it, from the output gradient's `[Y − (ky − a)/2][X − (kx − b)/2]`, so
+/// that it is a stride-1 convolution of the output gradient, padded by one, with 4, 2, 2
+/// or 1 taps.
 ///
 /// # Panics
 /// Where [`applies_to_input_grad`] does not hold.
 pub(crate) fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     assert!(applies_to_input_grad(g), "a direct input gradient of {g:?}");
+    if g.stride == [2, 2] {
+        return strided_input_grad(g, weight, dy);
+    }
     let back = g.mirrored();
-    let packed = pack(weight, back.c_out, back.c_in, true);
+    let packed = pack(back.c_out, back.c_in, TAPS, |i, o, t| {
+        weight[(o * g.c_in + i) * TAPS + TAPS - 1 - t]
+    });
     packed_forward(&back, dy, &packed, None)
+}
+
+/// [`input_grad`] with stride 2.
+fn strided_input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+    let [top, left] = g.padding;
+    // The output gradient padded by one row and column all round, flattened for outputs
+    // of as many rows and columns as the larger phase has.
+    let grads = Geometry {
+        c_in: g.c_out,
+        c_out: g.c_in,
+        height: g.out[0],
+        width: g.out[1],
+        padding: [1, 1],
+        stride: [1, 1],
+        out: [
+            (g.height + 2 * top).div_ceil(2),
+            (g.width + 2 * left).div_ceil(2),
+        ],
+        ..*g
+    };
+    let planes = Planes::new(&grads);
+    let row = planes.row;
+    let (p00, p01) = (
+        phase::<4>(g, weight, row, 0, 0),
+        phase::<2>(g, weight, row, 0, 1),
+    );
+    let (p10, p11) = (
+        phase::<2>(g, weight, row, 1, 0),
+        phase::<1>(g, weight, row, 1, 1),
+    );
+    let blocks = g.c_in.div_ceil(CHANNELS);
+    let inputs = g.c_out * planes.plane();
+    let outputs = blocks * CHANNELS * planes.out;
+    let fill = |dx: &mut [MaybeUninit<f32>]| {
+        Images::of(g).map(
+            dy,
+            g.output_len(),
+            dx,
+            g.image_len(),
+            |_| inputs + 4 * outputs,
+            |grad, image, scratch, _| {
+                let (padded, flat) = scratch.split_at_mut(inputs);
+                widest(
+                    #[inline(always)]
+                    || planes.pad(&grads, grad, padded),
+                );
+                let (f00, rest) = flat.split_at_mut(outputs);
+                let (f01, rest) = rest.split_at_mut(outputs);
+                let (f10, f11) = rest.split_at_mut(outputs);
+                all_blocks(padded, planes, &p00.0, &p00.1, f00);
+                all_blocks(padded, planes, &p01.0, &p01.1, f01);
+                all_blocks(padded, planes, &p10.0, &p10.1, f10);
+                all_blocks(padded, planes, &p11.0, &p11.1, f11);
+                widest(
+                    #[inline(always)]
+                    || interleave_phases(g, planes, flat, image),
+                );
+            },
+        )
+    };
+    // SAFETY: `map` hands every image's gradient to one call, and the loop above writes
+    // every float of it (every channel, row and column).
+    unsafe { written(g.batch * g.image_len(), fill) }
+}
+
+/// Phase (a, b)'s kernel for [`strided_input_grad`], of `T` taps (4, 2, 2 and 1 for the
+/// phases (0, 0), (0, 1), (1, 0) and (1, 1)): its taps' offsets in the output gradient's
+/// padded planes (rows of `row`), and its kernels packed (`pack`), from `c_out` channels
+/// to `c_in`. Tap (m, n) reads the padded gradient m rows and n columns on, with the
+/// kernel's tap (a + 2(1 − m), b + 2(1 − n)): m is 0 or 1 for a = 0, 1 for a = 1.
+fn phase<const T: usize>(
+    g: &Geometry,
+    weight: &[f32],
+    row: usize,
+    a: usize,
+    b: usize,
+) -> ([usize; T], Vec<f32>) {
+    let (mut offsets, mut kernel_taps) = ([0; T], [0; T]);
+    let steps = (a..2).flat_map(|m| (b..2).map(move |n| (m, n)));
+    for (t, (m, n)) in steps.enumerate() {
+        offsets[t] = m * row + n;
+        kernel_taps[t] = (a + 2 - 2 * m) * SIDE + b + 2 - 2 * n;
+    }
+    let packed = pack(g.c_in, g.c_out, T, |i, o, t| {
+        weight[(o * g.c_in + i) * TAPS + kernel_taps[t]]
+    });
+    (offsets, packed)
+}
+
+/// Writes one image's input gradient `[c_in, h, w]` from its four phases, flattened in
+/// `flat` one after the other (as [`strided_input_grad`] computes them): input pixel
+/// (y, x) is phase ((y + top) % 2, (x + left) % 2)'s ((y + top) / 2, (x + left) / 2), so a
+/// row interleaves two phases' rows.
+#[inline(always)]
+fn interleave_phases(g: &Geometry, planes: Planes, flat: &[f32], image: &mut [MaybeUninit<f32>]) {
+    let [top, left] = g.padding;
+    let (h, w, row) = (g.height, g.width, planes.row);
+    let outputs = flat.len() / 4;
+    for (i, channel) in image.chunks_exact_mut(h * w).enumerate() {
+        for (y, line) in channel.chunks_exact_mut(w).enumerate() {
+            let (a, yy) = ((y + top) % 2, (y + top) / 2);
+            let at = i * planes.out + yy * row;
+            let phase_row = |b: usize| &flat[(2 * a + b) * outputs + at..][..row];
+            let (even, odd) = match left % 2 {
+                0 => (&phase_row(0)[left / 2..], &phase_row(1)[left / 2..]),
+                _ => (phase_row(1), &phase_row(0)[1..]),
+            };
+            interleave(even, odd, line, MaybeUninit::new);
+        }
+    }
 }
 
 /// The weight gradient `[c_out, c_in, 3, 3]` from the input `x` and the output's
@@ -337,15 +467,7 @@ fn packed_forward(g: &Geometry, x: &[f32], packed: &[f32], bias: Option<&[f32]>)
                     #[inline(always)]
                     || planes.pad(g, image, padded),
                 );
-                for (block, flat) in flat.chunks_exact_mut(CHANNELS * planes.out).enumerate() {
-                    let weights =
-                        &packed[block * g.c_in * TAPS * CHANNELS..][..g.c_in * TAPS * CHANNELS];
-                    for start in (0..planes.out).step_by(SPAN) {
-                        // SAFETY: `forward` and `input_grad` checked that the CPU has
-                        // AVX-512.
-                        unsafe { block_sums(padded, planes, &offsets, start, weights, flat) }
-                    }
-                }
+                all_blocks(padded, planes, &offsets, packed, flat);
                 widest(
                     #[inline(always)]
                     || planes.crop(g, flat, bias, out),
@@ -358,6 +480,28 @@ fn packed_forward(g: &Geometry, x: &[f32], packed: &[f32], bias: Option<&[f32]>)
     unsafe { written(g.batch * g.output_len(), fill) }
 }
 
+/// Every block of an image's output, `flat` (`[blocks · 8][planes.out]`), from its
+/// padded channels `padded` through kernels of `T` taps read at `offsets`, packed
+/// (`pack`). The CPU must have AVX-512 (as [`applies`] and [`applies_to_input_grad`]
+/// check).
+fn all_blocks<const T: usize>(
+    padded: &[f32],
+    planes: Planes,
+    offsets: &[usize; T],
+    packed: &[f32],
+    flat: &mut [f32],
+) {
+    let c_in = padded.len() / planes.plane();
+    let per_block = c_in * T * CHANNELS;
+    for (block, flat) in flat.chunks_exact_mut(CHANNELS * planes.out).enumerate() {
+        let weights = &packed[block * per_block..][..per_block];
+        for start in (0..planes.out).step_by(SPAN) {
+            // SAFETY: the callers checked that the CPU has AVX-512.
+            unsafe { block_sums(padded, planes, offsets, start, weights, flat) }
+        }
+    }
+}
+
 /// One block of the output: channels `0..8` of `flat` (rows `planes.out` floats apart),
 /// positions `start .. start + 48`, from the padded channels in `padded` and the block's
 /// packed kernels `[c_in][tap][8]`.
@@ -365,10 +509,10 @@ fn packed_forward(g: &Geometry, x: &[f32], packed: &[f32], bias: Option<&[f32]>)
 /// # Safety
 /// The CPU must have AVX-512F.
 #[target_feature(enable = "avx512f")]
-unsafe fn block_sums(
+unsafe fn block_sums<const T: usize>(
     padded: &[f32],
     planes: Planes,
-    offsets: &[usize; TAPS],
+    offsets: &[usize; T],
     start: usize,
     weights: &[f32],
     flat: &mut [f32],
@@ -377,7 +521,7 @@ unsafe fn block_sums(
         _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
     };
 
-    let c_in = weights.len() / (TAPS * CHANNELS);
+    let c_in = weights.len() / (T * CHANNELS);
     let farthest = offsets.iter().max().copied().unwrap_or(0);
     assert!(
         c_in > 0
@@ -388,7 +532,7 @@ unsafe fn block_sums(
     let mut sums = [[_mm512_setzero_ps(); VECTORS]; CHANNELS];
     for c in 0..c_in {
         let plane = &padded[c * planes.plane() + start..];
-        let weights = &weights[c * TAPS * CHANNELS..];
+        let weights = &weights[c * T * CHANNELS..];
         for (t, &offset) in offsets.iter().enumerate() {
             let mut values = [_mm512_setzero_ps(); VECTORS];
             for (j, v) in values.iter_mut().enumerate() {
