@@ -152,55 +152,40 @@ fn conv2d_and_its_gradients_equal_flex() {
             }
         }
     }
-    // 3×3, stride 1: even and odd sizes, square and not, every padding Winograd's method
-    // and the direct convolution take (0 to 2 per side), one image and several (7 images
-    // on two threads make groups of 3, 3 and 1 images per Winograd product), and a larger
-    // image of odd height and width. Channels: Winograd's method (16 → 17); on a CPU with
-    // AVX-512, the direct convolution, forward and input gradient (16 → 16, 9 → 8, whose
-    // input gradient's 9 output channels leave its last block of 8 all but empty), and
-    // forward only (3 → 11, like a first layer).
-    for batch in [1, 3, 7] {
-        for (size, padding) in [
-            ([8, 8], [0, 0]),
-            ([9, 7], [1, 1]),
-            ([6, 11], [2, 2]),
-            ([7, 10], [1, 2]),
-            ([5, 5], [2, 0]),
-            ([37, 29], [1, 1]),
-        ] {
-            for channels in [[16, 17], [16, 16], [9, 8], [3, 11]] {
-                cases.push(Conv::new(
-                    batch,
-                    channels,
-                    size,
-                    [3, 3],
-                    [[1, 1], padding, [1, 1]],
-                    batch == 3,
-                ));
-            }
-        }
-    }
-    // 3×3, stride 2 (on a CPU with AVX-512, the direct convolution over the input's four
-    // phases: forward and weight gradient, and the input gradient, one pass per phase,
-    // where the input has 8 channels or more): even and odd sizes, paddings 0 to 2, a
-    // last block of output channels not full (9).
-    for batch in [1, 7] {
-        for (size, padding) in [
-            ([8, 8], [1, 1]),
-            ([9, 7], [0, 0]),
-            ([6, 11], [2, 2]),
-            ([7, 10], [1, 2]),
-            ([37, 29], [1, 1]),
-        ] {
-            for channels in [[3, 8], [16, 9]] {
-                cases.push(Conv::new(
-                    batch,
-                    channels,
-                    size,
-                    [3, 3],
-                    [[2, 2], padding, [1, 1]],
-                    batch == 7,
-                ));
+    // 3×3: even and odd sizes, square and not, every padding Winograd's method and the
+    // direct convolution take (0 to 2 per side), one image and several (7 images on two
+    // threads make groups of 3, 3 and 1 images per Winograd product), and a larger image
+    // of odd height and width. Channels, with stride 1: Winograd's method (16 → 17); on a
+    // CPU with AVX-512, the direct convolution, forward and input gradient (16 → 16,
+    // 9 → 8, whose input gradient's 9 output channels leave its last block of 8 all but
+    // empty), and forward only (3 → 11, like a first layer). With stride 2, on a CPU with
+    // AVX-512, the direct convolution over the input's four phases: forward and weight
+    // gradient (3 → 8), and the input gradient too, one pass per phase, where the input
+    // has 8 channels or more (16 → 9, its last block of output channels not full).
+    let strides: [([usize; 2], &[[usize; 2]]); 2] = [
+        ([1, 1], &[[16, 17], [16, 16], [9, 8], [3, 11]]),
+        ([2, 2], &[[3, 8], [16, 9]]),
+    ];
+    for (stride, channel_pairs) in strides {
+        for batch in [1, 3, 7] {
+            for (size, padding) in [
+                ([8, 8], [0, 0]),
+                ([9, 7], [1, 1]),
+                ([6, 11], [2, 2]),
+                ([7, 10], [1, 2]),
+                ([5, 5], [2, 0]),
+                ([37, 29], [1, 1]),
+            ] {
+                for &channels in channel_pairs {
+                    cases.push(Conv::new(
+                        batch,
+                        channels,
+                        size,
+                        [3, 3],
+                        [stride, padding, [1, 1]],
+                        batch == 3,
+                    ));
+                }
             }
         }
     }
@@ -265,7 +250,7 @@ fn conv2d_and_its_gradients_equal_flex() {
         }
         checked
     });
-    assert_eq!(checked, 377, "cases run");
+    assert_eq!(checked, 393, "cases run");
 }
 
 /// Grouped convolutions run Flex's own forward and gradients (bit for bit); the bias

@@ -77,22 +77,21 @@ const POSITIONS: usize = 384;
 /// of [`channels_fit`], or stride 2 with 8 output channels or more (im2col would run it
 /// otherwise, its products' inner dimension a 16th of the output's).
 pub(crate) fn applies(g: &Geometry) -> bool {
-    shape_fits(g)
-        && match g.stride {
-            [1, 1] => channels_fit(g.c_in, g.c_out),
-            [2, 2] => g.c_out >= CHANNELS,
-            _ => false,
-        }
+    fits(g, g.c_in, g.c_out)
 }
 
 /// Whether this convolution's input gradient runs here: as [`applies`] with the channels
-/// swapped (the gradient runs from `c_out` channels to `c_in`): with stride 1
-/// [`channels_fit`], with stride 2 8 input channels or more.
+/// swapped (the gradient runs from `c_out` channels to `c_in`).
 pub(crate) fn applies_to_input_grad(g: &Geometry) -> bool {
+    fits(g, g.c_out, g.c_in)
+}
+
+/// [`applies`] for a pass from `c_in` channels to `c_out`.
+fn fits(g: &Geometry, c_in: usize, c_out: usize) -> bool {
     shape_fits(g)
         && match g.stride {
-            [1, 1] => channels_fit(g.c_out, g.c_in),
-            [2, 2] => g.c_in >= CHANNELS,
+            [1, 1] => channels_fit(c_in, c_out),
+            [2, 2] => c_out >= CHANNELS,
             _ => false,
         }
 }
