@@ -8,9 +8,9 @@
 //! `offset(ky, kx) = ky·row + kx`. The last two columns of each output row read past
 //! the image's edge and are dropped. With stride 2 each channel is split into its four
 //! phases (even or odd row and column, as [`Planes`] says), and a tap reads one of them
-//! the same way. So a block of the output, 8 channels × 48
-//! consecutive positions, is 24 vectors of sums in registers: per input channel and tap,
-//! three unaligned loads of the plane, 8 broadcast weights, 24 fused multiply-adds.
+//! the same way. So a block of the output, 8 channels × 48 consecutive positions, is 24
+//! vectors of sums in registers: per input channel and tap, three unaligned loads of the
+//! plane, 8 broadcast weights, 24 fused multiply-adds.
 //!
 //! Where it runs instead of the other two, measured with `cargo bench -p kiln-cpu
 //! --bench kernels` at batch 128 (ms for the forward pass, the input gradient and the
@@ -32,9 +32,9 @@
 //! 1.6–2.0 (ResNet-14's 64 → 64 layer).
 //!
 //! The input gradient is this forward pass over the output gradient, padded by
-//! `2 − padding`, with each kernel turned 180° and the channels swapped (with stride 2,
-//! one such pass per phase of the input, see [`input_grad`]). The weight
-//! gradient is the same sum the other way round: tap `(ky, kx)` of kernel `(o, c)` is
+//! `2 − padding`, with each kernel turned 180° and the channels swapped (with stride 2, a
+//! stride-1 pass per phase of the input instead, see [`input_grad`]). The weight gradient
+//! is the same sum the other way round: tap `(ky, kx)` of kernel `(o, c)` is
 //! `Σ_p dy_o[p] · plane_c[p + offset]` over the flattened output gradient (zero in the
 //! dropped columns), 16 lanes of partial sums per tap, kept across a thread's images
 //! and added up at the end.
