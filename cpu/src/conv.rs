@@ -27,7 +27,7 @@ use rayon::prelude::*;
 
 use crate::gemm::{Matrix, MatrixMut, Threads, gemm};
 use crate::memory::zeros;
-use crate::simd::{lanes, widest};
+use crate::simd::{batch_sums, in_order, lanes, widest};
 
 /// A 2-D convolution's sizes (one group, NCHW).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -547,19 +547,16 @@ impl Images {
 
 /// The gradient of a convolution's bias: `dy` `[batch, channels, pixels]` summed over
 /// images and pixels, `[channels]`: a contiguous run of images per thread, then the runs'
-/// sums in order ([`in_order`]).
+/// sums in order ([`batch_sums`]).
 pub(crate) fn bias_grad(dy: &[f32], channels: usize, pixels: usize) -> Vec<f32> {
     let image = channels * pixels;
     let batch = dy.len() / image.max(1);
-    let parts = rayon::current_num_threads().min(batch).max(1);
-    let per_part = batch.div_ceil(parts);
-    in_order(channels, parts, |part| {
+    batch_sums(batch, channels, |images| {
         let mut sums = vec![0.0; channels];
-        let images = dy.chunks_exact(image).skip(part * per_part).take(per_part);
         widest(
             #[inline(always)]
             || {
-                for image in images {
+                for image in dy[images.start * image..images.end * image].chunks_exact(image) {
                     for (s, line) in sums.iter_mut().zip(image.chunks_exact(pixels)) {
                         *s += lanes(line, |v| v) as f32;
                     }
@@ -568,23 +565,6 @@ pub(crate) fn bias_grad(dy: &[f32], channels: usize, pixels: usize) -> Vec<f32> 
         );
         sums
     })
-}
-
-/// `part(k)`, `len` floats each, for `k` in `0..parts` in parallel, then their sum in
-/// the order of `k`: the same floats whichever thread ran which part and however rayon
-/// split the work (its own `reduce` adds the parts in the order its splits make, which
-/// depends on which threads were awake: training would not repeat bit for bit).
-fn in_order(len: usize, parts: usize, part: impl Fn(usize) -> Vec<f32> + Sync + Send) -> Vec<f32> {
-    let sums: Vec<Vec<f32>> = (0..parts).into_par_iter().map(part).collect();
-    sums.into_iter()
-        .reduce(add)
-        .unwrap_or_else(|| vec![0.0; len])
-}
-
-/// `a + b`, element by element, in `a`'s buffer.
-fn add(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
-    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-    a
 }
 
 /// The output pixels `o` whose input position `o·stride + offset` falls inside

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use crate::KilnCpu;
 use crate::memory::written;
 use crate::module::{from_values, values};
-use crate::simd::{lanes, sums, widest};
+use crate::simd::{batch_sums, lanes, sums, widest};
 use crate::strided::contiguous;
 
 /// A float tensor of `Autodiff<KilnCpu>`: the primitive `kiln::backend::Cpu` trains with.
@@ -187,37 +187,26 @@ impl Channels {
         plane: impl Fn(usize, usize) -> [f64; N] + Sync,
     ) -> Vec<[f64; N]> {
         let image = self.c * self.s;
-        let parts = rayon::current_num_threads().min(self.n).max(1);
-        let per_part = self.n.div_ceil(parts);
-        let runs: Vec<Vec<[f64; N]>> = (0..parts)
-            .into_par_iter()
-            .map(|part| {
-                let mut totals = vec![[0.0; N]; self.c];
-                let images = part * per_part..((part + 1) * per_part).min(self.n);
-                widest(
-                    #[inline(always)]
-                    || {
-                        for at in (images.start * image..images.end * image).step_by(self.s) {
-                            let channel = at / self.s % self.c;
-                            let sums = plane(channel, at);
-                            for (total, sum) in totals[channel].iter_mut().zip(sums) {
-                                *total += sum;
-                            }
+        let totals = batch_sums(self.n, self.c * N, |images| {
+            let mut totals = vec![0.0; self.c * N];
+            widest(
+                #[inline(always)]
+                || {
+                    for at in (images.start * image..images.end * image).step_by(self.s) {
+                        let channel = at / self.s % self.c;
+                        let totals = &mut totals[channel * N..][..N];
+                        for (total, sum) in totals.iter_mut().zip(plane(channel, at)) {
+                            *total += sum;
                         }
-                    },
-                );
-                totals
-            })
-            .collect();
-        let mut totals = vec![[0.0; N]; self.c];
-        for run in runs {
-            for (total, sums) in totals.iter_mut().zip(run) {
-                for (total, sum) in total.iter_mut().zip(sums) {
-                    *total += sum;
-                }
-            }
-        }
+                    }
+                },
+            );
+            totals
+        });
         totals
+            .chunks_exact(N)
+            .map(|sums| core::array::from_fn(|k| sums[k]))
+            .collect()
     }
 
     /// `n · c · s` values, each plane written by `plane(channel, at, out)` (`at`: where

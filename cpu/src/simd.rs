@@ -5,6 +5,10 @@
 //! AVX-512 or AVX2 at run time, and kiln's loops around it (Winograd's transforms) do the
 //! same through [`widest`].
 
+use core::ops::{AddAssign, Range};
+
+use rayon::prelude::*;
+
 /// Runs `f`, compiled for AVX-512 or AVX2 with FMA when the CPU has them (checked once
 /// and cached by the standard library). `f`'s body must be `#[inline(always)]` code for
 /// the wider instructions to reach it.
@@ -92,4 +96,44 @@ pub(crate) fn sums<const N: usize>(
         out[k] = acc[k].iter().map(|&v| f64::from(v)).sum::<f64>() + rest[k];
     }
     out
+}
+
+/// `part(k)`, `len` values each, for `k` in `0..parts` in parallel, then their sum in
+/// the order of `k`: the same values whichever thread ran which part and however rayon
+/// split the work (its own `reduce` adds the parts in the order its splits make, which
+/// depends on which threads were awake: training would not repeat bit for bit).
+pub(crate) fn in_order<T>(
+    len: usize,
+    parts: usize,
+    part: impl Fn(usize) -> Vec<T> + Sync + Send,
+) -> Vec<T>
+where
+    T: Copy + Default + Send + AddAssign,
+{
+    let sums: Vec<Vec<T>> = (0..parts).into_par_iter().map(part).collect();
+    sums.into_iter()
+        .reduce(|mut a, b| {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+            a
+        })
+        .unwrap_or_else(|| vec![T::default(); len])
+}
+
+/// The sum of `run(images)` (`len` values each) over a batch of `batch` images cut into
+/// one contiguous run per thread, each run's sum computed on its own thread and the runs'
+/// added in order ([`in_order`]): for a given batch and thread count, the same values
+/// every time.
+pub(crate) fn batch_sums<T>(
+    batch: usize,
+    len: usize,
+    run: impl Fn(Range<usize>) -> Vec<T> + Sync + Send,
+) -> Vec<T>
+where
+    T: Copy + Default + Send + AddAssign,
+{
+    let parts = rayon::current_num_threads().min(batch).max(1);
+    let per_part = batch.div_ceil(parts);
+    in_order(len, parts, |part| {
+        run(part * per_part..((part + 1) * per_part).min(batch))
+    })
 }
