@@ -7,6 +7,7 @@ use burn::module::Module;
 use kiln::callbacks::tensorboard::{Event, Kind, Value, What, proto::Image};
 use kiln::callbacks::{CsvLogger, EarlyStopping, ModelCheckpoint, TensorBoard, TerminateOnNan};
 use kiln::prelude::*;
+use kiln::{BatchLogs, CallbackResult, Control};
 
 mod support;
 
@@ -389,6 +390,25 @@ model! {
     }
 }
 
+/// Reads the running logs after batch `at` of each epoch, as a progress bar's refresh does.
+struct ReadsAt {
+    at: usize,
+}
+
+impl<B: burn::tensor::backend::AutodiffBackend, M> Callback<B, M> for ReadsAt {
+    fn on_train_batch_end(
+        &mut self,
+        batch: usize,
+        logs: &BatchLogs,
+        _control: &mut Control<M>,
+    ) -> CallbackResult {
+        if batch == self.at {
+            logs.get();
+        }
+        Ok(())
+    }
+}
+
 #[test]
 fn terminate_on_nan_names_the_batch() {
     // Example 35 holds a NaN: batch 3 of 10 examples (0-based) is the first with a NaN loss.
@@ -396,22 +416,29 @@ fn terminate_on_nan_names_the_batch() {
     x[35 * 4 + 1] = f32::NAN;
     let labels = (0..100).map(|i| i % 3).collect();
     let data = ArrayDataset::classification(x, vec![4], labels, 3).unwrap();
-    let mut nan = TerminateOnNan::new();
-    let mut trainer = Trainer::new(Linear::<Ad>::new(&Default::default()))
-        .loss(Loss::SparseCategoricalCrossentropy);
-    let history = trainer
-        .fit(
-            &data,
-            Fit::epochs(5)
-                .batch_size(10)
-                .shuffle(false)
-                .verbose(Verbosity::Silent)
-                .callback(&mut nan),
-        )
-        .unwrap();
-    assert_eq!(nan.stopped_at(), Some((0, 3)));
-    assert_eq!(history.epochs(), [0]);
-    assert!(history.get("loss").unwrap()[0].is_nan());
+    // Where it stops: reading every batch, at the first NaN; else when another callback
+    // reads the logs (here after batch 6), or at the epoch's end (after batch 9).
+    for (nan, reader, stops) in [
+        (TerminateOnNan::new(), None, 3),
+        (TerminateOnNan::new().every_batch(true), Some(1), 3),
+        (TerminateOnNan::new().every_batch(false), Some(6), 6),
+        (TerminateOnNan::new().every_batch(false), None, 9),
+    ] {
+        let mut nan = nan;
+        let mut trainer = Trainer::new(Linear::<Ad>::new(&Default::default()))
+            .loss(Loss::SparseCategoricalCrossentropy);
+        let mut fit = Fit::epochs(5)
+            .batch_size(10)
+            .shuffle(false)
+            .verbose(Verbosity::Silent);
+        if let Some(at) = reader {
+            fit = fit.callback(ReadsAt { at });
+        }
+        let history = trainer.fit(&data, fit.callback(&mut nan)).unwrap();
+        assert_eq!(nan.stopped_at(), Some((0, stops)), "{reader:?}");
+        assert_eq!(history.epochs(), [0]);
+        assert!(history.get("loss").unwrap()[0].is_nan());
+    }
 }
 
 #[test]

@@ -32,6 +32,92 @@ pub type NdArray = Autodiff<burn::backend::NdArray>;
 #[cfg(feature = "cuda")]
 pub type Cuda = Autodiff<burn::backend::Cuda>;
 
+/// Where kiln keeps a GPU backend's compiled kernels and autotune results between runs:
+/// `$KILN_KERNEL_CACHE` when it is set, else `kiln/kernels` in the user's cache folder
+/// (`~/.cache/kiln/kernels` on Linux). `None` when a `cubecl.toml` (or `CubeCL.toml`, or
+/// a `burn.toml` with a `[cubecl]` section) in the working folder or one above it
+/// configures cubecl: its settings then apply as they are.
+pub fn kernel_cache() -> Option<std::path::PathBuf> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    kernel_cache_for(
+        std::env::var_os("KILN_KERNEL_CACHE"),
+        &cwd,
+        dirs::cache_dir(),
+    )
+}
+
+/// [`kernel_cache`] for this setting of `KILN_KERNEL_CACHE`, working folder and user
+/// cache folder.
+fn kernel_cache_for(
+    setting: Option<std::ffi::OsString>,
+    cwd: &std::path::Path,
+    user_cache: Option<std::path::PathBuf>,
+) -> Option<std::path::PathBuf> {
+    let configures = |dir: &std::path::Path| {
+        ["cubecl.toml", "CubeCL.toml"]
+            .iter()
+            .any(|name| dir.join(name).is_file())
+            || ["burn.toml", "Burn.toml"].iter().any(|name| {
+                std::fs::read_to_string(dir.join(name)).is_ok_and(|toml| {
+                    toml.lines()
+                        .any(|line| line.trim_start().starts_with("[cubecl"))
+                })
+            })
+    };
+    if cwd.ancestors().any(configures) {
+        return None;
+    }
+    match setting.filter(|s| !s.is_empty()) {
+        Some(dir) => Some(dir.into()),
+        None => Some(
+            user_cache
+                .unwrap_or_else(std::env::temp_dir)
+                .join("kiln/kernels"),
+        ),
+    }
+}
+
+/// The NVIDIA GPU `index` (0 for the first), with cubecl told first to keep the kernels
+/// it compiles and the autotune results in [`kernel_cache`], so that the next run of the
+/// same model starts in seconds instead of minutes. Make the device with it before
+/// anything else touches the GPU: cubecl reads its settings once, at its first use, and
+/// keeps them (a device made otherwise keeps cubecl's defaults: the autotune results in
+/// the project's `target/`, the compiled kernels nowhere).
+#[cfg(feature = "cuda")]
+pub fn cuda_device(index: usize) -> burn::backend::cuda::CudaDevice {
+    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig, cache::CacheConfig};
+    if let Some(dir) = kernel_cache() {
+        let mut settings = CubeClRuntimeConfig::storage().lock();
+        if settings.is_none() {
+            let mut config = CubeClRuntimeConfig::default().override_from_env();
+            config.compilation.cache = Some(CacheConfig::File(dir.clone()));
+            config.autotune.cache = CacheConfig::File(dir);
+            *settings = Some(std::sync::Arc::new(config));
+        }
+    }
+    burn::backend::cuda::CudaDevice::new(index)
+}
+
+/// Whether `B` compiles its kernels as it runs and runs them asynchronously, as CUDA's
+/// does: there every new tensor shape compiles (and tunes) the model's kernels again, and
+/// every value read back waits for the device. kiln then keeps batch shapes fixed
+/// ([`Trainer::fixed_batch_shape`](crate::Trainer::fixed_batch_shape)) and reads the
+/// running loss only when the progress bar does
+/// ([`TerminateOnNan`](crate::callbacks::TerminateOnNan)).
+pub fn compiles_kernels<B: burn::tensor::backend::Backend>() -> bool {
+    use core::any::TypeId;
+    #[cfg(feature = "cuda")]
+    let compiling = {
+        fn float<G: burn::tensor::backend::Backend>() -> TypeId {
+            TypeId::of::<G::FloatTensorPrimitive>()
+        }
+        [float::<Cuda>(), float::<burn::backend::Cuda>()]
+    };
+    #[cfg(not(feature = "cuda"))]
+    let compiling: [TypeId; 0] = [];
+    compiling.contains(&TypeId::of::<B::FloatTensorPrimitive>())
+}
+
 /// Runs `f` (the ops of a training step, or of a batch's forward pass) on one of
 /// rayon's threads when `B` is [`Cpu`] or [`CpuBackend`] (or burn-flex's, whose tensors
 /// they share), whose kernels run on them, and on the calling thread on any other
@@ -82,4 +168,39 @@ pub fn on_kernel_threads<B: burn::tensor::backend::Backend, R: Send>(
         }
     }
     f()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_cache_is_the_setting_else_the_users_unless_cubecl_is_configured() {
+        let root = std::env::temp_dir().join(format!("kiln-kernel-cache-{}", std::process::id()));
+        let project = root.join("project/src");
+        std::fs::create_dir_all(&project).unwrap();
+        let user = Some(root.join("home/.cache"));
+        let set = Some("/data/kernels".into());
+        assert_eq!(
+            kernel_cache_for(set.clone(), &project, user.clone()),
+            Some("/data/kernels".into())
+        );
+        assert_eq!(
+            kernel_cache_for(None, &project, user.clone()),
+            Some(root.join("home/.cache/kiln/kernels"))
+        );
+        // A burn.toml without a [cubecl] section configures nothing of cubecl's.
+        std::fs::write(root.join("project/burn.toml"), "[other]\nx = 1\n").unwrap();
+        assert!(kernel_cache_for(set.clone(), &project, user.clone()).is_some());
+        std::fs::write(
+            root.join("project/burn.toml"),
+            "[cubecl.compilation]\ncache = \"target\"\n",
+        )
+        .unwrap();
+        assert_eq!(kernel_cache_for(set.clone(), &project, user.clone()), None);
+        std::fs::remove_file(root.join("project/burn.toml")).unwrap();
+        std::fs::write(root.join("cubecl.toml"), "").unwrap();
+        assert_eq!(kernel_cache_for(set, &project, user), None);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -84,9 +84,14 @@ impl<'a> BatchLogs<'a> {
         }
     }
 
-    /// The epoch's running loss and metrics so far.
+    /// The epoch's running loss and metrics so far (which waits for the device).
     pub fn get(&self) -> &Logs {
         self.cache.get_or_init(|| (self.read)())
+    }
+
+    /// The same when a callback before this one has read them, without waiting.
+    pub fn read(&self) -> Option<&Logs> {
+        self.cache.get()
     }
 }
 

@@ -60,6 +60,16 @@ impl<B: Backend> DynTensor<B> {
         }
     }
 
+    /// Its first `n` examples (all of them when there are fewer).
+    pub fn head(self, n: usize) -> Self {
+        use crate::model::Batch;
+        match self {
+            DynTensor::R2(t) => DynTensor::R2(t.head(n)),
+            DynTensor::R3(t) => DynTensor::R3(t.head(n)),
+            DynTensor::R4(t) => DynTensor::R4(t.head(n)),
+        }
+    }
+
     /// The tensors joined along the batch.
     ///
     /// # Errors

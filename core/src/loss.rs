@@ -5,7 +5,7 @@
 use std::fmt;
 
 use burn::tensor::activation::{log_softmax, softplus};
-use burn::tensor::{Int, Tensor, backend::Backend};
+use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use kiln_spec::Activation;
 
 use crate::activation;
@@ -31,6 +31,37 @@ impl<B: Backend> Target<B> {
             Target::Classes(c, _) if width == 1 => c.clone().float().unsqueeze_dim(1),
             Target::Classes(c, _) => c.clone().one_hot(width).float(),
         }
+    }
+}
+
+/// Which examples of a batch count, when only the first `real` do: the others pad it to
+/// a fixed shape (so a GPU backend compiles no kernel for a smaller last batch) and are
+/// left out of the loss, the metrics and the outputs.
+#[derive(Clone, Debug)]
+pub(crate) struct Counted<B: Backend> {
+    /// 1 for each example that counts, 0 for each padding row, `[batch]`.
+    weights: Tensor<B, 1>,
+    real: usize,
+}
+
+impl<B: Backend> Counted<B> {
+    /// The first `real` of `batch` examples, on `device`.
+    pub(crate) fn first(real: usize, batch: usize, device: &B::Device) -> Self {
+        let weights: Vec<f32> = (0..batch).map(|i| f32::from(u8::from(i < real))).collect();
+        Counted {
+            weights: Tensor::from_data(TensorData::new(weights, [batch]), device),
+            real,
+        }
+    }
+
+    /// The sum of `each` (one value per example) over the examples that count.
+    pub(crate) fn sum(&self, each: Tensor<B, 1>) -> Tensor<B, 1> {
+        (each * self.weights.clone()).sum()
+    }
+
+    /// Their mean.
+    pub(crate) fn mean(&self, each: Tensor<B, 1>) -> Tensor<B, 1> {
+        self.sum(each).div_scalar(self.real.max(1) as f64)
     }
 }
 
@@ -152,17 +183,32 @@ impl Loss {
 
     /// The loss of a batch, averaged over its examples: one value.
     pub fn batch<B: Backend>(self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 1> {
+        self.counted(output, target, None)
+    }
+
+    /// The loss averaged over the examples that count (all, or `counted`'s first ones),
+    /// computed on every row of the batch so that its kernels keep the batch's shape.
+    pub(crate) fn counted<B: Backend>(
+        self,
+        output: &Output<B>,
+        target: &Target<B>,
+        counted: Option<&Counted<B>>,
+    ) -> Tensor<B, 1> {
+        let each = self.per_example(output, target);
+        let mean = match counted {
+            Some(counted) => counted.mean(each),
+            None => each.mean(),
+        };
         match self {
-            Loss::RootMeanSquaredError => {
-                let y = target.dense(output.width());
-                (output.activated() - y).square().mean().sqrt()
-            }
-            _ => self.per_example(output, target).mean(),
+            // The root of the mean over every value of the batch: of the rows' means,
+            // since every row has the output's width.
+            Loss::RootMeanSquaredError => mean.sqrt(),
+            _ => mean,
         }
     }
 
-    /// The loss of each example, `[batch]` (for every loss but the root mean squared
-    /// error, which is only defined over a batch).
+    /// The loss of each example, `[batch]` (for the root mean squared error, its mean
+    /// squared error: the root is taken over a batch, in [`Loss::counted`]).
     fn per_example<B: Backend>(self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 1> {
         let width = output.width();
         let rows = |t: Tensor<B, 2>| t.mean_dim(1).squeeze_dim(1);
@@ -201,7 +247,7 @@ impl Loss {
                     rows((y.clone() * p.clone().log() + (one.clone() - y) * (one - p).log()).neg())
                 }
             }
-            // The root is taken over the whole batch, in `batch`.
+            // The root is taken over the batch, in `counted`.
             Loss::MeanSquaredError | Loss::RootMeanSquaredError => {
                 rows((output.activated() - target.dense(width)).square())
             }
@@ -282,6 +328,34 @@ mod tests {
 
     fn value(loss: Loss, output: &Output<B>, target: &Target<B>) -> f32 {
         loss.batch(output, target).into_scalar()
+    }
+
+    #[test]
+    fn padding_rows_are_left_out_of_every_loss() {
+        // Three rows, the last a padding row of wild values: each loss over the first two,
+        // computed on all three, is the loss of the first two alone.
+        let logits: [&[f32]; 3] = [&[0.3, -1.2, 0.8], &[1.5, 0.1, -0.4], &[40.0, -9.0, 7.0]];
+        let targets: [&[f32]; 3] = [&[0.0, 1.0, 0.0], &[1.0, 0.0, 0.0], &[0.0, 0.0, 1.0]];
+        let device = Default::default();
+        let counted = Counted::first(2, 3, &device);
+        for activation in [Activation::Softmax, Activation::Sigmoid, Activation::Relu] {
+            for loss in Loss::ALL {
+                let all = loss.counted(
+                    &out(&logits, activation),
+                    &Target::Values(rows(&targets)),
+                    Some(&counted),
+                );
+                let two = loss.batch(
+                    &out(&logits[..2], activation),
+                    &Target::Values(rows(&targets[..2])),
+                );
+                let (all, two) = (all.into_scalar(), two.into_scalar());
+                assert!(
+                    (all - two).abs() < 1e-5,
+                    "{loss} after {activation:?}: {all} against {two}"
+                );
+            }
+        }
     }
 
     #[test]

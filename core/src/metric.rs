@@ -5,7 +5,7 @@ use std::fmt;
 
 use burn::tensor::{Tensor, backend::Backend};
 
-use crate::loss::{EPSILON, Output, Target};
+use crate::loss::{Counted, EPSILON, Output, Target};
 
 /// A metric reported for each epoch (`metrics=["accuracy"]` in Keras).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -85,18 +85,38 @@ impl Metric {
 
     /// The sum over the batch's examples of each one's value: one element.
     pub fn batch_sum<B: Backend>(&self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 1> {
+        self.counted_sum(output, target, None)
+    }
+
+    /// The sum over the examples that count (all, or `counted`'s first ones), computed
+    /// on every row of the batch so that its kernels keep the batch's shape.
+    pub(crate) fn counted_sum<B: Backend>(
+        &self,
+        output: &Output<B>,
+        target: &Target<B>,
+        counted: Option<&Counted<B>>,
+    ) -> Tensor<B, 1> {
+        let each = self.per_example(output, target);
+        match counted {
+            Some(counted) => counted.sum(each),
+            None => each.sum(),
+        }
+    }
+
+    /// Each example's value, `[batch]`.
+    fn per_example<B: Backend>(&self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 1> {
         let width = output.width();
         let p = || output.activated();
-        let per_row = |t: Tensor<B, 2>| t.mean_dim(1).sum().reshape([1]);
+        let per_row = |t: Tensor<B, 2>| t.mean_dim(1).squeeze_dim(1);
         match self {
-            Metric::Accuracy if width == 1 => Metric::BINARY_ACCURACY.batch_sum(output, target),
+            Metric::Accuracy if width == 1 => Metric::BINARY_ACCURACY.per_example(output, target),
             Metric::Accuracy | Metric::CategoricalAccuracy | Metric::SparseCategoricalAccuracy => {
                 let predicted = output.ranked().argmax(1).squeeze_dim::<1>(1);
                 let truth = match target {
                     Target::Classes(c, _) => c.clone(),
                     Target::Values(v) => v.clone().argmax(1).squeeze_dim(1),
                 };
-                predicted.equal(truth).float().sum()
+                predicted.equal(truth).float()
             }
             Metric::BinaryAccuracy { threshold } => {
                 let predicted = p().greater_elem(*threshold).float();
@@ -112,7 +132,7 @@ impl Metric {
                 // The target is in the top k when fewer than k outputs beat it.
                 let of_truth = p.clone().gather(1, truth.unsqueeze_dim(1));
                 let beaten_by = p.greater(of_truth).int().sum_dim(1).squeeze_dim::<1>(1);
-                beaten_by.lower_elem(*k as i64).float().sum()
+                beaten_by.lower_elem(*k as i64).float()
             }
             Metric::MeanSquaredError | Metric::RootMeanSquaredError => {
                 per_row((p() - target.dense(width)).square())
@@ -202,6 +222,33 @@ mod tests {
         let squared = sum(Metric::MeanSquaredError, &binary, &targets);
         assert!((squared - 0.73).abs() < 1e-6, "{squared}");
         assert_eq!(Metric::RootMeanSquaredError.finish(0.25), 0.5);
+    }
+
+    #[test]
+    fn padding_rows_are_left_out_of_every_metric() {
+        // The first two rows count; the third pads the batch, right or wrong by any metric.
+        let three = output(&[&[0.1, 0.7, 0.2], &[0.5, 0.3, 0.2], &[0.9, 0.05, 0.05]]);
+        let two = output(&[&[0.1, 0.7, 0.2], &[0.5, 0.3, 0.2]]);
+        let counted = Counted::first(2, 3, &Default::default());
+        for metric in [
+            Metric::Accuracy,
+            Metric::BINARY_ACCURACY,
+            Metric::TOP_5,
+            Metric::TopKCategoricalAccuracy { k: 2 },
+            Metric::MeanSquaredError,
+            Metric::MeanAbsoluteError,
+            Metric::MeanAbsolutePercentageError,
+            Metric::MeanSquaredLogarithmicError,
+        ] {
+            let padded = metric
+                .counted_sum(&three, &classes(&[1, 1, 0]), Some(&counted))
+                .into_scalar();
+            let alone = sum(metric, &two, &classes(&[1, 1]));
+            assert!(
+                (padded - alone).abs() <= 1e-6 * alone.abs().max(1.0),
+                "{metric}: {padded} against {alone}"
+            );
+        }
     }
 
     #[test]

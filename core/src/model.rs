@@ -32,6 +32,9 @@ pub trait Batch<B: Backend>: Sized + Clone + Send + std::fmt::Debug {
     /// # Panics
     /// When `batches` is empty.
     fn cat(batches: Vec<Self>) -> Self;
+
+    /// The first `n` examples (all of them when there are fewer).
+    fn head(self, n: usize) -> Self;
 }
 
 impl<B: Backend, const D: usize> Batch<B> for Tensor<B, D> {
@@ -60,6 +63,11 @@ impl<B: Backend, const D: usize> Batch<B> for Tensor<B, D> {
 
     fn cat(batches: Vec<Self>) -> Self {
         Tensor::cat(batches, 0)
+    }
+
+    fn head(self, n: usize) -> Self {
+        let n = n.min(self.dims()[0]);
+        self.narrow(0, 0, n)
     }
 }
 
@@ -92,6 +100,10 @@ macro_rules! tuple_batch {
 
             fn cat(batches: Vec<Self>) -> Self {
                 ($($t::cat(batches.iter().map(|b| b.$k.clone()).collect()),)+)
+            }
+
+            fn head(self, n: usize) -> Self {
+                ($(self.$k.head(n),)+)
             }
         }
     };

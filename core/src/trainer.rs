@@ -5,14 +5,14 @@ use std::ops::ControlFlow;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
-use kiln_datasets::{Augment, Dataset, HostBatch, Loader, TargetKind, Targets};
+use kiln_datasets::{Augment, Dataset, HostBatch, Loader, Remainder, TargetKind, Targets};
 use kiln_spec::{Dim, Layer};
 
 use crate::backend::on_kernel_threads;
 use crate::callback::{Callback, CallbackResult, Control};
 use crate::error::TrainError;
 use crate::logs::Logs;
-use crate::loss::{Loss, Output, Target};
+use crate::loss::{Counted, Loss, Output, Target};
 use crate::metric::Metric;
 use crate::model::{Batch, Model};
 use crate::optimizer::{Optimizer, Stepper};
@@ -190,6 +190,8 @@ where
     learning_rate: f64,
     iterations: u64,
     first_step: Option<std::time::Duration>,
+    fixed_batches: bool,
+    batch_size: usize,
 }
 
 /// The model is out of its slot only inside an update; only a panic there loses it.
@@ -256,9 +258,16 @@ impl WarmUp {
                 if wait.recv_timeout(std::time::Duration::from_secs(5)) != Err(Timeout) {
                     return;
                 }
+                let kept = match crate::backend::kernel_cache() {
+                    Some(dir) => format!(
+                        "a device made with kiln::backend::cuda_device keeps them in {}",
+                        dir.display()
+                    ),
+                    None => "cubecl.toml says where they are kept".into(),
+                };
                 eprintln!(
-                    "Warming up: the first step compiles and tunes the backend's kernels; this happens once, \
-                     cubecl caches them in the project's target/ (else ~/.cache/cubecl) for later runs"
+                    "Warming up: the first step compiles and tunes the backend's kernels, once per \
+                     model and batch shape; {kept} for later runs"
                 );
                 while wait.recv_timeout(std::time::Duration::from_secs(15)) == Err(Timeout) {
                     eprintln!(
@@ -305,16 +314,21 @@ fn target<BB: Backend>(batch: &HostBatch, kind: &TargetKind, device: &BB::Device
     }
 }
 
-/// The sums a batch adds to an epoch's totals: `[loss · examples, metric sums...]`.
+/// The sums a batch adds to an epoch's totals: `[loss · examples, metric sums...]`, over
+/// the examples that count (all, or `counted`'s).
 fn batch_sums<BB: Backend>(
     loss: Tensor<BB, 1>,
     output: &Output<BB>,
     target: &Target<BB>,
     metrics: &[Metric],
-    examples: usize,
+    (examples, counted): (usize, Option<&Counted<BB>>),
 ) -> Tensor<BB, 1> {
     let mut parts = vec![loss.mul_scalar(examples as f64)];
-    parts.extend(metrics.iter().map(|m| m.batch_sum(output, target)));
+    parts.extend(
+        metrics
+            .iter()
+            .map(|m| m.counted_sum(output, target, counted)),
+    );
     Tensor::cat(parts, 0)
 }
 
@@ -339,6 +353,8 @@ where
             metrics: Vec::new(),
             iterations: 0,
             first_step: None,
+            fixed_batches: crate::backend::compiles_kernels::<B>(),
+            batch_size: 32,
         }
     }
 
@@ -359,6 +375,18 @@ where
     /// The metrics to report, besides the loss.
     pub fn metrics(mut self, metrics: impl IntoIterator<Item = Metric>) -> Self {
         self.metrics = metrics.into_iter().collect();
+        self
+    }
+
+    /// Whether every batch the model sees has the same size, on by default on a backend
+    /// that compiles its kernels for each new shape (CUDA, see
+    /// [`compiles_kernels`](crate::backend::compiles_kernels)), so that a run compiles
+    /// them once: `fit` leaves out the examples that do not fill a last batch (others
+    /// each epoch when it shuffles, as tf.data's `drop_remainder`), and validation,
+    /// `evaluate` and `predict` run in batches of the last fit's size, the last one
+    /// padded, with the padding left out of their sums and outputs.
+    pub fn fixed_batch_shape(mut self, fixed: bool) -> Self {
+        self.fixed_batches = fixed;
         self
     }
 
@@ -582,12 +610,13 @@ where
         }
     }
 
-    /// The loss and every metric on `data`, in batches of 32, as Keras's `evaluate`.
+    /// The loss and every metric on `data`, in batches of 32 (of the last fit's size
+    /// with a [fixed batch shape](Trainer::fixed_batch_shape)), as Keras's `evaluate`.
     ///
     /// # Errors
     /// When the data does not fit the model.
     pub fn evaluate<D: Dataset + ?Sized>(&self, data: &D) -> Result<Logs, TrainError> {
-        self.evaluate_batched(data, 32)
+        self.evaluate_batched(data, self.inference_batch())
     }
 
     /// [`Trainer::evaluate`] with another batch size.
@@ -605,14 +634,37 @@ where
             &self.model().valid(),
             data,
             &example,
-            batch_size.max(1),
+            &self.inference_loader(batch_size.max(1)),
             self.loss,
             &self.metrics,
             &self.device,
         ))
     }
 
-    /// The model's outputs for every example of `data`, in order, as Keras's `predict`.
+    /// The batch size of `evaluate` and `predict`: Keras's 32, or the last fit's with a
+    /// fixed batch shape.
+    pub(crate) fn inference_batch(&self) -> usize {
+        if self.fixed_batches {
+            self.batch_size
+        } else {
+            32
+        }
+    }
+
+    /// The batches of evaluation, prediction and feature extraction, in order: the last
+    /// one padded to `batch_size` with a fixed batch shape.
+    pub(crate) fn inference_loader(&self, batch_size: usize) -> Loader {
+        let remainder = if self.fixed_batches {
+            Remainder::Pad
+        } else {
+            Remainder::Keep
+        };
+        Loader::new(batch_size).remainder(remainder)
+    }
+
+    /// The model's outputs for every example of `data`, in order, as Keras's `predict`
+    /// (in batches of 32, or of the last fit's size with a
+    /// [fixed batch shape](Trainer::fixed_batch_shape)).
     ///
     /// # Errors
     /// When the examples do not have the model's input shape.
@@ -623,13 +675,14 @@ where
         let example = self.example_shapes(data, "prediction")?;
         let model = self.model().valid();
         let mut outputs = Vec::new();
-        Loader::new(32).for_each(data, 0, |batch| {
+        let loader = self.inference_loader(self.inference_batch());
+        loader.for_each(data, 0, |batch| {
             let (model, batch, example, device) = (model.clone(), &batch, &example, &self.device);
             outputs.push(on_kernel_threads::<B::InnerBackend, _>(move || {
                 let x = <<M::InnerModule as Model<B::InnerBackend>>::Input as Batch<
                     B::InnerBackend,
                 >>::from_rows(batch.rows(device), example);
-                model.forward(x)
+                model.forward(x).head(batch.real())
             }));
             ControlFlow::Continue(())
         });
@@ -705,7 +758,7 @@ fn evaluate_with<B, M, D>(
     model: &M::InnerModule,
     data: &D,
     example: &[Vec<usize>],
-    batch_size: usize,
+    loader: &Loader,
     loss: Loss,
     metrics: &[Metric],
     device: &B::Device,
@@ -718,7 +771,7 @@ where
 {
     let kind = data.target_kind();
     let mut totals = Totals::<B::InnerBackend>::new();
-    Loader::new(batch_size).for_each(data, 0, |batch| {
+    loader.for_each(data, 0, |batch| {
         // A handle on the weights (not a copy of them) for the kernels' thread.
         let (model, batch, kind) = (model.clone(), &batch, &kind);
         let sums = on_kernel_threads::<B::InnerBackend, _>(move || {
@@ -726,13 +779,14 @@ where
             let target = target::<B::InnerBackend>(batch, kind, device);
             let forward = model.forward_train(x);
             let output = Output { logits: forward.logits.into_rows(), activation: forward.activation };
-            let mut value = loss.batch(&output, &target);
+            let counted = (batch.padding > 0).then(|| Counted::first(batch.real(), batch.len, device));
+            let mut value = loss.counted(&output, &target, counted.as_ref());
             if let Some(penalty) = forward.penalty {
                 value = value + penalty;
             }
-            batch_sums(value, &output, &target, metrics, batch.len)
+            batch_sums(value, &output, &target, metrics, (batch.real(), counted.as_ref()))
         });
-        totals.add(sums, batch.len);
+        totals.add(sums, batch.real());
         ControlFlow::Continue(())
     });
     totals.logs(metrics)
@@ -852,6 +906,74 @@ mod tests {
         assert_eq!(logs.get("accuracy"), Some(0.4));
         let one_by_one = trainer.evaluate_batched(&data, 1).unwrap();
         assert!((logs.get("loss").unwrap() - one_by_one.get("loss").unwrap()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_fixed_batch_shape_pads_inference_and_drops_what_does_not_fill_a_training_batch() {
+        // Five examples of distinct values: batches of 2 leave one over.
+        let data = ArrayDataset::classification(
+            vec![0.5, -1.0, 2.0, -0.3, 0.8],
+            vec![1],
+            vec![1, 1, 0, 0, 1],
+            2,
+        )
+        .unwrap();
+        let device = Default::default();
+        let trainer = |fixed| {
+            let model = Scale::<Ad> {
+                w: Param::from_tensor(Tensor::from_floats([0.7], &device)),
+            };
+            Trainer::new(model)
+                .optimizer(Sgd::new().learning_rate(0.1))
+                .loss(Loss::BinaryCrossentropy)
+                .metrics([Metric::Accuracy, Metric::MeanSquaredError])
+                .fixed_batch_shape(fixed)
+        };
+        let (mut fixed, mut free) = (trainer(true), trainer(false));
+        let same = |a: &Logs, b: &Logs| {
+            for key in ["loss", "accuracy", "mean_squared_error"] {
+                let (a, b) = (a.get(key).unwrap(), b.get(key).unwrap());
+                assert!((a - b).abs() < 1e-6, "{key}: {a} against {b}");
+            }
+        };
+        let rows = |t: &Trainer<Ad, Scale<Ad>>| {
+            let out = t.predict(&data).unwrap();
+            assert_eq!(out.dims(), [5, 1]);
+            out.into_data().to_vec::<f32>().unwrap()
+        };
+        // Before any fit: batches of 32, the one batch padded from 5.
+        same(
+            &fixed.evaluate(&data).unwrap(),
+            &free.evaluate(&data).unwrap(),
+        );
+        assert_eq!(rows(&fixed), rows(&free));
+        // Training drops the fifth example: two updates an epoch, not three.
+        let fit = || {
+            Fit::epochs(2)
+                .batch_size(2)
+                .shuffle(false)
+                .verbose(Verbosity::Silent)
+        };
+        let history = fixed.fit(&data, fit()).unwrap();
+        free.fit(&data, fit()).unwrap();
+        assert_eq!((fixed.iterations(), free.iterations()), (4, 6));
+        // The epoch's logs are over the four examples trained on.
+        assert_eq!(history.get("accuracy").unwrap().len(), 2);
+        // Now in batches of the fit's 2, the last padded: the same as one by one.
+        free.set_model(fixed.model().clone());
+        same(
+            &fixed.evaluate(&data).unwrap(),
+            &free.evaluate_batched(&data, 1).unwrap(),
+        );
+        assert_eq!(rows(&fixed), rows(&free));
+        // Fewer examples than a batch cannot train.
+        let one = ArrayDataset::classification(vec![0.5], vec![1], vec![1], 2).unwrap();
+        let err = fixed.fit(&one, fit()).unwrap_err().to_string();
+        assert!(
+            err.contains("the 1 training examples do not fill one of 2")
+                && err.contains("fixed_batch_shape(false)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub use download::md5_file;
 pub use error::{DataError, Result};
 pub use folder::image_folder;
 pub use grid::{GRID_GAP, image_grid, save_image_grid};
-pub use loader::{HostBatch, Loader, gather};
+pub use loader::{HostBatch, Loader, Remainder, gather};
 pub use mnist::{mnist, mnist_or_synthetic, read_split as read_mnist_split};
 pub use sequences::{MOTIF, MOTIF_STEPS, MOTIF_TOKENS, motif_sequences, motif_token_ids};
 pub use synthetic::{SYNTHETIC_DIGITS, synthetic_digits};

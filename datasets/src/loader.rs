@@ -23,9 +23,33 @@ pub struct HostBatch {
     pub targets: Targets,
     /// The augmentation still to run on the device ([`Augment::on_device`]).
     pub augmentation: Option<DeviceAugmentation>,
+    /// How many of the last examples only pad the batch to the loader's size (repeats of
+    /// its first example, with [`Remainder::Pad`]): left out of sums and outputs.
+    pub padding: usize,
 }
 
 impl HostBatch {
+    /// The examples that count: all but the padding.
+    pub fn real(&self) -> usize {
+        self.len - self.padding
+    }
+
+    /// The targets of the examples that count (the padding's left out).
+    pub fn into_real_targets(self) -> Targets {
+        let real = self.real();
+        match self.targets {
+            Targets::Classes(mut c) => {
+                c.truncate(real);
+                Targets::Classes(c)
+            }
+            Targets::Values(mut v) => {
+                let width = v.len().checked_div(self.len).unwrap_or(0);
+                v.truncate(real * width);
+                Targets::Values(v)
+            }
+        }
+    }
+
     /// The examples as `[len, elements]` rows on `device`, augmented there when the
     /// batch carries a device augmentation.
     pub fn rows<B: Backend>(&self, device: &B::Device) -> Tensor<B, 2> {
@@ -86,6 +110,26 @@ pub struct Loader {
     seed: Option<u64>,
     prefetch: usize,
     augment: Option<(Augment, u64)>,
+    remainder: Remainder,
+}
+
+/// What a [`Loader`] does with the examples left over after an epoch's full batches, when
+/// the batch size does not divide the dataset.
+///
+/// A GPU backend compiles its kernels for each new shape, so a smaller last batch costs a
+/// second compilation of every kernel of the model: `Drop` and `Pad` keep one shape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Remainder {
+    /// They make a smaller last batch (Keras's default).
+    #[default]
+    Keep,
+    /// They are left out of the epoch, as tf.data's `batch(drop_remainder=True)`; when
+    /// the loader shuffles, each epoch leaves out others.
+    Drop,
+    /// The last batch is filled up with repeats of its first example, which
+    /// [`HostBatch::padding`] counts (for evaluation and prediction, whose sums and outputs
+    /// leave them out).
+    Pad,
 }
 
 impl Loader {
@@ -100,6 +144,7 @@ impl Loader {
             seed: None,
             prefetch: 4,
             augment: None,
+            remainder: Remainder::Keep,
         }
     }
 
@@ -118,6 +163,13 @@ impl Loader {
         self
     }
 
+    /// What to do with the examples that do not fill a last batch ([`Remainder::Keep`]
+    /// by default).
+    pub fn remainder(mut self, remainder: Remainder) -> Self {
+        self.remainder = remainder;
+        self
+    }
+
     /// The batch size.
     pub fn batch_size(&self) -> usize {
         self.batch_size
@@ -125,7 +177,10 @@ impl Loader {
 
     /// The number of batches of a dataset of `len` examples.
     pub fn batches(&self, len: usize) -> usize {
-        len.div_ceil(self.batch_size)
+        match self.remainder {
+            Remainder::Drop => len / self.batch_size,
+            Remainder::Keep | Remainder::Pad => len.div_ceil(self.batch_size),
+        }
     }
 
     /// The example indices of each batch of `epoch`.
@@ -135,6 +190,9 @@ impl Loader {
             // A distinct, reproducible order per epoch, so a resumed run sees the same one.
             let mixed = seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15);
             order.shuffle(&mut StdRng::seed_from_u64(mixed));
+        }
+        if self.remainder == Remainder::Drop {
+            order.truncate(len - len % self.batch_size);
         }
         order
             .chunks(self.batch_size)
@@ -155,10 +213,16 @@ impl Loader {
         let image: Option<[usize; 3]> = data.example_shape().try_into().ok();
         let augment = self.augment.as_ref().zip(image);
         let batch_size = self.batch_size;
+        let pad = self.remainder == Remainder::Pad;
         std::thread::scope(|scope| {
             scope.spawn(move || {
-                for (i, indices) in plan.into_iter().enumerate() {
+                for (i, mut indices) in plan.into_iter().enumerate() {
+                    let padding = if pad { batch_size - indices.len() } else { 0 };
+                    if padding > 0 {
+                        indices.resize(batch_size, indices[0]);
+                    }
                     let mut batch = gather(data, &indices);
+                    batch.padding = padding;
                     if let Some(((augment, seed), shape)) = augment {
                         let first = i * batch_size;
                         if augment.runs_on_device() {
@@ -197,6 +261,7 @@ pub fn gather<D: Dataset + ?Sized>(data: &D, indices: &[usize]) -> HostBatch {
         len: indices.len(),
         targets,
         augmentation: None,
+        padding: 0,
     }
 }
 
@@ -234,6 +299,56 @@ mod tests {
             batches[0].x
         );
         assert_eq!(batches[2].targets, Targets::Classes(vec![0, 1]));
+    }
+
+    #[test]
+    fn remainders_are_kept_dropped_or_padded() {
+        let data = data(); // 10 examples, the first value of example i is 20·i/255
+        let first = |b: &HostBatch| -> Vec<u8> {
+            b.x.iter()
+                .step_by(2)
+                .map(|v| (v * 255.0 / 20.0).round() as u8)
+                .collect()
+        };
+        let sizes = |r: Remainder| {
+            let loader = Loader::new(4).remainder(r);
+            let batches = epoch(&loader, &data, 0);
+            let shape: Vec<_> = batches.iter().map(|b| (b.len, b.padding)).collect();
+            (
+                loader.batches(data.len()),
+                shape,
+                first(batches.last().unwrap()),
+            )
+        };
+        assert_eq!(
+            sizes(Remainder::Keep),
+            (3, vec![(4, 0), (4, 0), (2, 0)], vec![8, 9])
+        );
+        assert_eq!(
+            sizes(Remainder::Drop),
+            (2, vec![(4, 0), (4, 0)], vec![4, 5, 6, 7])
+        );
+        // The last batch is filled with its first example, and says so.
+        assert_eq!(
+            sizes(Remainder::Pad),
+            (3, vec![(4, 0), (4, 0), (4, 2)], vec![8, 9, 8, 8])
+        );
+        let padded = epoch(&Loader::new(4).remainder(Remainder::Pad), &data, 0);
+        assert_eq!(padded[2].real(), 2);
+        assert_eq!(padded[2].targets, Targets::Classes(vec![0, 1, 0, 0]));
+        assert_eq!(
+            padded[2].clone().into_real_targets(),
+            Targets::Classes(vec![0, 1])
+        );
+        // Shuffled, each epoch drops two other examples.
+        let loader = Loader::new(4).shuffle(3).remainder(Remainder::Drop);
+        let kept = |e| {
+            let mut v: Vec<u8> = epoch(&loader, &data, e).iter().flat_map(first).collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(kept(0).len(), 8);
+        assert_ne!(kept(0), kept(1));
     }
 
     #[test]

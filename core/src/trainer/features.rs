@@ -4,7 +4,7 @@
 use std::ops::ControlFlow;
 
 use burn::module::AutodiffModule;
-use kiln_datasets::{ArrayDataset, Dataset, Loader, TargetKind, Targets};
+use kiln_datasets::{ArrayDataset, Dataset, TargetKind, Targets};
 
 use super::Trainer;
 use crate::dyn_tensor::DynTensor;
@@ -76,19 +76,20 @@ where
             TargetKind::Values(_) => Targets::Values(Vec::new()),
         };
         let mut failure = None;
-        Loader::new(32).for_each(data, 0, |batch| {
+        let loader = self.inference_loader(self.inference_batch());
+        loader.for_each(data, 0, |batch| {
             let rows = batch.rows(self.device());
             let x = <<M::InnerModule as Model<B::InnerBackend>>::Input as Batch<
                 B::InnerBackend,
             >>::from_rows(rows, &example);
             match model.features(layer, x) {
-                Ok(features) => parts.push(features),
+                Ok(features) => parts.push(features.head(batch.real())),
                 Err(e) => {
                     failure = Some(e);
                     return ControlFlow::Break(());
                 }
             }
-            match (&mut targets, batch.targets) {
+            match (&mut targets, batch.into_real_targets()) {
                 (Targets::Classes(all), Targets::Classes(some)) => all.extend(some),
                 (Targets::Values(all), Targets::Values(some)) => all.extend(some),
                 _ => {}

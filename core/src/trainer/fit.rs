@@ -8,7 +8,7 @@ use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use kiln_datasets::{Augment, Dataset, HostBatch, Loader, TargetKind};
+use kiln_datasets::{Augment, Dataset, HostBatch, Loader, Remainder, TargetKind};
 
 use super::{CallbackHook, Fit, Totals, Trainer, WarmUp, batch_sums, evaluate_with, target};
 use crate::backend::on_kernel_threads;
@@ -286,7 +286,7 @@ where
         &detached,
         &detached_target,
         feed.metrics,
-        rows.len(),
+        (rows.len(), None),
     );
     if share != 1.0 {
         loss = loss.mul_scalar(share);
@@ -345,6 +345,7 @@ where
     ) -> Result<History, TrainError> {
         let split = Split::new(data, &fit)?;
         let plan = self.plan(&split, &mut fit)?;
+        self.batch_size = plan.batch_size;
         let mut callbacks = std::mem::take(&mut fit.callbacks);
         if fit.verbose != Verbosity::Silent {
             callbacks.insert(0, Box::new(ProgbarLogger::new(fit.verbose)));
@@ -364,7 +365,9 @@ where
             model: self.model.take(),
             stepper: self.stepper.take().unwrap_or_else(|| self.optimizer.init()),
             history,
-            warm_up: Some(WarmUp::start(fit.verbose != Verbosity::Silent)),
+            warm_up: Some(WarmUp::start(
+                fit.verbose != Verbosity::Silent && crate::backend::compiles_kernels::<B>(),
+            )),
             #[cfg(feature = "distributed")]
             peers: None,
         };
@@ -409,6 +412,18 @@ where
             None => Vec::new(),
         };
         let mut loader = Loader::new(fit.batch_size);
+        if self.fixed_batches {
+            if split.train.len() < fit.batch_size {
+                return Err(TrainError::Setting(format!(
+                    "with a fixed batch shape an epoch leaves out the examples that do not fill a batch, \
+                     and the {} training examples do not fill one of {}: lower the batch size, or \
+                     turn the fixed shape off (Trainer::fixed_batch_shape(false))",
+                    split.train.len(),
+                    fit.batch_size
+                )));
+            }
+            loader = loader.remainder(Remainder::Drop);
+        }
         if fit.shuffle {
             loader = loader.shuffle(fit.seed);
         }
@@ -693,7 +708,7 @@ where
             &inner,
             data,
             &plan.val_example,
-            plan.batch_size,
+            &self.inference_loader(plan.batch_size),
             self.loss,
             &self.metrics,
             &self.device,
