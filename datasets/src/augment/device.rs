@@ -5,10 +5,11 @@
 //! The loader's worker draws each image's random numbers exactly as the CPU path does and
 //! turns them into per-image tables: for shifts, crops and flips, which source row and
 //! column each output position reads (two taps per axis, so fractional shifts blend);
-//! with a rotation, shear or zoom, a sampling grid of four bilinear taps per pixel. The
-//! training thread then only launches a few gathers and element-wise ops on the batch. The ops are deterministic, so a seed
-//! gives the same batch on the same device every time, and the same images as the CPU
-//! path up to float rounding.
+//! with a rotation, shear or zoom, the ten numbers of each image's affine map, from which
+//! the device computes the point each pixel samples and blends the four pixels around
+//! it. The training thread then only launches a few gathers and element-wise ops on the
+//! batch. The ops are deterministic, so a seed gives the same batch on the same device
+//! every time, and the same images as the CPU path up to float rounding.
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
@@ -61,26 +62,45 @@ impl<const K: usize> Taps<K> {
         cval: f32,
     ) -> Tensor<B, 4> {
         let device = x.device();
-        let dims = x.dims();
         let weight =
             |v: &[f32]| Tensor::<B, 4>::from_data(TensorData::new(v.to_vec(), table), &device);
-        let mut out = None;
-        for (index, w) in self.index.iter().zip(&self.weight) {
+        let taps = self.index.iter().zip(&self.weight).map(|(index, w)| {
             let index =
-                Tensor::<B, 4, Int>::from_data(TensorData::new(index.clone(), table), &device)
-                    .expand(dims);
-            let term = x.clone().gather(dim, index) * weight(w);
-            out = Some(match out {
-                Some(sum) => sum + term,
-                None => term,
-            });
-        }
-        let out = out.unwrap_or(x);
-        if self.fill.iter().any(|&w| w != 0.0) {
-            out + weight(&self.fill) * cval
-        } else {
-            out
-        }
+                Tensor::<B, 4, Int>::from_data(TensorData::new(index.clone(), table), &device);
+            (index, weight(w))
+        });
+        let fill = self
+            .fill
+            .iter()
+            .any(|&w| w != 0.0)
+            .then(|| weight(&self.fill));
+        blend(x, dim, taps, fill, cval)
+    }
+}
+
+/// `x` resampled along `dim`: the sum over the taps of `x` gathered at each tap's indices
+/// (broadcast over the other dimensions) times its weights, plus `cval` times `fill`, the
+/// weight of the taps that fell outside, when there is one.
+fn blend<B: Backend>(
+    x: Tensor<B, 4>,
+    dim: usize,
+    taps: impl IntoIterator<Item = (Tensor<B, 4, Int>, Tensor<B, 4>)>,
+    fill: Option<Tensor<B, 4>>,
+    cval: f32,
+) -> Tensor<B, 4> {
+    let dims = x.dims();
+    let mut out = None;
+    for (index, weight) in taps {
+        let term = x.clone().gather(dim, index.expand(dims)) * weight;
+        out = Some(match out {
+            Some(sum) => sum + term,
+            None => term,
+        });
+    }
+    let out = out.unwrap_or(x);
+    match fill {
+        Some(fill) => out + fill * cval,
+        None => out,
     }
 }
 
@@ -103,37 +123,124 @@ fn resample(moves: impl Iterator<Item = (f32, bool)>, len: usize, mode: FillMode
     taps
 }
 
-/// The affine warps (rotation, shear, zoom, with the shifts and flips): each output pixel
-/// reads the four input pixels around the point the CPU warp maps it to, blended
-/// bilinearly; the tables index each image's flattened plane.
-fn grid(draws: &[Draw], h: usize, w: usize, mode: FillMode) -> Taps<4> {
-    let mut taps = Taps::new();
-    for d in draws {
-        let affine = Affine::new(d, h, w);
-        for y in 0..h {
-            for x in 0..w {
-                // The flip comes after the warp, as on the CPU.
-                let (y, x) = (
-                    if d.flip.0 { h - 1 - y } else { y },
-                    if d.flip.1 { w - 1 - x } else { x },
-                );
-                let (sy, sx) = affine.source(y, x);
-                let (y0, x0) = (sy.floor(), sx.floor());
-                let (fy, fx) = (sy - y0, sx - x0);
-                let at = |yy: f32, xx: f32| {
-                    let iy = fill_index(yy as isize, h, mode)?;
-                    Some(iy * w + fill_index(xx as isize, w, mode)?)
-                };
-                taps.push([
-                    (at(y0, x0), (1.0 - fy) * (1.0 - fx)),
-                    (at(y0, x0 + 1.0), (1.0 - fy) * fx),
-                    (at(y0 + 1.0, x0), fy * (1.0 - fx)),
-                    (at(y0 + 1.0, x0 + 1.0), fy * fx),
-                ]);
+/// The numbers of one image's affine map that [`warp`] takes, in its order: the flips
+/// (1 or 0), zoom, shear (sine, cosine), shift and rotation (sine, cosine), each as
+/// (rows, columns) or (sine, cosine).
+const MAP: usize = 10;
+
+/// The affine map of `draw` on images of `h × w`, as [`warp`] takes it.
+fn map(draw: &Draw, h: usize, w: usize) -> [f32; MAP] {
+    let a = Affine::new(draw, h, w);
+    let flip = |f: bool| f32::from(u8::from(f));
+    [
+        flip(draw.flip.0),
+        flip(draw.flip.1),
+        a.zoom.0,
+        a.zoom.1,
+        a.shear.0,
+        a.shear.1,
+        a.shift.0,
+        a.shift.1,
+        a.rotation.0,
+        a.rotation.1,
+    ]
+}
+
+/// Rotation, shear and zoom (with the shifts, crops and flips) of `x`, `[n, c, h, w]`, by
+/// each image's affine `maps` (`n × MAP` numbers): the point each output pixel samples,
+/// computed on the device as the CPU warp computes it (`Affine::source`, the flip after
+/// the warp), and the four pixels around it blended bilinearly, outside ones by `mode`.
+fn warp<B: Backend>(x: Tensor<B, 4>, maps: &[f32], mode: FillMode, cval: f32) -> Tensor<B, 4> {
+    let [n, c, h, w] = x.dims();
+    let device = x.device();
+    let plane = [n, h * w];
+    let maps = Tensor::<B, 2>::from_data(TensorData::new(maps.to_vec(), [n, MAP]), &device);
+    let m = |k: usize| maps.clone().narrow(1, k, 1).expand(plane);
+    let positions = |at: fn(usize, usize) -> usize| {
+        let values = (0..h * w).map(|p| at(p, w) as f32).collect();
+        Tensor::<B, 2>::from_data(TensorData::new(values, [1, h * w]), &device).expand(plane)
+    };
+    let (y, x_) = (positions(|p, w| p / w), positions(|p, w| p % w));
+    // Output pixel (y, x) of a flipped image is pixel (h - 1 - y, x) of the warped one.
+    let y = y.clone() + m(0) * y.mul_scalar(-2.0).add_scalar(h as f32 - 1.0);
+    let x_ = x_.clone() + m(1) * x_.mul_scalar(-2.0).add_scalar(w as f32 - 1.0);
+    let (cy, cx) = ((h as f32 - 1.0) / 2.0, (w as f32 - 1.0) / 2.0);
+    let (a, b) = (m(2) * y.sub_scalar(cy), m(3) * x_.sub_scalar(cx));
+    let (a, b) = (a - m(4) * b.clone(), m(5) * b);
+    let (a, b) = (a + m(6), b + m(7));
+    let snap = |v: Tensor<B, 2>| {
+        let r = v.clone().round();
+        let near = (v.clone() - r.clone()).abs().lower_elem(1e-4);
+        v.mask_where(near, r)
+    };
+    let sy = snap((m(9) * a.clone() - m(8) * b.clone()).add_scalar(cy));
+    let sx = snap((m(8) * a + m(9) * b).add_scalar(cx));
+    let (y0, x0) = (sy.clone().floor(), sx.clone().floor());
+    let (fy, fx) = (sy - y0.clone(), sx - x0.clone());
+    let (gy, gx) = (
+        fy.clone().neg().add_scalar(1.0),
+        fx.clone().neg().add_scalar(1.0),
+    );
+    let corners = [
+        (y0.clone(), x0.clone(), gy.clone() * gx.clone()),
+        (y0.clone(), x0.clone().add_scalar(1.0), gy * fx.clone()),
+        (y0.clone().add_scalar(1.0), x0.clone(), fy.clone() * gx),
+        (y0.add_scalar(1.0), x0.add_scalar(1.0), fy * fx),
+    ];
+    let table = [n, 1, 1, h * w];
+    let mut fill: Option<Tensor<B, 2>> = None;
+    let mut taps = Vec::with_capacity(4);
+    for (yy, xx, weight) in corners {
+        let (iy, inside_y) = fill_axis(yy, h, mode);
+        let (ix, inside_x) = fill_axis(xx, w, mode);
+        let weight = match (inside_y, inside_x) {
+            (Some(iy), Some(ix)) => {
+                let inside = iy * ix;
+                let outside = weight.clone() * inside.clone().neg().add_scalar(1.0);
+                fill = Some(match fill {
+                    Some(f) => f + outside,
+                    None => outside,
+                });
+                weight * inside
             }
+            _ => weight,
+        };
+        let index = (iy.mul_scalar(w as f32) + ix).int().reshape(table);
+        taps.push((index, weight.reshape(table)));
+    }
+    let planes = x.reshape([n, c, 1, h * w]);
+    blend(planes, 3, taps, fill.map(|f| f.reshape(table)), cval).reshape([n, c, h, w])
+}
+
+/// Integer-valued positions `i` on an axis of `len` as pixel indices under `mode` (the
+/// device's `fill_index`), and with [`FillMode::Constant`] whether each is inside (1 or
+/// 0; outside ones read pixel 0 or the last, with weight 0).
+fn fill_axis<B: Backend>(
+    i: Tensor<B, 2>,
+    len: usize,
+    mode: FillMode,
+) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+    let last = len as f32 - 1.0;
+    let modulo = |i: Tensor<B, 2>, n: f32| i.clone() - i.div_scalar(n).floor().mul_scalar(n);
+    match mode {
+        FillMode::Constant => {
+            let inside = (i.clone().greater_equal_elem(0.0))
+                .bool_and(i.clone().lower_equal_elem(last))
+                .float();
+            (i.clamp(0.0, last), Some(inside))
+        }
+        FillMode::Nearest => (i.clamp(0.0, last), None),
+        FillMode::Wrap => (modulo(i, len as f32), None),
+        FillMode::Reflect => {
+            // In [0, 2·len): below len as it is, else mirrored (2·len - 1 - m).
+            let m = modulo(i, 2.0 * len as f32);
+            let mirrored = m.clone().greater_equal_elem(len as f32).float();
+            (
+                m.clone() + mirrored * m.mul_scalar(-2.0).add_scalar(2.0 * len as f32 - 1.0),
+                None,
+            )
         }
     }
-    taps
 }
 
 /// How a batch's pixels move.
@@ -141,11 +248,42 @@ fn grid(draws: &[Draw], h: usize, w: usize, mode: FillMode) -> Taps<4> {
 enum Geometry {
     /// Shifts, crops and flips, one axis at a time (either may stay still).
     Separable {
-        rows: Option<Taps<2>>,
-        columns: Option<Taps<2>>,
+        rows: Option<Box<Taps<2>>>,
+        columns: Option<Box<Taps<2>>>,
     },
-    /// Rotation, shear or zoom: a sampling grid over each plane.
-    Grid(Taps<4>),
+    /// Rotation, shear or zoom: each image's affine map ([`warp`]).
+    Warp { maps: Vec<f32>, mode: FillMode },
+}
+
+impl Geometry {
+    /// How the images of `draws`, `h × w`, move.
+    fn of(draws: &[Draw], h: usize, w: usize, mode: FillMode) -> Self {
+        let moves = |axis: usize| {
+            draws.iter().map(move |d| {
+                let (shift, crop, flip) = if axis == 0 {
+                    (d.shift.0, d.crop.0, d.flip.0)
+                } else {
+                    (d.shift.1, d.crop.1, d.flip.1)
+                };
+                (shift + crop as f32, flip)
+            })
+        };
+        let moving = |axis: usize| moves(axis).any(|(shift, flip)| shift != 0.0 || flip);
+        let warped = draws
+            .iter()
+            .any(|d| d.angle != 0.0 || d.shear != 0.0 || d.zoom != (1.0, 1.0));
+        if warped {
+            Geometry::Warp {
+                maps: draws.iter().flat_map(|d| map(d, h, w)).collect(),
+                mode,
+            }
+        } else {
+            Geometry::Separable {
+                rows: moving(0).then(|| Box::new(resample(moves(0), h, mode))),
+                columns: moving(1).then(|| Box::new(resample(moves(1), w, mode))),
+            }
+        }
+    }
 }
 
 /// A batch's augmentation, planned in the loader's worker and run on the device when the
@@ -165,18 +303,6 @@ pub struct DeviceAugmentation {
 impl DeviceAugmentation {
     pub(super) fn plan(augment: &Augment, shape: [usize; 3], draws: &[Draw]) -> Self {
         let [_, h, w] = shape;
-        let mode = augment.fill_mode;
-        let moves = |axis: usize| {
-            draws.iter().map(move |d| {
-                let (shift, crop, flip) = if axis == 0 {
-                    (d.shift.0, d.crop.0, d.flip.0)
-                } else {
-                    (d.shift.1, d.crop.1, d.flip.1)
-                };
-                (shift + crop as f32, flip)
-            })
-        };
-        let moving = |axis: usize| moves(axis).any(|(shift, flip)| shift != 0.0 || flip);
         let cutout = (augment.cutout > 0).then(|| {
             let half = augment.cutout / 2;
             let covered = |centre: usize, len: usize| {
@@ -188,21 +314,10 @@ impl DeviceAugmentation {
                 draws.iter().flat_map(|d| covered(d.cutout.1, w)).collect(),
             )
         });
-        let warped = draws
-            .iter()
-            .any(|d| d.angle != 0.0 || d.shear != 0.0 || d.zoom != (1.0, 1.0));
-        let geometry = if warped {
-            Geometry::Grid(grid(draws, h, w, mode))
-        } else {
-            Geometry::Separable {
-                rows: moving(0).then(|| resample(moves(0), h, mode)),
-                columns: moving(1).then(|| resample(moves(1), w, mode)),
-            }
-        };
         DeviceAugmentation {
             shape,
             cval: augment.cval,
-            geometry,
+            geometry: Geometry::of(draws, h, w, augment.fill_mode),
             channel_shift: draws
                 .iter()
                 .any(|d| d.channel_shift != 0.0)
@@ -240,12 +355,7 @@ impl DeviceAugmentation {
                     x = columns.apply(x, 3, [n, 1, 1, w], self.cval);
                 }
             }
-            Geometry::Grid(taps) => {
-                let planes = x.reshape([n, c, 1, h * w]);
-                x = taps
-                    .apply(planes, 3, [n, 1, 1, h * w], self.cval)
-                    .reshape([n, c, h, w]);
-            }
+            Geometry::Warp { maps, mode } => x = warp(x, maps, *mode, self.cval),
         }
         if let Some(shift) = &self.channel_shift {
             let flat = x.reshape([n, elements]);
