@@ -54,19 +54,20 @@ fn device_rates(cifar: &ImageDataset) -> (f64, f64, [f64; 2]) {
             "training on cuda; loading on {} CPU threads",
             std::thread::available_parallelism().map_or(1, |n| n.get())
         );
-        return rates::<kiln::backend::Cuda>(cifar);
+        return rates::<kiln::backend::Cuda>(cifar, &kiln::backend::cuda_device(0));
     }
-    rates::<B>(cifar)
+    rates::<B>(cifar, &Default::default())
 }
 
-fn rates<T: AutodiffBackend>(cifar: &ImageDataset) -> (f64, f64, [f64; 2]) {
-    let device = Default::default();
+fn rates<T: AutodiffBackend>(cifar: &ImageDataset, device: &T::Device) -> (f64, f64, [f64; 2]) {
+    let device = device.clone();
     let mut mnist = Step::new(MnistCnn::<T>::new(&device), &device);
     let mut cifar_step = Step::new(CifarCnn::<T>::new(&device), &device);
     (
         BATCH as f64 / mnist.measure(budget()),
         BATCH as f64 / cifar_step.measure(budget()),
-        [shifts_and_flips(), warps()].map(|a| device_augment_rate::<T::InnerBackend>(cifar, a)),
+        [shifts_and_flips(), warps()]
+            .map(|a| device_augment_rate::<T::InnerBackend>(cifar, a, &device)),
     )
 }
 

@@ -4,7 +4,10 @@ Adam, f32, on this machine's CPU or GPU. Prints `model images_per_second` lines,
 reaches it).
 
 Usage: python3 benches/pytorch_reference.py [seconds per model] [cpu|cuda]
-       [models, comma-separated] [batch size]
+       [models, comma-separated] [batch size] [eager|compile]
+
+With `compile`, each model goes through `torch.compile` first; a model it fails on is
+left out, with the reason on stderr.
 """
 import sys
 import time
@@ -71,11 +74,13 @@ def resnet14():
 MODELS = {"mlp": mlp, "mnist_cnn": mnist_cnn, "cifar_cnn": cifar_cnn, "resnet14": resnet14}
 
 
-def images_per_second(build, seconds, device, batch):
+def images_per_second(build, seconds, device, batch, compiled=False):
     model, shape = build()
     model = model.to(device)
     model.train()
     optim = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if compiled:
+        model = torch.compile(model)
     loss_fn = nn.CrossEntropyLoss()
     x = torch.rand((batch,) + shape, device=device)
     y = torch.randint(0, 10, (batch,), device=device)
@@ -117,9 +122,17 @@ if __name__ == "__main__":
     device = sys.argv[2] if len(sys.argv) > 2 else "cpu"
     wanted = sys.argv[3].split(",") if len(sys.argv) > 3 else list(MODELS)
     batch = int(sys.argv[4]) if len(sys.argv) > 4 else 128
+    compiled = len(sys.argv) > 5 and sys.argv[5] == "compile"
     print("version", torch.__version__, flush=True)
     print("matmul", round(matmul_gflops(device), 1), flush=True)
     for name in wanted:
-        if name in MODELS:
-            rate = images_per_second(MODELS[name], seconds, device, batch)
-            print(name, round(rate, 1), flush=True)
+        if name not in MODELS:
+            continue
+        try:
+            rate = images_per_second(MODELS[name], seconds, device, batch, compiled)
+        except Exception as error:  # torch.compile's failures are many and varied
+            if not compiled:
+                raise
+            print(f"torch.compile failed on {name}: {error}", file=sys.stderr, flush=True)
+            continue
+        print(name, round(rate, 1), flush=True)

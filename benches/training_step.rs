@@ -275,14 +275,16 @@ fn peer(label: &str, args: &[String]) -> Result<Vec<(String, f64)>, String> {
     Ok(lines)
 }
 
-/// PyTorch eager on `device` at `batch`: images/s by model, and its matmul GFLOP/s.
-fn pytorch(device: &str, batch: usize) -> Result<Vec<(String, f64)>, String> {
+/// PyTorch eager (or, with `mode` "compile", through `torch.compile`) on `device` at
+/// `batch`: images/s by model, and its matmul GFLOP/s.
+fn pytorch(device: &str, batch: usize, mode: &str) -> Result<Vec<(String, f64)>, String> {
     let args = [
         script("pytorch_reference.py"),
         budget().as_secs_f64().to_string(),
         device.to_string(),
         selected().join(","),
         batch.to_string(),
+        mode.to_string(),
     ];
     peer("pytorch", &args)
 }
@@ -302,10 +304,10 @@ fn find(rates: &[(String, f64)], model: &str) -> Option<f64> {
     rates.iter().find(|(m, _)| m == model).map(|(_, r)| *r)
 }
 
-/// The batch sizes `KILN_BENCH_BATCHES` names (128 and 32 by default).
-fn batches() -> Vec<usize> {
+/// The batch sizes `KILN_BENCH_BATCHES` names (else `default`'s).
+fn batches(default: &str) -> Vec<usize> {
     std::env::var("KILN_BENCH_BATCHES")
-        .unwrap_or_else(|_| "128,32".into())
+        .unwrap_or_else(|_| default.into())
         .split(',')
         .filter_map(|b| b.trim().parse().ok())
         .collect()
@@ -339,14 +341,14 @@ fn ratio(ours: f64, torch: Option<f64>, keras: Option<f64>) -> Option<f64> {
 /// rate is the median of its rounds, and each round's ratio is shown beside it.
 fn cpu(peak: f64) {
     let names = ["kiln-cpu", "pytorch", "keras"];
-    for batch in batches() {
+    for batch in batches("128,32") {
         let mut measured: [Vec<Vec<(String, f64)>>; 3] = Default::default();
         for round in 0..rounds() {
             for turn in 0..3 {
                 let who = (round + turn) % 3;
                 let rates = match who {
                     0 => Ok(kiln_rates::<kiln::backend::Cpu>(batch)),
-                    1 => pytorch("cpu", batch),
+                    1 => pytorch("cpu", batch, "eager"),
                     _ => keras(batch),
                 };
                 measured[who].push(rates.unwrap_or_else(|e| {
@@ -429,60 +431,71 @@ fn selected() -> Vec<String> {
         .collect()
 }
 
-/// On an NVIDIA GPU (`KILN_BENCH_DEVICE=cuda`, built with `--features cuda`): the first
-/// step of each model (cold or warm kernel cache), images/s, PyTorch on the same GPU, and
-/// augmentation (in the machine's CPU threads, and as tensor ops on the GPU) against the
-/// CIFAR CNN's training.
+/// The seconds of `model`'s first training step at `batch` (its kernels compiled and
+/// tuned, or loaded from the cache), then its seconds per step.
+#[cfg(feature = "cuda")]
+fn timed<B, M, const D: usize>(model: M, device: &B::Device, batch: usize) -> (f64, f64)
+where
+    B: AutodiffBackend,
+    M: burn::module::AutodiffModule<B>
+        + kiln::Model<B, Input = Tensor<B, D>, Output = Tensor<B, 2>>,
+{
+    let mut step = Step::with_batch(model, device, batch);
+    (step.time(1), step.measure(budget()))
+}
+
+/// On an NVIDIA GPU (`KILN_BENCH_DEVICE=cuda`, built with `--features cuda`), at batch
+/// 128 and 512 (`KILN_BENCH_BATCHES`): the first step of each model (cold or warm kernel
+/// cache, [`kiln::backend::kernel_cache`]), images/s, PyTorch eager and `torch.compile`
+/// on the same GPU with the ratios, and augmentation (in the machine's CPU threads, and
+/// as tensor ops on the GPU) against the CIFAR CNN's training.
 #[cfg(feature = "cuda")]
 fn cuda() {
     use std::ops::ControlFlow;
     type C = kiln::backend::Cuda;
-    let device = Default::default();
-    let mut rates = Vec::new();
-    for model in selected() {
-        let (first, per_step) = match model.as_str() {
-            "mlp" => {
-                let mut s = Step::new(MnistMlp::<C>::new(&device), &device);
-                (s.time(1), s.measure(budget()))
-            }
-            "mnist_cnn" => {
-                let mut s = Step::new(MnistCnn::<C>::new(&device), &device);
-                (s.time(1), s.measure(budget()))
-            }
-            "cifar_cnn" => {
-                let mut s = Step::new(CifarCnn::<C>::new(&device), &device);
-                (s.time(1), s.measure(budget()))
-            }
-            "resnet14" => {
-                let mut s = Step::new(ResNet14::<C>::new(&device), &device);
-                (s.time(1), s.measure(budget()))
-            }
-            other => {
-                println!("unknown model {other}");
-                continue;
-            }
-        };
-        println!(
-            "cuda     {model:<10} first step {first:.1} s (kernel compilation and tuning included)"
-        );
-        println!(
-            "cuda     {model:<10} {:>9.1} images/s",
-            BATCH as f64 / per_step
-        );
-        rates.push((model, BATCH as f64 / per_step));
+    let device = kiln::backend::cuda_device(0);
+    match kiln::backend::kernel_cache() {
+        Some(dir) => println!("kernel cache {}", dir.display()),
+        None => println!("kernel cache as cubecl.toml says"),
     }
-    match pytorch("cuda", BATCH) {
-        Ok(torch) => {
-            for (model, ours) in &rates {
-                if let Some(theirs) = find(&torch, model) {
-                    println!(
-                        "cuda     {model:<10} {:.2}× PyTorch ({theirs:.1} images/s)",
-                        ours / theirs
-                    );
+    let mut cifar_rate = None;
+    for batch in batches("128,512") {
+        let mut rates = Vec::new();
+        for model in selected() {
+            let (first, per_step) = match model.as_str() {
+                "mlp" => timed(MnistMlp::<C>::new(&device), &device, batch),
+                "mnist_cnn" => timed(MnistCnn::<C>::new(&device), &device, batch),
+                "cifar_cnn" => timed(CifarCnn::<C>::new(&device), &device, batch),
+                "resnet14" => timed(ResNet14::<C>::new(&device), &device, batch),
+                other => {
+                    println!("unknown model {other}");
+                    continue;
                 }
+            };
+            let rate = batch as f64 / per_step;
+            println!(
+                "cuda b{batch:<4} {model:<10} first step {first:.1} s (kernel compilation and tuning included), then {rate:>9.1} images/s"
+            );
+            if model == "cifar_cnn" && batch == BATCH {
+                cifar_rate = Some(rate);
+            }
+            rates.push((model, rate));
+        }
+        for mode in ["eager", "compile"] {
+            match pytorch("cuda", batch, mode) {
+                Ok(torch) => {
+                    for (model, ours) in &rates {
+                        if let Some(theirs) = find(&torch, model) {
+                            println!(
+                                "cuda b{batch:<4} {model:<10} {:.2}× PyTorch {mode} ({theirs:.1} images/s)",
+                                ours / theirs
+                            );
+                        }
+                    }
+                }
+                Err(e) => println!("pytorch {mode} not measured: {e}"),
             }
         }
-        Err(e) => println!("pytorch  not measured: {e}"),
     }
     // CIFAR-shaped images through the augmenting loader, each batch put on the GPU.
     let images = (0..20_000 * 3072).map(|i| (i * 7919 % 251) as u8).collect();
@@ -508,11 +521,11 @@ fn cuda() {
     println!(
         "augmenting loader {workers:>9.0} images/s on {threads} CPU threads (shifts, flips, rotation, zoom)"
     );
-    let on_gpu = device_augment_rate::<C>(&data, shifts_and_flips());
-    let warps_on_gpu = device_augment_rate::<C>(&data, warps());
+    let on_gpu = device_augment_rate::<C>(&data, shifts_and_flips(), &device);
+    let warps_on_gpu = device_augment_rate::<C>(&data, warps(), &device);
     println!("augmenting on the GPU {on_gpu:>9.0} images/s (shifts and flips as tensor ops)");
     println!("augmenting on the GPU {warps_on_gpu:>9.0} images/s (with rotation and zoom)");
-    if let Some((_, train)) = rates.iter().find(|(m, _)| m == "cifar_cnn") {
+    if let Some(train) = cifar_rate {
         println!(
             "augmentation is {:.1}× (CPU workers), {:.1}× and {:.1}× (GPU) the CIFAR CNN's training on cuda",
             workers / train,
