@@ -175,6 +175,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_cuda_compiles_kernels() {
+        #[cfg(feature = "flex")]
+        assert!(!compiles_kernels::<Cpu>() && !compiles_kernels::<CpuBackend>());
+        #[cfg(feature = "cuda")]
+        assert!(compiles_kernels::<Cuda>() && compiles_kernels::<burn::backend::Cuda>());
+    }
+
+    #[test]
     fn the_kernel_cache_is_the_setting_else_the_users_unless_cubecl_is_configured() {
         let root = std::env::temp_dir().join(format!("kiln-kernel-cache-{}", std::process::id()));
         let project = root.join("project/src");
