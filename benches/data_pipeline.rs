@@ -48,13 +48,15 @@ fn report(name: &str, loader: &Loader, data: &ImageDataset, train_rate: f64) {
 /// the CIFAR augmentation run there: CUDA with `KILN_BENCH_DEVICE=cuda` (built with
 /// `--features cuda`), else the CPU.
 fn device_rates(cifar: &ImageDataset) -> (f64, f64, [f64; 2]) {
-    #[cfg(feature = "cuda")]
-    if std::env::var("KILN_BENCH_DEVICE").as_deref() == Ok("cuda") {
-        println!(
-            "training on cuda; loading on {} CPU threads",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        );
-        return rates::<kiln::backend::Cuda>(cifar, &kiln::backend::cuda_device(0));
+    if common::on_cuda() {
+        #[cfg(feature = "cuda")]
+        {
+            println!(
+                "training on cuda; loading on {} CPU threads",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            );
+            return rates::<kiln::backend::Cuda>(cifar, &common::gpu());
+        }
     }
     rates::<B>(cifar, &Default::default())
 }

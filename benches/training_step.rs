@@ -453,7 +453,7 @@ where
 fn cuda() {
     use std::ops::ControlFlow;
     type C = kiln::backend::Cuda;
-    let device = kiln::backend::cuda_device(0);
+    let device = common::gpu();
     match kiln::backend::kernel_cache() {
         Some(dir) => println!("kernel cache {}", dir.display()),
         None => println!("kernel cache as cubecl.toml says"),
@@ -540,8 +540,8 @@ fn main() {
         "Adam, f32, {} s per model, batch size and round",
         budget().as_secs_f64()
     );
-    #[cfg(feature = "cuda")]
-    if std::env::var("KILN_BENCH_DEVICE").as_deref() == Ok("cuda") {
+    if common::on_cuda() {
+        #[cfg(feature = "cuda")]
         cuda();
         return;
     }

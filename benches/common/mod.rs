@@ -101,6 +101,27 @@ where
     }
 }
 
+/// Whether `KILN_BENCH_DEVICE=cuda` asks for the GPU. A benchmark built without
+/// `--features cuda` then exits with the reason, rather than measure the CPU in its place.
+pub fn on_cuda() -> bool {
+    let asked = std::env::var("KILN_BENCH_DEVICE").as_deref() == Ok("cuda");
+    if asked && !cfg!(feature = "cuda") {
+        eprintln!("KILN_BENCH_DEVICE=cuda needs a benchmark built with --features cuda");
+        std::process::exit(2);
+    }
+    asked
+}
+
+/// The first NVIDIA GPU, its kernels cached (`kiln::backend::cuda_device`); the
+/// benchmark exits with the reason when it cannot be opened.
+#[cfg(feature = "cuda")]
+pub fn gpu() -> burn::backend::cuda::CudaDevice {
+    kiln::backend::cuda_device(0).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    })
+}
+
 /// The seconds each measurement may take: `KILN_BENCH_SECONDS`, 6 by default.
 pub fn budget() -> Duration {
     let seconds = std::env::var("KILN_BENCH_SECONDS")

@@ -83,9 +83,15 @@ fn kernel_cache_for(
 /// anything else touches the GPU: cubecl reads its settings once, at its first use, and
 /// keeps them (a device made otherwise keeps cubecl's defaults: the autotune results in
 /// the project's `target/`, the compiled kernels nowhere).
+///
+/// # Errors
+/// [`TrainError::Device`](crate::TrainError::Device) when the GPU cannot be opened: no
+/// NVIDIA driver on this machine, or no GPU of that index (burn-cuda's own message, on
+/// stderr, says which).
 #[cfg(feature = "cuda")]
-pub fn cuda_device(index: usize) -> burn::backend::cuda::CudaDevice {
+pub fn cuda_device(index: usize) -> Result<burn::backend::cuda::CudaDevice, crate::TrainError> {
     use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig, cache::CacheConfig};
+    use burn::tensor::backend::Backend;
     if let Some(dir) = kernel_cache() {
         let mut settings = CubeClRuntimeConfig::storage().lock();
         if settings.is_none() {
@@ -95,7 +101,17 @@ pub fn cuda_device(index: usize) -> burn::backend::cuda::CudaDevice {
             *settings = Some(std::sync::Arc::new(config));
         }
     }
-    burn::backend::cuda::CudaDevice::new(index)
+    let device = burn::backend::cuda::CudaDevice::new(index);
+    // burn-cuda panics when it cannot open the device: opened here in a thread of its
+    // own, that is an error instead.
+    let probe = device.clone();
+    match std::thread::spawn(move || <burn::backend::Cuda as Backend>::name(&probe)).join() {
+        Ok(_) => Ok(device),
+        Err(_) => Err(crate::TrainError::Device(format!(
+            "the NVIDIA GPU {index} could not be opened: this machine has no NVIDIA driver \
+             (libcuda), or no GPU of that index (burn-cuda's message above says which)"
+        ))),
+    }
 }
 
 /// Whether `B` compiles its kernels as it runs and runs them asynchronously, as CUDA's
@@ -180,6 +196,17 @@ mod tests {
         assert!(!compiles_kernels::<Cpu>() && !compiles_kernels::<CpuBackend>());
         #[cfg(feature = "cuda")]
         assert!(compiles_kernels::<Cuda>() && compiles_kernels::<burn::backend::Cuda>());
+    }
+
+    #[cfg(feature = "cuda")]
+    #[test]
+    fn a_gpu_that_cannot_be_opened_is_an_error() {
+        // No machine this runs on has eight GPUs; a machine without a driver has none.
+        let error = cuda_device(7).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            error.starts_with("the NVIDIA GPU 7 could not be opened: "),
+            "{error}"
+        );
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub enum TrainError {
         /// What differs (layer, shape).
         reason: String,
     },
+    /// A device could not be opened (no driver, no such GPU).
+    #[error("{0}")]
+    Device(String),
     /// The workers of a data-parallel fit lost each other (a process died, the
     /// coordinator cannot be reached, a worker timed out).
     #[error("data-parallel training stopped: {0}")]

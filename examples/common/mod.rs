@@ -61,7 +61,7 @@ macro_rules! on_device {
             }
             #[cfg(feature = "cuda")]
             $crate::common::Device::Cuda => {
-                Ok($run::<kiln::backend::Cuda>(kiln::backend::cuda_device(0), $($arg),*)?)
+                Ok($run::<kiln::backend::Cuda>(kiln::backend::cuda_device(0)?, $($arg),*)?)
             }
         }
     };
