@@ -2,16 +2,23 @@
 # README's "On a GPU" figures on a GPU machine without Rust, in one run: the CUDA training
 # benchmark for the CIFAR CNN with an empty kernel cache (its first step is the cold start),
 # then every model at batch 128 and 512 with the cache that run filled, PyTorch eager and
-# torch.compile beside it. The logs and the kernel cache (compressed) go to $OUT.
+# torch.compile beside it, then a short CIFAR CNN run under cubecl's profiler (where a
+# step's time goes, kernel by kernel). The logs, the profile and the kernel cache
+# (compressed) go to $OUT.
 #
-# Built here, carried there:
+# Built here, carried there (compressed: the binary is about 55 MB of the 64 MiB a run
+# may carry, 12 MB gzipped):
 #   cargo bench --features cuda --bench training_step --no-run
-#   mkdir -p .carry && cp target/release/deps/training_step-<hash> .carry/training_step
+#   mkdir -p .carry && gzip -c target/release/deps/training_step-<hash> >.carry/training_step.gz
 #   echo /.carry/ >> .git/info/exclude
 # then, on the device, with .carry carried: bash benches/gpu.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bench=${KILN_BENCH_BINARY:-.carry/training_step}
+if [ -z "${KILN_BENCH_BINARY:-}" ] && [ -e .carry/training_step.gz ]; then
+    gunzip -c .carry/training_step.gz >/tmp/training_step && chmod +x /tmp/training_step
+    KILN_BENCH_BINARY=/tmp/training_step
+fi
+bench=$(realpath "${KILN_BENCH_BINARY:-.carry/training_step}")
 out=${OUT:-/tmp}
 export KILN_BENCH_DEVICE=cuda KILN_BENCH_SCRIPTS="$PWD/benches"
 export KILN_BENCH_PYTHON=${KILN_BENCH_PYTHON:-python3} KILN_BENCH_SECONDS=${KILN_BENCH_SECONDS:-3}
@@ -23,4 +30,20 @@ echo "== the CIFAR CNN with an empty kernel cache"
 KILN_BENCH_MODELS=cifar_cnn KILN_BENCH_BATCHES=128 "$bench" --bench 2>&1 | tee "$out/cold.txt"
 echo "== every model, batch 128 and 512, the CIFAR CNN's kernels cached"
 "$bench" --bench 2>&1 | tee "$out/warm.txt"
+
+echo "== the CIFAR CNN at batch 128 under cubecl's profiler"
+# A cubecl.toml in the working folder takes over cubecl's settings (kernel_cache() then
+# defers to it), so it names the same cache.
+profile=$(mktemp -d)
+cat >"$profile/cubecl.toml" <<TOML
+[profiling]
+logger = { level = "basic", file = "$profile/profile.log" }
+[compilation]
+cache = { file = "$KILN_KERNEL_CACHE" }
+[autotune]
+cache = { file = "$KILN_KERNEL_CACHE" }
+TOML
+(cd "$profile" && KILN_BENCH_MODELS=cifar_cnn KILN_BENCH_BATCHES=128 KILN_BENCH_SECONDS=1 \
+    KILN_BENCH_PYTHON=false "$bench" --bench >/dev/null 2>&1) || echo "the profiled run failed"
+gzip -c "$profile/profile.log" >"$out/profile.log.gz" || true
 tar czf "$out/kernels.tar.gz" -C "$KILN_KERNEL_CACHE" .

@@ -474,6 +474,32 @@ fn fit_augments_on_the_device() {
     assert!(val[2] > 0.7, "validation accuracy {val:?}");
 }
 
+#[test]
+fn examples_kept_on_the_device_train_as_batches_sent_there() {
+    // The same seeded run, shuffled and augmented on the device, with every example put on
+    // the device first or each batch sent when used: the same logs, the same weights.
+    let digits = kiln::datasets::synthetic_digits(300, 1);
+    let run = |on_device: bool| {
+        let mut trainer = trainer();
+        let augment = kiln::datasets::Augment::new()
+            .width_shift_range(0.1)
+            .rotation_range(10.0)
+            .on_device(true);
+        let fit = Fit::epochs(2)
+            .batch_size(64)
+            .validation_split(0.2)
+            .augment(augment)
+            .data_on_device(on_device)
+            .verbose(Verbosity::Silent);
+        let history = trainer.fit(&digits, fit).unwrap();
+        let outputs = trainer.predict(&digits).unwrap().into_data();
+        (history.to_json(), outputs.to_vec::<f32>().unwrap())
+    };
+    let (on, sent) = (run(true), run(false));
+    assert!(on.0.contains("val_accuracy"), "{}", on.0);
+    assert_eq!(on, sent);
+}
+
 model! {
     /// The sequence_classifier example's LSTM.
     struct MotifLstm {

@@ -14,6 +14,11 @@ impl<'a, D: Dataset + ?Sized> Subset<'a, D> {
     pub fn new(data: &'a D, range: Range<usize>) -> Self {
         Subset { data, range }
     }
+
+    /// `indices` in `data`.
+    fn shifted(&self, indices: &[usize]) -> Vec<usize> {
+        indices.iter().map(|i| i + self.range.start).collect()
+    }
 }
 
 impl<D: Dataset + ?Sized> Dataset for Subset<'_, D> {
@@ -34,7 +39,10 @@ impl<D: Dataset + ?Sized> Dataset for Subset<'_, D> {
     }
 
     fn gather(&self, indices: &[usize], x: &mut Vec<f32>, targets: &mut Targets) {
-        let shifted: Vec<usize> = indices.iter().map(|i| i + self.range.start).collect();
-        self.data.gather(&shifted, x, targets);
+        self.data.gather(&self.shifted(indices), x, targets);
+    }
+
+    fn gather_targets(&self, indices: &[usize], targets: &mut Targets) {
+        self.data.gather_targets(&self.shifted(indices), targets);
     }
 }

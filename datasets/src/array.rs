@@ -164,6 +164,10 @@ impl Dataset for ArrayDataset {
         for &i in indices {
             x.extend_from_slice(&self.x[i * per..(i + 1) * per]);
         }
+        self.gather_targets(indices, targets);
+    }
+
+    fn gather_targets(&self, indices: &[usize], targets: &mut Targets) {
         match (&self.targets, targets) {
             (Targets::Classes(src), Targets::Classes(dst)) => {
                 dst.extend(indices.iter().map(|&i| src[i]))

@@ -43,4 +43,10 @@ pub trait Dataset: Sync {
 
     /// Appends the examples at `indices`, as `f32`, to `x`, and their targets to `targets`.
     fn gather(&self, indices: &[usize], x: &mut Vec<f32>, targets: &mut Targets);
+
+    /// Appends the targets of the examples at `indices` to `targets` (for examples already
+    /// on the device); by default through [`Dataset::gather`], whose examples it drops.
+    fn gather_targets(&self, indices: &[usize], targets: &mut Targets) {
+        self.gather(indices, &mut Vec::new(), targets);
+    }
 }

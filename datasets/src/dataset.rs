@@ -331,6 +331,10 @@ impl Dataset for ImageDataset {
 
     fn gather(&self, indices: &[usize], x: &mut Vec<f32>, targets: &mut Targets) {
         self.gather_images(indices, self.normalization(), x);
+        self.gather_targets(indices, targets);
+    }
+
+    fn gather_targets(&self, indices: &[usize], targets: &mut Targets) {
         if let Targets::Classes(labels) = targets {
             labels.extend(indices.iter().map(|&i| i64::from(self.labels()[i])));
         }

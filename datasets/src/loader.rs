@@ -26,6 +26,8 @@ pub struct HostBatch {
     /// How many of the last examples only pad the batch to the loader's size (repeats of
     /// its first example, with [`Remainder::Pad`]): left out of sums and outputs.
     pub padding: usize,
+    /// The examples' indices in the dataset.
+    pub indices: Vec<usize>,
 }
 
 impl HostBatch {
@@ -58,6 +60,22 @@ impl HostBatch {
             TensorData::new(self.x.clone(), [self.len, elements]),
             device,
         );
+        self.augmented(rows)
+    }
+
+    /// The examples picked from `all`, every example of the dataset as rows already on
+    /// the device (a loader's [`Loader::examples_on_device`] batch, whose `x` is empty),
+    /// augmented there when the batch carries a device augmentation.
+    pub fn rows_of<B: Backend>(&self, all: &Tensor<B, 2>) -> Tensor<B, 2> {
+        let indices = self.indices.iter().map(|&i| i as i64).collect();
+        let indices = Tensor::<B, 1, Int>::from_data(
+            TensorData::new(indices, [self.indices.len()]),
+            &all.device(),
+        );
+        self.augmented(all.clone().select(0, indices))
+    }
+
+    fn augmented<B: Backend>(&self, rows: Tensor<B, 2>) -> Tensor<B, 2> {
         match &self.augmentation {
             Some(augmentation) => augmentation.apply(rows),
             None => rows,
@@ -111,6 +129,7 @@ pub struct Loader {
     prefetch: usize,
     augment: Option<(Augment, u64)>,
     remainder: Remainder,
+    examples_on_device: bool,
 }
 
 /// What a [`Loader`] does with the examples left over after an epoch's full batches, when
@@ -145,6 +164,7 @@ impl Loader {
             prefetch: 4,
             augment: None,
             remainder: Remainder::Keep,
+            examples_on_device: false,
         }
     }
 
@@ -167,6 +187,15 @@ impl Loader {
     /// by default).
     pub fn remainder(mut self, remainder: Remainder) -> Self {
         self.remainder = remainder;
+        self
+    }
+
+    /// For examples already on the device (every one, as rows, for
+    /// [`HostBatch::rows_of`]): the worker gathers only the targets and plans the
+    /// augmentation, which then runs on the device whether or not it was asked to
+    /// ([`Augment::on_device`]), the examples not being at hand.
+    pub fn examples_on_device(mut self, on_device: bool) -> Self {
+        self.examples_on_device = on_device;
         self
     }
 
@@ -214,6 +243,7 @@ impl Loader {
         let augment = self.augment.as_ref().zip(image);
         let batch_size = self.batch_size;
         let pad = self.remainder == Remainder::Pad;
+        let on_device = self.examples_on_device;
         std::thread::scope(|scope| {
             scope.spawn(move || {
                 for (i, mut indices) in plan.into_iter().enumerate() {
@@ -221,11 +251,15 @@ impl Loader {
                     if padding > 0 {
                         indices.resize(batch_size, indices[0]);
                     }
-                    let mut batch = gather(data, &indices);
+                    let mut batch = if on_device {
+                        gather_targets(data, indices)
+                    } else {
+                        gather(data, &indices)
+                    };
                     batch.padding = padding;
                     if let Some(((augment, seed), shape)) = augment {
                         let first = i * batch_size;
-                        if augment.runs_on_device() {
+                        if augment.runs_on_device() || on_device {
                             batch.augmentation =
                                 Some(augment.plan_batch(batch.len, shape, *seed, epoch, first));
                         } else {
@@ -250,18 +284,35 @@ impl Loader {
 
 /// The batch of `indices`, gathered in the calling thread.
 pub fn gather<D: Dataset + ?Sized>(data: &D, indices: &[usize]) -> HostBatch {
-    let mut x = Vec::new();
-    let mut targets = match data.target_kind() {
-        TargetKind::Classes(_) => Targets::Classes(Vec::with_capacity(indices.len())),
-        TargetKind::Values(w) => Targets::Values(Vec::with_capacity(indices.len() * w)),
-    };
+    let (mut x, mut targets) = (Vec::new(), no_targets(data, indices.len()));
     data.gather(indices, &mut x, &mut targets);
+    unaugmented(x, targets, indices.to_vec())
+}
+
+/// The batch of `indices` without its examples (`x` empty), for examples on the device.
+fn gather_targets<D: Dataset + ?Sized>(data: &D, indices: Vec<usize>) -> HostBatch {
+    let mut targets = no_targets(data, indices.len());
+    data.gather_targets(&indices, &mut targets);
+    unaugmented(Vec::new(), targets, indices)
+}
+
+/// A batch of these examples, targets and indices, not padded, with nothing to augment.
+fn unaugmented(x: Vec<f32>, targets: Targets, indices: Vec<usize>) -> HostBatch {
     HostBatch {
         x,
         len: indices.len(),
         targets,
         augmentation: None,
         padding: 0,
+        indices,
+    }
+}
+
+/// Room for the targets of `len` examples of `data`.
+fn no_targets<D: Dataset + ?Sized>(data: &D, len: usize) -> Targets {
+    match data.target_kind() {
+        TargetKind::Classes(_) => Targets::Classes(Vec::with_capacity(len)),
+        TargetKind::Values(w) => Targets::Values(Vec::with_capacity(len * w)),
     }
 }
 
@@ -276,7 +327,7 @@ mod tests {
         ImageDataset::new("d", [2, 1, 1], images, labels, vec!["a".into(), "b".into()]).unwrap()
     }
 
-    fn epoch(loader: &Loader, data: &ImageDataset, e: u64) -> Vec<HostBatch> {
+    fn epoch<D: Dataset>(loader: &Loader, data: &D, e: u64) -> Vec<HostBatch> {
         let mut out = Vec::new();
         loader.for_each(data, e, |b| {
             out.push(b);
@@ -404,6 +455,33 @@ mod tests {
         assert_eq!(batch.rows::<B>(&device).dims(), [2, 2]);
         assert_eq!(batch.classes::<B>(&device).unwrap().dims(), [2]);
         assert!(batch.values::<B>(&device).is_none());
+    }
+
+    #[test]
+    fn batches_of_examples_on_the_device_are_picked_there() {
+        type B = burn::backend::Flex;
+        let (data, device) = (crate::synthetic_digits(10, 2), Default::default());
+        let every: Vec<usize> = (0..10).collect();
+        let all = gather(&data, &every).rows::<B>(&device);
+        let augment = Augment::new().width_shift_range(0.2).on_device(true);
+        let loader = Loader::new(4)
+            .shuffle(2)
+            .remainder(Remainder::Pad)
+            .augment(augment, 3);
+        let sent = epoch(&loader, &data, 1);
+        let kept = epoch(&loader.clone().examples_on_device(true), &data, 1);
+        assert_eq!(sent.len(), 3);
+        for (s, k) in sent.iter().zip(&kept) {
+            assert!(k.x.is_empty() && !s.x.is_empty());
+            assert_eq!(
+                (k.len, k.padding, &k.indices, &k.targets),
+                (s.len, s.padding, &s.indices, &s.targets)
+            );
+            assert_eq!(
+                k.rows_of(&all).into_data(),
+                s.rows::<B>(&device).into_data()
+            );
+        }
     }
 
     #[test]

@@ -129,8 +129,14 @@ impl<'d, 'v, D: Dataset + ?Sized> Split<'d, 'v, D> {
     }
 }
 
+/// The most bytes of training examples, as `f32`, that `fit` puts on a GPU by default
+/// ([`Fit::data_on_device`]).
+const DEVICE_DATA_BYTES: usize = 4 << 30;
+
 /// How a fit feeds the model, checked before it starts.
 struct Plan {
+    /// Whether the training examples are on the device ([`Fit::data_on_device`]).
+    examples_on_device: bool,
     example: Vec<Vec<usize>>,
     val_example: Vec<Vec<usize>>,
     loader: Loader,
@@ -146,6 +152,8 @@ struct Run<B: AutodiffBackend, M: AutodiffModule<B>> {
     stepper: Stepper<B, M>,
     history: History,
     warm_up: Option<WarmUp>,
+    /// Every training example as rows on the device, with [`Fit::data_on_device`].
+    examples: Option<Tensor<B, 2>>,
     #[cfg(feature = "distributed")]
     peers: Option<super::parallel::Peers<B, M>>,
 }
@@ -236,6 +244,8 @@ pub(super) struct Feed<'a, BB: Backend> {
     pub loss: Loss,
     pub metrics: &'a [Metric],
     pub device: &'a BB::Device,
+    /// Every training example as rows on the device, when they are there.
+    pub examples: Option<&'a Tensor<BB, 2>>,
 }
 
 /// The gradients of the loss on `rows` of `batch`, weighted by their share of it (so the
@@ -253,7 +263,10 @@ where
     B: AutodiffBackend,
     M: AutodiffModule<B> + Model<B>,
 {
-    let mut x = batch.rows::<B>(feed.device);
+    let mut x = match feed.examples {
+        Some(all) => batch.rows_of(all),
+        None => batch.rows::<B>(feed.device),
+    };
     let mut target = target::<B>(batch, feed.kind, feed.device);
     let share = rows.len() as f64 / batch.len as f64;
     if !rows.is_empty() && rows.len() != batch.len {
@@ -368,6 +381,10 @@ where
             warm_up: Some(WarmUp::start(
                 fit.verbose != Verbosity::Silent && crate::backend::compiles_kernels::<B>(),
             )),
+            examples: plan.examples_on_device.then(|| {
+                let every: Vec<usize> = (0..split.train.len()).collect();
+                kiln_datasets::gather(&split.train, &every).rows::<B>(&self.device)
+            }),
             #[cfg(feature = "distributed")]
             peers: None,
         };
@@ -411,7 +428,8 @@ where
             }
             None => Vec::new(),
         };
-        let mut loader = Loader::new(fit.batch_size);
+        let examples_on_device = self.data_on_device(&split.train, fit)?;
+        let mut loader = Loader::new(fit.batch_size).examples_on_device(examples_on_device);
         if self.fixed_batches {
             if split.train.len() < fit.batch_size {
                 return Err(TrainError::Setting(format!(
@@ -432,6 +450,7 @@ where
             loader = loader.augment(augment, fit.seed);
         }
         Ok(Plan {
+            examples_on_device,
             example,
             val_example,
             loader,
@@ -439,6 +458,30 @@ where
             batch_size: fit.batch_size,
             seed: fit.seed,
         })
+    }
+
+    /// Whether the training examples go to the device ([`Fit::data_on_device`]).
+    fn data_on_device<D: Dataset + ?Sized>(
+        &self,
+        train: &D,
+        fit: &Fit<'_, B, M>,
+    ) -> Result<bool, TrainError> {
+        #[cfg(feature = "distributed")]
+        let distributed = fit.distribution.is_some();
+        #[cfg(not(feature = "distributed"))]
+        let distributed = false;
+        let bytes = train.len() * train.example_shape().iter().product::<usize>() * 4;
+        match fit.data_on_device {
+            Some(true) if distributed => Err(TrainError::Setting(
+                "data_on_device does not combine with a distribution, whose workers each \
+                 take their part of a batch to their own device"
+                    .into(),
+            )),
+            Some(on) => Ok(on),
+            None => Ok(!distributed
+                && crate::backend::compiles_kernels::<B>()
+                && bytes <= DEVICE_DATA_BYTES),
+        }
     }
 
     /// The history and the next epoch from `backup`'s state, with the weights, optimizer
@@ -544,7 +587,7 @@ where
             parallel,
             model,
             &run.stepper,
-            &self.feed(plan),
+            &self.feed(plan, None),
             agreed,
         )?;
         run.model = Some(model);
@@ -657,14 +700,16 @@ where
         }
     }
 
-    /// What an update on `plan`'s batches feeds the model.
-    fn feed<'a>(&'a self, plan: &'a Plan) -> Feed<'a, B> {
+    /// What an update on `plan`'s batches feeds the model, with the training examples
+    /// when they are on the device.
+    fn feed<'a>(&'a self, plan: &'a Plan, examples: Option<&'a Tensor<B, 2>>) -> Feed<'a, B> {
         Feed {
             example: &plan.example,
             kind: &plan.kind,
             loss: self.loss,
             metrics: &self.metrics,
             device: &self.device,
+            examples,
         }
     }
 
@@ -681,7 +726,8 @@ where
         // handle on its weights stops the optimizer from updating them in place.
         let current = run.model.take().ok_or_else(lost)?;
         let lr = self.optimizer.decayed(learning_rate, self.iterations);
-        let sums = update(run, current, batch, &self.feed(plan), lr)?;
+        let examples = run.examples.clone(); // a handle, for the feed beside `run`
+        let sums = update(run, current, batch, &self.feed(plan, examples.as_ref()), lr)?;
         if sums.is_some() {
             if let Some(warm_up) = run.warm_up.take() {
                 // The first update compiles and tunes a GPU backend's kernels.

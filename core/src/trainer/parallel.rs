@@ -66,6 +66,8 @@ impl<B: Backend> Owned<B> {
             loss: self.loss,
             metrics: &self.metrics,
             device: &self.device,
+            // Each worker's batches go to its own device (no `data_on_device`).
+            examples: None,
         }
     }
 }
