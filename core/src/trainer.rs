@@ -149,9 +149,10 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
     /// epoch, each batch then picked from them there, instead of each batch going there
     /// when it is used. On by default on a backend that
     /// [compiles its kernels](crate::backend::compiles_kernels) (a GPU's) when they take
-    /// at most 4 GiB as `f32`, off on the CPU (where they already are) and in a
-    /// data-parallel run. An augmentation then runs on the device
-    /// ([`Augment::on_device`]), the examples not being in the loader's workers.
+    /// at most 4 GiB as `f32` and any augmentation runs on the device
+    /// ([`Augment::on_device`]); off on the CPU (where they already are) and in a
+    /// data-parallel run. Turned on, it runs the augmentation on the device, the examples
+    /// not being in the loader's workers.
     pub fn data_on_device(mut self, on: bool) -> Self {
         self.data_on_device = Some(on);
         self

@@ -478,9 +478,11 @@ where
                     .into(),
             )),
             Some(on) => Ok(on),
+            // Not by default when the augmentation was left in the workers.
             None => Ok(!distributed
                 && crate::backend::compiles_kernels::<B>()
-                && bytes <= DEVICE_DATA_BYTES),
+                && bytes <= DEVICE_DATA_BYTES
+                && fit.augment.as_ref().is_none_or(Augment::runs_on_device)),
         }
     }
 
