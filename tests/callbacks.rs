@@ -439,6 +439,18 @@ fn terminate_on_nan_names_the_batch() {
         assert_eq!(history.epochs(), [0]);
         assert!(history.get("loss").unwrap()[0].is_nan());
     }
+    // The same callback stops a second fit too.
+    let mut nan = TerminateOnNan::new().every_batch(false);
+    let mut trainer = Trainer::new(Linear::<Ad>::new(&Default::default()))
+        .loss(Loss::SparseCategoricalCrossentropy);
+    for _ in 0..2 {
+        let fit = Fit::epochs(5)
+            .batch_size(10)
+            .shuffle(false)
+            .verbose(Verbosity::Silent)
+            .callback(&mut nan);
+        assert_eq!(trainer.fit(&data, fit).unwrap().epochs(), [0]);
+    }
 }
 
 #[test]

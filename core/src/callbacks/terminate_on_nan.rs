@@ -35,7 +35,7 @@ impl TerminateOnNan {
     }
 
     /// Stops `control`'s training when `logs`' loss is not finite, after `batch` of the
-    /// epoch.
+    /// epoch (once a fit).
     fn check<M>(&mut self, logs: &Logs, batch: usize, control: &mut Control<M>) {
         if self.stopped_at.is_some() {
             return;
@@ -57,6 +57,11 @@ impl TerminateOnNan {
 }
 
 impl<B: AutodiffBackend, M> Callback<B, M> for TerminateOnNan {
+    fn on_train_begin(&mut self, _control: &mut Control<M>) -> CallbackResult {
+        self.stopped_at = None; // a new fit: it may stop again
+        Ok(())
+    }
+
     fn on_train_batch_end(
         &mut self,
         batch: usize,
