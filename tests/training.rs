@@ -501,6 +501,39 @@ fn examples_kept_on_the_device_train_as_batches_sent_there() {
 }
 
 model! {
+    /// A classifier whose activity penalty is a mean over each batch's rows.
+    struct Active {
+        input: [4],
+        Dense(3, activation = softmax, activity_regularizer = l2(1.0)),
+    }
+}
+
+#[test]
+fn a_padded_batch_leaves_its_padding_out_of_the_activity_penalty() {
+    // 8 examples in batches of 3: the last holds 2, padded with a repeat of the first. The
+    // penalty is a mean over a batch's rows: over the 2, not the 3.
+    let x: Vec<f32> = (0..32).map(|i| ((i * 7) % 11) as f32 / 3.0 - 1.5).collect();
+    let data =
+        kiln::datasets::ArrayDataset::classification(x, vec![4], vec![0, 1, 2, 0, 1, 2, 0, 1], 3)
+            .unwrap();
+    let device = Default::default();
+    let model = Active::<Ad>::new(&device);
+    // burn initializes weights at their first use, each clone its own: first use them.
+    let _ = model.forward(Tensor::zeros([1, 4], &device));
+    let logs = |fixed| {
+        Trainer::new(model.clone())
+            .loss(Loss::SparseCategoricalCrossentropy)
+            .fixed_batch_shape(fixed)
+            .evaluate_batched(&data, 3)
+            .unwrap()
+            .get("loss")
+            .unwrap()
+    };
+    let (padded, short) = (logs(true), logs(false));
+    assert!((padded - short).abs() < 1e-6, "{padded} against {short}");
+}
+
+model! {
     /// The sequence_classifier example's LSTM.
     struct MotifLstm {
         input: [_, 8],

@@ -59,8 +59,11 @@ fn kernel_cache_for(
             .any(|name| dir.join(name).is_file())
             || ["burn.toml", "Burn.toml"].iter().any(|name| {
                 std::fs::read_to_string(dir.join(name)).is_ok_and(|toml| {
-                    toml.lines()
-                        .any(|line| line.trim_start().starts_with("[cubecl"))
+                    toml.lines().map(str::trim_start).any(|line| {
+                        ["[cubecl]", "[cubecl.", "cubecl.", "cubecl ", "cubecl="]
+                            .iter()
+                            .any(|start| line.starts_with(start))
+                    })
                 })
             })
     };
@@ -225,7 +228,11 @@ mod tests {
             Some(root.join("home/.cache/kiln/kernels"))
         );
         // A burn.toml without a [cubecl] section configures nothing of cubecl's.
-        std::fs::write(root.join("project/burn.toml"), "[other]\nx = 1\n").unwrap();
+        std::fs::write(
+            root.join("project/burn.toml"),
+            "[other]\n[cubeclx]\nx = 1\n",
+        )
+        .unwrap();
         assert!(kernel_cache_for(set.clone(), &project, user.clone()).is_some());
         std::fs::write(
             root.join("project/burn.toml"),

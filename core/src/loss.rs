@@ -5,7 +5,7 @@
 use std::fmt;
 
 use burn::tensor::activation::{log_softmax, softplus};
-use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
+use burn::tensor::{Bool, Int, Tensor, TensorData, backend::Backend};
 use kiln_spec::Activation;
 
 use crate::activation;
@@ -39,24 +39,25 @@ impl<B: Backend> Target<B> {
 /// left out of the loss, the metrics and the outputs.
 #[derive(Clone, Debug)]
 pub(crate) struct Counted<B: Backend> {
-    /// 1 for each example that counts, 0 for each padding row, `[batch]`.
-    weights: Tensor<B, 1>,
+    /// Whether each row only pads the batch, `[batch]`.
+    padding: Tensor<B, 1, Bool>,
     real: usize,
 }
 
 impl<B: Backend> Counted<B> {
     /// The first `real` of `batch` examples, on `device`.
     pub(crate) fn first(real: usize, batch: usize, device: &B::Device) -> Self {
-        let weights: Vec<f32> = (0..batch).map(|i| f32::from(u8::from(i < real))).collect();
+        let padding: Vec<bool> = (0..batch).map(|i| i >= real).collect();
         Counted {
-            weights: Tensor::from_data(TensorData::new(weights, [batch]), device),
+            padding: Tensor::from_data(TensorData::new(padding, [batch]), device),
             real,
         }
     }
 
-    /// The sum of `each` (one value per example) over the examples that count.
+    /// The sum of `each` (one value per example) over the examples that count (the
+    /// padding's values replaced by 0, not multiplied by it: an infinite one stays out).
     pub(crate) fn sum(&self, each: Tensor<B, 1>) -> Tensor<B, 1> {
-        (each * self.weights.clone()).sum()
+        each.mask_fill(self.padding.clone(), 0.0).sum()
     }
 
     /// Their mean.
@@ -356,6 +357,14 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_infinite_padding_value_stays_out_of_the_sum() {
+        let each = Tensor::<B, 1>::from_floats([1.0, 2.0, f32::INFINITY], &Default::default());
+        let counted = Counted::first(2, 3, &Default::default());
+        assert_eq!(counted.sum(each.clone()).into_scalar(), 3.0);
+        assert_eq!(counted.mean(each).into_scalar(), 1.5);
     }
 
     #[test]

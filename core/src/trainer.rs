@@ -149,7 +149,7 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
     /// epoch, each batch then picked from them there, instead of each batch going there
     /// when it is used. On by default on a backend that
     /// [compiles its kernels](crate::backend::compiles_kernels) (a GPU's) when they take
-    /// at most 4 GiB as `f32` and any augmentation runs on the device
+    /// at most 1 GiB as `f32` and any augmentation runs on the device
     /// ([`Augment::on_device`]); off on the CPU (where they already are) and in a
     /// data-parallel run. Turned on, it runs the augmentation on the device, the examples
     /// not being in the loader's workers.
@@ -398,8 +398,9 @@ where
     /// [`compiles_kernels`](crate::backend::compiles_kernels)), so that a run compiles
     /// them once: `fit` leaves out the examples that do not fill a last batch (others
     /// each epoch when it shuffles, as tf.data's `drop_remainder`), and validation,
-    /// `evaluate` and `predict` run in batches of the last fit's size, the last one
-    /// padded, with the padding left out of their sums and outputs.
+    /// `evaluate` and `predict` run in batches of the last fit's size (32 before any fit;
+    /// `evaluate_batched` its own), the last one padded, with the padding left out of
+    /// their sums and outputs.
     pub fn fixed_batch_shape(mut self, fixed: bool) -> Self {
         self.fixed_batches = fixed;
         self
@@ -792,11 +793,17 @@ where
         let sums = on_kernel_threads::<B::InnerBackend, _>(move || {
             let x = <<M::InnerModule as Model<B::InnerBackend>>::Input as Batch<B::InnerBackend>>::from_rows(batch.rows(device), example);
             let target = target::<B::InnerBackend>(batch, kind, device);
-            let forward = model.forward_train(x);
+            let forward = model.forward_train(x.clone());
             let output = Output { logits: forward.logits.into_rows(), activation: forward.activation };
             let counted = (batch.padding > 0).then(|| Counted::first(batch.real(), batch.len, device));
             let mut value = loss.counted(&output, &target, counted.as_ref());
-            if let Some(penalty) = forward.penalty {
+            // An activity penalty is a mean over the batch's rows, the padding's too: a
+            // padded batch's comes from a second pass over its real rows alone.
+            let penalty = match (&counted, forward.penalty) {
+                (Some(_), Some(_)) => model.forward_train(x.head(batch.real())).penalty,
+                (_, penalty) => penalty,
+            };
+            if let Some(penalty) = penalty {
                 value = value + penalty;
             }
             batch_sums(value, &output, &target, metrics, (batch.real(), counted.as_ref()))

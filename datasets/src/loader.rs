@@ -212,7 +212,8 @@ impl Loader {
         }
     }
 
-    /// The example indices of each batch of `epoch`.
+    /// The example indices of each batch of `epoch` (without [`Remainder::Pad`]'s padding,
+    /// which [`Loader::for_each`] adds).
     pub fn plan(&self, len: usize, epoch: u64) -> Vec<Vec<usize>> {
         let mut order: Vec<usize> = (0..len).collect();
         if let Some(seed) = self.seed {

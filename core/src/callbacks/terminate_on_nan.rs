@@ -18,6 +18,8 @@ use crate::logs::Logs;
 pub struct TerminateOnNan {
     stopped_at: Option<(usize, usize)>,
     every_batch: Option<bool>,
+    /// The epoch's last batch so far.
+    last_batch: usize,
 }
 
 impl TerminateOnNan {
@@ -68,6 +70,7 @@ impl<B: AutodiffBackend, M> Callback<B, M> for TerminateOnNan {
         logs: &BatchLogs,
         control: &mut Control<M>,
     ) -> CallbackResult {
+        self.last_batch = batch;
         let every = (self.every_batch).unwrap_or_else(|| !crate::backend::compiles_kernels::<B>());
         let read = if every { Some(logs.get()) } else { logs.read() };
         if let Some(logs) = read {
@@ -82,8 +85,7 @@ impl<B: AutodiffBackend, M> Callback<B, M> for TerminateOnNan {
         logs: &Logs,
         control: &mut Control<M>,
     ) -> CallbackResult {
-        let last = control.steps().saturating_sub(1);
-        self.check(logs, last, control);
+        self.check(logs, self.last_batch, control);
         Ok(())
     }
 }

@@ -18,7 +18,8 @@ where
     M::InnerModule: Model<B::InnerBackend>,
 {
     /// The output of layer `layer` for every example of `data`, in order, computed in
-    /// batches of 32 without dropout: Keras's `predict` of the model cut at that layer.
+    /// batches as `predict`'s without dropout: Keras's `predict` of the model cut at that
+    /// layer.
     ///
     /// # Errors
     /// When the model has no such layer, or the examples do not fit its input.

@@ -6,8 +6,8 @@ use std::ops::{ControlFlow, Range};
 
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
 use kiln_datasets::{Augment, Dataset, HostBatch, Loader, Remainder, TargetKind};
 
 use super::{CallbackHook, Fit, Totals, Trainer, WarmUp, batch_sums, evaluate_with, target};
@@ -130,8 +130,8 @@ impl<'d, 'v, D: Dataset + ?Sized> Split<'d, 'v, D> {
 }
 
 /// The most bytes of training examples, as `f32`, that `fit` puts on a GPU by default
-/// ([`Fit::data_on_device`]).
-const DEVICE_DATA_BYTES: usize = 4 << 30;
+/// ([`Fit::data_on_device`]): CIFAR-10's 614 MB, not a size that would crowd a small GPU.
+const DEVICE_DATA_BYTES: usize = 1 << 30;
 
 /// How a fit feeds the model, checked before it starts.
 struct Plan {
@@ -383,7 +383,9 @@ where
             )),
             examples: plan.examples_on_device.then(|| {
                 let every: Vec<usize> = (0..split.train.len()).collect();
-                kiln_datasets::gather(&split.train, &every).rows::<B>(&self.device)
+                let all = kiln_datasets::gather(&split.train, &every);
+                let shape = [all.len, all.x.len() / all.len.max(1)];
+                Tensor::from_data(TensorData::new(all.x, shape), &self.device)
             }),
             #[cfg(feature = "distributed")]
             peers: None,
