@@ -55,12 +55,20 @@ impl HostBatch {
     /// The examples as `[len, elements]` rows on `device`, augmented there when the
     /// batch carries a device augmentation.
     pub fn rows<B: Backend>(&self, device: &B::Device) -> Tensor<B, 2> {
-        let elements = self.x.len().checked_div(self.len).unwrap_or(0);
-        let rows = Tensor::from_data(
-            TensorData::new(self.x.clone(), [self.len, elements]),
-            device,
-        );
-        self.augmented(rows)
+        self.augmented(self.tensor(self.x.clone(), device))
+    }
+
+    /// [`HostBatch::rows`], moving the examples to the device rather than copying them
+    /// first (a whole dataset's, say).
+    pub fn into_rows<B: Backend>(mut self, device: &B::Device) -> Tensor<B, 2> {
+        let x = std::mem::take(&mut self.x);
+        self.augmented(self.tensor(x, device))
+    }
+
+    /// `x`, this batch's examples, as `[len, elements]` rows on `device`.
+    fn tensor<B: Backend>(&self, x: Vec<f32>, device: &B::Device) -> Tensor<B, 2> {
+        let elements = x.len().checked_div(self.len).unwrap_or(0);
+        Tensor::from_data(TensorData::new(x, [self.len, elements]), device)
     }
 
     /// The examples picked from `all`, every example of the dataset as rows already on

@@ -6,8 +6,8 @@ use std::ops::{ControlFlow, Range};
 
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Tensor, TensorData};
 use kiln_datasets::{Augment, Dataset, HostBatch, Loader, Remainder, TargetKind};
 
 use super::{CallbackHook, Fit, Totals, Trainer, WarmUp, batch_sums, evaluate_with, target};
@@ -383,9 +383,7 @@ where
             )),
             examples: plan.examples_on_device.then(|| {
                 let every: Vec<usize> = (0..split.train.len()).collect();
-                let all = kiln_datasets::gather(&split.train, &every);
-                let shape = [all.len, all.x.len() / all.len.max(1)];
-                Tensor::from_data(TensorData::new(all.x, shape), &self.device)
+                kiln_datasets::gather(&split.train, &every).into_rows(&self.device)
             }),
             #[cfg(feature = "distributed")]
             peers: None,
