@@ -1,5 +1,6 @@
 //! Time of each replaced op at the reference models' shapes (batch 128), on KilnCpu and
-//! on Flex, with the arithmetic rate it reaches (the bias gradient, a sum, in ms alone).
+//! on Flex, with the arithmetic rate it reaches (the bias gradient, a sum, in ms alone);
+//! then the element-wise activations of the CIFAR CNN's second convolution's output.
 //!
 //! Run: `cargo bench -p kiln-cpu --bench kernels`. For alternated A/B runs of a change:
 //! `KILN_BENCH_REPEAT` sets the timed calls per op (default 10), `KILN_BENCH_LAYERS` the
@@ -112,6 +113,35 @@ fn conv<B: Backend<FloatTensorPrimitive = FlexTensor>>(
     ]
 }
 
+/// Milliseconds of each element-wise op of `ACTIVATIONS` on backend `B`, each on a
+/// tensor of its own (so done in place where the backend can).
+fn activations<B: Backend<FloatTensorPrimitive = FlexTensor>>(shape: &[usize]) -> Vec<f64> {
+    let x = random(shape);
+    let grad = random(shape);
+    let ops: [&dyn Fn(FlexTensor) -> FlexTensor; 5] = [
+        &|x| B::sigmoid(x),
+        &|s| B::sigmoid_backward(s, grad.clone()),
+        &|x| B::float_tanh(x),
+        &|x| B::float_exp(x),
+        &|x| B::float_log(B::float_abs(x)),
+    ];
+    ops.iter()
+        .map(|op| {
+            // A copy of its own, made outside the timing, for each call.
+            let copies: Vec<FlexTensor> = (0..=setting("REPEAT", 10_usize).max(1))
+                .map(|_| random(shape))
+                .collect();
+            let mut copies = copies.into_iter();
+            time(|| {
+                black_box(op(copies.next().unwrap_or_else(|| x.clone())));
+            })
+        })
+        .collect()
+}
+
+/// The ops [`activations`] times.
+const ACTIVATIONS: [&str; 5] = ["sigmoid", "sigmoid grad", "tanh", "exp", "abs, log"];
+
 fn main() {
     let batch = setting("BATCH", 128_usize).max(1);
     let layers = setting("LAYERS", String::new());
@@ -142,5 +172,25 @@ fn main() {
                 ms[3]
             );
         }
+    }
+    let shape = [batch, 32, 30, 30];
+    println!("\nelement-wise, {shape:?}: ms per call");
+    let mut runs = vec![("kiln-cpu", activations::<KilnCpu>(&shape))];
+    if flex {
+        runs.push(("flex", activations::<Flex>(&shape)));
+    }
+    println!(
+        "{:<12} {}",
+        "op",
+        runs.iter()
+            .map(|(b, _)| format!("{b:>9}"))
+            .collect::<String>()
+    );
+    for (k, op) in ACTIVATIONS.iter().enumerate() {
+        let cells: String = runs
+            .iter()
+            .map(|(_, ms)| format!("{:>9.2}", ms[k]))
+            .collect();
+        println!("{op:<12} {cells}");
     }
 }

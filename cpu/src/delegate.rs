@@ -394,11 +394,11 @@ impl FloatTensorOps<Self> for KilnCpu {
     }
 
     fn float_exp(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
-        Flex::float_exp(tensor)
+        crate::elementwise::float_exp(tensor)
     }
 
     fn float_log(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
-        Flex::float_log(tensor)
+        crate::elementwise::float_log(tensor)
     }
 
     fn float_log1p(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -458,7 +458,7 @@ impl FloatTensorOps<Self> for KilnCpu {
     }
 
     fn float_tanh(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
-        Flex::float_tanh(tensor)
+        crate::elementwise::float_tanh(tensor)
     }
 
     fn float_acos(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -1957,11 +1957,11 @@ impl ActivationOps<Self> for KilnCpu {
     }
 
     fn sigmoid(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
-        Flex::sigmoid(tensor)
+        crate::elementwise::sigmoid(tensor)
     }
 
     fn sigmoid_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        Flex::sigmoid_backward(output, grad)
+        crate::elementwise::sigmoid_backward(output, grad)
     }
 
     fn hard_sigmoid(tensor: FloatTensor<Self>, alpha: Scalar, beta: Scalar) -> FloatTensor<Self> {

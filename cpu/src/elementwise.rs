@@ -1,5 +1,6 @@
-//! Element-wise ops on every core: ReLU and its gradient, arithmetic with a scalar,
-//! square roots and squares, and arithmetic of two tensors of one shape. Flex runs
+//! Element-wise ops on every core: ReLU, the sigmoid and their gradients, tanh, exp and
+//! log, arithmetic with a scalar, square roots and squares, and arithmetic of two
+//! tensors of one shape. Flex runs
 //! them on one thread, and a CNN's activations are its largest tensors (the MNIST
 //! CNN's second convolution gives 4.7 million floats for a batch of 128), Adam a dozen
 //! of them per weight each step: there the other cores waited. Each op computes what
@@ -130,6 +131,45 @@ pub(crate) fn relu_backward(
         |o, g| if o > 0.0 { g } else { 0.0 },
         Flex::relu_backward,
     )
+}
+
+/// Flex's sigmoid, in two halves so that `exp` never overflows.
+fn sigmoid_of(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+pub(crate) fn sigmoid(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
+    unary(tensor, sigmoid_of, Flex::sigmoid)
+}
+
+/// `grad · s · (1 - s)` of the sigmoid's output `s`, as Flex multiplies.
+pub(crate) fn sigmoid_backward(
+    output: FloatTensor<Flex>,
+    grad: FloatTensor<Flex>,
+) -> FloatTensor<Flex> {
+    binary(
+        output,
+        grad,
+        |s, g| g * s * (1.0 - s),
+        Flex::sigmoid_backward,
+    )
+}
+
+pub(crate) fn float_tanh(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
+    unary(tensor, f32::tanh, Flex::float_tanh)
+}
+
+pub(crate) fn float_exp(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
+    unary(tensor, f32::exp, Flex::float_exp)
+}
+
+pub(crate) fn float_log(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
+    unary(tensor, f32::ln, Flex::float_log)
 }
 
 pub(crate) fn float_add_scalar(lhs: FloatTensor<Flex>, rhs: Scalar) -> FloatTensor<Flex> {

@@ -454,12 +454,17 @@ fn broadcast_arithmetic_equals_flex() {
     }
 }
 
-/// ReLU and its gradient (kiln's, in parallel) give Flex's values exactly, in place on
-/// a tensor of its own (outside autodiff, which keeps its tensors), into a new buffer
-/// on a shared one, and through Flex on strided views; NaN, infinities and both zeros
-/// included. 250,000 values span several tasks.
+/// ReLU, the sigmoid and tanh and their gradients (kiln's, in parallel) give Flex's
+/// values exactly, in place on a tensor of its own (outside autodiff, which keeps its
+/// tensors), into a new buffer on a shared one, and through Flex on strided views; NaN,
+/// infinities and both zeros included. 250,000 values span several tasks.
 #[test]
-fn relu_and_its_gradient_equal_flex() {
+fn activations_and_their_gradients_equal_flex() {
+    const NAMES: [&str; 3] = ["relu", "sigmoid", "tanh"];
+    fn activation<B: Backend>(which: usize, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        use burn::tensor::activation::{relu, sigmoid, tanh};
+        [relu, sigmoid, tanh][which](x)
+    }
     fn input<B: Backend>(view: usize) -> Tensor<B, 2> {
         let mut data = values(250_000, 14);
         data[..5].copy_from_slice(&[f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0]);
@@ -469,13 +474,13 @@ fn relu_and_its_gradient_equal_flex() {
             _ => x.swap_dims(0, 1),
         }
     }
-    fn run<B: burn::tensor::backend::AutodiffBackend>(view: usize) -> Vec<Vec<u32>> {
+    fn run<B: burn::tensor::backend::AutodiffBackend>(which: usize, view: usize) -> Vec<Vec<u32>> {
         let x = input::<B>(view).require_grad();
-        let y = burn::tensor::activation::relu(x.clone());
+        let y = activation(which, x.clone());
         let g = tensor::<B, 2>(y.dims(), 15);
         let grads = (y.clone() * g).sum().backward();
         let x_grad = x.grad(&grads).expect("x has a gradient");
-        let owned = burn::tensor::activation::relu(input::<B::InnerBackend>(view));
+        let owned = activation(which, input::<B::InnerBackend>(view));
         let bits = |v: Vec<f32>| v.iter().map(|f| f.to_bits()).collect();
         vec![
             bits(floats(y.inner())),
@@ -483,25 +488,28 @@ fn relu_and_its_gradient_equal_flex() {
             bits(x_grad.into_data().to_vec::<f32>().expect("f32 data")),
         ]
     }
-    for view in 0..2 {
-        let (ours, flex) = (run::<K>(view), run::<F>(view));
-        for (what, (a, b)) in ["relu, shared", "relu, owned", "x grad"]
-            .iter()
-            .zip(ours.iter().zip(&flex))
-        {
-            let first = a.iter().zip(b).position(|(a, b)| a != b);
-            assert_eq!(
-                first,
-                None,
-                "{what}, view {view}: {:?}",
-                first.map(|i| (a[i], b[i]))
-            );
+    for (which, name) in NAMES.iter().enumerate() {
+        for view in 0..2 {
+            let (ours, flex) = (run::<K>(which, view), run::<F>(which, view));
+            for (what, (a, b)) in ["shared", "owned", "x grad"]
+                .iter()
+                .zip(ours.iter().zip(&flex))
+            {
+                let first = a.iter().zip(b).position(|(a, b)| a != b);
+                assert_eq!(
+                    first,
+                    None,
+                    "{name}, {what}, view {view}: {:?}",
+                    first.map(|i| (a[i], b[i]))
+                );
+            }
         }
     }
 }
 
 /// Element-wise ops of large tensors (kiln's, in parallel) give Flex's values bit for
-/// bit: arithmetic with a scalar, square roots, squares (and a cube, Flex's), and
+/// bit: arithmetic with a scalar, square roots, squares (and a cube, Flex's), exp and
+/// log, and
 /// arithmetic of two tensors of one shape, written in place into the left or the right
 /// operand when it is its buffer's only owner, or into a new buffer.
 #[test]
@@ -527,7 +535,11 @@ fn large_element_wise_ops_equal_flex() {
             y.clone() - fresh(21),
             x.clone() * y.clone(),
             y.clone() / fresh(21),
-            fresh(21) / y,
+            fresh(21) / y.clone(),
+            x.clone().exp(),
+            fresh(21).exp(),
+            y.clone().log(),
+            fresh(22).abs().log(),
         ];
         ops.into_iter()
             .map(|t| floats(t).iter().map(|f| f.to_bits()).collect())
