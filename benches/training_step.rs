@@ -343,16 +343,20 @@ fn cpu(peak: f64) {
     let names = ["kiln-cpu", "pytorch", "keras"];
     for batch in batches("128,32") {
         let mut measured: [Vec<Vec<(String, f64)>>; 3] = Default::default();
+        // A peer that failed (not installed, say) is not asked again in later rounds.
+        let mut failed = [false; 3];
         for round in 0..rounds() {
             for turn in 0..3 {
                 let who = (round + turn) % 3;
                 let rates = match who {
+                    _ if failed[who] => Ok(Vec::new()),
                     0 => Ok(kiln_rates::<kiln::backend::Cpu>(batch)),
                     1 => pytorch("cpu", batch, "eager"),
                     _ => keras(batch),
                 };
                 measured[who].push(rates.unwrap_or_else(|e| {
                     println!("{:<8} not measured: {e}", names[who]);
+                    failed[who] = true;
                     Vec::new()
                 }));
             }
