@@ -5,7 +5,7 @@
 //! glibc's malloc hands blocks above 128 KiB (its threshold grows to the largest block
 //! freed) straight back to the kernel, and trims the heap above 128 KiB of free space,
 //! so each step's tensors, megabytes each, fault their pages in again: on a 2-core
-//! machine that was a fifth to a quarter of a CNN's training step (README, Benchmarks).
+//! machine that was a fifth to a quarter of a CNN's training step (BENCHMARKS.md).
 //! Raising both thresholds once keeps freed blocks for reuse, as PyTorch's and
 //! TensorFlow's CPU allocators do with their own caches.
 //!

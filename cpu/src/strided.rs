@@ -3,7 +3,7 @@
 //!
 //! Flex runs those through a scalar, serial index walk (unless one of two layer-norm
 //! patterns fits), so batch normalization, which swaps and reshapes its input and
-//! multiplies it by `γ[1, C, 1, 1]`, took most of a ResNet step (README, Benchmarks).
+//! multiplies it by `γ[1, C, 1, 1]`, took most of a ResNet step (BENCHMARKS.md).
 //! Here the operands' strides over the output's shape (0 along a broadcast dimension)
 //! are merged wherever they run on contiguously, which leaves rows of the innermost
 //! run: each row is one loop with a fixed step in each operand, and the rows run in
