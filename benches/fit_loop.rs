@@ -15,16 +15,11 @@ use std::time::Instant;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use common::models::{CifarCnn, MnistCnn, MnistMlp};
-use common::{BATCH, Step, shifts_and_flips};
+use common::{BATCH, Step, median, shifts_and_flips};
 use kiln::datasets::{DataDir, ImageDataset, mnist, synthetic_digits};
 use kiln::prelude::*;
 
 type B = kiln::backend::Cpu;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Images/s of `fit` over one epoch of `data` and of the bare step on the same model and
 /// as many batches, alternated three times; the medians are compared.

@@ -3,13 +3,15 @@
 # benchmark for the CIFAR CNN with an empty kernel cache (its first step is the cold start),
 # then every model at batch 128 and 512 with the cache that run filled, PyTorch eager and
 # torch.compile beside it; a fresh CIFAR CNN's fit, its first epoch against the later
-# ones; then a short CIFAR CNN run under cubecl's profiler (where a step's time goes,
-# kernel by kernel). The logs, the profile and the kernel cache (compressed) go to $OUT.
+# ones; each convolution of the models alone, forward and both gradients, against
+# PyTorch's (and im2col's for the first layers); then a short CIFAR CNN run under cubecl's
+# profiler (where a step's time goes, kernel by kernel). The logs, the profile and the
+# kernel cache (compressed) go to $OUT.
 #
 # Built here, carried there (compressed: each binary is about 55 MB of the 64 MiB a run
-# may carry, 12 MB gzipped):
-#   cargo bench --features cuda --bench training_step --bench fit_loop --no-run
-#   mkdir -p .carry && for b in training_step fit_loop; do
+# may carry, 12-15 MB gzipped):
+#   cargo bench --features cuda --bench training_step --bench fit_loop --bench conv_layers --no-run
+#   mkdir -p .carry && for b in training_step fit_loop conv_layers; do
 #       gzip -c "$(ls -t target/release/deps/$b-* | grep -v '\.d$' | head -1)" >.carry/$b.gz; done
 #   echo /.carry/ >> .git/info/exclude
 # then, on the device, with .carry carried: bash benches/gpu.sh
@@ -17,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${KILN_BENCH_BINARIES:-/tmp/kiln-bench}
 mkdir -p "$bin"
-for b in training_step fit_loop; do
+for b in training_step fit_loop conv_layers; do
     [ -e "$bin/$b" ] || { gunzip -c ".carry/$b.gz" >"$bin/$b" && chmod +x "$bin/$b"; }
 done
 bench=$(realpath "$bin/training_step")
@@ -34,6 +36,9 @@ echo "== every model, batch 128 and 512, the CIFAR CNN's kernels cached"
 "$bench" --bench 2>&1 | tee "$out/warm.txt"
 echo "== a fresh CIFAR CNN's fit: the first epoch against the later ones"
 "$bin/fit_loop" --bench 2>&1 | tee "$out/epochs.txt"
+
+echo "== each convolution alone, against PyTorch's"
+KILN_BENCH_SECONDS=0.5 "$bin/conv_layers" --bench 2>&1 | tee "$out/convs.txt" || echo "the convolution run failed"
 
 echo "== the CIFAR CNN at batch 128 under cubecl's profiler"
 # A cubecl.toml in the working folder takes over cubecl's settings (kernel_cache() then

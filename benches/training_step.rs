@@ -26,9 +26,6 @@
 
 mod common;
 
-use std::process::Command;
-use std::sync::{Mutex, PoisonError};
-
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{Dropout, Linear};
@@ -37,7 +34,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::AutodiffBackend;
 use common::models::resnet14::ResNet14;
 use common::models::{CifarCnn, MnistCnn, MnistMlp};
-use common::{BATCH, Step, budget};
+use common::{BATCH, Step, budget, median, peer, script};
 #[cfg(feature = "cuda")]
 use common::{device_augment_rate, shifts_and_flips, warps};
 use kiln::prelude::*;
@@ -91,11 +88,6 @@ impl<B: Backend> kiln::Model<B> for HandCnn<B> {
         let x = self.dropout2.forward(x);
         self.fc2.forward(x)
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 /// Generated vs hand-written MnistCnn: blocks in A-B-B-A order (so neither always runs
@@ -230,49 +222,6 @@ fn gemm_gflops() -> f64 {
         best = best.min(start.elapsed().as_secs_f64());
     }
     2.0 * (n * n * n) as f64 / best / 1e9
-}
-
-/// A peer's script in `benches/` (or `KILN_BENCH_SCRIPTS`).
-fn script(name: &str) -> String {
-    let folder = std::env::var("KILN_BENCH_SCRIPTS")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/benches").to_string());
-    format!("{folder}/{name}")
-}
-
-/// The peers whose version has been printed (once a run, not once a round).
-static VERSIONS_SHOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-/// The `name value` lines a peer's script prints, or why it could not run.
-fn peer(label: &str, args: &[String]) -> Result<Vec<(String, f64)>, String> {
-    let python = std::env::var("KILN_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(&python)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{python}: {e}"))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(stderr.lines().last().unwrap_or("failed").to_string());
-    }
-    let lines: Vec<(String, f64)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let (name, value) = l.split_once(' ')?;
-            Some((name.to_string(), value.trim().parse().ok()?))
-        })
-        .collect();
-    if let Some(version) = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("version "))
-    {
-        let mut shown = VERSIONS_SHOWN
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if !shown.iter().any(|l| l == label) {
-            shown.push(label.to_string());
-            println!("{label} {version}");
-        }
-    }
-    Ok(lines)
 }
 
 /// PyTorch eager (or, with `mode` "compile", through `torch.compile`) on `device` at

@@ -2,6 +2,8 @@
 //! bare training step to measure them with.
 #![allow(dead_code)] // each benchmark uses its own part
 
+use std::process::Command;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use burn::module::AutodiffModule;
@@ -92,13 +94,26 @@ where
     /// two steps; the allocator and caches settle), the median of five blocks of steps,
     /// so that a block slowed by the rest of the machine does not count.
     pub fn measure(&mut self, budget: Duration) -> f64 {
-        let probe = self.time(2).max(1e-4);
-        let steps = |share: f64| ((budget.as_secs_f64() * share / probe) as usize).clamp(1, 1000);
-        self.time(steps(0.2));
-        let mut blocks: Vec<f64> = (0..5).map(|_| self.time(steps(0.16))).collect();
-        blocks.sort_by(f64::total_cmp);
-        blocks[2]
+        measure(budget, |steps| self.time(steps))
     }
+}
+
+/// Seconds per call over about `budget`, where `time(n)` makes `n` calls and returns the
+/// seconds per call: after two probe calls and a warm-up of a fifth of the budget (at
+/// least one call; the allocator and caches settle), the median of five blocks of calls,
+/// so that a block slowed by the rest of the machine does not count. `benches/measure.py`
+/// times the peers' steps the same way.
+pub fn measure(budget: Duration, mut time: impl FnMut(usize) -> f64) -> f64 {
+    let probe = time(2).max(1e-4);
+    let calls = |share: f64| ((budget.as_secs_f64() * share / probe) as usize).clamp(1, 1000);
+    time(calls(0.2));
+    median((0..5).map(|_| time(calls(0.16))).collect())
+}
+
+/// The median of `v` (its upper one, for an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Whether `KILN_BENCH_DEVICE=cuda` asks for the GPU. A benchmark built without
@@ -124,10 +139,15 @@ pub fn gpu() -> burn::backend::cuda::CudaDevice {
 
 /// The seconds each measurement may take: `KILN_BENCH_SECONDS`, 6 by default.
 pub fn budget() -> Duration {
+    seconds(6.0)
+}
+
+/// `KILN_BENCH_SECONDS`, else `default` seconds.
+pub fn seconds(default: f64) -> Duration {
     let seconds = std::env::var("KILN_BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(6.0);
+        .unwrap_or(default);
     Duration::from_secs_f64(seconds)
 }
 
@@ -177,4 +197,47 @@ pub fn device_augment_rate<T: Backend>(
 /// The shifts and flips with 15° rotations and zoom: the heavier pipeline.
 pub fn warps() -> Augment {
     shifts_and_flips().rotation_range(15.0).zoom_range(0.1)
+}
+
+/// A peer's script in `benches/` (or `KILN_BENCH_SCRIPTS`).
+pub fn script(name: &str) -> String {
+    let folder = std::env::var("KILN_BENCH_SCRIPTS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/benches").to_string());
+    format!("{folder}/{name}")
+}
+
+/// The peers whose version has been printed (once a run, not once a round).
+static VERSIONS_SHOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The `name value` lines a peer's script prints, or why it could not run.
+pub fn peer(label: &str, args: &[String]) -> Result<Vec<(String, f64)>, String> {
+    let python = std::env::var("KILN_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{python}: {e}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(stderr.lines().last().unwrap_or("failed").to_string());
+    }
+    let lines: Vec<(String, f64)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.split_once(' ')?;
+            Some((name.to_string(), value.trim().parse().ok()?))
+        })
+        .collect();
+    if let Some(version) = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("version "))
+    {
+        let mut shown = VERSIONS_SHOWN
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !shown.iter().any(|l| l == label) {
+            shown.push(label.to_string());
+            println!("{label} {version}");
+        }
+    }
+    Ok(lines)
 }
