@@ -5,9 +5,10 @@
 //! run (`benches/conv_reference.py`); then each model's convolutions over one training
 //! step (a layer counted as often as the model has it; no input gradient for a layer that
 //! takes the model's input). Beside each convolution that takes a model's input (1 or 3
-//! channels, where burn-cuda's kernels are slowest), the same convolution as im2col and a
-//! matrix product in burn tensor ops, checked against the backend's: the candidate to run
-//! in its place where it is faster.
+//! channels, where burn-cuda's kernels are slowest), the candidates to run in its place
+//! where they are faster, each checked against the backend's: the same convolution as
+//! im2col and a matrix product in burn tensor ops, and with its channels padded with
+//! zeros to 4 and to 8 (wider loads, whole tensor-core tiles).
 //!
 //! Run: `cargo bench --bench conv_layers`; on a GPU,
 //! `KILN_BENCH_DEVICE=cuda cargo bench --features cuda --bench conv_layers`.
@@ -182,15 +183,25 @@ fn relative_difference<I: Backend>(a: Tensor<I, 4>, b: Tensor<I, 4>) -> f64 {
     (a - b).abs().max().into_scalar().elem::<f64>() / scale.max(f64::MIN_POSITIVE)
 }
 
-/// Milliseconds of one convolution's forward pass, input gradient and weight gradient on
-/// the backend; with `im2col`, the same as im2col's forward pass and weight gradient and
-/// their differences from the backend's.
-struct Timed {
-    backend: [f64; 3],
-    im2col: Option<([f64; 2], [f64; 2])>,
+/// `t` `[a, c, kh, kw]` with zero channels added up to `channels`.
+fn pad_channels<I: Backend>(t: Tensor<I, 4>, channels: usize) -> Tensor<I, 4> {
+    let [a, c, h, w] = t.dims();
+    let zeros = Tensor::zeros([a, channels - c, h, w], &t.device());
+    Tensor::cat(vec![t, zeros], 1)
 }
 
-fn time_conv<I: Backend>(conv: &Conv, batch: usize, im2col: bool, device: &I::Device) -> Timed {
+/// Another way to run a convolution that takes a model's input: its name, its forward
+/// pass's and weight gradient's milliseconds, and their differences from the backend's.
+type Alternative = (String, [f64; 2], [f64; 2]);
+
+/// Milliseconds of one convolution's forward pass, input gradient and weight gradient on
+/// the backend, and of the alternatives tried for a convolution of a model's input.
+struct Timed {
+    backend: [f64; 3],
+    alternatives: Vec<Alternative>,
+}
+
+fn time_conv<I: Backend>(conv: &Conv, batch: usize, input: bool, device: &I::Device) -> Timed {
     use burn::tensor::TensorPrimitive;
     let random = |shape: [usize; 4]| Tensor::<I, 4>::random(shape, Distribution::Default, device);
     let [oh, ow] = conv.output();
@@ -199,49 +210,73 @@ fn time_conv<I: Backend>(conv: &Conv, batch: usize, im2col: bool, device: &I::De
     let weight = random([conv.c_out, conv.c_in, k, k]);
     let bias = Tensor::<I, 1>::random([conv.c_out], Distribution::Default, device);
     let dy = random([batch, conv.c_out, oh, ow]);
-    let float = |t: &Tensor<I, 4>| t.clone().into_primitive().tensor();
-    let forward = || {
-        conv2d(
-            x.clone(),
-            weight.clone(),
-            Some(bias.clone()),
-            conv.options(),
-        )
+    let float = |t: Tensor<I, 4>| t.into_primitive().tensor();
+    let forward_of = |x: Tensor<I, 4>, weight: Tensor<I, 4>| {
+        conv2d(x, weight, Some(bias.clone()), conv.options())
     };
-    let weight_grad = || {
-        let grad = I::conv2d_weight_backward(float(&x), float(&weight), float(&dy), conv.options());
+    let weight_grad_of = |x: Tensor<I, 4>, weight: Tensor<I, 4>| {
+        let grad =
+            I::conv2d_weight_backward(float(x), float(weight), float(dy.clone()), conv.options());
         Tensor::<I, 4>::from_primitive(TensorPrimitive::Float(grad))
     };
+    let forward = || forward_of(x.clone(), weight.clone());
+    let weight_grad = || weight_grad_of(x.clone(), weight.clone());
     let backend = [
         milliseconds::<I, _>(device, forward),
         milliseconds::<I, _>(device, || {
-            I::conv2d_x_backward(float(&x), float(&weight), float(&dy), conv.options())
+            I::conv2d_x_backward(
+                float(x.clone()),
+                float(weight.clone()),
+                float(dy.clone()),
+                conv.options(),
+            )
         }),
         milliseconds::<I, _>(device, weight_grad),
     ];
-    let im2col = (im2col && conv.stride == 1).then(|| {
-        let ours = || {
-            im2col_forward(
-                columns(x.clone(), conv),
-                weight.clone(),
-                bias.clone(),
-                batch,
-                conv,
-            )
+    let mut alternatives = Vec::new();
+    let mut try_one =
+        |name: String, ours: &dyn Fn() -> Tensor<I, 4>, ours_grad: &dyn Fn() -> Tensor<I, 4>| {
+            let differences = [
+                relative_difference(ours(), forward()),
+                relative_difference(ours_grad(), weight_grad()),
+            ];
+            let times = [
+                milliseconds::<I, _>(device, ours),
+                milliseconds::<I, _>(device, ours_grad),
+            ];
+            alternatives.push((name, times, differences));
         };
+    if input && conv.stride == 1 {
         let kept = columns(x.clone(), conv);
-        let ours_grad = || im2col_weight_grad(kept.clone(), dy.clone(), conv);
-        let differences = [
-            relative_difference(ours(), forward()),
-            relative_difference(ours_grad(), weight_grad()),
-        ];
-        let times = [
-            milliseconds::<I, _>(device, ours),
-            milliseconds::<I, _>(device, ours_grad),
-        ];
-        (times, differences)
-    });
-    Timed { backend, im2col }
+        try_one(
+            "as im2col + matmul".into(),
+            &|| {
+                im2col_forward(
+                    columns(x.clone(), conv),
+                    weight.clone(),
+                    bias.clone(),
+                    batch,
+                    conv,
+                )
+            },
+            &|| im2col_weight_grad(kept.clone(), dy.clone(), conv),
+        );
+    }
+    for channels in [4, 8].into_iter().filter(|&c| input && c > conv.c_in) {
+        // The input's channels padded each batch, the kernel's each step; the gradient
+        // of the real channels kept.
+        let padded = |t: &Tensor<I, 4>| pad_channels(t.clone(), channels);
+        let real = |g: Tensor<I, 4>| g.narrow(1, 0, conv.c_in);
+        try_one(
+            format!("channels padded to {channels}"),
+            &|| forward_of(padded(&x), padded(&weight)),
+            &|| real(weight_grad_of(padded(&x), padded(&weight))),
+        );
+    }
+    Timed {
+        backend,
+        alternatives,
+    }
 }
 
 /// PyTorch eager's milliseconds by `layer/op`, or why it could not run.
@@ -299,19 +334,19 @@ fn run<I: Backend>(device: &I::Device, device_name: &str) {
             "{key:<26} {:>24} {:>24} {:>24}",
             cells[0], cells[1], cells[2]
         );
-        if let Some(([forward, weight], [d_forward, d_weight])) = t.im2col {
+        for (name, [forward, weight], [d_forward, d_weight]) in &t.alternatives {
             println!(
                 "{:<26} {:>24} {:>24} {:>24}   (differences {d_forward:.1e}, {d_weight:.1e})",
-                "  as im2col + matmul",
-                cell(forward, theirs(conv, "forward")),
+                format!("  {name}"),
+                cell(*forward, theirs(conv, "forward")),
                 "-",
-                cell(weight, theirs(conv, "weight"))
+                cell(*weight, theirs(conv, "weight"))
             );
         }
         timed.insert(*conv, t);
     }
     println!(
-        "\nthe convolutions of one training step, ms: kiln · PyTorch eager (ratio); kiln with im2col where it applies"
+        "\nthe convolutions of one training step, ms: kiln · PyTorch eager (ratio); kiln with the fastest alternative where one applies"
     );
     for (name, convs) in &models {
         let (mut ours, mut alternative, mut peer) = (0.0, 0.0, Some(0.0));
@@ -320,9 +355,10 @@ fn run<I: Backend>(device: &I::Device, device_name: &str) {
             let ops: &[usize] = if *first { &[0, 2] } else { &[0, 1, 2] };
             let own: f64 = ops.iter().map(|&op| t.backend[op]).sum();
             ours += *count as f64 * own;
-            alternative += *count as f64
-                * t.im2col
-                    .map_or(own, |(times, _)| times.iter().sum::<f64>().min(own));
+            let best = (t.alternatives.iter())
+                .map(|(_, times, _)| times.iter().sum::<f64>())
+                .fold(own, f64::min);
+            alternative += *count as f64 * best;
             for op in ops {
                 let op = ["forward", "input", "weight"][*op];
                 peer = peer
