@@ -13,7 +13,8 @@
 //! Run: `cargo bench --bench conv_layers`; on a GPU,
 //! `KILN_BENCH_DEVICE=cuda cargo bench --features cuda --bench conv_layers`.
 //! `KILN_BENCH_SECONDS` sets the seconds per op (default 1), `KILN_BENCH_BATCHES` the
-//! batch size (128), `KILN_BENCH_PYTHON` and `KILN_BENCH_SCRIPTS` as for `training_step`.
+//! batch size (128), `KILN_BENCH_MODELS` the models (`mnist_cnn,cifar_cnn,resnet14`),
+//! `KILN_BENCH_PYTHON` and `KILN_BENCH_SCRIPTS` as for `training_step`.
 
 mod common;
 
@@ -296,11 +297,25 @@ fn run<I: Backend>(device: &I::Device, device_name: &str) {
         .ok()
         .and_then(|b| b.split(',').next()?.trim().parse().ok())
         .unwrap_or(BATCH);
-    let models = [
-        ("MNIST CNN", convolutions(&MnistCnn::<I>::new(device))),
-        ("CIFAR CNN", convolutions(&CifarCnn::<I>::new(device))),
-        ("ResNet-14", convolutions(&ResNet14::<I>::new(device))),
-    ];
+    let chosen = std::env::var("KILN_BENCH_MODELS")
+        .unwrap_or_else(|_| "mnist_cnn,cifar_cnn,resnet14".into());
+    let chosen: Vec<&str> = chosen.split(',').map(str::trim).collect();
+    let models: Vec<(&str, Convolutions)> = [
+        ("mnist_cnn", "MNIST CNN"),
+        ("cifar_cnn", "CIFAR CNN"),
+        ("resnet14", "ResNet-14"),
+    ]
+    .into_iter()
+    .filter(|(key, _)| chosen.contains(key))
+    .map(|(key, name)| {
+        let convs = match key {
+            "mnist_cnn" => convolutions(&MnistCnn::<I>::new(device)),
+            "cifar_cnn" => convolutions(&CifarCnn::<I>::new(device)),
+            _ => convolutions(&ResNet14::<I>::new(device)),
+        };
+        (name, convs)
+    })
+    .collect();
     let mut layers: BTreeMap<Conv, bool> = BTreeMap::new();
     for (conv, (_, first)) in models.iter().flat_map(|(_, convs)| convs) {
         *layers.entry(*conv).or_default() |= *first;

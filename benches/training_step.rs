@@ -22,7 +22,8 @@
 //! (`mlp,mnist_cnn,cifar_cnn,resnet14`), `KILN_BENCH_BATCHES` the batch sizes
 //! (`128,32`), `KILN_BENCH_PYTHON` the Python (`python3`), `KILN_BENCH_SCRIPTS` the
 //! folder of the peers' scripts (default: where they were built, for a binary carried to
-//! another machine).
+//! another machine). On a GPU, `KILN_BENCH_TORCH` names PyTorch's modes (`eager,compile`)
+//! and `KILN_BENCH_AUGMENT=0` leaves the augmentation rates out.
 
 mod common;
 
@@ -404,7 +405,6 @@ where
 /// as tensor ops on the GPU) against the CIFAR CNN's training.
 #[cfg(feature = "cuda")]
 fn cuda() {
-    use std::ops::ControlFlow;
     type C = kiln::backend::Cuda;
     let device = common::gpu();
     match kiln::backend::kernel_cache() {
@@ -434,7 +434,8 @@ fn cuda() {
             }
             rates.push((model, rate));
         }
-        for mode in ["eager", "compile"] {
+        let modes = std::env::var("KILN_BENCH_TORCH").unwrap_or_else(|_| "eager,compile".into());
+        for mode in modes.split(',').map(str::trim).filter(|m| !m.is_empty()) {
             match pytorch("cuda", batch, mode) {
                 Ok(torch) => {
                     for (model, ours) in &rates {
@@ -450,6 +451,17 @@ fn cuda() {
             }
         }
     }
+    if std::env::var("KILN_BENCH_AUGMENT").as_deref() != Ok("0") {
+        augmentation_rates(&device, cifar_rate);
+    }
+}
+
+/// Augmentation in the machine's CPU threads and as tensor ops on the GPU, against the
+/// CIFAR CNN's training rate there (`cifar_rate`, where it was measured).
+#[cfg(feature = "cuda")]
+fn augmentation_rates(device: &burn::backend::cuda::CudaDevice, cifar_rate: Option<f64>) {
+    use std::ops::ControlFlow;
+    type C = kiln::backend::Cuda;
     // CIFAR-shaped images through the augmenting loader, each batch put on the GPU.
     let images = (0..20_000 * 3072).map(|i| (i * 7919 % 251) as u8).collect();
     let data = kiln::datasets::ImageDataset::new(
@@ -466,7 +478,7 @@ fn cuda() {
     let start = std::time::Instant::now();
     let mut seen = 0;
     loader.for_each(&data, 0, |batch| {
-        seen += batch.rows::<C>(&device).dims()[0];
+        seen += batch.rows::<C>(device).dims()[0];
         ControlFlow::Continue(())
     });
     let workers = seen as f64 / start.elapsed().as_secs_f64();
@@ -474,8 +486,8 @@ fn cuda() {
     println!(
         "augmenting loader {workers:>9.0} images/s on {threads} CPU threads (shifts, flips, rotation, zoom)"
     );
-    let on_gpu = device_augment_rate::<C>(&data, shifts_and_flips(), &device);
-    let warps_on_gpu = device_augment_rate::<C>(&data, warps(), &device);
+    let on_gpu = device_augment_rate::<C>(&data, shifts_and_flips(), device);
+    let warps_on_gpu = device_augment_rate::<C>(&data, warps(), device);
     println!("augmenting on the GPU {on_gpu:>9.0} images/s (shifts and flips as tensor ops)");
     println!("augmenting on the GPU {warps_on_gpu:>9.0} images/s (with rotation and zoom)");
     if let Some(train) = cifar_rate {
