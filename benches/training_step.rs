@@ -385,17 +385,22 @@ fn selected() -> Vec<String> {
         .collect()
 }
 
-/// The seconds of `model`'s first training step at `batch` (its kernels compiled and
-/// tuned, or loaded from the cache), then its seconds per step.
+/// `model`'s seconds per step at `batch`, after its first step (its kernels compiled and
+/// tuned, or loaded from the cache), whose time is printed as soon as it is known: a run
+/// cut short while the rate is measured still tells it.
 #[cfg(feature = "cuda")]
-fn timed<B, M, const D: usize>(model: M, device: &B::Device, batch: usize) -> (f64, f64)
+fn timed<B, M, const D: usize>(name: &str, model: M, device: &B::Device, batch: usize) -> f64
 where
     B: AutodiffBackend,
     M: burn::module::AutodiffModule<B>
         + kiln::Model<B, Input = Tensor<B, D>, Output = Tensor<B, 2>>,
 {
     let mut step = Step::with_batch(model, device, batch);
-    (step.time(1), step.measure(budget()))
+    let first = step.time(1);
+    println!(
+        "cuda b{batch:<4} {name:<10} first step {first:.1} s (kernel compilation and tuning included)"
+    );
+    step.measure(budget())
 }
 
 /// On an NVIDIA GPU (`KILN_BENCH_DEVICE=cuda`, built with `--features cuda`), at batch
@@ -415,20 +420,18 @@ fn cuda() {
     for batch in batches("128,512") {
         let mut rates = Vec::new();
         for model in selected() {
-            let (first, per_step) = match model.as_str() {
-                "mlp" => timed(MnistMlp::<C>::new(&device), &device, batch),
-                "mnist_cnn" => timed(MnistCnn::<C>::new(&device), &device, batch),
-                "cifar_cnn" => timed(CifarCnn::<C>::new(&device), &device, batch),
-                "resnet14" => timed(ResNet14::<C>::new(&device), &device, batch),
+            let per_step = match model.as_str() {
+                "mlp" => timed(&model, MnistMlp::<C>::new(&device), &device, batch),
+                "mnist_cnn" => timed(&model, MnistCnn::<C>::new(&device), &device, batch),
+                "cifar_cnn" => timed(&model, CifarCnn::<C>::new(&device), &device, batch),
+                "resnet14" => timed(&model, ResNet14::<C>::new(&device), &device, batch),
                 other => {
                     println!("unknown model {other}");
                     continue;
                 }
             };
             let rate = batch as f64 / per_step;
-            println!(
-                "cuda b{batch:<4} {model:<10} first step {first:.1} s (kernel compilation and tuning included), then {rate:>9.1} images/s"
-            );
+            println!("cuda b{batch:<4} {model:<10} {rate:>9.1} images/s");
             if model == "cifar_cnn" && batch == BATCH {
                 cifar_rate = Some(rate);
             }
