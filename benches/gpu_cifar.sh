@@ -27,12 +27,17 @@ case "${1:-}" in
 pack)
     source=${KILN_DATA:-../shared/data}/cifar10
     rm -rf .stage && mkdir -p .stage/{1,2,3,4}
-    pack() { gzip -c "$source/$1" >".stage/$2/$1.gz"; }
-    pack data_batch_1.bin 1 && pack data_batch_2.bin 1
-    pack data_batch_3.bin 2 && pack data_batch_4.bin 2
-    pack data_batch_5.bin 3 && pack test_batch_first1000.bin 3 && pack batches.meta.txt 3
-    gzip -c target/release/examples/cifar10 >.stage/3/cifar10.gz
-    gzip -c target/release/examples/resnet_cifar >.stage/4/resnet_cifar.gz
+    # FILE PART: FILE compressed into .stage/PART, or the reason it is not there.
+    pack() { gzip -c "$1" >".stage/$2/$(basename "$1").gz" || { echo "cannot pack $1"; exit 1; }; }
+    pack "$source/data_batch_1.bin" 1
+    pack "$source/data_batch_2.bin" 1
+    pack "$source/data_batch_3.bin" 2
+    pack "$source/data_batch_4.bin" 2
+    pack "$source/data_batch_5.bin" 3
+    pack "$source/test_batch_first1000.bin" 3
+    pack "$source/batches.meta.txt" 3
+    pack target/release/examples/cifar10 3
+    pack target/release/examples/resnet_cifar 4
     du -sh .stage/*
     ;;
 stage)

@@ -291,10 +291,10 @@ fn ratio(ours: f64, torch: Option<f64>, keras: Option<f64>) -> Option<f64> {
 /// rate is the median of its rounds, and each round's ratio is shown beside it.
 fn cpu(peak: f64) {
     let names = ["kiln-cpu", "pytorch", "keras"];
+    // A peer that failed (not installed, say) is not asked again.
+    let mut failed = [false; 3];
     for batch in batches("128,32") {
         let mut measured: [Vec<Vec<(String, f64)>>; 3] = Default::default();
-        // A peer that failed (not installed, say) is not asked again in later rounds.
-        let mut failed = [false; 3];
         for round in 0..rounds() {
             for turn in 0..3 {
                 let who = (round + turn) % 3;
