@@ -4,7 +4,8 @@
 //!
 //! Run: `cargo bench -p kiln-cpu --bench kernels`. For alternated A/B runs of a change:
 //! `KILN_BENCH_REPEAT` sets the timed calls per op (default 10), `KILN_BENCH_LAYERS` the
-//! layers (words of their names, comma-separated: `resnet,mnist`), `KILN_BENCH_BATCH`
+//! layers (words of their names, comma-separated: `resnet,mnist`; `element-wise` for the
+//! activations), `KILN_BENCH_BATCH`
 //! the batch size (128), and `KILN_BENCH_FLEX=0` leaves Flex out.
 
 use std::hint::black_box;
@@ -172,6 +173,9 @@ fn main() {
                 ms[3]
             );
         }
+    }
+    if !chosen("element-wise") {
+        return;
     }
     let shape = [batch, 32, 30, 30];
     println!("\nelement-wise, {shape:?}: ms per call");
