@@ -93,13 +93,17 @@ pub use kiln_core::callbacks;
 #[cfg(feature = "distributed")]
 pub use kiln_core::distributed;
 pub use kiln_core::import;
+/// Learning-rate schedules, as Keras's `keras.optimizers.schedules`: an optimizer's
+/// `learning_rate` takes one (`Adam::new().learning_rate(CosineDecay::new(1e-3, 10_000))`).
+pub use kiln_core::learning_rate as schedules;
 pub use kiln_core::visualize;
 pub use kiln_core::{
     Adam, AdamW, Batch, BatchLogs, Callback, CallbackResult, Chart, Control, DynTensor, Fit,
     FreezeError, FusedAdam, FusedAdamW, History, JsonGraph, JsonModel, Load, Loaded, Logs, Loss,
     Metric, Mode, Model, Optimizer, PlotError, RmsProp, Series, Sgd, TrainError, TrainForward,
-    Trainer, Verbosity, activation, backend, freeze, layers, load_model, load_weights,
-    load_weights_with, plot_lines, plot_runs, regularizer, save_model, save_weights, unfreeze,
+    Trainer, Verbosity, activation, backend, freeze, layers, learning_rate::LearningRate,
+    load_model, load_weights, load_weights_with, plot_lines, plot_runs, regularizer, save_model,
+    save_weights, unfreeze,
 };
 pub use kiln_datasets as datasets;
 pub use kiln_macros::model;

@@ -49,7 +49,10 @@ fn tensorboard_writes_event_files_tensorboard_reads() {
         .histogram_freq(1)
         .update_freq(2)
         .write_images(true);
+    // Halved every 4 updates, an epoch's: the rate logged is the next update's.
+    let schedule = kiln::schedules::ExponentialDecay::new(3e-3, 4, 0.5);
     let history = trainer()
+        .optimizer(kiln::Adam::new().learning_rate(schedule))
         .fit(
             &digits,
             Fit::epochs(2)
@@ -111,7 +114,7 @@ fn assert_scalars(train: &[Event], validation: &[Event], history: &kiln::History
     assert_eq!(scalars(validation, "epoch_loss"), as_f32("val_loss"));
     assert_eq!(
         scalars(train, "epoch_learning_rate"),
-        [(0, 3e-3), (1, 3e-3)]
+        [(0, 1.5e-3), (1, 7.5e-4)]
     );
     // 160 training images in batches of 50: 4 batches an epoch, logged every 2nd.
     assert_eq!(

@@ -17,6 +17,7 @@ pub struct Control<'a, M> {
     pub(crate) model: &'a mut M,
     pub(crate) stop: bool,
     pub(crate) learning_rate: f64,
+    pub(crate) next_learning_rate: f64,
     pub(crate) epoch: usize,
     pub(crate) epochs: usize,
     pub(crate) steps: usize,
@@ -43,14 +44,23 @@ impl<M> Control<'_, M> {
         self.stop
     }
 
-    /// The learning rate the next updates use (before the optimizer's own decay).
+    /// The learning rate the next updates use, before the optimizer's schedule and
+    /// decay: the optimizer's rate, or its schedule's highest, as callbacks have left it.
     pub fn learning_rate(&self) -> f64 {
         self.learning_rate
     }
 
-    /// Sets the learning rate for the next updates.
+    /// Sets the learning rate for the next updates. With a schedule
+    /// ([`crate::learning_rate`]), every later rate of the schedule is scaled by the new
+    /// rate's ratio to [`Control::learning_rate`]'s first value.
     pub fn set_learning_rate(&mut self, learning_rate: f64) {
         self.learning_rate = learning_rate;
+    }
+
+    /// The rate the next update uses, through the optimizer's schedule and decay, as
+    /// they stood when this hook was called (what TensorBoard logs).
+    pub fn next_learning_rate(&self) -> f64 {
+        self.next_learning_rate
     }
 
     /// The current epoch (0-based).

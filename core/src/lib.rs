@@ -23,6 +23,7 @@ mod freeze;
 mod history;
 pub mod import;
 pub mod layers;
+pub mod learning_rate;
 mod load;
 mod logs;
 mod loss;

@@ -1,5 +1,6 @@
 //! Optimizers with Keras's names, arguments and defaults, running burn-optim's algorithms.
-//! `decay` is Keras 2's time-based decay: `lr / (1 + decay · iterations)`.
+//! `learning_rate` takes a number or a schedule ([`crate::learning_rate`]); `decay` is
+//! Keras 2's time-based decay: `lr / (1 + decay · iterations)`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,14 +9,16 @@ use burn::module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{
-    AdamConfig, AdamState, AdamWConfig, AdamWState, GradientsParams, LearningRate, Optimizer as _,
-    RmsPropConfig, SgdConfig, SimpleOptimizer,
+    AdamConfig, AdamState, AdamWConfig, AdamWState, GradientsParams, Optimizer as _, RmsPropConfig,
+    SgdConfig, SimpleOptimizer,
 };
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 #[cfg(feature = "flex")]
 use kiln_cpu::AdamStep;
+
+use crate::learning_rate::LearningRate;
 
 macro_rules! setters {
     ($ty:ident { $($(#[$doc:meta])* $field:ident: $t:ty),* $(,)? }) => {
@@ -34,7 +37,7 @@ macro_rules! setters {
 /// Stochastic gradient descent, with momentum and Nesterov momentum as Keras's `SGD`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sgd {
-    learning_rate: f64,
+    learning_rate: LearningRate,
     momentum: f64,
     nesterov: bool,
     decay: f64,
@@ -44,7 +47,7 @@ impl Sgd {
     /// Keras's defaults: learning rate 0.01, no momentum.
     pub fn new() -> Self {
         Sgd {
-            learning_rate: 0.01,
+            learning_rate: LearningRate::Constant(0.01),
             momentum: 0.0,
             nesterov: false,
             decay: 0.0,
@@ -53,8 +56,6 @@ impl Sgd {
 }
 
 setters!(Sgd {
-    /// The step size.
-    learning_rate: f64,
     /// The momentum factor, in `[0, 1)`.
     momentum: f64,
     /// Whether to use Nesterov momentum.
@@ -66,7 +67,7 @@ setters!(Sgd {
 /// RMSprop, as Keras's `RMSprop`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RmsProp {
-    learning_rate: f64,
+    learning_rate: LearningRate,
     rho: f64,
     epsilon: f64,
     momentum: f64,
@@ -77,7 +78,7 @@ impl RmsProp {
     /// Keras's defaults: learning rate 0.001, rho 0.9, epsilon 1e-7, no momentum.
     pub fn new() -> Self {
         RmsProp {
-            learning_rate: 0.001,
+            learning_rate: LearningRate::Constant(0.001),
             rho: 0.9,
             epsilon: 1e-7,
             momentum: 0.0,
@@ -87,8 +88,6 @@ impl RmsProp {
 }
 
 setters!(RmsProp {
-    /// The step size.
-    learning_rate: f64,
     /// The discount of the moving average of squared gradients.
     rho: f64,
     /// Added to the root of that average.
@@ -103,7 +102,7 @@ setters!(RmsProp {
 /// bias-corrected root).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adam {
-    learning_rate: f64,
+    learning_rate: LearningRate,
     beta_1: f64,
     beta_2: f64,
     epsilon: f64,
@@ -115,7 +114,7 @@ impl Adam {
     /// Keras's defaults: learning rate 0.001, betas 0.9 and 0.999, epsilon 1e-7.
     pub fn new() -> Self {
         Adam {
-            learning_rate: 0.001,
+            learning_rate: LearningRate::Constant(0.001),
             beta_1: 0.9,
             beta_2: 0.999,
             epsilon: 1e-7,
@@ -126,8 +125,6 @@ impl Adam {
 }
 
 setters!(Adam {
-    /// The step size.
-    learning_rate: f64,
     /// The decay of the first moment.
     beta_1: f64,
     /// The decay of the second moment.
@@ -213,7 +210,7 @@ impl<B: Backend> SimpleOptimizer<B> for FusedAdam {
 
     fn step<const D: usize>(
         &self,
-        lr: LearningRate,
+        lr: burn::optim::LearningRate,
         tensor: Tensor<B, D>,
         grad: Tensor<B, D>,
         state: Option<AdamState<B, D>>,
@@ -251,7 +248,7 @@ impl<B: Backend> SimpleOptimizer<B> for FusedAdamW {
 
     fn step<const D: usize>(
         &self,
-        lr: LearningRate,
+        lr: burn::optim::LearningRate,
         tensor: Tensor<B, D>,
         grad: Tensor<B, D>,
         state: Option<AdamWState<B, D>>,
@@ -344,7 +341,7 @@ mod one_pass {
 /// Adam with decoupled weight decay, as Keras's `AdamW`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AdamW {
-    learning_rate: f64,
+    learning_rate: LearningRate,
     weight_decay: f64,
     beta_1: f64,
     beta_2: f64,
@@ -358,7 +355,7 @@ impl AdamW {
     /// epsilon 1e-7.
     pub fn new() -> Self {
         AdamW {
-            learning_rate: 0.001,
+            learning_rate: LearningRate::Constant(0.001),
             weight_decay: 0.004,
             beta_1: 0.9,
             beta_2: 0.999,
@@ -391,8 +388,6 @@ impl AdamW {
 }
 
 setters!(AdamW {
-    /// The step size.
-    learning_rate: f64,
     /// The decoupled weight decay factor.
     weight_decay: f64,
     /// The decay of the first moment.
@@ -417,6 +412,14 @@ macro_rules! defaults {
         impl From<$ty> for Optimizer {
             fn from(o: $ty) -> Self {
                 Optimizer::$ty(o)
+            }
+        }
+        impl $ty {
+            /// The step size: a number, or a schedule of one per update
+            /// ([`crate::learning_rate`], Keras's `keras.optimizers.schedules`).
+            pub fn learning_rate(mut self, learning_rate: impl Into<LearningRate>) -> Self {
+                self.learning_rate = learning_rate.into();
+                self
             }
         }
     )*};
@@ -455,14 +458,20 @@ impl Optimizer {
         }
     }
 
-    /// The base learning rate.
-    pub fn base_learning_rate(&self) -> f64 {
+    /// The learning rate, or its schedule.
+    pub fn learning_rate(&self) -> &LearningRate {
         match self {
-            Optimizer::Sgd(o) => o.learning_rate,
-            Optimizer::RmsProp(o) => o.learning_rate,
-            Optimizer::Adam(o) => o.learning_rate,
-            Optimizer::AdamW(o) => o.learning_rate,
+            Optimizer::Sgd(o) => &o.learning_rate,
+            Optimizer::RmsProp(o) => &o.learning_rate,
+            Optimizer::Adam(o) => &o.learning_rate,
+            Optimizer::AdamW(o) => &o.learning_rate,
         }
+    }
+
+    /// The base learning rate, the one callbacks read and set: the rate, or its
+    /// schedule's highest ([`LearningRate::reference`]).
+    pub fn base_learning_rate(&self) -> f64 {
+        self.learning_rate().reference()
     }
 
     fn decay(&self) -> f64 {
@@ -474,10 +483,17 @@ impl Optimizer {
         }
     }
 
-    /// The learning rate after `iterations` updates with Keras 2's time-based decay:
-    /// `base / (1 + decay · iterations)`, `base` being the current base rate.
+    /// The learning rate of the update after `iterations` updates: the schedule's rate
+    /// there, scaled by `base` against the schedule's own base (a callback's change),
+    /// with Keras 2's time-based decay, `/ (1 + decay · iterations)`.
     pub fn decayed(&self, base: f64, iterations: u64) -> f64 {
-        base / (1.0 + self.decay() * iterations as f64)
+        let rate = self.learning_rate();
+        let scheduled = match rate {
+            LearningRate::Constant(_) => base,
+            _ if rate.reference() == 0.0 => rate.at(iterations),
+            _ => rate.at(iterations) * base / rate.reference(),
+        };
+        scheduled / (1.0 + self.decay() * iterations as f64)
     }
 
     /// The burn optimizer for a module of type `M`.

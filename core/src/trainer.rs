@@ -717,10 +717,12 @@ where
     ) -> Result<<M::InnerModule as Model<B::InnerBackend>>::Output, TrainError> {
         let mut hook = |trainer: &mut Self, f: &mut CallbackHook<'_, B, M>| {
             let learning_rate = trainer.learning_rate;
+            let next_learning_rate = trainer.optimizer.decayed(learning_rate, trainer.iterations);
             let mut control = Control {
                 model: trainer.model.as_mut().ok_or_else(fit::lost)?,
                 stop: false,
                 learning_rate,
+                next_learning_rate,
                 epoch: 0,
                 epochs: 0,
                 steps: 0,
@@ -817,6 +819,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::learning_rate::{CosineDecay, ExponentialDecay, PiecewiseConstantDecay};
     use crate::optimizer::{Adam, RmsProp, Sgd};
     use crate::testing::TestAutodiff as Ad;
     use burn::module::{Module, Param};
@@ -900,6 +903,31 @@ mod tests {
             ),
             // m̂ = 2, v̂ = 4: w = 1 - 0.1·2 / (2 + ε)
             (Adam::new().learning_rate(0.1).into(), 1, 0.9),
+            // A schedule, one rate per update: 0.1, then 0.05: w2 = 0.8 - 0.05·1.6
+            (
+                Sgd::new()
+                    .learning_rate(PiecewiseConstantDecay::new([0], [0.1, 0.05]))
+                    .into(),
+                2,
+                0.72,
+            ),
+            // A warm-up from 0: the first update moves nothing, the second at 0.1
+            (
+                Sgd::new()
+                    .learning_rate(CosineDecay::new(0.0, 2).warmup(1, 0.1))
+                    .into(),
+                2,
+                0.8,
+            ),
+            // A schedule with Keras 2's decay: 0.1, then 0.05 / (1 + 0.5)
+            (
+                Sgd::new()
+                    .learning_rate(ExponentialDecay::new(0.1, 1, 0.5))
+                    .decay(0.5)
+                    .into(),
+                2,
+                0.8 - 1.6 * 0.05 / 1.5,
+            ),
         ];
         for (optimizer, steps, want) in cases {
             let got = w_after(optimizer.clone(), steps);
@@ -908,6 +936,47 @@ mod tests {
                 "{optimizer:?}: got {got}, want {want}"
             );
         }
+    }
+
+    /// A callback that sets the learning rate scales the schedule's later rates; the
+    /// rate it reads and sets starts at the schedule's highest; a schedule that cannot run
+    /// stops `fit` before any update, saying why.
+    #[test]
+    fn callbacks_scale_a_schedule_and_a_bad_one_is_refused() {
+        use crate::callbacks::LearningRateScheduler;
+        let schedule = ExponentialDecay::new(0.1, 1, 0.5);
+        let optimizer = Optimizer::from(Sgd::new().learning_rate(schedule.clone()));
+        assert_eq!(optimizer.base_learning_rate(), 0.1);
+        assert!((optimizer.decayed(0.1, 2) - 0.025).abs() < 1e-15);
+        assert!((optimizer.decayed(0.05, 2) - 0.0125).abs() < 1e-15);
+        // Two epochs of one update: 0.1, then the schedule's 0.05 halved by the callback.
+        let device = Default::default();
+        let model = Scale::<Ad> {
+            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
+        };
+        let mut trainer = Trainer::new(model)
+            .optimizer(Sgd::new().learning_rate(schedule))
+            .loss(Loss::MeanSquaredError);
+        let halve = LearningRateScheduler::new(|epoch, lr| if epoch == 1 { lr / 2.0 } else { lr });
+        let fit = Fit::epochs(2).batch_size(1).verbose(Verbosity::Silent);
+        trainer.fit(&one_example(), fit.callback(halve)).unwrap();
+        let w = trainer.model().w.val().into_scalar();
+        assert!((w - (0.8 - 1.6 * 0.025)).abs() < 1e-6, "{w}");
+
+        let mut refused = Trainer::new(Scale::<Ad> {
+            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
+        })
+        .optimizer(Sgd::new().learning_rate(PiecewiseConstantDecay::new([5, 3], [1.0, 0.5, 0.1])))
+        .loss(Loss::MeanSquaredError);
+        let error = refused
+            .fit(&one_example(), Fit::epochs(1).verbose(Verbosity::Silent))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("boundaries must increase, got 5 then 3"),
+            "{error}"
+        );
+        assert_eq!(refused.model().w.val().into_scalar(), 1.0);
     }
 
     #[test]

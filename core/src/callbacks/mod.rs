@@ -58,6 +58,7 @@ pub(crate) mod testing {
             model,
             stop: false,
             learning_rate,
+            next_learning_rate: learning_rate,
             epoch: 0,
             epochs,
             steps: 1,

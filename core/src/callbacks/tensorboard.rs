@@ -784,7 +784,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B> + Model<B>> Callback<B, M> for Ten
             .collect();
         train_values.push(scalar(
             "epoch_learning_rate".into(),
-            control.learning_rate(),
+            control.next_learning_rate(),
         ));
         train_values.extend(weights);
         train.summary(step, train_values)?;

@@ -21,7 +21,7 @@ use crate::logs::Logs;
 use crate::loss::{Loss, Output, Target};
 use crate::metric::Metric;
 use crate::model::{Batch, Model};
-use crate::optimizer::Stepper;
+use crate::optimizer::{Optimizer, Stepper};
 use crate::progress::Verbosity;
 use crate::subset::Subset;
 
@@ -51,6 +51,9 @@ struct Hooks<'c, B: AutodiffBackend, M> {
     callbacks: Vec<Box<dyn Callback<B, M> + 'c>>,
     stop: bool,
     learning_rate: f64,
+    /// The optimizer's schedule and decay, and the updates made: the next update's rate.
+    optimizer: Optimizer,
+    iterations: u64,
     epochs: usize,
     steps: usize,
 }
@@ -67,6 +70,7 @@ impl<B: AutodiffBackend, M> Hooks<'_, B, M> {
             model,
             stop: self.stop,
             learning_rate: self.learning_rate,
+            next_learning_rate: self.optimizer.decayed(self.learning_rate, self.iterations),
             epoch,
             epochs: self.epochs,
             steps: self.steps,
@@ -367,12 +371,14 @@ where
             callbacks,
             stop: false,
             learning_rate: self.learning_rate,
+            optimizer: self.optimizer.clone(),
+            iterations: self.iterations,
             epochs: fit.epochs,
             steps: plan.loader.batches(split.train.len()),
         };
         let backup = hooks.backup();
         let resumed = self.resume(backup.as_ref().map(|(b, _)| b), fit.verbose)?;
-        hooks.learning_rate = self.learning_rate;
+        (hooks.learning_rate, hooks.iterations) = (self.learning_rate, self.iterations);
         let (history, first_epoch) = resumed.unwrap_or((History::default(), fit.initial_epoch));
         let mut run = Run {
             model: self.model.take(),
@@ -419,6 +425,7 @@ where
                 "the batch size must be positive".into(),
             ));
         }
+        (self.optimizer.learning_rate().check()).map_err(TrainError::Setting)?;
         let example = self.example_shapes(&split.train, "training")?;
         self.check_targets(&split.train)?;
         let val_example = match split.validation() {
@@ -680,6 +687,7 @@ where
                     hooks.stop = true;
                     return Ok(());
                 };
+                hooks.iterations = self.iterations;
                 totals.add(sums, batch.len);
                 let read = || totals.logs(&self.metrics);
                 let logs = BatchLogs::new(&read);
