@@ -184,60 +184,37 @@ impl Loss {
 
     /// The loss of a batch, averaged over its examples: one value.
     pub fn batch<B: Backend>(self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 1> {
-        self.counted(output, target, None)
+        Objective::from(self).batch(output, target)
     }
 
-    /// The loss averaged over the examples that count (all, or `counted`'s first ones),
-    /// computed on every row of the batch so that its kernels keep the batch's shape.
-    pub(crate) fn counted<B: Backend>(
-        self,
-        output: &Output<B>,
-        target: &Target<B>,
-        counted: Option<&Counted<B>>,
-    ) -> Tensor<B, 1> {
-        let each = self.per_example(output, target);
-        let mean = match counted {
-            Some(counted) => counted.mean(each),
-            None => each.mean(),
-        };
-        match self {
-            // The root of the mean over every value of the batch: of the rows' means,
-            // since every row has the output's width.
-            Loss::RootMeanSquaredError => mean.sqrt(),
-            _ => mean,
-        }
+    /// Whether Keras's `label_smoothing` applies: the cross-entropies.
+    pub fn smooths_labels(self) -> bool {
+        matches!(
+            self,
+            Loss::BinaryCrossentropy
+                | Loss::CategoricalCrossentropy
+                | Loss::SparseCategoricalCrossentropy
+        )
     }
 
     /// The loss of each example, `[batch]` (for the root mean squared error, its mean
-    /// squared error: the root is taken over a batch, in [`Loss::counted`]).
-    fn per_example<B: Backend>(self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 1> {
+    /// squared error: the root is taken over a batch, in [`Objective::counted`]), its
+    /// targets smoothed by `smoothing` (Keras's `label_smoothing`, for the
+    /// cross-entropies).
+    fn per_example<B: Backend>(
+        self,
+        output: &Output<B>,
+        target: &Target<B>,
+        smoothing: f32,
+    ) -> Tensor<B, 1> {
         let width = output.width();
         let rows = |t: Tensor<B, 2>| t.mean_dim(1).squeeze_dim(1);
         match self {
             Loss::SparseCategoricalCrossentropy | Loss::CategoricalCrossentropy => {
-                let log_p = if output.softmax_logits() {
-                    log_softmax(output.logits.clone(), 1)
-                } else {
-                    // An output that is not a softmax: normalize and clip as Keras does.
-                    let p = output.activated();
-                    let p = p.clone() / p.sum_dim(1);
-                    p.clamp(EPSILON, 1.0 - EPSILON).log()
-                };
-                match target {
-                    // The true class's log-probability, picked rather than summed over a
-                    // one-hot row: the same value in fewer operations.
-                    Target::Classes(c, _) if width > 1 => log_p
-                        .gather(1, c.clone().unsqueeze_dim(1))
-                        .squeeze_dim(1)
-                        .neg(),
-                    _ => (target.dense(width) * log_p)
-                        .sum_dim(1)
-                        .squeeze_dim(1)
-                        .neg(),
-                }
+                categorical_crossentropy(output, target, smoothing)
             }
             Loss::BinaryCrossentropy => {
-                let y = target.dense(width);
+                let y = smoothed(target.dense(width), 2, smoothing);
                 if output.sigmoid_logits() {
                     // -[y·ln σ(z) + (1-y)·ln σ(-z)] = softplus(z) - y·z, computed stably.
                     let z = output.logits.clone();
@@ -293,6 +270,111 @@ fn signed<B: Backend>(y: Tensor<B, 2>) -> Tensor<B, 2> {
     y.clone() + (y.sub_scalar(1.0) * binary)
 }
 
+/// Keras's smoothed targets: `y·(1 - ε) + ε/K` over K classes (K = 2 for binary
+/// cross-entropy's outputs, each a class of its own).
+fn smoothed<B: Backend>(y: Tensor<B, 2>, classes: usize, smoothing: f32) -> Tensor<B, 2> {
+    match smoothing {
+        0.0 => y,
+        e => y.mul_scalar(1.0 - e).add_scalar(e / classes as f32),
+    }
+}
+
+/// Categorical cross-entropy of each example, `[batch]`, its targets smoothed by
+/// `smoothing`.
+fn categorical_crossentropy<B: Backend>(
+    output: &Output<B>,
+    target: &Target<B>,
+    smoothing: f32,
+) -> Tensor<B, 1> {
+    let width = output.width();
+    let log_p = if output.softmax_logits() {
+        log_softmax(output.logits.clone(), 1)
+    } else {
+        // An output that is not a softmax: normalize and clip as Keras does.
+        let p = output.activated();
+        let p = p.clone() / p.sum_dim(1);
+        p.clamp(EPSILON, 1.0 - EPSILON).log()
+    };
+    match target {
+        // The true class's log-probability, picked rather than summed over a one-hot
+        // row: the same value in fewer operations; smoothed, the mean log-probability's
+        // share added.
+        Target::Classes(c, _) if width > 1 => {
+            let picked = log_p.clone().gather(1, c.clone().unsqueeze_dim(1));
+            let picked = match smoothing {
+                0.0 => picked,
+                e => picked.mul_scalar(1.0 - e) + log_p.mean_dim(1).mul_scalar(e),
+            };
+            picked.squeeze_dim(1).neg()
+        }
+        _ => (smoothed(target.dense(width), width, smoothing) * log_p)
+            .sum_dim(1)
+            .squeeze_dim(1)
+            .neg(),
+    }
+}
+
+/// A loss as the trainer computes it: the loss, and Keras's `label_smoothing` of the
+/// targets of the cross-entropies (0: none).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Objective {
+    pub loss: Loss,
+    pub label_smoothing: f32,
+}
+
+impl From<Loss> for Objective {
+    fn from(loss: Loss) -> Self {
+        Objective {
+            loss,
+            label_smoothing: 0.0,
+        }
+    }
+}
+
+impl Objective {
+    /// The loss of a batch, averaged over its examples: one value.
+    pub fn batch<B: Backend>(self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 1> {
+        self.counted(output, target, None)
+    }
+
+    /// The loss averaged over the examples that count (all, or `counted`'s first ones),
+    /// computed on every row of the batch so that its kernels keep the batch's shape.
+    pub fn counted<B: Backend>(
+        self,
+        output: &Output<B>,
+        target: &Target<B>,
+        counted: Option<&Counted<B>>,
+    ) -> Tensor<B, 1> {
+        let each = (self.loss).per_example(output, target, self.label_smoothing);
+        let mean = match counted {
+            Some(counted) => counted.mean(each),
+            None => each.mean(),
+        };
+        match self.loss {
+            // The root of the mean over every value of the batch: of the rows' means,
+            // since every row has the output's width.
+            Loss::RootMeanSquaredError => mean.sqrt(),
+            _ => mean,
+        }
+    }
+
+    /// Why this label smoothing cannot apply, if it cannot: outside [0, 1], or with a
+    /// loss other than a cross-entropy.
+    pub fn check(self) -> Result<(), String> {
+        let e = self.label_smoothing;
+        if !(0.0..=1.0).contains(&e) {
+            return Err(format!("label smoothing must be in [0, 1], got {e}"));
+        }
+        if e > 0.0 && !self.loss.smooths_labels() {
+            return Err(format!(
+                "label smoothing applies to the cross-entropies, not to {}",
+                self.loss
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Loss {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -341,7 +423,7 @@ mod tests {
         let counted = Counted::first(2, 3, &device);
         for activation in [Activation::Softmax, Activation::Sigmoid, Activation::Relu] {
             for loss in Loss::ALL {
-                let all = loss.counted(
+                let all = Objective::from(loss).counted(
                     &out(&logits, activation),
                     &Target::Values(rows(&targets)),
                     Some(&counted),
@@ -487,5 +569,77 @@ mod tests {
         }
         assert_eq!(Loss::from_name("mse"), Some(Loss::MeanSquaredError));
         assert_eq!(Loss::from_name("nope"), None);
+    }
+
+    /// Keras's label smoothing, worked out by hand: `-Σ y'·ln p` with `y' = y·(1 - ε) +
+    /// ε/K`, the same from class indices and from one-hot rows; binary cross-entropy's
+    /// targets `y·(1 - ε) + ε/2`; and a smoothing that cannot apply is refused.
+    #[test]
+    fn label_smoothing_follows_keras() {
+        let logits: [&[f32]; 2] = [&[0.3, -1.2, 0.8], &[1.5, 0.1, -0.4]];
+        let labels = [2usize, 0];
+        let e = 0.1f32;
+        let by_hand: f64 = logits
+            .iter()
+            .zip(labels)
+            .map(|(row, label)| {
+                let total: f64 = row.iter().map(|&z| f64::from(z).exp()).sum();
+                let log_p = row.iter().map(|&z| f64::from(z) - total.ln());
+                let y = |k: usize| f64::from(if k == label { 1.0 - e } else { 0.0 } + e / 3.0);
+                -log_p.enumerate().map(|(k, l)| y(k) * l).sum::<f64>()
+            })
+            .sum::<f64>()
+            / 2.0;
+        let smoothing = |loss| Objective {
+            loss,
+            label_smoothing: e,
+        };
+        let output = out(&logits, Activation::Softmax);
+        let one_hot = Target::Values(rows(&[&[0.0, 0.0, 1.0], &[1.0, 0.0, 0.0]]));
+        for (loss, target) in [
+            (Loss::SparseCategoricalCrossentropy, classes(&[2, 0], 3)),
+            (Loss::CategoricalCrossentropy, classes(&[2, 0], 3)),
+            (Loss::CategoricalCrossentropy, one_hot),
+        ] {
+            let got = smoothing(loss).batch(&output, &target).into_scalar();
+            assert!(
+                (f64::from(got) - by_hand).abs() < 1e-5,
+                "{loss}: {got} against {by_hand}"
+            );
+            let plain = loss.batch(&output, &target).into_scalar();
+            assert!(
+                (got - plain).abs() > 1e-3,
+                "{loss}: the smoothing changed nothing"
+            );
+        }
+        // Binary: one sigmoid output, target 1 read as 0.95 with ε = 0.1.
+        let z = 0.7f64;
+        let p = 1.0 / (1.0 + (-z).exp());
+        let y = 1.0 - f64::from(e) / 2.0;
+        let by_hand = -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
+        let got = smoothing(Loss::BinaryCrossentropy)
+            .batch(
+                &out(&[&[0.7]], Activation::Sigmoid),
+                &Target::Values(rows(&[&[1.0]])),
+            )
+            .into_scalar();
+        assert!(
+            (f64::from(got) - by_hand).abs() < 1e-5,
+            "{got} against {by_hand}"
+        );
+
+        assert_eq!(smoothing(Loss::CategoricalCrossentropy).check(), Ok(()));
+        let refused = Objective {
+            loss: Loss::CategoricalCrossentropy,
+            label_smoothing: 1.5,
+        };
+        assert_eq!(
+            refused.check(),
+            Err("label smoothing must be in [0, 1], got 1.5".into())
+        );
+        assert_eq!(
+            smoothing(Loss::MeanSquaredError).check(),
+            Err("label smoothing applies to the cross-entropies, not to mean_squared_error".into())
+        );
     }
 }

@@ -12,7 +12,7 @@ use crate::backend::on_kernel_threads;
 use crate::callback::{Callback, CallbackResult, Control};
 use crate::error::TrainError;
 use crate::logs::Logs;
-use crate::loss::{Counted, Loss, Output, Target};
+use crate::loss::{Counted, Loss, Objective, Output, Target};
 use crate::metric::Metric;
 use crate::model::{Batch, Model};
 use crate::optimizer::{Optimizer, Stepper};
@@ -200,7 +200,7 @@ where
     device: B::Device,
     optimizer: Optimizer,
     stepper: Option<Stepper<B, M>>,
-    loss: Loss,
+    loss: Objective,
     metrics: Vec<Metric>,
     learning_rate: f64,
     iterations: u64,
@@ -364,7 +364,7 @@ where
             device,
             optimizer,
             stepper: None,
-            loss: Loss::MeanSquaredError,
+            loss: Loss::MeanSquaredError.into(),
             metrics: Vec::new(),
             iterations: 0,
             first_step: None,
@@ -383,7 +383,17 @@ where
 
     /// The loss to minimize.
     pub fn loss(mut self, loss: Loss) -> Self {
-        self.loss = loss;
+        self.loss.loss = loss;
+        self
+    }
+
+    /// Keras's `label_smoothing` of the cross-entropy losses: each example's targets
+    /// become `y·(1 - ε) + ε/K` over its K classes (`y·(1 - ε) + ε/2` for binary
+    /// cross-entropy's outputs), in training and evaluation; the metrics compare with the
+    /// targets as they are. `fit` and `evaluate` refuse an `ε` outside [0, 1], or with
+    /// another loss.
+    pub fn label_smoothing(mut self, epsilon: f32) -> Self {
+        self.loss.label_smoothing = epsilon;
         self
     }
 
@@ -594,11 +604,12 @@ where
 
     /// Checks that `data`'s targets fit the model's output and the loss.
     fn check_targets<D: Dataset + ?Sized>(&self, data: &D) -> Result<(), TrainError> {
+        self.loss.check().map_err(TrainError::Setting)?;
         let Some(width) = self.model().output_shape().elements() else {
             return Ok(()); // an output of unknown size is checked by burn as it runs
         };
         let categorical = matches!(
-            self.loss,
+            self.loss.loss,
             Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy
         );
         match data.target_kind() {
@@ -613,10 +624,10 @@ where
                     ""
                 }
             ))),
-            TargetKind::Values(_) if self.loss.needs_classes() => {
+            TargetKind::Values(_) if self.loss.loss.needs_classes() => {
                 Err(TrainError::Targets(format!(
                     "{} needs class labels but the dataset's targets are values; use categorical_crossentropy for one-hot targets",
-                    self.loss
+                    self.loss.loss
                 )))
             }
             TargetKind::Values(w) if w == width => Ok(()),
@@ -777,7 +788,7 @@ fn evaluate_with<B, M, D>(
     data: &D,
     example: &[Vec<usize>],
     loader: &Loader,
-    loss: Loss,
+    loss: Objective,
     metrics: &[Metric],
     device: &B::Device,
 ) -> Logs
@@ -977,6 +988,41 @@ mod tests {
             "{error}"
         );
         assert_eq!(refused.model().w.val().into_scalar(), 1.0);
+    }
+
+    /// Label smoothing changes the loss `evaluate` reports as Keras's does, and `fit`
+    /// refuses it with a loss it does not apply to.
+    #[test]
+    fn label_smoothing_smooths_the_loss_and_is_refused_with_other_losses() {
+        let data = ArrayDataset::classification(vec![1.0], vec![1], vec![1], 2).unwrap();
+        let device = Default::default();
+        let model = || Scale::<Ad> {
+            w: Param::from_tensor(Tensor::from_floats([0.7], &device)),
+        };
+        let trainer = Trainer::new(model())
+            .loss(Loss::BinaryCrossentropy)
+            .label_smoothing(0.2);
+        let loss = trainer
+            .evaluate_batched(&data, 1)
+            .unwrap()
+            .get("loss")
+            .unwrap();
+        // The logit 0.7 against the target 1 read as 0.9: softplus(z) - y·z.
+        let by_hand = (1.0 + 0.7f64.exp()).ln() - 0.9 * 0.7;
+        assert!((loss - by_hand).abs() < 1e-6, "{loss} against {by_hand}");
+        let mut refused = Trainer::new(model())
+            .loss(Loss::MeanSquaredError)
+            .label_smoothing(0.2);
+        let error = refused
+            .fit(&one_example(), Fit::epochs(1).verbose(Verbosity::Silent))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(
+                "label smoothing applies to the cross-entropies, not to mean_squared_error"
+            ),
+            "{error}"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::callbacks::ProgbarLogger;
 use crate::error::TrainError;
 use crate::history::History;
 use crate::logs::Logs;
-use crate::loss::{Loss, Output, Target};
+use crate::loss::{Objective, Output, Target};
 use crate::metric::Metric;
 use crate::model::{Batch, Model};
 use crate::optimizer::{Optimizer, Stepper};
@@ -245,7 +245,7 @@ fn augmentable(example: &[Vec<usize>], augment: &Augment) -> Result<(), TrainErr
 pub(super) struct Feed<'a, BB: Backend> {
     pub example: &'a [Vec<usize>],
     pub kind: &'a TargetKind,
-    pub loss: Loss,
+    pub loss: Objective,
     pub metrics: &'a [Metric],
     pub device: &'a BB::Device,
     /// Every training example as rows on the device, when they are there.

@@ -53,7 +53,7 @@ pub(super) struct Peers<B: AutodiffBackend, M> {
 struct Owned<B: Backend> {
     example: Vec<Vec<usize>>,
     kind: kiln_datasets::TargetKind,
-    loss: crate::loss::Loss,
+    loss: crate::loss::Objective,
     metrics: Vec<crate::metric::Metric>,
     device: B::Device,
 }
