@@ -3,7 +3,8 @@
 //!
 //! `cargo run --release --example cifar10 -- [--model cnn|deep] [--epochs 50]
 //!  [--batch-size 32] [--optimizer rmsprop|adam|sgd] [--learning-rate 0.0001]
-//!  [--lr-drop-epoch E] [--augment on|off] [--augment-on device|workers]
+//!  [--lr-drop-epoch E] [--schedule constant|cosine] [--warmup-epochs W]
+//!  [--label-smoothing E] [--augment on|off] [--augment-on device|workers]
 //!  [--train-limit N] [--train-batches 5] [--load weights.safetensors] [--device cpu|cuda]`
 //!
 //! Augmentation runs on the model's device with `--augment-on device` (the default with

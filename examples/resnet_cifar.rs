@@ -4,6 +4,7 @@
 //!
 //! `cargo run --release --example resnet_cifar -- [--epochs 50] [--batch-size 32]
 //!  [--optimizer rmsprop|adam|sgd|adamw] [--learning-rate R] [--lr-drop-epoch E]
+//!  [--schedule constant|cosine] [--warmup-epochs W] [--label-smoothing E]
 //!  [--augment on|off] [--augment-on device|workers] [--train-limit N] [--train-batches 5]
 //!  [--load w.safetensors] [--device cpu|cuda]` (`--help` lists them with their defaults;
 //!  the README's run used `--optimizer adam --batch-size 128`).

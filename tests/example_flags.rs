@@ -122,3 +122,64 @@ fn a_run_on_the_synthetic_digits_marks_every_output() {
         "cifar10_best.safetensors"
     );
 }
+
+/// `--schedule cosine` with `--warmup-epochs`: a straight line up from 0 over the warm-up
+/// epochs' updates, then Keras's cosine down to 0 by the last; a warm-up without the
+/// cosine, or as long as the training, is refused with the fix; label smoothing parses.
+#[test]
+fn the_cosine_schedule_spans_the_training() {
+    let f = parse(&[]).unwrap();
+    assert!(f.schedule == cifar::Schedule::Constant && f.warmup_epochs == 0);
+    assert_eq!(f.label_smoothing, 0.0);
+    assert_eq!(cifar::schedule(&f, 0.01, 1000).unwrap(), 0.01.into());
+
+    // 1,000 images in batches of 100: 10 updates an epoch, 20 of warm-up, 80 of decay.
+    let f = parse(&[
+        "--epochs",
+        "10",
+        "--batch-size",
+        "100",
+        "--schedule",
+        "cosine",
+        "--warmup-epochs",
+        "2",
+        "--label-smoothing",
+        "0.2",
+    ])
+    .unwrap();
+    assert_eq!(f.label_smoothing, 0.2);
+    let rate = cifar::schedule(&f, 0.4, 1000).unwrap();
+    for (step, want) in [(0, 0.0), (10, 0.2), (20, 0.4), (60, 0.2), (100, 0.0)] {
+        assert!(
+            (rate.at(step) - want).abs() < 1e-12,
+            "{step}: {}",
+            rate.at(step)
+        );
+    }
+    let f = parse(&["--epochs", "10", "--schedule", "cosine"]).unwrap();
+    let rate = cifar::schedule(&f, 0.4, 320).unwrap();
+    assert_eq!((rate.at(0), rate.at(100)), (0.4, 0.0));
+
+    let refused = |args: &[&str]| {
+        cifar::schedule(&parse(args).unwrap(), 0.1, 1000)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        refused(&["--warmup-epochs", "2"]),
+        "--warmup-epochs is the cosine schedule's: add --schedule cosine"
+    );
+    assert_eq!(
+        refused(&[
+            "--epochs",
+            "3",
+            "--schedule",
+            "cosine",
+            "--warmup-epochs",
+            "3"
+        ]),
+        "--warmup-epochs 3 leaves no epoch of the 3 to decay in"
+    );
+    let error = parse(&["--schedule", "linear"]).err().unwrap();
+    assert_eq!(error.kind(), ErrorKind::InvalidValue);
+}

@@ -4,11 +4,13 @@
 #![allow(dead_code)] // each example uses its own part
 
 use burn::tensor::backend::AutodiffBackend;
+use kiln::LearningRate;
 use kiln::callbacks::{LearningRateScheduler, ModelCheckpoint};
 use kiln::datasets::{
     Augment, DataDir, FillMode, ImageDataset, cifar10_batch, cifar10_train, gather, save_image_grid,
 };
 use kiln::prelude::*;
+use kiln::schedules::CosineDecay;
 
 use std::path::PathBuf;
 
@@ -32,6 +34,16 @@ pub enum Place {
     Workers,
 }
 
+/// The learning rate over the updates (`--schedule`).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Schedule {
+    /// The same rate throughout (divided by 10 at --lr-drop-epoch).
+    Constant,
+    /// Keras's CosineDecay: down to 0 over the training, after --warmup-epochs of a
+    /// straight line up from 0.
+    Cosine,
+}
+
 /// The flags of the CIFAR-10 examples.
 #[derive(Args)]
 pub struct CifarFlags {
@@ -47,6 +59,15 @@ pub struct CifarFlags {
     /// Divide the learning rate by 10 from this epoch on (0: never).
     #[arg(long, default_value_t = 0)]
     pub lr_drop_epoch: usize,
+    /// The learning rate over the updates.
+    #[arg(long, value_enum, default_value_t = Schedule::Constant)]
+    pub schedule: Schedule,
+    /// The cosine schedule's warm-up, in epochs.
+    #[arg(long, default_value_t = 0)]
+    pub warmup_epochs: usize,
+    /// Keras's label smoothing of the targets (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f32,
     /// Shifts and flips.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub augment: Switch,
@@ -64,6 +85,33 @@ pub struct CifarFlags {
     pub load: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Device::Cpu)]
     pub device: Device,
+}
+
+/// The learning rate of each update as `--schedule` says, at its top `rate`, over the
+/// epochs of `images` training images.
+pub fn schedule(
+    flags: &CifarFlags,
+    rate: f64,
+    images: usize,
+) -> Result<LearningRate, Box<dyn std::error::Error>> {
+    let steps = (images / flags.batch_size.max(1)).max(1) as u64;
+    let (epochs, warmup) = (flags.epochs as u64, flags.warmup_epochs as u64);
+    Ok(match flags.schedule {
+        Schedule::Constant if warmup > 0 => {
+            return Err("--warmup-epochs is the cosine schedule's: add --schedule cosine".into());
+        }
+        Schedule::Constant => rate.into(),
+        Schedule::Cosine if warmup >= epochs.max(1) => {
+            return Err(format!(
+                "--warmup-epochs {warmup} leaves no epoch of the {epochs} to decay in"
+            )
+            .into());
+        }
+        Schedule::Cosine if warmup == 0 => CosineDecay::new(rate, epochs.max(1) * steps).into(),
+        Schedule::Cosine => CosineDecay::new(0.0, (epochs - warmup) * steps)
+            .warmup(warmup * steps, rate)
+            .into(),
+    })
 }
 
 /// The test records available: the full test batch, else the partial one.
@@ -164,8 +212,12 @@ where
         _ => 1e-3,
     });
     let mut trainer = Trainer::new(model)
-        .optimizer(optimizer(flags.optimizer, learning_rate))
+        .optimizer(optimizer(
+            flags.optimizer,
+            schedule(flags, learning_rate, limit)?,
+        ))
         .loss(Loss::CategoricalCrossentropy)
+        .label_smoothing(flags.label_smoothing)
         .metrics([Metric::Accuracy]);
     let mut fit = Fit::epochs(epochs)
         .batch_size(batch_size)

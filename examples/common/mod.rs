@@ -27,7 +27,7 @@ pub enum OptimizerName {
 }
 
 /// The optimizer called `name` at `learning_rate`.
-pub fn optimizer(name: OptimizerName, learning_rate: f64) -> Optimizer {
+pub fn optimizer(name: OptimizerName, learning_rate: impl Into<kiln::LearningRate>) -> Optimizer {
     match name {
         OptimizerName::Sgd => Sgd::new().learning_rate(learning_rate).into(),
         OptimizerName::Rmsprop => RmsProp::new().learning_rate(learning_rate).into(),
