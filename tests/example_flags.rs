@@ -131,9 +131,9 @@ fn the_cosine_schedule_spans_the_training() {
     let f = parse(&[]).unwrap();
     assert!(f.schedule == cifar::Schedule::Constant && f.warmup_epochs == 0);
     assert_eq!(f.label_smoothing, 0.0);
-    assert_eq!(cifar::schedule(&f, 0.01, 1000).unwrap(), 0.01.into());
+    assert_eq!(cifar::schedule(&f, 0.01, 32).unwrap(), 0.01.into());
 
-    // 1,000 images in batches of 100: 10 updates an epoch, 20 of warm-up, 80 of decay.
+    // 10 updates an epoch: 20 of warm-up, 80 of decay.
     let f = parse(&[
         "--epochs",
         "10",
@@ -148,7 +148,7 @@ fn the_cosine_schedule_spans_the_training() {
     ])
     .unwrap();
     assert_eq!(f.label_smoothing, 0.2);
-    let rate = cifar::schedule(&f, 0.4, 1000).unwrap();
+    let rate = cifar::schedule(&f, 0.4, 10).unwrap();
     for (step, want) in [(0, 0.0), (10, 0.2), (20, 0.4), (60, 0.2), (100, 0.0)] {
         assert!(
             (rate.at(step) - want).abs() < 1e-12,
@@ -157,11 +157,11 @@ fn the_cosine_schedule_spans_the_training() {
         );
     }
     let f = parse(&["--epochs", "10", "--schedule", "cosine"]).unwrap();
-    let rate = cifar::schedule(&f, 0.4, 320).unwrap();
+    let rate = cifar::schedule(&f, 0.4, 10).unwrap();
     assert_eq!((rate.at(0), rate.at(100)), (0.4, 0.0));
 
     let refused = |args: &[&str]| {
-        cifar::schedule(&parse(args).unwrap(), 0.1, 1000)
+        cifar::schedule(&parse(args).unwrap(), 0.1, 10)
             .unwrap_err()
             .to_string()
     };

@@ -8,6 +8,7 @@ use std::path::Path;
 use burn::tensor::backend::AutodiffBackend;
 
 use crate::logs::Logs;
+use crate::optimizer::Optimizer;
 
 /// What a callback's hook returns: `Err` stops training with that error.
 pub type CallbackResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -17,7 +18,9 @@ pub struct Control<'a, M> {
     pub(crate) model: &'a mut M,
     pub(crate) stop: bool,
     pub(crate) learning_rate: f64,
-    pub(crate) next_learning_rate: f64,
+    /// The optimizer's schedule and decay, and the updates made: the next update's rate.
+    pub(crate) optimizer: &'a Optimizer,
+    pub(crate) iterations: u64,
     pub(crate) epoch: usize,
     pub(crate) epochs: usize,
     pub(crate) steps: usize,
@@ -45,7 +48,9 @@ impl<M> Control<'_, M> {
     }
 
     /// The learning rate the next updates use, before the optimizer's schedule and
-    /// decay: the optimizer's rate, or its schedule's highest, as callbacks have left it.
+    /// decay: the optimizer's rate, or its schedule's reference rate
+    /// ([`LearningRate::reference`](crate::learning_rate::LearningRate::reference)), as
+    /// callbacks have left it.
     pub fn learning_rate(&self) -> f64 {
         self.learning_rate
     }
@@ -57,10 +62,10 @@ impl<M> Control<'_, M> {
         self.learning_rate = learning_rate;
     }
 
-    /// The rate the next update uses, through the optimizer's schedule and decay, as
-    /// they stood when this hook was called (what TensorBoard logs).
+    /// The rate the next update uses: [`Control::learning_rate`] through the optimizer's
+    /// schedule and decay (what TensorBoard logs).
     pub fn next_learning_rate(&self) -> f64 {
-        self.next_learning_rate
+        self.optimizer.decayed(self.learning_rate, self.iterations)
     }
 
     /// The current epoch (0-based).

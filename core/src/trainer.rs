@@ -373,11 +373,13 @@ where
         }
     }
 
-    /// The optimizer (a new one: its state starts afresh).
+    /// The optimizer (a new one: its state starts afresh, and its schedule and decay
+    /// from the first update, as Keras's `compile` with a new optimizer).
     pub fn optimizer(mut self, optimizer: impl Into<Optimizer>) -> Self {
         self.optimizer = optimizer.into();
         self.learning_rate = self.optimizer.base_learning_rate();
         self.stepper = None;
+        self.iterations = 0;
         self
     }
 
@@ -390,8 +392,9 @@ where
     /// Keras's `label_smoothing` of the cross-entropy losses: each example's targets
     /// become `y·(1 - ε) + ε/K` over its K classes (`y·(1 - ε) + ε/2` for binary
     /// cross-entropy's outputs), in training and evaluation; the metrics compare with the
-    /// targets as they are. `fit` and `evaluate` refuse an `ε` outside [0, 1], or with
-    /// another loss.
+    /// targets as they are. Keras smooths the categorical and binary cross-entropies;
+    /// kiln the sparse one too, as the categorical. `fit` and `evaluate` refuse an `ε`
+    /// outside [0, 1], or with another loss.
     pub fn label_smoothing(mut self, epsilon: f32) -> Self {
         self.loss.label_smoothing = epsilon;
         self
@@ -494,7 +497,8 @@ where
         self.first_step
     }
 
-    /// The current base learning rate (before the optimizer's decay).
+    /// The current base learning rate, before the optimizer's schedule and decay (see
+    /// [`Control::learning_rate`]).
     pub fn learning_rate(&self) -> f64 {
         self.learning_rate
     }
@@ -727,13 +731,12 @@ where
         callbacks: &mut [&mut dyn Callback<B, M>],
     ) -> Result<<M::InnerModule as Model<B::InnerBackend>>::Output, TrainError> {
         let mut hook = |trainer: &mut Self, f: &mut CallbackHook<'_, B, M>| {
-            let learning_rate = trainer.learning_rate;
-            let next_learning_rate = trainer.optimizer.decayed(learning_rate, trainer.iterations);
             let mut control = Control {
                 model: trainer.model.as_mut().ok_or_else(fit::lost)?,
                 stop: false,
-                learning_rate,
-                next_learning_rate,
+                learning_rate: trainer.learning_rate,
+                optimizer: &trainer.optimizer,
+                iterations: trainer.iterations,
                 epoch: 0,
                 epochs: 0,
                 steps: 0,

@@ -88,13 +88,13 @@ pub struct CifarFlags {
 }
 
 /// The learning rate of each update as `--schedule` says, at its top `rate`, over the
-/// epochs of `images` training images.
+/// epochs of `steps` updates each.
 pub fn schedule(
     flags: &CifarFlags,
     rate: f64,
-    images: usize,
+    steps: usize,
 ) -> Result<LearningRate, Box<dyn std::error::Error>> {
-    let steps = (images / flags.batch_size.max(1)).max(1) as u64;
+    let steps = steps.max(1) as u64;
     let (epochs, warmup) = (flags.epochs as u64, flags.warmup_epochs as u64);
     Ok(match flags.schedule {
         Schedule::Constant if warmup > 0 => {
@@ -207,6 +207,11 @@ where
     }
 
     let (epochs, batch_size) = (flags.epochs, flags.batch_size);
+    // Updates per epoch: a last partial batch too, but where batches keep one shape (CUDA).
+    let steps = match kiln::backend::compiles_kernels::<B>() {
+        true => limit / batch_size.max(1),
+        false => limit.div_ceil(batch_size.max(1)),
+    };
     let learning_rate = flags.learning_rate.unwrap_or(match flags.optimizer {
         OptimizerName::Rmsprop => 1e-4,
         _ => 1e-3,
@@ -214,7 +219,7 @@ where
     let mut trainer = Trainer::new(model)
         .optimizer(optimizer(
             flags.optimizer,
-            schedule(flags, learning_rate, limit)?,
+            schedule(flags, learning_rate, steps)?,
         ))
         .loss(Loss::CategoricalCrossentropy)
         .label_smoothing(flags.label_smoothing)

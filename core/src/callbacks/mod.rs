@@ -58,7 +58,11 @@ pub(crate) mod testing {
             model,
             stop: false,
             learning_rate,
-            next_learning_rate: learning_rate,
+            // A constant rate, leaked for the control's lifetime (tests only).
+            optimizer: Box::leak(Box::new(
+                crate::Sgd::new().learning_rate(learning_rate).into(),
+            )),
+            iterations: 0,
             epoch: 0,
             epochs,
             steps: 1,

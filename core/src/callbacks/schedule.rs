@@ -248,4 +248,27 @@ mod tests {
             "the schedule gave the learning rate NaN for epoch 3"
         );
     }
+
+    /// The next update's rate goes through the optimizer's schedule and follows a rate a
+    /// callback set earlier in the same hook (TensorBoard after ReduceLrOnPlateau).
+    #[test]
+    fn the_next_rate_follows_the_schedule_and_a_change_made_before() {
+        use crate::learning_rate::ExponentialDecay;
+        let schedule = ExponentialDecay::new(1.0, 1, 0.5);
+        let optimizer = crate::Optimizer::from(crate::Sgd::new().learning_rate(schedule));
+        let mut model = 0usize;
+        let mut control = Control {
+            model: &mut model,
+            stop: false,
+            learning_rate: 1.0,
+            optimizer: &optimizer,
+            iterations: 2,
+            epoch: 0,
+            epochs: 3,
+            steps: 1,
+        };
+        assert_eq!(control.next_learning_rate(), 0.25);
+        control.set_learning_rate(0.5);
+        assert_eq!(control.next_learning_rate(), 0.125);
+    }
 }
