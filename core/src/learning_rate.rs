@@ -165,61 +165,53 @@ fn progress(t: f64, steps: u64, staircase: bool) -> f64 {
     if staircase { p.floor() } else { p }
 }
 
-/// `initial · rate^(step / steps)` (the exponent floored with `staircase`): Keras's
-/// `ExponentialDecay`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ExponentialDecay {
-    initial: f64,
-    steps: u64,
-    rate: f64,
-    staircase: bool,
+/// A schedule of Keras's with an initial rate, a step count, a decay rate and a
+/// staircase: its struct, constructor and `staircase` option.
+macro_rules! decay {
+    ($(#[$doc:meta])* $name:ident, $(#[$new:meta])*) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct $name {
+            initial: f64,
+            steps: u64,
+            rate: f64,
+            staircase: bool,
+        }
+
+        impl $name {
+            $(#[$new])*
+            pub fn new(initial: f64, steps: u64, rate: f64) -> Self {
+                $name {
+                    initial,
+                    steps,
+                    rate,
+                    staircase: false,
+                }
+            }
+
+            /// Whether the rate drops by whole steps of `steps` updates rather than
+            /// smoothly.
+            pub fn staircase(mut self, staircase: bool) -> Self {
+                self.staircase = staircase;
+                self
+            }
+        }
+    };
 }
 
-impl ExponentialDecay {
+decay!(
+    /// `initial · rate^(step / steps)` (the exponent floored with `staircase`): Keras's
+    /// `ExponentialDecay`.
+    ExponentialDecay,
     /// The rate starts at `initial` and is multiplied by `rate` every `steps` updates.
-    pub fn new(initial: f64, steps: u64, rate: f64) -> Self {
-        ExponentialDecay {
-            initial,
-            steps,
-            rate,
-            staircase: false,
-        }
-    }
+);
 
-    /// Whether the rate drops by whole steps of `steps` updates rather than smoothly.
-    pub fn staircase(mut self, staircase: bool) -> Self {
-        self.staircase = staircase;
-        self
-    }
-}
-
-/// `initial / (1 + rate · step / steps)` (the ratio floored with `staircase`): Keras's
-/// `InverseTimeDecay`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct InverseTimeDecay {
-    initial: f64,
-    steps: u64,
-    rate: f64,
-    staircase: bool,
-}
-
-impl InverseTimeDecay {
+decay!(
+    /// `initial / (1 + rate · step / steps)` (the ratio floored with `staircase`): Keras's
+    /// `InverseTimeDecay`.
+    InverseTimeDecay,
     /// The rate starts at `initial`; after `steps` updates it is `initial / (1 + rate)`.
-    pub fn new(initial: f64, steps: u64, rate: f64) -> Self {
-        InverseTimeDecay {
-            initial,
-            steps,
-            rate,
-            staircase: false,
-        }
-    }
-
-    /// Whether the rate drops by whole steps of `steps` updates rather than smoothly.
-    pub fn staircase(mut self, staircase: bool) -> Self {
-        self.staircase = staircase;
-        self
-    }
-}
+);
 
 /// `values[0]` up to update `boundaries[0]` (included), `values[1]` up to
 /// `boundaries[1]`, ..., the last value after the last boundary: Keras's
