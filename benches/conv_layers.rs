@@ -27,7 +27,7 @@ use burn::tensor::ops::{ConvOptions, PadMode};
 use burn::tensor::{Distribution, ElementConversion, Tensor};
 use common::models::resnet14::ResNet14;
 use common::models::{CifarCnn, MnistCnn};
-use common::{BATCH, measure, peer, script, seconds};
+use common::{BATCH, batches, measure, peer, script, seconds, selected};
 use kiln::prelude::*;
 use kiln::spec::{Layer, Window};
 
@@ -128,6 +128,11 @@ fn convolutions<B: Backend>(model: &impl Model<B>) -> Convolutions {
     found
 }
 
+/// The time each op is measured for: `KILN_BENCH_SECONDS`, 1 s by default.
+fn per_op() -> std::time::Duration {
+    seconds(1.0)
+}
+
 /// Milliseconds per call of `op` on `device`, waited for after each call, as
 /// `conv_reference.py` times PyTorch's.
 fn milliseconds<I: Backend, T>(device: &I::Device, op: impl Fn() -> T) -> f64 {
@@ -143,7 +148,7 @@ fn milliseconds<I: Backend, T>(device: &I::Device, op: impl Fn() -> T) -> f64 {
         }
         start.elapsed().as_secs_f64() / calls as f64
     };
-    1e3 * measure(seconds(1.0), time)
+    1e3 * measure(per_op(), time)
 }
 
 /// `x` `[n, c, h, w]` as im2col's rows: one per output position, `[n · oh · ow, c · k²]`,
@@ -301,7 +306,7 @@ fn time_conv<I: Backend>(conv: &Conv, batch: usize, input: bool, device: &I::Dev
 fn pytorch(device: &str, batch: usize, layers: &[Conv]) -> Result<BTreeMap<String, f64>, String> {
     let mut args = vec![
         script("conv_reference.py"),
-        seconds(1.0).as_secs_f64().to_string(),
+        per_op().as_secs_f64().to_string(),
         device.to_string(),
         batch.to_string(),
     ];
@@ -310,28 +315,31 @@ fn pytorch(device: &str, batch: usize, layers: &[Conv]) -> Result<BTreeMap<Strin
 }
 
 fn run<I: Backend>(device: &I::Device, device_name: &str) {
-    let batch = std::env::var("KILN_BENCH_BATCHES")
-        .ok()
-        .and_then(|b| b.split(',').next()?.trim().parse().ok())
+    let batch = batches(&BATCH.to_string())
+        .first()
+        .copied()
         .unwrap_or(BATCH);
-    let chosen = std::env::var("KILN_BENCH_MODELS")
-        .unwrap_or_else(|_| "mnist_cnn,cifar_cnn,resnet14".into());
-    let chosen: Vec<&str> = chosen.split(',').map(str::trim).collect();
+    let chosen = selected("mnist_cnn,cifar_cnn,resnet14");
     let models: Vec<(&str, Convolutions)> = [
-        ("mnist_cnn", "MNIST CNN"),
-        ("cifar_cnn", "CIFAR CNN"),
-        ("resnet14", "ResNet-14"),
+        (
+            "mnist_cnn",
+            "MNIST CNN",
+            convolutions(&MnistCnn::<I>::new(device)),
+        ),
+        (
+            "cifar_cnn",
+            "CIFAR CNN",
+            convolutions(&CifarCnn::<I>::new(device)),
+        ),
+        (
+            "resnet14",
+            "ResNet-14",
+            convolutions(&ResNet14::<I>::new(device)),
+        ),
     ]
     .into_iter()
-    .filter(|(key, _)| chosen.contains(key))
-    .map(|(key, name)| {
-        let convs = match key {
-            "mnist_cnn" => convolutions(&MnistCnn::<I>::new(device)),
-            "cifar_cnn" => convolutions(&CifarCnn::<I>::new(device)),
-            _ => convolutions(&ResNet14::<I>::new(device)),
-        };
-        (name, convs)
-    })
+    .filter(|(key, ..)| chosen.iter().any(|c| c == key))
+    .map(|(_, name, convs)| (name, convs))
     .collect();
     let mut layers: BTreeMap<Conv, bool> = BTreeMap::new();
     for (conv, (_, first)) in models.iter().flat_map(|(_, convs)| convs) {

@@ -35,10 +35,13 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::AutodiffBackend;
 use common::models::resnet14::ResNet14;
 use common::models::{CifarCnn, MnistCnn, MnistMlp};
-use common::{BATCH, Step, budget, median, peer, script};
+use common::{BATCH, Step, batches, budget, median, peer, script, selected};
 #[cfg(feature = "cuda")]
 use common::{device_augment_rate, shifts_and_flips, warps};
 use kiln::prelude::*;
+
+/// The models measured unless `KILN_BENCH_MODELS` names others.
+const MODELS: &str = "mlp,mnist_cnn,cifar_cnn,resnet14";
 
 /// MnistCnn written by hand with burn-nn, as a burn user would.
 #[derive(Module, Debug)]
@@ -153,7 +156,7 @@ fn train_gflop(spec: &kiln::ModelSpec) -> f64 {
 fn kiln_rates<B: AutodiffBackend>(batch: usize) -> Vec<(String, f64)> {
     let device = B::Device::default();
     let mut rates = Vec::new();
-    for model in selected() {
+    for model in selected(MODELS) {
         let per_step = match model.as_str() {
             "mlp" => {
                 Step::with_batch(MnistMlp::<B>::new(&device), &device, batch).measure(budget())
@@ -232,7 +235,7 @@ fn pytorch(device: &str, batch: usize, mode: &str) -> Result<Vec<(String, f64)>,
         script("pytorch_reference.py"),
         budget().as_secs_f64().to_string(),
         device.to_string(),
-        selected().join(","),
+        selected(MODELS).join(","),
         batch.to_string(),
         mode.to_string(),
     ];
@@ -244,7 +247,7 @@ fn keras(batch: usize) -> Result<Vec<(String, f64)>, String> {
     let args = [
         script("keras_reference.py"),
         budget().as_secs_f64().to_string(),
-        selected().join(","),
+        selected(MODELS).join(","),
         batch.to_string(),
     ];
     peer("keras", &args)
@@ -252,15 +255,6 @@ fn keras(batch: usize) -> Result<Vec<(String, f64)>, String> {
 
 fn find(rates: &[(String, f64)], model: &str) -> Option<f64> {
     rates.iter().find(|(m, _)| m == model).map(|(_, r)| *r)
-}
-
-/// The batch sizes `KILN_BENCH_BATCHES` names (else `default`'s).
-fn batches(default: &str) -> Vec<usize> {
-    std::env::var("KILN_BENCH_BATCHES")
-        .unwrap_or_else(|_| default.into())
-        .split(',')
-        .filter_map(|b| b.trim().parse().ok())
-        .collect()
 }
 
 /// The rounds `KILN_BENCH_ROUNDS` asks for (3 by default).
@@ -341,7 +335,7 @@ fn cpu(peak: f64) {
             "kiln/best",
             "kiln GFLOP/s"
         );
-        for model in selected() {
+        for model in selected(MODELS) {
             let Some(rate) = median_rate(ours, &model) else {
                 continue;
             };
@@ -374,15 +368,6 @@ fn cpu(peak: f64) {
         }
         println!();
     }
-}
-
-/// The models `KILN_BENCH_MODELS` names (comma-separated; all three by default).
-fn selected() -> Vec<String> {
-    std::env::var("KILN_BENCH_MODELS")
-        .unwrap_or_else(|_| "mlp,mnist_cnn,cifar_cnn,resnet14".into())
-        .split(',')
-        .map(str::to_string)
-        .collect()
 }
 
 /// `model`'s seconds per step at `batch`, after its first step (its kernels compiled and
@@ -419,7 +404,7 @@ fn cuda() {
     let mut cifar_rate = None;
     for batch in batches("128,512") {
         let mut rates = Vec::new();
-        for model in selected() {
+        for model in selected(MODELS) {
             let per_step = match model.as_str() {
                 "mlp" => timed(&model, MnistMlp::<C>::new(&device), &device, batch),
                 "mnist_cnn" => timed(&model, MnistCnn::<C>::new(&device), &device, batch),

@@ -142,6 +142,24 @@ pub fn budget() -> Duration {
     seconds(6.0)
 }
 
+/// The batch sizes `KILN_BENCH_BATCHES` names (comma-separated), else `default`'s.
+pub fn batches(default: &str) -> Vec<usize> {
+    std::env::var("KILN_BENCH_BATCHES")
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|b| b.trim().parse().ok())
+        .collect()
+}
+
+/// The models `KILN_BENCH_MODELS` names (comma-separated), else `default`'s.
+pub fn selected(default: &str) -> Vec<String> {
+    std::env::var("KILN_BENCH_MODELS")
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .map(|m| m.trim().to_string())
+        .collect()
+}
+
 /// `KILN_BENCH_SECONDS`, else `default` seconds.
 pub fn seconds(default: f64) -> Duration {
     let seconds = std::env::var("KILN_BENCH_SECONDS")
