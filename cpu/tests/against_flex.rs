@@ -228,6 +228,25 @@ fn conv2d_and_its_gradients_equal_flex() {
             true,
         ));
     }
+    // Strides as wide as the row or wider (fuzzing found a stride of 111,111,111 on 8
+    // columns, whose column phases asked for 10 GB): one or two output columns, read
+    // from phases past the row's width that hold no column.
+    for (size, kernel, stride, padding) in [
+        ([8, 8], [3, 3], [1, 1_000_000], [1, 1]),
+        ([8, 8], [3, 3], [2, 9], [1, 1]),
+        ([4, 4], [3, 3], [1, 4], [1, 2]),
+        ([4, 4], [3, 1], [1, 5], [1, 2]),
+        ([5, 1], [3, 1], [2, 2], [1, 0]),
+    ] {
+        cases.push(Conv::new(
+            2,
+            [3, 4],
+            size,
+            kernel,
+            [stride, padding, [1, 1]],
+            true,
+        ));
+    }
     // On two threads, whatever the machine, so the batches split into the same groups.
     let two = rayon::ThreadPoolBuilder::new().num_threads(2).build();
     let checked = two.expect("a pool of two threads").install(|| {
@@ -250,7 +269,7 @@ fn conv2d_and_its_gradients_equal_flex() {
         }
         checked
     });
-    assert_eq!(checked, 393, "cases run");
+    assert_eq!(checked, 398, "cases run");
 }
 
 /// Grouped convolutions run Flex's own forward and gradients (bit for bit); the bias
