@@ -122,27 +122,31 @@ fn two_workers_in_one_process_reach_one_devices_weights() {
 fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
     let _serial = serial();
     // 3 workers on batches of 128 (42 + 43 + 43 rows) and a last batch of 2 rows (one
-    // worker has none).
+    // worker has none); unweighted, and with each example's loss weighted by its class.
     let small = synthetic_digits(258, 4);
-    let run = |parallel: Option<DataParallel<_>>| {
-        let mut trainer = support::trainer(Small::new);
-        let mut fit = fit(1);
-        if let Some(p) = parallel {
-            fit = fit.distribution(p);
-        }
-        let history = trainer.fit(&small, fit).unwrap();
-        (
-            weights(trainer.model()),
-            history.get("accuracy").unwrap()[0],
-        )
-    };
-    let (want, want_accuracy) = run(None);
-    let device = Default::default();
-    let (got, accuracy) = run(Some(DataParallel::new([device, device, device])));
-    let d = difference(&got, &want);
-    eprintln!("relative difference {d}");
-    assert!(d < TOLERANCE, "weights differ by {d} (relative)");
-    assert!((accuracy - want_accuracy).abs() < 1e-6);
+    for class_weight in [vec![], vec![(0, 3.0), (7, 0.25), (9, 0.0)]] {
+        let run = |parallel: Option<DataParallel<_>>| {
+            let mut trainer = support::trainer(Small::new);
+            let mut fit = fit(1).class_weight(class_weight.clone());
+            if let Some(p) = parallel {
+                fit = fit.distribution(p);
+            }
+            let history = trainer.fit(&small, fit).unwrap();
+            (
+                weights(trainer.model()),
+                history.get("accuracy").unwrap()[0],
+                history.get("loss").unwrap()[0],
+            )
+        };
+        let (want, want_accuracy, want_loss) = run(None);
+        let device = Default::default();
+        let (got, accuracy, loss) = run(Some(DataParallel::new([device, device, device])));
+        let d = difference(&got, &want);
+        eprintln!("{class_weight:?}: relative difference {d}");
+        assert!(d < TOLERANCE, "weights differ by {d} (relative)");
+        assert!((accuracy - want_accuracy).abs() < 1e-6);
+        assert!((loss - want_loss).abs() < 1e-5, "{loss} vs {want_loss}");
+    }
 }
 
 #[test]

@@ -34,34 +34,60 @@ impl<B: Backend> Target<B> {
     }
 }
 
-/// Which examples of a batch count, when only the first `real` do: the others pad it to
-/// a fixed shape (so a GPU backend compiles no kernel for a smaller last batch) and are
-/// left out of the loss, the metrics and the outputs.
+/// How the examples of a batch count: only the first `real` when the others pad it to a
+/// fixed shape (so a GPU backend compiles no kernel for a smaller last batch; they are
+/// left out of the loss, the metrics and the outputs), and each with its weight in the
+/// loss when they weigh differently (Keras's `sample_weight` and `class_weight`).
 #[derive(Clone, Debug)]
 pub(crate) struct Counted<B: Backend> {
     /// Whether each row only pads the batch, `[batch]`.
-    padding: Tensor<B, 1, Bool>,
+    padding: Option<Tensor<B, 1, Bool>>,
+    /// Each row's weight in the loss, `[batch]`.
+    weights: Option<Tensor<B, 1>>,
     real: usize,
 }
 
 impl<B: Backend> Counted<B> {
-    /// The first `real` of `batch` examples, on `device`.
-    pub(crate) fn first(real: usize, batch: usize, device: &B::Device) -> Self {
-        let padding: Vec<bool> = (0..batch).map(|i| i >= real).collect();
-        Counted {
-            padding: Tensor::from_data(TensorData::new(padding, [batch]), device),
+    /// The first `real` of `batch` examples, weighted by `weights` (one per example of
+    /// the batch, the padding's included) when given, on `device`; `None` when every
+    /// example counts once.
+    pub(crate) fn new(
+        real: usize,
+        batch: usize,
+        weights: Option<&[f32]>,
+        device: &B::Device,
+    ) -> Option<Self> {
+        let padding = (real < batch).then(|| {
+            let padding: Vec<bool> = (0..batch).map(|i| i >= real).collect();
+            Tensor::from_data(TensorData::new(padding, [batch]), device)
+        });
+        let weights =
+            weights.map(|w| Tensor::from_data(TensorData::new(w.to_vec(), [batch]), device));
+        (padding.is_some() || weights.is_some()).then_some(Counted {
+            padding,
+            weights,
             real,
-        }
+        })
     }
 
     /// The sum of `each` (one value per example) over the examples that count (the
-    /// padding's values replaced by 0, not multiplied by it: an infinite one stays out).
+    /// padding's values replaced by 0, not multiplied by it: an infinite one stays out),
+    /// unweighted: a metric's, as Keras's `metrics`.
     pub(crate) fn sum(&self, each: Tensor<B, 1>) -> Tensor<B, 1> {
-        each.mask_fill(self.padding.clone(), 0.0).sum()
+        match &self.padding {
+            Some(padding) => each.mask_fill(padding.clone(), 0.0),
+            None => each,
+        }
+        .sum()
     }
 
-    /// Their mean.
+    /// The loss's mean: `Σ wᵢ·eachᵢ` over the examples that count, divided by their
+    /// number (Keras's `sum_over_batch_size`).
     pub(crate) fn mean(&self, each: Tensor<B, 1>) -> Tensor<B, 1> {
+        let each = match &self.weights {
+            Some(w) => each * w.clone(),
+            None => each,
+        };
         self.sum(each).div_scalar(self.real.max(1) as f64)
     }
 }
@@ -420,7 +446,7 @@ mod tests {
         let logits: [&[f32]; 3] = [&[0.3, -1.2, 0.8], &[1.5, 0.1, -0.4], &[40.0, -9.0, 7.0]];
         let targets: [&[f32]; 3] = [&[0.0, 1.0, 0.0], &[1.0, 0.0, 0.0], &[0.0, 0.0, 1.0]];
         let device = Default::default();
-        let counted = Counted::first(2, 3, &device);
+        let counted = Counted::new(2, 3, None, &device).unwrap();
         for activation in [Activation::Softmax, Activation::Sigmoid, Activation::Relu] {
             for loss in Loss::ALL {
                 let all = Objective::from(loss).counted(
@@ -444,9 +470,31 @@ mod tests {
     #[test]
     fn an_infinite_padding_value_stays_out_of_the_sum() {
         let each = Tensor::<B, 1>::from_floats([1.0, 2.0, f32::INFINITY], &Default::default());
-        let counted = Counted::first(2, 3, &Default::default());
+        let counted = Counted::new(2, 3, None, &Default::default()).unwrap();
         assert_eq!(counted.sum(each.clone()).into_scalar(), 3.0);
         assert_eq!(counted.mean(each).into_scalar(), 1.5);
+    }
+
+    #[test]
+    fn weights_multiply_each_example_in_the_loss_not_in_the_metric_sums() {
+        let device = Default::default();
+        let each = Tensor::<B, 1>::from_floats([1.0, 2.0, f32::INFINITY], &device);
+        let counted = Counted::new(2, 3, Some(&[2.0, 0.5, 3.0]), &device).unwrap();
+        assert_eq!(counted.sum(each.clone()).into_scalar(), 3.0);
+        assert_eq!(counted.mean(each).into_scalar(), 1.5); // (2·1 + 0.5·2) / 2
+        // Keras's sum_over_batch_size: squared errors 0.25 and 4 weighing 2 and 0 make
+        // (2·0.25 + 0·4) / 2, whose root is 0.5.
+        let output = out(&[&[0.5], &[2.0]], Activation::Linear);
+        let target = Target::Values(rows(&[&[0.0], &[0.0]]));
+        let counted = Counted::new(2, 2, Some(&[2.0, 0.0]), &device);
+        let value = |loss: Loss| {
+            Objective::from(loss)
+                .counted(&output, &target, counted.as_ref())
+                .into_scalar()
+        };
+        assert_eq!(value(Loss::MeanSquaredError), 0.25);
+        assert_eq!(value(Loss::RootMeanSquaredError), 0.5);
+        assert_eq!(value(Loss::MeanAbsoluteError), 0.5);
     }
 
     #[test]

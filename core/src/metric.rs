@@ -229,7 +229,7 @@ mod tests {
         // The first two rows count; the third pads the batch, right or wrong by any metric.
         let three = output(&[&[0.1, 0.7, 0.2], &[0.5, 0.3, 0.2], &[0.9, 0.05, 0.05]]);
         let two = output(&[&[0.1, 0.7, 0.2], &[0.5, 0.3, 0.2]]);
-        let counted = Counted::first(2, 3, &Default::default());
+        let counted = Counted::new(2, 3, None, &Default::default()).unwrap();
         for metric in [
             Metric::Accuracy,
             Metric::BINARY_ACCURACY,

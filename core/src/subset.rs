@@ -45,4 +45,8 @@ impl<D: Dataset + ?Sized> Dataset for Subset<'_, D> {
     fn gather_targets(&self, indices: &[usize], targets: &mut Targets) {
         self.data.gather_targets(&self.shifted(indices), targets);
     }
+
+    fn sample_weights(&self) -> Option<&[f32]> {
+        self.data.sample_weights().map(|w| &w[self.range.clone()])
+    }
 }

@@ -53,6 +53,7 @@ pub struct Fit<'a, B: AutodiffBackend, M> {
     initial_epoch: usize,
     augment: Option<Augment>,
     data_on_device: Option<bool>,
+    class_weight: Option<Vec<(usize, f32)>>,
     #[cfg(feature = "distributed")]
     distribution: Option<crate::distributed::DataParallel<B::Device>>,
 }
@@ -73,6 +74,7 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
             initial_epoch: 0,
             augment: None,
             data_on_device: None,
+            class_weight: None,
             #[cfg(feature = "distributed")]
             distribution: None,
         }
@@ -155,6 +157,18 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
     /// not being in the loader's workers.
     pub fn data_on_device(mut self, on: bool) -> Self {
         self.data_on_device = Some(on);
+        self
+    }
+
+    /// Weights each training example's loss by its class, as Keras's
+    /// `fit(class_weight={0: 1.0, 1: 5.0})`: `.class_weight([(0, 1.0), (1, 5.0)])` (or a
+    /// `HashMap<usize, f32>`). A class left out weighs 1. An example's class is its label,
+    /// the arg-max of a one-hot target, or a single 0/1 target rounded. Validation and
+    /// the metrics stay unweighted, as in Keras. Each weight must be finite and at least
+    /// 0, each class one of the data's, and the training data without
+    /// [sample weights](kiln_datasets::Weighted) (Keras refuses both at once).
+    pub fn class_weight(mut self, weights: impl IntoIterator<Item = (usize, f32)>) -> Self {
+        self.class_weight = Some(weights.into_iter().collect());
         self
     }
 
@@ -326,6 +340,28 @@ fn target<BB: Backend>(batch: &HostBatch, kind: &TargetKind, device: &BB::Device
                 device,
             ))
         }
+    }
+}
+
+/// Whether `data`'s sample weights, if any, are one per example, each finite and at least
+/// 0 ([`kiln_datasets::Weighted`] makes them so; another [`Dataset`] may not).
+fn check_sample_weights<D: Dataset + ?Sized>(data: &D, what: &str) -> Result<(), TrainError> {
+    let Some(weights) = data.sample_weights() else {
+        return Ok(());
+    };
+    if weights.len() != data.len() {
+        return Err(TrainError::Targets(format!(
+            "the {what} data has {} sample weights for {} examples: it needs one per example",
+            weights.len(),
+            data.len()
+        )));
+    }
+    match weights.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+        Some(i) => Err(TrainError::Targets(format!(
+            "the sample weight of {what} example {i} is {}: each must be finite and at least 0",
+            weights[i]
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -641,6 +677,46 @@ where
         }
     }
 
+    /// The weight of each class of `train`'s (1 for those `class_weight` leaves out), when
+    /// the fit weighs classes ([`Fit::class_weight`]).
+    fn class_weights<D: Dataset + ?Sized>(
+        train: &D,
+        class_weight: Option<&[(usize, f32)]>,
+    ) -> Result<Option<Vec<f32>>, TrainError> {
+        let Some(given) = class_weight else {
+            return Ok(None);
+        };
+        if train.sample_weights().is_some() {
+            return Err(TrainError::Setting(
+                "class_weight and sample weights cannot be used together (as in Keras): \
+                 multiply each example's sample weight by its class's weight instead"
+                    .into(),
+            ));
+        }
+        let (classes, what) = match train.target_kind() {
+            TargetKind::Classes(n) => (n, format!("the data has {n} classes")),
+            TargetKind::Values(1) => (2, "a single target value makes the classes 0 and 1".into()),
+            TargetKind::Values(w) => (w, format!("the targets have {w} values, one per class")),
+        };
+        let mut table: Vec<Option<f32>> = vec![None; classes];
+        for &(class, weight) in given {
+            let slot = table.get_mut(class).ok_or_else(|| {
+                TrainError::Setting(format!("class_weight names class {class}, but {what}"))
+            })?;
+            if !(weight.is_finite() && weight >= 0.0) {
+                return Err(TrainError::Setting(format!(
+                    "the class_weight of class {class} is {weight}: each must be finite and at least 0"
+                )));
+            }
+            if slot.replace(weight).is_some() {
+                return Err(TrainError::Setting(format!(
+                    "class_weight gives class {class} twice"
+                )));
+            }
+        }
+        Ok(Some(table.into_iter().map(|w| w.unwrap_or(1.0)).collect()))
+    }
+
     /// The loss and every metric on `data`, in batches of 32 (of the last fit's size
     /// with a [fixed batch shape](Trainer::fixed_batch_shape)), as Keras's `evaluate`.
     ///
@@ -661,6 +737,7 @@ where
     ) -> Result<Logs, TrainError> {
         let example = self.example_shapes(data, "evaluation")?;
         self.check_targets(data)?;
+        check_sample_weights(data, "evaluation")?;
         Ok(evaluate_with::<B, M, D>(
             &self.model().valid(),
             data,
@@ -811,13 +888,13 @@ where
             let target = target::<B::InnerBackend>(batch, kind, device);
             let forward = model.forward_train(x.clone());
             let output = Output { logits: forward.logits.into_rows(), activation: forward.activation };
-            let counted = (batch.padding > 0).then(|| Counted::first(batch.real(), batch.len, device));
+            let counted = Counted::new(batch.real(), batch.len, batch.weights.as_deref(), device);
             let mut value = loss.counted(&output, &target, counted.as_ref());
             // An activity penalty is a mean over the batch's rows, the padding's too: a
             // padded batch's comes from a second pass over its real rows alone.
-            let penalty = match (&counted, forward.penalty) {
-                (Some(_), Some(_)) => model.forward_train(x.head(batch.real())).penalty,
-                (_, penalty) => penalty,
+            let penalty = match forward.penalty {
+                Some(_) if batch.padding > 0 => model.forward_train(x.head(batch.real())).penalty,
+                penalty => penalty,
             };
             if let Some(penalty) = penalty {
                 value = value + penalty;
@@ -949,6 +1026,169 @@ mod tests {
                 (got - want).abs() < 1e-5,
                 "{optimizer:?}: got {got}, want {want}"
             );
+        }
+    }
+
+    fn scale(w: f32) -> Scale<Ad> {
+        let device = Default::default();
+        Scale {
+            w: Param::from_tensor(Tensor::from_floats([w], &device)),
+        }
+    }
+
+    fn close(got: Option<f64>, want: f64) -> bool {
+        got.is_some_and(|g| (g - want).abs() < 1e-6)
+    }
+
+    /// Sample weights multiply each example's loss (Keras's `sum_over_batch_size`: the
+    /// sum over the batch's size) in training, validation and evaluation; the metrics
+    /// stay unweighted, as Keras's `metrics`.
+    #[test]
+    fn sample_weights_weigh_the_loss_in_fit_validation_and_evaluate() {
+        use kiln_datasets::Weighted;
+        // x = 1, 2 train (weights 3, 0); x = 1, 3 are held out (weights 2, 1); y = 0.
+        let data =
+            ArrayDataset::regression(vec![1.0, 2.0, 1.0, 3.0], vec![1], vec![0.0; 4], 1).unwrap();
+        let weighted = Weighted::new(&data, vec![3.0, 0.0, 2.0, 1.0]).unwrap();
+        let mut trainer = Trainer::new(scale(1.0))
+            .optimizer(Sgd::new().learning_rate(0.1))
+            .loss(Loss::MeanSquaredError)
+            .metrics([Metric::MeanSquaredError]);
+        let fit = Fit::epochs(1)
+            .batch_size(2)
+            .validation_split(0.5)
+            .shuffle(false);
+        let history = trainer
+            .fit(&weighted, fit.verbose(Verbosity::Silent))
+            .unwrap();
+        let last = |name: &str| history.get(name).and_then(|v| v.last().copied());
+        // Loss (3·1² + 0·2²) / 2 = 1.5w², gradient 3w: w = 1 - 0.1·3 = 0.7.
+        assert!((trainer.model().w.val().into_scalar() - 0.7).abs() < 1e-6);
+        assert!(close(last("loss"), 1.5), "{:?}", last("loss"));
+        assert!(close(last("mean_squared_error"), 2.5)); // (1 + 4) / 2
+        // Held out at w = 0.7: squares 0.49 and 4.41, weighing 2 and 1.
+        assert!(
+            close(last("val_loss"), (2.0 * 0.49 + 4.41) / 2.0),
+            "{:?}",
+            last("val_loss")
+        );
+        assert!(close(last("val_mean_squared_error"), (0.49 + 4.41) / 2.0));
+        // All four in batches of 3 and 1: squares 0.49, 1.96, 0.49, 4.41.
+        let logs = trainer.evaluate_batched(&weighted, 3).unwrap();
+        assert!(
+            close(logs.get("loss"), (3.0 * 0.49 + 2.0 * 0.49 + 4.41) / 4.0),
+            "{logs:?}"
+        );
+        assert!(close(
+            logs.get("mean_squared_error"),
+            (0.49 + 1.96 + 0.49 + 4.41) / 4.0
+        ));
+        let unweighted = trainer.evaluate_batched(&data, 3).unwrap();
+        assert_eq!(unweighted.get("loss"), unweighted.get("mean_squared_error"));
+    }
+
+    /// `class_weight` trains as the same weights given per example, and unlike no weights.
+    #[test]
+    fn class_weights_train_as_the_sample_weights_of_each_class() {
+        use kiln_datasets::Weighted;
+        let data = ArrayDataset::classification(
+            vec![1.0, -2.0, 0.5, 3.0, -1.0, 2.0],
+            vec![1],
+            vec![1, 0, 0, 1, 0, 1],
+            2,
+        )
+        .unwrap();
+        let train = |data: &dyn Dataset, class_weight: Option<[(usize, f32); 2]>| {
+            let mut trainer = Trainer::new(scale(0.3))
+                .optimizer(Sgd::new().learning_rate(0.5))
+                .loss(Loss::BinaryCrossentropy);
+            let mut fit = Fit::epochs(3)
+                .batch_size(4)
+                .seed(7)
+                .verbose(Verbosity::Silent);
+            if let Some(weights) = class_weight {
+                fit = fit.class_weight(weights);
+            }
+            let history = trainer.fit(data, fit).unwrap();
+            (
+                trainer.model().w.val().into_scalar(),
+                history.get("loss").unwrap().to_vec(),
+            )
+        };
+        let by_class = train(&data, Some([(1, 2.0), (0, 0.5)]));
+        let weighted = Weighted::new(&data, vec![2.0, 0.5, 0.5, 2.0, 0.5, 2.0]).unwrap();
+        assert_eq!(by_class, train(&weighted, None));
+        assert_ne!(by_class.0, train(&data, None).0);
+    }
+
+    /// Class weights that do not fit the data, or come with sample weights, and sample
+    /// weights that are not one per example, stop `fit` before any update, saying why.
+    #[test]
+    fn weights_that_do_not_fit_are_refused() {
+        use kiln_datasets::{TargetKind, Targets, Weighted};
+        let labels = ArrayDataset::classification(vec![0.0; 2], vec![1], vec![0, 1], 2).unwrap();
+        let values = ArrayDataset::regression(vec![0.0; 2], vec![1], vec![0.0, 1.0], 1).unwrap();
+        let weighted = Weighted::new(&labels, vec![1.0, 2.0]).unwrap();
+        /// Weights of the wrong length, as a dataset of one's own might give.
+        struct Short(ArrayDataset);
+        impl Dataset for Short {
+            fn len(&self) -> usize {
+                self.0.len()
+            }
+            fn example_shape(&self) -> Vec<usize> {
+                self.0.example_shape()
+            }
+            fn target_kind(&self) -> TargetKind {
+                self.0.target_kind()
+            }
+            fn gather(&self, i: &[usize], x: &mut Vec<f32>, t: &mut Targets) {
+                self.0.gather(i, x, t)
+            }
+            fn sample_weights(&self) -> Option<&[f32]> {
+                Some(&[1.0])
+            }
+        }
+        let cases: [(&dyn Dataset, Option<Vec<(usize, f32)>>, &str); 6] = [
+            (
+                &weighted,
+                Some(vec![(0, 2.0)]),
+                "class_weight and sample weights cannot be used together (as in Keras): multiply each example's sample weight by its class's weight instead",
+            ),
+            (
+                &labels,
+                Some(vec![(2, 1.0)]),
+                "class_weight names class 2, but the data has 2 classes",
+            ),
+            (
+                &values,
+                Some(vec![(0, 1.0), (3, 1.0)]),
+                "class_weight names class 3, but a single target value makes the classes 0 and 1",
+            ),
+            (
+                &labels,
+                Some(vec![(1, -1.0)]),
+                "the class_weight of class 1 is -1: each must be finite and at least 0",
+            ),
+            (
+                &labels,
+                Some(vec![(1, 1.0), (1, 2.0)]),
+                "class_weight gives class 1 twice",
+            ),
+            (
+                &Short(labels.clone()),
+                None,
+                "the training data has 1 sample weights for 2 examples: it needs one per example",
+            ),
+        ];
+        for (data, class_weight, want) in cases {
+            let mut trainer = Trainer::new(scale(1.0)).loss(Loss::BinaryCrossentropy);
+            let mut fit = Fit::epochs(1).verbose(Verbosity::Silent);
+            if let Some(weights) = class_weight {
+                fit = fit.class_weight(weights);
+            }
+            let got = trainer.fit(data, fit).err().map(|e| e.to_string());
+            assert_eq!(got.as_deref(), Some(want));
+            assert_eq!(trainer.model().w.val().into_scalar(), 1.0);
         }
     }
 

@@ -49,4 +49,11 @@ pub trait Dataset: Sync {
     fn gather_targets(&self, indices: &[usize], targets: &mut Targets) {
         self.gather(indices, &mut Vec::new(), targets);
     }
+
+    /// Each example's weight in the loss, in the examples' order (Keras's
+    /// `sample_weight`); `None`, the default, when each weighs 1. [`crate::Weighted`]
+    /// gives a dataset weights.
+    fn sample_weights(&self) -> Option<&[f32]> {
+        None
+    }
 }

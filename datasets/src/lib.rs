@@ -30,6 +30,7 @@ mod loader;
 mod mnist;
 mod sequences;
 mod synthetic;
+mod weighted;
 
 pub use array::ArrayDataset;
 pub use augment::{Augment, DeviceAugmentation, FillMode};
@@ -48,3 +49,4 @@ pub use loader::{HostBatch, Loader, Remainder, gather};
 pub use mnist::{mnist, mnist_or_synthetic, read_split as read_mnist_split};
 pub use sequences::{MOTIF, MOTIF_STEPS, MOTIF_TOKENS, motif_sequences, motif_token_ids};
 pub use synthetic::{SYNTHETIC_DIGITS, synthetic_digits};
+pub use weighted::Weighted;

@@ -28,6 +28,10 @@ pub struct HostBatch {
     pub padding: usize,
     /// The examples' indices in the dataset.
     pub indices: Vec<usize>,
+    /// Each example's weight in the loss, when they differ: the dataset's
+    /// [sample weights](Dataset::sample_weights), or its class's weight
+    /// ([`Loader::class_weights`]).
+    pub weights: Option<Vec<f32>>,
 }
 
 impl HostBatch {
@@ -138,6 +142,7 @@ pub struct Loader {
     augment: Option<(Augment, u64)>,
     remainder: Remainder,
     examples_on_device: bool,
+    class_weights: Option<Vec<f32>>,
 }
 
 /// What a [`Loader`] does with the examples left over after an epoch's full batches, when
@@ -173,6 +178,7 @@ impl Loader {
             augment: None,
             remainder: Remainder::Keep,
             examples_on_device: false,
+            class_weights: None,
         }
     }
 
@@ -204,6 +210,15 @@ impl Loader {
     /// ([`Augment::on_device`]), the examples not being at hand.
     pub fn examples_on_device(mut self, on_device: bool) -> Self {
         self.examples_on_device = on_device;
+        self
+    }
+
+    /// Weights each example by its class, in place of the dataset's sample weights, as
+    /// Keras's `fit(class_weight=...)`: class `c` weighs `weights[c]`, and a class past
+    /// the end weighs 1. An example's class is its label, the arg-max of its target
+    /// values, or, for one value, that value rounded.
+    pub fn class_weights(mut self, weights: Vec<f32>) -> Self {
+        self.class_weights = Some(weights);
         self
     }
 
@@ -253,6 +268,7 @@ impl Loader {
         let batch_size = self.batch_size;
         let pad = self.remainder == Remainder::Pad;
         let on_device = self.examples_on_device;
+        let class_weights = self.class_weights.as_deref();
         std::thread::scope(|scope| {
             scope.spawn(move || {
                 for (i, mut indices) in plan.into_iter().enumerate() {
@@ -266,6 +282,9 @@ impl Loader {
                         gather(data, &indices)
                     };
                     batch.padding = padding;
+                    if let Some(table) = class_weights {
+                        batch.weights = Some(weights_of_classes(&batch.targets, batch.len, table));
+                    }
                     if let Some(((augment, seed), shape)) = augment {
                         let first = i * batch_size;
                         if augment.runs_on_device() || on_device {
@@ -295,26 +314,62 @@ impl Loader {
 pub fn gather<D: Dataset + ?Sized>(data: &D, indices: &[usize]) -> HostBatch {
     let (mut x, mut targets) = (Vec::new(), no_targets(data, indices.len()));
     data.gather(indices, &mut x, &mut targets);
-    unaugmented(x, targets, indices.to_vec())
+    unaugmented(x, targets, indices.to_vec(), data.sample_weights())
 }
 
 /// The batch of `indices` without its examples (`x` empty), for examples on the device.
 fn gather_targets<D: Dataset + ?Sized>(data: &D, indices: Vec<usize>) -> HostBatch {
     let mut targets = no_targets(data, indices.len());
     data.gather_targets(&indices, &mut targets);
-    unaugmented(Vec::new(), targets, indices)
+    unaugmented(Vec::new(), targets, indices, data.sample_weights())
 }
 
-/// A batch of these examples, targets and indices, not padded, with nothing to augment.
-fn unaugmented(x: Vec<f32>, targets: Targets, indices: Vec<usize>) -> HostBatch {
+/// A batch of these examples, targets and indices, with their weights among `weights`,
+/// not padded, with nothing to augment.
+fn unaugmented(
+    x: Vec<f32>,
+    targets: Targets,
+    indices: Vec<usize>,
+    weights: Option<&[f32]>,
+) -> HostBatch {
     HostBatch {
         x,
         len: indices.len(),
         targets,
         augmentation: None,
         padding: 0,
+        weights: weights.map(|w| indices.iter().map(|&i| w[i]).collect()),
         indices,
     }
+}
+
+/// The weight of each of `len` examples' classes, read from their `targets` (see
+/// [`Loader::class_weights`]).
+fn weights_of_classes(targets: &Targets, len: usize, table: &[f32]) -> Vec<f32> {
+    let weight = |class: Option<usize>| class.and_then(|c| table.get(c)).copied().unwrap_or(1.0);
+    match targets {
+        Targets::Classes(c) => c.iter().map(|&c| weight(usize::try_from(c).ok())).collect(),
+        Targets::Values(v) => {
+            let width = v.len().checked_div(len).unwrap_or(0).max(1);
+            (v.chunks(width))
+                .map(|row| match row {
+                    [value] => weight((value.round() >= 0.0).then(|| value.round() as usize)),
+                    _ => weight(arg_max(row)),
+                })
+                .collect()
+        }
+    }
+}
+
+/// The position of the first largest of `row`'s values (a NaN never is).
+fn arg_max(row: &[f32]) -> Option<usize> {
+    let mut best: Option<(usize, f32)> = None;
+    for (i, &v) in row.iter().enumerate() {
+        if !v.is_nan() && best.is_none_or(|(_, b)| v > b) {
+            best = Some((i, v));
+        }
+    }
+    best.map(|(i, _)| i)
 }
 
 /// Room for the targets of `len` examples of `data`.
@@ -359,6 +414,41 @@ mod tests {
             batches[0].x
         );
         assert_eq!(batches[2].targets, Targets::Classes(vec![0, 1]));
+    }
+
+    #[test]
+    fn class_weights_weigh_each_example_by_its_class() {
+        // Labels 0, 1, 0, 1, ...: class 0 weighs 0.25, class 1 is past the table (1).
+        let loader = Loader::new(4)
+            .remainder(Remainder::Pad)
+            .class_weights(vec![0.25]);
+        let weights: Vec<_> = epoch(&loader, &data(), 0)
+            .into_iter()
+            .map(|b| b.weights)
+            .collect();
+        let (a, b) = (0.25, 1.0);
+        assert_eq!(
+            weights,
+            [
+                Some(vec![a, b, a, b]),
+                Some(vec![a, b, a, b]),
+                Some(vec![a, b, a, a])
+            ]
+        );
+        // Values: the arg-max of a row (the first of equal ones, never a NaN), or one
+        // value rounded; a negative one is no class.
+        let table = [2.0, 3.0, 5.0];
+        let rows = Targets::Values(vec![0.1, 0.7, 0.2, 0.5, 0.5, 0.0, f32::NAN, 0.0, 0.4]);
+        assert_eq!(weights_of_classes(&rows, 3, &table), [3.0, 2.0, 5.0]);
+        let single = Targets::Values(vec![0.0, 1.0, 0.4, 1.6, -2.0, 7.0]);
+        assert_eq!(
+            weights_of_classes(&single, 6, &table),
+            [2.0, 3.0, 2.0, 5.0, 1.0, 1.0]
+        );
+        assert_eq!(
+            weights_of_classes(&Targets::Classes(vec![2, -1]), 2, &table),
+            [5.0, 1.0]
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::callbacks::ProgbarLogger;
 use crate::error::TrainError;
 use crate::history::History;
 use crate::logs::Logs;
-use crate::loss::{Objective, Output, Target};
+use crate::loss::{Counted, Objective, Output, Target};
 use crate::metric::Metric;
 use crate::model::{Batch, Model};
 use crate::optimizer::{Optimizer, Stepper};
@@ -112,6 +112,10 @@ impl<'d, 'v, D: Dataset + ?Sized> Split<'d, 'v, D> {
                 "validation_split must be in [0, 1), got {}",
                 fit.validation_split
             )));
+        }
+        super::check_sample_weights(data, "training")?;
+        if let Some(given) = fit.validation_data {
+            super::check_sample_weights(given, "validation")?;
         }
         let train_len = match fit.validation_data {
             Some(_) => data.len(),
@@ -273,6 +277,7 @@ where
         None => batch.rows::<B>(feed.device),
     };
     let mut target = target::<B>(batch, feed.kind, feed.device);
+    let mut weights = batch.weights.as_deref();
     let share = rows.len() as f64 / batch.len as f64;
     if !rows.is_empty() && rows.len() != batch.len {
         let (start, len) = (rows.start, rows.len());
@@ -281,13 +286,16 @@ where
             Target::Classes(c, n) => Target::Classes(c.narrow(0, start, len), n),
             Target::Values(v) => Target::Values(v.narrow(0, start, len)),
         };
+        weights = weights.map(|w| &w[rows.clone()]);
     }
+    let examples = x.dims()[0];
     let forward = model.forward_train(<M::Input as Batch<B>>::from_rows(x, feed.example));
     let output = Output {
         logits: forward.logits.into_rows(),
         activation: forward.activation,
     };
-    let mut loss = feed.loss.batch(&output, &target);
+    let counted = Counted::new(examples, examples, weights, feed.device);
+    let mut loss = feed.loss.counted(&output, &target, counted.as_ref());
     if let Some(penalty) = forward.penalty {
         loss = loss + penalty;
     }
@@ -452,6 +460,9 @@ where
         }
         if fit.shuffle {
             loader = loader.shuffle(fit.seed);
+        }
+        if let Some(table) = Self::class_weights(&split.train, fit.class_weight.as_deref())? {
+            loader = loader.class_weights(table);
         }
         if let Some(augment) = fit.augment.take() {
             augmentable(&example, &augment)?;
