@@ -483,17 +483,22 @@ impl Optimizer {
         }
     }
 
-    /// The learning rate of the update after `iterations` updates: the schedule's rate
-    /// there, scaled by `base` against the schedule's own base (a callback's change),
-    /// with Keras 2's time-based decay, `/ (1 + decay · iterations)`.
+    /// The learning rate of the update after `iterations` updates: the
+    /// [scheduled](Self::scheduled) rate with Keras 2's time-based decay,
+    /// `/ (1 + decay · iterations)`.
     pub fn decayed(&self, base: f64, iterations: u64) -> f64 {
+        self.scheduled(base, iterations) / (1.0 + self.decay() * iterations as f64)
+    }
+
+    /// The schedule's rate after `iterations` updates, scaled by `base` against the
+    /// schedule's own base (a callback's change); `base` itself for a constant rate.
+    pub fn scheduled(&self, base: f64, iterations: u64) -> f64 {
         let rate = self.learning_rate();
-        let scheduled = match rate {
+        match rate {
             LearningRate::Constant(_) => base,
             _ if rate.reference() == 0.0 => rate.at(iterations),
             _ => rate.at(iterations) * base / rate.reference(),
-        };
-        scheduled / (1.0 + self.decay() * iterations as f64)
+        }
     }
 
     /// The burn optimizer for a module of type `M`.

@@ -114,7 +114,10 @@ impl ReduceLrOnPlateau {
         self
     }
 
-    /// The rate is never reduced below this.
+    /// The rate is never reduced below this. With a learning-rate schedule (which Keras
+    /// refuses here), a reduction scales the whole schedule and this bounds the
+    /// schedule's rate at the time of the reduction; the schedule may decay below it
+    /// later, as it would have without the callback.
     pub fn min_lr(mut self, min_lr: f64) -> Self {
         self.min_lr = min_lr;
         self
@@ -154,9 +157,12 @@ impl<B: AutodiffBackend, M> Callback<B, M> for ReduceLrOnPlateau {
         } else if !cooling {
             self.wait += 1;
             if self.wait >= self.patience {
-                let old = control.learning_rate();
-                if old > self.min_lr {
-                    control.set_learning_rate((old * self.factor).max(self.min_lr));
+                // The rate now: the optimizer's, or its schedule's at this update.
+                let base = control.learning_rate();
+                let now = control.optimizer.scheduled(base, control.iterations);
+                if now > self.min_lr {
+                    let reduced = (now * self.factor).max(self.min_lr);
+                    control.set_learning_rate(base * reduced / now);
                     self.cooldown_left = self.cooldown;
                     self.wait = 0;
                 }
@@ -227,6 +233,39 @@ mod tests {
             rates(&mut reduce, &[1.0, 1.0, 0.5, 0.6, 0.4]),
             [1.0, 1.0, 1.0, 1.0, 1.0]
         );
+    }
+
+    /// With a schedule, the floor bounds the rate the schedule has reached, not its
+    /// reference rate: at update 2 of a schedule halving every update from 1.0, the
+    /// rate is 0.25, which a factor of 0.5 would take to 0.125, below the floor of 0.2.
+    #[test]
+    fn the_floor_bounds_a_schedules_rate_at_the_reduction() {
+        let mut model = 0usize;
+        let mut control = control(&mut model, 1.0, 2);
+        let halving = crate::learning_rate::ExponentialDecay::new(1.0, 1, 0.5);
+        control.optimizer = Box::leak(Box::new(crate::Sgd::new().learning_rate(halving).into()));
+        control.iterations = 2;
+        let mut reduce = ReduceLrOnPlateau::monitor("val_loss")
+            .factor(0.5)
+            .patience(0)
+            .min_lr(0.2);
+        let end = |reduce: &mut ReduceLrOnPlateau, control: &mut Control<usize>| {
+            <ReduceLrOnPlateau as Callback<crate::testing::TestAutodiff, usize>>::on_epoch_end(
+                reduce,
+                0,
+                &logs("val_loss", 1.0),
+                control,
+            )
+            .unwrap();
+        };
+        end(&mut reduce, &mut control); // the first value is the best so far
+        assert_eq!(control.learning_rate(), 1.0);
+        end(&mut reduce, &mut control);
+        assert!((control.next_learning_rate() - 0.2).abs() < 1e-12);
+        assert!((control.learning_rate() - 0.8).abs() < 1e-12);
+        // At the floor, no further reduction.
+        end(&mut reduce, &mut control);
+        assert!((control.learning_rate() - 0.8).abs() < 1e-12);
     }
 
     #[test]
