@@ -32,6 +32,8 @@ pub enum LearningRate {
     PolynomialDecay(PolynomialDecay),
     /// [`CosineDecay`].
     CosineDecay(CosineDecay),
+    /// [`CosineDecayRestarts`].
+    CosineDecayRestarts(CosineDecayRestarts),
 }
 
 impl From<f64> for LearningRate {
@@ -55,7 +57,8 @@ schedules!(
     InverseTimeDecay,
     PiecewiseConstantDecay,
     PolynomialDecay,
-    CosineDecay
+    CosineDecay,
+    CosineDecayRestarts
 );
 
 impl LearningRate {
@@ -74,11 +77,9 @@ impl LearningRate {
                 let past = s.boundaries.iter().take_while(|&&b| step > b).count();
                 s.values[past]
             }
-            LearningRate::PolynomialDecay(s) => {
-                let done = t.min(s.steps as f64) / s.steps as f64;
-                (s.initial - s.end) * (1.0 - done).powf(s.power) + s.end
-            }
+            LearningRate::PolynomialDecay(s) => s.at(t),
             LearningRate::CosineDecay(s) => s.at(t),
+            LearningRate::CosineDecayRestarts(s) => s.at(t),
         }
     }
 
@@ -93,24 +94,13 @@ impl LearningRate {
             LearningRate::PiecewiseConstantDecay(s) => s.values.iter().copied().fold(0.0, f64::max),
             LearningRate::PolynomialDecay(s) => s.initial.max(s.end),
             LearningRate::CosineDecay(s) => s.initial.max(s.warmup.map_or(0.0, |(_, top)| top)),
+            LearningRate::CosineDecayRestarts(s) => s.initial,
         }
     }
 
     /// Why this schedule cannot run, if it cannot: a step count of 0, boundaries out of
     /// order or values that do not match them, rates that are negative or not numbers.
     pub fn check(&self) -> Result<(), String> {
-        let steps = |name: &str, steps: u64| match steps {
-            0 => Err(format!("{name}'s decay steps must be positive")),
-            _ => Ok(()),
-        };
-        let rates =
-            |name: &str, rates: &[f64]| match rates.iter().find(|r| !(**r >= 0.0 && r.is_finite()))
-            {
-                Some(r) => Err(format!(
-                    "{name}'s rates must be finite and at least 0, got {r}"
-                )),
-                None => Ok(()),
-            };
         match self {
             LearningRate::Constant(rate) => rates("the learning rate", &[*rate]),
             LearningRate::ExponentialDecay(s) => {
@@ -121,22 +111,7 @@ impl LearningRate {
                 steps("InverseTimeDecay", s.steps)?;
                 rates("InverseTimeDecay", &[s.initial, s.rate])
             }
-            LearningRate::PiecewiseConstantDecay(s) => {
-                if s.values.len() != s.boundaries.len() + 1 {
-                    return Err(format!(
-                        "PiecewiseConstantDecay needs one value more than its boundaries, got {} boundaries and {} values",
-                        s.boundaries.len(),
-                        s.values.len()
-                    ));
-                }
-                if let Some(w) = s.boundaries.windows(2).find(|w| w[0] >= w[1]) {
-                    return Err(format!(
-                        "PiecewiseConstantDecay's boundaries must increase, got {} then {}",
-                        w[0], w[1]
-                    ));
-                }
-                rates("PiecewiseConstantDecay", &s.values)
-            }
+            LearningRate::PiecewiseConstantDecay(s) => s.check(),
             LearningRate::PolynomialDecay(s) => {
                 steps("PolynomialDecay", s.steps)?;
                 rates("PolynomialDecay", &[s.initial, s.end, s.power])
@@ -147,15 +122,47 @@ impl LearningRate {
                 if warmup == 0 {
                     return Err("CosineDecay's warm-up steps must be positive".into());
                 }
-                if !(0.0..=1.0).contains(&s.alpha) {
-                    return Err(format!(
-                        "CosineDecay's alpha must be in [0, 1], got {}",
-                        s.alpha
-                    ));
-                }
+                alpha("CosineDecay", s.alpha)?;
                 rates("CosineDecay", &[s.initial, top])
             }
+            LearningRate::CosineDecayRestarts(s) => {
+                steps("CosineDecayRestarts", s.steps)?;
+                alpha("CosineDecayRestarts", s.alpha)?;
+                if !(s.t_mul > 0.0 && s.t_mul.is_finite()) {
+                    return Err(format!(
+                        "CosineDecayRestarts's t_mul must be positive, got {}",
+                        s.t_mul
+                    ));
+                }
+                rates("CosineDecayRestarts", &[s.initial, s.m_mul])
+            }
         }
+    }
+}
+
+/// Whether `name`'s decay steps are positive.
+fn steps(name: &str, steps: u64) -> Result<(), String> {
+    match steps {
+        0 => Err(format!("{name}'s decay steps must be positive")),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `name`'s alpha, a fraction of its highest rate, is in [0, 1].
+fn alpha(name: &str, alpha: f64) -> Result<(), String> {
+    match alpha {
+        0.0..=1.0 => Ok(()),
+        _ => Err(format!("{name}'s alpha must be in [0, 1], got {alpha}")),
+    }
+}
+
+/// Whether `name`'s rates are finite and at least 0.
+fn rates(name: &str, rates: &[f64]) -> Result<(), String> {
+    match rates.iter().find(|r| !(**r >= 0.0 && r.is_finite())) {
+        Some(r) => Err(format!(
+            "{name}'s rates must be finite and at least 0, got {r}"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -230,17 +237,35 @@ impl PiecewiseConstantDecay {
             values: values.into(),
         }
     }
+
+    fn check(&self) -> Result<(), String> {
+        if self.values.len() != self.boundaries.len() + 1 {
+            return Err(format!(
+                "PiecewiseConstantDecay needs one value more than its boundaries, got {} boundaries and {} values",
+                self.boundaries.len(),
+                self.values.len()
+            ));
+        }
+        if let Some(w) = self.boundaries.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(format!(
+                "PiecewiseConstantDecay's boundaries must increase, got {} then {}",
+                w[0], w[1]
+            ));
+        }
+        rates("PiecewiseConstantDecay", &self.values)
+    }
 }
 
 /// From `initial` to `end` over `steps` updates along `(1 - step / steps)^power`, then
-/// `end`: Keras's `PolynomialDecay` (its defaults: `end` 1e-4, `power` 1, a straight
-/// line).
+/// `end`, or with `cycle` the same again over each next multiple of `steps`: Keras's
+/// `PolynomialDecay` (its defaults: `end` 1e-4, `power` 1, a straight line, no cycle).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PolynomialDecay {
     initial: f64,
     steps: u64,
     end: f64,
     power: f64,
+    cycle: bool,
 }
 
 impl PolynomialDecay {
@@ -251,6 +276,7 @@ impl PolynomialDecay {
             steps,
             end: 1e-4,
             power: 1.0,
+            cycle: false,
         }
     }
 
@@ -264,6 +290,25 @@ impl PolynomialDecay {
     pub fn power(mut self, power: f64) -> Self {
         self.power = power;
         self
+    }
+
+    /// Whether, past `steps`, the decay starts again over the next multiple of `steps`
+    /// (from `initial`, a little lower each time: over `k·steps` updates from the
+    /// `(k-1)·steps`-th, as Keras's `cycle=True`) instead of staying at `end`.
+    pub fn cycle(mut self, cycle: bool) -> Self {
+        self.cycle = cycle;
+        self
+    }
+
+    fn at(&self, t: f64) -> f64 {
+        let steps = self.steps as f64;
+        let done = if self.cycle {
+            // Keras: the decay steps times ceil(t / steps), 1 at the first step.
+            t / (steps * (t / steps).ceil().max(1.0))
+        } else {
+            t.min(steps) / steps
+        };
+        (self.initial - self.end) * (1.0 - done).powf(self.power) + self.end
     }
 }
 
@@ -318,6 +363,71 @@ impl CosineDecay {
     }
 }
 
+/// Cosine decays from `initial` that restart (SGDR, Loshchilov and Hutter): the first
+/// over `steps` updates, each next one `t_mul` times longer and starting `m_mul` times
+/// lower, each down to `alpha` times its start: Keras's `CosineDecayRestarts` (its
+/// defaults: `t_mul` 2, `m_mul` 1, `alpha` 0).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CosineDecayRestarts {
+    initial: f64,
+    steps: u64,
+    t_mul: f64,
+    m_mul: f64,
+    alpha: f64,
+}
+
+impl CosineDecayRestarts {
+    /// From `initial` to 0 over the first `steps` updates, then again over twice as many.
+    pub fn new(initial: f64, steps: u64) -> Self {
+        CosineDecayRestarts {
+            initial,
+            steps,
+            t_mul: 2.0,
+            m_mul: 1.0,
+            alpha: 0.0,
+        }
+    }
+
+    /// How much longer each decay is than the one before.
+    pub fn t_mul(mut self, t_mul: f64) -> Self {
+        self.t_mul = t_mul;
+        self
+    }
+
+    /// How much lower each decay starts than the one before.
+    pub fn m_mul(mut self, m_mul: f64) -> Self {
+        self.m_mul = m_mul;
+        self
+    }
+
+    /// The lowest rate of each decay, as a fraction of its start.
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    fn at(&self, t: f64) -> f64 {
+        let done = t / self.steps as f64;
+        // Which decay `t` is in, and how far along it.
+        let (restarts, along) = if self.t_mul == 1.0 {
+            (done.floor(), done - done.floor())
+        } else {
+            // Decay k starts at Σ t_mulⁱ (i < k) first decays; the logarithm finds k, and
+            // the starts themselves settle a step on a boundary, whatever its rounding.
+            let start = |k: f64| (1.0 - self.t_mul.powf(k)) / (1.0 - self.t_mul);
+            let mut k = ((1.0 - done * (1.0 - self.t_mul)).ln() / self.t_mul.ln()).floor();
+            if start(k + 1.0) <= done {
+                k += 1.0;
+            } else if start(k) > done {
+                k -= 1.0;
+            }
+            (k, (done - start(k)) / self.t_mul.powf(k))
+        };
+        let cosine = 0.5 * self.m_mul.powf(restarts) * (1.0 + (PI * along).cos());
+        self.initial * ((1.0 - self.alpha) * cosine + self.alpha)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,7 +439,7 @@ mod tests {
     /// Each schedule against values worked out from Keras's formulas.
     #[test]
     fn the_schedules_give_keras_rates() {
-        let cases: [(LearningRate, &[(u64, f64)]); 9] = [
+        let cases: [(LearningRate, &[(u64, f64)]); 13] = [
             (0.01.into(), &[(0, 0.01), (1_000_000, 0.01)]),
             (
                 ExponentialDecay::new(0.1, 100, 0.5).into(),
@@ -375,6 +485,45 @@ mod tests {
                 CosineDecay::new(1.0, 100).alpha(0.1).into(),
                 &[(0, 1.0), (50, 0.55), (100, 0.1), (500, 0.1)],
             ),
+            // Cycling: steps 10 up to 10, then 20 (from the start, at 15: 1 - 15/20), 30...
+            (
+                PolynomialDecay::new(1.0, 10).end(0.0).cycle(true).into(),
+                &[
+                    (0, 1.0),
+                    (5, 0.5),
+                    (10, 0.0),
+                    (15, 0.25),
+                    (20, 0.0),
+                    (21, 0.3),
+                ],
+            ),
+            // Decays over [0, 10), [10, 30), [30, 70): the middle of each at a half.
+            (
+                CosineDecayRestarts::new(1.0, 10).into(),
+                &[
+                    (0, 1.0),
+                    (5, 0.5),
+                    (10, 1.0),
+                    (20, 0.5),
+                    (30, 1.0),
+                    (50, 0.5),
+                    (70, 1.0),
+                ],
+            ),
+            // m_mul 0.5, alpha 0.2: each restart at half the last; its middle at
+            // 0.5ᵏ · 0.5 · 0.8 + 0.2.
+            (
+                CosineDecayRestarts::new(1.0, 10)
+                    .m_mul(0.5)
+                    .alpha(0.2)
+                    .into(),
+                &[(0, 1.0), (5, 0.6), (10, 0.6), (20, 0.4), (30, 0.4)],
+            ),
+            // t_mul 1: the same decay every 10 steps; at 2 of 10, 2 · ½(1 + cos(π/5)).
+            (
+                CosineDecayRestarts::new(2.0, 10).t_mul(1.0).into(),
+                &[(0, 2.0), (10, 2.0), (12, 1.0 + (PI * 0.2).cos()), (25, 1.0)],
+            ),
         ];
         for (rate, expected) in cases {
             assert_eq!(rate.check(), Ok(()), "{rate:?}");
@@ -404,7 +553,7 @@ mod tests {
     /// A schedule that cannot run is refused with what is wrong.
     #[test]
     fn a_schedule_that_cannot_run_says_why() {
-        let cases: [(LearningRate, &str); 7] = [
+        let cases: [(LearningRate, &str); 10] = [
             (
                 ExponentialDecay::new(0.1, 0, 0.5).into(),
                 "decay steps must be positive",
@@ -426,6 +575,18 @@ mod tests {
                 "alpha must be in [0, 1]",
             ),
             (PolynomialDecay::new(f64::NAN, 10).into(), "must be finite"),
+            (
+                CosineDecayRestarts::new(0.1, 0).into(),
+                "decay steps must be positive",
+            ),
+            (
+                CosineDecayRestarts::new(0.1, 10).t_mul(0.0).into(),
+                "t_mul must be positive, got 0",
+            ),
+            (
+                CosineDecayRestarts::new(0.1, 10).m_mul(-1.0).into(),
+                "must be finite and at least 0, got -1",
+            ),
             ((-0.1).into(), "must be finite and at least 0"),
         ];
         for (rate, message) in cases {
