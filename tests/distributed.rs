@@ -122,11 +122,16 @@ fn two_workers_in_one_process_reach_one_devices_weights() {
 fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
     let _serial = serial();
     // 3 workers on batches of 128 (42 + 43 + 43 rows) and a last batch of 2 rows (one
-    // worker has none); unweighted, and with each example's loss weighted by its class.
+    // worker has none); unweighted, with each example's loss weighted by its class, and
+    // with the gradients clipped to a global norm (of the whole batch's, not a shard's).
     let small = synthetic_digits(258, 4);
-    for class_weight in [vec![], vec![(0, 3.0), (7, 0.25), (9, 0.0)]] {
+    let by_class = vec![(0, 3.0), (7, 0.25), (9, 0.0)];
+    for (class_weight, clip) in [(vec![], None), (by_class, None), (vec![], Some(0.05))] {
         let run = |parallel: Option<DataParallel<_>>| {
             let mut trainer = support::trainer(Small::new);
+            if let Some(c) = clip {
+                trainer = trainer.optimizer(Sgd::new().learning_rate(0.1).global_clipnorm(c));
+            }
             let mut fit = fit(1).class_weight(class_weight.clone());
             if let Some(p) = parallel {
                 fit = fit.distribution(p);
@@ -142,7 +147,7 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
         let device = Default::default();
         let (got, accuracy, loss) = run(Some(DataParallel::new([device, device, device])));
         let d = difference(&got, &want);
-        eprintln!("{class_weight:?}: relative difference {d}");
+        eprintln!("{class_weight:?}, {clip:?}: relative difference {d}");
         assert!(d < TOLERANCE, "weights differ by {d} (relative)");
         assert!((accuracy - want_accuracy).abs() < 1e-6);
         assert!((loss - want_loss).abs() < 1e-5, "{loss} vs {want_loss}");

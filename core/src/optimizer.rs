@@ -38,6 +38,7 @@ macro_rules! setters {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sgd {
     learning_rate: LearningRate,
+    clip: Clip,
     momentum: f64,
     nesterov: bool,
     decay: f64,
@@ -48,6 +49,7 @@ impl Sgd {
     pub fn new() -> Self {
         Sgd {
             learning_rate: LearningRate::Constant(0.01),
+            clip: Clip::default(),
             momentum: 0.0,
             nesterov: false,
             decay: 0.0,
@@ -68,6 +70,7 @@ setters!(Sgd {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RmsProp {
     learning_rate: LearningRate,
+    clip: Clip,
     rho: f64,
     epsilon: f64,
     momentum: f64,
@@ -79,6 +82,7 @@ impl RmsProp {
     pub fn new() -> Self {
         RmsProp {
             learning_rate: LearningRate::Constant(0.001),
+            clip: Clip::default(),
             rho: 0.9,
             epsilon: 1e-7,
             momentum: 0.0,
@@ -103,6 +107,7 @@ setters!(RmsProp {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adam {
     learning_rate: LearningRate,
+    clip: Clip,
     beta_1: f64,
     beta_2: f64,
     epsilon: f64,
@@ -115,6 +120,7 @@ impl Adam {
     pub fn new() -> Self {
         Adam {
             learning_rate: LearningRate::Constant(0.001),
+            clip: Clip::default(),
             beta_1: 0.9,
             beta_2: 0.999,
             epsilon: 1e-7,
@@ -139,7 +145,8 @@ setters!(Adam {
 
 impl Adam {
     /// This Adam as a burn optimizer, for a training loop of one's own (the learning rate
-    /// is given at each step, as burn's optimizers take it; `decay` is the trainer's).
+    /// is given at each step, as burn's optimizers take it; `decay` and the gradient
+    /// clipping are the trainer's: such a loop clips its gradients itself).
     ///
     /// ```
     /// use burn::nn::{Linear, LinearConfig};
@@ -342,6 +349,7 @@ mod one_pass {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AdamW {
     learning_rate: LearningRate,
+    clip: Clip,
     weight_decay: f64,
     beta_1: f64,
     beta_2: f64,
@@ -356,6 +364,7 @@ impl AdamW {
     pub fn new() -> Self {
         AdamW {
             learning_rate: LearningRate::Constant(0.001),
+            clip: Clip::default(),
             weight_decay: 0.004,
             beta_1: 0.9,
             beta_2: 0.999,
@@ -421,6 +430,28 @@ macro_rules! defaults {
                 self.learning_rate = learning_rate.into();
                 self
             }
+
+            /// Clips each weight's gradient to a norm of at most `clipnorm` before each
+            /// update (`g · clipnorm / max(‖g‖, clipnorm)`), as Keras's `clipnorm`.
+            pub fn clipnorm(mut self, clipnorm: f64) -> Self {
+                self.clip.norm = Some(clipnorm);
+                self
+            }
+
+            /// Clips each gradient value to `[-clipvalue, clipvalue]` before each update,
+            /// as Keras's `clipvalue`.
+            pub fn clipvalue(mut self, clipvalue: f64) -> Self {
+                self.clip.value = Some(clipvalue);
+                self
+            }
+
+            /// Scales every gradient by `global_clipnorm / max(‖all‖, global_clipnorm)`
+            /// before each update, `‖all‖` the norm of all of them together, as Keras's
+            /// `global_clipnorm`.
+            pub fn global_clipnorm(mut self, global_clipnorm: f64) -> Self {
+                self.clip.global_norm = Some(global_clipnorm);
+                self
+            }
         }
     )*};
 }
@@ -455,6 +486,23 @@ impl Optimizer {
             Optimizer::RmsProp(_) => "rmsprop",
             Optimizer::Adam(_) => "adam",
             Optimizer::AdamW(_) => "adamw",
+        }
+    }
+
+    /// Why this optimizer cannot run, if it cannot: its learning rate or schedule
+    /// ([`LearningRate::check`]), or its gradient clipping (more than one kind, or a
+    /// bound that is not positive).
+    pub fn check(&self) -> Result<(), String> {
+        self.learning_rate().check()?;
+        self.clip().check()
+    }
+
+    fn clip(&self) -> Clip {
+        match self {
+            Optimizer::Sgd(o) => o.clip,
+            Optimizer::RmsProp(o) => o.clip,
+            Optimizer::Adam(o) => o.clip,
+            Optimizer::AdamW(o) => o.clip,
         }
     }
 
@@ -501,26 +549,30 @@ impl Optimizer {
         }
     }
 
-    /// The burn optimizer for a module of type `M`.
+    /// The burn optimizer for a module of type `M`, with the gradient clipping.
     pub(crate) fn init<B: AutodiffBackend, M: AutodiffModule<B>>(&self) -> Stepper<B, M> {
-        match self {
+        let kind = match self {
             Optimizer::Sgd(o) => {
                 let momentum = (o.momentum > 0.0).then_some(MomentumConfig {
                     momentum: o.momentum,
                     dampening: 0.0,
                     nesterov: o.nesterov,
                 });
-                Stepper::Sgd(SgdConfig::new().with_momentum(momentum).init())
+                Kind::Sgd(SgdConfig::new().with_momentum(momentum).init())
             }
-            Optimizer::RmsProp(o) => Stepper::RmsProp(
+            Optimizer::RmsProp(o) => Kind::RmsProp(
                 RmsPropConfig::new()
                     .with_alpha(o.rho as f32)
                     .with_epsilon(o.epsilon as f32)
                     .with_momentum(o.momentum as f32)
                     .init(),
             ),
-            Optimizer::Adam(o) => Stepper::Adam(o.init()),
-            Optimizer::AdamW(o) => Stepper::AdamW(o.init()),
+            Optimizer::Adam(o) => Kind::Adam(o.init()),
+            Optimizer::AdamW(o) => Kind::AdamW(o.init()),
+        };
+        Stepper {
+            kind,
+            clip: self.clip(),
         }
     }
 }
@@ -563,8 +615,15 @@ where
         .collect()
 }
 
-/// A burn optimizer of one of the kinds, for module `M`.
-pub(crate) enum Stepper<B: AutodiffBackend, M: AutodiffModule<B>> {
+/// A burn optimizer of one of the kinds, for module `M`, and the clipping of the
+/// gradients it is given.
+pub(crate) struct Stepper<B: AutodiffBackend, M: AutodiffModule<B>> {
+    kind: Kind<B, M>,
+    clip: Clip,
+}
+
+/// The burn optimizers of the kinds.
+enum Kind<B: AutodiffBackend, M: AutodiffModule<B>> {
     Sgd(OptimizerAdaptor<burn::optim::Sgd<B::InnerBackend>, M, B>),
     RmsProp(OptimizerAdaptor<burn::optim::RmsProp, M, B>),
     Adam(OptimizerAdaptor<FusedAdam, M, B>),
@@ -573,22 +632,26 @@ pub(crate) enum Stepper<B: AutodiffBackend, M: AutodiffModule<B>> {
 
 /// `$body` with `$o` bound to the optimizer inside `$stepper`, whichever kind it is
 /// (each kind has its own type, so the body is written once and compiled four times);
-/// with `wrap`, the result goes back into a `Stepper` of the same kind.
+/// with `wrap` (a kind, owned or borrowed, and a clipping), the result goes back into a
+/// `Stepper` of the same kind with that clipping.
 macro_rules! each_kind {
     ($stepper:expr, $o:ident => $body:expr) => {
-        match $stepper {
-            Stepper::Sgd($o) => $body,
-            Stepper::RmsProp($o) => $body,
-            Stepper::Adam($o) => $body,
-            Stepper::AdamW($o) => $body,
+        match &$stepper.kind {
+            Kind::Sgd($o) => $body,
+            Kind::RmsProp($o) => $body,
+            Kind::Adam($o) => $body,
+            Kind::AdamW($o) => $body,
         }
     };
-    (wrap $stepper:expr, $o:ident => $body:expr) => {
-        match $stepper {
-            Stepper::Sgd($o) => Stepper::Sgd($body),
-            Stepper::RmsProp($o) => Stepper::RmsProp($body),
-            Stepper::Adam($o) => Stepper::Adam($body),
-            Stepper::AdamW($o) => Stepper::AdamW($body),
+    (wrap $kind:expr, $clip:expr, $o:ident => $body:expr) => {
+        Stepper {
+            clip: $clip,
+            kind: match $kind {
+                Kind::Sgd($o) => Kind::Sgd($body),
+                Kind::RmsProp($o) => Kind::RmsProp($body),
+                Kind::Adam($o) => Kind::Adam($body),
+                Kind::AdamW($o) => Kind::AdamW($body),
+            },
         }
     };
 }
@@ -616,7 +679,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
         let ids = param_ids(model);
         let (from, to) = (&positions(ids.len())[..], &ids[..]);
         let err = |e: burn::record::RecorderError| e.to_string();
-        Ok(each_kind!(wrap self, o => {
+        Ok(each_kind!(wrap self.kind, self.clip, o => {
             o.load_record(rekey(recorder.load(path, device).map_err(err)?, from, to)?)
         }))
     }
@@ -624,8 +687,8 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
     /// The weights Adam keeps moments for.
     #[cfg(test)]
     pub fn adam_state(&self) -> Vec<burn::module::ParamId> {
-        match self {
-            Stepper::Adam(o) => o.to_record().into_keys().collect(),
+        match &self.kind {
+            Kind::Adam(o) => o.to_record().into_keys().collect(),
             _ => Vec::new(),
         }
     }
@@ -634,15 +697,137 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
     #[cfg(feature = "distributed")]
     pub fn replica(&self, device: &B::Device) -> Self {
         use burn::record::Record;
-        each_kind!(wrap self, o => {
+        each_kind!(wrap &self.kind, self.clip, o => {
             let item = o.to_record().into_item::<FullPrecisionSettings>();
             o.clone().load_record(Record::from_item::<FullPrecisionSettings>(item, device))
         })
     }
 
-    /// One update of `module` with `grads` at `lr`.
+    /// One update of `module` with `grads` at `lr`, clipped first.
     pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
-        each_kind!(self, o => o.step(lr, module, grads))
+        let grads = self.clip.apply::<B, M>(&module, grads);
+        match &mut self.kind {
+            Kind::Sgd(o) => o.step(lr, module, grads),
+            Kind::RmsProp(o) => o.step(lr, module, grads),
+            Kind::Adam(o) => o.step(lr, module, grads),
+            Kind::AdamW(o) => o.step(lr, module, grads),
+        }
+    }
+}
+
+/// Keras's gradient clipping before each update (`clipvalue`, `clipnorm`,
+/// `global_clipnorm`): at most one is set.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Clip {
+    value: Option<f64>,
+    norm: Option<f64>,
+    global_norm: Option<f64>,
+}
+
+impl Clip {
+    /// The one set, by its Keras name, and its bound, if any.
+    fn set(&self) -> Vec<(&'static str, f64)> {
+        [
+            ("clipnorm", self.norm),
+            ("clipvalue", self.value),
+            ("global_clipnorm", self.global_norm),
+        ]
+        .into_iter()
+        .filter_map(|(name, bound)| Some((name, bound?)))
+        .collect()
+    }
+
+    fn check(&self) -> Result<(), String> {
+        match self.set()[..] {
+            [] => Ok(()),
+            [(name, bound)] if !(bound > 0.0 && bound.is_finite()) => Err(format!(
+                "the optimizer's {name} must be positive, got {bound}"
+            )),
+            [_] => Ok(()),
+            [(a, _), (b, _), ..] => Err(format!(
+                "only one of clipnorm, clipvalue and global_clipnorm can be set (as in Keras), got {a} and {b}"
+            )),
+        }
+    }
+
+    /// `grads` of `module`'s weights, clipped.
+    fn apply<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+        module: &M,
+        mut grads: GradientsParams,
+    ) -> GradientsParams {
+        let mut clip = |op: ClipOp<B::InnerBackend>| {
+            let mut clipper = Clipper::<B> {
+                grads: &mut grads,
+                op,
+            };
+            module.visit(&mut clipper);
+            clipper.op
+        };
+        if let Some(v) = self.value {
+            clip(ClipOp::Value(v as f32));
+        } else if let Some(c) = self.norm {
+            clip(ClipOp::Norm(c as f32));
+        } else if let Some(c) = self.global_norm {
+            // The norm of all the gradients together, then each scaled by the one factor,
+            // on the device (no read).
+            if let ClipOp::Squares(Some(squares)) = clip(ClipOp::Squares(None)) {
+                clip(ClipOp::Scale(bound(squares.sqrt(), c as f32)));
+            }
+        }
+        grads
+    }
+}
+
+/// `bound / max(norm, bound)`: the factor that brings a gradient of this norm to at most
+/// `bound`.
+fn bound<B: Backend>(norm: Tensor<B, 1>, bound: f32) -> Tensor<B, 1> {
+    norm.clamp_min(bound).recip().mul_scalar(bound)
+}
+
+/// What [`Clipper`] does to each gradient.
+enum ClipOp<B: Backend> {
+    /// Clamps its values.
+    Value(f32),
+    /// Brings its norm to at most this.
+    Norm(f32),
+    /// Adds up the squares of every gradient (leaving them as they are).
+    Squares(Option<Tensor<B, 1>>),
+    /// Multiplies it by this factor.
+    Scale(Tensor<B, 1>),
+}
+
+/// Visits a module's weights and clips the gradient of each that has one.
+struct Clipper<'a, B: AutodiffBackend> {
+    grads: &'a mut GradientsParams,
+    op: ClipOp<B::InnerBackend>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Clipper<'_, B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) else {
+            return; // a frozen weight
+        };
+        let scaled = |g: Tensor<B::InnerBackend, D>, factor: Tensor<B::InnerBackend, 1>| {
+            g * factor.reshape([1; D])
+        };
+        let g = match &mut self.op {
+            ClipOp::Value(v) => g.clamp(-*v, *v),
+            ClipOp::Norm(c) => {
+                let norm = g.clone().square().sum().sqrt();
+                scaled(g, bound(norm, *c))
+            }
+            ClipOp::Squares(total) => {
+                let squares = g.clone().square().sum();
+                *total = Some(match total.take() {
+                    Some(t) => t + squares,
+                    None => squares,
+                });
+                g
+            }
+            ClipOp::Scale(factor) => scaled(g, factor.clone()),
+        };
+        self.grads.register(param.id, g);
     }
 }
 

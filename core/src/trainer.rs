@@ -1040,6 +1040,87 @@ mod tests {
         got.is_some_and(|g| (g - want).abs() < 1e-6)
     }
 
+    /// `forward(x) = w · x + b`, two weights of one value each.
+    #[derive(Module, Debug)]
+    struct Affine<B: Backend> {
+        w: Param<Tensor<B, 1>>,
+        b: Param<Tensor<B, 1>>,
+    }
+
+    impl<B: Backend> Model<B> for Affine<B> {
+        type Input = Tensor<B, 2>;
+        type Output = Tensor<B, 2>;
+
+        fn input_shape(&self) -> kiln_spec::Shape {
+            kiln_spec::Shape::known([1])
+        }
+
+        fn output_shape(&self) -> kiln_spec::Shape {
+            kiln_spec::Shape::known([1])
+        }
+
+        fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+            x * self.w.val().unsqueeze_dim(0) + self.b.val().unsqueeze_dim(0)
+        }
+    }
+
+    /// Keras's gradient clipping, worked by hand: from w = b = 1 on x = 1, y = 0, the
+    /// loss (w + b)² has the gradient 4 for each weight (a norm of √32 for both).
+    #[test]
+    fn gradients_are_clipped_as_keras_clips_them() {
+        let device = Default::default();
+        let after = |sgd: Sgd| {
+            let model = Affine::<Ad> {
+                w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
+                b: Param::from_tensor(Tensor::from_floats([1.0], &device)),
+            };
+            let mut trainer = Trainer::new(model)
+                .optimizer(sgd.learning_rate(0.1))
+                .loss(Loss::MeanSquaredError);
+            let fit = Fit::epochs(1).batch_size(1).verbose(Verbosity::Silent);
+            let result = trainer.fit(&one_example(), fit).map(|_| ());
+            let m = trainer.model();
+            (result, [m.w.val().into_scalar(), m.b.val().into_scalar()])
+        };
+        let global = 1.0 - 0.1 * 4.0 * 2.0 / 32f32.sqrt();
+        let cases = [
+            (Sgd::new(), 0.6),                         // 1 - 0.1·4
+            (Sgd::new().clipvalue(3.0), 0.7),          // each value to 3
+            (Sgd::new().clipnorm(2.0), 0.8),           // each weight's norm to 2
+            (Sgd::new().clipnorm(10.0), 0.6),          // under the bound: unchanged
+            (Sgd::new().global_clipnorm(2.0), global), // both together to a norm of 2
+        ];
+        for (sgd, want) in cases {
+            let (result, got) = after(sgd.clone());
+            assert!(result.is_ok(), "{sgd:?}: {result:?}");
+            assert!(
+                got.iter().all(|g| (g - want).abs() < 1e-6),
+                "{sgd:?}: {got:?}, want {want}"
+            );
+        }
+        for (sgd, message) in [
+            (
+                Sgd::new().clipnorm(1.0).global_clipnorm(1.0),
+                "only one of clipnorm, clipvalue and global_clipnorm can be set (as in Keras), got clipnorm and global_clipnorm",
+            ),
+            (
+                Sgd::new().clipvalue(0.0),
+                "the optimizer's clipvalue must be positive, got 0",
+            ),
+            (
+                Sgd::new().clipnorm(f64::NAN),
+                "the optimizer's clipnorm must be positive, got NaN",
+            ),
+        ] {
+            let (result, weights) = after(sgd);
+            assert_eq!(
+                result.err().map(|e| e.to_string()).as_deref(),
+                Some(message)
+            );
+            assert_eq!(weights, [1.0, 1.0]);
+        }
+    }
+
     /// Sample weights multiply each example's loss (Keras's `sum_over_batch_size`: the
     /// sum over the batch's size) in training, validation and evaluation; the metrics
     /// stay unweighted, as Keras's `metrics`.

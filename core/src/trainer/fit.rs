@@ -434,7 +434,7 @@ where
                 "the batch size must be positive".into(),
             ));
         }
-        (self.optimizer.learning_rate().check()).map_err(TrainError::Setting)?;
+        self.optimizer.check().map_err(TrainError::Setting)?;
         let example = self.example_shapes(&split.train, "training")?;
         self.check_targets(&split.train)?;
         let val_example = match split.validation() {
