@@ -122,11 +122,20 @@ fn two_workers_in_one_process_reach_one_devices_weights() {
 fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
     let _serial = serial();
     // 3 workers on batches of 128 (42 + 43 + 43 rows) and a last batch of 2 rows (one
-    // worker has none); unweighted, with each example's loss weighted by its class, and
-    // with the gradients clipped to a global norm (of the whole batch's, not a shard's).
+    // worker has none); unweighted, with each example's loss weighted by its class or by
+    // its own weight, and with the gradients clipped to a global norm (of the whole
+    // batch's, not a shard's).
     let small = synthetic_digits(258, 4);
+    let own: Vec<f32> = (0..small.len()).map(|i| (i % 5) as f32 * 0.5).collect();
+    let weighted = kiln::datasets::Weighted::new(&small, own).unwrap();
     let by_class = vec![(0, 3.0), (7, 0.25), (9, 0.0)];
-    for (class_weight, clip) in [(vec![], None), (by_class, None), (vec![], Some(0.05))] {
+    let cases: [(&dyn kiln::datasets::Dataset, _, _, &str); 4] = [
+        (&small, vec![], None, "unweighted"),
+        (&small, by_class, None, "class weights"),
+        (&weighted, vec![], None, "sample weights"),
+        (&small, vec![], Some(0.05), "global clipnorm"),
+    ];
+    for (data, class_weight, clip, name) in cases {
         let run = |parallel: Option<DataParallel<_>>| {
             let mut trainer = support::trainer(Small::new);
             if let Some(c) = clip {
@@ -136,7 +145,7 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
             if let Some(p) = parallel {
                 fit = fit.distribution(p);
             }
-            let history = trainer.fit(&small, fit).unwrap();
+            let history = trainer.fit(data, fit).unwrap();
             (
                 weights(trainer.model()),
                 history.get("accuracy").unwrap()[0],
@@ -147,10 +156,13 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
         let device = Default::default();
         let (got, accuracy, loss) = run(Some(DataParallel::new([device, device, device])));
         let d = difference(&got, &want);
-        eprintln!("{class_weight:?}, {clip:?}: relative difference {d}");
-        assert!(d < TOLERANCE, "weights differ by {d} (relative)");
+        eprintln!("{name}: relative difference {d}");
+        assert!(d < TOLERANCE, "{name}: weights differ by {d} (relative)");
         assert!((accuracy - want_accuracy).abs() < 1e-6);
-        assert!((loss - want_loss).abs() < 1e-5, "{loss} vs {want_loss}");
+        assert!(
+            (loss - want_loss).abs() < 1e-5,
+            "{name}: {loss} vs {want_loss}"
+        );
     }
 }
 

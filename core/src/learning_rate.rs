@@ -125,17 +125,7 @@ impl LearningRate {
                 alpha("CosineDecay", s.alpha)?;
                 rates("CosineDecay", &[s.initial, top])
             }
-            LearningRate::CosineDecayRestarts(s) => {
-                steps("CosineDecayRestarts", s.steps)?;
-                alpha("CosineDecayRestarts", s.alpha)?;
-                if !(s.t_mul > 0.0 && s.t_mul.is_finite()) {
-                    return Err(format!(
-                        "CosineDecayRestarts's t_mul must be positive, got {}",
-                        s.t_mul
-                    ));
-                }
-                rates("CosineDecayRestarts", &[s.initial, s.m_mul])
-            }
+            LearningRate::CosineDecayRestarts(s) => s.check(),
         }
     }
 }
@@ -363,10 +353,13 @@ impl CosineDecay {
     }
 }
 
-/// Cosine decays from `initial` that restart (SGDR, Loshchilov and Hutter): the first
-/// over `steps` updates, each next one `t_mul` times longer and starting `m_mul` times
-/// lower, each down to `alpha` times its start: Keras's `CosineDecayRestarts` (its
-/// defaults: `t_mul` 2, `m_mul` 1, `alpha` 0).
+/// Cosine decays that restart (SGDR, Loshchilov and Hutter): the first over `steps`
+/// updates from `initial`, each next one `t_mul` times longer, decay `k` starting at
+/// `initial · (m_mulᵏ · (1 - alpha) + alpha)`, and each down to `alpha · initial`: Keras's
+/// `CosineDecayRestarts` (its defaults: `t_mul` 2, `m_mul` 1, `alpha` 0). Unlike Keras,
+/// `t_mul` below 1 (decays that all end after `steps / (1 - t_mul)` updates, the rate
+/// NaN after them) and `m_mul` above 1 (restarts above `initial`, the highest rate a
+/// callback reads) are refused.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CosineDecayRestarts {
     initial: f64,
@@ -388,22 +381,41 @@ impl CosineDecayRestarts {
         }
     }
 
-    /// How much longer each decay is than the one before.
+    /// How much longer each decay is than the one before (at least 1).
     pub fn t_mul(mut self, t_mul: f64) -> Self {
         self.t_mul = t_mul;
         self
     }
 
-    /// How much lower each decay starts than the one before.
+    /// How much lower each decay starts than the one before, above the floor (in [0, 1]).
     pub fn m_mul(mut self, m_mul: f64) -> Self {
         self.m_mul = m_mul;
         self
     }
 
-    /// The lowest rate of each decay, as a fraction of its start.
+    /// The lowest rate of every decay, as a fraction of `initial`.
     pub fn alpha(mut self, alpha: f64) -> Self {
         self.alpha = alpha;
         self
+    }
+
+    fn check(&self) -> Result<(), String> {
+        steps("CosineDecayRestarts", self.steps)?;
+        alpha("CosineDecayRestarts", self.alpha)?;
+        if !(self.t_mul >= 1.0 && self.t_mul.is_finite()) {
+            return Err(format!(
+                "CosineDecayRestarts's t_mul must be at least 1 (shorter decays all end after \
+                 steps / (1 - t_mul) updates), got {}",
+                self.t_mul
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.m_mul) {
+            return Err(format!(
+                "CosineDecayRestarts's m_mul must be in [0, 1] (no restart above the first), got {}",
+                self.m_mul
+            ));
+        }
+        rates("CosineDecayRestarts", &[self.initial])
     }
 
     fn at(&self, t: f64) -> f64 {
@@ -439,7 +451,7 @@ mod tests {
     /// Each schedule against values worked out from Keras's formulas.
     #[test]
     fn the_schedules_give_keras_rates() {
-        let cases: [(LearningRate, &[(u64, f64)]); 13] = [
+        let cases: [(LearningRate, &[(u64, f64)]); 15] = [
             (0.01.into(), &[(0, 0.01), (1_000_000, 0.01)]),
             (
                 ExponentialDecay::new(0.1, 100, 0.5).into(),
@@ -519,6 +531,20 @@ mod tests {
                     .into(),
                 &[(0, 1.0), (5, 0.6), (10, 0.6), (20, 0.4), (30, 0.4)],
             ),
+            // Power 2, cycling: at 15 of the second cycle's 20, (1 - 0.75)².
+            (
+                PolynomialDecay::new(1.0, 10)
+                    .end(0.0)
+                    .power(2.0)
+                    .cycle(true)
+                    .into(),
+                &[(5, 0.25), (15, 0.0625)],
+            ),
+            // t_mul 1.5: decays over [0, 20), [20, 50), [50, 95); middles at 10, 35, 72.5.
+            (
+                CosineDecayRestarts::new(1.0, 20).t_mul(1.5).into(),
+                &[(10, 0.5), (20, 1.0), (35, 0.5), (50, 1.0)],
+            ),
             // t_mul 1: the same decay every 10 steps; at 2 of 10, 2 · ½(1 + cos(π/5)).
             (
                 CosineDecayRestarts::new(2.0, 10).t_mul(1.0).into(),
@@ -553,7 +579,7 @@ mod tests {
     /// A schedule that cannot run is refused with what is wrong.
     #[test]
     fn a_schedule_that_cannot_run_says_why() {
-        let cases: [(LearningRate, &str); 10] = [
+        let cases: [(LearningRate, &str); 11] = [
             (
                 ExponentialDecay::new(0.1, 0, 0.5).into(),
                 "decay steps must be positive",
@@ -580,12 +606,16 @@ mod tests {
                 "decay steps must be positive",
             ),
             (
-                CosineDecayRestarts::new(0.1, 10).t_mul(0.0).into(),
-                "t_mul must be positive, got 0",
+                CosineDecayRestarts::new(0.1, 10).t_mul(0.5).into(),
+                "t_mul must be at least 1 (shorter decays all end after steps / (1 - t_mul) updates), got 0.5",
             ),
             (
                 CosineDecayRestarts::new(0.1, 10).m_mul(-1.0).into(),
-                "must be finite and at least 0, got -1",
+                "m_mul must be in [0, 1] (no restart above the first), got -1",
+            ),
+            (
+                CosineDecayRestarts::new(0.1, 10).m_mul(1.5).into(),
+                "m_mul must be in [0, 1] (no restart above the first), got 1.5",
             ),
             ((-0.1).into(), "must be finite and at least 0"),
         ];

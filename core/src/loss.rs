@@ -378,8 +378,9 @@ impl Objective {
         };
         match self.loss {
             // The root of the mean over every value of the batch: of the rows' means,
-            // since every row has the output's width.
-            Loss::RootMeanSquaredError => mean.sqrt(),
+            // since every row has the output's width. Clamped off 0, where the root's
+            // slope is infinite (and times a weight of 0, NaN).
+            Loss::RootMeanSquaredError => mean.clamp_min(f32::MIN_POSITIVE).sqrt(),
             _ => mean,
         }
     }

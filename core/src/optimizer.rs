@@ -631,12 +631,21 @@ enum Kind<B: AutodiffBackend, M: AutodiffModule<B>> {
 }
 
 /// `$body` with `$o` bound to the optimizer inside `$stepper`, whichever kind it is
-/// (each kind has its own type, so the body is written once and compiled four times);
+/// (each kind has its own type, so the body is written once and compiled four times),
+/// borrowed mutably with `mut`;
 /// with `wrap` (a kind, owned or borrowed, and a clipping), the result goes back into a
 /// `Stepper` of the same kind with that clipping.
 macro_rules! each_kind {
     ($stepper:expr, $o:ident => $body:expr) => {
         match &$stepper.kind {
+            Kind::Sgd($o) => $body,
+            Kind::RmsProp($o) => $body,
+            Kind::Adam($o) => $body,
+            Kind::AdamW($o) => $body,
+        }
+    };
+    (mut $stepper:expr, $o:ident => $body:expr) => {
+        match &mut $stepper.kind {
             Kind::Sgd($o) => $body,
             Kind::RmsProp($o) => $body,
             Kind::Adam($o) => $body,
@@ -706,12 +715,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
     /// One update of `module` with `grads` at `lr`, clipped first.
     pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
         let grads = self.clip.apply::<B, M>(&module, grads);
-        match &mut self.kind {
-            Kind::Sgd(o) => o.step(lr, module, grads),
-            Kind::RmsProp(o) => o.step(lr, module, grads),
-            Kind::Adam(o) => o.step(lr, module, grads),
-            Kind::AdamW(o) => o.step(lr, module, grads),
-        }
+        each_kind!(mut self, o => o.step(lr, module, grads))
     }
 }
 

@@ -346,20 +346,26 @@ fn target<BB: Backend>(batch: &HostBatch, kind: &TargetKind, device: &BB::Device
 /// Whether `data`'s sample weights, if any, are one per example, each finite and at least
 /// 0 ([`kiln_datasets::Weighted`] makes them so; another [`Dataset`] may not).
 fn check_sample_weights<D: Dataset + ?Sized>(data: &D, what: &str) -> Result<(), TrainError> {
-    let Some(weights) = data.sample_weights() else {
+    match data.sample_weights() {
+        Some(weights) => kiln_datasets::check_sample_weights(weights, data.len())
+            .map_err(|e| TrainError::Targets(format!("the {what}: {e}"))),
+        None => Ok(()),
+    }
+}
+
+/// Whether each of `train`'s single target values stands for class 0 or 1 (rounded), as
+/// `class_weight` reads them.
+fn binary_targets<D: Dataset + ?Sized>(train: &D) -> Result<(), TrainError> {
+    let mut targets = Targets::Values(Vec::with_capacity(train.len()));
+    train.gather_targets(&(0..train.len()).collect::<Vec<_>>(), &mut targets);
+    let Targets::Values(values) = targets else {
         return Ok(());
     };
-    if weights.len() != data.len() {
-        return Err(TrainError::Targets(format!(
-            "the {what} data has {} sample weights for {} examples: it needs one per example",
-            weights.len(),
-            data.len()
-        )));
-    }
-    match weights.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
-        Some(i) => Err(TrainError::Targets(format!(
-            "the sample weight of {what} example {i} is {}: each must be finite and at least 0",
-            weights[i]
+    match (values.iter().enumerate())
+        .find(|(_, v)| kiln_datasets::binary_class(**v).is_none_or(|c| c > 1))
+    {
+        Some((i, v)) => Err(TrainError::Setting(format!(
+            "class_weight reads a single target value as class 0 or 1, but example {i}'s is {v}"
         ))),
         None => Ok(()),
     }
@@ -683,7 +689,7 @@ where
         train: &D,
         class_weight: Option<&[(usize, f32)]>,
     ) -> Result<Option<Vec<f32>>, TrainError> {
-        let Some(given) = class_weight else {
+        let Some(given) = class_weight.filter(|given| !given.is_empty()) else {
             return Ok(None);
         };
         if train.sample_weights().is_some() {
@@ -695,7 +701,10 @@ where
         }
         let (classes, what) = match train.target_kind() {
             TargetKind::Classes(n) => (n, format!("the data has {n} classes")),
-            TargetKind::Values(1) => (2, "a single target value makes the classes 0 and 1".into()),
+            TargetKind::Values(1) => {
+                binary_targets(train)?;
+                (2, "a single target value makes the classes 0 and 1".into())
+            }
             TargetKind::Values(w) => (w, format!("the targets have {w} values, one per class")),
         };
         let mut table: Vec<Option<f32>> = vec![None; classes];
@@ -735,9 +744,9 @@ where
         data: &D,
         batch_size: usize,
     ) -> Result<Logs, TrainError> {
+        check_sample_weights(data, "evaluation data")?;
         let example = self.example_shapes(data, "evaluation")?;
         self.check_targets(data)?;
-        check_sample_weights(data, "evaluation")?;
         Ok(evaluate_with::<B, M, D>(
             &self.model().valid(),
             data,
@@ -1166,6 +1175,28 @@ mod tests {
         ));
         let unweighted = trainer.evaluate_batched(&data, 3).unwrap();
         assert_eq!(unweighted.get("loss"), unweighted.get("mean_squared_error"));
+        // With a fixed batch shape the last batch is padded to 3: the same values.
+        let padded = trainer
+            .fixed_batch_shape(true)
+            .evaluate_batched(&weighted, 3)
+            .unwrap();
+        assert!(
+            close(padded.get("loss"), (3.0 * 0.49 + 2.0 * 0.49 + 4.41) / 4.0),
+            "{padded:?}"
+        );
+        // A root mean squared error whose weights are all 0 stays finite (the root of 0
+        // has no slope): the weight does not move.
+        let zero = Weighted::new(&data, vec![0.0; 4]).unwrap();
+        let mut trainer = Trainer::new(scale(1.0))
+            .optimizer(Sgd::new().learning_rate(0.1))
+            .loss(Loss::RootMeanSquaredError);
+        trainer
+            .fit(
+                &zero,
+                Fit::epochs(1).batch_size(4).verbose(Verbosity::Silent),
+            )
+            .unwrap();
+        assert_eq!(trainer.model().w.val().into_scalar(), 1.0);
     }
 
     /// `class_weight` trains as the same weights given per example, and unlike no weights.
@@ -1179,13 +1210,14 @@ mod tests {
             2,
         )
         .unwrap();
-        let train = |data: &dyn Dataset, class_weight: Option<[(usize, f32); 2]>| {
+        let train = |data: &dyn Dataset, class_weight: Option<[(usize, f32); 2]>, on_device| {
             let mut trainer = Trainer::new(scale(0.3))
                 .optimizer(Sgd::new().learning_rate(0.5))
                 .loss(Loss::BinaryCrossentropy);
             let mut fit = Fit::epochs(3)
                 .batch_size(4)
                 .seed(7)
+                .data_on_device(on_device)
                 .verbose(Verbosity::Silent);
             if let Some(weights) = class_weight {
                 fit = fit.class_weight(weights);
@@ -1196,10 +1228,13 @@ mod tests {
                 history.get("loss").unwrap().to_vec(),
             )
         };
-        let by_class = train(&data, Some([(1, 2.0), (0, 0.5)]));
+        let by_class = train(&data, Some([(1, 2.0), (0, 0.5)]), false);
         let weighted = Weighted::new(&data, vec![2.0, 0.5, 0.5, 2.0, 0.5, 2.0]).unwrap();
-        assert_eq!(by_class, train(&weighted, None));
-        assert_ne!(by_class.0, train(&data, None).0);
+        assert_eq!(by_class, train(&weighted, None, false));
+        assert_ne!(by_class.0, train(&data, None, false).0);
+        // The same with the examples on the device, each batch picked there.
+        assert_eq!(by_class, train(&data, Some([(1, 2.0), (0, 0.5)]), true));
+        assert_eq!(by_class, train(&weighted, None, true));
     }
 
     /// Class weights that do not fit the data, or come with sample weights, and sample
@@ -1229,7 +1264,15 @@ mod tests {
                 Some(&[1.0])
             }
         }
-        let cases: [(&dyn Dataset, Option<Vec<(usize, f32)>>, &str); 6] = [
+        let counts = ArrayDataset::regression(vec![0.0; 2], vec![1], vec![0.4, 2.0], 1).unwrap();
+        let short = Short(labels.clone());
+        type Case<'a> = (&'a dyn Dataset, Option<Vec<(usize, f32)>>, &'a str);
+        let cases: [Case; 7] = [
+            (
+                &counts,
+                Some(vec![(1, 2.0)]),
+                "class_weight reads a single target value as class 0 or 1, but example 1's is 2",
+            ),
             (
                 &weighted,
                 Some(vec![(0, 2.0)]),
@@ -1256,9 +1299,9 @@ mod tests {
                 "class_weight gives class 1 twice",
             ),
             (
-                &Short(labels.clone()),
+                &short,
                 None,
-                "the training data has 1 sample weights for 2 examples: it needs one per example",
+                "the data given to fit: 1 sample weights for 2 examples: give one per example",
             ),
         ];
         for (data, class_weight, want) in cases {
@@ -1271,6 +1314,12 @@ mod tests {
             assert_eq!(got.as_deref(), Some(want));
             assert_eq!(trainer.model().w.val().into_scalar(), 1.0);
         }
+        let trainer = Trainer::new(scale(1.0)).loss(Loss::BinaryCrossentropy);
+        let got = trainer.evaluate(&short).err().map(|e| e.to_string());
+        let want = "the evaluation data: 1 sample weights for 2 examples: give one per example";
+        assert_eq!(got.as_deref(), Some(want));
+        // A prediction needs no weights: the bad ones are left out.
+        assert_eq!(trainer.predict_proba(&short).unwrap().dims(), [2, 1]);
     }
 
     /// A callback that sets the learning rate scales the schedule's later rates; the

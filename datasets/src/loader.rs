@@ -314,14 +314,21 @@ impl Loader {
 pub fn gather<D: Dataset + ?Sized>(data: &D, indices: &[usize]) -> HostBatch {
     let (mut x, mut targets) = (Vec::new(), no_targets(data, indices.len()));
     data.gather(indices, &mut x, &mut targets);
-    unaugmented(x, targets, indices.to_vec(), data.sample_weights())
+    unaugmented(x, targets, indices.to_vec(), whole_weights(data))
 }
 
 /// The batch of `indices` without its examples (`x` empty), for examples on the device.
 fn gather_targets<D: Dataset + ?Sized>(data: &D, indices: Vec<usize>) -> HostBatch {
     let mut targets = no_targets(data, indices.len());
     data.gather_targets(&indices, &mut targets);
-    unaugmented(Vec::new(), targets, indices, data.sample_weights())
+    unaugmented(Vec::new(), targets, indices, whole_weights(data))
+}
+
+/// `data`'s sample weights when there is one per example (a dataset of one's own may
+/// give others, which the trainer refuses before it trains or evaluates; predictions
+/// need none).
+fn whole_weights<D: Dataset + ?Sized>(data: &D) -> Option<&[f32]> {
+    data.sample_weights().filter(|w| w.len() == data.len())
 }
 
 /// A batch of these examples, targets and indices, with their weights among `weights`,
@@ -353,12 +360,19 @@ fn weights_of_classes(targets: &Targets, len: usize, table: &[f32]) -> Vec<f32> 
             let width = v.len().checked_div(len).unwrap_or(0).max(1);
             (v.chunks(width))
                 .map(|row| match row {
-                    [value] => weight((value.round() >= 0.0).then(|| value.round() as usize)),
+                    [value] => weight(binary_class(*value)),
                     _ => weight(arg_max(row)),
                 })
                 .collect()
         }
     }
+}
+
+/// The class a single target value stands for: the value rounded (halves to even, as
+/// Keras's `tf.round`), when that is not negative.
+pub fn binary_class(value: f32) -> Option<usize> {
+    let rounded = value.round_ties_even();
+    (rounded >= 0.0).then_some(rounded as usize)
 }
 
 /// The position of the first largest of `row`'s values (a NaN never is).
@@ -436,15 +450,13 @@ mod tests {
             ]
         );
         // Values: the arg-max of a row (the first of equal ones, never a NaN), or one
-        // value rounded; a negative one is no class.
+        // value rounded, halves to even; a negative one is no class.
         let table = [2.0, 3.0, 5.0];
         let rows = Targets::Values(vec![0.1, 0.7, 0.2, 0.5, 0.5, 0.0, f32::NAN, 0.0, 0.4]);
         assert_eq!(weights_of_classes(&rows, 3, &table), [3.0, 2.0, 5.0]);
-        let single = Targets::Values(vec![0.0, 1.0, 0.4, 1.6, -2.0, 7.0]);
-        assert_eq!(
-            weights_of_classes(&single, 6, &table),
-            [2.0, 3.0, 2.0, 5.0, 1.0, 1.0]
-        );
+        let single = Targets::Values(vec![0.0, 1.0, 0.4, 1.6, -2.0, 7.0, 0.5, 1.5]);
+        let want = [2.0, 3.0, 2.0, 5.0, 1.0, 1.0, 2.0, 5.0]; // halves to even
+        assert_eq!(weights_of_classes(&single, 8, &table), want);
         assert_eq!(
             weights_of_classes(&Targets::Classes(vec![2, -1]), 2, &table),
             [5.0, 1.0]

@@ -29,21 +29,29 @@ impl<'a, D: Dataset + ?Sized> Weighted<'a, D> {
     /// # Errors
     /// When the weights are not one per example, or one is negative, infinite or NaN.
     pub fn new(data: &'a D, weights: Vec<f32>) -> Result<Self> {
-        if weights.len() != data.len() {
-            return Err(DataError::Invalid(format!(
-                "{} sample weights for {} examples: give one per example",
-                weights.len(),
-                data.len()
-            )));
-        }
-        if let Some((i, w)) =
-            (weights.iter().enumerate()).find(|(_, w)| !(w.is_finite() && **w >= 0.0))
-        {
-            return Err(DataError::Invalid(format!(
-                "the sample weight of example {i} is {w}: each must be finite and at least 0"
-            )));
-        }
+        check_sample_weights(&weights, data.len()).map_err(DataError::Invalid)?;
         Ok(Weighted { data, weights })
+    }
+}
+
+/// Why `weights` cannot weigh `examples` examples, if they cannot: not one per example,
+/// or one negative, infinite or NaN.
+///
+/// # Errors
+/// The reason, naming the first example at fault.
+pub fn check_sample_weights(weights: &[f32], examples: usize) -> std::result::Result<(), String> {
+    if weights.len() != examples {
+        return Err(format!(
+            "{} sample weights for {examples} examples: give one per example",
+            weights.len()
+        ));
+    }
+    match weights.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+        Some(i) => Err(format!(
+            "the sample weight of example {i} is {}: each must be finite and at least 0",
+            weights[i]
+        )),
+        None => Ok(()),
     }
 }
 

@@ -133,6 +133,13 @@ impl<B: AutodiffBackend, M> Callback<B, M> for ReduceLrOnPlateau {
             )
             .into());
         }
+        if !(self.min_lr >= 0.0 && self.min_lr.is_finite()) {
+            return Err(format!(
+                "ReduceLROnPlateau's min_lr must be finite and at least 0, got {}",
+                self.min_lr
+            )
+            .into());
+        }
         self.monitor.reset();
         self.wait = 0;
         self.cooldown_left = 0;
@@ -266,6 +273,13 @@ mod tests {
         // At the floor, no further reduction.
         end(&mut reduce, &mut control);
         assert!((control.learning_rate() - 0.8).abs() < 1e-12);
+        for min_lr in [-1e-3, f64::NAN] {
+            let mut reduce = ReduceLrOnPlateau::monitor("val_loss").min_lr(min_lr);
+            let begun = <ReduceLrOnPlateau as Callback<crate::testing::TestAutodiff, usize>>::on_train_begin(&mut reduce, &mut control);
+            let want =
+                format!("ReduceLROnPlateau's min_lr must be finite and at least 0, got {min_lr}");
+            assert_eq!(begun.err().map(|e| e.to_string()), Some(want));
+        }
     }
 
     #[test]

@@ -113,9 +113,9 @@ impl<'d, 'v, D: Dataset + ?Sized> Split<'d, 'v, D> {
                 fit.validation_split
             )));
         }
-        super::check_sample_weights(data, "training")?;
+        super::check_sample_weights(data, "data given to fit")?;
         if let Some(given) = fit.validation_data {
-            super::check_sample_weights(given, "validation")?;
+            super::check_sample_weights(given, "validation data")?;
         }
         let train_len = match fit.validation_data {
             Some(_) => data.len(),
