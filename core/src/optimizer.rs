@@ -478,6 +478,19 @@ impl Default for Optimizer {
     }
 }
 
+/// `$body` with `$o` bound to the settings of `$optimizer`, whichever kind it is (each
+/// has the learning rate, the decay and the clipping).
+macro_rules! setting {
+    ($optimizer:expr, $o:ident => $body:expr) => {
+        match $optimizer {
+            Optimizer::Sgd($o) => $body,
+            Optimizer::RmsProp($o) => $body,
+            Optimizer::Adam($o) => $body,
+            Optimizer::AdamW($o) => $body,
+        }
+    };
+}
+
 impl Optimizer {
     /// The name: `sgd`, `rmsprop`, `adam`, `adamw`.
     pub fn name(&self) -> &'static str {
@@ -498,22 +511,12 @@ impl Optimizer {
     }
 
     fn clip(&self) -> Clip {
-        match self {
-            Optimizer::Sgd(o) => o.clip,
-            Optimizer::RmsProp(o) => o.clip,
-            Optimizer::Adam(o) => o.clip,
-            Optimizer::AdamW(o) => o.clip,
-        }
+        setting!(self, o => o.clip)
     }
 
     /// The learning rate, or its schedule.
     pub fn learning_rate(&self) -> &LearningRate {
-        match self {
-            Optimizer::Sgd(o) => &o.learning_rate,
-            Optimizer::RmsProp(o) => &o.learning_rate,
-            Optimizer::Adam(o) => &o.learning_rate,
-            Optimizer::AdamW(o) => &o.learning_rate,
-        }
+        setting!(self, o => &o.learning_rate)
     }
 
     /// The base learning rate, the one callbacks read and set: the rate, or its
@@ -523,12 +526,7 @@ impl Optimizer {
     }
 
     fn decay(&self) -> f64 {
-        match self {
-            Optimizer::Sgd(o) => o.decay,
-            Optimizer::RmsProp(o) => o.decay,
-            Optimizer::Adam(o) => o.decay,
-            Optimizer::AdamW(o) => o.decay,
-        }
+        setting!(self, o => o.decay)
     }
 
     /// The learning rate of the update after `iterations` updates: the

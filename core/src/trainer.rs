@@ -925,10 +925,11 @@ mod tests {
     use burn::module::{Module, Param};
     use kiln_datasets::{ArrayDataset, ImageDataset};
 
-    /// One weight `w`: `forward(x) = w · x`.
+    /// One weight `w`, and a bias `b` or none: `forward(x) = w · x (+ b)`.
     #[derive(Module, Debug)]
     struct Scale<B: Backend> {
         w: Param<Tensor<B, 1>>,
+        b: Option<Param<Tensor<B, 1>>>,
     }
 
     impl<B: Backend> Model<B> for Scale<B> {
@@ -944,7 +945,11 @@ mod tests {
         }
 
         fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-            x * self.w.val().unsqueeze_dim(0)
+            let y = x * self.w.val().unsqueeze_dim(0);
+            match &self.b {
+                Some(b) => y + b.val().unsqueeze_dim(0),
+                None => y,
+            }
         }
     }
 
@@ -955,10 +960,7 @@ mod tests {
 
     /// The weight after `steps` updates from w = 1 on loss w² (gradient 2w).
     fn w_after(optimizer: impl Into<Optimizer>, steps: usize) -> f32 {
-        let device = Default::default();
-        let model = Scale::<Ad> {
-            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
-        };
+        let model = scale(1.0);
         let mut trainer = Trainer::new(model)
             .optimizer(optimizer)
             .loss(Loss::MeanSquaredError);
@@ -1042,6 +1044,16 @@ mod tests {
         let device = Default::default();
         Scale {
             w: Param::from_tensor(Tensor::from_floats([w], &device)),
+            b: None,
+        }
+    }
+
+    /// `forward(x) = w · x + b`.
+    fn affine(w: f32, b: f32) -> Scale<Ad> {
+        let device = Default::default();
+        Scale {
+            b: Some(Param::from_tensor(Tensor::from_floats([b], &device))),
+            ..scale(w)
         }
     }
 
@@ -1049,47 +1061,19 @@ mod tests {
         got.is_some_and(|g| (g - want).abs() < 1e-6)
     }
 
-    /// `forward(x) = w · x + b`, two weights of one value each.
-    #[derive(Module, Debug)]
-    struct Affine<B: Backend> {
-        w: Param<Tensor<B, 1>>,
-        b: Param<Tensor<B, 1>>,
-    }
-
-    impl<B: Backend> Model<B> for Affine<B> {
-        type Input = Tensor<B, 2>;
-        type Output = Tensor<B, 2>;
-
-        fn input_shape(&self) -> kiln_spec::Shape {
-            kiln_spec::Shape::known([1])
-        }
-
-        fn output_shape(&self) -> kiln_spec::Shape {
-            kiln_spec::Shape::known([1])
-        }
-
-        fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-            x * self.w.val().unsqueeze_dim(0) + self.b.val().unsqueeze_dim(0)
-        }
-    }
-
     /// Keras's gradient clipping, worked by hand: from w = b = 1 on x = 1, y = 0, the
     /// loss (w + b)² has the gradient 4 for each weight (a norm of √32 for both).
     #[test]
     fn gradients_are_clipped_as_keras_clips_them() {
-        let device = Default::default();
         let after = |sgd: Sgd| {
-            let model = Affine::<Ad> {
-                w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
-                b: Param::from_tensor(Tensor::from_floats([1.0], &device)),
-            };
-            let mut trainer = Trainer::new(model)
+            let mut trainer = Trainer::new(affine(1.0, 1.0))
                 .optimizer(sgd.learning_rate(0.1))
                 .loss(Loss::MeanSquaredError);
             let fit = Fit::epochs(1).batch_size(1).verbose(Verbosity::Silent);
             let result = trainer.fit(&one_example(), fit).map(|_| ());
             let m = trainer.model();
-            (result, [m.w.val().into_scalar(), m.b.val().into_scalar()])
+            let b = m.b.as_ref().map_or(f32::NAN, |b| b.val().into_scalar());
+            (result, [m.w.val().into_scalar(), b])
         };
         let global = 1.0 - 0.1 * 4.0 * 2.0 / 32f32.sqrt();
         let cases = [
@@ -1334,10 +1318,7 @@ mod tests {
         assert!((optimizer.decayed(0.1, 2) - 0.025).abs() < 1e-15);
         assert!((optimizer.decayed(0.05, 2) - 0.0125).abs() < 1e-15);
         // Two epochs of one update: 0.1, then the schedule's 0.05 halved by the callback.
-        let device = Default::default();
-        let model = Scale::<Ad> {
-            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
-        };
+        let model = scale(1.0);
         let mut trainer = Trainer::new(model)
             .optimizer(Sgd::new().learning_rate(schedule))
             .loss(Loss::MeanSquaredError);
@@ -1347,11 +1328,11 @@ mod tests {
         let w = trainer.model().w.val().into_scalar();
         assert!((w - (0.8 - 1.6 * 0.025)).abs() < 1e-6, "{w}");
 
-        let mut refused = Trainer::new(Scale::<Ad> {
-            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
-        })
-        .optimizer(Sgd::new().learning_rate(PiecewiseConstantDecay::new([5, 3], [1.0, 0.5, 0.1])))
-        .loss(Loss::MeanSquaredError);
+        let mut refused = Trainer::new(scale(1.0))
+            .optimizer(
+                Sgd::new().learning_rate(PiecewiseConstantDecay::new([5, 3], [1.0, 0.5, 0.1])),
+            )
+            .loss(Loss::MeanSquaredError);
         let error = refused
             .fit(&one_example(), Fit::epochs(1).verbose(Verbosity::Silent))
             .unwrap_err()
@@ -1368,10 +1349,7 @@ mod tests {
     #[test]
     fn label_smoothing_smooths_the_loss_and_is_refused_with_other_losses() {
         let data = ArrayDataset::classification(vec![1.0], vec![1], vec![1], 2).unwrap();
-        let device = Default::default();
-        let model = || Scale::<Ad> {
-            w: Param::from_tensor(Tensor::from_floats([0.7], &device)),
-        };
+        let model = || scale(0.7);
         let trainer = Trainer::new(model())
             .loss(Loss::BinaryCrossentropy)
             .label_smoothing(0.2);
@@ -1405,10 +1383,7 @@ mod tests {
         // 1/3 differs from the exact 2/5.
         let data =
             ArrayDataset::classification(vec![1.0; 5], vec![1], vec![1, 1, 0, 0, 0], 2).unwrap();
-        let device = Default::default();
-        let model = Scale::<Ad> {
-            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
-        };
+        let model = scale(1.0);
         let trainer = Trainer::new(model)
             .loss(Loss::BinaryCrossentropy)
             .metrics([Metric::Accuracy]);
@@ -1428,11 +1403,8 @@ mod tests {
             2,
         )
         .unwrap();
-        let device = Default::default();
         let trainer = |fixed| {
-            let model = Scale::<Ad> {
-                w: Param::from_tensor(Tensor::from_floats([0.7], &device)),
-            };
+            let model = scale(0.7);
             Trainer::new(model)
                 .optimizer(Sgd::new().learning_rate(0.1))
                 .loss(Loss::BinaryCrossentropy)
@@ -1490,10 +1462,7 @@ mod tests {
 
     #[test]
     fn data_that_does_not_fit_is_refused() {
-        let device = Default::default();
-        let model = Scale::<Ad> {
-            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
-        };
+        let model = scale(1.0);
         let mut trainer = Trainer::new(model).loss(Loss::CategoricalCrossentropy);
         let wrong_shape =
             ImageDataset::new("wide", [1, 1, 2], vec![0, 0], vec![0], vec!["0".into()]).unwrap();
@@ -1519,10 +1488,7 @@ mod tests {
             err.to_string(),
             "the model outputs 1 values per example but the dataset has 2 classes; end the model with Dense(2) or, for a binary loss, Dense(1, activation = sigmoid)"
         );
-        let trainer_sparse = Trainer::new(Scale::<Ad> {
-            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
-        })
-        .loss(Loss::SparseCategoricalCrossentropy);
+        let trainer_sparse = Trainer::new(scale(1.0)).loss(Loss::SparseCategoricalCrossentropy);
         assert_eq!(
             trainer_sparse
                 .evaluate(&one_example())
@@ -1568,10 +1534,7 @@ mod tests {
         // Loss w² with gradient 2w, one step an epoch from w = 1: at rate 1.5 the step
         // doubles w and flips its sign, at 0.5 it lands on 0. The losses logged (before
         // each step) are 1, 4, 16, 0: only epochs 1 and 4 improve.
-        let device = Default::default();
-        let model = Scale::<Ad> {
-            w: Param::from_tensor(Tensor::from_floats([1.0], &device)),
-        };
+        let model = scale(1.0);
         let dir = std::env::temp_dir().join(format!("kiln-best-only-{}", std::process::id()));
         let template = dir
             .join("best-{epoch:02}.bpk")
