@@ -14,7 +14,7 @@
 //! A 1×1 convolution with stride 1 and no padding needs no unfolding: `cols` is the image.
 //! 3×3 stride-1 convolutions with enough channels go to Winograd's method instead
 //! (`winograd`, a module of this one), and those with few channels, on a CPU with
-//! AVX-512, to a direct convolution (`direct`).
+//! AVX-512 or AVX2, to a direct convolution (`direct`).
 
 #[cfg(target_arch = "x86_64")]
 mod direct;
@@ -263,8 +263,8 @@ impl Geometry {
     /// plus `bias` `[c_out]`: `[N, c_out, oh, ow]`.
     pub fn forward(&self, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
         #[cfg(target_arch = "x86_64")]
-        if direct::applies(self) {
-            return direct::forward(self, x, weight, bias);
+        if let Some(isa) = direct::applies(self) {
+            return direct::forward(isa, self, x, weight, bias);
         }
         if winograd::applies(self) {
             return winograd::forward(self, x, weight, bias);
@@ -298,8 +298,8 @@ impl Geometry {
     /// The gradient of the input, from the output's gradient `dy` `[N, c_out, oh, ow]`.
     pub fn input_grad(&self, weight: &[f32], dy: &[f32]) -> Vec<f32> {
         #[cfg(target_arch = "x86_64")]
-        if direct::applies_to_input_grad(self) {
-            return direct::input_grad(self, weight, dy);
+        if let Some(isa) = direct::applies_to_input_grad(self) {
+            return direct::input_grad(isa, self, weight, dy);
         }
         if winograd::applies(self) {
             return winograd::input_grad(self, weight, dy);
@@ -331,8 +331,8 @@ impl Geometry {
     /// output's gradient `dy`.
     pub fn weight_grad(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
         #[cfg(target_arch = "x86_64")]
-        if direct::applies(self) {
-            return direct::weight_grad(self, x, dy);
+        if let Some(isa) = direct::applies(self) {
+            return direct::weight_grad(isa, self, x, dy);
         }
         if winograd::applies(self) {
             return winograd::weight_grad(self, x, dy);

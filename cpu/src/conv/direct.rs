@@ -1,5 +1,5 @@
-//! 3×3 convolutions computed directly on CPUs with AVX-512: stride 1 with few channels,
-//! and stride 2. No unfolded image (im2col) and no transforms (Winograd's method), only
+//! 3×3 convolutions computed directly on CPUs with AVX-512 or AVX2: stride 1 with few
+//! channels, and stride 2. No unfolded image (im2col) and no transforms (Winograd's method), only
 //! the multiply-adds themselves, for the forward pass and both gradients.
 //!
 //! With the padded image's rows laid end to end (a channel's plane, `width + 2·padding`
@@ -10,7 +10,9 @@
 //! phases (even or odd row and column, as [`Planes`] says), and a tap reads one of them
 //! the same way. So a block of the output, 8 channels × 48 consecutive positions, is 24
 //! vectors of sums in registers: per input channel and tap, three unaligned loads of the
-//! plane, 8 broadcast weights, 24 fused multiply-adds.
+//! plane, 8 broadcast weights, 24 fused multiply-adds. With AVX2 (16 registers of 8
+//! floats) the same block runs as four of 4 channels × 24 positions, 12 vectors of sums
+//! each, in the same order of additions: the same floats, bit for bit.
 //!
 //! Where it runs instead of the other two, measured with `cargo bench -p kiln-cpu
 //! --bench kernels` at batch 128 (ms for the forward pass, the input gradient and the
@@ -72,21 +74,22 @@ const TAPS: usize = SIDE * SIDE;
 /// 800 and 1,600 did less.
 const POSITIONS: usize = 384;
 
-/// Whether this convolution's forward pass and weight gradient run here: 3×3, no
-/// dilation, a padding of at most 2, on a CPU with AVX-512; stride 1 with the channels
-/// of [`channels_fit`], or stride 2 with 8 output channels or more (im2col would run it
-/// otherwise, its products' inner dimension a 16th of the output's).
-pub(crate) fn applies(g: &Geometry) -> bool {
-    fits(g, g.c_in, g.c_out)
+/// Whether this convolution's forward pass and weight gradient run here, and on which
+/// instructions: 3×3, no dilation, a padding of at most 2, on a CPU with AVX-512 or AVX2
+/// ([`isa`]); stride 1 with the channels of [`channels_fit`], or stride 2 with 8 output
+/// channels or more (im2col would run it otherwise, its products' inner dimension a 16th
+/// of the output's).
+pub(crate) fn applies(g: &Geometry) -> Option<Isa> {
+    isa().filter(|_| fits(g, g.c_in, g.c_out))
 }
 
 /// Whether this convolution's input gradient runs here: as [`applies`] with the channels
 /// swapped (the gradient runs from `c_out` channels to `c_in`).
-pub(crate) fn applies_to_input_grad(g: &Geometry) -> bool {
-    fits(g, g.c_out, g.c_in)
+pub(crate) fn applies_to_input_grad(g: &Geometry) -> Option<Isa> {
+    isa().filter(|_| fits(g, g.c_out, g.c_in))
 }
 
-/// [`applies`] for a pass from `c_in` channels to `c_out`.
+/// Whether a pass from `c_in` channels to `c_out` fits the kernels, whatever the CPU.
 fn fits(g: &Geometry, c_in: usize, c_out: usize) -> bool {
     shape_fits(g)
         && match g.stride {
@@ -97,10 +100,7 @@ fn fits(g: &Geometry, c_in: usize, c_out: usize) -> bool {
 }
 
 fn shape_fits(g: &Geometry) -> bool {
-    avx512()
-        && g.kernel == [SIDE, SIDE]
-        && g.dilation == [1, 1]
-        && g.padding.iter().all(|&p| p <= 2)
+    g.kernel == [SIDE, SIDE] && g.dilation == [1, 1] && g.padding.iter().all(|&p| p <= 2)
 }
 
 /// A block's 8 output channels all used (fewer are computed all the same: an input
@@ -111,8 +111,30 @@ fn channels_fit(c_in: usize, c_out: usize) -> bool {
     c_out >= CHANNELS && (c_in < 16 || c_in * c_out <= 16 * 16)
 }
 
-fn avx512() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
+/// The vector instructions the kernels run on, as [`isa`] found them on the CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    Avx512,
+    /// AVX2 with FMA.
+    Avx2,
+}
+
+/// The widest the CPU has, checked once; or, for measuring one against another, what
+/// `KILN_CPU_DIRECT` says: `avx2` (where the CPU has it), or `off` (none, so that im2col
+/// and Winograd's method run these layers).
+fn isa() -> Option<Isa> {
+    static ISA: std::sync::OnceLock<Option<Isa>> = std::sync::OnceLock::new();
+    *ISA.get_or_init(|| {
+        let avx2 = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma");
+        let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+        match std::env::var("KILN_CPU_DIRECT").as_deref() {
+            Ok("off") => None,
+            Ok("avx2") => avx2.then_some(Isa::Avx2),
+            _ if avx512 => Some(Isa::Avx512),
+            _ => avx2.then_some(Isa::Avx2),
+        }
+    })
 }
 
 /// How an image's channels lie in the scratch: each padded, split into its `stride²`
@@ -245,12 +267,18 @@ fn pack(
 ///
 /// # Panics
 /// Where [`applies`] does not hold.
-pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-    assert!(applies(g), "a direct convolution of {g:?}");
+pub(crate) fn forward(
+    isa: Isa,
+    g: &Geometry,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    assert!(fits(g, g.c_in, g.c_out), "a direct convolution of {g:?}");
     let packed = pack(g.c_out, g.c_in, TAPS, |o, c, t| {
         weight[(o * g.c_in + c) * TAPS + t]
     });
-    packed_forward(g, x, &packed, bias)
+    packed_forward(isa, g, x, &packed, bias)
 }
 
 /// The input gradient. With stride 1, the forward pass of `dy` through the kernels
@@ -263,20 +291,20 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
 ///
 /// # Panics
 /// Where [`applies_to_input_grad`] does not hold.
-pub(crate) fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
-    assert!(applies_to_input_grad(g), "a direct input gradient of {g:?}");
+pub(crate) fn input_grad(isa: Isa, g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+    assert!(fits(g, g.c_out, g.c_in), "a direct input gradient of {g:?}");
     if g.stride == [2, 2] {
-        return strided_input_grad(g, weight, dy);
+        return strided_input_grad(isa, g, weight, dy);
     }
     let back = g.mirrored();
     let packed = pack(back.c_out, back.c_in, TAPS, |i, o, t| {
         weight[(o * g.c_in + i) * TAPS + TAPS - 1 - t]
     });
-    packed_forward(&back, dy, &packed, None)
+    packed_forward(isa, &back, dy, &packed, None)
 }
 
 /// [`input_grad`] with stride 2.
-fn strided_input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+fn strided_input_grad(isa: Isa, g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     let [top, left] = g.padding;
     // The output gradient padded by one row and column all round, flattened for outputs
     // of as many rows and columns as the larger phase has.
@@ -322,10 +350,10 @@ fn strided_input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
                 let (f00, rest) = flat.split_at_mut(outputs);
                 let (f01, rest) = rest.split_at_mut(outputs);
                 let (f10, f11) = rest.split_at_mut(outputs);
-                all_blocks(padded, planes, &p00.0, &p00.1, f00);
-                all_blocks(padded, planes, &p01.0, &p01.1, f01);
-                all_blocks(padded, planes, &p10.0, &p10.1, f10);
-                all_blocks(padded, planes, &p11.0, &p11.1, f11);
+                all_blocks(isa, padded, planes, &p00.0, &p00.1, f00);
+                all_blocks(isa, padded, planes, &p01.0, &p01.1, f01);
+                all_blocks(isa, padded, planes, &p10.0, &p10.1, f10);
+                all_blocks(isa, padded, planes, &p11.0, &p11.1, f11);
                 widest(
                     #[inline(always)]
                     || interleave_phases(g, planes, flat, image),
@@ -390,8 +418,8 @@ fn interleave_phases(g: &Geometry, planes: Planes, flat: &[f32], image: &mut [Ma
 ///
 /// # Panics
 /// Where [`applies`] does not hold.
-pub(crate) fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
-    assert!(applies(g), "a direct convolution of {g:?}");
+pub(crate) fn weight_grad(isa: Isa, g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    assert!(fits(g, g.c_in, g.c_out), "a direct convolution of {g:?}");
     let planes = Planes::new(g);
     let offsets = planes.offsets();
     let blocks = g.c_out.div_ceil(CHANNELS);
@@ -430,8 +458,11 @@ pub(crate) fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 let grads = &flat[block * CHANNELS * planes.out..];
                 let plane = &padded[c * planes.plane()..];
                 let taps = [0, 1, 2].map(|kx| offsets[SIDE * ky + kx]);
-                // SAFETY: `weight_grad` checked that the CPU has AVX-512.
-                unsafe { row_sums(plane, taps, grads, group, sums) }
+                // SAFETY: `isa` says what the CPU has ([`isa`] found it).
+                match isa {
+                    Isa::Avx512 => unsafe { row_sums(plane, taps, grads, group, sums) },
+                    Isa::Avx2 => unsafe { row_sums_avx2(plane, taps, grads, group, sums) },
+                }
             }
         },
     );
@@ -447,8 +478,14 @@ pub(crate) fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     weight
 }
 
-/// The forward pass with the kernels packed (`pack`), on a CPU with AVX-512.
-fn packed_forward(g: &Geometry, x: &[f32], packed: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+/// The forward pass with the kernels packed (`pack`), on `isa`.
+fn packed_forward(
+    isa: Isa,
+    g: &Geometry,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
     let planes = Planes::new(g);
     let offsets = planes.offsets();
     let blocks = g.c_out.div_ceil(CHANNELS);
@@ -466,7 +503,7 @@ fn packed_forward(g: &Geometry, x: &[f32], packed: &[f32], bias: Option<&[f32]>)
                     #[inline(always)]
                     || planes.pad(g, image, padded),
                 );
-                all_blocks(padded, planes, &offsets, packed, flat);
+                all_blocks(isa, padded, planes, &offsets, packed, flat);
                 widest(
                     #[inline(always)]
                     || planes.crop(g, flat, bias, out),
@@ -481,9 +518,9 @@ fn packed_forward(g: &Geometry, x: &[f32], packed: &[f32], bias: Option<&[f32]>)
 
 /// Every block of an image's output, `flat` (`[blocks · 8][planes.out]`), from its
 /// padded channels `padded` through kernels of `T` taps read at `offsets`, packed
-/// (`pack`). The CPU must have AVX-512 (as [`applies`] and [`applies_to_input_grad`]
-/// check).
+/// (`pack`), on `isa`.
 fn all_blocks<const T: usize>(
+    isa: Isa,
     padded: &[f32],
     planes: Planes,
     offsets: &[usize; T],
@@ -495,8 +532,13 @@ fn all_blocks<const T: usize>(
     for (block, flat) in flat.chunks_exact_mut(CHANNELS * planes.out).enumerate() {
         let weights = &packed[block * per_block..][..per_block];
         for start in (0..planes.out).step_by(SPAN) {
-            // SAFETY: the callers checked that the CPU has AVX-512.
-            unsafe { block_sums(padded, planes, offsets, start, weights, flat) }
+            // SAFETY: `isa` says what the CPU has ([`isa`] found it).
+            match isa {
+                Isa::Avx512 => unsafe { block_sums(padded, planes, offsets, start, weights, flat) },
+                Isa::Avx2 => unsafe {
+                    block_sums_avx2(padded, planes, offsets, start, weights, flat)
+                },
+            }
         }
     }
 }
@@ -553,6 +595,70 @@ unsafe fn block_sums<const T: usize>(
             // SAFETY: asserted above: the block's 48 positions of each of its channels
             // lie inside `flat`.
             unsafe { _mm512_storeu_ps(row.as_mut_ptr().add(LANES * j), sum) };
+        }
+    }
+}
+
+/// Floats of an AVX2 vector.
+const NARROW: usize = 8;
+
+/// [`block_sums`] on AVX2 (16 registers of 8 floats): the block as four of 4 channels ×
+/// 24 positions, each 12 vectors of sums beside 3 of values and 1 of a weight, every
+/// sum taking its products in the same order (the same floats, bit for bit).
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_sums_avx2<const T: usize>(
+    padded: &[f32],
+    planes: Planes,
+    offsets: &[usize; T],
+    start: usize,
+    weights: &[f32],
+    flat: &mut [f32],
+) {
+    use core::arch::x86_64::{
+        _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    const HALF: usize = CHANNELS / 2;
+
+    let c_in = weights.len() / (T * CHANNELS);
+    let farthest = offsets.iter().max().copied().unwrap_or(0);
+    assert!(
+        c_in > 0
+            && (c_in - 1) * planes.plane() + start + farthest + SPAN <= padded.len()
+            && (CHANNELS - 1) * planes.out + start + SPAN <= flat.len(),
+        "a block at {start} reads or writes outside its planes"
+    );
+    for first in (0..CHANNELS).step_by(HALF) {
+        for part in (0..SPAN).step_by(SPAN / 2) {
+            let mut sums = [[_mm256_setzero_ps(); VECTORS]; HALF];
+            for c in 0..c_in {
+                let plane = &padded[c * planes.plane() + start + part..];
+                let weights = &weights[c * T * CHANNELS + first..];
+                for (t, &offset) in offsets.iter().enumerate() {
+                    let mut values = [_mm256_setzero_ps(); VECTORS];
+                    for (j, v) in values.iter_mut().enumerate() {
+                        // SAFETY: asserted above: `start + part + offset + 8j + 7` is at
+                        // most the block's last position plus `offset`, inside `padded`.
+                        *v = unsafe { _mm256_loadu_ps(plane.as_ptr().add(offset + NARROW * j)) };
+                    }
+                    for (o, sums) in sums.iter_mut().enumerate() {
+                        let w = _mm256_set1_ps(weights[t * CHANNELS + o]);
+                        for (sum, &v) in sums.iter_mut().zip(&values) {
+                            *sum = _mm256_fmadd_ps(v, w, *sum);
+                        }
+                    }
+                }
+            }
+            for (o, sums) in sums.iter().enumerate() {
+                let row = &mut flat[(first + o) * planes.out + start + part..];
+                for (j, &sum) in sums.iter().enumerate() {
+                    // SAFETY: asserted above: the block's 48 positions of each of its
+                    // channels lie inside `flat`.
+                    unsafe { _mm256_storeu_ps(row.as_mut_ptr().add(NARROW * j), sum) };
+                }
+            }
         }
     }
 }
@@ -632,6 +738,163 @@ unsafe fn row_sums(
         for (kx, &acc) in acc.iter().enumerate() {
             // SAFETY: asserted above: `sums` holds 8 × 3 vectors.
             unsafe { _mm512_storeu_ps(sums.as_mut_ptr().add((o * SIDE + kx) * LANES), acc) };
+        }
+    }
+}
+
+/// [`row_sums`] on AVX2: each 16-lane sum as two vectors of 8 (lanes 0–7 and 8–15, the
+/// same positions as AVX-512's lanes), 4 channels at a time, so that 12 vectors of sums,
+/// 3 of values and 1 of gradients fill the 16 registers; the images and positions are
+/// walked once per half and 4 channels, in the same order (the same floats, bit for bit).
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn row_sums_avx2(
+    plane: &[f32],
+    taps: [usize; SIDE],
+    grads: &[f32],
+    group: Group,
+    sums: &mut [f32],
+) {
+    use core::arch::x86_64::{
+        _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    const HALF: usize = CHANNELS / 2;
+
+    let Group {
+        images,
+        inputs,
+        outputs,
+        out,
+    } = group;
+    let farthest = taps.iter().max().copied().unwrap_or(0);
+    assert!(
+        images > 0
+            && out.is_multiple_of(LANES)
+            && (images - 1) * inputs + out + farthest <= plane.len()
+            && (images - 1) * outputs + CHANNELS * out <= grads.len()
+            && CHANNELS * SIDE * LANES <= sums.len(),
+        "a kernel row's sums read or write outside their planes"
+    );
+    let at = |o: usize, kx: usize, lane: usize| (o * SIDE + kx) * LANES + lane;
+    for first in (0..CHANNELS).step_by(HALF) {
+        for lane in (0..LANES).step_by(NARROW) {
+            let mut acc = [[_mm256_setzero_ps(); SIDE]; HALF];
+            for (o, acc) in acc.iter_mut().enumerate() {
+                for (kx, acc) in acc.iter_mut().enumerate() {
+                    // SAFETY: asserted above: `sums` holds 8 × 3 × 16 floats.
+                    *acc = unsafe { _mm256_loadu_ps(sums.as_ptr().add(at(first + o, kx, lane))) };
+                }
+            }
+            for image in 0..images {
+                let (plane, grads) = (&plane[image * inputs..], &grads[image * outputs..]);
+                for start in (lane..out).step_by(LANES) {
+                    let mut values = [_mm256_setzero_ps(); SIDE];
+                    for (v, &tap) in values.iter_mut().zip(&taps) {
+                        // SAFETY: asserted above: `start + 7 < out`, so `start + tap + 7 <
+                        // out + tap`, inside the image's planes.
+                        *v = unsafe { _mm256_loadu_ps(plane.as_ptr().add(start + tap)) };
+                    }
+                    for (o, acc) in acc.iter_mut().enumerate() {
+                        // SAFETY: asserted above: channel `first + o`'s positions lie
+                        // inside `grads`.
+                        let d = unsafe {
+                            _mm256_loadu_ps(grads.as_ptr().add((first + o) * out + start))
+                        };
+                        for (acc, &v) in acc.iter_mut().zip(&values) {
+                            *acc = _mm256_fmadd_ps(d, v, *acc);
+                        }
+                    }
+                }
+            }
+            for (o, acc) in acc.iter().enumerate() {
+                for (kx, &acc) in acc.iter().enumerate() {
+                    // SAFETY: asserted above: `sums` holds 8 × 3 × 16 floats.
+                    unsafe {
+                        _mm256_storeu_ps(sums.as_mut_ptr().add(at(first + o, kx, lane)), acc)
+                    };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A convolution of `[c_in, h, w]` images (a batch of 3) to `c_out` channels by 3×3
+    /// kernels.
+    fn geometry(
+        c_in: usize,
+        c_out: usize,
+        [h, w]: [usize; 2],
+        stride: usize,
+        pad: usize,
+    ) -> Geometry {
+        Geometry {
+            batch: 3,
+            c_in,
+            height: h,
+            width: w,
+            c_out,
+            kernel: [SIDE, SIDE],
+            stride: [stride; 2],
+            padding: [pad; 2],
+            dilation: [1, 1],
+            out: [h, w].map(|n| (n + 2 * pad - SIDE) / stride + 1),
+        }
+    }
+
+    /// Values that are not round, from a seed.
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n as u32)
+            .map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 2001) as f32 / 1000.0 - 1.0)
+            .collect()
+    }
+
+    /// The AVX2 kernels give AVX-512's floats, bit for bit, for the forward pass and both
+    /// gradients, stride 1 and 2, over channel counts that fill a block or not and maps
+    /// whose rows end anywhere in a block.
+    #[test]
+    fn avx2_gives_avx512s_floats() {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "this test compares with AVX-512, which the CPU lacks"
+            );
+            return;
+        }
+        let cases = [
+            geometry(3, 32, [32, 32], 1, 1),
+            geometry(1, 8, [28, 28], 1, 0),
+            geometry(16, 16, [11, 9], 1, 1),
+            geometry(9, 8, [7, 13], 1, 2),
+            geometry(3, 11, [5, 5], 1, 1),
+            geometry(16, 32, [16, 16], 2, 1),
+            geometry(3, 9, [9, 7], 2, 1),
+            geometry(8, 16, [8, 8], 2, 0),
+        ];
+        for g in cases {
+            assert!(fits(&g, g.c_in, g.c_out), "{g:?}");
+            let x = values(g.batch * g.image_len(), 1);
+            let w = values(g.c_out * g.c_in * TAPS, 2);
+            let b = values(g.c_out, 3);
+            let dy = values(g.batch * g.output_len(), 4);
+            let both = |isa| {
+                let grad = fits(&g, g.c_out, g.c_in).then(|| input_grad(isa, &g, &w, &dy));
+                (
+                    forward(isa, &g, &x, &w, Some(&b)),
+                    grad,
+                    weight_grad(isa, &g, &x, &dy),
+                )
+            };
+            let (wide, narrow) = (both(Isa::Avx512), both(Isa::Avx2));
+            assert_eq!(wide.0, narrow.0, "forward of {g:?}");
+            assert_eq!(wide.1, narrow.1, "input gradient of {g:?}");
+            assert_eq!(wide.2, narrow.2, "weight gradient of {g:?}");
+            assert!(wide.0.iter().any(|v| *v != 0.0) && wide.2.iter().any(|v| *v != 0.0));
         }
     }
 }
