@@ -80,13 +80,13 @@ const POSITIONS: usize = 384;
 /// channels or more (im2col would run it otherwise, its products' inner dimension a 16th
 /// of the output's).
 pub(crate) fn applies(g: &Geometry) -> Option<Isa> {
-    isa().filter(|_| fits(g, g.c_in, g.c_out))
+    isa().filter(|isa| fits(g, g.c_in, g.c_out) && isa.wins(g.c_in, g.stride, false))
 }
 
 /// Whether this convolution's input gradient runs here: as [`applies`] with the channels
 /// swapped (the gradient runs from `c_out` channels to `c_in`).
 pub(crate) fn applies_to_input_grad(g: &Geometry) -> Option<Isa> {
-    isa().filter(|_| fits(g, g.c_out, g.c_in))
+    isa().filter(|isa| fits(g, g.c_out, g.c_in) && isa.wins(g.c_out, g.stride, true))
 }
 
 /// Whether a pass from `c_in` channels to `c_out` fits the kernels, whatever the CPU.
@@ -117,6 +117,27 @@ pub(crate) enum Isa {
     Avx512,
     /// AVX2 with FMA.
     Avx2,
+}
+
+impl Isa {
+    /// Whether the kernels beat im2col and Winograd's method on a pass from `c_in`
+    /// channels with `stride` (an input gradient's when `input_grad`): AVX-512's wherever
+    /// they fit; AVX2's, half as wide against `gemm`'s AVX2 kernels, on few input
+    /// channels (a first layer's) and on stride 2's forward pass and weight gradient
+    /// only. Measured with `gemm` held to AVX2 (`cargo bench -p kiln-cpu --bench
+    /// kernels`, three alternated runs, ms, these kernels against the others): the CIFAR
+    /// CNN's 3 → 32 layer 1.28–1.45 against 1.45–2.50 forward, 1.23–1.43 against
+    /// 1.90–2.15 for the weight gradient; ResNet-14's stride-2 16 → 32 layer 1.60–1.64
+    /// against 2.04–2.07 forward, 1.70–1.72 against 2.73–2.84 for the weight gradient,
+    /// but its input gradient 2.55–2.57 against 2.38–2.41 (32 → 64: 2.90–2.97 against
+    /// 1.99–2.43); its 16 → 16 layer 2.83–2.86 against Winograd's 2.56–2.68 forward.
+    fn wins(self, c_in: usize, stride: [usize; 2], input_grad: bool) -> bool {
+        match self {
+            Isa::Avx512 => true,
+            Isa::Avx2 if stride == [2, 2] => !input_grad,
+            Isa::Avx2 => c_in < 16,
+        }
+    }
 }
 
 /// The widest the CPU has, checked once; or, for measuring one against another, what
