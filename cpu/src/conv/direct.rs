@@ -918,4 +918,26 @@ mod tests {
             assert!(wide.0.iter().any(|v| *v != 0.0) && wide.2.iter().any(|v| *v != 0.0));
         }
     }
+
+    /// AVX2's kernels run where they beat `gemm`'s AVX2 kernels (BENCHMARKS.md): a first
+    /// layer and stride 2 forward and for the weight gradient, not 16 → 16 and not
+    /// stride 2's input gradient; AVX-512's wherever they fit.
+    #[test]
+    fn avx2_runs_where_it_was_measured_to_win() {
+        let cases = [
+            (Isa::Avx2, 3, 1, false, true),
+            (Isa::Avx2, 16, 1, false, false),
+            (Isa::Avx2, 16, 2, false, true),
+            (Isa::Avx2, 32, 2, true, false),
+            (Isa::Avx512, 16, 1, false, true),
+            (Isa::Avx512, 32, 2, true, true),
+        ];
+        for (isa, c_in, stride, input_grad, wins) in cases {
+            assert_eq!(
+                isa.wins(c_in, [stride; 2], input_grad),
+                wins,
+                "{isa:?} {c_in} {stride} {input_grad}"
+            );
+        }
+    }
 }
