@@ -137,7 +137,8 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
     ];
     for (data, class_weight, clip, name) in cases {
         let run = |parallel: Option<DataParallel<_>>| {
-            let mut trainer = support::trainer(Small::new);
+            let mut trainer =
+                support::trainer(Small::new).metrics([Metric::Accuracy, Metric::PRECISION]);
             if let Some(c) = clip {
                 trainer = trainer.optimizer(Sgd::new().learning_rate(0.1).global_clipnorm(c));
             }
@@ -146,10 +147,11 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
                 fit = fit.distribution(p);
             }
             let history = trainer.fit(data, fit).unwrap();
+            let last = |name: &str| history.get(name).unwrap()[0];
             (
                 weights(trainer.model()),
-                history.get("accuracy").unwrap()[0],
-                history.get("loss").unwrap()[0],
+                [last("accuracy"), last("precision")],
+                last("loss"),
             )
         };
         let (want, want_accuracy, want_loss) = run(None);
@@ -158,7 +160,13 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
         let d = difference(&got, &want);
         eprintln!("{name}: relative difference {d}");
         assert!(d < TOLERANCE, "{name}: weights differ by {d} (relative)");
-        assert!((accuracy - want_accuracy).abs() < 1e-6);
+        assert!(
+            accuracy
+                .iter()
+                .zip(want_accuracy)
+                .all(|(a, w)| (a - w).abs() < 1e-6),
+            "{name}: {accuracy:?} vs {want_accuracy:?}"
+        );
         assert!(
             (loss - want_loss).abs() < 1e-5,
             "{name}: {loss} vs {want_loss}"

@@ -229,6 +229,7 @@ impl Mode {
     /// ```
     /// use kiln_core::Mode;
     /// assert!(Mode::Auto.higher_is_better("val_accuracy"));
+    /// assert!(Mode::Auto.higher_is_better("val_recall"));
     /// assert!(!Mode::Auto.higher_is_better("val_loss"));
     /// assert!(Mode::Max.higher_is_better("val_loss"));
     /// ```
@@ -236,7 +237,9 @@ impl Mode {
         match self {
             Mode::Min => false,
             Mode::Max => true,
-            Mode::Auto => ["accuracy", "acc", "auc"].iter().any(|s| name.ends_with(s)),
+            Mode::Auto => ["accuracy", "acc", "auc", "precision", "recall"]
+                .iter()
+                .any(|s| name.ends_with(s)),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Metrics, by their Keras names, accumulated exactly over an epoch: each batch adds the
-//! sum of its examples' values, and the epoch's value is that total over the examples.
+//! sum of its examples' values, and the epoch's value is that total over the examples
+//! (precision and recall add two counts, and are their ratio).
 
 use std::fmt;
 
@@ -37,6 +38,19 @@ pub enum Metric {
     MeanAbsolutePercentageError,
     /// `mean((ln(1 + ŷ) - ln(1 + y))²)`.
     MeanSquaredLogarithmicError,
+    /// Of the outputs above `threshold`, the fraction whose target is not 0 (true
+    /// positives over predicted positives, each output a class of its own; 0 when none
+    /// is predicted): Keras's `Precision`.
+    Precision {
+        /// The decision threshold (0.5 in Keras).
+        threshold: f64,
+    },
+    /// Of the outputs whose target is not 0, the fraction above `threshold` (true
+    /// positives over actual positives; 0 when there is none): Keras's `Recall`.
+    Recall {
+        /// The decision threshold (0.5 in Keras).
+        threshold: f64,
+    },
 }
 
 impl Metric {
@@ -44,6 +58,10 @@ impl Metric {
     pub const BINARY_ACCURACY: Metric = Metric::BinaryAccuracy { threshold: 0.5 };
     /// Keras's top-k accuracy with k = 5.
     pub const TOP_5: Metric = Metric::TopKCategoricalAccuracy { k: 5 };
+    /// Keras's precision with its threshold 0.5.
+    pub const PRECISION: Metric = Metric::Precision { threshold: 0.5 };
+    /// Keras's recall with its threshold 0.5.
+    pub const RECALL: Metric = Metric::Recall { threshold: 0.5 };
 
     /// The name in logs and history (`val_` is prefixed for validation).
     pub fn name(&self) -> &'static str {
@@ -58,6 +76,8 @@ impl Metric {
             Metric::MeanAbsoluteError => "mean_absolute_error",
             Metric::MeanAbsolutePercentageError => "mean_absolute_percentage_error",
             Metric::MeanSquaredLogarithmicError => "mean_squared_logarithmic_error",
+            Metric::Precision { .. } => "precision",
+            Metric::Recall { .. } => "recall",
         }
     }
 
@@ -74,21 +94,33 @@ impl Metric {
             "mean_absolute_error" | "mae" => Metric::MeanAbsoluteError,
             "mean_absolute_percentage_error" | "mape" => Metric::MeanAbsolutePercentageError,
             "mean_squared_logarithmic_error" | "msle" => Metric::MeanSquaredLogarithmicError,
+            "precision" => Metric::PRECISION,
+            "recall" => Metric::RECALL,
             _ => return None,
         })
     }
 
-    /// Whether a higher value is better (accuracies), for callbacks' `mode = auto`.
+    /// Whether a higher value is better (accuracies, precision, recall), for callbacks'
+    /// `mode = auto`.
     pub fn higher_is_better(&self) -> bool {
-        self.name().ends_with("accuracy")
+        crate::callback::Mode::Auto.higher_is_better(self.name())
     }
 
-    /// The sum over the batch's examples of each one's value: one element.
+    /// How many sums a batch adds to the epoch's totals for this metric: the sum of its
+    /// examples' values, or for precision and recall the two counts of their ratio.
+    pub fn sums(&self) -> usize {
+        match self {
+            Metric::Precision { .. } | Metric::Recall { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// The batch's [sums](Self::sums) over its examples.
     pub fn batch_sum<B: Backend>(&self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 1> {
         self.counted_sum(output, target, None)
     }
 
-    /// The sum over the examples that count (all, or `counted`'s first ones), computed
+    /// The sums over the examples that count (all, or `counted`'s first ones), computed
     /// on every row of the batch so that its kernels keep the batch's shape.
     pub(crate) fn counted_sum<B: Backend>(
         &self,
@@ -96,64 +128,90 @@ impl Metric {
         target: &Target<B>,
         counted: Option<&Counted<B>>,
     ) -> Tensor<B, 1> {
-        let each = self.per_example(output, target);
-        match counted {
+        let sum = |each: Tensor<B, 1>| match counted {
             Some(counted) => counted.sum(each),
             None => each.sum(),
-        }
+        };
+        Tensor::cat(
+            self.per_example(output, target)
+                .into_iter()
+                .map(sum)
+                .collect(),
+            0,
+        )
     }
 
-    /// Each example's value, `[batch]`.
-    fn per_example<B: Backend>(&self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 1> {
+    /// Each example's part of each of the metric's [sums](Self::sums), `[batch]` each.
+    fn per_example<B: Backend>(&self, output: &Output<B>, target: &Target<B>) -> Vec<Tensor<B, 1>> {
         let width = output.width();
         let p = || output.activated();
-        let per_row = |t: Tensor<B, 2>| t.mean_dim(1).squeeze_dim(1);
-        match self {
-            Metric::Accuracy if width == 1 => Metric::BINARY_ACCURACY.per_example(output, target),
+        let mean = |t: Tensor<B, 2>| t.mean_dim(1).squeeze_dim(1);
+        let sum = |t: Tensor<B, 2>| t.sum_dim(1).squeeze_dim::<1>(1);
+        let classes = || match target {
+            Target::Classes(c, _) => c.clone(),
+            Target::Values(v) => v.clone().argmax(1).squeeze_dim(1),
+        };
+        let one = match self {
+            Metric::Accuracy if width == 1 => {
+                return Metric::BINARY_ACCURACY.per_example(output, target);
+            }
             Metric::Accuracy | Metric::CategoricalAccuracy | Metric::SparseCategoricalAccuracy => {
                 let predicted = output.ranked().argmax(1).squeeze_dim::<1>(1);
-                let truth = match target {
-                    Target::Classes(c, _) => c.clone(),
-                    Target::Values(v) => v.clone().argmax(1).squeeze_dim(1),
-                };
-                predicted.equal(truth).float()
+                predicted.equal(classes()).float()
             }
             Metric::BinaryAccuracy { threshold } => {
                 let predicted = p().greater_elem(*threshold).float();
                 let truth = target.dense(width).greater_elem(*threshold).float();
-                per_row(predicted.equal(truth).float())
+                mean(predicted.equal(truth).float())
             }
             Metric::TopKCategoricalAccuracy { k } => {
                 let p = output.ranked();
-                let truth = match target {
-                    Target::Classes(c, _) => c.clone(),
-                    Target::Values(v) => v.clone().argmax(1).squeeze_dim(1),
-                };
                 // The target is in the top k when fewer than k outputs beat it.
-                let of_truth = p.clone().gather(1, truth.unsqueeze_dim(1));
+                let of_truth = p.clone().gather(1, classes().unsqueeze_dim(1));
                 let beaten_by = p.greater(of_truth).int().sum_dim(1).squeeze_dim::<1>(1);
                 beaten_by.lower_elem(*k as i64).float()
             }
             Metric::MeanSquaredError | Metric::RootMeanSquaredError => {
-                per_row((p() - target.dense(width)).square())
+                mean((p() - target.dense(width)).square())
             }
-            Metric::MeanAbsoluteError => per_row((p() - target.dense(width)).abs()),
+            Metric::MeanAbsoluteError => mean((p() - target.dense(width)).abs()),
             Metric::MeanAbsolutePercentageError => {
                 let y = target.dense(width);
-                per_row(((p() - y.clone()).abs() / y.abs().clamp_min(EPSILON)).mul_scalar(100.0))
+                mean(((p() - y.clone()).abs() / y.abs().clamp_min(EPSILON)).mul_scalar(100.0))
             }
             Metric::MeanSquaredLogarithmicError => {
                 let y = target.dense(width).clamp_min(EPSILON).add_scalar(1.0).log();
-                per_row((p().clamp_min(EPSILON).add_scalar(1.0).log() - y).square())
+                mean((p().clamp_min(EPSILON).add_scalar(1.0).log() - y).square())
             }
-        }
+            // True positives, and the predicted or the actual positives.
+            Metric::Precision { threshold } | Metric::Recall { threshold } => {
+                let predicted = p().greater_elem(*threshold).float();
+                let actual = target.dense(width).not_equal_elem(0.0).float();
+                let of = match self {
+                    Metric::Precision { .. } => predicted.clone(),
+                    _ => actual.clone(),
+                };
+                return vec![sum(predicted * actual), sum(of)];
+            }
+        };
+        vec![one]
     }
 
-    /// The epoch's value from the mean of its examples' values.
-    pub fn finish(&self, mean: f64) -> f64 {
-        match self {
-            Metric::RootMeanSquaredError => mean.sqrt(),
-            _ => mean,
+    /// The epoch's value from its totals of the [sums](Self::sums) over `examples`
+    /// examples: their mean (its root for the root mean squared error), or the counts'
+    /// ratio (0 over 0 is 0, as Keras's).
+    pub fn finish(&self, sums: &[f64], examples: usize) -> f64 {
+        let first = sums.first().copied().unwrap_or(f64::NAN);
+        match (self, sums) {
+            (Metric::Precision { .. } | Metric::Recall { .. }, [hits, of]) => {
+                if *of == 0.0 {
+                    0.0
+                } else {
+                    hits / of
+                }
+            }
+            (Metric::RootMeanSquaredError, _) => (first / examples.max(1) as f64).sqrt(),
+            _ => first / examples.max(1) as f64,
         }
     }
 }
@@ -221,7 +279,50 @@ mod tests {
         // Squared errors 0.01, 0.36, 0.36: summed per example.
         let squared = sum(Metric::MeanSquaredError, &binary, &targets);
         assert!((squared - 0.73).abs() < 1e-6, "{squared}");
-        assert_eq!(Metric::RootMeanSquaredError.finish(0.25), 0.5);
+        assert_eq!(Metric::RootMeanSquaredError.finish(&[1.0], 4), 0.5);
+    }
+
+    /// Keras's Precision and Recall, worked by hand: each output a class of its own,
+    /// positive above the threshold, a target positive when not 0.
+    #[test]
+    fn precision_and_recall_count_as_keras_counts() {
+        // Outputs above 0.5: (0, 1), (0, 0), (1, 1); targets (0, 1), (1, 0), (1, 0).
+        let out = output(&[&[0.2, 0.9], &[0.4, 0.1], &[0.6, 0.7]]);
+        let targets = Target::Values(output(&[&[0.0, 1.0], &[1.0, 0.0], &[1.0, 0.0]]).logits);
+        // True positives 2, predicted 3, actual 3.
+        let sums = |m: Metric| {
+            m.batch_sum(&out, &targets)
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+        };
+        assert_eq!(sums(Metric::PRECISION), [2.0, 3.0]);
+        assert_eq!(sums(Metric::RECALL), [2.0, 3.0]);
+        // A higher threshold: only 0.9 and 0.7 are positive, one of them truly.
+        assert_eq!(sums(Metric::Precision { threshold: 0.65 }), [1.0, 2.0]);
+        assert_eq!(sums(Metric::Recall { threshold: 0.65 }), [1.0, 3.0]);
+        // Class indices as one-hot rows; a single output against 0/1 classes.
+        assert_eq!(sums(Metric::PRECISION), {
+            let labels = classes(&[1, 0, 0]);
+            Metric::PRECISION
+                .batch_sum(&out, &labels)
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+        });
+        let binary = output(&[&[0.9], &[0.4], &[0.6]]);
+        let labels = classes(&[1, 1, 0]);
+        let of = |m: Metric| {
+            m.batch_sum(&binary, &labels)
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+        };
+        assert_eq!(of(Metric::PRECISION), [1.0, 2.0]);
+        assert_eq!(of(Metric::RECALL), [1.0, 2.0]);
+        // The epoch's value: the counts' ratio, 0 when nothing is predicted.
+        assert_eq!(Metric::PRECISION.finish(&[3.0, 4.0], 10), 0.75);
+        assert_eq!(Metric::RECALL.finish(&[0.0, 0.0], 10), 0.0);
     }
 
     #[test]
@@ -239,15 +340,20 @@ mod tests {
             Metric::MeanAbsoluteError,
             Metric::MeanAbsolutePercentageError,
             Metric::MeanSquaredLogarithmicError,
+            Metric::PRECISION,
+            Metric::RECALL,
         ] {
-            let padded = metric
-                .counted_sum(&three, &classes(&[1, 1, 0]), Some(&counted))
-                .into_scalar();
-            let alone = sum(metric, &two, &classes(&[1, 1]));
-            assert!(
-                (padded - alone).abs() <= 1e-6 * alone.abs().max(1.0),
-                "{metric}: {padded} against {alone}"
-            );
+            let padded = metric.counted_sum(&three, &classes(&[1, 1, 0]), Some(&counted));
+            let alone = metric.batch_sum(&two, &classes(&[1, 1]));
+            let (padded, alone) = [padded, alone]
+                .map(|t| t.into_data().to_vec::<f32>().unwrap())
+                .into();
+            for (padded, alone) in padded.iter().zip(&alone) {
+                assert!(
+                    (padded - alone).abs() <= 1e-6 * alone.abs().max(1.0),
+                    "{metric}: {padded} against {alone}"
+                );
+            }
         }
     }
 
@@ -259,11 +365,14 @@ mod tests {
             Metric::CategoricalAccuracy,
             Metric::TOP_5,
             Metric::MeanAbsoluteError,
+            Metric::PRECISION,
+            Metric::RECALL,
         ] {
             assert_eq!(Metric::from_name(m.name()), Some(m));
         }
         assert!(
             Metric::Accuracy.higher_is_better() && !Metric::MeanSquaredError.higher_is_better()
         );
+        assert!(Metric::PRECISION.higher_is_better() && Metric::RECALL.higher_is_better());
     }
 }

@@ -263,8 +263,11 @@ impl<B: Backend> Totals<B> {
             .unwrap_or_default();
         let n = self.examples.max(1) as f64;
         logs.insert("loss", values.first().copied().unwrap_or(f64::NAN) / n);
-        for (metric, sum) in metrics.iter().zip(values.iter().skip(1)) {
-            logs.insert(metric.name(), metric.finish(sum / n));
+        let mut rest = values.get(1..).unwrap_or_default();
+        for metric in metrics {
+            let (sums, after) = rest.split_at(metric.sums().min(rest.len()));
+            logs.insert(metric.name(), metric.finish(sums, self.examples));
+            rest = after;
         }
         logs
     }
@@ -1391,6 +1394,23 @@ mod tests {
         assert_eq!(logs.get("accuracy"), Some(0.4));
         let one_by_one = trainer.evaluate_batched(&data, 1).unwrap();
         assert!((logs.get("loss").unwrap() - one_by_one.get("loss").unwrap()).abs() < 1e-6);
+        // Precision and recall are the epoch's counts' ratios: outputs 1, -1, 1, -1, 1
+        // against labels 1, 1, 0, 0, 0 make one true positive of 3 predicted and 2
+        // actual ones; per batch of 2, recall would be 1/2, 0/0 and 0/0.
+        let data = ArrayDataset::classification(
+            vec![1.0, -1.0, 1.0, -1.0, 1.0],
+            vec![1],
+            vec![1, 1, 0, 0, 0],
+            2,
+        )
+        .unwrap();
+        let trainer = Trainer::new(scale(1.0))
+            .loss(Loss::BinaryCrossentropy)
+            .metrics([Metric::PRECISION, Metric::Accuracy, Metric::RECALL]);
+        let logs = trainer.evaluate_batched(&data, 2).unwrap();
+        assert_eq!(logs.get("precision"), Some(1.0 / 3.0));
+        assert_eq!(logs.get("accuracy"), Some(0.4));
+        assert_eq!(logs.get("recall"), Some(0.5));
     }
 
     #[test]
