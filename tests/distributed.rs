@@ -137,8 +137,11 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
     ];
     for (data, class_weight, clip, name) in cases {
         let run = |parallel: Option<DataParallel<_>>| {
-            let mut trainer =
-                support::trainer(Small::new).metrics([Metric::Accuracy, Metric::PRECISION]);
+            let mut trainer = support::trainer(Small::new).metrics([
+                Metric::Accuracy,
+                Metric::PRECISION,
+                Metric::AUC,
+            ]);
             if let Some(c) = clip {
                 trainer = trainer.optimizer(Sgd::new().learning_rate(0.1).global_clipnorm(c));
             }
@@ -150,7 +153,7 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
             let last = |name: &str| history.get(name).unwrap()[0];
             (
                 weights(trainer.model()),
-                [last("accuracy"), last("precision")],
+                [last("accuracy"), last("precision"), last("auc")],
                 last("loss"),
             )
         };

@@ -81,6 +81,19 @@ impl<B: Backend> Counted<B> {
         .sum()
     }
 
+    /// The sums of `each`'s columns (`[batch, k]`, a row per example) over the examples
+    /// that count, unweighted, as [`Counted::sum`]: `[k]`.
+    pub(crate) fn sum_rows(&self, each: Tensor<B, 2>) -> Tensor<B, 1> {
+        let each = match &self.padding {
+            Some(padding) => {
+                let mask = padding.clone().unsqueeze_dim::<2>(1).expand(each.dims());
+                each.mask_fill(mask, 0.0)
+            }
+            None => each,
+        };
+        each.sum_dim(0).squeeze_dim(0)
+    }
+
     /// The loss's mean: `Σ wᵢ·eachᵢ` over the examples that count, divided by their
     /// number (Keras's `sum_over_batch_size`).
     pub(crate) fn mean(&self, each: Tensor<B, 1>) -> Tensor<B, 1> {

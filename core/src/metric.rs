@@ -51,6 +51,13 @@ pub enum Metric {
         /// The decision threshold (0.5 in Keras).
         threshold: f64,
     },
+    /// The area under the ROC curve (true against false positive rate), its points at
+    /// `thresholds` thresholds evenly spread over [0, 1] (at least 2), each output a
+    /// class of its own, summed by trapezoids: Keras's `AUC` with its defaults.
+    Auc {
+        /// How many thresholds (200 in Keras).
+        thresholds: usize,
+    },
 }
 
 impl Metric {
@@ -62,6 +69,8 @@ impl Metric {
     pub const PRECISION: Metric = Metric::Precision { threshold: 0.5 };
     /// Keras's recall with its threshold 0.5.
     pub const RECALL: Metric = Metric::Recall { threshold: 0.5 };
+    /// Keras's AUC with its 200 thresholds.
+    pub const AUC: Metric = Metric::Auc { thresholds: 200 };
 
     /// The name in logs and history (`val_` is prefixed for validation).
     pub fn name(&self) -> &'static str {
@@ -78,6 +87,7 @@ impl Metric {
             Metric::MeanSquaredLogarithmicError => "mean_squared_logarithmic_error",
             Metric::Precision { .. } => "precision",
             Metric::Recall { .. } => "recall",
+            Metric::Auc { .. } => "auc",
         }
     }
 
@@ -96,6 +106,7 @@ impl Metric {
             "mean_squared_logarithmic_error" | "msle" => Metric::MeanSquaredLogarithmicError,
             "precision" => Metric::PRECISION,
             "recall" => Metric::RECALL,
+            "auc" => Metric::AUC,
             _ => return None,
         })
     }
@@ -107,10 +118,12 @@ impl Metric {
     }
 
     /// How many sums a batch adds to the epoch's totals for this metric: the sum of its
-    /// examples' values, or for precision and recall the two counts of their ratio.
+    /// examples' values, for precision and recall the two counts of their ratio, for AUC
+    /// the true and false positives at each threshold and the positives and negatives.
     pub fn sums(&self) -> usize {
         match self {
             Metric::Precision { .. } | Metric::Recall { .. } => 2,
+            Metric::Auc { thresholds } => 2 * (*thresholds).max(2) + 2,
             _ => 1,
         }
     }
@@ -128,25 +141,18 @@ impl Metric {
         target: &Target<B>,
         counted: Option<&Counted<B>>,
     ) -> Tensor<B, 1> {
-        let sum = |each: Tensor<B, 1>| match counted {
-            Some(counted) => counted.sum(each),
-            None => each.sum(),
-        };
-        Tensor::cat(
-            self.per_example(output, target)
-                .into_iter()
-                .map(sum)
-                .collect(),
-            0,
-        )
+        let each = self.per_example(output, target);
+        match counted {
+            Some(counted) => counted.sum_rows(each),
+            None => each.sum_dim(0).squeeze_dim(0),
+        }
     }
 
-    /// Each example's part of each of the metric's [sums](Self::sums), `[batch]` each.
-    fn per_example<B: Backend>(&self, output: &Output<B>, target: &Target<B>) -> Vec<Tensor<B, 1>> {
+    /// Each example's part of each of the metric's [sums](Self::sums): `[batch, sums]`.
+    fn per_example<B: Backend>(&self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 2> {
         let width = output.width();
         let p = || output.activated();
         let mean = |t: Tensor<B, 2>| t.mean_dim(1).squeeze_dim(1);
-        let sum = |t: Tensor<B, 2>| t.sum_dim(1).squeeze_dim::<1>(1);
         let classes = || match target {
             Target::Classes(c, _) => c.clone(),
             Target::Values(v) => v.clone().argmax(1).squeeze_dim(1),
@@ -191,10 +197,11 @@ impl Metric {
                     Metric::Precision { .. } => predicted.clone(),
                     _ => actual.clone(),
                 };
-                return vec![sum(predicted * actual), sum(of)];
+                return Tensor::cat(vec![(predicted * actual).sum_dim(1), of.sum_dim(1)], 1);
             }
+            Metric::Auc { thresholds } => return confusion(p(), target.dense(width), *thresholds),
         };
-        vec![one]
+        one.unsqueeze_dim(1)
     }
 
     /// The epoch's value from its totals of the [sums](Self::sums) over `examples`
@@ -211,9 +218,75 @@ impl Metric {
                 }
             }
             (Metric::RootMeanSquaredError, _) => (first / examples.max(1) as f64).sqrt(),
+            (Metric::Auc { .. }, _) => roc_area(sums),
             _ => first / examples.max(1) as f64,
         }
     }
+}
+
+/// Keras's AUC thresholds: `n` (at least 2) from just below 0 to just above 1, evenly
+/// spread between.
+fn auc_thresholds(n: usize) -> Vec<f32> {
+    let n = n.max(2);
+    let inner = (1..n - 1).map(|i| i as f32 / (n - 1) as f32);
+    std::iter::once(-(EPSILON as f32))
+        .chain(inner)
+        .chain(std::iter::once(1.0 + EPSILON as f32))
+        .collect()
+}
+
+/// Each example's counts for the AUC, `[batch, 2n + 2]`: at each of the `n` thresholds
+/// its outputs above it whose target is positive (not 0), and those whose target is not;
+/// then its positive and its negative targets.
+fn confusion<B: Backend>(p: Tensor<B, 2>, y: Tensor<B, 2>, n: usize) -> Tensor<B, 2> {
+    let [batch, width] = p.dims();
+    let thresholds = auc_thresholds(n);
+    let n = thresholds.len();
+    let thresholds = Tensor::<B, 1>::from_floats(thresholds.as_slice(), &p.device())
+        .reshape([1, 1, n])
+        .expand([batch, width, n]);
+    let above = p
+        .unsqueeze_dim::<3>(2)
+        .expand([batch, width, n])
+        .greater(thresholds)
+        .float();
+    let positive = y.not_equal_elem(0.0).float();
+    let negative = positive.clone().neg().add_scalar(1.0);
+    let at = |class: Tensor<B, 2>| {
+        (above.clone() * class.unsqueeze_dim::<3>(2))
+            .sum_dim(1)
+            .reshape([batch, n])
+    };
+    Tensor::cat(
+        vec![
+            at(positive.clone()),
+            at(negative.clone()),
+            positive.sum_dim(1),
+            negative.sum_dim(1),
+        ],
+        1,
+    )
+}
+
+/// The area under the ROC curve from an epoch's [`confusion`] counts: the false
+/// positive rate against the true positive rate at each threshold, summed by trapezoids
+/// (a rate of 0 over 0 is 0, as Keras's).
+fn roc_area(sums: &[f64]) -> f64 {
+    let n = sums.len().saturating_sub(2) / 2;
+    let (true_positives, rest) = sums.split_at(n);
+    let (false_positives, totals) = rest.split_at(n);
+    let rate = |count: f64, of: f64| if of == 0.0 { 0.0 } else { count / of };
+    let (positives, negatives) = (
+        totals.first().copied().unwrap_or(0.0),
+        totals.get(1).copied().unwrap_or(0.0),
+    );
+    let points: Vec<(f64, f64)> = (true_positives.iter().zip(false_positives))
+        .map(|(tp, fp)| (rate(*fp, negatives), rate(*tp, positives)))
+        .collect();
+    points
+        .windows(2)
+        .map(|w| (w[0].0 - w[1].0) * (w[0].1 + w[1].1) / 2.0)
+        .sum()
 }
 
 impl fmt::Display for Metric {
@@ -325,6 +398,44 @@ mod tests {
         assert_eq!(Metric::RECALL.finish(&[0.0, 0.0], 10), 0.0);
     }
 
+    /// Keras's AUC: the ROC curve's points at each threshold, summed by trapezoids.
+    #[test]
+    fn auc_is_the_area_under_the_roc_curve() {
+        let auc = |p: &[&[f32]], y: &[&[f32]]| {
+            let target = Target::Values(output(y).logits);
+            let sums = Metric::AUC.batch_sum(&output(p), &target).into_data();
+            let sums: Vec<f64> = sums
+                .to_vec::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            assert_eq!(sums.len(), Metric::AUC.sums());
+            Metric::AUC.finish(&sums, p.len())
+        };
+        let (one, zero): (&[f32], &[f32]) = (&[1.0], &[0.0]);
+        // Positives 0.9 and 0.4, negatives 0.6 and 0.1: 3 of the 4 pairs in order.
+        assert_eq!(
+            auc(&[&[0.9], &[0.4], &[0.6], &[0.1]], &[one, one, zero, zero]),
+            0.75
+        );
+        assert_eq!(auc(&[&[0.8], &[0.2]], &[one, zero]), 1.0);
+        assert_eq!(auc(&[&[0.2], &[0.8]], &[one, zero]), 0.0);
+        // A tie counts half.
+        assert_eq!(auc(&[&[0.5], &[0.5]], &[one, zero]), 0.5);
+        // Each output a class of its own: positives 0.9 and 0.7 above negatives 0.2, 0.3.
+        assert_eq!(
+            auc(&[&[0.2, 0.9], &[0.7, 0.3]], &[&[0.0, 1.0], &[1.0, 0.0]]),
+            1.0
+        );
+        // No negative: no false positive rate, an area of 0 (Keras's 0 over 0).
+        assert_eq!(auc(&[&[0.8], &[0.2]], &[one, one]), 0.0);
+        assert_eq!(
+            auc_thresholds(3),
+            [-(EPSILON as f32), 0.5, 1.0 + EPSILON as f32]
+        );
+    }
+
     #[test]
     fn padding_rows_are_left_out_of_every_metric() {
         // The first two rows count; the third pads the batch, right or wrong by any metric.
@@ -342,6 +453,7 @@ mod tests {
             Metric::MeanSquaredLogarithmicError,
             Metric::PRECISION,
             Metric::RECALL,
+            Metric::AUC,
         ] {
             let padded = metric.counted_sum(&three, &classes(&[1, 1, 0]), Some(&counted));
             let alone = metric.batch_sum(&two, &classes(&[1, 1]));
@@ -367,6 +479,7 @@ mod tests {
             Metric::MeanAbsoluteError,
             Metric::PRECISION,
             Metric::RECALL,
+            Metric::AUC,
         ] {
             assert_eq!(Metric::from_name(m.name()), Some(m));
         }

@@ -1411,6 +1411,26 @@ mod tests {
         assert_eq!(logs.get("precision"), Some(1.0 / 3.0));
         assert_eq!(logs.get("accuracy"), Some(0.4));
         assert_eq!(logs.get("recall"), Some(0.5));
+        // AUC from the epoch's counts: positives 0.9 and 0.4 above 5 of the 6 negatives'
+        // pairs (0.6, 0.1, 0.3), in batches of 2 as in one.
+        let data = ArrayDataset::classification(
+            vec![0.9, 0.4, 0.6, 0.1, 0.3],
+            vec![1],
+            vec![1, 1, 0, 0, 0],
+            2,
+        )
+        .unwrap();
+        let trainer = Trainer::new(scale(1.0))
+            .loss(Loss::BinaryCrossentropy)
+            .metrics([Metric::AUC]);
+        for batch in [2, 5] {
+            let auc = trainer
+                .evaluate_batched(&data, batch)
+                .unwrap()
+                .get("auc")
+                .unwrap();
+            assert!((auc - 5.0 / 6.0).abs() < 1e-12, "batches of {batch}: {auc}");
+        }
     }
 
     #[test]
