@@ -479,11 +479,13 @@ pub(crate) fn weight_grad(isa: Isa, g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<
                 let grads = &flat[block * CHANNELS * planes.out..];
                 let plane = &padded[c * planes.plane()..];
                 let taps = [0, 1, 2].map(|kx| offsets[SIDE * ky + kx]);
-                // SAFETY: `isa` says what the CPU has ([`isa`] found it).
-                match isa {
-                    Isa::Avx512 => unsafe { row_sums(plane, taps, grads, group, sums) },
-                    Isa::Avx2 => unsafe { row_sums_avx2(plane, taps, grads, group, sums) },
-                }
+                let row = Row {
+                    plane,
+                    taps,
+                    grads,
+                    group,
+                };
+                row_sums(isa, &row, sums);
             }
         },
     );
@@ -553,25 +555,19 @@ fn all_blocks<const T: usize>(
     for (block, flat) in flat.chunks_exact_mut(CHANNELS * planes.out).enumerate() {
         let weights = &packed[block * per_block..][..per_block];
         for start in (0..planes.out).step_by(SPAN) {
-            // SAFETY: `isa` says what the CPU has ([`isa`] found it).
-            match isa {
-                Isa::Avx512 => unsafe { block_sums(padded, planes, offsets, start, weights, flat) },
-                Isa::Avx2 => unsafe {
-                    block_sums_avx2(padded, planes, offsets, start, weights, flat)
-                },
-            }
+            block_sums(isa, padded, planes, offsets, start, weights, flat);
         }
     }
 }
 
 /// One block of the output: channels `0..8` of `flat` (rows `planes.out` floats apart),
 /// positions `start .. start + 48`, from the padded channels in `padded` and the block's
-/// packed kernels `[c_in][tap][8]`.
-///
-/// # Safety
-/// The CPU must have AVX-512F.
-#[target_feature(enable = "avx512f")]
-unsafe fn block_sums<const T: usize>(
+/// packed kernels `[c_in][tap][8]`, on `isa`: with AVX-512 at once, 24 vectors of sums;
+/// with AVX2 (16 registers of 8 floats) as four parts of 4 channels × 24 positions, 12
+/// vectors of sums beside 3 of values and 1 of a weight. Every sum takes its products
+/// in the same order, so both give the same floats, bit for bit.
+fn block_sums<const T: usize>(
+    isa: Isa,
     padded: &[f32],
     planes: Planes,
     offsets: &[usize; T],
@@ -579,10 +575,6 @@ unsafe fn block_sums<const T: usize>(
     weights: &[f32],
     flat: &mut [f32],
 ) {
-    use core::arch::x86_64::{
-        _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
-    };
-
     let c_in = weights.len() / (T * CHANNELS);
     let farthest = offsets.iter().max().copied().unwrap_or(0);
     assert!(
@@ -591,98 +583,170 @@ unsafe fn block_sums<const T: usize>(
             && (CHANNELS - 1) * planes.out + start + SPAN <= flat.len(),
         "a block at {start} reads or writes outside its planes"
     );
-    let mut sums = [[_mm512_setzero_ps(); VECTORS]; CHANNELS];
+    let block = Block {
+        padded,
+        planes,
+        offsets,
+        weights,
+    };
+    // SAFETY: `isa` says what the CPU has ([`isa`] found it); the reads and writes of
+    // each part lie inside the block's, asserted above.
+    match isa {
+        Isa::Avx512 => unsafe { avx512_block(&block, start, flat) },
+        Isa::Avx2 => unsafe { avx2_block(&block, start, flat) },
+    }
+}
+
+/// What a block of the output reads: the padded channels, the taps' offsets and the
+/// block's packed kernels.
+struct Block<'a, const T: usize> {
+    padded: &'a [f32],
+    planes: Planes,
+    offsets: &'a [usize; T],
+    weights: &'a [f32],
+}
+
+/// [`block_sums`] with AVX-512.
+///
+/// # Safety
+/// The CPU must have AVX-512F; the block must lie inside its planes.
+#[target_feature(enable = "avx512f")]
+unsafe fn avx512_block<const T: usize>(block: &Block<'_, T>, start: usize, flat: &mut [f32]) {
+    use core::arch::x86_64::__m512;
+    // SAFETY: the caller's.
+    unsafe { part_sums::<__m512, CHANNELS, T>(block, 0, start, flat) }
+}
+
+/// [`block_sums`] with AVX2, in four parts.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA; the block must lie inside its planes.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2_block<const T: usize>(block: &Block<'_, T>, start: usize, flat: &mut [f32]) {
+    use core::arch::x86_64::__m256;
+    for first in [0, CHANNELS / 2] {
+        for part in [0, SPAN / 2] {
+            // SAFETY: the caller's.
+            unsafe { part_sums::<__m256, { CHANNELS / 2 }, T>(block, first, start + part, flat) }
+        }
+    }
+}
+
+/// Channels `first .. first + C` of a block's output in `flat`, positions `at .. at +
+/// VECTORS · L::WIDTH`, each the sum over the input channels and taps of a packed
+/// weight times the plane at the tap's offset.
+///
+/// # Safety
+/// The CPU must have `L`'s instructions; the positions must lie inside the block's.
+#[inline(always)]
+unsafe fn part_sums<L: Lanes, const C: usize, const T: usize>(
+    block: &Block<'_, T>,
+    first: usize,
+    at: usize,
+    flat: &mut [f32],
+) {
+    let Block {
+        padded,
+        planes,
+        offsets,
+        weights,
+    } = *block;
+    let c_in = weights.len() / (T * CHANNELS);
+    // SAFETY (every call below): the caller's: the CPU has `L`'s instructions, and
+    // positions `at + offset .. at + offset + VECTORS · L::WIDTH` of each channel lie
+    // inside `padded`, as channels `first .. first + C` of those positions inside `flat`.
+    let mut sums = [[unsafe { L::zero() }; VECTORS]; C];
     for c in 0..c_in {
-        let plane = &padded[c * planes.plane() + start..];
-        let weights = &weights[c * T * CHANNELS..];
+        let plane = &padded[c * planes.plane() + at..];
+        let weights = &weights[c * T * CHANNELS + first..];
         for (t, &offset) in offsets.iter().enumerate() {
-            let mut values = [_mm512_setzero_ps(); VECTORS];
+            let mut values = [unsafe { L::zero() }; VECTORS];
             for (j, v) in values.iter_mut().enumerate() {
-                // SAFETY: asserted above: position `start + offset + 16j + 15` of channel
-                // `c` lies inside `padded`.
-                *v = unsafe { _mm512_loadu_ps(plane.as_ptr().add(offset + LANES * j)) };
+                *v = unsafe { L::load(plane.as_ptr().add(offset + L::WIDTH * j)) };
             }
             for (o, sums) in sums.iter_mut().enumerate() {
-                let w = _mm512_set1_ps(weights[t * CHANNELS + o]);
+                let w = unsafe { L::splat(weights[t * CHANNELS + o]) };
                 for (sum, &v) in sums.iter_mut().zip(&values) {
-                    *sum = _mm512_fmadd_ps(v, w, *sum);
+                    *sum = unsafe { L::fma(v, w, *sum) };
                 }
             }
         }
     }
     for (o, sums) in sums.iter().enumerate() {
-        let row = &mut flat[o * planes.out + start..];
+        let row = &mut flat[(first + o) * planes.out + at..];
         for (j, &sum) in sums.iter().enumerate() {
-            // SAFETY: asserted above: the block's 48 positions of each of its channels
-            // lie inside `flat`.
-            unsafe { _mm512_storeu_ps(row.as_mut_ptr().add(LANES * j), sum) };
+            unsafe { sum.store(row.as_mut_ptr().add(L::WIDTH * j)) };
         }
     }
 }
 
-/// Floats of an AVX2 vector.
-const NARROW: usize = 8;
-
-/// [`block_sums`] on AVX2 (16 registers of 8 floats): the block as four of 4 channels ×
-/// 24 positions, each 12 vectors of sums beside 3 of values and 1 of a weight, every
-/// sum taking its products in the same order (the same floats, bit for bit).
+/// A vector of `WIDTH` floats and the instructions the kernels use on it.
 ///
 /// # Safety
-/// The CPU must have AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn block_sums_avx2<const T: usize>(
-    padded: &[f32],
-    planes: Planes,
-    offsets: &[usize; T],
-    start: usize,
-    weights: &[f32],
-    flat: &mut [f32],
-) {
-    use core::arch::x86_64::{
-        _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
-    };
-    const HALF: usize = CHANNELS / 2;
+/// Each method runs its vector instructions: the CPU must have them. `load` and `store`
+/// read and write `WIDTH` floats from `at`.
+trait Lanes: Copy {
+    const WIDTH: usize;
+    unsafe fn zero() -> Self;
+    unsafe fn splat(value: f32) -> Self;
+    unsafe fn load(at: *const f32) -> Self;
+    unsafe fn store(self, at: *mut f32);
+    /// `a · b + c`, fused.
+    unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
+}
 
-    let c_in = weights.len() / (T * CHANNELS);
-    let farthest = offsets.iter().max().copied().unwrap_or(0);
-    assert!(
-        c_in > 0
-            && (c_in - 1) * planes.plane() + start + farthest + SPAN <= padded.len()
-            && (CHANNELS - 1) * planes.out + start + SPAN <= flat.len(),
-        "a block at {start} reads or writes outside its planes"
-    );
-    for first in (0..CHANNELS).step_by(HALF) {
-        for part in (0..SPAN).step_by(SPAN / 2) {
-            let mut sums = [[_mm256_setzero_ps(); VECTORS]; HALF];
-            for c in 0..c_in {
-                let plane = &padded[c * planes.plane() + start + part..];
-                let weights = &weights[c * T * CHANNELS + first..];
-                for (t, &offset) in offsets.iter().enumerate() {
-                    let mut values = [_mm256_setzero_ps(); VECTORS];
-                    for (j, v) in values.iter_mut().enumerate() {
-                        // SAFETY: asserted above: `start + part + offset + 8j + 7` is at
-                        // most the block's last position plus `offset`, inside `padded`.
-                        *v = unsafe { _mm256_loadu_ps(plane.as_ptr().add(offset + NARROW * j)) };
-                    }
-                    for (o, sums) in sums.iter_mut().enumerate() {
-                        let w = _mm256_set1_ps(weights[t * CHANNELS + o]);
-                        for (sum, &v) in sums.iter_mut().zip(&values) {
-                            *sum = _mm256_fmadd_ps(v, w, *sum);
-                        }
-                    }
-                }
+/// The lanes of AVX-512 (`__m512`) and of AVX2 with FMA (`__m256`).
+macro_rules! lanes {
+    ($vector:ident, $width:expr, $zero:ident, $splat:ident, $load:ident, $store:ident, $fma:ident) => {
+        impl Lanes for core::arch::x86_64::$vector {
+            const WIDTH: usize = $width;
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                // SAFETY: the caller's (the CPU has the instructions).
+                unsafe { core::arch::x86_64::$zero() }
             }
-            for (o, sums) in sums.iter().enumerate() {
-                let row = &mut flat[(first + o) * planes.out + start + part..];
-                for (j, &sum) in sums.iter().enumerate() {
-                    // SAFETY: asserted above: the block's 48 positions of each of its
-                    // channels lie inside `flat`.
-                    unsafe { _mm256_storeu_ps(row.as_mut_ptr().add(NARROW * j), sum) };
-                }
+            #[inline(always)]
+            unsafe fn splat(value: f32) -> Self {
+                // SAFETY: the caller's.
+                unsafe { core::arch::x86_64::$splat(value) }
+            }
+            #[inline(always)]
+            unsafe fn load(at: *const f32) -> Self {
+                // SAFETY: the caller's (and `at` holds `WIDTH` floats).
+                unsafe { core::arch::x86_64::$load(at) }
+            }
+            #[inline(always)]
+            unsafe fn store(self, at: *mut f32) {
+                // SAFETY: the caller's (and `at` holds `WIDTH` floats).
+                unsafe { core::arch::x86_64::$store(at, self) }
+            }
+            #[inline(always)]
+            unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+                // SAFETY: the caller's.
+                unsafe { core::arch::x86_64::$fma(a, b, c) }
             }
         }
-    }
+    };
 }
+
+lanes!(
+    __m512,
+    16,
+    _mm512_setzero_ps,
+    _mm512_set1_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_fmadd_ps
+);
+lanes!(
+    __m256,
+    8,
+    _mm256_setzero_ps,
+    _mm256_set1_ps,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm256_fmadd_ps
+);
 
 /// Where a group of images lies in the weight gradient's scratch: each image's padded
 /// planes `inputs` floats apart, and its flattened output gradient (`out` floats a
@@ -699,144 +763,116 @@ struct Group {
 /// 8 channels of a group's flattened output gradients (from `grads`) with one input
 /// channel's padded planes (from `plane`), read at a kernel row's three taps' offsets
 /// `taps`, over the group's images: lane l of sum (o, kx) gathers the positions
-/// p ≡ l (mod 16).
-///
-/// # Safety
-/// The CPU must have AVX-512F.
-#[target_feature(enable = "avx512f")]
-unsafe fn row_sums(
-    plane: &[f32],
-    taps: [usize; SIDE],
-    grads: &[f32],
-    group: Group,
-    sums: &mut [f32],
-) {
-    use core::arch::x86_64::{
-        _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_setzero_ps, _mm512_storeu_ps,
-    };
-
+/// p ≡ l (mod 16). With AVX2, each 16-lane sum is two vectors of 8 (lanes 0–7 and
+/// 8–15), 4 channels at a time (12 vectors of sums, 3 of values, 1 of gradients), the
+/// images and positions walked once per half and 4 channels in the same order: the same
+/// floats as AVX-512's, bit for bit.
+fn row_sums(isa: Isa, row: &Row<'_>, sums: &mut [f32]) {
     let Group {
         images,
         inputs,
         outputs,
         out,
-    } = group;
-    let farthest = taps.iter().max().copied().unwrap_or(0);
+    } = row.group;
+    let farthest = row.taps.iter().max().copied().unwrap_or(0);
     assert!(
         images > 0
             && out.is_multiple_of(LANES)
-            && (images - 1) * inputs + out + farthest <= plane.len()
-            && (images - 1) * outputs + CHANNELS * out <= grads.len()
+            && (images - 1) * inputs + out + farthest <= row.plane.len()
+            && (images - 1) * outputs + CHANNELS * out <= row.grads.len()
             && CHANNELS * SIDE * LANES <= sums.len(),
         "a kernel row's sums read or write outside their planes"
     );
-    let mut acc = [[_mm512_setzero_ps(); SIDE]; CHANNELS];
+    // SAFETY: `isa` says what the CPU has ([`isa`] found it); the reads and writes lie
+    // inside the planes and `sums`, asserted above.
+    match isa {
+        Isa::Avx512 => unsafe { avx512_row(row, sums) },
+        Isa::Avx2 => unsafe { avx2_row(row, sums) },
+    }
+}
+
+/// What a kernel row's sums read: one input channel's padded planes, the row's three
+/// taps' offsets in them, and the group's flattened output gradients.
+struct Row<'a> {
+    plane: &'a [f32],
+    taps: [usize; SIDE],
+    grads: &'a [f32],
+    group: Group,
+}
+
+/// [`row_sums`] with AVX-512.
+///
+/// # Safety
+/// The CPU must have AVX-512F; the reads and writes must lie inside the planes.
+#[target_feature(enable = "avx512f")]
+unsafe fn avx512_row(row: &Row<'_>, sums: &mut [f32]) {
+    use core::arch::x86_64::__m512;
+    // SAFETY: the caller's.
+    unsafe { row_part::<__m512, CHANNELS>(row, 0, 0, sums) }
+}
+
+/// [`row_sums`] with AVX2, in four parts.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA; the reads and writes must lie inside the planes.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2_row(row: &Row<'_>, sums: &mut [f32]) {
+    use core::arch::x86_64::__m256;
+    for first in [0, CHANNELS / 2] {
+        for lane in [0, LANES / 2] {
+            // SAFETY: the caller's.
+            unsafe { row_part::<__m256, { CHANNELS / 2 }>(row, first, lane, sums) }
+        }
+    }
+}
+
+/// Lanes `lane .. lane + L::WIDTH` of the sums of channels `first .. first + C`.
+///
+/// # Safety
+/// The CPU must have `L`'s instructions; the reads and writes must lie inside the planes
+/// and `sums`.
+#[inline(always)]
+unsafe fn row_part<L: Lanes, const C: usize>(
+    row: &Row<'_>,
+    first: usize,
+    lane: usize,
+    sums: &mut [f32],
+) {
+    let Group {
+        images,
+        inputs,
+        outputs,
+        out,
+    } = row.group;
+    let at = |o: usize, kx: usize| ((first + o) * SIDE + kx) * LANES + lane;
+    // SAFETY (every call below): the caller's: the CPU has `L`'s instructions; `sums`
+    // holds 8 × 3 × 16 floats; `start + L::WIDTH <= out`, so each read lies inside an
+    // image's planes and gradients.
+    let mut acc = [[unsafe { L::zero() }; SIDE]; C];
     for (o, acc) in acc.iter_mut().enumerate() {
         for (kx, acc) in acc.iter_mut().enumerate() {
-            // SAFETY: asserted above: `sums` holds 8 × 3 vectors.
-            *acc = unsafe { _mm512_loadu_ps(sums.as_ptr().add((o * SIDE + kx) * LANES)) };
+            *acc = unsafe { L::load(sums.as_ptr().add(at(o, kx))) };
         }
     }
     for image in 0..images {
-        let (plane, grads) = (&plane[image * inputs..], &grads[image * outputs..]);
-        for start in (0..out).step_by(LANES) {
-            let mut values = [_mm512_setzero_ps(); SIDE];
-            for (v, &tap) in values.iter_mut().zip(&taps) {
-                // SAFETY: asserted above: `start + tap + 15 < out + tap`, inside the image's
-                // planes.
-                *v = unsafe { _mm512_loadu_ps(plane.as_ptr().add(start + tap)) };
+        let plane = &row.plane[image * inputs..];
+        let grads = &row.grads[image * outputs..];
+        for start in (lane..out).step_by(LANES) {
+            let mut values = [unsafe { L::zero() }; SIDE];
+            for (v, &tap) in values.iter_mut().zip(&row.taps) {
+                *v = unsafe { L::load(plane.as_ptr().add(start + tap)) };
             }
             for (o, acc) in acc.iter_mut().enumerate() {
-                // SAFETY: asserted above: channel o's positions lie inside `grads`.
-                let d = unsafe { _mm512_loadu_ps(grads.as_ptr().add(o * out + start)) };
+                let d = unsafe { L::load(grads.as_ptr().add((first + o) * out + start)) };
                 for (acc, &v) in acc.iter_mut().zip(&values) {
-                    *acc = _mm512_fmadd_ps(d, v, *acc);
+                    *acc = unsafe { L::fma(d, v, *acc) };
                 }
             }
         }
     }
     for (o, acc) in acc.iter().enumerate() {
         for (kx, &acc) in acc.iter().enumerate() {
-            // SAFETY: asserted above: `sums` holds 8 × 3 vectors.
-            unsafe { _mm512_storeu_ps(sums.as_mut_ptr().add((o * SIDE + kx) * LANES), acc) };
-        }
-    }
-}
-
-/// [`row_sums`] on AVX2: each 16-lane sum as two vectors of 8 (lanes 0–7 and 8–15, the
-/// same positions as AVX-512's lanes), 4 channels at a time, so that 12 vectors of sums,
-/// 3 of values and 1 of gradients fill the 16 registers; the images and positions are
-/// walked once per half and 4 channels, in the same order (the same floats, bit for bit).
-///
-/// # Safety
-/// The CPU must have AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn row_sums_avx2(
-    plane: &[f32],
-    taps: [usize; SIDE],
-    grads: &[f32],
-    group: Group,
-    sums: &mut [f32],
-) {
-    use core::arch::x86_64::{
-        _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps,
-    };
-    const HALF: usize = CHANNELS / 2;
-
-    let Group {
-        images,
-        inputs,
-        outputs,
-        out,
-    } = group;
-    let farthest = taps.iter().max().copied().unwrap_or(0);
-    assert!(
-        images > 0
-            && out.is_multiple_of(LANES)
-            && (images - 1) * inputs + out + farthest <= plane.len()
-            && (images - 1) * outputs + CHANNELS * out <= grads.len()
-            && CHANNELS * SIDE * LANES <= sums.len(),
-        "a kernel row's sums read or write outside their planes"
-    );
-    let at = |o: usize, kx: usize, lane: usize| (o * SIDE + kx) * LANES + lane;
-    for first in (0..CHANNELS).step_by(HALF) {
-        for lane in (0..LANES).step_by(NARROW) {
-            let mut acc = [[_mm256_setzero_ps(); SIDE]; HALF];
-            for (o, acc) in acc.iter_mut().enumerate() {
-                for (kx, acc) in acc.iter_mut().enumerate() {
-                    // SAFETY: asserted above: `sums` holds 8 × 3 × 16 floats.
-                    *acc = unsafe { _mm256_loadu_ps(sums.as_ptr().add(at(first + o, kx, lane))) };
-                }
-            }
-            for image in 0..images {
-                let (plane, grads) = (&plane[image * inputs..], &grads[image * outputs..]);
-                for start in (lane..out).step_by(LANES) {
-                    let mut values = [_mm256_setzero_ps(); SIDE];
-                    for (v, &tap) in values.iter_mut().zip(&taps) {
-                        // SAFETY: asserted above: `start + 7 < out`, so `start + tap + 7 <
-                        // out + tap`, inside the image's planes.
-                        *v = unsafe { _mm256_loadu_ps(plane.as_ptr().add(start + tap)) };
-                    }
-                    for (o, acc) in acc.iter_mut().enumerate() {
-                        // SAFETY: asserted above: channel `first + o`'s positions lie
-                        // inside `grads`.
-                        let d = unsafe {
-                            _mm256_loadu_ps(grads.as_ptr().add((first + o) * out + start))
-                        };
-                        for (acc, &v) in acc.iter_mut().zip(&values) {
-                            *acc = _mm256_fmadd_ps(d, v, *acc);
-                        }
-                    }
-                }
-            }
-            for (o, acc) in acc.iter().enumerate() {
-                for (kx, &acc) in acc.iter().enumerate() {
-                    // SAFETY: asserted above: `sums` holds 8 × 3 × 16 floats.
-                    unsafe {
-                        _mm256_storeu_ps(sums.as_mut_ptr().add(at(first + o, kx, lane)), acc)
-                    };
-                }
-            }
+            unsafe { acc.store(sums.as_mut_ptr().add(at(o, kx))) };
         }
     }
 }
