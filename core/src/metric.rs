@@ -52,10 +52,11 @@ pub enum Metric {
         threshold: f64,
     },
     /// The area under the ROC curve (true against false positive rate), its points at
-    /// `thresholds` thresholds evenly spread over [0, 1] (at least 2), each output a
-    /// class of its own, summed by trapezoids: Keras's `AUC` with its defaults.
+    /// `thresholds` thresholds evenly spread over [0, 1], each output (clipped to [0, 1])
+    /// a class of its own, summed by trapezoids: Keras's `AUC` with its defaults. A batch
+    /// compares each output with every threshold, `batch × outputs × thresholds` floats.
     Auc {
-        /// How many thresholds (200 in Keras).
+        /// How many thresholds (200 in Keras; 2 to [`Metric::MAX_AUC_THRESHOLDS`]).
         thresholds: usize,
     },
 }
@@ -71,6 +72,36 @@ impl Metric {
     pub const RECALL: Metric = Metric::Recall { threshold: 0.5 };
     /// Keras's AUC with its 200 thresholds.
     pub const AUC: Metric = Metric::Auc { thresholds: 200 };
+    /// The most thresholds an [`Metric::Auc`] takes.
+    pub const MAX_AUC_THRESHOLDS: usize = 10_000;
+
+    /// Why this metric cannot run, if it cannot: a threshold outside [0, 1], or an AUC's
+    /// count of thresholds outside 2 to [`Metric::MAX_AUC_THRESHOLDS`].
+    pub fn check(&self) -> Result<(), String> {
+        match *self {
+            Metric::BinaryAccuracy { threshold }
+            | Metric::Precision { threshold }
+            | Metric::Recall { threshold }
+                if !(0.0..=1.0).contains(&threshold) =>
+            {
+                Err(format!(
+                    "{self}'s threshold must be in [0, 1], got {threshold}"
+                ))
+            }
+            Metric::Auc { thresholds }
+                if !(2..=Metric::MAX_AUC_THRESHOLDS).contains(&thresholds) =>
+            {
+                Err(format!(
+                    "auc's thresholds must be from 2 to {}, got {thresholds}",
+                    Metric::MAX_AUC_THRESHOLDS
+                ))
+            }
+            Metric::TopKCategoricalAccuracy { k: 0 } => {
+                Err("top_k_categorical_accuracy's k must be positive".into())
+            }
+            _ => Ok(()),
+        }
+    }
 
     /// The name in logs and history (`val_` is prefixed for validation).
     pub fn name(&self) -> &'static str {
@@ -123,7 +154,7 @@ impl Metric {
     pub fn sums(&self) -> usize {
         match self {
             Metric::Precision { .. } | Metric::Recall { .. } => 2,
-            Metric::Auc { thresholds } => 2 * (*thresholds).max(2) + 2,
+            Metric::Auc { thresholds } => 2 * auc_count(*thresholds) + 2,
             _ => 1,
         }
     }
@@ -199,7 +230,9 @@ impl Metric {
                 };
                 return Tensor::cat(vec![(predicted * actual).sum_dim(1), of.sum_dim(1)], 1);
             }
-            Metric::Auc { thresholds } => return confusion(p(), target.dense(width), *thresholds),
+            Metric::Auc { thresholds } => {
+                return confusion(p().clamp(0.0, 1.0), target.dense(width), *thresholds);
+            }
         };
         one.unsqueeze_dim(1)
     }
@@ -208,6 +241,7 @@ impl Metric {
     /// examples: their mean (its root for the root mean squared error), or the counts'
     /// ratio (0 over 0 is 0, as Keras's).
     pub fn finish(&self, sums: &[f64], examples: usize) -> f64 {
+        debug_assert_eq!(sums.len(), self.sums(), "{self}'s sums");
         let first = sums.first().copied().unwrap_or(f64::NAN);
         match (self, sums) {
             (Metric::Precision { .. } | Metric::Recall { .. }, [hits, of]) => {
@@ -224,10 +258,14 @@ impl Metric {
     }
 }
 
-/// Keras's AUC thresholds: `n` (at least 2) from just below 0 to just above 1, evenly
-/// spread between.
+/// An AUC's count of thresholds, within the range [`Metric::check`] allows.
+fn auc_count(n: usize) -> usize {
+    n.clamp(2, Metric::MAX_AUC_THRESHOLDS)
+}
+
+/// Keras's AUC thresholds: `n` from just below 0 to just above 1, evenly spread between.
 fn auc_thresholds(n: usize) -> Vec<f32> {
-    let n = n.max(2);
+    let n = auc_count(n);
     let inner = (1..n - 1).map(|i| i as f32 / (n - 1) as f32);
     std::iter::once(-(EPSILON as f32))
         .chain(inner)
@@ -430,6 +468,8 @@ mod tests {
         );
         // No negative: no false positive rate, an area of 0 (Keras's 0 over 0).
         assert_eq!(auc(&[&[0.8], &[0.2]], &[one, one]), 0.0);
+        // Outputs outside [0, 1] are clipped into it, as Keras's: in order, an area of 1.
+        assert_eq!(auc(&[&[3.0], &[-3.0]], &[one, zero]), 1.0);
         assert_eq!(
             auc_thresholds(3),
             [-(EPSILON as f32), 0.5, 1.0 + EPSILON as f32]
@@ -487,5 +527,43 @@ mod tests {
             Metric::Accuracy.higher_is_better() && !Metric::MeanSquaredError.higher_is_better()
         );
         assert!(Metric::PRECISION.higher_is_better() && Metric::RECALL.higher_is_better());
+        for (metric, message) in [
+            (
+                Metric::Precision { threshold: 1.5 },
+                "precision's threshold must be in [0, 1], got 1.5",
+            ),
+            (
+                Metric::BinaryAccuracy {
+                    threshold: f64::NAN,
+                },
+                "binary_accuracy's threshold must be in [0, 1], got NaN",
+            ),
+            (
+                Metric::Auc { thresholds: 1 },
+                "auc's thresholds must be from 2 to 10000, got 1",
+            ),
+            (
+                Metric::Auc {
+                    thresholds: usize::MAX,
+                },
+                &format!(
+                    "auc's thresholds must be from 2 to 10000, got {}",
+                    usize::MAX
+                ),
+            ),
+            (
+                Metric::TopKCategoricalAccuracy { k: 0 },
+                "top_k_categorical_accuracy's k must be positive",
+            ),
+        ] {
+            assert_eq!(metric.check().err().as_deref(), Some(message), "{metric:?}");
+        }
+        assert_eq!(
+            Metric::Auc {
+                thresholds: usize::MAX
+            }
+            .sums(),
+            2 * 10_000 + 2
+        );
     }
 }

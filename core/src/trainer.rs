@@ -654,6 +654,9 @@ where
     /// Checks that `data`'s targets fit the model's output and the loss.
     fn check_targets<D: Dataset + ?Sized>(&self, data: &D) -> Result<(), TrainError> {
         self.loss.check().map_err(TrainError::Setting)?;
+        for metric in &self.metrics {
+            metric.check().map_err(TrainError::Setting)?;
+        }
         let Some(width) = self.model().output_shape().elements() else {
             return Ok(()); // an output of unknown size is checked by burn as it runs
         };
@@ -1431,6 +1434,14 @@ mod tests {
                 .unwrap();
             assert!((auc - 5.0 / 6.0).abs() < 1e-12, "batches of {batch}: {auc}");
         }
+        let refused = Trainer::new(scale(1.0))
+            .loss(Loss::BinaryCrossentropy)
+            .metrics([Metric::Auc { thresholds: 1 }]);
+        let got = refused.evaluate(&data).err().map(|e| e.to_string());
+        assert_eq!(
+            got.as_deref(),
+            Some("auc's thresholds must be from 2 to 10000, got 1")
+        );
     }
 
     #[test]
