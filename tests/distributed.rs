@@ -123,27 +123,38 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
     let _serial = serial();
     // 3 workers on batches of 128 (42 + 43 + 43 rows) and a last batch of 2 rows (one
     // worker has none); unweighted, with each example's loss weighted by its class or by
-    // its own weight, and with the gradients clipped to a global norm (of the whole
-    // batch's, not a shard's).
+    // its own weight, with the gradients clipped to a global norm (of the whole batch's,
+    // not a shard's), and with a moving average of the weights put in them every 2 steps.
     let small = synthetic_digits(258, 4);
     let own: Vec<f32> = (0..small.len()).map(|i| (i % 5) as f32 * 0.5).collect();
     let weighted = kiln::datasets::Weighted::new(&small, own).unwrap();
     let by_class = vec![(0, 3.0), (7, 0.25), (9, 0.0)];
-    let cases: [(&dyn kiln::datasets::Dataset, _, _, &str); 4] = [
+    let sgd = || Sgd::new().learning_rate(0.1);
+    let average = sgd()
+        .use_ema(true)
+        .ema_momentum(0.9)
+        .ema_overwrite_frequency(2);
+    let cases: [(&dyn kiln::datasets::Dataset, _, _, &str); 5] = [
         (&small, vec![], None, "unweighted"),
         (&small, by_class, None, "class weights"),
         (&weighted, vec![], None, "sample weights"),
-        (&small, vec![], Some(0.05), "global clipnorm"),
+        (
+            &small,
+            vec![],
+            Some(sgd().global_clipnorm(0.05)),
+            "global clipnorm",
+        ),
+        (&small, vec![], Some(average), "moving average"),
     ];
-    for (data, class_weight, clip, name) in cases {
+    for (data, class_weight, optimizer, name) in cases {
         let run = |parallel: Option<DataParallel<_>>| {
             let mut trainer = support::trainer(Small::new).metrics([
                 Metric::Accuracy,
                 Metric::PRECISION,
                 Metric::AUC,
             ]);
-            if let Some(c) = clip {
-                trainer = trainer.optimizer(Sgd::new().learning_rate(0.1).global_clipnorm(c));
+            if let Some(optimizer) = optimizer.clone() {
+                trainer = trainer.optimizer(optimizer);
             }
             let mut fit = fit(1).class_weight(class_weight.clone());
             if let Some(p) = parallel {

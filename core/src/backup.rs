@@ -70,6 +70,11 @@ impl Backup {
         self.dir.join(format!("model-{epoch}.bpk"))
     }
 
+    /// The optimizer's moving average of the weights, as weights (`use_ema`).
+    fn average(&self, epoch: usize) -> PathBuf {
+        self.dir.join(format!("average-{epoch}.bpk"))
+    }
+
     /// The optimizer file's stem; burn's recorder adds `.bin`.
     fn optimizer(&self, epoch: usize) -> PathBuf {
         self.dir.join(format!("optimizer-{epoch}"))
@@ -106,11 +111,16 @@ impl Backup {
         load_weights(model, self.weights(state.epoch))?;
         let fresh = stepper.take().unwrap_or_else(|| optimizer.init());
         let path = self.optimizer(state.epoch);
-        *stepper = Some(
-            fresh
-                .load(model, &path, device)
-                .map_err(|reason| TrainError::File { path, reason })?,
-        );
+        let mut loaded = fresh
+            .load(model, &path, device)
+            .map_err(|reason| TrainError::File { path, reason })?;
+        let average = self.average(state.epoch);
+        if average.exists() {
+            let mut weights = model.clone();
+            load_weights(&mut weights, average)?;
+            loaded.set_average(&weights);
+        }
+        *stepper = Some(loaded);
         Ok(())
     }
 
@@ -127,6 +137,10 @@ impl Backup {
     {
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         save_weights(model, self.weights(state.epoch))?;
+        let average = stepper.average(model);
+        if let Some(average) = &average {
+            save_weights(average, self.average(state.epoch))?;
+        }
         let staging = self.dir.join(format!("optimizer-{}-staging", state.epoch));
         stepper
             .save(model, &staging)
@@ -144,7 +158,12 @@ impl Backup {
         std::fs::write(&tmp, json).map_err(io(&tmp))?;
         std::fs::rename(&tmp, self.state_file()).map_err(io(&self.state_file()))?;
         // The new state is in place; older epochs' files are no longer needed.
-        let keep = [self.weights(state.epoch), to, self.state_file()];
+        let keep = [
+            self.weights(state.epoch),
+            self.average(state.epoch),
+            to,
+            self.state_file(),
+        ];
         for entry in std::fs::read_dir(&self.dir)
             .map_err(io(&self.dir))?
             .flatten()

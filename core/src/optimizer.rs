@@ -19,6 +19,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use kiln_cpu::AdamStep;
 
 use crate::learning_rate::LearningRate;
+use crate::trainer::floats::{weights, with_weights};
 
 macro_rules! setters {
     ($ty:ident { $($(#[$doc:meta])* $field:ident: $t:ty),* $(,)? }) => {
@@ -39,6 +40,7 @@ macro_rules! setters {
 pub struct Sgd {
     learning_rate: LearningRate,
     clip: Clip,
+    ema: Ema,
     momentum: f64,
     nesterov: bool,
     decay: f64,
@@ -50,6 +52,7 @@ impl Sgd {
         Sgd {
             learning_rate: LearningRate::Constant(0.01),
             clip: Clip::default(),
+            ema: Ema::default(),
             momentum: 0.0,
             nesterov: false,
             decay: 0.0,
@@ -71,6 +74,7 @@ setters!(Sgd {
 pub struct RmsProp {
     learning_rate: LearningRate,
     clip: Clip,
+    ema: Ema,
     rho: f64,
     epsilon: f64,
     momentum: f64,
@@ -83,6 +87,7 @@ impl RmsProp {
         RmsProp {
             learning_rate: LearningRate::Constant(0.001),
             clip: Clip::default(),
+            ema: Ema::default(),
             rho: 0.9,
             epsilon: 1e-7,
             momentum: 0.0,
@@ -108,6 +113,7 @@ setters!(RmsProp {
 pub struct Adam {
     learning_rate: LearningRate,
     clip: Clip,
+    ema: Ema,
     beta_1: f64,
     beta_2: f64,
     epsilon: f64,
@@ -121,6 +127,7 @@ impl Adam {
         Adam {
             learning_rate: LearningRate::Constant(0.001),
             clip: Clip::default(),
+            ema: Ema::default(),
             beta_1: 0.9,
             beta_2: 0.999,
             epsilon: 1e-7,
@@ -145,8 +152,9 @@ setters!(Adam {
 
 impl Adam {
     /// This Adam as a burn optimizer, for a training loop of one's own (the learning rate
-    /// is given at each step, as burn's optimizers take it; `decay` and the gradient
-    /// clipping are the trainer's: such a loop clips its gradients itself).
+    /// is given at each step, as burn's optimizers take it; `decay`, the gradient
+    /// clipping and the weights' moving average are the trainer's: such a loop applies
+    /// them itself).
     ///
     /// ```
     /// use burn::nn::{Linear, LinearConfig};
@@ -350,6 +358,7 @@ mod one_pass {
 pub struct AdamW {
     learning_rate: LearningRate,
     clip: Clip,
+    ema: Ema,
     weight_decay: f64,
     beta_1: f64,
     beta_2: f64,
@@ -365,6 +374,7 @@ impl AdamW {
         AdamW {
             learning_rate: LearningRate::Constant(0.001),
             clip: Clip::default(),
+            ema: Ema::default(),
             weight_decay: 0.004,
             beta_1: 0.9,
             beta_2: 0.999,
@@ -452,6 +462,30 @@ macro_rules! defaults {
                 self.clip.global_norm = Some(global_clipnorm);
                 self
             }
+
+            /// Keeps a moving average of the weights, `average = m · average + (1 - m) ·
+            /// weights` after each update (the first update's weights to start), and puts
+            /// it in the model's weights when `fit` ends, as Keras's `use_ema`.
+            /// Validation and callbacks see the weights being trained, as in Keras.
+            pub fn use_ema(mut self, on: bool) -> Self {
+                self.ema.on = on;
+                self
+            }
+
+            /// The moving average's momentum `m`, in [0, 1] (Keras's `ema_momentum`,
+            /// 0.99).
+            pub fn ema_momentum(mut self, momentum: f64) -> Self {
+                self.ema.momentum = momentum;
+                self
+            }
+
+            /// Also puts the moving average in the model's weights every `updates`
+            /// updates, from where training goes on, as Keras's
+            /// `ema_overwrite_frequency`.
+            pub fn ema_overwrite_frequency(mut self, updates: u64) -> Self {
+                self.ema.overwrite = Some(updates);
+                self
+            }
         }
     )*};
 }
@@ -507,7 +541,8 @@ impl Optimizer {
     /// bound that is not positive).
     pub fn check(&self) -> Result<(), String> {
         self.learning_rate().check()?;
-        self.clip().check()
+        self.clip().check()?;
+        setting!(self, o => o.ema).check()
     }
 
     fn clip(&self) -> Clip {
@@ -571,6 +606,7 @@ impl Optimizer {
         Stepper {
             kind,
             clip: self.clip(),
+            ema: Average::new(setting!(self, o => o.ema)),
         }
     }
 }
@@ -618,6 +654,7 @@ where
 pub(crate) struct Stepper<B: AutodiffBackend, M: AutodiffModule<B>> {
     kind: Kind<B, M>,
     clip: Clip,
+    ema: Average<B>,
 }
 
 /// The burn optimizers of the kinds.
@@ -631,8 +668,8 @@ enum Kind<B: AutodiffBackend, M: AutodiffModule<B>> {
 /// `$body` with `$o` bound to the optimizer inside `$stepper`, whichever kind it is
 /// (each kind has its own type, so the body is written once and compiled four times),
 /// borrowed mutably with `mut`;
-/// with `wrap` (a kind, owned or borrowed, and a clipping), the result goes back into a
-/// `Stepper` of the same kind with that clipping.
+/// with `wrap` (a kind, owned or borrowed, a clipping and a moving average), the result
+/// goes back into a `Stepper` of the same kind with those.
 macro_rules! each_kind {
     ($stepper:expr, $o:ident => $body:expr) => {
         match &$stepper.kind {
@@ -650,9 +687,10 @@ macro_rules! each_kind {
             Kind::AdamW($o) => $body,
         }
     };
-    (wrap $kind:expr, $clip:expr, $o:ident => $body:expr) => {
+    (wrap $kind:expr, $clip:expr, $ema:expr, $o:ident => $body:expr) => {
         Stepper {
             clip: $clip,
+            ema: $ema,
             kind: match $kind {
                 Kind::Sgd($o) => Kind::Sgd($body),
                 Kind::RmsProp($o) => Kind::RmsProp($body),
@@ -686,7 +724,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
         let ids = param_ids(model);
         let (from, to) = (&positions(ids.len())[..], &ids[..]);
         let err = |e: burn::record::RecorderError| e.to_string();
-        Ok(each_kind!(wrap self.kind, self.clip, o => {
+        Ok(each_kind!(wrap self.kind, self.clip, self.ema, o => {
             o.load_record(rekey(recorder.load(path, device).map_err(err)?, from, to)?)
         }))
     }
@@ -704,16 +742,140 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
     #[cfg(feature = "distributed")]
     pub fn replica(&self, device: &B::Device) -> Self {
         use burn::record::Record;
-        each_kind!(wrap &self.kind, self.clip, o => {
+        each_kind!(wrap &self.kind, self.clip, self.ema.replica(device), o => {
             let item = o.to_record().into_item::<FullPrecisionSettings>();
             o.clone().load_record(Record::from_item::<FullPrecisionSettings>(item, device))
         })
     }
 
-    /// One update of `module` with `grads` at `lr`, clipped first.
+    /// One update of `module` with `grads` at `lr`, clipped first, then the moving
+    /// average of the weights, if kept.
     pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
         let grads = self.clip.apply::<B, M>(&module, grads);
-        each_kind!(mut self, o => o.step(lr, module, grads))
+        let module = each_kind!(mut self, o => o.step(lr, module, grads));
+        self.ema.update(module)
+    }
+
+    /// Tells the optimizer how many updates the training has made (when `fit` starts, a
+    /// resumed one's too): the moving average's first update and overwrites count from it.
+    pub fn set_iterations(&mut self, iterations: u64) {
+        self.ema.iterations = iterations;
+    }
+
+    /// `module` with the moving average in its weights, if one is kept (when `fit` ends,
+    /// as Keras's `finalize_variable_values`).
+    pub fn finalize(&self, module: M) -> M {
+        match &self.ema.average {
+            Some(average) if self.ema.settings.on => with_weights::<B, M>(module, average.clone()),
+            _ => module,
+        }
+    }
+
+    /// The moving average of the weights, laid out in `model`'s weights, if one is kept
+    /// (for a backup).
+    pub fn average(&self, model: &M) -> Option<M> {
+        let average = self.ema.average.as_ref().filter(|_| self.ema.settings.on)?;
+        Some(with_weights::<B, M>(model.clone(), average.clone()))
+    }
+
+    /// Puts back the moving average from `model`'s weights (a backup's).
+    pub fn set_average(&mut self, model: &M) {
+        self.ema.average = weights::<B, M>(model);
+    }
+}
+
+/// Keras's moving average of the weights (`use_ema`, `ema_momentum`,
+/// `ema_overwrite_frequency`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Ema {
+    on: bool,
+    momentum: f64,
+    overwrite: Option<u64>,
+}
+
+impl Default for Ema {
+    fn default() -> Self {
+        Ema {
+            on: false,
+            momentum: 0.99,
+            overwrite: None,
+        }
+    }
+}
+
+impl Ema {
+    fn check(&self) -> Result<(), String> {
+        if !self.on {
+            return Ok(());
+        }
+        if !(0.0..=1.0).contains(&self.momentum) {
+            return Err(format!(
+                "the optimizer's ema_momentum must be in [0, 1], got {}",
+                self.momentum
+            ));
+        }
+        match self.overwrite {
+            Some(0) => Err("the optimizer's ema_overwrite_frequency must be positive".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The moving average an optimizer keeps of the weights, flattened
+/// ([`crate::trainer::floats::weights`]), and the updates made.
+struct Average<B: AutodiffBackend> {
+    settings: Ema,
+    average: Option<Tensor<B::InnerBackend, 1>>,
+    iterations: u64,
+}
+
+impl<B: AutodiffBackend> Average<B> {
+    fn new(settings: Ema) -> Self {
+        Average {
+            settings,
+            average: None,
+            iterations: 0,
+        }
+    }
+
+    /// The same on `device`: a data-parallel worker's.
+    #[cfg(feature = "distributed")]
+    fn replica(&self, device: &B::Device) -> Self {
+        Average {
+            settings: self.settings,
+            average: self.average.clone().map(|a| a.to_device(device)),
+            iterations: self.iterations,
+        }
+    }
+
+    /// After an update of `module`: the average moved towards its weights (set to them
+    /// at the first update, as Keras's, or when there is none yet), and put in them when
+    /// an overwrite is due.
+    fn update<M: AutodiffModule<B>>(&mut self, module: M) -> M {
+        let first = self.iterations == 0;
+        self.iterations += 1;
+        let Ema {
+            on,
+            momentum,
+            overwrite,
+        } = self.settings;
+        if !on {
+            return module;
+        }
+        let Some(current) = weights::<B, M>(&module) else {
+            return module;
+        };
+        let average = match self.average.take() {
+            Some(average) if !first => {
+                average.mul_scalar(momentum) + current.mul_scalar(1.0 - momentum)
+            }
+            _ => current,
+        };
+        self.average = Some(average.clone());
+        match overwrite {
+            Some(n) if self.iterations.is_multiple_of(n) => with_weights::<B, M>(module, average),
+            _ => module,
+        }
     }
 }
 

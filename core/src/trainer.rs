@@ -20,8 +20,7 @@ use crate::progress::Verbosity;
 
 mod features;
 mod fit;
-#[cfg(feature = "distributed")]
-mod floats;
+pub(crate) mod floats;
 #[cfg(feature = "distributed")]
 mod link;
 #[cfg(feature = "distributed")]
@@ -1310,6 +1309,97 @@ mod tests {
         assert_eq!(got.as_deref(), Some(want));
         // A prediction needs no weights: the bad ones are left out.
         assert_eq!(trainer.predict_proba(&short).unwrap().dims(), [2, 1]);
+    }
+
+    /// Keras's moving average of the weights (`use_ema`), worked by hand from w = 1 and
+    /// the gradient 2w at a rate of 0.1 (w: 0.8, 0.64, 0.512), momentum 0.5: the average
+    /// starts at the first update's weights and ends in the model.
+    #[test]
+    fn the_weights_moving_average_ends_in_the_model() {
+        let sgd = || {
+            Sgd::new()
+                .learning_rate(0.1)
+                .use_ema(true)
+                .ema_momentum(0.5)
+        };
+        let close =
+            |got: f32, want: f32| assert!((got - want).abs() < 1e-6, "{got} against {want}");
+        close(w_after(Sgd::new().learning_rate(0.1), 3), 0.512);
+        // The average: 0.8, (0.8 + 0.64) / 2 = 0.72, (0.72 + 0.512) / 2 = 0.616.
+        close(w_after(sgd(), 3), 0.616);
+        // Put in the weights every 2 updates: w 0.8, 0.64 → 0.72, then 0.576; the
+        // average 0.8, 0.72, (0.72 + 0.576) / 2 = 0.648.
+        close(w_after(sgd().ema_overwrite_frequency(2), 3), 0.648);
+        for (sgd, message) in [
+            (
+                sgd().ema_momentum(1.5),
+                "the optimizer's ema_momentum must be in [0, 1], got 1.5",
+            ),
+            (
+                sgd().ema_overwrite_frequency(0),
+                "the optimizer's ema_overwrite_frequency must be positive",
+            ),
+        ] {
+            let mut trainer = Trainer::new(scale(1.0))
+                .optimizer(sgd)
+                .loss(Loss::MeanSquaredError);
+            let got = trainer
+                .fit(&one_example(), Fit::epochs(1).verbose(Verbosity::Silent))
+                .err();
+            assert_eq!(got.map(|e| e.to_string()).as_deref(), Some(message));
+        }
+    }
+
+    /// A run stopped after its first epoch and resumed from its backup keeps the moving
+    /// average it had: it ends where the run never stopped ends, bit for bit.
+    #[test]
+    fn a_resumed_run_keeps_the_weights_moving_average() {
+        use crate::callbacks::BackupAndRestore;
+        /// Fails at the end of epoch 1, before its backup.
+        struct Crash;
+        impl<B: AutodiffBackend, M> Callback<B, M> for Crash {
+            fn on_epoch_end(
+                &mut self,
+                epoch: usize,
+                _: &Logs,
+                _: &mut Control<M>,
+            ) -> CallbackResult {
+                if epoch == 1 {
+                    Err("a crash".into())
+                } else {
+                    Ok(())
+                }
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("kiln-ema-backup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let trainer = || {
+            let sgd = Sgd::new()
+                .learning_rate(0.1)
+                .use_ema(true)
+                .ema_momentum(0.5);
+            Trainer::new(scale(1.0))
+                .optimizer(sgd)
+                .loss(Loss::MeanSquaredError)
+        };
+        let fit = || Fit::epochs(3).batch_size(1).verbose(Verbosity::Silent);
+        let mut whole = trainer();
+        whole.fit(&one_example(), fit()).unwrap();
+        let mut stopped = trainer();
+        let crashed = stopped.fit(
+            &one_example(),
+            fit().callback(BackupAndRestore::new(&dir)).callback(Crash),
+        );
+        assert!(crashed.is_err());
+        assert!(dir.join("average-0.bpk").exists());
+        let mut resumed = trainer();
+        resumed
+            .fit(&one_example(), fit().callback(BackupAndRestore::new(&dir)))
+            .unwrap();
+        let w = |t: &Trainer<Ad, Scale<Ad>>| t.model().w.val().into_scalar();
+        assert_eq!(w(&resumed).to_bits(), w(&whole).to_bits());
+        assert!((w(&whole) - 0.616).abs() < 1e-6);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A callback that sets the learning rate scales the schedule's later rates; the

@@ -403,6 +403,7 @@ where
             #[cfg(feature = "distributed")]
             peers: None,
         };
+        run.stepper.set_iterations(self.iterations);
         // Several workers train in threads of their own (where a bad setting is refused);
         // a single one is the usual loop, at no cost.
         #[cfg(feature = "distributed")]
@@ -668,6 +669,8 @@ where
             last = logs;
         }
         run.last(hooks.stop)?;
+        // Keras's `finalize_variable_values`: the weights' moving average, if kept.
+        run.model = run.model.take().map(|m| run.stepper.finalize(m));
         let end = hooks.epochs.saturating_sub(1);
         hooks.call(run.model_mut()?, end, &mut |c, ctl| {
             c.on_train_end(&last, ctl)

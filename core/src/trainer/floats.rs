@@ -1,21 +1,46 @@
 //! A model's floats as one flat tensor and back, in the model's order (the same in every
-//! process): its gradients, its weights, or BatchNormalization's moving statistics. A
-//! data-parallel worker sums them with the others in one exchange.
+//! process): its gradients, its floats, its weights, or BatchNormalization's moving
+//! statistics. A data-parallel worker sums them with the others in one exchange; an
+//! optimizer's moving average of the weights (`use_ema`) is kept as one.
 //!
 //! The values are gathered first and written back after the sum, never summed while a
 //! module is being visited: burn's `RunningState` holds its lock meanwhile, and the
 //! replicas of one process share it.
 
-use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
+#[cfg(feature = "distributed")]
+use burn::module::ParamId;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+#[cfg(feature = "distributed")]
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 
-/// Which floats of a model: all of them, or BatchNormalization's moving statistics.
+/// Which floats of a model: all of them, BatchNormalization's moving statistics, or the
+/// others (the weights an optimizer updates).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Floats {
+#[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+pub(crate) enum Floats {
     All,
     Statistics,
+    Weights,
+}
+
+/// `model`'s weights (every float but BatchNormalization's moving statistics), flattened
+/// one after the other; `None` for a model without any.
+pub(crate) fn weights<B: AutodiffBackend, M: Module<B>>(
+    model: &M,
+) -> Option<Tensor<B::InnerBackend, 1>> {
+    let mut gather = Gather::<B>::new(Floats::Weights, false);
+    model.visit(&mut gather);
+    (!gather.parts.is_empty()).then(|| Tensor::cat(gather.parts, 0))
+}
+
+/// `model` with its weights from `flat`, laid out as [`weights`] lays them out.
+pub(crate) fn with_weights<B: AutodiffBackend, M: Module<B>>(
+    model: M,
+    flat: Tensor<B::InnerBackend, 1>,
+) -> M {
+    model.map(&mut Scatter::<B>::new(Floats::Weights, flat, 1.0))
 }
 
 /// The fields being visited, as burn's derive names them on the way in.
@@ -33,14 +58,18 @@ impl Place {
 
     /// Whether the float visited now is one of `which`.
     fn takes(&self, which: Floats) -> bool {
-        which == Floats::All
-            || matches!(self.0.last(), Some((name, container))
-                if container == "Struct:BatchNorm" && (name == "running_mean" || name == "running_var"))
+        let statistic = matches!(self.0.last(), Some((name, container))
+            if container == "Struct:BatchNorm" && (name == "running_mean" || name == "running_var"));
+        match which {
+            Floats::All => true,
+            Floats::Statistics => statistic,
+            Floats::Weights => !statistic,
+        }
     }
 }
 
 /// Gathers `which` floats, each flattened (zeros instead when `zeros`).
-pub(super) struct Gather<B: AutodiffBackend> {
+pub(crate) struct Gather<B: AutodiffBackend> {
     which: Floats,
     zeros: bool,
     place: Place,
@@ -79,7 +108,7 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Gather<B> {
 }
 
 /// Writes `which` floats back from `summed`, divided by `divisor`.
-pub(super) struct Scatter<B: AutodiffBackend> {
+pub(crate) struct Scatter<B: AutodiffBackend> {
     which: Floats,
     place: Place,
     summed: Tensor<B::InnerBackend, 1>,
@@ -126,12 +155,14 @@ impl<B: AutodiffBackend> ModuleMapper<B> for Scatter<B> {
 }
 
 /// Takes a model's gradients out of `grads` in the model's order, each flattened.
+#[cfg(feature = "distributed")]
 pub(super) struct Flatten<'g, B: AutodiffBackend> {
     grads: &'g mut GradientsParams,
     pub places: Vec<(ParamId, Vec<usize>)>,
     pub parts: Vec<Tensor<B::InnerBackend, 1>>,
 }
 
+#[cfg(feature = "distributed")]
 impl<'g, B: AutodiffBackend> Flatten<'g, B> {
     pub fn new(grads: &'g mut GradientsParams) -> Self {
         Flatten {
@@ -142,6 +173,7 @@ impl<'g, B: AutodiffBackend> Flatten<'g, B> {
     }
 }
 
+#[cfg(feature = "distributed")]
 impl<B: AutodiffBackend> ModuleVisitor<B> for Flatten<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
@@ -152,6 +184,7 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Flatten<'_, B> {
 }
 
 /// Puts summed gradients back in the model's order, each in its shape.
+#[cfg(feature = "distributed")]
 pub(super) struct Restore<'g, B: AutodiffBackend> {
     grads: &'g mut GradientsParams,
     places: std::iter::Peekable<std::vec::IntoIter<(ParamId, Vec<usize>)>>,
@@ -159,6 +192,7 @@ pub(super) struct Restore<'g, B: AutodiffBackend> {
     offset: usize,
 }
 
+#[cfg(feature = "distributed")]
 impl<'g, B: AutodiffBackend> Restore<'g, B> {
     pub fn new(
         grads: &'g mut GradientsParams,
@@ -174,6 +208,7 @@ impl<'g, B: AutodiffBackend> Restore<'g, B> {
     }
 }
 
+#[cfg(feature = "distributed")]
 impl<B: AutodiffBackend> ModuleVisitor<B> for Restore<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         let Some((_, dims)) = self.places.next_if(|(id, _)| *id == param.id) else {
