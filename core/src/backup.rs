@@ -137,9 +137,15 @@ impl Backup {
     {
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         save_weights(model, self.weights(state.epoch))?;
-        let average = stepper.average(model);
-        if let Some(average) = &average {
-            save_weights(average, self.average(state.epoch))?;
+        match stepper.average(model) {
+            Some(average) => save_weights(&average, self.average(state.epoch))?,
+            // A killed run's average of this epoch must not pass for this one's.
+            None => match std::fs::remove_file(self.average(state.epoch)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io(&self.average(state.epoch))(e));
+                }
+                _ => {}
+            },
         }
         let staging = self.dir.join(format!("optimizer-{}-staging", state.epoch));
         stepper

@@ -729,6 +729,12 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
         }))
     }
 
+    /// The floats the moving average of the weights holds, if it is kept.
+    #[cfg(test)]
+    pub fn average_len(&self) -> Option<usize> {
+        self.ema.average.as_ref().map(|a| a.dims()[0])
+    }
+
     /// The weights Adam keeps moments for.
     #[cfg(test)]
     pub fn adam_state(&self) -> Vec<burn::module::ParamId> {
@@ -765,22 +771,27 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
     /// `module` with the moving average in its weights, if one is kept (when `fit` ends,
     /// as Keras's `finalize_variable_values`).
     pub fn finalize(&self, module: M) -> M {
-        match &self.ema.average {
-            Some(average) if self.ema.settings.on => with_weights::<B, M>(module, average.clone()),
-            _ => module,
-        }
+        self.average(&module).unwrap_or(module)
     }
 
     /// The moving average of the weights, laid out in `model`'s weights, if one is kept
-    /// (for a backup).
+    /// for a model of its size (for a backup, and when `fit` ends).
     pub fn average(&self, model: &M) -> Option<M> {
         let average = self.ema.average.as_ref().filter(|_| self.ema.settings.on)?;
-        Some(with_weights::<B, M>(model.clone(), average.clone()))
+        let fits = weights::<B, M>(model).is_some_and(|w| w.dims() == average.dims());
+        fits.then(|| with_weights::<B, M>(model.clone(), average.clone()))
     }
 
     /// Puts back the moving average from `model`'s weights (a backup's).
     pub fn set_average(&mut self, model: &M) {
-        self.ema.average = weights::<B, M>(model);
+        if self.ema.settings.on {
+            self.ema.average = weights::<B, M>(model);
+        }
+    }
+
+    /// Forgets the moving average (for another model).
+    pub fn forget_average(&mut self) {
+        self.ema.average = None;
     }
 }
 
@@ -865,8 +876,9 @@ impl<B: AutodiffBackend> Average<B> {
         let Some(current) = weights::<B, M>(&module) else {
             return module;
         };
+        // From the weights at the first update, or when the average is of another model.
         let average = match self.average.take() {
-            Some(average) if !first => {
+            Some(average) if !first && average.dims() == current.dims() => {
                 average.mul_scalar(momentum) + current.mul_scalar(1.0 - momentum)
             }
             _ => current,

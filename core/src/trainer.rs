@@ -484,6 +484,9 @@ where
     /// Replaces the model's weights (the optimizer state is kept).
     pub fn set_model(&mut self, model: M) {
         self.model = Some(model);
+        if let Some(stepper) = &mut self.stepper {
+            stepper.forget_average();
+        }
     }
 
     /// Freezes `layers` of the model, by name or nested path, as [`freeze`](crate::freeze)
@@ -1667,6 +1670,78 @@ mod tests {
         let mut want = vec![head.weight.id, head.bias.as_ref().unwrap().id];
         want.sort_by_key(ToString::to_string);
         assert_eq!(kept, want);
+    }
+
+    /// The moving average leaves frozen weights out, as Keras's (its trainable
+    /// variables): they stay as they were, bit for bit, however often it is put back.
+    #[test]
+    fn the_weights_moving_average_leaves_frozen_weights_alone() {
+        let device = Default::default();
+        let sgd = Sgd::new()
+            .learning_rate(0.1)
+            .use_ema(true)
+            .ema_momentum(0.9);
+        let mut trainer = Trainer::new(crate::testing::Two::<Ad>::new(&device))
+            .optimizer(sgd.ema_overwrite_frequency(1))
+            .loss(Loss::MeanSquaredError);
+        trainer.freeze(&["dense"]).unwrap();
+        let frozen =
+            |t: &Trainer<Ad, crate::testing::Two<Ad>>| t.model().dense.weight.val().into_data();
+        let (before, head) = (
+            frozen(&trainer),
+            trainer.model().head.weight.val().into_data(),
+        );
+        let data = ArrayDataset::regression(vec![1.0; 8], vec![2], vec![0.5; 8], 2).unwrap();
+        trainer
+            .fit(
+                &data,
+                Fit::epochs(3).batch_size(2).verbose(Verbosity::Silent),
+            )
+            .unwrap();
+        assert_eq!(frozen(&trainer), before);
+        assert_ne!(trainer.model().head.weight.val().into_data(), head);
+        let trainable = trainer
+            .model()
+            .head
+            .weight
+            .val()
+            .dims()
+            .iter()
+            .product::<usize>()
+            + trainer
+                .model()
+                .head
+                .bias
+                .as_ref()
+                .map_or(0, |b| b.val().dims()[0]);
+        assert_eq!(
+            trainer.stepper.as_ref().and_then(|s| s.average_len()),
+            Some(trainable)
+        );
+    }
+
+    /// EarlyStopping puts the best weights back when training ends, after the moving
+    /// average (Keras 3's order): from w = 1 at a rate of 1.1 the weight swings to -1.2
+    /// (the best epoch's, loss 1) then 1.44 (loss 1.44, a stop); the average's 0.12 is
+    /// put in the weights first, then the best epoch's -1.2.
+    #[test]
+    fn early_stopping_restores_the_best_weights_after_the_moving_average() {
+        use crate::callbacks::EarlyStopping;
+        let sgd = Sgd::new()
+            .learning_rate(1.1)
+            .use_ema(true)
+            .ema_momentum(0.5);
+        let mut trainer = Trainer::new(scale(1.0))
+            .optimizer(sgd)
+            .loss(Loss::MeanSquaredError);
+        let stop = EarlyStopping::monitor("loss").restore_best_weights(true);
+        let fit = Fit::epochs(5)
+            .batch_size(1)
+            .verbose(Verbosity::Silent)
+            .callback(stop);
+        let history = trainer.fit(&one_example(), fit).unwrap();
+        assert_eq!(history.get("loss").map(<[f64]>::len), Some(2));
+        assert!((trainer.model().w.val().into_scalar() + 1.2).abs() < 1e-6);
     }
 
     #[test]

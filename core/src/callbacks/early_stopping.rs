@@ -71,7 +71,9 @@ impl EarlyStopping {
         self
     }
 
-    /// Whether to put back the weights of the best epoch when stopping.
+    /// Whether to put back the weights of the best epoch when it stops training (when
+    /// training ends, as Keras 3 does: after the optimizer's moving average, if any, is
+    /// put in the weights).
     pub fn restore_best_weights(mut self, restore: bool) -> Self {
         self.restore_best_weights = restore;
         self
@@ -136,11 +138,15 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Callback<B, M> for EarlyStopping 
         if self.wait >= self.patience && epoch > 0 {
             self.stopped_epoch = Some(epoch);
             control.stop_training();
-            if let Some(best) = &self.best_weights {
-                restore(control.model_mut(), best)?;
-            }
         }
         Ok(())
+    }
+
+    fn on_train_end(&mut self, _logs: &Logs, control: &mut Control<M>) -> CallbackResult {
+        match (&self.best_weights, self.stopped_epoch) {
+            (Some(best), Some(_)) => Ok(restore(control.model_mut(), best)?),
+            _ => Ok(()),
+        }
     }
 }
 

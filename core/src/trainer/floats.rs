@@ -16,7 +16,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 
 /// Which floats of a model: all of them, BatchNormalization's moving statistics, or the
-/// others (the weights an optimizer updates).
+/// weights an optimizer updates (the others, less the frozen ones).
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
 pub(crate) enum Floats {
@@ -25,8 +25,9 @@ pub(crate) enum Floats {
     Weights,
 }
 
-/// `model`'s weights (every float but BatchNormalization's moving statistics), flattened
-/// one after the other; `None` for a model without any.
+/// `model`'s trainable weights (every float but BatchNormalization's moving statistics
+/// and the frozen weights), flattened one after the other; `None` for a model without
+/// any.
 pub(crate) fn weights<B: AutodiffBackend, M: Module<B>>(
     model: &M,
 ) -> Option<Tensor<B::InnerBackend, 1>> {
@@ -56,14 +57,15 @@ impl Place {
         self.0.pop();
     }
 
-    /// Whether the float visited now is one of `which`.
-    fn takes(&self, which: Floats) -> bool {
+    /// Whether the float visited now is one of `which` (`trainable` says whether it is
+    /// not frozen).
+    fn takes(&self, which: Floats, trainable: impl FnOnce() -> bool) -> bool {
         let statistic = matches!(self.0.last(), Some((name, container))
             if container == "Struct:BatchNorm" && (name == "running_mean" || name == "running_var"));
         match which {
             Floats::All => true,
             Floats::Statistics => statistic,
-            Floats::Weights => !statistic,
+            Floats::Weights => !statistic && trainable(),
         }
     }
 }
@@ -97,7 +99,10 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Gather<B> {
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        if self.place.takes(self.which) {
+        if self
+            .place
+            .takes(self.which, || param.val().is_require_grad())
+        {
             let value = param.val().inner().flatten::<1>(0, D - 1);
             self.parts.push(match self.zeros {
                 true => value.zeros_like(),
@@ -138,7 +143,10 @@ impl<B: AutodiffBackend> ModuleMapper<B> for Scatter<B> {
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        if !self.place.takes(self.which) {
+        if !self
+            .place
+            .takes(self.which, || param.val().is_require_grad())
+        {
             return param;
         }
         let (id, tensor, mapper) = param.consume();
