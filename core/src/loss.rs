@@ -70,19 +70,15 @@ impl<B: Backend> Counted<B> {
         })
     }
 
-    /// The sum of `each` (one value per example) over the examples that count (the
-    /// padding's values replaced by 0, not multiplied by it: an infinite one stays out),
-    /// unweighted: a metric's, as Keras's `metrics`.
+    /// The sum of `each` (one value per example) over the examples that count,
+    /// unweighted: [`Counted::sum_rows`] of one column.
     pub(crate) fn sum(&self, each: Tensor<B, 1>) -> Tensor<B, 1> {
-        match &self.padding {
-            Some(padding) => each.mask_fill(padding.clone(), 0.0),
-            None => each,
-        }
-        .sum()
+        self.sum_rows(each.unsqueeze_dim(1))
     }
 
     /// The sums of `each`'s columns (`[batch, k]`, a row per example) over the examples
-    /// that count, unweighted, as [`Counted::sum`]: `[k]`.
+    /// that count (the padding's values replaced by 0, not multiplied by it: an infinite
+    /// one stays out), unweighted, as a metric's (Keras's `metrics`): `[k]`.
     pub(crate) fn sum_rows(&self, each: Tensor<B, 2>) -> Tensor<B, 1> {
         let each = match &self.padding {
             Some(padding) => {

@@ -19,7 +19,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use kiln_cpu::AdamStep;
 
 use crate::learning_rate::LearningRate;
-use crate::trainer::floats::{weights, with_weights};
+use crate::trainer::floats::{weights, weights_len, with_weights};
 
 macro_rules! setters {
     ($ty:ident { $($(#[$doc:meta])* $field:ident: $t:ty),* $(,)? }) => {
@@ -778,7 +778,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Stepper<B, M> {
     /// for a model of its size (for a backup, and when `fit` ends).
     pub fn average(&self, model: &M) -> Option<M> {
         let average = self.ema.average.as_ref().filter(|_| self.ema.settings.on)?;
-        let fits = weights::<B, M>(model).is_some_and(|w| w.dims() == average.dims());
+        let fits = weights_len::<B, M>(model) == average.dims()[0];
         fits.then(|| with_weights::<B, M>(model.clone(), average.clone()))
     }
 

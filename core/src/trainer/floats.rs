@@ -36,6 +36,13 @@ pub(crate) fn weights<B: AutodiffBackend, M: Module<B>>(
     (!gather.parts.is_empty()).then(|| Tensor::cat(gather.parts, 0))
 }
 
+/// How many floats [`weights`] lays out for `model`, without laying them out.
+pub(crate) fn weights_len<B: AutodiffBackend, M: Module<B>>(model: &M) -> usize {
+    let mut gather = Gather::<B>::new(Floats::Weights, false);
+    model.visit(&mut gather);
+    gather.parts.iter().map(|p| p.dims()[0]).sum()
+}
+
 /// `model` with its weights from `flat`, laid out as [`weights`] lays them out.
 pub(crate) fn with_weights<B: AutodiffBackend, M: Module<B>>(
     model: M,
