@@ -8,7 +8,7 @@ use crate::logs::Logs;
 use crate::save::{Snapshot, restore, snapshot};
 
 /// Stops training when `monitor` has not improved by `min_delta` for `patience` epochs,
-/// as Keras's `EarlyStopping`; optionally restores the best epoch's weights.
+/// as Keras's `EarlyStopping`; optionally restores the best epoch's weights at the end.
 ///
 /// ```
 /// use kiln_core::callbacks::EarlyStopping;
@@ -71,9 +71,9 @@ impl EarlyStopping {
         self
     }
 
-    /// Whether to put back the weights of the best epoch when it stops training (when
-    /// training ends, as Keras 3 does: after the optimizer's moving average, if any, is
-    /// put in the weights).
+    /// Whether to put back the weights of the best epoch when training ends, stopped early
+    /// or not, as Keras 3 does (after the optimizer's moving average, if any, is put in
+    /// the weights).
     pub fn restore_best_weights(mut self, restore: bool) -> Self {
         self.restore_best_weights = restore;
         self
@@ -143,9 +143,9 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Callback<B, M> for EarlyStopping 
     }
 
     fn on_train_end(&mut self, _logs: &Logs, control: &mut Control<M>) -> CallbackResult {
-        match (&self.best_weights, self.stopped_epoch) {
-            (Some(best), Some(_)) => Ok(restore(control.model_mut(), best)?),
-            _ => Ok(()),
+        match &self.best_weights {
+            Some(best) => Ok(restore(control.model_mut(), best)?),
+            None => Ok(()),
         }
     }
 }
