@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::{IndexingUpdateOp, Tensor, backend::Backend};
 
 use crate::loss::{Counted, EPSILON, Output, Target};
 
@@ -54,7 +54,7 @@ pub enum Metric {
     /// The area under the ROC curve (true against false positive rate), its points at
     /// `thresholds` thresholds evenly spread over [0, 1], each output (clipped to [0, 1])
     /// a class of its own, summed by trapezoids: Keras's `AUC` with its defaults. A batch
-    /// compares each output with every threshold, `batch × outputs × thresholds` floats.
+    /// counts its outputs into a bucket per threshold, `batch × thresholds` floats.
     Auc {
         /// How many thresholds (200 in Keras; 2 to [`Metric::MAX_AUC_THRESHOLDS`]).
         thresholds: usize,
@@ -263,37 +263,31 @@ fn auc_count(n: usize) -> usize {
     n.clamp(2, Metric::MAX_AUC_THRESHOLDS)
 }
 
-/// Keras's AUC thresholds: `n` from just below 0 to just above 1, evenly spread between.
-fn auc_thresholds(n: usize) -> Vec<f32> {
-    let n = auc_count(n);
-    let inner = (1..n - 1).map(|i| i as f32 / (n - 1) as f32);
-    std::iter::once(-(EPSILON as f32))
-        .chain(inner)
-        .chain(std::iter::once(1.0 + EPSILON as f32))
-        .collect()
-}
-
 /// Each example's counts for the AUC, `[batch, 2n + 2]`: at each of the `n` thresholds
 /// its outputs above it whose target is positive (not 0), and those whose target is not;
-/// then its positive and its negative targets.
+/// then its positive and its negative targets. The thresholds being evenly spread, an
+/// output `p` in [0, 1] is above the first `k + 1` of them, `k = max(⌈p·(n - 1)⌉ - 1, 0)`:
+/// each output adds its class to its bucket `k`, and a threshold's count is the sum of
+/// the buckets from its own up (Keras's way), `batch × n` floats where comparing every
+/// output with every threshold would take `batch × outputs × n`.
 fn confusion<B: Backend>(p: Tensor<B, 2>, y: Tensor<B, 2>, n: usize) -> Tensor<B, 2> {
-    let [batch, width] = p.dims();
-    let thresholds = auc_thresholds(n);
-    let n = thresholds.len();
-    let thresholds = Tensor::<B, 1>::from_floats(thresholds.as_slice(), &p.device())
-        .reshape([1, 1, n])
-        .expand([batch, width, n]);
-    let above = p
-        .unsqueeze_dim::<3>(2)
-        .expand([batch, width, n])
-        .greater(thresholds)
-        .float();
+    let [batch, _] = p.dims();
+    let n = auc_count(n);
+    let device = p.device();
+    let bucket = p
+        .mul_scalar((n - 1) as f64)
+        .ceil()
+        .sub_scalar(1.0)
+        .clamp(0.0, (n - 1) as f64)
+        .int();
     let positive = y.not_equal_elem(0.0).float();
     let negative = positive.clone().neg().add_scalar(1.0);
     let at = |class: Tensor<B, 2>| {
-        (above.clone() * class.unsqueeze_dim::<3>(2))
-            .sum_dim(1)
-            .reshape([batch, n])
+        Tensor::<B, 2>::zeros([batch, n], &device)
+            .scatter(1, bucket.clone(), class, IndexingUpdateOp::Add)
+            .flip([1])
+            .cumsum(1)
+            .flip([1])
     };
     Tensor::cat(
         vec![
@@ -474,6 +468,56 @@ mod tests {
             auc_thresholds(3),
             [-(EPSILON as f32), 0.5, 1.0 + EPSILON as f32]
         );
+    }
+
+    /// Keras's AUC thresholds: `n` from just below 0 to just above 1, evenly spread between.
+    fn auc_thresholds(n: usize) -> Vec<f32> {
+        let n = auc_count(n);
+        let inner = (1..n - 1).map(|i| i as f32 / (n - 1) as f32);
+        std::iter::once(-(EPSILON as f32))
+            .chain(inner)
+            .chain(std::iter::once(1.0 + EPSILON as f32))
+            .collect()
+    }
+
+    /// The buckets count what comparing each output with each threshold counts.
+    #[test]
+    fn auc_buckets_count_the_outputs_above_each_threshold() {
+        let (batch, width, n) = (7, 13, 200);
+        // Outputs spread over [0, 1], the thresholds themselves among them.
+        let p: Vec<f32> = (0..batch * width)
+            .map(|i| match i % 5 {
+                0 => (i % 200) as f32 / 199.0,
+                _ => ((i * 7919) % 1000) as f32 / 999.0,
+            })
+            .collect();
+        let y: Vec<f32> = (0..batch * width)
+            .map(|i| ((i * 31) % 3 % 2) as f32)
+            .collect();
+        let counts = confusion(
+            output(&p.chunks(width).collect::<Vec<_>>()).logits,
+            output(&y.chunks(width).collect::<Vec<_>>()).logits,
+            n,
+        );
+        assert_eq!(counts.dims(), [batch, 2 * n + 2]);
+        let counts = counts.into_data().to_vec::<f32>().unwrap();
+        let thresholds = auc_thresholds(n);
+        for (row, counts) in counts.chunks(2 * n + 2).enumerate() {
+            let example = row * width..(row + 1) * width;
+            let above = |t: f32, positive: bool| {
+                example
+                    .clone()
+                    .filter(|&i| p[i] > t && (y[i] != 0.0) == positive)
+                    .count() as f32
+            };
+            let want: Vec<f32> = [true, false]
+                .iter()
+                .flat_map(|&positive| thresholds.iter().map(move |&t| (t, positive)))
+                .map(|(t, positive)| above(t, positive))
+                .chain([true, false].map(|positive| above(-1.0, positive)))
+                .collect();
+            assert_eq!(counts, want, "example {row}");
+        }
     }
 
     #[test]
