@@ -225,27 +225,62 @@ where
 /// The model is out of its slot only inside an update; only a panic there loses it.
 const TAKEN: &str = "the model was lost by an update that panicked; build the trainer again";
 
-/// The running sums of an epoch: the loss and each metric over its examples.
+/// The running sums of an epoch: the loss and each metric over its examples. The device
+/// adds each batch's sums to its own total in its float type (f32 on most backends, whose
+/// counts are exact up to 2²⁴); before one of that total's counts could pass 2²⁴, the
+/// total is read into the host's f64 totals and the device's starts afresh.
 struct Totals<B: Backend> {
     sums: Option<Tensor<B, 1>>,
+    read: Vec<f64>,
+    /// The most any count in `sums` can be: its examples times the outputs of one (a
+    /// metric counts each output at most once).
+    bound: usize,
+    outputs: Option<usize>,
     examples: usize,
     batches: usize,
 }
 
+/// The counts a backend float holds exactly (f32's 2²⁴).
+const EXACT_COUNTS: usize = 1 << 24;
+
+/// Adds a device total's values to the host's (waits for the device).
+fn fold<B: Backend>(host: &mut Vec<f64>, device: Tensor<B, 1>) {
+    let values = device
+        .into_data()
+        .convert::<f64>()
+        .to_vec::<f64>()
+        .unwrap_or_default();
+    host.resize(host.len().max(values.len()), 0.0);
+    host.iter_mut().zip(values).for_each(|(h, v)| *h += v);
+}
+
 impl<B: Backend> Totals<B> {
-    fn new() -> Self {
+    /// Totals for a model with `outputs` outputs per example (read after every batch when
+    /// unknown).
+    fn new(outputs: Option<usize>) -> Self {
         Totals {
             sums: None,
+            read: Vec::new(),
+            bound: 0,
+            outputs,
             examples: 0,
             batches: 0,
         }
     }
 
     fn add(&mut self, sums: Tensor<B, 1>, examples: usize) {
+        let bound = examples.saturating_mul(self.outputs.unwrap_or(EXACT_COUNTS));
+        if self.bound.saturating_add(bound) > EXACT_COUNTS
+            && let Some(held) = self.sums.take()
+        {
+            fold(&mut self.read, held);
+            self.bound = 0;
+        }
         self.sums = Some(match self.sums.take() {
             Some(s) => s + sums,
             None => sums,
         });
+        self.bound = self.bound.saturating_add(bound);
         self.examples += examples;
         self.batches += 1;
     }
@@ -253,13 +288,13 @@ impl<B: Backend> Totals<B> {
     /// The epoch's logs so far (waits for the device).
     fn logs(&self, metrics: &[Metric]) -> Logs {
         let mut logs = Logs::new();
-        let Some(sums) = &self.sums else { return logs };
-        let values = sums
-            .clone()
-            .into_data()
-            .convert::<f64>()
-            .to_vec::<f64>()
-            .unwrap_or_default();
+        let mut values = self.read.clone();
+        if let Some(held) = &self.sums {
+            fold(&mut values, held.clone());
+        }
+        if values.is_empty() {
+            return logs;
+        }
         let n = self.examples.max(1) as f64;
         logs.insert("loss", values.first().copied().unwrap_or(f64::NAN) / n);
         let mut rest = values.get(1..).unwrap_or_default();
@@ -896,7 +931,7 @@ where
     D: Dataset + ?Sized,
 {
     let kind = data.target_kind();
-    let mut totals = Totals::<B::InnerBackend>::new();
+    let mut totals = Totals::<B::InnerBackend>::new(model.output_shape().elements());
     loader.for_each(data, 0, |batch| {
         // A handle on the weights (not a copy of them) for the kernels' thread.
         let (model, batch, kind) = (model.clone(), &batch, &kind);
@@ -1475,6 +1510,36 @@ mod tests {
         );
     }
 
+    /// Counts past f32's 2²⁴ stay exact: three batches of one example of 2²³ outputs,
+    /// each adding an odd count of 2²³ - 1 (as its loss, true and predicted positives),
+    /// total 3·2²³ - 3, which no f32 holds.
+    #[test]
+    fn epoch_totals_are_read_into_f64_before_a_count_passes_2_to_the_24() {
+        let device = Default::default();
+        let odd = ((1 << 23) - 1) as f32;
+        let mut totals = Totals::<crate::testing::TestBackend>::new(Some(1 << 23));
+        for _ in 0..3 {
+            totals.add(Tensor::from_floats([odd; 3], &device), 1);
+        }
+        let want = 3.0 * f64::from(odd);
+        assert_ne!(f64::from(3.0 * odd), want, "an f32 would round it");
+        let logs = totals.logs(&[Metric::PRECISION]);
+        assert_eq!(logs.get("loss"), Some(want / 3.0));
+        assert_eq!(logs.get("precision"), Some(1.0));
+        // The f64 totals and the device's are both in the logs; an unknown output width
+        // reads the device after every batch.
+        assert_eq!(totals.read, [2.0 * f64::from(odd); 3]);
+        let mut unknown = Totals::<crate::testing::TestBackend>::new(None);
+        unknown.add(Tensor::from_floats([1.0, 2.0], &device), 1);
+        unknown.add(Tensor::from_floats([3.0, 4.0], &device), 1);
+        assert_eq!(
+            (unknown.read.as_slice(), unknown.examples),
+            ([1.0, 2.0].as_slice(), 2)
+        );
+        let logs = unknown.logs(&[Metric::MeanAbsoluteError]);
+        assert_eq!(logs.get("mean_absolute_error"), Some(3.0));
+    }
+
     #[test]
     fn epoch_metrics_are_exact_over_uneven_batches() {
         // Five examples, right for the first two only (w = 1 makes the output x, compared
@@ -1741,6 +1806,27 @@ mod tests {
             .callback(stop);
         let history = trainer.fit(&one_example(), fit).unwrap();
         assert_eq!(history.get("loss").map(<[f64]>::len), Some(2));
+        assert!((trainer.model().w.val().into_scalar() + 1.2).abs() < 1e-6);
+    }
+
+    /// Keras 3 puts the best weights back when a run ends without stopping early too: the
+    /// same swing (-1.2 after the best epoch, then 1.44) with patience to spare.
+    #[test]
+    fn early_stopping_restores_the_best_weights_of_a_run_it_did_not_stop() {
+        use crate::callbacks::EarlyStopping;
+        let mut trainer = Trainer::new(scale(1.0))
+            .optimizer(Sgd::new().learning_rate(1.1))
+            .loss(Loss::MeanSquaredError);
+        let mut stop = EarlyStopping::monitor("loss")
+            .patience(5)
+            .restore_best_weights(true);
+        let fit = Fit::epochs(2)
+            .batch_size(1)
+            .verbose(Verbosity::Silent)
+            .callback(&mut stop);
+        let history = trainer.fit(&one_example(), fit).unwrap();
+        assert_eq!(history.get("loss").map(<[f64]>::len), Some(2));
+        assert_eq!((stop.best_epoch(), stop.stopped_epoch()), (Some(0), None));
         assert!((trainer.model().w.val().into_scalar() + 1.2).abs() < 1e-6);
     }
 

@@ -690,7 +690,8 @@ where
         run: &mut Run<B, M>,
         epoch: usize,
     ) -> Result<Logs, TrainError> {
-        let mut totals = Totals::<B::InnerBackend>::new();
+        let outputs = run.model()?.output_shape().elements();
+        let mut totals = Totals::<B::InnerBackend>::new(outputs);
         let mut failure = None;
         plan.loader.for_each(train, epoch as u64, |batch| {
             let index = totals.batches;
