@@ -70,15 +70,9 @@ impl<B: Backend> Counted<B> {
         })
     }
 
-    /// The sum of `each` (one value per example) over the examples that count,
-    /// unweighted: [`Counted::sum_rows`] of one column.
-    pub(crate) fn sum(&self, each: Tensor<B, 1>) -> Tensor<B, 1> {
-        self.sum_rows(each.unsqueeze_dim(1))
-    }
-
     /// The sums of `each`'s columns (`[batch, k]`, a row per example) over the examples
     /// that count (the padding's values replaced by 0, not multiplied by it: an infinite
-    /// one stays out), unweighted, as a metric's (Keras's `metrics`): `[k]`.
+    /// one stays out), unweighted (weighed first for the loss and `weighted_metrics`): `[k]`.
     pub(crate) fn sum_rows(&self, each: Tensor<B, 2>) -> Tensor<B, 1> {
         let each = match &self.padding {
             Some(padding) => {
@@ -90,14 +84,19 @@ impl<B: Backend> Counted<B> {
         each.sum_dim(0).squeeze_dim(0)
     }
 
+    /// `each`'s rows (`[batch, k]`, a row per example) times their examples' weights.
+    pub(crate) fn weigh_rows(&self, each: Tensor<B, 2>) -> Tensor<B, 2> {
+        match &self.weights {
+            Some(w) => each * w.clone().unsqueeze_dim(1),
+            None => each,
+        }
+    }
+
     /// The loss's mean: `Σ wᵢ·eachᵢ` over the examples that count, divided by their
     /// number (Keras's `sum_over_batch_size`).
     pub(crate) fn mean(&self, each: Tensor<B, 1>) -> Tensor<B, 1> {
-        let each = match &self.weights {
-            Some(w) => each * w.clone(),
-            None => each,
-        };
-        self.sum(each).div_scalar(self.real.max(1) as f64)
+        let each = self.weigh_rows(each.unsqueeze_dim(1));
+        self.sum_rows(each).div_scalar(self.real.max(1) as f64)
     }
 }
 
@@ -481,7 +480,12 @@ mod tests {
     fn an_infinite_padding_value_stays_out_of_the_sum() {
         let each = Tensor::<B, 1>::from_floats([1.0, 2.0, f32::INFINITY], &Default::default());
         let counted = Counted::new(2, 3, None, &Default::default()).unwrap();
-        assert_eq!(counted.sum(each.clone()).into_scalar(), 3.0);
+        assert_eq!(
+            counted
+                .sum_rows(each.clone().unsqueeze_dim(1))
+                .into_scalar(),
+            3.0
+        );
         assert_eq!(counted.mean(each).into_scalar(), 1.5);
     }
 
@@ -490,7 +494,12 @@ mod tests {
         let device = Default::default();
         let each = Tensor::<B, 1>::from_floats([1.0, 2.0, f32::INFINITY], &device);
         let counted = Counted::new(2, 3, Some(&[2.0, 0.5, 3.0]), &device).unwrap();
-        assert_eq!(counted.sum(each.clone()).into_scalar(), 3.0);
+        assert_eq!(
+            counted
+                .sum_rows(each.clone().unsqueeze_dim(1))
+                .into_scalar(),
+            3.0
+        );
         assert_eq!(counted.mean(each).into_scalar(), 1.5); // (2·1 + 0.5·2) / 2
         // Keras's sum_over_batch_size: squared errors 0.25 and 4 weighing 2 and 0 make
         // (2·0.25 + 0·4) / 2, whose root is 0.5.

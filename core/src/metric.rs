@@ -161,22 +161,7 @@ impl Metric {
 
     /// The batch's [sums](Self::sums) over its examples.
     pub fn batch_sum<B: Backend>(&self, output: &Output<B>, target: &Target<B>) -> Tensor<B, 1> {
-        self.counted_sum(output, target, None)
-    }
-
-    /// The sums over the examples that count (all, or `counted`'s first ones), computed
-    /// on every row of the batch so that its kernels keep the batch's shape.
-    pub(crate) fn counted_sum<B: Backend>(
-        &self,
-        output: &Output<B>,
-        target: &Target<B>,
-        counted: Option<&Counted<B>>,
-    ) -> Tensor<B, 1> {
-        let each = self.per_example(output, target);
-        match counted {
-            Some(counted) => counted.sum_rows(each),
-            None => each.sum_dim(0).squeeze_dim(0),
-        }
+        self.per_example(output, target).sum_dim(0).squeeze_dim(0)
     }
 
     /// Each example's part of each of the metric's [sums](Self::sums): `[batch, sums]`.
@@ -238,22 +223,97 @@ impl Metric {
     }
 
     /// The epoch's value from its totals of the [sums](Self::sums) over `examples`
-    /// examples: their mean (its root for the root mean squared error), or the counts'
-    /// ratio (0 over 0 is 0, as Keras's).
-    pub fn finish(&self, sums: &[f64], examples: usize) -> f64 {
+    /// examples (their total weight for a weighted metric): their mean (its root for the
+    /// root mean squared error), or the counts' ratio (0 over 0 is 0, as Keras's).
+    pub fn finish(&self, sums: &[f64], examples: f64) -> f64 {
         debug_assert_eq!(sums.len(), self.sums(), "{self}'s sums");
+        let ratio = |of: f64, count: f64| if count == 0.0 { 0.0 } else { of / count };
         let first = sums.first().copied().unwrap_or(f64::NAN);
         match (self, sums) {
-            (Metric::Precision { .. } | Metric::Recall { .. }, [hits, of]) => {
-                if *of == 0.0 {
-                    0.0
-                } else {
-                    hits / of
-                }
-            }
-            (Metric::RootMeanSquaredError, _) => (first / examples.max(1) as f64).sqrt(),
+            (Metric::Precision { .. } | Metric::Recall { .. }, [hits, of]) => ratio(*hits, *of),
+            (Metric::RootMeanSquaredError, _) => ratio(first, examples).sqrt(),
             (Metric::Auc { .. }, _) => roc_area(sums),
-            _ => first / examples.max(1) as f64,
+            _ => ratio(first, examples),
+        }
+    }
+}
+
+/// A metric as the trainer reports it, as Keras's `compile` lists it: in `metrics`, or in
+/// `weighted_metrics`, where each example counts with its weight (`sample_weight`,
+/// `class_weight`): a weighted mean `Σ wᵢ·vᵢ / Σ wᵢ`, or weighted counts.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Reported {
+    pub metric: Metric,
+    pub weighted: bool,
+    /// The name in the logs.
+    pub name: String,
+}
+
+impl Reported {
+    /// `metrics` then `weighted`, named as Keras's `CompileMetrics` names them: a repeated
+    /// name gets `_1`, `_2`...; a weighted metric whose name is taken is `weighted_` and
+    /// its name.
+    pub fn list(metrics: &[Metric], weighted: &[Metric]) -> Vec<Reported> {
+        fn unique(seen: &mut std::collections::HashMap<String, usize>, name: String) -> String {
+            let count = seen.entry(name.clone()).or_default();
+            *count += 1;
+            match *count {
+                1 => name,
+                n => format!("{name}_{}", n - 1),
+            }
+        }
+        let mut seen = std::collections::HashMap::new();
+        let listed = metrics.iter().map(|&m| (m, false));
+        listed
+            .chain(weighted.iter().map(|&m| (m, true)))
+            .map(|(metric, weighted)| {
+                let name = match weighted && seen.contains_key(metric.name()) {
+                    true => format!("weighted_{}", metric.name()),
+                    false => metric.name().into(),
+                };
+                Reported {
+                    metric,
+                    weighted,
+                    name: unique(&mut seen, name),
+                }
+            })
+            .collect()
+    }
+
+    /// How many sums a batch adds: the metric's, then for a weighted one its examples'
+    /// total weight.
+    pub fn sums(&self) -> usize {
+        self.metric.sums() + usize::from(self.weighted)
+    }
+
+    /// The [sums](Self::sums) over the examples that count (all, or `counted`'s first
+    /// ones, with their weights when weighted), computed on every row of the batch so that
+    /// its kernels keep the batch's shape.
+    pub fn counted_sum<B: Backend>(
+        &self,
+        output: &Output<B>,
+        target: &Target<B>,
+        counted: Option<&Counted<B>>,
+    ) -> Tensor<B, 1> {
+        let mut each = self.metric.per_example(output, target);
+        if self.weighted {
+            let ones = Tensor::ones([each.dims()[0], 1], &each.device());
+            each = Tensor::cat(vec![each, ones], 1);
+            if let Some(counted) = counted {
+                each = counted.weigh_rows(each);
+            }
+        }
+        match counted {
+            Some(counted) => counted.sum_rows(each),
+            None => each.sum_dim(0).squeeze_dim(0),
+        }
+    }
+
+    /// The epoch's value from its totals of the [sums](Self::sums) over `examples`.
+    pub fn finish(&self, sums: &[f64], examples: usize) -> f64 {
+        match (self.weighted, sums.split_last()) {
+            (true, Some((weight, sums))) => self.metric.finish(sums, *weight),
+            _ => self.metric.finish(sums, examples as f64),
         }
     }
 }
@@ -384,7 +444,7 @@ mod tests {
         // Squared errors 0.01, 0.36, 0.36: summed per example.
         let squared = sum(Metric::MeanSquaredError, &binary, &targets);
         assert!((squared - 0.73).abs() < 1e-6, "{squared}");
-        assert_eq!(Metric::RootMeanSquaredError.finish(&[1.0], 4), 0.5);
+        assert_eq!(Metric::RootMeanSquaredError.finish(&[1.0], 4.0), 0.5);
     }
 
     /// Keras's Precision and Recall, worked by hand: each output a class of its own,
@@ -426,8 +486,8 @@ mod tests {
         assert_eq!(of(Metric::PRECISION), [1.0, 2.0]);
         assert_eq!(of(Metric::RECALL), [1.0, 2.0]);
         // The epoch's value: the counts' ratio, 0 when nothing is predicted.
-        assert_eq!(Metric::PRECISION.finish(&[3.0, 4.0], 10), 0.75);
-        assert_eq!(Metric::RECALL.finish(&[0.0, 0.0], 10), 0.0);
+        assert_eq!(Metric::PRECISION.finish(&[3.0, 4.0], 10.0), 0.75);
+        assert_eq!(Metric::RECALL.finish(&[0.0, 0.0], 10.0), 0.0);
     }
 
     /// Keras's AUC: the ROC curve's points at each threshold, summed by trapezoids.
@@ -443,7 +503,7 @@ mod tests {
                 .map(f64::from)
                 .collect();
             assert_eq!(sums.len(), Metric::AUC.sums());
-            Metric::AUC.finish(&sums, p.len())
+            Metric::AUC.finish(&sums, p.len() as f64)
         };
         let (one, zero): (&[f32], &[f32]) = (&[1.0], &[0.0]);
         // Positives 0.9 and 0.4, negatives 0.6 and 0.1: 3 of the 4 pairs in order.
@@ -539,18 +599,83 @@ mod tests {
             Metric::RECALL,
             Metric::AUC,
         ] {
-            let padded = metric.counted_sum(&three, &classes(&[1, 1, 0]), Some(&counted));
-            let alone = metric.batch_sum(&two, &classes(&[1, 1]));
-            let (padded, alone) = [padded, alone]
-                .map(|t| t.into_data().to_vec::<f32>().unwrap())
-                .into();
-            for (padded, alone) in padded.iter().zip(&alone) {
-                assert!(
-                    (padded - alone).abs() <= 1e-6 * alone.abs().max(1.0),
-                    "{metric}: {padded} against {alone}"
-                );
+            // Plain and weighted (each weighing 1: the same sums, then their count).
+            for reported in Reported::list(&[metric], &[metric]) {
+                let padded = reported.counted_sum(&three, &classes(&[1, 1, 0]), Some(&counted));
+                let alone = reported.counted_sum(&two, &classes(&[1, 1]), None);
+                let (padded, alone) = [padded, alone]
+                    .map(|t| t.into_data().to_vec::<f32>().unwrap())
+                    .into();
+                assert_eq!(padded.len(), reported.sums());
+                for (padded, alone) in padded.iter().zip(&alone) {
+                    assert!(
+                        (padded - alone).abs() <= 1e-6 * alone.abs().max(1.0),
+                        "{}: {padded} against {alone}",
+                        reported.name
+                    );
+                }
             }
         }
+    }
+
+    /// Keras's `weighted_metrics`: each example counts by its weight, the padding not at
+    /// all; their total weight is the mean's count.
+    #[test]
+    fn weighted_metrics_count_each_example_by_its_weight() {
+        // Right, wrong, right, and a padding row; weighing 2, 0.5, 1 (and 7).
+        let out = output(&[&[0.9, 0.1], &[0.8, 0.2], &[0.3, 0.7], &[0.6, 0.4]]);
+        let labels = classes(&[0, 1, 1, 1]);
+        let counted = Counted::new(3, 4, Some(&[2.0, 0.5, 1.0, 7.0]), &Default::default());
+        let value = |metric: Metric| {
+            let [_, weighted] = Reported::list(&[metric], &[metric]).try_into().unwrap();
+            let sums = weighted.counted_sum(&out, &labels, counted.as_ref());
+            let sums: Vec<f64> = sums
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            weighted.finish(&sums, 3)
+        };
+        assert_eq!(value(Metric::Accuracy), 3.0 / 3.5);
+        // Precision at 0.5 of each output: the positives above it are (0, 0.9) of target
+        // 1, (0, 0.8) of 0, (1, 0.7) of 1: true 2·1 + 1·1 of 2 + 0.5 + 1 predicted.
+        assert_eq!(value(Metric::PRECISION), 3.0 / 3.5);
+        // Recall: the actual positives (0, 0.9), (1, 0.2), (1, 0.7): 3 of 2 + 0.5 + 1.
+        assert_eq!(value(Metric::RECALL), 3.0 / 3.5);
+        // Squared errors of each example, averaged over its two outputs: 0.01, 0.64, 0.09.
+        let mse = value(Metric::MeanSquaredError);
+        assert!(
+            (mse - (2.0 * 0.01 + 0.5 * 0.64 + 0.09) / 3.5).abs() < 1e-6,
+            "{mse}"
+        );
+    }
+
+    /// Keras's names: repeats numbered, a weighted metric of a listed name `weighted_`.
+    #[test]
+    fn reported_metrics_are_named_as_keras_names_them() {
+        let names = |metrics: &[Metric], weighted: &[Metric]| -> Vec<String> {
+            let reported = Reported::list(metrics, weighted);
+            reported.into_iter().map(|r| r.name).collect()
+        };
+        assert_eq!(
+            names(&[Metric::Accuracy, Metric::Accuracy], &[Metric::AUC]),
+            ["accuracy", "accuracy_1", "auc"]
+        );
+        assert_eq!(
+            names(
+                &[Metric::Accuracy, Metric::AUC],
+                &[Metric::Accuracy, Metric::Accuracy, Metric::RECALL]
+            ),
+            [
+                "accuracy",
+                "auc",
+                "weighted_accuracy",
+                "weighted_accuracy_1",
+                "recall"
+            ]
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::callback::{Callback, CallbackResult, Control};
 use crate::error::TrainError;
 use crate::logs::Logs;
 use crate::loss::{Counted, Loss, Objective, Output, Target};
-use crate::metric::Metric;
+use crate::metric::{Metric, Reported};
 use crate::model::{Batch, Model};
 use crate::optimizer::{Optimizer, Stepper};
 use crate::progress::Verbosity;
@@ -214,7 +214,7 @@ where
     optimizer: Optimizer,
     stepper: Option<Stepper<B, M>>,
     loss: Objective,
-    metrics: Vec<Metric>,
+    metrics: Vec<Reported>,
     learning_rate: f64,
     iterations: u64,
     first_step: Option<std::time::Duration>,
@@ -286,7 +286,7 @@ impl<B: Backend> Totals<B> {
     }
 
     /// The epoch's logs so far (waits for the device).
-    fn logs(&self, metrics: &[Metric]) -> Logs {
+    fn logs(&self, metrics: &[Reported]) -> Logs {
         let mut logs = Logs::new();
         let mut values = self.read.clone();
         if let Some(held) = &self.sums {
@@ -300,7 +300,7 @@ impl<B: Backend> Totals<B> {
         let mut rest = values.get(1..).unwrap_or_default();
         for metric in metrics {
             let (sums, after) = rest.split_at(metric.sums().min(rest.len()));
-            logs.insert(metric.name(), metric.finish(sums, self.examples));
+            logs.insert(&metric.name, metric.finish(sums, self.examples));
             rest = after;
         }
         logs
@@ -414,7 +414,7 @@ fn batch_sums<BB: Backend>(
     loss: Tensor<BB, 1>,
     output: &Output<BB>,
     target: &Target<BB>,
-    metrics: &[Metric],
+    metrics: &[Reported],
     (examples, counted): (usize, Option<&Counted<BB>>),
 ) -> Tensor<BB, 1> {
     let mut parts = vec![loss.mul_scalar(examples as f64)];
@@ -479,10 +479,30 @@ where
         self
     }
 
-    /// The metrics to report, besides the loss.
+    /// The metrics to report, besides the loss, each example counting once whatever its
+    /// weight (Keras's `metrics`).
     pub fn metrics(mut self, metrics: impl IntoIterator<Item = Metric>) -> Self {
-        self.metrics = metrics.into_iter().collect();
+        let metrics: Vec<Metric> = metrics.into_iter().collect();
+        self.metrics = Reported::list(&metrics, &self.listed(true));
         self
+    }
+
+    /// The metrics to report with each example counting by its weight, as Keras's
+    /// `weighted_metrics`: the weights of [`Weighted`](kiln_datasets::Weighted) data and
+    /// of [`Fit::class_weight`] (a weighted mean `Σ wᵢ·vᵢ / Σ wᵢ`, weighted counts for
+    /// precision, recall and AUC); the same as unweighted where every example weighs 1.
+    /// Each keeps its name, or is `weighted_` and its name when [`metrics`](Self::metrics)
+    /// has it too.
+    pub fn weighted_metrics(mut self, metrics: impl IntoIterator<Item = Metric>) -> Self {
+        let weighted: Vec<Metric> = metrics.into_iter().collect();
+        self.metrics = Reported::list(&self.listed(false), &weighted);
+        self
+    }
+
+    /// The metrics listed unweighted or weighted.
+    fn listed(&self, weighted: bool) -> Vec<Metric> {
+        let listed = self.metrics.iter().filter(|r| r.weighted == weighted);
+        listed.map(|r| r.metric).collect()
     }
 
     /// Whether every batch the model sees has the same size, on by default on a backend
@@ -691,8 +711,8 @@ where
     /// Checks that `data`'s targets fit the model's output and the loss.
     fn check_targets<D: Dataset + ?Sized>(&self, data: &D) -> Result<(), TrainError> {
         self.loss.check().map_err(TrainError::Setting)?;
-        for metric in &self.metrics {
-            metric.check().map_err(TrainError::Setting)?;
+        for reported in &self.metrics {
+            reported.metric.check().map_err(TrainError::Setting)?;
         }
         let Some(width) = self.model().output_shape().elements() else {
             return Ok(()); // an output of unknown size is checked by burn as it runs
@@ -921,7 +941,7 @@ fn evaluate_with<B, M, D>(
     example: &[Vec<usize>],
     loader: &Loader,
     loss: Objective,
-    metrics: &[Metric],
+    metrics: &[Reported],
     device: &B::Device,
 ) -> Logs
 where
@@ -1159,7 +1179,8 @@ mod tests {
 
     /// Sample weights multiply each example's loss (Keras's `sum_over_batch_size`: the
     /// sum over the batch's size) in training, validation and evaluation; the metrics
-    /// stay unweighted, as Keras's `metrics`.
+    /// stay unweighted, as Keras's `metrics`, and `weighted_metrics` are their weighted
+    /// means.
     #[test]
     fn sample_weights_weigh_the_loss_in_fit_validation_and_evaluate() {
         use kiln_datasets::Weighted;
@@ -1170,6 +1191,7 @@ mod tests {
         let mut trainer = Trainer::new(scale(1.0))
             .optimizer(Sgd::new().learning_rate(0.1))
             .loss(Loss::MeanSquaredError)
+            .weighted_metrics([Metric::MeanSquaredError, Metric::MeanAbsoluteError])
             .metrics([Metric::MeanSquaredError]);
         let fit = Fit::epochs(1)
             .batch_size(2)
@@ -1183,6 +1205,8 @@ mod tests {
         assert!((trainer.model().w.val().into_scalar() - 0.7).abs() < 1e-6);
         assert!(close(last("loss"), 1.5), "{:?}", last("loss"));
         assert!(close(last("mean_squared_error"), 2.5)); // (1 + 4) / 2
+        assert!(close(last("weighted_mean_squared_error"), 1.0)); // (3·1 + 0·4) / 3
+        assert!(close(last("mean_absolute_error"), 1.0)); // (3·1 + 0·2) / 3
         // Held out at w = 0.7: squares 0.49 and 4.41, weighing 2 and 1.
         assert!(
             close(last("val_loss"), (2.0 * 0.49 + 4.41) / 2.0),
@@ -1190,6 +1214,8 @@ mod tests {
             last("val_loss")
         );
         assert!(close(last("val_mean_squared_error"), (0.49 + 4.41) / 2.0));
+        let weighted_val = (2.0 * 0.49 + 4.41) / 3.0;
+        assert!(close(last("val_weighted_mean_squared_error"), weighted_val));
         // All four in batches of 3 and 1: squares 0.49, 1.96, 0.49, 4.41.
         let logs = trainer.evaluate_batched(&weighted, 3).unwrap();
         assert!(
@@ -1200,6 +1226,8 @@ mod tests {
             logs.get("mean_squared_error"),
             (0.49 + 1.96 + 0.49 + 4.41) / 4.0
         ));
+        let weighted_all = (3.0 * 0.49 + 2.0 * 0.49 + 4.41) / 6.0;
+        assert!(close(logs.get("weighted_mean_squared_error"), weighted_all));
         let unweighted = trainer.evaluate_batched(&data, 3).unwrap();
         assert_eq!(unweighted.get("loss"), unweighted.get("mean_squared_error"));
         // With a fixed batch shape the last batch is padded to 3: the same values.
@@ -1211,6 +1239,10 @@ mod tests {
             close(padded.get("loss"), (3.0 * 0.49 + 2.0 * 0.49 + 4.41) / 4.0),
             "{padded:?}"
         );
+        assert!(close(
+            padded.get("weighted_mean_squared_error"),
+            weighted_all
+        ));
         // A root mean squared error whose weights are all 0 stays finite (the root of 0
         // has no slope): the weight does not move.
         let zero = Weighted::new(&data, vec![0.0; 4]).unwrap();
@@ -1523,7 +1555,7 @@ mod tests {
         }
         let want = 3.0 * f64::from(odd);
         assert_ne!(f64::from(3.0 * odd), want, "an f32 would round it");
-        let logs = totals.logs(&[Metric::PRECISION]);
+        let logs = totals.logs(&Reported::list(&[Metric::PRECISION], &[]));
         assert_eq!(logs.get("loss"), Some(want / 3.0));
         assert_eq!(logs.get("precision"), Some(1.0));
         // The f64 totals and the device's are both in the logs; an unknown output width
@@ -1536,7 +1568,7 @@ mod tests {
             (unknown.read.as_slice(), unknown.examples),
             ([1.0, 2.0].as_slice(), 2)
         );
-        let logs = unknown.logs(&[Metric::MeanAbsoluteError]);
+        let logs = unknown.logs(&Reported::list(&[Metric::MeanAbsoluteError], &[]));
         assert_eq!(logs.get("mean_absolute_error"), Some(3.0));
     }
 

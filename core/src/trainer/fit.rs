@@ -19,7 +19,7 @@ use crate::error::TrainError;
 use crate::history::History;
 use crate::logs::Logs;
 use crate::loss::{Counted, Objective, Output, Target};
-use crate::metric::Metric;
+use crate::metric::Reported;
 use crate::model::{Batch, Model};
 use crate::optimizer::{Optimizer, Stepper};
 use crate::progress::Verbosity;
@@ -251,7 +251,7 @@ pub(super) struct Feed<'a, BB: Backend> {
     pub example: &'a [Vec<usize>],
     pub kind: &'a TargetKind,
     pub loss: Objective,
-    pub metrics: &'a [Metric],
+    pub metrics: &'a [Reported],
     pub device: &'a BB::Device,
     /// Every training example as rows on the device, when they are there.
     pub examples: Option<&'a Tensor<BB, 2>>,
@@ -307,12 +307,14 @@ where
         Target::Classes(c, n) => Target::Classes(c.clone().inner(), *n),
         Target::Values(v) => Target::Values(v.clone().inner()),
     };
+    // The weights again off the tape, for the weighted metrics.
+    let weighed = Counted::new(examples, examples, weights, feed.device);
     let mut sums = batch_sums(
         loss.clone().inner(),
         &detached,
         &detached_target,
         feed.metrics,
-        (rows.len(), None),
+        (rows.len(), weighed.as_ref()),
     );
     if share != 1.0 {
         loss = loss.mul_scalar(share);

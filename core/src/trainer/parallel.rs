@@ -22,7 +22,7 @@ use super::link::Link;
 use super::peer::{FAILED, Peer, STOP, Stepped, broken};
 use crate::distributed::{DataParallel, Nodes};
 use crate::error::TrainError;
-use crate::metric::Metric;
+use crate::metric::Reported;
 use crate::model::Model;
 use crate::optimizer::Stepper;
 
@@ -55,7 +55,7 @@ struct Owned<B: Backend> {
     example: Vec<Vec<usize>>,
     kind: kiln_datasets::TargetKind,
     loss: crate::loss::Objective,
-    metrics: Vec<crate::metric::Metric>,
+    metrics: Vec<Reported>,
     device: B::Device,
 }
 
@@ -190,7 +190,7 @@ where
         M: 's,
     {
         parallel.check()?;
-        let sums = 1 + feed.metrics.iter().map(Metric::sums).sum::<usize>();
+        let sums = 1 + feed.metrics.iter().map(Reported::sums).sum::<usize>();
         let mut peers = (0..parallel.devices.len())
             .map(|k| peer(parallel, k, sums))
             .collect::<Result<Vec<_>, _>>()?;
