@@ -124,7 +124,8 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
     // 3 workers on batches of 128 (42 + 43 + 43 rows) and a last batch of 2 rows (one
     // worker has none); unweighted, with each example's loss weighted by its class or by
     // its own weight, with the gradients clipped to a global norm (of the whole batch's,
-    // not a shard's), and with a moving average of the weights put in them every 2 steps.
+    // not a shard's), and with a moving average of the weights put in them every 2 steps;
+    // the weighted metrics too.
     let small = synthetic_digits(258, 4);
     let own: Vec<f32> = (0..small.len()).map(|i| (i % 5) as f32 * 0.5).collect();
     let weighted = kiln::datasets::Weighted::new(&small, own).unwrap();
@@ -148,11 +149,9 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
     ];
     for (data, class_weight, optimizer, name) in cases {
         let run = |parallel: Option<DataParallel<_>>| {
-            let mut trainer = support::trainer(Small::new).metrics([
-                Metric::Accuracy,
-                Metric::PRECISION,
-                Metric::AUC,
-            ]);
+            let mut trainer = support::trainer(Small::new)
+                .metrics([Metric::Accuracy, Metric::PRECISION, Metric::AUC])
+                .weighted_metrics([Metric::Accuracy, Metric::AUC]);
             if let Some(optimizer) = optimizer.clone() {
                 trainer = trainer.optimizer(optimizer);
             }
@@ -164,7 +163,13 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
             let last = |name: &str| history.get(name).unwrap()[0];
             (
                 weights(trainer.model()),
-                [last("accuracy"), last("precision"), last("auc")],
+                [
+                    last("accuracy"),
+                    last("precision"),
+                    last("auc"),
+                    last("weighted_accuracy"),
+                    last("weighted_auc"),
+                ],
                 last("loss"),
             )
         };
