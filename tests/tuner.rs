@@ -30,6 +30,15 @@ fn build<'a>(
     validation: &'a ImageDataset,
     epochs: usize,
 ) -> impl FnMut(&mut HyperParameters) -> Result<Trial<'a, Ad, Mlp>, TrainError> + 'a {
+    validated_every(validation, epochs, 1)
+}
+
+/// The same, validated after every `n`th epoch only.
+fn validated_every<'a>(
+    validation: &'a ImageDataset,
+    epochs: usize,
+    n: usize,
+) -> impl FnMut(&mut HyperParameters) -> Result<Trial<'a, Ad, Mlp>, TrainError> + 'a {
     move |hp| {
         let units = hp.choice("units", [8_i64, 32, 64]).value();
         let rate = hp
@@ -45,6 +54,7 @@ fn build<'a>(
         let fit = Fit::epochs(epochs)
             .batch_size(32)
             .validation_data(validation)
+            .validation_freq(n)
             .verbose(Verbosity::Silent);
         Ok(Trial::new(trainer, fit))
     }
@@ -384,6 +394,29 @@ fn a_trial_whose_process_died_three_times_is_given_up() {
             "the process running it died 3 times (out of memory, killed, or a panic); kiln gave it up"
         )
     );
+}
+
+/// A trial validated after every 2nd epoch reports those epochs only, scored on them.
+#[test]
+fn a_trial_validated_every_other_epoch_reports_its_validated_epochs() {
+    let dir = scratch("tuner-validation-freq");
+    let (train, validation) = data();
+    let trials = Tuner::new(
+        GridSearch::new().max_trials(1),
+        validated_every(&validation, 4, 2),
+    )
+    .objective("val_accuracy")
+    .directory(&dir)
+    .verbose(false)
+    .search(&train)
+    .unwrap();
+    let [trial] = trials.as_slice() else {
+        panic!("{trials:?}")
+    };
+    assert_eq!(trial.status, Status::Completed, "{trial:?}");
+    let epochs: Vec<usize> = trial.reports.iter().map(|r| r.epoch).collect();
+    assert_eq!(epochs, [1, 3]);
+    assert!(trial.best_epoch.is_some_and(|e| epochs.contains(&e)));
 }
 
 #[test]

@@ -24,6 +24,8 @@ pub struct Control<'a, M> {
     pub(crate) epoch: usize,
     pub(crate) epochs: usize,
     pub(crate) steps: usize,
+    /// Whether the fit left this epoch's validation out ([`Fit::validation_freq`](crate::Fit::validation_freq)).
+    pub(crate) skipped_validation: bool,
 }
 
 impl<M> Control<'_, M> {
@@ -45,6 +47,17 @@ impl<M> Control<'_, M> {
     /// Whether training will stop.
     pub fn stopping(&self) -> bool {
         self.stop
+    }
+
+    /// The value of `name` in an epoch's `logs`, for a callback watching it: `None` for a
+    /// `val_` quantity of an epoch whose validation the fit left out
+    /// ([`Fit::validation_freq`](crate::Fit::validation_freq)), to pass over; an error
+    /// listing what is logged when it is missing otherwise.
+    pub fn watched(&self, logs: &Logs, name: &str) -> Result<Option<f64>, String> {
+        match logs.get(name) {
+            None if self.skipped_validation && name.starts_with("val_") => Ok(None),
+            _ => logs.require(name).map(Some),
+        }
     }
 
     /// The learning rate the next updates use, before the optimizer's schedule and
@@ -275,9 +288,9 @@ impl Monitor {
         };
     }
 
-    /// The monitored value in `logs`, or an error listing what is logged.
-    pub fn value(&self, logs: &Logs) -> Result<f64, String> {
-        logs.require(&self.name)
+    /// The monitored value in `logs`, if the epoch has it: [`Control::watched`].
+    pub fn value<M>(&self, logs: &Logs, control: &Control<M>) -> Result<Option<f64>, String> {
+        control.watched(logs, &self.name)
     }
 
     /// Whether `current` improves on `reference` by more than `min_delta`.

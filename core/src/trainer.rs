@@ -45,6 +45,7 @@ pub struct Fit<'a, B: AutodiffBackend, M> {
     batch_size: usize,
     validation_split: f64,
     validation_data: Option<&'a (dyn Dataset + 'a)>,
+    validation_freq: usize,
     shuffle: bool,
     seed: u64,
     verbose: Verbosity,
@@ -66,6 +67,7 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
             batch_size: 32,
             validation_split: 0.0,
             validation_data: None,
+            validation_freq: 1,
             shuffle: true,
             seed: 0,
             verbose: Verbosity::ProgressBar,
@@ -103,6 +105,16 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
     /// Validates on `data` after each epoch.
     pub fn validation_data(mut self, data: &'a (dyn Dataset + 'a)) -> Self {
         self.validation_data = Some(data);
+        self
+    }
+
+    /// Validates after every `n`th epoch only (epochs `n - 1`, `2n - 1`, ... counted from
+    /// 0, as Keras's `validation_freq`; 1 by default, at least 1). The other epochs have
+    /// no `val_` logs: their history holds NaN there, and `EarlyStopping`,
+    /// `ModelCheckpoint` and `ReduceLrOnPlateau` watching a `val_` quantity pass them
+    /// over, as Keras's.
+    pub fn validation_freq(mut self, n: usize) -> Self {
+        self.validation_freq = n;
         self
     }
 
@@ -163,7 +175,8 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
     /// `fit(class_weight={0: 1.0, 1: 5.0})`: `.class_weight([(0, 1.0), (1, 5.0)])` (or a
     /// `HashMap<usize, f32>`). A class left out weighs 1. An example's class is its label,
     /// the arg-max of a one-hot target, or a single 0/1 target rounded. Validation and
-    /// the metrics stay unweighted, as in Keras. Each weight must be finite and at least
+    /// the metrics stay unweighted, as in Keras (the
+    /// [`weighted_metrics`](Trainer::weighted_metrics) weigh training examples by it). Each weight must be finite and at least
     /// 0, each class one of the data's, and the training data without
     /// [sample weights](kiln_datasets::Weighted) (Keras refuses both at once).
     pub fn class_weight(mut self, weights: impl IntoIterator<Item = (usize, f32)>) -> Self {
@@ -889,6 +902,7 @@ where
                 epoch: 0,
                 epochs: 0,
                 steps: 0,
+                skipped_validation: false,
             };
             fit::call_each(callbacks.iter_mut().map(|c| &mut **c), &mut control, f)
         };
@@ -1748,6 +1762,56 @@ mod tests {
         assert_eq!(
             trainer.evaluate(&empty).unwrap_err().to_string(),
             "the evaluation dataset is empty"
+        );
+    }
+
+    /// Keras's `validation_freq`: validation after every 2nd epoch only; the others have
+    /// no `val_` logs (NaN in the history, empty in the CSV), and the callbacks watching
+    /// `val_loss` pass them over instead of failing.
+    #[test]
+    fn validation_freq_validates_every_nth_epoch() {
+        use crate::callbacks::{CsvLogger, EarlyStopping, ReduceLrOnPlateau};
+        let csv = std::env::temp_dir().join(format!("kiln-val-freq-{}.csv", std::process::id()));
+        let mut trainer = Trainer::new(scale(1.0))
+            .optimizer(Sgd::new().learning_rate(0.1))
+            .loss(Loss::MeanSquaredError);
+        let mut stop = EarlyStopping::monitor("val_loss").patience(1);
+        let data = one_example();
+        let fit = Fit::epochs(5)
+            .batch_size(1)
+            .validation_data(&data)
+            .validation_freq(2)
+            .verbose(Verbosity::Silent)
+            .callback(&mut stop)
+            .callback(ReduceLrOnPlateau::monitor("val_loss"))
+            .callback(CsvLogger::new(&csv));
+        let history = trainer.fit(&data, fit).unwrap();
+        let validated: Vec<bool> = history
+            .get("val_loss")
+            .unwrap()
+            .iter()
+            .map(|v| !v.is_nan())
+            .collect();
+        assert_eq!(validated, [false, true, false, true, false]);
+        assert_eq!((stop.best_epoch(), stop.stopped_epoch()), (Some(3), None));
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "epoch,loss,val_loss");
+        assert!(
+            lines[1].starts_with("0,") && lines[1].ends_with(','),
+            "{text}"
+        );
+        assert!(!lines[2].ends_with(','), "{text}");
+        let _ = std::fs::remove_file(&csv);
+        let err = trainer
+            .fit(
+                &data,
+                Fit::epochs(1).validation_freq(0).verbose(Verbosity::Silent),
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "validation_freq must be at least 1 (validate after every n-th epoch), got 0"
         );
     }
 

@@ -879,9 +879,10 @@ where
         logs: &Logs,
         control: &mut Control<M>,
     ) -> CallbackResult {
-        let value = logs
-            .require(&self.objective.name)
-            .map_err(|e| format!("the objective {e}"))?;
+        let value = control.watched(logs, &self.objective.name);
+        let Some(value) = value.map_err(|e| format!("the objective {e}"))? else {
+            return Ok(()); // an epoch without validation (`Fit::validation_freq`)
+        };
         let report = Report {
             execution: self.execution,
             epoch,

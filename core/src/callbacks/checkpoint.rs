@@ -154,10 +154,11 @@ impl<B: AutodiffBackend, M: AutodiffModule<B> + Model<B>> Callback<B, M> for Mod
             return Ok(());
         }
         if self.save_best_only {
-            let current = self.monitor.value(logs)?;
-            if !self.monitor.improves(current, self.monitor.best) {
+            let current = self.monitor.value(logs, control)?;
+            let Some(current) = current.filter(|c| self.monitor.improves(*c, self.monitor.best))
+            else {
                 return Ok(());
-            }
+            };
             self.monitor.best = current;
         }
         let path = PathBuf::from(Self::file_name(&self.filepath, epoch, logs)?);

@@ -79,7 +79,7 @@ impl<B: AutodiffBackend, M> Callback<B, M> for CsvLogger {
         &mut self,
         epoch: usize,
         logs: &Logs,
-        _control: &mut Control<M>,
+        control: &mut Control<M>,
     ) -> CallbackResult {
         let Some(file) = self.file.as_mut() else {
             return Ok(());
@@ -88,6 +88,12 @@ impl<B: AutodiffBackend, M> Callback<B, M> for CsvLogger {
         if self.columns.is_empty() {
             let mut names: Vec<String> = logs.iter().map(|(n, _)| n.to_string()).collect();
             names.sort();
+            // A first epoch without validation (Keras's `validation_freq`): the later
+            // epochs' `val_` columns, empty until then, as Keras's.
+            if control.skipped_validation {
+                let validated = names.iter().map(|n| format!("val_{n}")).collect::<Vec<_>>();
+                names.extend(validated);
+            }
             writeln!(file, "epoch{sep}{}", names.join(&sep))?;
             self.columns = names;
         }

@@ -112,7 +112,9 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Callback<B, M> for EarlyStopping 
         logs: &Logs,
         control: &mut Control<M>,
     ) -> CallbackResult {
-        let current = self.monitor.value(logs)?;
+        let Some(current) = self.monitor.value(logs, control)? else {
+            return Ok(()); // an epoch without validation
+        };
         if epoch < self.start_from_epoch {
             return Ok(());
         }

@@ -66,6 +66,7 @@ pub(crate) mod testing {
             epoch: 0,
             epochs,
             steps: 1,
+            skipped_validation: false,
         }
     }
 

@@ -152,7 +152,9 @@ impl<B: AutodiffBackend, M> Callback<B, M> for ReduceLrOnPlateau {
         logs: &Logs,
         control: &mut Control<M>,
     ) -> CallbackResult {
-        let current = self.monitor.value(logs)?;
+        let Some(current) = self.monitor.value(logs, control)? else {
+            return Ok(()); // an epoch without validation
+        };
         let cooling = self.cooldown_left > 0;
         if cooling {
             self.cooldown_left -= 1;
@@ -319,6 +321,7 @@ mod tests {
             epoch: 0,
             epochs: 3,
             steps: 1,
+            skipped_validation: false,
         };
         assert_eq!(control.next_learning_rate(), 0.25);
         control.set_learning_rate(0.5);

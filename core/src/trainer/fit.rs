@@ -56,6 +56,8 @@ struct Hooks<'c, B: AutodiffBackend, M> {
     iterations: u64,
     epochs: usize,
     steps: usize,
+    /// Whether this epoch's validation was left out ([`Fit::validation_freq`]).
+    skipped_validation: bool,
 }
 
 impl<B: AutodiffBackend, M> Hooks<'_, B, M> {
@@ -75,6 +77,7 @@ impl<B: AutodiffBackend, M> Hooks<'_, B, M> {
             epoch,
             epochs: self.epochs,
             steps: self.steps,
+            skipped_validation: self.skipped_validation,
         };
         call_each(
             self.callbacks.iter_mut().map(|c| c.as_mut()),
@@ -103,6 +106,8 @@ struct Split<'d, 'v, D: ?Sized> {
     held_out: Subset<'d, D>,
     given: Option<&'v (dyn Dataset + 'v)>,
     hold_out: bool,
+    /// Validate after every `every`th epoch ([`Fit::validation_freq`]).
+    every: usize,
 }
 
 impl<'d, 'v, D: Dataset + ?Sized> Split<'d, 'v, D> {
@@ -112,6 +117,12 @@ impl<'d, 'v, D: Dataset + ?Sized> Split<'d, 'v, D> {
                 "validation_split must be in [0, 1), got {}",
                 fit.validation_split
             )));
+        }
+        if fit.validation_freq == 0 {
+            return Err(TrainError::Setting(
+                "validation_freq must be at least 1 (validate after every n-th epoch), got 0"
+                    .into(),
+            ));
         }
         super::check_sample_weights(data, "data given to fit")?;
         if let Some(given) = fit.validation_data {
@@ -126,6 +137,7 @@ impl<'d, 'v, D: Dataset + ?Sized> Split<'d, 'v, D> {
             held_out: Subset::new(data, train_len..data.len()),
             given: fit.validation_data,
             hold_out: fit.validation_split > 0.0,
+            every: fit.validation_freq,
         })
     }
 
@@ -386,6 +398,7 @@ where
             iterations: self.iterations,
             epochs: fit.epochs,
             steps: plan.loader.batches(split.train.len()),
+            skipped_validation: false,
         };
         let backup = hooks.backup();
         let resumed = self.resume(backup.as_ref().map(|(b, _)| b), fit.verbose)?;
@@ -651,7 +664,10 @@ where
                 break; // a follower told to stop before this epoch's first step
             }
             hooks.stop = run.epoch_end(hooks.stop)?;
-            if let Some(v) = split.validation().filter(|_| run.leads()) {
+            let validation = split.validation().filter(|_| run.leads());
+            let due = (epoch + 1) % split.every == 0;
+            hooks.skipped_validation = validation.is_some() && !due;
+            if let Some(v) = validation.filter(|_| due) {
                 logs.extend_prefixed("val_", &self.validate(v, plan, hooks, run, epoch)?);
             }
             run.history.push(epoch, &logs);
