@@ -143,7 +143,7 @@ impl<B: Backend> Output<B> {
 }
 
 /// A loss, named as in Keras (`loss="categorical_crossentropy"`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Loss {
     /// `mean((y - ŷ)²)`.
     MeanSquaredError,
@@ -165,11 +165,54 @@ pub enum Loss {
     CategoricalCrossentropy,
     /// `-ln p[label]` with class-index targets.
     SparseCategoricalCrossentropy,
+    /// Keras's `Huber`: `½·e²` for an error `|e| ≤ delta`, else `delta·|e| - ½·delta²`,
+    /// averaged ([`Loss::HUBER`]: `delta` 1).
+    Huber {
+        /// Where the square turns linear (positive).
+        delta: f32,
+    },
+    /// `mean(ln cosh(ŷ - y))`, computed as `x + softplus(-2x) - ln 2`.
+    LogCosh,
+    /// Keras's `kl_divergence`: `Σ y·ln(y / ŷ)`, both clipped to [ε, 1].
+    KlDivergence,
+    /// `mean(ŷ - y·ln(ŷ + ε))`.
+    Poisson,
+    /// Keras's `cosine_similarity`: `-Σ ŷ/‖ŷ‖ · y/‖y‖` (each norm at least ε), -1 when
+    /// output and target point the same way.
+    CosineSimilarity,
+    /// `max(max((1 - y)·ŷ) - Σ y·ŷ + 1, 0)`, targets as they are.
+    CategoricalHinge,
+    /// Keras's `BinaryFocalCrossentropy`: each output's binary cross-entropy times
+    /// `(1 - p_t)^gamma`, `p_t` the probability of its target, averaged
+    /// ([`Loss::BINARY_FOCAL_CROSSENTROPY`]: `gamma` 2, no class balancing).
+    BinaryFocalCrossentropy {
+        /// How much the well-classified outputs are discounted (at least 0; 0 is the
+        /// binary cross-entropy).
+        gamma: f32,
+    },
+    /// Keras's `CategoricalFocalCrossentropy`: `Σ -alpha·(1 - p)^gamma · y·ln p` over the
+    /// classes ([`Loss::CATEGORICAL_FOCAL_CROSSENTROPY`]: `alpha` 0.25, `gamma` 2).
+    CategoricalFocalCrossentropy {
+        /// The weight of every class (at least 0).
+        alpha: f32,
+        /// How much the well-classified classes are discounted (at least 0).
+        gamma: f32,
+    },
 }
 
 impl Loss {
-    /// Every loss.
-    pub const ALL: [Loss; 10] = [
+    /// Keras's `Huber()`: `delta` 1.
+    pub const HUBER: Loss = Loss::Huber { delta: 1.0 };
+    /// Keras's `BinaryFocalCrossentropy()`: `gamma` 2.
+    pub const BINARY_FOCAL_CROSSENTROPY: Loss = Loss::BinaryFocalCrossentropy { gamma: 2.0 };
+    /// Keras's `CategoricalFocalCrossentropy()`: `alpha` 0.25, `gamma` 2.
+    pub const CATEGORICAL_FOCAL_CROSSENTROPY: Loss = Loss::CategoricalFocalCrossentropy {
+        alpha: 0.25,
+        gamma: 2.0,
+    };
+
+    /// Every loss (with Keras's default settings).
+    pub const ALL: [Loss; 18] = [
         Loss::MeanSquaredError,
         Loss::RootMeanSquaredError,
         Loss::MeanAbsoluteError,
@@ -180,6 +223,14 @@ impl Loss {
         Loss::BinaryCrossentropy,
         Loss::CategoricalCrossentropy,
         Loss::SparseCategoricalCrossentropy,
+        Loss::HUBER,
+        Loss::LogCosh,
+        Loss::KlDivergence,
+        Loss::Poisson,
+        Loss::CosineSimilarity,
+        Loss::CategoricalHinge,
+        Loss::BINARY_FOCAL_CROSSENTROPY,
+        Loss::CATEGORICAL_FOCAL_CROSSENTROPY,
     ];
 
     /// The Keras name: `categorical_crossentropy`.
@@ -195,10 +246,19 @@ impl Loss {
             Loss::BinaryCrossentropy => "binary_crossentropy",
             Loss::CategoricalCrossentropy => "categorical_crossentropy",
             Loss::SparseCategoricalCrossentropy => "sparse_categorical_crossentropy",
+            Loss::Huber { .. } => "huber",
+            Loss::LogCosh => "log_cosh",
+            Loss::KlDivergence => "kl_divergence",
+            Loss::Poisson => "poisson",
+            Loss::CosineSimilarity => "cosine_similarity",
+            Loss::CategoricalHinge => "categorical_hinge",
+            Loss::BinaryFocalCrossentropy { .. } => "binary_focal_crossentropy",
+            Loss::CategoricalFocalCrossentropy { .. } => "categorical_focal_crossentropy",
         }
     }
 
-    /// The loss with this Keras name (or its short alias: `mse`, `mae`, `mape`, `msle`).
+    /// The loss with this Keras name, with Keras's default settings (or its short alias:
+    /// `mse`, `mae`, `mape`, `msle`, `kld`, `logcosh`).
     pub fn from_name(name: &str) -> Option<Loss> {
         let name = match name {
             "mse" => "mean_squared_error",
@@ -206,6 +266,8 @@ impl Loss {
             "mae" => "mean_absolute_error",
             "mape" => "mean_absolute_percentage_error",
             "msle" => "mean_squared_logarithmic_error",
+            "kld" | "kullback_leibler_divergence" => "kl_divergence",
+            "logcosh" => "log_cosh",
             other => other,
         };
         Loss::ALL.into_iter().find(|l| l.name() == name)
@@ -221,14 +283,41 @@ impl Loss {
         Objective::from(self).batch(output, target)
     }
 
-    /// Whether Keras's `label_smoothing` applies: the cross-entropies.
+    /// Whether Keras's `label_smoothing` applies: the cross-entropies, focal or not.
     pub fn smooths_labels(self) -> bool {
         matches!(
             self,
             Loss::BinaryCrossentropy
                 | Loss::CategoricalCrossentropy
                 | Loss::SparseCategoricalCrossentropy
+                | Loss::BinaryFocalCrossentropy { .. }
+                | Loss::CategoricalFocalCrossentropy { .. }
         )
+    }
+
+    /// Why this loss's settings cannot apply, if they cannot: a `delta` that is not
+    /// positive, an `alpha` or `gamma` below 0, or any of them not finite.
+    pub fn check(self) -> Result<(), String> {
+        let (name, value, least) = match self {
+            Loss::Huber { delta } if !(delta.is_finite() && delta > 0.0) => {
+                ("delta", delta, "positive")
+            }
+            Loss::BinaryFocalCrossentropy { gamma }
+            | Loss::CategoricalFocalCrossentropy { gamma, .. }
+                if !(gamma.is_finite() && gamma >= 0.0) =>
+            {
+                ("gamma", gamma, "at least 0")
+            }
+            Loss::CategoricalFocalCrossentropy { alpha, .. }
+                if !(alpha.is_finite() && alpha >= 0.0) =>
+            {
+                ("alpha", alpha, "at least 0")
+            }
+            _ => return Ok(()),
+        };
+        Err(format!(
+            "{self}'s {name} must be finite and {least}, got {value}"
+        ))
     }
 
     /// The loss of each example, `[batch]` (for the root mean squared error, its mean
@@ -243,51 +332,97 @@ impl Loss {
     ) -> Tensor<B, 1> {
         let width = output.width();
         let rows = |t: Tensor<B, 2>| t.mean_dim(1).squeeze_dim(1);
+        let (p, y) = (|| output.activated(), || target.dense(width));
         match self {
             Loss::SparseCategoricalCrossentropy | Loss::CategoricalCrossentropy => {
                 categorical_crossentropy(output, target, smoothing)
             }
             Loss::BinaryCrossentropy => {
-                let y = smoothed(target.dense(width), 2, smoothing);
-                if output.sigmoid_logits() {
-                    // -[y·ln σ(z) + (1-y)·ln σ(-z)] = softplus(z) - y·z, computed stably.
-                    let z = output.logits.clone();
-                    rows(softplus(z.clone(), 1.0) - y * z)
-                } else {
-                    let p = output.activated().clamp(EPSILON, 1.0 - EPSILON);
-                    let one = p.ones_like();
-                    rows((y.clone() * p.clone().log() + (one.clone() - y) * (one - p).log()).neg())
-                }
+                rows(binary_crossentropy(output, smoothed(y(), 2, smoothing)).0)
+            }
+            Loss::BinaryFocalCrossentropy { gamma } => {
+                rows(binary_focal(output, smoothed(y(), 2, smoothing), gamma))
+            }
+            Loss::CategoricalFocalCrossentropy { alpha, gamma } => {
+                categorical_focal(output, smoothed(y(), width, smoothing), alpha, gamma)
             }
             // The root is taken over the batch, in `counted`.
-            Loss::MeanSquaredError | Loss::RootMeanSquaredError => {
-                rows((output.activated() - target.dense(width)).square())
-            }
-            Loss::MeanAbsoluteError => rows((output.activated() - target.dense(width)).abs()),
+            Loss::MeanSquaredError | Loss::RootMeanSquaredError => rows((p() - y()).square()),
+            Loss::MeanAbsoluteError => rows((p() - y()).abs()),
             Loss::MeanAbsolutePercentageError => {
-                let y = target.dense(width);
+                let y = y();
                 let denominator = y.clone().abs().clamp_min(EPSILON);
-                rows((output.activated() - y).abs() / denominator).mul_scalar(100.0)
+                rows((p() - y).abs() / denominator).mul_scalar(100.0)
             }
             Loss::MeanSquaredLogarithmicError => {
-                let y = target.dense(width).clamp_min(EPSILON).add_scalar(1.0).log();
-                let p = output.activated().clamp_min(EPSILON).add_scalar(1.0).log();
-                rows((p - y).square())
+                let log = |t: Tensor<B, 2>| t.clamp_min(EPSILON).add_scalar(1.0).log();
+                rows((log(p()) - log(y())).square())
             }
             Loss::Hinge | Loss::SquaredHinge => {
-                let y = signed(target.dense(width));
-                let margin = (y * output.activated())
-                    .neg()
-                    .add_scalar(1.0)
-                    .clamp_min(0.0);
-                if self == Loss::Hinge {
-                    rows(margin)
-                } else {
-                    rows(margin.square())
+                let margin = (signed(y()) * p()).neg().add_scalar(1.0).clamp_min(0.0);
+                match self {
+                    Loss::Hinge => rows(margin),
+                    _ => rows(margin.square()),
                 }
+            }
+            Loss::Huber { delta } => rows(huber(p() - y(), delta)),
+            Loss::LogCosh => {
+                let x = p() - y();
+                rows(x.clone() + softplus(x.mul_scalar(-2.0), 1.0) - 2f32.ln())
+            }
+            Loss::KlDivergence => {
+                let (y, p) = (y().clamp(EPSILON, 1.0), p().clamp(EPSILON, 1.0));
+                (y.clone() * (y.log() - p.log())).sum_dim(1).squeeze_dim(1)
+            }
+            Loss::Poisson => rows(p() - y() * p().add_scalar(EPSILON).log()),
+            Loss::CosineSimilarity => (unit(p()) * unit(y())).sum_dim(1).squeeze_dim(1).neg(),
+            Loss::CategoricalHinge => {
+                let (y, p) = (y(), p());
+                let positive = (y.clone() * p.clone()).sum_dim(1);
+                let negative = (y.neg().add_scalar(1.0) * p).max_dim(1);
+                let margin = (negative - positive).add_scalar(1.0);
+                margin.clamp_min(0.0).squeeze_dim(1)
             }
         }
     }
+}
+
+/// Keras's Huber loss of each error: `½·e²` up to `delta`, linear beyond.
+fn huber<B: Backend>(error: Tensor<B, 2>, delta: f32) -> Tensor<B, 2> {
+    let size = error.clone().abs();
+    let linear = size
+        .clone()
+        .mul_scalar(delta)
+        .sub_scalar(0.5 * delta * delta);
+    let quadratic = error.square().mul_scalar(0.5);
+    quadratic.mask_where(size.greater_elem(delta), linear)
+}
+
+/// Each row over its norm, the norm at least ε (its square at least ε², so that a row of
+/// zeros has a finite slope), as Keras's `normalize`.
+fn unit<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let squares = x.clone().square().sum_dim(1);
+    x / squares.clamp_min(EPSILON * EPSILON).sqrt()
+}
+
+/// Each output's binary focal cross-entropy against `y`: its cross-entropy times
+/// `(1 - p_t)^gamma`, `p_t = y·p + (1 - y)·(1 - p)` the probability of its target.
+fn binary_focal<B: Backend>(output: &Output<B>, y: Tensor<B, 2>, gamma: f32) -> Tensor<B, 2> {
+    let (bce, p) = binary_crossentropy(output, y.clone());
+    let p_t = y.clone() * p.clone() + y.neg().add_scalar(1.0) * p.neg().add_scalar(1.0);
+    unlikely(p_t, gamma) * bce
+}
+
+/// Each example's categorical focal cross-entropy against `y`, `[batch]`.
+fn categorical_focal<B: Backend>(
+    output: &Output<B>,
+    y: Tensor<B, 2>,
+    alpha: f32,
+    gamma: f32,
+) -> Tensor<B, 1> {
+    let log_p = log_probabilities(output);
+    let factor = unlikely(log_p.clone().exp(), gamma).mul_scalar(alpha);
+    (factor * y * log_p).sum_dim(1).squeeze_dim(1).neg()
 }
 
 /// Keras's hinge targets: when every target is 0 or 1 they become -1 or 1, else they
@@ -313,6 +448,48 @@ fn smoothed<B: Backend>(y: Tensor<B, 2>, classes: usize, smoothing: f32) -> Tens
     }
 }
 
+/// Each output's binary cross-entropy against `y`, `[batch, width]`, from the logits
+/// when the model ends in a sigmoid (or nothing), and its probability.
+fn binary_crossentropy<B: Backend>(
+    output: &Output<B>,
+    y: Tensor<B, 2>,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    if output.sigmoid_logits() {
+        // -[y·ln σ(z) + (1-y)·ln σ(-z)] = softplus(z) - y·z, computed stably.
+        let z = output.logits.clone();
+        let p = activation::apply(Activation::Sigmoid, z.clone());
+        (softplus(z.clone(), 1.0) - y * z, p)
+    } else {
+        let p = output.activated();
+        let clipped = p.clone().clamp(EPSILON, 1.0 - EPSILON);
+        let one = clipped.ones_like();
+        let bce = y.clone() * clipped.clone().log() + (one.clone() - y) * (one - clipped).log();
+        (bce.neg(), p)
+    }
+}
+
+/// The focal loss's factor `(1 - p)^gamma` for outputs of probability `p` of their target,
+/// `1 - p` kept at least ε so that its slope stays finite for a `gamma` below 1.
+fn unlikely<B: Backend>(p: Tensor<B, 2>, gamma: f32) -> Tensor<B, 2> {
+    p.neg()
+        .add_scalar(1.0)
+        .clamp_min(EPSILON)
+        .powf_scalar(gamma)
+}
+
+/// The log-probabilities of each class, `[batch, width]`: of the softmax of the logits
+/// when the model ends in a softmax (or nothing), else of the output normalized to sum to
+/// 1 and clipped, as Keras does.
+fn log_probabilities<B: Backend>(output: &Output<B>) -> Tensor<B, 2> {
+    if output.softmax_logits() {
+        log_softmax(output.logits.clone(), 1)
+    } else {
+        let p = output.activated();
+        let p = p.clone() / p.sum_dim(1);
+        p.clamp(EPSILON, 1.0 - EPSILON).log()
+    }
+}
+
 /// Categorical cross-entropy of each example, `[batch]`, its targets smoothed by
 /// `smoothing`.
 fn categorical_crossentropy<B: Backend>(
@@ -321,14 +498,7 @@ fn categorical_crossentropy<B: Backend>(
     smoothing: f32,
 ) -> Tensor<B, 1> {
     let width = output.width();
-    let log_p = if output.softmax_logits() {
-        log_softmax(output.logits.clone(), 1)
-    } else {
-        // An output that is not a softmax: normalize and clip as Keras does.
-        let p = output.activated();
-        let p = p.clone() / p.sum_dim(1);
-        p.clamp(EPSILON, 1.0 - EPSILON).log()
-    };
+    let log_p = log_probabilities(output);
     match target {
         // The true class's log-probability, picked rather than summed over a one-hot
         // row: the same value in fewer operations; smoothed, the mean log-probability's
@@ -393,9 +563,10 @@ impl Objective {
         }
     }
 
-    /// Why this label smoothing cannot apply, if it cannot: outside [0, 1], or with a
-    /// loss other than a cross-entropy.
+    /// Why this loss cannot apply, if it cannot: its settings ([`Loss::check`]), or a label
+    /// smoothing outside [0, 1] or with a loss other than a cross-entropy.
     pub fn check(self) -> Result<(), String> {
+        self.loss.check()?;
         let e = self.label_smoothing;
         if !(0.0..=1.0).contains(&e) {
             return Err(format!("label smoothing must be in [0, 1], got {e}"));
@@ -616,6 +787,220 @@ mod tests {
             let got = value(loss, &output, &target);
             assert!((got - want).abs() < 1e-5, "{loss}: got {got}, want {want}");
         }
+    }
+
+    /// The losses Keras 3.15 computes on the same values (`keras.losses`, TensorFlow
+    /// backend, printed to 8 digits), the smoothed ones through `Objective`.
+    #[test]
+    fn the_other_keras_losses_match_keras() {
+        let values = |y: &[&[f32]]| Target::Values(rows(y));
+        let (one_hot, p): ([&[f32]; 2], [&[f32]; 2]) = (
+            [&[0.0, 1.0, 0.0], &[1.0, 0.0, 0.0]],
+            [&[0.2, 0.7, 0.1], &[0.5, 0.3, 0.2]],
+        );
+        let (y, x): ([&[f32]; 2], [&[f32]; 2]) =
+            ([&[1.5, -2.0], &[0.3, 4.0]], [&[0.5, 1.0], &[0.1, 0.2]]);
+        let (labels, probabilities): ([&[f32]; 3], [&[f32]; 3]) =
+            ([&[1.0], &[0.0], &[1.0]], [&[0.9], &[0.4], &[0.2]]);
+        let logits: [&[f32]; 2] = [&[1.0, 2.0, 3.0], &[0.5, -1.0, 0.0]];
+        let softened: Vec<Vec<f32>> = one_hot
+            .iter()
+            .map(|r| r.iter().map(|v| v * 0.8 + 0.1).collect())
+            .collect();
+        let softened: Vec<&[f32]> = softened.iter().map(Vec::as_slice).collect();
+        let linear = |v: &[&[f32]]| out(v, Activation::Linear);
+        // Outputs read as probabilities: a last activation that is neither a sigmoid, a
+        // softmax nor none (a ReLU of positive values).
+        let probability = |v: &[&[f32]]| out(v, Activation::Relu);
+        let cases: Vec<(Objective, Output<B>, Target<B>, f32)> = vec![
+            (Loss::HUBER.into(), linear(&x), values(&y), 1.58),
+            (
+                Loss::Huber { delta: 2.0 }.into(),
+                linear(&x),
+                values(&y),
+                2.53,
+            ),
+            (Loss::LogCosh.into(), linear(&x), values(&y), 1.467_582_7),
+            (
+                Loss::KlDivergence.into(),
+                probability(&p),
+                values(&softened),
+                0.253_350_26,
+            ),
+            (
+                Loss::Poisson.into(),
+                linear(&[&[0.5, 1.0], &[0.1, 0.2]]),
+                values(&[&[1.5, 2.0], &[0.3, 4.0]]),
+                2.492_061_1,
+            ),
+            (
+                Loss::CosineSimilarity.into(),
+                linear(&x),
+                values(&y),
+                -0.239_077_79,
+            ),
+            (
+                Loss::CategoricalHinge.into(),
+                probability(&p),
+                values(&one_hot),
+                0.65,
+            ),
+            (
+                Loss::BINARY_FOCAL_CROSSENTROPY.into(),
+                probability(&probabilities),
+                values(&labels),
+                0.370_942_03,
+            ),
+            (
+                Loss::BinaryFocalCrossentropy { gamma: 1.0 }.into(),
+                probability(&probabilities),
+                values(&labels),
+                0.500_805_56,
+            ),
+            (
+                Loss::BINARY_FOCAL_CROSSENTROPY.into(),
+                out(&logits, Activation::Sigmoid),
+                values(&one_hot),
+                0.622_245_2,
+            ),
+            (
+                Loss::CATEGORICAL_FOCAL_CROSSENTROPY.into(),
+                probability(&p),
+                values(&one_hot),
+                0.025_673_443,
+            ),
+            (
+                Loss::CATEGORICAL_FOCAL_CROSSENTROPY.into(),
+                out(&logits, Activation::Softmax),
+                values(&one_hot),
+                0.115_895_94,
+            ),
+            (
+                Loss::CategoricalFocalCrossentropy {
+                    alpha: 1.0,
+                    gamma: 0.0,
+                }
+                .into(),
+                probability(&p),
+                values(&one_hot),
+                0.524_911_05,
+            ),
+            (
+                Objective {
+                    loss: Loss::CATEGORICAL_FOCAL_CROSSENTROPY,
+                    label_smoothing: 0.1,
+                },
+                probability(&p),
+                values(&one_hot),
+                0.042_774_886,
+            ),
+            (
+                Objective {
+                    loss: Loss::BINARY_FOCAL_CROSSENTROPY,
+                    label_smoothing: 0.1,
+                },
+                probability(&probabilities),
+                values(&labels),
+                0.335_545_03,
+            ),
+        ];
+        for (objective, output, target, want) in cases {
+            let got = objective.batch(&output, &target).into_scalar();
+            assert!(
+                (got - want).abs() < 2e-6,
+                "{objective:?}: got {got}, want {want}"
+            );
+        }
+        // Class targets read as one-hot rows.
+        let sparse =
+            Loss::CATEGORICAL_FOCAL_CROSSENTROPY.batch(&probability(&p), &classes(&[1, 0], 3));
+        assert!((sparse.into_scalar() - 0.025_673_443).abs() < 2e-6);
+        // A focal loss keeps a finite slope where an output is certain, for any gamma.
+        let certain = Loss::BinaryFocalCrossentropy { gamma: 0.5 }
+            .batch(&out(&[&[40.0]], Activation::Sigmoid), &values(&[&[1.0]]));
+        assert!(certain.into_scalar().is_finite());
+    }
+
+    /// Every loss has a finite slope that lowers it: a small step of the logits against
+    /// it (scaled to 0.01 at most) makes each smaller.
+    #[test]
+    fn every_loss_falls_along_its_slope() {
+        use crate::testing::TestAutodiff as A;
+        let device = Default::default();
+        let logits: [[f32; 3]; 2] = [[0.3, -1.2, 0.8], [1.5, 0.1, -0.4]];
+        let one_hot = rows(&[&[0.0, 1.0, 0.0], &[1.0, 0.0, 0.0]]);
+        let value = |loss: Loss, logits: Tensor<B, 2>| {
+            let output = Output {
+                logits,
+                activation: Activation::Softmax,
+            };
+            loss.batch(&output, &Target::Values(one_hot.clone()))
+                .into_scalar()
+        };
+        for loss in Loss::ALL {
+            let z = Tensor::<A, 2>::from_floats(logits, &device).require_grad();
+            let output = Output {
+                logits: z.clone(),
+                activation: Activation::Softmax,
+            };
+            let target = Target::Values(Tensor::from_inner(one_hot.clone()));
+            let slope = z.grad(&loss.batch(&output, &target).backward()).unwrap();
+            let largest = slope.clone().abs().max().into_scalar();
+            assert!(
+                largest.is_finite() && largest > 0.0,
+                "{loss}: slope {largest}"
+            );
+            let before = value(loss, z.clone().inner());
+            let after = value(loss, z.inner() - slope.div_scalar(largest).mul_scalar(0.01));
+            assert!(after < before, "{loss}: {before} then {after}");
+        }
+    }
+
+    #[test]
+    fn loss_settings_out_of_range_are_refused() {
+        for (loss, message) in [
+            (
+                Loss::Huber { delta: 0.0 },
+                "huber's delta must be finite and positive, got 0",
+            ),
+            (
+                Loss::Huber { delta: f32::NAN },
+                "huber's delta must be finite and positive, got NaN",
+            ),
+            (
+                Loss::BinaryFocalCrossentropy { gamma: -1.0 },
+                "binary_focal_crossentropy's gamma must be finite and at least 0, got -1",
+            ),
+            (
+                Loss::CategoricalFocalCrossentropy {
+                    alpha: -0.5,
+                    gamma: 2.0,
+                },
+                "categorical_focal_crossentropy's alpha must be finite and at least 0, got -0.5",
+            ),
+            (
+                Loss::CategoricalFocalCrossentropy {
+                    alpha: 0.25,
+                    gamma: f32::INFINITY,
+                },
+                "categorical_focal_crossentropy's gamma must be finite and at least 0, got inf",
+            ),
+        ] {
+            assert_eq!(
+                Objective::from(loss).check().err().as_deref(),
+                Some(message)
+            );
+        }
+        let smoothed = Objective {
+            loss: Loss::Poisson,
+            label_smoothing: 0.1,
+        };
+        assert_eq!(
+            smoothed.check().unwrap_err(),
+            "label smoothing applies to the cross-entropies, not to poisson"
+        );
+        assert_eq!(Loss::from_name("kld"), Some(Loss::KlDivergence));
+        assert_eq!(Loss::from_name("huber"), Some(Loss::HUBER));
     }
 
     #[test]

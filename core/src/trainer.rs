@@ -732,7 +732,9 @@ where
         };
         let categorical = matches!(
             self.loss.loss,
-            Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy
+            Loss::CategoricalCrossentropy
+                | Loss::SparseCategoricalCrossentropy
+                | Loss::CategoricalFocalCrossentropy { .. }
         );
         match data.target_kind() {
             TargetKind::Classes(n) if width == n || (width == 1 && n == 2 && !categorical) => {
