@@ -250,9 +250,16 @@ impl Mode {
         match self {
             Mode::Min => false,
             Mode::Max => true,
-            Mode::Auto => ["accuracy", "acc", "auc", "precision", "recall"]
-                .iter()
-                .any(|s| name.ends_with(s)),
+            Mode::Auto => [
+                "accuracy",
+                "acc",
+                "auc",
+                "precision",
+                "recall",
+                "cosine_similarity",
+            ]
+            .iter()
+            .any(|s| name.ends_with(s)),
         }
     }
 }

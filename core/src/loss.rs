@@ -324,7 +324,7 @@ impl Loss {
     /// squared error: the root is taken over a batch, in [`Objective::counted`]), its
     /// targets smoothed by `smoothing` (Keras's `label_smoothing`, for the
     /// cross-entropies).
-    fn per_example<B: Backend>(
+    pub(crate) fn per_example<B: Backend>(
         self,
         output: &Output<B>,
         target: &Target<B>,

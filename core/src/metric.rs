@@ -6,7 +6,7 @@ use std::fmt;
 
 use burn::tensor::{IndexingUpdateOp, Tensor, backend::Backend};
 
-use crate::loss::{Counted, EPSILON, Output, Target};
+use crate::loss::{Counted, Loss, Output, Target};
 
 /// A metric reported for each epoch (`metrics=["accuracy"]` in Keras).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,6 +59,28 @@ pub enum Metric {
         /// How many thresholds (200 in Keras; 2 to [`Metric::MAX_AUC_THRESHOLDS`]).
         thresholds: usize,
     },
+    /// The mean of [`Loss::BinaryCrossentropy`] over the examples.
+    BinaryCrossentropy,
+    /// The mean of [`Loss::CategoricalCrossentropy`] over the examples.
+    CategoricalCrossentropy,
+    /// The mean of [`Loss::SparseCategoricalCrossentropy`] over the examples.
+    SparseCategoricalCrossentropy,
+    /// The mean of [`Loss::KlDivergence`] over the examples.
+    KlDivergence,
+    /// The mean of [`Loss::Poisson`] over the examples.
+    Poisson,
+    /// The mean of [`Loss::LogCosh`] over the examples (Keras's `LogCoshError`, logged as
+    /// `logcosh`).
+    LogCoshError,
+    /// The mean of [`Loss::Hinge`] over the examples.
+    Hinge,
+    /// The mean of [`Loss::SquaredHinge`] over the examples.
+    SquaredHinge,
+    /// The mean of [`Loss::CategoricalHinge`] over the examples.
+    CategoricalHinge,
+    /// The mean cosine of the angle between output and target, 1 when they point the same
+    /// way (the opposite of [`Loss::CosineSimilarity`]).
+    CosineSimilarity,
 }
 
 impl Metric {
@@ -119,10 +141,20 @@ impl Metric {
             Metric::Precision { .. } => "precision",
             Metric::Recall { .. } => "recall",
             Metric::Auc { .. } => "auc",
+            Metric::BinaryCrossentropy => "binary_crossentropy",
+            Metric::CategoricalCrossentropy => "categorical_crossentropy",
+            Metric::SparseCategoricalCrossentropy => "sparse_categorical_crossentropy",
+            Metric::KlDivergence => "kl_divergence",
+            Metric::Poisson => "poisson",
+            Metric::LogCoshError => "logcosh",
+            Metric::Hinge => "hinge",
+            Metric::SquaredHinge => "squared_hinge",
+            Metric::CategoricalHinge => "categorical_hinge",
+            Metric::CosineSimilarity => "cosine_similarity",
         }
     }
 
-    /// The metric with this Keras name (`acc`, `mse`, `mae`, `mape`, `msle` too).
+    /// The metric with this Keras name (`acc`, `mse`, `mae`, `mape`, `msle`, `kld` too).
     pub fn from_name(name: &str) -> Option<Metric> {
         Some(match name {
             "accuracy" | "acc" => Metric::Accuracy,
@@ -138,6 +170,16 @@ impl Metric {
             "precision" => Metric::PRECISION,
             "recall" => Metric::RECALL,
             "auc" => Metric::AUC,
+            "binary_crossentropy" => Metric::BinaryCrossentropy,
+            "categorical_crossentropy" => Metric::CategoricalCrossentropy,
+            "sparse_categorical_crossentropy" => Metric::SparseCategoricalCrossentropy,
+            "kl_divergence" | "kld" => Metric::KlDivergence,
+            "poisson" => Metric::Poisson,
+            "logcosh" | "log_cosh" | "log_cosh_error" => Metric::LogCoshError,
+            "hinge" => Metric::Hinge,
+            "squared_hinge" => Metric::SquaredHinge,
+            "categorical_hinge" => Metric::CategoricalHinge,
+            "cosine_similarity" => Metric::CosineSimilarity,
             _ => return None,
         })
     }
@@ -169,6 +211,7 @@ impl Metric {
         let width = output.width();
         let p = || output.activated();
         let mean = |t: Tensor<B, 2>| t.mean_dim(1).squeeze_dim(1);
+        let loss = |loss: Loss| loss.per_example(output, target, 0.0);
         let classes = || match target {
             Target::Classes(c, _) => c.clone(),
             Target::Values(v) => v.clone().argmax(1).squeeze_dim(1),
@@ -193,18 +236,22 @@ impl Metric {
                 let beaten_by = p.greater(of_truth).int().sum_dim(1).squeeze_dim::<1>(1);
                 beaten_by.lower_elem(*k as i64).float()
             }
-            Metric::MeanSquaredError | Metric::RootMeanSquaredError => {
-                mean((p() - target.dense(width)).square())
-            }
-            Metric::MeanAbsoluteError => mean((p() - target.dense(width)).abs()),
-            Metric::MeanAbsolutePercentageError => {
-                let y = target.dense(width);
-                mean(((p() - y.clone()).abs() / y.abs().clamp_min(EPSILON)).mul_scalar(100.0))
-            }
-            Metric::MeanSquaredLogarithmicError => {
-                let y = target.dense(width).clamp_min(EPSILON).add_scalar(1.0).log();
-                mean((p().clamp_min(EPSILON).add_scalar(1.0).log() - y).square())
-            }
+            // The means of losses (their root for the root mean squared error, taken by
+            // `finish`).
+            Metric::MeanSquaredError | Metric::RootMeanSquaredError => loss(Loss::MeanSquaredError),
+            Metric::MeanAbsoluteError => loss(Loss::MeanAbsoluteError),
+            Metric::MeanAbsolutePercentageError => loss(Loss::MeanAbsolutePercentageError),
+            Metric::MeanSquaredLogarithmicError => loss(Loss::MeanSquaredLogarithmicError),
+            Metric::BinaryCrossentropy => loss(Loss::BinaryCrossentropy),
+            Metric::CategoricalCrossentropy => loss(Loss::CategoricalCrossentropy),
+            Metric::SparseCategoricalCrossentropy => loss(Loss::SparseCategoricalCrossentropy),
+            Metric::KlDivergence => loss(Loss::KlDivergence),
+            Metric::Poisson => loss(Loss::Poisson),
+            Metric::LogCoshError => loss(Loss::LogCosh),
+            Metric::Hinge => loss(Loss::Hinge),
+            Metric::SquaredHinge => loss(Loss::SquaredHinge),
+            Metric::CategoricalHinge => loss(Loss::CategoricalHinge),
+            Metric::CosineSimilarity => loss(Loss::CosineSimilarity).neg(),
             // True positives, and the predicted or the actual positives.
             Metric::Precision { threshold } | Metric::Recall { threshold } => {
                 let predicted = p().greater_elem(*threshold).float();
@@ -390,6 +437,7 @@ impl fmt::Display for Metric {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loss::EPSILON;
     use crate::testing::TestBackend as B;
     use kiln_spec::Activation;
 
@@ -445,6 +493,51 @@ mod tests {
         let squared = sum(Metric::MeanSquaredError, &binary, &targets);
         assert!((squared - 0.73).abs() < 1e-6, "{squared}");
         assert_eq!(Metric::RootMeanSquaredError.finish(&[1.0], 4.0), 0.5);
+    }
+
+    /// The means of losses, as Keras 3.15's metrics of the same names compute them on the
+    /// same probabilities (a last activation read as probabilities: a ReLU of positive
+    /// values).
+    #[test]
+    fn the_means_of_losses_match_keras() {
+        let p = Output::<B> {
+            activation: Activation::Relu,
+            ..output(&[&[0.2, 0.7, 0.1], &[0.5, 0.3, 0.2]])
+        };
+        let y = Target::Values(output(&[&[0.0, 1.0, 0.0], &[1.0, 0.0, 0.0]]).logits);
+        for (metric, name, want) in [
+            (
+                Metric::BinaryCrossentropy,
+                "binary_crossentropy",
+                0.326_357_45,
+            ),
+            (
+                Metric::CategoricalCrossentropy,
+                "categorical_crossentropy",
+                0.524_911_05,
+            ),
+            (Metric::KlDivergence, "kl_divergence", 0.524_908_2),
+            (Metric::Poisson, "poisson", 0.508_303_64),
+            (Metric::LogCoshError, "logcosh", 0.042_253_97),
+            (Metric::Hinge, "hinge", 0.933_333_3),
+            (Metric::SquaredHinge, "squared_hinge", 1.02),
+            (Metric::CategoricalHinge, "categorical_hinge", 0.65),
+            (Metric::CosineSimilarity, "cosine_similarity", 0.881_843_27),
+        ] {
+            assert_eq!(
+                (metric.name(), Metric::from_name(name)),
+                (name, Some(metric))
+            );
+            let got = metric.finish(&[f64::from(sum(metric, &p, &y))], 2.0);
+            assert!(
+                (got - want).abs() < 2e-6,
+                "{metric}: got {got}, want {want}"
+            );
+        }
+        let sparse = Metric::SparseCategoricalCrossentropy;
+        let got = sparse.finish(&[f64::from(sum(sparse, &p, &classes(&[1, 0])))], 2.0);
+        assert!((got - 0.524_911_05).abs() < 2e-6, "{got}");
+        assert!(Metric::CosineSimilarity.higher_is_better() && !Metric::Poisson.higher_is_better());
     }
 
     /// Keras's Precision and Recall, worked by hand: each output a class of its own,
@@ -598,6 +691,13 @@ mod tests {
             Metric::PRECISION,
             Metric::RECALL,
             Metric::AUC,
+            Metric::BinaryCrossentropy,
+            Metric::CategoricalCrossentropy,
+            Metric::KlDivergence,
+            Metric::Poisson,
+            Metric::LogCoshError,
+            Metric::CategoricalHinge,
+            Metric::CosineSimilarity,
         ] {
             // Plain and weighted (each weighing 1: the same sums, then their count).
             for reported in Reported::list(&[metric], &[metric]) {
