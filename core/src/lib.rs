@@ -50,7 +50,10 @@ pub use logs::Logs;
 pub use loss::{Loss, Output, Target};
 pub use metric::Metric;
 pub use model::{Batch, Model, TrainForward};
-pub use optimizer::{Adam, AdamW, FusedAdam, FusedAdamW, Optimizer, RmsProp, Sgd};
+pub use optimizer::{
+    Adadelta, Adagrad, Adam, AdamW, Adamax, FusedAdam, FusedAdamW, Lion, Nadam, Optimizer, RmsProp,
+    Sgd,
+};
 pub use progress::Verbosity;
 pub use runtime::{JsonGraph, JsonModel};
 pub use save::{save_model, save_weights};

@@ -35,6 +35,10 @@ macro_rules! setters {
     };
 }
 
+mod rules;
+
+pub use rules::{Adadelta, Adagrad, Adamax, Lion, Nadam};
+
 /// Stochastic gradient descent, with momentum and Nesterov momentum as Keras's `SGD`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sgd {
@@ -490,7 +494,9 @@ macro_rules! defaults {
     )*};
 }
 
-defaults!(Sgd, RmsProp, Adam, AdamW);
+defaults!(
+    Sgd, RmsProp, Adam, AdamW, Adagrad, Adadelta, Adamax, Nadam, Lion
+);
 
 /// One of the optimizers, as the trainer is compiled with it.
 #[derive(Clone, Debug, PartialEq)]
@@ -503,6 +509,16 @@ pub enum Optimizer {
     Adam(Adam),
     /// [`AdamW`].
     AdamW(AdamW),
+    /// [`Adagrad`].
+    Adagrad(Adagrad),
+    /// [`Adadelta`].
+    Adadelta(Adadelta),
+    /// [`Adamax`].
+    Adamax(Adamax),
+    /// [`Nadam`].
+    Nadam(Nadam),
+    /// [`Lion`].
+    Lion(Lion),
 }
 
 impl Default for Optimizer {
@@ -521,28 +537,52 @@ macro_rules! setting {
             Optimizer::RmsProp($o) => $body,
             Optimizer::Adam($o) => $body,
             Optimizer::AdamW($o) => $body,
+            Optimizer::Adagrad($o) => $body,
+            Optimizer::Adadelta($o) => $body,
+            Optimizer::Adamax($o) => $body,
+            Optimizer::Nadam($o) => $body,
+            Optimizer::Lion($o) => $body,
         }
     };
 }
 
 impl Optimizer {
-    /// The name: `sgd`, `rmsprop`, `adam`, `adamw`.
+    /// The name, Keras's lower-cased: `sgd`, `rmsprop`, `adam`, `adamw`, `adagrad`,
+    /// `adadelta`, `adamax`, `nadam`, `lion`.
     pub fn name(&self) -> &'static str {
         match self {
             Optimizer::Sgd(_) => "sgd",
             Optimizer::RmsProp(_) => "rmsprop",
             Optimizer::Adam(_) => "adam",
             Optimizer::AdamW(_) => "adamw",
+            Optimizer::Adagrad(_) => "adagrad",
+            Optimizer::Adadelta(_) => "adadelta",
+            Optimizer::Adamax(_) => "adamax",
+            Optimizer::Nadam(_) => "nadam",
+            Optimizer::Lion(_) => "lion",
         }
     }
 
     /// Why this optimizer cannot run, if it cannot: its learning rate or schedule
-    /// ([`LearningRate::check`]), or its gradient clipping (more than one kind, or a
-    /// bound that is not positive).
+    /// ([`LearningRate::check`]), its gradient clipping (more than one kind, or a bound
+    /// that is not positive), its moving average, or the settings of Adagrad, Adadelta,
+    /// Adamax, Nadam and Lion (a decay outside [0, 1), say).
     pub fn check(&self) -> Result<(), String> {
         self.learning_rate().check()?;
         self.clip().check()?;
-        setting!(self, o => o.ema).check()
+        setting!(self, o => o.ema).check()?;
+        let own = match self {
+            Optimizer::Adagrad(o) => o.check(),
+            Optimizer::Adadelta(o) => o.check(),
+            Optimizer::Adamax(o) => o.check(),
+            Optimizer::Nadam(o) => o.check(),
+            Optimizer::Lion(o) => o.check(),
+            Optimizer::Sgd(_)
+            | Optimizer::RmsProp(_)
+            | Optimizer::Adam(_)
+            | Optimizer::AdamW(_) => Ok(()),
+        };
+        own.map_err(|e| format!("{}'s {e}", self.name()))
     }
 
     fn clip(&self) -> Clip {
@@ -602,6 +642,11 @@ impl Optimizer {
             ),
             Optimizer::Adam(o) => Kind::Adam(o.init()),
             Optimizer::AdamW(o) => Kind::AdamW(o.init()),
+            Optimizer::Adagrad(o) => Kind::Rule(o.rule().into()),
+            Optimizer::Adadelta(o) => Kind::Rule(o.rule().into()),
+            Optimizer::Adamax(o) => Kind::Rule(o.rule().into()),
+            Optimizer::Nadam(o) => Kind::Rule(o.rule().into()),
+            Optimizer::Lion(o) => Kind::Rule(o.rule().into()),
         };
         Stepper {
             kind,
@@ -663,6 +708,8 @@ enum Kind<B: AutodiffBackend, M: AutodiffModule<B>> {
     RmsProp(OptimizerAdaptor<burn::optim::RmsProp, M, B>),
     Adam(OptimizerAdaptor<FusedAdam, M, B>),
     AdamW(OptimizerAdaptor<FusedAdamW, M, B>),
+    /// Adagrad, Adadelta, Adamax, Nadam or Lion.
+    Rule(OptimizerAdaptor<rules::Rule, M, B>),
 }
 
 /// `$body` with `$o` bound to the optimizer inside `$stepper`, whichever kind it is
@@ -677,6 +724,7 @@ macro_rules! each_kind {
             Kind::RmsProp($o) => $body,
             Kind::Adam($o) => $body,
             Kind::AdamW($o) => $body,
+            Kind::Rule($o) => $body,
         }
     };
     (mut $stepper:expr, $o:ident => $body:expr) => {
@@ -685,6 +733,7 @@ macro_rules! each_kind {
             Kind::RmsProp($o) => $body,
             Kind::Adam($o) => $body,
             Kind::AdamW($o) => $body,
+            Kind::Rule($o) => $body,
         }
     };
     (wrap $kind:expr, $clip:expr, $ema:expr, $o:ident => $body:expr) => {
@@ -696,6 +745,7 @@ macro_rules! each_kind {
                 Kind::RmsProp($o) => Kind::RmsProp($body),
                 Kind::Adam($o) => Kind::Adam($body),
                 Kind::AdamW($o) => Kind::AdamW($body),
+                Kind::Rule($o) => Kind::Rule($body),
             },
         }
     };

@@ -1437,9 +1437,11 @@ mod tests {
     }
 
     /// A run stopped after its first epoch and resumed from its backup keeps the moving
-    /// average it had: it ends where the run never stopped ends, bit for bit.
+    /// average and the optimizer's state it had (Adagrad's sums, Adadelta's, Adamax's and
+    /// Nadam's moments and Nadam's momentum product, Lion's average): it ends where the
+    /// run never stopped ends, bit for bit.
     #[test]
-    fn a_resumed_run_keeps_the_weights_moving_average() {
+    fn a_resumed_run_keeps_the_weights_moving_average_and_the_optimizers_state() {
         use crate::callbacks::BackupAndRestore;
         /// Fails at the end of epoch 1, before its backup.
         struct Crash;
@@ -1457,35 +1459,55 @@ mod tests {
                 }
             }
         }
-        let dir = std::env::temp_dir().join(format!("kiln-ema-backup-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let trainer = || {
-            let sgd = Sgd::new()
-                .learning_rate(0.1)
-                .use_ema(true)
-                .ema_momentum(0.5);
-            Trainer::new(scale(1.0))
-                .optimizer(sgd)
-                .loss(Loss::MeanSquaredError)
-        };
-        let fit = || Fit::epochs(3).batch_size(1).verbose(Verbosity::Silent);
-        let mut whole = trainer();
-        whole.fit(&one_example(), fit()).unwrap();
-        let mut stopped = trainer();
-        let crashed = stopped.fit(
-            &one_example(),
-            fit().callback(BackupAndRestore::new(&dir)).callback(Crash),
-        );
-        assert!(crashed.is_err());
-        assert!(dir.join("average-0.bpk").exists());
-        let mut resumed = trainer();
-        resumed
-            .fit(&one_example(), fit().callback(BackupAndRestore::new(&dir)))
-            .unwrap();
-        let w = |t: &Trainer<Ad, Scale<Ad>>| t.model().w.val().into_scalar();
-        assert_eq!(w(&resumed).to_bits(), w(&whole).to_bits());
-        assert!((w(&whole) - 0.616).abs() < 1e-6);
-        let _ = std::fs::remove_dir_all(&dir);
+        let averaged = Sgd::new()
+            .learning_rate(0.1)
+            .use_ema(true)
+            .ema_momentum(0.5);
+        let optimizers: [Optimizer; 6] = [
+            averaged.into(),
+            crate::Adagrad::new().learning_rate(0.1).into(),
+            crate::Adadelta::new().learning_rate(0.5).into(),
+            crate::Adamax::new().learning_rate(0.1).into(),
+            crate::Nadam::new().learning_rate(0.1).into(),
+            crate::Lion::new().learning_rate(0.1).into(),
+        ];
+        for optimizer in optimizers {
+            let name = optimizer.name();
+            let dir =
+                std::env::temp_dir().join(format!("kiln-backup-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let trainer = || {
+                Trainer::new(scale(1.0))
+                    .optimizer(optimizer.clone())
+                    .loss(Loss::MeanSquaredError)
+            };
+            let fit = || Fit::epochs(3).batch_size(1).verbose(Verbosity::Silent);
+            let mut whole = trainer();
+            whole.fit(&one_example(), fit()).unwrap();
+            let mut stopped = trainer();
+            let crashed = stopped.fit(
+                &one_example(),
+                fit().callback(BackupAndRestore::new(&dir)).callback(Crash),
+            );
+            assert!(crashed.is_err());
+            assert_eq!(dir.join("average-0.bpk").exists(), name == "sgd", "{name}");
+            let mut resumed = trainer();
+            resumed
+                .fit(&one_example(), fit().callback(BackupAndRestore::new(&dir)))
+                .unwrap();
+            let w = |t: &Trainer<Ad, Scale<Ad>>| t.model().w.val().into_scalar();
+            assert_eq!(w(&resumed).to_bits(), w(&whole).to_bits(), "{name}");
+            // Every one moves w from 1 towards the target 0.
+            assert!(
+                (0.0..1.0).contains(&w(&whole).abs()) && w(&whole) != 1.0,
+                "{name}: {}",
+                w(&whole)
+            );
+            if name == "sgd" {
+                assert!((w(&whole) - 0.616).abs() < 1e-6);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 
     /// A callback that sets the learning rate scales the schedule's later rates; the
