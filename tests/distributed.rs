@@ -124,8 +124,8 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
     // 3 workers on batches of 128 (42 + 43 + 43 rows) and a last batch of 2 rows (one
     // worker has none); unweighted, with each example's loss weighted by its class or by
     // its own weight, with the gradients clipped to a global norm (of the whole batch's,
-    // not a shard's), and with a moving average of the weights put in them every 2 steps;
-    // the weighted metrics too.
+    // not a shard's), with a moving average of the weights put in them every 2 steps, and
+    // with Nadam (its state in each worker); the weighted metrics too.
     let small = synthetic_digits(258, 4);
     let own: Vec<f32> = (0..small.len()).map(|i| (i % 5) as f32 * 0.5).collect();
     let weighted = kiln::datasets::Weighted::new(&small, own).unwrap();
@@ -135,17 +135,24 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
         .use_ema(true)
         .ema_momentum(0.9)
         .ema_overwrite_frequency(2);
-    let cases: [(&dyn kiln::datasets::Dataset, _, _, &str); 5] = [
+    let nadam = kiln::Nadam::new().learning_rate(0.01);
+    let cases: [(
+        &dyn kiln::datasets::Dataset,
+        _,
+        Option<kiln::Optimizer>,
+        &str,
+    ); 6] = [
         (&small, vec![], None, "unweighted"),
         (&small, by_class, None, "class weights"),
         (&weighted, vec![], None, "sample weights"),
         (
             &small,
             vec![],
-            Some(sgd().global_clipnorm(0.05)),
+            Some(sgd().global_clipnorm(0.05).into()),
             "global clipnorm",
         ),
-        (&small, vec![], Some(average), "moving average"),
+        (&small, vec![], Some(average.into()), "moving average"),
+        (&small, vec![], Some(nadam.into()), "nadam"),
     ];
     for (data, class_weight, optimizer, name) in cases {
         let run = |parallel: Option<DataParallel<_>>| {
