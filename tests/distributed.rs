@@ -136,6 +136,10 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
         .ema_momentum(0.9)
         .ema_overwrite_frequency(2);
     let nadam = kiln::Nadam::new().learning_rate(0.01);
+    let f1 = Metric::F1Score {
+        average: kiln::Average::Weighted,
+        threshold: None,
+    };
     let cases: [(
         &dyn kiln::datasets::Dataset,
         _,
@@ -157,7 +161,7 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
     for (data, class_weight, optimizer, name) in cases {
         let run = |parallel: Option<DataParallel<_>>| {
             let mut trainer = support::trainer(Small::new)
-                .metrics([Metric::Accuracy, Metric::PRECISION, Metric::AUC])
+                .metrics([Metric::Accuracy, Metric::PRECISION, Metric::AUC, f1])
                 .weighted_metrics([Metric::Accuracy, Metric::AUC]);
             if let Some(optimizer) = optimizer.clone() {
                 trainer = trainer.optimizer(optimizer);
@@ -176,6 +180,7 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
                     last("auc"),
                     last("weighted_accuracy"),
                     last("weighted_auc"),
+                    last("f1_score"),
                 ],
                 last("loss"),
             )

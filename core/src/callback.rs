@@ -257,6 +257,7 @@ impl Mode {
                 "precision",
                 "recall",
                 "cosine_similarity",
+                "_score",
             ]
             .iter()
             .any(|s| name.ends_with(s)),

@@ -81,6 +81,37 @@ pub enum Metric {
     /// The mean cosine of the angle between output and target, 1 when they point the same
     /// way (the opposite of [`Loss::CosineSimilarity`]).
     CosineSimilarity,
+    /// Keras's `F1Score`: each class's harmonic mean of precision and recall from the
+    /// epoch's counts, the classes' scores combined by `average`; an output is predicted
+    /// above `threshold`, or, with none, when it is its example's highest (ties all).
+    F1Score {
+        /// How the classes' scores are combined.
+        average: Average,
+        /// The decision threshold, in [0, 1]; `None`: the highest output of each example.
+        threshold: Option<f64>,
+    },
+    /// Keras's `FBetaScore`: as [`Metric::F1Score`], recall weighing `beta` times as much
+    /// as precision.
+    FBetaScore {
+        /// Recall's weight against precision (positive; 1 is the F1 score).
+        beta: f64,
+        /// How the classes' scores are combined.
+        average: Average,
+        /// The decision threshold, in [0, 1]; `None`: the highest output of each example.
+        threshold: Option<f64>,
+    },
+}
+
+/// How [`Metric::F1Score`] and [`Metric::FBetaScore`] combine the classes' scores, as
+/// Keras's `average` (whose default, a score per class, kiln's scalar logs leave out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Average {
+    /// One score from the counts summed over the classes.
+    Micro,
+    /// The mean of the classes' scores.
+    Macro,
+    /// The classes' scores weighted by their share of the true targets.
+    Weighted,
 }
 
 impl Metric {
@@ -121,6 +152,17 @@ impl Metric {
             Metric::TopKCategoricalAccuracy { k: 0 } => {
                 Err("top_k_categorical_accuracy's k must be positive".into())
             }
+            Metric::FBetaScore { beta, .. } if !(beta.is_finite() && beta > 0.0) => Err(format!(
+                "fbeta_score's beta must be finite and positive, got {beta}"
+            )),
+            Metric::F1Score {
+                threshold: Some(t), ..
+            }
+            | Metric::FBetaScore {
+                threshold: Some(t), ..
+            } if !(0.0..=1.0).contains(&t) => {
+                Err(format!("{self}'s threshold must be in [0, 1], got {t}"))
+            }
             _ => Ok(()),
         }
     }
@@ -151,7 +193,19 @@ impl Metric {
             Metric::SquaredHinge => "squared_hinge",
             Metric::CategoricalHinge => "categorical_hinge",
             Metric::CosineSimilarity => "cosine_similarity",
+            Metric::F1Score { .. } => "f1_score",
+            Metric::FBetaScore { .. } => "fbeta_score",
         }
+    }
+
+    /// Whether the metric keeps sums for each output (class) of the model: the F-scores
+    /// averaged over classes, which need a model whose output size is known.
+    pub fn per_class(&self) -> bool {
+        matches!(
+            self,
+            Metric::F1Score { average, .. } | Metric::FBetaScore { average, .. }
+                if *average != Average::Micro
+        )
     }
 
     /// The metric with this Keras name (`acc`, `mse`, `mae`, `mape`, `msle`, `kld` too).
@@ -190,13 +244,17 @@ impl Metric {
         crate::callback::Mode::Auto.higher_is_better(self.name())
     }
 
-    /// How many sums a batch adds to the epoch's totals for this metric: the sum of its
-    /// examples' values, for precision and recall the two counts of their ratio, for AUC
-    /// the true and false positives at each threshold and the positives and negatives.
-    pub fn sums(&self) -> usize {
+    /// How many sums a batch adds to the epoch's totals for this metric, on a model of
+    /// `outputs` outputs: the sum of its examples' values, for precision and recall the
+    /// two counts of their ratio, for AUC the true and false positives at each threshold
+    /// and the positives and negatives, for the F-scores the true and false positives,
+    /// the false negatives and the true targets (of each class unless `Average::Micro`).
+    pub fn sums(&self, outputs: usize) -> usize {
         match self {
             Metric::Precision { .. } | Metric::Recall { .. } => 2,
             Metric::Auc { thresholds } => 2 * auc_count(*thresholds) + 2,
+            Metric::F1Score { .. } | Metric::FBetaScore { .. } if self.per_class() => 4 * outputs,
+            Metric::F1Score { .. } | Metric::FBetaScore { .. } => 4,
             _ => 1,
         }
     }
@@ -265,6 +323,9 @@ impl Metric {
             Metric::Auc { thresholds } => {
                 return confusion(p().clamp(0.0, 1.0), target.dense(width), *thresholds);
             }
+            Metric::F1Score { threshold, .. } | Metric::FBetaScore { threshold, .. } => {
+                return f_counts(p(), target.dense(width), *threshold, self.per_class());
+            }
         };
         one.unsqueeze_dim(1)
     }
@@ -273,13 +334,14 @@ impl Metric {
     /// examples (their total weight for a weighted metric): their mean (its root for the
     /// root mean squared error), or the counts' ratio (0 over 0 is 0, as Keras's).
     pub fn finish(&self, sums: &[f64], examples: f64) -> f64 {
-        debug_assert_eq!(sums.len(), self.sums(), "{self}'s sums");
         let ratio = |of: f64, count: f64| if count == 0.0 { 0.0 } else { of / count };
         let first = sums.first().copied().unwrap_or(f64::NAN);
         match (self, sums) {
             (Metric::Precision { .. } | Metric::Recall { .. }, [hits, of]) => ratio(*hits, *of),
             (Metric::RootMeanSquaredError, _) => ratio(first, examples).sqrt(),
             (Metric::Auc { .. }, _) => roc_area(sums),
+            (Metric::F1Score { average, .. }, _) => f_score(sums, 1.0, *average),
+            (Metric::FBetaScore { beta, average, .. }, _) => f_score(sums, *beta, *average),
             _ => ratio(first, examples),
         }
     }
@@ -327,10 +389,10 @@ impl Reported {
             .collect()
     }
 
-    /// How many sums a batch adds: the metric's, then for a weighted one its examples'
-    /// total weight.
-    pub fn sums(&self) -> usize {
-        self.metric.sums() + usize::from(self.weighted)
+    /// How many sums a batch adds on a model of `outputs` outputs: the metric's, then for
+    /// a weighted one its examples' total weight.
+    pub fn sums(&self, outputs: usize) -> usize {
+        self.metric.sums(outputs) + usize::from(self.weighted)
     }
 
     /// The [sums](Self::sums) over the examples that count (all, or `counted`'s first
@@ -405,6 +467,71 @@ fn confusion<B: Backend>(p: Tensor<B, 2>, y: Tensor<B, 2>, n: usize) -> Tensor<B
         ],
         1,
     )
+}
+
+/// Each example's counts for the F-scores, `[batch, 4k]`: its true positives, false
+/// positives, false negatives and true targets, of each of its `k` outputs when
+/// `per_class`, else summed over them (`k` = 1). An output is predicted above
+/// `threshold`, or with none when it is its example's highest and not 0 (Keras's rule).
+fn f_counts<B: Backend>(
+    p: Tensor<B, 2>,
+    y: Tensor<B, 2>,
+    threshold: Option<f64>,
+    per_class: bool,
+) -> Tensor<B, 2> {
+    let predicted = match threshold {
+        Some(t) => p.greater_elem(t),
+        None => {
+            let highest = p.clone().max_dim(1).expand(p.dims());
+            let nonzero = p.clone().abs().greater_elem(1e-9);
+            p.greater_equal(highest).bool_and(nonzero)
+        }
+    }
+    .float();
+    let truth = y.not_equal_elem(0.0).float();
+    let (missed, wrong) = (
+        predicted.clone().neg().add_scalar(1.0),
+        truth.clone().neg().add_scalar(1.0),
+    );
+    let parts = [
+        predicted.clone() * truth.clone(),
+        predicted * wrong,
+        missed * truth.clone(),
+        truth,
+    ];
+    Tensor::cat(
+        parts
+            .into_iter()
+            .map(|t| if per_class { t } else { t.sum_dim(1) })
+            .collect(),
+        1,
+    )
+}
+
+/// Keras's F-beta score from an epoch's [`f_counts`]: for each class
+/// `(1 + β²)·p·r / (β²·p + r)`, precision and recall and the ratio each with Keras's ε
+/// in its denominator, combined by `average`.
+fn f_score(sums: &[f64], beta: f64, average: Average) -> f64 {
+    const EPSILON: f64 = 1e-7;
+    let k = sums.len() / 4;
+    let part = |i: usize| sums.get(i * k..(i + 1) * k).unwrap_or_default();
+    let (hits, wrong, missed, truth) = (part(0), part(1), part(2), part(3));
+    let b2 = beta * beta;
+    let scores = (hits.iter().zip(wrong).zip(missed)).map(|((tp, fp), fneg)| {
+        let precision = tp / (tp + fp + EPSILON);
+        let recall = tp / (tp + fneg + EPSILON);
+        (1.0 + b2) * precision * recall / (b2 * precision + recall + EPSILON)
+    });
+    match average {
+        Average::Weighted => {
+            let total: f64 = truth.iter().sum();
+            scores
+                .zip(truth)
+                .map(|(s, t)| s * t / (total + EPSILON))
+                .sum()
+        }
+        Average::Micro | Average::Macro => scores.sum::<f64>() / k.max(1) as f64,
+    }
 }
 
 /// The area under the ROC curve from an epoch's [`confusion`] counts: the false
@@ -540,6 +667,94 @@ mod tests {
         assert!(Metric::CosineSimilarity.higher_is_better() && !Metric::Poisson.higher_is_better());
     }
 
+    /// Keras's F1Score and FBetaScore, as Keras 3.15 computes them on the same values.
+    #[test]
+    fn f_scores_match_keras() {
+        let p = Output::<B> {
+            activation: Activation::Relu,
+            ..output(&[
+                &[0.2, 0.7, 0.1],
+                &[0.5, 0.3, 0.2],
+                &[0.6, 0.1, 0.3],
+                &[0.1, 0.4, 0.5],
+                &[0.3, 0.3, 0.4],
+            ])
+        };
+        let y = classes(&[1, 0, 2, 1, 0]);
+        let score = |metric: Metric, weights: Option<&[f32]>| {
+            let [reported] = Reported::list(&[], &[metric]).try_into().unwrap();
+            let counted = Counted::new(5, 5, weights, &Default::default());
+            let sums = reported.counted_sum(&p, &y, counted.as_ref());
+            let sums: Vec<f64> = sums
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            assert_eq!(sums.len(), reported.sums(3), "{metric:?}");
+            reported.finish(&sums, 5)
+        };
+        let f1 = |average, threshold| Metric::F1Score { average, threshold };
+        for (metric, want) in [
+            (f1(Average::Micro, None), 0.399_999_98),
+            (f1(Average::Micro, Some(0.35)), 0.545_454_5),
+            (f1(Average::Macro, None), 0.388_888_84),
+            (f1(Average::Macro, Some(0.35)), 0.5),
+            (f1(Average::Weighted, None), 0.466_666_58),
+            (f1(Average::Weighted, Some(0.35)), 0.599_999_96),
+            (
+                Metric::FBetaScore {
+                    beta: 2.0,
+                    average: Average::Macro,
+                    threshold: None,
+                },
+                0.351_851_85,
+            ),
+        ] {
+            let got = score(metric, None);
+            assert!(
+                (got - want).abs() < 1e-6,
+                "{metric:?}: got {got}, want {want}"
+            );
+        }
+        // Weighted by examples, as a weighted metric.
+        let got = score(f1(Average::Macro, None), Some(&[1.0, 2.0, 0.5, 1.0, 3.0]));
+        assert!((got - 0.399_999_95).abs() < 1e-6, "{got}");
+        assert_eq!(
+            (
+                f1(Average::Macro, None).name(),
+                Metric::FBetaScore {
+                    beta: 0.5,
+                    average: Average::Micro,
+                    threshold: None
+                }
+                .name()
+            ),
+            ("f1_score", "fbeta_score")
+        );
+        assert!(
+            f1(Average::Weighted, None).higher_is_better() && f1(Average::Macro, None).per_class()
+        );
+        assert!(!f1(Average::Micro, None).per_class());
+        // One sigmoid output against 0/1 targets.
+        let binary = Output::<B> {
+            activation: Activation::Relu,
+            ..output(&[&[0.9], &[0.6], &[0.2], &[0.7]])
+        };
+        let targets = Target::Values(output(&[&[1.0], &[0.0], &[1.0], &[1.0]]).logits);
+        let metric = f1(Average::Micro, Some(0.5));
+        let sums: Vec<f64> = metric
+            .batch_sum(&binary, &targets)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        assert!((metric.finish(&sums, 4.0) - 0.666_666_6).abs() < 1e-6);
+    }
+
     /// Keras's Precision and Recall, worked by hand: each output a class of its own,
     /// positive above the threshold, a target positive when not 0.
     #[test]
@@ -595,7 +810,7 @@ mod tests {
                 .into_iter()
                 .map(f64::from)
                 .collect();
-            assert_eq!(sums.len(), Metric::AUC.sums());
+            assert_eq!(sums.len(), Metric::AUC.sums(1));
             Metric::AUC.finish(&sums, p.len() as f64)
         };
         let (one, zero): (&[f32], &[f32]) = (&[1.0], &[0.0]);
@@ -706,7 +921,7 @@ mod tests {
                 let (padded, alone) = [padded, alone]
                     .map(|t| t.into_data().to_vec::<f32>().unwrap())
                     .into();
-                assert_eq!(padded.len(), reported.sums());
+                assert_eq!(padded.len(), reported.sums(3));
                 for (padded, alone) in padded.iter().zip(&alone) {
                     assert!(
                         (padded - alone).abs() <= 1e-6 * alone.abs().max(1.0),
@@ -824,6 +1039,21 @@ mod tests {
                 Metric::TopKCategoricalAccuracy { k: 0 },
                 "top_k_categorical_accuracy's k must be positive",
             ),
+            (
+                Metric::FBetaScore {
+                    beta: 0.0,
+                    average: Average::Macro,
+                    threshold: None,
+                },
+                "fbeta_score's beta must be finite and positive, got 0",
+            ),
+            (
+                Metric::F1Score {
+                    average: Average::Micro,
+                    threshold: Some(-0.5),
+                },
+                "f1_score's threshold must be in [0, 1], got -0.5",
+            ),
         ] {
             assert_eq!(metric.check().err().as_deref(), Some(message), "{metric:?}");
         }
@@ -831,7 +1061,7 @@ mod tests {
             Metric::Auc {
                 thresholds: usize::MAX
             }
-            .sums(),
+            .sums(1),
             2 * 10_000 + 2
         );
     }

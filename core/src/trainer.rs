@@ -312,7 +312,8 @@ impl<B: Backend> Totals<B> {
         logs.insert("loss", values.first().copied().unwrap_or(f64::NAN) / n);
         let mut rest = values.get(1..).unwrap_or_default();
         for metric in metrics {
-            let (sums, after) = rest.split_at(metric.sums().min(rest.len()));
+            let count = metric.sums(self.outputs.unwrap_or_default());
+            let (sums, after) = rest.split_at(count.min(rest.len()));
             logs.insert(&metric.name, metric.finish(sums, self.examples));
             rest = after;
         }
@@ -724,8 +725,15 @@ where
     /// Checks that `data`'s targets fit the model's output and the loss.
     fn check_targets<D: Dataset + ?Sized>(&self, data: &D) -> Result<(), TrainError> {
         self.loss.check().map_err(TrainError::Setting)?;
+        let outputs = self.model().output_shape().elements();
         for reported in &self.metrics {
             reported.metric.check().map_err(TrainError::Setting)?;
+            if reported.metric.per_class() && outputs.is_none() {
+                return Err(TrainError::Setting(format!(
+                    "{} averages over the model's classes, but the size of its output is not known",
+                    reported.name
+                )));
+            }
         }
         let Some(width) = self.model().output_shape().elements() else {
             return Ok(()); // an output of unknown size is checked by burn as it runs
@@ -1651,17 +1659,47 @@ mod tests {
             2,
         )
         .unwrap();
+        // And F1 from them: above 0.5 are 0.9 (a positive) and 0.6 (not), one of the two
+        // positives found: precision and recall 1/2.
+        let f1 = Metric::F1Score {
+            average: crate::metric::Average::Macro,
+            threshold: Some(0.5),
+        };
         let trainer = Trainer::new(scale(1.0))
             .loss(Loss::BinaryCrossentropy)
-            .metrics([Metric::AUC]);
+            .metrics([Metric::AUC, f1]);
         for batch in [2, 5] {
-            let auc = trainer
-                .evaluate_batched(&data, batch)
-                .unwrap()
-                .get("auc")
-                .unwrap();
+            let logs = trainer.evaluate_batched(&data, batch).unwrap();
+            let auc = logs.get("auc").unwrap();
             assert!((auc - 5.0 / 6.0).abs() < 1e-12, "batches of {batch}: {auc}");
+            let f1 = logs.get("f1_score").unwrap();
+            assert!((f1 - 0.5).abs() < 1e-6, "batches of {batch}: {f1}");
         }
+        // A model whose output size is only known as it runs has no classes to average.
+        #[derive(Module, Debug)]
+        struct Open<B: Backend> {
+            inner: Scale<B>,
+        }
+        impl<B: Backend> Model<B> for Open<B> {
+            type Input = Tensor<B, 2>;
+            type Output = Tensor<B, 2>;
+            fn input_shape(&self) -> kiln_spec::Shape {
+                self.inner.input_shape()
+            }
+            fn output_shape(&self) -> kiln_spec::Shape {
+                kiln_spec::Shape::new([kiln_spec::Dim::Unknown])
+            }
+            fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+                self.inner.forward(x)
+            }
+        }
+        let open = Trainer::new(Open { inner: scale(1.0) })
+            .loss(Loss::BinaryCrossentropy)
+            .metrics([f1]);
+        assert_eq!(
+            open.evaluate(&data).unwrap_err().to_string(),
+            "f1_score averages over the model's classes, but the size of its output is not known"
+        );
         let refused = Trainer::new(scale(1.0))
             .loss(Loss::BinaryCrossentropy)
             .metrics([Metric::Auc { thresholds: 1 }]);

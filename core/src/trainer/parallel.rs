@@ -190,7 +190,8 @@ where
         M: 's,
     {
         parallel.check()?;
-        let sums = 1 + feed.metrics.iter().map(Reported::sums).sum::<usize>();
+        let outputs = model.output_shape().elements().unwrap_or_default();
+        let sums = 1 + feed.metrics.iter().map(|m| m.sums(outputs)).sum::<usize>();
         let mut peers = (0..parallel.devices.len())
             .map(|k| peer(parallel, k, sums))
             .collect::<Result<Vec<_>, _>>()?;
