@@ -101,9 +101,9 @@ pub use kiln_core::{
     Adadelta, Adagrad, Adam, AdamW, Adamax, Average, Batch, BatchLogs, Callback, CallbackResult,
     Chart, Control, DynTensor, Fit, FreezeError, FusedAdam, FusedAdamW, History, JsonGraph,
     JsonModel, Lion, Load, Loaded, Logs, Loss, Metric, Mode, Model, Nadam, Optimizer, PlotError,
-    RmsProp, Series, Sgd, TrainError, TrainForward, Trainer, Verbosity, activation, backend,
-    freeze, layers, learning_rate::LearningRate, load_model, load_weights, load_weights_with,
-    plot_lines, plot_runs, regularizer, save_model, save_weights, unfreeze,
+    R2Aggregation, RmsProp, Series, Sgd, TrainError, TrainForward, Trainer, Verbosity, activation,
+    backend, freeze, layers, learning_rate::LearningRate, load_model, load_weights,
+    load_weights_with, plot_lines, plot_runs, regularizer, save_model, save_weights, unfreeze,
 };
 pub use kiln_datasets as datasets;
 pub use kiln_macros::model;

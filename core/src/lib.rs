@@ -48,7 +48,7 @@ pub use layers::RuntimeLayer;
 pub use load::{Load, Loaded, load_model, load_weights, load_weights_with};
 pub use logs::Logs;
 pub use loss::{Loss, Output, Target};
-pub use metric::{Average, Metric};
+pub use metric::{Average, Metric, R2Aggregation};
 pub use model::{Batch, Model, TrainForward};
 pub use optimizer::{
     Adadelta, Adagrad, Adam, AdamW, Adamax, FusedAdam, FusedAdamW, Lion, Nadam, Optimizer, RmsProp,

@@ -100,6 +100,22 @@ pub enum Metric {
         /// The decision threshold, in [0, 1]; `None`: the highest output of each example.
         threshold: Option<f64>,
     },
+    /// Keras's `R2Score`, the coefficient of determination: for each output
+    /// `1 - Σ(y - ŷ)² / Σ(y - ȳ)²` from the epoch's sums (0 where the targets do not vary
+    /// but the errors do), combined by `aggregation` ([`Metric::R2_SCORE`]: uniform).
+    R2Score {
+        /// How the outputs' scores are combined.
+        aggregation: R2Aggregation,
+    },
+}
+
+/// How [`Metric::R2Score`] combines the outputs' scores, as Keras's `class_aggregation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum R2Aggregation {
+    /// Their mean (`uniform_average`, Keras's default).
+    Uniform,
+    /// Weighted by each output's variance (`variance_weighted_average`).
+    VarianceWeighted,
 }
 
 /// How [`Metric::F1Score`] and [`Metric::FBetaScore`] combine the classes' scores, as
@@ -125,6 +141,10 @@ impl Metric {
     pub const RECALL: Metric = Metric::Recall { threshold: 0.5 };
     /// Keras's AUC with its 200 thresholds.
     pub const AUC: Metric = Metric::Auc { thresholds: 200 };
+    /// Keras's `R2Score()`: the outputs' scores averaged.
+    pub const R2_SCORE: Metric = Metric::R2Score {
+        aggregation: R2Aggregation::Uniform,
+    };
     /// The most thresholds an [`Metric::Auc`] takes.
     pub const MAX_AUC_THRESHOLDS: usize = 10_000;
 
@@ -195,17 +215,20 @@ impl Metric {
             Metric::CosineSimilarity => "cosine_similarity",
             Metric::F1Score { .. } => "f1_score",
             Metric::FBetaScore { .. } => "fbeta_score",
+            Metric::R2Score { .. } => "r2_score",
         }
     }
 
     /// Whether the metric keeps sums for each output (class) of the model: the F-scores
-    /// averaged over classes, which need a model whose output size is known.
+    /// averaged over classes and R², which need a model whose output size is known.
     pub fn per_class(&self) -> bool {
-        matches!(
-            self,
-            Metric::F1Score { average, .. } | Metric::FBetaScore { average, .. }
-                if *average != Average::Micro
-        )
+        match self {
+            Metric::F1Score { average, .. } | Metric::FBetaScore { average, .. } => {
+                *average != Average::Micro
+            }
+            Metric::R2Score { .. } => true,
+            _ => false,
+        }
     }
 
     /// The metric with this Keras name (`acc`, `mse`, `mae`, `mape`, `msle`, `kld` too).
@@ -234,6 +257,7 @@ impl Metric {
             "squared_hinge" => Metric::SquaredHinge,
             "categorical_hinge" => Metric::CategoricalHinge,
             "cosine_similarity" => Metric::CosineSimilarity,
+            "r2_score" => Metric::R2_SCORE,
             _ => return None,
         })
     }
@@ -248,12 +272,17 @@ impl Metric {
     /// `outputs` outputs: the sum of its examples' values, for precision and recall the
     /// two counts of their ratio, for AUC the true and false positives at each threshold
     /// and the positives and negatives, for the F-scores the true and false positives,
-    /// the false negatives and the true targets (of each class unless `Average::Micro`).
+    /// the false negatives and the true targets (of each class unless `Average::Micro`),
+    /// for R² each output's sums of targets, their squares, squared errors and examples.
     pub fn sums(&self, outputs: usize) -> usize {
         match self {
             Metric::Precision { .. } | Metric::Recall { .. } => 2,
             Metric::Auc { thresholds } => 2 * auc_count(*thresholds) + 2,
-            Metric::F1Score { .. } | Metric::FBetaScore { .. } if self.per_class() => 4 * outputs,
+            Metric::F1Score { .. } | Metric::FBetaScore { .. } | Metric::R2Score { .. }
+                if self.per_class() =>
+            {
+                4 * outputs
+            }
             Metric::F1Score { .. } | Metric::FBetaScore { .. } => 4,
             _ => 1,
         }
@@ -326,6 +355,7 @@ impl Metric {
             Metric::F1Score { threshold, .. } | Metric::FBetaScore { threshold, .. } => {
                 return f_counts(p(), target.dense(width), *threshold, self.per_class());
             }
+            Metric::R2Score { .. } => return r2_parts(p(), target.dense(width)),
         };
         one.unsqueeze_dim(1)
     }
@@ -342,6 +372,7 @@ impl Metric {
             (Metric::Auc { .. }, _) => roc_area(sums),
             (Metric::F1Score { average, .. }, _) => f_score(sums, 1.0, *average),
             (Metric::FBetaScore { beta, average, .. }, _) => f_score(sums, *beta, *average),
+            (Metric::R2Score { aggregation }, _) => r2_score(sums, *aggregation),
             _ => ratio(first, examples),
         }
     }
@@ -531,6 +562,42 @@ fn f_score(sums: &[f64], beta: f64, average: Average) -> f64 {
                 .sum()
         }
         Average::Micro | Average::Macro => scores.sum::<f64>() / k.max(1) as f64,
+    }
+}
+
+/// Each example's parts of R²'s sums, `[batch, 4k]`: its `k` targets, their squares, the
+/// squared errors of its outputs, and 1 for each.
+fn r2_parts<B: Backend>(p: Tensor<B, 2>, y: Tensor<B, 2>) -> Tensor<B, 2> {
+    let errors = (y.clone() - p).square();
+    Tensor::cat(
+        vec![y.clone(), y.clone().square(), errors, y.ones_like()],
+        1,
+    )
+}
+
+/// Keras's R² from an epoch's sums of each output's targets, their squares, its squared
+/// errors and its (weighted) count of examples: each output's `1 - errors / variation`
+/// (0 where that is infinite), combined by `aggregation`.
+fn r2_score(sums: &[f64], aggregation: R2Aggregation) -> f64 {
+    let k = sums.len() / 4;
+    let part = |i: usize| sums.get(i * k..(i + 1) * k).unwrap_or_default();
+    let (sum, squares, errors, count) = (part(0), part(1), part(2), part(3));
+    let variation: Vec<f64> = (sum.iter().zip(squares).zip(count))
+        .map(|((s, sq), n)| sq - s * (s / n))
+        .collect();
+    let scores = errors
+        .iter()
+        .zip(&variation)
+        .map(|(e, v)| match 1.0 - e / v {
+            r if r.is_infinite() => 0.0,
+            r => r,
+        });
+    match aggregation {
+        R2Aggregation::Uniform => scores.sum::<f64>() / k.max(1) as f64,
+        R2Aggregation::VarianceWeighted => {
+            let weighted: f64 = scores.zip(&variation).map(|(r, v)| r * v).sum();
+            weighted / variation.iter().sum::<f64>()
+        }
     }
 }
 
@@ -753,6 +820,60 @@ mod tests {
             .map(f64::from)
             .collect();
         assert!((metric.finish(&sums, 4.0) - 0.666_666_6).abs() < 1e-6);
+    }
+
+    /// Keras's R2Score, as Keras 3.15 computes it on the same values.
+    #[test]
+    fn r2_scores_match_keras() {
+        let p = output(&[&[1.0, -1.5], &[0.5, 3.0], &[1.5, 1.5], &[-0.5, 0.0]]);
+        let y =
+            Target::Values(output(&[&[1.5, -2.0], &[0.3, 4.0], &[2.0, 1.0], &[-1.0, 0.5]]).logits);
+        let score = |metric: Metric, weights: Option<&[f32]>| {
+            let [reported] = Reported::list(&[], &[metric]).try_into().unwrap();
+            let counted = Counted::new(4, 4, weights, &Default::default());
+            let sums = reported.counted_sum(&p, &y, counted.as_ref());
+            let sums: Vec<f64> = sums
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            assert_eq!(sums.len(), reported.sums(2));
+            reported.finish(&sums, 4)
+        };
+        let weighted = Metric::R2Score {
+            aggregation: R2Aggregation::VarianceWeighted,
+        };
+        for (metric, weights, want) in [
+            (Metric::R2_SCORE, None, 0.878_469_94),
+            (weighted, None, 0.892_224_43),
+            (
+                Metric::R2_SCORE,
+                Some([1.0, 2.0, 0.5, 1.0].as_slice()),
+                0.870_034_7,
+            ),
+        ] {
+            let got = score(metric, weights);
+            assert!(
+                (got - want).abs() < 1e-6,
+                "{metric:?}: got {got}, want {want}"
+            );
+        }
+        assert_eq!(Metric::from_name("r2_score"), Some(Metric::R2_SCORE));
+        assert!(Metric::R2_SCORE.higher_is_better() && Metric::R2_SCORE.per_class());
+        // Targets that do not vary: an infinite score counts 0, as Keras's.
+        let flat =
+            Target::Values(output(&[&[1.0, 1.0], &[1.0, 1.0], &[1.0, 1.0], &[1.0, 1.0]]).logits);
+        let sums: Vec<f64> = Metric::R2_SCORE
+            .batch_sum(&p, &flat)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        assert_eq!(Metric::R2_SCORE.finish(&sums, 4.0), 0.0);
     }
 
     /// Keras's Precision and Recall, worked by hand: each output a class of its own,
