@@ -417,6 +417,26 @@ fn a_trial_validated_every_other_epoch_reports_its_validated_epochs() {
     let epochs: Vec<usize> = trial.reports.iter().map(|r| r.epoch).collect();
     assert_eq!(epochs, [1, 3]);
     assert!(trial.best_epoch.is_some_and(|e| epochs.contains(&e)));
+    // A trial none of whose epochs is validated has no score: it fails, saying why.
+    let dir = scratch("tuner-validation-freq-never");
+    let trials = Tuner::new(
+        GridSearch::new().max_trials(1),
+        validated_every(&validation, 1, 2),
+    )
+    .objective("val_accuracy")
+    .directory(&dir)
+    .verbose(false)
+    .search(&train);
+    let message = match trials {
+        Ok(trials) => trials[0].message.clone(),
+        Err(e) => Some(e.to_string()),
+    };
+    assert!(
+        message.as_deref().is_some_and(|m| m.contains(
+            "no epoch of the trial logged the objective `val_accuracy`: its validation_freq skips every epoch it trains"
+        )),
+        "{message:?}"
+    );
 }
 
 #[test]

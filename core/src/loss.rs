@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use burn::tensor::activation::{log_softmax, softplus};
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Int, Tensor, TensorData, backend::Backend};
 use kiln_spec::Activation;
 
@@ -368,7 +368,7 @@ impl Loss {
             Loss::Huber { delta } => rows(huber(p() - y(), delta)),
             Loss::LogCosh => {
                 let x = p() - y();
-                rows(x.clone() + softplus(x.mul_scalar(-2.0), 1.0) - 2f32.ln())
+                rows(x.clone() + softplus(x.mul_scalar(-2.0)) - 2f32.ln())
             }
             Loss::KlDivergence => {
                 let (y, p) = (y().clamp(EPSILON, 1.0), p().clamp(EPSILON, 1.0));
@@ -458,7 +458,7 @@ fn binary_crossentropy<B: Backend>(
         // -[y·ln σ(z) + (1-y)·ln σ(-z)] = softplus(z) - y·z, computed stably.
         let z = output.logits.clone();
         let p = activation::apply(Activation::Sigmoid, z.clone());
-        (softplus(z.clone(), 1.0) - y * z, p)
+        (softplus(z.clone()) - y * z, p)
     } else {
         let p = output.activated();
         let clipped = p.clone().clamp(EPSILON, 1.0 - EPSILON);
@@ -466,6 +466,13 @@ fn binary_crossentropy<B: Backend>(
         let bce = y.clone() * clipped.clone().log() + (one.clone() - y) * (one - clipped).log();
         (bce.neg(), p)
     }
+}
+
+/// `ln(1 + eᶻ)` without overflow: `z` itself above 20, where the two agree in f32
+/// (PyTorch's threshold), with the slope `σ(z)` below and 1 above.
+fn softplus<B: Backend, const D: usize>(z: Tensor<B, D>) -> Tensor<B, D> {
+    let soft = z.clone().clamp_max(20.0).exp().log1p();
+    soft.mask_where(z.clone().greater_elem(20.0), z)
 }
 
 /// The focal loss's factor `(1 - p)^gamma` for outputs of probability `p` of their target,
@@ -1001,6 +1008,50 @@ mod tests {
         );
         assert_eq!(Loss::from_name("kld"), Some(Loss::KlDivergence));
         assert_eq!(Loss::from_name("huber"), Some(Loss::HUBER));
+    }
+
+    /// Far from 0 the losses built on `ln(1 + eᶻ)` stay finite, their slopes too: a
+    /// log-cosh error of ±100 is `100 - ln 2` with slope ±1, and a binary cross-entropy
+    /// of a logit ±1000 is 0 where it is right and 1000 where it is wrong.
+    #[test]
+    fn softplus_losses_stay_finite_far_from_zero() {
+        use crate::testing::TestAutodiff as A;
+        let device = Default::default();
+        let slope_of = |loss: Loss, x: f32, y: f32, activation| {
+            let z = Tensor::<A, 2>::from_floats([[x]], &device).require_grad();
+            let output = Output {
+                logits: z.clone(),
+                activation,
+            };
+            let target = Target::Values(Tensor::from_floats([[y]], &device));
+            let value = loss.batch(&output, &target);
+            let slope = z.grad(&value.clone().backward()).unwrap().into_scalar();
+            (value.into_scalar(), slope)
+        };
+        for (x, sign) in [(100.0, 1.0), (-100.0, -1.0)] {
+            let (value, slope) = slope_of(Loss::LogCosh, x, 0.0, Activation::Linear);
+            assert!(
+                (value - (100.0 - 2f32.ln())).abs() < 1e-3 && slope == sign,
+                "{x}: {value}, {slope}"
+            );
+        }
+        for (z, y, want) in [
+            (1000.0, 1.0, 0.0),
+            (1000.0, 0.0, 1000.0),
+            (-1000.0, 0.0, 0.0),
+            (-1000.0, 1.0, 1000.0),
+        ] {
+            let (value, slope) = slope_of(Loss::BinaryCrossentropy, z, y, Activation::Sigmoid);
+            assert!(
+                (value - want).abs() < 1e-3 && slope.is_finite(),
+                "{z} against {y}: {value}, {slope}"
+            );
+        }
+        // At 0 the slope is σ(0) - y: -0.5 against a target of 1.
+        assert_eq!(
+            slope_of(Loss::BinaryCrossentropy, 0.0, 1.0, Activation::Sigmoid).1,
+            -0.5
+        );
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub enum Metric {
     F1Score {
         /// How the classes' scores are combined.
         average: Average,
-        /// The decision threshold, in [0, 1]; `None`: the highest output of each example.
+        /// The decision threshold, in (0, 1]; `None`: the highest output of each example.
         threshold: Option<f64>,
     },
     /// Keras's `FBetaScore`: as [`Metric::F1Score`], recall weighing `beta` times as much
@@ -97,7 +97,7 @@ pub enum Metric {
         beta: f64,
         /// How the classes' scores are combined.
         average: Average,
-        /// The decision threshold, in [0, 1]; `None`: the highest output of each example.
+        /// The decision threshold, in (0, 1]; `None`: the highest output of each example.
         threshold: Option<f64>,
     },
     /// Keras's `R2Score`, the coefficient of determination: for each output
@@ -180,8 +180,8 @@ impl Metric {
             }
             | Metric::FBetaScore {
                 threshold: Some(t), ..
-            } if !(0.0..=1.0).contains(&t) => {
-                Err(format!("{self}'s threshold must be in [0, 1], got {t}"))
+            } if !(t > 0.0 && t <= 1.0) => {
+                Err(format!("{self}'s threshold must be in (0, 1], got {t}"))
             }
             _ => Ok(()),
         }
@@ -420,6 +420,44 @@ impl Reported {
             .collect()
     }
 
+    /// The most any of its counts grows by per example, on a model of `outputs` outputs
+    /// (`None` when that needs the outputs and they are not known): the outputs for the
+    /// counts over them (precision, recall, AUC, micro F-scores), 1 for a count per
+    /// example or class (the accuracies, the F-scores per class, R²'s examples, a
+    /// weighted metric's total weight), 0 for sums that are no counts (the means).
+    pub fn count_bound(&self, outputs: Option<usize>) -> Option<usize> {
+        let own = match self.metric {
+            Metric::Precision { .. } | Metric::Recall { .. } | Metric::Auc { .. } => outputs,
+            Metric::F1Score { .. } | Metric::FBetaScore { .. } if !self.metric.per_class() => {
+                outputs
+            }
+            Metric::Accuracy
+            | Metric::BinaryAccuracy { .. }
+            | Metric::CategoricalAccuracy
+            | Metric::SparseCategoricalAccuracy
+            | Metric::TopKCategoricalAccuracy { .. }
+            | Metric::F1Score { .. }
+            | Metric::FBetaScore { .. }
+            | Metric::R2Score { .. } => Some(1),
+            Metric::MeanSquaredError
+            | Metric::RootMeanSquaredError
+            | Metric::MeanAbsoluteError
+            | Metric::MeanAbsolutePercentageError
+            | Metric::MeanSquaredLogarithmicError
+            | Metric::BinaryCrossentropy
+            | Metric::CategoricalCrossentropy
+            | Metric::SparseCategoricalCrossentropy
+            | Metric::KlDivergence
+            | Metric::Poisson
+            | Metric::LogCoshError
+            | Metric::Hinge
+            | Metric::SquaredHinge
+            | Metric::CategoricalHinge
+            | Metric::CosineSimilarity => Some(0),
+        };
+        own.map(|b| b.max(usize::from(self.weighted)))
+    }
+
     /// How many sums a batch adds on a model of `outputs` outputs: the metric's, then for
     /// a weighted one its examples' total weight.
     pub fn sums(&self, outputs: usize) -> usize {
@@ -474,7 +512,11 @@ fn confusion<B: Backend>(p: Tensor<B, 2>, y: Tensor<B, 2>, n: usize) -> Tensor<B
     let [batch, _] = p.dims();
     let n = auc_count(n);
     let device = p.device();
+    // A NaN output is above no threshold (as a comparison says): it counts in no bucket.
+    let nan = p.clone().is_nan();
+    let counts = nan.clone().bool_not().float();
     let bucket = p
+        .mask_fill(nan, 0.0)
         .mul_scalar((n - 1) as f64)
         .ceil()
         .sub_scalar(1.0)
@@ -484,7 +526,12 @@ fn confusion<B: Backend>(p: Tensor<B, 2>, y: Tensor<B, 2>, n: usize) -> Tensor<B
     let negative = positive.clone().neg().add_scalar(1.0);
     let at = |class: Tensor<B, 2>| {
         Tensor::<B, 2>::zeros([batch, n], &device)
-            .scatter(1, bucket.clone(), class, IndexingUpdateOp::Add)
+            .scatter(
+                1,
+                bucket.clone(),
+                class * counts.clone(),
+                IndexingUpdateOp::Add,
+            )
             .flip([1])
             .cumsum(1)
             .flip([1])
@@ -942,6 +989,8 @@ mod tests {
         );
         assert_eq!(auc(&[&[0.8], &[0.2]], &[one, zero]), 1.0);
         assert_eq!(auc(&[&[0.2], &[0.8]], &[one, zero]), 0.0);
+        // A NaN output is above no threshold: a positive never found.
+        assert_eq!(auc(&[&[f32::NAN], &[0.8], &[0.2]], &[one, one, zero]), 0.5);
         // A tie counts half.
         assert_eq!(auc(&[&[0.5], &[0.5]], &[one, zero]), 0.5);
         // Each output a class of its own: positives 0.9 and 0.7 above negatives 0.2, 0.3.
@@ -1173,7 +1222,7 @@ mod tests {
                     average: Average::Micro,
                     threshold: Some(-0.5),
                 },
-                "f1_score's threshold must be in [0, 1], got -0.5",
+                "f1_score's threshold must be in (0, 1], got -0.5",
             ),
         ] {
             assert_eq!(metric.check().err().as_deref(), Some(message), "{metric:?}");

@@ -110,9 +110,9 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
 
     /// Validates after every `n`th epoch only (epochs `n - 1`, `2n - 1`, ... counted from
     /// 0, as Keras's `validation_freq`; 1 by default, at least 1). The other epochs have
-    /// no `val_` logs: their history holds NaN there, and `EarlyStopping`,
-    /// `ModelCheckpoint` and `ReduceLrOnPlateau` watching a `val_` quantity pass them
-    /// over, as Keras's.
+    /// no `val_` logs: their history holds NaN there, `CsvLogger` writes `NA`, and
+    /// `EarlyStopping`, `ReduceLrOnPlateau`, the tuner and a `ModelCheckpoint` watching a
+    /// `val_` quantity (or naming one in its path) pass them over.
     pub fn validation_freq(mut self, n: usize) -> Self {
         self.validation_freq = n;
         self
@@ -176,9 +176,10 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
     /// `HashMap<usize, f32>`). A class left out weighs 1. An example's class is its label,
     /// the arg-max of a one-hot target, or a single 0/1 target rounded. Validation and
     /// the metrics stay unweighted, as in Keras (the
-    /// [`weighted_metrics`](Trainer::weighted_metrics) weigh training examples by it). Each weight must be finite and at least
-    /// 0, each class one of the data's, and the training data without
-    /// [sample weights](kiln_datasets::Weighted) (Keras refuses both at once).
+    /// [`weighted_metrics`](Trainer::weighted_metrics) weigh training examples by it).
+    /// Each weight must be finite and at least 0, each class one of the data's, and the
+    /// training data without [sample weights](kiln_datasets::Weighted) (Keras refuses
+    /// both at once).
     pub fn class_weight(mut self, weights: impl IntoIterator<Item = (usize, f32)>) -> Self {
         self.class_weight = Some(weights.into_iter().collect());
         self
@@ -245,9 +246,11 @@ const TAKEN: &str = "the model was lost by an update that panicked; build the tr
 struct Totals<B: Backend> {
     sums: Option<Tensor<B, 1>>,
     read: Vec<f64>,
-    /// The most any count in `sums` can be: its examples times the outputs of one (a
-    /// metric counts each output at most once).
+    /// The most any count in `sums` can be: its examples times `per_example`.
     bound: usize,
+    /// The most a count grows by per example ([`Reported::count_bound`]); `None`: not
+    /// known (read after every batch).
+    per_example: Option<usize>,
     outputs: Option<usize>,
     examples: usize,
     batches: usize,
@@ -268,13 +271,15 @@ fn fold<B: Backend>(host: &mut Vec<f64>, device: Tensor<B, 1>) {
 }
 
 impl<B: Backend> Totals<B> {
-    /// Totals for a model with `outputs` outputs per example (read after every batch when
-    /// unknown).
-    fn new(outputs: Option<usize>) -> Self {
+    /// Totals of `metrics` on a model with `outputs` outputs per example.
+    fn new(metrics: &[Reported], outputs: Option<usize>) -> Self {
+        let mut bounds = metrics.iter().map(|m| m.count_bound(outputs));
         Totals {
             sums: None,
             read: Vec::new(),
             bound: 0,
+            // The loss is no count.
+            per_example: bounds.try_fold(0, |most, b| Some(most.max(b?))),
             outputs,
             examples: 0,
             batches: 0,
@@ -282,7 +287,7 @@ impl<B: Backend> Totals<B> {
     }
 
     fn add(&mut self, sums: Tensor<B, 1>, examples: usize) {
-        let bound = examples.saturating_mul(self.outputs.unwrap_or(EXACT_COUNTS));
+        let bound = examples.saturating_mul(self.per_example.unwrap_or(EXACT_COUNTS));
         if self.bound.saturating_add(bound) > EXACT_COUNTS
             && let Some(held) = self.sums.take()
         {
@@ -975,7 +980,7 @@ where
     D: Dataset + ?Sized,
 {
     let kind = data.target_kind();
-    let mut totals = Totals::<B::InnerBackend>::new(model.output_shape().elements());
+    let mut totals = Totals::<B::InnerBackend>::new(metrics, model.output_shape().elements());
     loader.for_each(data, 0, |batch| {
         // A handle on the weights (not a copy of them) for the kernels' thread.
         let (model, batch, kind) = (model.clone(), &batch, &kind);
@@ -1595,7 +1600,8 @@ mod tests {
     fn epoch_totals_are_read_into_f64_before_a_count_passes_2_to_the_24() {
         let device = Default::default();
         let odd = ((1 << 23) - 1) as f32;
-        let mut totals = Totals::<crate::testing::TestBackend>::new(Some(1 << 23));
+        let precision = Reported::list(&[Metric::PRECISION], &[]);
+        let mut totals = Totals::<crate::testing::TestBackend>::new(&precision, Some(1 << 23));
         for _ in 0..3 {
             totals.add(Tensor::from_floats([odd; 3], &device), 1);
         }
@@ -1604,18 +1610,32 @@ mod tests {
         let logs = totals.logs(&Reported::list(&[Metric::PRECISION], &[]));
         assert_eq!(logs.get("loss"), Some(want / 3.0));
         assert_eq!(logs.get("precision"), Some(1.0));
-        // The f64 totals and the device's are both in the logs; an unknown output width
-        // reads the device after every batch.
+        // The f64 totals and the device's are both in the logs; a count over the outputs
+        // of a model whose output width is unknown reads the device after every batch.
         assert_eq!(totals.read, [2.0 * f64::from(odd); 3]);
-        let mut unknown = Totals::<crate::testing::TestBackend>::new(None);
-        unknown.add(Tensor::from_floats([1.0, 2.0], &device), 1);
-        unknown.add(Tensor::from_floats([3.0, 4.0], &device), 1);
+        let mut unknown = Totals::<crate::testing::TestBackend>::new(&precision, None);
+        unknown.add(Tensor::from_floats([1.0, 2.0, 4.0], &device), 1);
+        unknown.add(Tensor::from_floats([3.0, 1.0, 4.0], &device), 1);
         assert_eq!(
             (unknown.read.as_slice(), unknown.examples),
-            ([1.0, 2.0].as_slice(), 2)
+            ([1.0, 2.0, 4.0].as_slice(), 2)
         );
-        let logs = unknown.logs(&Reported::list(&[Metric::MeanAbsoluteError], &[]));
-        assert_eq!(logs.get("mean_absolute_error"), Some(3.0));
+        let logs = unknown.logs(&precision);
+        assert_eq!(
+            (logs.get("loss"), logs.get("precision")),
+            (Some(2.0), Some(3.0 / 8.0))
+        );
+        // The loss and means of losses count nothing: never read before the logs.
+        let mae = Reported::list(&[Metric::MeanAbsoluteError], &[]);
+        let mut means = Totals::<crate::testing::TestBackend>::new(&mae, None);
+        for _ in 0..3 {
+            means.add(Tensor::from_floats([1.0, 2.0], &device), 1 << 23);
+        }
+        assert!(means.read.is_empty());
+        assert_eq!(
+            means.logs(&mae).get("mean_absolute_error"),
+            Some(6.0 / 3.0 / f64::from(1 << 23))
+        );
     }
 
     #[test]
@@ -1832,8 +1852,12 @@ mod tests {
     /// `val_loss` pass them over instead of failing.
     #[test]
     fn validation_freq_validates_every_nth_epoch() {
-        use crate::callbacks::{CsvLogger, EarlyStopping, ReduceLrOnPlateau};
+        use crate::callbacks::{CsvLogger, EarlyStopping, ModelCheckpoint, ReduceLrOnPlateau};
         let csv = std::env::temp_dir().join(format!("kiln-val-freq-{}.csv", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("kiln-val-freq-{}", std::process::id()));
+        let template = dir.join("w-{epoch}-{val_loss:.4}.bpk");
+        let mut checkpoint =
+            ModelCheckpoint::new(template.to_string_lossy().into_owned()).save_weights_only(true);
         let mut trainer = Trainer::new(scale(1.0))
             .optimizer(Sgd::new().learning_rate(0.1))
             .loss(Loss::MeanSquaredError);
@@ -1846,6 +1870,7 @@ mod tests {
             .verbose(Verbosity::Silent)
             .callback(&mut stop)
             .callback(ReduceLrOnPlateau::monitor("val_loss"))
+            .callback(&mut checkpoint)
             .callback(CsvLogger::new(&csv));
         let history = trainer.fit(&data, fit).unwrap();
         let validated: Vec<bool> = history
@@ -1856,14 +1881,26 @@ mod tests {
             .collect();
         assert_eq!(validated, [false, true, false, true, false]);
         assert_eq!((stop.best_epoch(), stop.stopped_epoch()), (Some(3), None));
+        // Saved after the validated epochs only, named by their val_loss.
+        let saved: Vec<String> = checkpoint
+            .saved()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(saved.len(), 2, "{saved:?}");
+        assert!(
+            saved[0].starts_with("w-2-") && saved[1].starts_with("w-4-"),
+            "{saved:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
         let text = std::fs::read_to_string(&csv).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "epoch,loss,val_loss");
         assert!(
-            lines[1].starts_with("0,") && lines[1].ends_with(','),
+            lines[1].starts_with("0,") && lines[1].ends_with(",NA"),
             "{text}"
         );
-        assert!(!lines[2].ends_with(','), "{text}");
+        assert!(!lines[2].ends_with(",NA"), "{text}");
         let _ = std::fs::remove_file(&csv);
         let err = trainer
             .fit(

@@ -6,8 +6,9 @@ use crate::error::{DataError, Result};
 /// `data` with a weight per example, which multiplies that example's loss in training,
 /// validation and evaluation, as Keras's `fit(x, y, sample_weight=w)` and
 /// `evaluate(x, y, sample_weight=w)`: a batch's loss is `Σ wᵢ·lossᵢ / batch size`. The
-/// metrics stay unweighted, as Keras's `metrics`. A validation split takes the weights of
-/// the examples it holds out.
+/// metrics stay unweighted, as Keras's `metrics`, but for the trainer's
+/// `weighted_metrics`, which weigh each example by it. A validation split takes the
+/// weights of the examples it holds out.
 ///
 /// ```
 /// use kiln_datasets::{ArrayDataset, Dataset, Weighted};

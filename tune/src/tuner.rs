@@ -584,6 +584,15 @@ where
                 end.status = Status::Completed;
             }
             (end.score, end.best_epoch) = reporter.score(self.executions_per_trial);
+            if end.score.is_none() {
+                // Only epochs without validation (`Fit::validation_freq`): nothing to rank.
+                end.status = Status::Failed;
+                end.message = Some(format!(
+                    "no epoch of the trial logged the objective `{}`: its validation_freq skips \
+                     every epoch it trains",
+                    self.objective.name
+                ));
+            }
         }
         self.finish(journal, record, end)
     }

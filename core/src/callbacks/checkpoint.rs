@@ -153,6 +153,9 @@ impl<B: AutodiffBackend, M: AutodiffModule<B> + Model<B>> Callback<B, M> for Mod
         if !(epoch + 1).is_multiple_of(self.save_freq) {
             return Ok(());
         }
+        if control.skipped_validation && self.filepath.contains("{val_") {
+            return Ok(()); // no validation this epoch to name the file by
+        }
         if self.save_best_only {
             let current = self.monitor.value(logs, control)?;
             let Some(current) = current.filter(|c| self.monitor.improves(*c, self.monitor.best))

@@ -10,7 +10,8 @@ use crate::callback::{Callback, CallbackResult, Control};
 use crate::logs::Logs;
 
 /// Writes each epoch's logs as a CSV row (`epoch` then the logged names, sorted as Keras
-/// sorts them), flushed at once so a crash loses no finished epoch.
+/// sorts them; `NA` for a value an epoch lacks, as Keras's), flushed at once so a crash
+/// loses no finished epoch.
 ///
 /// ```
 /// use kiln_core::callbacks::CsvLogger;
@@ -89,7 +90,7 @@ impl<B: AutodiffBackend, M> Callback<B, M> for CsvLogger {
             let mut names: Vec<String> = logs.iter().map(|(n, _)| n.to_string()).collect();
             names.sort();
             // A first epoch without validation (Keras's `validation_freq`): the later
-            // epochs' `val_` columns, empty until then, as Keras's.
+            // epochs' `val_` columns, `NA` until then, as Keras's.
             if control.skipped_validation {
                 let validated = names.iter().map(|n| format!("val_{n}")).collect::<Vec<_>>();
                 names.extend(validated);
@@ -100,7 +101,7 @@ impl<B: AutodiffBackend, M> Callback<B, M> for CsvLogger {
         let values: Vec<String> = self
             .columns
             .iter()
-            .map(|c| logs.get(c).map_or(String::new(), |v| v.to_string()))
+            .map(|c| logs.get(c).map_or_else(|| "NA".into(), |v| v.to_string()))
             .collect();
         writeln!(file, "{epoch}{sep}{}", values.join(&sep))?;
         file.flush()?;

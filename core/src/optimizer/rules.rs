@@ -37,7 +37,7 @@ impl Adagrad {
 setters!(Adagrad {
     /// Where the sums of squared gradients start (at least 0).
     initial_accumulator_value: f64,
-    /// Added to the sum under the root.
+    /// Added to the sum under the root (positive).
     epsilon: f64,
     /// Time-based decay of the learning rate.
     decay: f64,
@@ -72,7 +72,7 @@ impl Adadelta {
 setters!(Adadelta {
     /// The decay of the moving averages, in [0, 1).
     rho: f64,
-    /// Added under each root.
+    /// Added under each root (positive).
     epsilon: f64,
     /// Time-based decay of the learning rate.
     decay: f64,
@@ -124,7 +124,7 @@ macro_rules! moments {
                 check(&[
                     ("beta_1", self.beta_1, Range::Decay),
                     ("beta_2", self.beta_2, Range::Decay),
-                    ("epsilon", self.epsilon, Range::NonNegative),
+                    ("epsilon", self.epsilon, Range::Positive),
                 ])
             }
         }
@@ -134,7 +134,7 @@ macro_rules! moments {
             beta_1: f64,
             /// The decay of the second moment (the infinity norm's, for Adamax), in [0, 1).
             beta_2: f64,
-            /// Added for numerical stability.
+            /// Added for numerical stability (positive).
             epsilon: f64,
             /// Time-based decay of the learning rate.
             decay: f64,
@@ -171,7 +171,7 @@ impl Lion {
 }
 
 setters!(Lion {
-    /// The blend of the moving average and the gradient whose sign is the step, in [0, 1].
+    /// The blend of the moving average and the gradient whose sign is the step, in (0, 1].
     beta_1: f64,
     /// The decay of the moving average, in [0, 1).
     beta_2: f64,
@@ -228,10 +228,12 @@ impl Lion {
 enum Range {
     /// `[0, 1)`: a decay.
     Decay,
-    /// `[0, 1]`: a blend.
+    /// `(0, 1]`: a blend.
     Blend,
     /// At least 0.
     NonNegative,
+    /// Above 0.
+    Positive,
 }
 
 /// Why settings cannot run, if they cannot: each `(name, value, range)` must be finite
@@ -240,8 +242,9 @@ fn check(settings: &[(&str, f64, Range)]) -> Result<(), String> {
     for &(name, value, range) in settings {
         let (fits, says) = match range {
             Range::Decay => ((0.0..1.0).contains(&value), "in [0, 1)"),
-            Range::Blend => ((0.0..=1.0).contains(&value), "in [0, 1]"),
+            Range::Blend => (value > 0.0 && value <= 1.0, "in (0, 1]"),
             Range::NonNegative => (value >= 0.0, "at least 0"),
+            Range::Positive => (value > 0.0, "positive"),
         };
         if !(value.is_finite() && fits) {
             return Err(format!("{name} must be finite and {says}, got {value}"));
@@ -258,7 +261,7 @@ impl Adagrad {
                 self.initial_accumulator_value,
                 Range::NonNegative,
             ),
-            ("epsilon", self.epsilon, Range::NonNegative),
+            ("epsilon", self.epsilon, Range::Positive),
         ])
     }
 }
@@ -267,7 +270,7 @@ impl Adadelta {
     pub(super) fn check(&self) -> Result<(), String> {
         check(&[
             ("rho", self.rho, Range::Decay),
-            ("epsilon", self.epsilon, Range::NonNegative),
+            ("epsilon", self.epsilon, Range::Positive),
         ])
     }
 }
@@ -466,6 +469,14 @@ mod tests {
             "beta_2 must be finite and in [0, 1), got NaN"
         );
         assert!(Lion::new().beta_1(1.0).check().is_ok());
+        assert_eq!(
+            Lion::new().beta_1(0.0).check().unwrap_err(),
+            "beta_1 must be finite and in (0, 1], got 0"
+        );
+        assert_eq!(
+            Adamax::new().epsilon(0.0).check().unwrap_err(),
+            "epsilon must be finite and positive, got 0"
+        );
         // As fit checks them, named by the optimizer.
         let lion = crate::Optimizer::from(Lion::new().beta_2(1.5));
         assert_eq!(

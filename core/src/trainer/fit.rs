@@ -320,7 +320,10 @@ where
         Target::Values(v) => Target::Values(v.clone().inner()),
     };
     // The weights again off the tape, for the weighted metrics.
-    let weighed = Counted::new(examples, examples, weights, feed.device);
+    let weighed = match feed.metrics.iter().any(|m| m.weighted) {
+        true => Counted::new(examples, examples, weights, feed.device),
+        false => None,
+    };
     let mut sums = batch_sums(
         loss.clone().inner(),
         &detached,
@@ -709,7 +712,7 @@ where
         epoch: usize,
     ) -> Result<Logs, TrainError> {
         let outputs = run.model()?.output_shape().elements();
-        let mut totals = Totals::<B::InnerBackend>::new(outputs);
+        let mut totals = Totals::<B::InnerBackend>::new(&self.metrics, outputs);
         let mut failure = None;
         plan.loader.for_each(train, epoch as u64, |batch| {
             let index = totals.batches;
