@@ -173,6 +173,23 @@ fn a_reshape_to_an_image_of_one_channel_imports() {
 }
 
 #[test]
+fn a_rescaling_of_pixels_imports() {
+    let rescaled = kiln::import::keras(fixture("keras_rescaling.keras")).unwrap();
+    assert_eq!(
+        rescaled.declaration("Rescaled"),
+        "model! {\n    pub struct Rescaled {\n        input: [3, 8, 8],\n        Rescaling(0.00392156862745098, offset = -0.5),\n        Conv2D(2, 3, activation = relu),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n"
+    );
+    let (x, want) = reference("keras_rescaling", [2, 3, 8, 8]);
+    assert_close(
+        rescaled
+            .model::<B, 4, 2>(&Default::default())
+            .unwrap()
+            .forward(x),
+        &want,
+    );
+}
+
+#[test]
 fn a_functional_model_imports_as_a_graph() {
     let device = Default::default();
     let graph = kiln::import::keras(fixture("keras_graph.keras")).unwrap();

@@ -421,6 +421,7 @@ model! {
     /// No weights at all, so every output value can be worked out by hand.
     struct ImageByHand {
         input: [1, 2, 3],
+        Rescaling(1./2, offset = -1),
         UpSampling2D((2, 1)),
         Cropping2D(((1, 1), (0, 1))),
         ZeroPadding2D(((0, 0), (1, 0))),
@@ -476,12 +477,13 @@ fn new_layers_declare_keras_s_shapes_and_counts_and_run_them() {
 #[test]
 fn new_layers_compute_what_keras_computes() {
     let device = Default::default();
-    // One 2x3 image [[1, 2, 3], [4, 5, 6]]. UpSampling2D((2, 1)) doubles its rows; Cropping2D
-    // cuts the first and last rows and the last column: [[1, 2], [4, 5]]; ZeroPadding2D adds
-    // a zero column on the left: [[0, 1, 2], [0, 4, 5]]; Permute transposes it.
+    // One 2x3 image [[1, 2, 3], [4, 5, 6]]. Rescaling(1./2, offset = -1) halves it and takes
+    // 1: [[-0.5, 0, 0.5], [1, 1.5, 2]]. UpSampling2D((2, 1)) doubles its rows; Cropping2D
+    // cuts the first and last rows and the last column: [[-0.5, 0], [1, 1.5]]; ZeroPadding2D
+    // adds a zero column on the left: [[0, -0.5, 0], [0, 1, 1.5]]; Permute transposes it.
     let image =
         Tensor::<Inner, 1>::from_floats([1., 2., 3., 4., 5., 6.], &device).reshape([1, 1, 2, 3]);
-    let want_image = [0., 0., 1., 4., 2., 5.];
+    let want_image = [0., 0., -0.5, 1., 0., 1.5];
     // The vector [1, 5, 2] twice, transposed: the steps [1, 1], [5, 5], [2, 2]; pooled in
     // pairs with `same` padding (the padding not counted): [3, 3], [2, 2]; their mean 2.5.
     let vector = Tensor::<Inner, 2>::from_floats([[1., 5., 2.]], &device);

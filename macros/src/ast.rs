@@ -456,14 +456,46 @@ impl Parse for ValueTok {
     }
 }
 
-/// One argument value: a number (negated after `-`), a bool, a string, a tuple or list,
-/// a name or a call.
+/// One argument value: a number (negated after `-`, or a quotient of numbers, `1./255`,
+/// as Python's `/` a float), a bool, a string, a tuple or list, a name or a call.
 fn parse_value(input: ParseStream) -> syn::Result<Value> {
+    let mut value = parse_term(input)?;
+    while input.peek(Token![/]) {
+        let slash: Token![/] = input.parse()?;
+        let at = input.span();
+        let divisor = parse_term(input)?;
+        value = match (number(&value), number(&divisor)) {
+            (Some(_), Some(0.0)) => {
+                return Err(syn::Error::new(at, "division by zero"));
+            }
+            (Some(n), Some(d)) => Value::Float(n / d),
+            _ => {
+                return Err(syn::Error::new(
+                    slash.span,
+                    format!("only numbers divide, as in `1./255`; got `{value} / {divisor}`"),
+                ));
+            }
+        };
+    }
+    Ok(value)
+}
+
+/// A number's value.
+fn number(value: &Value) -> Option<f64> {
+    match *value {
+        Value::Int(n) => Some(n as f64),
+        Value::Float(x) => Some(x),
+        _ => None,
+    }
+}
+
+/// One value without a quotient.
+fn parse_term(input: ParseStream) -> syn::Result<Value> {
     let lookahead = input.lookahead1();
     if lookahead.peek(Token![-]) {
         input.parse::<Token![-]>()?;
         let at = input.span();
-        return match parse_value(input)? {
+        return match parse_term(input)? {
             Value::Int(n) => Ok(Value::Int(-n)),
             Value::Float(x) => Ok(Value::Float(-x)),
             other => Err(syn::Error::new(

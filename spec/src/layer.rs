@@ -25,6 +25,8 @@ macro_rules! registry {
         Activation(ActivationLayer),
         /// Zeroes a random fraction of its inputs while training.
         Dropout(Dropout),
+        /// Multiplies every value by a factor and adds an offset.
+        Rescaling(Rescaling),
         /// Flattens every dimension into one.
         Flatten(Flatten),
         /// Gives the same elements another shape.

@@ -486,12 +486,26 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "Embedding" => embedding(&mut out, config)?,
         "SimpleRNN" | "GRU" | "LSTM" => recurrent(&mut out, class, config)?,
         "Dropout" => out.args.push(positional(&config["rate"])?),
+        "Rescaling" => {
+            out.args.push(Arg {
+                keyword: None,
+                value: number(&config["scale"]).map_err(|e| format!("its scale: {e}"))?,
+            });
+            if !config["offset"].is_null() {
+                keyword_unless(
+                    &mut out,
+                    "offset",
+                    number(&config["offset"])?,
+                    &Value::Float(0.0),
+                );
+            }
+        }
         "Reshape" => reshape(&mut out, config)?,
         "Activation" => out.args.push(positional(&config["activation"])?),
         "BatchNormalization" => batch_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, MaxPooling1D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, MaxPooling1D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Rescaling, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
             ));
         }
     }
@@ -930,7 +944,7 @@ fn layer_weights(
             reshape_keeps_order(&source.keras, info)?;
             Vec::new()
         }
-        "Dropout" | "Activation" => return Ok((Vec::new(), flattened)),
+        "Dropout" | "Activation" | "Rescaling" => return Ok((Vec::new(), flattened)),
         "Embedding" => {
             let table = source.var(0)?;
             vec![source.weight("weight", table.shape, table.values)]

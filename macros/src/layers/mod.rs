@@ -68,7 +68,8 @@ pub fn layer_code(
         | Layer::GlobalMaxPooling2D(_)
         | Layer::UpSampling2D(_)
         | Layer::ZeroPadding2D(_)
-        | Layer::Cropping2D(_) => stateless(layer),
+        | Layer::Cropping2D(_)
+        | Layer::Rescaling(_) => stateless(layer),
         // The activation itself is applied by the model's expansion, as for every layer.
         Layer::Activation(_) => LayerCode::stateless(quote!(x)),
         // Merges take several tensors, which the functional expansion combines itself.
