@@ -707,6 +707,34 @@ mod tests {
         metric.batch_sum(output, target).into_scalar()
     }
 
+    /// A metric's sums as f64s.
+    fn sums_of(sums: Tensor<B, 1>) -> Vec<f64> {
+        let sums = sums.into_data().to_vec::<f32>().unwrap();
+        sums.into_iter().map(f64::from).collect()
+    }
+
+    /// `metric` over the batch, every row an example.
+    fn value_of(metric: Metric, output: &Output<B>, target: &Target<B>) -> f64 {
+        let rows = output.logits.dims()[0];
+        metric.finish(&sums_of(metric.batch_sum(output, target)), rows as f64)
+    }
+
+    /// `metric` as a weighted metric over the first `real` rows of the batch (the rest
+    /// padding), weighing `weights` (or 1 each).
+    fn weighted(
+        metric: Metric,
+        (output, target): (&Output<B>, &Target<B>),
+        real: usize,
+        weights: Option<&[f32]>,
+    ) -> f64 {
+        let [reported] = Reported::list(&[], &[metric]).try_into().unwrap();
+        let rows = output.logits.dims()[0];
+        let counted = Counted::new(real, rows, weights, &Default::default());
+        let sums = sums_of(reported.counted_sum(output, target, counted.as_ref()));
+        assert_eq!(sums.len(), reported.sums(output.width()), "{metric:?}");
+        reported.finish(&sums, real)
+    }
+
     #[test]
     fn sums_over_examples_match_keras() {
         let three = output(&[&[0.1, 0.7, 0.2], &[0.5, 0.3, 0.2], &[0.2, 0.3, 0.5]]);
@@ -795,20 +823,7 @@ mod tests {
             ])
         };
         let y = classes(&[1, 0, 2, 1, 0]);
-        let score = |metric: Metric, weights: Option<&[f32]>| {
-            let [reported] = Reported::list(&[], &[metric]).try_into().unwrap();
-            let counted = Counted::new(5, 5, weights, &Default::default());
-            let sums = reported.counted_sum(&p, &y, counted.as_ref());
-            let sums: Vec<f64> = sums
-                .into_data()
-                .to_vec::<f32>()
-                .unwrap()
-                .into_iter()
-                .map(f64::from)
-                .collect();
-            assert_eq!(sums.len(), reported.sums(3), "{metric:?}");
-            reported.finish(&sums, 5)
-        };
+        let score = |metric: Metric, weights| weighted(metric, (&p, &y), 5, weights);
         let f1 = |average, threshold| Metric::F1Score { average, threshold };
         for (metric, want) in [
             (f1(Average::Micro, None), 0.399_999_98),
@@ -857,16 +872,8 @@ mod tests {
             ..output(&[&[0.9], &[0.6], &[0.2], &[0.7]])
         };
         let targets = Target::Values(output(&[&[1.0], &[0.0], &[1.0], &[1.0]]).logits);
-        let metric = f1(Average::Micro, Some(0.5));
-        let sums: Vec<f64> = metric
-            .batch_sum(&binary, &targets)
-            .into_data()
-            .to_vec::<f32>()
-            .unwrap()
-            .into_iter()
-            .map(f64::from)
-            .collect();
-        assert!((metric.finish(&sums, 4.0) - 0.666_666_6).abs() < 1e-6);
+        let got = value_of(f1(Average::Micro, Some(0.5)), &binary, &targets);
+        assert!((got - 0.666_666_6).abs() < 1e-6);
     }
 
     /// Keras's R2Score, as Keras 3.15 computes it on the same values.
@@ -875,20 +882,7 @@ mod tests {
         let p = output(&[&[1.0, -1.5], &[0.5, 3.0], &[1.5, 1.5], &[-0.5, 0.0]]);
         let y =
             Target::Values(output(&[&[1.5, -2.0], &[0.3, 4.0], &[2.0, 1.0], &[-1.0, 0.5]]).logits);
-        let score = |metric: Metric, weights: Option<&[f32]>| {
-            let [reported] = Reported::list(&[], &[metric]).try_into().unwrap();
-            let counted = Counted::new(4, 4, weights, &Default::default());
-            let sums = reported.counted_sum(&p, &y, counted.as_ref());
-            let sums: Vec<f64> = sums
-                .into_data()
-                .to_vec::<f32>()
-                .unwrap()
-                .into_iter()
-                .map(f64::from)
-                .collect();
-            assert_eq!(sums.len(), reported.sums(2));
-            reported.finish(&sums, 4)
-        };
+        let score = |metric: Metric, weights| weighted(metric, (&p, &y), 4, weights);
         let weighted = Metric::R2Score {
             aggregation: R2Aggregation::VarianceWeighted,
         };
@@ -912,15 +906,7 @@ mod tests {
         // Targets that do not vary: an infinite score counts 0, as Keras's.
         let flat =
             Target::Values(output(&[&[1.0, 1.0], &[1.0, 1.0], &[1.0, 1.0], &[1.0, 1.0]]).logits);
-        let sums: Vec<f64> = Metric::R2_SCORE
-            .batch_sum(&p, &flat)
-            .into_data()
-            .to_vec::<f32>()
-            .unwrap()
-            .into_iter()
-            .map(f64::from)
-            .collect();
-        assert_eq!(Metric::R2_SCORE.finish(&sums, 4.0), 0.0);
+        assert_eq!(value_of(Metric::R2_SCORE, &p, &flat), 0.0);
     }
 
     /// Keras's Precision and Recall, worked by hand: each output a class of its own,
@@ -970,16 +956,7 @@ mod tests {
     #[test]
     fn auc_is_the_area_under_the_roc_curve() {
         let auc = |p: &[&[f32]], y: &[&[f32]]| {
-            let target = Target::Values(output(y).logits);
-            let sums = Metric::AUC.batch_sum(&output(p), &target).into_data();
-            let sums: Vec<f64> = sums
-                .to_vec::<f32>()
-                .unwrap()
-                .into_iter()
-                .map(f64::from)
-                .collect();
-            assert_eq!(sums.len(), Metric::AUC.sums(1));
-            Metric::AUC.finish(&sums, p.len() as f64)
+            value_of(Metric::AUC, &output(p), &Target::Values(output(y).logits))
         };
         let (one, zero): (&[f32], &[f32]) = (&[1.0], &[0.0]);
         // Positives 0.9 and 0.4, negatives 0.6 and 0.1: 3 of the 4 pairs in order.
@@ -1110,19 +1087,8 @@ mod tests {
         // Right, wrong, right, and a padding row; weighing 2, 0.5, 1 (and 7).
         let out = output(&[&[0.9, 0.1], &[0.8, 0.2], &[0.3, 0.7], &[0.6, 0.4]]);
         let labels = classes(&[0, 1, 1, 1]);
-        let counted = Counted::new(3, 4, Some(&[2.0, 0.5, 1.0, 7.0]), &Default::default());
-        let value = |metric: Metric| {
-            let [_, weighted] = Reported::list(&[metric], &[metric]).try_into().unwrap();
-            let sums = weighted.counted_sum(&out, &labels, counted.as_ref());
-            let sums: Vec<f64> = sums
-                .into_data()
-                .to_vec::<f32>()
-                .unwrap()
-                .into_iter()
-                .map(f64::from)
-                .collect();
-            weighted.finish(&sums, 3)
-        };
+        let weights = [2.0, 0.5, 1.0, 7.0];
+        let value = |metric| weighted(metric, (&out, &labels), 3, Some(&weights));
         assert_eq!(value(Metric::Accuracy), 3.0 / 3.5);
         // Precision at 0.5 of each output: the positives above it are (0, 0.9) of target
         // 1, (0, 0.8) of 0, (1, 0.7) of 1: true 2·1 + 1·1 of 2 + 0.5 + 1 predicted.
