@@ -38,6 +38,17 @@ model! {
 }
 
 model! {
+    /// The declaration `kiln::import::keras` prints for the depthwise fixture, pasted.
+    pub struct Mobile {
+        input: [3, 7, 7],
+        DepthwiseConv2D(3, padding = same, activation = relu, depth_multiplier = 2, depthwise_regularizer = l2(0.01)),
+        Conv2D(4, 1),
+        GlobalAveragePooling2D,
+        Dense(2, activation = softmax),
+    }
+}
+
+model! {
     pub struct Base {
         input: [1, 8, 8],
         Conv2D(2, 3, activation = relu),
@@ -187,6 +198,28 @@ fn a_rescaling_of_pixels_imports() {
             .forward(x),
         &want,
     );
+}
+
+#[test]
+fn a_depthwise_block_imports_with_each_channel_s_kernels() {
+    let mobile = kiln::import::keras(fixture("keras_depthwise.keras")).unwrap();
+    assert_eq!(
+        mobile.declaration("Mobile"),
+        "model! {\n    pub struct Mobile {\n        input: [3, 7, 7],\n        DepthwiseConv2D(3, padding = same, activation = relu, depth_multiplier = 2, depthwise_regularizer = l2(0.01)),\n        Conv2D(4, 1),\n        GlobalAveragePooling2D,\n        Dense(2, activation = softmax),\n    }\n}\n"
+    );
+    let (x, want) = reference("keras_depthwise", [2, 3, 7, 7]);
+    let device = Default::default();
+    assert_close(
+        mobile.model::<B, 4, 2>(&device).unwrap().forward(x.clone()),
+        &want,
+    );
+    // In the declared model, through a kiln weights file.
+    let model = through_a_kiln_file(
+        "keras_depthwise",
+        |path| mobile.save_weights(path),
+        Mobile::<B>::new(&device),
+    );
+    assert_close(model.forward(x), &want);
 }
 
 #[test]

@@ -616,6 +616,64 @@ fn separable_conv2d_counts_as_keras_trains_and_agrees_with_its_json_form() {
 }
 
 model! {
+    /// MobileNet's block: a depthwise convolution, then a pointwise one.
+    struct Mobile {
+        input: [3, 9, 9],
+        DepthwiseConv2D(3, depth_multiplier = 2, padding = same, activation = relu,
+                        depthwise_regularizer = l2(0.5)),
+        Conv2D(4, 1),
+        GlobalAveragePooling2D,
+        Dense(2),
+    }
+}
+
+#[test]
+fn depthwise_conv2d_counts_as_keras_trains_and_agrees_with_its_json_form() {
+    // keras.layers.DepthwiseConv2D(3, depth_multiplier=2).count_params() on 3 channels:
+    // 3·3·3·2 + 6; then the 1×1 Conv2D 6·4 + 4 and the Dense 4·2 + 2.
+    assert_counts(
+        Mobile::<B>::spec(),
+        &[
+            ("[6, 9, 9]", 60),
+            ("[4, 9, 9]", 28),
+            ("[4]", 0),
+            ("[2]", 10),
+        ],
+    );
+    let device = Default::default();
+    let model = Mobile::<B>::new(&device);
+    assert_eq!(model.depthwise_conv2d.weight.dims(), [6, 1, 3, 3]);
+    let x = Tensor::<B, 4>::random([2, 3, 9, 9], Distribution::Default, &device);
+    let grads = model.forward_train(x).logits.sum().backward();
+    let depthwise = model
+        .depthwise_conv2d
+        .weight
+        .grad(&grads)
+        .expect("a gradient");
+    assert!(depthwise.abs().sum().into_scalar() > 0.0);
+    // The JSON form computes the same outputs and the same kernel penalty.
+    let model = Mobile::<Inner>::new(&device);
+    let loaded: kiln::JsonModel<Inner, 4, 2> = json_form(&model, "mobile");
+    let x = Tensor::<Inner, 4>::random([2, 3, 9, 9], Distribution::Default, &device);
+    let generated = model.forward_train(x.clone());
+    let runtime = kiln::Model::forward_train(&loaded, x);
+    let values = |t: Tensor<Inner, 2>| t.into_data().to_vec::<f32>().unwrap();
+    assert_eq!(values(runtime.logits), values(generated.logits));
+    let kernel = model
+        .depthwise_conv2d
+        .weight
+        .val()
+        .square()
+        .sum()
+        .into_scalar()
+        * 0.5;
+    let penalty = |p: Option<Tensor<Inner, 1>>| p.expect("a penalty").into_scalar();
+    let generated = penalty(generated.penalty);
+    assert!((generated - kernel).abs() <= 1e-6 * kernel.max(1.0));
+    assert_eq!(penalty(runtime.penalty), generated);
+}
+
+model! {
     /// Keras's per-step classifier: an LSTM's every step through one Dense.
     struct Tagger {
         input: [_, 6],

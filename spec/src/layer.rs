@@ -39,6 +39,8 @@ macro_rules! registry {
         Conv2DTranspose(Conv2DTranspose),
         /// A depthwise then a pointwise 2-D convolution over `[channels, height, width]`.
         SeparableConv2D(SeparableConv2D),
+        /// Each channel convolved with kernels of its own over `[channels, height, width]`.
+        DepthwiseConv2D(DepthwiseConv2D),
         /// Max pooling over `[steps, channels]` (channels last, as Keras).
         MaxPooling1D(Pooling1D),
         /// Average pooling over `[steps, channels]` (channels last, as Keras).

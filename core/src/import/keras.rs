@@ -475,6 +475,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
             weight_options(&mut out, config)?;
         }
         "Conv1D" | "Conv2D" => conv(&mut out, config)?,
+        "DepthwiseConv2D" => depthwise(&mut out, config)?,
         "MaxPooling1D" | "MaxPooling2D" | "AveragePooling2D" => pooling(&mut out, config)?,
         "GlobalAveragePooling2D" => {
             channels_last(config)?;
@@ -505,7 +506,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "BatchNormalization" => batch_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, MaxPooling1D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Rescaling, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, DepthwiseConv2D, MaxPooling1D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Rescaling, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
             ));
         }
     }
@@ -530,6 +531,30 @@ fn conv(out: &mut Call, config: &Json) -> Result<(), String> {
         return Err("grouped convolutions are not in kiln".into());
     }
     out.args.push(positional(&config["filters"])?);
+    window(out, config)
+}
+
+/// A DepthwiseConv2D's arguments: its window, multiplier and weight options (its kernel's
+/// regularizer Keras's `depthwise_regularizer`).
+fn depthwise(out: &mut Call, config: &Json) -> Result<(), String> {
+    channels_last(config)?;
+    if !config["depthwise_constraint"].is_null() {
+        return Err("depthwise_constraint is not in kiln".into());
+    }
+    window(out, config)?;
+    let multiplier = scalar(&config["depth_multiplier"])?;
+    keyword_unless(out, "depth_multiplier", multiplier, &Value::Int(1));
+    if let Some(r) = regularizer(&config["depthwise_regularizer"])? {
+        out.args.push(Arg {
+            keyword: Some("depthwise_regularizer".into()),
+            value: r,
+        });
+    }
+    Ok(())
+}
+
+/// A convolution's kernel size, strides, padding, dilation and weight options.
+fn window(out: &mut Call, config: &Json) -> Result<(), String> {
     out.args.push(Arg {
         keyword: None,
         value: pair(&config["kernel_size"])?,
@@ -923,7 +948,9 @@ fn layer_weights(
     flattened: Option<[usize; 3]>,
 ) -> Result<(Vec<Weight>, Option<[usize; 3]>), String> {
     let weights = match layer.class_name() {
-        "Conv2D" | "Conv1D" | "Dense" => kernel_and_bias(layer, source, flattened)?,
+        "Conv2D" | "Conv1D" | "Dense" | "DepthwiseConv2D" => {
+            kernel_and_bias(layer, source, flattened)?
+        }
         "BatchNormalization" => {
             if flattened.is_some() {
                 return Err(format!(
@@ -980,7 +1007,8 @@ fn kernel_and_bias(
 ) -> Result<Vec<Weight>, String> {
     let kernel = source.var(0)?;
     let (shape, values) = match (layer.class_name(), flattened) {
-        ("Conv2D", _) => conv2d_kernel(&source.keras, &kernel)?,
+        ("Conv2D", _) => conv2d_kernel(&source.keras, &kernel, false)?,
+        ("DepthwiseConv2D", _) => conv2d_kernel(&source.keras, &kernel, true)?,
         ("Conv1D", _) => conv1d_kernel(&source.keras, &kernel)?,
         (_, Some(image)) => {
             let values = unflatten_rows(&kernel, image)?;
@@ -996,18 +1024,30 @@ fn kernel_and_bias(
     Ok(out)
 }
 
-/// Keras's Conv2D kernel `(height, width, in, out)` as burn's `[out, in, height, width]`:
-/// its shape and values; `keras` names the layer in errors.
-fn conv2d_kernel(keras: &str, kernel: &Dataset) -> Result<(Vec<usize>, Vec<f32>), String> {
+/// Keras's Conv2D kernel `(height, width, in, out)` as burn's `[out, in, height, width]`,
+/// or, `depthwise`, its DepthwiseConv2D kernel `(height, width, in, multiplier)` as
+/// burn's grouped `[in · multiplier, 1, height, width]` (each input channel's kernels
+/// together): its shape and values; `keras` names the layer in errors.
+fn conv2d_kernel(
+    keras: &str,
+    kernel: &Dataset,
+    depthwise: bool,
+) -> Result<(Vec<usize>, Vec<f32>), String> {
     let [h, w, i, o] = kernel.shape[..] else {
         return Err(format!("`{keras}`'s kernel is {:?}, not 4-D", kernel.shape));
     };
     let mut values = vec![0.0; kernel.values.len()];
     for (at, v) in kernel.values.iter().enumerate() {
         let (y, x, c, f) = (at / (w * i * o), at / (i * o) % w, at / o % i, at % o);
-        values[((f * i + c) * h + y) * w + x] = *v;
+        let plane = if depthwise { c * o + f } else { f * i + c };
+        values[(plane * h + y) * w + x] = *v;
     }
-    Ok((vec![o, i, h, w], values))
+    let shape = if depthwise {
+        vec![i * o, 1, h, w]
+    } else {
+        vec![o, i, h, w]
+    };
+    Ok((shape, values))
 }
 
 /// Keras's Conv1D kernel `(steps, in, out)` as burn's `[out, in, steps]`: its shape and

@@ -134,8 +134,8 @@ mod modules {
     use super::*;
 
     stateful! {
-        Dense, Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D, BatchNormalization,
-        LayerNormalization, Dropout, Embedding, TimeDistributed;
+        Dense, Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D, DepthwiseConv2D,
+        BatchNormalization, LayerNormalization, Dropout, Embedding, TimeDistributed;
         /// A SimpleRNN's cell.
         SimpleRnn(Rnn<B>),
         /// A GRU's cell.

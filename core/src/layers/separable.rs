@@ -1,10 +1,11 @@
-//! SeparableConv2D: a depthwise burn-nn `Conv2d` (one group per input channel) and a
-//! pointwise 1×1 `Conv2d`, with Keras's initializers.
+//! DepthwiseConv2D, a burn-nn `Conv2d` of one group per input channel, and
+//! SeparableConv2D, such a depthwise `Conv2d` then a pointwise 1×1 one, with Keras's
+//! initializers.
 
 use burn::module::{Initializer, Module};
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Tensor, backend::Backend};
-use kiln_spec::layers::SeparableConv2D;
+use kiln_spec::layers::{Conv2D, DepthwiseConv2D, SeparableConv2D};
 use kiln_spec::{Dim, Padding, Shape, Window, channels_axis, kinds, spatial_dims};
 
 use super::{Stateful, conv2d, size};
@@ -33,26 +34,7 @@ pub fn separable_conv2d<B: Backend>(
 ) -> SeparableConv2d<B> {
     let conv = &layer.conv;
     let depthwise_channels = channels * layer.depth_multiplier;
-    let mut depthwise = conv2d(
-        1,
-        depthwise_channels,
-        conv.kernel_size,
-        conv.strides,
-        conv.dilation_rate,
-        conv.padding,
-        sizes,
-        false,
-        device,
-    );
-    let [kh, kw] = conv.kernel_size;
-    // Keras's depthwise kernel is [kh, kw, channels, depth_multiplier].
-    depthwise.weight = Initializer::XavierUniform { gain: 1.0 }.init_with(
-        [depthwise_channels, 1, kh, kw],
-        Some(channels * kh * kw),
-        Some(layer.depth_multiplier * kh * kw),
-        device,
-    );
-    depthwise.groups = channels;
+    let depthwise = depthwise_conv2d(conv, channels, layer.depth_multiplier, sizes, false, device);
     let after: [Dim; 2] = std::array::from_fn(|i| {
         let window = Window {
             kernel: conv.kernel_size[i],
@@ -77,6 +59,72 @@ pub fn separable_conv2d<B: Backend>(
     SeparableConv2d {
         depthwise,
         pointwise,
+    }
+}
+
+/// The depthwise convolution of `conv`'s window (its filters unused) on `channels` input
+/// channels of `sizes`, `multiplier` Glorot-uniform kernels each (with Keras's fans), and
+/// a zero bias when `use_bias`.
+fn depthwise_conv2d<B: Backend>(
+    conv: &Conv2D,
+    channels: usize,
+    multiplier: usize,
+    sizes: [Dim; 2],
+    use_bias: bool,
+    device: &B::Device,
+) -> Conv2d<B> {
+    let out = channels * multiplier;
+    let (window, padding) = (conv.kernel_size, conv.padding);
+    let mut depthwise = conv2d(
+        1,
+        out,
+        window,
+        conv.strides,
+        conv.dilation_rate,
+        padding,
+        sizes,
+        use_bias,
+        device,
+    );
+    let [kh, kw] = window;
+    // Keras's depthwise kernel is [kh, kw, channels, depth_multiplier].
+    depthwise.weight = Initializer::XavierUniform { gain: 1.0 }.init_with(
+        [out, 1, kh, kw],
+        Some(channels * kh * kw),
+        Some(multiplier * kh * kw),
+        device,
+    );
+    depthwise.groups = channels;
+    depthwise
+}
+
+impl<B: Backend> Stateful<B> for kinds::DepthwiseConv2D {
+    type Module = Conv2d<B>;
+
+    fn init(l: &DepthwiseConv2D, input: &Shape, device: &B::Device) -> Conv2d<B> {
+        let sizes = spatial_dims(input, 2);
+        let channels = size(input, channels_axis(2));
+        let conv = l.as_conv(channels);
+        let bias = l.weights.use_bias;
+        depthwise_conv2d(
+            &conv,
+            channels,
+            l.depth_multiplier,
+            [sizes[0], sizes[1]],
+            bias,
+            device,
+        )
+    }
+
+    fn forward(_: &DepthwiseConv2D, c: &Conv2d<B>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
+        DynTensor::R4(c.forward(t.get()))
+    }
+
+    fn kernel_and_bias(c: &Conv2d<B>) -> Option<(Tensor<B, 1>, Option<Tensor<B, 1>>)> {
+        Some((
+            c.weight.val().reshape([-1]),
+            c.bias.as_ref().map(|b| b.val()),
+        ))
     }
 }
 
@@ -115,6 +163,36 @@ mod tests {
     use crate::testing::{TestBackend, floats};
     use burn::module::Param;
     use kiln_spec::{Call, Layer};
+
+    #[test]
+    fn a_depthwise_convolution_keeps_the_channels_apart() {
+        let device = Default::default();
+        let call = Call::bare("DepthwiseConv2D")
+            .arg(2)
+            .kw("depth_multiplier", 2);
+        let Ok(Layer::DepthwiseConv2D(l)) = Layer::from_call(&call) else {
+            panic!("not a DepthwiseConv2D");
+        };
+        let input = Shape::known([1, 2, 2]);
+        let mut c = <kinds::DepthwiseConv2D as Stateful<TestBackend>>::init(&l, &input, &device);
+        assert_eq!(c.weight.dims(), [2, 1, 2, 2]);
+        // The one channel [[1, 2], [3, 4]] through two kernels: its sum, and its top-left
+        // value plus a bias of 10.
+        c.weight = Param::from_tensor(Tensor::from_floats(
+            [[[[1., 1.], [1., 1.]]], [[[1., 0.], [0., 0.]]]],
+            &device,
+        ));
+        c.bias = Some(Param::from_tensor(Tensor::from_floats([0., 10.], &device)));
+        let x =
+            Tensor::<TestBackend, 1>::from_floats([1., 2., 3., 4.], &device).reshape([1, 1, 2, 2]);
+        let y = <kinds::DepthwiseConv2D as Stateful<TestBackend>>::forward(
+            &l,
+            &c,
+            DynTensor::R4(x),
+            false,
+        );
+        assert_eq!(floats(y.get::<4>()), [10.0, 11.0]);
+    }
 
     #[test]
     fn convolves_each_channel_then_mixes_them() {

@@ -48,6 +48,7 @@ pub fn layer_code(
         | Layer::Conv2D(_)
         | Layer::Conv2DTranspose(_)
         | Layer::SeparableConv2D(_)
+        | Layer::DepthwiseConv2D(_)
         | Layer::BatchNormalization(_)
         | Layer::LayerNormalization(_)
         | Layer::Dropout(_)

@@ -49,13 +49,23 @@ impl<const N: usize> Conv<N> {
 
     /// The parameters a convolution takes.
     pub(crate) fn params() -> Vec<Param> {
+        let filters = Param::positional(
+            "filters",
+            "the number of output channels, e.g. Conv2D(32, 3)",
+        );
+        [
+            vec![filters],
+            Self::window_params("the window's size, e.g. Conv2D(32, 3)"),
+        ]
+        .concat()
+    }
+
+    /// The parameters of the window and the weight options: every one but `filters`,
+    /// `kernel_help` saying what the kernel size is.
+    pub(crate) fn window_params(kernel_help: &'static str) -> Vec<Param> {
         [
             &[
-                Param::positional(
-                    "filters",
-                    "the number of output channels, e.g. Conv2D(32, 3)",
-                ),
-                Param::positional("kernel_size", "the window's size, e.g. Conv2D(32, 3)"),
+                Param::positional("kernel_size", kernel_help),
                 Param::keyword("strides"),
                 Param::keyword("padding"),
                 Param::keyword("dilation_rate"),
@@ -69,6 +79,16 @@ impl<const N: usize> Conv<N> {
     /// recorded there; `None` when a required one is missing or wrong.
     pub(crate) fn read(args: &mut Args, layer: &str) -> Option<Self> {
         let filters = args.required("filters", positive_int);
+        let window = Self::read_window(args, layer);
+        Some(Conv {
+            filters: filters?,
+            ..window?
+        })
+    }
+
+    /// Reads the window's arguments and the weight options (of
+    /// [`Conv::window_params`]), `filters` left 0; `None` when one is missing or wrong.
+    pub(crate) fn read_window(args: &mut Args, layer: &str) -> Option<Self> {
         let kernel_size = args.required("kernel_size", sizes::<N>);
         let strides = args.or("strides", [1; N], sizes::<N>);
         let padding = args.or("padding", Padding::Valid, Padding::from_value);
@@ -81,7 +101,7 @@ impl<const N: usize> Conv<N> {
             );
         }
         Some(Conv {
-            filters: filters?,
+            filters: 0,
             kernel_size: kernel_size?,
             strides,
             padding,
