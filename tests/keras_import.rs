@@ -223,6 +223,23 @@ fn a_depthwise_block_imports_with_each_channel_s_kernels() {
 }
 
 #[test]
+fn separable_convolutions_import_with_both_kernels() {
+    let separable = kiln::import::keras(fixture("keras_separable.keras")).unwrap();
+    assert_eq!(
+        separable.declaration("Separable"),
+        "model! {\n    pub struct Separable {\n        input: [2, 8, 8],\n        SeparableConv2D(4, 3, activation = relu, depth_multiplier = 2),\n        SeparableConv2D(3, 3, strides = 2, padding = same),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n"
+    );
+    let (x, want) = reference("keras_separable", [2, 2, 8, 8]);
+    assert_close(
+        separable
+            .model::<B, 4, 2>(&Default::default())
+            .unwrap()
+            .forward(x),
+        &want,
+    );
+}
+
+#[test]
 fn a_functional_model_imports_as_a_graph() {
     let device = Default::default();
     let graph = kiln::import::keras(fixture("keras_graph.keras")).unwrap();

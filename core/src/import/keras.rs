@@ -476,6 +476,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         }
         "Conv1D" | "Conv2D" => conv(&mut out, config)?,
         "DepthwiseConv2D" => depthwise(&mut out, config)?,
+        "SeparableConv2D" => separable(&mut out, config)?,
         "MaxPooling1D" | "MaxPooling2D" | "AveragePooling2D" => pooling(&mut out, config)?,
         "GlobalAveragePooling2D" => {
             channels_last(config)?;
@@ -506,7 +507,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "BatchNormalization" => batch_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, DepthwiseConv2D, MaxPooling1D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Rescaling, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Rescaling, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
             ));
         }
     }
@@ -549,6 +550,25 @@ fn depthwise(out: &mut Call, config: &Json) -> Result<(), String> {
             keyword: Some("depthwise_regularizer".into()),
             value: r,
         });
+    }
+    Ok(())
+}
+
+/// A SeparableConv2D's arguments: a Conv2D's and its multiplier; its two kernels'
+/// regularizers and constraints are refused (kiln has none for them yet).
+fn separable(out: &mut Call, config: &Json) -> Result<(), String> {
+    conv(out, config)?;
+    let multiplier = scalar(&config["depth_multiplier"])?;
+    keyword_unless(out, "depth_multiplier", multiplier, &Value::Int(1));
+    for key in [
+        "depthwise_regularizer",
+        "pointwise_regularizer",
+        "depthwise_constraint",
+        "pointwise_constraint",
+    ] {
+        if !config[key].is_null() {
+            return Err(format!("{key} is not in kiln yet"));
+        }
     }
     Ok(())
 }
@@ -950,6 +970,17 @@ fn layer_weights(
     let weights = match layer.class_name() {
         "Conv2D" | "Conv1D" | "Dense" | "DepthwiseConv2D" => {
             kernel_and_bias(layer, source, flattened)?
+        }
+        "SeparableConv2D" => {
+            let (shape, values) = conv2d_kernel(&source.keras, &source.var(0)?, true)?;
+            let mut out = vec![source.weight("depthwise.weight", shape, values)];
+            let (shape, values) = conv2d_kernel(&source.keras, &source.var(1)?, false)?;
+            out.push(source.weight("pointwise.weight", shape, values));
+            if layer.weights().is_some_and(|o| o.use_bias) {
+                let bias = source.var(2)?;
+                out.push(source.weight("pointwise.bias", bias.shape, bias.values));
+            }
+            out
         }
         "BatchNormalization" => {
             if flattened.is_some() {
