@@ -240,6 +240,23 @@ fn separable_convolutions_import_with_both_kernels() {
 }
 
 #[test]
+fn borders_upsampling_and_the_other_poolings_import() {
+    let borders = kiln::import::keras(fixture("keras_borders.keras")).unwrap();
+    assert_eq!(
+        borders.declaration("Borders"),
+        "model! {\n    pub struct Borders {\n        input: [2, 6, 6],\n        ZeroPadding2D(((1, 0), (2, 1))),\n        Conv2D(3, 3, activation = relu),\n        UpSampling2D((2, 1), interpolation = bilinear),\n        Cropping2D(((1, 1), (0, 2))),\n        GlobalMaxPooling2D,\n        RepeatVector(4),\n        AveragePooling1D(2, strides = 1),\n        GlobalMaxPooling1D,\n        Dense(2, activation = softmax),\n    }\n}\n"
+    );
+    let (x, want) = reference("keras_borders", [2, 2, 6, 6]);
+    assert_close(
+        borders
+            .model::<B, 4, 2>(&Default::default())
+            .unwrap()
+            .forward(x),
+        &want,
+    );
+}
+
+#[test]
 fn a_functional_model_imports_as_a_graph() {
     let device = Default::default();
     let graph = kiln::import::keras(fixture("keras_graph.keras")).unwrap();

@@ -477,41 +477,96 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "Conv1D" | "Conv2D" => conv(&mut out, config)?,
         "DepthwiseConv2D" => depthwise(&mut out, config)?,
         "SeparableConv2D" => separable(&mut out, config)?,
-        "MaxPooling1D" | "MaxPooling2D" | "AveragePooling2D" => pooling(&mut out, config)?,
-        "GlobalAveragePooling2D" => {
-            channels_last(config)?;
-            if config["keepdims"].as_bool() == Some(true) {
-                return Err("keepdims = true is not in kiln".into());
-            }
+        "MaxPooling1D" | "MaxPooling2D" | "AveragePooling1D" | "AveragePooling2D" => {
+            pooling(&mut out, config)?;
         }
+        "GlobalAveragePooling2D"
+        | "GlobalMaxPooling2D"
+        | "GlobalAveragePooling1D"
+        | "GlobalMaxPooling1D" => global_pooling(config)?,
+        "ZeroPadding2D" => borders(&mut out, config, "padding")?,
+        "Cropping2D" => borders(&mut out, config, "cropping")?,
+        "UpSampling2D" => up_sampling(&mut out, config)?,
+        "RepeatVector" => out.args.push(positional(&config["n"])?),
         "Flatten" => channels_last(config)?,
         "Embedding" => embedding(&mut out, config)?,
         "SimpleRNN" | "GRU" | "LSTM" => recurrent(&mut out, class, config)?,
         "Dropout" => out.args.push(positional(&config["rate"])?),
-        "Rescaling" => {
-            out.args.push(Arg {
-                keyword: None,
-                value: number(&config["scale"]).map_err(|e| format!("its scale: {e}"))?,
-            });
-            if !config["offset"].is_null() {
-                keyword_unless(
-                    &mut out,
-                    "offset",
-                    number(&config["offset"])?,
-                    &Value::Float(0.0),
-                );
-            }
-        }
+        "Rescaling" => rescaling(&mut out, config)?,
         "Reshape" => reshape(&mut out, config)?,
         "Activation" => out.args.push(positional(&config["activation"])?),
         "BatchNormalization" => batch_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Rescaling, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, Rescaling, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
             ));
         }
     }
     Ok(out)
+}
+
+/// Refuses a global pooling that keeps its dimensions, or of channels-first data.
+fn global_pooling(config: &Json) -> Result<(), String> {
+    channels_last(config)?;
+    match config["keepdims"].as_bool() {
+        Some(true) => Err("keepdims = true is not in kiln".into()),
+        _ => Ok(()),
+    }
+}
+
+/// An UpSampling2D's factors, and its interpolation unless Keras's default.
+fn up_sampling(out: &mut Call, config: &Json) -> Result<(), String> {
+    channels_last(config)?;
+    out.args.push(Arg {
+        keyword: None,
+        value: pair(&config["size"])?,
+    });
+    let interpolation = name(&config["interpolation"])?;
+    keyword_unless(
+        out,
+        "interpolation",
+        interpolation,
+        &Value::Name("nearest".into()),
+    );
+    Ok(())
+}
+
+/// A Rescaling's one factor, and its offset unless 0 (a factor per channel is refused).
+fn rescaling(out: &mut Call, config: &Json) -> Result<(), String> {
+    out.args.push(Arg {
+        keyword: None,
+        value: number(&config["scale"]).map_err(|e| format!("its scale: {e}"))?,
+    });
+    if !config["offset"].is_null() {
+        keyword_unless(
+            out,
+            "offset",
+            number(&config["offset"])?,
+            &Value::Float(0.0),
+        );
+    }
+    Ok(())
+}
+
+/// A ZeroPadding2D's or Cropping2D's `((top, bottom), (left, right))`, from its config's
+/// `key`.
+fn borders(out: &mut Call, config: &Json, key: &str) -> Result<(), String> {
+    channels_last(config)?;
+    let sides = config[key]
+        .as_array()
+        .filter(|s| s.len() == 2)
+        .ok_or_else(|| format!("its {key} is not two pairs: {}", config[key]))?;
+    let sides = sides
+        .iter()
+        .map(|side| match side.as_array().map(Vec::as_slice) {
+            Some([a, b]) => Ok(Value::Tuple(vec![scalar(a)?, scalar(b)?])),
+            _ => Err(format!("its {key} is not two pairs: {}", config[key])),
+        });
+    out.args.push(Arg {
+        keyword: None,
+        value: Value::Tuple(sides.collect::<Result<_, String>>()?),
+    });
+    Ok(())
 }
 
 /// Refuses a layer whose `data_format` is not Keras's default, channels last.
