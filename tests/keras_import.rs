@@ -257,6 +257,23 @@ fn borders_upsampling_and_the_other_poolings_import() {
 }
 
 #[test]
+fn layer_normalizations_import_with_their_gamma_and_beta() {
+    let norms = kiln::import::keras(fixture("keras_layernorm.keras")).unwrap();
+    assert_eq!(
+        norms.declaration("Norms"),
+        "model! {\n    pub struct Norms {\n        input: [2, 6, 6],\n        Conv2D(4, 3, activation = relu),\n        LayerNormalization(epsilon = 1e-5),\n        GlobalAveragePooling2D,\n        Dense(5),\n        LayerNormalization(center = false),\n        Dense(2, activation = softmax),\n    }\n}\n"
+    );
+    let (x, want) = reference("keras_layernorm", [2, 2, 6, 6]);
+    assert_close(
+        norms
+            .model::<B, 4, 2>(&Default::default())
+            .unwrap()
+            .forward(x),
+        &want,
+    );
+}
+
+#[test]
 fn a_functional_model_imports_as_a_graph() {
     let device = Default::default();
     let graph = kiln::import::keras(fixture("keras_graph.keras")).unwrap();

@@ -496,13 +496,37 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "Reshape" => reshape(&mut out, config)?,
         "Activation" => out.args.push(positional(&config["activation"])?),
         "BatchNormalization" => batch_norm(&mut out, config)?,
+        "LayerNormalization" => layer_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, Rescaling, Activation, BatchNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
             ));
         }
     }
     Ok(out)
+}
+
+/// A LayerNormalization's epsilon and centring unless Keras's defaults; an axis other
+/// than the last, no scaling, and RMS scaling go to `model!`'s rules or are refused.
+fn layer_norm(out: &mut Call, config: &Json) -> Result<(), String> {
+    if config["rms_scaling"].as_bool() == Some(true) {
+        return Err("rms_scaling = true is not in kiln".into());
+    }
+    let axis = match &config["axis"] {
+        Json::Array(items) if items.len() == 1 => scalar(&items[0])?,
+        other => scalar(other)?,
+    };
+    keyword_unless(out, "axis", axis, &Value::Int(-1));
+    keyword_unless(
+        out,
+        "epsilon",
+        number(&config["epsilon"])?,
+        &Value::Float(1e-3),
+    );
+    for key in ["center", "scale"] {
+        keyword_unless(out, key, scalar(&config[key])?, &Value::Bool(true));
+    }
+    Ok(())
 }
 
 /// Refuses a global pooling that keeps its dimensions, or of channels-first data.
@@ -1026,31 +1050,15 @@ fn layer_weights(
         "Conv2D" | "Conv1D" | "Dense" | "DepthwiseConv2D" => {
             kernel_and_bias(layer, source, flattened)?
         }
-        "SeparableConv2D" => {
-            let (shape, values) = conv2d_kernel(&source.keras, &source.var(0)?, true)?;
-            let mut out = vec![source.weight("depthwise.weight", shape, values)];
-            let (shape, values) = conv2d_kernel(&source.keras, &source.var(1)?, false)?;
-            out.push(source.weight("pointwise.weight", shape, values));
-            if layer.weights().is_some_and(|o| o.use_bias) {
-                let bias = source.var(2)?;
-                out.push(source.weight("pointwise.bias", bias.shape, bias.values));
-            }
-            out
-        }
-        "BatchNormalization" => {
+        "SeparableConv2D" => separable_weights(layer, source)?,
+        "BatchNormalization" | "LayerNormalization" => {
             if flattened.is_some() {
                 return Err(format!(
                     "`{}` normalizes flattened image features; not imported yet",
                     source.keras
                 ));
             }
-            let fields = ["gamma", "beta", "running_mean", "running_var"];
-            let mut out = Vec::new();
-            for (i, field) in fields.iter().enumerate() {
-                let v = source.var(i)?;
-                out.push(source.weight(field, v.shape, v.values));
-            }
-            out
+            norm_weights(layer, source)?
         }
         "Flatten" => return Ok((Vec::new(), flattened_image(&info.input))),
         "Reshape" => {
@@ -1082,6 +1090,35 @@ fn layer_weights(
         _ => Vec::new(),
     };
     Ok((weights, None))
+}
+
+/// A SeparableConv2D's depthwise and pointwise kernels in burn's layout, and its bias if
+/// it has one.
+fn separable_weights(layer: &Layer, source: &Source) -> Result<Vec<Weight>, String> {
+    let (shape, values) = conv2d_kernel(&source.keras, &source.var(0)?, true)?;
+    let mut out = vec![source.weight("depthwise.weight", shape, values)];
+    let (shape, values) = conv2d_kernel(&source.keras, &source.var(1)?, false)?;
+    out.push(source.weight("pointwise.weight", shape, values));
+    if layer.weights().is_some_and(|o| o.use_bias) {
+        let bias = source.var(2)?;
+        out.push(source.weight("pointwise.bias", bias.shape, bias.values));
+    }
+    Ok(out)
+}
+
+/// A BatchNormalization's gamma, beta and moving statistics, or a LayerNormalization's
+/// gamma and (when centred) beta, in Keras's order.
+fn norm_weights(layer: &Layer, source: &Source) -> Result<Vec<Weight>, String> {
+    let fields: &[&str] = match layer {
+        Layer::LayerNormalization(l) if !l.center => &["gamma"],
+        Layer::LayerNormalization(_) => &["gamma", "beta"],
+        _ => &["gamma", "beta", "running_mean", "running_var"],
+    };
+    let vars = fields.iter().enumerate().map(|(i, field)| {
+        let v = source.var(i)?;
+        Ok(source.weight(field, v.shape, v.values))
+    });
+    vars.collect()
 }
 
 /// A Dense's, Conv1D's or Conv2D's kernel in burn's layout, and its bias if it has one;
@@ -1286,13 +1323,27 @@ mod tests {
 
     #[test]
     fn what_kiln_does_not_have_is_named() {
-        let norm = sequential(serde_json::json!([{"class_name": "LayerNormalization",
-            "config": {"name": "layer_normalization"}}]));
-        let message = refused(norm);
+        let noise = sequential(serde_json::json!([{"class_name": "GaussianNoise",
+            "config": {"name": "gaussian_noise", "stddev": 0.1}}]));
+        let message = refused(noise);
         assert!(
-            message.starts_with("layer `layer_normalization` (LayerNormalization): kiln imports")
-                && message.ends_with("not LayerNormalization yet"),
+            message.starts_with("layer `gaussian_noise` (GaussianNoise): kiln imports")
+                && message.ends_with("not GaussianNoise yet"),
             "{message}"
+        );
+        let rms = sequential(serde_json::json!([{"class_name": "LayerNormalization",
+            "config": {"name": "norm", "axis": -1, "epsilon": 0.001, "center": true,
+                       "scale": true, "rms_scaling": true}}]));
+        assert_eq!(
+            refused(rms),
+            "layer `norm` (LayerNormalization): rms_scaling = true is not in kiln"
+        );
+        let unscaled = sequential(serde_json::json!([{"class_name": "LayerNormalization",
+            "config": {"name": "norm", "axis": [-1], "epsilon": 0.001, "center": true,
+                       "scale": false}}]));
+        assert_eq!(
+            refused(unscaled),
+            "layer `norm` (LayerNormalization): `scale` of LayerNormalization: burn's LayerNorm always scales by gamma; remove `scale = false`"
         );
         let subclassed = serde_json::json!({"class_name": "MyModel", "config": {"layers": []}});
         assert_eq!(
