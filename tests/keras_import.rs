@@ -274,6 +274,23 @@ fn layer_normalizations_import_with_their_gamma_and_beta() {
 }
 
 #[test]
+fn transposed_convolutions_import_with_tensorflow_s_padding() {
+    let grown = kiln::import::keras(fixture("keras_transpose.keras")).unwrap();
+    assert_eq!(
+        grown.declaration("Grown"),
+        "model! {\n    pub struct Grown {\n        input: [3, 5, 5],\n        Conv2DTranspose(4, 3, strides = 2, padding = same, activation = relu),\n        Conv2DTranspose(2, 2, strides = 2),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n"
+    );
+    let (x, want) = reference("keras_transpose", [2, 3, 5, 5]);
+    assert_close(
+        grown
+            .model::<B, 4, 2>(&Default::default())
+            .unwrap()
+            .forward(x),
+        &want,
+    );
+}
+
+#[test]
 fn a_functional_model_imports_as_a_graph() {
     let device = Default::default();
     let graph = kiln::import::keras(fixture("keras_graph.keras")).unwrap();

@@ -475,6 +475,12 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
             weight_options(&mut out, config)?;
         }
         "Conv1D" | "Conv2D" => conv(&mut out, config)?,
+        "Conv2DTranspose" => {
+            if !config["output_padding"].is_null() {
+                return Err("output_padding is not in kiln".into());
+            }
+            conv(&mut out, config)?;
+        }
         "DepthwiseConv2D" => depthwise(&mut out, config)?,
         "SeparableConv2D" => separable(&mut out, config)?,
         "MaxPooling1D" | "MaxPooling2D" | "AveragePooling1D" | "AveragePooling2D" => {
@@ -499,7 +505,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "LayerNormalization" => layer_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
             ));
         }
     }
@@ -1047,7 +1053,7 @@ fn layer_weights(
     flattened: Option<[usize; 3]>,
 ) -> Result<(Vec<Weight>, Option<[usize; 3]>), String> {
     let weights = match layer.class_name() {
-        "Conv2D" | "Conv1D" | "Dense" | "DepthwiseConv2D" => {
+        "Conv2D" | "Conv1D" | "Dense" | "DepthwiseConv2D" | "Conv2DTranspose" => {
             kernel_and_bias(layer, source, flattened)?
         }
         "SeparableConv2D" => separable_weights(layer, source)?,
@@ -1130,7 +1136,9 @@ fn kernel_and_bias(
 ) -> Result<Vec<Weight>, String> {
     let kernel = source.var(0)?;
     let (shape, values) = match (layer.class_name(), flattened) {
-        ("Conv2D", _) => conv2d_kernel(&source.keras, &kernel, false)?,
+        // A transposed kernel `(height, width, out, in)` becomes burn's `[in, out, h, w]`
+        // as a Conv2D's `(h, w, in, out)` becomes `[out, in, h, w]`: the same move.
+        ("Conv2D" | "Conv2DTranspose", _) => conv2d_kernel(&source.keras, &kernel, false)?,
         ("DepthwiseConv2D", _) => conv2d_kernel(&source.keras, &kernel, true)?,
         ("Conv1D", _) => conv1d_kernel(&source.keras, &kernel)?,
         (_, Some(image)) => {
