@@ -716,7 +716,9 @@ mod tests {
     /// `metric` over the batch, every row an example.
     fn value_of(metric: Metric, output: &Output<B>, target: &Target<B>) -> f64 {
         let rows = output.logits.dims()[0];
-        metric.finish(&sums_of(metric.batch_sum(output, target)), rows as f64)
+        let sums = sums_of(metric.batch_sum(output, target));
+        assert_eq!(sums.len(), metric.sums(output.width()), "{metric:?}");
+        metric.finish(&sums, rows as f64)
     }
 
     /// `metric` as a weighted metric over the first `real` rows of the batch (the rest
@@ -883,12 +885,12 @@ mod tests {
         let y =
             Target::Values(output(&[&[1.5, -2.0], &[0.3, 4.0], &[2.0, 1.0], &[-1.0, 0.5]]).logits);
         let score = |metric: Metric, weights| weighted(metric, (&p, &y), 4, weights);
-        let weighted = Metric::R2Score {
+        let by_variance = Metric::R2Score {
             aggregation: R2Aggregation::VarianceWeighted,
         };
         for (metric, weights, want) in [
             (Metric::R2_SCORE, None, 0.878_469_94),
-            (weighted, None, 0.892_224_43),
+            (by_variance, None, 0.892_224_43),
             (
                 Metric::R2_SCORE,
                 Some([1.0, 2.0, 0.5, 1.0].as_slice()),

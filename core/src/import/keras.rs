@@ -519,9 +519,10 @@ fn layer_norm(out: &mut Call, config: &Json) -> Result<(), String> {
         return Err("rms_scaling = true is not in kiln".into());
     }
     let axis = match &config["axis"] {
-        Json::Array(items) if items.len() == 1 => scalar(&items[0])?,
-        other => scalar(other)?,
+        Json::Array(items) if items.len() == 1 => scalar(&items[0]),
+        other => scalar(other),
     };
+    let axis = axis.map_err(|e| format!("its axis: {e}; kiln normalizes the last axis only"))?;
     keyword_unless(out, "axis", axis, &Value::Int(-1));
     keyword_unless(
         out,
@@ -568,12 +569,8 @@ fn rescaling(out: &mut Call, config: &Json) -> Result<(), String> {
         value: number(&config["scale"]).map_err(|e| format!("its scale: {e}"))?,
     });
     if !config["offset"].is_null() {
-        keyword_unless(
-            out,
-            "offset",
-            number(&config["offset"])?,
-            &Value::Float(0.0),
-        );
+        let offset = number(&config["offset"]).map_err(|e| format!("its offset: {e}"))?;
+        keyword_unless(out, "offset", offset, &Value::Float(0.0));
     }
     Ok(())
 }
@@ -1044,6 +1041,33 @@ impl Source<'_> {
     }
 }
 
+/// Refuses a layer that takes the flattened features of an image of several channels,
+/// which are in Keras's order, channels last, unless it is a Dense (whose rows are put in
+/// kiln's order) or acts value by value (and passes them on).
+fn takes_in_order(
+    layer: &Layer,
+    source: &Source,
+    flattened: Option<[usize; 3]>,
+) -> Result<(), String> {
+    let in_order = matches!(
+        layer.class_name(),
+        "Dense"
+            | "Dropout"
+            | "Activation"
+            | "Rescaling"
+            | "BatchNormalization"
+            | "LayerNormalization"
+    );
+    match flattened {
+        Some([_, _, channels]) if channels > 1 && !in_order => Err(format!(
+            "`{}` takes the flattened features of an image of {channels} channels, which Keras \
+             orders channels last and kiln channels first; not imported yet",
+            source.keras
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// One layer's kiln weights (a model used as a layer aside), and the Keras image its
 /// values are a Flatten of, if any; `flattened` is that of the values it takes.
 fn layer_weights(
@@ -1052,6 +1076,7 @@ fn layer_weights(
     source: &Source,
     flattened: Option<[usize; 3]>,
 ) -> Result<(Vec<Weight>, Option<[usize; 3]>), String> {
+    takes_in_order(layer, source, flattened)?;
     let weights = match layer.class_name() {
         "Conv2D" | "Conv1D" | "Dense" | "DepthwiseConv2D" | "Conv2DTranspose" => {
             kernel_and_bias(layer, source, flattened)?
@@ -1127,7 +1152,8 @@ fn norm_weights(layer: &Layer, source: &Source) -> Result<Vec<Weight>, String> {
     vars.collect()
 }
 
-/// A Dense's, Conv1D's or Conv2D's kernel in burn's layout, and its bias if it has one;
+/// A Dense's, Conv1D's, Conv2D's, Conv2DTranspose's or DepthwiseConv2D's kernel in burn's
+/// layout, and its bias if it has one;
 /// `flattened` is the Keras image a Dense's input is a Flatten of.
 fn kernel_and_bias(
     layer: &Layer,
@@ -1376,6 +1402,29 @@ mod tests {
         assert_eq!(
             refused(no_weights),
             "model.weights.h5 has no `layers/dense/vars/0`"
+        );
+    }
+
+    /// After a Flatten of an image of several channels, only a Dense takes the features in
+    /// Keras's order; another layer with weights after them would take them wrongly.
+    #[test]
+    fn flattened_features_reach_only_layers_that_order_them() {
+        let config = serde_json::json!({"class_name": "Sequential", "config": {"name": "net", "layers": [
+            {"class_name": "InputLayer", "config": {"batch_shape": [null, 4, 4, 2], "name": "input_layer"}},
+            {"class_name": "Flatten", "config": {"name": "flatten"}},
+            {"class_name": "RepeatVector", "config": {"name": "repeat", "n": 3}},
+            {"class_name": "GlobalMaxPooling1D", "config": {"name": "pool"}}
+        ]}});
+        assert_eq!(
+            refused(config),
+            "`repeat_vector` takes the flattened features of an image of 2 channels, which Keras orders channels last and kiln channels first; not imported yet"
+        );
+        let listed = sequential(serde_json::json!([{"class_name": "LayerNormalization",
+            "config": {"name": "norm", "axis": [1, 2], "epsilon": 0.001, "center": true,
+                       "scale": true}}]));
+        assert_eq!(
+            refused(listed),
+            "layer `norm` (LayerNormalization): its axis: expected a number or a name, got [1,2]; kiln normalizes the last axis only"
         );
     }
 

@@ -173,25 +173,35 @@ mod tests {
         let Ok(Layer::DepthwiseConv2D(l)) = Layer::from_call(&call) else {
             panic!("not a DepthwiseConv2D");
         };
-        let input = Shape::known([1, 2, 2]);
+        let input = Shape::known([2, 2, 2]);
         let mut c = <kinds::DepthwiseConv2D as Stateful<TestBackend>>::init(&l, &input, &device);
-        assert_eq!(c.weight.dims(), [2, 1, 2, 2]);
-        // The one channel [[1, 2], [3, 4]] through two kernels: its sum, and its top-left
-        // value plus a bias of 10.
+        assert_eq!(c.weight.dims(), [4, 1, 2, 2]);
+        // Channel 0 [[1, 2], [3, 4]] through its two kernels (its sum; its top-left value
+        // plus a bias of 10), then channel 1 [[10, 20], [30, 40]] through its own two (its
+        // bottom-right value; minus its top-right one): channel by channel, never mixed.
         c.weight = Param::from_tensor(Tensor::from_floats(
-            [[[[1., 1.], [1., 1.]]], [[[1., 0.], [0., 0.]]]],
+            [
+                [[[1., 1.], [1., 1.]]],
+                [[[1., 0.], [0., 0.]]],
+                [[[0., 0.], [0., 1.]]],
+                [[[0., -1.], [0., 0.]]],
+            ],
             &device,
         ));
-        c.bias = Some(Param::from_tensor(Tensor::from_floats([0., 10.], &device)));
+        c.bias = Some(Param::from_tensor(Tensor::from_floats(
+            [0., 10., 0., 0.],
+            &device,
+        )));
         let x =
-            Tensor::<TestBackend, 1>::from_floats([1., 2., 3., 4.], &device).reshape([1, 1, 2, 2]);
+            Tensor::<TestBackend, 1>::from_floats([1., 2., 3., 4., 10., 20., 30., 40.], &device)
+                .reshape([1, 2, 2, 2]);
         let y = <kinds::DepthwiseConv2D as Stateful<TestBackend>>::forward(
             &l,
             &c,
             DynTensor::R4(x),
             false,
         );
-        assert_eq!(floats(y.get::<4>()), [10.0, 11.0]);
+        assert_eq!(floats(y.get::<4>()), [10.0, 11.0, 40.0, -20.0]);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use super::conv::{Conv, known_channels};
 /// # Shapes
 /// `[channels, height, width]` → `[channels · depth_multiplier, height_out, width_out]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Written")]
 pub struct DepthwiseConv2D {
     /// The window's size.
     pub kernel_size: [usize; 2],
@@ -33,6 +34,36 @@ pub struct DepthwiseConv2D {
     /// `depthwise_regularizer`).
     #[serde(flatten)]
     pub weights: WeightOptions,
+}
+
+/// A DepthwiseConv2D as JSON may write it: its kernel's regularizer under Keras's name
+/// `depthwise_regularizer` too (one of the two, which the argument rules check first).
+#[derive(Deserialize)]
+struct Written {
+    kernel_size: [usize; 2],
+    strides: [usize; 2],
+    padding: Padding,
+    depth_multiplier: usize,
+    dilation_rate: [usize; 2],
+    #[serde(default)]
+    depthwise_regularizer: Option<Regularizer>,
+    #[serde(flatten)]
+    weights: WeightOptions,
+}
+
+impl From<Written> for DepthwiseConv2D {
+    fn from(w: Written) -> Self {
+        let mut weights = w.weights;
+        weights.kernel_regularizer = weights.kernel_regularizer.or(w.depthwise_regularizer);
+        DepthwiseConv2D {
+            kernel_size: w.kernel_size,
+            strides: w.strides,
+            padding: w.padding,
+            depth_multiplier: w.depth_multiplier,
+            dilation_rate: w.dilation_rate,
+            weights,
+        }
+    }
 }
 
 impl DepthwiseConv2D {
@@ -169,6 +200,14 @@ mod tests {
                 "depthwise_regularizer and kernel_regularizer both name the one kernel; keep one",
             ]
         );
+        // In JSON, as Keras names it: the kernel's penalty.
+        let json = r#"{"class_name": "DepthwiseConv2D", "config": {"kernel_size": [3, 3],
+            "strides": [1, 1], "padding": "valid", "depth_multiplier": 1,
+            "dilation_rate": [1, 1], "activation": "linear", "use_bias": true,
+            "depthwise_regularizer": {"l1": 0.0, "l2": 0.01}}}"#;
+        let read: Layer = serde_json::from_str(json).unwrap();
+        let penalty = read.weights().and_then(|w| w.kernel_regularizer);
+        assert_eq!(penalty, Some(crate::Regularizer::l2(0.01)));
         let err = Layer::from_call(&call("DepthwiseConv2D", &[], &[])).unwrap_err();
         assert_eq!(
             err[0].message,
