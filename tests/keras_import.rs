@@ -291,6 +291,23 @@ fn transposed_convolutions_import_with_tensorflow_s_padding() {
 }
 
 #[test]
+fn the_training_regularizers_import() {
+    let noisy = kiln::import::keras(fixture("keras_noise.keras")).unwrap();
+    assert_eq!(
+        noisy.declaration("Noisy"),
+        "model! {\n    pub struct Noisy {\n        input: [2, 6, 6],\n        GaussianNoise(0.1),\n        Conv2D(3, 3, activation = relu),\n        SpatialDropout2D(0.2),\n        GlobalAveragePooling2D,\n        RepeatVector(2),\n        SpatialDropout1D(0.1),\n        GlobalAveragePooling1D,\n        GaussianDropout(0.2),\n        Dense(2, activation = softmax),\n    }\n}\n"
+    );
+    let (x, want) = reference("keras_noise", [2, 2, 6, 6]);
+    assert_close(
+        noisy
+            .model::<B, 4, 2>(&Default::default())
+            .unwrap()
+            .forward(x),
+        &want,
+    );
+}
+
+#[test]
 fn a_functional_model_imports_as_a_graph() {
     let device = Default::default();
     let graph = kiln::import::keras(fixture("keras_graph.keras")).unwrap();

@@ -616,6 +616,54 @@ fn separable_conv2d_counts_as_keras_trains_and_agrees_with_its_json_form() {
 }
 
 model! {
+    /// Keras's regularizers that act only while training.
+    struct Noisy {
+        input: [2, 6, 6],
+        GaussianNoise(0.1),
+        Conv2D(4, 3),
+        SpatialDropout2D(0.25),
+        Flatten,
+        Reshape((4, 16)),
+        SpatialDropout1D(0.25),
+        Flatten,
+        GaussianDropout(0.2),
+        Dense(2),
+    }
+}
+
+#[test]
+fn the_training_regularizers_act_while_training_only() {
+    assert_counts(
+        Noisy::<B>::spec(),
+        &[
+            ("[2, 6, 6]", 0),
+            ("[4, 4, 4]", 76),
+            ("[4, 4, 4]", 0),
+            ("[64]", 0),
+            ("[4, 16]", 0),
+            ("[4, 16]", 0),
+            ("[64]", 0),
+            ("[64]", 0),
+            ("[2]", 130),
+        ],
+    );
+    let device = Default::default();
+    let model = Noisy::<Inner>::new(&device);
+    let loaded: kiln::JsonModel<Inner, 4, 2> = json_form(&model, "noisy");
+    let x = Tensor::<Inner, 4>::random([3, 2, 6, 6], Distribution::Default, &device);
+    let values = |t: Tensor<Inner, 2>| t.into_data().to_vec::<f32>().unwrap();
+    // At inference they pass the values through: the same outputs every time, and the
+    // JSON form's.
+    let once = values(model.forward(x.clone()));
+    assert_eq!(values(model.forward(x.clone())), once);
+    assert_eq!(values(kiln::Model::forward(&loaded, x.clone())), once);
+    // While training they draw anew.
+    let trained = values(model.forward_train(x.clone()).logits);
+    assert_ne!(trained, once);
+    assert_ne!(values(model.forward_train(x).logits), trained);
+}
+
+model! {
     /// MobileNet's block: a depthwise convolution, then a pointwise one.
     struct Mobile {
         input: [3, 9, 9],

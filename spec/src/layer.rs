@@ -27,6 +27,14 @@ macro_rules! registry {
         Dropout(Dropout),
         /// Multiplies every value by a factor and adds an offset.
         Rescaling(Rescaling),
+        /// Adds Gaussian noise while training.
+        GaussianNoise(GaussianNoise),
+        /// Multiplies by Gaussian noise of mean 1 while training.
+        GaussianDropout(GaussianDropout),
+        /// Zeroes whole features of a sequence while training.
+        SpatialDropout1D(SpatialDropout1D),
+        /// Zeroes whole channels of an image while training.
+        SpatialDropout2D(SpatialDropout2D),
         /// Flattens every dimension into one.
         Flatten(Flatten),
         /// Gives the same elements another shape.

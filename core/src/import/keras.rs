@@ -497,7 +497,14 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "Flatten" => channels_last(config)?,
         "Embedding" => embedding(&mut out, config)?,
         "SimpleRNN" | "GRU" | "LSTM" => recurrent(&mut out, class, config)?,
-        "Dropout" => out.args.push(positional(&config["rate"])?),
+        "Dropout" | "GaussianDropout" | "SpatialDropout1D" => {
+            out.args.push(positional(&config["rate"])?);
+        }
+        "SpatialDropout2D" => {
+            channels_last(config)?;
+            out.args.push(positional(&config["rate"])?);
+        }
+        "GaussianNoise" => out.args.push(positional(&config["stddev"])?),
         "Rescaling" => rescaling(&mut out, config)?,
         "Reshape" => reshape(&mut out, config)?,
         "Activation" => out.args.push(positional(&config["activation"])?),
@@ -505,7 +512,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "LayerNormalization" => layer_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
             ));
         }
     }
@@ -1053,6 +1060,8 @@ fn takes_in_order(
         layer.class_name(),
         "Dense"
             | "Dropout"
+            | "GaussianNoise"
+            | "GaussianDropout"
             | "Activation"
             | "Rescaling"
             | "BatchNormalization"
@@ -1096,7 +1105,9 @@ fn layer_weights(
             reshape_keeps_order(&source.keras, info)?;
             Vec::new()
         }
-        "Dropout" | "Activation" | "Rescaling" => return Ok((Vec::new(), flattened)),
+        "Dropout" | "GaussianNoise" | "GaussianDropout" | "Activation" | "Rescaling" => {
+            return Ok((Vec::new(), flattened));
+        }
         "Embedding" => {
             let table = source.var(0)?;
             vec![source.weight("weight", table.shape, table.values)]
@@ -1357,12 +1368,12 @@ mod tests {
 
     #[test]
     fn what_kiln_does_not_have_is_named() {
-        let noise = sequential(serde_json::json!([{"class_name": "GaussianNoise",
-            "config": {"name": "gaussian_noise", "stddev": 0.1}}]));
-        let message = refused(noise);
+        let attention = sequential(serde_json::json!([{"class_name": "MultiHeadAttention",
+            "config": {"name": "attention", "num_heads": 2}}]));
+        let message = refused(attention);
         assert!(
-            message.starts_with("layer `gaussian_noise` (GaussianNoise): kiln imports")
-                && message.ends_with("not GaussianNoise yet"),
+            message.starts_with("layer `attention` (MultiHeadAttention): kiln imports")
+                && message.ends_with("not MultiHeadAttention yet"),
             "{message}"
         );
         let rms = sequential(serde_json::json!([{"class_name": "LayerNormalization",

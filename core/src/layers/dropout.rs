@@ -1,8 +1,10 @@
-//! Dropout: burn-nn's `Dropout`.
+//! Dropout (burn-nn's `Dropout`), and the other layers that act only while training:
+//! GaussianNoise, GaussianDropout, SpatialDropout1D and SpatialDropout2D.
 
+use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig};
-use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, Tensor};
 use kiln_spec::{Shape, kinds, layers};
 
 use super::Stateful;
@@ -36,5 +38,212 @@ impl<B: Backend> Stateful<B> for kinds::Dropout {
 
     fn forward(_: &layers::Dropout, d: &Dropout, t: DynTensor<B>, training: bool) -> DynTensor<B> {
         each_rank!(t, |x| dropout_step(d, x, training))
+    }
+}
+
+/// The module of a layer that acts only while training and holds no weights: its one
+/// setting (GaussianNoise's standard deviation, the dropout rates), read by its step.
+#[derive(Module, Clone, Debug)]
+pub struct WhileTraining {
+    /// The setting.
+    pub value: f64,
+}
+
+/// `x` plus Gaussian noise of `stddev`.
+fn gaussian_noise<B: Backend, const D: usize>(x: Tensor<B, D>, stddev: f64) -> Tensor<B, D> {
+    let noise = Tensor::random(x.shape(), Distribution::Normal(0.0, stddev), &x.device());
+    x + noise
+}
+
+/// `x` times Gaussian noise of mean 1 and standard deviation `√(rate / (1 - rate))`.
+fn gaussian_dropout<B: Backend, const D: usize>(x: Tensor<B, D>, rate: f64) -> Tensor<B, D> {
+    let spread = (rate / (1.0 - rate)).sqrt();
+    let noise = Tensor::random(x.shape(), Distribution::Normal(1.0, spread), &x.device());
+    x * noise
+}
+
+/// `x` with whole channels zeroed at `rate` and the rest scaled by `1 / (1 - rate)`: one
+/// draw per example and channel, the other dimensions of `kept` (a 1 where the draw
+/// spreads) sharing it.
+fn spatial_dropout<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    rate: f64,
+    kept: [usize; D],
+) -> Tensor<B, D> {
+    let dims = x.dims();
+    let draws: [usize; D] = std::array::from_fn(|i| if kept[i] == 1 { 1 } else { dims[i] });
+    let mask = Tensor::<B, D>::random(draws, Distribution::Bernoulli(1.0 - rate), &x.device());
+    x * mask.div_scalar(1.0 - rate).expand(dims)
+}
+
+impl<B: Backend> Stateful<B> for kinds::GaussianNoise {
+    type Module = WhileTraining;
+
+    fn init(l: &layers::GaussianNoise, _: &Shape, _: &B::Device) -> WhileTraining {
+        WhileTraining { value: l.stddev }
+    }
+
+    fn forward(
+        _: &layers::GaussianNoise,
+        m: &WhileTraining,
+        t: DynTensor<B>,
+        training: bool,
+    ) -> DynTensor<B> {
+        match training {
+            true => each_rank!(t, |x| gaussian_noise(x, m.value)),
+            false => t,
+        }
+    }
+}
+
+impl<B: Backend> Stateful<B> for kinds::GaussianDropout {
+    type Module = WhileTraining;
+
+    fn init(l: &layers::GaussianDropout, _: &Shape, _: &B::Device) -> WhileTraining {
+        WhileTraining { value: l.rate }
+    }
+
+    fn forward(
+        _: &layers::GaussianDropout,
+        m: &WhileTraining,
+        t: DynTensor<B>,
+        training: bool,
+    ) -> DynTensor<B> {
+        match training {
+            true => each_rank!(t, |x| gaussian_dropout(x, m.value)),
+            false => t,
+        }
+    }
+}
+
+impl<B: Backend> Stateful<B> for kinds::SpatialDropout1D {
+    type Module = WhileTraining;
+
+    fn init(l: &layers::SpatialDropout1D, _: &Shape, _: &B::Device) -> WhileTraining {
+        WhileTraining { value: l.rate }
+    }
+
+    fn forward(
+        _: &layers::SpatialDropout1D,
+        m: &WhileTraining,
+        t: DynTensor<B>,
+        training: bool,
+    ) -> DynTensor<B> {
+        match training {
+            // [batch, steps, channels]: one draw per example and channel, for every step.
+            true => DynTensor::R3(spatial_dropout(t.get(), m.value, [0, 1, 0])),
+            false => t,
+        }
+    }
+}
+
+impl<B: Backend> Stateful<B> for kinds::SpatialDropout2D {
+    type Module = WhileTraining;
+
+    fn init(l: &layers::SpatialDropout2D, _: &Shape, _: &B::Device) -> WhileTraining {
+        WhileTraining { value: l.rate }
+    }
+
+    fn forward(
+        _: &layers::SpatialDropout2D,
+        m: &WhileTraining,
+        t: DynTensor<B>,
+        training: bool,
+    ) -> DynTensor<B> {
+        match training {
+            // [batch, channels, height, width]: one draw per example and channel.
+            true => DynTensor::R4(spatial_dropout(t.get(), m.value, [0, 0, 1, 1])),
+            false => t,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{TestBackend as B, floats};
+
+    fn step<K: Stateful<B, Module = WhileTraining>>(
+        config: &K::Config,
+        value: f64,
+        x: DynTensor<B>,
+        training: bool,
+    ) -> Vec<f32> {
+        match K::forward(config, &WhileTraining { value }, x, training) {
+            DynTensor::R2(t) => floats(t),
+            DynTensor::R3(t) => floats(t),
+            DynTensor::R4(t) => floats(t),
+        }
+    }
+
+    /// The mean and standard deviation of `values`.
+    fn moments(values: &[f32]) -> (f64, f64) {
+        let n = values.len() as f64;
+        let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let var = values
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        (mean, var.sqrt())
+    }
+
+    #[test]
+    fn gaussian_noise_and_dropout_act_while_training_only() {
+        let device = Default::default();
+        let ones = || DynTensor::R2(Tensor::<B, 2>::ones([100, 100], &device));
+        let noise = layers::GaussianNoise { stddev: 0.5 };
+        assert_eq!(
+            step::<kinds::GaussianNoise>(&noise, 0.5, ones(), false),
+            vec![1.0; 10_000]
+        );
+        let (mean, spread) = moments(&step::<kinds::GaussianNoise>(&noise, 0.5, ones(), true));
+        assert!(
+            (mean - 1.0).abs() < 0.03 && (spread - 0.5).abs() < 0.025,
+            "{mean}, {spread}"
+        );
+        // A rate of 0.2 stands for noise of standard deviation √(0.2 / 0.8) = 0.5.
+        let dropout = layers::GaussianDropout { rate: 0.2 };
+        assert_eq!(
+            step::<kinds::GaussianDropout>(&dropout, 0.2, ones(), false),
+            vec![1.0; 10_000]
+        );
+        let (mean, spread) = moments(&step::<kinds::GaussianDropout>(&dropout, 0.2, ones(), true));
+        assert!(
+            (mean - 1.0).abs() < 0.03 && (spread - 0.5).abs() < 0.025,
+            "{mean}, {spread}"
+        );
+    }
+
+    #[test]
+    fn spatial_dropout_drops_whole_channels() {
+        let device = Default::default();
+        // 50 images of 40 channels of 3×3 ones: each channel all 0 or all 2 at rate 0.5.
+        let images = DynTensor::R4(Tensor::<B, 4>::ones([50, 40, 3, 3], &device));
+        let config = layers::SpatialDropout2D { rate: 0.5 };
+        let out = step::<kinds::SpatialDropout2D>(&config, 0.5, images.clone(), true);
+        let planes: Vec<&[f32]> = out.chunks(9).collect();
+        assert!(
+            planes
+                .iter()
+                .all(|p| p.iter().all(|&v| v == p[0]) && (p[0] == 0.0 || p[0] == 2.0))
+        );
+        let dropped = planes.iter().filter(|p| p[0] == 0.0).count();
+        assert!(
+            (800..1200).contains(&dropped),
+            "{dropped} of 2000 channels dropped"
+        );
+        assert_eq!(
+            step::<kinds::SpatialDropout2D>(&config, 0.5, images, false),
+            vec![1.0; 18_000]
+        );
+        // Sequences [steps, features]: a feature is dropped at every step of its example.
+        let sequences = DynTensor::R3(Tensor::<B, 3>::ones([20, 5, 30], &device));
+        let config = layers::SpatialDropout1D { rate: 0.5 };
+        let out = step::<kinds::SpatialDropout1D>(&config, 0.5, sequences, true);
+        for example in out.chunks(5 * 30) {
+            let first = &example[..30];
+            assert!(example.chunks(30).all(|s| s == first));
+        }
     }
 }

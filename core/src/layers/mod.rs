@@ -135,7 +135,8 @@ mod modules {
 
     stateful! {
         Dense, Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D, DepthwiseConv2D,
-        BatchNormalization, LayerNormalization, Dropout, Embedding, TimeDistributed;
+        BatchNormalization, LayerNormalization, Dropout, GaussianNoise, GaussianDropout,
+        SpatialDropout1D, SpatialDropout2D, Embedding, TimeDistributed;
         /// A SimpleRNN's cell.
         SimpleRnn(Rnn<B>),
         /// A GRU's cell.

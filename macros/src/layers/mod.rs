@@ -52,6 +52,10 @@ pub fn layer_code(
         | Layer::BatchNormalization(_)
         | Layer::LayerNormalization(_)
         | Layer::Dropout(_)
+        | Layer::GaussianNoise(_)
+        | Layer::GaussianDropout(_)
+        | Layer::SpatialDropout1D(_)
+        | Layer::SpatialDropout2D(_)
         | Layer::Embedding(_)
         | Layer::TimeDistributed(_) => stateful(layer, info, field),
         Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => recurrent::expand(l, info, field),

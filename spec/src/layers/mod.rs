@@ -14,6 +14,7 @@ mod global_pooling;
 mod layer_normalization;
 mod merge;
 mod nested;
+mod noise;
 mod permute;
 mod pooling;
 mod recurrent;
@@ -37,6 +38,9 @@ pub use global_pooling::{GlobalPooling, GlobalPooling1D, GlobalPooling2D};
 pub use layer_normalization::LayerNormalization;
 pub use merge::{Concatenate, Merge, MergeOp};
 pub use nested::Nested;
+pub use noise::{
+    GaussianDropout, GaussianNoise, SpatialDropout, SpatialDropout1D, SpatialDropout2D,
+};
 pub use permute::{Permute, RepeatVector};
 pub use pooling::{Pooling, Pooling1D, Pooling2D};
 pub use recurrent::{Cell, Recurrent};
