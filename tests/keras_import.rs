@@ -183,127 +183,97 @@ fn a_reshape_to_an_image_of_one_channel_imports() {
     );
 }
 
+/// The Keras fixture `name` imported: the declaration it prints as `declared`, and its
+/// runtime model's predictions on the fixture's inputs of `shape`, Keras's within 1e-5.
+fn imports_as_keras(
+    name: &str,
+    shape: [usize; 4],
+    declared: &str,
+    declaration: &str,
+) -> KerasModel {
+    let imported = kiln::import::keras(fixture(&format!("{name}.keras"))).unwrap();
+    assert_eq!(imported.declaration(declared), declaration);
+    let (x, want) = reference(name, shape);
+    let model = imported.model::<B, 4, 2>(&Default::default()).unwrap();
+    assert_close(model.forward(x), &want);
+    imported
+}
+
 #[test]
 fn a_rescaling_of_pixels_imports() {
-    let rescaled = kiln::import::keras(fixture("keras_rescaling.keras")).unwrap();
-    assert_eq!(
-        rescaled.declaration("Rescaled"),
-        "model! {\n    pub struct Rescaled {\n        input: [3, 8, 8],\n        Rescaling(0.00392156862745098, offset = -0.5),\n        Conv2D(2, 3, activation = relu),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n"
-    );
-    let (x, want) = reference("keras_rescaling", [2, 3, 8, 8]);
-    assert_close(
-        rescaled
-            .model::<B, 4, 2>(&Default::default())
-            .unwrap()
-            .forward(x),
-        &want,
+    imports_as_keras(
+        "keras_rescaling",
+        [2, 3, 8, 8],
+        "Rescaled",
+        "model! {\n    pub struct Rescaled {\n        input: [3, 8, 8],\n        Rescaling(0.00392156862745098, offset = -0.5),\n        Conv2D(2, 3, activation = relu),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n",
     );
 }
 
 #[test]
 fn a_depthwise_block_imports_with_each_channel_s_kernels() {
-    let mobile = kiln::import::keras(fixture("keras_depthwise.keras")).unwrap();
-    assert_eq!(
-        mobile.declaration("Mobile"),
-        "model! {\n    pub struct Mobile {\n        input: [3, 7, 7],\n        DepthwiseConv2D(3, padding = same, activation = relu, depth_multiplier = 2, depthwise_regularizer = l2(0.01)),\n        Conv2D(4, 1),\n        GlobalAveragePooling2D,\n        Dense(2, activation = softmax),\n    }\n}\n"
+    let mobile = imports_as_keras(
+        "keras_depthwise",
+        [2, 3, 7, 7],
+        "Mobile",
+        "model! {\n    pub struct Mobile {\n        input: [3, 7, 7],\n        DepthwiseConv2D(3, padding = same, activation = relu, depth_multiplier = 2, depthwise_regularizer = l2(0.01)),\n        Conv2D(4, 1),\n        GlobalAveragePooling2D,\n        Dense(2, activation = softmax),\n    }\n}\n",
     );
     let (x, want) = reference("keras_depthwise", [2, 3, 7, 7]);
-    let device = Default::default();
-    assert_close(
-        mobile.model::<B, 4, 2>(&device).unwrap().forward(x.clone()),
-        &want,
-    );
     // In the declared model, through a kiln weights file.
     let model = through_a_kiln_file(
         "keras_depthwise",
         |path| mobile.save_weights(path),
-        Mobile::<B>::new(&device),
+        Mobile::<B>::new(&Default::default()),
     );
     assert_close(model.forward(x), &want);
 }
 
 #[test]
 fn separable_convolutions_import_with_both_kernels() {
-    let separable = kiln::import::keras(fixture("keras_separable.keras")).unwrap();
-    assert_eq!(
-        separable.declaration("Separable"),
-        "model! {\n    pub struct Separable {\n        input: [2, 8, 8],\n        SeparableConv2D(4, 3, activation = relu, depth_multiplier = 2),\n        SeparableConv2D(3, 3, strides = 2, padding = same),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n"
-    );
-    let (x, want) = reference("keras_separable", [2, 2, 8, 8]);
-    assert_close(
-        separable
-            .model::<B, 4, 2>(&Default::default())
-            .unwrap()
-            .forward(x),
-        &want,
+    imports_as_keras(
+        "keras_separable",
+        [2, 2, 8, 8],
+        "Separable",
+        "model! {\n    pub struct Separable {\n        input: [2, 8, 8],\n        SeparableConv2D(4, 3, activation = relu, depth_multiplier = 2),\n        SeparableConv2D(3, 3, strides = 2, padding = same),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n",
     );
 }
 
 #[test]
 fn borders_upsampling_and_the_other_poolings_import() {
-    let borders = kiln::import::keras(fixture("keras_borders.keras")).unwrap();
-    assert_eq!(
-        borders.declaration("Borders"),
-        "model! {\n    pub struct Borders {\n        input: [2, 6, 6],\n        ZeroPadding2D(((1, 0), (2, 1))),\n        Conv2D(3, 3, activation = relu),\n        UpSampling2D((2, 1), interpolation = bilinear),\n        Cropping2D(((1, 1), (0, 2))),\n        GlobalMaxPooling2D,\n        RepeatVector(4),\n        AveragePooling1D(2, strides = 1),\n        GlobalMaxPooling1D,\n        Dense(2, activation = softmax),\n    }\n}\n"
-    );
-    let (x, want) = reference("keras_borders", [2, 2, 6, 6]);
-    assert_close(
-        borders
-            .model::<B, 4, 2>(&Default::default())
-            .unwrap()
-            .forward(x),
-        &want,
+    imports_as_keras(
+        "keras_borders",
+        [2, 2, 6, 6],
+        "Borders",
+        "model! {\n    pub struct Borders {\n        input: [2, 6, 6],\n        ZeroPadding2D(((1, 0), (2, 1))),\n        Conv2D(3, 3, activation = relu),\n        UpSampling2D((2, 1), interpolation = bilinear),\n        Cropping2D(((1, 1), (0, 2))),\n        GlobalMaxPooling2D,\n        RepeatVector(4),\n        AveragePooling1D(2, strides = 1),\n        GlobalMaxPooling1D,\n        Dense(2, activation = softmax),\n    }\n}\n",
     );
 }
 
 #[test]
 fn layer_normalizations_import_with_their_gamma_and_beta() {
-    let norms = kiln::import::keras(fixture("keras_layernorm.keras")).unwrap();
-    assert_eq!(
-        norms.declaration("Norms"),
-        "model! {\n    pub struct Norms {\n        input: [2, 6, 6],\n        Conv2D(4, 3, activation = relu),\n        LayerNormalization(epsilon = 1e-5),\n        GlobalAveragePooling2D,\n        Dense(5),\n        LayerNormalization(center = false),\n        Dense(2, activation = softmax),\n    }\n}\n"
-    );
-    let (x, want) = reference("keras_layernorm", [2, 2, 6, 6]);
-    assert_close(
-        norms
-            .model::<B, 4, 2>(&Default::default())
-            .unwrap()
-            .forward(x),
-        &want,
+    imports_as_keras(
+        "keras_layernorm",
+        [2, 2, 6, 6],
+        "Norms",
+        "model! {\n    pub struct Norms {\n        input: [2, 6, 6],\n        Conv2D(4, 3, activation = relu),\n        LayerNormalization(epsilon = 1e-5),\n        GlobalAveragePooling2D,\n        Dense(5),\n        LayerNormalization(center = false),\n        Dense(2, activation = softmax),\n    }\n}\n",
     );
 }
 
 #[test]
 fn transposed_convolutions_import_with_tensorflow_s_padding() {
-    let grown = kiln::import::keras(fixture("keras_transpose.keras")).unwrap();
-    assert_eq!(
-        grown.declaration("Grown"),
-        "model! {\n    pub struct Grown {\n        input: [3, 5, 5],\n        Conv2DTranspose(4, 3, strides = 2, padding = same, activation = relu),\n        Conv2DTranspose(2, 2, strides = 2),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n"
-    );
-    let (x, want) = reference("keras_transpose", [2, 3, 5, 5]);
-    assert_close(
-        grown
-            .model::<B, 4, 2>(&Default::default())
-            .unwrap()
-            .forward(x),
-        &want,
+    imports_as_keras(
+        "keras_transpose",
+        [2, 3, 5, 5],
+        "Grown",
+        "model! {\n    pub struct Grown {\n        input: [3, 5, 5],\n        Conv2DTranspose(4, 3, strides = 2, padding = same, activation = relu),\n        Conv2DTranspose(2, 2, strides = 2),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n",
     );
 }
 
 #[test]
 fn the_training_regularizers_import() {
-    let noisy = kiln::import::keras(fixture("keras_noise.keras")).unwrap();
-    assert_eq!(
-        noisy.declaration("Noisy"),
-        "model! {\n    pub struct Noisy {\n        input: [2, 6, 6],\n        GaussianNoise(0.1),\n        Conv2D(3, 3, activation = relu),\n        SpatialDropout2D(0.2),\n        GlobalAveragePooling2D,\n        RepeatVector(2),\n        SpatialDropout1D(0.1),\n        GlobalAveragePooling1D,\n        GaussianDropout(0.2),\n        Dense(2, activation = softmax),\n    }\n}\n"
-    );
-    let (x, want) = reference("keras_noise", [2, 2, 6, 6]);
-    assert_close(
-        noisy
-            .model::<B, 4, 2>(&Default::default())
-            .unwrap()
-            .forward(x),
-        &want,
+    imports_as_keras(
+        "keras_noise",
+        [2, 2, 6, 6],
+        "Noisy",
+        "model! {\n    pub struct Noisy {\n        input: [2, 6, 6],\n        GaussianNoise(0.1),\n        Conv2D(3, 3, activation = relu),\n        SpatialDropout2D(0.2),\n        GlobalAveragePooling2D,\n        RepeatVector(2),\n        SpatialDropout1D(0.1),\n        GlobalAveragePooling1D,\n        GaussianDropout(0.2),\n        Dense(2, activation = softmax),\n    }\n}\n",
     );
 }
 

@@ -543,6 +543,14 @@ fn layer_norm(out: &mut Call, config: &Json) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses any of `keys` that `config` sets: `{key} is not in {what}`.
+fn unset(config: &Json, keys: &[&str], what: &str) -> Result<(), String> {
+    match keys.iter().find(|key| !config[**key].is_null()) {
+        Some(key) => Err(format!("{key} is not in {what}")),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a global pooling that keeps its dimensions, or of channels-first data.
 fn global_pooling(config: &Json) -> Result<(), String> {
     channels_last(config)?;
@@ -649,17 +657,13 @@ fn separable(out: &mut Call, config: &Json) -> Result<(), String> {
     conv(out, config)?;
     let multiplier = scalar(&config["depth_multiplier"])?;
     keyword_unless(out, "depth_multiplier", multiplier, &Value::Int(1));
-    for key in [
+    let kernels = [
         "depthwise_regularizer",
         "pointwise_regularizer",
         "depthwise_constraint",
         "pointwise_constraint",
-    ] {
-        if !config[key].is_null() {
-            return Err(format!("{key} is not in kiln yet"));
-        }
-    }
-    Ok(())
+    ];
+    unset(config, &kernels, "kiln yet")
 }
 
 /// A convolution's kernel size, strides, padding, dilation and weight options.
@@ -715,11 +719,11 @@ fn embedding(out: &mut Call, config: &Json) -> Result<(), String> {
     if config["mask_zero"] == Json::Bool(true) {
         return Err("mask_zero = true is not in kiln".into());
     }
-    for key in ["embeddings_regularizer", "embeddings_constraint"] {
-        if !config[key].is_null() {
-            return Err(format!("{key} is not in kiln"));
-        }
-    }
+    unset(
+        config,
+        &["embeddings_regularizer", "embeddings_constraint"],
+        "kiln",
+    )?;
     Ok(())
 }
 
@@ -832,7 +836,7 @@ fn recurrent_refusals(class: &str, config: &Json) -> Result<(), String> {
     if config["stateful"] == Json::Bool(true) || config["unroll"] == Json::Bool(true) {
         return Err("stateful or unrolled layers are not in kiln".into());
     }
-    for key in [
+    let options = [
         "kernel_regularizer",
         "recurrent_regularizer",
         "bias_regularizer",
@@ -840,11 +844,8 @@ fn recurrent_refusals(class: &str, config: &Json) -> Result<(), String> {
         "kernel_constraint",
         "recurrent_constraint",
         "bias_constraint",
-    ] {
-        if !config[key].is_null() {
-            return Err(format!("{key} is not in kiln's {class}"));
-        }
-    }
+    ];
+    unset(config, &options, &format!("kiln's {class}"))?;
     Ok(())
 }
 
@@ -927,11 +928,7 @@ fn weight_options(call: &mut Call, config: &Json) -> Result<(), String> {
             });
         }
     }
-    for key in ["kernel_constraint", "bias_constraint"] {
-        if !config[key].is_null() {
-            return Err(format!("{key} is not in kiln"));
-        }
-    }
+    unset(config, &["kernel_constraint", "bias_constraint"], "kiln")?;
     Ok(())
 }
 

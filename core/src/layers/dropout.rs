@@ -76,86 +76,38 @@ fn spatial_dropout<B: Backend, const D: usize>(
     x * mask.div_scalar(1.0 - rate).expand(dims)
 }
 
-impl<B: Backend> Stateful<B> for kinds::GaussianNoise {
-    type Module = WhileTraining;
+/// The [`Stateful`] of each layer that acts only while training: its module holds its
+/// `setting`, and its `step` runs on the tensor `t` and the setting `v` in the training
+/// forward pass, the values passing through otherwise.
+macro_rules! while_training {
+    ($($kind:ident: $setting:ident => |$t:ident, $v:ident| $step:expr;)*) => {$(
+        impl<B: Backend> Stateful<B> for kinds::$kind {
+            type Module = WhileTraining;
 
-    fn init(l: &layers::GaussianNoise, _: &Shape, _: &B::Device) -> WhileTraining {
-        WhileTraining { value: l.stddev }
-    }
+            fn init(l: &layers::$kind, _: &Shape, _: &B::Device) -> WhileTraining {
+                WhileTraining { value: l.$setting }
+            }
 
-    fn forward(
-        _: &layers::GaussianNoise,
-        m: &WhileTraining,
-        t: DynTensor<B>,
-        training: bool,
-    ) -> DynTensor<B> {
-        match training {
-            true => each_rank!(t, |x| gaussian_noise(x, m.value)),
-            false => t,
+            fn forward(
+                _: &layers::$kind,
+                m: &WhileTraining,
+                $t: DynTensor<B>,
+                training: bool,
+            ) -> DynTensor<B> {
+                let $v = m.value;
+                if training { $step } else { $t }
+            }
         }
-    }
+    )*};
 }
 
-impl<B: Backend> Stateful<B> for kinds::GaussianDropout {
-    type Module = WhileTraining;
-
-    fn init(l: &layers::GaussianDropout, _: &Shape, _: &B::Device) -> WhileTraining {
-        WhileTraining { value: l.rate }
-    }
-
-    fn forward(
-        _: &layers::GaussianDropout,
-        m: &WhileTraining,
-        t: DynTensor<B>,
-        training: bool,
-    ) -> DynTensor<B> {
-        match training {
-            true => each_rank!(t, |x| gaussian_dropout(x, m.value)),
-            false => t,
-        }
-    }
-}
-
-impl<B: Backend> Stateful<B> for kinds::SpatialDropout1D {
-    type Module = WhileTraining;
-
-    fn init(l: &layers::SpatialDropout1D, _: &Shape, _: &B::Device) -> WhileTraining {
-        WhileTraining { value: l.rate }
-    }
-
-    fn forward(
-        _: &layers::SpatialDropout1D,
-        m: &WhileTraining,
-        t: DynTensor<B>,
-        training: bool,
-    ) -> DynTensor<B> {
-        match training {
-            // [batch, steps, channels]: one draw per example and channel, for every step.
-            true => DynTensor::R3(spatial_dropout(t.get(), m.value, [0, 1, 0])),
-            false => t,
-        }
-    }
-}
-
-impl<B: Backend> Stateful<B> for kinds::SpatialDropout2D {
-    type Module = WhileTraining;
-
-    fn init(l: &layers::SpatialDropout2D, _: &Shape, _: &B::Device) -> WhileTraining {
-        WhileTraining { value: l.rate }
-    }
-
-    fn forward(
-        _: &layers::SpatialDropout2D,
-        m: &WhileTraining,
-        t: DynTensor<B>,
-        training: bool,
-    ) -> DynTensor<B> {
-        match training {
-            // [batch, channels, height, width]: one draw per example and channel.
-            true => DynTensor::R4(spatial_dropout(t.get(), m.value, [0, 0, 1, 1])),
-            false => t,
-        }
-    }
+while_training! {
+    GaussianNoise: stddev => |t, v| each_rank!(t, |x| gaussian_noise(x, v));
+    GaussianDropout: rate => |t, v| each_rank!(t, |x| gaussian_dropout(x, v));
+    // [batch, steps, channels]: one draw per example and channel, for every step.
+    SpatialDropout1D: rate => |t, v| DynTensor::R3(spatial_dropout(t.get(), v, [0, 1, 0]));
+    // [batch, channels, height, width]: one draw per example and channel.
+    SpatialDropout2D: rate => |t, v| DynTensor::R4(spatial_dropout(t.get(), v, [0, 0, 1, 1]));
 }
 
 #[cfg(test)]
