@@ -8,176 +8,102 @@ use burn::tensor::backend::Backend;
 
 use super::{Clip, Ema, LearningRate};
 
-/// Adagrad, as Keras's `Adagrad`: each weight's step is the rate over the root of the sum
-/// of its squared gradients (from `initial_accumulator_value`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Adagrad {
-    pub(super) learning_rate: LearningRate,
-    pub(super) clip: Clip,
-    pub(super) ema: Ema,
-    initial_accumulator_value: f64,
-    epsilon: f64,
-    pub(super) decay: f64,
-}
-
-impl Adagrad {
-    /// Keras's defaults: learning rate 0.001, accumulators from 0.1, epsilon 1e-7.
-    pub fn new() -> Self {
-        Adagrad {
-            learning_rate: LearningRate::Constant(0.001),
-            clip: Clip::default(),
-            ema: Ema::default(),
-            initial_accumulator_value: 0.1,
-            epsilon: 1e-7,
-            decay: 0.0,
+/// An optimizer's settings as Keras's: the learning rate (0.001 by default), the
+/// gradient clipping, the moving average, its own settings (each an `f64` with its Keras
+/// default and a setter) and Keras 2's time-based decay.
+macro_rules! optimizer {
+    ($(#[$doc:meta])* $ty:ident, $defaults:literal {
+        $($(#[$field_doc:meta])* $field:ident = $default:expr),* $(,)?
+    }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct $ty {
+            pub(super) learning_rate: LearningRate,
+            pub(super) clip: Clip,
+            pub(super) ema: Ema,
+            $($field: f64,)*
+            pub(super) decay: f64,
         }
-    }
-}
 
-setters!(Adagrad {
-    /// Where the sums of squared gradients start (at least 0).
-    initial_accumulator_value: f64,
-    /// Added to the sum under the root (positive).
-    epsilon: f64,
-    /// Time-based decay of the learning rate.
-    decay: f64,
-});
-
-/// Adadelta, as Keras's `Adadelta`: steps scaled by the ratio of the moving roots of the
-/// past steps and of the gradients.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Adadelta {
-    pub(super) learning_rate: LearningRate,
-    pub(super) clip: Clip,
-    pub(super) ema: Ema,
-    rho: f64,
-    epsilon: f64,
-    pub(super) decay: f64,
-}
-
-impl Adadelta {
-    /// Keras's defaults: learning rate 0.001, rho 0.95, epsilon 1e-7.
-    pub fn new() -> Self {
-        Adadelta {
-            learning_rate: LearningRate::Constant(0.001),
-            clip: Clip::default(),
-            ema: Ema::default(),
-            rho: 0.95,
-            epsilon: 1e-7,
-            decay: 0.0,
-        }
-    }
-}
-
-setters!(Adadelta {
-    /// The decay of the moving averages, in [0, 1).
-    rho: f64,
-    /// Added under each root (positive).
-    epsilon: f64,
-    /// Time-based decay of the learning rate.
-    decay: f64,
-});
-
-/// Adamax, as Keras's `Adamax`: Adam with the infinity norm of the past gradients in
-/// place of the root of their squares.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Adamax {
-    pub(super) learning_rate: LearningRate,
-    pub(super) clip: Clip,
-    pub(super) ema: Ema,
-    beta_1: f64,
-    beta_2: f64,
-    epsilon: f64,
-    pub(super) decay: f64,
-}
-
-/// Nadam, as Keras's `Nadam`: Adam with Nesterov momentum (and its momentum schedule).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Nadam {
-    pub(super) learning_rate: LearningRate,
-    pub(super) clip: Clip,
-    pub(super) ema: Ema,
-    beta_1: f64,
-    beta_2: f64,
-    epsilon: f64,
-    pub(super) decay: f64,
-}
-
-/// The setters of Adamax's and Nadam's moments, and their Keras defaults.
-macro_rules! moments {
-    ($($ty:ident),*) => {$(
         impl $ty {
-            /// Keras's defaults: learning rate 0.001, betas 0.9 and 0.999, epsilon 1e-7.
+            #[doc = concat!("Keras's defaults: learning rate 0.001, ", $defaults, ".")]
             pub fn new() -> Self {
                 $ty {
                     learning_rate: LearningRate::Constant(0.001),
                     clip: Clip::default(),
                     ema: Ema::default(),
-                    beta_1: 0.9,
-                    beta_2: 0.999,
-                    epsilon: 1e-7,
+                    $($field: $default,)*
                     decay: 0.0,
                 }
-            }
-
-            pub(super) fn check(&self) -> Result<(), String> {
-                check(&[
-                    ("beta_1", self.beta_1, Range::Decay),
-                    ("beta_2", self.beta_2, Range::Decay),
-                    ("epsilon", self.epsilon, Range::Positive),
-                ])
             }
         }
 
         setters!($ty {
-            /// The decay of the first moment, in [0, 1).
-            beta_1: f64,
-            /// The decay of the second moment (the infinity norm's, for Adamax), in [0, 1).
-            beta_2: f64,
-            /// Added for numerical stability (positive).
-            epsilon: f64,
+            $($(#[$field_doc])* $field: f64,)*
             /// Time-based decay of the learning rate.
             decay: f64,
         });
-    )*};
+    };
 }
 
-moments!(Adamax, Nadam);
-
-/// Lion, as Keras's `Lion`: each step the rate times the sign of a blend of the
-/// gradient and its moving average.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Lion {
-    pub(super) learning_rate: LearningRate,
-    pub(super) clip: Clip,
-    pub(super) ema: Ema,
-    beta_1: f64,
-    beta_2: f64,
-    pub(super) decay: f64,
-}
-
-impl Lion {
-    /// Keras's defaults: learning rate 0.001, betas 0.9 and 0.99.
-    pub fn new() -> Self {
-        Lion {
-            learning_rate: LearningRate::Constant(0.001),
-            clip: Clip::default(),
-            ema: Ema::default(),
-            beta_1: 0.9,
-            beta_2: 0.99,
-            decay: 0.0,
-        }
+optimizer! {
+    /// Adagrad, as Keras's `Adagrad`: each weight's step is the rate over the root of the
+    /// sum of its squared gradients (from `initial_accumulator_value`).
+    Adagrad, "accumulators from 0.1, epsilon 1e-7" {
+        /// Where the sums of squared gradients start (at least 0).
+        initial_accumulator_value = 0.1,
+        /// Added to the sum under the root (positive).
+        epsilon = 1e-7,
     }
 }
 
-setters!(Lion {
-    /// The blend of the moving average and the gradient whose sign is the step, in (0, 1].
-    beta_1: f64,
-    /// The decay of the moving average, in [0, 1).
-    beta_2: f64,
-    /// Time-based decay of the learning rate.
-    decay: f64,
-});
+optimizer! {
+    /// Adadelta, as Keras's `Adadelta`: steps scaled by the ratio of the moving roots of
+    /// the past steps and of the gradients.
+    Adadelta, "rho 0.95, epsilon 1e-7" {
+        /// The decay of the moving averages, in [0, 1).
+        rho = 0.95,
+        /// Added under each root (positive).
+        epsilon = 1e-7,
+    }
+}
+
+optimizer! {
+    /// Adamax, as Keras's `Adamax`: Adam with the infinity norm of the past gradients in
+    /// place of the root of their squares.
+    Adamax, "betas 0.9 and 0.999, epsilon 1e-7" {
+        /// The decay of the first moment, in [0, 1).
+        beta_1 = 0.9,
+        /// The decay of the infinity norm, in [0, 1).
+        beta_2 = 0.999,
+        /// Added for numerical stability (positive).
+        epsilon = 1e-7,
+    }
+}
+
+optimizer! {
+    /// Nadam, as Keras's `Nadam`: Adam with Nesterov momentum (and its momentum schedule).
+    Nadam, "betas 0.9 and 0.999, epsilon 1e-7" {
+        /// The decay of the first moment, in [0, 1).
+        beta_1 = 0.9,
+        /// The decay of the second moment, in [0, 1).
+        beta_2 = 0.999,
+        /// Added for numerical stability (positive).
+        epsilon = 1e-7,
+    }
+}
+
+optimizer! {
+    /// Lion, as Keras's `Lion`: each step the rate times the sign of a blend of the
+    /// gradient and its moving average.
+    Lion, "betas 0.9 and 0.99" {
+        /// The blend of the moving average and the gradient whose sign is the step, in
+        /// (0, 1].
+        beta_1 = 0.9,
+        /// The decay of the moving average, in [0, 1).
+        beta_2 = 0.99,
+    }
+}
 
 impl Adagrad {
     pub(super) fn rule(&self) -> Rule {
@@ -251,6 +177,27 @@ fn check(settings: &[(&str, f64, Range)]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Adamax's and Nadam's betas and epsilon.
+fn moments(betas: [f64; 2], epsilon: f64) -> Result<(), String> {
+    check(&[
+        ("beta_1", betas[0], Range::Decay),
+        ("beta_2", betas[1], Range::Decay),
+        ("epsilon", epsilon, Range::Positive),
+    ])
+}
+
+impl Adamax {
+    pub(super) fn check(&self) -> Result<(), String> {
+        moments([self.beta_1, self.beta_2], self.epsilon)
+    }
+}
+
+impl Nadam {
+    pub(super) fn check(&self) -> Result<(), String> {
+        moments([self.beta_1, self.beta_2], self.epsilon)
+    }
 }
 
 impl Adagrad {
