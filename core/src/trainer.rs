@@ -1847,6 +1847,31 @@ mod tests {
         );
     }
 
+    /// A LambdaCallback's closures see what `fit` logs: each batch's running loss and
+    /// each epoch's, as the history has them.
+    #[test]
+    fn a_lambda_callback_sees_the_batches_and_epochs() {
+        use crate::callbacks::LambdaCallback;
+        let data = ArrayDataset::regression(vec![1.0, 2.0, 3.0], vec![1], vec![0.0; 3], 1).unwrap();
+        let (batches, epochs) = (std::cell::Cell::new(0), std::cell::RefCell::new(Vec::new()));
+        let lambda = LambdaCallback::new()
+            .on_train_batch_end(|_, logs| {
+                assert!(logs.get().get("loss").is_some_and(f64::is_finite));
+                batches.set(batches.get() + 1);
+            })
+            .on_epoch_end(|_, logs| epochs.borrow_mut().extend(logs.get("loss")));
+        let mut trainer = Trainer::new(scale(1.0))
+            .optimizer(Sgd::new().learning_rate(0.01))
+            .loss(Loss::MeanSquaredError);
+        let fit = Fit::epochs(2)
+            .batch_size(2)
+            .verbose(Verbosity::Silent)
+            .callback(lambda);
+        let history = trainer.fit(&data, fit).unwrap();
+        assert_eq!(batches.get(), 4);
+        assert_eq!(epochs.into_inner(), history.get("loss").unwrap());
+    }
+
     /// Keras's `validation_freq`: validation after every 2nd epoch only; the others have
     /// no `val_` logs (NaN in the history, empty in the CSV), and the callbacks watching
     /// `val_loss` pass them over instead of failing.

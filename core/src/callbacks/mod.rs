@@ -1,10 +1,12 @@
 //! Keras's callbacks: EarlyStopping, ModelCheckpoint, CSVLogger, LearningRateScheduler,
-//! ReduceLROnPlateau, TerminateOnNaN, BackupAndRestore, TensorBoard and ProgbarLogger.
+//! ReduceLROnPlateau, TerminateOnNaN, BackupAndRestore, TensorBoard, ProgbarLogger and
+//! LambdaCallback.
 
 mod backup;
 mod checkpoint;
 mod csv_logger;
 mod early_stopping;
+mod lambda;
 mod progbar;
 mod schedule;
 pub mod tensorboard;
@@ -14,6 +16,7 @@ pub use backup::BackupAndRestore;
 pub use checkpoint::ModelCheckpoint;
 pub use csv_logger::CsvLogger;
 pub use early_stopping::EarlyStopping;
+pub use lambda::LambdaCallback;
 pub use progbar::ProgbarLogger;
 pub use schedule::{LearningRateScheduler, ReduceLrOnPlateau};
 pub use tensorboard::{TensorBoard, read_events};
