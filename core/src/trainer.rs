@@ -46,6 +46,7 @@ pub struct Fit<'a, B: AutodiffBackend, M> {
     validation_split: f64,
     validation_data: Option<&'a (dyn Dataset + 'a)>,
     validation_freq: usize,
+    validation_batch_size: Option<usize>,
     shuffle: bool,
     seed: u64,
     verbose: Verbosity,
@@ -68,6 +69,7 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
             validation_split: 0.0,
             validation_data: None,
             validation_freq: 1,
+            validation_batch_size: None,
             shuffle: true,
             seed: 0,
             verbose: Verbosity::ProgressBar,
@@ -115,6 +117,15 @@ impl<'a, B: AutodiffBackend, M> Fit<'a, B, M> {
     /// `val_` quantity (or naming one in its path) pass them over.
     pub fn validation_freq(mut self, n: usize) -> Self {
         self.validation_freq = n;
+        self
+    }
+
+    /// Examples per validation batch, as Keras's `validation_batch_size` (the batch size
+    /// by default; on a GPU with a fixed batch shape another size compiles its kernels
+    /// once more). Only the speed and memory change: the validation logs are the epoch's
+    /// exact sums either way.
+    pub fn validation_batch_size(mut self, n: usize) -> Self {
+        self.validation_batch_size = Some(n);
         self
     }
 
@@ -1844,6 +1855,61 @@ mod tests {
         assert_eq!(
             trainer.evaluate(&empty).unwrap_err().to_string(),
             "the evaluation dataset is empty"
+        );
+    }
+
+    /// Keras's `validation_batch_size`: validation in batches of its own size, with the
+    /// same logs; 0 is refused.
+    #[test]
+    fn validation_runs_in_batches_of_validation_batch_size() {
+        /// The batch sizes a model of this type is given, wherever it runs.
+        static SEEN: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+        #[derive(Module, Debug)]
+        struct Seen<B: Backend> {
+            inner: Scale<B>,
+        }
+        impl<B: Backend> Model<B> for Seen<B> {
+            type Input = Tensor<B, 2>;
+            type Output = Tensor<B, 2>;
+            fn input_shape(&self) -> kiln_spec::Shape {
+                self.inner.input_shape()
+            }
+            fn output_shape(&self) -> kiln_spec::Shape {
+                self.inner.output_shape()
+            }
+            fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+                SEEN.lock().unwrap().push(x.dims()[0]);
+                self.inner.forward(x)
+            }
+        }
+        let train = ArrayDataset::regression(vec![1.0; 4], vec![1], vec![0.0; 4], 1).unwrap();
+        let held = ArrayDataset::regression(vec![2.0; 5], vec![1], vec![0.0; 5], 1).unwrap();
+        let run = |fit: Fit<'_, Ad, Seen<Ad>>| {
+            SEEN.lock().unwrap().clear();
+            let mut trainer = Trainer::new(Seen { inner: scale(1.0) })
+                .optimizer(Sgd::new().learning_rate(0.0))
+                .loss(Loss::MeanSquaredError);
+            let history = trainer.fit(&train, fit.verbose(Verbosity::Silent));
+            (
+                history.map(|h| h.get("val_loss").map(<[f64]>::to_vec)),
+                SEEN.lock().unwrap().clone(),
+            )
+        };
+        let fit = || {
+            Fit::epochs(1)
+                .batch_size(2)
+                .shuffle(false)
+                .validation_data(&held)
+        };
+        let (default, seen) = run(fit());
+        assert_eq!(seen, [2, 2, 2, 2, 1]);
+        let (own, seen) = run(fit().validation_batch_size(5));
+        assert_eq!(seen, [2, 2, 5]);
+        assert_eq!(own.unwrap(), default.unwrap());
+        let (refused, _) = run(fit().validation_batch_size(0));
+        assert_eq!(
+            refused.unwrap_err().to_string(),
+            "validation_batch_size must be positive"
         );
     }
 

@@ -163,6 +163,8 @@ struct Plan {
     loader: Loader,
     kind: TargetKind,
     batch_size: usize,
+    /// Examples per validation batch ([`Fit::validation_batch_size`]).
+    val_batch_size: usize,
     seed: u64,
 }
 
@@ -448,10 +450,12 @@ where
         split: &Split<'_, '_, D>,
         fit: &mut Fit<'_, B, M>,
     ) -> Result<Plan, TrainError> {
-        if fit.batch_size == 0 {
-            return Err(TrainError::Setting(
-                "the batch size must be positive".into(),
-            ));
+        if fit.batch_size == 0 || fit.validation_batch_size == Some(0) {
+            let which = match fit.batch_size {
+                0 => "the batch size",
+                _ => "validation_batch_size",
+            };
+            return Err(TrainError::Setting(format!("{which} must be positive")));
         }
         self.optimizer.check().map_err(TrainError::Setting)?;
         let example = self.example_shapes(&split.train, "training")?;
@@ -494,6 +498,7 @@ where
             loader,
             kind: split.train.target_kind(),
             batch_size: fit.batch_size,
+            val_batch_size: fit.validation_batch_size.unwrap_or(fit.batch_size),
             seed: fit.seed,
         })
     }
@@ -801,7 +806,7 @@ where
             &inner,
             data,
             &plan.val_example,
-            &self.inference_loader(plan.batch_size),
+            &self.inference_loader(plan.val_batch_size),
             self.loss,
             &self.metrics,
             &self.device,
