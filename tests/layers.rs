@@ -653,11 +653,16 @@ fn the_training_regularizers_act_while_training_only() {
     let x = Tensor::<Inner, 4>::random([3, 2, 6, 6], Distribution::Default, &device);
     let values = |t: Tensor<Inner, 2>| t.into_data().to_vec::<f32>().unwrap();
     // At inference they pass the values through: the same outputs every time, and the
-    // JSON form's.
+    // JSON form's; so does the training pass without autodiff (validation, evaluate).
     let once = values(model.forward(x.clone()));
     assert_eq!(values(model.forward(x.clone())), once);
     assert_eq!(values(kiln::Model::forward(&loaded, x.clone())), once);
+    assert_eq!(values(model.forward_train(x.clone()).logits), once);
     // While training they draw anew.
+    let model = Noisy::<B>::new(&device);
+    let x = Tensor::<B, 4>::from_inner(x);
+    let values = |t: Tensor<B, 2>| t.into_data().to_vec::<f32>().unwrap();
+    let once = values(model.forward(x.clone()));
     let trained = values(model.forward_train(x.clone()).logits);
     assert_ne!(trained, once);
     assert_ne!(values(model.forward_train(x).logits), trained);

@@ -539,8 +539,9 @@ where
     /// that compiles its kernels for each new shape (CUDA, see
     /// [`compiles_kernels`](crate::backend::compiles_kernels)), so that a run compiles
     /// them once: `fit` leaves out the examples that do not fill a last batch (others
-    /// each epoch when it shuffles, as tf.data's `drop_remainder`), and validation,
-    /// `evaluate` and `predict` run in batches of the last fit's size (32 before any fit;
+    /// each epoch when it shuffles, as tf.data's `drop_remainder`), validation runs in
+    /// batches of [`Fit::validation_batch_size`] (the fit's batch size by default), and
+    /// `evaluate` and `predict` in batches of the last fit's size (32 before any fit;
     /// `evaluate_batched` its own), the last one padded, with the padding left out of
     /// their sums and outputs.
     pub fn fixed_batch_shape(mut self, fixed: bool) -> Self {

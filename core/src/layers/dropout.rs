@@ -49,36 +49,48 @@ pub struct WhileTraining {
     pub value: f64,
 }
 
-/// `x` plus Gaussian noise of `stddev`.
+/// `x` plus Gaussian noise of `stddev` (on an autodiff backend: a model's inner one,
+/// which validation and `evaluate` run, passes `x` through, as burn's Dropout does).
 fn gaussian_noise<B: Backend, const D: usize>(x: Tensor<B, D>, stddev: f64) -> Tensor<B, D> {
+    if !B::ad_enabled(&x.device()) {
+        return x;
+    }
     let noise = Tensor::random(x.shape(), Distribution::Normal(0.0, stddev), &x.device());
     x + noise
 }
 
-/// `x` times Gaussian noise of mean 1 and standard deviation `√(rate / (1 - rate))`.
+/// `x` times Gaussian noise of mean 1 and standard deviation `√(rate / (1 - rate))` (on
+/// an autodiff backend).
 fn gaussian_dropout<B: Backend, const D: usize>(x: Tensor<B, D>, rate: f64) -> Tensor<B, D> {
+    if !B::ad_enabled(&x.device()) {
+        return x;
+    }
     let spread = (rate / (1.0 - rate)).sqrt();
     let noise = Tensor::random(x.shape(), Distribution::Normal(1.0, spread), &x.device());
     x * noise
 }
 
-/// `x` with whole channels zeroed at `rate` and the rest scaled by `1 / (1 - rate)`: one
-/// draw per example and channel, the other dimensions of `kept` (a 1 where the draw
-/// spreads) sharing it.
+/// `x` with whole channels zeroed at `rate` and the rest scaled by `1 / (1 - rate)` (on an
+/// autodiff backend): one draw per example and channel, shared along the dimensions
+/// where `shared` is 1.
 fn spatial_dropout<B: Backend, const D: usize>(
     x: Tensor<B, D>,
     rate: f64,
-    kept: [usize; D],
+    shared: [usize; D],
 ) -> Tensor<B, D> {
+    if !B::ad_enabled(&x.device()) {
+        return x;
+    }
     let dims = x.dims();
-    let draws: [usize; D] = std::array::from_fn(|i| if kept[i] == 1 { 1 } else { dims[i] });
+    let draws: [usize; D] = std::array::from_fn(|i| if shared[i] == 1 { 1 } else { dims[i] });
     let mask = Tensor::<B, D>::random(draws, Distribution::Bernoulli(1.0 - rate), &x.device());
     x * mask.div_scalar(1.0 - rate).expand(dims)
 }
 
 /// The [`Stateful`] of each layer that acts only while training: its module holds its
 /// `setting`, and its `step` runs on the tensor `t` and the setting `v` in the training
-/// forward pass, the values passing through otherwise.
+/// forward pass when the setting is not 0 (as Keras's), the values passing through
+/// otherwise.
 macro_rules! while_training {
     ($($kind:ident: $setting:ident => |$t:ident, $v:ident| $step:expr;)*) => {$(
         impl<B: Backend> Stateful<B> for kinds::$kind {
@@ -95,7 +107,7 @@ macro_rules! while_training {
                 training: bool,
             ) -> DynTensor<B> {
                 let $v = m.value;
-                if training { $step } else { $t }
+                if training && $v > 0.0 { $step } else { $t }
             }
         }
     )*};
@@ -113,7 +125,7 @@ while_training! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TestBackend as B, floats};
+    use crate::testing::{TestAutodiff as B, TestBackend as Inner, floats};
 
     fn step<K: Stateful<B, Module = WhileTraining>>(
         config: &K::Config,
@@ -164,6 +176,29 @@ mod tests {
         assert!(
             (mean - 1.0).abs() < 0.03 && (spread - 0.5).abs() < 0.025,
             "{mean}, {spread}"
+        );
+    }
+
+    /// A model's inner backend (validation, `evaluate`) passes the values through, as
+    /// burn's Dropout does; so does a setting of 0.
+    #[test]
+    fn they_pass_values_through_without_autodiff_or_at_zero() {
+        let device = Default::default();
+        let ones = Tensor::<Inner, 2>::ones([10, 10], &device);
+        let noise = layers::GaussianNoise { stddev: 0.5 };
+        let m = WhileTraining { value: 0.5 };
+        let out = <kinds::GaussianNoise as Stateful<Inner>>::forward(
+            &noise,
+            &m,
+            DynTensor::R2(ones),
+            true,
+        );
+        assert_eq!(floats(out.get::<2>()), vec![1.0; 100]);
+        let ones = || DynTensor::R2(Tensor::<B, 2>::ones([10, 10], &device));
+        let zero = layers::GaussianNoise { stddev: 0.0 };
+        assert_eq!(
+            step::<kinds::GaussianNoise>(&zero, 0.0, ones(), true),
+            vec![1.0; 100]
         );
     }
 

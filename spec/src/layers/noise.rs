@@ -12,7 +12,7 @@ use crate::window::spatial;
 /// GaussianNoise; does nothing at inference. The shape is unchanged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GaussianNoise {
-    /// The noise's standard deviation (at least 0).
+    /// The noise's standard deviation, in [0, 1] (as Keras's).
     pub stddev: f64,
 }
 
@@ -67,9 +67,9 @@ fn one<T>(
 impl GaussianNoise {
     pub(crate) fn from_call(call: &Call) -> Result<Self, Vec<ArgError>> {
         let stddev = |v: &Value| match number(v)? {
-            s if s.is_finite() && s >= 0.0 => Ok(s),
+            s if (0.0..=1.0).contains(&s) => Ok(s),
             s => Err(format!(
-                "the standard deviation must be finite and at least 0, got {s:?}"
+                "the standard deviation must be in [0, 1] (as Keras's), got {s:?}"
             )),
         };
         one(
@@ -151,7 +151,7 @@ mod tests {
             (
                 "GaussianNoise",
                 f(-0.1),
-                "`stddev` of GaussianNoise: the standard deviation must be finite and at least 0, got -0.1",
+                "`stddev` of GaussianNoise: the standard deviation must be in [0, 1] (as Keras's), got -0.1",
             ),
             (
                 "GaussianDropout",
