@@ -1057,6 +1057,64 @@ mod tests {
         }
     }
 
+    /// The batch sizes a recording [`Watched`] model is given, wherever it runs.
+    static SEEN: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+    /// A [`Scale`] whose output size may be unknown and whose batch sizes may be recorded.
+    #[derive(Module, Debug)]
+    struct Watched<B: Backend> {
+        inner: Scale<B>,
+        output_known: bool,
+        records: bool,
+    }
+
+    impl<B: Backend> Watched<B> {
+        fn of(inner: Scale<B>) -> Self {
+            Watched {
+                inner,
+                output_known: true,
+                records: false,
+            }
+        }
+
+        fn output_unknown(self) -> Self {
+            Watched {
+                output_known: false,
+                ..self
+            }
+        }
+
+        fn recording(self) -> Self {
+            Watched {
+                records: true,
+                ..self
+            }
+        }
+    }
+
+    impl<B: Backend> Model<B> for Watched<B> {
+        type Input = Tensor<B, 2>;
+        type Output = Tensor<B, 2>;
+
+        fn input_shape(&self) -> kiln_spec::Shape {
+            self.inner.input_shape()
+        }
+
+        fn output_shape(&self) -> kiln_spec::Shape {
+            match self.output_known {
+                true => self.inner.output_shape(),
+                false => kiln_spec::Shape::new([kiln_spec::Dim::Unknown]),
+            }
+        }
+
+        fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+            if self.records {
+                SEEN.lock().unwrap().push(x.dims()[0]);
+            }
+            self.inner.forward(x)
+        }
+    }
+
     /// One example: x = 1 with the target value 0.
     fn one_example() -> ArrayDataset {
         ArrayDataset::regression(vec![1.0], vec![1], vec![0.0], 1).unwrap()
@@ -1708,24 +1766,7 @@ mod tests {
             assert!((f1 - 0.5).abs() < 1e-6, "batches of {batch}: {f1}");
         }
         // A model whose output size is only known as it runs has no classes to average.
-        #[derive(Module, Debug)]
-        struct Open<B: Backend> {
-            inner: Scale<B>,
-        }
-        impl<B: Backend> Model<B> for Open<B> {
-            type Input = Tensor<B, 2>;
-            type Output = Tensor<B, 2>;
-            fn input_shape(&self) -> kiln_spec::Shape {
-                self.inner.input_shape()
-            }
-            fn output_shape(&self) -> kiln_spec::Shape {
-                kiln_spec::Shape::new([kiln_spec::Dim::Unknown])
-            }
-            fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-                self.inner.forward(x)
-            }
-        }
-        let open = Trainer::new(Open { inner: scale(1.0) })
+        let open = Trainer::new(Watched::of(scale(1.0)).output_unknown())
             .loss(Loss::BinaryCrossentropy)
             .metrics([f1]);
         assert_eq!(
@@ -1863,31 +1904,11 @@ mod tests {
     /// same logs; 0 is refused.
     #[test]
     fn validation_runs_in_batches_of_validation_batch_size() {
-        /// The batch sizes a model of this type is given, wherever it runs.
-        static SEEN: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
-        #[derive(Module, Debug)]
-        struct Seen<B: Backend> {
-            inner: Scale<B>,
-        }
-        impl<B: Backend> Model<B> for Seen<B> {
-            type Input = Tensor<B, 2>;
-            type Output = Tensor<B, 2>;
-            fn input_shape(&self) -> kiln_spec::Shape {
-                self.inner.input_shape()
-            }
-            fn output_shape(&self) -> kiln_spec::Shape {
-                self.inner.output_shape()
-            }
-            fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-                SEEN.lock().unwrap().push(x.dims()[0]);
-                self.inner.forward(x)
-            }
-        }
         let train = ArrayDataset::regression(vec![1.0; 4], vec![1], vec![0.0; 4], 1).unwrap();
         let held = ArrayDataset::regression(vec![2.0; 5], vec![1], vec![0.0; 5], 1).unwrap();
-        let run = |fit: Fit<'_, Ad, Seen<Ad>>| {
+        let run = |fit: Fit<'_, Ad, Watched<Ad>>| {
             SEEN.lock().unwrap().clear();
-            let mut trainer = Trainer::new(Seen { inner: scale(1.0) })
+            let mut trainer = Trainer::new(Watched::of(scale(1.0)).recording())
                 .optimizer(Sgd::new().learning_rate(0.0))
                 .loss(Loss::MeanSquaredError);
             let history = trainer.fit(&train, fit.verbose(Verbosity::Silent));
