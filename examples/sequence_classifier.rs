@@ -3,7 +3,7 @@
 //! one-hot (each sequence `[20, 8]`), or ids looked up by an Embedding (`[20]`); half the
 //! sequences hold the motif.
 //!
-//! `cargo run --release --example sequence_classifier -- [--model lstm|gru|embedding]
+//! `cargo run --release --example sequence_classifier -- [--model lstm|gru|embedding|bidirectional]
 //!  [--epochs 8] [--batch-size 64] [--sequences 8000] [--device cpu|cuda]`
 
 mod common;
@@ -23,6 +23,8 @@ enum Net {
     Gru,
     /// Token ids through an Embedding into an LSTM.
     Embedding,
+    /// One-hot tokens into an LSTM reading both ways (Keras's imdb_bidirectional_lstm).
+    Bidirectional,
 }
 
 /// A recurrent classifier on the motif task.
@@ -66,6 +68,17 @@ model! {
         input: [_],
         Embedding(8, 16),
         LSTM(32),
+        Dense(2, activation = softmax),
+    }
+}
+
+model! {
+    /// Keras's imdb_bidirectional_lstm on one-hot tokens: two LSTMs reading both ways, the
+    /// first passing on every step's two states side by side.
+    pub struct BidirectionalClassifier {
+        input: [_, 8],
+        Bidirectional(LSTM(16, return_sequences = true)),
+        Bidirectional(LSTM(16)),
         Dense(2, activation = softmax),
     }
 }
@@ -117,6 +130,11 @@ fn run<B: AutodiffBackend>(
         Net::Embedding => train(
             EmbeddingClassifier::<B>::new(&device),
             motif_token_ids,
+            flags,
+        ),
+        Net::Bidirectional => train(
+            BidirectionalClassifier::<B>::new(&device),
+            motif_sequences,
             flags,
         ),
     }

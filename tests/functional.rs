@@ -56,7 +56,7 @@ model! {
     }
 }
 
-fn values<const D: usize>(t: Tensor<Inner, D>) -> Vec<f32> {
+fn values<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<f32> {
     t.into_data().convert::<f32>().to_vec().unwrap()
 }
 
@@ -410,6 +410,100 @@ fn recurrent_layers_give_their_final_states() {
             && summary.contains("['lstm[0][1]',"),
         "{summary}"
     );
+}
+
+model! {
+    /// A Bidirectional LSTM's final states: the forward layer's `h` and `c`, then the
+    /// backward one's.
+    struct BothStates {
+        input seq: [5, 3],
+        let (y, h, c, h_back, c_back) = seq -> Bidirectional(LSTM(4, return_state = true), merge_mode = mul);
+        let z = Concatenate(y, h, c, h_back, c_back) -> Dense(2);
+        output z,
+    }
+}
+
+#[test]
+fn bidirectional_gives_both_layers_final_states() {
+    let device = Default::default();
+    let model = BothStates::<Inner>::new(&device);
+    let x = Tensor::<Inner, 3>::random([2, 5, 3], Distribution::Default, &device);
+    let both = &model.bidirectional;
+    let (_, forward) = both.forward.forward(x.clone(), None);
+    let (_, backward) = both.backward.forward(x.clone().flip([1]), None);
+    // merge_mode = mul: the product of the two last outputs, which are the `h` states.
+    let y = forward.hidden.clone() * backward.hidden.clone();
+    let joined = Tensor::cat(
+        vec![
+            y,
+            forward.hidden,
+            forward.cell,
+            backward.hidden,
+            backward.cell,
+        ],
+        1,
+    );
+    assert_eq!(
+        values(model.forward(x.clone())),
+        values(model.dense.forward(joined))
+    );
+    let summary = model.summary().to_string();
+    assert!(
+        summary.contains("[(None, 4), (None, 4), (None, 4), (None, 4), (None, 4)]")
+            && summary.contains("'bidirectional[0][4]']"),
+        "{summary}"
+    );
+    // Saved with its architecture and read back: the same network.
+    let path = std::env::temp_dir().join(format!("kiln-both-{}.safetensors", std::process::id()));
+    kiln::save_model(&model, &path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 3, 2> = kiln::load_model(&path, &device).unwrap();
+    std::fs::remove_file(path).unwrap();
+    assert_eq!(
+        values(kiln::Model::forward(&loaded, x.clone())),
+        values(model.forward(x))
+    );
+}
+
+model! {
+    /// A Transformer encoder block, as Keras's text classification example writes it.
+    struct Encoder {
+        input tokens: [_, 8],
+        let attended = MultiHeadAttention(tokens, tokens, num_heads = 2, key_dim = 4, dropout = 0.5);
+        let normed = Add(tokens, attended) -> LayerNormalization(epsilon = 1e-6);
+        let fed = normed -> Dense(16, activation = relu) -> Dense(8);
+        let y = Add(normed, fed) -> LayerNormalization(epsilon = 1e-6) -> GlobalAveragePooling1D -> Dense(2, activation = softmax);
+        output y,
+    }
+}
+
+#[test]
+fn attention_runs_in_a_transformer_block() {
+    let device = Default::default();
+    let model = Encoder::<B>::new(&device);
+    let checked = Encoder::<B>::spec().check().unwrap();
+    let attention = &checked.layers[0];
+    // Keras: MultiHeadAttention(2, 4) on 8 features, four projections of 8·8 + 8.
+    assert_eq!(
+        (attention.output.to_string(), attention.params.total()),
+        ("[_, 8]".to_string(), 288)
+    );
+    assert_eq!(attention.inbound, ["tokens", "tokens"]);
+    let x = Tensor::<B, 3>::random([2, 5, 8], Distribution::Default, &device);
+    // The attention weights are dropped in training passes only.
+    let train = |m: &Encoder<B>| values(m.forward_train(x.clone()).logits);
+    assert_ne!(train(&model), train(&model));
+    let inner = burn::module::AutodiffModule::valid(&model);
+    let x = x.inner();
+    let y = inner.forward(x.clone());
+    assert_eq!(y.dims(), [2, 2]);
+    assert_eq!(values(inner.forward(x.clone())), values(y.clone()));
+    // Saved with its architecture and read back: the same network.
+    let path =
+        std::env::temp_dir().join(format!("kiln-encoder-{}.safetensors", std::process::id()));
+    kiln::save_model(&inner, &path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 3, 2> = kiln::load_model(&path, &device).unwrap();
+    std::fs::remove_file(path).unwrap();
+    assert_eq!(values(kiln::Model::forward(&loaded, x)), values(y));
 }
 
 #[test]

@@ -49,6 +49,31 @@ model! {
 }
 
 model! {
+    /// The declaration `kiln::import::keras` prints for the attention fixture, pasted.
+    pub struct Attended {
+        input tokens: [6, 4],
+        let dense = tokens -> Dense(5);
+        let dense_1 = tokens -> Dense(3);
+        let multi_head_attention = MultiHeadAttention(tokens, dense, dense_1, num_heads = 2, key_dim = 3, value_dim = 2, dropout = 0.1, output_shape = 4);
+        let multi_head_attention_1 = MultiHeadAttention(multi_head_attention, multi_head_attention, num_heads = 3, key_dim = 2, use_bias = false, use_causal_mask = true);
+        let add = Add(multi_head_attention, multi_head_attention_1);
+        let global_average_pooling1d = add -> GlobalAveragePooling1D;
+        let dense_2 = global_average_pooling1d -> Dense(2, activation = softmax);
+        output dense_2,
+    }
+}
+
+model! {
+    /// The declaration `kiln::import::keras` prints for the Bidirectional fixture, pasted.
+    pub struct BothWays {
+        input: [7, 3],
+        Bidirectional(LSTM(4, return_sequences = true)),
+        Bidirectional(GRU(3), merge_mode = ave),
+        Dense(2, activation = softmax),
+    }
+}
+
+model! {
     pub struct Base {
         input: [1, 8, 8],
         Conv2D(2, 3, activation = relu),
@@ -185,18 +210,54 @@ fn a_reshape_to_an_image_of_one_channel_imports() {
 
 /// The Keras fixture `name` imported: the declaration it prints as `declared`, and its
 /// runtime model's predictions on the fixture's inputs of `shape`, Keras's within 1e-5.
-fn imports_as_keras(
+fn imports_as_keras<const D: usize>(
     name: &str,
-    shape: [usize; 4],
+    shape: [usize; D],
     declared: &str,
     declaration: &str,
 ) -> KerasModel {
     let imported = kiln::import::keras(fixture(&format!("{name}.keras"))).unwrap();
     assert_eq!(imported.declaration(declared), declaration);
     let (x, want) = reference(name, shape);
-    let model = imported.model::<B, 4, 2>(&Default::default()).unwrap();
+    let model = imported.model::<B, D, 2>(&Default::default()).unwrap();
     assert_close(model.forward(x), &want);
     imported
+}
+
+#[test]
+fn attention_imports_with_its_projections_and_causal_mask() {
+    let attended = imports_as_keras(
+        "keras_attention",
+        [2, 6, 4],
+        "Attended",
+        "model! {\n    pub struct Attended {\n        input tokens: [6, 4],\n        let dense = tokens -> Dense(5);\n        let dense_1 = tokens -> Dense(3);\n        let multi_head_attention = MultiHeadAttention(tokens, dense, dense_1, num_heads = 2, key_dim = 3, value_dim = 2, dropout = 0.1, output_shape = 4);\n        let multi_head_attention_1 = MultiHeadAttention(multi_head_attention, multi_head_attention, num_heads = 3, key_dim = 2, use_bias = false, use_causal_mask = true);\n        let add = Add(multi_head_attention, multi_head_attention_1);\n        let global_average_pooling1d = add -> GlobalAveragePooling1D;\n        let dense_2 = global_average_pooling1d -> Dense(2, activation = softmax);\n        output dense_2,\n    }\n}\n",
+    );
+    // In the declared model, through a kiln weights file.
+    let (x, want) = reference("keras_attention", [2, 6, 4]);
+    let model = through_a_kiln_file(
+        "keras_attention",
+        |path| attended.save_weights(path),
+        Attended::<B>::new(&Default::default()),
+    );
+    assert_close(model.forward(x), &want);
+}
+
+#[test]
+fn bidirectional_layers_import_with_both_layers_weights() {
+    let both = imports_as_keras(
+        "keras_bidirectional",
+        [2, 7, 3],
+        "BothWays",
+        "model! {\n    pub struct BothWays {\n        input: [7, 3],\n        Bidirectional(LSTM(4, return_sequences = true)),\n        Bidirectional(GRU(3), merge_mode = ave),\n        Dense(2, activation = softmax),\n    }\n}\n",
+    );
+    // In the declared model, through a kiln weights file.
+    let (x, want) = reference("keras_bidirectional", [2, 7, 3]);
+    let model = through_a_kiln_file(
+        "keras_bidirectional",
+        |path| both.save_weights(path),
+        BothWays::<B>::new(&Default::default()),
+    );
+    assert_close(model.forward(x), &want);
 }
 
 #[test]

@@ -323,6 +323,57 @@ fn recurrent_layers_run_with_keras_s_shapes_and_counts() {
 }
 
 model! {
+    /// Sequences read both ways: every step's two states side by side, then the sum of
+    /// the two last states.
+    struct BothWays {
+        input: [_, 6],
+        Bidirectional(LSTM(8, return_sequences = true)),
+        Bidirectional(GRU(4), merge_mode = sum),
+        Dense(3, activation = softmax),
+    }
+}
+
+#[test]
+fn bidirectional_reads_both_ways_as_keras() {
+    let device = Default::default();
+    let model = BothWays::<Inner>::new(&device);
+    // Keras 3.15's count_params() for the same stack: 2·4·(6·8 + 8·8 + 8), 2·3·(16·4 + 4·4
+    // + 2·4), 4·3 + 3.
+    assert_counts(
+        BothWays::<Inner>::spec(),
+        &[("[_, 16]", 960), ("[4]", 528), ("[3]", 15)],
+    );
+    use burn::module::Module;
+    assert_eq!(model.num_params(), 960 + 528 + 15);
+    let x = Tensor::<Inner, 3>::random([2, 5, 6], Distribution::Default, &device);
+    // The first layer by hand: the forward LSTM's steps beside the backward one's, which
+    // reads the sequence reversed and whose steps are put back in the sequence's order.
+    let both = &model.bidirectional;
+    let (forward, _) = both.forward.forward(x.clone(), None);
+    let (backward, _) = both.backward.forward(x.clone().flip([1]), None);
+    let by_hand = Tensor::cat(vec![forward, backward.flip([1])], 2);
+    let (steps, _, _) = kiln::layers::bidirectional_with_states::<Inner, _, 3>(
+        both,
+        x.clone(),
+        kiln::layers::Merge::Concatenate { dim: 2 },
+    );
+    let floats = |t: Tensor<Inner, 3>| t.into_data().to_vec::<f32>().unwrap();
+    assert_eq!(floats(steps), floats(by_hand));
+    // Its JSON form, saved and read back with the weights, is the same network.
+    let runtime: kiln::JsonModel<Inner, 3, 2> = json_form(&model, "both-ways");
+    assert_eq!(runtime.num_params(), model.num_params());
+    let y = model.forward(x.clone());
+    assert_eq!(y.dims(), [2, 3]);
+    assert_eq!(
+        kiln::Model::forward(&runtime, x)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap(),
+        y.into_data().to_vec::<f32>().unwrap()
+    );
+}
+
+model! {
     /// Token ids looked up, then read by an LSTM.
     struct Embedded {
         input: [_],

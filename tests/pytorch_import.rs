@@ -51,6 +51,17 @@ model! {
     }
 }
 
+model! {
+    /// The fixture's bidirectional module: `nn.LSTM` and `nn.GRU` with
+    /// `bidirectional=True`, `nn.Linear` on the GRU's two final states.
+    struct TorchBidirectional {
+        input: [5, 3],
+        Bidirectional(LSTM(4, return_sequences = true)),
+        Bidirectional(GRU(3)),
+        Dense(2),
+    }
+}
+
 /// The model's outputs on the fixture's inputs, against PyTorch's.
 fn assert_gives_pytorch_s_outputs(model: &TorchNet<B>) {
     let (x, want) = reference("torch_net", [2, 1, 12, 12]);
@@ -209,5 +220,27 @@ fn pytorch_s_recurrent_layers_load_with_their_gates_cut() {
         ]
     );
     let (x, want) = reference("torch_rnn", [2, 10, 3]);
+    assert_close(model.forward(x), &want);
+}
+
+#[test]
+fn bidirectional_layers_load_both_directions() {
+    let mut model = TorchBidirectional::<B>::new(&Default::default());
+    let load = Load::new().from_pytorch().by_order();
+    let loaded =
+        kiln::load_weights_with(&mut model, fixture("torch_bidirectional.pt"), &load).unwrap();
+    assert_eq!(
+        loaded.renamed,
+        [
+            ("lstm".to_owned(), "bidirectional".to_owned()),
+            ("gru".to_owned(), "bidirectional_1".to_owned()),
+            ("fc".to_owned(), "dense".to_owned())
+        ]
+    );
+    assert!(loaded.missing.is_empty());
+    // LSTM: 2 directions · 4 gates · (input kernel, recurrent kernel, bias); GRU: 2 · 3 ·
+    // 4 (both biases); the Linear's 2.
+    assert_eq!(loaded.applied.len(), 24 + 24 + 2);
+    let (x, want) = reference("torch_bidirectional", [2, 5, 3]);
     assert_close(model.forward(x), &want);
 }

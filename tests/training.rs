@@ -555,6 +555,50 @@ fn an_lstm_learns_whether_a_motif_occurs() {
 }
 
 model! {
+    /// An LSTM reading the motif task's sequences both ways.
+    struct MotifBothWays {
+        input: [_, 8],
+        Bidirectional(LSTM(8)),
+        Dense(2, activation = softmax),
+    }
+}
+
+#[test]
+fn a_bidirectional_lstm_learns_whether_a_motif_occurs() {
+    let accuracy = accuracy_on::<Ad, _>(
+        (3, MotifBothWays::<Ad>::new),
+        1e-2,
+        (4, 64),
+        &kiln::datasets::motif_sequences(4_000, 1),
+        &kiln::datasets::motif_sequences(500, 2),
+    );
+    assert!(accuracy >= 0.95, "motif test accuracy {accuracy}");
+}
+
+model! {
+    /// The motif task through attention: trigrams found by a Conv1D, every step then
+    /// mixed by self-attention, which all the gradients pass through.
+    struct MotifAttention {
+        input tokens: [20, 8],
+        let grams = tokens -> Conv1D(16, 3, activation = relu);
+        let y = MultiHeadAttention(grams, grams, num_heads = 2, key_dim = 8) -> GlobalMaxPooling1D -> Dense(2, activation = softmax);
+        output y,
+    }
+}
+
+#[test]
+fn self_attention_learns_whether_a_motif_occurs() {
+    let accuracy = accuracy_on::<Ad, _>(
+        (4, MotifAttention::<Ad>::new),
+        3e-3,
+        (4, 64),
+        &kiln::datasets::motif_sequences(4_000, 1),
+        &kiln::datasets::motif_sequences(500, 2),
+    );
+    assert!(accuracy >= 0.95, "motif test accuracy {accuracy}");
+}
+
+model! {
     /// Ids of the motif task looked up, then an LSTM.
     struct MotifIds {
         input: [_],

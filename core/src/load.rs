@@ -84,7 +84,8 @@ impl Load {
     /// `weight` and `bias` are read as `gamma` and `beta`, and `num_batches_tracked` is
     /// ignored; convolutions are laid out alike. Its layers are named PyTorch's way, so
     /// [`Load::rename`] them (`rename("features.0", "conv2d")`) or pair them
-    /// [`Load::by_order`]. Recurrent layers are not converted (PyTorch packs their gates).
+    /// [`Load::by_order`]. A recurrent layer's packed gates are cut into burn's, and a
+    /// bidirectional one's two directions go to a `Bidirectional`'s two layers.
     pub fn from_pytorch(mut self) -> Self {
         self.pytorch = true;
         self

@@ -35,7 +35,7 @@ fn build_all<B: Backend>(
                 all.extend(build_all(&nested.0, &inner, frozen, device)?);
             }
             layer => {
-                let module = layers::build(layer, &info.input, device);
+                let module = layers::build(layer, &info.input, &info.more, device);
                 all.push(if frozen {
                     module.map(Module::no_grad)
                 } else {
@@ -400,6 +400,11 @@ impl<'a, B: Backend> Graph<'a, B> {
                     Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => {
                         layers::run_recurrent(l, module, first)
                     }
+                    Layer::Bidirectional(l) => layers::run_bidirectional(l, module, first),
+                    Layer::MultiHeadAttention(l) => (
+                        layers::run_attention(l, module, first, inputs, training),
+                        Vec::new(),
+                    ),
                     layer => (layers::step(layer, module, first, training), Vec::new()),
                 };
                 states.truncate(layer.states().len());

@@ -324,16 +324,16 @@ fn read_binding(cx: &Ctxt, binding: &Binding, nested: &mut Nested) -> Vec<Option
     layers
 }
 
-// `Add(a, b)`, `Concatenate(a, b, axis = 1)`: the names are the graph's, the keywords the
-// layer's.
+// `Add(a, b)`, `Concatenate(a, b, axis = 1)`, `MultiHeadAttention(q, v, num_heads = 2,
+// key_dim = 8)`: the names are the graph's, the keywords the layer's.
 fn read_merge(cx: &Ctxt, call: &LayerCall) -> Option<Declared> {
     let name = call.name.to_string();
-    if !Layer::MERGES.contains(&name.as_str()) && Layer::NAMES.contains(&name.as_str()) {
+    if !Layer::TAKING_SEVERAL.contains(&name.as_str()) && Layer::NAMES.contains(&name.as_str()) {
         cx.error_spanned_by(
             &call.name,
             format!(
-                "{name} is not a merge; a chain starts from a name, e.g. `let y = x -> {name}(...)`, or from a merge: {}",
-                Layer::MERGES.join(", ")
+                "{name} is not a merge; a chain starts from a name, e.g. `let y = x -> {name}(...)`, or from a layer of several tensors: {}",
+                Layer::TAKING_SEVERAL.join(", ")
             ),
         );
         return None;
@@ -429,22 +429,22 @@ impl<'a> Lowered<'a> {
         let Some(mut last) = self.source(binding, &mut layers) else {
             return;
         };
-        let mut states = 0;
+        let mut states = Vec::new();
         for (layer, call) in layers.zip(&binding.chain) {
-            if states > 0 {
+            if !states.is_empty() {
                 cx.error_spanned_by(
                     call.tokens.clone(),
                     format!(
                         "the layer before gives {} tensors (return_state = true); end the chain there and bind them: `let (y, {}) = ...`",
-                        states + 1,
-                        ["h", "c"][..states].join(", ")
+                        states.len() + 1,
+                        states.join(", ")
                     ),
                 );
             }
-            states = layer.layer.states().len();
+            states = layer.layer.state_names();
             last = self.push(layer, vec![last], call);
         }
-        check_bound_names(cx, binding, states);
+        check_bound_names(cx, binding, &states);
         self.bind_names(binding, &last);
     }
 
@@ -488,28 +488,29 @@ impl<'a> Lowered<'a> {
 }
 
 // A binding binds one name per tensor its chain gives: the output, then each state of a
-// recurrent layer with return_state = true (`states` of them).
-fn check_bound_names(cx: &Ctxt, binding: &Binding, states: usize) {
-    if binding.names.len() == states + 1 {
+// recurrent layer with return_state = true (named `states`).
+fn check_bound_names(cx: &Ctxt, binding: &Binding, states: &[String]) {
+    let count = states.len() + 1;
+    if binding.names.len() == count {
         return;
     }
-    let named = |n: usize| ["y", "h", "c"][..n.min(3)].join(", ");
+    let named = std::iter::once("y")
+        .chain(states.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(", ");
     cx.error_spanned_by(
         binding.pattern.clone(),
         match binding.names.len() {
             1 => format!(
-                "this chain gives {} tensors (return_state = true); bind each: `let ({}) = ...` (`_` for one you do not need)",
-                states + 1,
-                named(states + 1)
+                "this chain gives {count} tensors (return_state = true); bind each: `let ({named}) = ...` (`_` for one you do not need)"
             ),
             n => format!(
-                "{n} names bound, but this chain gives {} tensor{}; {}",
-                states + 1,
-                if states == 0 { "" } else { "s" },
-                if states == 0 {
+                "{n} names bound, but this chain gives {count} tensor{}; {}",
+                if states.is_empty() { "" } else { "s" },
+                if states.is_empty() {
                     "bind one name, or end the chain with a recurrent layer with return_state = true".to_owned()
                 } else {
-                    format!("bind `({})`", named(states + 1))
+                    format!("bind `({named})`")
                 }
             ),
         },

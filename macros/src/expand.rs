@@ -327,6 +327,9 @@ fn inbound_forward(
         (Some(merge), [first, rest @ ..]) => {
             quote!(#kp::layers::merge(#merge, #first, ::std::vec![#(#rest),*]))
         }
+        (None, [first, rest @ ..]) if named.layer.takes_several() => {
+            quote!({ let x = #first; let more = ::std::vec![#(#rest),*]; #forward })
+        }
         (None, [first, ..]) => quote!({ let x = #first; #forward }),
         // The lowering feeds every layer at least one tensor.
         (_, []) => quote!(::core::compile_error!("model! found a layer with no input")),
@@ -335,9 +338,14 @@ fn inbound_forward(
 
 /// `Merge::Add` and the like, for a merge layer whose examples have `rank` dimensions.
 fn merge_tokens(layer: &kiln_spec::Layer, rank: usize) -> Option<TokenStream> {
+    layer.merge_op(rank).map(merge_op_tokens)
+}
+
+/// `Merge::Add` and the like: `op` as kiln-core's merge.
+pub fn merge_op_tokens(op: kiln_spec::layers::MergeOp) -> TokenStream {
     use kiln_spec::layers::MergeOp;
     let kp = private();
-    Some(match layer.merge_op(rank)? {
+    match op {
         MergeOp::Add => quote!(#kp::layers::Merge::Add),
         MergeOp::Multiply => quote!(#kp::layers::Merge::Multiply),
         MergeOp::Average => quote!(#kp::layers::Merge::Average),
@@ -346,7 +354,7 @@ fn merge_tokens(layer: &kiln_spec::Layer, rank: usize) -> Option<TokenStream> {
             let dim = usize_lit(dim);
             quote!(#kp::layers::Merge::Concatenate { dim: #dim })
         }
-    })
+    }
 }
 
 /// `[Dim::Known(3), ...]` of a shape.

@@ -465,6 +465,14 @@ pub(crate) fn number(v: &Value) -> Result<f64, String> {
     }
 }
 
+/// A dropout's rate: a number in `[0, 1)`.
+pub(crate) fn rate(v: &Value) -> Result<f64, String> {
+    match number(v)? {
+        rate if (0.0..1.0).contains(&rate) => Ok(rate),
+        rate => Err(format!("the rate must be in [0, 1), got {rate:?}")),
+    }
+}
+
 /// A normalization's epsilon: a positive number.
 pub(crate) fn epsilon(v: &Value) -> Result<f64, String> {
     let e = number(v)?;

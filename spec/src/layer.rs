@@ -87,8 +87,12 @@ macro_rules! registry {
         GRU(Recurrent),
         /// A long short-term memory over `[timesteps, features]`.
         LSTM(Recurrent),
+        /// A recurrent layer read both ways, the two outputs merged: `Bidirectional(LSTM(32))`.
+        Bidirectional(Bidirectional),
         /// A learned vector per token id: `[timesteps]` to `[timesteps, output_dim]`.
         Embedding(Embedding),
+        /// Attention of a query sequence to a value sequence, in several heads.
+        MultiHeadAttention(MultiHeadAttention),
         /// The element-wise sum of two or more tensors of one shape.
         Add(Merge),
         /// The element-wise product of two or more tensors of one shape.
@@ -204,6 +208,12 @@ impl Layer {
         self.rule().states()
     }
 
+    /// What [`Layer::states`] are, for messages: `h`, `c` for an LSTM's; a Bidirectional
+    /// LSTM's `h`, `c`, `h_back`, `c_back`.
+    pub fn state_names(&self) -> Vec<String> {
+        self.rule().state_names()
+    }
+
     /// The layer's configuration alone, as JSON: the `config` of its JSON form, which
     /// `model!` embeds for the layers whose step it takes from kiln-core.
     pub fn config_json(&self) -> String {
@@ -240,9 +250,32 @@ impl Layer {
         Self::MERGES.contains(&self.class_name())
     }
 
+    /// The layers the functional form calls on several tensors, `Add(a, b)`: the merges
+    /// and MultiHeadAttention.
+    pub const TAKING_SEVERAL: &'static [&'static str] = &[
+        "Add",
+        "Multiply",
+        "Average",
+        "Maximum",
+        "Concatenate",
+        "MultiHeadAttention",
+    ];
+
+    /// Whether the functional form calls the layer on several tensors (see
+    /// [`Layer::TAKING_SEVERAL`]).
+    pub fn takes_several(&self) -> bool {
+        Self::TAKING_SEVERAL.contains(&self.class_name())
+    }
+
     /// The layer's parameter counts for an input it accepts.
     pub fn params(&self, input: &Shape) -> Params {
         self.rule().params(input)
+    }
+
+    /// The layer's parameter counts when it takes `more` tensors after `input` (an
+    /// attention's value and key).
+    pub fn params_with(&self, input: &Shape, more: &[Shape]) -> Params {
+        self.rule().params_with(input, more)
     }
 
     /// Keras's default layer name: `Conv2D` → `conv2d`, `MaxPooling2D` → `max_pooling2d`.

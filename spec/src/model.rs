@@ -143,6 +143,9 @@ pub struct LayerInfo {
     pub class_name: &'static str,
     /// The shape it takes (a merge's first input).
     pub input: Shape,
+    /// The shapes of the tensors it takes after the first (a merge's, an attention's
+    /// value and key).
+    pub more: Vec<Shape>,
     /// The shape it gives.
     pub output: Shape,
     /// Its weights.
@@ -431,6 +434,7 @@ impl ModelSpec {
             message: e.message,
         })?;
         let input = taken[0].0.clone();
+        let more: Vec<Shape> = taken[1..].iter().map(|(shape, _)| shape.clone()).collect();
         let states = named.layer.states();
         if !states.is_empty() && !self.is_functional() {
             return Err(CheckError {
@@ -439,12 +443,12 @@ impl ModelSpec {
                     "{} with return_state = true gives {} tensors, which a Sequential model cannot pass on; use the functional form: `let (y, {}) = x -> {}(...);`",
                     named.layer.class_name(),
                     states.len() + 1,
-                    ["h", "c"][..states.len()].join(", "),
+                    named.layer.state_names().join(", "),
                     named.layer.class_name()
                 ),
             });
         }
-        let params = named.layer.params(&input);
+        let params = named.layer.params_with(&input, &more);
         within_limits(named.layer.class_name(), &output, params).map_err(|message| CheckError {
             at: Site::Def(i),
             message,
@@ -459,6 +463,7 @@ impl ModelSpec {
             class_name: named.layer.class_name(),
             params,
             input,
+            more,
             output,
             inbound: named.inbound.clone(),
             states,

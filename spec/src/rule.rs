@@ -83,6 +83,13 @@ pub(crate) trait Rule {
         Params::default()
     }
 
+    /// The layer's weights when it takes `more` tensors after `input` (an attention's
+    /// value and key): those of `input` alone but for the layers whose weights depend on
+    /// the others.
+    fn params_with(&self, input: &Shape, _more: &[Shape]) -> Params {
+        self.params(input)
+    }
+
     /// The options of a layer with a kernel: activation, bias, regularizers.
     fn weights(&self) -> Option<&WeightOptions> {
         None
@@ -91,6 +98,11 @@ pub(crate) trait Rule {
     /// The final states a recurrent layer with `return_state = true` gives after its
     /// output; none for the others.
     fn states(&self) -> Vec<Shape> {
+        Vec::new()
+    }
+
+    /// What [`Rule::states`] are, for messages: `h`, `c`.
+    fn state_names(&self) -> Vec<String> {
         Vec::new()
     }
 

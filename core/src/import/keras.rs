@@ -184,7 +184,7 @@ impl Part {
             let _ = writeln!(text, "        input {}: [{}],", input.name, dims.join(", "));
         }
         for (layer, call) in self.spec.layers.iter().zip(&self.calls) {
-            let step = if layer.layer.is_merge() {
+            let step = if layer.layer.takes_several() {
                 let mut merged = Call::bare(call.name.clone());
                 merged.args = layer
                     .inbound
@@ -302,7 +302,7 @@ fn layer_call(class: &str, layer: &Json, rank: usize) -> Result<Call, String> {
     let call = if Layer::MERGES.contains(&class) {
         merge(class, &layer["config"], rank)
     } else {
-        call(class, &layer["config"])
+        call(class, &layer["config"]).and_then(|c| with_call_options(c, layer))
     };
     call.map_err(|e| format!("layer `{name}` ({class}): {e}"))
 }
@@ -330,6 +330,30 @@ fn merge(class: &str, config: &Json, rank: usize) -> Result<Call, String> {
     Ok(out)
 }
 
+/// `call` with the options Keras takes when the layer is called rather than built:
+/// MultiHeadAttention's `use_causal_mask`. Masks and returned attention scores are
+/// refused.
+fn with_call_options(mut call: Call, layer: &Json) -> Result<Call, String> {
+    let kwargs = &layer["inbound_nodes"][0]["kwargs"];
+    let Json::Object(options) = kwargs else {
+        return Ok(call);
+    };
+    for (key, value) in options {
+        match (key.as_str(), value) {
+            ("use_causal_mask", Json::Bool(true)) => call.args.push(Arg {
+                keyword: Some(key.clone()),
+                value: Value::Bool(true),
+            }),
+            // The tensors (read by `inbound`), and options left at what kiln does.
+            ("query" | "value" | "key", _)
+            | (_, Json::Null | Json::Bool(false))
+            | ("training", _) => {}
+            (key, _) => return Err(format!("calling it with `{key}` is not in kiln")),
+        }
+    }
+    Ok(call)
+}
+
 /// The Keras tensors a functional layer takes: `(layer name, example rank)` of each.
 fn inbound(layer: &Json) -> Result<Vec<(String, usize)>, String> {
     let nodes = layer["inbound_nodes"]
@@ -343,11 +367,15 @@ fn inbound(layer: &Json) -> Result<Vec<(String, usize)>, String> {
             nodes.len()
         ));
     };
+    // A merge's list of tensors, or each tensor given (an attention's query and value),
+    // then those given by name (an attention's key).
     let arg = &node["args"][0];
-    let tensors = match arg.as_array() {
+    let mut tensors: Vec<&Json> = match arg.as_array() {
         Some(list) => list.iter().collect(),
-        None => vec![arg],
+        None => node["args"].as_array().into_iter().flatten().collect(),
     };
+    let named = ["query", "value", "key"].map(|key| &node["kwargs"][key]);
+    tensors.extend(named.into_iter().filter(|t| t.is_object()));
     tensors
         .into_iter()
         .map(|t| {
@@ -497,6 +525,8 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "Flatten" => channels_last(config)?,
         "Embedding" => embedding(&mut out, config)?,
         "SimpleRNN" | "GRU" | "LSTM" => recurrent(&mut out, class, config)?,
+        "Bidirectional" => bidirectional(&mut out, config)?,
+        "MultiHeadAttention" => attention(&mut out, config)?,
         "Dropout" | "GaussianDropout" | "SpatialDropout1D" => {
             out.args.push(positional(&config["rate"])?);
         }
@@ -512,7 +542,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "LayerNormalization" => layer_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU and LSTM and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention and the merges; not {other} yet"
             ));
         }
     }
@@ -830,6 +860,109 @@ fn recurrent(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
     Ok(())
 }
 
+/// A Bidirectional's layer and merge; a backward layer other than the forward one's copy
+/// reading from the end (Keras's default) is refused.
+fn bidirectional(out: &mut Call, config: &Json) -> Result<(), String> {
+    let layer = &config["layer"];
+    let class = layer["class_name"]
+        .as_str()
+        .ok_or("Bidirectional's layer has no class_name")?;
+    let inner = call(class, &layer["config"])?;
+    let backward = &config["backward_layer"];
+    if !backward.is_null() && !mirrors(&inner, backward)? {
+        return Err(
+            "a backward_layer other than the layer's copy with go_backwards is not in kiln".into(),
+        );
+    }
+    out.args.push(Arg {
+        keyword: None,
+        value: Value::Call(inner),
+    });
+    // None, two outputs apart, is refused by name by kiln-spec's rules.
+    let mode = match &config["merge_mode"] {
+        Json::Null => Value::Name("None".into()),
+        other => name(other)?,
+    };
+    keyword_unless(out, "merge_mode", mode, &Value::Name("concat".into()));
+    Ok(())
+}
+
+/// A MultiHeadAttention's arguments (all by keyword: in the functional form the tensors
+/// come first); attention over other axes than the steps, a gate, a sliding window,
+/// regularizers and constraints are refused.
+fn attention(out: &mut Call, config: &Json) -> Result<(), String> {
+    match &config["attention_axes"] {
+        Json::Null => {}
+        Json::Array(axes) if axes.len() == 1 && (axes[0] == 1 || axes[0] == -2) => {}
+        other => {
+            return Err(format!(
+                "attention_axes {other} is not in kiln, which attends over the steps"
+            ));
+        }
+    }
+    if config["use_gate"] == Json::Bool(true) {
+        return Err("use_gate = true is not in kiln".into());
+    }
+    let options = [
+        "sliding_window",
+        "kernel_regularizer",
+        "bias_regularizer",
+        "activity_regularizer",
+        "kernel_constraint",
+        "bias_constraint",
+    ];
+    unset(config, &options, "kiln's MultiHeadAttention")?;
+    let key_dim = scalar(&config["key_dim"])?;
+    for (key, value) in [
+        ("num_heads", scalar(&config["num_heads"])?),
+        ("key_dim", key_dim.clone()),
+    ] {
+        out.args.push(Arg {
+            keyword: Some(key.into()),
+            value,
+        });
+    }
+    if !config["value_dim"].is_null() {
+        keyword_unless(out, "value_dim", scalar(&config["value_dim"])?, &key_dim);
+    }
+    keyword_unless(
+        out,
+        "dropout",
+        number(&config["dropout"])?,
+        &Value::Float(0.0),
+    );
+    keyword_unless(
+        out,
+        "use_bias",
+        scalar(&config["use_bias"])?,
+        &Value::Bool(true),
+    );
+    let output = match &config["output_shape"] {
+        Json::Null => None,
+        Json::Array(items) if items.len() == 1 => Some(scalar(&items[0])?),
+        other => Some(scalar(other)?),
+    };
+    if let Some(value) = output {
+        out.args.push(Arg {
+            keyword: Some("output_shape".into()),
+            value,
+        });
+    }
+    Ok(())
+}
+
+/// Whether the Keras layer `backward` reads as `forward` does (its call in kiln) but from
+/// the end: the backward layer Keras makes by default.
+fn mirrors(forward: &Call, backward: &Json) -> Result<bool, String> {
+    let mut config = backward["config"].clone();
+    if config["go_backwards"] != Json::Bool(true) {
+        return Ok(false);
+    }
+    config["go_backwards"] = Json::Bool(false);
+    let class = backward["class_name"].as_str().unwrap_or_default();
+    Ok(call(class, &config)? == *forward)
+}
+
 /// Refuses what kiln's recurrent layers do not have: state kept between batches,
 /// unrolling, regularizers and constraints.
 fn recurrent_refusals(class: &str, config: &Json) -> Result<(), String> {
@@ -1008,10 +1141,12 @@ fn weights(
 }
 
 /// The HDF5 group under a layer's own that holds its variables: a recurrent layer keeps
-/// its weights in its cell.
+/// its weights in its cell, a Bidirectional and a MultiHeadAttention in their sublayers'
+/// groups, under their own.
 fn vars_group(layer: &Layer) -> &'static str {
     match layer {
         Layer::SimpleRNN(_) | Layer::GRU(_) | Layer::LSTM(_) => "cell/vars",
+        Layer::Bidirectional(_) | Layer::MultiHeadAttention(_) => "",
         _ => "vars",
     }
 }
@@ -1028,7 +1163,18 @@ struct Source<'a> {
     datasets: &'a [(String, Dataset)],
 }
 
-impl Source<'_> {
+impl<'a> Source<'a> {
+    /// The source of a sublayer's variables: those in the group `group` under the layer's
+    /// (`forward_layer/cell/vars`), named `{kiln}.{field}` in kiln.
+    fn sublayer(&self, group: &str, field: &str) -> Source<'a> {
+        Source {
+            vars: format!("{}{group}", self.vars),
+            kiln: format!("{}.{field}", self.kiln),
+            keras: self.keras.clone(),
+            datasets: self.datasets,
+        }
+    }
+
     /// The layer's variable `i`.
     fn var(&self, i: usize) -> Result<Dataset, String> {
         let path = format!("{}/{i}", self.vars);
@@ -1110,25 +1256,71 @@ fn layer_weights(
             vec![source.weight("weight", table.shape, table.values)]
         }
         "SimpleRNN" | "GRU" | "LSTM" => match layer {
-            Layer::SimpleRNN(r) | Layer::GRU(r) | Layer::LSTM(r) => {
-                let bias = if r.use_bias {
-                    Some(source.var(2)?)
-                } else {
-                    None
-                };
-                recurrent_weights(
-                    &source.kiln,
-                    r,
-                    &source.var(0)?,
-                    &source.var(1)?,
-                    bias.as_ref(),
-                )?
+            Layer::SimpleRNN(r) | Layer::GRU(r) | Layer::LSTM(r) => cell_weights(r, source)?,
+            _ => Vec::new(),
+        },
+        "Bidirectional" => match layer {
+            Layer::Bidirectional(b) => {
+                let mut both = Vec::new();
+                for (keras, kiln) in [("forward_layer", "forward"), ("backward_layer", "backward")]
+                {
+                    let half = source.sublayer(&format!("{keras}/cell/vars"), kiln);
+                    both.extend(cell_weights(&b.layer, &half)?);
+                }
+                both
             }
+            _ => Vec::new(),
+        },
+        "MultiHeadAttention" => match layer {
+            Layer::MultiHeadAttention(a) => attention_weights(a.use_bias, source)?,
             _ => Vec::new(),
         },
         _ => Vec::new(),
     };
     Ok((weights, None))
+}
+
+/// A MultiHeadAttention's four projections: each kernel `[features, heads, size]` (the
+/// output's `[heads, size, features]`) is the Linear's `[features, heads·size]` (`[heads·size,
+/// features]`), its values in the same order, and each bias flattened alike.
+fn attention_weights(use_bias: bool, source: &Source) -> Result<Vec<Weight>, String> {
+    let mut all = Vec::new();
+    for part in ["query", "key", "value", "output"] {
+        let projection = source.sublayer(&format!("{part}_dense/vars"), part);
+        let kernel = projection.var(0)?;
+        let shape = match (part, &kernel.shape[..]) {
+            ("output", &[heads, size, features]) => vec![heads * size, features],
+            (_, &[features, heads, size]) => vec![features, heads * size],
+            (_, other) => {
+                return Err(format!(
+                    "`{}`'s {part} kernel is {other:?}, not 3-D",
+                    source.keras
+                ));
+            }
+        };
+        all.push(projection.weight("weight", shape, kernel.values));
+        if use_bias {
+            let bias = projection.var(1)?;
+            all.push(projection.weight("bias", vec![bias.values.len()], bias.values));
+        }
+    }
+    Ok(all)
+}
+
+/// A recurrent layer's kernels and bias (see [`recurrent_weights`]) from `source`.
+fn cell_weights(r: &kiln_spec::layers::Recurrent, source: &Source) -> Result<Vec<Weight>, String> {
+    let bias = if r.use_bias {
+        Some(source.var(2)?)
+    } else {
+        None
+    };
+    recurrent_weights(
+        &source.kiln,
+        r,
+        &source.var(0)?,
+        &source.var(1)?,
+        bias.as_ref(),
+    )
 }
 
 /// A SeparableConv2D's depthwise and pointwise kernels in burn's layout, and its bias if
@@ -1361,6 +1553,94 @@ mod tests {
 
     fn refused(config: Json) -> String {
         convert(&config, Vec::new()).unwrap_err()
+    }
+
+    #[test]
+    fn attention_over_other_axes_or_with_masks_is_refused() {
+        let attention = |config: Json, kwargs: Json| {
+            let mut config = config;
+            for (key, value) in [
+                ("name", "att".into()),
+                ("num_heads", 2.into()),
+                ("key_dim", 3.into()),
+                ("dropout", 0.0.into()),
+                ("use_bias", true.into()),
+            ] {
+                config[key] = value;
+            }
+            let tensor = |name: &str| {
+                serde_json::json!({"class_name": "__keras_tensor__",
+                "config": {"shape": [null, 4, 2], "keras_history": [name, 0, 0]}})
+            };
+            serde_json::json!({"class_name": "Functional", "config": {"name": "net",
+                "layers": [
+                    {"class_name": "InputLayer", "name": "x",
+                     "config": {"batch_shape": [null, 4, 2], "name": "x"}},
+                    {"class_name": "MultiHeadAttention", "name": "att", "config": config,
+                     "inbound_nodes": [{"args": [tensor("x"), tensor("x")], "kwargs": kwargs}]}],
+                "output_layers": [["att", 0, 0]]}})
+        };
+        let cases = [
+            (
+                serde_json::json!({"attention_axes": [1, 2]}),
+                serde_json::json!({}),
+                "layer `att` (MultiHeadAttention): attention_axes [1,2] is not in kiln, which attends over the steps",
+            ),
+            (
+                serde_json::json!({"use_gate": true}),
+                serde_json::json!({}),
+                "layer `att` (MultiHeadAttention): use_gate = true is not in kiln",
+            ),
+            (
+                serde_json::json!({"sliding_window": 2}),
+                serde_json::json!({}),
+                "layer `att` (MultiHeadAttention): sliding_window is not in kiln's MultiHeadAttention",
+            ),
+            (
+                serde_json::json!({}),
+                serde_json::json!({"return_attention_scores": true}),
+                "layer `att` (MultiHeadAttention): calling it with `return_attention_scores` is not in kiln",
+            ),
+        ];
+        for (config, kwargs, want) in cases {
+            assert_eq!(refused(attention(config, kwargs)), want);
+        }
+        // Keras's defaults pass: the error is the file's missing weights.
+        let plain = attention(
+            serde_json::json!({"attention_axes": [1]}),
+            serde_json::json!({"use_causal_mask": false, "training": null}),
+        );
+        assert_eq!(
+            refused(plain),
+            "model.weights.h5 has no `layers/multi_head_attention/query_dense/vars/0`"
+        );
+    }
+
+    #[test]
+    fn a_bidirectional_reads_only_keras_s_own_backward_layer() {
+        let lstm = |go_backwards: bool, units: u32| {
+            serde_json::json!({"class_name": "LSTM", "config": {"name": "lstm", "units": units,
+                "activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": true,
+                "go_backwards": go_backwards}})
+        };
+        let both = |backward: Json, merge_mode: Json| {
+            sequential(serde_json::json!([{"class_name": "Reshape", "config": {
+                "name": "reshape", "target_shape": [2, 2]}},
+                {"class_name": "Bidirectional", "config": {"name": "both",
+                "layer": lstm(false, 3), "backward_layer": backward, "merge_mode": merge_mode}}]))
+        };
+        let other = "layer `both` (Bidirectional): a backward_layer other than the layer's copy with go_backwards is not in kiln";
+        assert_eq!(refused(both(lstm(true, 4), "concat".into())), other);
+        assert_eq!(refused(both(lstm(false, 3), "sum".into())), other);
+        assert_eq!(
+            refused(both(lstm(true, 3), Json::Null)),
+            "layer `both` (Bidirectional): `merge_mode` of Bidirectional: None (the two outputs apart) is not in kiln; take concat, sum, mul or ave"
+        );
+        // Keras's own backward layer passes: the error is the file's missing weights.
+        assert_eq!(
+            refused(both(lstm(true, 3), "mul".into())),
+            "model.weights.h5 has no `layers/bidirectional/forward_layer/cell/vars/2`"
+        );
     }
 
     #[test]

@@ -120,57 +120,78 @@ pub(crate) fn safetensors_weights(bytes: &[u8]) -> Result<Vec<Weight>, String> {
     Ok(out)
 }
 
-/// The suffixes of a PyTorch recurrent layer's tensors (one layer, one direction).
+/// The suffixes of a PyTorch recurrent layer's tensors (one layer; a bidirectional one's
+/// backward direction adds `_reverse`).
 const RECURRENT: [&str; 4] = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"];
+
+/// The layer (`lstm`), the part (its index in [`RECURRENT`]) and whether it is of the
+/// backward direction, of a recurrent layer's tensor named `name`.
+fn recurrent_part(name: &str) -> Option<(String, usize, bool)> {
+    let (stem, reverse) = match name.strip_suffix("_reverse") {
+        Some(stem) => (stem, true),
+        None => (name, false),
+    };
+    let k = RECURRENT
+        .iter()
+        .position(|suffix| stem.ends_with(&format!(".{suffix}")))?;
+    Some((
+        stem[..stem.len() - RECURRENT[k].len() - 1].to_owned(),
+        k,
+        reverse,
+    ))
+}
 
 /// `weights` with each PyTorch recurrent layer's packed tensors (`lstm.weight_ih_l0`
 /// `[4·hidden, input]`, gates i, f, g, o; a GRU's r, z, n; an RNN's one) cut into burn's
 /// gates under the same prefix (`lstm.input_gate.input_transform.weight`), still in
 /// PyTorch's `[out, in]` layout for the adapter to transpose. An LSTM's and an RNN's two
-/// biases are summed into burn's one; a GRU keeps both, as `reset_after` does.
+/// biases are summed into burn's one; a GRU keeps both, as `reset_after` does. A
+/// bidirectional layer's two directions go to a Bidirectional's two layers
+/// (`lstm.forward.input_gate...`, `lstm.backward.input_gate...` from `..._reverse`).
 ///
 /// # Errors
-/// For stacked or bidirectional layers (`_l1`, `_reverse`), which kiln does not have.
+/// For stacked layers (`_l1`), which kiln does not have.
 pub(crate) fn recurrent(weights: Vec<Weight>) -> Result<Vec<Weight>, String> {
-    if let Some(w) = weights
-        .iter()
-        .find(|w| w.name.contains("_reverse") || w.name.contains("_ih_l1"))
-    {
+    if let Some(w) = weights.iter().find(|w| w.name.contains("_ih_l1")) {
         return Err(format!(
-            "`{}` belongs to a stacked or bidirectional recurrent layer, which kiln does not have; stack kiln's layers instead",
+            "`{}` belongs to a stacked recurrent layer, which kiln does not have; stack kiln's layers instead",
             w.name
         ));
     }
     let mut out = Vec::new();
-    let mut layers: Vec<(String, [Option<Weight>; 4])> = Vec::new();
+    let mut layers: Vec<(String, bool, [Option<Weight>; 4])> = Vec::new();
     for w in weights {
-        let Some((prefix, k)) = RECURRENT
-            .iter()
-            .position(|suffix| w.name.ends_with(&format!(".{suffix}")))
-            .map(|k| {
-                (
-                    w.name[..w.name.len() - RECURRENT[k].len() - 1].to_owned(),
-                    k,
-                )
-            })
-        else {
+        let Some((prefix, k, reverse)) = recurrent_part(&w.name) else {
             out.push(w);
             continue;
         };
-        match layers.iter_mut().find(|(p, _)| *p == prefix) {
-            Some((_, parts)) => parts[k] = Some(w),
+        match layers
+            .iter_mut()
+            .find(|(p, r, _)| *p == prefix && *r == reverse)
+        {
+            Some((_, _, parts)) => parts[k] = Some(w),
             None => {
                 let mut parts = [None, None, None, None];
                 parts[k] = Some(w);
-                layers.push((prefix, parts));
+                layers.push((prefix, reverse, parts));
             }
         }
     }
-    for (prefix, [ih, hh, bih, bhh]) in layers {
-        let (Some(ih), Some(hh)) = (ih, hh) else {
-            return Err(format!("`{prefix}` lacks its weight_ih_l0 or weight_hh_l0"));
+    let bidirectional: Vec<String> = layers
+        .iter()
+        .filter(|(_, reverse, _)| *reverse)
+        .map(|(prefix, ..)| prefix.clone())
+        .collect();
+    for (prefix, reverse, [ih, hh, bih, bhh]) in layers {
+        let layer = match (reverse, bidirectional.contains(&prefix)) {
+            (true, _) => format!("{prefix}.backward"),
+            (false, true) => format!("{prefix}.forward"),
+            (false, false) => prefix,
         };
-        out.extend(cells(&prefix, &ih, &hh, bih.as_ref(), bhh.as_ref())?);
+        let (Some(ih), Some(hh)) = (ih, hh) else {
+            return Err(format!("`{layer}` lacks its weight_ih_l0 or weight_hh_l0"));
+        };
+        out.extend(cells(&layer, &ih, &hh, bih.as_ref(), bhh.as_ref())?);
     }
     Ok(out)
 }
@@ -667,16 +688,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stacked_or_bidirectional_layers_are_refused() {
+    fn stacked_layers_are_refused() {
         let w = |name: &str| Weight::new(name.into(), vec![4, 1], vec![0.0; 4]);
-        for name in ["lstm.weight_ih_l1", "gru.weight_ih_l0_reverse"] {
-            assert_eq!(
-                recurrent(vec![w("lstm.weight_ih_l0"), w(name)]).unwrap_err(),
-                format!(
-                    "`{name}` belongs to a stacked or bidirectional recurrent layer, which kiln does not have; stack kiln's layers instead"
-                )
-            );
-        }
+        assert_eq!(
+            recurrent(vec![w("lstm.weight_ih_l0"), w("lstm.weight_ih_l1")]).unwrap_err(),
+            "`lstm.weight_ih_l1` belongs to a stacked recurrent layer, which kiln does not have; stack kiln's layers instead"
+        );
+        assert_eq!(
+            recurrent(vec![
+                w("gru.weight_ih_l0"),
+                w("gru.weight_hh_l0"),
+                w("gru.weight_ih_l0_reverse")
+            ])
+            .unwrap_err(),
+            "`gru.backward` lacks its weight_ih_l0 or weight_hh_l0"
+        );
         let odd = vec![
             w("rnn.weight_ih_l0"),
             Weight::new("rnn.weight_hh_l0".into(), vec![3, 3], vec![0.0; 9]),

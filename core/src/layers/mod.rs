@@ -5,7 +5,9 @@
 //! without its `Run` does not compile.
 
 mod activation;
+mod attention;
 mod batch_normalization;
+mod bidirectional;
 mod conv;
 mod conv_transpose;
 mod dense;
@@ -27,7 +29,11 @@ use kiln_spec::{Layer, LayerKind, Shape, kinds};
 
 use crate::dyn_tensor::DynTensor;
 
+pub(crate) use attention::run_attention;
+pub use attention::{Attention, attention, multi_head_attention};
 pub use batch_normalization::{batch_norm, batch_normalization};
+pub(crate) use bidirectional::run_bidirectional;
+pub use bidirectional::{Bidirectional, bidirectional, bidirectional_with_states};
 pub use conv::{conv1d, conv2d, convolve1d};
 pub use conv_transpose::{conv2d_transpose, conv2d_transpose_step};
 pub use dense::dense;
@@ -103,6 +109,7 @@ macro_rules! stateful {
                 fn build(
                     config: &Self::Config,
                     input: &Shape,
+                    _more: &[Shape],
                     device: &B::Device,
                 ) -> Option<RuntimeLayer<B>> {
                     Some(RuntimeLayer::$kind(<Self as Stateful<B>>::init(config, input, device)))
@@ -143,6 +150,14 @@ mod modules {
         Gru(Gru<B>),
         /// An LSTM's cell.
         Lstm(Lstm<B>),
+        /// A Bidirectional SimpleRNN's two cells.
+        BidirectionalSimpleRnn(Bidirectional<B, Rnn<B>>),
+        /// A Bidirectional GRU's two cells.
+        BidirectionalGru(Bidirectional<B, Gru<B>>),
+        /// A Bidirectional LSTM's two cells.
+        BidirectionalLstm(Bidirectional<B, Lstm<B>>),
+        /// A MultiHeadAttention's projections.
+        MultiHeadAttention(Attention<B>),
     }
 }
 pub use modules::RuntimeLayer;
@@ -151,10 +166,12 @@ pub(crate) use modules::kernel_and_bias;
 /// How one layer kind of kiln-spec's registry runs: its module and its forward step.
 pub trait Run<B: Backend>: LayerKind {
     /// The module of a layer with weights or state, for an input of `input`'s shape (which
-    /// kiln-spec's rule accepted); none for a layer without (the default).
+    /// kiln-spec's rule accepted) and, for a layer taking several, `more` after it; none
+    /// for a layer without (the default).
     fn build(
         _config: &Self::Config,
         _input: &Shape,
+        _more: &[Shape],
         _device: &B::Device,
     ) -> Option<RuntimeLayer<B>> {
         None
@@ -172,15 +189,16 @@ pub trait Run<B: Backend>: LayerKind {
 
 macro_rules! dispatch {
     ($($(#[$doc:meta])* $kind:ident($config:ident)),* $(,)?) => {
-        /// The module of `layer` for an input of `input`'s shape; none for a layer
-        /// without weights or state.
+        /// The module of `layer` for an input of `input`'s shape (and `more` after it);
+        /// none for a layer without weights or state.
         pub(crate) fn build<B: Backend>(
             layer: &Layer,
             input: &Shape,
+            more: &[Shape],
             device: &B::Device,
         ) -> Option<RuntimeLayer<B>> {
             match layer {
-                $(Layer::$kind(config) => <kinds::$kind as Run<B>>::build(config, input, device),)*
+                $(Layer::$kind(config) => <kinds::$kind as Run<B>>::build(config, input, more, device),)*
             }
         }
 

@@ -224,15 +224,20 @@ pub fn recurrent_with_states<B: Backend, R: Recurrent<B>, const D: usize>(
     go_backwards: bool,
 ) -> (Tensor<B, D>, R::States) {
     let (steps, states) = layer.run(if go_backwards { x.flip([1]) } else { x });
-    let output = if D == 3 {
+    (output_of(steps), states)
+}
+
+/// Every step's state `[batch, timesteps, units]` as a layer's output of rank `D`: all of
+/// them (`D = 3`, `return_sequences`) or the last (`D = 2`).
+pub(super) fn output_of<B: Backend, const D: usize>(steps: Tensor<B, 3>) -> Tensor<B, D> {
+    if D == 3 {
         let dims = dims_of::<B, 3, D>(&steps);
         steps.reshape(dims)
     } else {
         let last = last_step(steps);
         let dims = dims_of::<B, 2, D>(&last);
         last.reshape(dims)
-    };
-    (output, states)
+    }
 }
 
 /// The dims of `t`, of rank `S`, as an array of `D` (the same rank, checked by the caller).
@@ -251,7 +256,7 @@ fn last_step<B: Backend>(steps: Tensor<B, 3>) -> Tensor<B, 2> {
 }
 
 /// The module of a recurrent layer taking `features` per step.
-fn build<B: Backend>(
+pub(super) fn build<B: Backend>(
     l: &layers::Recurrent,
     features: usize,
     device: &B::Device,
@@ -323,6 +328,7 @@ macro_rules! recurrent_kinds {
             fn build(
                 l: &layers::Recurrent,
                 input: &Shape,
+                _more: &[Shape],
                 device: &B::Device,
             ) -> Option<RuntimeLayer<B>> {
                 Some(build(l, size(input, input.rank().saturating_sub(1)), device))

@@ -59,6 +59,8 @@ pub fn layer_code(
         | Layer::Embedding(_)
         | Layer::TimeDistributed(_) => stateful(layer, info, field),
         Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => recurrent::expand(l, info, field),
+        Layer::Bidirectional(l) => recurrent::expand_bidirectional(l, info, field),
+        Layer::MultiHeadAttention(_) => attention(layer, info, field),
         Layer::Flatten(_)
         | Layer::Reshape(_)
         | Layer::Permute(_)
@@ -136,6 +138,28 @@ fn stateful(layer: &Layer, info: &LayerInfo, field: &Ident) -> LayerCode {
         forward: quote!({
             #config
             #kp::layers::stateful(#kind, &*CONFIG, &self.#field, x, training)
+        }),
+    }
+}
+
+/// A MultiHeadAttention: kiln-core's projections for the tensors it takes, and its step on
+/// the query `x` and the `more` the functional expansion binds.
+fn attention(layer: &Layer, info: &LayerInfo, field: &Ident) -> LayerCode {
+    let kp = private();
+    let (_, config) = kind_and_config(layer);
+    let shapes: Vec<&kiln_spec::Shape> = std::iter::once(&info.input).chain(&info.more).collect();
+    let features = kiln_spec::layers::MultiHeadAttention::features(&shapes).map(usize_lit);
+    LayerCode {
+        field: Some((
+            quote!(#kp::layers::Attention<B>),
+            quote!({
+                #config
+                #kp::layers::multi_head_attention::<B>(&*CONFIG, [#(#features),*], device)
+            }),
+        )),
+        forward: quote!({
+            #config
+            #kp::layers::attention(&*CONFIG, &self.#field, x, more, training)
         }),
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::args::{ArgError, Args, Call, Param, number};
+use crate::args::{ArgError, Args, Call, Param, rate};
 use crate::rule::{Input, Rule};
 use crate::shape::Shape;
 
@@ -21,14 +21,7 @@ impl Dropout {
             "the fraction of inputs to drop, e.g. Dropout(0.5)",
         )];
         let mut args = Args::new("Dropout", call, &params);
-        let rate = args.required("rate", |v| {
-            let rate = number(v)?;
-            if (0.0..1.0).contains(&rate) {
-                Ok(rate)
-            } else {
-                Err(format!("the rate must be in [0, 1), got {rate:?}"))
-            }
-        });
+        let rate = args.required("rate", rate);
         args.finish(|| Some(Dropout { rate: rate? }))
     }
 }

@@ -1,7 +1,9 @@
 //! One file per layer kind: its arguments, output shape and parameter count.
 
 mod activation;
+mod attention;
 mod batch_normalization;
+mod bidirectional;
 mod borders;
 mod conv;
 mod conv_transpose;
@@ -25,7 +27,9 @@ mod time_distributed;
 mod upsampling;
 
 pub use activation::ActivationLayer;
+pub use attention::MultiHeadAttention;
 pub use batch_normalization::BatchNormalization;
+pub use bidirectional::{Bidirectional, MergeMode};
 pub use borders::{Borders, Cropping2D, ZeroPadding2D};
 pub use conv::{Conv, Conv1D, Conv2D};
 pub use conv_transpose::Conv2DTranspose;
@@ -49,6 +53,21 @@ pub use reshape::Reshape;
 pub use separable::SeparableConv2D;
 pub use time_distributed::TimeDistributed;
 pub use upsampling::{Interpolation, UpSampling2D};
+
+/// The layer a wrapper (TimeDistributed, Bidirectional) takes as its argument: a call, or
+/// the bare name of a layer without arguments (`TimeDistributed(Flatten)`).
+fn wrapped(v: &crate::args::Value) -> Result<crate::layer::Layer, String> {
+    use crate::args::{Call, Value};
+    let inner = match v {
+        Value::Call(inner) => inner.clone(),
+        Value::Name(name) => Call::bare(name.clone()),
+        other => return Err(format!("expected a layer such as Dense(8), got `{other}`")),
+    };
+    crate::layer::Layer::from_call(&inner).map_err(|errors| {
+        let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+        messages.join("; ")
+    })
+}
 
 /// Test helpers shared by the layer files.
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::args::{ArgError, Args, Call, Param, Value, number};
+use crate::args::{ArgError, Args, Call, Param, Value, number, rate};
 use crate::rule::{Input, Rule};
 use crate::shape::Shape;
 use crate::window::spatial;
@@ -41,14 +41,6 @@ pub struct SpatialDropout<const N: usize> {
 pub type SpatialDropout1D = SpatialDropout<1>;
 /// Over `[channels, height, width]`.
 pub type SpatialDropout2D = SpatialDropout<2>;
-
-/// A rate in `[0, 1)`.
-fn rate(v: &Value) -> Result<f64, String> {
-    match number(v)? {
-        rate if (0.0..1.0).contains(&rate) => Ok(rate),
-        rate => Err(format!("the rate must be in [0, 1), got {rate:?}")),
-    }
-}
 
 /// A layer of one required argument `name`, read by `read`.
 fn one<T>(

@@ -170,6 +170,16 @@ impl Recurrent {
         })
     }
 
+    /// The layer of this configuration: `Layer::LSTM` for an LSTM's.
+    pub fn into_layer(self) -> crate::layer::Layer {
+        use crate::layer::Layer;
+        match self.cell {
+            Cell::SimpleRnn => Layer::SimpleRNN(self),
+            Cell::Gru => Layer::GRU(self),
+            Cell::Lstm => Layer::LSTM(self),
+        }
+    }
+
     /// How many final states `return_state = true` adds: `h`, and `c` for an LSTM.
     pub fn state_count(&self) -> usize {
         match (self.return_state, self.cell) {
@@ -195,6 +205,13 @@ impl Recurrent {
 impl Rule for Recurrent {
     fn states(&self) -> Vec<Shape> {
         vec![Shape::known([self.units]); self.state_count()]
+    }
+
+    fn state_names(&self) -> Vec<String> {
+        ["h", "c"][..self.state_count()]
+            .iter()
+            .map(|&n| n.to_owned())
+            .collect()
     }
 
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {

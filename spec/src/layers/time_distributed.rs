@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
-use crate::args::{ArgError, Args, Call, Param, Value};
+use crate::args::{ArgError, Args, Call, Param};
 use crate::layer::Layer;
 use crate::rule::{Input, Params, Rule, WeightOptions};
 use crate::shape::Shape;
@@ -27,18 +27,7 @@ impl TimeDistributed {
         )];
         let mut args = Args::new("TimeDistributed", call, &params);
         let layer = args.required("layer", |v| {
-            // A layer without arguments may be written bare: TimeDistributed(Flatten).
-            let inner = match v {
-                Value::Call(inner) => inner.clone(),
-                Value::Name(name) => Call::bare(name.clone()),
-                other => {
-                    return Err(format!("expected a layer such as Dense(8), got `{other}`"));
-                }
-            };
-            let layer = Layer::from_call(&inner).map_err(|errors| {
-                let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
-                messages.join("; ")
-            })?;
+            let layer = super::wrapped(v)?;
             match &layer {
                 Layer::Dense(_)
                 | Layer::Dropout(_)
