@@ -133,6 +133,27 @@ fn concatenate_then_dense_is_the_hand_computation() {
     assert_eq!(got, want);
 }
 
+model! {
+    /// Keras's other two merges: the difference, then the smaller of each pair.
+    struct Differences {
+        input a: [3],
+        input b: [3];
+        let d = Subtract(a, b);
+        let y = Minimum(d, b);
+        output y;
+    }
+}
+
+#[test]
+fn subtract_and_minimum_compute_as_keras() {
+    let device = Default::default();
+    let model = Differences::<Inner>::new(&device);
+    let a = Tensor::<Inner, 2>::from_data(TensorData::from([[1.0f32, -2.0, 3.0]]), &device);
+    let b = Tensor::<Inner, 2>::from_data(TensorData::from([[2.0f32, 4.0, -1.0]]), &device);
+    // a - b = [-1, -6, 4]; its minimum with b.
+    assert_eq!(values(model.forward(a, b)), [-1.0, -6.0, -1.0]);
+}
+
 #[test]
 fn every_merge_computes_its_element_wise_rule() {
     let device = Default::default();
@@ -465,7 +486,8 @@ fn bidirectional_gives_both_layers_final_states() {
 }
 
 model! {
-    /// A Transformer encoder block, as Keras's text classification example writes it.
+    /// A Transformer encoder block (Keras's text classification example's, with dropout on
+    /// the attention weights).
     struct Encoder {
         input tokens: [_, 8],
         let attended = MultiHeadAttention(tokens, tokens, num_heads = 2, key_dim = 4, dropout = 0.5);

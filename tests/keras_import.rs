@@ -49,6 +49,18 @@ model! {
 }
 
 model! {
+    /// The declaration `kiln::import::keras` prints for the states fixture, pasted.
+    pub struct States {
+        input seq: [6, 3],
+        let (lstm, lstm_h, lstm_c) = seq -> LSTM(4, return_sequences = true, return_state = true);
+        let (bidirectional, bidirectional_h, bidirectional_h_back) = lstm -> Bidirectional(GRU(3, return_state = true), merge_mode = sum);
+        let concatenate = Concatenate(bidirectional, bidirectional_h, bidirectional_h_back, lstm_h, lstm_c, axis = 1);
+        let dense = concatenate -> Dense(2, activation = softmax);
+        output dense,
+    }
+}
+
+model! {
     /// The declaration `kiln::import::keras` prints for the attention fixture, pasted.
     pub struct Attended {
         input tokens: [6, 4],
@@ -243,6 +255,24 @@ fn attention_imports_with_its_projections_and_causal_mask() {
 }
 
 #[test]
+fn final_states_import_bound_by_name() {
+    let states = imports_as_keras(
+        "keras_states",
+        [2, 6, 3],
+        "States",
+        "model! {\n    pub struct States {\n        input seq: [6, 3],\n        let (lstm, lstm_h, lstm_c) = seq -> LSTM(4, return_sequences = true, return_state = true);\n        let (bidirectional, bidirectional_h, bidirectional_h_back) = lstm -> Bidirectional(GRU(3, return_state = true), merge_mode = sum);\n        let concatenate = Concatenate(bidirectional, bidirectional_h, bidirectional_h_back, lstm_h, lstm_c, axis = 1);\n        let dense = concatenate -> Dense(2, activation = softmax);\n        output dense,\n    }\n}\n",
+    );
+    // In the declared model, through a kiln weights file.
+    let (x, want) = reference("keras_states", [2, 6, 3]);
+    let model = through_a_kiln_file(
+        "keras_states",
+        |path| states.save_weights(path),
+        States::<B>::new(&Default::default()),
+    );
+    assert_close(model.forward(x), &want);
+}
+
+#[test]
 fn bidirectional_layers_import_with_both_layers_weights() {
     let both = imports_as_keras(
         "keras_bidirectional",
@@ -258,6 +288,16 @@ fn bidirectional_layers_import_with_both_layers_weights() {
         BothWays::<B>::new(&Default::default()),
     );
     assert_close(model.forward(x), &want);
+}
+
+#[test]
+fn a_permute_of_an_image_s_axes_imports_in_kiln_s_order() {
+    imports_as_keras(
+        "keras_permute",
+        [2, 2, 4, 5],
+        "Permuted",
+        "model! {\n    pub struct Permuted {\n        input: [2, 4, 5],\n        Permute((1, 3, 2)),\n        Conv2D(3, (1, 2), activation = relu),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n",
+    );
 }
 
 #[test]

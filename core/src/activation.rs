@@ -37,6 +37,13 @@ pub fn apply<B: Backend, const D: usize>(activation: Activation, x: Tensor<B, D>
         Activation::LeakyRelu => act::leaky_relu(x, LEAKY_RELU_SLOPE),
         Activation::Softplus => act::softplus(x, 1.0),
         Activation::Swish => act::silu(x),
+        Activation::Relu6 => x.clamp(0.0, 6.0),
+        // relu6(x + 3) / 6 = max(0, min(1, x/6 + 1/2)).
+        Activation::HardSigmoid => act::hard_sigmoid(x, 1.0 / 6.0, 0.5),
+        Activation::HardSilu => act::hard_swish(x),
+        Activation::Softsign => act::softsign(x),
+        Activation::Exponential => x.exp(),
+        Activation::Mish => act::mish(x),
         Activation::Linear => x,
     }
 }
@@ -51,7 +58,7 @@ mod tests {
         // Expected values: Keras's definitions (keras.activations, Keras 3) evaluated in
         // Python's `math` at x = [-2, -0.5, 0, 1.5].
         let x = [-2.0, -0.5, 0.0, 1.5];
-        let cases: [(Activation, [f32; 4]); 10] = [
+        let cases: [(Activation, [f32; 4]); 16] = [
             (Activation::Relu, [0.0, 0.0, 0.0, 1.5]),
             (
                 Activation::Sigmoid,
@@ -80,6 +87,19 @@ mod tests {
                 [-0.238_405_84, -0.188_770_33, 0.0, 1.226_361_8],
             ),
             (Activation::Linear, [-2.0, -0.5, 0.0, 1.5]),
+            // Keras 3.15's keras.activations on the same values.
+            (Activation::Relu6, [0.0, 0.0, 0.0, 1.5]),
+            (Activation::HardSigmoid, [1.0 / 6.0, 5.0 / 12.0, 0.5, 0.75]),
+            (Activation::HardSilu, [-1.0 / 3.0, -5.0 / 24.0, 0.0, 1.125]),
+            (Activation::Softsign, [-2.0 / 3.0, -1.0 / 3.0, 0.0, 0.6]),
+            (
+                Activation::Exponential,
+                [0.135_335_28, 0.606_530_66, 1.0, 4.481_689],
+            ),
+            (
+                Activation::Mish,
+                [-0.252_501_46, -0.220_743_78, 0.0, 1.403_378_1],
+            ),
         ];
         for (a, want) in cases {
             let got = floats(apply(
@@ -87,6 +107,24 @@ mod tests {
                 Tensor::<TestBackend, 1>::from_floats(x, &Default::default()),
             ));
             assert_close(&got, &want, 1e-5, a.name());
+        }
+    }
+
+    #[test]
+    fn the_piecewise_activations_saturate_as_keras_s() {
+        // Keras 3.15 at x = [-4, 4, 7].
+        let x = [-4.0, 4.0, 7.0];
+        let cases = [
+            (Activation::Relu6, [0.0, 4.0, 6.0]),
+            (Activation::HardSigmoid, [0.0, 1.0, 1.0]),
+            (Activation::HardSilu, [0.0, 4.0, 7.0]),
+        ];
+        for (a, want) in cases {
+            let got = floats(apply(
+                a,
+                Tensor::<TestBackend, 1>::from_floats(x, &Default::default()),
+            ));
+            assert_close(&got, &want, 1e-6, a.name());
         }
     }
 

@@ -6,7 +6,8 @@ use burn::tensor::{Tensor, backend::Backend};
 use crate::error::TrainError;
 
 /// A batch tensor of rank 2, 3 or 4 (examples of 1 to 3 dimensions): what a runtime
-/// model passes between its layers, and what a [`JsonGraph`] takes and gives.
+/// model passes between its layers, and what a [`JsonGraph`](crate::JsonGraph) takes and
+/// gives.
 #[derive(Clone, Debug)]
 pub enum DynTensor<B: Backend> {
     /// `[batch, features]`.

@@ -18,8 +18,9 @@ use crate::model::Model;
 use crate::runtime::JsonModel;
 use crate::save::{file_error, is_safetensors, read_architecture, regex_escape};
 
-/// Loads weights saved by [`save_weights`] (or [`save_model`]) into `model`, checking
-/// that every layer's weights are there with the right shapes.
+/// Loads weights saved by [`save_weights`](crate::save_weights) (or
+/// [`save_model`](crate::save_model)) into `model`, checking that every layer's weights
+/// are there with the right shapes.
 ///
 /// # Errors
 /// When the file cannot be read, or does not hold this model's weights: each missing,

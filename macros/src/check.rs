@@ -345,13 +345,16 @@ fn read_merge(cx: &Ctxt, call: &LayerCall) -> Option<Declared> {
             (Some(_), _) => keywords.push(i),
             (None, Value::Name(_)) => {}
             (None, other) => {
-                cx.error_spanned_by(
-                    &a.tokens,
+                let message = if Layer::MERGES.contains(&name.as_str()) {
                     format!(
-                        "{} merges tensors named by their bindings, e.g. {}(a, b); got `{other}`",
-                        call.name, call.name
-                    ),
-                );
+                        "{name} merges tensors named by their bindings, e.g. {name}(a, b); got `{other}`"
+                    )
+                } else {
+                    format!(
+                        "{name} takes tensors named by their bindings, then its own arguments by keyword, e.g. {name}(q, v, num_heads = 2, key_dim = 16); got `{other}`"
+                    )
+                };
+                cx.error_spanned_by(&a.tokens, message);
                 ok = false;
             }
         }

@@ -350,6 +350,8 @@ pub fn merge_op_tokens(op: kiln_spec::layers::MergeOp) -> TokenStream {
         MergeOp::Multiply => quote!(#kp::layers::Merge::Multiply),
         MergeOp::Average => quote!(#kp::layers::Merge::Average),
         MergeOp::Maximum => quote!(#kp::layers::Merge::Maximum),
+        MergeOp::Subtract => quote!(#kp::layers::Merge::Subtract),
+        MergeOp::Minimum => quote!(#kp::layers::Merge::Minimum),
         MergeOp::Concatenate { dim } => {
             let dim = usize_lit(dim);
             quote!(#kp::layers::Merge::Concatenate { dim: #dim })

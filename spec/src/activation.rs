@@ -8,7 +8,7 @@ use crate::args::{Value, suggestion};
 
 /// An activation function, named as in Keras (`activation = relu`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum Activation {
     /// `max(x, 0)`.
     Relu,
@@ -28,15 +28,27 @@ pub enum Activation {
     LeakyRelu,
     /// `ln(1 + exp(x))`.
     Softplus,
-    /// `x · sigmoid(x)` (also called SiLU).
+    /// `x · sigmoid(x)` (also called SiLU: `silu` reads as `swish`).
     Swish,
+    /// `min(max(x, 0), 6)`, MobileNet's.
+    Relu6,
+    /// `relu6(x + 3) / 6`, Keras 3's piecewise-linear sigmoid.
+    HardSigmoid,
+    /// `x · hard_sigmoid(x)`, MobileNetV3's hard swish (`hard_swish` reads as this).
+    HardSilu,
+    /// `x / (|x| + 1)`.
+    Softsign,
+    /// `exp(x)`.
+    Exponential,
+    /// `x · tanh(softplus(x))`.
+    Mish,
     /// The identity.
     Linear,
 }
 
 impl Activation {
     /// Every activation, in the order of the Keras docs.
-    pub const ALL: [Activation; 11] = [
+    pub const ALL: [Activation; 17] = [
         Activation::Relu,
         Activation::Sigmoid,
         Activation::Tanh,
@@ -47,7 +59,20 @@ impl Activation {
         Activation::LeakyRelu,
         Activation::Softplus,
         Activation::Swish,
+        Activation::Relu6,
+        Activation::HardSigmoid,
+        Activation::HardSilu,
+        Activation::Softsign,
+        Activation::Exponential,
+        Activation::Mish,
         Activation::Linear,
+    ];
+
+    /// Other Keras names of activations: Keras 3 writes `swish` as `silu` and `hard_swish`
+    /// as `hard_silu`.
+    const ALIASES: [(&'static str, Activation); 2] = [
+        ("silu", Activation::Swish),
+        ("hard_swish", Activation::HardSilu),
     ];
 
     /// The Keras name: `relu`, `leaky_relu`.
@@ -63,13 +88,25 @@ impl Activation {
             Activation::LeakyRelu => "leaky_relu",
             Activation::Softplus => "softplus",
             Activation::Swish => "swish",
+            Activation::Relu6 => "relu6",
+            Activation::HardSigmoid => "hard_sigmoid",
+            Activation::HardSilu => "hard_silu",
+            Activation::Softsign => "softsign",
+            Activation::Exponential => "exponential",
+            Activation::Mish => "mish",
             Activation::Linear => "linear",
         }
     }
 
-    /// The activation with this Keras name.
+    /// The activation with this Keras name (or one of Keras's other names for it).
     pub fn from_name(name: &str) -> Option<Activation> {
-        Activation::ALL.into_iter().find(|a| a.name() == name)
+        Activation::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .or_else(|| {
+                let alias = Activation::ALIASES.iter().find(|(n, _)| *n == name);
+                alias.map(|&(_, a)| a)
+            })
     }
 
     /// Reads `activation = relu` (or `"relu"`).
@@ -83,6 +120,20 @@ impl Activation {
                 names.join(", ")
             )),
         }
+    }
+}
+
+impl TryFrom<String> for Activation {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        Activation::from_value(&Value::Name(name))
+    }
+}
+
+impl From<Activation> for &'static str {
+    fn from(a: Activation) -> Self {
+        a.name()
     }
 }
 
@@ -118,11 +169,24 @@ mod tests {
             ),
             (
                 Value::Int(3),
-                "expected an activation name (relu, sigmoid, tanh, softmax, elu, selu, gelu, leaky_relu, softplus, swish, linear), got `3`",
+                "expected an activation name (relu, sigmoid, tanh, softmax, elu, selu, gelu, leaky_relu, softplus, swish, relu6, hard_sigmoid, hard_silu, softsign, exponential, mish, linear), got `3`",
             ),
         ];
         for (v, want) in cases {
             assert_eq!(Activation::from_value(&v), Err(want.to_string()));
         }
+    }
+
+    #[test]
+    fn keras_3_s_other_names_read_as_kiln_s() {
+        assert_eq!(Activation::from_name("silu"), Some(Activation::Swish));
+        assert_eq!(
+            Activation::from_name("hard_swish"),
+            Some(Activation::HardSilu)
+        );
+        assert_eq!(
+            serde_json::from_str::<Activation>("\"hard_silu\"").unwrap(),
+            Activation::HardSilu
+        );
     }
 }

@@ -214,6 +214,15 @@ impl Param {
         }
     }
 
+    /// A parameter given by keyword only, which the layer needs.
+    pub const fn required_keyword(name: &'static str, help: &'static str) -> Self {
+        Param {
+            name,
+            positional: false,
+            help,
+        }
+    }
+
     pub const fn keyword(name: &'static str) -> Self {
         Param {
             name,

@@ -101,6 +101,10 @@ macro_rules! registry {
         Average(Merge),
         /// The element-wise maximum of two or more tensors of one shape.
         Maximum(Merge),
+        /// The element-wise difference of two tensors of one shape: `a - b`.
+        Subtract(Merge),
+        /// The element-wise minimum of two or more tensors of one shape.
+        Minimum(Merge),
         /// Two or more tensors joined along one axis.
         Concatenate(Concatenate),
         /// A model declared with `model!`, used as one layer: `Model(FeatureExtractor)`.
@@ -185,7 +189,7 @@ impl Layer {
     }
 
     /// The output shape for the tensors a functional node takes: one for most layers,
-    /// two or more for the merges.
+    /// two or more for the merges, two or three for MultiHeadAttention.
     ///
     /// # Errors
     /// As [`Layer::output`], and when the layer takes another number of tensors.
@@ -233,6 +237,8 @@ impl Layer {
             Layer::Multiply(_) => MergeOp::Multiply,
             Layer::Average(_) => MergeOp::Average,
             Layer::Maximum(_) => MergeOp::Maximum,
+            Layer::Subtract(_) => MergeOp::Subtract,
+            Layer::Minimum(_) => MergeOp::Minimum,
             // The rule refuses an axis outside the examples.
             Layer::Concatenate(c) => MergeOp::Concatenate {
                 dim: c.dim_index(rank)? + 1,
@@ -242,21 +248,25 @@ impl Layer {
     }
 
     /// The layers that merge several tensors.
-    pub const MERGES: &'static [&'static str] =
-        &["Add", "Multiply", "Average", "Maximum", "Concatenate"];
-
-    /// Whether the layer merges several tensors (Add, Concatenate, ...).
-    pub fn is_merge(&self) -> bool {
-        Self::MERGES.contains(&self.class_name())
-    }
+    pub const MERGES: &'static [&'static str] = &[
+        "Add",
+        "Subtract",
+        "Multiply",
+        "Average",
+        "Maximum",
+        "Minimum",
+        "Concatenate",
+    ];
 
     /// The layers the functional form calls on several tensors, `Add(a, b)`: the merges
     /// and MultiHeadAttention.
     pub const TAKING_SEVERAL: &'static [&'static str] = &[
         "Add",
+        "Subtract",
         "Multiply",
         "Average",
         "Maximum",
+        "Minimum",
         "Concatenate",
         "MultiHeadAttention",
     ];
@@ -267,7 +277,8 @@ impl Layer {
         Self::TAKING_SEVERAL.contains(&self.class_name())
     }
 
-    /// The layer's parameter counts for an input it accepts.
+    /// The layer's parameter counts for an input it accepts (a MultiHeadAttention's as
+    /// if its value and key were `input` too: see [`Layer::params_with`]).
     pub fn params(&self, input: &Shape) -> Params {
         self.rule().params(input)
     }

@@ -101,9 +101,9 @@ pub(crate) trait Rule {
         Vec::new()
     }
 
-    /// What [`Rule::states`] are, for messages: `h`, `c`.
+    /// What [`Rule::states`] are, for messages: `h`, `c`; one name for each.
     fn state_names(&self) -> Vec<String> {
-        Vec::new()
+        (1..=self.states().len()).map(|k| format!("s{k}")).collect()
     }
 
     /// The activation applied at the end of the layer: its weights' option, if it has any.

@@ -1,6 +1,7 @@
 // MultiHeadAttention takes a query and a value (and a key) in the functional form, named
 // as a merge's tensors are: a Sequential model cannot give it two, a chain gives it one;
-// the value must be a sequence, and the key pairs with it step by step.
+// the value must be a sequence, and the key pairs with it step by step; its own arguments
+// come by keyword.
 use kiln::prelude::*;
 
 model! {
@@ -24,6 +25,14 @@ model! {
         input x: [10, 8],
         input v: [8],
         let y = MultiHeadAttention(x, v, num_heads = 2, key_dim = 4);
+        output y,
+    }
+}
+
+model! {
+    pub struct Positional {
+        input x: [10, 8],
+        let y = MultiHeadAttention(x, x, 2, 4);
         output y,
     }
 }

@@ -183,27 +183,50 @@ impl Part {
             let dims: Vec<String> = input.shape.dims().iter().map(ToString::to_string).collect();
             let _ = writeln!(text, "        input {}: [{}],", input.name, dims.join(", "));
         }
+        // A recurrent layer's final states, `lstm[1]` in the graph, are bound as `lstm_h`.
+        let mut states = HashMap::new();
+        for layer in &self.spec.layers {
+            for (k, state) in layer.layer.state_names().iter().enumerate() {
+                let bound = format!("{}_{state}", layer.name);
+                states.insert(format!("{}[{}]", layer.name, k + 1), bound);
+            }
+        }
+        let named = |n: &String| states.get(n).unwrap_or(n).clone();
         for (layer, call) in self.spec.layers.iter().zip(&self.calls) {
+            let inbound: Vec<String> = layer.inbound.iter().map(named).collect();
             let step = if layer.layer.takes_several() {
                 let mut merged = Call::bare(call.name.clone());
-                merged.args = layer
-                    .inbound
-                    .iter()
+                merged.args = inbound
+                    .into_iter()
                     .map(|n| Arg {
                         keyword: None,
-                        value: Value::Name(n.clone()),
+                        value: Value::Name(n),
                     })
                     .chain(call.args.iter().cloned())
                     .collect();
                 merged.to_string()
             } else if call.args.is_empty() {
-                format!("{} -> {}", layer.inbound.join(", "), call.name)
+                format!("{} -> {}", inbound.join(", "), call.name)
             } else {
-                format!("{} -> {call}", layer.inbound.join(", "))
+                format!("{} -> {call}", inbound.join(", "))
             };
-            let _ = writeln!(text, "        let {} = {step};", layer.name);
+            let outputs: Vec<String> = std::iter::once(layer.name.clone())
+                .chain(
+                    layer
+                        .layer
+                        .state_names()
+                        .iter()
+                        .map(|s| format!("{}_{s}", layer.name)),
+                )
+                .collect();
+            let bound = match &outputs[..] {
+                [one] => one.clone(),
+                all => format!("({})", all.join(", ")),
+            };
+            let _ = writeln!(text, "        let {bound} = {step};");
         }
-        let _ = writeln!(text, "        output {},", self.spec.outputs.join(", "));
+        let outputs: Vec<String> = self.spec.outputs.iter().map(named).collect();
+        let _ = writeln!(text, "        output {},", outputs.join(", "));
     }
 }
 
@@ -345,17 +368,16 @@ fn with_call_options(mut call: Call, layer: &Json) -> Result<Call, String> {
                 value: Value::Bool(true),
             }),
             // The tensors (read by `inbound`), and options left at what kiln does.
-            ("query" | "value" | "key", _)
-            | (_, Json::Null | Json::Bool(false))
-            | ("training", _) => {}
+            ("query" | "value" | "key", _) | (_, Json::Null | Json::Bool(false)) => {}
             (key, _) => return Err(format!("calling it with `{key}` is not in kiln")),
         }
     }
     Ok(call)
 }
 
-/// The Keras tensors a functional layer takes: `(layer name, example rank)` of each.
-fn inbound(layer: &Json) -> Result<Vec<(String, usize)>, String> {
+/// The Keras tensors a functional layer takes: `(layer name, tensor index, example rank)`
+/// of each.
+fn inbound(layer: &Json) -> Result<Vec<(String, usize, usize)>, String> {
     let nodes = layer["inbound_nodes"]
         .as_array()
         .map(Vec::as_slice)
@@ -376,6 +398,12 @@ fn inbound(layer: &Json) -> Result<Vec<(String, usize)>, String> {
     };
     let named = ["query", "value", "key"].map(|key| &node["kwargs"][key]);
     tensors.extend(named.into_iter().filter(|t| t.is_object()));
+    if tensors.is_empty() {
+        return Err(format!(
+            "layer `{}`'s call names no tensor kiln can read (Keras 3 files list them in `args`)",
+            layer["name"].as_str().unwrap_or("?")
+        ));
+    }
     tensors
         .into_iter()
         .map(|t| {
@@ -386,7 +414,7 @@ fn inbound(layer: &Json) -> Result<Vec<(String, usize)>, String> {
             let rank = t["config"]["shape"]
                 .as_array()
                 .map_or(1, |s| s.len().saturating_sub(1));
-            Ok((name.to_owned(), rank))
+            Ok((name.to_owned(), index(&history[2]), rank))
         })
         .collect()
 }
@@ -412,15 +440,15 @@ fn functional(name: &str, config: &Json, layers: &[Json]) -> Result<Part, String
             continue;
         }
         let takes = inbound(layer)?;
-        let rank = takes.first().map_or(1, |t| t.1);
+        let rank = takes.first().map_or(1, |t| t.2);
         let (one, call, part) = layer_of(class, layer, rank)?;
         nested.extend(part);
         let inbound = takes
             .iter()
-            .map(|(t, _)| {
+            .map(|(t, k, _)| {
                 nodes
                     .get(t)
-                    .cloned()
+                    .map(|node| tensor_of(node, *k))
                     .ok_or_else(|| format!("layer `{keras}` takes `{t}`, which comes later"))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -466,10 +494,28 @@ fn outputs(config: &Json, nodes: &HashMap<String, String>) -> Result<Vec<String>
             let keras = o[0].as_str().unwrap_or("?");
             nodes
                 .get(keras)
-                .cloned()
+                .map(|node| tensor_of(node, index(&o[2])))
                 .ok_or_else(|| format!("the output `{keras}` is not a layer"))
         })
         .collect()
+}
+
+/// The index of a Keras layer's output tensor (`keras_history`'s last entry): 0 for its
+/// output, `k` for a recurrent layer's `k`-th final state.
+fn index(value: &Json) -> usize {
+    value
+        .as_u64()
+        .and_then(|k| usize::try_from(k).ok())
+        .unwrap_or(0)
+}
+
+/// Kiln's name of tensor `k` of the node `node`: the node's own for its output, `lstm[1]`
+/// for its first final state.
+fn tensor_of(node: &str, k: usize) -> String {
+    match k {
+        0 => node.to_owned(),
+        k => format!("{node}[{k}]"),
+    }
 }
 
 /// A Keras batch shape `[null, 28, 28, 1]` as the example's dimensions.
@@ -522,6 +568,10 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "Cropping2D" => borders(&mut out, config, "cropping")?,
         "UpSampling2D" => up_sampling(&mut out, config)?,
         "RepeatVector" => out.args.push(positional(&config["n"])?),
+        "Permute" => out.args.push(Arg {
+            keyword: None,
+            value: permutation(&config["dims"])?,
+        }),
         "Flatten" => channels_last(config)?,
         "Embedding" => embedding(&mut out, config)?,
         "SimpleRNN" | "GRU" | "LSTM" => recurrent(&mut out, class, config)?,
@@ -542,7 +592,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "LayerNormalization" => layer_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute and the merges; not {other} yet"
             ));
         }
     }
@@ -835,6 +885,7 @@ fn recurrent(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
     );
     let flags = [
         ("return_sequences", false),
+        ("return_state", false),
         ("go_backwards", false),
         ("unit_forget_bias", true),
         ("reset_after", true),
@@ -885,6 +936,29 @@ fn bidirectional(out: &mut Call, config: &Json) -> Result<(), String> {
     };
     keyword_unless(out, "merge_mode", mode, &Value::Name("concat".into()));
     Ok(())
+}
+
+/// Keras's Permute `dims` (of channels-last axes, from 1) as kiln's: the same for
+/// sequences; for images, whose axes `(h, w, c)` kiln holds as `[c, h, w]`, each Keras
+/// tensor `(a, b, c)` held as `[c, a, b]` before and after.
+fn permutation(dims: &Json) -> Result<Value, String> {
+    let keras: Vec<usize> = dims
+        .as_array()
+        .ok_or("Permute's dims are missing")?
+        .iter()
+        .map(|d| d.as_u64().and_then(|d| usize::try_from(d).ok()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("Permute's dims {dims} are not positive integers"))?;
+    let kiln = match keras[..] {
+        // Kiln's axis j is Keras's (j + 2) % 3; Keras's axis k is kiln's (k + 1) % 3.
+        [_, _, _] => (0..3)
+            .map(|j| keras[(j + 2) % 3].checked_sub(1).map(|k| (k + 1) % 3 + 1))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| format!("Permute's dims {dims} count from 1"))?,
+        _ => keras,
+    };
+    let items = kiln.into_iter().map(|d| Value::Int(d as i64)).collect();
+    Ok(Value::Tuple(items))
 }
 
 /// A MultiHeadAttention's arguments (all by keyword: in the functional form the tensors
@@ -959,7 +1033,9 @@ fn mirrors(forward: &Call, backward: &Json) -> Result<bool, String> {
         return Ok(false);
     }
     config["go_backwards"] = Json::Bool(false);
-    let class = backward["class_name"].as_str().unwrap_or_default();
+    let class = backward["class_name"]
+        .as_str()
+        .ok_or("the backward_layer has no class_name")?;
     Ok(call(class, &config)? == *forward)
 }
 
@@ -1272,7 +1348,7 @@ fn layer_weights(
             _ => Vec::new(),
         },
         "MultiHeadAttention" => match layer {
-            Layer::MultiHeadAttention(a) => attention_weights(a.use_bias, source)?,
+            Layer::MultiHeadAttention(a) => attention_weights(a, source)?,
             _ => Vec::new(),
         },
         _ => Vec::new(),
@@ -1283,23 +1359,35 @@ fn layer_weights(
 /// A MultiHeadAttention's four projections: each kernel `[features, heads, size]` (the
 /// output's `[heads, size, features]`) is the Linear's `[features, heads·size]` (`[heads·size,
 /// features]`), its values in the same order, and each bias flattened alike.
-fn attention_weights(use_bias: bool, source: &Source) -> Result<Vec<Weight>, String> {
+fn attention_weights(
+    a: &kiln_spec::layers::MultiHeadAttention,
+    source: &Source,
+) -> Result<Vec<Weight>, String> {
     let mut all = Vec::new();
     for part in ["query", "key", "value", "output"] {
         let projection = source.sublayer(&format!("{part}_dense/vars"), part);
         let kernel = projection.var(0)?;
+        let size = if matches!(part, "query" | "key") {
+            a.key_dim
+        } else {
+            a.value_size()
+        };
         let shape = match (part, &kernel.shape[..]) {
-            ("output", &[heads, size, features]) => vec![heads * size, features],
-            (_, &[features, heads, size]) => vec![features, heads * size],
+            ("output", &[heads, s, features]) if (heads, s) == (a.num_heads, size) => {
+                vec![heads * s, features]
+            }
+            (_, &[features, heads, s]) if part != "output" && (heads, s) == (a.num_heads, size) => {
+                vec![features, heads * s]
+            }
             (_, other) => {
                 return Err(format!(
-                    "`{}`'s {part} kernel is {other:?}, not 3-D",
-                    source.keras
+                    "`{}`'s {part} kernel is {other:?}, not of {} heads of {size}",
+                    source.keras, a.num_heads
                 ));
             }
         };
         all.push(projection.weight("weight", shape, kernel.values));
-        if use_bias {
+        if a.use_bias {
             let bias = projection.var(1)?;
             all.push(projection.weight("bias", vec![bias.values.len()], bias.values));
         }
@@ -1556,6 +1644,32 @@ mod tests {
     }
 
     #[test]
+    fn subtract_and_minimum_import_as_merges() {
+        let tensor = |name: &str| {
+            serde_json::json!({"class_name": "__keras_tensor__",
+            "config": {"shape": [null, 3], "keras_history": [name, 0, 0]}})
+        };
+        let merge = |class: &str, name: &str, a: &str, b: &str| {
+            serde_json::json!({
+            "class_name": class, "name": name, "config": {"name": name},
+            "inbound_nodes": [{"args": [[tensor(a), tensor(b)]], "kwargs": {}}]})
+        };
+        let input = |name: &str| {
+            serde_json::json!({"class_name": "InputLayer", "name": name,
+            "config": {"batch_shape": [null, 3], "name": name}})
+        };
+        let config = serde_json::json!({"class_name": "Functional", "config": {"name": "net",
+            "layers": [input("a"), input("b"), merge("Subtract", "subtract", "a", "b"),
+                       merge("Minimum", "minimum", "subtract", "b")],
+            "output_layers": [["minimum", 0, 0]]}});
+        let model = convert(&config, Vec::new()).unwrap();
+        assert_eq!(
+            model.declaration("Net"),
+            "model! {\n    pub struct Net {\n        input a: [3],\n        input b: [3],\n        let subtract = Subtract(a, b);\n        let minimum = Minimum(subtract, b);\n        output minimum,\n    }\n}\n"
+        );
+    }
+
+    #[test]
     fn attention_over_other_axes_or_with_masks_is_refused() {
         let attention = |config: Json, kwargs: Json| {
             let mut config = config;
@@ -1601,6 +1715,11 @@ mod tests {
                 serde_json::json!({"return_attention_scores": true}),
                 "layer `att` (MultiHeadAttention): calling it with `return_attention_scores` is not in kiln",
             ),
+            (
+                serde_json::json!({}),
+                serde_json::json!({"training": true}),
+                "layer `att` (MultiHeadAttention): calling it with `training` is not in kiln",
+            ),
         ];
         for (config, kwargs, want) in cases {
             assert_eq!(refused(attention(config, kwargs)), want);
@@ -1645,12 +1764,12 @@ mod tests {
 
     #[test]
     fn what_kiln_does_not_have_is_named() {
-        let attention = sequential(serde_json::json!([{"class_name": "MultiHeadAttention",
-            "config": {"name": "attention", "num_heads": 2}}]));
-        let message = refused(attention);
+        let recurrent = sequential(serde_json::json!([{"class_name": "ConvLSTM2D",
+            "config": {"name": "frames", "filters": 2}}]));
+        let message = refused(recurrent);
         assert!(
-            message.starts_with("layer `attention` (MultiHeadAttention): kiln imports")
-                && message.ends_with("not MultiHeadAttention yet"),
+            message.starts_with("layer `frames` (ConvLSTM2D): kiln imports")
+                && message.ends_with("not ConvLSTM2D yet"),
             "{message}"
         );
         let rms = sequential(serde_json::json!([{"class_name": "LayerNormalization",

@@ -186,10 +186,13 @@ pub(crate) fn recurrent(weights: Vec<Weight>) -> Result<Vec<Weight>, String> {
         let layer = match (reverse, bidirectional.contains(&prefix)) {
             (true, _) => format!("{prefix}.backward"),
             (false, true) => format!("{prefix}.forward"),
-            (false, false) => prefix,
+            (false, false) => prefix.clone(),
         };
         let (Some(ih), Some(hh)) = (ih, hh) else {
-            return Err(format!("`{layer}` lacks its weight_ih_l0 or weight_hh_l0"));
+            let suffix = if reverse { "_reverse" } else { "" };
+            return Err(format!(
+                "`{prefix}` lacks its weight_ih_l0{suffix} or weight_hh_l0{suffix}"
+            ));
         };
         out.extend(cells(&layer, &ih, &hh, bih.as_ref(), bhh.as_ref())?);
     }
@@ -701,7 +704,7 @@ mod tests {
                 w("gru.weight_ih_l0_reverse")
             ])
             .unwrap_err(),
-            "`gru.backward` lacks its weight_ih_l0 or weight_hh_l0"
+            "`gru` lacks its weight_ih_l0_reverse or weight_hh_l0_reverse"
         );
         let odd = vec![
             w("rnn.weight_ih_l0"),

@@ -26,6 +26,8 @@ pub fn merge<B: Backend, const D: usize>(
             .fold(first, |a, b| a + b)
             .div_scalar(count as f64),
         Merge::Maximum => rest.into_iter().fold(first, |a, b| a.max_pair(b)),
+        Merge::Subtract => rest.into_iter().fold(first, |a, b| a - b),
+        Merge::Minimum => rest.into_iter().fold(first, |a, b| a.min_pair(b)),
         Merge::Concatenate { dim } => {
             let mut all = Vec::with_capacity(count);
             all.push(first);
@@ -57,6 +59,8 @@ one_tensor!(
     Multiply(Merge),
     Average(Merge),
     Maximum(Merge),
+    Subtract(Merge),
+    Minimum(Merge),
     Concatenate(Concatenate)
 );
 
@@ -78,6 +82,7 @@ mod tests {
             (Merge::Multiply, vec![6.0, -0.0]),
             (Merge::Average, vec![2.0, 1.0]),
             (Merge::Maximum, vec![3.0, 5.0]),
+            (Merge::Minimum, vec![1.0, -2.0]),
             (
                 Merge::Concatenate { dim: 1 },
                 vec![1.0, -2.0, 3.0, 5.0, 2.0, 0.0],
@@ -87,5 +92,8 @@ mod tests {
             let got = merge(m, a.clone(), vec![b.clone(), c.clone()]);
             assert_eq!(got.into_data().to_vec::<f32>().unwrap(), want, "{m:?}");
         }
+        // Keras's Subtract: the first minus the second.
+        let got = merge(Merge::Subtract, a, vec![b]);
+        assert_eq!(got.into_data().to_vec::<f32>().unwrap(), [-2.0, -7.0]);
     }
 }

@@ -84,6 +84,8 @@ pub fn layer_code(
         | Layer::Multiply(_)
         | Layer::Average(_)
         | Layer::Maximum(_)
+        | Layer::Subtract(_)
+        | Layer::Minimum(_)
         | Layer::Concatenate(_) => LayerCode::stateless(quote!(x)),
         Layer::Model(_) => match path {
             Some(path) => nested::expand(path, field),

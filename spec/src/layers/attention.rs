@@ -42,8 +42,9 @@ const ROLES: [&str; 3] = ["query", "value", "key"];
 impl MultiHeadAttention {
     pub(crate) fn from_call(call: &Call) -> Result<Self, Vec<ArgError>> {
         let params = [
-            Param::positional("num_heads", "how many heads, e.g. num_heads = 4"),
-            Param::positional(
+            // By keyword: in the functional form the tensors come first.
+            Param::required_keyword("num_heads", "how many heads, e.g. num_heads = 4"),
+            Param::required_keyword(
                 "key_dim",
                 "each head's query and key size, e.g. key_dim = 16",
             ),

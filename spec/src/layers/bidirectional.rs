@@ -109,7 +109,7 @@ impl Bidirectional {
             Param::keyword("merge_mode"),
         ];
         let mut args = Args::new("Bidirectional", call, &params);
-        let layer = args.required("layer", |v| recurrent(super::wrapped(v)?));
+        let layer = args.required("layer", |v| recurrent(super::wrapped(v, "LSTM(32)")?));
         let merge_mode = args.or("merge_mode", MergeMode::Concat, |v| {
             let modes = [
                 MergeMode::Concat,
@@ -136,8 +136,9 @@ impl Bidirectional {
 
 impl Rule for Bidirectional {
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
-        // `model!` checks this on the arguments; a JSON form is checked here.
-        recurrent(self.layer.clone().into_layer()).map_err(|e| format!("{layer}: {e}"))?;
+        // `model!` and the JSON form check this on the arguments; a configuration built
+        // in Rust from its fields is checked here.
+        recurrent(self.layer.clone().into_layer())?;
         let inner = self.layer.cell.class_name();
         let out = self
             .layer
@@ -219,6 +220,11 @@ mod tests {
                 )],
                 vec![],
                 "`layer` of Bidirectional: Bidirectional reads the sequence both ways itself; remove go_backwards from GRU",
+            ),
+            (
+                vec![i(4)],
+                vec![],
+                "`layer` of Bidirectional: expected a layer such as LSTM(32), got `4`",
             ),
             (
                 vec![n("LSTM")],

@@ -1,4 +1,5 @@
-//! The merges of the functional form: `Add(a, b)`, `Multiply`, `Average`, `Maximum` and
+//! The merges of the functional form: `Add(a, b)`, `Subtract(a, b)`, `Multiply`,
+//! `Average`, `Maximum`, `Minimum` and
 //! `Concatenate(a, b, axis = k)`. The tensors they merge are named by the graph, not by
 //! their arguments.
 
@@ -19,6 +20,10 @@ pub enum MergeOp {
     Average,
     /// The element-wise maximum.
     Maximum,
+    /// The first minus the second.
+    Subtract,
+    /// The element-wise minimum.
+    Minimum,
     /// Joined along tensor dimension `dim` (the batch is dimension 0).
     Concatenate {
         /// The tensor dimension joined.
@@ -26,8 +31,8 @@ pub enum MergeOp {
     },
 }
 
-/// An element-wise merge (Add, Multiply, Average, Maximum): every input has one shape,
-/// which the output keeps.
+/// An element-wise merge (Add, Subtract, Multiply, Average, Maximum, Minimum): every input
+/// has one shape, which the output keeps; Subtract takes two.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Merge {}
 
@@ -109,6 +114,12 @@ impl Rule for Merge {
 
     fn merge(&self, layer: &str, inputs: &[Input]) -> Result<Shape, String> {
         at_least_two(layer, inputs)?;
+        if layer == "Subtract" && inputs.len() != 2 {
+            return Err(format!(
+                "Subtract takes two tensors, a - b, got {}; subtract them one at a time",
+                inputs.len()
+            ));
+        }
         let first = inputs[0].shape;
         let fits = |s: &Shape| crate::shapes_fit(s.dims(), first.dims());
         if !inputs.iter().all(|i| fits(i.shape)) {
@@ -183,11 +194,23 @@ mod tests {
     }
 
     #[test]
+    fn subtract_takes_two() {
+        let a = s(&[Some(4)]);
+        let three = [(a.clone(), "a"), (a.clone(), "b"), (a, "c")];
+        assert_eq!(
+            merged(&layer("Subtract", &[], &[]), &three),
+            Err("Subtract takes two tensors, a - b, got 3; subtract them one at a time".into())
+        );
+    }
+
+    #[test]
     fn element_wise_merges_need_one_shape() {
         let a = s(&[Some(32), Some(16), Some(16)]);
         let b = s(&[Some(64), Some(16), Some(16)]);
         let u = s(&[None, Some(16), Some(16)]);
-        for name in ["Add", "Multiply", "Average", "Maximum"] {
+        for name in [
+            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+        ] {
             let l = layer(name, &[], &[]);
             assert_eq!(
                 merged(&l, &[(a.clone(), "h"), (a.clone(), "r")]),

@@ -55,13 +55,14 @@ pub use time_distributed::TimeDistributed;
 pub use upsampling::{Interpolation, UpSampling2D};
 
 /// The layer a wrapper (TimeDistributed, Bidirectional) takes as its argument: a call, or
-/// the bare name of a layer without arguments (`TimeDistributed(Flatten)`).
-fn wrapped(v: &crate::args::Value) -> Result<crate::layer::Layer, String> {
+/// the bare name of a layer without arguments (`TimeDistributed(Flatten)`); `example` is
+/// one it takes, for the error.
+fn wrapped(v: &crate::args::Value, example: &str) -> Result<crate::layer::Layer, String> {
     use crate::args::{Call, Value};
     let inner = match v {
         Value::Call(inner) => inner.clone(),
         Value::Name(name) => Call::bare(name.clone()),
-        other => return Err(format!("expected a layer such as Dense(8), got `{other}`")),
+        other => return Err(format!("expected a layer such as {example}, got `{other}`")),
     };
     crate::layer::Layer::from_call(&inner).map_err(|errors| {
         let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();

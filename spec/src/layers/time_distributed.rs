@@ -27,7 +27,7 @@ impl TimeDistributed {
         )];
         let mut args = Args::new("TimeDistributed", call, &params);
         let layer = args.required("layer", |v| {
-            let layer = super::wrapped(v)?;
+            let layer = super::wrapped(v, "Dense(8)")?;
             match &layer {
                 Layer::Dense(_)
                 | Layer::Dropout(_)
