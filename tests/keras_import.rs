@@ -255,6 +255,16 @@ fn attention_imports_with_its_projections_and_causal_mask() {
 }
 
 #[test]
+fn the_rectifier_layers_import() {
+    imports_as_keras(
+        "keras_rectifiers",
+        [2, 2, 6, 6],
+        "Rectified",
+        "model! {\n    pub struct Rectified {\n        input: [2, 6, 6],\n        Conv2D(4, 3, padding = same),\n        ReLU(max_value = 6.0),\n        DepthwiseConv2D(3),\n        LeakyReLU(negative_slope = 0.1),\n        Conv2D(3, 1),\n        ELU(alpha = 0.5),\n        GlobalAveragePooling2D,\n        Dense(4),\n        ReLU(max_value = 2.0, negative_slope = 0.2, threshold = 0.1),\n        Dense(2),\n        Softmax,\n    }\n}\n",
+    );
+}
+
+#[test]
 fn final_states_import_bound_by_name() {
     let states = imports_as_keras(
         "keras_states",

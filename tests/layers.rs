@@ -374,6 +374,55 @@ fn bidirectional_reads_both_ways_as_keras() {
 }
 
 model! {
+    /// Keras's activation layers with arguments of their own, the Softmax last.
+    struct Rectified {
+        input: [6],
+        Dense(8),
+        ReLU(6.),
+        Dense(8),
+        LeakyReLU(0.1),
+        Dense(8),
+        ELU(alpha = 0.5),
+        Dense(3),
+        Softmax,
+    }
+}
+
+#[test]
+fn activation_layers_run_and_a_last_softmax_splits_off() {
+    let device = Default::default();
+    let model = Rectified::<Inner>::new(&device);
+    let x = Tensor::<Inner, 2>::random([4, 6], Distribution::Normal(0.0, 3.0), &device);
+    let train = model.forward_train(x.clone());
+    assert_eq!(train.activation, Activation::Softmax);
+    let y = model.forward(x.clone());
+    let sums: Vec<f32> = y.clone().sum_dim(1).into_data().to_vec().unwrap();
+    assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{sums:?}");
+    // By hand: ReLU(6.) caps at 6, LeakyReLU(0.1) and ELU(alpha = 0.5) as burn's own.
+    use burn::tensor::activation as act;
+    let h = model.dense.forward(x.clone()).clamp(0.0, 6.0);
+    let h = act::leaky_relu(model.dense_1.forward(h), 0.1);
+    let h = act::elu(model.dense_2.forward(h), 0.5);
+    let by_hand = act::softmax(model.dense_3.forward(h), 1);
+    let (got, want): (Vec<f32>, Vec<f32>) = (
+        y.clone().into_data().to_vec().unwrap(),
+        by_hand.into_data().to_vec().unwrap(),
+    );
+    assert!(
+        got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6),
+        "{got:?} {want:?}"
+    );
+    let runtime: kiln::JsonModel<Inner, 2, 2> = json_form(&model, "rectified");
+    assert_eq!(
+        kiln::Model::forward(&runtime, x)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap(),
+        y.into_data().to_vec::<f32>().unwrap()
+    );
+}
+
+model! {
     /// Token ids looked up, then read by an LSTM.
     struct Embedded {
         input: [_],

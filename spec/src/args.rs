@@ -474,6 +474,22 @@ pub(crate) fn number(v: &Value) -> Result<f64, String> {
     }
 }
 
+/// A finite number.
+pub(crate) fn finite(v: &Value) -> Result<f64, String> {
+    match number(v)? {
+        x if x.is_finite() => Ok(x),
+        x => Err(format!("expected a finite number, got {x}")),
+    }
+}
+
+/// A finite number, 0 or more.
+pub(crate) fn non_negative(v: &Value) -> Result<f64, String> {
+    match finite(v)? {
+        x if x >= 0.0 => Ok(x),
+        x => Err(format!("expected a number of 0 or more, got {x:?}")),
+    }
+}
+
 /// A dropout's rate: a number in `[0, 1)`.
 pub(crate) fn rate(v: &Value) -> Result<f64, String> {
     match number(v)? {

@@ -23,6 +23,14 @@ macro_rules! registry {
         Dense(Dense),
         /// An activation function on its own.
         Activation(ActivationLayer),
+        /// A rectifier with Keras's cap, slope and threshold: `ReLU(6.)`.
+        ReLU(Relu),
+        /// A rectifier with a slope below 0: `LeakyReLU(0.2)`.
+        LeakyReLU(LeakyRelu),
+        /// An exponential linear unit with its own `alpha`.
+        ELU(Elu),
+        /// A softmax along the last axis, as a layer of its own.
+        Softmax(SoftmaxLayer),
         /// Zeroes a random fraction of its inputs while training.
         Dropout(Dropout),
         /// Multiplies every value by a factor and adds an offset.

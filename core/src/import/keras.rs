@@ -588,11 +588,12 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "Rescaling" => rescaling(&mut out, config)?,
         "Reshape" => reshape(&mut out, config)?,
         "Activation" => out.args.push(positional(&config["activation"])?),
+        "ReLU" | "LeakyReLU" | "ELU" | "Softmax" => activation_layer(&mut out, class, config)?,
         "BatchNormalization" => batch_norm(&mut out, config)?,
         "LayerNormalization" => layer_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute, ReLU, LeakyReLU, ELU, Softmax and the merges; not {other} yet"
             ));
         }
     }
@@ -935,6 +936,31 @@ fn bidirectional(out: &mut Call, config: &Json) -> Result<(), String> {
         other => name(other)?,
     };
     keyword_unless(out, "merge_mode", mode, &Value::Name("concat".into()));
+    Ok(())
+}
+
+/// The arguments of Keras's activation layers (ReLU, LeakyReLU, ELU, Softmax) that differ
+/// from their defaults.
+fn activation_layer(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
+    match class {
+        "ReLU" => {
+            if !config["max_value"].is_null() {
+                out.args.push(Arg {
+                    keyword: Some("max_value".into()),
+                    value: number(&config["max_value"])?,
+                });
+            }
+            for key in ["negative_slope", "threshold"] {
+                keyword_unless(out, key, number(&config[key])?, &Value::Float(0.0));
+            }
+        }
+        "LeakyReLU" => {
+            let slope = number(&config["negative_slope"])?;
+            keyword_unless(out, "negative_slope", slope, &Value::Float(0.3));
+        }
+        "ELU" => keyword_unless(out, "alpha", number(&config["alpha"])?, &Value::Float(1.0)),
+        _ => keyword_unless(out, "axis", scalar(&config["axis"])?, &Value::Int(-1)),
+    }
     Ok(())
 }
 
@@ -1283,6 +1309,10 @@ fn takes_in_order(
             | "GaussianDropout"
             | "Activation"
             | "Rescaling"
+            | "ReLU"
+            | "LeakyReLU"
+            | "ELU"
+            | "Softmax"
             | "BatchNormalization"
             | "LayerNormalization"
     );
@@ -1324,9 +1354,19 @@ fn layer_weights(
             reshape_keeps_order(&source.keras, info)?;
             Vec::new()
         }
-        "Dropout" | "GaussianNoise" | "GaussianDropout" | "Activation" | "Rescaling" => {
+        "Dropout" | "GaussianNoise" | "GaussianDropout" | "Activation" | "Rescaling" | "ReLU"
+        | "LeakyReLU" | "ELU" => {
             return Ok((Vec::new(), flattened));
         }
+        // Along Keras's last axis, an image's channels: kiln holds them first.
+        "Softmax" if info.input.rank() == 3 => {
+            return Err(format!(
+                "`{}` takes a softmax over an image's channels, which kiln holds first; not imported yet",
+                source.keras
+            ));
+        }
+        // Along the features, in whatever order they come.
+        "Softmax" => return Ok((Vec::new(), flattened)),
         "Embedding" => {
             let table = source.var(0)?;
             vec![source.weight("weight", table.shape, table.values)]

@@ -76,9 +76,12 @@ pub fn layer_code(
         | Layer::UpSampling2D(_)
         | Layer::ZeroPadding2D(_)
         | Layer::Cropping2D(_)
-        | Layer::Rescaling(_) => stateless(layer),
+        | Layer::Rescaling(_)
+        | Layer::ReLU(_)
+        | Layer::LeakyReLU(_)
+        | Layer::ELU(_) => stateless(layer),
         // The activation itself is applied by the model's expansion, as for every layer.
-        Layer::Activation(_) => LayerCode::stateless(quote!(x)),
+        Layer::Activation(_) | Layer::Softmax(_) => LayerCode::stateless(quote!(x)),
         // Merges take several tensors, which the functional expansion combines itself.
         Layer::Add(_)
         | Layer::Multiply(_)

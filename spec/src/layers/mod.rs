@@ -1,6 +1,7 @@
 //! One file per layer kind: its arguments, output shape and parameter count.
 
 mod activation;
+mod activation_layers;
 mod attention;
 mod batch_normalization;
 mod bidirectional;
@@ -27,6 +28,7 @@ mod time_distributed;
 mod upsampling;
 
 pub use activation::ActivationLayer;
+pub use activation_layers::{Elu, LeakyRelu, Relu, SoftmaxLayer};
 pub use attention::MultiHeadAttention;
 pub use batch_normalization::BatchNormalization;
 pub use bidirectional::{Bidirectional, MergeMode};

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::args::{ArgError, Args, Call, Param, Value, number};
+use crate::args::{ArgError, Args, Call, Param, finite};
 use crate::rule::{Input, Rule};
 use crate::shape::Shape;
 
@@ -32,14 +32,6 @@ impl Rescaling {
                 offset,
             })
         })
-    }
-}
-
-/// A finite number.
-fn finite(v: &Value) -> Result<f64, String> {
-    match number(v)? {
-        x if x.is_finite() => Ok(x),
-        x => Err(format!("expected a finite number, got {x}")),
     }
 }
 
