@@ -144,6 +144,36 @@ model! {
     }
 }
 
+model! {
+    /// Two towers compared by the cosine of their outputs, as Keras's Siamese networks.
+    struct Towers {
+        input a: [4],
+        input b: [4];
+        let u = a -> Dense(3);
+        let v = b -> Dense(3);
+        let similarity = Dot(u, v, axes = 1, normalize = true);
+        output similarity;
+    }
+}
+
+#[test]
+fn dot_gives_the_cosine_of_two_towers() {
+    let device = Default::default();
+    let model = Towers::<Inner>::new(&device);
+    let a = Tensor::<Inner, 2>::random([5, 4], Distribution::Default, &device);
+    let b = Tensor::<Inner, 2>::random([5, 4], Distribution::Default, &device);
+    let y = model.forward(a.clone(), b.clone());
+    assert_eq!(y.dims(), [5, 1]);
+    let (u, v) = (model.dense.forward(a), model.dense_1.forward(b));
+    let norm = |t: Tensor<Inner, 2>| t.square().sum_dim(1).sqrt();
+    let cosine = (u.clone() * v.clone()).sum_dim(1) / (norm(u) * norm(v));
+    let (got, want) = (values(y), values(cosine));
+    assert!(
+        got.iter().zip(&want).all(|(g, w)| (g - w).abs() < 1e-5),
+        "{got:?} {want:?}"
+    );
+}
+
 #[test]
 fn subtract_and_minimum_compute_as_keras() {
     let device = Default::default();

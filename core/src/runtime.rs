@@ -405,6 +405,7 @@ impl<'a, B: Backend> Graph<'a, B> {
                         layers::run_attention(l, module, first, inputs, training),
                         Vec::new(),
                     ),
+                    Layer::Dot(l) => (layers::run_dot(l, first, inputs), Vec::new()),
                     layer => (layers::step(layer, module, first, training), Vec::new()),
                 };
                 states.truncate(layer.states().len());

@@ -345,14 +345,18 @@ fn read_merge(cx: &Ctxt, call: &LayerCall) -> Option<Declared> {
             (Some(_), _) => keywords.push(i),
             (None, Value::Name(_)) => {}
             (None, other) => {
-                let message = if Layer::MERGES.contains(&name.as_str()) {
-                    format!(
+                let example = match name.as_str() {
+                    "MultiHeadAttention" => Some("(q, v, num_heads = 2, key_dim = 16)"),
+                    "Dot" => Some("(a, b, axes = 1)"),
+                    _ => None,
+                };
+                let message = match example {
+                    Some(example) => format!(
+                        "{name} takes tensors named by their bindings, then its own arguments by keyword, e.g. {name}{example}; got `{other}`"
+                    ),
+                    None => format!(
                         "{name} merges tensors named by their bindings, e.g. {name}(a, b); got `{other}`"
-                    )
-                } else {
-                    format!(
-                        "{name} takes tensors named by their bindings, then its own arguments by keyword, e.g. {name}(q, v, num_heads = 2, key_dim = 16); got `{other}`"
-                    )
+                    ),
                 };
                 cx.error_spanned_by(&a.tokens, message);
                 ok = false;

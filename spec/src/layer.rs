@@ -115,6 +115,8 @@ macro_rules! registry {
         Minimum(Merge),
         /// Two or more tensors joined along one axis.
         Concatenate(Concatenate),
+        /// The dot product of two tensors along an axis of each.
+        Dot(Dot),
         /// A model declared with `model!`, used as one layer: `Model(FeatureExtractor)`.
         Model(Nested),
         }
@@ -276,6 +278,7 @@ impl Layer {
         "Maximum",
         "Minimum",
         "Concatenate",
+        "Dot",
         "MultiHeadAttention",
     ];
 

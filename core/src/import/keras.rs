@@ -548,13 +548,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
             out.args.push(positional(&config["units"])?);
             weight_options(&mut out, config)?;
         }
-        "Conv1D" | "Conv2D" => conv(&mut out, config)?,
-        "Conv2DTranspose" => {
-            if !config["output_padding"].is_null() {
-                return Err("output_padding is not in kiln".into());
-            }
-            conv(&mut out, config)?;
-        }
+        "Conv1D" | "Conv2D" | "Conv2DTranspose" => conv(&mut out, config)?,
         "DepthwiseConv2D" => depthwise(&mut out, config)?,
         "SeparableConv2D" => separable(&mut out, config)?,
         "MaxPooling1D" | "MaxPooling2D" | "AveragePooling1D" | "AveragePooling2D" => {
@@ -576,6 +570,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "Embedding" => embedding(&mut out, config)?,
         "SimpleRNN" | "GRU" | "LSTM" => recurrent(&mut out, class, config)?,
         "Bidirectional" => bidirectional(&mut out, config)?,
+        "Dot" => dot(&mut out, config)?,
         "MultiHeadAttention" => attention(&mut out, config)?,
         "Dropout" | "GaussianDropout" | "SpatialDropout1D" => {
             out.args.push(positional(&config["rate"])?);
@@ -593,7 +588,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "LayerNormalization" => layer_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute, ReLU, LeakyReLU, ELU, Softmax and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute, ReLU, LeakyReLU, ELU, Softmax, Dot and the merges; not {other} yet"
             ));
         }
     }
@@ -702,10 +697,14 @@ fn channels_last(config: &Json) -> Result<(), String> {
     }
 }
 
-/// A Conv1D's or Conv2D's arguments: filters, kernel size, strides, padding, dilation and
-/// the weight options.
+/// A Conv1D's, Conv2D's or Conv2DTranspose's arguments: filters, kernel size, strides,
+/// padding, dilation and the weight options (a transposed one without `output_padding`).
 fn conv(out: &mut Call, config: &Json) -> Result<(), String> {
     channels_last(config)?;
+    // A Conv2DTranspose's.
+    if !config["output_padding"].is_null() {
+        return Err("output_padding is not in kiln".into());
+    }
     if config["groups"].as_u64().unwrap_or(1) != 1 {
         return Err("grouped convolutions are not in kiln".into());
     }
@@ -936,6 +935,21 @@ fn bidirectional(out: &mut Call, config: &Json) -> Result<(), String> {
         other => name(other)?,
     };
     keyword_unless(out, "merge_mode", mode, &Value::Name("concat".into()));
+    Ok(())
+}
+
+/// A Dot's axes (one, or one per tensor) and its normalization.
+fn dot(out: &mut Call, config: &Json) -> Result<(), String> {
+    let axes = match &config["axes"] {
+        Json::Array(items) => Value::Tuple(items.iter().map(scalar).collect::<Result<_, _>>()?),
+        other => scalar(other)?,
+    };
+    out.args.push(Arg {
+        keyword: Some("axes".into()),
+        value: axes,
+    });
+    let normalize = scalar(&config["normalize"])?;
+    keyword_unless(out, "normalize", normalize, &Value::Bool(false));
     Ok(())
 }
 
@@ -1684,7 +1698,7 @@ mod tests {
     }
 
     #[test]
-    fn subtract_and_minimum_import_as_merges() {
+    fn subtract_minimum_and_dot_import_as_merges() {
         let tensor = |name: &str| {
             serde_json::json!({"class_name": "__keras_tensor__",
             "config": {"shape": [null, 3], "keras_history": [name, 0, 0]}})
@@ -1698,14 +1712,17 @@ mod tests {
             serde_json::json!({"class_name": "InputLayer", "name": name,
             "config": {"batch_shape": [null, 3], "name": name}})
         };
+        let mut dot = merge("Dot", "dot", "minimum", "a");
+        dot["config"]["axes"] = serde_json::json!([1, -1]);
+        dot["config"]["normalize"] = true.into();
         let config = serde_json::json!({"class_name": "Functional", "config": {"name": "net",
             "layers": [input("a"), input("b"), merge("Subtract", "subtract", "a", "b"),
-                       merge("Minimum", "minimum", "subtract", "b")],
-            "output_layers": [["minimum", 0, 0]]}});
+                       merge("Minimum", "minimum", "subtract", "b"), dot],
+            "output_layers": [["dot", 0, 0]]}});
         let model = convert(&config, Vec::new()).unwrap();
         assert_eq!(
             model.declaration("Net"),
-            "model! {\n    pub struct Net {\n        input a: [3],\n        input b: [3],\n        let subtract = Subtract(a, b);\n        let minimum = Minimum(subtract, b);\n        output minimum,\n    }\n}\n"
+            "model! {\n    pub struct Net {\n        input a: [3],\n        input b: [3],\n        let subtract = Subtract(a, b);\n        let minimum = Minimum(subtract, b);\n        let dot = Dot(minimum, a, axes = (1, -1), normalize = true);\n        output dot,\n    }\n}\n"
         );
     }
 

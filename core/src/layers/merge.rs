@@ -4,6 +4,7 @@
 use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::{kinds, layers};
 
+use super::recurrent::dims_of;
 use super::{Run, RuntimeLayer};
 use crate::dyn_tensor::DynTensor;
 
@@ -37,8 +38,58 @@ pub fn merge<B: Backend, const D: usize>(
     }
 }
 
+/// Keras's Dot of `x` and the first of `more` (`x` itself when there is none), for
+/// examples of one or two dimensions (`D` = 2 or 3), as kiln-spec's rule accepted them:
+/// `[batch, 1]` for two vectors, `[batch, m, n]` for two sequences.
+pub fn dot<B: Backend, const D: usize>(
+    l: &layers::Dot,
+    x: Tensor<B, D>,
+    more: Vec<Tensor<B, D>>,
+) -> Tensor<B, D> {
+    let (Some(y), Some([a, b])) = (more.into_iter().next(), l.dims([D - 1, D - 1])) else {
+        return x;
+    };
+    // Each divided by its L2 norm along its axis, kept off 0 as Keras's `normalize`.
+    let unit = |t: Tensor<B, D>, dim: usize| {
+        let norm = t.clone().square().sum_dim(dim).sqrt().clamp_min(1e-7);
+        t / norm
+    };
+    let (x, y) = if l.normalize {
+        (unit(x, a + 1), unit(y, b + 1))
+    } else {
+        (x, y)
+    };
+    if D == 2 {
+        return (x * y).sum_dim(1);
+    }
+    // [batch, m, k] · [batch, k, n].
+    let (dx, dy): ([usize; 3], [usize; 3]) = (dims_of(&x), dims_of(&y));
+    let (x, y) = (x.reshape(dx), y.reshape(dy));
+    let x = if a == 1 { x } else { x.swap_dims(1, 2) };
+    let y = if b == 0 { y } else { y.swap_dims(1, 2) };
+    let out = x.matmul(y);
+    let dims: [usize; D] = dims_of(&out);
+    out.reshape(dims)
+}
+
+/// A Dot's step in a runtime model, on `first` and the `more` tensors the graph gives it.
+pub(crate) fn run_dot<B: Backend>(
+    l: &layers::Dot,
+    first: DynTensor<B>,
+    more: Vec<DynTensor<B>>,
+) -> DynTensor<B> {
+    let more = more.into_iter();
+    match first {
+        DynTensor::R2(x) => DynTensor::R2(dot(l, x, more.map(DynTensor::get).collect())),
+        DynTensor::R3(x) => DynTensor::R3(dot(l, x, more.map(DynTensor::get).collect())),
+        // kiln-spec refuses a Dot of examples of three dimensions.
+        images => images,
+    }
+}
+
 /// The merges' steps on a single tensor, which is its own sum, product, mean, maximum or
-/// concatenation; the graph merges several tensors with [`merge`] before any step.
+/// concatenation, and a Dot's, which the graph always gives two; the graph merges several
+/// tensors with [`merge`] and [`dot`] before any step.
 macro_rules! one_tensor {
     ($($kind:ident($config:ident)),*) => {$(
         impl<B: Backend> Run<B> for kinds::$kind {
@@ -61,7 +112,8 @@ one_tensor!(
     Maximum(Merge),
     Subtract(Merge),
     Minimum(Merge),
-    Concatenate(Concatenate)
+    Concatenate(Concatenate),
+    Dot(Dot)
 );
 
 #[cfg(test)]
@@ -72,6 +124,78 @@ mod tests {
 
     fn t(rows: [[f32; 2]; 1]) -> Tensor<CpuBackend, 2> {
         Tensor::from_data(TensorData::from(rows), &Default::default())
+    }
+
+    #[test]
+    fn dot_computes_as_keras() {
+        let config = |axes, normalize| layers::Dot { axes, normalize };
+        let device = Default::default();
+        let floats = |t: Tensor<CpuBackend, 3>| t.into_data().to_vec::<f32>().unwrap();
+        // Keras 3.15: Dot(axes=1) of [1, 2, -2] and [0.5, -1, 3], with and without
+        // normalize.
+        let (a, b) = (t([[1.0, -2.0]]), t([[0.5, -1.0]]));
+        let plain = dot(
+            &config(layers::Axes::Both(1), false),
+            a.clone(),
+            vec![b.clone()],
+        );
+        assert_eq!(plain.into_data().to_vec::<f32>().unwrap(), [2.5]);
+        let v = |x: [f32; 3]| Tensor::<CpuBackend, 2>::from_data(TensorData::from([x]), &device);
+        let cosine = dot(
+            &config(layers::Axes::Both(1), true),
+            v([1.0, 2.0, -2.0]),
+            vec![v([0.5, -1.0, 3.0])],
+        );
+        let got = cosine.into_data().to_vec::<f32>().unwrap();
+        assert!((got[0] + 0.780_868_8).abs() < 1e-6, "{got:?}");
+        // Sequences: A = 0..6 as (2, 3), B = 0..12 - 5 as (4, 3), C = 0..8 - 3 as (2, 4).
+        let seq = |rows: usize, cols: usize, from: f32| {
+            let values: Vec<f32> = (0..rows * cols).map(|i| i as f32 + from).collect();
+            Tensor::<CpuBackend, 3>::from_data(TensorData::new(values, [1, rows, cols]), &device)
+        };
+        let last = dot(
+            &config(layers::Axes::Both(2), false),
+            seq(2, 3, 0.0),
+            vec![seq(4, 3, -5.0)],
+        );
+        assert_eq!(last.dims(), [1, 2, 4]);
+        assert_eq!(
+            floats(last),
+            [-10.0, -1.0, 8.0, 17.0, -46.0, -10.0, 26.0, 62.0]
+        );
+        let first = dot(
+            &config(layers::Axes::Both(1), false),
+            seq(2, 3, 0.0),
+            vec![seq(2, 4, -3.0)],
+        );
+        assert_eq!(first.dims(), [1, 3, 4]);
+        assert_eq!(
+            floats(first),
+            [
+                3.0, 6.0, 9.0, 12.0, 1.0, 6.0, 11.0, 16.0, -1.0, 6.0, 13.0, 20.0
+            ]
+        );
+        let cosines = dot(
+            &config(layers::Axes::Each([2, 2]), true),
+            seq(2, 3, 0.0),
+            vec![seq(4, 3, -5.0)],
+        );
+        let want = [
+            -0.632_455_5,
+            -0.2,
+            0.956_182_8,
+            0.866_400_2,
+            -0.92,
+            -0.632_455_5,
+            0.982_707_7,
+            0.999_220_6,
+        ];
+        assert!(
+            floats(cosines)
+                .iter()
+                .zip(want)
+                .all(|(g, w)| (g - w).abs() < 1e-6)
+        );
     }
 
     #[test]

@@ -40,7 +40,8 @@ pub use dense::dense;
 pub use dropout::{dropout, dropout_step};
 pub use embedding::{embed, embedding};
 pub use layer_normalization::{layer_norm, layer_normalization};
-pub use merge::{Merge, merge};
+pub(crate) use merge::run_dot;
+pub use merge::{Merge, dot, merge};
 pub use pooling::{
     Reduce, average_pooling1d, average_pooling2d, global_pooling1d, global_pooling2d,
     max_pooling1d, max_pooling2d,

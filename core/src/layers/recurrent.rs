@@ -241,7 +241,7 @@ pub(super) fn output_of<B: Backend, const D: usize>(steps: Tensor<B, 3>) -> Tens
 }
 
 /// The dims of `t`, of rank `S`, as an array of `D` (the same rank, checked by the caller).
-fn dims_of<B: Backend, const S: usize, const D: usize>(t: &Tensor<B, S>) -> [usize; D] {
+pub(super) fn dims_of<B: Backend, const S: usize, const D: usize>(t: &Tensor<B, S>) -> [usize; D] {
     let mut dims = [0; D];
     dims.copy_from_slice(&t.dims()[..D]);
     dims

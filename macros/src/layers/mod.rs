@@ -61,6 +61,7 @@ pub fn layer_code(
         Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => recurrent::expand(l, info, field),
         Layer::Bidirectional(l) => recurrent::expand_bidirectional(l, info, field),
         Layer::MultiHeadAttention(_) => attention(layer, info, field),
+        Layer::Dot(_) => dot(layer),
         Layer::Flatten(_)
         | Layer::Reshape(_)
         | Layer::Permute(_)
@@ -145,6 +146,16 @@ fn stateful(layer: &Layer, info: &LayerInfo, field: &Ident) -> LayerCode {
             #kp::layers::stateful(#kind, &*CONFIG, &self.#field, x, training)
         }),
     }
+}
+
+/// A Dot: kiln-core's, on `x` and the `more` the functional expansion binds.
+fn dot(layer: &Layer) -> LayerCode {
+    let kp = private();
+    let (_, config) = kind_and_config(layer);
+    LayerCode::stateless(quote!({
+        #config
+        #kp::layers::dot(&*CONFIG, x, more)
+    }))
 }
 
 /// A MultiHeadAttention: kiln-core's projections for the tensors it takes, and its step on
