@@ -49,6 +49,19 @@ model! {
 }
 
 model! {
+    /// The declaration `kiln::import::keras` prints for the PReLU fixture, pasted.
+    pub struct Learned {
+        input: [2, 5, 5],
+        Conv2D(3, 3, padding = same),
+        PReLU(shared_axes = (2, 3)),
+        Conv2D(2, 1),
+        PReLU,
+        Flatten,
+        Dense(2, activation = softmax),
+    }
+}
+
+model! {
     /// The declaration `kiln::import::keras` prints for the states fixture, pasted.
     pub struct States {
         input seq: [6, 3],
@@ -262,6 +275,24 @@ fn the_rectifier_layers_import() {
         "Rectified",
         "model! {\n    pub struct Rectified {\n        input: [2, 6, 6],\n        Conv2D(4, 3, padding = same),\n        ReLU(max_value = 6.0),\n        DepthwiseConv2D(3),\n        LeakyReLU(negative_slope = 0.1),\n        Conv2D(3, 1),\n        ELU(alpha = 0.5),\n        GlobalAveragePooling2D,\n        Dense(4),\n        ReLU(max_value = 2.0, negative_slope = 0.2, threshold = 0.1),\n        Dense(2),\n        Softmax,\n    }\n}\n",
     );
+}
+
+#[test]
+fn prelu_slopes_import_in_kiln_s_order() {
+    let prelu = imports_as_keras(
+        "keras_prelu",
+        [2, 2, 5, 5],
+        "Learned",
+        "model! {\n    pub struct Learned {\n        input: [2, 5, 5],\n        Conv2D(3, 3, padding = same),\n        PReLU(shared_axes = (2, 3)),\n        Conv2D(2, 1),\n        PReLU,\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n",
+    );
+    // In the declared model, through a kiln weights file.
+    let (x, want) = reference("keras_prelu", [2, 2, 5, 5]);
+    let model = through_a_kiln_file(
+        "keras_prelu",
+        |path| prelu.save_weights(path),
+        Learned::<B>::new(&Default::default()),
+    );
+    assert_close(model.forward(x), &want);
 }
 
 #[test]

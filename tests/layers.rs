@@ -423,6 +423,57 @@ fn activation_layers_run_and_a_last_softmax_splits_off() {
 }
 
 model! {
+    /// PReLU with one slope per channel, then one per value.
+    struct Learned {
+        input: [2, 5, 5],
+        Conv2D(3, 3, padding = same),
+        PReLU(shared_axes = (2, 3)),
+        Flatten,
+        PReLU,
+        Dense(2),
+    }
+}
+
+#[test]
+fn prelu_learns_a_slope_per_channel_or_value() {
+    // Keras: PReLU(shared_axes=[1, 2]) after 3 channels has 3 weights; PReLU on 75 values, 75.
+    assert_counts(
+        Learned::<Inner>::spec(),
+        &[
+            ("[3, 5, 5]", 57),
+            ("[3, 5, 5]", 3),
+            ("[75]", 0),
+            ("[75]", 75),
+            ("[2]", 152),
+        ],
+    );
+    let device = Default::default();
+    let mut model = Learned::<Inner>::new(&device);
+    let x = Tensor::<Inner, 4>::random([2, 2, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+    // The slopes start at 0: a ReLU.
+    let conv = model.conv2d.forward(x.clone());
+    let relu = |t: Tensor<Inner, 4>| t.clamp_min(0.0);
+    let first = kiln::layers::prelu(
+        &kiln::spec::layers::PRelu {
+            shared_axes: vec![2, 3],
+        },
+        &model.p_re_lu,
+        conv.clone(),
+    );
+    assert_eq!(first.into_data(), relu(conv.clone()).into_data());
+    model.p_re_lu.alpha = Param::from_tensor(Tensor::from_floats([0.5, -1.0, 0.25], &device));
+    let y = model.forward(x.clone());
+    let runtime: kiln::JsonModel<Inner, 4, 2> = json_form(&model, "learned");
+    assert_eq!(
+        kiln::Model::forward(&runtime, x)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap(),
+        y.into_data().to_vec::<f32>().unwrap()
+    );
+}
+
+model! {
     /// Token ids looked up, then read by an LSTM.
     struct Embedded {
         input: [_],

@@ -29,6 +29,8 @@ macro_rules! registry {
         LeakyReLU(LeakyRelu),
         /// An exponential linear unit with its own `alpha`.
         ELU(Elu),
+        /// A rectifier whose slope below 0 is learned: `PReLU(shared_axes = (2, 3))`.
+        PReLU(PRelu),
         /// A softmax along the last axis, as a layer of its own.
         Softmax(SoftmaxLayer),
         /// Zeroes a random fraction of its inputs while training.

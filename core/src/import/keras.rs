@@ -324,6 +324,8 @@ fn layer_call(class: &str, layer: &Json, rank: usize) -> Result<Call, String> {
     let name = layer["config"]["name"].as_str().unwrap_or("?");
     let call = if Layer::MERGES.contains(&class) {
         merge(class, &layer["config"], rank)
+    } else if class == "PReLU" {
+        prelu(layer)
     } else {
         call(class, &layer["config"]).and_then(|c| with_call_options(c, layer))
     };
@@ -588,7 +590,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "LayerNormalization" => layer_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute, ReLU, LeakyReLU, ELU, Softmax, Dot and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot and the merges; not {other} yet"
             ));
         }
     }
@@ -936,6 +938,34 @@ fn bidirectional(out: &mut Call, config: &Json) -> Result<(), String> {
     };
     keyword_unless(out, "merge_mode", mode, &Value::Name("concat".into()));
     Ok(())
+}
+
+/// A PReLU's shared axes in kiln's order (an image's `(h, w, c)` axes 1, 2, 3 are kiln's
+/// 2, 3, 1), from its input's rank in `build_config`; its regularizer and constraint are
+/// refused.
+fn prelu(layer: &Json) -> Result<Call, String> {
+    let config = &layer["config"];
+    unset(
+        config,
+        &["alpha_regularizer", "alpha_constraint"],
+        "kiln's PReLU",
+    )?;
+    let mut out = Call::bare("PReLU");
+    let Json::Array(axes) = &config["shared_axes"] else {
+        return Ok(out);
+    };
+    let input = layer["build_config"]["input_shape"].as_array();
+    let image = input.is_some_and(|dims| dims.len() == 4);
+    let kiln = axes.iter().map(|a| match a.as_i64() {
+        Some(k @ 1..=3) if image => Ok(Value::Int(k % 3 + 1)),
+        Some(k) if k > 0 => Ok(Value::Int(k)),
+        _ => Err(format!("shared axis {a} is not an axis of the examples")),
+    });
+    out.args.push(Arg {
+        keyword: Some("shared_axes".into()),
+        value: Value::Tuple(kiln.collect::<Result<_, _>>()?),
+    });
+    Ok(out)
 }
 
 /// A Dot's axes (one, or one per tensor) and its normalization.
@@ -1385,19 +1415,21 @@ fn layer_weights(
             let table = source.var(0)?;
             vec![source.weight("weight", table.shape, table.values)]
         }
+        "PReLU" => prelu_weights(source)?,
         "SimpleRNN" | "GRU" | "LSTM" => match layer {
             Layer::SimpleRNN(r) | Layer::GRU(r) | Layer::LSTM(r) => cell_weights(r, source)?,
             _ => Vec::new(),
         },
         "Bidirectional" => match layer {
             Layer::Bidirectional(b) => {
-                let mut both = Vec::new();
-                for (keras, kiln) in [("forward_layer", "forward"), ("backward_layer", "backward")]
-                {
-                    let half = source.sublayer(&format!("{keras}/cell/vars"), kiln);
-                    both.extend(cell_weights(&b.layer, &half)?);
-                }
-                both
+                let halves = [("forward_layer", "forward"), ("backward_layer", "backward")];
+                let halves = halves.iter().map(|(keras, kiln)| {
+                    cell_weights(
+                        &b.layer,
+                        &source.sublayer(&format!("{keras}/cell/vars"), kiln),
+                    )
+                });
+                halves.collect::<Result<Vec<_>, _>>()?.concat()
             }
             _ => Vec::new(),
         },
@@ -1408,6 +1440,19 @@ fn layer_weights(
         _ => Vec::new(),
     };
     Ok((weights, None))
+}
+
+/// A PReLU's slopes, Keras's `(h, w, c)` of an image in kiln's `[c, h, w]` order,
+/// flattened.
+fn prelu_weights(source: &Source) -> Result<Vec<Weight>, String> {
+    let alpha = source.var(0)?;
+    let values = match alpha.shape[..] {
+        [h, w, c] if alpha.values.len() == h * w * c => (0..c * h * w)
+            .map(|i| alpha.values[(i / w % h * w + i % w) * c + i / (h * w)])
+            .collect(),
+        _ => alpha.values,
+    };
+    Ok(vec![source.weight("alpha", vec![values.len()], values)])
 }
 
 /// A MultiHeadAttention's four projections: each kernel `[features, heads, size]` (the

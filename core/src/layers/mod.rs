@@ -16,6 +16,7 @@ mod embedding;
 mod layer_normalization;
 mod merge;
 mod pooling;
+mod prelu;
 mod recurrent;
 mod reshape;
 mod resize;
@@ -46,6 +47,7 @@ pub use pooling::{
     Reduce, average_pooling1d, average_pooling2d, global_pooling1d, global_pooling2d,
     max_pooling1d, max_pooling2d,
 };
+pub use prelu::{PRelu, prelu};
 pub(crate) use recurrent::run_recurrent;
 pub use recurrent::{
     Recurrent, gru, lstm, recurrent_last, recurrent_sequence, recurrent_with_states, simple_rnn,
@@ -144,7 +146,7 @@ mod modules {
     stateful! {
         Dense, Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D, DepthwiseConv2D,
         BatchNormalization, LayerNormalization, Dropout, GaussianNoise, GaussianDropout,
-        SpatialDropout1D, SpatialDropout2D, Embedding, TimeDistributed;
+        SpatialDropout1D, SpatialDropout2D, Embedding, TimeDistributed, PReLU;
         /// A SimpleRNN's cell.
         SimpleRnn(Rnn<B>),
         /// A GRU's cell.

@@ -21,6 +21,7 @@ mod nested;
 mod noise;
 mod permute;
 mod pooling;
+mod prelu;
 mod recurrent;
 mod rescaling;
 mod reshape;
@@ -51,6 +52,7 @@ pub use noise::{
 };
 pub use permute::{Permute, RepeatVector};
 pub use pooling::{Pooling, Pooling1D, Pooling2D};
+pub use prelu::PRelu;
 pub use recurrent::{Cell, Recurrent};
 pub use rescaling::Rescaling;
 pub use reshape::Reshape;
