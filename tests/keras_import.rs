@@ -67,7 +67,8 @@ model! {
         input seq: [6, 3],
         let (lstm, lstm_h, lstm_c) = seq -> LSTM(4, return_sequences = true, return_state = true);
         let (bidirectional, bidirectional_h, bidirectional_h_back) = lstm -> Bidirectional(GRU(3, return_state = true), merge_mode = sum);
-        let concatenate = Concatenate(bidirectional, bidirectional_h, bidirectional_h_back, lstm_h, lstm_c, axis = 1);
+        let (_, lstm_1_h, _) = seq -> LSTM(2, return_state = true);
+        let concatenate = Concatenate(bidirectional, bidirectional_h, bidirectional_h_back, lstm_h, lstm_c, lstm_1_h, axis = 1);
         let dense = concatenate -> Dense(2, activation = softmax);
         output dense,
     }
@@ -301,7 +302,7 @@ fn final_states_import_bound_by_name() {
         "keras_states",
         [2, 6, 3],
         "States",
-        "model! {\n    pub struct States {\n        input seq: [6, 3],\n        let (lstm, lstm_h, lstm_c) = seq -> LSTM(4, return_sequences = true, return_state = true);\n        let (bidirectional, bidirectional_h, bidirectional_h_back) = lstm -> Bidirectional(GRU(3, return_state = true), merge_mode = sum);\n        let concatenate = Concatenate(bidirectional, bidirectional_h, bidirectional_h_back, lstm_h, lstm_c, axis = 1);\n        let dense = concatenate -> Dense(2, activation = softmax);\n        output dense,\n    }\n}\n",
+        "model! {\n    pub struct States {\n        input seq: [6, 3],\n        let (lstm, lstm_h, lstm_c) = seq -> LSTM(4, return_sequences = true, return_state = true);\n        let (bidirectional, bidirectional_h, bidirectional_h_back) = lstm -> Bidirectional(GRU(3, return_state = true), merge_mode = sum);\n        let (_, lstm_1_h, _) = seq -> LSTM(2, return_state = true);\n        let concatenate = Concatenate(bidirectional, bidirectional_h, bidirectional_h_back, lstm_h, lstm_c, lstm_1_h, axis = 1);\n        let dense = concatenate -> Dense(2, activation = softmax);\n        output dense,\n    }\n}\n",
     );
     // In the declared model, through a kiln weights file.
     let (x, want) = reference("keras_states", [2, 6, 3]);

@@ -178,14 +178,21 @@ impl<'g, 'a> Names<'g, 'a> {
         }
     }
 
-    /// The names given (and not spare) that nothing uses.
+    /// The names given (and not spare) that nothing uses; a definition's own names count
+    /// as used when one of its spare ones (a recurrent layer's states) is.
     fn unused(&self, used: &[bool], faults: &mut Vec<(Site, String)>) {
         let spare = |site: Site| match site {
             Site::Name(d, j) => j >= self.defs[d].names.len(),
             _ => false,
         };
+        let spare_used = |d: usize| {
+            self.given.iter().zip(used).any(|((_, site), &used)| {
+                used && spare(*site) && matches!(site, Site::Name(e, _) if *e == d)
+            })
+        };
+        let through_spare = |site: Site| matches!(site, Site::Name(d, _) if spare_used(d));
         for (k, (name, site)) in self.given.iter().enumerate() {
-            if !used[k] && !spare(*site) && self.first(name) == Some(k) {
+            if !used[k] && !spare(*site) && !through_spare(*site) && self.first(name) == Some(k) {
                 let message = match site {
                     Site::Input(_) => format!("input `{name}` is never used; use it or remove it"),
                     _ => format!(

@@ -433,6 +433,10 @@ impl ModelSpec {
             at: Site::Def(i),
             message: e.message,
         })?;
+        softmax_of_images(&named.layer, &output).map_err(|message| CheckError {
+            at: Site::Def(i),
+            message,
+        })?;
         let input = taken[0].0.clone();
         let more: Vec<Shape> = taken[1..].iter().map(|(shape, _)| shape.clone()).collect();
         let states = named.layer.states();
@@ -609,6 +613,18 @@ fn past_max_size(shape: &Shape) -> Option<usize> {
         .iter()
         .filter_map(|d| d.known())
         .find(|&d| d > MAX_SIZE)
+}
+
+/// Refuses a softmax of images: Keras's runs along their channels, which kiln holds
+/// first, so the last axis (the width) would not be what a Keras model means.
+fn softmax_of_images(layer: &Layer, output: &Shape) -> Result<(), String> {
+    if layer.activation() == Some(Activation::Softmax) && output.rank() == 3 {
+        return Err(format!(
+            "{} gives images {output} to a softmax, which Keras takes over each pixel's channels and kiln holds first; not in kiln yet: pool or flatten first (GlobalAveragePooling2D, Flatten)",
+            layer.class_name()
+        ));
+    }
+    Ok(())
 }
 
 /// A layer's output and weights within [`MAX_SIZE`] and [`MAX_PARAMS`].

@@ -5,7 +5,7 @@
 //! Conv2D kernel `(height, width, in, out)` becomes `[out, in, height, width]`, and the
 //! Dense after a Flatten of an image gets its rows in kiln's flattening order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -192,6 +192,11 @@ impl Part {
             }
         }
         let named = |n: &String| states.get(n).unwrap_or(n).clone();
+        // Every tensor the graph takes, by its name there (`lstm[1]` for a state).
+        let used: HashSet<&str> = (self.spec.layers.iter().flat_map(|l| &l.inbound))
+            .chain(&self.spec.outputs)
+            .map(String::as_str)
+            .collect();
         for (layer, call) in self.spec.layers.iter().zip(&self.calls) {
             let inbound: Vec<String> = layer.inbound.iter().map(named).collect();
             let step = if layer.layer.takes_several() {
@@ -210,24 +215,38 @@ impl Part {
             } else {
                 format!("{} -> {call}", inbound.join(", "))
             };
-            let outputs: Vec<String> = std::iter::once(layer.name.clone())
-                .chain(
-                    layer
-                        .layer
-                        .state_names()
-                        .iter()
-                        .map(|s| format!("{}_{s}", layer.name)),
-                )
-                .collect();
-            let bound = match &outputs[..] {
-                [one] => one.clone(),
-                all => format!("({})", all.join(", ")),
-            };
-            let _ = writeln!(text, "        let {bound} = {step};");
+            let _ = writeln!(text, "        let {} = {step};", binding(layer, &used));
         }
         let outputs: Vec<String> = self.spec.outputs.iter().map(named).collect();
         let _ = writeln!(text, "        output {},", outputs.join(", "));
     }
+}
+
+/// What a functional layer's step binds: its name, or with final states a tuple of its
+/// output and states (`(lstm, lstm_h, lstm_c)`), `_` for those the graph does not take.
+fn binding(layer: &NamedLayer, used: &HashSet<&str>) -> String {
+    let states = layer.layer.state_names();
+    if states.is_empty() {
+        return layer.name.clone();
+    }
+    let tensors = std::iter::once((layer.name.clone(), layer.name.clone())).chain(
+        (states.iter().enumerate()).map(|(k, s)| {
+            (
+                format!("{}[{}]", layer.name, k + 1),
+                format!("{}_{s}", layer.name),
+            )
+        }),
+    );
+    let names: Vec<String> = tensors
+        .map(|(tensor, bound)| {
+            if used.contains(tensor.as_str()) {
+                bound
+            } else {
+                "_".into()
+            }
+        })
+        .collect();
+    format!("({})", names.join(", "))
 }
 
 /// `base` as `Base`, `sequential_1` as `Sequential1`: a model's Rust name.
@@ -1003,7 +1022,13 @@ fn activation_layer(out: &mut Call, class: &str, config: &Json) -> Result<(), St
             keyword_unless(out, "negative_slope", slope, &Value::Float(0.3));
         }
         "ELU" => keyword_unless(out, "alpha", number(&config["alpha"])?, &Value::Float(1.0)),
-        _ => keyword_unless(out, "axis", scalar(&config["axis"])?, &Value::Int(-1)),
+        _ => {
+            let axis = match &config["axis"] {
+                Json::Array(items) if items.len() == 1 => scalar(&items[0])?,
+                other => scalar(other)?,
+            };
+            keyword_unless(out, "axis", axis, &Value::Int(-1));
+        }
     }
     Ok(())
 }
@@ -1019,12 +1044,17 @@ fn permutation(dims: &Json) -> Result<Value, String> {
         .map(|d| d.as_u64().and_then(|d| usize::try_from(d).ok()))
         .collect::<Option<_>>()
         .ok_or_else(|| format!("Permute's dims {dims} are not positive integers"))?;
+    let mut sorted = keras.clone();
+    sorted.sort_unstable();
+    if sorted != (1..=keras.len()).collect::<Vec<_>>() {
+        return Err(format!(
+            "Permute's dims {dims} are not each axis once, from 1"
+        ));
+    }
     let kiln = match keras[..] {
-        // Kiln's axis j is Keras's (j + 2) % 3; Keras's axis k is kiln's (k + 1) % 3.
-        [_, _, _] => (0..3)
-            .map(|j| keras[(j + 2) % 3].checked_sub(1).map(|k| (k + 1) % 3 + 1))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| format!("Permute's dims {dims} count from 1"))?,
+        // Kiln's axis j is Keras's (j + 2) % 3; Keras's axis k is kiln's (k + 1) % 3 (both
+        // from 0; from 1, Keras's k is kiln's k % 3 + 1).
+        [_, _, _] => (0..3).map(|j| keras[(j + 2) % 3] % 3 + 1).collect(),
         _ => keras,
     };
     let items = kiln.into_iter().map(|d| Value::Int(d as i64)).collect();
@@ -1256,8 +1286,11 @@ fn weights(
     let mut flat: HashMap<&str, [usize; 3]> = HashMap::new();
     let mut previous = spec.inputs[0].name.as_str();
     for (named, info) in spec.layers.iter().zip(&checked.layers) {
-        let first = named.inbound.first().map_or(previous, String::as_str);
-        let flattened = flat.get(first).copied();
+        // The Flatten of an image any of its tensors is (a merge's second included).
+        let flattened = match named.inbound.as_slice() {
+            [] => flat.get(previous).copied(),
+            inbound => inbound.iter().find_map(|n| flat.get(n.as_str()).copied()),
+        };
         previous = &named.name;
         let keras = match &named.layer {
             Layer::Model(nested) if nested.0.is_functional() => groups.name_as("functional"),
@@ -1401,13 +1434,6 @@ fn layer_weights(
         "Dropout" | "GaussianNoise" | "GaussianDropout" | "Activation" | "Rescaling" | "ReLU"
         | "LeakyReLU" | "ELU" => {
             return Ok((Vec::new(), flattened));
-        }
-        // Along Keras's last axis, an image's channels: kiln holds them first.
-        "Softmax" if info.input.rank() == 3 => {
-            return Err(format!(
-                "`{}` takes a softmax over an image's channels, which kiln holds first; not imported yet",
-                source.keras
-            ));
         }
         // Along the features, in whatever order they come.
         "Softmax" => return Ok((Vec::new(), flattened)),
