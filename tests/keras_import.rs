@@ -297,6 +297,16 @@ fn prelu_slopes_import_in_kiln_s_order() {
 }
 
 #[test]
+fn sequences_padded_upsampled_and_cropped_import() {
+    imports_as_keras(
+        "keras_steps",
+        [2, 6, 3],
+        "Stepped",
+        "model! {\n    pub struct Stepped {\n        input: [6, 3],\n        Conv1D(4, 3, padding = same),\n        ZeroPadding1D((2, 1)),\n        UpSampling1D(size = 3),\n        Cropping1D((1, 4)),\n        Conv1D(2, 2),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n",
+    );
+}
+
+#[test]
 fn final_states_import_bound_by_name() {
     let states = imports_as_keras(
         "keras_states",

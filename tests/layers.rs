@@ -474,6 +474,64 @@ fn prelu_learns_a_slope_per_channel_or_value() {
 }
 
 model! {
+    /// Sequences padded, each step repeated, then cropped.
+    struct Stepped {
+        input: [6, 3],
+        Conv1D(4, 3, padding = same),
+        ZeroPadding1D((2, 1)),
+        UpSampling1D(3),
+        Cropping1D((1, 4)),
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn sequences_lengthen_and_shorten_along_their_steps() {
+    // Keras: 6 + 2 + 1 = 9 steps, 27 after the repeats, 22 after the crop.
+    assert_counts(
+        Stepped::<Inner>::spec(),
+        &[
+            ("[6, 4]", 40),
+            ("[9, 4]", 0),
+            ("[27, 4]", 0),
+            ("[22, 4]", 0),
+            ("[88]", 0),
+            ("[2]", 178),
+        ],
+    );
+    let device = Default::default();
+    let model = Stepped::<Inner>::new(&device);
+    let x = Tensor::<Inner, 3>::random([2, 6, 3], Distribution::Default, &device);
+    // By hand: the Conv1D's steps, two zeros before and one after, each three times, the
+    // first and the last four cut.
+    let conv = model
+        .conv1d
+        .forward(x.clone().swap_dims(1, 2))
+        .swap_dims(1, 2);
+    let padded = Tensor::cat(
+        vec![
+            Tensor::zeros([2, 2, 4], &device),
+            conv,
+            Tensor::zeros([2, 1, 4], &device),
+        ],
+        1,
+    );
+    let repeated = padded
+        .reshape([2, 9, 1, 4])
+        .repeat_dim(2, 3)
+        .reshape([2, 27, 4]);
+    let cropped = repeated.slice([0..2, 1..23, 0..4]);
+    let y = model.forward(x.clone());
+    assert_eq!(
+        y.clone().into_data(),
+        model.dense.forward(cropped.reshape([2, 88])).into_data()
+    );
+    let runtime: kiln::JsonModel<Inner, 3, 2> = json_form(&model, "stepped");
+    assert_eq!(kiln::Model::forward(&runtime, x).into_data(), y.into_data());
+}
+
+model! {
     /// Token ids looked up, then read by an LSTM.
     struct Embedded {
         input: [_],

@@ -75,6 +75,12 @@ macro_rules! registry {
         GlobalAveragePooling2D(GlobalPooling2D),
         /// The maximum over height and width: `[channels, height, width]` to `[channels]`.
         GlobalMaxPooling2D(GlobalPooling2D),
+        /// Repeats each step of a sequence: `[steps, channels]` to `[steps·size, channels]`.
+        UpSampling1D(UpSampling1D),
+        /// Steps of zeros before and after each sequence.
+        ZeroPadding1D(ZeroPadding1D),
+        /// Steps cut off the start and the end of each sequence.
+        Cropping1D(Cropping1D),
         /// Scales images up by whole factors, repeating or interpolating pixels.
         UpSampling2D(UpSampling2D),
         /// Zeros around each image.

@@ -580,6 +580,11 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         | "GlobalAveragePooling1D"
         | "GlobalMaxPooling1D" => global_pooling(config)?,
         "ZeroPadding2D" => borders(&mut out, config, "padding")?,
+        "UpSampling1D" => {
+            keyword_unless(&mut out, "size", scalar(&config["size"])?, &Value::Int(2))
+        }
+        "ZeroPadding1D" => out.args.push(ends(&config["padding"])?),
+        "Cropping1D" => out.args.push(ends(&config["cropping"])?),
         "Cropping2D" => borders(&mut out, config, "cropping")?,
         "UpSampling2D" => up_sampling(&mut out, config)?,
         "RepeatVector" => out.args.push(positional(&config["n"])?),
@@ -609,7 +614,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "LayerNormalization" => layer_norm(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D and the merges; not {other} yet"
             ));
         }
     }
@@ -706,6 +711,18 @@ fn borders(out: &mut Call, config: &Json, key: &str) -> Result<(), String> {
         value: Value::Tuple(sides.collect::<Result<_, String>>()?),
     });
     Ok(())
+}
+
+/// A ZeroPadding1D's or Cropping1D's steps at each end: `n` or `(before, after)`.
+fn ends(value: &Json) -> Result<Arg, String> {
+    let value = match value.as_array().map(Vec::as_slice) {
+        Some([a, b]) => Value::Tuple(vec![scalar(a)?, scalar(b)?]),
+        _ => scalar(value)?,
+    };
+    Ok(Arg {
+        keyword: None,
+        value,
+    })
 }
 
 /// Refuses a layer whose `data_format` is not Keras's default, channels last.

@@ -53,7 +53,9 @@ pub use recurrent::{
     Recurrent, gru, lstm, recurrent_last, recurrent_sequence, recurrent_with_states, simple_rnn,
 };
 pub use reshape::{flatten, permute, repeat_vector};
-pub use resize::{cropping2d, up_sampling2d, zero_padding2d};
+pub use resize::{
+    cropping1d, cropping2d, up_sampling1d, up_sampling2d, zero_padding1d, zero_padding2d,
+};
 pub use separable::{SeparableConv2d, separable_conv2d};
 
 /// A layer kind with weights or state: its burn module, built here for `model!`'s

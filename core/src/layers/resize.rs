@@ -1,11 +1,15 @@
 //! UpSampling2D, ZeroPadding2D and Cropping2D: images scaled up by whole factors, or made
-//! larger or smaller at their edges.
+//! larger or smaller at their edges; UpSampling1D, ZeroPadding1D and Cropping1D: sequences
+//! along their steps.
 
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions, PadMode};
 use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::kinds;
-use kiln_spec::layers::{Borders, Cropping2D, Interpolation, UpSampling2D, ZeroPadding2D};
+use kiln_spec::layers::{
+    Borders, Cropping1D, Cropping2D, Interpolation, UpSampling1D, UpSampling2D, ZeroPadding1D,
+    ZeroPadding2D,
+};
 
 use super::{Run, RuntimeLayer};
 use crate::dyn_tensor::DynTensor;
@@ -64,6 +68,54 @@ pub fn cropping2d<B: Backend>(x: Tensor<B, 4>, cropping: Borders) -> Tensor<B, 4
     ])
 }
 
+/// Each step of `[batch, steps, channels]` repeated `size` times, as Keras's UpSampling1D.
+pub fn up_sampling1d<B: Backend>(x: Tensor<B, 3>, size: usize) -> Tensor<B, 3> {
+    let [batch, steps, channels] = x.dims();
+    x.reshape([batch, steps, 1, channels])
+        .repeat_dim(2, size)
+        .reshape([batch, steps * size, channels])
+}
+
+/// `[before, after]` steps of zeros around each sequence `[batch, steps, channels]`.
+pub fn zero_padding1d<B: Backend>(x: Tensor<B, 3>, [before, after]: [usize; 2]) -> Tensor<B, 3> {
+    x.pad([(before, after), (0, 0)], PadMode::Constant(0.0))
+}
+
+/// Each sequence `[batch, steps, channels]` without `[start, end]` steps at its ends
+/// (kiln-spec sees to it that some are left).
+pub fn cropping1d<B: Backend>(x: Tensor<B, 3>, [start, end]: [usize; 2]) -> Tensor<B, 3> {
+    let [batch, steps, channels] = x.dims();
+    x.slice([0..batch, start..steps - end, 0..channels])
+}
+
+impl<B: Backend> Run<B> for kinds::UpSampling1D {
+    fn step(
+        l: &UpSampling1D,
+        _: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        _: bool,
+    ) -> DynTensor<B> {
+        DynTensor::R3(up_sampling1d(t.get(), l.size))
+    }
+}
+
+impl<B: Backend> Run<B> for kinds::ZeroPadding1D {
+    fn step(
+        l: &ZeroPadding1D,
+        _: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        _: bool,
+    ) -> DynTensor<B> {
+        DynTensor::R3(zero_padding1d(t.get(), l.padding))
+    }
+}
+
+impl<B: Backend> Run<B> for kinds::Cropping1D {
+    fn step(l: &Cropping1D, _: Option<&RuntimeLayer<B>>, t: DynTensor<B>, _: bool) -> DynTensor<B> {
+        DynTensor::R3(cropping1d(t.get(), l.cropping))
+    }
+}
+
 impl<B: Backend> Run<B> for kinds::UpSampling2D {
     fn step(
         l: &UpSampling2D,
@@ -108,6 +160,22 @@ mod tests {
         // clamped at the edges: [1, 1.25, 1.75, 2].
         let y = up_sampling2d(grid(1, 2), [1, 2], Interpolation::Bilinear);
         assert_eq!(floats(y), [1.0, 1.25, 1.75, 2.0]);
+    }
+
+    #[test]
+    fn sequences_lengthen_and_shorten_along_their_steps() {
+        // Steps [1, 2], [3, 4], [5, 6] of two channels.
+        let x = || {
+            let steps = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]];
+            Tensor::<crate::testing::TestBackend, 3>::from_floats([steps], &Default::default())
+        };
+        let y = up_sampling1d(x(), 2);
+        assert_eq!(y.dims(), [1, 6, 2]);
+        assert_eq!(floats(y), [1., 2., 1., 2., 3., 4., 3., 4., 5., 6., 5., 6.]);
+        let y = zero_padding1d(x(), [1, 0]);
+        assert_eq!(floats(y), [0., 0., 1., 2., 3., 4., 5., 6.]);
+        let y = cropping1d(x(), [0, 2]);
+        assert_eq!(floats(y), [1., 2.]);
     }
 
     #[test]

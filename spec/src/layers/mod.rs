@@ -26,6 +26,7 @@ mod recurrent;
 mod rescaling;
 mod reshape;
 mod separable;
+mod steps;
 mod time_distributed;
 mod upsampling;
 
@@ -57,6 +58,7 @@ pub use recurrent::{Cell, Recurrent};
 pub use rescaling::Rescaling;
 pub use reshape::Reshape;
 pub use separable::SeparableConv2D;
+pub use steps::{Cropping1D, UpSampling1D, ZeroPadding1D};
 pub use time_distributed::TimeDistributed;
 pub use upsampling::{Interpolation, UpSampling2D};
 
