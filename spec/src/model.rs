@@ -618,7 +618,9 @@ fn past_max_size(shape: &Shape) -> Option<usize> {
 /// Refuses a softmax of images: Keras's runs along their channels, which kiln holds
 /// first, so the last axis (the width) would not be what a Keras model means.
 fn softmax_of_images(layer: &Layer, output: &Shape) -> Result<(), String> {
-    if layer.activation() == Some(Activation::Softmax) && output.rank() == 3 {
+    // A TimeDistributed layer's softmax runs along its own layer's outputs, as Keras's.
+    let frames = matches!(layer, Layer::TimeDistributed(_));
+    if layer.activation() == Some(Activation::Softmax) && output.rank() == 3 && !frames {
         return Err(format!(
             "{} gives images {output} to a softmax, which Keras takes over each pixel's channels and kiln holds first; not in kiln yet: pool or flatten first (GlobalAveragePooling2D, Flatten)",
             layer.class_name()
@@ -912,6 +914,38 @@ ____________________________________________________________________"#;
         assert_eq!(
             err.message,
             "Dense expects a 1-D input [features], got [64, 5, 5] from Dropout; add Flatten before it"
+        );
+    }
+
+    #[test]
+    fn a_softmax_of_images_is_refused_but_not_of_each_frame_s_outputs() {
+        use crate::{Call, Value};
+        let call = |text: Call| Layer::from_call(&text).unwrap();
+        let softmax = || Value::Name("softmax".into());
+        let frames = ModelSpec::sequential(
+            "Frames",
+            Shape::known([4, 3, 5]),
+            [call(Call::bare("TimeDistributed").arg(Value::Call(
+                Call::bare("Dense").arg(2).kw("activation", softmax()),
+            )))],
+        );
+        assert!(frames.check().is_ok());
+        let image = ModelSpec::sequential(
+            "Image",
+            Shape::known([4, 3, 5]),
+            [call(
+                Call::bare("Conv2D")
+                    .arg(2)
+                    .arg(1)
+                    .kw("activation", softmax()),
+            )],
+        );
+        let err = image.check().unwrap_err();
+        assert!(
+            err.message
+                .starts_with("Conv2D gives images [2, 3, 5] to a softmax"),
+            "{}",
+            err.message
         );
     }
 

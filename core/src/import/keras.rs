@@ -583,7 +583,10 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "UpSampling1D" => {
             keyword_unless(&mut out, "size", scalar(&config["size"])?, &Value::Int(2))
         }
-        "ZeroPadding1D" => out.args.push(ends(&config["padding"])?),
+        "ZeroPadding1D" => {
+            channels_last(config)?;
+            out.args.push(ends(&config["padding"])?);
+        }
         "Cropping1D" => out.args.push(ends(&config["cropping"])?),
         "Cropping2D" => borders(&mut out, config, "cropping")?,
         "UpSampling2D" => up_sampling(&mut out, config)?,
@@ -1458,7 +1461,10 @@ fn layer_weights(
             let table = source.var(0)?;
             vec![source.weight("weight", table.shape, table.values)]
         }
-        "PReLU" => prelu_weights(source)?,
+        "PReLU" => match layer {
+            Layer::PReLU(p) => prelu_weights(p, &info.input, source)?,
+            _ => Vec::new(),
+        },
         "SimpleRNN" | "GRU" | "LSTM" => match layer {
             Layer::SimpleRNN(r) | Layer::GRU(r) | Layer::LSTM(r) => cell_weights(r, source)?,
             _ => Vec::new(),
@@ -1486,9 +1492,28 @@ fn layer_weights(
 }
 
 /// A PReLU's slopes, Keras's `(h, w, c)` of an image in kiln's `[c, h, w]` order,
-/// flattened.
-fn prelu_weights(source: &Source) -> Result<Vec<Weight>, String> {
+/// flattened; their shape in the file must be the one its shared axes give `input`.
+fn prelu_weights(
+    p: &kiln_spec::layers::PRelu,
+    input: &Shape,
+    source: &Source,
+) -> Result<Vec<Weight>, String> {
     let alpha = source.var(0)?;
+    let kiln: Vec<usize> = p
+        .alpha_shape(input)
+        .iter()
+        .map(|d| d.known().unwrap_or(0))
+        .collect();
+    let keras = match kiln[..] {
+        [c, h, w] => vec![h, w, c],
+        _ => kiln,
+    };
+    if alpha.shape != keras {
+        return Err(format!(
+            "`{}`'s slopes are {:?}, not the {keras:?} its shared axes give",
+            source.keras, alpha.shape
+        ));
+    }
     let values = match alpha.shape[..] {
         [h, w, c] if alpha.values.len() == h * w * c => (0..c * h * w)
             .map(|i| alpha.values[(i / w % h * w + i % w) * c + i / (h * w)])

@@ -40,7 +40,8 @@ pub fn merge<B: Backend, const D: usize>(
 
 /// Keras's Dot of `x` and the first of `more` (`x` itself when there is none), for
 /// examples of one or two dimensions (`D` = 2 or 3), as kiln-spec's rule accepted them:
-/// `[batch, 1]` for two vectors, `[batch, m, n]` for two sequences.
+/// `[batch, 1]` for two vectors, `[batch, m, n]` for two sequences. Of other ranks, which
+/// kiln-spec never gives it, `x` comes back unchanged.
 pub fn dot<B: Backend, const D: usize>(
     l: &layers::Dot,
     x: Tensor<B, D>,

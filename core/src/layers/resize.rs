@@ -82,7 +82,7 @@ pub fn zero_padding1d<B: Backend>(x: Tensor<B, 3>, [before, after]: [usize; 2]) 
 }
 
 /// Each sequence `[batch, steps, channels]` without `[start, end]` steps at its ends
-/// (kiln-spec sees to it that some are left).
+/// (kiln-spec sees to it that some are left: it refuses a crop of unknown steps).
 pub fn cropping1d<B: Backend>(x: Tensor<B, 3>, [start, end]: [usize; 2]) -> Tensor<B, 3> {
     let [batch, steps, channels] = x.dims();
     x.slice([0..batch, start..steps - end, 0..channels])

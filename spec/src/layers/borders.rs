@@ -103,6 +103,13 @@ impl Rule for Cropping2D {
         let mut out = Vec::new();
         for ((&size, [a, b]), axis) in sizes.iter().zip(self.cropping).zip(["height", "width"]) {
             out.push(match size {
+                // At run time a smaller image than the crop could not be cut: refused here.
+                Dim::Unknown => {
+                    return Err(format!(
+                        "{layer} needs a known {axis} to cut from, got {}",
+                        input.describe()
+                    ));
+                }
                 Dim::Known(n) if a.saturating_add(b) >= n => {
                     return Err(format!(
                         "{layer} cuts {a} + {b} off a {axis} of {n} in {}, which leaves nothing; crop less",
@@ -157,14 +164,15 @@ mod tests {
         for (l, want) in cases {
             assert_eq!(out(&l, &image, "Conv2D"), Ok(want), "{l:?}");
         }
-        // An unknown size stays unknown.
+        // An unknown size stays unknown through padding, and cannot be cropped.
+        let tall = s(&[Some(3), None, Some(8)]);
         assert_eq!(
-            out(
-                &layer("Cropping2D", &[i(1)], &[]),
-                &s(&[Some(3), None, Some(8)]),
-                "the input"
-            ),
-            Ok(s(&[Some(3), None, Some(6)]))
+            out(&layer("ZeroPadding2D", &[i(1)], &[]), &tall, "the input"),
+            Ok(s(&[Some(3), None, Some(10)]))
+        );
+        assert_eq!(
+            out(&layer("Cropping2D", &[i(1)], &[]), &tall, "the input"),
+            Err("Cropping2D needs a known height to cut from, got [3, _, 8] from the input".into())
         );
     }
 

@@ -82,24 +82,29 @@ impl Cropping1D {
     }
 }
 
-/// The sequence `input` with its steps `steps` (unknown ones stay unknown).
+/// The sequence `input` with its steps `steps` (unknown ones stay unknown, or are refused
+/// with `unknown`'s reason).
 fn with_steps(
     layer: &str,
     input: &Input,
+    unknown: Option<&str>,
     steps: impl FnOnce(usize) -> Result<usize, String>,
 ) -> Result<Shape, String> {
     let length = spatial::<1>(layer, input)?.first().copied();
     let channels = input.shape.dims().get(1).copied().unwrap_or(Dim::Unknown);
-    let length = match length.unwrap_or(Dim::Unknown) {
-        Dim::Known(n) => Dim::Known(steps(n)?),
-        Dim::Unknown => Dim::Unknown,
+    let length = match (length.unwrap_or(Dim::Unknown), unknown) {
+        (Dim::Known(n), _) => Dim::Known(steps(n)?),
+        (Dim::Unknown, None) => Dim::Unknown,
+        (Dim::Unknown, Some(why)) => {
+            return Err(format!("{layer} {why}, got {}", input.describe()));
+        }
     };
     Ok(with_channels(channels, vec![length]))
 }
 
 impl Rule for UpSampling1D {
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
-        with_steps(layer, input, |n| {
+        with_steps(layer, input, None, |n| {
             n.checked_mul(self.size)
                 .ok_or_else(|| format!("{layer} makes {} too long to count", input.describe()))
         })
@@ -109,7 +114,7 @@ impl Rule for UpSampling1D {
 impl Rule for ZeroPadding1D {
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
         let [a, b] = self.padding;
-        with_steps(layer, input, |n| {
+        with_steps(layer, input, None, |n| {
             (n.checked_add(a).and_then(|n| n.checked_add(b)))
                 .ok_or_else(|| format!("{layer} makes {} too long to count", input.describe()))
         })
@@ -119,12 +124,16 @@ impl Rule for ZeroPadding1D {
 impl Rule for Cropping1D {
     fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
         let [a, b] = self.cropping;
-        with_steps(layer, input, |n| match n.checked_sub(a.saturating_add(b)) {
-            Some(left) if left > 0 => Ok(left),
-            _ => Err(format!(
-                "{layer} cuts {a} + {b} off {n} steps in {}, which leaves nothing; crop less",
-                input.describe()
-            )),
+        // At run time a shorter sequence than the crop could not be cut: refused here.
+        let unknown = Some("needs a known number of steps to cut from");
+        with_steps(layer, input, unknown, |n| {
+            match n.checked_sub(a.saturating_add(b)) {
+                Some(left) if left > 0 => Ok(left),
+                _ => Err(format!(
+                    "{layer} cuts {a} + {b} off {n} steps in {}, which leaves nothing; crop less",
+                    input.describe()
+                )),
+            }
         })
     }
 }
@@ -155,8 +164,15 @@ mod tests {
         }
         let any = s(&[None, Some(4)]);
         assert_eq!(
+            out(&layer("UpSampling1D", &[], &[]), &any, "the input"),
+            Ok(any.clone())
+        );
+        assert_eq!(
             out(&layer("Cropping1D", &[i(2)], &[]), &any, "the input"),
-            Ok(any)
+            Err(
+                "Cropping1D needs a known number of steps to cut from, got [_, 4] from the input"
+                    .into()
+            )
         );
         assert_eq!(
             layer("UpSampling1D", &[], &[]).keras_name(),
