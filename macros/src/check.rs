@@ -328,12 +328,12 @@ fn read_binding(cx: &Ctxt, binding: &Binding, nested: &mut Nested) -> Vec<Option
 // key_dim = 8)`: the names are the graph's, the keywords the layer's.
 fn read_merge(cx: &Ctxt, call: &LayerCall) -> Option<Declared> {
     let name = call.name.to_string();
-    if !Layer::TAKING_SEVERAL.contains(&name.as_str()) && Layer::NAMES.contains(&name.as_str()) {
+    if !Layer::taking_several().any(|n| n == name) && Layer::NAMES.contains(&name.as_str()) {
         cx.error_spanned_by(
             &call.name,
             format!(
                 "{name} is not a merge; a chain starts from a name, e.g. `let y = x -> {name}(...)`, or from a layer of several tensors: {}",
-                Layer::TAKING_SEVERAL.join(", ")
+                Layer::taking_several().collect::<Vec<_>>().join(", ")
             ),
         );
         return None;

@@ -276,24 +276,22 @@ impl Layer {
         "Concatenate",
     ];
 
-    /// The layers the functional form calls on several tensors, `Add(a, b)`: the merges
-    /// and MultiHeadAttention.
-    pub const TAKING_SEVERAL: &'static [&'static str] = &[
-        "Add",
-        "Subtract",
-        "Multiply",
-        "Average",
-        "Maximum",
-        "Minimum",
-        "Concatenate",
-        "Dot",
-        "MultiHeadAttention",
-    ];
+    /// The layers besides the merges that the functional form calls on several tensors.
+    const ALSO_TAKING_SEVERAL: &'static [&'static str] = &["Dot", "MultiHeadAttention"];
+
+    /// The layers the functional form calls on several tensors, `Add(a, b)`: the merges,
+    /// Dot and MultiHeadAttention.
+    pub fn taking_several() -> impl Iterator<Item = &'static str> {
+        Self::MERGES
+            .iter()
+            .chain(Self::ALSO_TAKING_SEVERAL)
+            .copied()
+    }
 
     /// Whether the functional form calls the layer on several tensors (see
-    /// [`Layer::TAKING_SEVERAL`]).
+    /// [`Layer::taking_several`]).
     pub fn takes_several(&self) -> bool {
-        Self::TAKING_SEVERAL.contains(&self.class_name())
+        Self::taking_several().any(|name| name == self.class_name())
     }
 
     /// The layer's parameter counts for an input it accepts (a MultiHeadAttention's as

@@ -163,24 +163,12 @@ impl Rule for MultiHeadAttention {
 #[cfg(test)]
 mod tests {
     use crate::layers::testing::*;
-    use crate::rule::Input;
-    use crate::{Layer, Params, Shape};
+    use crate::{Layer, Params};
 
     fn attention(kw: &[(&str, crate::Value)]) -> Layer {
         let mut all = vec![("num_heads", i(2))];
         all.extend_from_slice(kw);
         layer("MultiHeadAttention", &[], &all)
-    }
-
-    fn taking(l: &Layer, shapes: &[Shape]) -> Result<Shape, String> {
-        let inputs: Vec<Input> = shapes
-            .iter()
-            .map(|shape| Input {
-                shape,
-                from: "the input",
-            })
-            .collect();
-        l.merge(&inputs).map_err(|e| e.message)
     }
 
     #[test]

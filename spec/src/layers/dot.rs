@@ -143,20 +143,8 @@ impl Rule for Dot {
 
 #[cfg(test)]
 mod tests {
+    use crate::Layer;
     use crate::layers::testing::*;
-    use crate::rule::Input;
-    use crate::{Layer, Shape};
-
-    fn taking(l: &Layer, shapes: &[Shape]) -> Result<Shape, String> {
-        let inputs: Vec<Input> = shapes
-            .iter()
-            .map(|shape| Input {
-                shape,
-                from: "the input",
-            })
-            .collect();
-        l.merge(&inputs).map_err(|e| e.message)
-    }
 
     #[test]
     fn shapes_match_keras() {

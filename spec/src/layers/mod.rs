@@ -130,6 +130,18 @@ pub(crate) mod testing {
         Shape::new(dims.iter().map(|&d| Dim::from(d)))
     }
 
+    /// The output (or error) of `layer` (a merge, an attention) on tensors of `shapes`.
+    pub fn taking(l: &Layer, shapes: &[Shape]) -> Result<Shape, String> {
+        let inputs: Vec<Input> = shapes
+            .iter()
+            .map(|shape| Input {
+                shape,
+                from: "the input",
+            })
+            .collect();
+        l.merge(&inputs).map_err(|e| e.message)
+    }
+
     /// The output (or error) of `layer` on `input` coming from `from`.
     pub fn out(layer: &Layer, input: &Shape, from: &str) -> Result<Shape, String> {
         layer
