@@ -504,15 +504,22 @@ fn bidirectional_gives_both_layers_final_states() {
             && summary.contains("'bidirectional[0][4]']"),
         "{summary}"
     );
-    // Saved with its architecture and read back: the same network.
-    let path = std::env::temp_dir().join(format!("kiln-both-{}.safetensors", std::process::id()));
-    kiln::save_model(&model, &path).unwrap();
-    let loaded: kiln::JsonModel<Inner, 3, 2> = kiln::load_model(&path, &device).unwrap();
+    let y = model.forward(x.clone());
+    survives_saving(&model, x, y, "both");
+}
+
+/// `model` saved with its architecture and read back gives `y` on sequences `x`, as
+/// `model` does.
+fn survives_saving<M>(model: &M, x: Tensor<Inner, 3>, y: Tensor<Inner, 2>, name: &str)
+where
+    M: burn::module::Module<Inner> + kiln::Model<Inner>,
+{
+    let path = std::env::temp_dir().join(format!("kiln-{name}-{}.safetensors", std::process::id()));
+    kiln::save_model(model, &path).unwrap();
+    let loaded: kiln::JsonModel<Inner, 3, 2> =
+        kiln::load_model(&path, &Default::default()).unwrap();
     std::fs::remove_file(path).unwrap();
-    assert_eq!(
-        values(kiln::Model::forward(&loaded, x.clone())),
-        values(model.forward(x))
-    );
+    assert_eq!(values(kiln::Model::forward(&loaded, x)), values(y));
 }
 
 model! {
@@ -549,26 +556,14 @@ fn attention_runs_in_a_transformer_block() {
     let y = inner.forward(x.clone());
     assert_eq!(y.dims(), [2, 2]);
     assert_eq!(values(inner.forward(x.clone())), values(y.clone()));
-    // Saved with its architecture and read back: the same network.
-    let path =
-        std::env::temp_dir().join(format!("kiln-encoder-{}.safetensors", std::process::id()));
-    kiln::save_model(&inner, &path).unwrap();
-    let loaded: kiln::JsonModel<Inner, 3, 2> = kiln::load_model(&path, &device).unwrap();
-    std::fs::remove_file(path).unwrap();
-    assert_eq!(values(kiln::Model::forward(&loaded, x)), values(y));
+    survives_saving(&inner, x, y, "encoder");
 }
 
 #[test]
 fn states_survive_json_and_saving() {
     let device = Default::default();
     let model = StatesOut::<Inner>::new(&device);
-    let path = std::env::temp_dir().join(format!("kiln-states-{}.safetensors", std::process::id()));
-    kiln::save_model(&model, &path).unwrap();
-    let loaded: kiln::JsonModel<Inner, 3, 2> = kiln::load_model(&path, &device).unwrap();
-    std::fs::remove_file(path).unwrap();
     let x = Tensor::<Inner, 3>::random([2, 6, 3], Distribution::Default, &device);
-    assert_eq!(
-        values(kiln::Model::forward(&loaded, x.clone())),
-        values(model.forward(x))
-    );
+    let y = model.forward(x.clone());
+    survives_saving(&model, x, y, "states");
 }
