@@ -268,6 +268,63 @@ fn a_graph_survives_json_with_its_outputs() {
     );
 }
 
+model! {
+    /// Two sequences of lengths known only at run time, added step by step.
+    struct AddSequences {
+        input a: [_, 4],
+        input b: [_, 4],
+        let y = Add(a, b) -> GlobalAveragePooling1D -> Dense(2, activation = softmax);
+        output y,
+    }
+}
+
+#[test]
+fn sequences_of_lengths_that_do_not_fit_the_model_are_refused_by_layer() {
+    let device = Default::default();
+    let trainer = Trainer::new(AddSequences::<B>::new(&device));
+    let pair = |steps_a: usize, steps_b: usize| {
+        kiln::datasets::ArrayDataset::classification(
+            vec![0.5; 3 * steps_a * 4],
+            vec![steps_a, 4],
+            vec![0, 1, 0],
+            2,
+        )
+        .unwrap()
+        .and_input(vec![0.25; 3 * steps_b * 4], vec![steps_b, 4])
+        .unwrap()
+    };
+    // Equal lengths, whatever they are, fit.
+    assert_eq!(trainer.predict(&pair(5, 5)).unwrap().dims(), [3, 2]);
+    assert_eq!(trainer.predict(&pair(2, 2)).unwrap().dims(), [3, 2]);
+    // Unequal ones are named at the layer that cannot take them, before any step runs.
+    assert_eq!(
+        trainer.predict(&pair(5, 7)).unwrap_err().to_string(),
+        "the model does not fit the prediction examples, [5, 4] and [7, 4]: Add needs inputs of one shape, got [5, 4] from input `a` and [7, 4] from input `b`; make them agree (a Conv2D or Dense to match the channels, or Concatenate to join them)"
+    );
+    let err = trainer.evaluate(&pair(3, 2)).unwrap_err().to_string();
+    assert!(
+        err.starts_with("the model does not fit the evaluation examples, [3, 4] and [2, 4]: Add needs inputs of one shape"),
+        "{err}"
+    );
+    // The same model read from JSON refuses them as it runs.
+    let graph =
+        kiln::JsonGraph::<Inner>::from_json(&AddSequences::<B>::new(&device).to_json(), &device)
+            .unwrap();
+    let steps =
+        |n: usize| kiln::DynTensor::new(Tensor::<Inner, 3>::ones([1, n, 4], &device)).unwrap();
+    assert_eq!(
+        graph.forward(vec![steps(6), steps(6)]).unwrap()[0].dims(),
+        [1, 2]
+    );
+    assert_eq!(
+        graph
+            .forward(vec![steps(6), steps(4)])
+            .unwrap_err()
+            .to_string(),
+        "the model does not fit examples of [6, 4] and [4, 4]: Add needs inputs of one shape, got [6, 4] from input `a` and [4, 4] from input `b`; make them agree (a Conv2D or Dense to match the channels, or Concatenate to join them)"
+    );
+}
+
 #[test]
 fn a_saved_graph_loads_with_its_weights_both_ways() {
     let device = Default::default();

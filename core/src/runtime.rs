@@ -182,7 +182,8 @@ impl<B: Backend> JsonGraph<B> {
         }
     }
 
-    /// An error unless `inputs` are one tensor per input, each of its example shape.
+    /// An error unless `inputs` are one tensor per input, each of its example shape, which
+    /// the model fits at their sizes ([`ModelSpec::check_sizes`]).
     fn check_inputs(&self, inputs: &[DynTensor<B>]) -> Result<(), TrainError> {
         if inputs.len() != self.checked.inputs.len() {
             return Err(TrainError::Setting(format!(
@@ -201,7 +202,14 @@ impl<B: Backend> JsonGraph<B> {
                 )));
             }
         }
-        Ok(())
+        let examples: Vec<Vec<usize>> = inputs.iter().map(|t| t.dims()[1..].to_vec()).collect();
+        self.spec.check_sizes(&examples).map_err(|e| {
+            let shown: Vec<String> = examples.iter().map(|s| format!("{s:?}")).collect();
+            TrainError::Setting(format!(
+                "the model does not fit examples of {}: {e}",
+                shown.join(" and ")
+            ))
+        })
     }
 }
 

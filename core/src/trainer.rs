@@ -640,8 +640,36 @@ where
     /// the data's own shape when it fits the model's input, else the model's input when
     /// that is fully known and holds as many elements (so MNIST's `[1, 28, 28]` images feed
     /// a model declared with `input: [784]`, as Keras users reshape them). Several: the
-    /// data's parts (`ArrayDataset::and_input`), one fitting each input.
+    /// data's parts (`ArrayDataset::and_input`), one fitting each input. Where the model
+    /// leaves sizes to run time, it is checked at the data's (see `fits_sizes`).
     pub(crate) fn example_shapes<D: Dataset + ?Sized>(
+        &self,
+        data: &D,
+        what: &'static str,
+    ) -> Result<Vec<Vec<usize>>, TrainError> {
+        let shapes = self.input_parts(data, what)?;
+        self.fits_sizes(&shapes, what)?;
+        Ok(shapes)
+    }
+
+    /// An error unless the model fits examples of `shapes` ([`check_sizes`](kiln_spec::ModelSpec::check_sizes)), so
+    /// that two sequences of unequal lengths merged, say, are named at the layer that cannot
+    /// take them rather than found by the backend in the middle of a step.
+    fn fits_sizes(&self, shapes: &[Vec<usize>], what: &'static str) -> Result<(), TrainError> {
+        let Some(spec) = self.model().spec() else {
+            return Ok(());
+        };
+        spec.check_sizes(shapes).map_err(|e| {
+            let shown: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
+            TrainError::Inputs(format!(
+                "the model does not fit the {what} examples, {}: {e}",
+                shown.join(" and ")
+            ))
+        })
+    }
+
+    /// The shapes of `example_shapes`, before the check at the data's sizes.
+    fn input_parts<D: Dataset + ?Sized>(
         &self,
         data: &D,
         what: &'static str,

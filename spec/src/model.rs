@@ -334,6 +334,24 @@ impl ModelSpec {
         self.check_labeled(|name| format!("`{name}`"))
     }
 
+    /// Checks the model again at the sizes of actual examples, one shape per input, where
+    /// its inputs leave sizes to run time (`[_, 4]`): two sequences of unequal lengths
+    /// merged, say, fit the declaration but not each other. A model whose inputs are all
+    /// known was checked in full by [`ModelSpec::check`], and passes.
+    ///
+    /// # Errors
+    /// The first layer that does not fit at those sizes, as [`ModelSpec::check`] names it.
+    pub fn check_sizes(&self, examples: &[Vec<usize>]) -> Result<(), CheckError> {
+        if self.inputs.iter().all(|i| i.shape.all_known().is_some()) {
+            return Ok(());
+        }
+        let mut sized = self.clone();
+        for (input, dims) in sized.inputs.iter_mut().zip(examples) {
+            input.shape = Shape::known(dims.iter().copied());
+        }
+        sized.check().map(drop)
+    }
+
     /// [`ModelSpec::check`], with `label` naming a functional model's nodes in messages
     /// (`model!` names them by the user's bindings).
     pub fn check_labeled(&self, label: impl Fn(&str) -> String) -> Result<Checked, CheckError> {
