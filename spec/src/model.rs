@@ -880,6 +880,25 @@ mod tests {
     }
 
     #[test]
+    fn sizes_left_to_run_time_are_checked_at_the_examples_sizes() {
+        let conv = ModelSpec::sequential(
+            "Steps",
+            s(&[None, Some(4)]),
+            vec![
+                layer("Conv1D", &[i(8), i(5)], &[]),
+                layer("GlobalAveragePooling1D", &[], &[]),
+            ],
+        );
+        conv.check().unwrap();
+        conv.check_sizes(&[vec![5, 4]]).unwrap();
+        let short = conv.check_sizes(&[vec![3, 4]]).unwrap_err();
+        assert_eq!(short.at, Site::Def(0));
+        assert!(short.message.starts_with("Conv1D"), "{}", short.message);
+        // A model whose sizes are all known was checked in full already.
+        mlp().check_sizes(&[vec![784]]).unwrap();
+    }
+
+    #[test]
     fn names_follow_keras() {
         let names: Vec<String> = convnet().layers.into_iter().map(|l| l.name).collect();
         assert_eq!(
