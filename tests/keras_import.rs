@@ -49,6 +49,20 @@ model! {
 }
 
 model! {
+    /// The declaration `kiln::import::keras` prints for the Normalization fixture, pasted.
+    pub struct Normalized {
+        input: [2, 5, 5],
+        Normalization,
+        Conv2D(3, 3, activation = relu),
+        Normalization(axis = None, mean = 0.5, variance = 4.0),
+        GlobalAveragePooling2D,
+        Dense(3),
+        Normalization(mean = (1.0, -1.0, 0.5), variance = (4.0, 1.0, 0.25), invert = true),
+        Dense(2, activation = softmax),
+    }
+}
+
+model! {
     /// The declaration `kiln::import::keras` prints for the PReLU fixture, pasted.
     pub struct Learned {
         input: [2, 5, 5],
@@ -292,6 +306,31 @@ fn prelu_slopes_import_in_kiln_s_order() {
         "keras_prelu",
         |path| prelu.save_weights(path),
         Learned::<B>::new(&Default::default()),
+    );
+    assert_close(model.forward(x), &want);
+}
+
+#[test]
+fn normalization_imports_adapted_and_given() {
+    let normalized = imports_as_keras(
+        "keras_normalization",
+        [2, 2, 5, 5],
+        "Normalized",
+        "model! {\n    pub struct Normalized {\n        input: [2, 5, 5],\n        Normalization,\n        Conv2D(3, 3, activation = relu),\n        Normalization(axis = None, mean = 0.5, variance = 4.0),\n        GlobalAveragePooling2D,\n        Dense(3),\n        Normalization(mean = (1.0, -1.0, 0.5), variance = (4.0, 1.0, 0.25), invert = true),\n        Dense(2, activation = softmax),\n    }\n}\n",
+    );
+    // In the declared model, through a kiln weights file: the adapted mean and variance
+    // are Keras's, per channel.
+    let (x, want) = reference("keras_normalization", [2, 2, 5, 5]);
+    let model = through_a_kiln_file(
+        "keras_normalization",
+        |path| normalized.save_weights(path),
+        Normalized::<B>::new(&Default::default()),
+    );
+    let mean = model.normalization.mean.as_ref().unwrap().value();
+    let mean = mean.into_data().to_vec::<f32>().unwrap();
+    assert!(
+        (mean[0] - 3.0).abs() < 0.5 && (mean[1] + 2.0).abs() < 5.0,
+        "{mean:?}"
     );
     assert_close(model.forward(x), &want);
 }

@@ -356,6 +356,124 @@ fn a_model_with_two_inputs_trains_on_two_part_examples() {
     );
 }
 
+model! {
+    /// Keras's tabular regression: features of very different scales standardized first.
+    struct Standardized {
+        input: [3],
+        Normalization,
+        Dense(1),
+    }
+}
+
+/// `n` rows of three features on scales a thousand, a hundredth and ten wide, and the
+/// target `0.003·x₀ + 200·x₁ - 0.5·x₂ + 1`.
+fn tabular(n: usize, seed: u64) -> (Vec<f32>, kiln::datasets::ArrayDataset) {
+    let mut state = seed;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let x: Vec<f32> = (0..n)
+        .flat_map(|_| [1000.0 * next(), 0.01 * next(), 10.0 * next() - 5.0])
+        .collect();
+    let y = x
+        .chunks(3)
+        .map(|r| 0.003 * r[0] + 200.0 * r[1] - 0.5 * r[2] + 1.0)
+        .collect();
+    let data = kiln::datasets::ArrayDataset::regression(x.clone(), vec![3], y, 1).unwrap();
+    (x, data)
+}
+
+#[test]
+fn adapt_standardizes_each_feature_and_the_state_is_kept() {
+    let device = Default::default();
+    let (x, train) = tabular(1_000, 5);
+    let mut trainer = Trainer::new(Standardized::<Ad>::new(&device))
+        .optimizer(Adam::new().learning_rate(0.05))
+        .loss(Loss::MeanSquaredError);
+    // Keras 3.15's summary of the same model: 7 non-trainable (mean, variance, count).
+    let summary = trainer.model().summary().to_string();
+    assert!(
+        summary.contains("Trainable params: 4\nNon-trainable params: 7"),
+        "{summary}"
+    );
+    trainer.adapt(&train).unwrap();
+    // Keras's adapt: each feature's mean and population variance, and the count.
+    let floats = |t: Tensor<Ad, 1>| t.into_data().to_vec::<f32>().unwrap();
+    let layer = &trainer.model().normalization;
+    let (mean, variance) = (
+        floats(layer.mean.as_ref().unwrap().value()),
+        floats(layer.variance.as_ref().unwrap().value()),
+    );
+    for k in 0..3 {
+        let column: Vec<f64> = x.iter().skip(k).step_by(3).map(|&v| f64::from(v)).collect();
+        let m = column.iter().sum::<f64>() / 1_000.0;
+        let v = column.iter().map(|c| (c - m).powi(2)).sum::<f64>() / 1_000.0;
+        assert!(
+            (f64::from(mean[k]) - m).abs() <= 1e-5 * m.abs().max(1.0),
+            "{k}: {mean:?} {m}"
+        );
+        assert!(
+            (f64::from(variance[k]) - v).abs() <= 1e-4 * v,
+            "{k}: {variance:?} {v}"
+        );
+    }
+    assert_eq!(floats(layer.count.as_ref().unwrap().value()), [1000.0]);
+    // The standardized features train a linear fit in a few epochs.
+    trainer
+        .fit(
+            &train,
+            Fit::epochs(20).batch_size(32).verbose(Verbosity::Silent),
+        )
+        .unwrap();
+    let loss = trainer
+        .evaluate(&tabular(200, 6).1)
+        .unwrap()
+        .get("loss")
+        .unwrap();
+    assert!(loss < 0.01, "loss {loss}");
+    // The mean and variance are state: not trained, and saved with the weights.
+    assert_eq!(
+        floats(trainer.model().normalization.mean.as_ref().unwrap().value()),
+        mean
+    );
+    let path = std::env::temp_dir().join(format!("kiln-adapted-{}.bpk", std::process::id()));
+    kiln::save_weights(trainer.model(), &path).unwrap();
+    let mut loaded = Standardized::<Ad>::new(&device);
+    kiln::load_weights(&mut loaded, &path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(
+        floats(loaded.normalization.variance.as_ref().unwrap().value()),
+        variance
+    );
+    // A model read from JSON adapts as well; one without the layer says so.
+    let json = Standardized::<Ad>::new(&device).to_json();
+    let runtime: kiln::JsonModel<Ad, 2, 2> = kiln::from_json(&json, &device).unwrap();
+    let mut runtime = Trainer::new(runtime);
+    runtime.adapt(&train).unwrap();
+    // Its output on the data it adapted to: each feature of mean 0 and variance 1.
+    let standardized = runtime.predict_features(&train, "normalization").unwrap();
+    let values = standardized.into_values().unwrap();
+    for k in 0..3 {
+        let column: Vec<f64> = values
+            .iter()
+            .skip(k)
+            .step_by(3)
+            .map(|&v| f64::from(v))
+            .collect();
+        let m = column.iter().sum::<f64>() / 1_000.0;
+        let v = column.iter().map(|c| (c - m).powi(2)).sum::<f64>() / 1_000.0;
+        assert!(m.abs() < 1e-4 && (v - 1.0).abs() < 1e-4, "{k}: {m} {v}");
+    }
+    let err = Trainer::new(Compare::<Ad>::new(&device)).adapt(&comparisons(4, 1));
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        "the model has no Normalization layer to adapt (one declared without `mean` and `variance`)"
+    );
+}
+
 #[test]
 fn every_hook_runs_in_order() {
     #[derive(Default)]

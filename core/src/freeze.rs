@@ -13,9 +13,9 @@ use crate::error::TrainError;
 use crate::features::no_such_layer;
 use crate::model::Model;
 
-/// The moving statistics of a BatchNormalization: state, never trained, so unfreezing
-/// leaves them without gradient.
-const MOVING: [&str; 2] = ["running_mean", "running_var"];
+/// The moving statistics of a BatchNormalization and the adapted ones of a Normalization:
+/// state, never trained, so unfreezing leaves them without gradient.
+const MOVING: [&str; 5] = ["running_mean", "running_var", "mean", "variance", "count"];
 
 /// A model given back with why its layers could not be frozen or unfrozen: a name that is
 /// not one of its layers.

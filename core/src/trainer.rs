@@ -18,6 +18,7 @@ use crate::model::{Batch, Model};
 use crate::optimizer::{Optimizer, Stepper};
 use crate::progress::Verbosity;
 
+mod adapt;
 mod features;
 mod fit;
 pub(crate) mod floats;

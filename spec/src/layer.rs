@@ -37,6 +37,8 @@ macro_rules! registry {
         Dropout(Dropout),
         /// Multiplies every value by a factor and adds an offset.
         Rescaling(Rescaling),
+        /// Standardizes with a mean and variance, adapted to the data or given.
+        Normalization(Normalization),
         /// Adds Gaussian noise while training.
         GaussianNoise(GaussianNoise),
         /// Multiplies by Gaussian noise of mean 1 while training.

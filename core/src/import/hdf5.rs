@@ -206,7 +206,8 @@ impl<'a> Hdf5<'a> {
     /// A dataset from its dataspace, datatype and layout messages (their data's offsets).
     fn dataset(&self, space: usize, kind: usize, layout: usize) -> Result<Dataset, String> {
         let shape = self.dataspace(space)?;
-        let width = self.float_width(kind)?;
+        let number = self.number(kind)?;
+        let width = number.width();
         let count = shape
             .iter()
             .try_fold(1usize, |n, &d| n.checked_mul(d))
@@ -232,21 +233,11 @@ impl<'a> Hdf5<'a> {
         };
         if data.len() != bytes {
             return Err(format!(
-                "holds {} bytes of data for a shape {shape:?} of {width}-byte floats ({bytes} bytes)",
+                "holds {} bytes of data for a shape {shape:?} of {width}-byte numbers ({bytes} bytes)",
                 data.len()
             ));
         }
-        let values = if width == 4 {
-            data.chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect()
-        } else {
-            data.chunks_exact(8)
-                .map(|b| {
-                    f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
-                })
-                .collect()
-        };
+        let values = data.chunks_exact(width).map(|b| number.read(b)).collect();
         Ok(Dataset { shape, values })
     }
 
@@ -266,18 +257,27 @@ impl<'a> Hdf5<'a> {
             .collect()
     }
 
-    /// 4 or 8: the width of a little-endian IEEE float datatype.
-    fn float_width(&self, at: usize) -> Result<usize, String> {
+    /// The little-endian float or integer datatype at `at` (Keras keeps weights as
+    /// floats, and a few counters, Normalization's `count`, as integers).
+    fn number(&self, at: usize) -> Result<Number, String> {
         let class = self.byte(at)? & 0x0f;
-        let little_endian = self.byte(at + 1)? & 1 == 0;
+        let flags = self.byte(at + 1)?;
+        let little_endian = flags & 1 == 0;
         let size = self.u32(at + 4)?;
         match (class, little_endian, size) {
-            (1, true, 4) => Ok(4),
-            (1, true, 8) => Ok(8),
+            (1, true, 4) => Ok(Number::F32),
+            (1, true, 8) => Ok(Number::F64),
             (1, _, _) => Err(format!(
                 "a {size}-byte float that is not little-endian f32 or f64"
             )),
-            _ => Err(format!("datatype class {class} is not a float")),
+            (0, true, 1 | 2 | 4 | 8) => Ok(Number::Int {
+                width: size as usize,
+                signed: flags & 0x08 != 0,
+            }),
+            (0, _, _) => Err(format!(
+                "a {size}-byte integer that is not little-endian of 1, 2, 4 or 8 bytes"
+            )),
+            _ => Err(format!("datatype class {class} is not a number")),
         }
     }
 
@@ -387,5 +387,40 @@ impl<'a> Hdf5<'a> {
         Ok(u64::from_le_bytes([
             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
         ]))
+    }
+}
+
+/// How a dataset's numbers are stored, each read as an `f32`.
+#[derive(Clone, Copy)]
+enum Number {
+    F32,
+    F64,
+    Int { width: usize, signed: bool },
+}
+
+impl Number {
+    /// Bytes per number.
+    fn width(self) -> usize {
+        match self {
+            Number::F32 => 4,
+            Number::F64 => 8,
+            Number::Int { width, .. } => width,
+        }
+    }
+
+    /// The number in `bytes`, [`Number::width`] of them, little-endian.
+    fn read(self, bytes: &[u8]) -> f32 {
+        let mut wide = [0u8; 8];
+        wide[..bytes.len()].copy_from_slice(bytes);
+        match self {
+            Number::F32 => f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+            Number::F64 => f64::from_le_bytes(wide) as f32,
+            Number::Int { signed: false, .. } => u64::from_le_bytes(wide) as f32,
+            Number::Int { width, .. } => {
+                // Sign-extended from its top bit.
+                let shift = 64 - 8 * width as u32;
+                ((i64::from_le_bytes(wide) << shift) >> shift) as f32
+            }
+        }
     }
 }

@@ -615,9 +615,10 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "ReLU" | "LeakyReLU" | "ELU" | "Softmax" => activation_layer(&mut out, class, config)?,
         "BatchNormalization" => batch_norm(&mut out, config)?,
         "LayerNormalization" => layer_norm(&mut out, config)?,
+        "Normalization" => normalization(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D, Normalization and the merges; not {other} yet"
             ));
         }
     }
@@ -645,6 +646,46 @@ fn layer_norm(out: &mut Call, config: &Json) -> Result<(), String> {
     for key in ["center", "scale"] {
         keyword_unless(out, key, scalar(&config[key])?, &Value::Bool(true));
     }
+    Ok(())
+}
+
+/// A Normalization's axis (Keras's `[-1]`, or `[]` for `axis = None`), its given mean
+/// and variance (a number or one per feature), and `invert`.
+fn normalization(out: &mut Call, config: &Json) -> Result<(), String> {
+    let axis = match &config["axis"] {
+        Json::Array(items) if items.is_empty() => Value::Name("None".into()),
+        Json::Null => Value::Name("None".into()),
+        Json::Array(items) if items.len() == 1 => scalar(&items[0])?,
+        other => scalar(other)?,
+    };
+    if axis != Value::Int(-1) && axis != Value::Name("None".into()) {
+        return Err(format!(
+            "its axis {}; kiln normalizes per feature (-1) or over all values (None)",
+            config["axis"]
+        ));
+    }
+    keyword_unless(out, "axis", axis, &Value::Int(-1));
+    for key in ["mean", "variance"] {
+        let given = match &config[key] {
+            Json::Null => continue,
+            Json::Array(items) => items
+                .iter()
+                .map(number)
+                .collect::<Result<_, _>>()
+                .map(Value::Tuple),
+            one => number(one),
+        };
+        out.args.push(Arg {
+            keyword: Some(key.into()),
+            value: given.map_err(|e| format!("its {key}: {e}"))?,
+        });
+    }
+    keyword_unless(
+        out,
+        "invert",
+        scalar(&config["invert"]).unwrap_or(Value::Bool(false)),
+        &Value::Bool(false),
+    );
     Ok(())
 }
 
@@ -1412,6 +1453,7 @@ fn takes_in_order(
             | "Softmax"
             | "BatchNormalization"
             | "LayerNormalization"
+            | "Normalization"
     );
     match flattened {
         Some([_, _, channels]) if channels > 1 && !in_order => Err(format!(
@@ -1437,7 +1479,7 @@ fn layer_weights(
             kernel_and_bias(layer, source, flattened)?
         }
         "SeparableConv2D" => separable_weights(layer, source)?,
-        "BatchNormalization" | "LayerNormalization" => {
+        "BatchNormalization" | "LayerNormalization" | "Normalization" => {
             if flattened.is_some() {
                 return Err(format!(
                     "`{}` normalizes flattened image features; not imported yet",
@@ -1592,17 +1634,22 @@ fn separable_weights(layer: &Layer, source: &Source) -> Result<Vec<Weight>, Stri
     Ok(out)
 }
 
-/// A BatchNormalization's gamma, beta and moving statistics, or a LayerNormalization's
-/// gamma and (when centred) beta, in Keras's order.
+/// A BatchNormalization's gamma, beta and moving statistics, a LayerNormalization's
+/// gamma and (when centred) beta, or an adapted Normalization's mean, variance and count,
+/// in Keras's order.
 fn norm_weights(layer: &Layer, source: &Source) -> Result<Vec<Weight>, String> {
     let fields: &[&str] = match layer {
         Layer::LayerNormalization(l) if !l.center => &["gamma"],
         Layer::LayerNormalization(_) => &["gamma", "beta"],
+        Layer::Normalization(l) if l.adapts() => &["mean", "variance", "count"],
+        Layer::Normalization(_) => &[],
         _ => &["gamma", "beta", "running_mean", "running_var"],
     };
     let vars = fields.iter().enumerate().map(|(i, field)| {
         let v = source.var(i)?;
-        Ok(source.weight(field, v.shape, v.values))
+        // Keras's scalar `count` is kiln's tensor of one value.
+        let shape = if v.shape.is_empty() { vec![1] } else { v.shape };
+        Ok(source.weight(field, shape, v.values))
     });
     vars.collect()
 }

@@ -15,6 +15,7 @@ mod dropout;
 mod embedding;
 mod layer_normalization;
 mod merge;
+mod normalization;
 mod pooling;
 mod prelu;
 mod recurrent;
@@ -43,6 +44,7 @@ pub use embedding::{embed, embedding};
 pub use layer_normalization::{layer_norm, layer_normalization};
 pub(crate) use merge::run_dot;
 pub use merge::{Merge, dot, merge};
+pub use normalization::{Normalization, normalization};
 pub use pooling::{
     Reduce, average_pooling1d, average_pooling2d, global_pooling1d, global_pooling2d,
     max_pooling1d, max_pooling2d,
@@ -148,7 +150,7 @@ mod modules {
     stateful! {
         Dense, Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D, DepthwiseConv2D,
         BatchNormalization, LayerNormalization, Dropout, GaussianNoise, GaussianDropout,
-        SpatialDropout1D, SpatialDropout2D, Embedding, TimeDistributed, PReLU;
+        SpatialDropout1D, SpatialDropout2D, Embedding, TimeDistributed, PReLU, Normalization;
         /// A SimpleRNN's cell.
         SimpleRnn(Rnn<B>),
         /// A GRU's cell.

@@ -58,7 +58,8 @@ pub fn layer_code(
         | Layer::SpatialDropout2D(_)
         | Layer::Embedding(_)
         | Layer::TimeDistributed(_)
-        | Layer::PReLU(_) => stateful(layer, info, field),
+        | Layer::PReLU(_)
+        | Layer::Normalization(_) => stateful(layer, info, field),
         Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => recurrent::expand(l, info, field),
         Layer::Bidirectional(l) => recurrent::expand_bidirectional(l, info, field),
         Layer::MultiHeadAttention(_) => attention(layer, info, field),

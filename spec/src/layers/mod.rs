@@ -19,6 +19,7 @@ mod layer_normalization;
 mod merge;
 mod nested;
 mod noise;
+mod normalization;
 mod permute;
 mod pooling;
 mod prelu;
@@ -51,6 +52,7 @@ pub use nested::Nested;
 pub use noise::{
     GaussianDropout, GaussianNoise, SpatialDropout, SpatialDropout1D, SpatialDropout2D,
 };
+pub use normalization::{NormAxis, Normalization};
 pub use permute::{Permute, RepeatVector};
 pub use pooling::{Pooling, Pooling1D, Pooling2D};
 pub use prelu::PRelu;

@@ -1,0 +1,34 @@
+// Normalization's mean and variance come together, as many as each other, one or one per
+// feature; its axis is per feature (-1) or None.
+use kiln::prelude::*;
+
+model! {
+    pub struct MeanAlone {
+        input: [3],
+        Normalization(mean = 0.5),
+    }
+}
+
+model! {
+    pub struct Unequal {
+        input: [3],
+        Normalization(mean = (1, 2, 3), variance = (1, 1)),
+    }
+}
+
+model! {
+    pub struct OtherCount {
+        input: [3],
+        Dense(4),
+        Normalization(mean = (1, 2, 3), variance = (1, 1, 1)),
+    }
+}
+
+model! {
+    pub struct OtherAxis {
+        input: [2, 8, 8],
+        Normalization(axis = (1, 2)),
+    }
+}
+
+fn main() {}
