@@ -72,12 +72,8 @@ fn set_trainable<B: Backend, M: Model<B>>(
         let message = no_such_layer(unknown, &known);
         return Err(FreezeError { model, message });
     }
-    Ok(model.map(&mut Setter {
-        path: Vec::new(),
-        names: &names,
-        layers,
-        trainable,
-    }))
+    let setter = Setter { layers, trainable };
+    Ok(map_by_path(model, &names, setter).0)
 }
 
 /// Every layer `freeze` can name: from the declaration when the model has one (nested
@@ -110,30 +106,69 @@ fn known_layers<B: Backend, M: Model<B>>(model: &M, names: &[(String, String)]) 
     out
 }
 
+/// What [`map_by_path`] does to each float of a module, knowing its layer path.
+pub(crate) trait MapByPath<B: Backend> {
+    /// The float at `path` (`conv2d.weight`, a nested model's `outer.conv2d.weight`).
+    fn map<const D: usize>(
+        &mut self,
+        path: &str,
+        param: Param<Tensor<B, D>>,
+    ) -> Param<Tensor<B, D>>;
+}
+
+/// `module` with each float mapped by `by`, which is given back; `names` as
+/// [`Model::stored_names`].
+pub(crate) fn map_by_path<B: Backend, M: Module<B>, T: MapByPath<B>>(
+    module: M,
+    names: &[(String, String)],
+    by: T,
+) -> (M, T) {
+    /// Follows burn's path to each float.
+    struct ByPath<'a, T> {
+        path: Vec<String>,
+        names: &'a [(String, String)],
+        by: T,
+    }
+    impl<B: Backend, T: MapByPath<B>> ModuleMapper<B> for ByPath<'_, T> {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_owned());
+        }
+
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let path = layer_path(self.names, &self.path.join("."));
+            self.by.map(&path, param)
+        }
+    }
+    let mut mapper = ByPath {
+        path: Vec::new(),
+        names,
+        by,
+    };
+    let module = module.map(&mut mapper);
+    (module, mapper.by)
+}
+
 /// Sets whether the weights under some layers take a gradient.
 struct Setter<'a> {
-    path: Vec<String>,
-    names: &'a [(String, String)],
     layers: &'a [&'a str],
     trainable: bool,
 }
 
-impl<B: Backend> ModuleMapper<B> for Setter<'_> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_owned());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        let path = layer_path(self.names, &self.path.join("."));
-        let moving = self
-            .path
-            .last()
-            .is_some_and(|leaf| MOVING.contains(&leaf.as_str()));
-        if !moving && self.layers.iter().any(|l| under(&path, l)) {
+impl<B: Backend> MapByPath<B> for Setter<'_> {
+    fn map<const D: usize>(
+        &mut self,
+        path: &str,
+        param: Param<Tensor<B, D>>,
+    ) -> Param<Tensor<B, D>> {
+        let moving = path
+            .rsplit('.')
+            .next()
+            .is_some_and(|leaf| MOVING.contains(&leaf));
+        if !moving && self.layers.iter().any(|l| under(path, l)) {
             param.set_require_grad(self.trainable)
         } else {
             param

@@ -3,7 +3,7 @@
 
 use std::ops::ControlFlow;
 
-use burn::module::{AutodiffModule, ModuleMapper, Param};
+use burn::module::{AutodiffModule, Param};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use kiln_datasets::Dataset;
@@ -13,7 +13,7 @@ use kiln_spec::layers::NormAxis;
 use super::{Trainer, fit};
 use crate::dyn_tensor::DynTensor;
 use crate::error::TrainError;
-use crate::freeze::layer_path;
+use crate::freeze::{MapByPath, map_by_path};
 use crate::model::{Batch, Model};
 
 /// The mean, variance and count of the values one Normalization layer sees: per feature,
@@ -174,14 +174,12 @@ where
     fn set_moments(&mut self, layer: &str, moments: &Moments) -> Result<(), TrainError> {
         let model = self.model.take().ok_or_else(fit::lost)?;
         let names = model.stored_names();
-        let mut setter = SetMoments {
-            path: Vec::new(),
-            names: &names,
+        let setter = SetMoments {
             layer,
             moments,
             set: 0,
         };
-        let model = model.map(&mut setter);
+        let (model, setter) = map_by_path(model, &names, setter);
         self.model = Some(model);
         match setter.set {
             3 => Ok(()),
@@ -194,25 +192,18 @@ where
 
 /// Replaces the mean, variance and count of one Normalization layer.
 struct SetMoments<'a> {
-    path: Vec<String>,
-    names: &'a [(String, String)],
     layer: &'a str,
     moments: &'a Moments,
     /// How many of the three were found and set.
     set: usize,
 }
 
-impl<B: Backend> ModuleMapper<B> for SetMoments<'_> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_owned());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        let path = layer_path(self.names, &self.path.join("."));
+impl<B: Backend> MapByPath<B> for SetMoments<'_> {
+    fn map<const D: usize>(
+        &mut self,
+        path: &str,
+        param: Param<Tensor<B, D>>,
+    ) -> Param<Tensor<B, D>> {
         let Some(field) = path
             .strip_prefix(self.layer)
             .and_then(|rest| rest.strip_prefix('.'))
