@@ -5,9 +5,12 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use kiln::callbacks::tensorboard::{Event, Kind, Value, What, proto::Image};
-use kiln::callbacks::{CsvLogger, EarlyStopping, ModelCheckpoint, TensorBoard, TerminateOnNan};
+use kiln::callbacks::{
+    CsvLogger, EarlyStopping, LambdaCallback, ModelCheckpoint, TensorBoard, TerminateOnNan,
+};
 use kiln::prelude::*;
 use kiln::{BatchLogs, CallbackResult, Control};
+use std::ops::ControlFlow;
 
 mod support;
 
@@ -324,6 +327,50 @@ fn checkpoints_and_csv_logs_follow_the_epochs() {
         lines[3],
         format!("2,{},{}", history.get("accuracy").unwrap()[2], losses[2])
     );
+}
+
+#[test]
+fn a_lambda_callback_stops_training_by_its_return_value() {
+    let digits = kiln::datasets::synthetic_digits(100, 3);
+    // After epoch 1, as Keras's `model.stop_training = True` in `on_epoch_end`.
+    let mut after_two = LambdaCallback::new().on_epoch_end(|epoch, _logs| {
+        if epoch == 1 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    let history = trainer()
+        .fit(
+            &digits,
+            Fit::epochs(5)
+                .batch_size(25)
+                .verbose(Verbosity::Silent)
+                .callback(&mut after_two),
+        )
+        .unwrap();
+    assert_eq!(history.get("loss").unwrap().len(), 2);
+    // From a batch hook, after that batch: the epoch ends there, with its logs.
+    let mut batches = 0;
+    let mut third_batch = LambdaCallback::new().on_train_batch_end(|batch, _logs| {
+        batches += 1;
+        if batch == 2 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    let history = trainer()
+        .fit(
+            &digits,
+            Fit::epochs(5)
+                .batch_size(25)
+                .verbose(Verbosity::Silent)
+                .callback(&mut third_batch),
+        )
+        .unwrap();
+    drop(third_batch);
+    assert_eq!((batches, history.get("loss").unwrap().len()), (3, 1));
 }
 
 #[test]

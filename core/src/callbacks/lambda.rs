@@ -1,6 +1,7 @@
 //! LambdaCallback: closures for the hooks, without a type of one's own.
 
 use std::fmt;
+use std::ops::ControlFlow;
 
 use burn::tensor::backend::AutodiffBackend;
 
@@ -8,7 +9,21 @@ use crate::callback::{BatchLogs, Callback, CallbackResult, Control};
 use crate::logs::Logs;
 
 /// Keras's `LambdaCallback`: a closure for each hook it is given, called with what Keras
-/// passes (the epoch or batch, and the logs), for a quick print or record.
+/// passes (the epoch or batch, and the logs), for a quick print or record. The epoch and
+/// batch closures may stop training, as Keras's setting `model.stop_training`: one that
+/// returns [`ControlFlow::Break`] stops it after that epoch (after that batch, from the
+/// batch hook); one that returns nothing never does.
+///
+/// ```
+/// use std::ops::ControlFlow;
+/// use kiln_core::callbacks::LambdaCallback;
+/// let stop_below = LambdaCallback::new().on_epoch_end(|_epoch, logs| {
+///     match logs.get("loss") {
+///         Some(loss) if loss < 0.01 => ControlFlow::Break(()),
+///         _ => ControlFlow::Continue(()),
+///     }
+/// });
+/// ```
 ///
 /// ```
 /// use kiln_core::callbacks::LambdaCallback;
@@ -18,16 +33,37 @@ use crate::logs::Logs;
 #[derive(Default)]
 pub struct LambdaCallback<'a> {
     train_begin: Option<Box<dyn FnMut() + 'a>>,
-    epoch_begin: Option<Box<dyn FnMut(usize) + 'a>>,
+    epoch_begin: Option<Box<dyn FnMut(usize) -> Flow + 'a>>,
     batch_end: Option<Box<BatchHook<'a>>>,
     epoch_end: Option<Box<EpochHook<'a>>>,
     train_end: Option<Box<EndHook<'a>>>,
 }
 
+/// Whether a hook lets training go on.
+type Flow = ControlFlow<()>;
 /// What `on_train_batch_end` calls.
-type BatchHook<'a> = dyn FnMut(usize, &BatchLogs) + 'a;
+type BatchHook<'a> = dyn FnMut(usize, &BatchLogs) -> Flow + 'a;
 /// What `on_epoch_end` calls.
-type EpochHook<'a> = dyn FnMut(usize, &Logs) + 'a;
+type EpochHook<'a> = dyn FnMut(usize, &Logs) -> Flow + 'a;
+
+/// What a [`LambdaCallback`] closure of an epoch or batch may return: nothing (training
+/// goes on) or a [`ControlFlow`], whose `Break` stops training.
+pub trait HookFlow {
+    /// The flow this return value asks for.
+    fn flow(self) -> ControlFlow<()>;
+}
+
+impl HookFlow for () {
+    fn flow(self) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+}
+
+impl HookFlow for ControlFlow<()> {
+    fn flow(self) -> ControlFlow<()> {
+        self
+    }
+}
 /// What `on_train_end` calls.
 type EndHook<'a> = dyn FnMut(&Logs) + 'a;
 
@@ -43,22 +79,27 @@ impl<'a> LambdaCallback<'a> {
         self
     }
 
-    /// Called with each epoch before it starts.
-    pub fn on_epoch_begin(mut self, f: impl FnMut(usize) + 'a) -> Self {
-        self.epoch_begin = Some(Box::new(f));
+    /// Called with each epoch before it starts; `Break` stops training after it.
+    pub fn on_epoch_begin<R: HookFlow>(mut self, mut f: impl FnMut(usize) -> R + 'a) -> Self {
+        self.epoch_begin = Some(Box::new(move |epoch| f(epoch).flow()));
         self
     }
 
     /// Called after each training batch with its number in the epoch and the epoch's
-    /// running logs (read from the device only if the closure asks).
-    pub fn on_train_batch_end(mut self, f: impl FnMut(usize, &BatchLogs) + 'a) -> Self {
-        self.batch_end = Some(Box::new(f));
+    /// running logs (read from the device only if the closure asks); `Break` stops
+    /// training after this batch.
+    pub fn on_train_batch_end<R: HookFlow>(
+        mut self,
+        mut f: impl FnMut(usize, &BatchLogs) -> R + 'a,
+    ) -> Self {
+        self.batch_end = Some(Box::new(move |batch, logs| f(batch, logs).flow()));
         self
     }
 
-    /// Called after each epoch with its logs (`val_` values included).
-    pub fn on_epoch_end(mut self, f: impl FnMut(usize, &Logs) + 'a) -> Self {
-        self.epoch_end = Some(Box::new(f));
+    /// Called after each epoch with its logs (`val_` values included); `Break` stops
+    /// training.
+    pub fn on_epoch_end<R: HookFlow>(mut self, mut f: impl FnMut(usize, &Logs) -> R + 'a) -> Self {
+        self.epoch_end = Some(Box::new(move |epoch, logs| f(epoch, logs).flow()));
         self
     }
 
@@ -89,9 +130,9 @@ impl<B: AutodiffBackend, M> Callback<B, M> for LambdaCallback<'_> {
         Ok(())
     }
 
-    fn on_epoch_begin(&mut self, epoch: usize, _control: &mut Control<M>) -> CallbackResult {
+    fn on_epoch_begin(&mut self, epoch: usize, control: &mut Control<M>) -> CallbackResult {
         if let Some(f) = &mut self.epoch_begin {
-            f(epoch);
+            follow(f(epoch), control);
         }
         Ok(())
     }
@@ -100,10 +141,10 @@ impl<B: AutodiffBackend, M> Callback<B, M> for LambdaCallback<'_> {
         &mut self,
         batch: usize,
         logs: &BatchLogs,
-        _control: &mut Control<M>,
+        control: &mut Control<M>,
     ) -> CallbackResult {
         if let Some(f) = &mut self.batch_end {
-            f(batch, logs);
+            follow(f(batch, logs), control);
         }
         Ok(())
     }
@@ -112,10 +153,10 @@ impl<B: AutodiffBackend, M> Callback<B, M> for LambdaCallback<'_> {
         &mut self,
         epoch: usize,
         logs: &Logs,
-        _control: &mut Control<M>,
+        control: &mut Control<M>,
     ) -> CallbackResult {
         if let Some(f) = &mut self.epoch_end {
-            f(epoch, logs);
+            follow(f(epoch, logs), control);
         }
         Ok(())
     }
@@ -125,6 +166,13 @@ impl<B: AutodiffBackend, M> Callback<B, M> for LambdaCallback<'_> {
             f(logs);
         }
         Ok(())
+    }
+}
+
+/// Stops training when a hook's closure asked.
+fn follow<M>(flow: Flow, control: &mut Control<M>) {
+    if flow.is_break() {
+        control.stop_training();
     }
 }
 

@@ -16,7 +16,7 @@ pub use backup::BackupAndRestore;
 pub use checkpoint::ModelCheckpoint;
 pub use csv_logger::CsvLogger;
 pub use early_stopping::EarlyStopping;
-pub use lambda::LambdaCallback;
+pub use lambda::{HookFlow, LambdaCallback};
 pub use progbar::ProgbarLogger;
 pub use schedule::{LearningRateScheduler, ReduceLrOnPlateau};
 pub use tensorboard::{TensorBoard, read_events};
