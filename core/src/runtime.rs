@@ -13,7 +13,7 @@ use crate::activation;
 use crate::dyn_tensor::{DynTensor, each_rank};
 use crate::error::TrainError;
 use crate::features::{Features, NoTap, Tap};
-use crate::layers::{self, Merge, Run, RuntimeLayer};
+use crate::layers::{self, Run, RuntimeLayer};
 use crate::model::{Model, TrainForward};
 use crate::regularizer;
 
@@ -392,10 +392,8 @@ impl<'a, B: Backend> Graph<'a, B> {
         let module = modules.first().and_then(Option::as_ref);
         // Every layer takes at least one tensor: kiln-spec's check saw to it.
         let first = inputs.remove(0);
-        let rank = self.checked.layers[i].output.rank();
-        match (self.nested(i, modules), layer.merge_op(rank)) {
-            (_, Some(merge)) => (merge_any(merge, first, inputs), Vec::new()),
-            (Some(nested), None) => {
+        match self.nested(i, modules) {
+            Some(nested) => {
                 let Ok((mut t, inner)) = nested.forward(vec![first], training, false, &mut NoTap);
                 if let Some(inner) = inner {
                     *penalty = regularizer::add(penalty.take(), inner);
@@ -403,19 +401,8 @@ impl<'a, B: Backend> Graph<'a, B> {
                 // A nested model has one output: kiln-spec's check saw to it.
                 (t.remove(0), Vec::new())
             }
-            (None, None) => {
-                let (t, mut states) = match layer {
-                    Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => {
-                        layers::run_recurrent(l, module, first)
-                    }
-                    Layer::Bidirectional(l) => layers::run_bidirectional(l, module, first),
-                    Layer::MultiHeadAttention(l) => (
-                        layers::run_attention(l, module, first, inputs, training),
-                        Vec::new(),
-                    ),
-                    Layer::Dot(l) => (layers::run_dot(l, first, inputs), Vec::new()),
-                    layer => (layers::step(layer, module, first, training), Vec::new()),
-                };
+            None => {
+                let (t, mut states) = layers::step_with(layer, module, first, inputs, training);
                 states.truncate(layer.states().len());
                 (t, states)
             }
@@ -455,26 +442,6 @@ fn take<B: Backend>(u: &Use, values: &mut HashMap<String, DynTensor<B>>) -> DynT
     };
     // kiln-spec's check saw to it that every tensor is defined before its use.
     taken.unwrap_or_else(|| unreachable!("`{}` is used before it is defined", u.name))
-}
-
-/// A merge of tensors of one rank (kiln-spec's check saw to it).
-fn merge_any<B: Backend>(
-    merge: Merge,
-    first: DynTensor<B>,
-    rest: Vec<DynTensor<B>>,
-) -> DynTensor<B> {
-    let rest = rest.into_iter();
-    match first {
-        DynTensor::R2(a) => {
-            DynTensor::R2(layers::merge(merge, a, rest.map(DynTensor::get).collect()))
-        }
-        DynTensor::R3(a) => {
-            DynTensor::R3(layers::merge(merge, a, rest.map(DynTensor::get).collect()))
-        }
-        DynTensor::R4(a) => {
-            DynTensor::R4(layers::merge(merge, a, rest.map(DynTensor::get).collect()))
-        }
-    }
 }
 
 /// `t` after `tap` took it as layer `layer`'s output.

@@ -8,7 +8,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Tensor, backend::Backend};
 use kiln_spec::{Shape, kinds, layers};
 
-use super::{Run, RuntimeLayer, dense, dropout, dropout_step};
+use super::{Run, RuntimeLayer, Stepped, dense, dropout, dropout_step};
 use crate::dyn_tensor::DynTensor;
 
 /// A MultiHeadAttention's four projections.
@@ -85,7 +85,7 @@ pub fn attention<B: Backend>(
 
 /// A MultiHeadAttention's step in a runtime model, on its query `t` and the `more`
 /// tensors the graph gives it.
-pub(crate) fn run_attention<B: Backend>(
+fn run_attention<B: Backend>(
     l: &layers::MultiHeadAttention,
     module: Option<&RuntimeLayer<B>>,
     t: DynTensor<B>,
@@ -124,6 +124,17 @@ impl<B: Backend> Run<B> for kinds::MultiHeadAttention {
         training: bool,
     ) -> DynTensor<B> {
         run_attention(l, module, t, Vec::new(), training)
+    }
+
+    /// Attention of `t` (the query) to the value and key in `more`.
+    fn step_with(
+        l: &layers::MultiHeadAttention,
+        module: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        more: Vec<DynTensor<B>>,
+        training: bool,
+    ) -> Stepped<B> {
+        (run_attention(l, module, t, more, training), Vec::new())
     }
 }
 

@@ -8,7 +8,7 @@ use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::{Shape, kinds, layers};
 
 use super::recurrent::{Recurrent, build, output_of};
-use super::{Merge, Run, RuntimeLayer, merge, size};
+use super::{Merge, Run, RuntimeLayer, Stepped, merge, size};
 use crate::dyn_tensor::DynTensor;
 
 /// The two layers of a Bidirectional: `forward` reads the sequence from its start,
@@ -67,7 +67,7 @@ fn with_states<B: Backend, R: Recurrent<B>>(
 }
 
 /// A Bidirectional's output and final states, as a runtime model takes them.
-pub(crate) fn run_bidirectional<B: Backend>(
+fn run_bidirectional<B: Backend>(
     l: &layers::Bidirectional,
     module: Option<&RuntimeLayer<B>>,
     t: DynTensor<B>,
@@ -111,6 +111,16 @@ impl<B: Backend> Run<B> for kinds::Bidirectional {
         _: bool,
     ) -> DynTensor<B> {
         run_bidirectional(l, module, t).0
+    }
+
+    fn step_with(
+        l: &layers::Bidirectional,
+        module: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        _: Vec<DynTensor<B>>,
+        _: bool,
+    ) -> Stepped<B> {
+        run_bidirectional(l, module, t)
     }
 }
 

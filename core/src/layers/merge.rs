@@ -5,8 +5,8 @@ use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::{kinds, layers};
 
 use super::recurrent::dims_of;
-use super::{Run, RuntimeLayer};
-use crate::dyn_tensor::DynTensor;
+use super::{Run, RuntimeLayer, Stepped};
+use crate::dyn_tensor::{DynTensor, each_rank};
 
 /// How a merge combines its tensors: kiln-spec's, which says which each layer is
 /// ([`Layer::merge_op`](kiln_spec::Layer::merge_op)).
@@ -77,26 +77,17 @@ pub fn dot<B: Backend, const D: usize>(
     out.reshape(dims)
 }
 
-/// A Dot's step in a runtime model, on `first` and the `more` tensors the graph gives it.
-pub(crate) fn run_dot<B: Backend>(
-    l: &layers::Dot,
-    first: DynTensor<B>,
-    more: Vec<DynTensor<B>>,
-) -> DynTensor<B> {
-    let more = more.into_iter();
-    match first {
-        DynTensor::R2(x) => DynTensor::R2(dot(l, x, more.map(DynTensor::get).collect())),
-        DynTensor::R3(x) => DynTensor::R3(dot(l, x, more.map(DynTensor::get).collect())),
-        // kiln-spec refuses a Dot of examples of three dimensions.
-        images => images,
-    }
+/// `first` merged with `rest`, tensors of one rank (kiln-spec's check saw to it).
+fn merge_any<B: Backend>(op: Merge, first: DynTensor<B>, rest: Vec<DynTensor<B>>) -> DynTensor<B> {
+    let rest = rest.into_iter();
+    each_rank!(first, |a| merge(op, a, rest.map(DynTensor::get).collect()))
 }
 
-/// The merges' steps on a single tensor, which is its own sum, product, mean, maximum or
-/// concatenation, and a Dot's, which the graph always gives two; the graph merges several
-/// tensors with [`merge`] and [`dot`] before any step.
-macro_rules! one_tensor {
-    ($($kind:ident($config:ident)),*) => {$(
+/// The merges: `t` merged with the `more` tensors the graph gives it, by the merge each
+/// kind's configuration gives for tensors of `t`'s rank; a single tensor is its own sum,
+/// product, mean, maximum or concatenation.
+macro_rules! merges {
+    ($($kind:ident($config:ident) => $op:expr),* $(,)?) => {$(
         impl<B: Backend> Run<B> for kinds::$kind {
             fn step(
                 _: &layers::$config,
@@ -106,20 +97,66 @@ macro_rules! one_tensor {
             ) -> DynTensor<B> {
                 t
             }
+
+            fn step_with(
+                config: &layers::$config,
+                _: Option<&RuntimeLayer<B>>,
+                t: DynTensor<B>,
+                more: Vec<DynTensor<B>>,
+                _: bool,
+            ) -> Stepped<B> {
+                let op: fn(&layers::$config, usize) -> Option<Merge> = $op;
+                match op(config, t.dims().len() - 1) {
+                    Some(op) => (merge_any(op, t, more), Vec::new()),
+                    // kiln-spec's rule refuses an axis outside the examples.
+                    None => (t, Vec::new()),
+                }
+            }
         }
     )*};
 }
 
-one_tensor!(
-    Add(Merge),
-    Multiply(Merge),
-    Average(Merge),
-    Maximum(Merge),
-    Subtract(Merge),
-    Minimum(Merge),
-    Concatenate(Concatenate),
-    Dot(Dot)
-);
+merges! {
+    Add(Merge) => |_, _| Some(Merge::Add),
+    Multiply(Merge) => |_, _| Some(Merge::Multiply),
+    Average(Merge) => |_, _| Some(Merge::Average),
+    Maximum(Merge) => |_, _| Some(Merge::Maximum),
+    Subtract(Merge) => |_, _| Some(Merge::Subtract),
+    Minimum(Merge) => |_, _| Some(Merge::Minimum),
+    Concatenate(Concatenate) => |c, rank| {
+        c.dim_index(rank).map(|d| Merge::Concatenate { dim: d + 1 })
+    },
+}
+
+impl<B: Backend> Run<B> for kinds::Dot {
+    /// The graph always gives a Dot two tensors.
+    fn step(
+        _: &layers::Dot,
+        _: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        _: bool,
+    ) -> DynTensor<B> {
+        t
+    }
+
+    /// `t`'s Dot with the first of `more`.
+    fn step_with(
+        l: &layers::Dot,
+        _: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        more: Vec<DynTensor<B>>,
+        _: bool,
+    ) -> Stepped<B> {
+        let more = more.into_iter();
+        let out = match t {
+            DynTensor::R2(x) => DynTensor::R2(dot(l, x, more.map(DynTensor::get).collect())),
+            DynTensor::R3(x) => DynTensor::R3(dot(l, x, more.map(DynTensor::get).collect())),
+            // kiln-spec refuses a Dot of examples of three dimensions.
+            images => images,
+        };
+        (out, Vec::new())
+    }
+}
 
 #[cfg(test)]
 mod tests {

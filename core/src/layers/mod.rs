@@ -31,10 +31,8 @@ use kiln_spec::{Layer, LayerKind, Shape, kinds};
 
 use crate::dyn_tensor::DynTensor;
 
-pub(crate) use attention::run_attention;
 pub use attention::{Attention, attention, multi_head_attention};
 pub use batch_normalization::{batch_norm, batch_normalization};
-pub(crate) use bidirectional::run_bidirectional;
 pub use bidirectional::{Bidirectional, bidirectional, bidirectional_with_states};
 pub use conv::{conv1d, conv2d, convolve1d};
 pub use conv_transpose::{conv2d_transpose, conv2d_transpose_step};
@@ -42,7 +40,6 @@ pub use dense::dense;
 pub use dropout::{dropout, dropout_step};
 pub use embedding::{embed, embedding};
 pub use layer_normalization::{layer_norm, layer_normalization};
-pub(crate) use merge::run_dot;
 pub use merge::{Merge, dot, merge};
 pub use normalization::{Normalization, normalization};
 pub use pooling::{
@@ -50,7 +47,6 @@ pub use pooling::{
     max_pooling1d, max_pooling2d,
 };
 pub use prelu::{PRelu, prelu};
-pub(crate) use recurrent::run_recurrent;
 pub use recurrent::{
     Recurrent, gru, lstm, recurrent_last, recurrent_sequence, recurrent_with_states, simple_rnn,
 };
@@ -185,14 +181,34 @@ pub trait Run<B: Backend>: LayerKind {
     }
 
     /// The layer's output for `t` before its activation; `module` is what `build` gave,
-    /// and `training` turns on dropout and batch statistics.
+    /// and `training` turns on dropout and batch statistics. A layer taking several
+    /// tensors given one alone: a merge's is that tensor, an attention's attends to itself.
     fn step(
         config: &Self::Config,
         module: Option<&RuntimeLayer<B>>,
         t: DynTensor<B>,
         training: bool,
     ) -> DynTensor<B>;
+
+    /// The layer's output for `t` and the `more` tensors the graph gives it after `t` (a
+    /// merge's, a Dot's or an attention's others), with the final states of a layer that
+    /// gives them (a recurrent layer's, for `return_state`): the runtime graph's step. By
+    /// default [`Run::step`] on `t`, without states.
+    fn step_with(
+        config: &Self::Config,
+        module: Option<&RuntimeLayer<B>>,
+        t: DynTensor<B>,
+        more: Vec<DynTensor<B>>,
+        training: bool,
+    ) -> Stepped<B> {
+        let _ = more;
+        (Self::step(config, module, t, training), Vec::new())
+    }
 }
+
+/// A layer's output, and the final states it gives (a recurrent layer's `return_state`:
+/// `[batch, units]` each), none for most.
+pub type Stepped<B> = (DynTensor<B>, Vec<Tensor<B, 2>>);
 
 macro_rules! dispatch {
     ($($(#[$doc:meta])* $kind:ident($config:ident)),* $(,)?) => {
@@ -209,7 +225,7 @@ macro_rules! dispatch {
             }
         }
 
-        /// `layer`'s step (see [`Run::step`]).
+        /// `layer`'s step on one tensor (see [`Run::step`]).
         pub(crate) fn step<B: Backend>(
             layer: &Layer,
             module: Option<&RuntimeLayer<B>>,
@@ -218,6 +234,21 @@ macro_rules! dispatch {
         ) -> DynTensor<B> {
             match layer {
                 $(Layer::$kind(config) => <kinds::$kind as Run<B>>::step(config, module, t, training),)*
+            }
+        }
+
+        /// `layer`'s step in a graph (see [`Run::step_with`]).
+        pub(crate) fn step_with<B: Backend>(
+            layer: &Layer,
+            module: Option<&RuntimeLayer<B>>,
+            t: DynTensor<B>,
+            more: Vec<DynTensor<B>>,
+            training: bool,
+        ) -> Stepped<B> {
+            match layer {
+                $(Layer::$kind(config) => {
+                    <kinds::$kind as Run<B>>::step_with(config, module, t, more, training)
+                })*
             }
         }
     };

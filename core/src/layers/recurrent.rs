@@ -9,7 +9,7 @@ use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::layers::{self, Cell};
 use kiln_spec::{Activation, Shape, kinds};
 
-use super::{Run, RuntimeLayer, size};
+use super::{Run, RuntimeLayer, Stepped, size};
 use crate::dyn_tensor::DynTensor;
 
 /// burn-nn's form of one of the activations kiln-spec allows in a recurrent cell.
@@ -308,7 +308,7 @@ fn with_states<B: Backend, R: Recurrent<B>>(
 
 /// A recurrent layer's output and final states, as a runtime model takes them (the states
 /// that `return_state` names).
-pub(crate) fn run_recurrent<B: Backend>(
+fn run_recurrent<B: Backend>(
     layer: &layers::Recurrent,
     module: Option<&RuntimeLayer<B>>,
     t: DynTensor<B>,
@@ -341,6 +341,16 @@ macro_rules! recurrent_kinds {
                 _: bool,
             ) -> DynTensor<B> {
                 run_recurrent(l, module, t).0
+            }
+
+            fn step_with(
+                l: &layers::Recurrent,
+                module: Option<&RuntimeLayer<B>>,
+                t: DynTensor<B>,
+                _: Vec<DynTensor<B>>,
+                _: bool,
+            ) -> Stepped<B> {
+                run_recurrent(l, module, t)
             }
         }
     )*};
