@@ -49,6 +49,21 @@ model! {
 }
 
 model! {
+    /// The declaration `kiln::import::keras` prints for the GroupNormalization fixture, pasted.
+    pub struct Grouped {
+        input: [4, 6, 6],
+        Conv2D(8, 3, padding = same),
+        GroupNormalization(4),
+        Conv2D(6, 3),
+        GroupNormalization(6, epsilon = 1e-5, center = false),
+        Flatten,
+        UnitNormalization,
+        Normalization(axis = None, mean = 0.01, variance = 0.002),
+        Dense(2, activation = softmax),
+    }
+}
+
+model! {
     /// The declaration `kiln::import::keras` prints for the Normalization fixture, pasted.
     pub struct Normalized {
         input: [2, 5, 5],
@@ -331,6 +346,24 @@ fn normalization_imports_adapted_and_given() {
     assert!(
         (mean[0] - 3.0).abs() < 0.5 && (mean[1] + 2.0).abs() < 5.0,
         "{mean:?}"
+    );
+    assert_close(model.forward(x), &want);
+}
+
+#[test]
+fn group_and_unit_normalization_import() {
+    let grouped = imports_as_keras(
+        "keras_groups",
+        [2, 4, 6, 6],
+        "Grouped",
+        "model! {\n    pub struct Grouped {\n        input: [4, 6, 6],\n        Conv2D(8, 3, padding = same),\n        GroupNormalization(4),\n        Conv2D(6, 3),\n        GroupNormalization(6, epsilon = 1e-5, center = false),\n        Flatten,\n        UnitNormalization,\n        Normalization(axis = None, mean = 0.01, variance = 0.002),\n        Dense(2, activation = softmax),\n    }\n}\n",
+    );
+    // In the declared model, through a kiln weights file.
+    let (x, want) = reference("keras_groups", [2, 4, 6, 6]);
+    let model = through_a_kiln_file(
+        "keras_groups",
+        |path| grouped.save_weights(path),
+        Grouped::<B>::new(&Default::default()),
     );
     assert_close(model.forward(x), &want);
 }

@@ -370,6 +370,23 @@ model! {
     }
 }
 
+model! {
+    /// A Normalization alone, to be used as a layer.
+    struct Scaler {
+        input: [3],
+        Normalization,
+    }
+}
+
+model! {
+    /// A model holding a Normalization inside another model.
+    struct Wrapped {
+        input: [3],
+        Model(Scaler),
+        Dense(1),
+    }
+}
+
 /// `n` rows of three features on scales a thousand, a hundredth and ten wide, and the
 /// target `0.003·x₀ + 200·x₁ - 0.5·x₂ + 1`.
 fn tabular(n: usize, seed: u64) -> (Vec<f32>, kiln::datasets::ArrayDataset) {
@@ -468,6 +485,11 @@ fn adapt_standardizes_each_feature_and_the_state_is_kept() {
         let v = column.iter().map(|c| (c - m).powi(2)).sum::<f64>() / 1_000.0;
         assert!(m.abs() < 1e-4 && (v - 1.0).abs() < 1e-4, "{k}: {m} {v}");
     }
+    let err = Trainer::new(Wrapped::<Ad>::new(&device)).adapt(&train);
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        "Normalization layer `scaler.normalization` is inside a model used as a layer, which adapt does not reach; give it its mean and variance, or move it to the outer model"
+    );
     let err = Trainer::new(Compare::<Ad>::new(&device)).adapt(&comparisons(4, 1));
     assert_eq!(
         err.unwrap_err().to_string(),

@@ -39,6 +39,10 @@ macro_rules! registry {
         Rescaling(Rescaling),
         /// Standardizes with a mean and variance, adapted to the data or given.
         Normalization(Normalization),
+        /// Normalizes each example's features in groups: `GroupNormalization(8)`.
+        GroupNormalization(GroupNormalization),
+        /// Divides each example's features by their L2 norm.
+        UnitNormalization(UnitNormalization),
         /// Adds Gaussian noise while training.
         GaussianNoise(GaussianNoise),
         /// Multiplies by Gaussian noise of mean 1 while training.

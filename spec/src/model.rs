@@ -345,11 +345,16 @@ impl ModelSpec {
         if self.inputs.iter().all(|i| i.shape.all_known().is_some()) {
             return Ok(());
         }
+        self.at_sizes(examples).check().map(drop)
+    }
+
+    /// The model with its inputs of the sizes of `examples`, one shape per input.
+    pub(crate) fn at_sizes(&self, examples: &[Vec<usize>]) -> ModelSpec {
         let mut sized = self.clone();
         for (input, dims) in sized.inputs.iter_mut().zip(examples) {
             input.shape = Shape::known(dims.iter().copied());
         }
-        sized.check().map(drop)
+        sized
     }
 
     /// [`ModelSpec::check`], with `label` naming a functional model's nodes in messages

@@ -1,5 +1,6 @@
 // Normalization's mean and variance come together, as many as each other, one or one per
-// feature; its axis is per feature (-1) or None.
+// feature; its axis is per feature (-1) or None. GroupNormalization's groups divide the
+// features; UnitNormalization normalizes the features only.
 use kiln::prelude::*;
 
 model! {
@@ -28,6 +29,14 @@ model! {
     pub struct OtherAxis {
         input: [2, 8, 8],
         Normalization(axis = (1, 2)),
+    }
+}
+
+model! {
+    pub struct Ungrouped {
+        input: [8, 4, 4],
+        GroupNormalization(3),
+        UnitNormalization(axis = 1),
     }
 }
 

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use kiln_spec::layers::NormAxis;
 use kiln_spec::{Arg, Call, Layer, ModelSpec, NamedLayer, NamedShape, Shape, Value};
 use serde_json::Value as Json;
 
@@ -579,17 +580,8 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         | "GlobalMaxPooling2D"
         | "GlobalAveragePooling1D"
         | "GlobalMaxPooling1D" => global_pooling(config)?,
-        "ZeroPadding2D" => borders(&mut out, config, "padding")?,
-        "UpSampling1D" => {
-            keyword_unless(&mut out, "size", scalar(&config["size"])?, &Value::Int(2))
-        }
-        "ZeroPadding1D" => {
-            channels_last(config)?;
-            out.args.push(ends(&config["padding"])?);
-        }
-        "Cropping1D" => out.args.push(ends(&config["cropping"])?),
-        "Cropping2D" => borders(&mut out, config, "cropping")?,
-        "UpSampling2D" => up_sampling(&mut out, config)?,
+        "ZeroPadding2D" | "UpSampling1D" | "ZeroPadding1D" | "Cropping1D" | "Cropping2D"
+        | "UpSampling2D" => resizing(&mut out, class, config)?,
         "RepeatVector" => out.args.push(positional(&config["n"])?),
         "Permute" => out.args.push(Arg {
             keyword: None,
@@ -616,13 +608,37 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "BatchNormalization" => batch_norm(&mut out, config)?,
         "LayerNormalization" => layer_norm(&mut out, config)?,
         "Normalization" => normalization(&mut out, config)?,
+        "GroupNormalization" => group_norm(&mut out, config)?,
+        "UnitNormalization" => layer_norm_axis(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D, Normalization and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D, Normalization, GroupNormalization, UnitNormalization and the merges; not {other} yet"
             ));
         }
     }
     Ok(out)
+}
+
+/// The arguments of a layer that pads, crops or repeats the steps or pixels of its input.
+fn resizing(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
+    match class {
+        "ZeroPadding2D" => borders(out, config, "padding"),
+        "UpSampling1D" => {
+            keyword_unless(out, "size", scalar(&config["size"])?, &Value::Int(2));
+            Ok(())
+        }
+        "ZeroPadding1D" => {
+            channels_last(config)?;
+            out.args.push(ends(&config["padding"])?);
+            Ok(())
+        }
+        "Cropping1D" => {
+            out.args.push(ends(&config["cropping"])?);
+            Ok(())
+        }
+        "Cropping2D" => borders(out, config, "cropping"),
+        _ => up_sampling(out, config),
+    }
 }
 
 /// A LayerNormalization's epsilon and centring unless Keras's defaults; an axis other
@@ -631,12 +647,7 @@ fn layer_norm(out: &mut Call, config: &Json) -> Result<(), String> {
     if config["rms_scaling"].as_bool() == Some(true) {
         return Err("rms_scaling = true is not in kiln".into());
     }
-    let axis = match &config["axis"] {
-        Json::Array(items) if items.len() == 1 => scalar(&items[0]),
-        other => scalar(other),
-    };
-    let axis = axis.map_err(|e| format!("its axis: {e}; kiln normalizes the last axis only"))?;
-    keyword_unless(out, "axis", axis, &Value::Int(-1));
+    layer_norm_axis(out, config)?;
     keyword_unless(
         out,
         "epsilon",
@@ -646,6 +657,51 @@ fn layer_norm(out: &mut Call, config: &Json) -> Result<(), String> {
     for key in ["center", "scale"] {
         keyword_unless(out, key, scalar(&config[key])?, &Value::Bool(true));
     }
+    Ok(())
+}
+
+/// A GroupNormalization's groups, epsilon, centring and scaling unless Keras's defaults;
+/// regularizers and constraints are refused.
+fn group_norm(out: &mut Call, config: &Json) -> Result<(), String> {
+    unset(
+        config,
+        &[
+            "beta_regularizer",
+            "gamma_regularizer",
+            "beta_constraint",
+            "gamma_constraint",
+        ],
+        "kiln's GroupNormalization",
+    )?;
+    let groups = scalar(&config["groups"])?;
+    if groups != Value::Int(32) {
+        out.args.push(Arg {
+            keyword: None,
+            value: groups,
+        });
+    }
+    layer_norm_axis(out, config)?;
+    keyword_unless(
+        out,
+        "epsilon",
+        number(&config["epsilon"])?,
+        &Value::Float(1e-3),
+    );
+    for key in ["center", "scale"] {
+        keyword_unless(out, key, scalar(&config[key])?, &Value::Bool(true));
+    }
+    Ok(())
+}
+
+/// The axis of a normalization of the features, `-1` (or `[-1]`), which is kiln's default;
+/// another goes to `model!`'s rule, which names it.
+fn layer_norm_axis(out: &mut Call, config: &Json) -> Result<(), String> {
+    let axis = match &config["axis"] {
+        Json::Array(items) if items.len() == 1 => scalar(&items[0]),
+        other => scalar(other),
+    };
+    let axis = axis.map_err(|e| format!("its axis: {e}; kiln normalizes the last axis only"))?;
+    keyword_unless(out, "axis", axis, &Value::Int(-1));
     Ok(())
 }
 
@@ -1454,6 +1510,8 @@ fn takes_in_order(
             | "BatchNormalization"
             | "LayerNormalization"
             | "Normalization"
+            | "GroupNormalization"
+            | "UnitNormalization"
     );
     match flattened {
         Some([_, _, channels]) if channels > 1 && !in_order => Err(format!(
@@ -1479,26 +1537,19 @@ fn layer_weights(
             kernel_and_bias(layer, source, flattened)?
         }
         "SeparableConv2D" => separable_weights(layer, source)?,
-        "BatchNormalization" | "LayerNormalization" | "Normalization" => {
-            if flattened.is_some() {
-                return Err(format!(
-                    "`{}` normalizes flattened image features; not imported yet",
-                    source.keras
-                ));
-            }
-            norm_weights(layer, source)?
+        "BatchNormalization" | "LayerNormalization" | "Normalization" | "GroupNormalization" => {
+            return normalization_weights(layer, source, flattened);
         }
         "Flatten" => return Ok((Vec::new(), flattened_image(&info.input))),
         "Reshape" => {
             reshape_keeps_order(&source.keras, info)?;
             Vec::new()
         }
+        // Value by value, or along the features in whatever order they come.
         "Dropout" | "GaussianNoise" | "GaussianDropout" | "Activation" | "Rescaling" | "ReLU"
-        | "LeakyReLU" | "ELU" => {
+        | "LeakyReLU" | "ELU" | "Softmax" | "UnitNormalization" => {
             return Ok((Vec::new(), flattened));
         }
-        // Along the features, in whatever order they come.
-        "Softmax" => return Ok((Vec::new(), flattened)),
         "Embedding" => {
             let table = source.var(0)?;
             vec![source.weight("weight", table.shape, table.values)]
@@ -1531,6 +1582,25 @@ fn layer_weights(
         _ => Vec::new(),
     };
     Ok((weights, None))
+}
+
+/// A normalization's weights (see [`norm_weights`]), the flattened image it takes passed
+/// on: the features of an image of one channel are in Keras's order, and a Normalization
+/// of one mean for all values takes them in any; others are refused.
+fn normalization_weights(
+    layer: &Layer,
+    source: &Source,
+    flattened: Option<[usize; 3]>,
+) -> Result<(Vec<Weight>, Option<[usize; 3]>), String> {
+    let any_order = matches!(layer, Layer::Normalization(n)
+        if n.axis == NormAxis::All || n.mean.as_ref().is_some_and(|m| m.len() == 1));
+    if !any_order && flattened.is_some_and(|[_, _, channels]| channels > 1) {
+        return Err(format!(
+            "`{}` normalizes flattened image features; not imported yet",
+            source.keras
+        ));
+    }
+    Ok((norm_weights(layer, source)?, flattened))
 }
 
 /// A PReLU's slopes, Keras's `(h, w, c)` of an image in kiln's `[c, h, w]` order,
@@ -1642,6 +1712,12 @@ fn norm_weights(layer: &Layer, source: &Source) -> Result<Vec<Weight>, String> {
         Layer::LayerNormalization(l) if !l.center => &["gamma"],
         Layer::LayerNormalization(_) => &["gamma", "beta"],
         Layer::Normalization(l) if l.adapts() => &["mean", "variance", "count"],
+        Layer::GroupNormalization(l) => match (l.scale, l.center) {
+            (true, true) => &["gamma", "beta"],
+            (true, false) => &["gamma"],
+            (false, true) => &["beta"],
+            (false, false) => &[],
+        },
         Layer::Normalization(_) => &[],
         _ => &["gamma", "beta", "running_mean", "running_var"],
     };

@@ -13,6 +13,7 @@ mod conv_transpose;
 mod dense;
 mod dropout;
 mod embedding;
+mod group_normalization;
 mod layer_normalization;
 mod merge;
 mod normalization;
@@ -39,6 +40,7 @@ pub use conv_transpose::{conv2d_transpose, conv2d_transpose_step};
 pub use dense::dense;
 pub use dropout::{dropout, dropout_step};
 pub use embedding::{embed, embedding};
+pub use group_normalization::{GroupNorm, group_norm, unit_norm};
 pub use layer_normalization::{layer_norm, layer_normalization};
 pub use merge::{Merge, dot, merge};
 pub use normalization::{Normalization, normalization};
@@ -146,7 +148,8 @@ mod modules {
     stateful! {
         Dense, Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D, DepthwiseConv2D,
         BatchNormalization, LayerNormalization, Dropout, GaussianNoise, GaussianDropout,
-        SpatialDropout1D, SpatialDropout2D, Embedding, TimeDistributed, PReLU, Normalization;
+        SpatialDropout1D, SpatialDropout2D, Embedding, TimeDistributed, PReLU, Normalization,
+        GroupNormalization;
         /// A SimpleRNN's cell.
         SimpleRnn(Rnn<B>),
         /// A GRU's cell.

@@ -7,8 +7,8 @@ use burn::module::{AutodiffModule, Param};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use kiln_datasets::Dataset;
-use kiln_spec::Layer;
 use kiln_spec::layers::NormAxis;
+use kiln_spec::{Layer, ModelSpec};
 
 use super::{Trainer, fit};
 use crate::dyn_tensor::DynTensor;
@@ -58,6 +58,22 @@ impl Moments {
         self.count = total;
         self.examples += batch.examples;
     }
+}
+
+/// The path (`outer.normalization`) of the first Normalization to adapt inside a model
+/// that `spec` uses as a layer.
+fn nested_normalization(spec: &ModelSpec, prefix: &str) -> Option<String> {
+    spec.layers.iter().find_map(|l| match &l.layer {
+        Layer::Model(nested) => {
+            let path = format!("{prefix}{}.", l.name);
+            let inner = nested.0.layers.iter().find_map(|n| match &n.layer {
+                Layer::Normalization(norm) if norm.adapts() => Some(format!("{path}{}", n.name)),
+                _ => None,
+            });
+            inner.or_else(|| nested_normalization(&nested.0, &path))
+        }
+        _ => None,
+    })
 }
 
 /// The moments of one batch of a layer's input, `x` of `rows` examples, over `axis`.
@@ -112,6 +128,11 @@ where
         if let Some(spec) = self.model().spec()
             && let Ok(checked) = spec.check()
         {
+            if let Some(path) = nested_normalization(&spec, "") {
+                return Err(TrainError::Setting(format!(
+                    "Normalization layer `{path}` is inside a model used as a layer, which adapt does not reach; give it its mean and variance, or move it to the outer model"
+                )));
+            }
             for (l, info) in spec.layers.iter().zip(&checked.layers) {
                 if let Layer::Normalization(n) = &l.layer
                     && n.adapts()
@@ -125,11 +146,18 @@ where
                 "the model has no Normalization layer to adapt (one declared without `mean` and `variance`)".into(),
             ));
         }
+        // A failure leaves the model as it was.
+        let before = self.model().clone();
         for (layer, axis, size) in layers {
             // At the identity, the layer's output is what it takes.
-            self.set_moments(&layer, &Moments::identity(size))?;
-            let moments = self.moments_of(data, &example, &layer, axis, size)?;
-            self.set_moments(&layer, &moments)?;
+            let moments = self
+                .set_moments(&layer, &Moments::identity(size))
+                .and_then(|()| self.moments_of(data, &example, &layer, axis, size))
+                .and_then(|moments| self.set_moments(&layer, &moments));
+            if let Err(e) = moments {
+                self.model = Some(before);
+                return Err(e);
+            }
         }
         Ok(())
     }

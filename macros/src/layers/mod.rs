@@ -36,6 +36,10 @@ pub fn private() -> TokenStream {
 
 /// The code of one layer; `field` is its name in the struct, `path` the model a
 /// `Model(...)` layer names.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one arm per group of kinds, exhaustive so that a new kind does not compile until it is expanded"
+)]
 pub fn layer_code(
     layer: &Layer,
     info: &LayerInfo,
@@ -59,7 +63,8 @@ pub fn layer_code(
         | Layer::Embedding(_)
         | Layer::TimeDistributed(_)
         | Layer::PReLU(_)
-        | Layer::Normalization(_) => stateful(layer, info, field),
+        | Layer::Normalization(_)
+        | Layer::GroupNormalization(_) => stateful(layer, info, field),
         Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => recurrent::expand(l, info, field),
         Layer::Bidirectional(l) => recurrent::expand_bidirectional(l, info, field),
         Layer::MultiHeadAttention(_) => attention(layer, info, field),
@@ -85,11 +90,13 @@ pub fn layer_code(
         | Layer::Rescaling(_)
         | Layer::ReLU(_)
         | Layer::LeakyReLU(_)
-        | Layer::ELU(_) => stateless(layer),
-        // The activation itself is applied by the model's expansion, as for every layer.
-        Layer::Activation(_) | Layer::Softmax(_) => LayerCode::stateless(quote!(x)),
-        // Merges take several tensors, which the functional expansion combines itself.
-        Layer::Add(_)
+        | Layer::ELU(_)
+        | Layer::UnitNormalization(_) => stateless(layer),
+        // The activation itself is applied by the model's expansion, as for every layer;
+        // merges take several tensors, which the functional expansion combines itself.
+        Layer::Activation(_)
+        | Layer::Softmax(_)
+        | Layer::Add(_)
         | Layer::Multiply(_)
         | Layer::Average(_)
         | Layer::Maximum(_)

@@ -50,6 +50,18 @@ impl Rule for Nested {
                 input.describe()
             ));
         }
+        // Given sizes it left open, its layers are checked again at them (so a model's
+        // `check_sizes` reaches inside), and its output is theirs.
+        if let (Some(dims), None) = (input.shape.all_known(), takes.all_known()) {
+            let checked = self.0.at_sizes(&[dims]).check().map_err(|e| {
+                format!(
+                    "{layer}({}) does not fit {}: {e}",
+                    self.0.name,
+                    input.describe()
+                )
+            })?;
+            return Ok(checked.output().clone());
+        }
         Ok(gives)
     }
 
@@ -85,6 +97,28 @@ mod tests {
         assert_eq!(
             out(&l, &s(&[Some(3), Some(32), Some(32)]), "the input"),
             Err("Model(FeatureExtractor) takes [1, 28, 28], got [3, 32, 32] from the input; make the layers before it give [1, 28, 28]".into())
+        );
+    }
+
+    #[test]
+    fn sizes_it_leaves_open_are_checked_at_its_input_s() {
+        let steps = Layer::Model(Nested(Box::new(ModelSpec::sequential(
+            "Steps",
+            s(&[None, Some(4)]),
+            vec![layer("Conv1D", &[i(8), i(5)], &[])],
+        ))));
+        assert_eq!(
+            out(&steps, &s(&[None, Some(4)]), "the input"),
+            Ok(s(&[None, Some(8)]))
+        );
+        assert_eq!(
+            out(&steps, &s(&[Some(9), Some(4)]), "the input"),
+            Ok(s(&[Some(5), Some(8)]))
+        );
+        let short = out(&steps, &s(&[Some(3), Some(4)]), "the input").unwrap_err();
+        assert!(
+            short.starts_with("Model(Steps) does not fit [3, 4] from the input: Conv1D"),
+            "{short}"
         );
     }
 

@@ -68,9 +68,11 @@ impl From<NormAxis> for serde_json::Value {
 impl TryFrom<serde_json::Value> for NormAxis {
     type Error = String;
     fn try_from(v: serde_json::Value) -> Result<Self, String> {
-        match v.as_i64() {
-            Some(axis) => NormAxis::read(&Value::Int(axis)),
-            None => NormAxis::read(&Value::Name(v.as_str().unwrap_or("?").into())),
+        match v {
+            // As a `null` argument of the JSON form: left at its default.
+            serde_json::Value::Null => Ok(NormAxis::Features),
+            serde_json::Value::String(name) => NormAxis::read(&Value::Name(name)),
+            other => NormAxis::read(&Value::Int(other.as_i64().unwrap_or(0))),
         }
     }
 }
