@@ -647,22 +647,24 @@ fn layer_norm(out: &mut Call, config: &Json) -> Result<(), String> {
     if config["rms_scaling"].as_bool() == Some(true) {
         return Err("rms_scaling = true is not in kiln".into());
     }
-    layer_norm_axis(out, config)?;
-    keyword_unless(
-        out,
-        "epsilon",
-        number(&config["epsilon"])?,
-        &Value::Float(1e-3),
-    );
-    for key in ["center", "scale"] {
-        keyword_unless(out, key, scalar(&config[key])?, &Value::Bool(true));
-    }
-    Ok(())
+    per_feature_norm(out, config)
 }
 
-/// A GroupNormalization's groups, epsilon, centring and scaling unless Keras's defaults;
-/// regularizers and constraints are refused.
+/// A GroupNormalization's groups, then its other arguments (see `per_feature_norm`).
 fn group_norm(out: &mut Call, config: &Json) -> Result<(), String> {
+    let groups = scalar(&config["groups"])?;
+    if groups != Value::Int(32) {
+        out.args.push(Arg {
+            keyword: None,
+            value: groups,
+        });
+    }
+    per_feature_norm(out, config)
+}
+
+/// A LayerNormalization's or GroupNormalization's axis, epsilon, centring and scaling
+/// unless Keras's defaults; regularizers and constraints of its weights are refused.
+fn per_feature_norm(out: &mut Call, config: &Json) -> Result<(), String> {
     unset(
         config,
         &[
@@ -671,15 +673,8 @@ fn group_norm(out: &mut Call, config: &Json) -> Result<(), String> {
             "beta_constraint",
             "gamma_constraint",
         ],
-        "kiln's GroupNormalization",
+        "kiln's normalizations",
     )?;
-    let groups = scalar(&config["groups"])?;
-    if groups != Value::Int(32) {
-        out.args.push(Arg {
-            keyword: None,
-            value: groups,
-        });
-    }
     layer_norm_axis(out, config)?;
     keyword_unless(
         out,
