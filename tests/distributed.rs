@@ -206,6 +206,22 @@ fn a_batch_shorter_than_the_workers_and_uneven_shards_still_match() {
 }
 
 #[test]
+fn the_root_mean_squared_loss_is_refused_across_workers() {
+    let _serial = serial();
+    let device = Default::default();
+    let mut trainer = support::trainer(Small::new).loss(Loss::RootMeanSquaredError);
+    let parallel = DataParallel::new([device, device]).threads_per_worker(1);
+    let err = trainer
+        .fit(&data(), fit(1).distribution(parallel))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the RootMeanSquaredError loss is not the sum of the workers' shares, so data-parallel training would not follow one device's; train with MeanSquaredError (the same minimum) and report RootMeanSquaredError as a metric"
+    );
+    assert_eq!(trainer.iterations(), 0);
+}
+
+#[test]
 fn two_workers_in_one_process_share_batch_normalization() {
     let _serial = serial();
     let device = Default::default();

@@ -430,6 +430,15 @@ where
         let parallel = (fit.distribution.take()).filter(|p| p.check().is_err() || p.workers() > 1);
         #[cfg(feature = "distributed")]
         let result = match parallel {
+            // Each worker's root of its own shard's mean is not the root of the batch's.
+            Some(parallel)
+                if parallel.workers() > 1
+                    && self.loss.loss == crate::loss::Loss::RootMeanSquaredError =>
+            {
+                Err(TrainError::Setting(
+                    "the RootMeanSquaredError loss is not the sum of the workers' shares, so data-parallel training would not follow one device's; train with MeanSquaredError (the same minimum) and report RootMeanSquaredError as a metric".into(),
+                ))
+            }
             Some(parallel) => {
                 let start = (first_epoch, backup);
                 self.epochs_in_parallel(&parallel, &split, &plan, &mut hooks, &mut run, start)
