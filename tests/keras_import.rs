@@ -64,6 +64,22 @@ model! {
 }
 
 model! {
+    /// The declaration `kiln::import::keras` prints for the scored attentions' fixture, pasted.
+    pub struct Scored {
+        input tokens: [6, 5],
+        let dense = tokens -> Dense(4);
+        let dense_1 = tokens -> Dense(3);
+        let attention = Attention(dense, dense_1, dense, use_scale = true, score_mode = concat);
+        let additive_attention = AdditiveAttention(dense, dense, use_causal_mask = true);
+        let attention_1 = Attention(tokens, dense_1, tokens);
+        let concatenate = Concatenate(attention, additive_attention, attention_1, axis = 2);
+        let global_average_pooling1d = concatenate -> GlobalAveragePooling1D;
+        let dense_2 = global_average_pooling1d -> Dense(2, activation = softmax);
+        output dense_2,
+    }
+}
+
+model! {
     /// The declaration `kiln::import::keras` prints for the Normalization fixture, pasted.
     pub struct Normalized {
         input: [2, 5, 5],
@@ -364,6 +380,24 @@ fn group_and_unit_normalization_import() {
         "keras_groups",
         |path| grouped.save_weights(path),
         Grouped::<B>::new(&Default::default()),
+    );
+    assert_close(model.forward(x), &want);
+}
+
+#[test]
+fn scored_attentions_import() {
+    let scored = imports_as_keras(
+        "keras_scored",
+        [2, 6, 5],
+        "Scored",
+        "model! {\n    pub struct Scored {\n        input tokens: [6, 5],\n        let dense = tokens -> Dense(4);\n        let dense_1 = tokens -> Dense(3);\n        let attention = Attention(dense, dense_1, dense, use_scale = true, score_mode = concat);\n        let additive_attention = AdditiveAttention(dense, dense, use_causal_mask = true);\n        let attention_1 = Attention(tokens, dense_1, tokens);\n        let concatenate = Concatenate(attention, additive_attention, attention_1, axis = 2);\n        let global_average_pooling1d = concatenate -> GlobalAveragePooling1D;\n        let dense_2 = global_average_pooling1d -> Dense(2, activation = softmax);\n        output dense_2,\n    }\n}\n",
+    );
+    // In the declared model, through a kiln weights file.
+    let (x, want) = reference("keras_scored", [2, 6, 5]);
+    let model = through_a_kiln_file(
+        "keras_scored",
+        |path| scored.save_weights(path),
+        Scored::<B>::new(&Default::default()),
     );
     assert_close(model.forward(x), &want);
 }

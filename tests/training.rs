@@ -740,6 +740,29 @@ fn self_attention_learns_whether_a_motif_occurs() {
 }
 
 model! {
+    /// The motif task through Bahdanau's attention: each trigram step attends to every
+    /// other, with a learned scale per feature.
+    struct MotifAdditive {
+        input tokens: [20, 8],
+        let grams = tokens -> Conv1D(16, 3, activation = relu);
+        let y = AdditiveAttention(grams, grams) -> GlobalMaxPooling1D -> Dense(2, activation = softmax);
+        output y,
+    }
+}
+
+#[test]
+fn additive_attention_learns_whether_a_motif_occurs() {
+    let accuracy = accuracy_on::<Ad, _>(
+        (4, MotifAdditive::<Ad>::new),
+        3e-3,
+        (8, 64),
+        &kiln::datasets::motif_sequences(4_000, 1),
+        &kiln::datasets::motif_sequences(500, 2),
+    );
+    assert!(accuracy >= 0.95, "motif test accuracy {accuracy}");
+}
+
+model! {
     /// Ids of the motif task looked up, then an LSTM.
     struct MotifIds {
         input: [_],

@@ -348,6 +348,7 @@ fn read_merge(cx: &Ctxt, call: &LayerCall) -> Option<Declared> {
                 let example = match name.as_str() {
                     "MultiHeadAttention" => Some("(q, v, num_heads = 2, key_dim = 16)"),
                     "Dot" => Some("(a, b, axes = 1)"),
+                    "Attention" | "AdditiveAttention" => Some("(q, v, use_scale = true)"),
                     _ => None,
                 };
                 let message = match example {

@@ -115,6 +115,10 @@ macro_rules! registry {
         Embedding(Embedding),
         /// Attention of a query sequence to a value sequence, in several heads.
         MultiHeadAttention(MultiHeadAttention),
+        /// Luong's attention of a query to a value (dot-product scores), no projections.
+        Attention(DotAttention),
+        /// Bahdanau's attention of a query to a value (additive scores).
+        AdditiveAttention(AdditiveAttention),
         /// The element-wise sum of two or more tensors of one shape.
         Add(Merge),
         /// The element-wise product of two or more tensors of one shape.
@@ -283,10 +287,15 @@ impl Layer {
     ];
 
     /// The layers besides the merges that the functional form calls on several tensors.
-    const ALSO_TAKING_SEVERAL: &'static [&'static str] = &["Dot", "MultiHeadAttention"];
+    const ALSO_TAKING_SEVERAL: &'static [&'static str] = &[
+        "Dot",
+        "MultiHeadAttention",
+        "Attention",
+        "AdditiveAttention",
+    ];
 
     /// The layers the functional form calls on several tensors, `Add(a, b)`: the merges,
-    /// Dot and MultiHeadAttention.
+    /// Dot and the attentions.
     pub fn taking_several() -> impl Iterator<Item = &'static str> {
         Self::MERGES
             .iter()

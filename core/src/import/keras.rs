@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use kiln_spec::layers::NormAxis;
+use kiln_spec::layers::{NormAxis, ScoreMode};
 use kiln_spec::{Arg, Call, Layer, ModelSpec, NamedLayer, NamedShape, Shape, Value};
 use serde_json::Value as Json;
 
@@ -593,6 +593,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "Bidirectional" => bidirectional(&mut out, config)?,
         "Dot" => dot(&mut out, config)?,
         "MultiHeadAttention" => attention(&mut out, config)?,
+        "Attention" | "AdditiveAttention" => score_attention(&mut out, class, config)?,
         "Dropout" | "GaussianDropout" | "SpatialDropout1D" => {
             out.args.push(positional(&config["rate"])?);
         }
@@ -612,7 +613,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "UnitNormalization" => layer_norm_axis(&mut out, config)?,
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D, Normalization, GroupNormalization, UnitNormalization and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Attention, AdditiveAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D, Normalization, GroupNormalization, UnitNormalization and the merges; not {other} yet"
             ));
         }
     }
@@ -1173,6 +1174,23 @@ fn permutation(dims: &Json) -> Result<Value, String> {
     Ok(Value::Tuple(items))
 }
 
+/// An Attention's or AdditiveAttention's arguments unless Keras's defaults.
+fn score_attention(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
+    let scaled = Value::Bool(class == "AdditiveAttention");
+    keyword_unless(out, "use_scale", scalar(&config["use_scale"])?, &scaled);
+    if class == "Attention" {
+        let mode = scalar(&config["score_mode"])?;
+        keyword_unless(out, "score_mode", mode, &Value::Name("dot".into()));
+    }
+    keyword_unless(
+        out,
+        "dropout",
+        number(&config["dropout"])?,
+        &Value::Float(0.0),
+    );
+    Ok(())
+}
+
 /// A MultiHeadAttention's arguments (all by keyword: in the functional form the tensors
 /// come first); attention over other axes than the steps, a gate, a sliding window,
 /// regularizers and constraints are refused.
@@ -1574,6 +1592,7 @@ fn layer_weights(
             Layer::MultiHeadAttention(a) => attention_weights(a, source)?,
             _ => Vec::new(),
         },
+        "Attention" | "AdditiveAttention" => norm_weights(layer, source)?,
         _ => Vec::new(),
     };
     Ok((weights, None))
@@ -1699,11 +1718,20 @@ fn separable_weights(layer: &Layer, source: &Source) -> Result<Vec<Weight>, Stri
     Ok(out)
 }
 
-/// A BatchNormalization's gamma, beta and moving statistics, a LayerNormalization's
-/// gamma and (when centred) beta, or an adapted Normalization's mean, variance and count,
-/// in Keras's order.
+/// The weights Keras lists one by one, each under kiln's field name, in Keras's order: a
+/// BatchNormalization's gamma, beta and moving statistics, a LayerNormalization's or
+/// GroupNormalization's gamma and beta (those it has), an adapted Normalization's mean,
+/// variance and count, an Attention's scale and concatenation weight (those it has).
 fn norm_weights(layer: &Layer, source: &Source) -> Result<Vec<Weight>, String> {
     let fields: &[&str] = match layer {
+        Layer::Attention(a) => match (a.use_scale, a.score_mode) {
+            (true, ScoreMode::Concat) => &["scale", "concat_score_weight"],
+            (false, ScoreMode::Concat) => &["concat_score_weight"],
+            (true, ScoreMode::Dot) => &["scale"],
+            (false, ScoreMode::Dot) => &[],
+        },
+        Layer::AdditiveAttention(a) if a.use_scale => &["scale"],
+        Layer::AdditiveAttention(_) => &[],
         Layer::LayerNormalization(l) if !l.center => &["gamma"],
         Layer::LayerNormalization(_) => &["gamma", "beta"],
         Layer::Normalization(l) if l.adapts() => &["mean", "variance", "count"],
@@ -1718,7 +1746,7 @@ fn norm_weights(layer: &Layer, source: &Source) -> Result<Vec<Weight>, String> {
     };
     let vars = fields.iter().enumerate().map(|(i, field)| {
         let v = source.var(i)?;
-        // Keras's scalar `count` is kiln's tensor of one value.
+        // A Keras scalar (`count`, an Attention's `scale`) is kiln's tensor of one value.
         let shape = if v.shape.is_empty() { vec![1] } else { v.shape };
         Ok(source.weight(field, shape, v.values))
     });

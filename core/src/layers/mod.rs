@@ -22,6 +22,7 @@ mod prelu;
 mod recurrent;
 mod reshape;
 mod resize;
+mod score_attention;
 mod separable;
 mod time_distributed;
 
@@ -56,6 +57,7 @@ pub use reshape::{flatten, permute, repeat_vector};
 pub use resize::{
     cropping1d, cropping2d, up_sampling1d, up_sampling2d, zero_padding1d, zero_padding2d,
 };
+pub use score_attention::{ScoreWeights, score_attention, score_weights};
 pub use separable::{SeparableConv2d, separable_conv2d};
 
 /// A layer kind with weights or state: its burn module, built here for `model!`'s
@@ -77,6 +79,19 @@ pub trait Stateful<B: Backend>: LayerKind {
         t: DynTensor<B>,
         training: bool,
     ) -> DynTensor<B>;
+
+    /// The layer's output for `t` and the `more` tensors after it, for a kind taking
+    /// several (an attention's value and key); by default [`Stateful::forward`] on `t`.
+    fn forward_with(
+        config: &Self::Config,
+        module: &Self::Module,
+        t: DynTensor<B>,
+        more: Vec<DynTensor<B>>,
+        training: bool,
+    ) -> DynTensor<B> {
+        let _ = more;
+        Self::forward(config, module, t, training)
+    }
 
     /// The kernel and the bias, flattened, of a kind whose configuration takes
     /// regularizers (kiln-spec's `Layer::weights`); none for the others.
@@ -134,6 +149,23 @@ macro_rules! stateful {
                         _ => t,
                     }
                 }
+
+                fn step_with(
+                    config: &Self::Config,
+                    module: Option<&RuntimeLayer<B>>,
+                    t: DynTensor<B>,
+                    more: Vec<DynTensor<B>>,
+                    training: bool,
+                ) -> Stepped<B> {
+                    let out = match module {
+                        Some(RuntimeLayer::$kind(m)) => {
+                            <Self as Stateful<B>>::forward_with(config, m, t, more, training)
+                        }
+                        // `build` gave every layer of this kind its module.
+                        _ => t,
+                    };
+                    (out, Vec::new())
+                }
             }
         )*
     };
@@ -149,7 +181,7 @@ mod modules {
         Dense, Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D, DepthwiseConv2D,
         BatchNormalization, LayerNormalization, Dropout, GaussianNoise, GaussianDropout,
         SpatialDropout1D, SpatialDropout2D, Embedding, TimeDistributed, PReLU, Normalization,
-        GroupNormalization;
+        GroupNormalization, Attention, AdditiveAttention;
         /// A SimpleRNN's cell.
         SimpleRnn(Rnn<B>),
         /// A GRU's cell.
@@ -278,6 +310,20 @@ pub fn stateful<K: Stateful<B>, B: Backend, const I: usize, const O: usize>(
     training: bool,
 ) -> Tensor<B, O> {
     K::forward(config, module, DynTensor::of(x), training).get()
+}
+
+/// The forward step of a layer with weights taking several tensors (an attention), as
+/// `model!`'s generated code takes it on its field and the tensors after `x`.
+pub fn stateful_with<K: Stateful<B>, B: Backend, const I: usize, const O: usize>(
+    _kind: K,
+    config: &K::Config,
+    module: &K::Module,
+    x: Tensor<B, I>,
+    more: Vec<Tensor<B, I>>,
+    training: bool,
+) -> Tensor<B, O> {
+    let more = more.into_iter().map(DynTensor::of).collect();
+    K::forward_with(config, module, DynTensor::of(x), more, training).get()
 }
 
 /// A layer's configuration from the JSON `model!` embeds for it.

@@ -68,6 +68,7 @@ pub fn layer_code(
         Layer::SimpleRNN(l) | Layer::GRU(l) | Layer::LSTM(l) => recurrent::expand(l, info, field),
         Layer::Bidirectional(l) => recurrent::expand_bidirectional(l, info, field),
         Layer::MultiHeadAttention(_) => attention(layer, info, field),
+        Layer::Attention(_) | Layer::AdditiveAttention(_) => stateful_with(layer, info, field),
         Layer::Dot(_) => dot(layer),
         Layer::Flatten(_)
         | Layer::Reshape(_)
@@ -157,6 +158,20 @@ fn stateful(layer: &Layer, info: &LayerInfo, field: &Ident) -> LayerCode {
             #config
             #kp::layers::stateful(#kind, &*CONFIG, &self.#field, x, training)
         }),
+    }
+}
+
+/// A layer with weights taking several tensors (Attention, AdditiveAttention): as
+/// [`stateful`], its step on `x` and the `more` the functional expansion binds.
+fn stateful_with(layer: &Layer, info: &LayerInfo, field: &Ident) -> LayerCode {
+    let kp = private();
+    let (kind, config) = kind_and_config(layer);
+    LayerCode {
+        forward: quote!({
+            #config
+            #kp::layers::stateful_with(#kind, &*CONFIG, &self.#field, x, more, training)
+        }),
+        ..stateful(layer, info, field)
     }
 }
 
