@@ -58,6 +58,8 @@ model! {
         GroupNormalization(6, epsilon = 1e-5, center = false),
         Flatten,
         UnitNormalization,
+        Identity,
+        ActivityRegularization(l2 = 0.01),
         Normalization(axis = None, mean = 0.01, variance = 0.002),
         Dense(2, activation = softmax),
     }
@@ -372,7 +374,7 @@ fn group_and_unit_normalization_import() {
         "keras_groups",
         [2, 4, 6, 6],
         "Grouped",
-        "model! {\n    pub struct Grouped {\n        input: [4, 6, 6],\n        Conv2D(8, 3, padding = same),\n        GroupNormalization(4),\n        Conv2D(6, 3),\n        GroupNormalization(6, epsilon = 1e-5, center = false),\n        Flatten,\n        UnitNormalization,\n        Normalization(axis = None, mean = 0.01, variance = 0.002),\n        Dense(2, activation = softmax),\n    }\n}\n",
+        "model! {\n    pub struct Grouped {\n        input: [4, 6, 6],\n        Conv2D(8, 3, padding = same),\n        GroupNormalization(4),\n        Conv2D(6, 3),\n        GroupNormalization(6, epsilon = 1e-5, center = false),\n        Flatten,\n        UnitNormalization,\n        Identity,\n        ActivityRegularization(l2 = 0.01),\n        Normalization(axis = None, mean = 0.01, variance = 0.002),\n        Dense(2, activation = softmax),\n    }\n}\n",
     );
     // In the declared model, through a kiln weights file.
     let (x, want) = reference("keras_groups", [2, 4, 6, 6]);

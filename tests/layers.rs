@@ -256,6 +256,33 @@ model! {
     }
 }
 
+model! {
+    /// A penalty on values without a layer of weights: Keras's ActivityRegularization.
+    struct Penalized {
+        input: [3],
+        Identity,
+        ActivityRegularization(l1 = 0.5, l2 = 0.25),
+    }
+}
+
+#[test]
+fn activity_regularization_adds_its_penalty_and_passes_its_input_on() {
+    let device = Default::default();
+    let model = Penalized::<Inner>::new(&device);
+    let x = Tensor::<Inner, 2>::from_floats([[1.0, -2.0, 0.0], [3.0, 0.0, -1.0]], &device);
+    let out = model.forward_train(x.clone());
+    assert_eq!(out.logits.into_data(), x.clone().into_data());
+    // Keras: (0.5·Σ|x| + 0.25·Σx²) / batch 2 = (0.5·7 + 0.25·15) / 2.
+    let penalty = out.penalty.unwrap().into_scalar();
+    assert!((penalty - 3.625).abs() < 1e-6, "{penalty}");
+    let runtime: kiln::JsonModel<Inner, 2, 2> = json_form(&model, "penalized");
+    let penalty = kiln::Model::forward_train(&runtime, x)
+        .penalty
+        .unwrap()
+        .into_scalar();
+    assert!((penalty - 3.625).abs() < 1e-6, "{penalty}");
+}
+
 /// Sets a Linear layer's weights.
 fn set(layer: &mut burn::nn::Linear<Inner>, w: Tensor<Inner, 2>, b: Tensor<Inner, 1>) {
     layer.weight = Param::from_tensor(w);

@@ -37,6 +37,10 @@ macro_rules! registry {
         Dropout(Dropout),
         /// Multiplies every value by a factor and adds an offset.
         Rescaling(Rescaling),
+        /// Its input, unchanged.
+        Identity(Identity),
+        /// Its input, with a penalty on it added to the loss while training.
+        ActivityRegularization(ActivityRegularization),
         /// Standardizes with a mean and variance, adapted to the data or given.
         Normalization(Normalization),
         /// Normalizes each example's features in groups: `GroupNormalization(8)`.
@@ -348,6 +352,11 @@ impl Layer {
     /// The activation applied at the end of this layer, if it has one.
     pub fn activation(&self) -> Option<Activation> {
         self.rule().activation()
+    }
+
+    /// The penalty on the layer's output while training (an activity regularizer).
+    pub fn activity(&self) -> Option<crate::Regularizer> {
+        self.rule().activity()
     }
 
     /// The options of a layer with a kernel (Dense, the convolutions).

@@ -52,7 +52,7 @@ impl ModelSpec {
         Epilogue {
             now,
             pending,
-            activity: layer.weights().and_then(|w| w.activity_regularizer),
+            activity: layer.activity(),
         }
     }
 

@@ -106,6 +106,12 @@ pub(crate) trait Rule {
         (1..=self.states().len()).map(|k| format!("s{k}")).collect()
     }
 
+    /// The penalty on the layer's output while training: its weights' activity
+    /// regularizer, if it has any.
+    fn activity(&self) -> Option<crate::regularizer::Regularizer> {
+        self.weights().and_then(|w| w.activity_regularizer)
+    }
+
     /// The activation applied at the end of the layer: its weights' option, if it has any.
     fn activation(&self) -> Option<Activation> {
         self.weights().map(|w| w.activation)

@@ -611,9 +611,15 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "Normalization" => normalization(&mut out, config)?,
         "GroupNormalization" => group_norm(&mut out, config)?,
         "UnitNormalization" => layer_norm_axis(&mut out, config)?,
+        "Identity" => {}
+        "ActivityRegularization" => {
+            for key in ["l1", "l2"] {
+                keyword_unless(&mut out, key, number(&config[key])?, &Value::Float(0.0));
+            }
+        }
         other => {
             return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Attention, AdditiveAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D, Normalization, GroupNormalization, UnitNormalization and the merges; not {other} yet"
+                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Attention, AdditiveAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D, Normalization, GroupNormalization, UnitNormalization, Identity, ActivityRegularization and the merges; not {other} yet"
             ));
         }
     }
@@ -1500,6 +1506,23 @@ impl<'a> Source<'a> {
     }
 }
 
+/// The layers without weights that act value by value, or along the features in whatever
+/// order they come: the flattened image they take, they pass on.
+const PASS_ON: [&str; 12] = [
+    "Dropout",
+    "GaussianNoise",
+    "GaussianDropout",
+    "Activation",
+    "Rescaling",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Softmax",
+    "UnitNormalization",
+    "Identity",
+    "ActivityRegularization",
+];
+
 /// Refuses a layer that takes the flattened features of an image of several channels,
 /// which are in Keras's order, channels last, unless it is a Dense (whose rows are put in
 /// kiln's order) or acts value by value (and passes them on).
@@ -1508,24 +1531,15 @@ fn takes_in_order(
     source: &Source,
     flattened: Option<[usize; 3]>,
 ) -> Result<(), String> {
-    let in_order = matches!(
-        layer.class_name(),
-        "Dense"
-            | "Dropout"
-            | "GaussianNoise"
-            | "GaussianDropout"
-            | "Activation"
-            | "Rescaling"
-            | "ReLU"
-            | "LeakyReLU"
-            | "ELU"
-            | "Softmax"
-            | "BatchNormalization"
-            | "LayerNormalization"
-            | "Normalization"
-            | "GroupNormalization"
-            | "UnitNormalization"
-    );
+    let in_order = PASS_ON.contains(&layer.class_name())
+        || matches!(
+            layer.class_name(),
+            "Dense"
+                | "BatchNormalization"
+                | "LayerNormalization"
+                | "Normalization"
+                | "GroupNormalization"
+        );
     match flattened {
         Some([_, _, channels]) if channels > 1 && !in_order => Err(format!(
             "`{}` takes the flattened features of an image of {channels} channels, which Keras \
@@ -1558,11 +1572,7 @@ fn layer_weights(
             reshape_keeps_order(&source.keras, info)?;
             Vec::new()
         }
-        // Value by value, or along the features in whatever order they come.
-        "Dropout" | "GaussianNoise" | "GaussianDropout" | "Activation" | "Rescaling" | "ReLU"
-        | "LeakyReLU" | "ELU" | "Softmax" | "UnitNormalization" => {
-            return Ok((Vec::new(), flattened));
-        }
+        name if PASS_ON.contains(&name) => return Ok((Vec::new(), flattened)),
         "Embedding" => {
             let table = source.var(0)?;
             vec![source.weight("weight", table.shape, table.values)]

@@ -2,8 +2,8 @@
 //! new shape or layout.
 
 use burn::tensor::{Tensor, backend::Backend};
-use kiln_spec::kinds;
 use kiln_spec::layers::{Flatten, Permute, RepeatVector, Reshape};
+use kiln_spec::{kinds, layers};
 
 use super::{Run, RuntimeLayer};
 use crate::dyn_tensor::{DynTensor, each_rank};
@@ -49,6 +49,28 @@ impl<B: Backend> Run<B> for kinds::Flatten {
         })
     }
 }
+
+/// Identity and ActivityRegularization give their input on unchanged (the second's
+/// penalty is its epilogue's, as an activity regularizer's).
+macro_rules! unchanged {
+    ($($kind:ident($config:ident)),*) => {$(
+        impl<B: Backend> Run<B> for kinds::$kind {
+            fn step(
+                _: &layers::$config,
+                _: Option<&RuntimeLayer<B>>,
+                t: DynTensor<B>,
+                _: bool,
+            ) -> DynTensor<B> {
+                t
+            }
+        }
+    )*};
+}
+
+unchanged!(
+    Identity(Identity),
+    ActivityRegularization(ActivityRegularization)
+);
 
 impl<B: Backend> Run<B> for kinds::Reshape {
     fn step(r: &Reshape, _: Option<&RuntimeLayer<B>>, t: DynTensor<B>, _: bool) -> DynTensor<B> {

@@ -92,7 +92,9 @@ pub fn layer_code(
         | Layer::ReLU(_)
         | Layer::LeakyReLU(_)
         | Layer::ELU(_)
-        | Layer::UnitNormalization(_) => stateless(layer),
+        | Layer::UnitNormalization(_)
+        | Layer::Identity(_)
+        | Layer::ActivityRegularization(_) => stateless(layer),
         // The activation itself is applied by the model's expansion, as for every layer;
         // merges take several tensors, which the functional expansion combines itself.
         Layer::Activation(_)

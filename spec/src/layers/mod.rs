@@ -21,6 +21,7 @@ mod merge;
 mod nested;
 mod noise;
 mod normalization;
+mod passthrough;
 mod permute;
 mod pooling;
 mod prelu;
@@ -56,6 +57,7 @@ pub use noise::{
     GaussianDropout, GaussianNoise, SpatialDropout, SpatialDropout1D, SpatialDropout2D,
 };
 pub use normalization::{NormAxis, Normalization};
+pub use passthrough::{ActivityRegularization, Identity};
 pub use permute::{Permute, RepeatVector};
 pub use pooling::{Pooling, Pooling1D, Pooling2D};
 pub use prelu::PRelu;
