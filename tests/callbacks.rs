@@ -367,6 +367,14 @@ fn a_lambda_callback_stops_training_by_its_return_value() {
     assert_eq!(epochs_run_with(&mut third_batch), 1);
     drop(third_batch);
     assert_eq!(batches, 3);
+    // From the epoch's start: after its first batch, as Keras's loop checks.
+    let mut batches = 0;
+    let mut at_start = LambdaCallback::new()
+        .on_epoch_begin(|epoch| stop_at(epoch, 1))
+        .on_train_batch_end(|_, _| batches += 1);
+    assert_eq!(epochs_run_with(&mut at_start), 2);
+    drop(at_start);
+    assert_eq!(batches, 4 + 1);
 }
 
 #[test]

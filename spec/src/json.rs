@@ -127,6 +127,11 @@ fn check_layer(layer: &Map<String, Json>) -> Result<(), JsonError> {
     }
     for (key, value) in config {
         match (key.as_str(), value) {
+            // Keras's `axis=None` is one mean over all values, kiln's default one per
+            // feature: a `null` there is not read as the default.
+            ("axis", Json::Null) if class == "Normalization" => {
+                return Err(refused(name, crate::layers::NormAxis::NULL.into()));
+            }
             // An option left at its default (a regularizer not set).
             (_, Json::Null) => {}
             (key, value) => match fixed(class, key) {

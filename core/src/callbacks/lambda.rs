@@ -11,8 +11,9 @@ use crate::logs::Logs;
 /// Keras's `LambdaCallback`: a closure for each hook it is given, called with what Keras
 /// passes (the epoch or batch, and the logs), for a quick print or record. The epoch and
 /// batch closures may stop training, as Keras's setting `model.stop_training`: one that
-/// returns [`ControlFlow::Break`] stops it after that epoch (after that batch, from the
-/// batch hook); one that returns nothing never does.
+/// returns [`ControlFlow::Break`] stops it after that batch (from `on_train_batch_end`),
+/// after that epoch (from `on_epoch_end`), or, as Keras's loop, after the epoch's first
+/// batch (from `on_epoch_begin`); one that returns nothing never does.
 ///
 /// ```
 /// use std::ops::ControlFlow;
@@ -79,7 +80,8 @@ impl<'a> LambdaCallback<'a> {
         self
     }
 
-    /// Called with each epoch before it starts; `Break` stops training after it.
+    /// Called with each epoch before it starts; `Break` stops training after its first
+    /// batch, as Keras's loop does.
     pub fn on_epoch_begin<R: HookFlow>(mut self, mut f: impl FnMut(usize) -> R + 'a) -> Self {
         self.epoch_begin = Some(Box::new(move |epoch| f(epoch).flow()));
         self

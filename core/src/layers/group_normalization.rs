@@ -78,10 +78,11 @@ impl<B: Backend> Stateful<B> for kinds::GroupNormalization {
 }
 
 /// Each example's features (at each position) divided by their L2 norm, kept above
-/// Keras's 1e-12.
+/// Keras's 1e-12 (the squares clamped before the root, whose slope at 0 is infinite, so
+/// features all 0 have a gradient of 0 where Keras's is NaN).
 pub fn unit_norm<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     let axis = 1 + feature_axis(D - 1);
-    let norm = x.clone().square().sum_dim(axis).sqrt().clamp_min(1e-12);
+    let norm = x.clone().square().sum_dim(axis).clamp_min(1e-24).sqrt();
     x / norm
 }
 
@@ -99,7 +100,7 @@ impl<B: Backend> Run<B> for kinds::UnitNormalization {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TestBackend as T, assert_close, floats};
+    use crate::testing::{TestAutodiff, TestBackend as T, assert_close, floats};
 
     fn config(groups: i64) -> layers::GroupNormalization {
         layers::GroupNormalization {
@@ -151,5 +152,15 @@ mod tests {
         // Channels first: each pixel's (3, 4) becomes (0.6, 0.8).
         let image = Tensor::<T, 4>::from_floats([[[[3.0, 0.0]], [[4.0, 2.0]]]], &device);
         assert_eq!(floats(unit_norm(image)), [0.6, 0.0, 0.8, 1.0]);
+        // Features all 0 (after a ReLU, say) pass a finite gradient back.
+        let zeros = Tensor::<TestAutodiff, 2>::zeros([1, 3], &device).require_grad();
+        let grads = unit_norm(zeros.clone()).sum().backward();
+        let slope = zeros
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        assert!(slope.iter().all(|g| g.is_finite()), "{slope:?}");
     }
 }

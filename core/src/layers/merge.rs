@@ -50,9 +50,10 @@ pub fn dot<B: Backend, const D: usize>(
     let (Some(y), Some([a, b])) = (more.into_iter().next(), l.dims([D - 1, D - 1])) else {
         return x;
     };
-    // Each divided by its L2 norm along its axis, kept off 0 as Keras's `normalize`.
+    // Each divided by its L2 norm along its axis, kept off 0 as Keras's `normalize` (the
+    // squares clamped before the root, whose slope at 0 is infinite).
     let unit = |t: Tensor<B, D>, dim: usize| {
-        let norm = t.clone().square().sum_dim(dim).sqrt().clamp_min(1e-7);
+        let norm = t.clone().square().sum_dim(dim).clamp_min(1e-14).sqrt();
         t / norm
     };
     let (x, y) = if l.normalize {

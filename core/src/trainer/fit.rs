@@ -388,6 +388,15 @@ where
         data: &D,
         mut fit: Fit<'_, B, M>,
     ) -> Result<History, TrainError> {
+        // Each worker's root of its own shard's mean is not a share of the batch's root.
+        #[cfg(feature = "distributed")]
+        if fit.distribution.as_ref().is_some_and(|p| p.workers() > 1)
+            && self.loss.loss == crate::loss::Loss::RootMeanSquaredError
+        {
+            return Err(TrainError::Setting(
+                "the RootMeanSquaredError loss is not the sum of the workers' shares, so data-parallel training would not follow one device's; train with MeanSquaredError (the same minimum) and report RootMeanSquaredError as a metric".into(),
+            ));
+        }
         let split = Split::new(data, &fit)?;
         let plan = self.plan(&split, &mut fit)?;
         self.batch_size = plan.batch_size;
@@ -430,15 +439,6 @@ where
         let parallel = (fit.distribution.take()).filter(|p| p.check().is_err() || p.workers() > 1);
         #[cfg(feature = "distributed")]
         let result = match parallel {
-            // Each worker's root of its own shard's mean is not the root of the batch's.
-            Some(parallel)
-                if parallel.workers() > 1
-                    && self.loss.loss == crate::loss::Loss::RootMeanSquaredError =>
-            {
-                Err(TrainError::Setting(
-                    "the RootMeanSquaredError loss is not the sum of the workers' shares, so data-parallel training would not follow one device's; train with MeanSquaredError (the same minimum) and report RootMeanSquaredError as a metric".into(),
-                ))
-            }
             Some(parallel) => {
                 let start = (first_epoch, backup);
                 self.epochs_in_parallel(&parallel, &split, &plan, &mut hooks, &mut run, start)

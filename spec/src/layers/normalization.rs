@@ -65,12 +65,17 @@ impl From<NormAxis> for serde_json::Value {
     }
 }
 
+impl NormAxis {
+    /// Why a `null` axis is refused: Keras's `None` (all values) or kiln's default (per
+    /// feature)?
+    pub const NULL: &'static str = "Normalization's `axis` is null, which could mean Keras's None or the default; write \"None\" for one mean over all values, or -1 for one per feature";
+}
+
 impl TryFrom<serde_json::Value> for NormAxis {
     type Error = String;
     fn try_from(v: serde_json::Value) -> Result<Self, String> {
         match v {
-            // As a `null` argument of the JSON form: left at its default.
-            serde_json::Value::Null => Ok(NormAxis::Features),
+            serde_json::Value::Null => Err(NormAxis::NULL.into()),
             serde_json::Value::String(name) => NormAxis::read(&Value::Name(name)),
             other => NormAxis::read(&Value::Int(other.as_i64().unwrap_or(0))),
         }
@@ -217,6 +222,33 @@ mod tests {
             .params(&image),
             Params::default()
         );
+    }
+
+    #[test]
+    fn its_json_form_reads_back_and_a_null_axis_is_refused() {
+        let model = crate::ModelSpec::sequential(
+            "Scaled",
+            s(&[Some(3)]),
+            vec![
+                layer("Normalization", &[], &[]),
+                layer(
+                    "Normalization",
+                    &[],
+                    &[
+                        ("axis", n("None")),
+                        ("invert", crate::Value::Bool(true)),
+                        ("mean", f(0.5)),
+                        ("variance", f(2.0)),
+                    ],
+                ),
+            ],
+        );
+        let json = model.to_json();
+        assert_eq!(crate::ModelSpec::from_json(&json).unwrap(), model);
+        let null = json.replacen("\"axis\": -1", "\"axis\": null", 1);
+        assert_ne!(null, json);
+        let err = crate::ModelSpec::from_json(&null).unwrap_err().to_string();
+        assert!(err.contains(super::NormAxis::NULL), "{err}");
     }
 
     #[test]
