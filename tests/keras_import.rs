@@ -82,6 +82,27 @@ model! {
 }
 
 model! {
+    /// The base the fine-tuning fixture calls in inference mode, pasted.
+    pub struct FrozenBase {
+        input: [2, 6, 6],
+        Conv2D(3, 3),
+        BatchNormalization,
+        GlobalAveragePooling2D,
+    }
+}
+
+model! {
+    /// The declaration `kiln::import::keras` prints for the fine-tuning fixture, pasted.
+    pub struct FineTuned {
+        input image: [2, 6, 6],
+        let frozen_base = image -> Model(FrozenBase);
+        let dropout = frozen_base -> Dropout(0.2);
+        let dense = dropout -> Dense(2, activation = softmax);
+        output dense,
+    }
+}
+
+model! {
     /// The declaration `kiln::import::keras` prints for the Normalization fixture, pasted.
     pub struct Normalized {
         input: [2, 5, 5],
@@ -400,6 +421,27 @@ fn scored_attentions_import() {
         "keras_scored",
         |path| scored.save_weights(path),
         Scored::<B>::new(&Default::default()),
+    );
+    assert_close(model.forward(x), &want);
+}
+
+/// Keras's fine-tuning recipe, `base(x, training=False)`: Keras 3's functional model gives
+/// every layer `fit`'s phase over the recorded `False` (keras-team/keras#20285), so the
+/// import leaves it out, as Keras 3 runs the file.
+#[test]
+fn a_call_with_training_false_imports_as_keras_3_runs_it() {
+    let tuned = imports_as_keras(
+        "keras_finetune",
+        [2, 2, 6, 6],
+        "FineTuned",
+        "model! {\n    pub struct FrozenBase {\n        input: [2, 6, 6],\n        Conv2D(3, 3),\n        BatchNormalization,\n        GlobalAveragePooling2D,\n    }\n}\nmodel! {\n    pub struct FineTuned {\n        input image: [2, 6, 6],\n        let frozen_base = image -> Model(FrozenBase);\n        let dropout = frozen_base -> Dropout(0.2);\n        let dense = dropout -> Dense(2, activation = softmax);\n        output dense,\n    }\n}\n",
+    );
+    // In the declared model, through a kiln weights file.
+    let (x, want) = reference("keras_finetune", [2, 2, 6, 6]);
+    let model = through_a_kiln_file(
+        "keras_finetune",
+        |path| tuned.save_weights(path),
+        FineTuned::<B>::new(&Default::default()),
     );
     assert_close(model.forward(x), &want);
 }

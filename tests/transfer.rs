@@ -104,6 +104,66 @@ fn declared_frozen_layers_count_as_non_trainable_and_survive_json() {
     assert_eq!(counts(&runtime.summary()), ("303".into(), "40".into()));
 }
 
+model! {
+    /// Keras's fine-tuning recipe: the batch normalization kept in inference mode while its
+    /// weights train (`base(x, training=False)`), and a dropout off in every pass.
+    struct InferenceBase {
+        input: [1, 28, 28],
+        Conv2D(4, 3, activation = relu),
+        BatchNormalization(training = false),
+        Dropout(0.5, training = false),
+        MaxPooling2D(2),
+        Flatten,
+        Dense(10, activation = softmax),
+    }
+}
+
+#[test]
+fn a_layer_called_with_training_false_stays_in_inference_mode_while_it_trains() {
+    let device = Default::default();
+    <Ad as Backend>::seed(&device, 5);
+    let model = InferenceBase::<Ad>::new(&device);
+    let x = Tensor::<Ad, 4>::random([3, 1, 28, 28], Distribution::Default, &device);
+    // The training pass is the inference pass: no dropout, the moving statistics.
+    let inference: Vec<f32> = model
+        .valid()
+        .forward_train(x.clone().inner())
+        .logits
+        .into_data()
+        .to_vec()
+        .unwrap();
+    let training = values(model.forward_train(x.clone()).logits);
+    assert_eq!(training, inference);
+    // Its JSON form keeps it, and runs the same.
+    let json = model.to_json();
+    assert!(json.contains("\"training\": false"), "{json}");
+    let runtime: kiln::JsonModel<Ad, 4, 2> = kiln::from_json(&json, &device).unwrap();
+    assert_eq!(runtime.to_json(), json);
+    let runtime_inference: Vec<f32> =
+        kiln::Model::forward_train(&runtime.valid(), x.clone().inner())
+            .logits
+            .into_data()
+            .to_vec()
+            .unwrap();
+    let runtime_training = values(kiln::Model::forward_train(&runtime, x).logits);
+    assert_eq!(runtime_training, runtime_inference);
+    let gamma = values(model.batch_normalization.gamma.val());
+    let moving = values(model.batch_normalization.running_var.value());
+    let mut trainer = Trainer::new(model)
+        .optimizer(Adam::new().learning_rate(1e-2))
+        .loss(Loss::CategoricalCrossentropy);
+    let digits = kiln::datasets::synthetic_digits(64, 1);
+    let fit = Fit::epochs(2).batch_size(16).verbose(Verbosity::Silent);
+    trainer.fit(&digits, fit).unwrap();
+    // The weights train; the moving statistics stay.
+    let model = trainer.into_model();
+    assert_ne!(values(model.batch_normalization.gamma.val()), gamma);
+    assert_eq!(
+        values(model.batch_normalization.running_var.value()),
+        moving
+    );
+}
+
 #[test]
 fn a_frozen_layer_takes_no_gradient() {
     let device = Default::default();

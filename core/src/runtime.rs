@@ -361,7 +361,9 @@ impl<'a, B: Backend> Graph<'a, B> {
             let module = modules.first().and_then(Option::as_ref);
             let inputs: Vec<DynTensor<B>> =
                 plan.steps[i].iter().map(|u| take(u, &mut values)).collect();
-            let (t, states) = self.layer(i, modules, inputs, training, &mut penalty);
+            // `training = false`: inference mode in every pass.
+            let phase = training && named.training;
+            let (t, states) = self.layer(i, modules, inputs, phase, &mut penalty);
             // The states named in the graph: those return_state gives.
             for (k, state) in states.into_iter().enumerate() {
                 values.insert(format!("{}[{}]", named.name, k + 1), DynTensor::R2(state));

@@ -63,13 +63,17 @@ fn read_call(cx: &Ctxt, call: &LayerCall, nested: &mut Nested) -> Option<Declare
         Some(_) => Err(vec![ArgError {
             at: At::Arg(0),
             message: format!(
-                "Model({}) takes only `trainable` besides the model",
+                "Model({}) takes only `trainable` and `training` besides the model",
                 path.to_token_stream()
             ),
         }]),
     };
-    Declared::with_trainable(&call.to_call(), only_trainable)
-        .map(|(layer, trainable)| Declared { layer, trainable })
+    Declared::with_base(&call.to_call(), only_trainable)
+        .map(|(layer, base)| Declared {
+            layer,
+            trainable: base.trainable,
+            training: base.training,
+        })
         .map_err(|errors| {
             for e in errors {
                 report_arg_error(cx, call, e, |i| i);
@@ -410,7 +414,11 @@ impl<'a> Lowered<'a> {
     }
 
     fn push(&mut self, declared: Declared, inbound: Vec<String>, call: &'a LayerCall) -> String {
-        let Declared { layer, trainable } = declared;
+        let Declared {
+            layer,
+            trainable,
+            training,
+        } = declared;
         let name = self.namer.name(&layer);
         self.labels
             .insert(name.clone(), layer.class_name().to_owned());
@@ -419,6 +427,7 @@ impl<'a> Lowered<'a> {
             layer,
             inbound,
             trainable,
+            training,
         });
         self.tokens.push(&call.tokens);
         self.spans.push(call.name.span());

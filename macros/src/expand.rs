@@ -190,7 +190,18 @@ fn layer_state(model: &Model, i: usize, parts: &mut Parts) -> (Ident, TokenStrea
         parts.fields.push(quote_spanned!(span=> pub #field: #ty));
         parts.inits.push(quote_spanned!(span=> #field: #init));
     }
-    (field, code.forward)
+    // `training = false`: inference mode in every pass, as Keras's `layer(x, training=False)`.
+    let forward = code.forward;
+    let forward = if named.training {
+        forward
+    } else {
+        quote!({
+            #[allow(unused_variables)]
+            let training = false;
+            #forward
+        })
+    };
+    (field, forward)
 }
 
 /// The steps after layer `i`'s forward step, on its output `x`: the weight penalties, then

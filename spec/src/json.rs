@@ -14,7 +14,14 @@ use crate::model::{JsonError, ModelSpec};
 /// The keys of a model in the JSON form.
 const MODEL_KEYS: &[&str] = &["name", "input", "inputs", "layers", "outputs"];
 /// The keys of a layer in the JSON form.
-const LAYER_KEYS: &[&str] = &["name", "class_name", "config", "inbound", "trainable"];
+const LAYER_KEYS: &[&str] = &[
+    "name",
+    "class_name",
+    "config",
+    "inbound",
+    "trainable",
+    "training",
+];
 /// The keys of a functional model's input.
 const INPUT_KEYS: &[&str] = &["name", "shape"];
 
@@ -107,13 +114,14 @@ fn check_layer(layer: &Map<String, Json>) -> Result<(), JsonError> {
         return Ok(());
     };
     let config = config(layer, name)?;
-    let mut args: Vec<Arg> = layer
-        .get(Declared::TRAINABLE)
-        .map(|value| Arg {
-            keyword: Some(Declared::TRAINABLE.into()),
-            value: argument(value),
-        })
+    let mut args: Vec<Arg> = [Declared::TRAINABLE, Declared::TRAINING]
         .into_iter()
+        .filter_map(|key| {
+            layer.get(key).map(|value| Arg {
+                keyword: Some(key.into()),
+                value: argument(value),
+            })
+        })
         .collect();
     if class == "Model" {
         check_model(&Json::Object(config))?;
@@ -121,7 +129,7 @@ fn check_layer(layer: &Map<String, Json>) -> Result<(), JsonError> {
             name: class.to_string(),
             args,
         };
-        return Declared::with_trainable(&call, |_| Ok(()))
+        return Declared::with_base(&call, |_| Ok(()))
             .map(drop)
             .map_err(|errors| refused(name, joined(errors)));
     }

@@ -383,6 +383,10 @@ pub struct Declared {
     pub layer: Layer,
     /// Whether its weights train (`trainable = false` freezes them).
     pub trainable: bool,
+    /// Whether it follows the training phase; `training = false` keeps it in inference
+    /// mode (no dropout, batch normalization on its moving statistics), as Keras's
+    /// `layer(x, training=False)`.
+    pub training: bool,
 }
 
 impl From<Layer> for Declared {
@@ -390,13 +394,25 @@ impl From<Layer> for Declared {
         Declared {
             layer,
             trainable: true,
+            training: true,
         }
     }
+}
+
+/// What every layer takes besides its own arguments: `trainable` and `training`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Base {
+    /// `trainable`: whether its weights train.
+    pub trainable: bool,
+    /// `training`: whether it follows the training phase (only `false` is written).
+    pub training: bool,
 }
 
 impl Declared {
     /// The keyword every layer takes.
     pub const TRAINABLE: &'static str = "trainable";
+    /// The keyword that keeps a layer in inference mode: `training = false`.
+    pub const TRAINING: &'static str = "training";
 
     /// Reads a layer as written in `model!`, `trainable = ...` included, collecting every
     /// argument error; the errors point at the arguments of `call` as written.
@@ -412,39 +428,50 @@ impl Declared {
     /// # Errors
     /// Every argument that does not fit the layer.
     pub fn read(call: &Call) -> Result<Declared, Vec<ArgError>> {
-        let (layer, trainable) = Self::with_trainable(call, Layer::from_call)?;
-        Ok(Declared { layer, trainable })
+        let (layer, base) = Self::with_base(call, Layer::from_call)?;
+        Ok(Declared {
+            layer,
+            trainable: base.trainable,
+            training: base.training,
+        })
     }
 
-    /// Reads `trainable` from `call` and hands the other arguments to `read`; the errors
-    /// of both, in the indices of `call`.
+    /// Reads `trainable` and `training` from `call` and hands the other arguments to
+    /// `read`; the errors of all, in the indices of `call`.
     ///
     /// # Errors
-    /// A `trainable` that is not `true` or `false` or is given twice, and `read`'s errors.
-    pub fn with_trainable<T>(
+    /// A `trainable` or `training` that is not `true` or `false` or is given twice, a
+    /// `training = true` (kiln keeps no layer in training mode at inference), and `read`'s
+    /// errors.
+    pub fn with_base<T>(
         call: &Call,
         read: impl FnOnce(&Call) -> Result<T, Vec<ArgError>>,
-    ) -> Result<(T, bool), Vec<ArgError>> {
+    ) -> Result<(T, Base), Vec<ArgError>> {
         let mut errors = Vec::new();
-        let mut trainable = None;
+        let keys = [Self::TRAINABLE, Self::TRAINING];
+        let mut given = [None; 2];
         let mut kept = Vec::new();
         for (i, arg) in call.args.iter().enumerate() {
-            if arg.keyword.as_deref() != Some(Self::TRAINABLE) {
+            let Some(k) = keys.iter().position(|k| arg.keyword.as_deref() == Some(k)) else {
                 kept.push(i);
                 continue;
-            }
-            if trainable.is_some() {
+            };
+            let (key, name) = (keys[k], &call.name);
+            if given[k].is_some() {
                 errors.push(ArgError::new(
                     At::Arg(i),
-                    format!("`trainable` is given twice to {}; remove one", call.name),
+                    format!("`{key}` is given twice to {name}; remove one"),
                 ));
                 continue;
             }
-            trainable = Some(crate::args::boolean(&arg.value).unwrap_or_else(|why| {
-                errors.push(ArgError::new(
-                    At::Value(i),
-                    format!("`trainable` of {}: {why}", call.name),
-                ));
+            let value = match crate::args::boolean(&arg.value) {
+                Ok(true) if key == Self::TRAINING => Err(format!(
+                    "`training = true` (training mode at inference too) is not in kiln; leave it out of {name}, or write `training = false` for inference mode always"
+                )),
+                other => other.map_err(|why| format!("`{key}` of {name}: {why}")),
+            };
+            given[k] = Some(value.unwrap_or_else(|why| {
+                errors.push(ArgError::new(At::Value(i), why));
                 true
             }));
         }
@@ -457,8 +484,12 @@ impl Declared {
             At::Value(j) => At::Value(kept[j]),
             other => other,
         };
+        let base = Base {
+            trainable: given[0].unwrap_or(true),
+            training: given[1].unwrap_or(true),
+        };
         match read(&rest) {
-            Ok(layer) if errors.is_empty() => Ok((layer, trainable.unwrap_or(true))),
+            Ok(layer) if errors.is_empty() => Ok((layer, base)),
             Ok(_) => Err(errors),
             Err(more) => {
                 errors.extend(more.into_iter().map(|e| ArgError { at: at(e.at), ..e }));

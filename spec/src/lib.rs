@@ -30,7 +30,7 @@ mod window;
 pub use activation::Activation;
 pub use args::{Arg, ArgError, At, Call, Value, nearest};
 pub use graph::{Definition, Site, check_names};
-pub use layer::{Declared, Layer, LayerKind, ShapeError, kinds};
+pub use layer::{Base, Declared, Layer, LayerKind, ShapeError, kinds};
 pub use model::{
     CheckError, Checked, JsonError, LayerInfo, ModelSpec, NamedLayer, NamedShape, Namer, Summary,
     reference,

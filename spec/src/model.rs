@@ -68,6 +68,10 @@ pub struct NamedLayer {
     /// Whether its weights train; `"trainable": false` in JSON freezes them.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub trainable: bool,
+    /// Whether it follows the training phase; `"training": false` in JSON keeps it in
+    /// inference mode, as Keras's `layer(x, training=False)`.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub training: bool,
 }
 
 fn yes() -> bool {
@@ -258,8 +262,13 @@ impl ModelSpec {
         let layers = layers
             .into_iter()
             .map(|declared| {
-                let Declared { layer, trainable } = declared.into();
+                let Declared {
+                    layer,
+                    trainable,
+                    training,
+                } = declared.into();
                 NamedLayer {
+                    training,
                     name: namer.name(&layer),
                     layer,
                     inbound: Vec::new(),
@@ -1024,6 +1033,7 @@ ____________________________________________________________________"#;
             layer: layer("Flatten", &[], &[]),
             inbound: vec![],
             trainable: true,
+            training: true,
         });
         assert_eq!(m.final_activation(), Activation::Linear);
     }
@@ -1038,6 +1048,7 @@ ____________________________________________________________________"#;
                 layer: layer("BatchNormalization", &[], &[("momentum", f(0.9))]),
                 inbound: vec![],
                 trainable: true,
+                training: true,
             },
         );
         m.layers.push(NamedLayer {
@@ -1059,6 +1070,7 @@ ____________________________________________________________________"#;
             ),
             inbound: vec![],
             trainable: true,
+            training: true,
         });
         let json = m.to_json();
         assert_eq!(ModelSpec::from_json(&json).unwrap(), m);
@@ -1095,6 +1107,7 @@ ____________________________________________________________________"#;
             layer: l,
             inbound: inbound.iter().map(|s| s.to_string()).collect(),
             trainable: true,
+            training: true,
         };
         let conv = || layer("Conv2D", &[i(32), i(3)], &[("padding", n("same"))]);
         ModelSpec {
@@ -1246,6 +1259,7 @@ ________________________________________________________________________________
             layer: l,
             inbound: inbound.iter().map(|s| s.to_string()).collect(),
             trainable: true,
+            training: true,
         };
         let spec = |state: &str| ModelSpec {
             name: "States".into(),

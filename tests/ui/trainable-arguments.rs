@@ -1,4 +1,5 @@
-// `trainable` takes true or false, once; a model used as a layer takes nothing else.
+// `trainable` and `training` take true or false (`training` only false), once; a model used as a
+// layer takes nothing else.
 use kiln::prelude::*;
 
 model! {
@@ -6,6 +7,8 @@ model! {
         input: [4],
         Dense(8, trainable = 0),
         Dense(2, trainable = false, trainable = true),
+        Dropout(0.5, training = true),
+        BatchNormalization(training = 0),
     }
 }
 

@@ -899,6 +899,7 @@ mod tests {
             layer: Layer::from_call(&call).unwrap(),
             inbound: inbound.iter().map(|s| s.to_string()).collect(),
             trainable: true,
+            training: true,
         };
         let dense = Layer::from_call(&Call::bare("Dense").arg(6)).unwrap();
         let inner = ModelSpec::sequential("Inner", Shape::known([6]), vec![dense]);

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use kiln_spec::layers::{NormAxis, ScoreMode};
-use kiln_spec::{Arg, Call, Layer, ModelSpec, NamedLayer, NamedShape, Shape, Value};
+use kiln_spec::{Arg, Call, Declared, Layer, ModelSpec, NamedLayer, NamedShape, Shape, Value};
 use serde_json::Value as Json;
 
 use burn::tensor::backend::Backend;
@@ -293,21 +293,28 @@ fn part(model: &Json, name: &str) -> Result<Part, String> {
 /// A layer of a Keras model: kiln's layer, the call that declares it, and its own
 /// declaration when it is a model used as a layer (`Model(Base)`); `rank` is a merge's
 /// example rank.
-fn layer_of(class: &str, layer: &Json, rank: usize) -> Result<(Layer, Call, Option<Part>), String> {
+fn layer_of(
+    class: &str,
+    layer: &Json,
+    rank: usize,
+) -> Result<(Declared, Call, Option<Part>), String> {
+    let name = layer["config"]["name"].as_str().unwrap_or("?");
     if class == "Sequential" || class == "Functional" {
-        let name = camel(layer["config"]["name"].as_str().unwrap_or("Nested"));
-        let nested = part(layer, &name)?;
-        let call = Call::bare("Model").arg(Value::Name(name));
-        let layer = Layer::Model(kiln_spec::layers::Nested(Box::new(nested.spec.clone())));
-        return Ok((layer, call, Some(nested)));
+        let model = camel(layer["config"]["name"].as_str().unwrap_or("Nested"));
+        let nested = part(layer, &model)?;
+        let call = Call::bare("Model").arg(Value::Name(model));
+        // The call options a nested model takes are checked, none kept.
+        with_call_options(call.clone(), layer)
+            .map_err(|e| format!("layer `{name}` ({class}): {e}"))?;
+        let one = Layer::Model(kiln_spec::layers::Nested(Box::new(nested.spec.clone())));
+        return Ok((Declared::from(one), call, Some(nested)));
     }
     let call = layer_call(class, layer, rank)?;
-    let declared = kiln_spec::Declared::read(&call).map_err(|e| {
-        let name = layer["config"]["name"].as_str().unwrap_or("?");
+    let declared = Declared::read(&call).map_err(|e| {
         let messages: Vec<String> = e.into_iter().map(|e| e.message).collect();
         format!("layer `{name}` ({class}): {}", messages.join("; "))
     })?;
-    Ok((declared.layer, call, None))
+    Ok((declared, call, None))
 }
 
 /// A Sequential model's declaration.
@@ -375,8 +382,10 @@ fn merge(class: &str, config: &Json, rank: usize) -> Result<Call, String> {
     Ok(out)
 }
 
-/// `call` with the options Keras takes when the layer is called rather than built:
-/// MultiHeadAttention's `use_causal_mask`. Masks and returned attention scores are
+/// `call` with the options Keras takes when the layer is called rather than built: the
+/// attentions' `use_causal_mask`. A recorded `training=False` is left out, as Keras 3's
+/// functional models give every layer `fit`'s phase over it (keras-team/keras#20285; an
+/// RNN records it by default). Masks, returned attention scores and `training=True` are
 /// refused.
 fn with_call_options(mut call: Call, layer: &Json) -> Result<Call, String> {
     let kwargs = &layer["inbound_nodes"][0]["kwargs"];
@@ -474,13 +483,14 @@ fn functional(name: &str, config: &Json, layers: &[Json]) -> Result<Part, String
                     .ok_or_else(|| format!("layer `{keras}` takes `{t}`, which comes later"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let kiln = namer.name(&one);
+        let kiln = namer.name(&one.layer);
         nodes.insert(keras, kiln.clone());
         named.push(NamedLayer {
             name: kiln,
-            layer: one,
+            layer: one.layer,
             inbound,
             trainable: true,
+            training: one.training,
         });
         calls.push(call);
     }

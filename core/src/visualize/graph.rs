@@ -155,6 +155,7 @@ mod tests {
             layer: Layer::from_call(&call).unwrap(),
             inbound: inbound.iter().map(|s| s.to_string()).collect(),
             trainable: true,
+            training: true,
         };
         let spec = ModelSpec {
             name: "Two".into(),
