@@ -85,7 +85,8 @@ pub(crate) fn check_model(model: &Json) -> Result<(), JsonError> {
     Ok(())
 }
 
-/// Layer `name`'s config: an object (empty when left out) without `trainable`.
+/// Layer `name`'s config: an object (empty when left out) without `trainable` or
+/// `training`, which go beside it.
 fn config(layer: &Map<String, Json>, name: &str) -> Result<Map<String, Json>, JsonError> {
     let config = match layer.get("config") {
         Some(Json::Object(config)) => config.clone(),
@@ -98,11 +99,13 @@ fn config(layer: &Map<String, Json>, name: &str) -> Result<Map<String, Json>, Js
             ));
         }
     };
-    if config.contains_key(Declared::TRAINABLE) {
-        return Err(refused(
-            name,
-            "`trainable` goes beside `config`, as `\"trainable\": false`, not inside it".into(),
-        ));
+    for key in [Declared::TRAINABLE, Declared::TRAINING] {
+        if config.contains_key(key) {
+            return Err(refused(
+                name,
+                format!("`{key}` goes beside `config`, as `\"{key}\": false`, not inside it"),
+            ));
+        }
     }
     Ok(config)
 }
@@ -450,6 +453,23 @@ mod tests {
         assert_eq!(
             refused(put("/layers/0/config", json!(false))),
             "the model in this JSON is refused: layer `conv2d`: `trainable` goes beside `config`, as `\"trainable\": false`, not inside it"
+        );
+        // `training` alike: beside the config, false only.
+        let inference = |pointer: &'static str, value: serde_json::Value| {
+            move |model: &mut serde_json::Value| {
+                if let Some(serde_json::Value::Object(fields)) = model.pointer_mut(pointer) {
+                    fields.insert("training".into(), value);
+                }
+            }
+        };
+        let mut model = base();
+        inference("/layers/0", json!(false))(&mut model);
+        let spec = ModelSpec::from_json(&model.to_string()).unwrap();
+        assert!(!spec.layers[0].training && spec.layers[1].training);
+        assert_eq!(ModelSpec::from_json(&spec.to_json()).unwrap(), spec);
+        assert_eq!(
+            refused(inference("/layers/0/config", json!(false))),
+            "the model in this JSON is refused: layer `conv2d`: `training` goes beside `config`, as `\"training\": false`, not inside it"
         );
     }
 

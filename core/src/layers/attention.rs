@@ -53,9 +53,7 @@ pub fn attention<B: Backend>(
     more: Vec<Tensor<B, 3>>,
     training: bool,
 ) -> Tensor<B, 3> {
-    let mut more = more.into_iter();
-    let value = more.next().unwrap_or_else(|| query.clone());
-    let key = more.next().unwrap_or_else(|| value.clone());
+    let (value, key) = value_and_key(&query, more);
     let [batch, steps, _] = query.dims();
     let heads = l.num_heads;
     // [batch, t, heads · size] → [batch, heads, t, size].
@@ -69,11 +67,7 @@ pub fn attention<B: Backend>(
     let v = split(m.value.forward(value), l.value_size());
     let mut scores = q.matmul(k.swap_dims(2, 3));
     if l.use_causal_mask {
-        let [.., rows, columns] = scores.dims();
-        // True past each query step's own: the key steps it may not see.
-        let later = Tensor::<B, 2, Bool>::tril_mask([rows, columns], 0, &scores.device());
-        let later = later.unsqueeze::<4>().expand([batch, heads, rows, columns]);
-        scores = scores.mask_fill(later, -1e9);
+        scores = causal(scores);
     }
     let weights = dropout_step(&dropout(l.dropout), softmax(scores, 3), training);
     let joined = weights
@@ -81,6 +75,27 @@ pub fn attention<B: Backend>(
         .swap_dims(1, 2)
         .reshape([batch, steps, heads * l.value_size()]);
     m.output.forward(joined)
+}
+
+/// The value (the first of `more`, else the query) and the key (the second, else the
+/// value) an attention of `query` takes.
+pub(crate) fn value_and_key<B: Backend>(
+    query: &Tensor<B, 3>,
+    more: Vec<Tensor<B, 3>>,
+) -> (Tensor<B, 3>, Tensor<B, 3>) {
+    let mut more = more.into_iter();
+    let value = more.next().unwrap_or_else(|| query.clone());
+    let key = more.next().unwrap_or_else(|| value.clone());
+    (value, key)
+}
+
+/// `scores` `[..., steps_q, steps_k]` with each query step's later key steps at -1e9, so
+/// that the softmax gives them nothing (Keras's causal mask).
+pub(crate) fn causal<B: Backend, const D: usize>(scores: Tensor<B, D>) -> Tensor<B, D> {
+    let dims = scores.dims();
+    // True past each query step's own: the key steps it may not see.
+    let later = Tensor::<B, 2, Bool>::tril_mask([dims[D - 2], dims[D - 1]], 0, &scores.device());
+    scores.mask_fill(later.unsqueeze::<D>().expand(dims), -1e9)
 }
 
 /// A MultiHeadAttention's step in a runtime model, on its query `t` and the `more`

@@ -3,10 +3,11 @@
 
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::activation::softmax;
-use burn::tensor::{Bool, Tensor, backend::Backend};
+use burn::tensor::{Tensor, backend::Backend};
 use kiln_spec::layers::{Scores, Scoring};
 use kiln_spec::{Shape, kinds, layers};
 
+use super::attention::{causal, value_and_key};
 use super::{Stateful, dropout, dropout_step};
 use crate::dyn_tensor::DynTensor;
 
@@ -57,9 +58,7 @@ pub fn score_attention<B: Backend>(
     more: Vec<Tensor<B, 3>>,
     training: bool,
 ) -> Tensor<B, 3> {
-    let mut more = more.into_iter();
-    let value = more.next().unwrap_or_else(|| query.clone());
-    let key = more.next().unwrap_or_else(|| value.clone());
+    let (value, key) = value_and_key(&query, more);
     let scale = m.scale.as_ref().map(Param::val);
     let mut scores = match s.scores {
         Scores::Dot => {
@@ -86,11 +85,7 @@ pub fn score_attention<B: Backend>(
         }
     };
     if s.use_causal_mask {
-        let [batch, rows, columns] = scores.dims();
-        // True past each query step's own: the key steps it may not see.
-        let later = Tensor::<B, 2, Bool>::tril_mask([rows, columns], 0, &scores.device());
-        let later = later.unsqueeze::<3>().expand([batch, rows, columns]);
-        scores = scores.mask_fill(later, -1e9);
+        scores = causal(scores);
     }
     let weights = dropout_step(&dropout(s.dropout), softmax(scores, 2), training);
     weights.matmul(value)

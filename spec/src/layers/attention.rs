@@ -36,8 +36,39 @@ pub struct MultiHeadAttention {
     pub use_causal_mask: bool,
 }
 
-/// What the attention's three inputs are called, in the order the graph gives them.
+/// What an attention's three inputs are called, in the order the graph gives them.
 const ROLES: [&str; 3] = ["query", "value", "key"];
+
+/// An error unless `inputs` (two or more) are an attention's query, value and key: three
+/// at most, each a sequence `[steps, features]` of known features, the key's steps the
+/// value's (when both are known).
+pub(crate) fn attended(layer: &str, inputs: &[Input]) -> Result<(), String> {
+    if inputs.len() > 3 {
+        return Err(format!(
+            "{layer} takes a query, a value and a key, got {} tensors",
+            inputs.len()
+        ));
+    }
+    for (role, input) in ROLES.iter().zip(inputs) {
+        if !matches!(input.shape.dims(), [_, Dim::Known(_)]) {
+            return Err(format!(
+                "{layer}'s {role} must be a sequence [steps, features] of known features, got {}",
+                input.describe()
+            ));
+        }
+    }
+    if let [_, value, key] = inputs {
+        let (v, k) = (value.shape.dims()[0], key.shape.dims()[0]);
+        if let (Dim::Known(v), Dim::Known(k)) = (v, k)
+            && v != k
+        {
+            return Err(format!(
+                "{layer}'s key has {k} steps but its value {v}; they pair step by step"
+            ));
+        }
+    }
+    Ok(())
+}
 
 impl MultiHeadAttention {
     pub(crate) fn from_call(call: &Call) -> Result<Self, Vec<ArgError>> {
@@ -121,30 +152,7 @@ impl Rule for MultiHeadAttention {
         if rest.is_empty() {
             return self.output(layer, query);
         }
-        if inputs.len() > 3 {
-            return Err(format!(
-                "{layer} takes a query, a value and a key, got {} tensors",
-                inputs.len()
-            ));
-        }
-        for (role, input) in ROLES.iter().zip(inputs) {
-            if !matches!(input.shape.dims(), [_, Dim::Known(_)]) {
-                return Err(format!(
-                    "{layer}'s {role} must be a sequence [steps, features] of known features, got {}",
-                    input.describe()
-                ));
-            }
-        }
-        if let [_, value, key] = inputs {
-            let (v, k) = (value.shape.dims()[0], key.shape.dims()[0]);
-            if let (Dim::Known(v), Dim::Known(k)) = (v, k)
-                && v != k
-            {
-                return Err(format!(
-                    "{layer}'s key has {k} steps but its value {v}; they pair step by step"
-                ));
-            }
-        }
+        attended(layer, inputs)?;
         let [features, ..] = Self::features(&[query.shape]);
         let out = self.output_shape.unwrap_or(features);
         Ok(Shape::new([query.shape.dims()[0], Dim::Known(out)]))

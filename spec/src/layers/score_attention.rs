@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::{ArgError, Args, Call, Param, boolean, one_of, rate};
 use crate::rule::{Input, Params, Rule};
-use crate::shape::{Dim, Shape};
+use crate::shape::Shape;
 
 /// How Keras's Attention scores a query step against a key step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,9 +153,6 @@ impl AdditiveAttention {
     }
 }
 
-/// What the attention's inputs are called, in the order the graph gives them.
-const ROLES: [&str; 3] = ["query", "value", "key"];
-
 /// The output of an attention of `inputs` (query, value and key): the query's steps and
 /// the value's features; the query's and key's features must agree, and the key's and
 /// value's steps.
@@ -168,20 +165,7 @@ fn attend(layer: &str, inputs: &[Input]) -> Result<Shape, String> {
             "{layer} takes a query and a value sequence (and a key), got one tensor{one}; in the functional form write `{layer}(x, x)` for self-attention"
         ));
     };
-    if rest.len() > 1 {
-        return Err(format!(
-            "{layer} takes a query, a value and a key, got {} tensors",
-            inputs.len()
-        ));
-    }
-    for (role, input) in ROLES.iter().zip(inputs) {
-        if !matches!(input.shape.dims(), [_, Dim::Known(_)]) {
-            return Err(format!(
-                "{layer}'s {role} must be a sequence [steps, features] of known features, got {}",
-                input.describe()
-            ));
-        }
-    }
+    super::attention::attended(layer, inputs)?;
     let key = rest.first().unwrap_or(value);
     let (q, k) = (query.shape.dims()[1], key.shape.dims()[1]);
     if q != k {
@@ -189,13 +173,6 @@ fn attend(layer: &str, inputs: &[Input]) -> Result<Shape, String> {
             "{layer} scores the query, {q}, against the key, {k}: their features must be as many (a Dense on one of them makes them agree)",
             q = query.describe(),
             k = key.describe()
-        ));
-    }
-    if let (Dim::Known(v), Dim::Known(k)) = (value.shape.dims()[0], key.shape.dims()[0])
-        && v != k
-    {
-        return Err(format!(
-            "{layer}'s key has {k} steps but its value {v}; they pair step by step"
         ));
     }
     Ok(Shape::new([query.shape.dims()[0], value.shape.dims()[1]]))

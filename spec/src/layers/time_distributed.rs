@@ -93,10 +93,6 @@ impl Rule for TimeDistributed {
         self.layer.weights()
     }
 
-    fn activity(&self) -> Option<crate::Regularizer> {
-        self.layer.activity()
-    }
-
     fn activation(&self) -> Option<Activation> {
         self.layer.activation()
     }
