@@ -3,7 +3,7 @@
 //! one-hot (each sequence `[20, 8]`), or ids looked up by an Embedding (`[20]`); half the
 //! sequences hold the motif.
 //!
-//! `cargo run --release --example sequence_classifier -- [--model lstm|gru|embedding|bidirectional]
+//! `cargo run --release --example sequence_classifier -- [--model lstm|gru|embedding|bidirectional|attention]
 //!  [--epochs 8] [--batch-size 64] [--sequences 8000] [--device cpu|cuda]`
 
 mod common;
@@ -25,6 +25,8 @@ enum Net {
     Embedding,
     /// One-hot tokens into an LSTM reading both ways (Keras's imdb_bidirectional_lstm).
     Bidirectional,
+    /// One-hot tokens into an LSTM whose steps attend to each other (Bahdanau's scores).
+    Attention,
 }
 
 /// A recurrent classifier on the motif task.
@@ -83,6 +85,17 @@ model! {
     }
 }
 
+model! {
+    /// An LSTM passes on every step; each step attends to all of them with Bahdanau's
+    /// additive scores (Keras's AdditiveAttention), and the most telling one decides.
+    pub struct AttentionClassifier {
+        input tokens: [_, 8],
+        let steps = tokens -> LSTM(16, return_sequences = true);
+        let y = AdditiveAttention(steps, steps) -> GlobalMaxPooling1D -> Dense(2, activation = softmax);
+        output y,
+    }
+}
+
 fn train<B: AutodiffBackend, M>(
     model: M,
     sequences: fn(usize, u64) -> ArrayDataset,
@@ -134,6 +147,11 @@ fn run<B: AutodiffBackend>(
         ),
         Net::Bidirectional => train(
             BidirectionalClassifier::<B>::new(&device),
+            motif_sequences,
+            flags,
+        ),
+        Net::Attention => train(
+            AttentionClassifier::<B>::new(&device),
             motif_sequences,
             flags,
         ),
