@@ -13,8 +13,9 @@ use crate::dyn_tensor::{DynTensor, each_rank};
 const EPSILON: f32 = 1e-7;
 
 /// A Normalization's state: its mean, variance and (as Keras keeps one) the number of
-/// examples `adapt` read, all none when the declaration gives the mean and variance.
-/// State, never trained: the optimizer and `unfreeze` leave them as they are.
+/// examples `adapt` read, all none when the declaration gives the mean and variance,
+/// which are then `given`. State, never trained: the optimizer and `unfreeze` leave it as
+/// it is.
 #[derive(Module, Debug)]
 pub struct Normalization<B: Backend> {
     /// One mean per feature, or one (`axis = None`); 0 until adapted.
@@ -23,6 +24,9 @@ pub struct Normalization<B: Backend> {
     pub variance: Option<RunningState<Tensor<B, 1>>>,
     /// How many examples `adapt` read; 0 until adapted.
     pub count: Option<RunningState<Tensor<B, 1>>>,
+    /// The declared mean and variance: constants, on the device once, neither saved nor
+    /// counted as parameters (Keras's have none either).
+    pub given: Option<(Tensor<B, 1>, Tensor<B, 1>)>,
 }
 
 /// `(x - mean) / max(sqrt(variance), 1e-7)`, or with `invert` `mean + x · max(...)`, the
@@ -33,13 +37,11 @@ pub fn normalization<B: Backend, const D: usize>(
     x: Tensor<B, D>,
 ) -> Tensor<B, D> {
     let device = x.device();
-    let given = |values: &Option<Vec<f64>>| {
-        let values: Vec<f32> = values.iter().flatten().map(|&v| v as f32).collect();
-        Tensor::<B, 1>::from_floats(values.as_slice(), &device)
-    };
-    let (mean, variance) = match (&m.mean, &m.variance) {
-        (Some(mean), Some(variance)) => (mean.value(), variance.value()),
-        _ => (given(&l.mean), given(&l.variance)),
+    let (mean, variance) = match (&m.mean, &m.variance, &m.given) {
+        (Some(mean), Some(variance), _) => (mean.value(), variance.value()),
+        (_, _, Some((mean, variance))) => (mean.clone(), variance.clone()),
+        // `init` gives every Normalization its state or its constants.
+        _ => return x,
     };
     let mut shape = [1; D];
     let size = mean.dims()[0];
@@ -64,11 +66,20 @@ impl<B: Backend> Stateful<B> for kinds::Normalization {
 
     fn init(l: &layers::Normalization, input: &Shape, device: &B::Device) -> Normalization<B> {
         let state = |t: Tensor<B, 1>| l.adapts().then(|| RunningState::new(t));
+        let constant = |values: &[f64]| {
+            let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+            Tensor::from_floats(values.as_slice(), device)
+        };
         let size = l.size(input);
         Normalization {
             mean: state(Tensor::zeros([size], device)),
             variance: state(Tensor::ones([size], device)),
             count: state(Tensor::zeros([1], device)),
+            given: l
+                .mean
+                .as_deref()
+                .zip(l.variance.as_deref())
+                .map(|(m, v)| (constant(m), constant(v))),
         }
     }
 
@@ -103,9 +114,16 @@ mod tests {
         // Keras 3.15: Normalization(mean=[1, -2], variance=[4, 0]) of [[3, -2], [0, 1]]
         // is [[1, 0], [-0.5, 3e7]]: a variance of 0 divides by 1e-7.
         let per_feature = config(NormAxis::Features, Some((vec![1.0, -2.0], vec![4.0, 0.0])));
-        let none =
-            <kinds::Normalization as Stateful<T>>::init(&per_feature, &Shape::known([2]), &device);
+        let module = |l: &layers::Normalization, input: &[usize]| {
+            <kinds::Normalization as Stateful<T>>::init(
+                l,
+                &Shape::known(input.iter().copied()),
+                &device,
+            )
+        };
+        let none = module(&per_feature, &[2]);
         assert!(none.mean.is_none() && none.count.is_none());
+        assert_eq!(none.num_params(), 0);
         let x = Tensor::<T, 2>::from_floats([[3.0, -2.0], [0.0, 1.0]], &device);
         assert_eq!(
             floats(normalization(&per_feature, &none, x.clone())),
@@ -123,12 +141,16 @@ mod tests {
             Some((vec![2.0, 10.0], vec![4.0, 100.0])),
         );
         assert_eq!(
-            floats(normalization(&channels, &none, images.clone())),
+            floats(normalization(
+                &channels,
+                &module(&channels, &[2, 1, 2]),
+                images.clone()
+            )),
             [0.0, 1.0, 0.0, 1.0]
         );
         let all = config(NormAxis::All, Some((vec![4.0], vec![16.0])));
         assert_eq!(
-            floats(normalization(&all, &none, images)),
+            floats(normalization(&all, &module(&all, &[2, 1, 2]), images)),
             [-0.5, 0.0, 1.5, 4.0]
         );
     }
