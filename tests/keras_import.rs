@@ -82,6 +82,22 @@ model! {
 }
 
 model! {
+    /// The declaration `kiln::import::keras` prints for the augmentation fixture, pasted.
+    pub struct Augmented {
+        input: [3, 8, 8],
+        RandomFlip(horizontal),
+        RandomRotation((-0.1, 0.1)),
+        RandomTranslation(0.1, (-0.2, 0.3), fill_mode = constant, fill_value = 1.0),
+        RandomZoom((-0.2, 0.2), width_factor = 0.1, interpolation = nearest),
+        RandomContrast((0.0, 0.2)),
+        RandomBrightness((-0.1, 0.1), value_range = (0.0, 1.0)),
+        Conv2D(3, 3, activation = relu),
+        Flatten,
+        Dense(2, activation = softmax),
+    }
+}
+
+model! {
     /// The base the fine-tuning fixture calls in inference mode, pasted.
     pub struct FrozenBase {
         input: [2, 6, 6],
@@ -442,6 +458,24 @@ fn a_call_with_training_false_imports_as_keras_3_runs_it() {
         "keras_finetune",
         |path| tuned.save_weights(path),
         FineTuned::<B>::new(&Default::default()),
+    );
+    assert_close(model.forward(x), &want);
+}
+
+#[test]
+fn augmentation_layers_import_and_pass_images_through_at_inference() {
+    let augmented = imports_as_keras(
+        "keras_augmented",
+        [2, 3, 8, 8],
+        "Augmented",
+        "model! {\n    pub struct Augmented {\n        input: [3, 8, 8],\n        RandomFlip(horizontal),\n        RandomRotation((-0.1, 0.1)),\n        RandomTranslation(0.1, (-0.2, 0.3), fill_mode = constant, fill_value = 1.0),\n        RandomZoom((-0.2, 0.2), width_factor = 0.1, interpolation = nearest),\n        RandomContrast((0.0, 0.2)),\n        RandomBrightness((-0.1, 0.1), value_range = (0.0, 1.0)),\n        Conv2D(3, 3, activation = relu),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n",
+    );
+    // In the declared model, through a kiln weights file.
+    let (x, want) = reference("keras_augmented", [2, 3, 8, 8]);
+    let model = through_a_kiln_file(
+        "keras_augmented",
+        |path| augmented.save_weights(path),
+        Augmented::<B>::new(&Default::default()),
     );
     assert_close(model.forward(x), &want);
 }

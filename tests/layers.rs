@@ -896,6 +896,77 @@ fn the_training_regularizers_act_while_training_only() {
 }
 
 model! {
+    /// Keras's augmentation layers with fixed draws: a quarter turn, then a brightness
+    /// change of a tenth of the value range.
+    struct Turned {
+        input: [1, 4, 4],
+        RandomRotation((0.25, 0.25), fill_mode = constant),
+        RandomBrightness((0.1, 0.1), value_range = (0, 20)),
+        Flatten,
+    }
+}
+
+model! {
+    /// Every augmentation layer, drawing at random.
+    struct Augmenting {
+        input: [1, 4, 4],
+        RandomFlip,
+        RandomRotation(0.2),
+        RandomTranslation(0.1, 0.2),
+        RandomZoom(0.2),
+        RandomContrast(0.1, value_range = (-1e3, 1e3)),
+        RandomBrightness(0.1),
+        Flatten,
+    }
+}
+
+#[test]
+fn augmentation_layers_act_in_the_training_pass_only() {
+    assert_counts(
+        Augmenting::<B>::spec(),
+        &[
+            ("[1, 4, 4]", 0),
+            ("[1, 4, 4]", 0),
+            ("[1, 4, 4]", 0),
+            ("[1, 4, 4]", 0),
+            ("[1, 4, 4]", 0),
+            ("[1, 4, 4]", 0),
+            ("[16]", 0),
+        ],
+    );
+    let device = Default::default();
+    let x = Tensor::<B, 1, burn::tensor::Int>::arange(0..16, &device)
+        .float()
+        .reshape([1, 1, 4, 4]);
+    let values = |t: Tensor<B, 2>| t.into_data().to_vec::<f32>().unwrap();
+    let still: Vec<f32> = (0..16).map(|v| v as f32).collect();
+    // At inference (and in the JSON form) the images pass through; while training each
+    // pass draws anew.
+    let model = Augmenting::<B>::new(&device);
+    let loaded: kiln::JsonModel<B, 4, 2> = json_form(&model, "augmenting");
+    assert_eq!(values(model.forward(x.clone())), still);
+    assert_eq!(values(kiln::Model::forward(&loaded, x.clone())), still);
+    let trained = values(model.forward_train(x.clone()).logits);
+    assert_ne!(trained, still);
+    assert_ne!(values(model.forward_train(x.clone()).logits), trained);
+    // Fixed draws give Keras's quarter turn, 2 brighter, in model! and in the JSON form.
+    let model = Turned::<B>::new(&device);
+    let loaded: kiln::JsonModel<B, 4, 2> = json_form(&model, "turned");
+    assert_eq!(values(model.forward(x.clone())), still);
+    let want = [
+        5., 9., 13., 17., 4., 8., 12., 16., 3., 7., 11., 15., 2., 6., 10., 14.,
+    ];
+    for trained in [
+        values(model.forward_train(x.clone()).logits),
+        values(kiln::Model::forward_train(&loaded, x.clone()).logits),
+    ] {
+        for (got, want) in trained.iter().zip(want) {
+            assert!((got - want).abs() < 1e-4, "{trained:?}");
+        }
+    }
+}
+
+model! {
     /// MobileNet's block: a depthwise convolution, then a pointwise one.
     struct Mobile {
         input: [3, 9, 9],

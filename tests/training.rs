@@ -33,6 +33,20 @@ model! {
     }
 }
 
+model! {
+    /// The Classifier with Keras's augmentation layers in front.
+    struct AugmentedClassifier {
+        input: [1, 28, 28],
+        RandomRotation(0.03, fill_mode = constant),
+        RandomTranslation(0.05, 0.05, fill_mode = constant),
+        RandomZoom(0.05, fill_mode = constant),
+        Conv2D(8, 3, activation = relu),
+        MaxPooling2D(2),
+        Flatten,
+        Dense(10, activation = softmax),
+    }
+}
+
 fn trainer() -> Trainer<Ad, Classifier<Ad>> {
     let device = Default::default();
     <Ad as Backend>::seed(&device, 5);
@@ -287,6 +301,18 @@ fn the_mnist_cnn_learns_the_synthetic_digits_to_95_percent() {
         accuracy >= 0.95,
         "synthetic digits test accuracy {accuracy}"
     );
+}
+
+#[test]
+fn a_cnn_with_augmentation_layers_learns_the_synthetic_digits() {
+    let accuracy = accuracy_on::<Ad, _>(
+        (3, AugmentedClassifier::<Ad>::new),
+        3e-3,
+        (3, 32),
+        &kiln::datasets::synthetic_digits(2_000, 1),
+        &kiln::datasets::synthetic_digits(500, 2),
+    );
+    assert!(accuracy >= 0.9, "accuracy {accuracy}");
 }
 
 #[test]

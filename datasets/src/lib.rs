@@ -33,7 +33,7 @@ mod synthetic;
 mod weighted;
 
 pub use array::ArrayDataset;
-pub use augment::{Augment, DeviceAugmentation, FillMode};
+pub use augment::{Augment, DeviceAugmentation, FillMode, pixel_grid, sample_points};
 pub use cifar::{
     CLASSES as CIFAR10_CLASSES, cifar10, cifar10_batch, cifar10_train,
     read_batch as read_cifar10_batch,

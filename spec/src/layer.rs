@@ -55,6 +55,18 @@ macro_rules! registry {
         SpatialDropout1D(SpatialDropout1D),
         /// Zeroes whole channels of an image while training.
         SpatialDropout2D(SpatialDropout2D),
+        /// Mirrors images at random while training.
+        RandomFlip(RandomFlip),
+        /// Turns images by random angles while training.
+        RandomRotation(RandomRotation),
+        /// Moves images by random fractions of their size while training.
+        RandomTranslation(RandomTranslation),
+        /// Zooms images in or out at random while training.
+        RandomZoom(RandomZoom),
+        /// Scales images' values about their mean at random while training.
+        RandomContrast(RandomContrast),
+        /// Shifts images' values at random while training.
+        RandomBrightness(RandomBrightness),
         /// Flattens every dimension into one.
         Flatten(Flatten),
         /// Gives the same elements another shape.

@@ -622,18 +622,23 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "GroupNormalization" => group_norm(&mut out, config)?,
         "UnitNormalization" => layer_norm_axis(&mut out, config)?,
         "Identity" => {}
+        "RandomFlip" | "RandomRotation" | "RandomTranslation" | "RandomZoom" | "RandomContrast"
+        | "RandomBrightness" => augmentation(&mut out, class, config)?,
         "ActivityRegularization" => {
             for key in ["l1", "l2"] {
                 keyword_unless(&mut out, key, number(&config[key])?, &Value::Float(0.0));
             }
         }
-        other => {
-            return Err(format!(
-                "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Attention, AdditiveAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D, Normalization, GroupNormalization, UnitNormalization, Identity, ActivityRegularization and the merges; not {other} yet"
-            ));
-        }
+        other => return Err(not_imported(other)),
     }
     Ok(out)
+}
+
+/// The error for a layer class the import does not know.
+fn not_imported(other: &str) -> String {
+    format!(
+        "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Attention, AdditiveAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D, Normalization, GroupNormalization, UnitNormalization, Identity, ActivityRegularization, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, RandomContrast, RandomBrightness and the merges; not {other} yet"
+    )
 }
 
 /// The arguments of a layer that pads, crops or repeats the steps or pixels of its input.
@@ -655,6 +660,69 @@ fn resizing(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
         }
         "Cropping2D" => borders(out, config, "cropping"),
         _ => up_sampling(out, config),
+    }
+}
+
+/// An augmentation layer's factors, and its other arguments unless Keras's defaults; its
+/// seed is left out, as kiln's draws come from the trainer's seed.
+fn augmentation(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
+    channels_last(config)?;
+    let read = |key: &str| factor(&config[key]).map_err(|e| format!("its {key}: {e}"));
+    let positional = |key: &str| -> Result<Arg, String> {
+        Ok(Arg {
+            keyword: None,
+            value: read(key)?,
+        })
+    };
+    match class {
+        "RandomFlip" => {
+            let mode = name(&config["mode"])?;
+            if mode != Value::Name("horizontal_and_vertical".into()) {
+                out.args.push(Arg {
+                    keyword: None,
+                    value: mode,
+                });
+            }
+            return Ok(());
+        }
+        "RandomContrast" | "RandomBrightness" => {
+            out.args.push(positional("factor")?);
+            let range = factor(&config["value_range"])?;
+            let keras = Value::Tuple(vec![Value::Float(0.0), Value::Float(255.0)]);
+            keyword_unless(out, "value_range", range, &keras);
+            return Ok(());
+        }
+        "RandomRotation" => out.args.push(positional("factor")?),
+        "RandomTranslation" => {
+            out.args.push(positional("height_factor")?);
+            out.args.push(positional("width_factor")?);
+        }
+        _ => {
+            out.args.push(positional("height_factor")?);
+            if !config["width_factor"].is_null() {
+                out.args.push(Arg {
+                    keyword: Some("width_factor".into()),
+                    value: read("width_factor")?,
+                });
+            }
+        }
+    }
+    let defaults = [
+        ("fill_mode", Value::Name("reflect".into())),
+        ("fill_value", Value::Float(0.0)),
+        ("interpolation", Value::Name("bilinear".into())),
+    ];
+    for (key, default) in defaults {
+        keyword_unless(out, key, scalar(&config[key])?, &default);
+    }
+    Ok(())
+}
+
+/// An augmentation's factor or value range: a number, or a pair `(low, high)`.
+fn factor(value: &Json) -> Result<Value, String> {
+    match value.as_array().map(Vec::as_slice) {
+        Some([a, b]) => Ok(Value::Tuple(vec![number(a)?, number(b)?])),
+        _ => number(value),
     }
 }
 

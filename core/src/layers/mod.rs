@@ -6,6 +6,7 @@
 
 mod activation;
 mod attention;
+mod augmentation;
 mod batch_normalization;
 mod bidirectional;
 mod conv;
@@ -291,13 +292,15 @@ macro_rules! dispatch {
 kiln_spec::registry!(dispatch);
 
 /// The forward step of a layer without weights or state, as `model!`'s generated code
-/// takes it: the runtime's own step, so both run one code.
+/// takes it: the runtime's own step, so both run one code; `training` turns on the
+/// augmentations.
 pub fn stateless<K: Run<B>, B: Backend, const I: usize, const O: usize>(
     _kind: K,
     config: &K::Config,
     x: Tensor<B, I>,
+    training: bool,
 ) -> Tensor<B, O> {
-    K::step(config, None, DynTensor::of(x), false).get()
+    K::step(config, None, DynTensor::of(x), training).get()
 }
 
 /// The forward step of a layer with weights or state, as `model!`'s generated code takes

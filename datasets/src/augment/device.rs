@@ -13,6 +13,8 @@
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
+use kiln_spec::layers::Interpolation;
+
 use super::{Affine, Augment, Draw, FillMode, fill_index, snap};
 
 /// Resampling tables for a batch: output position `p` of image `i` reads `K` input
@@ -151,16 +153,12 @@ fn map(draw: &Draw, h: usize, w: usize) -> [f32; MAP] {
 /// computed on the device as the CPU warp computes it (`Affine::source`, the flip after
 /// the warp), and the four pixels around it blended bilinearly, outside ones by `mode`.
 fn warp<B: Backend>(x: Tensor<B, 4>, maps: &[f32], mode: FillMode, cval: f32) -> Tensor<B, 4> {
-    let [n, c, h, w] = x.dims();
+    let [n, _, h, w] = x.dims();
     let device = x.device();
     let plane = [n, h * w];
     let maps = Tensor::<B, 2>::from_data(TensorData::new(maps.to_vec(), [n, MAP]), &device);
     let m = |k: usize| maps.clone().narrow(1, k, 1).expand(plane);
-    let positions = |at: fn(usize, usize) -> usize| {
-        let values = (0..h * w).map(|p| at(p, w) as f32).collect();
-        Tensor::<B, 2>::from_data(TensorData::new(values, [1, h * w]), &device).expand(plane)
-    };
-    let (y, x_) = (positions(|p, w| p / w), positions(|p, w| p % w));
+    let (y, x_) = pixel_grid(n, h, w, &device);
     // Output pixel (y, x) of a flipped image is pixel (h - 1 - y, x) of the warped one.
     let y = y.clone() + m(0) * y.mul_scalar(-2.0).add_scalar(h as f32 - 1.0);
     let x_ = x_.clone() + m(1) * x_.mul_scalar(-2.0).add_scalar(w as f32 - 1.0);
@@ -175,18 +173,59 @@ fn warp<B: Backend>(x: Tensor<B, 4>, maps: &[f32], mode: FillMode, cval: f32) ->
     };
     let sy = snap((m(9) * a.clone() - m(8) * b.clone()).add_scalar(cy));
     let sx = snap((m(8) * a + m(9) * b).add_scalar(cx));
-    let (y0, x0) = (sy.clone().floor(), sx.clone().floor());
-    let (fy, fx) = (sy - y0.clone(), sx - x0.clone());
-    let (gy, gx) = (
-        fy.clone().neg().add_scalar(1.0),
-        fx.clone().neg().add_scalar(1.0),
-    );
-    let corners = [
-        (y0.clone(), x0.clone(), gy.clone() * gx.clone()),
-        (y0.clone(), x0.clone().add_scalar(1.0), gy * fx.clone()),
-        (y0.clone().add_scalar(1.0), x0.clone(), fy.clone() * gx),
-        (y0.add_scalar(1.0), x0.add_scalar(1.0), fy * fx),
-    ];
+    sample_points(x, sy, sx, mode, cval, Interpolation::Bilinear)
+}
+
+/// The row and the column of every pixel of `n` images of `h × w`, `[n, h·w]` each (row
+/// by row): where a geometric transform starts from to compute the points it samples.
+pub fn pixel_grid<B: Backend>(
+    n: usize,
+    h: usize,
+    w: usize,
+    device: &B::Device,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let positions = |at: fn(usize, usize) -> usize| {
+        let values = (0..h * w).map(|p| at(p, w) as f32).collect();
+        Tensor::<B, 2>::from_data(TensorData::new(values, [1, h * w]), device).expand([n, h * w])
+    };
+    (positions(|p, w| p / w), positions(|p, w| p % w))
+}
+
+/// `x`, `[n, c, h, w]`, resampled at one point per output pixel: output pixel `p` of image
+/// `i` reads the point (`rows[i, p]`, `columns[i, p]`), in the input's pixel coordinates
+/// (`[n, h·w]` each, as [`pixel_grid`] lays them out). Bilinear blends the four pixels
+/// around the point, nearest takes the closest (halves away from 0, as TensorFlow's);
+/// pixels outside the image are read by `mode`, with [`FillMode::Constant`] as `cval`.
+pub fn sample_points<B: Backend>(
+    x: Tensor<B, 4>,
+    rows: Tensor<B, 2>,
+    columns: Tensor<B, 2>,
+    mode: FillMode,
+    cval: f32,
+    interpolation: Interpolation,
+) -> Tensor<B, 4> {
+    let [n, c, h, w] = x.dims();
+    let corners = match interpolation {
+        Interpolation::Nearest => {
+            let round = |v: Tensor<B, 2>| v.clone().abs().add_scalar(0.5).floor() * v.sign();
+            let one = rows.ones_like();
+            vec![(round(rows), round(columns), one)]
+        }
+        Interpolation::Bilinear => {
+            let (y0, x0) = (rows.clone().floor(), columns.clone().floor());
+            let (fy, fx) = (rows - y0.clone(), columns - x0.clone());
+            let (gy, gx) = (
+                fy.clone().neg().add_scalar(1.0),
+                fx.clone().neg().add_scalar(1.0),
+            );
+            vec![
+                (y0.clone(), x0.clone(), gy.clone() * gx.clone()),
+                (y0.clone(), x0.clone().add_scalar(1.0), gy * fx.clone()),
+                (y0.clone().add_scalar(1.0), x0.clone(), fy.clone() * gx),
+                (y0.add_scalar(1.0), x0.add_scalar(1.0), fy * fx),
+            ]
+        }
+    };
     let table = [n, 1, 1, h * w];
     let mut fill: Option<Tensor<B, 2>> = None;
     let mut taps = Vec::with_capacity(4);

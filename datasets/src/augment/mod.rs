@@ -14,21 +14,8 @@ use crate::error::DataError;
 
 mod device;
 
-pub use device::DeviceAugmentation;
-
-/// How points outside the image are filled by shifts, rotations and zooms.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub enum FillMode {
-    /// A constant (`cval`): `kkkk|abcd|kkkk`.
-    Constant,
-    /// The nearest edge pixel: `aaaa|abcd|dddd` (Keras's default).
-    #[default]
-    Nearest,
-    /// Mirrored: `dcba|abcd|dcba`.
-    Reflect,
-    /// Tiled: `abcd|abcd|abcd`.
-    Wrap,
-}
+pub use device::{DeviceAugmentation, pixel_grid, sample_points};
+pub use kiln_spec::layers::FillMode;
 
 /// A pipeline of random transforms, as Keras's `ImageDataGenerator(rotation_range=...,
 /// width_shift_range=..., horizontal_flip=True, ...)`, applied to every training batch.

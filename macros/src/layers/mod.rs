@@ -94,7 +94,13 @@ pub fn layer_code(
         | Layer::ELU(_)
         | Layer::UnitNormalization(_)
         | Layer::Identity(_)
-        | Layer::ActivityRegularization(_) => stateless(layer),
+        | Layer::ActivityRegularization(_)
+        | Layer::RandomFlip(_)
+        | Layer::RandomRotation(_)
+        | Layer::RandomTranslation(_)
+        | Layer::RandomZoom(_)
+        | Layer::RandomContrast(_)
+        | Layer::RandomBrightness(_) => stateless(layer),
         // The activation itself is applied by the model's expansion, as for every layer;
         // merges take several tensors, which the functional expansion combines itself.
         Layer::Activation(_)
@@ -137,7 +143,7 @@ fn stateless(layer: &Layer) -> LayerCode {
     let (kind, config) = kind_and_config(layer);
     LayerCode::stateless(quote!({
         #config
-        #kp::layers::stateless(#kind, &*CONFIG, x)
+        #kp::layers::stateless(#kind, &*CONFIG, x, training)
     }))
 }
 

@@ -3,6 +3,7 @@
 mod activation;
 mod activation_layers;
 mod attention;
+mod augmentation;
 mod batch_normalization;
 mod bidirectional;
 mod borders;
@@ -37,6 +38,10 @@ mod upsampling;
 pub use activation::ActivationLayer;
 pub use activation_layers::{Elu, LeakyRelu, Relu, SoftmaxLayer};
 pub use attention::MultiHeadAttention;
+pub use augmentation::{
+    FillMode, FlipMode, RandomBrightness, RandomContrast, RandomFlip, RandomRotation,
+    RandomTranslation, RandomZoom, Sampling,
+};
 pub use batch_normalization::BatchNormalization;
 pub use bidirectional::{Bidirectional, MergeMode};
 pub use borders::{Borders, Cropping2D, ZeroPadding2D};

@@ -7,7 +7,8 @@ use crate::rule::{Input, Rule};
 use crate::shape::Shape;
 use crate::window::{spatial, with_channels};
 
-/// How UpSampling2D fills the new pixels.
+/// How UpSampling2D fills the new pixels, and how the augmentation layers read the points
+/// between pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Interpolation {
