@@ -481,6 +481,16 @@ fn augmentation_layers_import_and_pass_images_through_at_inference() {
 }
 
 #[test]
+fn a_positive_axis_naming_the_last_imports_as_minus_one() {
+    imports_as_keras(
+        "keras_axes",
+        [2, 3, 6, 6],
+        "Axes",
+        "model! {\n    pub struct Axes {\n        input: [3, 6, 6],\n        Normalization(mean = (0.1, -0.2, 0.3), variance = (1.5, 0.5, 2.0)),\n        Conv2D(4, 3),\n        GroupNormalization(2),\n        BatchNormalization,\n        GlobalAveragePooling2D,\n        LayerNormalization,\n        UnitNormalization,\n        Dense(2, activation = softmax),\n    }\n}\n",
+    );
+}
+
+#[test]
 fn sequences_padded_upsampled_and_cropped_import() {
     imports_as_keras(
         "keras_steps",

@@ -331,7 +331,16 @@ fn sequential(name: &str, layers: &[Json]) -> Result<Part, String> {
         if input.is_none() {
             input = Some(shape(&layer["build_config"]["input_shape"])?);
         }
-        let (one, call, part) = layer_of(class, layer, 0)?;
+        let rank = input.as_deref().map_or(0, |input| {
+            let so_far = ModelSpec::sequential(name, channels_first(input), kiln.clone());
+            so_far.check().ok().map_or(0, |checked| {
+                checked
+                    .layers
+                    .last()
+                    .map_or(input.len(), |l| l.output.dims().len())
+            })
+        });
+        let (one, call, part) = layer_of(class, layer, rank)?;
         kiln.push(one);
         calls.push(call);
         nested.extend(part);
@@ -346,7 +355,7 @@ fn sequential(name: &str, layers: &[Json]) -> Result<Part, String> {
     })
 }
 
-/// A layer's call, its errors naming it; `rank` is a merge's example rank.
+/// A layer's call, its errors naming it; `rank` is its (first) input's example rank.
 fn layer_call(class: &str, layer: &Json, rank: usize) -> Result<Call, String> {
     let name = layer["config"]["name"].as_str().unwrap_or("?");
     let call = if Layer::MERGES.contains(&class) {
@@ -354,9 +363,28 @@ fn layer_call(class: &str, layer: &Json, rank: usize) -> Result<Call, String> {
     } else if class == "PReLU" {
         prelu(layer)
     } else {
-        call(class, &layer["config"]).and_then(|c| with_call_options(c, layer))
+        call(class, &last_axis(&layer["config"], rank)).and_then(|c| with_call_options(c, layer))
     };
     call.map_err(|e| format!("layer `{name}` ({class}): {e}"))
+}
+
+/// `config` with an `axis` counted from the batch that names the last axis of its input
+/// (of examples of `rank` dimensions) written as Keras's -1, the one kiln reads:
+/// `Normalization(axis=3)` on images is per channel, `LayerNormalization(axis=1)` on
+/// vectors per feature.
+fn last_axis(config: &Json, rank: usize) -> Json {
+    let mut config = config.clone();
+    let last = |axis: &mut Json| {
+        if rank > 0 && axis.as_u64() == u64::try_from(rank).ok() {
+            *axis = Json::from(-1);
+        }
+    };
+    match config.get_mut("axis") {
+        Some(Json::Array(axes)) => axes.iter_mut().for_each(last),
+        Some(axis) => last(axis),
+        None => {}
+    }
+    config
 }
 
 /// A merge's call: its keyword arguments (the tensors are the graph's); Keras's
@@ -1053,7 +1081,7 @@ fn reshape(out: &mut Call, config: &Json) -> Result<(), String> {
 /// other axes than the channels', and turning off its centring or scaling, are refused.
 fn batch_norm(out: &mut Call, config: &Json) -> Result<(), String> {
     let axis = config["axis"].as_i64().unwrap_or(-1);
-    if axis != -1 && axis != 3 {
+    if axis != -1 {
         return Err(format!(
             "axis {axis}; kiln normalizes the channels (Keras's axis -1)"
         ));
