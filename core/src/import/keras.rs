@@ -380,9 +380,10 @@ fn last_axis(config: &Json, rank: usize) -> Json {
         }
     };
     match config.get_mut("axis") {
-        Some(Json::Array(axes)) => axes.iter_mut().for_each(last),
+        // Several axes stay as written, for the error.
+        Some(Json::Array(axes)) if axes.len() == 1 => last(&mut axes[0]),
+        Some(Json::Array(_)) | None => {}
         Some(axis) => last(axis),
-        None => {}
     }
     config
 }
