@@ -910,10 +910,10 @@ model! {
     /// Every augmentation layer, drawing at random.
     struct Augmenting {
         input: [1, 4, 4],
-        RandomFlip,
-        RandomRotation(0.2),
-        RandomTranslation(0.1, 0.2),
-        RandomZoom(0.2),
+        RandomFlip(vertical),
+        RandomRotation(0.2, interpolation = nearest, fill_value = 0.5),
+        RandomTranslation(0.1, (-0.2, 0.1)),
+        RandomZoom(0.2, width_factor = (-0.1, 0.3), fill_mode = wrap),
         RandomContrast(0.1, value_range = (-1e3, 1e3)),
         RandomBrightness(0.1),
         Flatten,
@@ -944,6 +944,13 @@ fn augmentation_layers_act_in_the_training_pass_only() {
     // pass draws anew.
     let model = Augmenting::<B>::new(&device);
     let loaded: kiln::JsonModel<B, 4, 2> = json_form(&model, "augmenting");
+    // Every argument through the JSON form.
+    assert_eq!(loaded.to_json(), model.to_json());
+    let spec = Augmenting::<B>::spec();
+    assert_eq!(
+        kiln::spec::ModelSpec::from_json(&model.to_json()).unwrap(),
+        spec
+    );
     assert_eq!(values(model.forward(x.clone())), still);
     assert_eq!(values(kiln::Model::forward(&loaded, x.clone())), still);
     let trained = values(model.forward_train(x.clone()).logits);

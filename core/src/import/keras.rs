@@ -693,7 +693,7 @@ fn resizing(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
 }
 
 /// An augmentation layer's factors, and its other arguments unless Keras's defaults; its
-/// seed is left out, as kiln's draws come from the trainer's seed.
+/// seed is left out, as kiln's draws come from the backend's random numbers (`Fit::seed`).
 fn augmentation(out: &mut Call, class: &str, config: &Json) -> Result<(), String> {
     channels_last(config)?;
     let read = |key: &str| factor(&config[key]).map_err(|e| format!("its {key}: {e}"));

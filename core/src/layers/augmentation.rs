@@ -1,6 +1,6 @@
 //! Keras's image augmentation layers: RandomFlip, RandomRotation, RandomTranslation,
 //! RandomZoom, RandomContrast and RandomBrightness, as batched ops on the model's device.
-//! Each image draws its own numbers from the backend's generator (the trainer's seed) in
+//! Each image draws its own numbers from the backend's generator (seeded by `Fit::seed`) in
 //! the training forward pass; otherwise the images pass through unchanged.
 
 use burn::tensor::backend::Backend;
@@ -231,6 +231,102 @@ mod tests {
         ];
         // Without a width factor, the height's draw for both axes.
         assert_close(&zoom([-0.5; 2], None), &inward, 1e-5, "zoomed in");
+    }
+
+    #[test]
+    fn an_image_of_another_height_and_width_moves_as_keras_s() {
+        // One 3×5 image 0, 1, ..., 14, row by row; Keras 3.15's outputs for fixed draws.
+        let ramp: Vec<f32> = (0..15).map(|v| v as f32).collect();
+        let x = || images(&ramp, 1, [1, 3, 5]);
+        let turned = step::<kinds::RandomRotation>(
+            &layers::RandomRotation {
+                factor: [0.1, 0.1],
+                sampling: constant(),
+            },
+            x(),
+            true,
+        );
+        let want = [
+            0.01495, 1.07295, 3.5427, 7.29064, 8.60318, 0.3149, 3.25206, 7.0, 10.74794, 11.22711,
+            2.51536, 6.70936, 10.4573, 7.37182, 0.20083,
+        ];
+        assert_close(&turned, &want, 1e-4, "36° turn");
+        let moved = step::<kinds::RandomTranslation>(
+            &layers::RandomTranslation {
+                height_factor: [1.0 / 3.0; 2],
+                width_factor: [-0.2; 2],
+                sampling: constant(),
+            },
+            x(),
+            true,
+        );
+        let want = [0., 0., 0., 0., 0., 1., 2., 3., 4., 0., 6., 7., 8., 9., 0.];
+        assert_close(&moved, &want, 1e-4, "1 down, 1 left");
+        let zoom = |height_factor, width_factor, sampling| {
+            let l = layers::RandomZoom {
+                height_factor,
+                width_factor,
+                sampling,
+            };
+            step::<kinds::RandomZoom>(&l, x(), true)
+        };
+        let want = [
+            0.2, 0.6, 1.0, 1.4, 1.8, 5.4, 6.2, 7.0, 7.8, 8.6, 5.2, 5.6, 6.0, 6.4, 6.8,
+        ];
+        let out = zoom([0.5; 2], Some([-0.2; 2]), constant());
+        assert_close(&out, &want, 1e-4, "out in height, in in width");
+        let want = [
+            2.8, 3.4, 4.0, 4.6, 5.2, 5.8, 6.4, 7.0, 7.6, 8.2, 8.8, 9.4, 10.0, 10.6, 11.2,
+        ];
+        assert_close(&zoom([-0.4; 2], None, constant()), &want, 1e-4, "in, both");
+        let want = [
+            0., 0.75, 2., 3.25, 4., 5., 5.75, 7., 8.25, 9., 10., 10.75, 12., 13.25, 14.,
+        ];
+        let reflect = Sampling {
+            fill_mode: FillMode::Reflect,
+            ..constant()
+        };
+        let out = zoom([0.5; 2], Some([0.25; 2]), reflect);
+        assert_close(&out, &want, 1e-4, "out, reflected");
+    }
+
+    #[test]
+    fn each_image_draws_its_own_move_which_its_channels_share() {
+        // 8 copies of one image of two channels, the second 100 above the first.
+        let plane: Vec<f32> = (0..36).map(|v| (v * 7 % 11) as f32).collect();
+        let image: Vec<f32> = plane
+            .iter()
+            .chain(&plane)
+            .enumerate()
+            .map(|(i, v)| if i < 36 { *v } else { v + 100.0 })
+            .collect();
+        let sampling = Sampling {
+            fill_mode: FillMode::Nearest,
+            ..constant()
+        };
+        let x = images(&image, 8, [2, 6, 6]);
+        let turned = step::<kinds::RandomRotation>(
+            &layers::RandomRotation {
+                factor: [-0.5, 0.5],
+                sampling,
+            },
+            x,
+            true,
+        );
+        let images: Vec<&[f32]> = turned.chunks(72).collect();
+        for image in &images {
+            let (first, second) = image.split_at(36);
+            for (a, b) in first.iter().zip(second) {
+                assert!(
+                    (b - a - 100.0).abs() < 1e-3,
+                    "the channels moved apart: {a}, {b}"
+                );
+            }
+        }
+        assert!(
+            images.windows(2).all(|w| w[0] != w[1]),
+            "two images drew one turn"
+        );
     }
 
     #[test]

@@ -244,7 +244,8 @@ pub fn sample_points<B: Backend>(
             }
             _ => weight,
         };
-        let index = (iy.mul_scalar(w as f32) + ix).int().reshape(table);
+        // In integers: past 2²⁴ pixels a plane's positions are not all f32s.
+        let index = (iy.int().mul_scalar(w as i64) + ix.int()).reshape(table);
         taps.push((index, weight.reshape(table)));
     }
     let planes = x.reshape([n, c, 1, h * w]);

@@ -129,7 +129,7 @@ pub struct RandomBrightness {
 }
 
 /// The parameter every layer of this file takes to refuse: kiln's draws come from the
-/// trainer's seed.
+/// backend's random numbers, which `Fit::seed` seeds.
 const SEED: Param = Param::keyword("seed");
 
 /// Refuses `seed`, naming where kiln's draws come from.
@@ -138,14 +138,14 @@ fn no_seed(args: &mut Args, layer: &str) {
         args.error_on(
             "seed",
             format!(
-                "{layer} draws from the trainer's seed (`Trainer::seed`), not a seed of its own; remove `seed`"
+                "{layer} draws from the backend's random numbers, seeded by `Fit::seed`, not from a seed of its own; remove `seed`"
             ),
         );
     }
 }
 
-/// A range of factors as Keras reads it: a number `f` as `scalar(|f|)` or a pair (sorted),
-/// every bound `within` the range `bounds` names.
+/// A range of factors as Keras reads it: a number `f` (itself `within` the range `bounds`
+/// names) as `scalar(|f|)`, or a pair (sorted) of two such numbers.
 fn factor(
     v: &Value,
     scalar: fn(f64) -> [f64; 2],
@@ -160,13 +160,13 @@ fn factor(
         Value::Tuple(_) => Err(format!("expected a number or a pair, got `{v}`"))?,
         _ => scalar(number(v)?.abs()),
     };
-    match (range.iter().find(|&&f| !within(f)), v) {
-        (None, _) => Ok(range),
-        (Some(f), Value::Tuple(_)) => Err(format!("every factor must be in {bounds}, got {f:?}")),
-        (Some(_), _) => Err(format!(
-            "every factor must be in {bounds}, got {v}, read as ({:?}, {:?})",
-            range[0], range[1]
-        )),
+    let written = match v {
+        Value::Tuple(_) => range.to_vec(),
+        _ => vec![number(v)?],
+    };
+    match written.into_iter().find(|&f| !within(f)) {
+        Some(f) => Err(format!("every factor must be in {bounds}, got {f:?}")),
+        None => Ok(range),
     }
 }
 
@@ -474,7 +474,7 @@ mod tests {
                 "RandomRotation",
                 vec![f(1.5)],
                 vec![],
-                "`factor` of RandomRotation: every factor must be in [-1, 1], got 1.5, read as (-1.5, 1.5)",
+                "`factor` of RandomRotation: every factor must be in [-1, 1], got 1.5",
             ),
             (
                 "RandomZoom",
@@ -510,7 +510,7 @@ mod tests {
                 "RandomFlip",
                 vec![n("horizontal")],
                 vec![("seed", i(42))],
-                "RandomFlip draws from the trainer's seed (`Trainer::seed`), not a seed of its own; remove `seed`",
+                "RandomFlip draws from the backend's random numbers, seeded by `Fit::seed`, not from a seed of its own; remove `seed`",
             ),
         ] {
             let err = Layer::from_call(&call(name, &pos, &kw)).unwrap_err();
