@@ -164,6 +164,50 @@ fn a_layer_called_with_training_false_stays_in_inference_mode_while_it_trains() 
     );
 }
 
+model! {
+    /// A base with a regularized kernel and a dropout.
+    pub struct Regularized {
+        input: [4],
+        Dense(3, kernel_regularizer = l2(0.5)),
+        Dropout(0.5),
+    }
+}
+
+model! {
+    /// The base called in inference mode.
+    struct CalledInInference {
+        input: [4],
+        Model(Regularized, training = false),
+        Dense(2, activation = softmax),
+    }
+}
+
+#[test]
+fn a_model_nested_with_training_false_runs_in_inference_mode_and_keeps_its_penalties() {
+    let device = Default::default();
+    let model = CalledInInference::<Ad>::new(&device);
+    let x = Tensor::<Ad, 2>::random([8, 4], Distribution::Default, &device);
+    let kernel = values(model.regularized.dense.weight.val());
+    let want = 0.5 * kernel.iter().map(|w| w * w).sum::<f32>();
+    let inference = values(model.forward(x.clone()));
+    let path = std::env::temp_dir().join(format!("kiln-nested-{}.safetensors", std::process::id()));
+    kiln::save_model(&model, &path).unwrap();
+    let runtime: kiln::JsonModel<Ad, 2, 2> = kiln::load_model(&path, &device).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    for pass in [
+        model.forward_train(x.clone()),
+        kiln::Model::forward_train(&runtime, x.clone()),
+    ] {
+        // No dropout: the inference pass's outputs, and Keras's penalty of the kernel.
+        let outputs = values(burn::tensor::activation::softmax(pass.logits, 1));
+        for (a, b) in outputs.iter().zip(&inference) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        let penalty = pass.penalty.expect("the base's penalty").into_scalar();
+        assert!((penalty - want).abs() < 1e-5, "{penalty} vs {want}");
+    }
+}
+
 #[test]
 fn a_frozen_layer_takes_no_gradient() {
     let device = Default::default();

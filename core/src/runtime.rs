@@ -152,7 +152,9 @@ impl<B: Backend> JsonGraph<B> {
     /// When the number of tensors or an example's shape is not the model's.
     pub fn forward(&self, inputs: Vec<DynTensor<B>>) -> Result<Vec<DynTensor<B>>, TrainError> {
         self.check_inputs(&inputs)?;
-        let Ok((outputs, _)) = self.view().forward(inputs, false, false, &mut NoTap);
+        let Ok((outputs, _)) = self
+            .view()
+            .forward(inputs, Pass::of(false), false, &mut NoTap);
         Ok(outputs)
     }
 
@@ -173,7 +175,7 @@ impl<B: Backend> JsonGraph<B> {
         self.check_inputs(&inputs)?;
         match self
             .view()
-            .forward(inputs, false, false, &mut Features::new(layer))
+            .forward(inputs, Pass::of(false), false, &mut Features::new(layer))
         {
             Err(tapped) => tapped,
             Ok(_) => Err(TrainError::Setting(format!(
@@ -286,7 +288,7 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
         let (mut y, penalty) =
             self.graph
                 .view()
-                .forward(vec![DynTensor::of(x)], training, true, tap)?;
+                .forward(vec![DynTensor::of(x)], Pass::of(training), true, tap)?;
         Ok(TrainForward {
             // A JsonModel has one output: `typed` saw to it.
             logits: y.remove(0).get(),
@@ -298,6 +300,26 @@ impl<B: Backend, const I: usize, const O: usize> JsonModel<B, I, O> {
 
 /// A forward pass's outputs and the penalties it added.
 type Outputs<B> = (Vec<DynTensor<B>>, Option<Tensor<B, 1>>);
+
+/// How a forward pass runs: its layers in training mode (dropout, batch statistics,
+/// augmentation) or not, and whether it counts the penalties (in the training pass, also
+/// those of a model nested with `training = false`, as Keras counts a layer's losses
+/// whatever its mode).
+#[derive(Clone, Copy, Debug)]
+struct Pass {
+    training: bool,
+    penalize: bool,
+}
+
+impl Pass {
+    /// The training pass while `training`, else inference.
+    fn of(training: bool) -> Pass {
+        Pass {
+            training,
+            penalize: training,
+        }
+    }
+}
 
 /// A model's layers and how they connect, borrowed from a [`JsonGraph`]; `layers` holds
 /// what [`build_all`] built for `spec`.
@@ -339,12 +361,11 @@ impl<'a, B: Backend> Graph<'a, B> {
 
     /// The outputs for `inputs`, in the model's order (the only output before its last
     /// activation when `split`, which the training forward takes off for the loss), and
-    /// the penalties while `training` (which also drops out and takes batch statistics);
-    /// each layer's output goes through `tap`.
+    /// the penalties the `pass` counts; each layer's output goes through `tap`.
     fn forward<T: Tap<B>>(
         &self,
         inputs: Vec<DynTensor<B>>,
-        training: bool,
+        pass: Pass,
         split: bool,
         tap: &mut T,
     ) -> Result<Outputs<B>, T::Stop> {
@@ -362,17 +383,20 @@ impl<'a, B: Backend> Graph<'a, B> {
             let inputs: Vec<DynTensor<B>> =
                 plan.steps[i].iter().map(|u| take(u, &mut values)).collect();
             // `training = false`: inference mode in every pass.
-            let phase = training && named.training;
+            let phase = Pass {
+                training: pass.training && named.training,
+                ..pass
+            };
             let (t, states) = self.layer(i, modules, inputs, phase, &mut penalty);
             // The states named in the graph: those return_state gives.
             for (k, state) in states.into_iter().enumerate() {
                 values.insert(format!("{}[{}]", named.name, k + 1), DynTensor::R2(state));
             }
-            if training {
+            if pass.penalize {
                 penalty = weight_penalties(&named.layer, module, penalty);
             }
             let epilogue = self.spec.epilogue(i, split);
-            let (t, pending) = finish(epilogue, t, training, &mut penalty);
+            let (t, pending) = finish(epilogue, t, pass.penalize, &mut penalty);
             let t = tapped(t, tap, &named.name, pending)?;
             values.insert(named.name.clone(), t);
         }
@@ -387,7 +411,7 @@ impl<'a, B: Backend> Graph<'a, B> {
         i: usize,
         modules: &'a [Option<RuntimeLayer<B>>],
         mut inputs: Vec<DynTensor<B>>,
-        training: bool,
+        pass: Pass,
         penalty: &mut Option<Tensor<B, 1>>,
     ) -> (DynTensor<B>, Vec<Tensor<B, 2>>) {
         let layer = &self.spec.layers[i].layer;
@@ -396,7 +420,7 @@ impl<'a, B: Backend> Graph<'a, B> {
         let first = inputs.remove(0);
         match self.nested(i, modules) {
             Some(nested) => {
-                let Ok((mut t, inner)) = nested.forward(vec![first], training, false, &mut NoTap);
+                let Ok((mut t, inner)) = nested.forward(vec![first], pass, false, &mut NoTap);
                 if let Some(inner) = inner {
                     *penalty = regularizer::add(penalty.take(), inner);
                 }
@@ -404,7 +428,8 @@ impl<'a, B: Backend> Graph<'a, B> {
                 (t.remove(0), Vec::new())
             }
             None => {
-                let (t, mut states) = layers::step_with(layer, module, first, inputs, training);
+                let (t, mut states) =
+                    layers::step_with(layer, module, first, inputs, pass.training);
                 states.truncate(layer.states().len());
                 (t, states)
             }
@@ -457,16 +482,16 @@ fn tapped<B: Backend, T: Tap<B>>(
 }
 
 /// A layer's output `t` after its epilogue (kiln-spec's, as `model!`'s code takes it): the
-/// activation it applies now, and while `training` its activity penalty added to
+/// activation it applies now, and while `penalize` its activity penalty added to
 /// `penalty`; with the activation left pending, which the tap is told of.
 fn finish<B: Backend>(
     epilogue: Epilogue,
     t: DynTensor<B>,
-    training: bool,
+    penalize: bool,
     penalty: &mut Option<Tensor<B, 1>>,
 ) -> (DynTensor<B>, Activation) {
     let t = each_rank!(t, |x| activation::apply(epilogue.now, x));
-    if let (true, Some(r)) = (training, epilogue.activity) {
+    if let (true, Some(r)) = (penalize, epilogue.activity) {
         let output = each_rank!(&t, |x| activation::apply(epilogue.pending, x.clone()));
         *penalty = regularizer::add(penalty.take(), activity(r, &output));
     }

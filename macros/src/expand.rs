@@ -96,7 +96,7 @@ fn weight_penalties(named: &NamedLayer, field: &Ident) -> TokenStream {
     }
     let kind = Ident::new(named.layer.class_name(), Span::call_site());
     quote! {
-        if training {
+        if penalize {
             if let Some((#kernel, #bias)) =
                 <#kp::kinds::#kind as #kp::layers::Stateful<B>>::kernel_and_bias(&self.#field)
             {
@@ -218,7 +218,7 @@ fn after_step(model: &Model, i: usize, field: &Ident) -> TokenStream {
         let r = regularizer_tokens(r);
         let pending = activation_tokens(epilogue.pending);
         out.extend(quote! {
-            if training {
+            if penalize {
                 let output = #kp::activation(#pending, x.clone());
                 penalty = #kp::regularizer::add(penalty, #kp::regularizer::activity_penalty(#r, output));
             }
@@ -547,14 +547,21 @@ fn forward_methods(model: &Model, parts: &Parts) -> TokenStream {
     quote! {
         /// The model's output for a batch of inputs.
         pub fn forward(&self, #(#params),*) -> #output_ty {
-            let ::core::result::Result::Ok((y, _)) = self.__layers(#(#args,)* false, &mut #kp::features::NoTap);
+            let ::core::result::Result::Ok((y, _)) = self.__layers(#(#args,)* false, false, &mut #kp::features::NoTap);
             #output
         }
 
         /// The training forward pass: the output before the last activation (logits),
         /// that activation, and the sum of the declared regularization penalties.
         pub fn forward_train(&self, #(#params),*) -> #kp::TrainForward<B, #output_ty> {
-            let ::core::result::Result::Ok((logits, penalty)) = self.__layers(#(#args,)* true, &mut #kp::features::NoTap);
+            self.__forward_penalized(#(#args,)* true)
+        }
+
+        /// The training forward pass with the layers in the training mode `training`
+        /// (a nested model's with `training = false`), the penalties counted either way.
+        #[doc(hidden)]
+        pub fn __forward_penalized(&self, #(#params,)* training: bool) -> #kp::TrainForward<B, #output_ty> {
+            let ::core::result::Result::Ok((logits, penalty)) = self.__layers(#(#args,)* training, true, &mut #kp::features::NoTap);
             #kp::TrainForward { logits, activation: #final_act, penalty }
         }
 
@@ -565,7 +572,7 @@ fn forward_methods(model: &Model, parts: &Parts) -> TokenStream {
         /// # Errors
         /// When the model has no layer of that name; the nearest is named.
         pub fn features(&self, layer: &str, #(#params),*) -> ::core::result::Result<#kp::DynTensor<B>, #kp::TrainError> {
-            match self.__layers(#(#args,)* false, &mut #kp::features::Features::new(layer)) {
+            match self.__layers(#(#args,)* false, false, &mut #kp::features::Features::new(layer)) {
                 ::core::result::Result::Err(tapped) => tapped,
                 ::core::result::Result::Ok(_) => ::core::result::Result::Err(#kp::features::unknown_layer(layer, &[#(#names),*])),
             }
@@ -575,15 +582,16 @@ fn forward_methods(model: &Model, parts: &Parts) -> TokenStream {
     }
 }
 
-/// `__layers`, which runs the steps and gives the outputs (of type `output_ty`) with the
-/// penalty, or stops where the tap says.
+/// `__layers`, which runs the steps (in training mode while `training`) and gives the
+/// outputs (of type `output_ty`) with the penalty (counted while `penalize`), or stops
+/// where the tap says.
 fn layers_method(parts: &Parts, output_ty: &TokenStream) -> TokenStream {
     let kp = private();
     let vars = parts.inputs.iter().map(|(_, var, ty)| quote!(#var: #ty));
     let (steps, result) = (&parts.steps, &parts.result);
     quote! {
         #[allow(unused_mut, unused_variables, clippy::let_and_return)]
-        fn __layers<T: #kp::features::Tap<B>>(&self, #(#vars,)* training: bool, tap: &mut T) -> ::core::result::Result<(#output_ty, ::core::option::Option<#kp::burn::tensor::Tensor<B, 1>>), T::Stop> {
+        fn __layers<T: #kp::features::Tap<B>>(&self, #(#vars,)* training: bool, penalize: bool, tap: &mut T) -> ::core::result::Result<(#output_ty, ::core::option::Option<#kp::burn::tensor::Tensor<B, 1>>), T::Stop> {
             let mut penalty = ::core::option::Option::None;
             #(#steps)*
             ::core::result::Result::Ok((#result, penalty))
@@ -708,7 +716,7 @@ fn model_impl(name: &Ident, model: &Model, parts: &Parts) -> Option<TokenStream>
 
             fn forward_tapped<T: #kp::features::Tap<B>>(&self, x: Self::Input, tap: &mut T) -> ::core::result::Result<#kp::TrainForward<B, Self::Output>, T::Stop> {
                 #bind
-                let (logits, _) = self.__layers(#pass, false, tap)?;
+                let (logits, _) = self.__layers(#pass, false, false, tap)?;
                 ::core::result::Result::Ok(#kp::TrainForward { logits, activation: #final_act, penalty: ::core::option::Option::None })
             }
 

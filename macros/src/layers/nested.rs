@@ -1,5 +1,6 @@
 //! `Model(FeatureExtractor)`: another `model!` model as a field, its regularization
-//! penalties added to the outer model's while training.
+//! penalties added to the outer model's in the training pass (with `training = false`
+//! too, as Keras counts a layer's losses whatever its mode).
 
 use kiln_spec::LayerInfo;
 use quote::quote;
@@ -12,8 +13,8 @@ pub fn expand(path: &syn::Path, field: &Ident) -> LayerCode {
     let kp = private();
     LayerCode {
         field: Some((quote!(#path<B>), quote!(#path::new(device)))),
-        forward: quote!(if training {
-            let #kp::TrainForward { logits, activation, penalty: inner } = self.#field.forward_train(x);
+        forward: quote!(if penalize {
+            let #kp::TrainForward { logits, activation, penalty: inner } = self.#field.__forward_penalized(x, training);
             if let ::core::option::Option::Some(inner) = inner {
                 penalty = #kp::regularizer::add(penalty, inner);
             }
