@@ -60,6 +60,24 @@ fn values<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<f32> {
     t.into_data().convert::<f32>().to_vec().unwrap()
 }
 
+model! {
+    /// An input named as the training pass's own flag.
+    struct NamedLikeTheFlag {
+        input training: [4],
+        let dense = training -> Dense(2);
+        output dense,
+    }
+}
+
+#[test]
+fn an_input_may_be_named_training() {
+    let device = Default::default();
+    let model = NamedLikeTheFlag::<B>::new(&device);
+    let x = Tensor::<B, 2>::ones([3, 4], &device);
+    assert_eq!(model.forward(x.clone()).dims(), [3, 2]);
+    assert_eq!(model.forward_train(x).logits.dims(), [3, 2]);
+}
+
 #[test]
 fn shapes_and_parameters_are_declared() {
     assert_eq!(

@@ -560,8 +560,8 @@ fn forward_methods(model: &Model, parts: &Parts) -> TokenStream {
         /// The training forward pass with the layers in the training mode `training`
         /// (a nested model's with `training = false`), the penalties counted either way.
         #[doc(hidden)]
-        pub fn __forward_penalized(&self, #(#params,)* training: bool) -> #kp::TrainForward<B, #output_ty> {
-            let ::core::result::Result::Ok((logits, penalty)) = self.__layers(#(#args,)* training, true, &mut #kp::features::NoTap);
+        pub fn __forward_penalized(&self, #(#params,)* __kiln_training: bool) -> #kp::TrainForward<B, #output_ty> {
+            let ::core::result::Result::Ok((logits, penalty)) = self.__layers(#(#args,)* __kiln_training, true, &mut #kp::features::NoTap);
             #kp::TrainForward { logits, activation: #final_act, penalty }
         }
 

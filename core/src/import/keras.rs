@@ -291,12 +291,12 @@ fn part(model: &Json, name: &str) -> Result<Part, String> {
 }
 
 /// A layer of a Keras model: kiln's layer, the call that declares it, and its own
-/// declaration when it is a model used as a layer (`Model(Base)`); `rank` is a merge's
-/// example rank.
+/// declaration when it is a model used as a layer (`Model(Base)`); `rank` is its (first)
+/// input's example rank, where known.
 fn layer_of(
     class: &str,
     layer: &Json,
-    rank: usize,
+    rank: Option<usize>,
 ) -> Result<(Declared, Call, Option<Part>), String> {
     let name = layer["config"]["name"].as_str().unwrap_or("?");
     if class == "Sequential" || class == "Functional" {
@@ -331,15 +331,16 @@ fn sequential(name: &str, layers: &[Json]) -> Result<Part, String> {
         if input.is_none() {
             input = Some(shape(&layer["build_config"]["input_shape"])?);
         }
-        let rank = input.as_deref().map_or(0, |input| {
-            let so_far = ModelSpec::sequential(name, channels_first(input), kiln.clone());
-            so_far.check().ok().map_or(0, |checked| {
-                checked
-                    .layers
-                    .last()
-                    .map_or(input.len(), |l| l.output.dims().len())
-            })
-        });
+        // The input's rank, for an axis counted from the batch.
+        let rank = match (&input, config.get("axis")) {
+            (Some(input), Some(_)) => {
+                let so_far = ModelSpec::sequential(name, channels_first(input), kiln.clone());
+                let checked = so_far.check().map_err(|e| e.to_string())?;
+                let last = checked.layers.last();
+                Some(last.map_or(input.len(), |l| l.output.dims().len()))
+            }
+            _ => None,
+        };
         let (one, call, part) = layer_of(class, layer, rank)?;
         kiln.push(one);
         calls.push(call);
@@ -355,11 +356,12 @@ fn sequential(name: &str, layers: &[Json]) -> Result<Part, String> {
     })
 }
 
-/// A layer's call, its errors naming it; `rank` is its (first) input's example rank.
-fn layer_call(class: &str, layer: &Json, rank: usize) -> Result<Call, String> {
+/// A layer's call, its errors naming it; `rank` is its (first) input's example rank, where
+/// known.
+fn layer_call(class: &str, layer: &Json, rank: Option<usize>) -> Result<Call, String> {
     let name = layer["config"]["name"].as_str().unwrap_or("?");
     let call = if Layer::MERGES.contains(&class) {
-        merge(class, &layer["config"], rank)
+        merge(class, &layer["config"], rank.unwrap_or(1))
     } else if class == "PReLU" {
         prelu(layer)
     } else {
@@ -369,13 +371,13 @@ fn layer_call(class: &str, layer: &Json, rank: usize) -> Result<Call, String> {
 }
 
 /// `config` with an `axis` counted from the batch that names the last axis of its input
-/// (of examples of `rank` dimensions) written as Keras's -1, the one kiln reads:
+/// (of examples of `rank` dimensions, where known) written as Keras's -1, the one kiln reads:
 /// `Normalization(axis=3)` on images is per channel, `LayerNormalization(axis=1)` on
 /// vectors per feature.
-fn last_axis(config: &Json, rank: usize) -> Json {
+fn last_axis(config: &Json, rank: Option<usize>) -> Json {
     let mut config = config.clone();
     let last = |axis: &mut Json| {
-        if rank > 0 && axis.as_u64() == u64::try_from(rank).ok() {
+        if rank.is_some_and(|rank| axis.as_u64() == u64::try_from(rank).ok()) {
             *axis = Json::from(-1);
         }
     };
@@ -436,8 +438,8 @@ fn with_call_options(mut call: Call, layer: &Json) -> Result<Call, String> {
 }
 
 /// The Keras tensors a functional layer takes: `(layer name, tensor index, example rank)`
-/// of each.
-fn inbound(layer: &Json) -> Result<Vec<(String, usize, usize)>, String> {
+/// of each (the rank where the file gives the tensor's shape).
+fn inbound(layer: &Json) -> Result<Vec<(String, usize, Option<usize>)>, String> {
     let nodes = layer["inbound_nodes"]
         .as_array()
         .map(Vec::as_slice)
@@ -473,7 +475,7 @@ fn inbound(layer: &Json) -> Result<Vec<(String, usize, usize)>, String> {
                 .ok_or("an inbound tensor without its layer")?;
             let rank = t["config"]["shape"]
                 .as_array()
-                .map_or(1, |s| s.len().saturating_sub(1));
+                .map(|s| s.len().saturating_sub(1));
             Ok((name.to_owned(), index(&history[2]), rank))
         })
         .collect()
@@ -500,7 +502,7 @@ fn functional(name: &str, config: &Json, layers: &[Json]) -> Result<Part, String
             continue;
         }
         let takes = inbound(layer)?;
-        let rank = takes.first().map_or(1, |t| t.2);
+        let rank = takes.first().and_then(|t| t.2);
         let (one, call, part) = layer_of(class, layer, rank)?;
         nested.extend(part);
         let inbound = takes
@@ -2100,6 +2102,33 @@ mod tests {
             model.declaration("Net"),
             "model! {\n    pub struct Net {\n        input a: [3],\n        input b: [3],\n        let subtract = Subtract(a, b);\n        let minimum = Minimum(subtract, b);\n        let dot = Dot(minimum, a, axes = (1, -1), normalize = true);\n        output dot,\n    }\n}\n"
         );
+    }
+
+    #[test]
+    fn a_functional_layer_s_axis_counted_from_the_batch_reads_by_its_input_s_rank() {
+        // UnitNormalization over sequences [4, 2]: axis 2 is the last, axis 1 the steps.
+        let graph = |axis: i64, shape: Json| {
+            let tensor = serde_json::json!({"class_name": "__keras_tensor__",
+                "config": {"shape": shape, "keras_history": ["x", 0, 0]}});
+            serde_json::json!({"class_name": "Functional", "config": {"name": "net",
+                "layers": [
+                    {"class_name": "InputLayer", "name": "x",
+                     "config": {"batch_shape": [null, 4, 2], "name": "x"}},
+                    {"class_name": "UnitNormalization", "name": "norm",
+                     "config": {"name": "norm", "axis": axis},
+                     "inbound_nodes": [{"args": [tensor], "kwargs": {}}]}],
+                "output_layers": [["norm", 0, 0]]}})
+        };
+        let last = convert(&graph(2, serde_json::json!([null, 4, 2])), Vec::new()).unwrap();
+        assert_eq!(
+            last.declaration("Net"),
+            "model! {\n    pub struct Net {\n        input x: [4, 2],\n        let unit_normalization = x -> UnitNormalization;\n        output unit_normalization,\n    }\n}\n"
+        );
+        let refusal = "layer `norm` (UnitNormalization): `axis` of UnitNormalization: kiln normalizes the features, axis = -1 (Keras's default), got `1`";
+        assert_eq!(refused(graph(1, serde_json::json!([null, 4, 2]))), refusal);
+        // Without the tensor's shape, the axis stays as written.
+        let unknown = refused(graph(2, Json::Null));
+        assert!(unknown.contains("got `2`"), "{unknown}");
     }
 
     #[test]
