@@ -78,6 +78,36 @@ fn an_input_may_be_named_training() {
     assert_eq!(model.forward_train(x).logits.dims(), [3, 2]);
 }
 
+model! {
+    /// Inputs named as the arguments of `features` and of the `Model` impl's methods.
+    struct NamedLikeTheArguments {
+        input layer: [2],
+        input tap: [2],
+        input x: [2],
+        let add = Add(layer, tap);
+        let dense = Concatenate(add, x) -> Dense(2);
+        output dense,
+    }
+}
+
+#[test]
+fn inputs_may_be_named_as_the_methods_arguments() {
+    let device = Default::default();
+    let model = NamedLikeTheArguments::<B>::new(&device);
+    let [layer, tap, x] = [1.0, 2.0, 3.0].map(|v| Tensor::<B, 2>::full([3, 2], v, &device));
+    let add = model
+        .features("add", layer.clone(), tap.clone(), x.clone())
+        .unwrap();
+    assert_eq!(add.into_values().unwrap(), vec![3.0; 6]);
+    let inputs = (layer.clone(), tap.clone(), x.clone());
+    let dense = kiln::Model::features(&model, "dense", inputs.clone()).unwrap();
+    assert_eq!(
+        dense.into_values().unwrap(),
+        values(model.forward(layer, tap, x))
+    );
+    assert_eq!(kiln::Model::forward(&model, inputs).dims(), [3, 2]);
+}
+
 #[test]
 fn shapes_and_parameters_are_declared() {
     assert_eq!(

@@ -535,6 +535,12 @@ fn forward_methods(model: &Model, parts: &Parts) -> TokenStream {
         .map(|(name, _, ty)| quote!(#name: #ty))
         .collect();
     let args: Vec<&Ident> = parts.inputs.iter().map(|(name, _, _)| name).collect();
+    // `layer`, or `layer_`... where an input has that name.
+    let mut layer = String::from("layer");
+    while args.iter().any(|a| *a == layer.as_str()) {
+        layer.push('_');
+    }
+    let layer = Ident::new(&layer, Span::call_site());
     let output_ty = tuple(&parts.outputs);
     // The forward applies the activation the training forward splits off; a model with
     // several outputs splits none.
@@ -571,10 +577,10 @@ fn forward_methods(model: &Model, parts: &Parts) -> TokenStream {
         ///
         /// # Errors
         /// When the model has no layer of that name; the nearest is named.
-        pub fn features(&self, layer: &str, #(#params),*) -> ::core::result::Result<#kp::DynTensor<B>, #kp::TrainError> {
-            match self.__layers(#(#args,)* false, false, &mut #kp::features::Features::new(layer)) {
+        pub fn features(&self, #layer: &str, #(#params),*) -> ::core::result::Result<#kp::DynTensor<B>, #kp::TrainError> {
+            match self.__layers(#(#args,)* false, false, &mut #kp::features::Features::new(#layer)) {
                 ::core::result::Result::Err(tapped) => tapped,
-                ::core::result::Result::Ok(_) => ::core::result::Result::Err(#kp::features::unknown_layer(layer, &[#(#names),*])),
+                ::core::result::Result::Ok(_) => ::core::result::Result::Err(#kp::features::unknown_layer(#layer, &[#(#names),*])),
             }
         }
 
@@ -624,7 +630,7 @@ fn declaration_methods(json: &str) -> TokenStream {
 }
 
 /// How the `Model` impl takes its input `x`: the one input, or the tuple of the inputs
-/// bound to their names.
+/// bound to their `__layers` variables (never the name of a method's own argument).
 struct ModelInput {
     /// `Model::Input`.
     ty: TokenStream,
@@ -651,13 +657,13 @@ fn model_input(name: &Ident, inputs: &[(Ident, Ident, TokenStream)]) -> ModelInp
         },
         many => {
             let types = many.iter().map(|(_, _, ty)| ty);
-            let names: Vec<&Ident> = many.iter().map(|(name, _, _)| name).collect();
+            let vars: Vec<&Ident> = many.iter().map(|(_, var, _)| var).collect();
             ModelInput {
                 ty: quote!((#(#types),*)),
                 shape: quote!(#kp::Shape::new(#name::<B>::INPUT_SHAPES[0].iter().copied())),
                 shapes: quote!(#name::<B>::INPUT_SHAPES.iter().map(|s| #kp::Shape::new(s.iter().copied())).collect()),
-                bind: quote!(let (#(#names),*) = x;),
-                pass: quote!(#(#names),*),
+                bind: quote!(let (#(#vars),*) = x;),
+                pass: quote!(#(#vars),*),
             }
         }
     }
