@@ -347,11 +347,11 @@ fn sequences_of_lengths_that_do_not_fit_the_model_are_refused_by_layer() {
     // Unequal ones are named at the layer that cannot take them, before any step runs.
     assert_eq!(
         trainer.predict(&pair(5, 7)).unwrap_err().to_string(),
-        "the model does not fit the prediction examples, [5, 4] and [7, 4]: Add needs inputs of one shape, got [5, 4] from input `a` and [7, 4] from input `b`; make them agree (a Conv2D or Dense to match the channels, or Concatenate to join them)"
+        "the model does not fit the prediction examples of [5, 4] and [7, 4]: Add needs inputs of one shape, got [5, 4] from input `a` and [7, 4] from input `b`; make them agree (a Conv2D or Dense to match the channels, or Concatenate to join them)"
     );
     let err = trainer.evaluate(&pair(3, 2)).unwrap_err().to_string();
     assert!(
-        err.starts_with("the model does not fit the evaluation examples, [3, 4] and [2, 4]: Add needs inputs of one shape"),
+        err.starts_with("the model does not fit the evaluation examples of [3, 4] and [2, 4]: Add needs inputs of one shape"),
         "{err}"
     );
     // The same model read from JSON refuses them as it runs.
@@ -536,6 +536,39 @@ model! {
         let z = Concatenate(y, c) -> Dense(2);
         output z,
     }
+}
+
+model! {
+    /// An input named as the variable of the GRU's state once was (`gru[1]` was `t_gru__1`).
+    struct NamedLikeAState {
+        input seq: [6, 3],
+        input gru__1: [3],
+        let (all, h) = seq -> GRU(4, return_state = true);
+        let joined = Concatenate(gru__1, h, all);
+        let y = joined -> Dense(2);
+        output y,
+    }
+}
+
+#[test]
+fn an_input_named_like_a_state_keeps_both() {
+    let device = Default::default();
+    let model = NamedLikeAState::<B>::new(&device);
+    let seq = Tensor::<B, 3>::random([2, 6, 3], Distribution::Default, &device);
+    let extra = Tensor::<B, 2>::full([2, 3], 7.0, &device);
+    let joined = model
+        .features("concatenate", seq.clone(), extra.clone())
+        .unwrap();
+    assert_eq!(joined.dims(), [2, 11]);
+    let h = model.features("gru", seq.clone(), extra.clone()).unwrap();
+    let (joined, h) = (joined.into_values().unwrap(), h.into_values().unwrap());
+    // Each row: the input's 3 values, then the GRU's final state twice (its output).
+    for (row, state) in joined.chunks(11).zip(h.chunks(4)) {
+        assert_eq!(&row[..3], [7.0; 3]);
+        assert_eq!(&row[3..7], state);
+        assert_eq!(&row[7..], state);
+    }
+    assert_eq!(model.forward(seq, extra).dims(), [2, 2]);
 }
 
 #[test]

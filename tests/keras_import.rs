@@ -91,6 +91,7 @@ model! {
         RandomZoom((-0.2, 0.2), width_factor = 0.1, interpolation = nearest),
         RandomContrast((0.0, 0.2)),
         RandomBrightness((-0.1, 0.1), value_range = (0.0, 1.0)),
+        RandomGrayscale(0.2),
         Conv2D(3, 3, activation = relu),
         Flatten,
         Dense(2, activation = softmax),
@@ -468,7 +469,7 @@ fn augmentation_layers_import_and_pass_images_through_at_inference() {
         "keras_augmented",
         [2, 3, 8, 8],
         "Augmented",
-        "model! {\n    pub struct Augmented {\n        input: [3, 8, 8],\n        RandomFlip(horizontal),\n        RandomRotation((-0.1, 0.1)),\n        RandomTranslation(0.1, (-0.2, 0.3), fill_mode = constant, fill_value = 1.0),\n        RandomZoom((-0.2, 0.2), width_factor = 0.1, interpolation = nearest),\n        RandomContrast((0.0, 0.2)),\n        RandomBrightness((-0.1, 0.1), value_range = (0.0, 1.0)),\n        Conv2D(3, 3, activation = relu),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n",
+        "model! {\n    pub struct Augmented {\n        input: [3, 8, 8],\n        RandomFlip(horizontal),\n        RandomRotation((-0.1, 0.1)),\n        RandomTranslation(0.1, (-0.2, 0.3), fill_mode = constant, fill_value = 1.0),\n        RandomZoom((-0.2, 0.2), width_factor = 0.1, interpolation = nearest),\n        RandomContrast((0.0, 0.2)),\n        RandomBrightness((-0.1, 0.1), value_range = (0.0, 1.0)),\n        RandomGrayscale(0.2),\n        Conv2D(3, 3, activation = relu),\n        Flatten,\n        Dense(2, activation = softmax),\n    }\n}\n",
     );
     // In the declared model, through a kiln weights file.
     let (x, want) = reference("keras_augmented", [2, 3, 8, 8]);

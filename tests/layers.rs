@@ -916,6 +916,7 @@ model! {
         RandomZoom(0.2, width_factor = (-0.1, 0.3), fill_mode = wrap),
         RandomContrast(0.1, value_range = (-1e3, 1e3)),
         RandomBrightness(0.1),
+        RandomGrayscale(0.3),
         Flatten,
     }
 }
@@ -925,6 +926,7 @@ fn augmentation_layers_act_in_the_training_pass_only() {
     assert_counts(
         Augmenting::<B>::spec(),
         &[
+            ("[1, 4, 4]", 0),
             ("[1, 4, 4]", 0),
             ("[1, 4, 4]", 0),
             ("[1, 4, 4]", 0),

@@ -205,13 +205,9 @@ impl<B: Backend> JsonGraph<B> {
             }
         }
         let examples: Vec<Vec<usize>> = inputs.iter().map(|t| t.dims()[1..].to_vec()).collect();
-        self.spec.check_sizes(&examples).map_err(|e| {
-            let shown: Vec<String> = examples.iter().map(|s| format!("{s:?}")).collect();
-            TrainError::Setting(format!(
-                "the model does not fit examples of {}: {e}",
-                shown.join(" and ")
-            ))
-        })
+        self.spec
+            .check_sizes(&examples)
+            .map_err(|e| TrainError::Setting(format!("the model does not fit {e}")))
     }
 }
 

@@ -660,13 +660,8 @@ where
         let Some(spec) = self.model().spec() else {
             return Ok(());
         };
-        spec.check_sizes(shapes).map_err(|e| {
-            let shown: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
-            TrainError::Inputs(format!(
-                "the model does not fit the {what} examples, {}: {e}",
-                shown.join(" and ")
-            ))
-        })
+        spec.check_sizes(shapes)
+            .map_err(|e| TrainError::Inputs(format!("the model does not fit the {what} {e}")))
     }
 
     /// The shapes of `example_shapes`, before the check at the data's sizes.

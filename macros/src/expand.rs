@@ -253,10 +253,14 @@ fn tap_step(model: &Model, i: usize, x: &Ident) -> TokenStream {
     quote!(let #x = tap.at(#name, #x, #pending)?;)
 }
 
-/// The variable of the tensor `name` in the functional `__layers`: `lstm[1]` (a layer's
-/// first state) is `t_lstm__1`.
+/// The variable of the tensor `name` in the functional `__layers`: `t_lstm` for a layer's
+/// output or an input, `s1_lstm` for `lstm[1]` (its first state), so that no binding's name
+/// (`lstm__1`, say) meets a state's.
 fn tensor_var(name: &str) -> Ident {
-    format_ident!("t_{}", name.replace('[', "__").replace(']', ""))
+    match kiln_spec::reference(name) {
+        (layer, 0) => format_ident!("t_{layer}"),
+        (layer, k) => format_ident!("s{k}_{layer}"),
+    }
 }
 
 /// The tensor of `u`: its variable, moved at its last use (kiln-spec's plan), else cloned.

@@ -67,6 +67,8 @@ macro_rules! registry {
         RandomContrast(RandomContrast),
         /// Shifts images' values at random while training.
         RandomBrightness(RandomBrightness),
+        /// Turns images grey at random while training.
+        RandomGrayscale(RandomGrayscale),
         /// Flattens every dimension into one.
         Flatten(Flatten),
         /// Gives the same elements another shape.

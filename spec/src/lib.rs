@@ -32,8 +32,8 @@ pub use args::{Arg, ArgError, At, Call, Value, nearest};
 pub use graph::{Definition, Site, check_names};
 pub use layer::{Base, Declared, Layer, LayerKind, ShapeError, kinds};
 pub use model::{
-    CheckError, Checked, JsonError, LayerInfo, ModelSpec, NamedLayer, NamedShape, Namer, Summary,
-    reference,
+    CheckError, Checked, JsonError, LayerInfo, ModelSpec, NamedLayer, NamedShape, Namer,
+    SizesError, Summary, reference,
 };
 pub use plan::{Epilogue, Plan, Use};
 pub use regularizer::Regularizer;

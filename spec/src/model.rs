@@ -234,6 +234,23 @@ pub struct CheckError {
     pub message: String,
 }
 
+/// Why a model does not fit its examples' sizes ([`ModelSpec::check_sizes`]): reads
+/// `examples of [5, 4] and [7, 4]: Add needs inputs of one shape, ...`.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("examples of {}: {error}", shown(examples))]
+pub struct SizesError {
+    /// The examples' shapes, one per input.
+    pub examples: Vec<Vec<usize>>,
+    /// The first layer that does not fit at those sizes.
+    pub error: CheckError,
+}
+
+/// `[5, 4] and [7, 4]`.
+fn shown(examples: &[Vec<usize>]) -> String {
+    let shown: Vec<String> = examples.iter().map(|s| format!("{s:?}")).collect();
+    shown.join(" and ")
+}
+
 /// Why a model could not be read from JSON.
 #[derive(Debug, thiserror::Error)]
 pub enum JsonError {
@@ -349,12 +366,19 @@ impl ModelSpec {
     /// known was checked in full by [`ModelSpec::check`], and passes.
     ///
     /// # Errors
-    /// The first layer that does not fit at those sizes, as [`ModelSpec::check`] names it.
-    pub fn check_sizes(&self, examples: &[Vec<usize>]) -> Result<(), CheckError> {
+    /// The first layer that does not fit at those sizes, as [`ModelSpec::check`] names it,
+    /// with the examples' shapes.
+    pub fn check_sizes(&self, examples: &[Vec<usize>]) -> Result<(), SizesError> {
         if self.inputs.iter().all(|i| i.shape.all_known().is_some()) {
             return Ok(());
         }
-        self.at_sizes(examples).check().map(drop)
+        self.at_sizes(examples)
+            .check()
+            .map(drop)
+            .map_err(|error| SizesError {
+                examples: examples.to_vec(),
+                error,
+            })
     }
 
     /// The model with its inputs of the sizes of `examples`, one shape per input.
@@ -906,8 +930,11 @@ mod tests {
         conv.check().unwrap();
         conv.check_sizes(&[vec![5, 4]]).unwrap();
         let short = conv.check_sizes(&[vec![3, 4]]).unwrap_err();
-        assert_eq!(short.at, Site::Def(0));
-        assert!(short.message.starts_with("Conv1D"), "{}", short.message);
+        assert_eq!(short.error.at, Site::Def(0));
+        assert!(
+            short.to_string().starts_with("examples of [3, 4]: Conv1D"),
+            "{short}"
+        );
         // A model whose sizes are all known was checked in full already.
         mlp().check_sizes(&[vec![784]]).unwrap();
     }

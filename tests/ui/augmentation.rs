@@ -1,5 +1,6 @@
-// The augmentation layers take images, factors within Keras's bounds, Keras's fill modes,
-// and no seed of their own (kiln's draws come from the trainer's seed).
+// The augmentation layers take images (RandomGrayscale RGB or grey ones), factors within
+// Keras's bounds, Keras's fill modes, and no seed of their own (kiln's draws come from the
+// trainer's seed).
 use kiln::prelude::*;
 
 model! {
@@ -8,6 +9,7 @@ model! {
         RandomRotation(1.5),
         RandomZoom((-1, 0.2)),
         RandomContrast((-0.2, 0.2)),
+        RandomGrayscale(1.5),
     }
 }
 
@@ -23,6 +25,13 @@ model! {
     pub struct NotImages {
         input: [64],
         RandomFlip,
+    }
+}
+
+model! {
+    pub struct NotRgb {
+        input: [4, 8, 8],
+        RandomGrayscale,
     }
 }
 

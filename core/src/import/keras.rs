@@ -654,7 +654,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
         "UnitNormalization" => layer_norm_axis(&mut out, config)?,
         "Identity" => {}
         "RandomFlip" | "RandomRotation" | "RandomTranslation" | "RandomZoom" | "RandomContrast"
-        | "RandomBrightness" => augmentation(&mut out, class, config)?,
+        | "RandomBrightness" | "RandomGrayscale" => augmentation(&mut out, class, config)?,
         "ActivityRegularization" => {
             for key in ["l1", "l2"] {
                 keyword_unless(&mut out, key, number(&config[key])?, &Value::Float(0.0));
@@ -668,7 +668,7 @@ fn call(class: &str, config: &Json) -> Result<Call, String> {
 /// The error for a layer class the import does not know.
 fn not_imported(other: &str) -> String {
     format!(
-        "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Attention, AdditiveAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D, Normalization, GroupNormalization, UnitNormalization, Identity, ActivityRegularization, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, RandomContrast, RandomBrightness and the merges; not {other} yet"
+        "kiln imports Dense, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, the global poolings, ZeroPadding2D, Cropping2D, UpSampling2D, RepeatVector, Flatten, Reshape, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, SpatialDropout2D, Rescaling, Activation, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, GRU, LSTM, Bidirectional, MultiHeadAttention, Attention, AdditiveAttention, Permute, ReLU, LeakyReLU, PReLU, ELU, Softmax, Dot, UpSampling1D, ZeroPadding1D, Cropping1D, Normalization, GroupNormalization, UnitNormalization, Identity, ActivityRegularization, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, RandomContrast, RandomBrightness, RandomGrayscale and the merges; not {other} yet"
     )
 }
 
@@ -721,6 +721,10 @@ fn augmentation(out: &mut Call, class: &str, config: &Json) -> Result<(), String
             let range = factor(&config["value_range"])?;
             let keras = Value::Tuple(vec![Value::Float(0.0), Value::Float(255.0)]);
             keyword_unless(out, "value_range", range, &keras);
+            return Ok(());
+        }
+        "RandomGrayscale" => {
+            out.args.push(positional("factor")?);
             return Ok(());
         }
         "RandomRotation" => out.args.push(positional("factor")?),

@@ -1,5 +1,5 @@
 //! Keras's image augmentation layers: RandomFlip, RandomRotation, RandomTranslation,
-//! RandomZoom, RandomContrast and RandomBrightness, as batched ops on the model's device.
+//! RandomZoom, RandomContrast, RandomBrightness and RandomGrayscale, as batched ops on the model's device.
 //! Each image draws its own numbers from the backend's generator (seeded by `Fit::seed`) in
 //! the training forward pass; otherwise the images pass through unchanged.
 
@@ -122,6 +122,22 @@ fn brightness<B: Backend>(x: Tensor<B, 4>, l: &layers::RandomBrightness) -> Tens
     (x + delta).clamp(low, high)
 }
 
+/// Each RGB image turned grey with probability `factor`: each channel its luminance,
+/// 0.2989·R + 0.587·G + 0.114·B, as Keras's (an image of one channel is grey already).
+fn grayscale<B: Backend>(x: Tensor<B, 4>, l: &layers::RandomGrayscale) -> Tensor<B, 4> {
+    let dims = x.dims();
+    if dims[1] != 3 {
+        return x;
+    }
+    let device = x.device();
+    let weights = Tensor::<B, 1>::from_floats([0.2989, 0.587, 0.114], &device)
+        .reshape([1, 3, 1, 1])
+        .expand(dims);
+    let grey = (x.clone() * weights).sum_dim(1).expand(dims);
+    let draw = uniform::<B, 4>([dims[0], 1, 1, 1], [0.0, 1.0], &device);
+    x.mask_where(draw.lower_elem(l.factor).expand(dims), grey)
+}
+
 /// The [`Run`] of each augmentation: its transform of the images `[n, c, h, w]` in the
 /// training forward pass on an autodiff backend (a model's inner one, which validation,
 /// `evaluate` and `predict` run, passes them through, as burn's Dropout does).
@@ -152,6 +168,7 @@ augmentation! {
     RandomZoom => zoom;
     RandomContrast => contrast;
     RandomBrightness => brightness;
+    RandomGrayscale => grayscale;
 }
 
 #[cfg(test)]
@@ -407,6 +424,25 @@ mod tests {
             "{factors:?}"
         );
         assert!(factors.windows(2).any(|w| w[0] != w[1]), "{factors:?}");
+    }
+
+    #[test]
+    fn grayscale_gives_keras_s_luminance_to_each_channel_at_its_rate() {
+        // Two pixels: red 200, green 100, blue 50 and red 0, green 255, blue 10.
+        let rgb = [200., 0., 100., 255., 50., 10.];
+        let grey = |factor| layers::RandomGrayscale { factor };
+        let out = step::<kinds::RandomGrayscale>(&grey(1.0), images(&rgb, 1, [3, 1, 2]), true);
+        // Keras 3.15's RandomGrayscale(factor=1.0) of the same image (channels last).
+        let (a, b) = (124.18, 150.825);
+        assert_close(&out, &[a, b, a, b, a, b], 1e-4, "grey");
+        let kept = step::<kinds::RandomGrayscale>(&grey(0.0), images(&rgb, 1, [3, 1, 2]), true);
+        assert_eq!(kept, rgb);
+        let one = step::<kinds::RandomGrayscale>(&grey(1.0), images(&rgb, 1, [1, 2, 3]), true);
+        assert_eq!(one, rgb, "an image of one channel is grey already");
+        // Each image draws its own: about half of 64 turn grey.
+        let out = step::<kinds::RandomGrayscale>(&grey(0.5), images(&rgb, 64, [3, 1, 2]), true);
+        let turned = out.chunks(6).filter(|image| image[0] == image[2]).count();
+        assert!((16..=48).contains(&turned), "{turned} of 64 turned grey");
     }
 
     #[test]

@@ -100,7 +100,8 @@ pub fn layer_code(
         | Layer::RandomTranslation(_)
         | Layer::RandomZoom(_)
         | Layer::RandomContrast(_)
-        | Layer::RandomBrightness(_) => stateless(layer),
+        | Layer::RandomBrightness(_)
+        | Layer::RandomGrayscale(_) => stateless(layer),
         // The activation itself is applied by the model's expansion, as for every layer;
         // merges take several tensors, which the functional expansion combines itself.
         Layer::Activation(_)

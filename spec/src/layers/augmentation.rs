@@ -1,5 +1,5 @@
 //! Keras's image augmentation layers: `RandomFlip`, `RandomRotation`, `RandomTranslation`,
-//! `RandomZoom`, `RandomContrast` and `RandomBrightness`. While training each image gets
+//! `RandomZoom`, `RandomContrast`, `RandomBrightness` and `RandomGrayscale`. While training each image gets
 //! its own random draw; at inference (prediction, evaluation, validation) the images pass
 //! through unchanged, as Keras's do.
 
@@ -9,7 +9,7 @@ use crate::args::{ArgError, Args, Call, Param, Value, finite, number, one_of};
 use crate::layers::Interpolation;
 use crate::rule::{Input, Rule};
 use crate::shape::Shape;
-use crate::window::spatial;
+use crate::window::{features, spatial};
 
 /// How points outside the image are read by shifts, rotations and zooms.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +126,18 @@ pub struct RandomBrightness {
     pub factor: [f64; 2],
     /// The range of the values (`(0, 255)` by default).
     pub value_range: [f64; 2],
+}
+
+/// Turns each image grey with probability `factor`, as Keras's RandomGrayscale: each of an
+/// RGB image's channels becomes its luminance, 0.2989·R + 0.587·G + 0.114·B (an image of one
+/// channel is grey already).
+///
+/// # Shapes
+/// `[channels, height, width]` of 1 or 3 channels, unchanged.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RandomGrayscale {
+    /// The probability that an image turns grey, in [0, 1] (0.5 by default).
+    pub factor: f64,
 }
 
 /// The parameter every layer of this file takes to refuse: kiln's draws come from the
@@ -316,6 +328,32 @@ impl RandomZoom {
     }
 }
 
+impl RandomGrayscale {
+    pub(crate) fn from_call(call: &Call) -> Result<Self, Vec<ArgError>> {
+        let params = [Param::positional("factor", ""), SEED];
+        let mut args = Args::new("RandomGrayscale", call, &params);
+        let factor = args.or("factor", 0.5, |v| match number(v)? {
+            f if (0.0..=1.0).contains(&f) => Ok(f),
+            f => Err(format!("expected a probability in [0, 1], got {f:?}")),
+        });
+        no_seed(&mut args, "RandomGrayscale");
+        args.finish(|| Some(RandomGrayscale { factor }))
+    }
+}
+
+impl Rule for RandomGrayscale {
+    fn output(&self, layer: &str, input: &Input) -> Result<Shape, String> {
+        spatial::<2>(layer, input)?;
+        match features(layer, input)? {
+            1 | 3 => Ok(input.shape.clone()),
+            n => Err(format!(
+                "{layer} takes RGB images (3 channels) or grey ones (1), got {n} channels in {}; give it 3 (Conv2D(3, 1) before it) or remove it",
+                input.describe()
+            )),
+        }
+    }
+}
+
 /// The arguments of RandomContrast and RandomBrightness: `factor` read by `read`, and
 /// `value_range`.
 fn colour(
@@ -409,10 +447,18 @@ mod tests {
             layer("RandomZoom", &[f(0.2)], &[]),
             layer("RandomContrast", &[f(0.2)], &[]),
             layer("RandomBrightness", &[f(0.2)], &[]),
+            layer("RandomGrayscale", &[], &[]),
         ] {
             assert_eq!(out(&l, &image, "the input"), Ok(image.clone()), "{l:?}");
             assert_eq!(l.params(&image).total(), 0);
         }
+        let grey = layer("RandomGrayscale", &[f(0.2)], &[]);
+        let one = s(&[Some(1), Some(4), Some(4)]);
+        assert_eq!(out(&grey, &one, "the input"), Ok(one.clone()));
+        assert_eq!(
+            out(&grey, &s(&[Some(4), Some(8), Some(8)]), "Conv2D"),
+            Err("RandomGrayscale takes RGB images (3 channels) or grey ones (1), got 4 channels in [4, 8, 8] from Conv2D; give it 3 (Conv2D(3, 1) before it) or remove it".into())
+        );
         assert_eq!(
             out(&layer("RandomFlip", &[], &[]), &s(&[Some(10)]), "Dense"),
             Err("RandomFlip expects a 3-D input [channels, height, width], got [10] from Dense; reshape it to [channels, height, width] first".into())
@@ -465,6 +511,10 @@ mod tests {
             panic!()
         };
         assert_eq!(flip.mode, FlipMode::HorizontalAndVertical);
+        let Layer::RandomGrayscale(grey) = layer("RandomGrayscale", &[], &[]) else {
+            panic!()
+        };
+        assert_eq!(grey.factor, 0.5);
     }
 
     #[test]
@@ -505,6 +555,12 @@ mod tests {
                 vec![f(0.1), f(0.1)],
                 vec![("fill_mode", n("mirror"))],
                 "`fill_mode` of RandomTranslation: unknown value `mirror`; expected one of: constant, nearest, reflect, wrap",
+            ),
+            (
+                "RandomGrayscale",
+                vec![f(1.5)],
+                vec![],
+                "`factor` of RandomGrayscale: expected a probability in [0, 1], got 1.5",
             ),
             (
                 "RandomFlip",

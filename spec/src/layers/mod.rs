@@ -39,8 +39,8 @@ pub use activation::ActivationLayer;
 pub use activation_layers::{Elu, LeakyRelu, Relu, SoftmaxLayer};
 pub use attention::MultiHeadAttention;
 pub use augmentation::{
-    FillMode, FlipMode, RandomBrightness, RandomContrast, RandomFlip, RandomRotation,
-    RandomTranslation, RandomZoom, Sampling,
+    FillMode, FlipMode, RandomBrightness, RandomContrast, RandomFlip, RandomGrayscale,
+    RandomRotation, RandomTranslation, RandomZoom, Sampling,
 };
 pub use batch_normalization::BatchNormalization;
 pub use bidirectional::{Bidirectional, MergeMode};
