@@ -1,6 +1,6 @@
 //! Keras's image augmentation layers: RandomFlip, RandomRotation, RandomTranslation,
-//! RandomZoom, RandomContrast, RandomBrightness and RandomGrayscale, as batched ops on the model's device.
-//! Each image draws its own numbers from the backend's generator (seeded by `Fit::seed`) in
+//! RandomZoom, RandomContrast, RandomBrightness and RandomGrayscale, as batched ops on the
+//! model's device. Each image draws its own numbers from the backend's generator (seeded by `Fit::seed`) in
 //! the training forward pass; otherwise the images pass through unchanged.
 
 use burn::tensor::backend::Backend;
@@ -23,17 +23,23 @@ fn uniform<B: Backend, const D: usize>(
         .add_scalar(low)
 }
 
+/// Each image of `x`, `[n, c, h, w]`, replaced by its image in `other` with probability
+/// `p` (one draw per image, below `p`, as Keras's).
+fn sometimes<B: Backend>(x: Tensor<B, 4>, p: f64, other: Tensor<B, 4>) -> Tensor<B, 4> {
+    let dims = x.dims();
+    let draw = uniform::<B, 4>([dims[0], 1, 1, 1], [0.0, 1.0], &x.device());
+    x.mask_where(draw.lower_elem(p).expand(dims), other)
+}
+
 /// Each image of `x`, `[n, c, h, w]`, mirrored along `mode`'s axes with probability ½ (one
 /// draw per image, as Keras's: with both axes, a half turn or nothing).
 fn flip<B: Backend>(x: Tensor<B, 4>, mode: FlipMode) -> Tensor<B, 4> {
-    let dims = x.dims();
     let flipped = match mode {
         FlipMode::Horizontal => x.clone().flip([3]),
         FlipMode::Vertical => x.clone().flip([2]),
         FlipMode::HorizontalAndVertical => x.clone().flip([2, 3]),
     };
-    let draw = uniform::<B, 4>([dims[0], 1, 1, 1], [0.0, 1.0], &x.device());
-    x.mask_where(draw.lower_equal_elem(0.5).expand(dims), flipped)
+    sometimes(x, 0.5, flipped)
 }
 
 /// `x`, `[n, c, h, w]`, read as `sampling` says at the points `source` gives: it takes
@@ -129,13 +135,11 @@ fn grayscale<B: Backend>(x: Tensor<B, 4>, l: &layers::RandomGrayscale) -> Tensor
     if dims[1] != 3 {
         return x;
     }
-    let device = x.device();
-    let weights = Tensor::<B, 1>::from_floats([0.2989, 0.587, 0.114], &device)
+    let weights = Tensor::<B, 1>::from_floats([0.2989, 0.587, 0.114], &x.device())
         .reshape([1, 3, 1, 1])
         .expand(dims);
     let grey = (x.clone() * weights).sum_dim(1).expand(dims);
-    let draw = uniform::<B, 4>([dims[0], 1, 1, 1], [0.0, 1.0], &device);
-    x.mask_where(draw.lower_elem(l.factor).expand(dims), grey)
+    sometimes(x, l.factor, grey)
 }
 
 /// The [`Run`] of each augmentation: its transform of the images `[n, c, h, w]` in the

@@ -1,6 +1,6 @@
 //! Keras's image augmentation layers: `RandomFlip`, `RandomRotation`, `RandomTranslation`,
-//! `RandomZoom`, `RandomContrast`, `RandomBrightness` and `RandomGrayscale`. While training each image gets
-//! its own random draw; at inference (prediction, evaluation, validation) the images pass
+//! `RandomZoom`, `RandomContrast`, `RandomBrightness` and `RandomGrayscale`. While training
+//! each image gets its own random draw; at inference (prediction, evaluation, validation) the images pass
 //! through unchanged, as Keras's do.
 
 use serde::{Deserialize, Serialize};
